@@ -1,0 +1,97 @@
+/* rvm: Robust Video Matting (Lin et al., WACV 2022) in C.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The model (weights, immutable after loading) is shared; each video stream has its own
+ * rvm_stream (recurrent state r1..r4, scratch memory, worker threads). Functions return 0 on
+ * success and a negative RVM_E* code on failure; constructors return NULL and write a
+ * one-line message into err. The library never prints and never exits.
+ */
+#ifndef RVM_H
+#define RVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum rvm_status {
+    RVM_OK = 0,
+    RVM_EINVAL = -1,       /* bad argument (size, ratio, NULL pointer) */
+    RVM_ENOMEM = -2,       /* allocation failed or a size limit was exceeded */
+    RVM_EIO = -3,          /* a file could not be opened or read */
+    RVM_EFORMAT = -4,      /* a file is not a valid checkpoint */
+    RVM_EMISMATCH = -5,    /* weights do not match what was asked for (variant, refiner) */
+    RVM_EUNSUPPORTED = -6, /* the CPU or build lacks what was asked for */
+};
+
+typedef enum { RVM_VARIANT_AUTO = 0, RVM_VARIANT_MOBILENETV3, RVM_VARIANT_RESNET50 } rvm_variant;
+typedef enum {
+    RVM_REFINER_AUTO = 0,
+    RVM_REFINER_DEEP_GUIDED_FILTER,
+    RVM_REFINER_FAST_GUIDED_FILTER,
+} rvm_refiner;
+
+/* Largest frame side accepted, in pixels. */
+#define RVM_MAX_SIDE 16384
+
+typedef struct rvm_model rvm_model;
+typedef struct rvm_stream rvm_stream;
+
+/* Loads weights from an official PyTorch checkpoint (.pth zip) or an official TF.js model
+ * folder (or its model.json). path NULL loads the model shipped with rvm.
+ * variant/refiner: what the caller expects; AUTO accepts what the weights hold. A checkpoint
+ * without refiner weights holds the fast guided filter (it has no parameters); asking a
+ * checkpoint with deep-guided-filter weights for the fast guided filter is allowed (the
+ * official code can do it too). Any other disagreement is RVM_EMISMATCH. */
+rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,
+                          char *err, size_t errlen);
+void rvm_model_free(rvm_model *model);
+rvm_variant rvm_model_variant(const rvm_model *model);
+rvm_refiner rvm_model_refiner(const rvm_model *model);
+/* Path of the model shipped with rvm (as found at run time), or NULL. */
+const char *rvm_default_model_path(void);
+
+/* A stream runs frames of one video in order. threads >= 1 (0 picks the number of cores). */
+rvm_stream *rvm_stream_create(const rvm_model *model, int threads, char *err, size_t errlen);
+void rvm_stream_free(rvm_stream *stream);
+/* Forgets the recurrent state (the next frame starts from zeros, as a new video would). */
+void rvm_stream_reset(rvm_stream *stream);
+/* The message of the last failed call on this stream. */
+const char *rvm_stream_error(const rvm_stream *stream);
+
+typedef enum { RVM_PIXEL_F32 = 0, RVM_PIXEL_U8, RVM_PIXEL_U16 } rvm_pixel_type;
+
+/* Where a frame's results go. pha: one channel; fgr: interleaved RGB. Either may be NULL.
+ * Strides are in bytes. F32 holds 0..1, U8 round(v*255), U16 round(v*65535). */
+typedef struct {
+    rvm_pixel_type type;
+    void *pha;
+    ptrdiff_t pha_stride;
+    void *fgr;
+    ptrdiff_t fgr_stride;
+} rvm_output;
+
+/* The official converter's rule: min(512 / max(width, height), 1). */
+double rvm_auto_downsample_ratio(int width, int height);
+
+/* Runs one frame: interleaved 8-bit RGB in (stride in bytes), alpha and foreground out, at
+ * the input's size. downsample_ratio in (0, 1]; at 1 the refiner is skipped. The recurrent
+ * state advances. Frame size may change between calls (the state is reset when it does). */
+int rvm_stream_process(rvm_stream *stream, const uint8_t *rgb, int width, int height,
+                       ptrdiff_t stride, double downsample_ratio, const rvm_output *out);
+
+/* The official segmentation pass: raw logits at the internal (low) resolution,
+ * seg_w = floor(width*ratio) (width at ratio 1), likewise seg_h. seg holds seg_w*seg_h
+ * floats. Pass seg NULL to learn the size only. The recurrent state advances. */
+int rvm_stream_segment(rvm_stream *stream, const uint8_t *rgb, int width, int height,
+                       ptrdiff_t stride, double downsample_ratio, float *seg, int *seg_w,
+                       int *seg_h);
+
+const char *rvm_status_string(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,44 @@
+/* Picks the kernel set once, from what the CPU supports.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+static int cpu_has(const char *isa)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (strcmp(isa, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    if (strcmp(isa, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return strcmp(isa, "generic") == 0 || strcmp(isa, "reference") == 0;
+}
+
+const rvm_kernels *rvm_kernels_by_name(const char *name)
+{
+    static const rvm_kernels *const all[] = {&rvm_kernels_avx512, &rvm_kernels_avx2,
+                                             &rvm_kernels_generic, &rvm_kernels_reference};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return cpu_has(name) ? all[i] : NULL;
+    return NULL;
+}
+
+const rvm_kernels *rvm_kernels_select(void)
+{
+    const char *want = getenv("RVM_ISA");
+    if (want && *want) {
+        const rvm_kernels *k = rvm_kernels_by_name(want);
+        if (k)
+            return k;
+    }
+    if (cpu_has("avx512"))
+        return &rvm_kernels_avx512;
+    if (cpu_has("avx2"))
+        return &rvm_kernels_avx2;
+    return &rvm_kernels_generic;
+}

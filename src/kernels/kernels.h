@@ -1,0 +1,78 @@
+/* Kernels of the network. Activations are NHWC float32 "views": pixel (y, x) channel k is
+ * data[(y * w + x) * stride + k], so a view can be a channel slice of a wider buffer and
+ * concatenation along channels costs nothing.
+ *
+ * Every kernel has a plain C reference (reference.c) and, where speed matters, a SIMD version
+ * (simd.c, compiled once per instruction set). dispatch.c picks the set at run time; tests
+ * run each set against the reference.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_KERNELS_H
+#define RVM_KERNELS_H
+
+#include <stddef.h>
+
+typedef struct {
+    float *data;
+    int h, w, c;
+    int stride; /* floats from one pixel to the next, >= c */
+} rvm_view;
+
+typedef enum {
+    RVM_ACT_NONE = 0,
+    RVM_ACT_RELU,
+    RVM_ACT_HARDSWISH,   /* x * relu6(x + 3) / 6 */
+    RVM_ACT_HARDSIGMOID, /* relu6(x + 3) / 6 */
+    RVM_ACT_SIGMOID,
+    RVM_ACT_TANH,
+} rvm_act;
+
+/* Output channels are packed in blocks of this many. */
+#define RVM_COUT_BLOCK 16
+
+/* A convolution with BatchNorm folded in. Dense weights are packed as
+ * [ceil(cout/16)][kh*kw][cin][16] (zero-padded channels), depthwise ones as [kh*kw][cpad]
+ * with cpad = cout rounded up to 16. bias has cpad entries. Padding is (k-1)/2*dilation. */
+typedef struct {
+    int cin, cout, kh, kw, stride, dilation;
+    int depthwise;
+    rvm_act act;
+    float *weight;
+    float *bias;
+} rvm_conv;
+
+static inline int rvm_conv_out_size(int n, int k, int stride, int dilation)
+{
+    int pad = (k - 1) / 2 * dilation;
+    return (n + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+}
+
+/* Packs PyTorch OIHW weights (float) into the layouts above; returns NULL on no memory. */
+float *rvm_pack_dense(const float *oihw, int cout, int cin, int kh, int kw);
+float *rvm_pack_depthwise(const float *oihw, int c, int kh, int kw);
+
+/* One instruction set's kernels. Row-ranged kernels compute output rows [y0, y1), so callers
+ * can split work across threads. zeros: at least cin zero floats (stands for padding). */
+typedef struct {
+    const char *name;
+    /* out = act(conv(in) + bias + residual); residual may be NULL. */
+    void (*conv_dense)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                       const rvm_view *residual, int y0, int y1, const float *zeros);
+    void (*conv_depthwise)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                           const rvm_view *residual, int y0, int y1);
+} rvm_kernels;
+
+extern const rvm_kernels rvm_kernels_reference;
+extern const rvm_kernels rvm_kernels_generic;
+extern const rvm_kernels rvm_kernels_avx2;
+extern const rvm_kernels rvm_kernels_avx512;
+
+/* The fastest set this CPU runs, or the one named by the RVM_ISA environment variable
+ * (reference, generic, avx2, avx512) when the CPU supports it. */
+const rvm_kernels *rvm_kernels_select(void);
+/* The set by name if this CPU supports it, else NULL. */
+const rvm_kernels *rvm_kernels_by_name(const char *name);
+
+/* Scalar activation, shared by all sets for the transcendental ones. */
+float rvm_activate(rvm_act act, float x);
+
+#endif

@@ -1,0 +1,112 @@
+/* Plain C reference kernels: the definition the SIMD kernels are tested against.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+float rvm_activate(rvm_act act, float x)
+{
+    switch (act) {
+    case RVM_ACT_NONE:
+        return x;
+    case RVM_ACT_RELU:
+        return x > 0.f ? x : 0.f;
+    case RVM_ACT_HARDSWISH:
+        return x * fminf(fmaxf(x + 3.f, 0.f), 6.f) / 6.f;
+    case RVM_ACT_HARDSIGMOID:
+        return fminf(fmaxf(x + 3.f, 0.f), 6.f) / 6.f;
+    case RVM_ACT_SIGMOID:
+        return 1.f / (1.f + expf(-x));
+    case RVM_ACT_TANH:
+        return tanhf(x);
+    }
+    return x;
+}
+
+static int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+float *rvm_pack_dense(const float *oihw, int cout, int cin, int kh, int kw)
+{
+    int blocks = round_up(cout, RVM_COUT_BLOCK) / RVM_COUT_BLOCK, taps = kh * kw;
+    size_t n = (size_t)blocks * taps * cin * RVM_COUT_BLOCK;
+    float *p = aligned_alloc(64, round_up((int)(n * sizeof(float)), 64));
+    if (!p)
+        return NULL;
+    memset(p, 0, n * sizeof(float));
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++)
+            for (int t = 0; t < taps; t++) {
+                size_t dst = (((size_t)(o / RVM_COUT_BLOCK) * taps + t) * cin + i) * RVM_COUT_BLOCK +
+                             o % RVM_COUT_BLOCK;
+                p[dst] = oihw[((size_t)o * cin + i) * taps + t];
+            }
+    return p;
+}
+
+float *rvm_pack_depthwise(const float *oihw, int c, int kh, int kw)
+{
+    int cpad = round_up(c, RVM_COUT_BLOCK), taps = kh * kw;
+    float *p = aligned_alloc(64, (size_t)taps * cpad * sizeof(float));
+    if (!p)
+        return NULL;
+    memset(p, 0, (size_t)taps * cpad * sizeof(float));
+    for (int k = 0; k < c; k++)
+        for (int t = 0; t < taps; t++)
+            p[(size_t)t * cpad + k] = oihw[(size_t)k * taps + t];
+    return p;
+}
+
+static float weight_dense(const rvm_conv *cv, int o, int t, int i)
+{
+    int taps = cv->kh * cv->kw;
+    return cv->weight[(((size_t)(o / RVM_COUT_BLOCK) * taps + t) * cv->cin + i) * RVM_COUT_BLOCK +
+                      o % RVM_COUT_BLOCK];
+}
+
+static void ref_conv(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                     const rvm_view *res, int y0, int y1)
+{
+    int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
+    int cpad = round_up(cv->cout, RVM_COUT_BLOCK);
+    for (int oy = y0; oy < y1; oy++)
+        for (int ox = 0; ox < out->w; ox++)
+            for (int o = 0; o < cv->cout; o++) {
+                float acc = 0.f;
+                for (int ky = 0; ky < cv->kh; ky++) {
+                    int iy = oy * cv->stride - padh + ky * cv->dilation;
+                    if (iy < 0 || iy >= in->h)
+                        continue;
+                    for (int kx = 0; kx < cv->kw; kx++) {
+                        int ix = ox * cv->stride - padw + kx * cv->dilation;
+                        if (ix < 0 || ix >= in->w)
+                            continue;
+                        const float *px = in->data + ((size_t)iy * in->w + ix) * in->stride;
+                        int t = ky * cv->kw + kx;
+                        if (cv->depthwise)
+                            acc += px[o] * cv->weight[(size_t)t * cpad + o];
+                        else
+                            for (int i = 0; i < cv->cin; i++)
+                                acc += px[i] * weight_dense(cv, o, t, i);
+                    }
+                }
+                acc += cv->bias[o];
+                if (res)
+                    acc += res->data[((size_t)oy * res->w + ox) * res->stride + o];
+                out->data[((size_t)oy * out->w + ox) * out->stride + o] = rvm_activate(cv->act, acc);
+            }
+}
+
+static void ref_conv_dense(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                           const rvm_view *res, int y0, int y1, const float *zeros)
+{
+    (void)zeros;
+    ref_conv(cv, in, out, res, y0, y1);
+}
+
+const rvm_kernels rvm_kernels_reference = {
+    .name = "reference",
+    .conv_dense = ref_conv_dense,
+    .conv_depthwise = ref_conv,
+};

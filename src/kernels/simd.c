@@ -1,0 +1,235 @@
+/* SIMD kernels, written once against the small vector vocabulary below and compiled once per
+ * instruction set (RVM_ISA / RVM_VLEN set by the build): avx512 (16 floats), avx2 (8) and a
+ * portable generic one (4, GCC vector extensions).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define VL RVM_VLEN
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define STR_(a) #a
+#define CAT_STR(a) STR_(a)
+
+#if VL == 16
+#include <immintrin.h>
+typedef __m512 vf;
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps(p, v)
+#define VSET1(x) _mm512_set1_ps(x)
+#define VZERO() _mm512_setzero_ps()
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c) /* a*b + c */
+#define VADD(a, b) _mm512_add_ps(a, b)
+#define VMUL(a, b) _mm512_mul_ps(a, b)
+#define VDIV(a, b) _mm512_div_ps(a, b)
+#define VMAX(a, b) _mm512_max_ps(a, b)
+#define VMIN(a, b) _mm512_min_ps(a, b)
+#define MR 12 /* output pixels per tile */
+#define NB 2  /* 16-channel output blocks per tile */
+#elif VL == 8
+#include <immintrin.h>
+typedef __m256 vf;
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#define VSET1(x) _mm256_set1_ps(x)
+#define VZERO() _mm256_setzero_ps()
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VMUL(a, b) _mm256_mul_ps(a, b)
+#define VDIV(a, b) _mm256_div_ps(a, b)
+#define VMAX(a, b) _mm256_max_ps(a, b)
+#define VMIN(a, b) _mm256_min_ps(a, b)
+#define MR 6
+#define NB 1
+#else
+typedef float vf __attribute__((vector_size(VL * 4)));
+typedef int32_t vi __attribute__((vector_size(VL * 4)));
+static inline vf VLOAD(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void VSTORE(float *p, vf v) { memcpy(p, &v, sizeof v); }
+#define VSET1(x) ((vf){0} + (x))
+#define VZERO() ((vf){0})
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VADD(a, b) ((a) + (b))
+#define VMUL(a, b) ((a) * (b))
+#define VDIV(a, b) ((a) / (b))
+static inline vf vselect(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+static inline vf VMAX(vf a, vf b) { return vselect(a > b, a, b); }
+static inline vf VMIN(vf a, vf b) { return vselect(a < b, a, b); }
+#define MR 3
+#define NB 1
+#endif
+
+#define VPB (RVM_COUT_BLOCK / VL) /* vectors per output block */
+
+/* Loads/stores the first n (< VL) floats; the rest of the vector is zero. */
+static inline vf load_partial(const float *p, int n)
+{
+    float tmp[VL] = {0};
+    memcpy(tmp, p, (size_t)n * sizeof(float));
+    return VLOAD(tmp);
+}
+static inline void store_partial(float *p, vf v, int n)
+{
+    float tmp[VL];
+    VSTORE(tmp, v);
+    memcpy(p, tmp, (size_t)n * sizeof(float));
+}
+
+/* Activations that have a vector form; the others are applied after the store. */
+static inline vf activate(rvm_act act, vf v)
+{
+    switch (act) {
+    case RVM_ACT_RELU:
+        return VMAX(v, VZERO());
+    case RVM_ACT_HARDSWISH:
+        return VDIV(VMUL(v, VMIN(VMAX(VADD(v, VSET1(3.f)), VZERO()), VSET1(6.f))), VSET1(6.f));
+    case RVM_ACT_HARDSIGMOID:
+        return VDIV(VMIN(VMAX(VADD(v, VSET1(3.f)), VZERO()), VSET1(6.f)), VSET1(6.f));
+    default:
+        return v;
+    }
+}
+
+static inline int vector_act(rvm_act act) { return act != RVM_ACT_SIGMOID && act != RVM_ACT_TANH; }
+
+/* Adds bias and residual, activates, stores n (<= VL) channels at dst. */
+static inline void finish(vf v, const float *bias, const float *res, float *dst, int n, rvm_act act)
+{
+    v = VADD(v, VLOAD(bias));
+    if (n == VL) {
+        if (res)
+            v = VADD(v, VLOAD(res));
+        v = activate(act, v);
+        VSTORE(dst, v);
+    } else {
+        if (res)
+            v = VADD(v, load_partial(res, n));
+        v = activate(act, v);
+        store_partial(dst, v, n);
+    }
+    if (!vector_act(act))
+        for (int k = 0; k < n; k++)
+            dst[k] = rvm_activate(act, dst[k]);
+}
+
+/* acc[m][j] += sum over taps and input channels of x[m] * w, for nb output blocks.
+ * ptrs[t*MR + m] points at the input pixel of output pixel m under tap t (or zeros). */
+static inline __attribute__((always_inline)) void tile(const int nb, const float *const *ptrs,
+                                                       int taps, int cin, const float *w,
+                                                       size_t wblock, vf acc[MR][NB * VPB])
+{
+    for (int t = 0; t < taps; t++) {
+        const float *const *pp = ptrs + t * MR;
+        const float *wt = w + (size_t)t * cin * RVM_COUT_BLOCK;
+        for (int i = 0; i < cin; i++) {
+            vf wv[NB * VPB];
+#pragma GCC unroll 8
+            for (int b = 0; b < nb; b++)
+#pragma GCC unroll 8
+                for (int v = 0; v < VPB; v++)
+                    wv[b * VPB + v] = VLOAD(wt + b * wblock + (size_t)i * RVM_COUT_BLOCK + v * VL);
+#pragma GCC unroll 32
+            for (int m = 0; m < MR; m++) {
+                vf x = VSET1(pp[m][i]);
+#pragma GCC unroll 8
+                for (int j = 0; j < nb * VPB; j++)
+                    acc[m][j] = VFMA(x, wv[j], acc[m][j]);
+            }
+        }
+    }
+}
+
+static void conv_dense(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                       const rvm_view *res, int y0, int y1, const float *zeros)
+{
+    const int taps = cv->kh * cv->kw, cin = cv->cin;
+    const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
+    const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
+    const size_t wblock = (size_t)taps * cin * RVM_COUT_BLOCK;
+    const float *ptrs[49 * MR > 9 * MR ? 49 * MR : 9 * MR];
+    if (taps > 49)
+        return; /* no such layer in RVM; the model builder never asks */
+
+    for (int oy = y0; oy < y1; oy++) {
+        for (int ox0 = 0; ox0 < out->w; ox0 += MR) {
+            int mcount = out->w - ox0 < MR ? out->w - ox0 : MR;
+            /* Point every (tap, pixel) at its input, or at zeros where it falls in padding. */
+            for (int ky = 0; ky < cv->kh; ky++) {
+                int iy = oy * cv->stride - padh + ky * cv->dilation;
+                for (int kx = 0; kx < cv->kw; kx++) {
+                    const float **pp = ptrs + (ky * cv->kw + kx) * MR;
+                    for (int m = 0; m < MR; m++) {
+                        int ix = (ox0 + m) * cv->stride - padw + kx * cv->dilation;
+                        int ok = m < mcount && iy >= 0 && iy < in->h && ix >= 0 && ix < in->w;
+                        pp[m] = ok ? in->data + ((size_t)iy * in->w + ix) * in->stride : zeros;
+                    }
+                }
+            }
+            for (int blk = 0; blk < blocks; blk += NB) {
+                int nb = blocks - blk < NB ? blocks - blk : NB;
+                vf acc[MR][NB * VPB];
+                for (int m = 0; m < MR; m++)
+                    for (int j = 0; j < NB * VPB; j++)
+                        acc[m][j] = VZERO();
+                const float *w = cv->weight + (size_t)blk * wblock;
+                if (nb == NB)
+                    tile(NB, ptrs, taps, cin, w, wblock, acc);
+                else
+                    tile(1, ptrs, taps, cin, w, wblock, acc);
+                for (int m = 0; m < mcount; m++) {
+                    size_t px = (size_t)oy * out->w + ox0 + m;
+                    float *dst = out->data + px * out->stride;
+                    const float *r = res ? res->data + px * res->stride : NULL;
+                    for (int j = 0; j < nb * VPB; j++) {
+                        int co = blk * RVM_COUT_BLOCK + j * VL;
+                        int n = cv->cout - co < VL ? cv->cout - co : VL;
+                        if (n <= 0)
+                            break;
+                        finish(acc[m][j], cv->bias + co, r ? r + co : NULL, dst + co, n, cv->act);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                           const rvm_view *res, int y0, int y1)
+{
+    const int c = cv->cout, cpad = (c + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
+    for (int oy = y0; oy < y1; oy++) {
+        for (int ox = 0; ox < out->w; ox++) {
+            size_t px = (size_t)oy * out->w + ox;
+            float *dst = out->data + px * out->stride;
+            const float *r = res ? res->data + px * res->stride : NULL;
+            for (int k = 0; k < c; k += VL) {
+                int n = c - k < VL ? c - k : VL;
+                vf acc = VZERO();
+                for (int ky = 0; ky < cv->kh; ky++) {
+                    int iy = oy * cv->stride - padh + ky * cv->dilation;
+                    if (iy < 0 || iy >= in->h)
+                        continue;
+                    const float *row = in->data + (size_t)iy * in->w * in->stride;
+                    for (int kx = 0; kx < cv->kw; kx++) {
+                        int ix = ox * cv->stride - padw + kx * cv->dilation;
+                        if (ix < 0 || ix >= in->w)
+                            continue;
+                        const float *src = row + (size_t)ix * in->stride + k;
+                        vf x = n == VL ? VLOAD(src) : load_partial(src, n);
+                        acc = VFMA(x, VLOAD(cv->weight + (size_t)(ky * cv->kw + kx) * cpad + k), acc);
+                    }
+                }
+                finish(acc, cv->bias + k, r ? r + k : NULL, dst + k, n, cv->act);
+            }
+        }
+    }
+}
+
+const rvm_kernels CAT(rvm_kernels_, RVM_ISA) = {
+    .name = CAT_STR(RVM_ISA),
+    .conv_dense = conv_dense,
+    .conv_depthwise = conv_depthwise,
+};

@@ -1,0 +1,18 @@
+/* A small pool of worker threads that run "task i of n" callbacks; the caller's thread works
+ * too. One pool per stream, so streams never wait on each other.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_THREADPOOL_H
+#define RVM_THREADPOOL_H
+
+typedef struct rvm_pool rvm_pool;
+/* fn(ctx, task, thread): task in [0, n), thread in [0, threads). */
+typedef void (*rvm_task_fn)(void *ctx, int task, int thread);
+
+rvm_pool *rvm_pool_create(int threads);
+void rvm_pool_free(rvm_pool *pool);
+int rvm_pool_threads(const rvm_pool *pool);
+/* Runs fn for every task and returns when all are done. Tasks are handed out in order, one at
+ * a time, so uneven tasks balance. */
+void rvm_pool_run(rvm_pool *pool, int n, rvm_task_fn fn, void *ctx);
+
+#endif

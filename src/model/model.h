@@ -1,0 +1,63 @@
+/* The network's layers, built from a checkpoint's tensors (BatchNorm folded, weights packed).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_MODEL_H
+#define RVM_MODEL_H
+
+#include "kernels/kernels.h"
+#include "rvm.h"
+
+/* Widest convolution input of either variant (ResNet50 layer4 and LR-ASPP take 2048). */
+#define RVM_MAX_CIN 2048
+
+/* MobileNetV3-Large inverted residual block (torchvision layout). */
+typedef struct {
+    int has_expand, has_se, residual;
+    rvm_conv expand, depthwise, se_reduce, se_expand, project;
+} rvm_mnv3_block;
+
+/* ResNet50 bottleneck block (torchvision layout). */
+typedef struct {
+    int has_downsample;
+    rvm_conv conv1, conv2, conv3, downsample;
+} rvm_r50_block;
+
+#define RVM_MNV3_BLOCKS 15
+#define RVM_R50_BLOCKS 16
+
+/* ConvGRU on half of a decoder block's channels. */
+typedef struct {
+    int channels; /* of the state */
+    rvm_conv ih;  /* [x, h] -> [r, z], sigmoid */
+    rvm_conv hh;  /* [x, r*h] -> c, tanh */
+} rvm_gru;
+
+struct rvm_model {
+    rvm_variant variant;
+    rvm_refiner refiner;      /* what runs */
+    int has_dgf_weights;
+    /* MobileNetV3 */
+    rvm_conv mnv3_stem, mnv3_last;
+    rvm_mnv3_block mnv3[RVM_MNV3_BLOCKS];
+    /* ResNet50 */
+    rvm_conv r50_stem;
+    rvm_r50_block r50[RVM_R50_BLOCKS];
+    /* LR-ASPP */
+    rvm_conv aspp_main, aspp_gate;
+    /* Recurrent decoder; index k = decode(k+1), state r(k+1) */
+    int feat_ch[4];    /* f1..f4 channels (f4 after LR-ASPP) */
+    int dec_ch[4];     /* x1..x4 channels */
+    rvm_conv up_conv[3]; /* decode1..decode3 */
+    rvm_gru gru[4];
+    rvm_conv out_conv[2];
+    rvm_conv project_mat, project_seg;
+    /* Deep guided filter */
+    rvm_conv dgf_box; /* 3x3 depthwise on [x, y, x*y, x*x] (16 channels), trained weights */
+    rvm_conv dgf_conv[3];
+};
+
+/* Builds the model from a checkpoint's tensors (consumes nothing; w stays the caller's). */
+int rvm_model_build(struct rvm_model *m, const void *weights, rvm_variant want_variant,
+                    rvm_refiner want_refiner, char *err, size_t errlen);
+void rvm_model_release(struct rvm_model *m);
+
+#endif

@@ -1,0 +1,956 @@
+/* The forward pass of RVM, one frame at a time, as the official MattingNetwork computes it:
+ * downsample, encoder (MobileNetV3 or ResNet50), LR-ASPP, recurrent decoder, projection,
+ * guided-filter refiner, and the full-resolution output in one fused pass.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "model/network.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels/threadpool.h"
+
+/* ---- scratch memory: a bump allocator reset every frame ----
+ * The first frame of a given size may spill into extra blocks; the next reset merges them into
+ * one, so steady-state frames allocate nothing. Everything a frame allocates stays valid until
+ * the next frame starts (the tests read the per-layer results). */
+static void arena_reset(arena *a)
+{
+    if (a->spills || a->wanted > a->size) {
+        while (a->spills) {
+            spill *s = a->spills;
+            a->spills = s->next;
+            free(s);
+        }
+        free(a->base);
+        a->size = a->wanted;
+        a->base = a->size ? aligned_alloc(64, a->size) : NULL;
+        if (!a->base)
+            a->size = 0;
+    }
+    a->used = a->wanted = 0;
+}
+
+static float *arena_floats(arena *a, size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    a->wanted += bytes;
+    if (a->base && a->used + bytes <= a->size) {
+        float *p = (float *)(a->base + a->used);
+        a->used += bytes;
+        return p;
+    }
+    spill *s = aligned_alloc(64, bytes + 64);
+    if (!s)
+        return NULL;
+    s->next = a->spills;
+    a->spills = s;
+    return (float *)((char *)s + 64);
+}
+
+static void arena_free(arena *a)
+{
+    a->wanted = 0;
+    a->size = 1; /* forces the merge path, which frees everything */
+    arena_reset(a);
+    free(a->base);
+    a->base = NULL;
+    a->size = 0;
+}
+
+static const char *const layer_names[] = {"src_sm", "f1", "f2", "f3", "f4", "aspp", "x4", "x3",
+                                          "x2",     "x1", "x0", "proj", "seg"};
+
+struct frame {
+    const uint8_t *rgb;
+    int width, height;
+    ptrdiff_t stride;
+};
+
+/* ---- helpers ---- */
+
+static int set_error(rvm_stream *s, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+#define NEW_VIEW(v, H, W, C)                                                                    \
+    do {                                                                                        \
+        (v) = (rvm_view){.h = (H), .w = (W), .c = (C), .stride = (C)};                          \
+        (v).data = arena_floats(&s->scratch, (size_t)(H) * (W) * (C));                          \
+        if (!(v).data)                                                                          \
+            return set_error(s, RVM_ENOMEM, "out of memory");                                   \
+    } while (0)
+
+static rvm_view channels(rvm_view v, int first, int count)
+{
+    v.data += first;
+    v.c = count;
+    return v;
+}
+
+static float *pixel(const rvm_view *v, int y, int x)
+{
+    return v->data + ((size_t)y * v->w + x) * v->stride;
+}
+
+/* Splits rows [0, h) into tasks across the stream's threads. */
+typedef void (*rows_fn)(void *ctx, int y0, int y1);
+typedef struct {
+    rows_fn fn;
+    void *ctx;
+    int h, per_task;
+} rows_job;
+
+static void rows_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    rows_job *j = ctx;
+    int y0 = task * j->per_task, y1 = y0 + j->per_task < j->h ? y0 + j->per_task : j->h;
+    j->fn(j->ctx, y0, y1);
+}
+
+static void parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
+{
+    int threads = rvm_pool_threads(s->pool);
+    int tasks = threads == 1 ? 1 : threads * 4;
+    if (tasks > h)
+        tasks = h;
+    rows_job j = {fn, ctx, h, (h + tasks - 1) / tasks};
+    rvm_pool_run(s->pool, (h + j.per_task - 1) / j.per_task, rows_task, &j);
+}
+
+typedef struct {
+    const rvm_kernels *k;
+    const rvm_conv *cv;
+    const rvm_view *in, *out, *res;
+    const float *zeros;
+} conv_job;
+
+static void conv_rows(void *ctx, int y0, int y1)
+{
+    conv_job *j = ctx;
+    if (j->cv->depthwise)
+        j->k->conv_depthwise(j->cv, j->in, j->out, j->res, y0, y1);
+    else
+        j->k->conv_dense(j->cv, j->in, j->out, j->res, y0, y1, j->zeros);
+}
+
+/* out = act(conv(in) + bias [+ res]); out must already have the conv's output size. */
+static void conv(rvm_stream *s, const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                 const rvm_view *res)
+{
+    conv_job j = {s->kernels, cv, in, out, res, s->zeros};
+    parallel_rows(s, out->h, conv_rows, &j);
+}
+
+/* Allocates the output of cv applied to in, and runs it. */
+#define CONV(out, cv, in, res)                                                                  \
+    do {                                                                                        \
+        const rvm_conv *cv_ = (cv);                                                             \
+        NEW_VIEW(out, rvm_conv_out_size((in).h, cv_->kh, cv_->stride, cv_->dilation),           \
+                 rvm_conv_out_size((in).w, cv_->kw, cv_->stride, cv_->dilation), cv_->cout);    \
+        conv(s, cv_, &(in), &(out), (res));                                                     \
+    } while (0)
+
+/* ---- bilinear resampling (align_corners=False, PyTorch's index and weight rules) ---- */
+
+typedef struct {
+    int i0, i1;
+    float l0, l1;
+} lerp;
+
+/* scale: input coordinate step per output pixel (1/ratio for "scale_factor" resizes,
+ * in/out for "size" resizes), computed in float as PyTorch's CPU kernel does. */
+static lerp lerp_at(float scale, int i, int in_size)
+{
+    float src = scale * ((float)i + 0.5f) - 0.5f;
+    if (src < 0.f)
+        src = 0.f;
+    lerp l;
+    l.i0 = (int)src;
+    if (l.i0 > in_size - 1)
+        l.i0 = in_size - 1;
+    l.i1 = l.i0 + (l.i0 < in_size - 1 ? 1 : 0);
+    float f = src - (float)l.i0;
+    l.l1 = f < 0.f ? 0.f : f > 1.f ? 1.f : f;
+    l.l0 = 1.f - l.l1;
+    return l;
+}
+
+typedef struct {
+    const rvm_view *in, *out;
+    float sy, sx;
+    const lerp *lx; /* per output column */
+} resize_job;
+
+static void resize_rows(void *ctx, int y0, int y1)
+{
+    resize_job *j = ctx;
+    const int c = j->in->c;
+    for (int y = y0; y < y1; y++) {
+        lerp ly = lerp_at(j->sy, y, j->in->h);
+        for (int x = 0; x < j->out->w; x++) {
+            lerp lx = j->lx[x];
+            const float *a = pixel(j->in, ly.i0, lx.i0), *b = pixel(j->in, ly.i0, lx.i1);
+            const float *cc = pixel(j->in, ly.i1, lx.i0), *d = pixel(j->in, ly.i1, lx.i1);
+            float *o = pixel(j->out, y, x);
+            for (int k = 0; k < c; k++)
+                o[k] = ly.l0 * (lx.l0 * a[k] + lx.l1 * b[k]) + ly.l1 * (lx.l0 * cc[k] + lx.l1 * d[k]);
+        }
+    }
+}
+
+/* Resizes in into out (which may be a channel slice of a wider buffer, and may be smaller
+ * than in*scale: that is the decoder's crop to the skip connection's size). */
+static int resize(rvm_stream *s, const rvm_view *in, const rvm_view *out, float sy, float sx)
+{
+    lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)out->w * sizeof(lerp) / sizeof(float) + 1);
+    if (!lx)
+        return set_error(s, RVM_ENOMEM, "out of memory");
+    for (int x = 0; x < out->w; x++)
+        lx[x] = lerp_at(sx, x, in->w);
+    resize_job j = {in, out, sy, sx, lx};
+    parallel_rows(s, out->h, resize_rows, &j);
+    return 0;
+}
+
+/* ---- input ---- */
+
+typedef struct {
+    rvm_stream *s;
+    const struct frame *f;
+    const rvm_view *out;
+    float sy;
+    const lerp *lx;
+} input_job;
+
+static void input_rows(void *ctx, int y0, int y1)
+{
+    input_job *j = ctx;
+    const float *lut = j->s->u8_to_float;
+    for (int y = y0; y < y1; y++) {
+        if (!j->lx) { /* ratio 1: the frame itself */
+            const uint8_t *row = j->f->rgb + (ptrdiff_t)y * j->f->stride;
+            float *o = pixel(j->out, y, 0);
+            for (int x = 0; x < 3 * j->out->w; x++)
+                o[x] = lut[row[x]];
+            continue;
+        }
+        lerp ly = lerp_at(j->sy, y, j->f->height);
+        const uint8_t *r0 = j->f->rgb + (ptrdiff_t)ly.i0 * j->f->stride;
+        const uint8_t *r1 = j->f->rgb + (ptrdiff_t)ly.i1 * j->f->stride;
+        for (int x = 0; x < j->out->w; x++) {
+            lerp lx = j->lx[x];
+            float *o = pixel(j->out, y, x);
+            for (int k = 0; k < 3; k++)
+                o[k] = ly.l0 * (lx.l0 * lut[r0[3 * lx.i0 + k]] + lx.l1 * lut[r0[3 * lx.i1 + k]]) +
+                       ly.l1 * (lx.l0 * lut[r1[3 * lx.i0 + k]] + lx.l1 * lut[r1[3 * lx.i1 + k]]);
+        }
+    }
+}
+
+static int downsample_input(rvm_stream *s, const struct frame *f, rvm_view *out)
+{
+    NEW_VIEW(*out, s->h0, s->w0, 3);
+    input_job j = {s, f, out, (float)(1.0 / s->ratio), NULL};
+    if (s->ratio != 1.0) {
+        lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)s->w0 * sizeof(lerp) / sizeof(float) + 1);
+        if (!lx)
+            return set_error(s, RVM_ENOMEM, "out of memory");
+        float sx = (float)(1.0 / s->ratio);
+        for (int x = 0; x < s->w0; x++)
+            lx[x] = lerp_at(sx, x, f->width);
+        j.lx = lx;
+    }
+    parallel_rows(s, s->h0, input_rows, &j);
+    return 0;
+}
+
+/* AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False): a last odd row or column averages
+ * the pixels that exist. */
+static int avgpool2(rvm_stream *s, const rvm_view *in, rvm_view *out)
+{
+    NEW_VIEW(*out, (in->h + 1) / 2, (in->w + 1) / 2, in->c);
+    for (int y = 0; y < out->h; y++)
+        for (int x = 0; x < out->w; x++) {
+            float *o = pixel(out, y, x);
+            int ny = 2 * y + 1 < in->h ? 2 : 1, nx = 2 * x + 1 < in->w ? 2 : 1;
+            for (int k = 0; k < in->c; k++) {
+                float sum = 0.f;
+                for (int dy = 0; dy < ny; dy++)
+                    for (int dx = 0; dx < nx; dx++)
+                        sum += pixel(in, 2 * y + dy, 2 * x + dx)[k];
+                o[k] = sum / (float)(ny * nx);
+            }
+        }
+    return 0;
+}
+
+/* Per-channel mean over all pixels into a 1x1 view. */
+static int global_mean(rvm_stream *s, const rvm_view *in, rvm_view *out)
+{
+    NEW_VIEW(*out, 1, 1, in->c);
+    double *sum = calloc((size_t)in->c, sizeof(double));
+    if (!sum)
+        return set_error(s, RVM_ENOMEM, "out of memory");
+    for (int y = 0; y < in->h; y++)
+        for (int x = 0; x < in->w; x++) {
+            const float *p = pixel(in, y, x);
+            for (int k = 0; k < in->c; k++)
+                sum[k] += p[k];
+        }
+    for (int k = 0; k < in->c; k++)
+        out->data[k] = (float)(sum[k] / ((double)in->h * in->w));
+    free(sum);
+    return 0;
+}
+
+typedef struct {
+    const rvm_view *v;
+    const float *scale;
+} scale_job;
+
+static void scale_rows(void *ctx, int y0, int y1)
+{
+    scale_job *j = ctx;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < j->v->w; x++) {
+            float *p = pixel(j->v, y, x);
+            for (int k = 0; k < j->v->c; k++)
+                p[k] *= j->scale[k];
+        }
+}
+
+/* Multiplies every pixel's channels by scale[] (SE and LR-ASPP gates). */
+static void scale_channels(rvm_stream *s, const rvm_view *v, const float *scale)
+{
+    scale_job j = {v, scale};
+    parallel_rows(s, v->h, scale_rows, &j);
+}
+
+static void copy_channels(const rvm_view *from, const rvm_view *to)
+{
+    for (int y = 0; y < from->h; y++)
+        for (int x = 0; x < from->w; x++)
+            memcpy(pixel(to, y, x), pixel(from, y, x), (size_t)from->c * sizeof(float));
+}
+
+/* ---- encoders ---- */
+
+static int mobilenetv3(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
+{
+    const struct rvm_model *m = s->model;
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    rvm_view x;
+    NEW_VIEW(x, src_sm->h, src_sm->w, 3);
+    for (size_t i = 0; i < (size_t)x.h * x.w; i++)
+        for (int k = 0; k < 3; k++)
+            x.data[3 * i + k] = (src_sm->data[3 * i + k] - mean[k]) / std[k];
+    rvm_view y;
+    CONV(y, &m->mnv3_stem, x, NULL);
+    x = y;
+    for (int i = 0; i < RVM_MNV3_BLOCKS; i++) {
+        const rvm_mnv3_block *b = &m->mnv3[i];
+        rvm_view h = x, d;
+        if (b->has_expand)
+            CONV(h, &b->expand, x, NULL);
+        CONV(d, &b->depthwise, h, NULL);
+        if (b->has_se) {
+            rvm_view mean1, red, gate;
+            int st = global_mean(s, &d, &mean1);
+            if (st)
+                return st;
+            CONV(red, &b->se_reduce, mean1, NULL);
+            CONV(gate, &b->se_expand, red, NULL);
+            scale_channels(s, &d, gate.data);
+        }
+        CONV(y, &b->project, d, b->residual ? &x : NULL);
+        x = y;
+        if (i == 0)
+            f[0] = x; /* features[1] */
+        else if (i == 2)
+            f[1] = x; /* features[3] */
+        else if (i == 5)
+            f[2] = x; /* features[6] */
+    }
+    CONV(f[3], &m->mnv3_last, x, NULL);
+    return 0;
+}
+
+/* MaxPool2d(3, 2, padding 1): padding never wins. */
+static int maxpool3(rvm_stream *s, const rvm_view *in, rvm_view *out)
+{
+    NEW_VIEW(*out, (in->h - 1) / 2 + 1, (in->w - 1) / 2 + 1, in->c);
+    for (int y = 0; y < out->h; y++)
+        for (int x = 0; x < out->w; x++) {
+            float *o = pixel(out, y, x);
+            for (int k = 0; k < in->c; k++)
+                o[k] = -INFINITY;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int iy = 2 * y + dy, ix = 2 * x + dx;
+                    if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w)
+                        continue;
+                    const float *p = pixel(in, iy, ix);
+                    for (int k = 0; k < in->c; k++)
+                        o[k] = p[k] > o[k] ? p[k] : o[k];
+                }
+        }
+    return 0;
+}
+
+static int resnet50(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
+{
+    const struct rvm_model *m = s->model;
+    rvm_view x, y;
+    CONV(f[0], &m->r50_stem, *src_sm, NULL);
+    int st = maxpool3(s, &f[0], &x);
+    if (st)
+        return st;
+    static const int ends[4] = {3, 7, 13, 16};
+    for (int i = 0, layer = 0; i < RVM_R50_BLOCKS; i++) {
+        const rvm_r50_block *b = &m->r50[i];
+        rvm_view t1, t2, id = x;
+        CONV(t1, &b->conv1, x, NULL);
+        CONV(t2, &b->conv2, t1, NULL);
+        if (b->has_downsample)
+            CONV(id, &b->downsample, x, NULL);
+        CONV(y, &b->conv3, t2, &id);
+        x = y;
+        if (i + 1 == ends[layer]) {
+            if (layer == 0)
+                f[1] = x;
+            else if (layer == 1)
+                f[2] = x;
+            else if (layer == 3)
+                f[3] = x;
+            layer++;
+        }
+    }
+    return 0;
+}
+
+/* ---- decoder ---- */
+
+typedef struct {
+    const rvm_view *rz, *c;
+    const rvm_view *state, *out;
+} gru_job;
+
+static void gru_update_rows(void *ctx, int y0, int y1)
+{
+    gru_job *j = ctx;
+    const int ch = j->state->c;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < j->state->w; x++) {
+            const float *z = pixel(j->rz, y, x) + ch, *c = pixel(j->c, y, x);
+            float *h = pixel(j->state, y, x), *o = pixel(j->out, y, x);
+            for (int k = 0; k < ch; k++) {
+                h[k] = (1.f - z[k]) * h[k] + z[k] * c[k];
+                o[k] = h[k];
+            }
+        }
+}
+
+/* ConvGRU on the second half of x's channels, in place; the state advances. */
+static int gru(rvm_stream *s, int k, const rvm_view *x)
+{
+    const rvm_gru *g = &s->model->gru[k];
+    const int ch = g->channels;
+    rvm_view b = channels(*x, ch, ch);
+    rvm_view state = {.data = s->state[k], .h = x->h, .w = x->w, .c = ch, .stride = ch};
+    rvm_view cat, rz, c;
+    NEW_VIEW(cat, x->h, x->w, 2 * ch);
+    rvm_view cat_x = channels(cat, 0, ch), cat_h = channels(cat, ch, ch);
+    copy_channels(&b, &cat_x);
+    copy_channels(&state, &cat_h);
+    CONV(rz, &g->ih, cat, NULL);
+    for (int y = 0; y < x->h; y++) /* [x, r * h] */
+        for (int xx = 0; xx < x->w; xx++) {
+            float *hh = pixel(&cat_h, y, xx);
+            const float *r = pixel(&rz, y, xx);
+            for (int i = 0; i < ch; i++)
+                hh[i] = r[i] * hh[i];
+        }
+    CONV(c, &g->hh, cat, NULL);
+    gru_job j = {&rz, &c, &state, &b};
+    parallel_rows(s, x->h, gru_update_rows, &j);
+    return 0;
+}
+
+/* Upsamples x by 2, crops it to skip's size and writes it with the skip features f (may be
+ * NULL) and the image s_img into one concatenated buffer. */
+static int upsample_concat(rvm_stream *s, const rvm_view *x, const rvm_view *f,
+                           const rvm_view *s_img, rvm_view *cat)
+{
+    int cf = f ? f->c : 0;
+    NEW_VIEW(*cat, s_img->h, s_img->w, x->c + cf + 3);
+    rvm_view up = channels(*cat, 0, x->c);
+    up.h = s_img->h;
+    up.w = s_img->w;
+    int st = resize(s, x, &up, 0.5f, 0.5f);
+    if (st)
+        return st;
+    if (f) {
+        rvm_view dst = channels(*cat, x->c, cf);
+        copy_channels(f, &dst);
+    }
+    rvm_view dst = channels(*cat, x->c + cf, 3);
+    copy_channels(s_img, &dst);
+    return 0;
+}
+
+static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_view *x0)
+{
+    const struct rvm_model *m = s->model;
+    rvm_view pyr[4] = {*s0}; /* s0..s3 */
+    for (int i = 1; i < 4; i++) {
+        int st = avgpool2(s, &pyr[i - 1], &pyr[i]);
+        if (st)
+            return st;
+    }
+    /* decode4: GRU on half of the LR-ASPP output (the other half passes through) */
+    rvm_view x;
+    NEW_VIEW(x, f[3].h, f[3].w, f[3].c);
+    copy_channels(&f[3], &x);
+    int st = gru(s, 3, &x);
+    if (st)
+        return st;
+    s->layers.x[3] = x;
+    for (int k = 2; k >= 0; k--) {
+        rvm_view cat, y;
+        if ((st = upsample_concat(s, &x, &f[k], &pyr[k + 1], &cat)))
+            return st;
+        CONV(y, &m->up_conv[k], cat, NULL);
+        if ((st = gru(s, k, &y)))
+            return st;
+        x = y;
+        s->layers.x[k] = x;
+    }
+    rvm_view cat, y;
+    if ((st = upsample_concat(s, &x, NULL, s0, &cat)))
+        return st;
+    CONV(y, &m->out_conv[0], cat, NULL);
+    CONV(*x0, &m->out_conv[1], y, NULL);
+    return 0;
+}
+
+/* ---- refiners: per low-resolution pixel, out = A * x + b (8 channels: A[4], b[4]) ---- */
+
+/* [x, y, x*y, x*x] with x = [rgb, mean(rgb)] and y = [fgr residual, alpha]. */
+static int guide_products(rvm_stream *s, const rvm_view *src_sm, const rvm_view *proj,
+                          rvm_view *xy)
+{
+    NEW_VIEW(*xy, src_sm->h, src_sm->w, 16);
+    for (int y = 0; y < xy->h; y++)
+        for (int x = 0; x < xy->w; x++) {
+            const float *rgb = pixel(src_sm, y, x), *p = pixel(proj, y, x);
+            float *o = pixel(xy, y, x);
+            o[0] = rgb[0], o[1] = rgb[1], o[2] = rgb[2];
+            o[3] = (rgb[0] + rgb[1] + rgb[2]) / 3.f;
+            for (int k = 0; k < 4; k++) {
+                o[4 + k] = p[k];
+                o[8 + k] = o[k] * p[k];
+                o[12 + k] = o[k] * o[k];
+            }
+        }
+    return 0;
+}
+
+/* The fast guided filter's box: a 1x3 then a 3x1 pass, each (a+b+c)/3 with zero padding. */
+static int box3_separable(rvm_stream *s, const rvm_view *in, rvm_view *out)
+{
+    rvm_view t;
+    NEW_VIEW(t, in->h, in->w, in->c);
+    NEW_VIEW(*out, in->h, in->w, in->c);
+    const float third = 1.f / 3.f;
+    for (int y = 0; y < in->h; y++)
+        for (int x = 0; x < in->w; x++)
+            for (int k = 0; k < in->c; k++) {
+                float l = x > 0 ? pixel(in, y, x - 1)[k] : 0.f;
+                float r = x + 1 < in->w ? pixel(in, y, x + 1)[k] : 0.f;
+                pixel(&t, y, x)[k] = l * third + pixel(in, y, x)[k] * third + r * third;
+            }
+    for (int y = 0; y < in->h; y++)
+        for (int x = 0; x < in->w; x++)
+            for (int k = 0; k < in->c; k++) {
+                float u = y > 0 ? pixel(&t, y - 1, x)[k] : 0.f;
+                float d = y + 1 < in->h ? pixel(&t, y + 1, x)[k] : 0.f;
+                pixel(out, y, x)[k] = u * third + pixel(&t, y, x)[k] * third + d * third;
+            }
+    return 0;
+}
+
+static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_view *proj,
+                               const rvm_view *hid, rvm_view *ab)
+{
+    const struct rvm_model *m = s->model;
+    rvm_view xy, box;
+    int st = guide_products(s, src_sm, proj, &xy);
+    if (st)
+        return st;
+    int deep = m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER;
+    if (deep)
+        CONV(box, &m->dgf_box, xy, NULL);
+    else if ((st = box3_separable(s, &xy, &box)))
+        return st;
+    NEW_VIEW(*ab, xy.h, xy.w, 8);
+    rvm_view a = channels(*ab, 0, 4);
+    if (deep) {
+        rvm_view cat, h1, h2;
+        NEW_VIEW(cat, xy.h, xy.w, 24); /* [cov, var, hid] */
+        for (int y = 0; y < xy.h; y++)
+            for (int x = 0; x < xy.w; x++) {
+                const float *b = pixel(&box, y, x);
+                float *o = pixel(&cat, y, x);
+                for (int k = 0; k < 4; k++) {
+                    o[k] = b[8 + k] - b[k] * b[4 + k];
+                    o[4 + k] = b[12 + k] - b[k] * b[k];
+                }
+            }
+        rvm_view hid_dst = channels(cat, 8, 16);
+        copy_channels(hid, &hid_dst);
+        CONV(h1, &m->dgf_conv[0], cat, NULL);
+        CONV(h2, &m->dgf_conv[1], h1, NULL);
+        conv(s, &m->dgf_conv[2], &h2, &a, NULL);
+    } else {
+        for (int y = 0; y < xy.h; y++)
+            for (int x = 0; x < xy.w; x++) {
+                const float *b = pixel(&box, y, x);
+                float *o = pixel(&a, y, x);
+                for (int k = 0; k < 4; k++) {
+                    float cov = b[8 + k] - b[k] * b[4 + k];
+                    float var = b[12 + k] - b[k] * b[k];
+                    o[k] = cov / (var + 1e-5f);
+                }
+            }
+    }
+    for (int y = 0; y < xy.h; y++) /* b = mean_y - A * mean_x */
+        for (int x = 0; x < xy.w; x++) {
+            const float *b = pixel(&box, y, x);
+            float *o = pixel(ab, y, x);
+            for (int k = 0; k < 4; k++)
+                o[4 + k] = b[4 + k] - o[k] * b[k];
+        }
+    return 0;
+}
+
+/* ---- full-resolution output: upsample A and b, out = A * x + b, clamp, convert, store ---- */
+
+typedef struct {
+    rvm_stream *s;
+    const struct frame *f;
+    const rvm_view *ab;
+    const rvm_output *out;
+    float sy;
+    const lerp *lx;
+} tail_job;
+
+static void store(const rvm_output *out, int y, int x, float fr, float fg, float fb, float a)
+{
+    if (out->type == RVM_PIXEL_F32) {
+        if (out->pha)
+            ((float *)((char *)out->pha + y * out->pha_stride))[x] = a;
+        if (out->fgr) {
+            float *p = (float *)((char *)out->fgr + y * out->fgr_stride) + 3 * x;
+            p[0] = fr, p[1] = fg, p[2] = fb;
+        }
+    } else if (out->type == RVM_PIXEL_U8) {
+        if (out->pha)
+            ((uint8_t *)out->pha + y * out->pha_stride)[x] = (uint8_t)(a * 255.f + 0.5f);
+        if (out->fgr) {
+            uint8_t *p = (uint8_t *)out->fgr + y * out->fgr_stride + 3 * x;
+            p[0] = (uint8_t)(fr * 255.f + 0.5f);
+            p[1] = (uint8_t)(fg * 255.f + 0.5f);
+            p[2] = (uint8_t)(fb * 255.f + 0.5f);
+        }
+    } else {
+        if (out->pha)
+            ((uint16_t *)((char *)out->pha + y * out->pha_stride))[x] = (uint16_t)(a * 65535.f + 0.5f);
+        if (out->fgr) {
+            uint16_t *p = (uint16_t *)((char *)out->fgr + y * out->fgr_stride) + 3 * x;
+            p[0] = (uint16_t)(fr * 65535.f + 0.5f);
+            p[1] = (uint16_t)(fg * 65535.f + 0.5f);
+            p[2] = (uint16_t)(fb * 65535.f + 0.5f);
+        }
+    }
+}
+
+static float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
+
+static void tail_rows(void *ctx, int y0, int y1)
+{
+    tail_job *j = ctx;
+    const float *lut = j->s->u8_to_float;
+    for (int y = y0; y < y1; y++) {
+        lerp ly = lerp_at(j->sy, y, j->ab->h);
+        const uint8_t *row = j->f->rgb + (ptrdiff_t)y * j->f->stride;
+        for (int x = 0; x < j->f->width; x++) {
+            lerp lx = j->lx[x];
+            const float *a = pixel(j->ab, ly.i0, lx.i0), *b = pixel(j->ab, ly.i0, lx.i1);
+            const float *c = pixel(j->ab, ly.i1, lx.i0), *d = pixel(j->ab, ly.i1, lx.i1);
+            float v[8];
+            for (int k = 0; k < 8; k++)
+                v[k] = ly.l0 * (lx.l0 * a[k] + lx.l1 * b[k]) + ly.l1 * (lx.l0 * c[k] + lx.l1 * d[k]);
+            float r = lut[row[3 * x]], g = lut[row[3 * x + 1]], bl = lut[row[3 * x + 2]];
+            float grey = (r + g + bl) / 3.f;
+            store(j->out, y, x, clamp01((v[0] * r + v[4]) + r), clamp01((v[1] * g + v[5]) + g),
+                  clamp01((v[2] * bl + v[6]) + bl), clamp01(v[3] * grey + v[7]));
+        }
+    }
+}
+
+static int full_resolution(rvm_stream *s, const struct frame *f, const rvm_view *ab,
+                           const rvm_output *out)
+{
+    lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)f->width * sizeof(lerp) / sizeof(float) + 1);
+    if (!lx)
+        return set_error(s, RVM_ENOMEM, "out of memory");
+    float sx = (float)ab->w / (float)f->width;
+    for (int x = 0; x < f->width; x++)
+        lx[x] = lerp_at(sx, x, ab->w);
+    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx};
+    parallel_rows(s, f->height, tail_rows, &j);
+    return 0;
+}
+
+/* ---- one frame ---- */
+
+static int prepare(rvm_stream *s, const struct frame *f, double ratio)
+{
+    if (!f->rgb || f->width < 1 || f->height < 1 || f->width > RVM_MAX_SIDE ||
+        f->height > RVM_MAX_SIDE)
+        return set_error(s, RVM_EINVAL, "frame size %dx%d is outside 1..%d", f->width, f->height,
+                         RVM_MAX_SIDE);
+    if (f->stride < 3 * (ptrdiff_t)f->width)
+        return set_error(s, RVM_EINVAL, "row stride %td is less than 3*width", f->stride);
+    if (!(ratio > 0.0 && ratio <= 1.0))
+        return set_error(s, RVM_EINVAL, "downsample ratio %g is not in (0, 1]", ratio);
+    /* floor(size * ratio), as F.interpolate computes the output size */
+    int h0 = ratio == 1.0 ? f->height : (int)floor(f->height * ratio);
+    int w0 = ratio == 1.0 ? f->width : (int)floor(f->width * ratio);
+    if (h0 < 1 || w0 < 1)
+        return set_error(s, RVM_EINVAL, "downsample ratio %g leaves no pixels of a %dx%d frame",
+                         ratio, f->width, f->height);
+    arena_reset(&s->scratch);
+    memset(&s->layers, 0, sizeof s->layers);
+    s->ratio = ratio;
+    if (h0 != s->h0 || w0 != s->w0 || !s->state[0]) {
+        /* new internal size: the recurrent state starts over, as for a new video */
+        s->h0 = h0, s->w0 = w0;
+        int h = h0, w = w0;
+        for (int k = 0; k < 4; k++) {
+            h = (h + 1) / 2, w = (w + 1) / 2; /* r1 at 1/2, r2 at 1/4, r3 at 1/8, r4 at 1/16 */
+            free(s->state[k]);
+            s->state_h[k] = h, s->state_w[k] = w;
+            s->state[k] = calloc((size_t)h * w * s->model->gru[k].channels, sizeof(float));
+            if (!s->state[k])
+                return set_error(s, RVM_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static int forward(rvm_stream *s, const struct frame *f, double ratio, rvm_view *x0,
+                   rvm_view *src_sm)
+{
+    int st = prepare(s, f, ratio);
+    if (st)
+        return st;
+    if ((st = downsample_input(s, f, src_sm)))
+        return st;
+    s->layers.src_sm = *src_sm;
+    rvm_view feats[4];
+    st = s->model->variant == RVM_VARIANT_MOBILENETV3 ? mobilenetv3(s, src_sm, feats)
+                                                       : resnet50(s, src_sm, feats);
+    if (st)
+        return st;
+    for (int i = 0; i < 4; i++)
+        s->layers.f[i] = feats[i];
+    /* LR-ASPP: relu(bn(conv(f4))) * sigmoid(conv(mean(f4))) */
+    rvm_view mean4, gate, aspp;
+    if ((st = global_mean(s, &feats[3], &mean4)))
+        return st;
+    CONV(gate, &s->model->aspp_gate, mean4, NULL);
+    CONV(aspp, &s->model->aspp_main, feats[3], NULL);
+    scale_channels(s, &aspp, gate.data);
+    s->layers.aspp = aspp;
+    feats[3] = aspp;
+    if ((st = decoder(s, src_sm, feats, x0)))
+        return st;
+    s->layers.x0 = *x0;
+    for (int k = 0; k < 4; k++)
+        s->layers.r[k] = (rvm_view){s->state[k], s->state_h[k], s->state_w[k],
+                                    s->model->gru[k].channels, s->model->gru[k].channels};
+    return 0;
+}
+
+int rvm_stream_process(rvm_stream *s, const uint8_t *rgb, int width, int height,
+                       ptrdiff_t stride, double ratio, const rvm_output *out)
+{
+    if (!s)
+        return RVM_EINVAL;
+    if (!out || out->type < RVM_PIXEL_F32 || out->type > RVM_PIXEL_U16)
+        return set_error(s, RVM_EINVAL, "no valid output description");
+    struct frame f = {rgb, width, height, stride};
+    rvm_view x0, src_sm, proj, ab;
+    int st = forward(s, &f, ratio, &x0, &src_sm);
+    if (st)
+        return st;
+    CONV(proj, &s->model->project_mat, x0, NULL);
+    s->layers.proj = proj;
+    if (ratio != 1.0) {
+        if ((st = refine_coefficients(s, &src_sm, &proj, &x0, &ab)))
+            return st;
+    } else {
+        /* no refiner: A = 0, b = the projection, at the frame's own size */
+        NEW_VIEW(ab, proj.h, proj.w, 8);
+        for (size_t i = 0; i < (size_t)proj.h * proj.w; i++) {
+            memset(ab.data + 8 * i, 0, 4 * sizeof(float));
+            memcpy(ab.data + 8 * i + 4, proj.data + 4 * i, 4 * sizeof(float));
+        }
+    }
+    return full_resolution(s, &f, &ab, out);
+}
+
+int rvm_stream_segment(rvm_stream *s, const uint8_t *rgb, int width, int height,
+                       ptrdiff_t stride, double ratio, float *seg, int *seg_w, int *seg_h)
+{
+    if (!s)
+        return RVM_EINVAL;
+    struct frame f = {rgb, width, height, stride};
+    if (!seg) { /* size only */
+        if (!(ratio > 0.0 && ratio <= 1.0))
+            return set_error(s, RVM_EINVAL, "downsample ratio %g is not in (0, 1]", ratio);
+        if (seg_w)
+            *seg_w = ratio == 1.0 ? width : (int)floor(width * ratio);
+        if (seg_h)
+            *seg_h = ratio == 1.0 ? height : (int)floor(height * ratio);
+        return 0;
+    }
+    rvm_view x0, src_sm, out;
+    int st = forward(s, &f, ratio, &x0, &src_sm);
+    if (st)
+        return st;
+    CONV(out, &s->model->project_seg, x0, NULL);
+    s->layers.seg = out;
+    memcpy(seg, out.data, (size_t)out.h * out.w * sizeof(float));
+    if (seg_w)
+        *seg_w = out.w;
+    if (seg_h)
+        *seg_h = out.h;
+    return 0;
+}
+
+double rvm_auto_downsample_ratio(int width, int height)
+{
+    int m = width > height ? width : height;
+    if (m <= 0)
+        return 1.0;
+    double r = 512.0 / m;
+    return r < 1.0 ? r : 1.0;
+}
+
+/* ---- stream lifetime ---- */
+
+rvm_stream *rvm_stream_create(const rvm_model *model, int threads, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || errlen == 0)
+        err = dummy, errlen = sizeof dummy;
+    if (!model) {
+        snprintf(err, errlen, "no model");
+        return NULL;
+    }
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    if (threads > 256)
+        threads = 256;
+    rvm_stream *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->model = model;
+    s->kernels = rvm_kernels_select();
+    s->pool = rvm_pool_create(threads);
+    s->zeros = calloc(RVM_MAX_CIN, sizeof(float));
+    if (!s->pool || !s->zeros) {
+        rvm_stream_free(s);
+        snprintf(err, errlen, "cannot start %d threads", threads);
+        return NULL;
+    }
+    for (int i = 0; i < 256; i++)
+        s->u8_to_float[i] = (float)i / 255.f;
+    return s;
+}
+
+void rvm_stream_reset(rvm_stream *s)
+{
+    if (!s)
+        return;
+    for (int k = 0; k < 4; k++) {
+        free(s->state[k]);
+        s->state[k] = NULL;
+    }
+}
+
+void rvm_stream_free(rvm_stream *s)
+{
+    if (!s)
+        return;
+    rvm_stream_reset(s);
+    arena_free(&s->scratch);
+    rvm_pool_free(s->pool);
+    free(s->zeros);
+    free(s);
+}
+
+const char *rvm_stream_error(const rvm_stream *s) { return s ? s->err : "no stream"; }
+
+int rvm_stream_set_kernels(rvm_stream *s, const char *isa)
+{
+    const rvm_kernels *k = rvm_kernels_by_name(isa);
+    if (!k)
+        return set_error(s, RVM_EUNSUPPORTED, "this CPU cannot run the %s kernels", isa);
+    s->kernels = k;
+    return 0;
+}
+
+const rvm_view *rvm_stream_layer(const rvm_stream *s, const char *name)
+{
+    const rvm_view *all[] = {&s->layers.src_sm, &s->layers.f[0], &s->layers.f[1], &s->layers.f[2],
+                             &s->layers.f[3],   &s->layers.aspp, &s->layers.x[3], &s->layers.x[2],
+                             &s->layers.x[1],   &s->layers.x[0], &s->layers.x0,   &s->layers.proj,
+                             &s->layers.seg};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, layer_names[i]) == 0)
+            return all[i]->data ? all[i] : NULL;
+    if (name[0] == 'r' && name[1] >= '1' && name[1] <= '4' && !name[2])
+        return s->layers.r[name[1] - '1'].data ? &s->layers.r[name[1] - '1'] : NULL;
+    return NULL;
+}
+
+const char *rvm_status_string(int status)
+{
+    switch (status) {
+    case RVM_OK: return "ok";
+    case RVM_EINVAL: return "invalid argument";
+    case RVM_ENOMEM: return "out of memory";
+    case RVM_EIO: return "input/output error";
+    case RVM_EFORMAT: return "invalid file format";
+    case RVM_EMISMATCH: return "weights do not match the request";
+    case RVM_EUNSUPPORTED: return "not supported";
+    }
+    return "unknown error";
+}

@@ -1,0 +1,46 @@
+/* The per-stream state of the network and the internals the tests look at.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_NETWORK_H
+#define RVM_NETWORK_H
+
+#include "kernels/kernels.h"
+#include "kernels/threadpool.h"
+#include "model/model.h"
+#include "rvm.h"
+
+typedef struct spill {
+    struct spill *next;
+} spill;
+
+/* Scratch memory, reset at every frame. */
+typedef struct {
+    char *base;
+    size_t size, used, wanted;
+    spill *spills;
+} arena;
+
+struct rvm_stream {
+    const struct rvm_model *model;
+    const rvm_kernels *kernels;
+    rvm_pool *pool;
+    arena scratch;
+    float *zeros; /* RVM_MAX_CIN zeros: what convolutions read in their padding */
+    float u8_to_float[256];
+    double ratio;
+    int h0, w0; /* internal (downsampled) size */
+    float *state[4]; /* r1..r4, NHWC */
+    int state_h[4], state_w[4];
+    /* Where the last frame's layers are (valid until the next frame), for tests. */
+    struct {
+        rvm_view src_sm, f[4], aspp, x[4], x0, proj, seg, r[4];
+    } layers;
+    char err[256];
+};
+
+/* A layer of the last frame by its golden-dump name (src_sm, f1..f4, aspp, x4..x1, x0, proj,
+ * seg, r1..r4), or NULL. */
+const rvm_view *rvm_stream_layer(const rvm_stream *s, const char *name);
+/* Forces a kernel set by name (reference, generic, avx2, avx512). */
+int rvm_stream_set_kernels(rvm_stream *s, const char *isa);
+
+#endif

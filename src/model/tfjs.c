@@ -1,0 +1,991 @@
+/* Loader of the official TensorFlow.js release of RVM MobileNetV3 (graph model: model.json
+ * plus binary shards), mapped onto the official PyTorch state_dict naming and layout.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The TF.js converter folded every BatchNorm it could into the preceding convolution (the
+ * kernel is pre-scaled, the BN shift becomes a "_bn_offset" bias). We give each folded BN back
+ * to PyTorch as an identity-statistics BN (weight 1, bias = offset, running_mean 0,
+ * running_var 1 - eps) so that y = (x - 0) / sqrt(1 - eps + eps) * 1 + offset is exactly the
+ * TF.js arithmetic. The dilated depthwise convolutions of the last stage were exported with
+ * the BN unfolded (Scaled/Offset tensors), which become the BN weight and bias.
+ *
+ * Tensors are found by their Keras layer name (conv2d_7, depthwise_conv2d_3,
+ * batch_normalization_37). Keras numbers layers of a kind in creation order, which is the
+ * module order of the PyTorch model, so the layer list below (built from the official model
+ * definition) assigns each layer its Keras name by counting; a lookup then has to find that
+ * exact name, with the exact shape, exactly once.
+ *
+ * The folder is untrusted: every manifest field is checked, sizes are capped before anything
+ * is allocated, and the shards must hold exactly the bytes the manifest describes. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/weights.h"
+#include "rvm.h"
+
+/* The real model.json is 0.6 MiB and its shard 3.6 MiB; the caps only keep a hostile folder
+ * from making us allocate without bound. */
+#define TFJS_MAX_JSON_BYTES ((uint64_t)64 << 20)
+#define TFJS_MAX_SHARD_BYTES ((uint64_t)1 << 30) /* all shards together */
+#define TFJS_MAX_RANK 8
+#define TFJS_MAX_LAYERS 96
+
+/* ------------------------------------------------------------------------------------------
+ * Error reporting: one line, never longer than the caller's buffer. */
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        /* Names and paths come from the untrusted folder; keep the message on one line. */
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+    }
+    return code;
+}
+
+/* Weight names are up to ~200 characters, mostly scopes; the end says which layer. Messages
+ * drop the scope every name of the official export starts with, and cut very long names at a
+ * '/' so they stay readable. */
+static const char *name_tail(const char *name)
+{
+    static const char scope[] =
+        "StatefulPartitionedCall/matting_network_wrapper/StatefulPartitionedCall/";
+    if (strncmp(name, scope, sizeof(scope) - 1) == 0 && name[sizeof(scope) - 1])
+        name += sizeof(scope) - 1;
+    size_t n = strlen(name);
+    if (n > 120) {
+        const char *cut = strchr(name + n - 120, '/');
+        name = cut && cut[1] ? cut + 1 : name + n - 120;
+    }
+    return name;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The layers of MattingNetwork('mobilenetv3', refiner='fast_guided_filter') that hold
+ * parameters, in module (= state_dict) order. */
+
+typedef struct {
+    char conv[64];     /* PyTorch Conv2d module */
+    char bn[64];       /* BatchNorm2d following it, "" when none */
+    char tf_conv[32];  /* Keras layer of the kernel; "" when not exported (project_seg) */
+    char tf_bn[32];    /* Keras BatchNormalization left unfolded by the converter, or "" */
+    int out, in, k;    /* weight [out, in, k, k]; in is per group (1 when depthwise) */
+    bool depthwise;
+    bool bias;         /* the PyTorch conv has a bias */
+    double eps;        /* of bn (PyTorch stores it as a double) */
+} layer;
+
+typedef struct {
+    layer l[TFJS_MAX_LAYERS];
+    int n;
+    int tf_conv, tf_dw, tf_cba; /* Keras name counters */
+} layer_list;
+
+/* Keras names the first layer of a kind "conv2d", the next "conv2d_1", ... */
+static void keras_name(char *buf, size_t size, const char *base, int index)
+{
+    if (index == 0)
+        snprintf(buf, size, "%s", base);
+    else
+        snprintf(buf, size, "%s_%d", base, index);
+}
+
+static layer *add_layer(layer_list *L, const char *conv, const char *bn, int out, int in, int k,
+                        bool depthwise, bool bias, double eps)
+{
+    layer *l = &L->l[L->n++];
+    memset(l, 0, sizeof(*l));
+    snprintf(l->conv, sizeof(l->conv), "%s", conv);
+    snprintf(l->bn, sizeof(l->bn), "%s", bn ? bn : "");
+    if (depthwise)
+        keras_name(l->tf_conv, sizeof(l->tf_conv), "depthwise_conv2d", L->tf_dw++);
+    else
+        keras_name(l->tf_conv, sizeof(l->tf_conv), "conv2d", L->tf_conv++);
+    l->out = out;
+    l->in = in;
+    l->k = k;
+    l->depthwise = depthwise;
+    l->bias = bias;
+    l->eps = eps;
+    return l;
+}
+
+/* A backbone Conv2dNormActivation (conv, BN, activation): the exporter's conv_bn_activation
+ * layers, whose BN (batch_normalization_<same number>) is named after the same counter. */
+static layer *add_cba(layer_list *L, const char *prefix, int out, int in, int k, bool depthwise,
+                      bool bn_unfolded)
+{
+    char conv[64], bn[64];
+    snprintf(conv, sizeof(conv), "%s.0", prefix);
+    snprintf(bn, sizeof(bn), "%s.1", prefix);
+    /* torchvision's MobileNetV3 uses BatchNorm2d(eps=0.001). */
+    layer *l = add_layer(L, conv, bn, out, in, k, depthwise, false, 1e-3);
+    if (bn_unfolded)
+        keras_name(l->tf_bn, sizeof(l->tf_bn), "batch_normalization", L->tf_cba);
+    L->tf_cba++;
+    return l;
+}
+
+static int make_divisible8(int v)
+{
+    /* torchvision's _make_divisible(v, 8): round to the nearest multiple of 8, not below 8 and
+     * not more than 10% below v. */
+    int r = (v + 4) / 8 * 8;
+    if (r < 8)
+        r = 8;
+    if (r * 10 < v * 9)
+        r += 8;
+    return r;
+}
+
+static void build_layers(layer_list *L)
+{
+    /* RVM's MobileNetV3LargeEncoder (model/mobilenetv3.py): input, kernel, expanded, output
+     * channels, squeeze-excitation, dilation of the depthwise conv. */
+    static const struct {
+        short in, k, exp, out;
+        bool se;
+        bool dilated;
+    } blocks[15] = {
+        {16, 3, 16, 16, false, false},    {16, 3, 64, 24, false, false},
+        {24, 3, 72, 24, false, false},    {24, 5, 72, 40, true, false},
+        {40, 5, 120, 40, true, false},    {40, 5, 120, 40, true, false},
+        {40, 3, 240, 80, false, false},   {80, 3, 200, 80, false, false},
+        {80, 3, 184, 80, false, false},   {80, 3, 184, 80, false, false},
+        {80, 3, 480, 112, true, false},   {112, 3, 672, 112, true, false},
+        {112, 5, 672, 160, true, true},   {160, 5, 960, 160, true, true},
+        {160, 5, 960, 160, true, true},
+    };
+    char p[64], a[64], b[64];
+    memset(L, 0, sizeof(*L));
+
+    add_cba(L, "backbone.features.0", 16, 3, 3, false, false);
+    for (int i = 0; i < 15; i++) {
+        int m = 0, in = blocks[i].in, ex = blocks[i].exp;
+        if (ex != in) { /* torchvision omits the expansion when it would be the identity */
+            snprintf(p, sizeof(p), "backbone.features.%d.block.%d", i + 1, m++);
+            add_cba(L, p, ex, in, 1, false, false);
+        }
+        snprintf(p, sizeof(p), "backbone.features.%d.block.%d", i + 1, m++);
+        /* A dilated depthwise conv becomes SpaceToBatch + conv + BatchToSpace in TF, which
+         * stopped the converter from folding its BN. */
+        add_cba(L, p, ex, 1, blocks[i].k, true, blocks[i].dilated);
+        if (blocks[i].se) {
+            int sq = make_divisible8(ex / 4);
+            snprintf(a, sizeof(a), "backbone.features.%d.block.%d.fc1", i + 1, m);
+            snprintf(b, sizeof(b), "backbone.features.%d.block.%d.fc2", i + 1, m++);
+            add_layer(L, a, NULL, sq, ex, 1, false, true, 0.0);
+            add_layer(L, b, NULL, ex, sq, 1, false, true, 0.0);
+        }
+        snprintf(p, sizeof(p), "backbone.features.%d.block.%d", i + 1, m++);
+        add_cba(L, p, blocks[i].out, ex, 1, false, false);
+    }
+    add_cba(L, "backbone.features.16", 960, 160, 1, false, false);
+
+    /* LRASPP(960, 128): the second branch is pool -> conv (no bias) -> sigmoid, so no BN. */
+    add_layer(L, "aspp.aspp1.0", "aspp.aspp1.1", 128, 960, 1, false, false, 1e-5);
+    add_layer(L, "aspp.aspp2.1", NULL, 128, 960, 1, false, false, 0.0);
+
+    /* RecurrentDecoder([16, 24, 40, 128], [80, 40, 32, 16]); the source image has 3 channels
+     * and is concatenated into every upsampling block. */
+    static const int feat[4] = {16, 24, 40, 128}, dec[4] = {80, 40, 32, 16};
+    int gru = feat[3] / 2; /* the bottleneck's ConvGRU runs on half the channels */
+    add_layer(L, "decoder.decode4.gru.ih.0", NULL, 2 * gru, 2 * gru, 3, false, true, 0.0);
+    add_layer(L, "decoder.decode4.gru.hh.0", NULL, gru, 2 * gru, 3, false, true, 0.0);
+    int x = feat[3];
+    for (int j = 0; j < 3; j++) {
+        int d = 3 - j, out = dec[j];
+        snprintf(a, sizeof(a), "decoder.decode%d.conv.0", d);
+        snprintf(b, sizeof(b), "decoder.decode%d.conv.1", d);
+        add_layer(L, a, b, out, x + feat[2 - j] + 3, 3, false, false, 1e-5);
+        gru = out / 2;
+        snprintf(a, sizeof(a), "decoder.decode%d.gru.ih.0", d);
+        add_layer(L, a, NULL, 2 * gru, 2 * gru, 3, false, true, 0.0);
+        snprintf(a, sizeof(a), "decoder.decode%d.gru.hh.0", d);
+        add_layer(L, a, NULL, gru, 2 * gru, 3, false, true, 0.0);
+        x = out;
+    }
+    add_layer(L, "decoder.decode0.conv.0", "decoder.decode0.conv.1", dec[3], x + 3, 3, false,
+              false, 1e-5);
+    add_layer(L, "decoder.decode0.conv.3", "decoder.decode0.conv.4", dec[3], dec[3], 3, false,
+              false, 1e-5);
+    add_layer(L, "project_mat.conv", NULL, 4, dec[3], 1, false, true, 0.0);
+    /* The TF.js export has no segmentation head; project_seg stays zero. It is the last
+     * layer, so it does not shift the Keras numbering of the others. */
+    layer *seg = add_layer(L, "project_seg.conv", NULL, 1, dec[3], 1, false, true, 0.0);
+    seg->tf_conv[0] = '\0';
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The manifest. */
+
+typedef enum { ST_F32, ST_I32, ST_BOOL, ST_Q_U8, ST_Q_U16, ST_Q_F16 } storage;
+
+typedef enum { ROLE_NONE, ROLE_KERNEL, ROLE_BIAS, ROLE_BN_SCALE, ROLE_BN_OFFSET } role;
+
+typedef struct {
+    const char *name; /* points into the parsed JSON */
+    int group;
+    uint64_t offset;  /* within the group's bytes */
+    uint64_t numel, nbytes;
+    int ndim;
+    int64_t shape[TFJS_MAX_RANK];
+    storage st;
+    bool is_float;    /* dtype float32, quantized or not */
+    float scale, min;
+    /* What the name says the tensor is, if it belongs to a layer we know the form of. */
+    role role;
+    const char *key;  /* Keras layer name inside name, not terminated */
+    size_t keylen;
+    bool used;
+} entry;
+
+typedef struct {
+    const cJSON *paths;
+    uint64_t nbytes;
+    uint8_t *data;
+} group;
+
+typedef struct {
+    char *dir;         /* folder of model.json */
+    const char *jname; /* model.json's file name, for messages */
+    cJSON *json;
+    group *groups;
+    int ngroups;
+    entry *entries;
+    int nentries;
+    float *scratch;
+    size_t scratch_len;
+} loader;
+
+static void loader_free(loader *ld)
+{
+    for (int g = 0; g < ld->ngroups; g++)
+        free(ld->groups[g].data);
+    free(ld->groups);
+    free(ld->entries);
+    free(ld->scratch);
+    cJSON_Delete(ld->json);
+    free(ld->dir);
+}
+
+/* Keras layer names we map tensors of: base name, optionally followed by _<number>. */
+static bool is_layer_key(const char *s, size_t n)
+{
+    static const char *const bases[] = {"conv2d", "depthwise_conv2d", "batch_normalization"};
+    for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
+        size_t bl = strlen(bases[b]);
+        if (n < bl || memcmp(s, bases[b], bl) != 0)
+            continue;
+        if (n == bl)
+            return true;
+        if (s[bl] != '_' || n == bl + 1 || n > bl + 6)
+            continue;
+        bool digits = true;
+        for (size_t i = bl + 1; i < n; i++)
+            digits &= s[i] >= '0' && s[i] <= '9';
+        if (digits)
+            return true;
+    }
+    return false;
+}
+
+/* Finds "<layer>/<role tail>" at the end of a weight name. These are the names the TF.js
+ * converter gives to folded kernels/offsets and to variables read unchanged. */
+static void classify(entry *e)
+{
+    static const struct {
+        const char *tail;
+        role r;
+    } tails[] = {
+        {"Conv2D_weights", ROLE_KERNEL},         {"depthwise_weights", ROLE_KERNEL},
+        {"Conv2D/ReadVariableOp", ROLE_KERNEL},  {"depthwise/ReadVariableOp", ROLE_KERNEL},
+        {"Conv2D_bn_offset", ROLE_BIAS},         {"depthwise_bn_offset", ROLE_BIAS},
+        {"BiasAdd/ReadVariableOp", ROLE_BIAS},   {"FusedBatchNormV3/Scaled", ROLE_BN_SCALE},
+        {"FusedBatchNormV3/Offset", ROLE_BN_OFFSET},
+    };
+    size_t n = strlen(e->name);
+    e->role = ROLE_NONE;
+    for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+        size_t tl = strlen(tails[t].tail);
+        if (n < tl + 2 || strcmp(e->name + n - tl, tails[t].tail) != 0 ||
+            e->name[n - tl - 1] != '/')
+            continue;
+        size_t end = n - tl - 1, start = end;
+        while (start > 0 && e->name[start - 1] != '/')
+            start--;
+        if (is_layer_key(e->name + start, end - start)) {
+            e->role = tails[t].r;
+            e->key = e->name + start;
+            e->keylen = end - start;
+        }
+        return;
+    }
+}
+
+static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *group_bytes,
+                        char *err, size_t errlen)
+{
+    const char *jn = ld->jname;
+    entry *e = &ld->entries[ld->nentries];
+    memset(e, 0, sizeof(*e));
+    if (!cJSON_IsObject(w))
+        return fail(err, errlen, RVM_EFORMAT,
+                    "%s: weightsManifest[%d].weights[%d] is not an object", jn, g, i);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(w, "name");
+    if (!cJSON_IsString(name) || !name->valuestring[0])
+        return fail(err, errlen, RVM_EFORMAT, "%s: weightsManifest[%d].weights[%d] has no name",
+                    jn, g, i);
+    e->name = name->valuestring;
+    const char *tn = name_tail(e->name);
+
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
+    if (!cJSON_IsArray(shape))
+        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no \"shape\" array", jn, tn);
+    int rank = cJSON_GetArraySize(shape);
+    if (rank > TFJS_MAX_RANK)
+        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has rank %d (at most %d)", jn, tn,
+                    rank, TFJS_MAX_RANK);
+    e->ndim = rank;
+    e->numel = 1;
+    const cJSON *d;
+    int k = 0;
+    cJSON_ArrayForEach(d, shape)
+    {
+        /* Every dimension is at most the byte cap (an element takes at least one byte), so
+         * the running product below stays under 2^60 and cannot overflow. */
+        double v = cJSON_IsNumber(d) ? d->valuedouble : -1.0;
+        if (!(v >= 0.0 && v <= (double)TFJS_MAX_SHARD_BYTES) || v != floor(v))
+            return fail(err, errlen, RVM_EFORMAT,
+                        "%s: weight '%s' has an invalid dimension (not an integer in 0..%llu)",
+                        jn, tn, (unsigned long long)TFJS_MAX_SHARD_BYTES);
+        e->shape[k++] = (int64_t)v;
+        e->numel *= (uint64_t)v;
+        if (e->numel > TFJS_MAX_SHARD_BYTES)
+            return fail(err, errlen, RVM_ENOMEM,
+                        "%s: weight '%s' has more elements than the %llu MiB limit allows", jn,
+                        tn, (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
+    }
+
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
+    const char *dt = cJSON_IsString(dtype) ? dtype->valuestring : NULL;
+    if (!dt)
+        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no dtype", jn, tn);
+    unsigned esize;
+    if (strcmp(dt, "float32") == 0) {
+        e->st = ST_F32;
+        e->is_float = true;
+        esize = 4;
+    } else if (strcmp(dt, "int32") == 0) {
+        e->st = ST_I32;
+        esize = 4;
+    } else if (strcmp(dt, "bool") == 0) {
+        e->st = ST_BOOL;
+        esize = 1;
+    } else {
+        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has unsupported dtype '%.20s'",
+                    jn, tn, dt);
+    }
+
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(w, "quantization");
+    if (q && !cJSON_IsNull(q)) {
+        const cJSON *qd = cJSON_IsObject(q) ? cJSON_GetObjectItemCaseSensitive(q, "dtype") : NULL;
+        const char *qt = cJSON_IsString(qd) ? qd->valuestring : NULL;
+        if (!qt)
+            return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has a malformed quantization",
+                        jn, tn);
+        /* The converter quantizes float weights only. */
+        if (e->st != ST_F32)
+            return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' is %s but quantized", jn, tn,
+                        dt);
+        if (strcmp(qt, "uint8") == 0 || strcmp(qt, "uint16") == 0) {
+            e->st = qt[4] == '8' ? ST_Q_U8 : ST_Q_U16;
+            esize = e->st == ST_Q_U8 ? 1 : 2;
+            const cJSON *mn = cJSON_GetObjectItemCaseSensitive(q, "min");
+            const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "scale");
+            if (!cJSON_IsNumber(mn) || !cJSON_IsNumber(sc))
+                return fail(err, errlen, RVM_EFORMAT,
+                            "%s: weight '%s' is quantized without min and scale", jn, tn);
+            /* Dequantization happens in float32, as TF.js does it. */
+            e->min = (float)mn->valuedouble;
+            e->scale = (float)sc->valuedouble;
+            if (!isfinite(e->min) || !isfinite(e->scale))
+                return fail(err, errlen, RVM_EFORMAT,
+                            "%s: weight '%s' has a non-finite quantization min or scale", jn, tn);
+        } else if (strcmp(qt, "float16") == 0) {
+            e->st = ST_Q_F16;
+            esize = 2;
+        } else {
+            return fail(err, errlen, RVM_EFORMAT,
+                        "%s: weight '%s' has unsupported quantization dtype '%.20s'", jn, tn, qt);
+        }
+    }
+
+    e->group = g;
+    e->nbytes = e->numel * esize;
+    e->offset = *group_bytes;
+    *group_bytes += e->nbytes;
+    classify(e);
+    ld->nentries++;
+    return 0;
+}
+
+static int parse_manifest(loader *ld, char *err, size_t errlen)
+{
+    const char *jn = ld->jname;
+    if (!cJSON_IsObject(ld->json))
+        return fail(err, errlen, RVM_EFORMAT, "%s: not a JSON object", jn);
+    const cJSON *man = cJSON_GetObjectItemCaseSensitive(ld->json, "weightsManifest");
+    if (!cJSON_IsArray(man) || cJSON_GetArraySize(man) == 0)
+        return fail(err, errlen, RVM_EFORMAT,
+                    "%s: no \"weightsManifest\" array (not a TF.js graph model)", jn);
+
+    int ngroups = cJSON_GetArraySize(man), nweights = 0;
+    const cJSON *grp;
+    cJSON_ArrayForEach(grp, man)
+    {
+        const cJSON *ws = cJSON_GetObjectItemCaseSensitive(grp, "weights");
+        if (!cJSON_IsObject(grp) || !cJSON_IsArray(ws))
+            return fail(err, errlen, RVM_EFORMAT,
+                        "%s: weightsManifest entry without a \"weights\" array", jn);
+        int n = cJSON_GetArraySize(ws);
+        if (n > INT32_MAX / 2 - nweights) /* cannot happen below the JSON size cap */
+            return fail(err, errlen, RVM_ENOMEM, "%s: too many weights", jn);
+        nweights += n;
+    }
+    ld->groups = calloc((size_t)ngroups, sizeof(*ld->groups));
+    ld->entries = calloc(nweights ? (size_t)nweights : 1, sizeof(*ld->entries));
+    if (!ld->groups || !ld->entries)
+        return fail(err, errlen, RVM_ENOMEM, "%s: out of memory", jn);
+    ld->ngroups = ngroups;
+
+    uint64_t total = 0;
+    int g = 0;
+    cJSON_ArrayForEach(grp, man)
+    {
+        group *G = &ld->groups[g];
+        const cJSON *paths = cJSON_GetObjectItemCaseSensitive(grp, "paths");
+        if (!cJSON_IsArray(paths) || cJSON_GetArraySize(paths) == 0)
+            return fail(err, errlen, RVM_EFORMAT, "%s: weightsManifest[%d] has no \"paths\"", jn,
+                        g);
+        const cJSON *p;
+        cJSON_ArrayForEach(p, paths)
+        {
+            /* Shards must be plain files next to model.json: no way out of the folder. */
+            const char *s = cJSON_IsString(p) ? p->valuestring : NULL;
+            if (!s || !s[0] || strchr(s, '/') || strchr(s, '\\') || strcmp(s, ".") == 0 ||
+                strcmp(s, "..") == 0)
+                return fail(err, errlen, RVM_EFORMAT,
+                            "%s: weightsManifest[%d] has a shard path that is not a plain file "
+                            "name in the model folder",
+                            jn, g);
+        }
+        G->paths = paths;
+        int i = 0;
+        const cJSON *w;
+        cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(grp, "weights"))
+        {
+            int rc = parse_weight(ld, w, g, i++, &G->nbytes, err, errlen);
+            if (rc)
+                return rc;
+            /* Checked per weight so the sum never exceeds 2^31 + 2^32 and cannot overflow. */
+            if (total + G->nbytes > TFJS_MAX_SHARD_BYTES)
+                return fail(err, errlen, RVM_ENOMEM,
+                            "%s: the weights need more than the %llu MiB limit", jn,
+                            (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
+        }
+        total += G->nbytes;
+        g++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Files. */
+
+/* Opens a regular file and returns its size (the caller checks it against a cap). */
+static FILE *open_regular(const char *path, uint64_t *size, char *err, size_t errlen, int *rc)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        *rc = fail(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        fclose(f);
+        *rc = fail(err, errlen, RVM_EIO, "%s is not a regular file", path);
+        return NULL;
+    }
+    *size = (uint64_t)st.st_size;
+    return f;
+}
+
+/* Reads exactly n bytes and makes sure the file ends there (it may not grow meanwhile). */
+static int read_exact(FILE *f, const char *path, uint8_t *dst, uint64_t n, char *err,
+                      size_t errlen)
+{
+    if (n > 0 && fread(dst, 1, (size_t)n, f) != (size_t)n)
+        return fail(err, errlen, RVM_EIO, "cannot read %s: %s", path,
+                    ferror(f) ? strerror(errno) : "file shrank while reading");
+    if (fgetc(f) != EOF)
+        return fail(err, errlen, RVM_EIO, "cannot read %s: file grew while reading", path);
+    return 0;
+}
+
+static char *join_path(const char *dir, const char *file)
+{
+    size_t a = strlen(dir), b = strlen(file);
+    char *p = malloc(a + b + 2);
+    if (p) {
+        memcpy(p, dir, a);
+        p[a] = '/';
+        memcpy(p + a + 1, file, b + 1);
+    }
+    return p;
+}
+
+static int read_json(loader *ld, const char *jpath, char *err, size_t errlen)
+{
+    int rc = 0;
+    uint64_t size;
+    FILE *f = open_regular(jpath, &size, err, errlen, &rc);
+    if (!f)
+        return rc;
+    if (size > TFJS_MAX_JSON_BYTES) {
+        fclose(f);
+        return fail(err, errlen, RVM_ENOMEM, "%s: larger than %llu MiB", ld->jname,
+                    (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
+    }
+    char *buf = malloc((size_t)size + 1);
+    if (!buf) {
+        fclose(f);
+        return fail(err, errlen, RVM_ENOMEM, "%s: out of memory", ld->jname);
+    }
+    rc = read_exact(f, jpath, (uint8_t *)buf, size, err, errlen);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[size] = '\0';
+    /* The terminating NUL is passed too: with it cJSON insists that nothing but whitespace
+     * follows the value (without it, it would reject every document). */
+    const char *end = NULL;
+    ld->json = cJSON_ParseWithLengthOpts(buf, (size_t)size + 1, &end, 1);
+    size_t pos = end ? (size_t)(end - buf) : 0;
+    free(buf);
+    if (!ld->json)
+        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
+    if (pos != size) /* cJSON skips NULs as whitespace; anything else after the value fails */
+        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
+    return 0;
+}
+
+/* Checks that the shards of group g hold exactly the bytes its weights need. Done from the
+ * file sizes before any allocation, so a manifest claiming a gigabyte next to a tiny shard
+ * costs nothing. */
+static int check_shard_sizes(loader *ld, int g, char *err, size_t errlen)
+{
+    const group *G = &ld->groups[g];
+    uint64_t have = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, G->paths)
+    {
+        char *path = join_path(ld->dir, p->valuestring);
+        if (!path)
+            return fail(err, errlen, RVM_ENOMEM, "out of memory");
+        struct stat st;
+        int rc = 0;
+        if (stat(path, &st) != 0)
+            rc = fail(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+        else if (!S_ISREG(st.st_mode) || st.st_size < 0)
+            rc = fail(err, errlen, RVM_EIO, "%s is not a regular file", path);
+        else if ((uint64_t)st.st_size > G->nbytes - have)
+            rc = fail(err, errlen, RVM_EFORMAT,
+                      "%s: shard '%.80s' is too long: the weights of group %d take %llu bytes, "
+                      "the shards hold at least %llu",
+                      ld->jname, p->valuestring, g + 1, (unsigned long long)G->nbytes,
+                      (unsigned long long)(have + (uint64_t)st.st_size));
+        free(path);
+        if (rc)
+            return rc;
+        have += (uint64_t)st.st_size;
+    }
+    if (have < G->nbytes) {
+        /* Name the first weight that does not fit: that is what a reader wants to know. */
+        const entry *e = NULL;
+        for (int i = 0; i < ld->nentries && !e; i++)
+            if (ld->entries[i].group == g && ld->entries[i].offset + ld->entries[i].nbytes > have)
+                e = &ld->entries[i];
+        return fail(err, errlen, RVM_EFORMAT,
+                    "%s: weight '%s' needs bytes %llu..%llu but the shards of group %d end at "
+                    "%llu",
+                    ld->jname, e ? name_tail(e->name) : "?",
+                    (unsigned long long)(e ? e->offset : 0),
+                    (unsigned long long)(e ? e->offset + e->nbytes : 0), g + 1,
+                    (unsigned long long)have);
+    }
+    return 0;
+}
+
+static int read_shards(loader *ld, char *err, size_t errlen)
+{
+    for (int g = 0; g < ld->ngroups; g++) {
+        int rc = check_shard_sizes(ld, g, err, errlen);
+        if (rc)
+            return rc;
+        group *G = &ld->groups[g];
+        G->data = malloc(G->nbytes ? (size_t)G->nbytes : 1);
+        if (!G->data)
+            return fail(err, errlen, RVM_ENOMEM, "out of memory for %llu bytes of weights",
+                        (unsigned long long)G->nbytes);
+        uint64_t filled = 0;
+        const cJSON *p;
+        cJSON_ArrayForEach(p, G->paths)
+        {
+            char *path = join_path(ld->dir, p->valuestring);
+            if (!path)
+                return fail(err, errlen, RVM_ENOMEM, "out of memory");
+            uint64_t size;
+            FILE *f = open_regular(path, &size, err, errlen, &rc);
+            /* The sizes were right a moment ago; a file replaced since is an I/O problem. */
+            if (f && size > G->nbytes - filled)
+                rc = fail(err, errlen, RVM_EIO, "cannot read %s: file changed while reading",
+                          path);
+            if (f && !rc)
+                rc = read_exact(f, path, G->data + filled, size, err, errlen);
+            if (f)
+                fclose(f);
+            free(path);
+            if (rc)
+                return rc;
+            filled += size;
+        }
+        if (filled != G->nbytes)
+            return fail(err, errlen, RVM_EIO, "cannot read the shards of group %d: files "
+                        "changed while reading", g + 1);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Tensor conversion. */
+
+/* The product is stored before the sum so that no compiler fuses them into an FMA: TF.js
+ * (and the reference .pth) round after the multiply, and we want the same bits. */
+static float dequant(unsigned q, float scale, float min)
+{
+    volatile float prod = (float)q * scale;
+    return prod + min;
+}
+
+static float half_to_float(uint16_t h)
+{
+    unsigned sign = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v;
+    if (e == 0)
+        v = ldexpf((float)m, -24); /* zero or subnormal */
+    else if (e == 31)
+        v = m ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(m | 0x400), (int)e - 25);
+    return sign ? -v : v;
+}
+
+/* Decodes a float tensor of the manifest into dst (numel floats, TF order). */
+static int decode(const loader *ld, const entry *e, float *dst, char *err, size_t errlen)
+{
+    const uint8_t *s = ld->groups[e->group].data + e->offset;
+    size_t n = (size_t)e->numel;
+    switch (e->st) {
+    case ST_Q_U8: {
+        float lut[256];
+        for (unsigned q = 0; q < 256; q++)
+            lut[q] = dequant(q, e->scale, e->min);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = lut[s[i]];
+        break;
+    }
+    case ST_Q_U16:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = dequant((unsigned)s[2 * i] | (unsigned)s[2 * i + 1] << 8, e->scale, e->min);
+        break;
+    case ST_Q_F16:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = half_to_float((uint16_t)(s[2 * i] | s[2 * i + 1] << 8));
+        break;
+    case ST_F32:
+        for (size_t i = 0; i < n; i++) {
+            /* The shard is little-endian whatever the host. */
+            uint32_t u = (uint32_t)s[4 * i] | (uint32_t)s[4 * i + 1] << 8 |
+                         (uint32_t)s[4 * i + 2] << 16 | (uint32_t)s[4 * i + 3] << 24;
+            memcpy(&dst[i], &u, 4);
+        }
+        break;
+    default:
+        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float tensor", ld->jname,
+                    name_tail(e->name));
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dst[i]))
+            return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' holds a non-finite value",
+                        ld->jname, name_tail(e->name));
+    return 0;
+}
+
+/* Finds the one tensor of a Keras layer with the given role and checks its TF shape. */
+static int find(loader *ld, const char *key, role r, int ndim, const int64_t *shape,
+                const entry **out, char *err, size_t errlen)
+{
+    static const char *const what[] = {"", "kernel", "bias", "BatchNorm scale", "BatchNorm offset"};
+    size_t kl = strlen(key);
+    entry *hit = NULL;
+    for (int i = 0; i < ld->nentries; i++) {
+        entry *e = &ld->entries[i];
+        if (e->role != r || e->keylen != kl || memcmp(e->key, key, kl) != 0)
+            continue;
+        if (hit)
+            return fail(err, errlen, RVM_EFORMAT, "%s: the %s of layer '%s' appears twice",
+                        ld->jname, what[r], key);
+        hit = e;
+    }
+    if (!hit)
+        return fail(err, errlen, RVM_EFORMAT,
+                    "%s: the %s of layer '%s' is missing (not the RVM MobileNetV3 model?)",
+                    ld->jname, what[r], key);
+    if (!hit->is_float)
+        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float32 tensor",
+                    ld->jname, name_tail(hit->name));
+    bool same = hit->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = hit->shape[d] == shape[d];
+    if (!same) {
+        char want[64] = "", got[96] = "";
+        for (int d = 0; d < ndim; d++)
+            snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%lld", d ? "," : "",
+                     (long long)shape[d]);
+        for (int d = 0; d < hit->ndim; d++)
+            snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%lld", d ? "," : "",
+                     (long long)hit->shape[d]);
+        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has shape [%s], expected [%s]",
+                    ld->jname, name_tail(hit->name), got, want);
+    }
+    hit->used = true;
+    *out = hit;
+    return 0;
+}
+
+static int emit(rvm_weights *w, const char *module, const char *param, int ndim,
+                const int64_t *shape, float *data, char *err, size_t errlen)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "%s.%s", module, param);
+    if (!data || rvm_weights_add(w, name, ndim, shape, data) != 0) {
+        free(data);
+        return fail(err, errlen, RVM_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static float *filled(size_t n, float v)
+{
+    float *p = malloc(n * sizeof(float));
+    for (size_t i = 0; p && i < n; i++)
+        p[i] = v;
+    return p;
+}
+
+/* Decodes one manifest tensor into a new buffer (vectors only: no layout change). */
+static int vector_of(loader *ld, const entry *e, float **out, char *err, size_t errlen)
+{
+    *out = malloc((size_t)e->numel * sizeof(float));
+    if (!*out)
+        return fail(err, errlen, RVM_ENOMEM, "out of memory");
+    int rc = decode(ld, e, *out, err, errlen);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int map_layer(loader *ld, const layer *l, rvm_weights *w, char *err, size_t errlen)
+{
+    const int64_t wshape[4] = {l->out, l->in, l->k, l->k};
+    const int64_t vshape[1] = {l->out};
+    size_t wn = (size_t)l->out * (size_t)l->in * (size_t)l->k * (size_t)l->k;
+    int rc;
+
+    if (!l->tf_conv[0]) { /* not in the export: zeros */
+        rc = emit(w, l->conv, "weight", 4, wshape, calloc(wn, sizeof(float)), err, errlen);
+        if (!rc && l->bias)
+            rc = emit(w, l->conv, "bias", 1, vshape, calloc((size_t)l->out, sizeof(float)), err,
+                      errlen);
+        return rc;
+    }
+
+    /* TF kernels are [kh, kw, in, out]; a depthwise kernel is [kh, kw, channels, 1], which
+     * has the memory layout of [kh, kw, 1, channels], so one transpose serves both. */
+    const int64_t tshape[4] = {l->k, l->k, l->depthwise ? l->out : l->in,
+                               l->depthwise ? 1 : l->out};
+    const entry *ke, *be = NULL;
+    rc = find(ld, l->tf_conv, ROLE_KERNEL, 4, tshape, &ke, err, errlen);
+    /* The conv's own bias, or the folded BN's offset; absent only for a conv without bias
+     * whose BN was left unfolded, or which has no BN at all (LR-ASPP's gate). */
+    bool has_bias = l->bias || (l->bn[0] && !l->tf_bn[0]);
+    if (!rc && has_bias)
+        rc = find(ld, l->tf_conv, ROLE_BIAS, 1, vshape, &be, err, errlen);
+    if (rc)
+        return rc;
+
+    if (wn > ld->scratch_len) {
+        float *s = realloc(ld->scratch, wn * sizeof(float));
+        if (!s)
+            return fail(err, errlen, RVM_ENOMEM, "out of memory");
+        ld->scratch = s;
+        ld->scratch_len = wn;
+    }
+    rc = decode(ld, ke, ld->scratch, err, errlen);
+    if (rc)
+        return rc;
+    float *kw = malloc(wn * sizeof(float));
+    if (kw) {
+        const float *src = ld->scratch;
+        int K = l->k, I = l->in, O = l->out;
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < I; i++)
+                for (int y = 0; y < K; y++)
+                    for (int x = 0; x < K; x++)
+                        kw[(((size_t)o * I + i) * K + y) * K + x] =
+                            src[(((size_t)y * K + x) * I + i) * O + o];
+    }
+    rc = emit(w, l->conv, "weight", 4, wshape, kw, err, errlen);
+    if (rc)
+        return rc;
+
+    float *bias = NULL;
+    if (be && (rc = vector_of(ld, be, &bias, err, errlen)) != 0)
+        return rc;
+    if (l->bias)
+        return emit(w, l->conv, "bias", 1, vshape, bias, err, errlen);
+    if (!l->bn[0])
+        return 0;
+
+    /* BN after a conv without bias: the folded offset, or the unfolded BN's scale/offset. */
+    float *scale = NULL;
+    if (l->tf_bn[0]) {
+        const entry *se, *oe;
+        rc = find(ld, l->tf_bn, ROLE_BN_SCALE, 1, vshape, &se, err, errlen);
+        if (!rc)
+            rc = find(ld, l->tf_bn, ROLE_BN_OFFSET, 1, vshape, &oe, err, errlen);
+        if (!rc)
+            rc = vector_of(ld, se, &scale, err, errlen);
+        if (!rc && (rc = vector_of(ld, oe, &bias, err, errlen)) != 0)
+            free(scale);
+        if (rc)
+            return rc;
+    } else {
+        scale = filled((size_t)l->out, 1.0f);
+    }
+    rc = emit(w, l->bn, "weight", 1, vshape, scale, err, errlen);
+    if (rc) {
+        free(bias);
+        return rc;
+    }
+    rc = emit(w, l->bn, "bias", 1, vshape, bias, err, errlen);
+    if (!rc)
+        rc = emit(w, l->bn, "running_mean", 1, vshape, filled((size_t)l->out, 0.0f), err,
+                  errlen);
+    if (!rc)
+        rc = emit(w, l->bn, "running_var", 1, vshape, filled((size_t)l->out, (float)(1.0 - l->eps)),
+                  err, errlen);
+    if (!rc)
+        rc = emit(w, l->bn, "num_batches_tracked", 0, NULL, filled(1, 0.0f), err, errlen);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int load(loader *ld, const char *path, rvm_weights *out, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fail(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+
+    char *jpath;
+    if (S_ISDIR(st.st_mode)) {
+        ld->dir = strdup(path);
+        jpath = join_path(path, "model.json");
+    } else {
+        /* model.json given: its folder holds the shards. */
+        const char *slash = strrchr(path, '/');
+        ld->dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+        jpath = strdup(path);
+    }
+    if (!ld->dir || !jpath) {
+        free(jpath);
+        return fail(err, errlen, RVM_ENOMEM, "out of memory");
+    }
+    const char *slash = strrchr(jpath, '/');
+    ld->jname = slash ? slash + 1 : jpath;
+
+    int rc = read_json(ld, jpath, err, errlen);
+    if (!rc)
+        rc = parse_manifest(ld, err, errlen);
+    if (!rc)
+        rc = read_shards(ld, err, errlen);
+
+    layer_list *L = NULL;
+    if (!rc && !(L = malloc(sizeof(*L))))
+        rc = fail(err, errlen, RVM_ENOMEM, "out of memory");
+    if (!rc) {
+        build_layers(L);
+        for (int i = 0; i < L->n && !rc; i++)
+            rc = map_layer(ld, &L->l[i], out, err, errlen);
+    }
+    /* A layer tensor we did not consume means a graph with layers RVM does not have. */
+    for (int i = 0; i < ld->nentries && !rc; i++)
+        if (ld->entries[i].role != ROLE_NONE && !ld->entries[i].used)
+            rc = fail(err, errlen, RVM_EFORMAT,
+                      "%s: weight '%s' belongs to no layer of RVM MobileNetV3", ld->jname,
+                      name_tail(ld->entries[i].name));
+    free(L);
+    free(jpath); /* ld->jname pointed into it; no message is written after this */
+    ld->jname = NULL;
+    return rc;
+}
+
+int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out)
+        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load: no output");
+    memset(out, 0, sizeof(*out));
+    if (!path || !path[0])
+        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load: no path");
+
+    loader ld;
+    memset(&ld, 0, sizeof(ld));
+    int rc = load(&ld, path, out, err, errlen);
+    loader_free(&ld);
+    if (rc)
+        rvm_weights_free(out);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "weights.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rvm.h"
+
+const rvm_tensor *rvm_weights_find(const rvm_weights *w, const char *name)
+{
+    for (int i = 0; i < w->count; i++)
+        if (strcmp(w->tensors[i].name, name) == 0)
+            return &w->tensors[i];
+    return NULL;
+}
+
+int rvm_weights_add(rvm_weights *w, const char *name, int ndim, const int64_t *shape,
+                    float *data)
+{
+    if (ndim < 0 || ndim > RVM_TENSOR_MAX_DIMS)
+        return RVM_EINVAL;
+    if (w->count == w->capacity) {
+        int cap = w->capacity ? w->capacity * 2 : 64;
+        rvm_tensor *t = realloc(w->tensors, (size_t)cap * sizeof(*t));
+        if (!t)
+            return RVM_ENOMEM;
+        w->tensors = t;
+        w->capacity = cap;
+    }
+    rvm_tensor *t = &w->tensors[w->count];
+    memset(t, 0, sizeof(*t));
+    t->name = strdup(name);
+    if (!t->name)
+        return RVM_ENOMEM;
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->numel *= shape[i];
+    }
+    t->data = data;
+    w->count++;
+    return 0;
+}
+
+void rvm_weights_free(rvm_weights *w)
+{
+    for (int i = 0; i < w->count; i++) {
+        free(w->tensors[i].name);
+        free(w->tensors[i].data);
+    }
+    free(w->tensors);
+    memset(w, 0, sizeof(*w));
+}

@@ -1,0 +1,42 @@
+/* A checkpoint's tensors by name, in the official PyTorch state_dict naming and layout.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_WEIGHTS_H
+#define RVM_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RVM_TENSOR_MAX_DIMS 4
+
+typedef struct {
+    char *name;                          /* e.g. "backbone.features.0.0.weight" */
+    int ndim;                            /* 0..4 */
+    int64_t shape[RVM_TENSOR_MAX_DIMS];  /* PyTorch order (OIHW for conv weights) */
+    int64_t numel;
+    float *data;                         /* contiguous, converted to float32 */
+} rvm_tensor;
+
+typedef struct {
+    rvm_tensor *tensors;
+    int count;
+    int capacity;
+} rvm_weights;
+
+/* Each loader fills *out (which it first zeroes) and returns 0, or returns a negative RVM_E*
+ * code with a one-line message in err, leaving *out empty. Integer tensors (BatchNorm's
+ * num_batches_tracked) are converted to float too. */
+int rvm_pth_load(const char *path, rvm_weights *out, char *err, size_t errlen);
+int rvm_pth_load_memory(const uint8_t *data, size_t size, rvm_weights *out, char *err,
+                        size_t errlen);
+/* path: the folder or its model.json. The result uses the same names as the official
+ * checkpoint of MattingNetwork('mobilenetv3', refiner='fast_guided_filter'): each folded
+ * BatchNorm becomes weight=scale, bias=offset, running_mean=0, running_var=1-eps. */
+int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen);
+
+const rvm_tensor *rvm_weights_find(const rvm_weights *w, const char *name);
+/* Appends a tensor (copies name, takes ownership of data). Returns 0 or RVM_ENOMEM. */
+int rvm_weights_add(rvm_weights *w, const char *name, int ndim, const int64_t *shape,
+                    float *data);
+void rvm_weights_free(rvm_weights *w);
+
+#endif
