@@ -1,0 +1,108 @@
+/* Times one RVM step per frame, as a video converter runs it (recurrent state fed back), and
+ * prints one JSON line. The frame is fixed pseudo-random data: speed does not depend on it.
+ *
+ * usage: rvm_bench [--checkpoint PATH] [--width 1920] [--height 1080] [--ratio 0.25]
+ *                  [--frames 20] [--threads 2] [--isa NAME]
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "model/network.h"
+#include "rvm.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    const char *ckpt = NULL, *isa = NULL;
+    int width = 1920, height = 1080, frames = 20, threads = 2;
+    double ratio = 0.25;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--checkpoint"))
+            ckpt = argv[i + 1];
+        else if (!strcmp(argv[i], "--width"))
+            width = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--height"))
+            height = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ratio"))
+            ratio = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--frames"))
+            frames = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--isa"))
+            isa = argv[i + 1];
+        else {
+            fprintf(stderr, "rvm_bench: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (width < 1 || height < 1 || width > RVM_MAX_SIDE || height > RVM_MAX_SIDE || frames < 1) {
+        fprintf(stderr, "rvm_bench: bad size or frame count\n");
+        return 2;
+    }
+    char err[512];
+    rvm_model *model = rvm_model_load(ckpt, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+    if (!model) {
+        fprintf(stderr, "rvm_bench: %s\n", err);
+        return 1;
+    }
+    rvm_stream *s = rvm_stream_create(model, threads, err, sizeof err);
+    if (!s || (isa && rvm_stream_set_kernels(s, isa))) {
+        fprintf(stderr, "rvm_bench: %s\n", s ? rvm_stream_error(s) : err);
+        return 1;
+    }
+    size_t n = (size_t)width * height;
+    uint8_t *rgb = malloc(3 * n);
+    uint8_t *pha = malloc(n), *fgr = malloc(3 * n);
+    if (!rgb || !pha || !fgr) {
+        fprintf(stderr, "rvm_bench: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < 3 * n; i++)
+        rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
+    rvm_output out = {RVM_PIXEL_U8, pha, width, fgr, 3 * (ptrdiff_t)width};
+    double *ms = malloc(sizeof(double) * frames);
+    for (int t = 0; t < frames + 2; t++) { /* two warm-up frames, as the peer does */
+        double t0 = now_ms();
+        if (rvm_stream_process(s, rgb, width, height, 3 * (ptrdiff_t)width, ratio, &out)) {
+            fprintf(stderr, "rvm_bench: %s\n", rvm_stream_error(s));
+            return 1;
+        }
+        if (t >= 2)
+            ms[t - 2] = now_ms() - t0;
+    }
+    qsort(ms, frames, sizeof(double), cmp_double);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"impl\": \"rvm\", \"variant\": \"%s\", \"refiner\": \"%s\", \"kernels\": \"%s\", "
+           "\"width\": %d, \"height\": %d, \"ratio\": %g, \"threads\": %d, \"precision\": \"fp32\", "
+           "\"frames\": %d, \"ms_per_frame_median\": %.1f, \"ms_per_frame_min\": %.1f, "
+           "\"fps\": %.2f, \"peak_rss_mb\": %.1f}\n",
+           rvm_model_variant(model) == RVM_VARIANT_RESNET50 ? "resnet50" : "mobilenetv3",
+           rvm_model_refiner(model) == RVM_REFINER_DEEP_GUIDED_FILTER ? "deep_guided_filter"
+                                                                      : "fast_guided_filter",
+           s->kernels->name, width, height, ratio, threads, frames, ms[frames / 2], ms[0],
+           1000.0 / ms[frames / 2], ru.ru_maxrss / 1024.0);
+    free(ms);
+    free(rgb);
+    free(pha);
+    free(fgr);
+    rvm_stream_free(s);
+    rvm_model_free(model);
+    return 0;
+}
