@@ -1,0 +1,122 @@
+/* Every SIMD kernel set against the plain C reference, on random shapes: odd sizes, channel
+ * counts that are not multiples of the vector width, strides, dilations, residuals, and every
+ * activation. Sets this CPU cannot run are reported as skipped.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+static unsigned long long rng = 88172645463325252ull;
+static unsigned next_u32(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (unsigned)(rng >> 16);
+}
+static int rand_int(int lo, int hi) { return lo + (int)(next_u32() % (unsigned)(hi - lo + 1)); }
+static float rand_float(void) { return (float)(next_u32() % 20001) / 10000.f - 1.f; }
+
+static void fill(float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = rand_float();
+}
+
+static int passed, failed, skipped;
+
+/* One random case: returns the max error of `fast` against the reference, in units of the
+ * rounding error that a different summation order may add (float epsilon times the square
+ * root of the number of terms, relative to 1 + |result|). Below 10 is agreement; a wrong
+ * index or tap gives errors of order 1e5. */
+static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_t desclen)
+{
+    static const int ks[] = {1, 3, 5, 7};
+    int k = depthwise ? ks[rand_int(1, 2)] : ks[rand_int(0, 3)];
+    int cin = depthwise ? rand_int(1, 70) : rand_int(1, 90);
+    int cout = depthwise ? cin : rand_int(1, 70);
+    int stride = rand_int(1, 2), dilation = k > 1 ? rand_int(1, 2) : 1;
+    if (stride == 2)
+        dilation = 1;
+    int h = rand_int(1, 23), w = rand_int(1, 37), extra = rand_int(0, 5);
+    rvm_act act = (rvm_act)rand_int(0, 5);
+    int use_res = rand_int(0, 1);
+    snprintf(desc, desclen, "%s k%d cin%d cout%d s%d d%d %dx%d act%d res%d",
+             depthwise ? "depthwise" : "dense", k, cin, cout, stride, dilation, w, h, act, use_res);
+
+    float *oihw = malloc(sizeof(float) * cout * (depthwise ? 1 : cin) * k * k);
+    fill(oihw, (size_t)cout * (depthwise ? 1 : cin) * k * k);
+    rvm_conv cv = {.cin = cin, .cout = cout, .kh = k, .kw = k, .stride = stride,
+                   .dilation = dilation, .depthwise = depthwise, .act = act};
+    cv.weight = depthwise ? rvm_pack_depthwise(oihw, cout, k, k) : rvm_pack_dense(oihw, cout, cin, k, k);
+    int cpad = (cout + 15) / 16 * 16;
+    cv.bias = calloc(cpad, sizeof(float));
+    fill(cv.bias, cout);
+
+    /* the input is a channel slice of a wider buffer, as concatenations are */
+    rvm_view in = {.h = h, .w = w, .c = cin, .stride = cin + extra};
+    float *in_buf = malloc(sizeof(float) * h * w * in.stride);
+    fill(in_buf, (size_t)h * w * in.stride);
+    in.data = in_buf;
+    int oh = rvm_conv_out_size(h, k, stride, dilation), ow = rvm_conv_out_size(w, k, stride, dilation);
+    rvm_view a = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
+    rvm_view b = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
+    rvm_view res = {malloc(sizeof(float) * oh * ow * cout), oh, ow, cout, cout};
+    fill(res.data, (size_t)oh * ow * cout);
+    memset(a.data, 0, sizeof(float) * oh * ow * (cout + extra));
+    memset(b.data, 0, sizeof(float) * oh * ow * (cout + extra));
+    float *zeros = calloc(cin + 16, sizeof(float));
+
+    const rvm_kernels *ref = &rvm_kernels_reference;
+    rvm_view *r = use_res ? &res : NULL;
+    if (depthwise) {
+        ref->conv_depthwise(&cv, &in, &a, r, 0, oh);
+        /* split rows in two calls, as threads do */
+        fast->conv_depthwise(&cv, &in, &b, r, 0, oh / 2);
+        fast->conv_depthwise(&cv, &in, &b, r, oh / 2, oh);
+    } else {
+        ref->conv_dense(&cv, &in, &a, r, 0, oh, zeros);
+        fast->conv_dense(&cv, &in, &b, r, 0, oh / 2, zeros);
+        fast->conv_dense(&cv, &in, &b, r, oh / 2, oh, zeros);
+    }
+    double max_err = 0, unit = 1.2e-7 * sqrt((double)k * k * (depthwise ? 1 : cin) + 2);
+    for (size_t i = 0; i < (size_t)oh * ow * (cout + extra); i++) {
+        double scale = 1.0 + fabs(a.data[i]);
+        double e = fabs((double)a.data[i] - b.data[i]) / scale / unit;
+        if (!(e <= max_err))
+            max_err = isnan(e) ? INFINITY : e;
+    }
+    free(oihw), free(cv.weight), free(cv.bias), free(in_buf), free(a.data), free(b.data);
+    free(res.data), free(zeros);
+    return max_err;
+}
+
+int main(void)
+{
+    const char *sets[] = {"avx512", "avx2", "generic"};
+    for (int s = 0; s < 3; s++) {
+        const rvm_kernels *k = rvm_kernels_by_name(sets[s]);
+        if (!k) {
+            printf("skip %s: this CPU cannot run it\n", sets[s]);
+            skipped++;
+            continue;
+        }
+        int bad = 0;
+        double worst = 0;
+        for (int i = 0; i < 300; i++) {
+            char desc[160];
+            double e = run_case(k, i % 2, desc, sizeof desc);
+            worst = e > worst ? e : worst;
+            if (!(e <= 10.0)) {
+                printf("FAIL %s %s: error %.3g\n", sets[s], desc, e);
+                bad++;
+            }
+        }
+        printf("%s %s: 300 random convolutions, worst error %.2f rounding units\n", bad ? "FAIL" : "ok",
+               sets[s], worst);
+        bad ? failed++ : passed++;
+    }
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    return failed ? 1 : 0;
+}
