@@ -22,10 +22,16 @@ typedef __m512 vf;
 #define VZERO() _mm512_setzero_ps()
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c) /* a*b + c */
 #define VADD(a, b) _mm512_add_ps(a, b)
+#define VSUB(a, b) _mm512_sub_ps(a, b)
 #define VMUL(a, b) _mm512_mul_ps(a, b)
 #define VDIV(a, b) _mm512_div_ps(a, b)
 #define VMAX(a, b) _mm512_max_ps(a, b)
 #define VMIN(a, b) _mm512_min_ps(a, b)
+#define VROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VSCALE2(p, n) _mm512_scalef_ps(p, n) /* p * 2^n */
+#define VLOAD_PARTIAL(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
+#define VSTORE_PARTIAL(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
+#define HAVE_VEXP 1
 #define MR 12 /* output pixels per tile */
 #define NB 2  /* 16-channel output blocks per tile */
 #elif VL == 8
@@ -37,10 +43,22 @@ typedef __m256 vf;
 #define VZERO() _mm256_setzero_ps()
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VADD(a, b) _mm256_add_ps(a, b)
+#define VSUB(a, b) _mm256_sub_ps(a, b)
 #define VMUL(a, b) _mm256_mul_ps(a, b)
 #define VDIV(a, b) _mm256_div_ps(a, b)
 #define VMAX(a, b) _mm256_max_ps(a, b)
 #define VMIN(a, b) _mm256_min_ps(a, b)
+#define VROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+static inline __m256 VSCALE2(__m256 p, __m256 n)
+{
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define PARTIAL_MASK(n) _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n)))
+#define VLOAD_PARTIAL(p, n) _mm256_maskload_ps(p, PARTIAL_MASK(n))
+#define VSTORE_PARTIAL(p, v, n) _mm256_maskstore_ps(p, PARTIAL_MASK(n), v)
+#define HAVE_VEXP 1
 #define MR 6
 #define NB 1
 #else
@@ -52,6 +70,7 @@ static inline void VSTORE(float *p, vf v) { memcpy(p, &v, sizeof v); }
 #define VZERO() ((vf){0})
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
 #define VMUL(a, b) ((a) * (b))
 #define VDIV(a, b) ((a) / (b))
 static inline vf vselect(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
@@ -64,6 +83,10 @@ static inline vf VMIN(vf a, vf b) { return vselect(a < b, a, b); }
 #define VPB (RVM_COUT_BLOCK / VL) /* vectors per output block */
 
 /* Loads/stores the first n (< VL) floats; the rest of the vector is zero. */
+#ifdef VLOAD_PARTIAL
+#define load_partial VLOAD_PARTIAL
+#define store_partial VSTORE_PARTIAL
+#else
 static inline vf load_partial(const float *p, int n)
 {
     float tmp[VL] = {0};
@@ -76,6 +99,27 @@ static inline void store_partial(float *p, vf v, int n)
     VSTORE(tmp, v);
     memcpy(p, tmp, (size_t)n * sizeof(float));
 }
+#endif
+
+#ifdef HAVE_VEXP
+/* exp(x) for x in [-87, 88]: x = n*ln2 + r, |r| <= ln2/2, a degree-7 polynomial (Cephes'
+ * expf coefficients), then scaled by 2^n. Within 2 ulp of expf. */
+static inline vf vexp(vf x)
+{
+    x = VMIN(VMAX(x, VSET1(-87.0f)), VSET1(88.0f));
+    vf n = VROUND(VMUL(x, VSET1(1.44269504088896341f)));
+    vf r = VFMA(n, VSET1(-0.693359375f), x);
+    r = VFMA(n, VSET1(2.12194440e-4f), r);
+    vf p = VSET1(1.9875691500e-4f);
+    p = VFMA(p, r, VSET1(1.3981999507e-3f));
+    p = VFMA(p, r, VSET1(8.3334519073e-3f));
+    p = VFMA(p, r, VSET1(4.1665795894e-2f));
+    p = VFMA(p, r, VSET1(1.6666665459e-1f));
+    p = VFMA(p, r, VSET1(5.0000001201e-1f));
+    p = VFMA(p, VMUL(r, r), VADD(r, VSET1(1.f)));
+    return VSCALE2(p, n);
+}
+#endif
 
 /* Activations that have a vector form; the others are applied after the store. */
 static inline vf activate(rvm_act act, vf v)
@@ -87,12 +131,24 @@ static inline vf activate(rvm_act act, vf v)
         return VDIV(VMUL(v, VMIN(VMAX(VADD(v, VSET1(3.f)), VZERO()), VSET1(6.f))), VSET1(6.f));
     case RVM_ACT_HARDSIGMOID:
         return VDIV(VMIN(VMAX(VADD(v, VSET1(3.f)), VZERO()), VSET1(6.f)), VSET1(6.f));
+#ifdef HAVE_VEXP
+    case RVM_ACT_SIGMOID:
+        return VDIV(VSET1(1.f), VADD(VSET1(1.f), vexp(VSUB(VZERO(), v))));
+    case RVM_ACT_TANH: {
+        /* tanh(x) = 1 - 2 / (exp(2x) + 1): absolute error ~1e-7, and exact saturation */
+        return VSUB(VSET1(1.f), VDIV(VSET1(2.f), VADD(vexp(VADD(v, v)), VSET1(1.f))));
+    }
+#endif
     default:
         return v;
     }
 }
 
+#ifdef HAVE_VEXP
+static inline int vector_act(rvm_act act) { (void)act; return 1; }
+#else
 static inline int vector_act(rvm_act act) { return act != RVM_ACT_SIGMOID && act != RVM_ACT_TANH; }
+#endif
 
 /* Adds bias and residual, activates, stores n (<= VL) channels at dst. */
 static inline void finish(vf v, const float *bias, const float *res, float *dst, int n, rvm_act act)
