@@ -251,34 +251,106 @@ static void conv_dense(const rvm_conv *cv, const rvm_view *in, const rvm_view *o
     }
 }
 
+/* One output pixel, all taps checked against the borders. */
+static inline void depthwise_pixel(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                                   const rvm_view *res, int oy, int ox, int cpad)
+{
+    const int c = cv->cout, padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
+    size_t px = (size_t)oy * out->w + ox;
+    float *dst = out->data + px * out->stride;
+    const float *r = res ? res->data + px * res->stride : NULL;
+    for (int k = 0; k < c; k += VL) {
+        int n = c - k < VL ? c - k : VL;
+        vf acc = VZERO();
+        for (int ky = 0; ky < cv->kh; ky++) {
+            int iy = oy * cv->stride - padh + ky * cv->dilation;
+            if (iy < 0 || iy >= in->h)
+                continue;
+            const float *row = in->data + (size_t)iy * in->w * in->stride;
+            for (int kx = 0; kx < cv->kw; kx++) {
+                int ix = ox * cv->stride - padw + kx * cv->dilation;
+                if (ix < 0 || ix >= in->w)
+                    continue;
+                const float *src = row + (size_t)ix * in->stride + k;
+                vf x = n == VL ? VLOAD(src) : load_partial(src, n);
+                acc = VFMA(x, VLOAD(cv->weight + (size_t)(ky * cv->kw + kx) * cpad + k), acc);
+            }
+        }
+        finish(acc, cv->bias + k, r ? r + k : NULL, dst + k, n, cv->act);
+    }
+}
+
+/* Four neighbouring output pixels whose taps all fall inside the input: each weight vector
+ * is loaded once for the four, and no tap needs a border check. */
+static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                                  const rvm_view *res, int oy, int ox, int cpad)
+{
+    const int c = cv->cout, d = cv->dilation, ps = in->stride;
+    const int padh = (cv->kh - 1) / 2 * d, padw = (cv->kw - 1) / 2 * d;
+    const size_t step = (size_t)cv->stride * ps;
+    const float *top = in->data + ((size_t)(oy * cv->stride - padh) * in->w + ox * cv->stride - padw) * ps;
+    size_t px = (size_t)oy * out->w + ox;
+    for (int k = 0; k < c; k += VL) {
+        int n = c - k < VL ? c - k : VL;
+        vf a0 = VZERO(), a1 = VZERO(), a2 = VZERO(), a3 = VZERO();
+        if (n == VL) {
+            for (int ky = 0; ky < cv->kh; ky++) {
+                const float *rp = top + (size_t)ky * d * in->w * ps + k;
+                const float *wp = cv->weight + (size_t)ky * cv->kw * cpad + k;
+                for (int kx = 0; kx < cv->kw; kx++) {
+                    vf w = VLOAD(wp + (size_t)kx * cpad);
+                    const float *q = rp + (size_t)kx * d * ps;
+                    a0 = VFMA(VLOAD(q), w, a0);
+                    a1 = VFMA(VLOAD(q + step), w, a1);
+                    a2 = VFMA(VLOAD(q + 2 * step), w, a2);
+                    a3 = VFMA(VLOAD(q + 3 * step), w, a3);
+                }
+            }
+        } else {
+            for (int ky = 0; ky < cv->kh; ky++) {
+                const float *rp = top + (size_t)ky * d * in->w * ps + k;
+                const float *wp = cv->weight + (size_t)ky * cv->kw * cpad + k;
+                for (int kx = 0; kx < cv->kw; kx++) {
+                    vf w = VLOAD(wp + (size_t)kx * cpad);
+                    const float *q = rp + (size_t)kx * d * ps;
+                    a0 = VFMA(load_partial(q, n), w, a0);
+                    a1 = VFMA(load_partial(q + step, n), w, a1);
+                    a2 = VFMA(load_partial(q + 2 * step, n), w, a2);
+                    a3 = VFMA(load_partial(q + 3 * step, n), w, a3);
+                }
+            }
+        }
+        vf acc[4] = {a0, a1, a2, a3};
+        for (int j = 0; j < 4; j++) {
+            float *dst = out->data + (px + j) * out->stride + k;
+            const float *r = res ? res->data + (px + j) * res->stride + k : NULL;
+            finish(acc[j], cv->bias + k, r, dst, n, cv->act);
+        }
+    }
+}
+
 static void conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                            const rvm_view *res, int y0, int y1)
 {
-    const int c = cv->cout, cpad = (c + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
-    const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
+    const int cpad = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    const int s = cv->stride, d = cv->dilation;
+    const int padh = (cv->kh - 1) / 2 * d, padw = (cv->kw - 1) / 2 * d;
+    /* output columns [x_lo, x_hi) and rows whose taps are all inside the input */
+    int x_lo = (padw + s - 1) / s;
+    int x_hi = in->w - 1 - (cv->kw - 1) * d + padw >= 0 ? (in->w - 1 - (cv->kw - 1) * d + padw) / s + 1 : 0;
+    if (x_hi > out->w)
+        x_hi = out->w;
     for (int oy = y0; oy < y1; oy++) {
-        for (int ox = 0; ox < out->w; ox++) {
-            size_t px = (size_t)oy * out->w + ox;
-            float *dst = out->data + px * out->stride;
-            const float *r = res ? res->data + px * res->stride : NULL;
-            for (int k = 0; k < c; k += VL) {
-                int n = c - k < VL ? c - k : VL;
-                vf acc = VZERO();
-                for (int ky = 0; ky < cv->kh; ky++) {
-                    int iy = oy * cv->stride - padh + ky * cv->dilation;
-                    if (iy < 0 || iy >= in->h)
-                        continue;
-                    const float *row = in->data + (size_t)iy * in->w * in->stride;
-                    for (int kx = 0; kx < cv->kw; kx++) {
-                        int ix = ox * cv->stride - padw + kx * cv->dilation;
-                        if (ix < 0 || ix >= in->w)
-                            continue;
-                        const float *src = row + (size_t)ix * in->stride + k;
-                        vf x = n == VL ? VLOAD(src) : load_partial(src, n);
-                        acc = VFMA(x, VLOAD(cv->weight + (size_t)(ky * cv->kw + kx) * cpad + k), acc);
-                    }
-                }
-                finish(acc, cv->bias + k, r ? r + k : NULL, dst + k, n, cv->act);
+        int iy = oy * s - padh;
+        int inside = iy >= 0 && iy + (cv->kh - 1) * d < in->h;
+        int ox = 0;
+        while (ox < out->w) {
+            if (inside && ox >= x_lo && ox + 4 <= x_hi) {
+                depthwise_quad(cv, in, out, res, oy, ox, cpad);
+                ox += 4;
+            } else {
+                depthwise_pixel(cv, in, out, res, oy, ox, cpad);
+                ox++;
             }
         }
     }
