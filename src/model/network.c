@@ -102,7 +102,7 @@ static float *pixel(const rvm_view *v, int y, int x)
 }
 
 /* Splits rows [0, h) into tasks across the stream's threads. */
-typedef void (*rows_fn)(void *ctx, int y0, int y1);
+typedef void (*rows_fn)(void *ctx, int y0, int y1, int thread);
 typedef struct {
     rows_fn fn;
     void *ctx;
@@ -111,10 +111,9 @@ typedef struct {
 
 static void rows_task(void *ctx, int task, int thread)
 {
-    (void)thread;
     rows_job *j = ctx;
     int y0 = task * j->per_task, y1 = y0 + j->per_task < j->h ? y0 + j->per_task : j->h;
-    j->fn(j->ctx, y0, y1);
+    j->fn(j->ctx, y0, y1, thread);
 }
 
 static void parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
@@ -134,8 +133,9 @@ typedef struct {
     const float *zeros;
 } conv_job;
 
-static void conv_rows(void *ctx, int y0, int y1)
+static void conv_rows(void *ctx, int y0, int y1, int thread)
 {
+    (void)thread;
     conv_job *j = ctx;
     if (j->cv->depthwise)
         j->k->conv_depthwise(j->cv, j->in, j->out, j->res, y0, y1);
@@ -191,8 +191,9 @@ typedef struct {
     const lerp *lx; /* per output column */
 } resize_job;
 
-static void resize_rows(void *ctx, int y0, int y1)
+static void resize_rows(void *ctx, int y0, int y1, int thread)
 {
+    (void)thread;
     resize_job *j = ctx;
     const int c = j->in->c;
     for (int y = y0; y < y1; y++) {
@@ -232,8 +233,9 @@ typedef struct {
     const lerp *lx;
 } input_job;
 
-static void input_rows(void *ctx, int y0, int y1)
+static void input_rows(void *ctx, int y0, int y1, int thread)
 {
+    (void)thread;
     input_job *j = ctx;
     const float *lut = j->s->u8_to_float;
     for (int y = y0; y < y1; y++) {
@@ -318,8 +320,9 @@ typedef struct {
     const float *scale;
 } scale_job;
 
-static void scale_rows(void *ctx, int y0, int y1)
+static void scale_rows(void *ctx, int y0, int y1, int thread)
 {
+    (void)thread;
     scale_job *j = ctx;
     for (int y = y0; y < y1; y++)
         for (int x = 0; x < j->v->w; x++) {
@@ -445,8 +448,9 @@ typedef struct {
     const rvm_view *state, *out;
 } gru_job;
 
-static void gru_update_rows(void *ctx, int y0, int y1)
+static void gru_update_rows(void *ctx, int y0, int y1, int thread)
 {
+    (void)thread;
     gru_job *j = ctx;
     const int ch = j->state->c;
     for (int y = y0; y < y1; y++)
@@ -645,6 +649,9 @@ static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_
 
 /* ---- full-resolution output: upsample A and b, out = A * x + b, clamp, convert, store ---- */
 
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
 typedef struct {
     rvm_stream *s;
     const struct frame *f;
@@ -652,58 +659,69 @@ typedef struct {
     const rvm_output *out;
     float sy;
     const lerp *lx;
+    float *rows; /* per thread: one low-resolution row of A and b, interpolated vertically */
 } tail_job;
 
-static void store(const rvm_output *out, int y, int x, float fr, float fg, float fb, float a)
+static inline v4f load4(const float *p)
 {
-    if (out->type == RVM_PIXEL_F32) {
-        if (out->pha)
-            ((float *)((char *)out->pha + y * out->pha_stride))[x] = a;
-        if (out->fgr) {
-            float *p = (float *)((char *)out->fgr + y * out->fgr_stride) + 3 * x;
-            p[0] = fr, p[1] = fg, p[2] = fb;
-        }
-    } else if (out->type == RVM_PIXEL_U8) {
-        if (out->pha)
-            ((uint8_t *)out->pha + y * out->pha_stride)[x] = (uint8_t)(a * 255.f + 0.5f);
-        if (out->fgr) {
-            uint8_t *p = (uint8_t *)out->fgr + y * out->fgr_stride + 3 * x;
-            p[0] = (uint8_t)(fr * 255.f + 0.5f);
-            p[1] = (uint8_t)(fg * 255.f + 0.5f);
-            p[2] = (uint8_t)(fb * 255.f + 0.5f);
-        }
-    } else {
-        if (out->pha)
-            ((uint16_t *)((char *)out->pha + y * out->pha_stride))[x] = (uint16_t)(a * 65535.f + 0.5f);
-        if (out->fgr) {
-            uint16_t *p = (uint16_t *)((char *)out->fgr + y * out->fgr_stride) + 3 * x;
-            p[0] = (uint16_t)(fr * 65535.f + 0.5f);
-            p[1] = (uint16_t)(fg * 65535.f + 0.5f);
-            p[2] = (uint16_t)(fb * 65535.f + 0.5f);
-        }
-    }
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-static float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
+static inline v4f clamp01(v4f v)
+{
+    v4i lo = v < 0.f, hi = v > 1.f;
+    v4f one = {1.f, 1.f, 1.f, 1.f};
+    return (v4f)((v4i)v & ~lo & ~hi) + (v4f)((v4i)one & hi);
+}
 
-static void tail_rows(void *ctx, int y0, int y1)
+static void tail_rows(void *ctx, int y0, int y1, int thread)
 {
     tail_job *j = ctx;
+    const rvm_output *out = j->out;
     const float *lut = j->s->u8_to_float;
+    const int lw = j->ab->w, width = j->f->width;
+    float *row = j->rows + (size_t)thread * lw * 8;
     for (int y = y0; y < y1; y++) {
         lerp ly = lerp_at(j->sy, y, j->ab->h);
-        const uint8_t *row = j->f->rgb + (ptrdiff_t)y * j->f->stride;
-        for (int x = 0; x < j->f->width; x++) {
+        const float *a0 = pixel(j->ab, ly.i0, 0), *a1 = pixel(j->ab, ly.i1, 0);
+        for (int i = 0; i < lw * 8; i++)
+            row[i] = ly.l0 * a0[i] + ly.l1 * a1[i];
+        const uint8_t *src = j->f->rgb + (ptrdiff_t)y * j->f->stride;
+        uint8_t *pha8 = out->pha ? (uint8_t *)out->pha + y * out->pha_stride : NULL;
+        uint8_t *fgr8 = out->fgr ? (uint8_t *)out->fgr + y * out->fgr_stride : NULL;
+        for (int x = 0; x < width; x++) {
             lerp lx = j->lx[x];
-            const float *a = pixel(j->ab, ly.i0, lx.i0), *b = pixel(j->ab, ly.i0, lx.i1);
-            const float *c = pixel(j->ab, ly.i1, lx.i0), *d = pixel(j->ab, ly.i1, lx.i1);
-            float v[8];
-            for (int k = 0; k < 8; k++)
-                v[k] = ly.l0 * (lx.l0 * a[k] + lx.l1 * b[k]) + ly.l1 * (lx.l0 * c[k] + lx.l1 * d[k]);
-            float r = lut[row[3 * x]], g = lut[row[3 * x + 1]], bl = lut[row[3 * x + 2]];
-            float grey = (r + g + bl) / 3.f;
-            store(j->out, y, x, clamp01((v[0] * r + v[4]) + r), clamp01((v[1] * g + v[5]) + g),
-                  clamp01((v[2] * bl + v[6]) + bl), clamp01(v[3] * grey + v[7]));
+            const float *p0 = row + 8 * lx.i0, *p1 = row + 8 * lx.i1;
+            v4f a = lx.l0 * load4(p0) + lx.l1 * load4(p1);
+            v4f b = lx.l0 * load4(p0 + 4) + lx.l1 * load4(p1 + 4);
+            float r = lut[src[3 * x]], g = lut[src[3 * x + 1]], bl = lut[src[3 * x + 2]];
+            v4f guide = {r, g, bl, (r + g + bl) / 3.f}, rgb0 = {r, g, bl, 0.f};
+            /* fgr = clamp(A*x + b + src), pha = clamp(A*grey + b) */
+            v4f o = clamp01((a * guide + b) + rgb0);
+            if (out->type == RVM_PIXEL_U8) {
+                v4i q = __builtin_convertvector(o * 255.f + 0.5f, v4i);
+                if (fgr8)
+                    fgr8[3 * x] = (uint8_t)q[0], fgr8[3 * x + 1] = (uint8_t)q[1], fgr8[3 * x + 2] = (uint8_t)q[2];
+                if (pha8)
+                    pha8[x] = (uint8_t)q[3];
+            } else if (out->type == RVM_PIXEL_U16) {
+                v4i q = __builtin_convertvector(o * 65535.f + 0.5f, v4i);
+                if (fgr8) {
+                    uint16_t *p = (uint16_t *)fgr8 + 3 * x;
+                    p[0] = (uint16_t)q[0], p[1] = (uint16_t)q[1], p[2] = (uint16_t)q[2];
+                }
+                if (pha8)
+                    ((uint16_t *)pha8)[x] = (uint16_t)q[3];
+            } else {
+                if (fgr8) {
+                    float *p = (float *)fgr8 + 3 * x;
+                    p[0] = o[0], p[1] = o[1], p[2] = o[2];
+                }
+                if (pha8)
+                    ((float *)pha8)[x] = o[3];
+            }
         }
     }
 }
@@ -712,12 +730,13 @@ static int full_resolution(rvm_stream *s, const struct frame *f, const rvm_view 
                            const rvm_output *out)
 {
     lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)f->width * sizeof(lerp) / sizeof(float) + 1);
-    if (!lx)
+    float *rows = arena_floats(&s->scratch, (size_t)rvm_pool_threads(s->pool) * ab->w * 8);
+    if (!lx || !rows)
         return set_error(s, RVM_ENOMEM, "out of memory");
     float sx = (float)ab->w / (float)f->width;
     for (int x = 0; x < f->width; x++)
         lx[x] = lerp_at(sx, x, ab->w);
-    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx};
+    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, rows};
     parallel_rows(s, f->height, tail_rows, &j);
     return 0;
 }

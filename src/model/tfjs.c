@@ -130,7 +130,7 @@ static layer *add_layer(layer_list *L, const char *conv, const char *bn, int out
 static layer *add_cba(layer_list *L, const char *prefix, int out, int in, int k, bool depthwise,
                       bool bn_unfolded)
 {
-    char conv[64], bn[64];
+    char conv[80], bn[80]; /* layer names are short; room for any 64-byte prefix */
     snprintf(conv, sizeof(conv), "%s.0", prefix);
     snprintf(bn, sizeof(bn), "%s.1", prefix);
     /* torchvision's MobileNetV3 uses BatchNorm2d(eps=0.001). */
