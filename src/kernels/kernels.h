@@ -10,6 +10,9 @@
 #define RVM_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "rvm.h"
 
 typedef struct {
     float *data;
@@ -59,6 +62,14 @@ typedef struct {
                        const rvm_view *residual, int y0, int y1, const float *zeros);
     void (*conv_depthwise)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                            const rvm_view *residual, int y0, int y1);
+    /* One full-resolution output row of the refiner. h0 and h1 are the coefficient rows
+     * [A0..A3, b0..b3] already upsampled horizontally to the frame's width, as 8 planes
+     * `plane` floats apart; the row is l0*h0 + l1*h1. With x = rgb/255 and grey = mean(x):
+     * fgr = clamp(A*x + b + x, 0, 1), pha = clamp(A3*grey + b3, 0, 1), stored as `type`
+     * (interleaved RGB and one channel; either may be NULL). tmp: 4*width floats. */
+    void (*blend_row)(const float *h0, const float *h1, size_t plane, float l0, float l1,
+                      const uint8_t *rgb, int width, rvm_pixel_type type, void *pha, void *fgr,
+                      float *tmp);
 } rvm_kernels;
 
 extern const rvm_kernels rvm_kernels_reference;

@@ -105,8 +105,42 @@ static void ref_conv_dense(const rvm_conv *cv, const rvm_view *in, const rvm_vie
     ref_conv(cv, in, out, res, y0, y1);
 }
 
+static float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
+
+static void ref_blend_row(const float *h0, const float *h1, size_t plane, float l0, float l1,
+                          const uint8_t *rgb, int width, rvm_pixel_type type, void *pha, void *fgr,
+                          float *tmp)
+{
+    (void)tmp;
+    for (int x = 0; x < width; x++) {
+        float v[8];
+        for (int c = 0; c < 8; c++)
+            v[c] = l0 * h0[c * plane + x] + l1 * h1[c * plane + x];
+        float in[3], o[4];
+        for (int k = 0; k < 3; k++)
+            in[k] = (float)rgb[3 * x + k] / 255.f;
+        float grey = (in[0] + in[1] + in[2]) / 3.f;
+        for (int k = 0; k < 3; k++)
+            o[k] = clamp01((v[k] * in[k] + v[4 + k]) + in[k]);
+        o[3] = clamp01(v[3] * grey + v[7]);
+        for (int k = 0; k < 4; k++) {
+            void *dst = k < 3 ? fgr : pha;
+            int i = k < 3 ? 3 * x + k : x;
+            if (!dst)
+                continue;
+            if (type == RVM_PIXEL_U8)
+                ((uint8_t *)dst)[i] = (uint8_t)(o[k] * 255.f + 0.5f);
+            else if (type == RVM_PIXEL_U16)
+                ((uint16_t *)dst)[i] = (uint16_t)(o[k] * 65535.f + 0.5f);
+            else
+                ((float *)dst)[i] = o[k];
+        }
+    }
+}
+
 const rvm_kernels rvm_kernels_reference = {
     .name = "reference",
     .conv_dense = ref_conv_dense,
     .conv_depthwise = ref_conv,
+    .blend_row = ref_blend_row,
 };

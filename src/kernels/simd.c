@@ -356,8 +356,71 @@ static void conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_vie
     }
 }
 
+/* Plain loops over planes, which the compiler vectorises for this file's instruction set. */
+static void blend_row(const float *restrict h0, const float *restrict h1, size_t plane, float l0,
+                      float l1, const uint8_t *restrict rgb, int width, rvm_pixel_type type,
+                      void *pha, void *fgr, float *restrict tmp)
+{
+    float *restrict r = tmp, *restrict g = tmp + width, *restrict b = tmp + 2 * width;
+    float *restrict a = tmp + 3 * width;
+    for (int x = 0; x < width; x++) {
+        r[x] = (float)rgb[3 * x] / 255.f;
+        g[x] = (float)rgb[3 * x + 1] / 255.f;
+        b[x] = (float)rgb[3 * x + 2] / 255.f;
+    }
+#define ROW(c, x) (l0 * h0[(c) * plane + (x)] + l1 * h1[(c) * plane + (x)])
+#define CLAMP01(v) ((v) < 0.f ? 0.f : (v) > 1.f ? 1.f : (v))
+    for (int x = 0; x < width; x++) {
+        float grey = (r[x] + g[x] + b[x]) / 3.f;
+        float pa = ROW(3, x) * grey + ROW(7, x);
+        float fr = (ROW(0, x) * r[x] + ROW(4, x)) + r[x];
+        float fg = (ROW(1, x) * g[x] + ROW(5, x)) + g[x];
+        float fb = (ROW(2, x) * b[x] + ROW(6, x)) + b[x];
+        a[x] = CLAMP01(pa);
+        r[x] = CLAMP01(fr);
+        g[x] = CLAMP01(fg);
+        b[x] = CLAMP01(fb);
+    }
+#undef ROW
+#undef CLAMP01
+    if (type == RVM_PIXEL_U8) {
+        uint8_t *restrict p = pha, *restrict f = fgr;
+        if (p)
+            for (int x = 0; x < width; x++)
+                p[x] = (uint8_t)(a[x] * 255.f + 0.5f);
+        if (f)
+            for (int x = 0; x < width; x++) {
+                f[3 * x] = (uint8_t)(r[x] * 255.f + 0.5f);
+                f[3 * x + 1] = (uint8_t)(g[x] * 255.f + 0.5f);
+                f[3 * x + 2] = (uint8_t)(b[x] * 255.f + 0.5f);
+            }
+    } else if (type == RVM_PIXEL_U16) {
+        uint16_t *restrict p = pha, *restrict f = fgr;
+        if (p)
+            for (int x = 0; x < width; x++)
+                p[x] = (uint16_t)(a[x] * 65535.f + 0.5f);
+        if (f)
+            for (int x = 0; x < width; x++) {
+                f[3 * x] = (uint16_t)(r[x] * 65535.f + 0.5f);
+                f[3 * x + 1] = (uint16_t)(g[x] * 65535.f + 0.5f);
+                f[3 * x + 2] = (uint16_t)(b[x] * 65535.f + 0.5f);
+            }
+    } else {
+        float *restrict p = pha, *restrict f = fgr;
+        if (p)
+            memcpy(p, a, (size_t)width * sizeof(float));
+        if (f)
+            for (int x = 0; x < width; x++) {
+                f[3 * x] = r[x];
+                f[3 * x + 1] = g[x];
+                f[3 * x + 2] = b[x];
+            }
+    }
+}
+
 const rvm_kernels CAT(rvm_kernels_, RVM_ISA) = {
     .name = CAT_STR(RVM_ISA),
     .conv_dense = conv_dense,
     .conv_depthwise = conv_depthwise,
+    .blend_row = blend_row,
 };

@@ -649,8 +649,12 @@ static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_
 
 /* ---- full-resolution output: upsample A and b, out = A * x + b, clamp, convert, store ---- */
 
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
+/* Each thread keeps the two coefficient rows it last upsampled horizontally: consecutive
+ * output rows mostly share them (1/ratio output rows per low-resolution row). */
+typedef struct {
+    int row[2]; /* low-resolution row held in slot k, or -1 */
+    float *planes[2];
+} row_cache;
 
 typedef struct {
     rvm_stream *s;
@@ -659,84 +663,71 @@ typedef struct {
     const rvm_output *out;
     float sy;
     const lerp *lx;
-    float *rows; /* per thread: one low-resolution row of A and b, interpolated vertically */
+    size_t plane;  /* floats between planes of an upsampled row */
+    row_cache *cache; /* per thread */
+    float *tmp;       /* per thread, 4 * width */
 } tail_job;
 
-static inline v4f load4(const float *p)
+/* Horizontal pass, as PyTorch's separable bilinear does it first: 8 planes of width floats. */
+static void upsample_row(const tail_job *j, int low_row, float *planes)
 {
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    const float *src = pixel(j->ab, low_row, 0);
+    for (int x = 0; x < j->f->width; x++) {
+        lerp l = j->lx[x];
+        const float *a = src + 8 * l.i0, *b = src + 8 * l.i1;
+        for (int c = 0; c < 8; c++)
+            planes[c * j->plane + x] = l.l0 * a[c] + l.l1 * b[c];
+    }
 }
 
-static inline v4f clamp01(v4f v)
+static const float *cached_row(const tail_job *j, row_cache *c, int low_row, int keep)
 {
-    v4i lo = v < 0.f, hi = v > 1.f;
-    v4f one = {1.f, 1.f, 1.f, 1.f};
-    return (v4f)((v4i)v & ~lo & ~hi) + (v4f)((v4i)one & hi);
+    for (int k = 0; k < 2; k++)
+        if (c->row[k] == low_row)
+            return c->planes[k];
+    int k = c->row[0] == keep ? 1 : 0; /* replace the slot the caller does not need */
+    upsample_row(j, low_row, c->planes[k]);
+    c->row[k] = low_row;
+    return c->planes[k];
 }
 
 static void tail_rows(void *ctx, int y0, int y1, int thread)
 {
     tail_job *j = ctx;
     const rvm_output *out = j->out;
-    const float *lut = j->s->u8_to_float;
-    const int lw = j->ab->w, width = j->f->width;
-    float *row = j->rows + (size_t)thread * lw * 8;
+    row_cache *cache = &j->cache[thread];
+    float *tmp = j->tmp + (size_t)thread * 4 * j->f->width;
     for (int y = y0; y < y1; y++) {
         lerp ly = lerp_at(j->sy, y, j->ab->h);
-        const float *a0 = pixel(j->ab, ly.i0, 0), *a1 = pixel(j->ab, ly.i1, 0);
-        for (int i = 0; i < lw * 8; i++)
-            row[i] = ly.l0 * a0[i] + ly.l1 * a1[i];
-        const uint8_t *src = j->f->rgb + (ptrdiff_t)y * j->f->stride;
-        uint8_t *pha8 = out->pha ? (uint8_t *)out->pha + y * out->pha_stride : NULL;
-        uint8_t *fgr8 = out->fgr ? (uint8_t *)out->fgr + y * out->fgr_stride : NULL;
-        for (int x = 0; x < width; x++) {
-            lerp lx = j->lx[x];
-            const float *p0 = row + 8 * lx.i0, *p1 = row + 8 * lx.i1;
-            v4f a = lx.l0 * load4(p0) + lx.l1 * load4(p1);
-            v4f b = lx.l0 * load4(p0 + 4) + lx.l1 * load4(p1 + 4);
-            float r = lut[src[3 * x]], g = lut[src[3 * x + 1]], bl = lut[src[3 * x + 2]];
-            v4f guide = {r, g, bl, (r + g + bl) / 3.f}, rgb0 = {r, g, bl, 0.f};
-            /* fgr = clamp(A*x + b + src), pha = clamp(A*grey + b) */
-            v4f o = clamp01((a * guide + b) + rgb0);
-            if (out->type == RVM_PIXEL_U8) {
-                v4i q = __builtin_convertvector(o * 255.f + 0.5f, v4i);
-                if (fgr8)
-                    fgr8[3 * x] = (uint8_t)q[0], fgr8[3 * x + 1] = (uint8_t)q[1], fgr8[3 * x + 2] = (uint8_t)q[2];
-                if (pha8)
-                    pha8[x] = (uint8_t)q[3];
-            } else if (out->type == RVM_PIXEL_U16) {
-                v4i q = __builtin_convertvector(o * 65535.f + 0.5f, v4i);
-                if (fgr8) {
-                    uint16_t *p = (uint16_t *)fgr8 + 3 * x;
-                    p[0] = (uint16_t)q[0], p[1] = (uint16_t)q[1], p[2] = (uint16_t)q[2];
-                }
-                if (pha8)
-                    ((uint16_t *)pha8)[x] = (uint16_t)q[3];
-            } else {
-                if (fgr8) {
-                    float *p = (float *)fgr8 + 3 * x;
-                    p[0] = o[0], p[1] = o[1], p[2] = o[2];
-                }
-                if (pha8)
-                    ((float *)pha8)[x] = o[3];
-            }
-        }
+        const float *h0 = cached_row(j, cache, ly.i0, ly.i1);
+        const float *h1 = cached_row(j, cache, ly.i1, ly.i0);
+        j->s->kernels->blend_row(h0, h1, j->plane, ly.l0, ly.l1,
+                                 j->f->rgb + (ptrdiff_t)y * j->f->stride, j->f->width, out->type,
+                                 out->pha ? (char *)out->pha + y * out->pha_stride : NULL,
+                                 out->fgr ? (char *)out->fgr + y * out->fgr_stride : NULL, tmp);
     }
 }
 
 static int full_resolution(rvm_stream *s, const struct frame *f, const rvm_view *ab,
                            const rvm_output *out)
 {
+    int threads = rvm_pool_threads(s->pool);
+    size_t plane = ((size_t)f->width + 15) / 16 * 16;
     lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)f->width * sizeof(lerp) / sizeof(float) + 1);
-    float *rows = arena_floats(&s->scratch, (size_t)rvm_pool_threads(s->pool) * ab->w * 8);
-    if (!lx || !rows)
+    row_cache *cache = (row_cache *)arena_floats(&s->scratch, threads * sizeof(row_cache) / sizeof(float) + 1);
+    float *rows = arena_floats(&s->scratch, (size_t)threads * 2 * 8 * plane);
+    float *tmp = arena_floats(&s->scratch, (size_t)threads * 4 * f->width);
+    if (!lx || !cache || !rows || !tmp)
         return set_error(s, RVM_ENOMEM, "out of memory");
+    for (int t = 0; t < threads; t++)
+        for (int k = 0; k < 2; k++) {
+            cache[t].row[k] = -1;
+            cache[t].planes[k] = rows + ((size_t)t * 2 + k) * 8 * plane;
+        }
     float sx = (float)ab->w / (float)f->width;
     for (int x = 0; x < f->width; x++)
         lx[x] = lerp_at(sx, x, ab->w);
-    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, rows};
+    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp};
     parallel_rows(s, f->height, tail_rows, &j);
     return 0;
 }
