@@ -19,41 +19,50 @@
  * the next frame starts (the tests read the per-layer results). */
 static void arena_reset(arena *a)
 {
-    if (a->spills || a->wanted > a->size) {
+    if (a->spills || a->peak > a->size) {
         while (a->spills) {
             spill *s = a->spills;
             a->spills = s->next;
             free(s);
         }
         free(a->base);
-        a->size = a->wanted;
+        a->size = a->peak;
         a->base = a->size ? aligned_alloc(64, a->size) : NULL;
         if (!a->base)
             a->size = 0;
     }
-    a->used = a->wanted = 0;
+    a->used = a->peak = 0;
 }
 
 static float *arena_floats(arena *a, size_t n)
 {
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    a->wanted += bytes;
+    float *p;
     if (a->base && a->used + bytes <= a->size) {
-        float *p = (float *)(a->base + a->used);
-        a->used += bytes;
-        return p;
+        p = (float *)(a->base + a->used);
+    } else {
+        /* does not fit (the first frame of a new size): a block of its own until the next
+         * reset, which makes base big enough for the whole frame */
+        spill *s = aligned_alloc(64, bytes + 64);
+        if (!s)
+            return NULL;
+        s->next = a->spills;
+        a->spills = s;
+        p = (float *)((char *)s + 64);
     }
-    spill *s = aligned_alloc(64, bytes + 64);
-    if (!s)
-        return NULL;
-    s->next = a->spills;
-    a->spills = s;
-    return (float *)((char *)s + 64);
+    a->used += bytes;
+    if (a->used > a->peak)
+        a->peak = a->used;
+    return p;
 }
+
+/* Everything allocated after the mark is dead once released. */
+static size_t arena_mark(const arena *a) { return a->used; }
+static void arena_release(arena *a, size_t mark) { a->used = mark; }
 
 static void arena_free(arena *a)
 {
-    a->wanted = 0;
+    a->peak = 0;
     a->size = 1; /* forces the merge path, which frees everything */
     arena_reset(a);
     free(a->base);
@@ -151,13 +160,16 @@ static void conv(rvm_stream *s, const rvm_conv *cv, const rvm_view *in, const rv
     parallel_rows(s, out->h, conv_rows, &j);
 }
 
+/* Allocates the output of cv applied to in. */
+#define NEW_CONV_OUT(out, cv, in)                                                               \
+    NEW_VIEW(out, rvm_conv_out_size((in).h, (cv)->kh, (cv)->stride, (cv)->dilation),            \
+             rvm_conv_out_size((in).w, (cv)->kw, (cv)->stride, (cv)->dilation), (cv)->cout)
+
 /* Allocates the output of cv applied to in, and runs it. */
 #define CONV(out, cv, in, res)                                                                  \
     do {                                                                                        \
-        const rvm_conv *cv_ = (cv);                                                             \
-        NEW_VIEW(out, rvm_conv_out_size((in).h, cv_->kh, cv_->stride, cv_->dilation),           \
-                 rvm_conv_out_size((in).w, cv_->kw, cv_->stride, cv_->dilation), cv_->cout);    \
-        conv(s, cv_, &(in), &(out), (res));                                                     \
+        NEW_CONV_OUT(out, cv, in);                                                              \
+        conv(s, (cv), &(in), &(out), (res));                                                    \
     } while (0)
 
 /* ---- bilinear resampling (align_corners=False, PyTorch's index and weight rules) ---- */
@@ -363,6 +375,11 @@ static int mobilenetv3(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
     for (int i = 0; i < RVM_MNV3_BLOCKS; i++) {
         const rvm_mnv3_block *b = &m->mnv3[i];
         rvm_view h = x, d;
+        /* the block's output outlives its temporaries, so it is allocated first */
+        const rvm_conv *dw = &b->depthwise;
+        NEW_VIEW(y, rvm_conv_out_size(x.h, dw->kh, dw->stride, dw->dilation),
+                 rvm_conv_out_size(x.w, dw->kw, dw->stride, dw->dilation), b->project.cout);
+        size_t mark = arena_mark(&s->scratch);
         if (b->has_expand)
             CONV(h, &b->expand, x, NULL);
         CONV(d, &b->depthwise, h, NULL);
@@ -375,7 +392,8 @@ static int mobilenetv3(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
             CONV(gate, &b->se_expand, red, NULL);
             scale_channels(s, &d, gate.data);
         }
-        CONV(y, &b->project, d, b->residual ? &x : NULL);
+        conv(s, &b->project, &d, &y, b->residual ? &x : NULL);
+        arena_release(&s->scratch, mark);
         x = y;
         if (i == 0)
             f[0] = x; /* features[1] */
@@ -422,11 +440,16 @@ static int resnet50(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
     for (int i = 0, layer = 0; i < RVM_R50_BLOCKS; i++) {
         const rvm_r50_block *b = &m->r50[i];
         rvm_view t1, t2, id = x;
+        const rvm_conv *c2 = &b->conv2;
+        NEW_VIEW(y, rvm_conv_out_size(x.h, c2->kh, c2->stride, c2->dilation),
+                 rvm_conv_out_size(x.w, c2->kw, c2->stride, c2->dilation), b->conv3.cout);
+        size_t mark = arena_mark(&s->scratch);
         CONV(t1, &b->conv1, x, NULL);
         CONV(t2, &b->conv2, t1, NULL);
         if (b->has_downsample)
             CONV(id, &b->downsample, x, NULL);
-        CONV(y, &b->conv3, t2, &id);
+        conv(s, &b->conv3, &t2, &y, &id);
+        arena_release(&s->scratch, mark);
         x = y;
         if (i + 1 == ends[layer]) {
             if (layer == 0)
@@ -472,6 +495,7 @@ static int gru(rvm_stream *s, int k, const rvm_view *x)
     rvm_view b = channels(*x, ch, ch);
     rvm_view state = {.data = s->state[k], .h = x->h, .w = x->w, .c = ch, .stride = ch};
     rvm_view cat, rz, c;
+    size_t mark = arena_mark(&s->scratch);
     NEW_VIEW(cat, x->h, x->w, 2 * ch);
     rvm_view cat_x = channels(cat, 0, ch), cat_h = channels(cat, ch, ch);
     copy_channels(&b, &cat_x);
@@ -487,6 +511,7 @@ static int gru(rvm_stream *s, int k, const rvm_view *x)
     CONV(c, &g->hh, cat, NULL);
     gru_job j = {&rz, &c, &state, &b};
     parallel_rows(s, x->h, gru_update_rows, &j);
+    arena_release(&s->scratch, mark);
     return 0;
 }
 
@@ -531,19 +556,25 @@ static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_v
     s->layers.x[3] = x;
     for (int k = 2; k >= 0; k--) {
         rvm_view cat, y;
+        NEW_VIEW(y, pyr[k + 1].h, pyr[k + 1].w, m->up_conv[k].cout);
+        size_t mark = arena_mark(&s->scratch);
         if ((st = upsample_concat(s, &x, &f[k], &pyr[k + 1], &cat)))
             return st;
-        CONV(y, &m->up_conv[k], cat, NULL);
+        conv(s, &m->up_conv[k], &cat, &y, NULL);
+        arena_release(&s->scratch, mark);
         if ((st = gru(s, k, &y)))
             return st;
         x = y;
         s->layers.x[k] = x;
     }
     rvm_view cat, y;
+    NEW_VIEW(*x0, s0->h, s0->w, m->out_conv[1].cout);
+    size_t mark = arena_mark(&s->scratch);
     if ((st = upsample_concat(s, &x, NULL, s0, &cat)))
         return st;
     CONV(y, &m->out_conv[0], cat, NULL);
-    CONV(*x0, &m->out_conv[1], y, NULL);
+    conv(s, &m->out_conv[1], &y, x0, NULL);
+    arena_release(&s->scratch, mark);
     return 0;
 }
 
@@ -598,6 +629,8 @@ static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_
 {
     const struct rvm_model *m = s->model;
     rvm_view xy, box;
+    NEW_VIEW(*ab, src_sm->h, src_sm->w, 8);
+    size_t mark = arena_mark(&s->scratch);
     int st = guide_products(s, src_sm, proj, &xy);
     if (st)
         return st;
@@ -606,7 +639,6 @@ static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_
         CONV(box, &m->dgf_box, xy, NULL);
     else if ((st = box3_separable(s, &xy, &box)))
         return st;
-    NEW_VIEW(*ab, xy.h, xy.w, 8);
     rvm_view a = channels(*ab, 0, 4);
     if (deep) {
         rvm_view cat, h1, h2;
@@ -644,6 +676,7 @@ static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_
             for (int k = 0; k < 4; k++)
                 o[4 + k] = b[4 + k] - o[k] * b[k];
         }
+    arena_release(&s->scratch, mark);
     return 0;
 }
 

@@ -12,10 +12,13 @@ typedef struct spill {
     struct spill *next;
 } spill;
 
-/* Scratch memory, reset at every frame. */
+/* Scratch memory, reset at every frame; a stack, so a layer's temporaries are released
+ * when it is done. */
 typedef struct {
     char *base;
-    size_t size, used, wanted;
+    size_t size;
+    size_t used; /* bytes in use, counting allocations that spilled outside base */
+    size_t peak; /* the most used at once during this frame */
     spill *spills;
 } arena;
 
