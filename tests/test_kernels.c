@@ -25,6 +25,7 @@ static void fill(float *p, size_t n)
 }
 
 static int passed, failed, skipped;
+static int force_winograd; /* run_case: 3x3 stride-1 dense through the Winograd kernel */
 
 /* One random case: returns the max error of `fast` against the reference, in units of the
  * rounding error that a different summation order may add (float epsilon times the square
@@ -33,12 +34,14 @@ static int passed, failed, skipped;
 static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_t desclen)
 {
     static const int ks[] = {1, 3, 5, 7};
-    int k = depthwise ? ks[rand_int(1, 2)] : ks[rand_int(0, 3)];
+    int k = depthwise ? ks[rand_int(1, 2)] : force_winograd ? 3 : ks[rand_int(0, 3)];
     int cin = depthwise ? rand_int(1, 70) : rand_int(1, 90);
     int cout = depthwise ? cin : rand_int(1, 70);
     int stride = rand_int(1, 2), dilation = k > 1 ? rand_int(1, 2) : 1;
     if (stride == 2)
         dilation = 1;
+    if (force_winograd)
+        stride = dilation = 1;
     int h = rand_int(1, 23), w = rand_int(1, 37), extra = rand_int(0, 5);
     rvm_act act = (rvm_act)rand_int(0, 5);
     int use_res = rand_int(0, 1);
@@ -50,6 +53,8 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
     rvm_conv cv = {.cin = cin, .cout = cout, .kh = k, .kw = k, .stride = stride,
                    .dilation = dilation, .depthwise = depthwise, .act = act};
     cv.weight = depthwise ? rvm_pack_depthwise(oihw, cout, k, k) : rvm_pack_dense(oihw, cout, cin, k, k);
+    if (force_winograd)
+        cv.winograd = rvm_pack_winograd(oihw, cout, cin);
     int cpad = (cout + 15) / 16 * 16;
     cv.bias = calloc(cpad, sizeof(float));
     fill(cv.bias, cout);
@@ -66,7 +71,7 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
     fill(res.data, (size_t)oh * ow * cout);
     memset(a.data, 0, sizeof(float) * oh * ow * (cout + extra));
     memset(b.data, 0, sizeof(float) * oh * ow * (cout + extra));
-    float *zeros = calloc(cin + 16, sizeof(float));
+    float *zeros = calloc(cin + cpad + 16, sizeof(float)); /* padding, and zero bias for Winograd */
 
     const rvm_kernels *ref = &rvm_kernels_reference;
     rvm_view *r = use_res ? &res : NULL;
@@ -75,6 +80,13 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
         /* split rows in two calls, as threads do */
         fast->conv_depthwise(&cv, &in, &b, r, 0, oh / 2);
         fast->conv_depthwise(&cv, &in, &b, r, oh / 2, oh);
+    } else if (force_winograd) {
+        ref->conv_dense(&cv, &in, &a, r, 0, oh, zeros);
+        float *scratch = malloc(sizeof(float) * rvm_winograd_scratch(cin, cout));
+        int tiles = (oh + 3) / 4; /* split tile rows in two calls, as threads do */
+        fast->conv_winograd(&cv, &in, &b, r, 0, tiles / 2, zeros, scratch);
+        fast->conv_winograd(&cv, &in, &b, r, tiles / 2, tiles, zeros, scratch);
+        free(scratch);
     } else {
         ref->conv_dense(&cv, &in, &a, r, 0, oh, zeros);
         fast->conv_dense(&cv, &in, &b, r, 0, oh / 2, zeros);
@@ -87,7 +99,7 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
         if (!(e <= max_err))
             max_err = isnan(e) ? INFINITY : e;
     }
-    free(oihw), free(cv.weight), free(cv.bias), free(in_buf), free(a.data), free(b.data);
+    free(oihw), free(cv.weight), free(cv.bias), free(cv.winograd), free(in_buf), free(a.data), free(b.data);
     free(res.data), free(zeros);
     return max_err;
 }
@@ -152,6 +164,26 @@ int main(void)
         printf("%s %s: 300 random convolutions, worst error %.2f rounding units\n", bad ? "FAIL" : "ok",
                sets[s], worst);
         bad ? failed++ : passed++;
+        /* Winograd F(4x4, 3x3) rounds differently (its transforms scale values by up to ~100
+         * before the products) but must stay within a small multiple of direct rounding. */
+        if (k->conv_winograd) {
+            force_winograd = 1;
+            double wworst = 0;
+            int wbad = 0;
+            for (int i = 0; i < 200; i++) {
+                char desc[160];
+                double e = run_case(k, 0, desc, sizeof desc);
+                wworst = e > wworst ? e : wworst;
+                if (!(e <= 200.0)) {
+                    printf("FAIL %s winograd %s: error %.3g\n", sets[s], desc, e);
+                    wbad++;
+                }
+            }
+            force_winograd = 0;
+            printf("%s %s: 200 random Winograd convolutions, worst error %.2f rounding units\n",
+                   wbad ? "FAIL" : "ok", sets[s], wworst);
+            wbad ? failed++ : passed++;
+        }
         /* Rounding order may move a value across a rounding boundary: at most one step. */
         double blend = 0;
         for (int i = 0; i < 60; i++) {

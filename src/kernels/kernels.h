@@ -41,7 +41,21 @@ typedef struct {
     rvm_act act;
     float *weight;
     float *bias;
+    /* 3x3 stride-1 dense convolutions also carry Winograd F(4x4, 3x3) weights U = G g G^T:
+     * 36 packs, one per transform point, each laid out as a 1x1 convolution's weights. */
+    float *winograd;
 } rvm_conv;
+
+/* Winograd F(4x4, 3x3): output tiles of 4x4 from input tiles of 6x6. Tiles are processed in
+ * chunks of this many along a row; scratch per thread: rvm_winograd_scratch() floats. */
+#define RVM_WINOGRAD_CHUNK 32
+static inline size_t rvm_winograd_scratch(int cin, int cout)
+{
+    int cpad = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    return (size_t)36 * RVM_WINOGRAD_CHUNK * (size_t)(cin + cpad);
+}
+/* Transforms and packs OIHW 3x3 weights for the Winograd kernel; NULL on no memory. */
+float *rvm_pack_winograd(const float *oihw, int cout, int cin);
 
 static inline int rvm_conv_out_size(int n, int k, int stride, int dilation)
 {
@@ -62,6 +76,12 @@ typedef struct {
                        const rvm_view *residual, int y0, int y1, const float *zeros);
     void (*conv_depthwise)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                            const rvm_view *residual, int y0, int y1);
+    /* The same as conv_dense for a convolution with Winograd weights, for output tile rows
+     * [ty0, ty1) (output rows 4*ty0 .. 4*ty1-1). zeros: at least max(cin, cout rounded up
+     * to 16) floats. NULL in sets without it. */
+    void (*conv_winograd)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                          const rvm_view *residual, int ty0, int ty1, const float *zeros,
+                          float *scratch);
     /* One full-resolution output row of the refiner. h0 and h1 are the coefficient rows
      * [A0..A3, b0..b3] already upsampled horizontally to the frame's width, as 8 planes
      * `plane` floats apart; the row is l0*h0 + l1*h1. With x = rgb/255 and grey = mean(x):

@@ -58,6 +58,47 @@ float *rvm_pack_depthwise(const float *oihw, int c, int kh, int kw)
     return p;
 }
 
+float *rvm_pack_winograd(const float *oihw, int cout, int cin)
+{
+    /* G for F(4x4, 3x3) with interpolation points 0, 1, -1, 2, -2 and infinity */
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
+    size_t per = (size_t)cout * cin;
+    float *u = malloc(36 * per * sizeof(float));
+    if (!u)
+        return NULL;
+    for (size_t oc = 0; oc < per; oc++) {
+        const float *g = oihw + oc * 9;
+        double t[6][3];
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 3; j++)
+                t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++)
+                u[(size_t)(i * 6 + j) * per + oc] =
+                    (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+    }
+    int blocks = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
+    size_t pack = (size_t)blocks * cin * RVM_COUT_BLOCK;
+    float *packed = aligned_alloc(64, (36 * pack * sizeof(float) + 63) / 64 * 64);
+    for (int p = 0; packed && p < 36; p++) {
+        float *one = rvm_pack_dense(u + (size_t)p * per, cout, cin, 1, 1);
+        if (!one) {
+            free(packed);
+            packed = NULL;
+            break;
+        }
+        memcpy(packed + p * pack, one, pack * sizeof(float));
+        free(one);
+    }
+    free(u);
+    return packed;
+}
+
 static float weight_dense(const rvm_conv *cv, int o, int t, int i)
 {
     int taps = cv->kh * cv->kw;
@@ -143,4 +184,5 @@ const rvm_kernels rvm_kernels_reference = {
     .conv_dense = ref_conv_dense,
     .conv_depthwise = ref_conv,
     .blend_row = ref_blend_row,
+    .conv_winograd = NULL, /* the reference computes every convolution directly */
 };

@@ -356,6 +356,119 @@ static void conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_vie
     }
 }
 
+/* ---- Winograd F(4x4, 3x3) ---- */
+
+/* B^T d for six vectors (one column or row of a 6x6 input tile). */
+static inline void input_transform6(const vf d[6], vf r[6])
+{
+    vf four = VSET1(4.f), five = VSET1(5.f), two = VSET1(2.f);
+    r[0] = VFMA(four, d[0], VFMA(VSET1(-5.f), d[2], d[4]));
+    vf a = VFMA(VSET1(-4.f), VADD(d[1], d[2]), VADD(d[3], d[4])); /* -4d1 - 4d2 + d3 + d4 */
+    vf b = VFMA(four, VSUB(d[1], d[2]), VSUB(d[4], d[3]));        /* 4d1 - 4d2 - d3 + d4 */
+    r[1] = a;
+    r[2] = b;
+    r[3] = VFMA(two, VSUB(d[3], d[1]), VSUB(d[4], d[2])); /* -2d1 - d2 + 2d3 + d4 */
+    r[4] = VFMA(two, VSUB(d[1], d[3]), VSUB(d[4], d[2])); /* 2d1 - d2 - 2d3 + d4 */
+    r[5] = VFMA(four, d[1], VFMA(VSUB(VZERO(), five), d[3], d[5]));
+}
+
+/* A^T m for six vectors: four outputs. */
+static inline void output_transform6(const vf m[6], vf r[4])
+{
+    vf s12 = VADD(m[1], m[2]), d12 = VSUB(m[1], m[2]);
+    vf s34 = VADD(m[3], m[4]), d34 = VSUB(m[3], m[4]);
+    r[0] = VADD(VADD(m[0], s12), s34);
+    r[1] = VFMA(VSET1(2.f), d34, d12);
+    r[2] = VFMA(VSET1(4.f), s34, s12);
+    r[3] = VADD(VFMA(VSET1(8.f), d34, d12), m[5]);
+}
+
+static void conv_winograd(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                          const rvm_view *res, int ty0, int ty1, const float *zeros,
+                          float *scratch)
+{
+    const int cin = cv->cin, cout = cv->cout;
+    const int cpad = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    const int tiles_x = (out->w + 3) / 4;
+    const size_t pack = (size_t)cpad * cin; /* floats per transform point's weights */
+    float *V = scratch;                                           /* [36][chunk][cin] */
+    float *M = scratch + (size_t)36 * RVM_WINOGRAD_CHUNK * cin;   /* [36][chunk][cpad] */
+    for (int ty = ty0; ty < ty1; ty++) {
+        for (int tx0 = 0; tx0 < tiles_x; tx0 += RVM_WINOGRAD_CHUNK) {
+            int nt = tiles_x - tx0 < RVM_WINOGRAD_CHUNK ? tiles_x - tx0 : RVM_WINOGRAD_CHUNK;
+            /* V = B^T d B for every tile and channel */
+            for (int t = 0; t < nt; t++) {
+                int iy0 = 4 * ty - 1, ix0 = 4 * (tx0 + t) - 1;
+                for (int k = 0; k < cin; k += VL) {
+                    int n = cin - k < VL ? cin - k : VL;
+                    vf tmp[6][6];
+                    for (int j = 0; j < 6; j++) {
+                        vf d[6], r[6];
+                        int ix = ix0 + j;
+                        for (int i = 0; i < 6; i++) {
+                            int iy = iy0 + i;
+                            if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w)
+                                d[i] = VZERO();
+                            else {
+                                const float *p = in->data + ((size_t)iy * in->w + ix) * in->stride + k;
+                                d[i] = n == VL ? VLOAD(p) : load_partial(p, n);
+                            }
+                        }
+                        input_transform6(d, r);
+                        for (int i = 0; i < 6; i++)
+                            tmp[i][j] = r[i];
+                    }
+                    for (int i = 0; i < 6; i++) {
+                        vf r[6];
+                        input_transform6(tmp[i], r);
+                        for (int j = 0; j < 6; j++) {
+                            float *dst = V + ((size_t)(i * 6 + j) * RVM_WINOGRAD_CHUNK + t) * cin + k;
+                            if (n == VL)
+                                VSTORE(dst, r[j]);
+                            else
+                                store_partial(dst, r[j], n);
+                        }
+                    }
+                }
+            }
+            /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles */
+            for (int p = 0; p < 36; p++) {
+                rvm_conv g = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1,
+                              .dilation = 1, .act = RVM_ACT_NONE,
+                              .weight = cv->winograd + p * pack, .bias = (float *)zeros};
+                rvm_view vin = {V + (size_t)p * RVM_WINOGRAD_CHUNK * cin, 1, nt, cin, cin};
+                rvm_view mout = {M + (size_t)p * RVM_WINOGRAD_CHUNK * cpad, 1, nt, cout, cpad};
+                conv_dense(&g, &vin, &mout, NULL, 0, 1, zeros);
+            }
+            /* Y = A^T M A, then bias, residual and activation */
+            for (int t = 0; t < nt; t++) {
+                int oy0 = 4 * ty, ox0 = 4 * (tx0 + t);
+                for (int k = 0; k < cout; k += VL) {
+                    int n = cout - k < VL ? cout - k : VL;
+                    vf tmp[4][6];
+                    for (int j = 0; j < 6; j++) {
+                        vf m[6], r[4];
+                        for (int i = 0; i < 6; i++)
+                            m[i] = VLOAD(M + ((size_t)(i * 6 + j) * RVM_WINOGRAD_CHUNK + t) * cpad + k);
+                        output_transform6(m, r);
+                        for (int i = 0; i < 4; i++)
+                            tmp[i][j] = r[i];
+                    }
+                    for (int i = 0; i < 4 && oy0 + i < out->h; i++) {
+                        vf r[4];
+                        output_transform6(tmp[i], r);
+                        for (int j = 0; j < 4 && ox0 + j < out->w; j++) {
+                            size_t px = (size_t)(oy0 + i) * out->w + ox0 + j;
+                            const float *rp = res ? res->data + px * res->stride + k : NULL;
+                            finish(r[j], cv->bias + k, rp, out->data + px * out->stride + k, n, cv->act);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Plain loops over planes, which the compiler vectorises for this file's instruction set. */
 static void blend_row(const float *restrict h0, const float *restrict h1, size_t plane, float l0,
                       float l1, const uint8_t *restrict rgb, int width, rvm_pixel_type type,
@@ -423,4 +536,5 @@ const rvm_kernels CAT(rvm_kernels_, RVM_ISA) = {
     .conv_dense = conv_dense,
     .conv_depthwise = conv_depthwise,
     .blend_row = blend_row,
+    .conv_winograd = conv_winograd,
 };

@@ -135,8 +135,11 @@ static void load_conv(builder *b, rvm_conv *cv, const char *conv, const char *bn
     }
     cv->weight = depthwise ? rvm_pack_depthwise(scaled, cout, k, k)
                            : rvm_pack_dense(scaled, cout, cin, k, k);
+    int winograd = !depthwise && k == 3 && stride == 1 && dilation == 1;
+    if (winograd)
+        cv->winograd = rvm_pack_winograd(scaled, cout, cin);
     free(scaled);
-    if (!cv->weight)
+    if (!cv->weight || (winograd && !cv->winograd))
         fail(b, RVM_ENOMEM, "out of memory packing '%s'", conv);
 }
 
@@ -144,7 +147,8 @@ static void conv_release(rvm_conv *cv)
 {
     free(cv->weight);
     free(cv->bias);
-    cv->weight = cv->bias = NULL;
+    free(cv->winograd);
+    cv->weight = cv->bias = cv->winograd = NULL;
 }
 
 /* torchvision MobileNetV3-Large as RVM configures it (blocks 13-15 dilated). */

@@ -152,11 +152,36 @@ static void conv_rows(void *ctx, int y0, int y1, int thread)
         j->k->conv_dense(j->cv, j->in, j->out, j->res, y0, y1, j->zeros);
 }
 
+typedef struct {
+    conv_job c;
+    float *scratch; /* per thread */
+    size_t scratch_floats;
+} winograd_job;
+
+static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
+{
+    winograd_job *j = ctx;
+    j->c.k->conv_winograd(j->c.cv, j->c.in, j->c.out, j->c.res, ty0, ty1, j->c.zeros,
+                          j->scratch + (size_t)thread * j->scratch_floats);
+}
+
 /* out = act(conv(in) + bias [+ res]); out must already have the conv's output size. */
 static void conv(rvm_stream *s, const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                  const rvm_view *res)
 {
     conv_job j = {s->kernels, cv, in, out, res, s->zeros};
+    if (cv->winograd && s->kernels->conv_winograd) {
+        size_t n = rvm_winograd_scratch(cv->cin, cv->cout);
+        size_t mark = arena_mark(&s->scratch);
+        float *scratch = arena_floats(&s->scratch, n * rvm_pool_threads(s->pool));
+        if (scratch) {
+            winograd_job w = {j, scratch, n};
+            parallel_rows(s, (out->h + 3) / 4, winograd_rows, &w);
+            arena_release(&s->scratch, mark);
+            return;
+        }
+        /* no memory for the transform: the direct convolution needs none */
+    }
     parallel_rows(s, out->h, conv_rows, &j);
 }
 
