@@ -376,11 +376,42 @@ static void scale_channels(rvm_stream *s, const rvm_view *v, const float *scale)
     parallel_rows(s, v->h, scale_rows, &j);
 }
 
-static void copy_channels(const rvm_view *from, const rvm_view *to)
+/* A per-pixel step over whole rows, run on the stream's threads: row(op, y) for every y. */
+typedef struct row_op {
+    void (*row)(const struct row_op *op, int y);
+    const rvm_view *a, *b, *c;
+} row_op;
+
+static void row_op_rows(void *ctx, int y0, int y1, int thread)
 {
-    for (int y = 0; y < from->h; y++)
-        for (int x = 0; x < from->w; x++)
-            memcpy(pixel(to, y, x), pixel(from, y, x), (size_t)from->c * sizeof(float));
+    (void)thread;
+    const row_op *op = ctx;
+    for (int y = y0; y < y1; y++)
+        op->row(op, y);
+}
+
+static void run_rows(rvm_stream *s, void (*row)(const row_op *, int), const rvm_view *a,
+                     const rvm_view *b, const rvm_view *c)
+{
+    row_op op = {row, a, b, c};
+    parallel_rows(s, b->h, row_op_rows, &op);
+}
+
+static void copy_row(const row_op *op, int y)
+{
+    const int n = op->a->c;
+    for (int x = 0; x < op->a->w; x++) {
+        const float *from = pixel(op->a, y, x);
+        float *to = pixel(op->b, y, x);
+        for (int k = 0; k < n; k++)
+            to[k] = from[k];
+    }
+}
+
+/* Copies a's channels into b (a channel slice of a wider buffer, typically). */
+static void copy_channels(rvm_stream *s, const rvm_view *from, const rvm_view *to)
+{
+    run_rows(s, copy_row, from, to, NULL);
 }
 
 /* ---- encoders ---- */
@@ -512,6 +543,18 @@ static void gru_update_rows(void *ctx, int y0, int y1, int thread)
         }
 }
 
+/* h = r * h, r being the first half of a's channels */
+static void reset_gate_row(const row_op *op, int y)
+{
+    const int ch = op->b->c;
+    for (int x = 0; x < op->b->w; x++) {
+        const float *r = pixel(op->a, y, x);
+        float *h = pixel(op->b, y, x);
+        for (int i = 0; i < ch; i++)
+            h[i] = r[i] * h[i];
+    }
+}
+
 /* ConvGRU on the second half of x's channels, in place; the state advances. */
 static int gru(rvm_stream *s, int k, const rvm_view *x)
 {
@@ -523,16 +566,10 @@ static int gru(rvm_stream *s, int k, const rvm_view *x)
     size_t mark = arena_mark(&s->scratch);
     NEW_VIEW(cat, x->h, x->w, 2 * ch);
     rvm_view cat_x = channels(cat, 0, ch), cat_h = channels(cat, ch, ch);
-    copy_channels(&b, &cat_x);
-    copy_channels(&state, &cat_h);
+    copy_channels(s, &b, &cat_x);
+    copy_channels(s, &state, &cat_h);
     CONV(rz, &g->ih, cat, NULL);
-    for (int y = 0; y < x->h; y++) /* [x, r * h] */
-        for (int xx = 0; xx < x->w; xx++) {
-            float *hh = pixel(&cat_h, y, xx);
-            const float *r = pixel(&rz, y, xx);
-            for (int i = 0; i < ch; i++)
-                hh[i] = r[i] * hh[i];
-        }
+    run_rows(s, reset_gate_row, &rz, &cat_h, NULL); /* [x, r * h] */
     CONV(c, &g->hh, cat, NULL);
     gru_job j = {&rz, &c, &state, &b};
     parallel_rows(s, x->h, gru_update_rows, &j);
@@ -555,10 +592,10 @@ static int upsample_concat(rvm_stream *s, const rvm_view *x, const rvm_view *f,
         return st;
     if (f) {
         rvm_view dst = channels(*cat, x->c, cf);
-        copy_channels(f, &dst);
+        copy_channels(s, f, &dst);
     }
     rvm_view dst = channels(*cat, x->c + cf, 3);
-    copy_channels(s_img, &dst);
+    copy_channels(s, s_img, &dst);
     return 0;
 }
 
@@ -574,7 +611,7 @@ static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_v
     /* decode4: GRU on half of the LR-ASPP output (the other half passes through) */
     rvm_view x;
     NEW_VIEW(x, f[3].h, f[3].w, f[3].c);
-    copy_channels(&f[3], &x);
+    copy_channels(s, &f[3], &x);
     int st = gru(s, 3, &x);
     if (st)
         return st;
@@ -605,48 +642,84 @@ static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_v
 
 /* ---- refiners: per low-resolution pixel, out = A * x + b (8 channels: A[4], b[4]) ---- */
 
-/* [x, y, x*y, x*x] with x = [rgb, mean(rgb)] and y = [fgr residual, alpha]. */
-static int guide_products(rvm_stream *s, const rvm_view *src_sm, const rvm_view *proj,
-                          rvm_view *xy)
+/* [x, y, x*y, x*x] with x = [rgb, mean(rgb)] (from a) and y = [fgr residual, alpha] (b). */
+static void guide_row(const row_op *op, int y)
 {
-    NEW_VIEW(*xy, src_sm->h, src_sm->w, 16);
-    for (int y = 0; y < xy->h; y++)
-        for (int x = 0; x < xy->w; x++) {
-            const float *rgb = pixel(src_sm, y, x), *p = pixel(proj, y, x);
-            float *o = pixel(xy, y, x);
-            o[0] = rgb[0], o[1] = rgb[1], o[2] = rgb[2];
-            o[3] = (rgb[0] + rgb[1] + rgb[2]) / 3.f;
-            for (int k = 0; k < 4; k++) {
-                o[4 + k] = p[k];
-                o[8 + k] = o[k] * p[k];
-                o[12 + k] = o[k] * o[k];
-            }
+    for (int x = 0; x < op->c->w; x++) {
+        const float *rgb = pixel(op->a, y, x), *p = pixel(op->b, y, x);
+        float *o = pixel(op->c, y, x);
+        o[0] = rgb[0], o[1] = rgb[1], o[2] = rgb[2];
+        o[3] = (rgb[0] + rgb[1] + rgb[2]) / 3.f;
+        for (int k = 0; k < 4; k++) {
+            o[4 + k] = p[k];
+            o[8 + k] = o[k] * p[k];
+            o[12 + k] = o[k] * o[k];
         }
-    return 0;
+    }
 }
 
-/* The fast guided filter's box: a 1x3 then a 3x1 pass, each (a+b+c)/3 with zero padding. */
-static int box3_separable(rvm_stream *s, const rvm_view *in, rvm_view *out)
+/* The fast guided filter's box: a 1x3 then a 3x1 pass, each a/3 + b/3 + c/3, zero padded. */
+static void box_horizontal_row(const row_op *op, int y)
 {
-    rvm_view t;
-    NEW_VIEW(t, in->h, in->w, in->c);
-    NEW_VIEW(*out, in->h, in->w, in->c);
     const float third = 1.f / 3.f;
-    for (int y = 0; y < in->h; y++)
-        for (int x = 0; x < in->w; x++)
-            for (int k = 0; k < in->c; k++) {
-                float l = x > 0 ? pixel(in, y, x - 1)[k] : 0.f;
-                float r = x + 1 < in->w ? pixel(in, y, x + 1)[k] : 0.f;
-                pixel(&t, y, x)[k] = l * third + pixel(in, y, x)[k] * third + r * third;
-            }
-    for (int y = 0; y < in->h; y++)
-        for (int x = 0; x < in->w; x++)
-            for (int k = 0; k < in->c; k++) {
-                float u = y > 0 ? pixel(&t, y - 1, x)[k] : 0.f;
-                float d = y + 1 < in->h ? pixel(&t, y + 1, x)[k] : 0.f;
-                pixel(out, y, x)[k] = u * third + pixel(&t, y, x)[k] * third + d * third;
-            }
-    return 0;
+    const rvm_view *in = op->a;
+    for (int x = 0; x < in->w; x++)
+        for (int k = 0; k < in->c; k++) {
+            float l = x > 0 ? pixel(in, y, x - 1)[k] : 0.f;
+            float r = x + 1 < in->w ? pixel(in, y, x + 1)[k] : 0.f;
+            pixel(op->b, y, x)[k] = l * third + pixel(in, y, x)[k] * third + r * third;
+        }
+}
+
+static void box_vertical_row(const row_op *op, int y)
+{
+    const float third = 1.f / 3.f;
+    const rvm_view *t = op->a;
+    for (int x = 0; x < t->w; x++)
+        for (int k = 0; k < t->c; k++) {
+            float u = y > 0 ? pixel(t, y - 1, x)[k] : 0.f;
+            float d = y + 1 < t->h ? pixel(t, y + 1, x)[k] : 0.f;
+            pixel(op->b, y, x)[k] = u * third + pixel(t, y, x)[k] * third + d * third;
+        }
+}
+
+/* From the box-filtered [x, y, x*y, x*x] (a): cov = mean(xy) - mean(x)mean(y) and
+ * var = mean(xx) - mean(x)^2 into the first 8 channels of b. */
+static void cov_var_row(const row_op *op, int y)
+{
+    for (int x = 0; x < op->a->w; x++) {
+        const float *b = pixel(op->a, y, x);
+        float *o = pixel(op->b, y, x);
+        for (int k = 0; k < 4; k++) {
+            o[k] = b[8 + k] - b[k] * b[4 + k];
+            o[4 + k] = b[12 + k] - b[k] * b[k];
+        }
+    }
+}
+
+/* The fast guided filter's A = cov / (var + eps) into b's first 4 channels. */
+static void fast_a_row(const row_op *op, int y)
+{
+    for (int x = 0; x < op->a->w; x++) {
+        const float *b = pixel(op->a, y, x);
+        float *o = pixel(op->b, y, x);
+        for (int k = 0; k < 4; k++) {
+            float cov = b[8 + k] - b[k] * b[4 + k];
+            float var = b[12 + k] - b[k] * b[k];
+            o[k] = cov / (var + 1e-5f);
+        }
+    }
+}
+
+/* b = mean(y) - A * mean(x), next to A in the 8-channel coefficients (b). */
+static void offset_row(const row_op *op, int y)
+{
+    for (int x = 0; x < op->a->w; x++) {
+        const float *b = pixel(op->a, y, x);
+        float *o = pixel(op->b, y, x);
+        for (int k = 0; k < 4; k++)
+            o[4 + k] = b[4 + k] - o[k] * b[k];
+    }
 }
 
 static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_view *proj,
@@ -656,51 +729,28 @@ static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_
     rvm_view xy, box;
     NEW_VIEW(*ab, src_sm->h, src_sm->w, 8);
     size_t mark = arena_mark(&s->scratch);
-    int st = guide_products(s, src_sm, proj, &xy);
-    if (st)
-        return st;
-    int deep = m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER;
-    if (deep)
-        CONV(box, &m->dgf_box, xy, NULL);
-    else if ((st = box3_separable(s, &xy, &box)))
-        return st;
+    NEW_VIEW(xy, src_sm->h, src_sm->w, 16);
+    run_rows(s, guide_row, src_sm, proj, &xy);
     rvm_view a = channels(*ab, 0, 4);
-    if (deep) {
+    if (m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER) {
         rvm_view cat, h1, h2;
+        CONV(box, &m->dgf_box, xy, NULL);
         NEW_VIEW(cat, xy.h, xy.w, 24); /* [cov, var, hid] */
-        for (int y = 0; y < xy.h; y++)
-            for (int x = 0; x < xy.w; x++) {
-                const float *b = pixel(&box, y, x);
-                float *o = pixel(&cat, y, x);
-                for (int k = 0; k < 4; k++) {
-                    o[k] = b[8 + k] - b[k] * b[4 + k];
-                    o[4 + k] = b[12 + k] - b[k] * b[k];
-                }
-            }
+        run_rows(s, cov_var_row, &box, &cat, NULL);
         rvm_view hid_dst = channels(cat, 8, 16);
-        copy_channels(hid, &hid_dst);
+        copy_channels(s, hid, &hid_dst);
         CONV(h1, &m->dgf_conv[0], cat, NULL);
         CONV(h2, &m->dgf_conv[1], h1, NULL);
         conv(s, &m->dgf_conv[2], &h2, &a, NULL);
     } else {
-        for (int y = 0; y < xy.h; y++)
-            for (int x = 0; x < xy.w; x++) {
-                const float *b = pixel(&box, y, x);
-                float *o = pixel(&a, y, x);
-                for (int k = 0; k < 4; k++) {
-                    float cov = b[8 + k] - b[k] * b[4 + k];
-                    float var = b[12 + k] - b[k] * b[k];
-                    o[k] = cov / (var + 1e-5f);
-                }
-            }
+        rvm_view t;
+        NEW_VIEW(t, xy.h, xy.w, 16);
+        NEW_VIEW(box, xy.h, xy.w, 16);
+        run_rows(s, box_horizontal_row, &xy, &t, NULL);
+        run_rows(s, box_vertical_row, &t, &box, NULL);
+        run_rows(s, fast_a_row, &box, &a, NULL);
     }
-    for (int y = 0; y < xy.h; y++) /* b = mean_y - A * mean_x */
-        for (int x = 0; x < xy.w; x++) {
-            const float *b = pixel(&box, y, x);
-            float *o = pixel(ab, y, x);
-            for (int k = 0; k < 4; k++)
-                o[4 + k] = b[4 + k] - o[k] * b[k];
-        }
+    run_rows(s, offset_row, &box, ab, NULL);
     arena_release(&s->scratch, mark);
     return 0;
 }
