@@ -13,18 +13,24 @@
 
 #include "kernels/threadpool.h"
 
-/* ---- scratch memory: a bump allocator reset every frame ----
- * The first frame of a given size may spill into extra blocks; the next reset merges them into
- * one, so steady-state frames allocate nothing. Everything a frame allocates stays valid until
- * the next frame starts (the tests read the per-layer results). */
+/* ---- scratch memory: a stack reset every frame ----
+ * The first frame of a given size may spill into extra blocks; the next reset replaces them
+ * with one block of the frame's peak size, so steady-state frames allocate nothing. What a
+ * layer keeps (its output) is allocated before its temporaries, which are released when it is
+ * done; the layer outputs stay valid until the next frame (the tests read them). */
+static void free_spills(arena *a)
+{
+    while (a->spills) {
+        spill *s = a->spills;
+        a->spills = s->next;
+        free(s);
+    }
+}
+
 static void arena_reset(arena *a)
 {
     if (a->spills || a->peak > a->size) {
-        while (a->spills) {
-            spill *s = a->spills;
-            a->spills = s->next;
-            free(s);
-        }
+        free_spills(a);
         free(a->base);
         a->size = a->peak;
         a->base = a->size ? aligned_alloc(64, a->size) : NULL;
@@ -62,12 +68,9 @@ static void arena_release(arena *a, size_t mark) { a->used = mark; }
 
 static void arena_free(arena *a)
 {
-    a->peak = 0;
-    a->size = 1; /* forces the merge path, which frees everything */
-    arena_reset(a);
+    free_spills(a);
     free(a->base);
-    a->base = NULL;
-    a->size = 0;
+    memset(a, 0, sizeof(*a));
 }
 
 static const char *const layer_names[] = {"src_sm", "f1", "f2", "f3", "f4", "aspp", "x4", "x3",
@@ -222,9 +225,20 @@ static lerp lerp_at(float scale, int i, int in_size)
     return l;
 }
 
+/* The lerps of every output column of a resize, in scratch memory; NULL if out of memory. */
+static const lerp *lerp_table(rvm_stream *s, float scale, int out_size, int in_size)
+{
+    lerp *t = (lerp *)arena_floats(&s->scratch, (size_t)out_size * sizeof(lerp) / sizeof(float) + 1);
+    for (int i = 0; t && i < out_size; i++)
+        t[i] = lerp_at(scale, i, in_size);
+    if (!t)
+        set_error(s, RVM_ENOMEM, "out of memory");
+    return t;
+}
+
 typedef struct {
     const rvm_view *in, *out;
-    float sy, sx;
+    float sy;
     const lerp *lx; /* per output column */
 } resize_job;
 
@@ -250,12 +264,10 @@ static void resize_rows(void *ctx, int y0, int y1, int thread)
  * than in*scale: that is the decoder's crop to the skip connection's size). */
 static int resize(rvm_stream *s, const rvm_view *in, const rvm_view *out, float sy, float sx)
 {
-    lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)out->w * sizeof(lerp) / sizeof(float) + 1);
+    const lerp *lx = lerp_table(s, sx, out->w, in->w);
     if (!lx)
-        return set_error(s, RVM_ENOMEM, "out of memory");
-    for (int x = 0; x < out->w; x++)
-        lx[x] = lerp_at(sx, x, in->w);
-    resize_job j = {in, out, sy, sx, lx};
+        return RVM_ENOMEM;
+    resize_job j = {in, out, sy, lx};
     parallel_rows(s, out->h, resize_rows, &j);
     return 0;
 }
@@ -299,16 +311,10 @@ static void input_rows(void *ctx, int y0, int y1, int thread)
 static int downsample_input(rvm_stream *s, const struct frame *f, rvm_view *out)
 {
     NEW_VIEW(*out, s->h0, s->w0, 3);
+    /* F.interpolate by scale factor: the coordinate step is 1/ratio in both directions */
     input_job j = {s, f, out, (float)(1.0 / s->ratio), NULL};
-    if (s->ratio != 1.0) {
-        lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)s->w0 * sizeof(lerp) / sizeof(float) + 1);
-        if (!lx)
-            return set_error(s, RVM_ENOMEM, "out of memory");
-        float sx = (float)(1.0 / s->ratio);
-        for (int x = 0; x < s->w0; x++)
-            lx[x] = lerp_at(sx, x, f->width);
-        j.lx = lx;
-    }
+    if (s->ratio != 1.0 && !(j.lx = lerp_table(s, (float)(1.0 / s->ratio), s->w0, f->width)))
+        return RVM_ENOMEM;
     parallel_rows(s, s->h0, input_rows, &j);
     return 0;
 }
@@ -337,9 +343,10 @@ static int avgpool2(rvm_stream *s, const rvm_view *in, rvm_view *out)
 static int global_mean(rvm_stream *s, const rvm_view *in, rvm_view *out)
 {
     NEW_VIEW(*out, 1, 1, in->c);
-    double *sum = calloc((size_t)in->c, sizeof(double));
+    double *sum = (double *)arena_floats(&s->scratch, 2 * (size_t)in->c);
     if (!sum)
         return set_error(s, RVM_ENOMEM, "out of memory");
+    memset(sum, 0, (size_t)in->c * sizeof(double));
     for (int y = 0; y < in->h; y++)
         for (int x = 0; x < in->w; x++) {
             const float *p = pixel(in, y, x);
@@ -348,7 +355,6 @@ static int global_mean(rvm_stream *s, const rvm_view *in, rvm_view *out)
         }
     for (int k = 0; k < in->c; k++)
         out->data[k] = (float)(sum[k] / ((double)in->h * in->w));
-    free(sum);
     return 0;
 }
 
@@ -821,7 +827,8 @@ static int full_resolution(rvm_stream *s, const struct frame *f, const rvm_view 
 {
     int threads = rvm_pool_threads(s->pool);
     size_t plane = ((size_t)f->width + 15) / 16 * 16;
-    lerp *lx = (lerp *)arena_floats(&s->scratch, (size_t)f->width * sizeof(lerp) / sizeof(float) + 1);
+    /* F.interpolate by size: the coordinate step is in/out */
+    const lerp *lx = lerp_table(s, (float)ab->w / (float)f->width, f->width, ab->w);
     row_cache *cache = (row_cache *)arena_floats(&s->scratch, threads * sizeof(row_cache) / sizeof(float) + 1);
     float *rows = arena_floats(&s->scratch, (size_t)threads * 2 * 8 * plane);
     float *tmp = arena_floats(&s->scratch, (size_t)threads * 4 * f->width);
@@ -832,9 +839,6 @@ static int full_resolution(rvm_stream *s, const struct frame *f, const rvm_view 
             cache[t].row[k] = -1;
             cache[t].planes[k] = rows + ((size_t)t * 2 + k) * 8 * plane;
         }
-    float sx = (float)ab->w / (float)f->width;
-    for (int x = 0; x < f->width; x++)
-        lx[x] = lerp_at(sx, x, ab->w);
     tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp};
     parallel_rows(s, f->height, tail_rows, &j);
     return 0;
@@ -842,22 +846,32 @@ static int full_resolution(rvm_stream *s, const struct frame *f, const rvm_view 
 
 /* ---- one frame ---- */
 
-static int prepare(rvm_stream *s, const struct frame *f, double ratio)
+/* Checks a frame and a ratio, and gives the internal (downsampled) size: floor(size * ratio),
+ * as F.interpolate computes it, or the frame's size at ratio 1 (no resize at all). */
+static int internal_size(rvm_stream *s, const struct frame *f, double ratio, int *h0, int *w0)
 {
-    if (!f->rgb || f->width < 1 || f->height < 1 || f->width > RVM_MAX_SIDE ||
-        f->height > RVM_MAX_SIDE)
+    if (f->width < 1 || f->height < 1 || f->width > RVM_MAX_SIDE || f->height > RVM_MAX_SIDE)
         return set_error(s, RVM_EINVAL, "frame size %dx%d is outside 1..%d", f->width, f->height,
                          RVM_MAX_SIDE);
-    if (f->stride < 3 * (ptrdiff_t)f->width)
-        return set_error(s, RVM_EINVAL, "row stride %td is less than 3*width", f->stride);
     if (!(ratio > 0.0 && ratio <= 1.0))
         return set_error(s, RVM_EINVAL, "downsample ratio %g is not in (0, 1]", ratio);
-    /* floor(size * ratio), as F.interpolate computes the output size */
-    int h0 = ratio == 1.0 ? f->height : (int)floor(f->height * ratio);
-    int w0 = ratio == 1.0 ? f->width : (int)floor(f->width * ratio);
-    if (h0 < 1 || w0 < 1)
+    *h0 = ratio == 1.0 ? f->height : (int)floor(f->height * ratio);
+    *w0 = ratio == 1.0 ? f->width : (int)floor(f->width * ratio);
+    if (*h0 < 1 || *w0 < 1)
         return set_error(s, RVM_EINVAL, "downsample ratio %g leaves no pixels of a %dx%d frame",
                          ratio, f->width, f->height);
+    return 0;
+}
+
+static int prepare(rvm_stream *s, const struct frame *f, double ratio)
+{
+    int h0, w0, st = internal_size(s, f, ratio, &h0, &w0);
+    if (st)
+        return st;
+    if (!f->rgb)
+        return set_error(s, RVM_EINVAL, "no frame data");
+    if (f->stride < 3 * (ptrdiff_t)f->width)
+        return set_error(s, RVM_EINVAL, "row stride %td is less than 3*width", f->stride);
     arena_reset(&s->scratch);
     memset(&s->layers, 0, sizeof s->layers);
     s->ratio = ratio;
@@ -946,13 +960,12 @@ int rvm_stream_segment(rvm_stream *s, const uint8_t *rgb, int width, int height,
         return RVM_EINVAL;
     struct frame f = {rgb, width, height, stride};
     if (!seg) { /* size only */
-        if (!(ratio > 0.0 && ratio <= 1.0))
-            return set_error(s, RVM_EINVAL, "downsample ratio %g is not in (0, 1]", ratio);
-        if (seg_w)
-            *seg_w = ratio == 1.0 ? width : (int)floor(width * ratio);
-        if (seg_h)
-            *seg_h = ratio == 1.0 ? height : (int)floor(height * ratio);
-        return 0;
+        int h0, w0, st = internal_size(s, &f, ratio, &h0, &w0);
+        if (!st && seg_w)
+            *seg_w = w0;
+        if (!st && seg_h)
+            *seg_h = h0;
+        return st;
     }
     rvm_view x0, src_sm, out;
     int st = forward(s, &f, ratio, &x0, &src_sm);
