@@ -29,8 +29,9 @@ static int force_winograd; /* run_case: 3x3 stride-1 dense through the Winograd 
 
 /* One random case: returns the max error of `fast` against the reference, in units of the
  * rounding error that a different summation order may add (float epsilon times the square
- * root of the number of terms, relative to 1 + |result|). Below 10 is agreement; a wrong
- * index or tap gives errors of order 1e5. */
+ * root of the number of terms, relative to 1 + |result|). Below 30 is agreement (the order
+ * of summation differs: blocks, taps, concatenated views); a wrong index or tap gives errors
+ * of order 1e5. */
 static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_t desclen)
 {
     static const int ks[] = {1, 3, 5, 7};
@@ -74,6 +75,15 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
     float *zeros = calloc(cin + cpad + 16, sizeof(float)); /* padding, and zero bias for Winograd */
 
     const rvm_kernels *ref = &rvm_kernels_reference;
+    /* dense convolutions read their input as up to three concatenated views */
+    rvm_inputs ins = rvm_inputs_of(&in);
+    if (!depthwise && cin >= 3 && rand_int(0, 1)) {
+        int c1 = rand_int(1, cin - 2), c2 = rand_int(1, cin - c1 - 1);
+        ins.n = 3;
+        ins.v[0].c = c1;
+        ins.v[1] = in, ins.v[1].data += c1, ins.v[1].c = c2;
+        ins.v[2] = in, ins.v[2].data += c1 + c2, ins.v[2].c = cin - c1 - c2;
+    }
     rvm_view *r = use_res ? &res : NULL;
     if (depthwise) {
         ref->conv_depthwise(&cv, &in, &a, r, 0, oh);
@@ -81,16 +91,16 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
         fast->conv_depthwise(&cv, &in, &b, r, 0, oh / 2);
         fast->conv_depthwise(&cv, &in, &b, r, oh / 2, oh);
     } else if (force_winograd) {
-        ref->conv_dense(&cv, &in, &a, r, 0, oh, zeros);
+        ref->conv_dense(&cv, &ins, &a, r, 0, oh, zeros);
         float *scratch = malloc(sizeof(float) * rvm_winograd_scratch(cin, cout));
         int tiles = (oh + 3) / 4; /* split tile rows in two calls, as threads do */
-        fast->conv_winograd(&cv, &in, &b, r, 0, tiles / 2, zeros, scratch);
-        fast->conv_winograd(&cv, &in, &b, r, tiles / 2, tiles, zeros, scratch);
+        fast->conv_winograd(&cv, &ins, &b, r, 0, tiles / 2, zeros, scratch);
+        fast->conv_winograd(&cv, &ins, &b, r, tiles / 2, tiles, zeros, scratch);
         free(scratch);
     } else {
-        ref->conv_dense(&cv, &in, &a, r, 0, oh, zeros);
-        fast->conv_dense(&cv, &in, &b, r, 0, oh / 2, zeros);
-        fast->conv_dense(&cv, &in, &b, r, oh / 2, oh, zeros);
+        ref->conv_dense(&cv, &ins, &a, r, 0, oh, zeros);
+        fast->conv_dense(&cv, &ins, &b, r, 0, oh / 2, zeros);
+        fast->conv_dense(&cv, &ins, &b, r, oh / 2, oh, zeros);
     }
     double max_err = 0, unit = 1.2e-7 * sqrt((double)k * k * (depthwise ? 1 : cin) + 2);
     for (size_t i = 0; i < (size_t)oh * ow * (cout + extra); i++) {
@@ -156,7 +166,7 @@ int main(void)
             char desc[160];
             double e = run_case(k, i % 2, desc, sizeof desc);
             worst = e > worst ? e : worst;
-            if (!(e <= 10.0)) {
+            if (!(e <= 30.0)) {
                 printf("FAIL %s %s: error %.3g\n", sets[s], desc, e);
                 bad++;
             }

@@ -20,6 +20,20 @@ typedef struct {
     int stride; /* floats from one pixel to the next, >= c */
 } rvm_view;
 
+/* A dense convolution's input: up to RVM_MAX_INPUTS views of one size whose channels are
+ * concatenated, so concatenations in the network cost no copy. */
+#define RVM_MAX_INPUTS 3
+typedef struct {
+    int n;
+    rvm_view v[RVM_MAX_INPUTS];
+} rvm_inputs;
+
+static inline rvm_inputs rvm_inputs_of(const rvm_view *v)
+{
+    rvm_inputs in = {1, {*v}};
+    return in;
+}
+
 typedef enum {
     RVM_ACT_NONE = 0,
     RVM_ACT_RELU,
@@ -68,18 +82,19 @@ float *rvm_pack_dense(const float *oihw, int cout, int cin, int kh, int kw);
 float *rvm_pack_depthwise(const float *oihw, int c, int kh, int kw);
 
 /* One instruction set's kernels. Row-ranged kernels compute output rows [y0, y1), so callers
- * can split work across threads. zeros: at least cin zero floats (stands for padding). */
+ * can split work across threads. zeros: at least cin zero floats (stands for padding). The
+ * channels of all input views add up to cv->cin. */
 typedef struct {
     const char *name;
     /* out = act(conv(in) + bias + residual); residual may be NULL. */
-    void (*conv_dense)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+    void (*conv_dense)(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
                        const rvm_view *residual, int y0, int y1, const float *zeros);
     void (*conv_depthwise)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                            const rvm_view *residual, int y0, int y1);
     /* The same as conv_dense for a convolution with Winograd weights, for output tile rows
      * [ty0, ty1) (output rows 4*ty0 .. 4*ty1-1). zeros: at least max(cin, cout rounded up
      * to 16) floats. NULL in sets without it. */
-    void (*conv_winograd)(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+    void (*conv_winograd)(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
                           const rvm_view *residual, int ty0, int ty1, const float *zeros,
                           float *scratch);
     /* One full-resolution output row of the refiner. h0 and h1 are the coefficient rows

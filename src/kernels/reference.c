@@ -106,30 +106,41 @@ static float weight_dense(const rvm_conv *cv, int o, int t, int i)
                       o % RVM_COUT_BLOCK];
 }
 
-static void ref_conv(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+/* Input channel i of a concatenation: its view and the channel within it. */
+static const rvm_view *input_channel(const rvm_inputs *in, int *i)
+{
+    int k = 0;
+    while (k + 1 < in->n && *i >= in->v[k].c)
+        *i -= in->v[k++].c;
+    return &in->v[k];
+}
+
+static void ref_conv(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
                      const rvm_view *res, int y0, int y1)
 {
     int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
     int cpad = round_up(cv->cout, RVM_COUT_BLOCK);
+    const int ih = in->v[0].h, iw = in->v[0].w;
     for (int oy = y0; oy < y1; oy++)
         for (int ox = 0; ox < out->w; ox++)
             for (int o = 0; o < cv->cout; o++) {
                 float acc = 0.f;
                 for (int ky = 0; ky < cv->kh; ky++) {
                     int iy = oy * cv->stride - padh + ky * cv->dilation;
-                    if (iy < 0 || iy >= in->h)
+                    if (iy < 0 || iy >= ih)
                         continue;
                     for (int kx = 0; kx < cv->kw; kx++) {
                         int ix = ox * cv->stride - padw + kx * cv->dilation;
-                        if (ix < 0 || ix >= in->w)
+                        if (ix < 0 || ix >= iw)
                             continue;
-                        const float *px = in->data + ((size_t)iy * in->w + ix) * in->stride;
                         int t = ky * cv->kw + kx;
-                        if (cv->depthwise)
-                            acc += px[o] * cv->weight[(size_t)t * cpad + o];
-                        else
-                            for (int i = 0; i < cv->cin; i++)
-                                acc += px[i] * weight_dense(cv, o, t, i);
+                        for (int i = 0; i < (cv->depthwise ? 1 : cv->cin); i++) {
+                            int ch = cv->depthwise ? o : i;
+                            const rvm_view *v = input_channel(in, &ch);
+                            float x = v->data[((size_t)iy * iw + ix) * v->stride + ch];
+                            acc += x * (cv->depthwise ? cv->weight[(size_t)t * cpad + o]
+                                                      : weight_dense(cv, o, t, i));
+                        }
                     }
                 }
                 acc += cv->bias[o];
@@ -139,11 +150,18 @@ static void ref_conv(const rvm_conv *cv, const rvm_view *in, const rvm_view *out
             }
 }
 
-static void ref_conv_dense(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+static void ref_conv_dense(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
                            const rvm_view *res, int y0, int y1, const float *zeros)
 {
     (void)zeros;
     ref_conv(cv, in, out, res, y0, y1);
+}
+
+static void ref_conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                               const rvm_view *res, int y0, int y1)
+{
+    rvm_inputs one = rvm_inputs_of(in);
+    ref_conv(cv, &one, out, res, y0, y1);
 }
 
 static float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
@@ -182,7 +200,7 @@ static void ref_blend_row(const float *h0, const float *h1, size_t plane, float 
 const rvm_kernels rvm_kernels_reference = {
     .name = "reference",
     .conv_dense = ref_conv_dense,
-    .conv_depthwise = ref_conv,
+    .conv_depthwise = ref_conv_depthwise,
     .blend_row = ref_blend_row,
     .conv_winograd = NULL, /* the reference computes every convolution directly */
 };

@@ -171,15 +171,19 @@ static inline void finish(vf v, const float *bias, const float *res, float *dst,
 }
 
 /* acc[m][j] += sum over taps and input channels of x[m] * w, for nb output blocks.
- * ptrs[t*MR + m] points at the input pixel of output pixel m under tap t (or zeros). */
+ * ptrs[(g*taps + t)*MR + m] points at the input pixel of output pixel m under tap t in input
+ * view g (or at zeros); view g holds channels [first[g], first[g] + count[g]). */
 static inline __attribute__((always_inline)) void tile(const int nb, const float *const *ptrs,
-                                                       int taps, int cin, const float *w,
-                                                       size_t wblock, vf acc[MR][NB * VPB])
+                                                       int views, const int *first,
+                                                       const int *count, int taps, int cin,
+                                                       const float *w, size_t wblock,
+                                                       vf acc[MR][NB * VPB])
 {
-    for (int t = 0; t < taps; t++) {
-        const float *const *pp = ptrs + t * MR;
-        const float *wt = w + (size_t)t * cin * RVM_COUT_BLOCK;
-        for (int i = 0; i < cin; i++) {
+    for (int gt = 0; gt < views * taps; gt++) {
+        const int g = gt / taps, t = gt % taps;
+        const float *const *pp = ptrs + gt * MR;
+        const float *wt = w + ((size_t)t * cin + first[g]) * RVM_COUT_BLOCK;
+        for (int i = 0; i < count[g]; i++) {
             vf wv[NB * VPB];
 #pragma GCC unroll 8
             for (int b = 0; b < nb; b++)
@@ -197,32 +201,38 @@ static inline __attribute__((always_inline)) void tile(const int nb, const float
     }
 }
 
-static void conv_dense(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+static void conv_dense(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
                        const rvm_view *res, int y0, int y1, const float *zeros)
 {
-    const int taps = cv->kh * cv->kw, cin = cv->cin;
+    const int taps = cv->kh * cv->kw, cin = cv->cin, views = in->n;
     const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
     const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
     const size_t wblock = (size_t)taps * cin * RVM_COUT_BLOCK;
-    const float *ptrs[49 * MR > 9 * MR ? 49 * MR : 9 * MR];
-    if (taps > 49)
+    const int ih = in->v[0].h, iw = in->v[0].w;
+    const float *ptrs[RVM_MAX_INPUTS * 49 * MR];
+    int first[RVM_MAX_INPUTS], count[RVM_MAX_INPUTS];
+    if (taps > 49 || views < 1 || views > RVM_MAX_INPUTS)
         return; /* no such layer in RVM; the model builder never asks */
+    for (int g = 0, c = 0; g < views; c += in->v[g++].c)
+        first[g] = c, count[g] = in->v[g].c;
 
     for (int oy = y0; oy < y1; oy++) {
         for (int ox0 = 0; ox0 < out->w; ox0 += MR) {
             int mcount = out->w - ox0 < MR ? out->w - ox0 : MR;
-            /* Point every (tap, pixel) at its input, or at zeros where it falls in padding. */
-            for (int ky = 0; ky < cv->kh; ky++) {
-                int iy = oy * cv->stride - padh + ky * cv->dilation;
-                for (int kx = 0; kx < cv->kw; kx++) {
-                    const float **pp = ptrs + (ky * cv->kw + kx) * MR;
-                    for (int m = 0; m < MR; m++) {
-                        int ix = (ox0 + m) * cv->stride - padw + kx * cv->dilation;
-                        int ok = m < mcount && iy >= 0 && iy < in->h && ix >= 0 && ix < in->w;
-                        pp[m] = ok ? in->data + ((size_t)iy * in->w + ix) * in->stride : zeros;
+            /* Point every (view, tap, pixel) at its input, or at zeros in the padding. */
+            for (int g = 0; g < views; g++)
+                for (int ky = 0; ky < cv->kh; ky++) {
+                    int iy = oy * cv->stride - padh + ky * cv->dilation;
+                    for (int kx = 0; kx < cv->kw; kx++) {
+                        const float **pp = ptrs + ((g * cv->kh + ky) * cv->kw + kx) * MR;
+                        for (int m = 0; m < MR; m++) {
+                            int ix = (ox0 + m) * cv->stride - padw + kx * cv->dilation;
+                            int ok = m < mcount && iy >= 0 && iy < ih && ix >= 0 && ix < iw;
+                            pp[m] = ok ? in->v[g].data + ((size_t)iy * iw + ix) * in->v[g].stride
+                                       : zeros;
+                        }
                     }
                 }
-            }
             for (int blk = 0; blk < blocks; blk += NB) {
                 int nb = blocks - blk < NB ? blocks - blk : NB;
                 vf acc[MR][NB * VPB];
@@ -231,9 +241,9 @@ static void conv_dense(const rvm_conv *cv, const rvm_view *in, const rvm_view *o
                         acc[m][j] = VZERO();
                 const float *w = cv->weight + (size_t)blk * wblock;
                 if (nb == NB)
-                    tile(NB, ptrs, taps, cin, w, wblock, acc);
+                    tile(NB, ptrs, views, first, count, taps, cin, w, wblock, acc);
                 else
-                    tile(1, ptrs, taps, cin, w, wblock, acc);
+                    tile(1, ptrs, views, first, count, taps, cin, w, wblock, acc);
                 for (int m = 0; m < mcount; m++) {
                     size_t px = (size_t)oy * out->w + ox0 + m;
                     float *dst = out->data + px * out->stride;
@@ -383,7 +393,44 @@ static inline void output_transform6(const vf m[6], vf r[4])
     r[3] = VADD(VFMA(VSET1(8.f), d34, d12), m[5]);
 }
 
-static void conv_winograd(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+/* Transforms the 6x6 input tile at (iy0, ix0) of every channel of v: point p of channel k
+ * goes to dst[p * point_stride + k]. Pixels outside v are zero (the convolution's padding). */
+static void input_tile(const rvm_view *v, int iy0, int ix0, float *dst, size_t point_stride)
+{
+    for (int k = 0; k < v->c; k += VL) {
+        int n = v->c - k < VL ? v->c - k : VL;
+        vf tmp[6][6];
+        for (int j = 0; j < 6; j++) {
+            vf d[6], r[6];
+            int ix = ix0 + j;
+            for (int i = 0; i < 6; i++) {
+                int iy = iy0 + i;
+                if (iy < 0 || iy >= v->h || ix < 0 || ix >= v->w)
+                    d[i] = VZERO();
+                else {
+                    const float *p = v->data + ((size_t)iy * v->w + ix) * v->stride + k;
+                    d[i] = n == VL ? VLOAD(p) : load_partial(p, n);
+                }
+            }
+            input_transform6(d, r);
+            for (int i = 0; i < 6; i++)
+                tmp[i][j] = r[i];
+        }
+        for (int i = 0; i < 6; i++) {
+            vf r[6];
+            input_transform6(tmp[i], r);
+            for (int j = 0; j < 6; j++) {
+                float *q = dst + (size_t)(i * 6 + j) * point_stride + k;
+                if (n == VL)
+                    VSTORE(q, r[j]);
+                else
+                    store_partial(q, r[j], n);
+            }
+        }
+    }
+}
+
+static void conv_winograd(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
                           const rvm_view *res, int ty0, int ty1, const float *zeros,
                           float *scratch)
 {
@@ -396,41 +443,11 @@ static void conv_winograd(const rvm_conv *cv, const rvm_view *in, const rvm_view
     for (int ty = ty0; ty < ty1; ty++) {
         for (int tx0 = 0; tx0 < tiles_x; tx0 += RVM_WINOGRAD_CHUNK) {
             int nt = tiles_x - tx0 < RVM_WINOGRAD_CHUNK ? tiles_x - tx0 : RVM_WINOGRAD_CHUNK;
-            /* V = B^T d B for every tile and channel */
-            for (int t = 0; t < nt; t++) {
-                int iy0 = 4 * ty - 1, ix0 = 4 * (tx0 + t) - 1;
-                for (int k = 0; k < cin; k += VL) {
-                    int n = cin - k < VL ? cin - k : VL;
-                    vf tmp[6][6];
-                    for (int j = 0; j < 6; j++) {
-                        vf d[6], r[6];
-                        int ix = ix0 + j;
-                        for (int i = 0; i < 6; i++) {
-                            int iy = iy0 + i;
-                            if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w)
-                                d[i] = VZERO();
-                            else {
-                                const float *p = in->data + ((size_t)iy * in->w + ix) * in->stride + k;
-                                d[i] = n == VL ? VLOAD(p) : load_partial(p, n);
-                            }
-                        }
-                        input_transform6(d, r);
-                        for (int i = 0; i < 6; i++)
-                            tmp[i][j] = r[i];
-                    }
-                    for (int i = 0; i < 6; i++) {
-                        vf r[6];
-                        input_transform6(tmp[i], r);
-                        for (int j = 0; j < 6; j++) {
-                            float *dst = V + ((size_t)(i * 6 + j) * RVM_WINOGRAD_CHUNK + t) * cin + k;
-                            if (n == VL)
-                                VSTORE(dst, r[j]);
-                            else
-                                store_partial(dst, r[j], n);
-                        }
-                    }
-                }
-            }
+            /* V = B^T d B for every tile and channel of every input view */
+            for (int t = 0; t < nt; t++)
+                for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
+                    input_tile(&in->v[g], 4 * ty - 1, 4 * (tx0 + t) - 1,
+                               V + (size_t)t * cin + c0, (size_t)RVM_WINOGRAD_CHUNK * cin);
             /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles */
             for (int p = 0; p < 36; p++) {
                 rvm_conv g = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1,
@@ -438,7 +455,8 @@ static void conv_winograd(const rvm_conv *cv, const rvm_view *in, const rvm_view
                               .weight = cv->winograd + p * pack, .bias = (float *)zeros};
                 rvm_view vin = {V + (size_t)p * RVM_WINOGRAD_CHUNK * cin, 1, nt, cin, cin};
                 rvm_view mout = {M + (size_t)p * RVM_WINOGRAD_CHUNK * cpad, 1, nt, cout, cpad};
-                conv_dense(&g, &vin, &mout, NULL, 0, 1, zeros);
+                rvm_inputs one = rvm_inputs_of(&vin);
+                conv_dense(&g, &one, &mout, NULL, 0, 1, zeros);
             }
             /* Y = A^T M A, then bias, residual and activation */
             for (int t = 0; t < nt; t++) {

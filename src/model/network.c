@@ -141,7 +141,8 @@ static void parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
 typedef struct {
     const rvm_kernels *k;
     const rvm_conv *cv;
-    const rvm_view *in, *out, *res;
+    const rvm_inputs *in;
+    const rvm_view *out, *res;
     const float *zeros;
 } conv_job;
 
@@ -150,7 +151,7 @@ static void conv_rows(void *ctx, int y0, int y1, int thread)
     (void)thread;
     conv_job *j = ctx;
     if (j->cv->depthwise)
-        j->k->conv_depthwise(j->cv, j->in, j->out, j->res, y0, y1);
+        j->k->conv_depthwise(j->cv, &j->in->v[0], j->out, j->res, y0, y1);
     else
         j->k->conv_dense(j->cv, j->in, j->out, j->res, y0, y1, j->zeros);
 }
@@ -168,9 +169,10 @@ static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
                           j->scratch + (size_t)thread * j->scratch_floats);
 }
 
-/* out = act(conv(in) + bias [+ res]); out must already have the conv's output size. */
-static void conv(rvm_stream *s, const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                 const rvm_view *res)
+/* out = act(conv(concatenation of in) + bias [+ res]); out must already have the conv's
+ * output size. */
+static void conv_cat(rvm_stream *s, const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
+                     const rvm_view *res)
 {
     conv_job j = {s->kernels, cv, in, out, res, s->zeros};
     if (cv->winograd && s->kernels->conv_winograd) {
@@ -186,6 +188,13 @@ static void conv(rvm_stream *s, const rvm_conv *cv, const rvm_view *in, const rv
         /* no memory for the transform: the direct convolution needs none */
     }
     parallel_rows(s, out->h, conv_rows, &j);
+}
+
+static void conv(rvm_stream *s, const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
+                 const rvm_view *res)
+{
+    rvm_inputs one = rvm_inputs_of(in);
+    conv_cat(s, cv, &one, out, res);
 }
 
 /* Allocates the output of cv applied to in. */
@@ -549,15 +558,15 @@ static void gru_update_rows(void *ctx, int y0, int y1, int thread)
         }
 }
 
-/* h = r * h, r being the first half of a's channels */
+/* c = r * h, with r the first half of a's channels and h in b */
 static void reset_gate_row(const row_op *op, int y)
 {
     const int ch = op->b->c;
     for (int x = 0; x < op->b->w; x++) {
-        const float *r = pixel(op->a, y, x);
-        float *h = pixel(op->b, y, x);
+        const float *r = pixel(op->a, y, x), *h = pixel(op->b, y, x);
+        float *o = pixel(op->c, y, x);
         for (int i = 0; i < ch; i++)
-            h[i] = r[i] * h[i];
+            o[i] = r[i] * h[i];
     }
 }
 
@@ -568,40 +577,36 @@ static int gru(rvm_stream *s, int k, const rvm_view *x)
     const int ch = g->channels;
     rvm_view b = channels(*x, ch, ch);
     rvm_view state = {.data = s->state[k], .h = x->h, .w = x->w, .c = ch, .stride = ch};
-    rvm_view cat, rz, c;
+    rvm_view rz, rh, c;
     size_t mark = arena_mark(&s->scratch);
-    NEW_VIEW(cat, x->h, x->w, 2 * ch);
-    rvm_view cat_x = channels(cat, 0, ch), cat_h = channels(cat, ch, ch);
-    copy_channels(s, &b, &cat_x);
-    copy_channels(s, &state, &cat_h);
-    CONV(rz, &g->ih, cat, NULL);
-    run_rows(s, reset_gate_row, &rz, &cat_h, NULL); /* [x, r * h] */
-    CONV(c, &g->hh, cat, NULL);
+    rvm_inputs xh = {2, {b, state}};
+    NEW_VIEW(rz, x->h, x->w, 2 * ch);
+    conv_cat(s, &g->ih, &xh, &rz, NULL);
+    NEW_VIEW(rh, x->h, x->w, ch);
+    run_rows(s, reset_gate_row, &rz, &state, &rh);
+    rvm_inputs xrh = {2, {b, rh}};
+    NEW_VIEW(c, x->h, x->w, ch);
+    conv_cat(s, &g->hh, &xrh, &c, NULL);
     gru_job j = {&rz, &c, &state, &b};
     parallel_rows(s, x->h, gru_update_rows, &j);
     arena_release(&s->scratch, mark);
     return 0;
 }
 
-/* Upsamples x by 2, crops it to skip's size and writes it with the skip features f (may be
- * NULL) and the image s_img into one concatenated buffer. */
-static int upsample_concat(rvm_stream *s, const rvm_view *x, const rvm_view *f,
-                           const rvm_view *s_img, rvm_view *cat)
+/* The decoder's input [upsample(x) cropped to s_img's size, f (if any), s_img]. */
+static int upsample_inputs(rvm_stream *s, const rvm_view *x, const rvm_view *f,
+                           const rvm_view *s_img, rvm_inputs *cat)
 {
-    int cf = f ? f->c : 0;
-    NEW_VIEW(*cat, s_img->h, s_img->w, x->c + cf + 3);
-    rvm_view up = channels(*cat, 0, x->c);
-    up.h = s_img->h;
-    up.w = s_img->w;
+    rvm_view up;
+    NEW_VIEW(up, s_img->h, s_img->w, x->c);
     int st = resize(s, x, &up, 0.5f, 0.5f);
     if (st)
         return st;
-    if (f) {
-        rvm_view dst = channels(*cat, x->c, cf);
-        copy_channels(s, f, &dst);
-    }
-    rvm_view dst = channels(*cat, x->c + cf, 3);
-    copy_channels(s, s_img, &dst);
+    *cat = (rvm_inputs){0};
+    cat->v[cat->n++] = up;
+    if (f)
+        cat->v[cat->n++] = *f;
+    cat->v[cat->n++] = *s_img;
     return 0;
 }
 
@@ -623,24 +628,27 @@ static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_v
         return st;
     s->layers.x[3] = x;
     for (int k = 2; k >= 0; k--) {
-        rvm_view cat, y;
+        rvm_inputs cat;
+        rvm_view y;
         NEW_VIEW(y, pyr[k + 1].h, pyr[k + 1].w, m->up_conv[k].cout);
         size_t mark = arena_mark(&s->scratch);
-        if ((st = upsample_concat(s, &x, &f[k], &pyr[k + 1], &cat)))
+        if ((st = upsample_inputs(s, &x, &f[k], &pyr[k + 1], &cat)))
             return st;
-        conv(s, &m->up_conv[k], &cat, &y, NULL);
+        conv_cat(s, &m->up_conv[k], &cat, &y, NULL);
         arena_release(&s->scratch, mark);
         if ((st = gru(s, k, &y)))
             return st;
         x = y;
         s->layers.x[k] = x;
     }
-    rvm_view cat, y;
+    rvm_inputs cat;
+    rvm_view y;
     NEW_VIEW(*x0, s0->h, s0->w, m->out_conv[1].cout);
     size_t mark = arena_mark(&s->scratch);
-    if ((st = upsample_concat(s, &x, NULL, s0, &cat)))
+    if ((st = upsample_inputs(s, &x, NULL, s0, &cat)))
         return st;
-    CONV(y, &m->out_conv[0], cat, NULL);
+    NEW_CONV_OUT(y, &m->out_conv[0], cat.v[0]);
+    conv_cat(s, &m->out_conv[0], &cat, &y, NULL);
     conv(s, &m->out_conv[1], &y, x0, NULL);
     arena_release(&s->scratch, mark);
     return 0;
@@ -739,13 +747,13 @@ static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_
     run_rows(s, guide_row, src_sm, proj, &xy);
     rvm_view a = channels(*ab, 0, 4);
     if (m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER) {
-        rvm_view cat, h1, h2;
+        rvm_view cov_var, h1, h2;
         CONV(box, &m->dgf_box, xy, NULL);
-        NEW_VIEW(cat, xy.h, xy.w, 24); /* [cov, var, hid] */
-        run_rows(s, cov_var_row, &box, &cat, NULL);
-        rvm_view hid_dst = channels(cat, 8, 16);
-        copy_channels(s, hid, &hid_dst);
-        CONV(h1, &m->dgf_conv[0], cat, NULL);
+        NEW_VIEW(cov_var, xy.h, xy.w, 8);
+        run_rows(s, cov_var_row, &box, &cov_var, NULL);
+        rvm_inputs cat = {2, {cov_var, *hid}}; /* [cov, var, hid] */
+        NEW_VIEW(h1, xy.h, xy.w, m->dgf_conv[0].cout);
+        conv_cat(s, &m->dgf_conv[0], &cat, &h1, NULL);
         CONV(h2, &m->dgf_conv[1], h1, NULL);
         conv(s, &m->dgf_conv[2], &h2, &a, NULL);
     } else {
