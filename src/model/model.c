@@ -148,7 +148,10 @@ static void conv_release(rvm_conv *cv)
     free(cv->weight);
     free(cv->bias);
     free(cv->winograd);
+    free(cv->weight_bf16);
+    free(cv->winograd_bf16);
     cv->weight = cv->bias = cv->winograd = NULL;
+    cv->weight_bf16 = cv->winograd_bf16 = NULL;
 }
 
 /* torchvision MobileNetV3-Large as RVM configures it (blocks 13-15 dilated). */
