@@ -108,6 +108,14 @@ static rvm_view channels(rvm_view v, int first, int count)
     return v;
 }
 
+/* Rows [y, y + n) of v. */
+static rvm_view rows_of(rvm_view v, int y, int n)
+{
+    v.data += (size_t)y * v.w * v.stride;
+    v.h = n;
+    return v;
+}
+
 static float *pixel(const rvm_view *v, int y, int x)
 {
     return v->data + ((size_t)y * v->w + x) * v->stride;
@@ -128,14 +136,21 @@ static void rows_task(void *ctx, int task, int thread)
     j->fn(j->ctx, y0, y1, thread);
 }
 
+/* Rows [0, h) in tasks of `band` rows. */
+static void parallel_bands(rvm_stream *s, int h, int band, rows_fn fn, void *ctx)
+{
+    rows_job j = {fn, ctx, h, band};
+    rvm_pool_run(s->pool, (h + band - 1) / band, rows_task, &j);
+}
+
+/* Rows [0, h) in a few tasks per thread, so uneven tasks balance. */
 static void parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
 {
     int threads = rvm_pool_threads(s->pool);
     int tasks = threads == 1 ? 1 : threads * 4;
     if (tasks > h)
         tasks = h;
-    rows_job j = {fn, ctx, h, (h + tasks - 1) / tasks};
-    rvm_pool_run(s->pool, (h + j.per_task - 1) / j.per_task, rows_task, &j);
+    parallel_bands(s, h, (h + tasks - 1) / tasks, fn, ctx);
 }
 
 typedef struct {
@@ -736,35 +751,77 @@ static void offset_row(const row_op *op, int y)
     }
 }
 
+/* The refiner works on bands of rows, each band from the guide products to A and b in
+ * per-thread buffers that stay in cache: the whole chain at once over the image would stream
+ * about ten 16-channel images through memory. */
+#define REFINE_BAND 4
+
+typedef struct {
+    rvm_stream *s;
+    const rvm_view *src_sm, *proj, *hid, *ab;
+    float *scratch;
+    size_t per_thread;
+} refine_job;
+
+static size_t refine_scratch(int w)
+{
+    return (size_t)w * ((REFINE_BAND + 2) * 48 + REFINE_BAND * 40);
+}
+
+static void run_local_rows(void (*row)(const row_op *, int), const rvm_view *a, const rvm_view *b,
+                           const rvm_view *c, int y0, int y1)
+{
+    row_op op = {row, a, b, c};
+    for (int y = y0; y < y1; y++)
+        row(&op, y);
+}
+
+static void refine_rows(void *ctx, int y0, int y1, int thread)
+{
+    refine_job *j = ctx;
+    const struct rvm_model *m = j->s->model;
+    const rvm_kernels *k = j->s->kernels;
+    const int w = j->src_sm->w, n = y1 - y0;
+    /* the band with one row of context above and below, where the image has it */
+    const int ya = y0 > 0 ? y0 - 1 : 0, yb = y1 < j->src_sm->h ? y1 + 1 : y1, bh = yb - ya;
+    const int l0 = y0 - ya; /* the band's first row, in band rows */
+    float *p = j->scratch + (size_t)thread * j->per_thread;
+    rvm_view xy = {p, bh, w, 16, 16}, box = {p + (size_t)bh * w * 16, bh, w, 16, 16};
+    rvm_view t = {p + (size_t)bh * w * 32, bh, w, 16, 16};
+    p += (size_t)(REFINE_BAND + 2) * w * 48;
+    rvm_view cov_var = {p, n, w, 8, 8}, h1 = {p + (size_t)n * w * 8, n, w, 16, 16};
+    rvm_view h2 = {p + (size_t)n * w * 24, n, w, 16, 16};
+
+    rvm_view src = rows_of(*j->src_sm, ya, bh), proj = rows_of(*j->proj, ya, bh);
+    run_local_rows(guide_row, &src, &proj, &xy, 0, bh);
+    rvm_view box_rows = rows_of(box, l0, n), ab = rows_of(*j->ab, y0, n);
+    rvm_view a = channels(ab, 0, 4);
+    if (m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER) {
+        k->conv_depthwise(&m->dgf_box, &xy, &box, NULL, l0, l0 + n);
+        run_local_rows(cov_var_row, &box_rows, &cov_var, NULL, 0, n);
+        rvm_inputs cat = {2, {cov_var, rows_of(*j->hid, y0, n)}}; /* [cov, var, hid] */
+        rvm_inputs in1 = rvm_inputs_of(&h1), in2 = rvm_inputs_of(&h2);
+        k->conv_dense(&m->dgf_conv[0], &cat, &h1, NULL, 0, n, j->s->zeros);
+        k->conv_dense(&m->dgf_conv[1], &in1, &h2, NULL, 0, n, j->s->zeros);
+        k->conv_dense(&m->dgf_conv[2], &in2, &a, NULL, 0, n, j->s->zeros);
+    } else {
+        run_local_rows(box_horizontal_row, &xy, &t, NULL, 0, bh);
+        run_local_rows(box_vertical_row, &t, &box, NULL, l0, l0 + n);
+        run_local_rows(fast_a_row, &box_rows, &a, NULL, 0, n);
+    }
+    run_local_rows(offset_row, &box_rows, &ab, NULL, 0, n);
+}
+
 static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_view *proj,
                                const rvm_view *hid, rvm_view *ab)
 {
-    const struct rvm_model *m = s->model;
-    rvm_view xy, box;
     NEW_VIEW(*ab, src_sm->h, src_sm->w, 8);
-    size_t mark = arena_mark(&s->scratch);
-    NEW_VIEW(xy, src_sm->h, src_sm->w, 16);
-    run_rows(s, guide_row, src_sm, proj, &xy);
-    rvm_view a = channels(*ab, 0, 4);
-    if (m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER) {
-        rvm_view cov_var, h1, h2;
-        CONV(box, &m->dgf_box, xy, NULL);
-        NEW_VIEW(cov_var, xy.h, xy.w, 8);
-        run_rows(s, cov_var_row, &box, &cov_var, NULL);
-        rvm_inputs cat = {2, {cov_var, *hid}}; /* [cov, var, hid] */
-        NEW_VIEW(h1, xy.h, xy.w, m->dgf_conv[0].cout);
-        conv_cat(s, &m->dgf_conv[0], &cat, &h1, NULL);
-        CONV(h2, &m->dgf_conv[1], h1, NULL);
-        conv(s, &m->dgf_conv[2], &h2, &a, NULL);
-    } else {
-        rvm_view t;
-        NEW_VIEW(t, xy.h, xy.w, 16);
-        NEW_VIEW(box, xy.h, xy.w, 16);
-        run_rows(s, box_horizontal_row, &xy, &t, NULL);
-        run_rows(s, box_vertical_row, &t, &box, NULL);
-        run_rows(s, fast_a_row, &box, &a, NULL);
-    }
-    run_rows(s, offset_row, &box, ab, NULL);
+    size_t per_thread = refine_scratch(src_sm->w), mark = arena_mark(&s->scratch);
+    float *scratch = arena_floats(&s->scratch, per_thread * rvm_pool_threads(s->pool));
+    if (!scratch)
+        return set_error(s, RVM_ENOMEM, "out of memory");
+    refine_job j = {s, src_sm, proj, hid, ab, scratch, per_thread};
+    parallel_bands(s, src_sm->h, REFINE_BAND, refine_rows, &j);
     arena_release(&s->scratch, mark);
     return 0;
 }
