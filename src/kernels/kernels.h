@@ -58,9 +58,6 @@ typedef struct {
     /* 3x3 stride-1 dense convolutions also carry Winograd F(4x4, 3x3) weights U = G g G^T:
      * 36 packs, one per transform point, each laid out as a 1x1 convolution's weights. */
     float *winograd;
-    /* bf16 copies of weight and winograd for the bf16 kernels (src/kernels/bf16.h), or NULL */
-    uint16_t *weight_bf16;
-    uint16_t *winograd_bf16;
 } rvm_conv;
 
 /* Winograd F(4x4, 3x3): output tiles of 4x4 from input tiles of 6x6. Tiles are processed in

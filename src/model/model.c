@@ -27,6 +27,11 @@ static int fail(builder *b, int status, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(b->err, b->errlen, fmt, ap);
         va_end(ap);
+        /* Tensor names come from the checkpoint and may hold any byte but NUL: keep the
+         * message one line, without control characters (a terminal acts on escapes). */
+        for (char *p = b->errlen ? b->err : NULL; p && *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
         b->status = status;
     }
     return status;
@@ -148,10 +153,7 @@ static void conv_release(rvm_conv *cv)
     free(cv->weight);
     free(cv->bias);
     free(cv->winograd);
-    free(cv->weight_bf16);
-    free(cv->winograd_bf16);
     cv->weight = cv->bias = cv->winograd = NULL;
-    cv->weight_bf16 = cv->winograd_bf16 = NULL;
 }
 
 /* torchvision MobileNetV3-Large as RVM configures it (blocks 13-15 dilated). */
