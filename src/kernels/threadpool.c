@@ -4,26 +4,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
-#else
-#define CPU_RELAX() ((void)0)
-#endif
-
-/* A frame runs a few hundred parallel steps, many of them short: waking a sleeping thread
- * costs tens of microseconds each time, so threads first spin this many rounds (about that
- * long) waiting for the next step, and only then sleep. */
-#define SPIN_ROUNDS 2000
 
 struct rvm_pool {
     int threads;
     pthread_t *workers;
     pthread_mutex_t lock;
     pthread_cond_t start, done;
-    atomic_ulong generation; /* bumped for each run; workers wait for a new one */
-    atomic_int busy;         /* workers still inside the current run */
-    atomic_int quit;
+    unsigned long generation; /* bumped for each run; workers wait for a new one */
+    int busy;                 /* workers still inside the current run */
+    int quit;
     rvm_task_fn fn;
     void *ctx;
     int n;
@@ -45,40 +34,26 @@ static void work(rvm_pool *p, int thread)
     }
 }
 
-/* Waits for a generation other than seen (or quit); returns it. */
-static unsigned long wait_for_run(rvm_pool *p, unsigned long seen)
-{
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        unsigned long g = atomic_load_explicit(&p->generation, memory_order_acquire);
-        if (g != seen || atomic_load(&p->quit))
-            return g;
-        CPU_RELAX();
-    }
-    pthread_mutex_lock(&p->lock);
-    unsigned long g;
-    while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->quit))
-        pthread_cond_wait(&p->start, &p->lock);
-    pthread_mutex_unlock(&p->lock);
-    return g;
-}
-
 static void *worker_main(void *arg)
 {
     worker_arg a = *(worker_arg *)arg;
     free(arg);
     rvm_pool *p = a.pool;
     unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
     for (;;) {
-        seen = wait_for_run(p, seen);
-        if (atomic_load(&p->quit))
+        while (!p->quit && p->generation == seen)
+            pthread_cond_wait(&p->start, &p->lock);
+        if (p->quit)
             break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->lock);
         work(p, a.index);
-        if (atomic_fetch_sub(&p->busy, 1) == 1) { /* the last one out wakes the caller */
-            pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&p->lock);
+        if (--p->busy == 0)
             pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->lock);
-        }
     }
+    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
@@ -89,10 +64,10 @@ rvm_pool *rvm_pool_create(int threads)
     rvm_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
+    p->threads = threads;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
-    p->threads = 1; /* threads actually started, for clean-up on failure */
     p->workers = calloc((size_t)threads, sizeof(pthread_t));
     if (!p->workers)
         goto fail;
@@ -106,8 +81,9 @@ rvm_pool *rvm_pool_create(int threads)
             free(a);
             goto fail;
         }
-        p->threads = i + 1;
+        p->threads = i + 1; /* threads actually started, for clean-up on failure */
     }
+    p->threads = threads;
     return p;
 fail:
     rvm_pool_free(p);
@@ -119,12 +95,13 @@ void rvm_pool_free(rvm_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
-    atomic_store(&p->quit, 1);
+    p->quit = 1;
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
     if (p->workers)
         for (int i = 1; i < p->threads; i++)
-            pthread_join(p->workers[i], NULL);
+            if (p->workers[i])
+                pthread_join(p->workers[i], NULL);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->done);
@@ -143,22 +120,18 @@ void rvm_pool_run(rvm_pool *p, int n, rvm_task_fn fn, void *ctx)
             fn(ctx, i, 0);
         return;
     }
+    pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
     atomic_store(&p->next, 0);
-    atomic_store(&p->busy, p->threads - 1);
-    pthread_mutex_lock(&p->lock); /* a worker past its spin sleeps on start: wake it */
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    p->busy = p->threads - 1;
+    p->generation++;
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
     work(p, 0);
-    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->busy) > 0; i++)
-        CPU_RELAX();
-    if (atomic_load(&p->busy) > 0) {
-        pthread_mutex_lock(&p->lock);
-        while (atomic_load(&p->busy) > 0)
-            pthread_cond_wait(&p->done, &p->lock);
-        pthread_mutex_unlock(&p->lock);
-    }
+    pthread_mutex_lock(&p->lock);
+    while (p->busy > 0)
+        pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
 }
