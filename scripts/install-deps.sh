@@ -8,4 +8,5 @@ apt-get install -y -qq --no-install-recommends \
   gcc make cmake pkg-config gzip \
   libzip-dev libcjson-dev \
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev \
+  libavdevice-dev \
   ffmpeg >/dev/null

@@ -1,0 +1,444 @@
+/* rvm: the command-line video converter (the official inference.py, and more).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/log.h>
+
+#include "cli/options.h"
+#include "cli/pipeline.h"
+#include "io/background.h"
+#include "io/reader.h"
+#include "io/writer.h"
+#include "rvm.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+/* The signal number that asked to stop (0: none). */
+static atomic_int g_stop;
+
+static void on_signal(int sig)
+{
+    if (atomic_load(&g_stop)) {
+        /* A second Ctrl-C: the user does not want to wait for the encoders. */
+        static const char msg[] = "\nrvm: interrupted again, quitting without finishing\n";
+        ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        (void)ignored;
+        _exit(128 + sig);
+    }
+    atomic_store(&g_stop, sig);
+}
+
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errorf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("rvm: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+typedef struct {
+    rvm_out_kind kind;
+    const char *flag;   /* for messages */
+    const char *path;   /* as given */
+    char *write_path;   /* where the data goes (a temporary file beside path, or path) */
+    int temp;           /* write_path is renamed to path when complete */
+    int created_dir;    /* PNG sequence: the folder did not exist before */
+    int existed;        /* PNG sequence: held frames before (-y) */
+    char *canon;        /* realpath of the parent folder + name, to compare outputs */
+    rvm_codec codec;
+    const char *format; /* muxer, when the name does not tell */
+} out_file;
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* realpath() of the parent folder joined with the last component; NULL when the parent
+ * does not exist. Two outputs naming one file are caught even through "./" or links. */
+static char *canonical(const char *path)
+{
+    char *a = strdup(path), *b = strdup(path);
+    char *out = NULL;
+    if (a && b) {
+        char *parent = realpath(dirname(a), NULL);
+        const char *base = basename(b);
+        if (parent && (out = malloc(strlen(parent) + strlen(base) + 2)))
+            sprintf(out, "%s/%s", parent, base);
+        free(parent);
+    }
+    free(a);
+    free(b);
+    return out;
+}
+
+typedef struct {
+    struct stat st;
+    int valid;
+    const char *what;
+} protected_file;
+
+/* Validates an output path and prepares where it is written. Returns 0 or -1 (message
+ * printed). */
+static int prepare_output(out_file *o, int png, int overwrite, const protected_file *prot,
+                          int nprot)
+{
+    struct stat st;
+    int exists = stat(o->path, &st) == 0;
+    if (exists)
+        for (int i = 0; i < nprot; i++)
+            if (prot[i].valid && same_file(&st, &prot[i].st)) {
+                errorf("%s %s is the %s; refusing to write over it", o->flag, o->path,
+                       prot[i].what);
+                return -1;
+            }
+    if (png) {
+        if (exists && !S_ISDIR(st.st_mode)) {
+            errorf("%s %s exists and is not a folder", o->flag, o->path);
+            return -1;
+        }
+        if (exists && rvm_png_sequence_exists(o->path)) {
+            if (!overwrite) {
+                errorf("%s %s already holds a PNG sequence (use -y to overwrite)", o->flag,
+                       o->path);
+                return -1;
+            }
+            o->existed = 1;
+        }
+        o->created_dir = !exists;
+        o->write_path = strdup(o->path);
+        return o->write_path ? 0 : -1;
+    }
+    if (exists && S_ISDIR(st.st_mode)) {
+        errorf("%s %s is a folder (a video file name is needed, or use --output-type "
+               "png_sequence)",
+               o->flag, o->path);
+        return -1;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* A device or pipe (/dev/null, a FIFO): written directly, nothing to protect. */
+        o->write_path = strdup(o->path);
+        return o->write_path ? 0 : -1;
+    }
+    if (exists && !overwrite) {
+        errorf("%s %s exists (use -y to overwrite)", o->flag, o->path);
+        return -1;
+    }
+    /* Written beside the final name and renamed when complete: an existing file is only
+     * replaced by a finished one, and a failed run leaves nothing that looks like a
+     * result. */
+    char *a = strdup(o->path), *b = strdup(o->path);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        errorf("out of memory");
+        return -1;
+    }
+    const char *dir = dirname(a), *base = basename(b);
+    size_t n = strlen(dir) + strlen(base) + 64;
+    o->write_path = malloc(n);
+    if (o->write_path)
+        snprintf(o->write_path, n, "%s/.%s.%ld.rvm-part", dir, base, (long)getpid());
+    free(a);
+    free(b);
+    if (!o->write_path) {
+        errorf("out of memory");
+        return -1;
+    }
+    int fd = open(o->write_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        errorf("%s: cannot create %s: %s", o->flag, o->path, strerror(errno));
+        free(o->write_path);
+        o->write_path = NULL;
+        return -1;
+    }
+    close(fd);
+    o->temp = 1;
+    return 0;
+}
+
+/* Removes what a failed run (or one that did no frame) wrote. */
+static void discard_output(const out_file *o, int png, int frames)
+{
+    if (!o->write_path)
+        return;
+    if (png) {
+        if (frames > 0)
+            rvm_png_sequence_remove(o->path, 0, frames - 1);
+        if (o->created_dir)
+            rmdir(o->path);
+    } else if (o->temp) {
+        unlink(o->write_path);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char err[1024];
+    rvm_cli_options opt;
+    if (rvm_cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
+        errorf("%s", err);
+        return EXIT_USAGE;
+    }
+    if (opt.help) {
+        rvm_cli_usage(stdout);
+        return 0;
+    }
+    if (opt.version) {
+        printf("rvm %s\n", RVM_VERSION);
+        return 0;
+    }
+    /* FFmpeg's own messages would break the one-line error rule; --verbose shows them. */
+    av_log_set_level(opt.verbose ? AV_LOG_INFO : AV_LOG_QUIET);
+
+    /* Signals only set a flag; blocked until the conversion runs so that set-up is never
+     * half done when one arrives (a pending one stops the run at once). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A closed pipe is reported as a write error, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+
+    /* Files that must never be written over. */
+    protected_file prot[3] = {{.what = "input"}, {.what = "background"}, {.what = "checkpoint"}};
+    int is_stdin = strcmp(opt.input, "-") == 0;
+    if (!is_stdin) {
+        if (stat(opt.input, &prot[0].st) == 0)
+            prot[0].valid = 1;
+        else if (!strstr(opt.input, "://") && errno == ENOENT) {
+            errorf("%s: no such file or folder", opt.input);
+            return EXIT_RUNTIME;
+        }
+    }
+    int bg_none = opt.background && strcmp(opt.background, "none") == 0;
+    if (opt.background && !bg_none && stat(opt.background, &prot[1].st) == 0)
+        prot[1].valid = 1;
+    if (opt.checkpoint && stat(opt.checkpoint, &prot[2].st) == 0)
+        prot[2].valid = 1;
+
+    out_file outs[3];
+    int nouts = 0;
+    struct {
+        const char *path, *flag;
+        rvm_out_kind kind;
+    } want[3] = {{opt.out_com, "--output-composition", RVM_OUT_COMPOSITION},
+                 {opt.out_pha, "--output-alpha", RVM_OUT_ALPHA},
+                 {opt.out_fgr, "--output-foreground", RVM_OUT_FOREGROUND}};
+    memset(outs, 0, sizeof(outs));
+    /* A transparent composition: asked with --background none; PNG compositions are
+     * transparent RGBA unless a background is given (the official layout). */
+    int com_rgba = bg_none || (opt.png && !opt.background);
+    for (int i = 0; i < 3; i++) {
+        if (!want[i].path)
+            continue;
+        out_file *o = &outs[nouts];
+        o->kind = want[i].kind;
+        o->flag = want[i].flag;
+        o->path = want[i].path;
+        o->codec = opt.codec;
+        if (!opt.png) {
+            int alpha = o->kind == RVM_OUT_COMPOSITION && com_rgba;
+            /* A device or pipe whose name says no container (/dev/stdout, a FIFO) gets
+             * Matroska, which needs no seeking. */
+            struct stat st;
+            if (stat(o->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
+                !av_guess_format(NULL, o->path, NULL))
+                o->format = "matroska";
+            if (rvm_video_writer_check(o->path, o->format, &o->codec, alpha, err,
+                                       sizeof(err)) < 0) {
+                errorf("%s", err);
+                return EXIT_USAGE;
+            }
+        }
+        nouts++;
+    }
+    int status = EXIT_RUNTIME;
+    int64_t frames = 0;
+    rvm_reader *reader = NULL;
+    rvm_background *bg = NULL;
+    rvm_model *model = NULL;
+    rvm_stream *stream = NULL;
+    rvm_pipeline pl;
+    memset(&pl, 0, sizeof(pl));
+    int prepared = 0;
+    for (; prepared < nouts; prepared++) {
+        outs[prepared].canon = canonical(outs[prepared].path);
+        for (int k = 0; k < prepared; k++)
+            if (outs[k].canon && outs[prepared].canon &&
+                strcmp(outs[k].canon, outs[prepared].canon) == 0) {
+                errorf("%s and %s name the same path", outs[k].flag, outs[prepared].flag);
+                goto done;
+            }
+        if (prepare_output(&outs[prepared], opt.png, opt.overwrite, prot, 3) < 0)
+            goto done;
+    }
+
+    rvm_reader_options ro = {0};
+    ro.resize_w = opt.resize_w;
+    ro.resize_h = opt.resize_h;
+    ro.start = opt.start;
+    ro.duration = opt.duration;
+    ro.image_fps = opt.input_fps;
+    ro.want_audio = !opt.no_audio && !opt.png && (opt.out_com || opt.out_fgr);
+    ro.interrupt = &g_stop;
+    reader = rvm_reader_open(opt.input, &ro, err, sizeof(err));
+    if (!reader) {
+        errorf("%s", err);
+        goto done;
+    }
+    int w = rvm_reader_width(reader), h = rvm_reader_height(reader);
+
+    int need_bg = opt.out_com && !com_rgba;
+    if (need_bg) {
+        bg = rvm_background_open(opt.background ? opt.background : RVM_DEFAULT_BACKGROUND, w, h,
+                                 &g_stop, err, sizeof(err));
+        if (!bg) {
+            errorf("%s", err);
+            goto done;
+        }
+    }
+
+    for (int i = 0; i < nouts; i++) {
+        out_file *o = &outs[i];
+        rvm_pipeline_output *po = &pl.outputs[pl.noutputs++];
+        po->kind = o->kind;
+        po->depth = opt.png ? opt.depth : 8;
+        po->layout = o->kind == RVM_OUT_ALPHA        ? RVM_LAYOUT_GRAY
+                     : o->kind == RVM_OUT_FOREGROUND ? RVM_LAYOUT_RGB
+                     : com_rgba                      ? RVM_LAYOUT_RGBA
+                                                     : RVM_LAYOUT_RGB;
+        if (opt.png) {
+            po->png = rvm_png_writer_open(o->path, po->layout, po->depth, w, h, err,
+                                          sizeof(err));
+            if (!po->png) {
+                errorf("%s %s", o->flag, err);
+                goto done;
+            }
+            continue;
+        }
+        rvm_video_writer_config vc = {0};
+        vc.path = o->write_path;
+        vc.name = o->path;
+        vc.format = o->format;
+        vc.codec = o->codec;
+        vc.layout = po->layout;
+        vc.width = w;
+        vc.height = h;
+        vc.time_base = rvm_reader_time_base(reader);
+        vc.frame_rate = rvm_reader_frame_rate(reader);
+        vc.crf = opt.crf;
+        /* The official converter's default: 1 Mbit/s. */
+        vc.mbps = opt.mbps > 0 ? opt.mbps : (opt.crf >= 0 ? 0 : 1.0);
+        if (o->kind != RVM_OUT_ALPHA && rvm_reader_audio_params(reader)) {
+            vc.audio = rvm_reader_audio_params(reader);
+            vc.audio_time_base = rvm_reader_audio_time_base(reader);
+            po->audio = 1;
+        }
+        po->video = rvm_video_writer_open(&vc, err, sizeof(err));
+        if (!po->video) {
+            errorf("%s", err);
+            goto done;
+        }
+    }
+
+    model = rvm_model_load(opt.checkpoint, opt.variant, RVM_REFINER_AUTO, err, sizeof(err));
+    if (!model) {
+        errorf("cannot load the model: %s", err);
+        goto done;
+    }
+    stream = rvm_stream_create(model, opt.threads, err, sizeof(err));
+    if (!stream) {
+        errorf("%s", err);
+        goto done;
+    }
+
+    pl.reader = reader;
+    pl.stream = stream;
+    pl.ratio = opt.ratio > 0 ? opt.ratio : rvm_auto_downsample_ratio(w, h);
+    pl.background = bg;
+    pl.stop = &g_stop;
+    pl.progress = !opt.no_progress && isatty(STDERR_FILENO);
+
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    int ret = rvm_pipeline_run(&pl, &frames, err, sizeof(err));
+    int sig = atomic_load(&g_stop);
+    if (ret < 0) {
+        errorf("%s", err);
+        goto done;
+    }
+    if (frames == 0) {
+        if (!sig)
+            errorf("no frames were converted");
+        status = sig ? 128 + sig : EXIT_RUNTIME;
+        goto done;
+    }
+    /* Complete the files: after a stop too, so they hold the frames done. */
+    for (int i = 0; i < pl.noutputs; i++)
+        if (pl.outputs[i].video &&
+            rvm_video_writer_finish(pl.outputs[i].video, err, sizeof(err)) < 0) {
+            errorf("%s", err);
+            goto done;
+        }
+    for (int i = 0; i < nouts; i++) {
+        if (outs[i].temp) {
+            if (rename(outs[i].write_path, outs[i].path) < 0) {
+                errorf("cannot rename the finished %s to %s: %s", outs[i].write_path,
+                       outs[i].path, strerror(errno));
+                goto done;
+            }
+            outs[i].temp = 0;
+        }
+        if (opt.png && outs[i].existed)
+            rvm_png_sequence_remove(outs[i].path, (long)frames, -1);
+    }
+    status = sig ? 128 + sig : 0;
+    if (sig)
+        errorf("interrupted: the outputs hold the %lld frames done", (long long)frames);
+
+done:
+    for (int i = 0; i < pl.noutputs; i++) {
+        rvm_video_writer_free(pl.outputs[i].video);
+        rvm_png_writer_free(pl.outputs[i].png);
+    }
+    if (status != 0 && status < 128)
+        for (int i = 0; i < prepared; i++)
+            discard_output(&outs[i], opt.png, (int)frames);
+    if (status >= 128 && frames == 0)
+        for (int i = 0; i < prepared; i++)
+            discard_output(&outs[i], opt.png, 0);
+    for (int i = 0; i < nouts; i++) {
+        free(outs[i].write_path);
+        free(outs[i].canon);
+    }
+    rvm_stream_free(stream);
+    rvm_model_free(model);
+    rvm_background_free(bg);
+    rvm_reader_close(reader);
+    return status;
+}

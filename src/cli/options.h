@@ -1,0 +1,40 @@
+/* The command line: the official inference.py flags plus rvm's additions.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_CLI_OPTIONS_H
+#define RVM_CLI_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "io/writer.h"
+#include "rvm.h"
+
+typedef struct {
+    rvm_variant variant;        /* AUTO unless --variant */
+    const char *checkpoint;     /* NULL: the shipped model */
+    const char *input;
+    int resize_w, resize_h;     /* 0: keep */
+    double ratio;               /* <= 0: the official auto rule */
+    int png;                    /* --output-type png_sequence */
+    const char *out_com, *out_pha, *out_fgr;
+    double mbps;                /* <= 0: not given */
+    int seq_chunk, num_workers; /* accepted for compatibility; see --help */
+    int no_progress;
+    int threads;                /* 0: all cores */
+    const char *background;     /* NULL: not given (the official green) */
+    rvm_codec codec;
+    int codec_set;
+    int crf;                    /* -1: not given */
+    int depth;                  /* 8 or 16 */
+    int depth_set;
+    double input_fps;           /* for image folders */
+    int input_fps_set;
+    double start, duration;     /* seconds; duration < 0: to the end */
+    int no_audio, overwrite, help, version, verbose;
+} rvm_cli_options;
+
+/* Returns 0, or -1 with a one-line message in err (a usage error). */
+int rvm_cli_parse(int argc, char **argv, rvm_cli_options *o, char *err, size_t errlen);
+void rvm_cli_usage(FILE *f);
+
+#endif

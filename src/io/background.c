@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "io/background.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavutil/parseutils.h>
+#include <libswscale/swscale.h>
+
+#include "io/reader.h"
+
+struct rvm_background {
+    int width, height;
+    uint8_t *frame;            /* what next() returns */
+    char *path;                /* image/video file, NULL for a colour */
+    rvm_reader *reader;
+    int is_still;              /* a single picture: computed once */
+    int frames_read;
+    const atomic_int *interrupt;
+    struct SwsContext *sws;
+};
+
+int rvm_parse_colour(const char *spec, uint8_t rgb[3])
+{
+    int r, g, b, n = 0;
+    if (sscanf(spec, "%d,%d,%d%n", &r, &g, &b, &n) == 3 && spec[n] == '\0') {
+        if (r < 0 || r > 255 || g < 0 || g > 255 || b < 0 || b > 255)
+            return -1;
+        rgb[0] = (uint8_t)r;
+        rgb[1] = (uint8_t)g;
+        rgb[2] = (uint8_t)b;
+        return 0;
+    }
+    /* libavutil knows the HTML/X11 colour names and the hex forms. "random" is not a
+     * background anyone means. */
+    if (strcmp(spec, "random") == 0)
+        return -1;
+    uint8_t rgba[4];
+    if (av_parse_color(rgba, spec, -1, NULL) < 0)
+        return -1;
+    memcpy(rgb, rgba, 3);
+    return 0;
+}
+
+/* Scales src (sw x sh) to cover width x height keeping its aspect, centred, cropped. */
+static int cover(rvm_background *bg, const uint8_t *src, int sw, int sh, char *err,
+                 size_t errlen)
+{
+    double s = (double)bg->width / sw > (double)bg->height / sh ? (double)bg->width / sw
+                                                                 : (double)bg->height / sh;
+    int cw = (int)(bg->width / s + 0.5), ch = (int)(bg->height / s + 0.5);
+    if (cw < 1)
+        cw = 1;
+    if (ch < 1)
+        ch = 1;
+    if (cw > sw)
+        cw = sw;
+    if (ch > sh)
+        ch = sh;
+    int cx = (sw - cw) / 2, cy = (sh - ch) / 2;
+    bg->sws = sws_getCachedContext(bg->sws, cw, ch, AV_PIX_FMT_RGB24, bg->width, bg->height,
+                                   AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND, NULL, NULL,
+                                   NULL);
+    if (!bg->sws) {
+        snprintf(err, errlen, "background: cannot scale %dx%d to %dx%d", cw, ch, bg->width,
+                 bg->height);
+        return -1;
+    }
+    const uint8_t *in[4] = {src + ((size_t)cy * sw + cx) * 3, NULL, NULL, NULL};
+    int in_stride[4] = {sw * 3, 0, 0, 0};
+    uint8_t *out[4] = {bg->frame, NULL, NULL, NULL};
+    int out_stride[4] = {bg->width * 3, 0, 0, 0};
+    sws_scale(bg->sws, in, in_stride, 0, ch, out, out_stride);
+    return 0;
+}
+
+static rvm_reader *open_reader(const char *path, const atomic_int *interrupt, char *err,
+                               size_t errlen)
+{
+    rvm_reader_options o = {0};
+    o.duration = -1;
+    o.image_fps = 30;
+    o.interrupt = interrupt;
+    char sub[512];
+    rvm_reader *r = rvm_reader_open(path, &o, sub, sizeof(sub));
+    if (!r)
+        snprintf(err, errlen, "background: %s", sub);
+    return r;
+}
+
+/* Reads the background's next picture into bg->frame; loops a video at its end. Returns 1,
+ * or 0 when the file has no (more) pictures even after reopening, or -1. */
+static int read_next(rvm_background *bg, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!bg->reader && !(bg->reader = open_reader(bg->path, bg->interrupt, err, errlen)))
+            return -1;
+        rvm_read_item it;
+        char sub[512];
+        int k = rvm_reader_read(bg->reader, &it, sub, sizeof(sub));
+        if (k == RVM_ITEM_VIDEO) {
+            int ret = cover(bg, it.rgb, rvm_reader_width(bg->reader),
+                            rvm_reader_height(bg->reader), err, errlen);
+            free(it.rgb);
+            bg->frames_read++;
+            return ret < 0 ? -1 : 1;
+        }
+        if (k < 0 && bg->frames_read == 0) {
+            snprintf(err, errlen, "background: %s", sub);
+            return -1;
+        }
+        /* End (or a damaged tail): start over. */
+        rvm_reader_close(bg->reader);
+        bg->reader = NULL;
+        if (bg->frames_read == 0)
+            break;
+    }
+    return 0;
+}
+
+rvm_background *rvm_background_open(const char *spec, int width, int height,
+                                    const atomic_int *interrupt, char *err, size_t errlen)
+{
+    rvm_background *bg = calloc(1, sizeof(*bg));
+    if (!bg || !(bg->frame = malloc((size_t)width * height * 3))) {
+        free(bg);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    bg->width = width;
+    bg->height = height;
+    bg->interrupt = interrupt;
+    struct stat st;
+    if (stat(spec, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (!(bg->path = strdup(spec))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        int k = read_next(bg, err, errlen);
+        if (k <= 0) {
+            if (k == 0)
+                snprintf(err, errlen, "background %s: no picture in the file", spec);
+            goto fail;
+        }
+        /* One picture only (an image): nothing more to read per frame. */
+        rvm_read_item it;
+        char sub[512];
+        int k2 = rvm_reader_read(bg->reader, &it, sub, sizeof(sub));
+        if (k2 == RVM_ITEM_VIDEO) {
+            /* A video: its second picture was read to find that out; start over so the
+             * first frame of the input gets the first picture (already in bg->frame). */
+            free(it.rgb);
+            rvm_reader_close(bg->reader);
+            bg->reader = open_reader(bg->path, interrupt, err, errlen);
+            if (!bg->reader)
+                goto fail;
+            char sub2[512];
+            if (rvm_reader_read(bg->reader, &it, sub2, sizeof(sub2)) == RVM_ITEM_VIDEO)
+                free(it.rgb);
+            bg->is_still = 0;
+            /* The first call of next() returns the picture already computed. */
+            bg->frames_read = -1;
+        } else {
+            bg->is_still = 1;
+            rvm_reader_close(bg->reader);
+            bg->reader = NULL;
+        }
+        return bg;
+    }
+    uint8_t rgb[3];
+    if (rvm_parse_colour(spec, rgb) < 0) {
+        snprintf(err, errlen,
+                 "--background %s: not a colour (name, #RRGGBB or R,G,B), an image or a video "
+                 "file",
+                 spec);
+        goto fail;
+    }
+    for (size_t i = 0; i < (size_t)width * height; i++)
+        memcpy(bg->frame + 3 * i, rgb, 3);
+    bg->is_still = 1;
+    return bg;
+fail:
+    rvm_background_free(bg);
+    return NULL;
+}
+
+const uint8_t *rvm_background_next(rvm_background *bg, char *err, size_t errlen)
+{
+    if (bg->is_still)
+        return bg->frame;
+    if (bg->frames_read < 0) {
+        bg->frames_read = 1;
+        return bg->frame;
+    }
+    int k = read_next(bg, err, errlen);
+    if (k < 0)
+        return NULL;
+    /* k == 0 cannot happen after a first picture, but keep the last one if it does. */
+    return bg->frame;
+}
+
+void rvm_background_free(rvm_background *bg)
+{
+    if (!bg)
+        return;
+    rvm_reader_close(bg->reader);
+    sws_freeContext(bg->sws);
+    free(bg->frame);
+    free(bg->path);
+    free(bg);
+}

@@ -1,0 +1,27 @@
+/* Backgrounds for the composition: a colour, an image, or a video (looped when shorter than
+ * the input, cut when longer), scaled to cover the frame and centred.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_IO_BACKGROUND_H
+#define RVM_IO_BACKGROUND_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rvm_background rvm_background;
+
+/* The official green screen, 120,255,155. */
+#define RVM_DEFAULT_BACKGROUND "#78FF9B"
+
+/* Parses a colour: a name (green, white, ...), #RRGGBB, 0xRRGGBB or R,G,B. Returns 0 or -1. */
+int rvm_parse_colour(const char *spec, uint8_t rgb[3]);
+
+/* spec: an existing image or video file, else a colour. The frames are width x height. */
+rvm_background *rvm_background_open(const char *spec, int width, int height,
+                                    const atomic_int *interrupt, char *err, size_t errlen);
+/* The background for the next frame: packed RGB24, width*height*3 bytes, valid until the
+ * next call. NULL on error. */
+const uint8_t *rvm_background_next(rvm_background *bg, char *err, size_t errlen);
+void rvm_background_free(rvm_background *bg);
+
+#endif

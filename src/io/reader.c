@@ -1,0 +1,795 @@
+/* Input media: demux, decode, rotate and convert to RGB24 with libavformat/libavcodec/libswscale.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "io/reader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+#ifdef RVM_HAVE_AVDEVICE
+#include <libavdevice/avdevice.h>
+#endif
+
+#include "rvm.h"
+
+/* AVFrame.duration replaced pkt_duration in FFmpeg 6. */
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(57, 30, 100)
+#define FRAME_DURATION(f) ((f)->duration)
+#else
+#define FRAME_DURATION(f) ((f)->pkt_duration)
+#endif
+
+struct rvm_reader {
+    rvm_reader_options opt;
+    /* A video file (or any FFmpeg input). */
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    int vidx, aidx;
+    AVPacket *pkt;
+    AVFrame *frame;
+    int rotation;            /* clockwise degrees to apply: 0, 90, 180 or 270 */
+    int input_eof;           /* av_read_frame said EOF (decoder flushed) */
+    int video_done;          /* no more video frames wanted */
+    int audio_done;          /* no more audio packets wanted */
+    int64_t frames_out;
+    int decode_errors;
+    /* Window of wanted timestamps and the shift applied (video tb / audio tb). */
+    int64_t v_start, v_end, v_shift;
+    int64_t a_start, a_end, a_shift;
+    int64_t last_pts;        /* last returned pts (before shifting), for monotonic output */
+    int64_t default_duration;
+    /* An image folder. */
+    char *dir;
+    char **files;
+    int nfiles, next_file;
+    /* Conversion. */
+    struct SwsContext *sws;
+    int sws_w, sws_h, sws_fmt, sws_spc, sws_range, sws_dw, sws_dh;
+    uint8_t *rotbuf;
+    int out_w, out_h;
+    AVRational tb, fps;
+    int64_t estimate;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const char *averr(int code, char *buf)
+{
+    av_strerror(code, buf, AV_ERROR_MAX_STRING_SIZE);
+    return buf;
+}
+
+static int interrupt_cb(void *opaque)
+{
+    const atomic_int *flag = opaque;
+    return flag && atomic_load(flag);
+}
+
+/* Extensions read from image folders; anything else there is skipped (thumbnails, notes). */
+static int is_image_name(const char *name)
+{
+    static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp",
+                                      "tga", "ppm", "pgm", "pnm", "pbm", "pam", "exr",
+                                      "dpx", "jp2", "j2k", "sgi", "gif", "pcx", "qoi", NULL};
+    const char *dot = strrchr(name, '.');
+    if (!dot || name[0] == '.')
+        return 0;
+    for (int i = 0; ext[i]; i++)
+        if (strcasecmp(dot + 1, ext[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Converts a decoded frame to out_w x out_h RGB24 in dst, honouring the frame's colour
+ * matrix and range, then applies the stream rotation. */
+static int convert_frame(rvm_reader *r, const AVFrame *f, uint8_t *dst, char *err,
+                         size_t errlen)
+{
+    int swap = r->rotation == 90 || r->rotation == 270;
+    int dw = swap ? r->out_h : r->out_w, dh = swap ? r->out_w : r->out_h;
+    int spc = f->colorspace;
+    if (spc == AVCOL_SPC_UNSPECIFIED || spc == AVCOL_SPC_RESERVED)
+        /* What players assume for untagged video: BT.709 for HD, BT.601 below. */
+        spc = f->height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+    enum AVPixelFormat pf = f->format;
+    int full = f->color_range == AVCOL_RANGE_JPEG || pf == AV_PIX_FMT_YUVJ420P ||
+               pf == AV_PIX_FMT_YUVJ422P || pf == AV_PIX_FMT_YUVJ444P ||
+               pf == AV_PIX_FMT_YUVJ440P || pf == AV_PIX_FMT_YUVJ411P;
+    if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
+        r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh) {
+        sws_freeContext(r->sws);
+        /* Accurate rounding and full chroma interpolation: the network sees the same RGB
+         * values a careful player would show. */
+        r->sws = sws_getContext(f->width, f->height, pf, dw, dh, AV_PIX_FMT_RGB24,
+                                SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT |
+                                    SWS_FULL_CHR_H_INP,
+                                NULL, NULL, NULL);
+        if (!r->sws) {
+            set_err(err, errlen, "cannot convert %dx%d %s frames to RGB", f->width, f->height,
+                    av_get_pix_fmt_name(pf) ? av_get_pix_fmt_name(pf) : "?");
+            return -1;
+        }
+        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
+        if (d && !(d->flags & AV_PIX_FMT_FLAG_RGB) && d->nb_components >= 3) {
+            int spc_sws = spc;
+            if (spc == AVCOL_SPC_BT2020_CL)
+                spc_sws = AVCOL_SPC_BT2020_NCL;
+            /* The SWS_CS_* numbers are the AVCOL_SPC_* numbers. */
+            sws_setColorspaceDetails(r->sws, sws_getCoefficients(spc_sws), full,
+                                     sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16,
+                                     1 << 16);
+        }
+        r->sws_w = f->width;
+        r->sws_h = f->height;
+        r->sws_fmt = f->format;
+        r->sws_spc = spc;
+        r->sws_range = full;
+        r->sws_dw = dw;
+        r->sws_dh = dh;
+    }
+    uint8_t *target = r->rotation ? r->rotbuf : dst;
+    uint8_t *planes[4] = {target, NULL, NULL, NULL};
+    int strides[4] = {dw * 3, 0, 0, 0};
+    if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
+                  strides) != dh) {
+        set_err(err, errlen, "converting a frame to RGB failed");
+        return -1;
+    }
+    if (!r->rotation)
+        return 0;
+    /* src is dw x dh; dst is out_w x out_h. */
+    const uint8_t *s = r->rotbuf;
+    int W = r->out_w, H = r->out_h;
+    for (int y = 0; y < H; y++) {
+        uint8_t *d = dst + (size_t)y * W * 3;
+        for (int x = 0; x < W; x++) {
+            size_t si;
+            if (r->rotation == 90)        /* clockwise: dst(x,y) = src(y, dh-1-x) */
+                si = ((size_t)(dh - 1 - x) * dw + y) * 3;
+            else if (r->rotation == 270)  /* counter-clockwise: dst(x,y) = src(dw-1-y, x) */
+                si = ((size_t)x * dw + (dw - 1 - y)) * 3;
+            else                          /* 180 */
+                si = ((size_t)(dh - 1 - y) * dw + (dw - 1 - x)) * 3;
+            d[x * 3] = s[si];
+            d[x * 3 + 1] = s[si + 1];
+            d[x * 3 + 2] = s[si + 2];
+        }
+    }
+    return 0;
+}
+
+/* Picks the output size from the first frame (and --input-resize). */
+static int set_output_size(rvm_reader *r, int w, int h, char *err, size_t errlen)
+{
+    if (w <= 0 || h <= 0) {
+        set_err(err, errlen, "the input has no valid frame size");
+        return -1;
+    }
+    if (r->rotation == 90 || r->rotation == 270) {
+        int t = w;
+        w = h;
+        h = t;
+    }
+    if (r->opt.resize_w > 0 && r->opt.resize_h > 0) {
+        w = r->opt.resize_w;
+        h = r->opt.resize_h;
+    }
+    if (w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
+        set_err(err, errlen, "frame size %dx%d is too large (at most %d on a side)", w, h,
+                RVM_MAX_SIDE);
+        return -1;
+    }
+    r->out_w = w;
+    r->out_h = h;
+    if (r->rotation) {
+        r->rotbuf = malloc((size_t)w * h * 3);
+        if (!r->rotbuf) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Decodes the single picture of one image file into a new frame. */
+static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char *err,
+                             size_t errlen)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    AVFormatContext *fmt = avformat_alloc_context();
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *frame = av_frame_alloc();
+    AVDictionary *o = NULL;
+    int ret;
+    if (!fmt || !pkt || !frame) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    fmt->interrupt_callback.callback = interrupt_cb;
+    fmt->interrupt_callback.opaque = (void *)interrupt;
+    /* The image2 demuxer with no pattern: a name holding '%' or '*' is just a name. */
+    av_dict_set(&o, "pattern_type", "none", 0);
+    ret = avformat_open_input(&fmt, path, av_find_input_format("image2"), &o);
+    av_dict_free(&o);
+    if (ret < 0) {
+        set_err(err, errlen, "%s: %s", path, averr(ret, eb));
+        goto fail;
+    }
+    if (fmt->nb_streams < 1 || fmt->streams[0]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) {
+        set_err(err, errlen, "%s: not an image", path);
+        goto fail;
+    }
+    const AVCodec *codec = avcodec_find_decoder(fmt->streams[0]->codecpar->codec_id);
+    if (!codec) {
+        set_err(err, errlen, "%s: not a readable image", path);
+        goto fail;
+    }
+    dec = avcodec_alloc_context3(codec);
+    if (!dec || avcodec_parameters_to_context(dec, fmt->streams[0]->codecpar) < 0 ||
+        (ret = avcodec_open2(dec, codec, NULL)) < 0) {
+        set_err(err, errlen, "%s: cannot open the image decoder", path);
+        goto fail;
+    }
+    int flushed = 0;
+    for (;;) {
+        ret = avcodec_receive_frame(dec, frame);
+        if (ret == 0)
+            break;
+        if (ret == AVERROR_EOF || (ret != AVERROR(EAGAIN))) {
+            set_err(err, errlen, "%s: %s", path,
+                    ret == AVERROR_EOF ? "no picture in the file" : averr(ret, eb));
+            goto fail;
+        }
+        if (flushed) {
+            set_err(err, errlen, "%s: no picture in the file", path);
+            goto fail;
+        }
+        ret = av_read_frame(fmt, pkt);
+        if (ret < 0) {
+            avcodec_send_packet(dec, NULL);
+            flushed = 1;
+            continue;
+        }
+        ret = avcodec_send_packet(dec, pkt);
+        av_packet_unref(pkt);
+        if (ret < 0 && ret != AVERROR(EAGAIN)) {
+            set_err(err, errlen, "%s: %s", path, averr(ret, eb));
+            goto fail;
+        }
+    }
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    av_packet_free(&pkt);
+    return frame;
+fail:
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+    return NULL;
+}
+
+static int open_folder(rvm_reader *r, const char *path, char *err, size_t errlen)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        set_err(err, errlen, "cannot open folder %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_image_name(e->d_name))
+            continue;
+        if (r->nfiles == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **n = realloc(r->files, (size_t)cap * sizeof(*n));
+            if (!n) {
+                closedir(d);
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            r->files = n;
+        }
+        if (!(r->files[r->nfiles] = strdup(e->d_name))) {
+            closedir(d);
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        r->nfiles++;
+    }
+    closedir(d);
+    if (r->nfiles == 0) {
+        set_err(err, errlen, "no images in folder %s", path);
+        return -1;
+    }
+    qsort(r->files, (size_t)r->nfiles, sizeof(*r->files), cmp_names);
+    r->dir = strdup(path);
+    if (!r->dir) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    r->fps = av_d2q(r->opt.image_fps, 1001000);
+    if (r->fps.num <= 0 || r->fps.den <= 0) {
+        set_err(err, errlen, "bad frame rate %g", r->opt.image_fps);
+        return -1;
+    }
+    /* One tick per frame, so frame i is shown at i/fps. */
+    r->tb = av_inv_q(r->fps);
+    /* --start/--duration pick whole frames: frame i is kept when start <= i/fps < end. */
+    int64_t first = (int64_t)ceil(r->opt.start * r->opt.image_fps - 1e-9);
+    int64_t last = r->opt.duration >= 0
+                       ? (int64_t)ceil((r->opt.start + r->opt.duration) * r->opt.image_fps - 1e-9)
+                       : r->nfiles;
+    if (first < 0)
+        first = 0;
+    if (last > r->nfiles)
+        last = r->nfiles;
+    r->next_file = first > r->nfiles ? r->nfiles : (int)first;
+    r->nfiles = last < r->next_file ? r->next_file : (int)last;
+    r->v_shift = r->next_file;
+    r->estimate = r->nfiles - r->next_file;
+    if (r->estimate <= 0) {
+        set_err(err, errlen, "--start is past the end of the input");
+        return -1;
+    }
+    /* The first image fixes the size; later ones of another size are scaled to it. */
+    char *full = malloc(strlen(path) + strlen(r->files[r->next_file]) + 2);
+    if (!full) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(full, "%s/%s", path, r->files[r->next_file]);
+    AVFrame *f = decode_image(full, r->opt.interrupt, err, errlen);
+    free(full);
+    if (!f)
+        return -1;
+    int ret = set_output_size(r, f->width, f->height, err, errlen);
+    av_frame_free(&f);
+    return ret;
+}
+
+static int open_media(rvm_reader *r, const char *source, char *err, size_t errlen)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    const AVInputFormat *ifmt = NULL;
+    const char *url = source;
+    if (strcmp(source, "-") == 0)
+        url = "pipe:0";
+#ifdef RVM_HAVE_AVDEVICE
+    avdevice_register_all();
+    if (strncmp(source, "/dev/video", 10) == 0)
+        ifmt = av_find_input_format("v4l2");
+#endif
+    r->fmt = avformat_alloc_context();
+    if (!r->fmt) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    r->fmt->interrupt_callback.callback = interrupt_cb;
+    r->fmt->interrupt_callback.opaque = (void *)r->opt.interrupt;
+    int ret = avformat_open_input(&r->fmt, url, ifmt, NULL);
+    if (ret < 0) {
+        /* avformat_open_input frees the context on failure. */
+        if (ret == AVERROR_INVALIDDATA)
+            set_err(err, errlen, "%s: not a video or image file FFmpeg can read", source);
+        else
+            set_err(err, errlen, "%s: %s", source, averr(ret, eb));
+        return -1;
+    }
+    ret = avformat_find_stream_info(r->fmt, NULL);
+    if (ret < 0) {
+        set_err(err, errlen, "%s: cannot read stream information: %s", source, averr(ret, eb));
+        return -1;
+    }
+    r->vidx = -1;
+    for (unsigned i = 0; i < r->fmt->nb_streams; i++) {
+        AVStream *st = r->fmt->streams[i];
+        /* Cover art is a video stream too; it is not the video. */
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+            !(st->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+            r->vidx = (int)i;
+            break;
+        }
+    }
+    if (r->vidx < 0) {
+        set_err(err, errlen, "%s: no video stream", source);
+        return -1;
+    }
+    r->aidx = -1;
+    if (r->opt.want_audio) {
+        int a = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, r->vidx, NULL, 0);
+        if (a >= 0 && r->fmt->streams[a]->codecpar->codec_id != AV_CODEC_ID_NONE)
+            r->aidx = a;
+    }
+    for (unsigned i = 0; i < r->fmt->nb_streams; i++)
+        if ((int)i != r->vidx && (int)i != r->aidx)
+            r->fmt->streams[i]->discard = AVDISCARD_ALL;
+
+    AVStream *vs = r->fmt->streams[r->vidx];
+    const AVCodec *codec = avcodec_find_decoder(vs->codecpar->codec_id);
+    if (!codec) {
+        set_err(err, errlen, "%s: no decoder for its video codec (%s)", source,
+                avcodec_get_name(vs->codecpar->codec_id));
+        return -1;
+    }
+    r->dec = avcodec_alloc_context3(codec);
+    if (!r->dec || avcodec_parameters_to_context(r->dec, vs->codecpar) < 0) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    r->dec->pkt_timebase = vs->time_base;
+    /* Two decoder threads: the network needs the other cores more. */
+    r->dec->thread_count = 2;
+    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) {
+        set_err(err, errlen, "%s: cannot open the video decoder: %s", source, averr(ret, eb));
+        return -1;
+    }
+
+    /* Rotation metadata: the display matrix says how to turn the picture for display. */
+    const uint8_t *dm = NULL;
+#if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 15, 100)
+    const AVPacketSideData *sd =
+        av_packet_side_data_get(vs->codecpar->coded_side_data,
+                                vs->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+    if (sd && sd->size >= 9 * 4)
+        dm = sd->data;
+#else
+    size_t dmsize = 0;
+    dm = av_stream_get_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, &dmsize);
+    if (dmsize < 9 * 4)
+        dm = NULL;
+#endif
+    if (dm) {
+        double theta = -av_display_rotation_get((const int32_t *)dm);
+        if (isfinite(theta)) {
+            long t = lround(theta / 90.0) * 90 % 360;
+            r->rotation = (int)(t < 0 ? t + 360 : t);
+        }
+    }
+
+    r->tb = vs->time_base;
+    if (r->tb.num <= 0 || r->tb.den <= 0)
+        r->tb = (AVRational){1, 90000};
+    r->fps = vs->avg_frame_rate;
+    if (r->fps.num <= 0 || r->fps.den <= 0)
+        r->fps = vs->r_frame_rate;
+    if (r->fps.num <= 0 || r->fps.den <= 0 || av_q2d(r->fps) > 1000)
+        r->fps = (AVRational){25, 1};
+    r->default_duration = av_rescale_q(1, av_inv_q(r->fps), r->tb);
+    if (r->default_duration <= 0)
+        r->default_duration = 1;
+
+    /* Timestamps stay the input's; --start moves them so the kept part starts at 0. */
+    int64_t vs0 = vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0;
+    r->v_start = INT64_MIN;
+    r->v_end = INT64_MAX;
+    r->v_shift = 0;
+    r->a_start = INT64_MIN;
+    r->a_end = INT64_MAX;
+    r->a_shift = 0;
+    AVRational a_tb = r->aidx >= 0 ? r->fmt->streams[r->aidx]->time_base : (AVRational){1, 1};
+    if (r->opt.start > 0 || r->opt.duration >= 0) {
+        int64_t s_us = vs0 == 0 ? 0 : av_rescale_q(vs0, r->tb, AV_TIME_BASE_Q);
+        s_us += (int64_t)llround(r->opt.start * AV_TIME_BASE);
+        r->v_start = av_rescale_q(s_us, AV_TIME_BASE_Q, r->tb);
+        r->a_start = av_rescale_q(s_us, AV_TIME_BASE_Q, a_tb);
+        if (r->opt.start > 0) {
+            r->v_shift = r->v_start - vs0;
+            r->a_shift = av_rescale_q(r->v_shift, r->tb, a_tb);
+        }
+        if (r->opt.duration >= 0) {
+            int64_t e_us = s_us + (int64_t)llround(r->opt.duration * AV_TIME_BASE);
+            r->v_end = av_rescale_q(e_us, AV_TIME_BASE_Q, r->tb);
+            r->a_end = av_rescale_q(e_us, AV_TIME_BASE_Q, a_tb);
+        }
+        if (r->opt.start > 0) {
+            /* A failed seek (a pipe) is fine: frames before the start are decoded and
+             * dropped instead. */
+            av_seek_frame(r->fmt, -1, s_us, AVSEEK_FLAG_BACKWARD);
+        }
+    }
+
+    /* The frame count, for the progress bar only. */
+    double secs = -1;
+    if (vs->nb_frames > 0)
+        r->estimate = vs->nb_frames;
+    else {
+        if (vs->duration != AV_NOPTS_VALUE && vs->duration > 0)
+            secs = vs->duration * av_q2d(vs->time_base);
+        else if (r->fmt->duration != AV_NOPTS_VALUE && r->fmt->duration > 0)
+            secs = r->fmt->duration / (double)AV_TIME_BASE;
+        r->estimate = secs > 0 ? (int64_t)llround(secs * av_q2d(r->fps)) : -1;
+    }
+    if (r->estimate > 0) {
+        double total = r->estimate / av_q2d(r->fps);
+        double keep = total - r->opt.start;
+        if (r->opt.duration >= 0 && r->opt.duration < keep)
+            keep = r->opt.duration;
+        if (keep <= 0 && r->opt.start > 0) {
+            set_err(err, errlen, "--start is past the end of the input");
+            return -1;
+        }
+        if (r->opt.start > 0 || r->opt.duration >= 0)
+            r->estimate = (int64_t)ceil(keep * av_q2d(r->fps) - 1e-6);
+    }
+
+    int w = vs->codecpar->width, h = vs->codecpar->height;
+    if (w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
+        set_err(err, errlen, "frame size %dx%d is too large (at most %d on a side)", w, h,
+                RVM_MAX_SIDE);
+        return -1;
+    }
+    if (set_output_size(r, w, h, err, errlen) < 0)
+        return -1;
+    r->pkt = av_packet_alloc();
+    r->frame = av_frame_alloc();
+    if (!r->pkt || !r->frame) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    r->last_pts = AV_NOPTS_VALUE;
+    if (r->aidx < 0)
+        r->audio_done = 1;
+    return 0;
+}
+
+rvm_reader *rvm_reader_open(const char *source, const rvm_reader_options *opt, char *err,
+                            size_t errlen)
+{
+    rvm_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->opt = *opt;
+    if (r->opt.image_fps <= 0)
+        r->opt.image_fps = 30;
+    r->vidx = r->aidx = -1;
+    struct stat st;
+    int ret;
+    if (strcmp(source, "-") != 0 && stat(source, &st) == 0 && S_ISDIR(st.st_mode))
+        ret = open_folder(r, source, err, errlen);
+    else
+        ret = open_media(r, source, err, errlen);
+    if (ret < 0) {
+        rvm_reader_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+void rvm_reader_close(rvm_reader *r)
+{
+    if (!r)
+        return;
+    avcodec_free_context(&r->dec);
+    avformat_close_input(&r->fmt);
+    av_packet_free(&r->pkt);
+    av_frame_free(&r->frame);
+    sws_freeContext(r->sws);
+    free(r->rotbuf);
+    for (int i = 0; i < r->nfiles; i++)
+        free(r->files[i]);
+    free(r->files);
+    free(r->dir);
+    free(r);
+}
+
+static int read_folder(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen)
+{
+    if (r->next_file >= r->nfiles)
+        return RVM_ITEM_END;
+    const char *name = r->files[r->next_file];
+    char *full = malloc(strlen(r->dir) + strlen(name) + 2);
+    if (!full) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(full, "%s/%s", r->dir, name);
+    AVFrame *f = decode_image(full, r->opt.interrupt, err, errlen);
+    free(full);
+    if (!f)
+        return -1;
+    uint8_t *rgb = malloc((size_t)r->out_w * r->out_h * 3);
+    if (!rgb) {
+        av_frame_free(&f);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    int ret = convert_frame(r, f, rgb, err, errlen);
+    av_frame_free(&f);
+    if (ret < 0) {
+        free(rgb);
+        return -1;
+    }
+    item->rgb = rgb;
+    item->pts = r->next_file - r->v_shift;
+    item->duration = 1;
+    r->next_file++;
+    return RVM_ITEM_VIDEO;
+}
+
+/* Turns a decoded frame into an item, or returns 0 when the frame is outside --start/
+ * --duration. */
+static int take_frame(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen)
+{
+    AVFrame *f = r->frame;
+    int64_t pts = f->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE)
+        pts = f->pts;
+    if (pts == AV_NOPTS_VALUE)
+        pts = r->last_pts == AV_NOPTS_VALUE ? 0 : r->last_pts + r->default_duration;
+    if (pts < r->v_start)
+        return 0;
+    if (pts >= r->v_end) {
+        r->video_done = 1;
+        return 0;
+    }
+    /* Muxers need strictly increasing timestamps; a broken input may repeat one. */
+    if (r->last_pts != AV_NOPTS_VALUE && pts <= r->last_pts)
+        pts = r->last_pts + 1;
+    uint8_t *rgb = malloc((size_t)r->out_w * r->out_h * 3);
+    if (!rgb) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    if (convert_frame(r, f, rgb, err, errlen) < 0) {
+        free(rgb);
+        return -1;
+    }
+    int64_t dur = FRAME_DURATION(f);
+    item->rgb = rgb;
+    item->pts = pts - r->v_shift;
+    item->duration = dur > 0 ? dur : r->default_duration;
+    r->last_pts = pts;
+    r->frames_out++;
+    return 1;
+}
+
+int rvm_reader_read(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    memset(item, 0, sizeof(*item));
+    if (r->dir)
+        return read_folder(r, item, err, errlen);
+    for (;;) {
+        if (r->opt.interrupt && atomic_load(r->opt.interrupt))
+            return RVM_ITEM_END;
+        if (!r->video_done) {
+            int ret = avcodec_receive_frame(r->dec, r->frame);
+            if (ret == 0) {
+                ret = take_frame(r, item, err, errlen);
+                av_frame_unref(r->frame);
+                if (ret < 0)
+                    return -1;
+                if (ret > 0)
+                    return RVM_ITEM_VIDEO;
+                continue;
+            }
+            if (ret == AVERROR_EOF) {
+                r->video_done = 1;
+            } else if (ret == AVERROR_INVALIDDATA) {
+                /* A damaged frame: skip it as players do. */
+                r->decode_errors++;
+                continue;
+            } else if (ret == AVERROR(EAGAIN) && r->input_eof) {
+                r->video_done = 1; /* a drained decoder that does not say EOF */
+            } else if (ret != AVERROR(EAGAIN)) {
+                set_err(err, errlen, "decoding the video: %s", averr(ret, eb));
+                return -1;
+            }
+        }
+        if (r->video_done && r->audio_done)
+            break;
+        if (r->input_eof) {
+            if (r->video_done)
+                break;
+            continue; /* the decoder is being drained */
+        }
+        int ret = av_read_frame(r->fmt, r->pkt);
+        if (ret < 0) {
+            if (ret == AVERROR_EXIT)
+                return RVM_ITEM_END; /* interrupted */
+            if (ret != AVERROR_EOF && r->frames_out == 0) {
+                set_err(err, errlen, "reading the input: %s", averr(ret, eb));
+                return -1;
+            }
+            /* EOF, or a truncated file after some frames: keep what was decoded. */
+            r->input_eof = 1;
+            r->audio_done = 1;
+            if (!r->video_done)
+                avcodec_send_packet(r->dec, NULL);
+            continue;
+        }
+        AVPacket *p = r->pkt;
+        if (p->stream_index == r->vidx && !r->video_done) {
+            ret = avcodec_send_packet(r->dec, p);
+            av_packet_unref(p);
+            if (ret == AVERROR_INVALIDDATA) {
+                r->decode_errors++;
+                continue;
+            }
+            if (ret < 0 && ret != AVERROR(EAGAIN)) {
+                set_err(err, errlen, "decoding the video: %s", averr(ret, eb));
+                return -1;
+            }
+            continue;
+        }
+        if (p->stream_index == r->aidx && !r->audio_done) {
+            if (p->pts != AV_NOPTS_VALUE) {
+                int64_t end = p->pts + (p->duration > 0 ? p->duration : 0);
+                if (p->pts >= r->a_end) {
+                    r->audio_done = 1;
+                    av_packet_unref(p);
+                    continue;
+                }
+                if (end <= r->a_start && r->a_start != INT64_MIN) {
+                    av_packet_unref(p);
+                    continue;
+                }
+                p->pts -= r->a_shift;
+            }
+            if (p->dts != AV_NOPTS_VALUE)
+                p->dts -= r->a_shift;
+            AVPacket *out = av_packet_alloc();
+            if (!out) {
+                av_packet_unref(p);
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            av_packet_move_ref(out, p);
+            item->packet = out;
+            return RVM_ITEM_AUDIO;
+        }
+        av_packet_unref(p);
+    }
+    if (r->frames_out == 0) {
+        set_err(err, errlen, r->opt.start > 0 ? "no video frames after --start"
+                                              : "no video frames could be decoded");
+        return -1;
+    }
+    return RVM_ITEM_END;
+}
+
+int rvm_reader_width(const rvm_reader *r) { return r->out_w; }
+int rvm_reader_height(const rvm_reader *r) { return r->out_h; }
+AVRational rvm_reader_time_base(const rvm_reader *r) { return r->tb; }
+AVRational rvm_reader_frame_rate(const rvm_reader *r) { return r->fps; }
+int64_t rvm_reader_frame_estimate(const rvm_reader *r) { return r->estimate; }
+int rvm_reader_is_folder(const rvm_reader *r) { return r->dir != NULL; }
+
+const AVCodecParameters *rvm_reader_audio_params(const rvm_reader *r)
+{
+    return r->aidx >= 0 ? r->fmt->streams[r->aidx]->codecpar : NULL;
+}
+
+AVRational rvm_reader_audio_time_base(const rvm_reader *r)
+{
+    return r->aidx >= 0 ? r->fmt->streams[r->aidx]->time_base : (AVRational){1, 1};
+}

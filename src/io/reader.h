@@ -1,0 +1,57 @@
+/* Input media: a video file, an image folder, any FFmpeg input, or stdin ("-"), decoded into
+ * packed RGB24 frames with their timestamps, plus the input's audio packets (untouched) so
+ * that writers can carry them along.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_IO_READER_H
+#define RVM_IO_READER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/rational.h>
+
+typedef struct rvm_reader rvm_reader;
+
+typedef struct {
+    int resize_w, resize_h;  /* > 0: frames are scaled to this size (after rotation) */
+    double start;            /* seconds to skip from the beginning (0: none) */
+    double duration;         /* seconds to keep (< 0: all) */
+    double image_fps;        /* frame rate given to image folders (> 0) */
+    int want_audio;          /* also return the first audio stream's packets */
+    /* Polled while reading; when it becomes non-zero blocking reads give up (Ctrl-C). */
+    const atomic_int *interrupt;
+} rvm_reader_options;
+
+typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_AUDIO = 2 } rvm_item_kind;
+
+/* What one read returns. Timestamps are in rvm_reader_time_base() (video) or
+ * rvm_reader_audio_time_base() (audio), already shifted by --start. */
+typedef struct {
+    uint8_t *rgb;      /* VIDEO: width*height*3 bytes, malloc'ed, now owned by the caller */
+    int64_t pts;       /* VIDEO: presentation time */
+    int64_t duration;  /* VIDEO: how long the frame is shown (> 0) */
+    AVPacket *packet;  /* AUDIO: owned by the caller (av_packet_free) */
+} rvm_read_item;
+
+rvm_reader *rvm_reader_open(const char *source, const rvm_reader_options *opt, char *err,
+                            size_t errlen);
+void rvm_reader_close(rvm_reader *r);
+
+/* Returns an rvm_item_kind, or -1 with a message in err. */
+int rvm_reader_read(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen);
+
+int rvm_reader_width(const rvm_reader *r);
+int rvm_reader_height(const rvm_reader *r);
+AVRational rvm_reader_time_base(const rvm_reader *r);
+AVRational rvm_reader_frame_rate(const rvm_reader *r);
+/* Expected number of frames, or -1 when the input cannot tell (stdin, devices). */
+int64_t rvm_reader_frame_estimate(const rvm_reader *r);
+/* The audio stream (NULL when there is none or it was not asked for). */
+const AVCodecParameters *rvm_reader_audio_params(const rvm_reader *r);
+AVRational rvm_reader_audio_time_base(const rvm_reader *r);
+/* Whether the source is an image folder. */
+int rvm_reader_is_folder(const rvm_reader *r);
+
+#endif

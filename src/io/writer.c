@@ -1,0 +1,492 @@
+/* Video outputs: encoder + muxer (libavcodec/libavformat), RGB -> YUV with libswscale, the
+ * input's audio copied or re-encoded.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "io/writer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/intreadwrite.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "io/audio.h"
+
+static const struct {
+    rvm_codec codec;
+    const char *name;
+    const char *encoder;
+    int alpha;
+} codecs[] = {
+    {RVM_CODEC_H264, "h264", "libx264", 0},
+    {RVM_CODEC_HEVC, "hevc", "libx265", 0},
+    {RVM_CODEC_PRORES, "prores", "prores_ks", 1},
+    {RVM_CODEC_VP9, "vp9", "libvpx-vp9", 1},
+    {RVM_CODEC_FFV1, "ffv1", "ffv1", 1},
+};
+#define NCODECS (int)(sizeof(codecs) / sizeof(codecs[0]))
+
+int rvm_codec_from_name(const char *name, rvm_codec *out)
+{
+    for (int i = 0; i < NCODECS; i++)
+        if (strcmp(name, codecs[i].name) == 0) {
+            *out = codecs[i].codec;
+            return 0;
+        }
+    /* Common spellings people type. */
+    if (strcmp(name, "h265") == 0 || strcmp(name, "x265") == 0) {
+        *out = RVM_CODEC_HEVC;
+        return 0;
+    }
+    if (strcmp(name, "x264") == 0 || strcmp(name, "avc") == 0) {
+        *out = RVM_CODEC_H264;
+        return 0;
+    }
+    return -1;
+}
+
+const char *rvm_codec_name(rvm_codec codec)
+{
+    for (int i = 0; i < NCODECS; i++)
+        if (codecs[i].codec == codec)
+            return codecs[i].name;
+    return "auto";
+}
+
+int rvm_codec_has_alpha(rvm_codec codec)
+{
+    for (int i = 0; i < NCODECS; i++)
+        if (codecs[i].codec == codec)
+            return codecs[i].alpha;
+    return 0;
+}
+
+static const char *encoder_name(rvm_codec codec)
+{
+    for (int i = 0; i < NCODECS; i++)
+        if (codecs[i].codec == codec)
+            return codecs[i].encoder;
+    return NULL;
+}
+
+int rvm_video_writer_check(const char *path, const char *format, rvm_codec *codec, int alpha,
+                           char *err, size_t errlen)
+{
+    const AVOutputFormat *of = av_guess_format(format, format ? NULL : path, NULL);
+    if (!of || (of->flags & AVFMT_NOFILE) || strcmp(of->name, "image2") == 0) {
+        snprintf(err, errlen,
+                 "%s: cannot tell the video container from the name (use .mp4, .mov, .mkv or "
+                 ".webm, or --output-type png_sequence)",
+                 path);
+        return -1;
+    }
+    if (*codec == RVM_CODEC_AUTO) {
+        if (strcmp(of->name, "webm") == 0)
+            *codec = RVM_CODEC_VP9;
+        else if (alpha && strcmp(of->name, "mov") == 0)
+            *codec = RVM_CODEC_PRORES;
+        else if (alpha && strcmp(of->name, "matroska") == 0)
+            *codec = RVM_CODEC_FFV1;
+        else
+            *codec = RVM_CODEC_H264;
+    }
+    if (alpha && !rvm_codec_has_alpha(*codec)) {
+        snprintf(err, errlen,
+                 "%s: a transparent composition needs a codec with alpha (--codec prores in "
+                 ".mov, vp9 in .webm, ffv1 in .mkv) or --output-type png_sequence",
+                 path);
+        return -1;
+    }
+    const AVCodec *enc = avcodec_find_encoder_by_name(encoder_name(*codec));
+    if (!enc) {
+        snprintf(err, errlen, "this FFmpeg has no %s encoder", encoder_name(*codec));
+        return -1;
+    }
+    if (avformat_query_codec(of, enc->id, FF_COMPLIANCE_NORMAL) != 1) {
+        snprintf(err, errlen, "%s: a .%s file cannot hold %s video (try %s)", path,
+                 of->extensions ? of->extensions : of->name, rvm_codec_name(*codec),
+                 *codec == RVM_CODEC_PRORES ? ".mov"
+                 : *codec == RVM_CODEC_VP9  ? ".webm or .mkv"
+                 : *codec == RVM_CODEC_FFV1 ? ".mkv"
+                                            : ".mp4 or .mkv");
+        return -1;
+    }
+    return 0;
+}
+
+/* Remembers the duration of frames in flight so packets leaving the encoder (possibly
+ * reordered) get it back; the muxer needs it for the last frame's length. */
+#define DUR_SLOTS 512
+
+struct rvm_video_writer {
+    rvm_video_writer_config cfg;
+    AVFormatContext *oc;
+    AVCodecContext *enc;
+    AVStream *vst, *ast;
+    AVFrame *frame;
+    AVPacket *pkt;
+    struct SwsContext *sws;
+    rvm_audio_transcoder *atx;
+    int header_written;
+    char *name;
+    int64_t dur_pts[DUR_SLOTS], dur_val[DUR_SLOTS];
+    int dur_next;
+};
+
+static void averr_msg(char *err, size_t errlen, const char *name, const char *what, int code)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    av_strerror(code, eb, sizeof(eb));
+    snprintf(err, errlen, "%s: %s: %s", name, what, eb);
+}
+
+/* Pixel format handed to the encoder. */
+static enum AVPixelFormat encoder_format(const rvm_video_writer_config *c)
+{
+    int odd = (c->width & 1) || (c->height & 1);
+    switch (c->codec) {
+    case RVM_CODEC_PRORES:
+        return c->layout == RVM_LAYOUT_RGBA ? AV_PIX_FMT_YUVA444P10LE : AV_PIX_FMT_YUV444P10LE;
+    case RVM_CODEC_VP9:
+        return c->layout == RVM_LAYOUT_RGBA ? AV_PIX_FMT_YUVA420P : AV_PIX_FMT_YUV420P;
+    case RVM_CODEC_FFV1:
+        /* Lossless RGB: exactly the pixels computed (FFV1's 8-bit RGB formats). */
+        return c->layout == RVM_LAYOUT_RGBA  ? AV_PIX_FMT_BGRA
+               : c->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_BGR0
+                                             : AV_PIX_FMT_GRAY8;
+    default:
+        /* 4:2:0 needs even sizes in H.264/HEVC; odd sizes keep full chroma instead. */
+        return odd ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P;
+    }
+}
+
+static int write_packet(rvm_video_writer *w, AVPacket *pkt, AVStream *st, AVRational from,
+                        char *err, size_t errlen)
+{
+    av_packet_rescale_ts(pkt, from, st->time_base);
+    pkt->stream_index = st->index;
+    int ret = av_interleaved_write_frame(w->oc, pkt);
+    if (ret < 0) {
+        averr_msg(err, errlen, w->name, "writing", ret);
+        return -1;
+    }
+    return 0;
+}
+
+static int emit_audio(void *opaque, AVPacket *pkt, char *err, size_t errlen)
+{
+    rvm_video_writer *w = opaque;
+    return write_packet(w, pkt, w->ast, rvm_audio_transcoder_encoder(w->atx)->time_base, err,
+                        errlen);
+}
+
+static int drain_video(rvm_video_writer *w, char *err, size_t errlen)
+{
+    for (;;) {
+        int ret = avcodec_receive_packet(w->enc, w->pkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0) {
+            averr_msg(err, errlen, w->name, "encoding", ret);
+            return -1;
+        }
+        if (w->pkt->duration <= 0)
+            for (int i = 0; i < DUR_SLOTS; i++)
+                if (w->dur_val[i] > 0 && w->dur_pts[i] == w->pkt->pts) {
+                    w->pkt->duration = w->dur_val[i];
+                    break;
+                }
+        ret = write_packet(w, w->pkt, w->vst, w->enc->time_base, err, errlen);
+        av_packet_unref(w->pkt);
+        if (ret < 0)
+            return -1;
+    }
+}
+
+static int setup_audio(rvm_video_writer *w, char *err, size_t errlen)
+{
+    const AVCodecParameters *ap = w->cfg.audio;
+    const AVOutputFormat *of = w->oc->oformat;
+    w->ast = avformat_new_stream(w->oc, NULL);
+    if (!w->ast) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (avformat_query_codec(of, ap->codec_id, FF_COMPLIANCE_NORMAL) == 1) {
+        /* Stream copy: the audio is not touched at all. */
+        if (avcodec_parameters_copy(w->ast->codecpar, ap) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        /* The input container's tag may mean nothing in this one. */
+        w->ast->codecpar->codec_tag = 0;
+        w->ast->time_base = w->cfg.audio_time_base;
+        return 0;
+    }
+    enum AVCodecID target = strcmp(of->name, "webm") == 0 ? AV_CODEC_ID_OPUS : AV_CODEC_ID_AAC;
+    char sub[512];
+    w->atx = rvm_audio_transcoder_open(ap, w->cfg.audio_time_base, target,
+                                       (of->flags & AVFMT_GLOBALHEADER) != 0, sub, sizeof(sub));
+    if (!w->atx) {
+        snprintf(err, errlen, "%s: %s (--no-audio leaves the audio out)", w->name, sub);
+        return -1;
+    }
+    const AVCodecContext *ae = rvm_audio_transcoder_encoder(w->atx);
+    if (avcodec_parameters_from_context(w->ast->codecpar, ae) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->ast->time_base = ae->time_base;
+    return 0;
+}
+
+rvm_video_writer *rvm_video_writer_open(const rvm_video_writer_config *cfg, char *err,
+                                        size_t errlen)
+{
+    rvm_video_writer *w = calloc(1, sizeof(*w));
+    int ret;
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->cfg = *cfg;
+    w->name = strdup(cfg->name ? cfg->name : cfg->path);
+    if (!w->name) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    const AVOutputFormat *of = av_guess_format(cfg->format, cfg->format ? NULL : w->name, NULL);
+    if (!of) {
+        snprintf(err, errlen, "%s: cannot tell the video container from the name", w->name);
+        goto fail;
+    }
+    if ((ret = avformat_alloc_output_context2(&w->oc, of, NULL, cfg->path)) < 0) {
+        averr_msg(err, errlen, w->name, "cannot set up the container", ret);
+        goto fail;
+    }
+    const AVCodec *codec = avcodec_find_encoder_by_name(encoder_name(cfg->codec));
+    if (!codec) {
+        snprintf(err, errlen, "this FFmpeg has no %s encoder", encoder_name(cfg->codec));
+        goto fail;
+    }
+    w->enc = avcodec_alloc_context3(codec);
+    w->frame = av_frame_alloc();
+    w->pkt = av_packet_alloc();
+    w->vst = avformat_new_stream(w->oc, NULL);
+    if (!w->enc || !w->frame || !w->pkt || !w->vst) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    AVCodecContext *e = w->enc;
+    e->width = cfg->width;
+    e->height = cfg->height;
+    e->pix_fmt = encoder_format(cfg);
+    /* The input's own time base: every input timestamp is representable, so the output's
+     * timing is the input's (variable frame rate included). */
+    e->time_base = cfg->time_base;
+    e->framerate = cfg->frame_rate;
+    e->sample_aspect_ratio = (AVRational){1, 1};
+    int yuv = !(av_pix_fmt_desc_get(e->pix_fmt)->flags & AV_PIX_FMT_FLAG_RGB) &&
+              e->pix_fmt != AV_PIX_FMT_GRAY8;
+    if (yuv) {
+        e->colorspace = AVCOL_SPC_BT709;
+        e->color_primaries = AVCOL_PRI_BT709;
+        e->color_trc = AVCOL_TRC_BT709;
+        e->color_range = AVCOL_RANGE_MPEG;
+    } else {
+        e->colorspace = e->pix_fmt == AV_PIX_FMT_GRAY8 ? AVCOL_SPC_UNSPECIFIED : AVCOL_SPC_RGB;
+        e->color_range = AVCOL_RANGE_JPEG;
+    }
+    if (w->oc->oformat->flags & AVFMT_GLOBALHEADER)
+        e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    char num[32];
+    switch (cfg->codec) {
+    case RVM_CODEC_H264:
+    case RVM_CODEC_HEVC:
+        if (cfg->crf >= 0) {
+            snprintf(num, sizeof(num), "%d", cfg->crf);
+            av_opt_set(e->priv_data, "crf", num, 0);
+        } else {
+            e->bit_rate = (int64_t)(cfg->mbps * 1e6);
+        }
+        if (cfg->codec == RVM_CODEC_HEVC)
+            /* x265 prints its banner and statistics to stderr otherwise. */
+            av_opt_set(e->priv_data, "x265-params", "log-level=error", 0);
+        break;
+    case RVM_CODEC_VP9:
+        if (cfg->crf >= 0) {
+            snprintf(num, sizeof(num), "%d", cfg->crf);
+            av_opt_set(e->priv_data, "crf", num, 0);
+            e->bit_rate = 0;
+        } else {
+            e->bit_rate = (int64_t)(cfg->mbps * 1e6);
+        }
+        /* libvpx's defaults are many times slower than real time. */
+        av_opt_set(e->priv_data, "deadline", "good", 0);
+        av_opt_set_int(e->priv_data, "cpu-used", 4, 0);
+        av_opt_set_int(e->priv_data, "row-mt", 1, 0);
+        break;
+    case RVM_CODEC_PRORES:
+        /* 4444 (with alpha when given): the profile sets the quality; bit rates do not
+         * apply. */
+        av_opt_set(e->priv_data, "profile", "4444", 0);
+        av_opt_set(e->priv_data, "vendor", "apl0", 0);
+        break;
+    case RVM_CODEC_FFV1:
+        av_opt_set_int(e->priv_data, "slices", 4, 0);
+        e->level = 3;
+        break;
+    default:
+        break;
+    }
+    if ((ret = avcodec_open2(e, codec, NULL)) < 0) {
+        averr_msg(err, errlen, w->name, "cannot open the video encoder", ret);
+        goto fail;
+    }
+    if (avcodec_parameters_from_context(w->vst->codecpar, e) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    w->vst->time_base = e->time_base;
+    w->vst->avg_frame_rate = cfg->frame_rate;
+    if (cfg->audio && setup_audio(w, err, errlen) < 0)
+        goto fail;
+
+    enum AVPixelFormat in_fmt = cfg->layout == RVM_LAYOUT_GRAY  ? AV_PIX_FMT_GRAY8
+                                : cfg->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_RGB24
+                                                                : AV_PIX_FMT_RGBA;
+    w->sws = sws_getContext(cfg->width, cfg->height, in_fmt, cfg->width, cfg->height, e->pix_fmt,
+                            SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, NULL, NULL,
+                            NULL);
+    if (!w->sws) {
+        snprintf(err, errlen, "%s: cannot convert frames for the encoder", w->name);
+        goto fail;
+    }
+    if (yuv)
+        /* Match the BT.709 limited-range tags written above. */
+        sws_setColorspaceDetails(w->sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                                 sws_getCoefficients(SWS_CS_ITU709), 0, 0, 1 << 16, 1 << 16);
+    w->frame->format = e->pix_fmt;
+    w->frame->width = e->width;
+    w->frame->height = e->height;
+    if (av_frame_get_buffer(w->frame, 0) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if ((ret = avio_open(&w->oc->pb, cfg->path, AVIO_FLAG_WRITE)) < 0) {
+        averr_msg(err, errlen, w->name, "cannot create", ret);
+        goto fail;
+    }
+    if ((ret = avformat_write_header(w->oc, NULL)) < 0) {
+        averr_msg(err, errlen, w->name, "writing the header", ret);
+        goto fail;
+    }
+    w->header_written = 1;
+    return w;
+fail:
+    rvm_video_writer_free(w);
+    return NULL;
+}
+
+int rvm_video_writer_frame(rvm_video_writer *w, const uint8_t *data, int64_t pts,
+                           int64_t duration, char *err, size_t errlen)
+{
+    int ret = av_frame_make_writable(w->frame);
+    if (ret < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const uint8_t *src[4] = {data, NULL, NULL, NULL};
+    int stride[4] = {w->cfg.width * (int)w->cfg.layout, 0, 0, 0};
+    sws_scale(w->sws, src, stride, 0, w->cfg.height, w->frame->data, w->frame->linesize);
+    if (w->cfg.layout == RVM_LAYOUT_GRAY && w->enc->pix_fmt != AV_PIX_FMT_GRAY8) {
+        /* An alpha matte is grey: neutral chroma, whatever swscale leaves there. */
+        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(w->enc->pix_fmt);
+        int ch = AV_CEIL_RSHIFT(w->cfg.height, d->log2_chroma_h);
+        int cw = AV_CEIL_RSHIFT(w->cfg.width, d->log2_chroma_w);
+        int bytes = d->comp[1].depth > 8 ? 2 : 1;
+        for (int p = 1; p <= 2; p++)
+            for (int y = 0; y < ch; y++) {
+                uint8_t *row = w->frame->data[p] + (size_t)y * w->frame->linesize[p];
+                if (bytes == 1)
+                    memset(row, 128, (size_t)cw);
+                else
+                    for (int x = 0; x < cw; x++)
+                        AV_WN16(row + 2 * x, 1 << (d->comp[1].depth - 1));
+            }
+    }
+    w->frame->pts = pts;
+    w->dur_pts[w->dur_next] = pts;
+    w->dur_val[w->dur_next] = duration;
+    w->dur_next = (w->dur_next + 1) % DUR_SLOTS;
+    if ((ret = avcodec_send_frame(w->enc, w->frame)) < 0) {
+        averr_msg(err, errlen, w->name, "encoding", ret);
+        return -1;
+    }
+    return drain_video(w, err, errlen);
+}
+
+int rvm_video_writer_audio(rvm_video_writer *w, const AVPacket *pkt, char *err, size_t errlen)
+{
+    if (!w->ast)
+        return 0;
+    if (w->atx)
+        return rvm_audio_transcoder_feed(w->atx, pkt, emit_audio, w, err, errlen);
+    AVPacket *p = av_packet_clone(pkt);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int ret = write_packet(w, p, w->ast, w->cfg.audio_time_base, err, errlen);
+    av_packet_free(&p);
+    return ret;
+}
+
+int rvm_video_writer_finish(rvm_video_writer *w, char *err, size_t errlen)
+{
+    int ret = avcodec_send_frame(w->enc, NULL);
+    if (ret < 0 && ret != AVERROR_EOF) {
+        averr_msg(err, errlen, w->name, "encoding", ret);
+        return -1;
+    }
+    if (drain_video(w, err, errlen) < 0)
+        return -1;
+    if (w->atx && rvm_audio_transcoder_feed(w->atx, NULL, emit_audio, w, err, errlen) < 0)
+        return -1;
+    if ((ret = av_write_trailer(w->oc)) < 0) {
+        averr_msg(err, errlen, w->name, "writing the trailer", ret);
+        return -1;
+    }
+    w->header_written = 0;
+    avio_flush(w->oc->pb);
+    /* Write errors (a full disk) are sticky in the AVIOContext; closing reports the last. */
+    ret = w->oc->pb->error;
+    int cret = avio_closep(&w->oc->pb);
+    if (ret < 0 || cret < 0) {
+        averr_msg(err, errlen, w->name, "writing", ret < 0 ? ret : cret);
+        return -1;
+    }
+    return 0;
+}
+
+void rvm_video_writer_free(rvm_video_writer *w)
+{
+    if (!w)
+        return;
+    if (w->oc) {
+        if (w->oc->pb)
+            avio_closep(&w->oc->pb);
+        avformat_free_context(w->oc);
+    }
+    avcodec_free_context(&w->enc);
+    av_frame_free(&w->frame);
+    av_packet_free(&w->pkt);
+    sws_freeContext(w->sws);
+    rvm_audio_transcoder_free(w->atx);
+    free(w->name);
+    free(w);
+}

@@ -1,0 +1,82 @@
+/* Output media: encoded videos (with the input's audio) and PNG sequences.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_IO_WRITER_H
+#define RVM_IO_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavcodec/avcodec.h>
+
+#include "io/compose.h"
+
+typedef enum {
+    RVM_CODEC_AUTO = 0, /* from the container: vp9 for .webm, else h264 (prores in .mov when
+                           alpha is needed) */
+    RVM_CODEC_H264,
+    RVM_CODEC_HEVC,
+    RVM_CODEC_PRORES,
+    RVM_CODEC_VP9,
+    RVM_CODEC_FFV1,
+} rvm_codec;
+
+/* Returns 0 and sets *out, or -1 for an unknown name. */
+int rvm_codec_from_name(const char *name, rvm_codec *out);
+const char *rvm_codec_name(rvm_codec codec);
+/* Whether the codec can carry an alpha channel (prores, vp9, ffv1). */
+int rvm_codec_has_alpha(rvm_codec codec);
+/* Resolves RVM_CODEC_AUTO and checks that the container can hold the codec. The container
+ * is format (an FFmpeg muxer name) or, when NULL, the one path's extension names. Returns 0
+ * or -1 with a message. */
+int rvm_video_writer_check(const char *path, const char *format, rvm_codec *codec, int alpha,
+                           char *err, size_t errlen);
+
+typedef struct rvm_video_writer rvm_video_writer;
+
+typedef struct {
+    const char *path;      /* the file written (may be a temporary name) */
+    const char *name;      /* the name the user gave: for messages, and its extension picks
+                              the container unless format is set */
+    const char *format;    /* FFmpeg muxer name, or NULL */
+    rvm_codec codec;       /* resolved (not AUTO) */
+    rvm_layout layout;     /* what is passed to write: gray (alpha), RGB, or RGBA */
+    int width, height;
+    AVRational time_base;  /* of the pts given to write */
+    AVRational frame_rate; /* nominal, for rate control and headers */
+    double mbps;           /* > 0: target bit rate */
+    int crf;               /* >= 0: constant quality instead of a bit rate */
+    /* Audio to carry (NULL: none): copied when the container holds its codec, else
+     * re-encoded (Opus in WebM, AAC elsewhere). */
+    const AVCodecParameters *audio;
+    AVRational audio_time_base;
+} rvm_video_writer_config;
+
+rvm_video_writer *rvm_video_writer_open(const rvm_video_writer_config *cfg, char *err,
+                                        size_t errlen);
+/* data: packed 8-bit pixels of cfg->layout, width*channels bytes per row. */
+int rvm_video_writer_frame(rvm_video_writer *w, const uint8_t *data, int64_t pts,
+                           int64_t duration, char *err, size_t errlen);
+/* An input audio packet (timestamps in cfg->audio_time_base); ignored without audio. */
+int rvm_video_writer_audio(rvm_video_writer *w, const AVPacket *pkt, char *err, size_t errlen);
+/* Flushes the encoders and writes the trailer: the file is complete and playable. */
+int rvm_video_writer_finish(rvm_video_writer *w, char *err, size_t errlen);
+void rvm_video_writer_free(rvm_video_writer *w);
+
+typedef struct rvm_png_writer rvm_png_writer;
+
+/* Writes dir/0000.png, dir/0001.png, ... (the official layout); creates dir if needed. depth
+ * 8 or 16. Each file is written under a temporary name and renamed when complete. */
+rvm_png_writer *rvm_png_writer_open(const char *dir, rvm_layout layout, int depth, int width,
+                                    int height, char *err, size_t errlen);
+/* data: packed pixels, uint8_t (depth 8) or native-endian uint16_t (depth 16). */
+int rvm_png_writer_frame(rvm_png_writer *w, const void *data, char *err, size_t errlen);
+int rvm_png_writer_count(const rvm_png_writer *w);
+void rvm_png_writer_free(rvm_png_writer *w);
+
+/* Whether dir holds files named like frames of a sequence (NNNN.png). */
+int rvm_png_sequence_exists(const char *dir);
+/* Removes the sequence's frames numbered from first to last (inclusive; last < 0: no end),
+ * e.g. those left over from an earlier, longer run. */
+void rvm_png_sequence_remove(const char *dir, long first, long last);
+
+#endif

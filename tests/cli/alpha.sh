@@ -1,0 +1,47 @@
+# Transparent compositions (--background none) carry alpha: ProRes 4444 in .mov
+# (yuva444p10le), VP9 in .webm (alpha_mode), FFV1 in .mkv (bgra); their alpha is the matte.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+# The shipped sample is enough here.
+common="--input-source $SAMPLE --input-resize 160 120 --duration 0.4 --background none"
+run_ok $common --output-composition com.mov --codec prores
+[ "$(stream_field com.mov v:0 codec_name)" = prores ] || fail "com.mov is not ProRes"
+# Written as yuva444p10le; FFmpeg's ProRes decoder reports 4444 as 12-bit.
+case "$(stream_field com.mov v:0 pix_fmt)" in
+yuva444p10le | yuva444p12le) ;;
+*) fail "com.mov pix_fmt is $(stream_field com.mov v:0 pix_fmt)" ;;
+esac
+ok "ProRes 4444 with alpha ($(stream_field com.mov v:0 pix_fmt))"
+
+run_ok $common --output-composition com.webm
+[ "$(stream_field com.webm v:0 codec_name)" = vp9 ] || fail "com.webm is not VP9"
+[ "$(ffprobe -v error -select_streams v:0 -show_entries stream_tags=alpha_mode -of csv=p=0 com.webm)" = 1 ] \
+    || fail "com.webm has no alpha_mode tag"
+ok "VP9 with alpha (alpha_mode 1)"
+
+run_ok $common --output-composition com.mkv --codec ffv1 --output-alpha pha.mkv
+[ "$(stream_field com.mkv v:0 pix_fmt)" = bgra ] || fail "com.mkv pix_fmt is not bgra"
+ok "FFV1 with alpha (bgra)"
+
+# The alpha channel of each is the matte: exact for FFV1 (lossless), within the 2 steps
+# that the 8 -> 10 -> 12 -> 8-bit conversions around ProRes cost, and present (not all
+# opaque) for VP9.
+ffmpeg -nostdin -v error -i pha.mkv -f rawvideo -pix_fmt gray matte.raw
+ffmpeg -nostdin -v error -i com.mkv -vf alphaextract -f rawvideo -pix_fmt gray a_ffv1.raw
+"$PIXCMP" gray matte.raw a_ffv1.raw || fail "FFV1 alpha is not the matte"
+ok "FFV1 alpha equals the alpha output"
+ffmpeg -nostdin -v error -i com.mov -vf alphaextract -f rawvideo -pix_fmt gray a_prores.raw
+"$PIXCMP" gray matte.raw a_prores.raw 2 || fail "ProRes alpha differs from the matte by more than 2"
+ok "ProRes alpha equals the matte within 2 steps"
+ffmpeg -nostdin -v error -c:v libvpx-vp9 -i com.webm -vf alphaextract -frames:v 1 -f rawvideo \
+    -pix_fmt gray a_vp9.raw
+od -An -tu1 -v a_vp9.raw | awk '{ for (i = 1; i <= NF; i++) { if ($i < 16) lo++; if ($i > 240) hi++ } } END { exit !(lo > 100 && hi > 100) }' \
+    || fail "VP9 alpha has no transparent and opaque areas"
+ok "VP9 alpha decodes with transparent and opaque areas"
+
+# Codecs without alpha are refused for a transparent composition.
+run $common --output-composition com.mp4
+[ $RC -ne 0 ] && [ ! -e com.mp4 ] || fail "h264 accepted a transparent composition"
+ok "h264 refused for transparency"
+done_all

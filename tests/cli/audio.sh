@@ -1,0 +1,39 @@
+# Audio is kept: copied into composition/foreground videos when the container holds it,
+# re-encoded (Opus) for WebM; present with the input's duration; --no-audio drops it; the
+# alpha matte never gets audio.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+need_shared
+
+IN=$FOOTAGE/walk_1080p_tone.mp4
+adur() { ffprobe -v error -select_streams a:0 -show_entries format=duration -of csv=p=0 "$1"; }
+in_dur=$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 "$IN")
+
+run_ok --input-source "$IN" --input-resize 192 108 --output-composition com.mp4 \
+    --output-foreground fgr.webm --output-alpha pha.mp4
+[ "$(stream_field com.mp4 a:0 codec_name)" = aac ] || fail "com.mp4 has no AAC audio"
+[ "$(stream_field fgr.webm a:0 codec_name)" = opus ] || fail "fgr.webm has no Opus audio"
+[ -z "$(stream_field pha.mp4 a:0 codec_name)" ] || fail "the alpha matte got audio"
+same_timing "$IN" com.mp4
+same_timing "$IN" fgr.webm
+for f in com.mp4 fgr.webm; do
+    playable $f
+    # The audio lasts as long as the input's (decoded samples, not header claims).
+    d=$(ffmpeg -nostdin -v error -i $f -map 0:a -f null - -stats 2>&1 | tr '\r' '\n' |
+        sed -n 's/.*time=\([0-9:.]*\).*/\1/p' | tail -n 1 |
+        awk -F: '{ print $1 * 3600 + $2 * 60 + $3 }')
+    awk -v a="$d" -v b="$in_dur" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 0.05) }' \
+        || fail "$f: audio lasts $d s, the input's $in_dur s"
+    ok "$f: audio of $d s (input $in_dur s), video at the input's times"
+done
+# Copied, not re-encoded: the very same packets.
+ffmpeg -nostdin -v error -i "$IN" -map 0:a -c copy -f data - | md5sum >a_in.txt
+ffmpeg -nostdin -v error -i com.mp4 -map 0:a -c copy -f data - | md5sum >a_out.txt
+cmp -s a_in.txt a_out.txt || fail "com.mp4: the AAC packets differ from the input's"
+ok "AAC stream copied bit for bit"
+
+run_ok --input-source "$IN" --input-resize 192 108 --duration 1 --no-audio \
+    --output-composition noaudio.mp4
+[ -z "$(stream_field noaudio.mp4 a:0 codec_name)" ] || fail "--no-audio kept audio"
+ok "--no-audio"
+done_all

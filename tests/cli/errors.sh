@@ -1,0 +1,82 @@
+# Every bad input or setting: one line on stderr starting "rvm: ", a non-zero exit that is
+# not a crash (< 128), and no output left behind; inputs are never written over.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+# expect_error "what" rvm-args... (outputs are named out.* or out/)
+expect_error() {
+    what=$1
+    shift
+    rm -rf out.mp4 out
+    run "$@"
+    [ $RC -ne 0 ] || fail "$what: exit code 0"
+    [ $RC -lt 128 ] || fail "$what: died with exit code $RC (a crash?)"
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$what: stderr is not one line: $(cat err.txt)"
+    grep -q '^rvm: ' err.txt || fail "$what: stderr does not start with 'rvm: ': $(cat err.txt)"
+    [ ! -e out.mp4 ] && ! ls -a | grep -q rvm-part || fail "$what: an output was left behind"
+    [ ! -d out ] || [ -z "$(ls out)" ] || fail "$what: frames were left in out/"
+    ok "$what -> $(cat err.txt)"
+}
+
+S="--input-source $SAMPLE --input-resize 64 48"
+cp "$SAMPLE" in.mkv
+sum_before=$(md5sum <in.mkv)
+
+expect_error "missing input" --input-source missing.mp4 --output-alpha out.mp4
+expect_error "output is the input" --input-source in.mkv --output-alpha in.mkv -y
+expect_error "output is the input via ./" --input-source in.mkv --output-composition ./in.mkv -y
+ln -s in.mkv link.mkv
+expect_error "output is a link to the input" --input-source in.mkv --output-alpha link.mkv -y
+[ "$(md5sum <in.mkv)" = "$sum_before" ] || fail "the input was modified"
+ok "the input is untouched"
+echo keep >exists.mp4
+expect_error "existing output without -y" $S --output-alpha exists.mp4
+[ "$(cat exists.mp4)" = keep ] || fail "exists.mp4 was modified"
+for r in 0 -1 1.5 nan inf abc ""; do
+    expect_error "--downsample-ratio '$r'" $S --output-alpha out.mp4 --downsample-ratio "$r"
+done
+expect_error "no output" $S
+expect_error "no input" --output-alpha out.mp4
+expect_error "unknown option" $S --output-alpha out.mp4 --frobnicate
+expect_error "missing option value" $S --output-alpha out.mp4 --input-resize 10
+expect_error "bad resize" $S --output-alpha out.mp4 --input-resize 0 10
+expect_error "huge resize" $S --output-alpha out.mp4 --input-resize 20000 10
+expect_error "two outputs on one file" $S --output-alpha out.mp4 --output-foreground ./out.mp4
+expect_error "unknown container" $S --output-alpha out.xyz
+expect_error "codec the container cannot hold" $S --output-alpha out.mp4 --codec prores
+expect_error "unknown codec" $S --output-alpha out.mp4 --codec vp8
+expect_error "transparent h264" $S --output-composition out.mp4 --background none
+expect_error "bad background" $S --output-composition out.mp4 --background blurple
+expect_error "bad colour" $S --output-composition out.mp4 --background 300,0,0
+expect_error "16-bit video" $S --output-alpha out.mp4 --output-depth 16
+expect_error "crf and mbps" $S --output-alpha out.mp4 --crf 20 --output-video-mbps 2
+expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
+expect_error "wrong variant" $S --output-alpha out.mp4 --variant resnet50
+expect_error "missing checkpoint" $S --output-alpha out.mp4 --checkpoint missing.pth
+echo "not a model" >bad.pth
+expect_error "bad checkpoint" $S --output-alpha out.mp4 --checkpoint bad.pth
+expect_error "start past the end" $S --output-alpha out.mp4 --start 60
+expect_error "negative start" $S --output-alpha out.mp4 --start -1
+expect_error "bad time" $S --output-alpha out.mp4 --duration abc
+expect_error "missing output folder" $S --output-alpha nofolder/out.mp4
+if [ "$(id -u)" -eq 0 ]; then
+    # root writes anywhere a mode allows nothing; /proc takes no new files.
+    expect_error "unwritable folder" $S --output-alpha /proc/rvm-out.mp4
+else
+    mkdir ro && chmod 555 ro
+    expect_error "unwritable folder" $S --output-alpha ro/out.mp4
+fi
+expect_error "full disk" $S --output-alpha /dev/full
+expect_error "png sequence into a file" $S --output-type png_sequence --output-alpha exists.mp4
+mkdir seq && touch seq/0000.png
+expect_error "existing sequence without -y" $S --output-type png_sequence --output-alpha seq
+mkdir notimages && echo text >notimages/a.txt && echo text >notimages/b.json
+expect_error "folder of non-images" --input-source notimages --output-alpha out.mp4
+: >empty.mp4
+expect_error "empty video" --input-source empty.mp4 --output-alpha out.mp4
+echo "hello" >text.mp4
+expect_error "text file as video" --input-source text.mp4 --output-alpha out.mp4
+ffmpeg -nostdin -v error -f lavfi -i sine=d=0.5 audio.m4a
+expect_error "no video stream" --input-source audio.m4a --output-alpha out.mp4
+expect_error "png sequence into an input folder" --input-source notimages --output-type png_sequence --output-alpha notimages
+done_all

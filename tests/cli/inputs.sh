@@ -1,0 +1,77 @@
+# Inputs: stdin, rotation metadata, the colour matrix and range, image folders of grey, RGBA
+# and 16-bit PNGs, odd and tiny sizes, GIF, and the other codecs. The reader is checked
+# directly (readdump prints what the network would get) against FFmpeg's own decoding.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+# Reference frames: 9 frames of the sample at 96x72, as PNGs and raw RGB.
+mkdir ref
+ffmpeg -nostdin -v error -i "$SAMPLE" -t 0.3 -vf scale=96:72 -start_number 0 ref/%04d.png
+ffmpeg -nostdin -v error -i ref/%04d.png -f rawvideo -pix_fmt rgb24 ref.rgb
+
+# Colour matrix and range: the same pictures stored as BT.601 limited range and as BT.709
+# full range (lossless), tagged as such, read back to the same RGB (within rounding).
+ffmpeg -nostdin -v error -i ref/%04d.png \
+    -vf "scale=out_color_matrix=bt601:out_range=tv,format=yuv444p" -color_range tv \
+    -colorspace smpte170m -c:v libx264 -qp 0 lim601.mkv
+ffmpeg -nostdin -v error -i ref/%04d.png \
+    -vf "scale=out_color_matrix=bt709:out_range=pc,format=yuv444p" -color_range pc \
+    -colorspace bt709 -c:v libx264 -qp 0 full709.mkv
+for f in lim601 full709; do
+    [ "$("$READDUMP" $f.mkv d.rgb)" = "96x72 9" ] || fail "$f.mkv: wrong size or frame count"
+    "$PIXCMP" gray ref.rgb d.rgb 2 || fail "$f.mkv: colours differ from the pictures"
+done
+ok "BT.601 limited and BT.709 full range read to the same RGB"
+
+# Rotation metadata is applied like FFmpeg's autorotation does.
+ffmpeg -nostdin -v error -i ref/%04d.png -c:v libx264 -pix_fmt yuv444p -qp 0 base.mp4
+for a in 90 180 270; do
+    ffmpeg -nostdin -v error -i base.mp4 -c copy -metadata:s:v:0 rotate=$a rot$a.mp4
+    ffmpeg -nostdin -v error -y -i rot$a.mp4 -f rawvideo -pix_fmt rgb24 want.rgb
+    [ $a = 180 ] && want_size=96x72 || want_size=72x96
+    [ "$("$READDUMP" rot$a.mp4 d.rgb)" = "$want_size 9" ] || fail "rotation $a: wrong size"
+    "$PIXCMP" gray want.rgb d.rgb 2 || fail "rotation $a: pictures differ from FFmpeg's"
+done
+run_ok --input-source rot90.mp4 --output-alpha rot.mkv
+[ "$(stream_field rot.mkv v:0 width)x$(stream_field rot.mkv v:0 height)" = 72x96 ] \
+    || fail "rotated output size"
+ok "rotation 90/180/270 applied (output 72x96 for 90)"
+
+# stdin.
+cat "$SAMPLE" | "$RVM" --disable-progress --input-source - --input-resize 96 72 \
+    --output-alpha stdin.mkv 2>err.txt || fail "stdin: $(cat err.txt)"
+same_timing "$SAMPLE" stdin.mkv
+ok "stdin input, 77 frames at the input's times"
+
+# Image folders: grey, grey+alpha, RGBA and 16-bit PNGs all read as RGB.
+for fmt in gray ya8 rgba rgb48be gray16be rgba64be; do
+    mkdir f_$fmt
+    ffmpeg -nostdin -v error -i ref/%04d.png -frames:v 3 -pix_fmt $fmt f_$fmt/%04d.png
+    rm -rf out_$fmt
+    run_ok --input-source f_$fmt --output-type png_sequence --output-alpha out_$fmt
+    [ "$(ls out_$fmt | wc -l)" -eq 3 ] || fail "$fmt PNGs: $(ls out_$fmt | wc -l) outputs"
+done
+"$READDUMP" f_rgb48be d.rgb >/dev/null && head -c $((96 * 72 * 3 * 3)) ref.rgb >ref3.rgb &&
+    "$PIXCMP" gray ref3.rgb d.rgb 0 || fail "16-bit PNGs do not read as their 8-bit values"
+ok "grey, grey+alpha, RGBA and 16-bit PNG folders"
+
+# Odd and tiny sizes; GIF; every codec.
+for size in "97 71" "1 1"; do
+    run_ok --input-source "$SAMPLE" --input-resize $size --duration 0.2 --output-composition odd.mp4 -y
+    playable odd.mp4
+done
+ok "odd (97x71) and 1x1 frames"
+if [ -d "$FOOTAGE" ]; then
+    run_ok --input-source "$FOOTAGE/preview_head-pose-face-detection-female.gif" \
+        --duration 0.5 --output-alpha gif.mkv
+    ok "GIF input"
+fi
+for c in h264:mp4 hevc:mp4 hevc:mkv vp9:webm prores:mov ffv1:mkv ffv1:avi; do
+    codec=${c%%:*} ext=${c##*:}
+    run_ok --input-source "$SAMPLE" --input-resize 96 72 --duration 0.2 --codec $codec \
+        --output-foreground fgr_$codec.$ext --crf 30
+    playable fgr_$codec.$ext
+    [ "$(pts_list fgr_$codec.$ext | wc -l)" -eq 6 ] || fail "$codec.$ext: not 6 frames"
+done
+ok "h264, hevc, vp9, prores, ffv1 outputs"
+done_all

@@ -1,0 +1,69 @@
+# Shared helpers of the rvm command tests. Sourced by each test script, which is run by ctest
+# as: sh TEST.sh RVM PIXCMP SHARED_DIR SOURCE_DIR READDUMP
+# SPDX-License-Identifier: GPL-3.0-or-later
+RVM=$1
+PIXCMP=$2
+SHARED=$3
+SRC=$4
+READDUMP=$5
+SAMPLE=$SRC/samples/asl_gestures_again.mkv
+FOOTAGE=$SHARED/footage
+
+for tool in ffmpeg ffprobe; do
+    command -v $tool >/dev/null 2>&1 || { echo "FAIL: $tool is needed by the tests"; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rvm-cli-test.XXXXXX") || exit 1
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+CHECKS=0
+
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { CHECKS=$((CHECKS + 1)); echo "ok: $*"; }
+done_all() { echo "$CHECKS checks passed"; exit 0; }
+
+# Tests that read ../shared skip (exit 77) when it is absent.
+need_shared() {
+    [ -d "$FOOTAGE" ] || { echo "SKIP: $SHARED is not present"; exit 77; }
+}
+
+# Runs rvm quietly; its stderr goes to err.txt, its exit code to $RC.
+run() {
+    "$RVM" --disable-progress "$@" >out.txt 2>err.txt
+    RC=$?
+}
+
+# Runs rvm and requires success.
+run_ok() {
+    run "$@"
+    [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
+}
+
+# Presentation times of the first video stream, one per line (seconds).
+pts_list() {
+    ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time \
+        -of csv=p=0 "$1" | tr -d ',' | sed '/^$/d'
+}
+
+# Fails unless the video outputs have the same frames at the same times as the input
+# (within half a millisecond: containers round to their own time units).
+same_timing() {
+    pts_list "$1" >t_in.txt
+    pts_list "$2" >t_out.txt
+    n_in=$(wc -l <t_in.txt)
+    n_out=$(wc -l <t_out.txt)
+    [ "$n_in" -gt 0 ] || fail "$1 has no frames"
+    [ "$n_in" -eq "$n_out" ] || fail "$2 has $n_out frames, $1 has $n_in"
+    paste t_in.txt t_out.txt | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.0005) { print "frame " NR ": " $1 " vs " $2; bad = 1; exit } } END { exit bad }' \
+        || fail "$2: timestamps differ from $1"
+}
+
+stream_field() { # FILE STREAM(v:0/a:0) FIELD
+    ffprobe -v error -select_streams "$2" -show_entries "stream=$3" -of csv=p=0 "$1" | head -n 1 | tr -d ','
+}
+
+# Fails unless the file decodes from start to end without a single error.
+playable() {
+    ffmpeg -nostdin -v error -i "$1" -f null - >dec.txt 2>&1 || fail "$1 does not decode: $(head -n 3 dec.txt)"
+    [ ! -s dec.txt ] || fail "$1 decodes with errors: $(head -n 3 dec.txt)"
+}

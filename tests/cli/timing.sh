@@ -1,0 +1,49 @@
+# Timing is kept: frame counts and timestamps equal the input's, for a variable-frame-rate
+# clip made here, in MP4 and Matroska; image folders get --input-fps; --start/--duration cut.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+need_shared
+
+# Variable frame rate: drop every 4th frame and two runs of frames, keep the timestamps.
+ffmpeg -nostdin -v error -i "$FOOTAGE/asl_gestures_book.mkv" -t 2 \
+    -vf "select='not(eq(mod(n\,4)\,1))*not(between(n\,20\,24))*not(between(n\,40\,41))',scale=160:120" \
+    -vsync vfr -c:v libx264 -preset ultrafast vfr.mp4 || fail "cannot make the VFR clip"
+ffmpeg -nostdin -v error -i vfr.mp4 -c copy vfr.mkv || fail "cannot remux the VFR clip"
+n=$(pts_list vfr.mp4 | wc -l)
+[ "$n" -gt 20 ] || fail "the VFR clip has only $n frames"
+
+for in in vfr.mp4 vfr.mkv; do
+    for out in o.mp4 o.mkv o.mov; do
+        rm -f $out
+        run_ok --input-source $in --output-alpha $out
+        same_timing $in $out
+    done
+    ok "$in: $n frames, timestamps kept in .mp4, .mkv and .mov"
+done
+run_ok --input-source vfr.mp4 --output-type png_sequence --output-alpha seq
+[ "$(ls seq | wc -l)" -eq "$n" ] || fail "png_sequence: $(ls seq | wc -l) files, want $n"
+[ -f seq/0000.png ] && [ -f seq/$(printf %04d $((n - 1))).png ] || fail "png names"
+ok "png_sequence: $n files named 0000.png..."
+
+# Image folders: --input-fps sets the rate (frame k at k/fps).
+mkdir imgs
+ffmpeg -nostdin -v error -i "$FOOTAGE/asl_gestures_book.mkv" -frames:v 6 -vf scale=96:72 imgs/f%03d.png
+echo "not an image" >imgs/notes.txt
+run_ok --input-source imgs --input-fps 12 --output-alpha imgs.mkv
+pts_list imgs.mkv >got.txt
+printf '0.000000\n0.083000\n0.167000\n0.250000\n0.333000\n0.417000\n' >want.txt
+cmp -s got.txt want.txt || fail "image folder at 12 fps: times $(tr '\n' ' ' <got.txt)"
+ok "image folder: 6 frames at k/12 s, the text file skipped"
+run_ok --input-source imgs --output-alpha imgs30.mp4
+[ "$(stream_field imgs30.mp4 v:0 avg_frame_rate)" = 30/1 ] || fail "image folders default to 30 fps"
+ok "image folder: 30 fps by default"
+
+# --start/--duration: whole frames in [start, start+duration), starting at 0.
+run_ok --input-source "$FOOTAGE/asl_gestures_book.mkv" --input-resize 96 72 --start 1 \
+    --duration 0.5 --output-alpha cut.mkv
+pts_list cut.mkv >cut.txt
+[ "$(wc -l <cut.txt)" -eq 15 ] || fail "--start 1 --duration 0.5 gave $(wc -l <cut.txt) frames"
+first=$(head -n 1 cut.txt)
+awk -v t="$first" 'BEGIN { exit !(t >= 0 && t < 0.05) }' || fail "the cut starts at $first"
+ok "--start 1 --duration 0.5: 15 frames from 0"
+done_all
