@@ -152,6 +152,13 @@ static int prepare_output(out_file *o, int png, int overwrite, const protected_f
         return -1;
     }
     const char *dir = dirname(a), *base = basename(b);
+    char msg[512];
+    if (rvm_make_dirs(dir, msg, sizeof msg) < 0) { /* a missing output folder is made */
+        errorf("%s: %s", o->flag, msg);
+        free(a);
+        free(b);
+        return -1;
+    }
     size_t n = strlen(dir) + strlen(base) + 64;
     o->write_path = malloc(n);
     if (o->write_path)

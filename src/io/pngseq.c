@@ -23,7 +23,7 @@ struct rvm_png_writer {
 };
 
 /* Creates dir and its missing parents (like the official os.makedirs). */
-static int make_dirs(const char *dir, char *err, size_t errlen)
+int rvm_make_dirs(const char *dir, char *err, size_t errlen)
 {
     char *p = strdup(dir);
     if (!p) {
@@ -66,7 +66,7 @@ rvm_png_writer *rvm_png_writer_open(const char *dir, rvm_layout layout, int dept
     w->depth = depth;
     w->width = width;
     w->height = height;
-    if (make_dirs(dir, err, errlen) < 0)
+    if (rvm_make_dirs(dir, err, errlen) < 0)
         goto fail;
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
     if (!codec) {
