@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs what rvm needs to build and test on Debian 12 (run as root).
+# Installs what rvm needs to build and test on Debian 12 (run as root). clang is only for the
+# fuzz targets (libFuzzer); ffmpeg (the command-line tools) only for the tests.
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -e
 export DEBIAN_FRONTEND=noninteractive
@@ -9,4 +10,5 @@ apt-get install -y -qq --no-install-recommends \
   libzip-dev libcjson-dev \
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev \
   libavdevice-dev \
-  ffmpeg >/dev/null
+  ffmpeg \
+  clang libclang-rt-14-dev >/dev/null

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds rvm and runs the whole test suite twice: an optimised build, then one under
-# AddressSanitizer and UndefinedBehaviorSanitizer. Uses ../shared (full golden set, footage,
-# models) when present; the shipped subset otherwise.
+# AddressSanitizer and UndefinedBehaviorSanitizer; then a short libFuzzer run of each fuzz
+# target (about 25 s each; RVM_FUZZ_SECONDS changes it). Uses ../shared (full golden set,
+# footage, models) when present; the shipped subset otherwise.
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -e
 cd "$(dirname "$0")/.."
@@ -13,3 +14,14 @@ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRVM_SANITIZE=ON
 cmake --build build-sanitize -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j"$jobs" -LE slow
+if command -v clang >/dev/null 2>&1; then
+  CC=clang cmake -S . -B build-fuzz-ci -DRVM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DRVM_FUZZ_SECONDS="${RVM_FUZZ_SECONDS:-25}" >/dev/null
+  cmake --build build-fuzz-ci -j"$jobs" --target fuzz_pth fuzz_tfjs rvm_fuzz_seeds
+  if [ -d ../shared/footage ]; then
+    cmake --build build-fuzz-ci -j"$jobs" --target fuzz_media rvm_fuzz_media_seeds
+  fi
+  ctest --test-dir build-fuzz-ci --output-on-failure -L fuzz
+else
+  echo "fuzz: skipped (no clang; scripts/install-deps.sh installs it)"
+fi

@@ -1306,6 +1306,7 @@ static int build_weights(pth_ctx *c, const obj *root, rvm_weights *out)
     obj **items = root->u.seq.items;
     char b[SHOWN_CAP];
     int64_t total = 0, stored = 0;
+    uint64_t stored_bytes = 0;
     for (size_t i = 0; i < n; i++) {
         const obj *key = items[2 * i], *val = items[2 * i + 1];
         const char *shown_key = shown(key->u.str.s, key->u.str.len, b, sizeof b);
@@ -1322,8 +1323,15 @@ static int build_weights(pth_ctx *c, const obj *root, rvm_weights *out)
         if (!s->counted) {
             s->counted = 1;
             stored += s->numel;
+            stored_bytes += (uint64_t)s->numel * (uint64_t)dtypes[s->dtype].size;
         }
     }
+    /* The storages are read in full below; when the archive's size does not allow that much
+     * (see PTH_READ_FACTOR), refuse now rather than after allocating every tensor. Each entry
+     * alone passed stat_entry, but entries can each claim up to 1032 times the archive. */
+    if (stored_bytes > c->read_budget - c->bytes_read)
+        return fail(c, RVM_ENOMEM, "archive expands to more than %llu bytes when read",
+                    (unsigned long long)c->read_budget);
     if (total > PTH_MAX_TOTAL_ELEMS)
         return fail(c, RVM_ENOMEM, "tensors hold %lld elements, over the limit of %lld",
                     (long long)total, (long long)PTH_MAX_TOTAL_ELEMS);

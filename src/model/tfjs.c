@@ -258,7 +258,8 @@ typedef struct {
 typedef struct {
     const cJSON *paths;
     uint64_t nbytes;
-    uint8_t *data;
+    const uint8_t *data; /* the group's bytes: owned (read from its shards) or the caller's */
+    uint8_t *owned;
 } group;
 
 typedef struct {
@@ -276,7 +277,7 @@ typedef struct {
 static void loader_free(loader *ld)
 {
     for (int g = 0; g < ld->ngroups; g++)
-        free(ld->groups[g].data);
+        free(ld->groups[g].owned);
     free(ld->groups);
     free(ld->entries);
     free(ld->scratch);
@@ -560,6 +561,23 @@ static char *join_path(const char *dir, const char *file)
     return p;
 }
 
+/* Parses model.json from buf, which holds size bytes and room for one more; frees buf. */
+static int parse_json(loader *ld, char *buf, size_t size, char *err, size_t errlen)
+{
+    buf[size] = '\0';
+    /* The terminating NUL is passed too: with it cJSON insists that nothing but whitespace
+     * follows the value (without it, it would reject every document). */
+    const char *end = NULL;
+    ld->json = cJSON_ParseWithLengthOpts(buf, size + 1, &end, 1);
+    size_t pos = end ? (size_t)(end - buf) : 0;
+    free(buf);
+    if (!ld->json)
+        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
+    if (pos != size) /* cJSON skips NULs as whitespace; anything else after the value fails */
+        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
+    return 0;
+}
+
 static int read_json(loader *ld, const char *jpath, char *err, size_t errlen)
 {
     int rc = 0;
@@ -583,18 +601,22 @@ static int read_json(loader *ld, const char *jpath, char *err, size_t errlen)
         free(buf);
         return rc;
     }
-    buf[size] = '\0';
-    /* The terminating NUL is passed too: with it cJSON insists that nothing but whitespace
-     * follows the value (without it, it would reject every document). */
-    const char *end = NULL;
-    ld->json = cJSON_ParseWithLengthOpts(buf, (size_t)size + 1, &end, 1);
-    size_t pos = end ? (size_t)(end - buf) : 0;
-    free(buf);
-    if (!ld->json)
-        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
-    if (pos != size) /* cJSON skips NULs as whitespace; anything else after the value fails */
-        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
-    return 0;
+    return parse_json(ld, buf, (size_t)size, err, errlen);
+}
+
+/* Group g's shards hold only `have` of the bytes its weights need. */
+static int shards_too_short(const loader *ld, int g, uint64_t have, char *err, size_t errlen)
+{
+    /* Name the first weight that does not fit: that is what a reader wants to know. */
+    const entry *e = NULL;
+    for (int i = 0; i < ld->nentries && !e; i++)
+        if (ld->entries[i].group == g && ld->entries[i].offset + ld->entries[i].nbytes > have)
+            e = &ld->entries[i];
+    return fail(err, errlen, RVM_EFORMAT,
+                "%s: weight '%s' needs bytes %llu..%llu but the shards of group %d end at %llu",
+                ld->jname, e ? name_tail(e->name) : "?", (unsigned long long)(e ? e->offset : 0),
+                (unsigned long long)(e ? e->offset + e->nbytes : 0), g + 1,
+                (unsigned long long)have);
 }
 
 /* Checks that the shards of group g hold exactly the bytes its weights need. Done from the
@@ -627,20 +649,8 @@ static int check_shard_sizes(loader *ld, int g, char *err, size_t errlen)
             return rc;
         have += (uint64_t)st.st_size;
     }
-    if (have < G->nbytes) {
-        /* Name the first weight that does not fit: that is what a reader wants to know. */
-        const entry *e = NULL;
-        for (int i = 0; i < ld->nentries && !e; i++)
-            if (ld->entries[i].group == g && ld->entries[i].offset + ld->entries[i].nbytes > have)
-                e = &ld->entries[i];
-        return fail(err, errlen, RVM_EFORMAT,
-                    "%s: weight '%s' needs bytes %llu..%llu but the shards of group %d end at "
-                    "%llu",
-                    ld->jname, e ? name_tail(e->name) : "?",
-                    (unsigned long long)(e ? e->offset : 0),
-                    (unsigned long long)(e ? e->offset + e->nbytes : 0), g + 1,
-                    (unsigned long long)have);
-    }
+    if (have < G->nbytes)
+        return shards_too_short(ld, g, have, err, errlen);
     return 0;
 }
 
@@ -651,10 +661,11 @@ static int read_shards(loader *ld, char *err, size_t errlen)
         if (rc)
             return rc;
         group *G = &ld->groups[g];
-        G->data = malloc(G->nbytes ? (size_t)G->nbytes : 1);
-        if (!G->data)
+        G->owned = malloc(G->nbytes ? (size_t)G->nbytes : 1);
+        if (!G->owned)
             return fail(err, errlen, RVM_ENOMEM, "out of memory for %llu bytes of weights",
                         (unsigned long long)G->nbytes);
+        G->data = G->owned;
         uint64_t filled = 0;
         const cJSON *p;
         cJSON_ArrayForEach(p, G->paths)
@@ -669,7 +680,7 @@ static int read_shards(loader *ld, char *err, size_t errlen)
                 rc = fail(err, errlen, RVM_EIO, "cannot read %s: file changed while reading",
                           path);
             if (f && !rc)
-                rc = read_exact(f, path, G->data + filled, size, err, errlen);
+                rc = read_exact(f, path, G->owned + filled, size, err, errlen);
             if (f)
                 fclose(f);
             free(path);
@@ -681,6 +692,28 @@ static int read_shards(loader *ld, char *err, size_t errlen)
             return fail(err, errlen, RVM_EIO, "cannot read the shards of group %d: files "
                         "changed while reading", g + 1);
     }
+    return 0;
+}
+
+/* The in-memory form: one buffer holds the shards of all groups, in manifest order. The
+ * groups point into it (no copy); it must hold exactly the bytes the manifest describes. */
+static int attach_shards(loader *ld, const uint8_t *shard, size_t len, char *err, size_t errlen)
+{
+    static const uint8_t none[1];
+    if (!shard)
+        shard = none; /* len is 0: no weight may need a byte */
+    uint64_t off = 0;
+    for (int g = 0; g < ld->ngroups; g++) {
+        group *G = &ld->groups[g];
+        if (G->nbytes > (uint64_t)len - off)
+            return shards_too_short(ld, g, (uint64_t)len - off, err, errlen);
+        G->data = shard + off;
+        off += G->nbytes;
+    }
+    if (off != (uint64_t)len)
+        return fail(err, errlen, RVM_EFORMAT,
+                    "%s: the shard data is too long: the weights take %llu bytes, it holds %llu",
+                    ld->jname, (unsigned long long)off, (unsigned long long)len);
     return 0;
 }
 
@@ -922,6 +955,34 @@ static int map_layer(loader *ld, const layer *l, rvm_weights *w, char *err, size
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* Everything after model.json is parsed: the manifest, the shard bytes (read from the folder,
+ * or the caller's buffer when in_memory), and the layers. */
+static int load_parsed(loader *ld, bool in_memory, const uint8_t *shard, size_t shard_len,
+                       rvm_weights *out, char *err, size_t errlen)
+{
+    int rc = parse_manifest(ld, err, errlen);
+    if (!rc)
+        rc = in_memory ? attach_shards(ld, shard, shard_len, err, errlen)
+                       : read_shards(ld, err, errlen);
+
+    layer_list *L = NULL;
+    if (!rc && !(L = malloc(sizeof(*L))))
+        rc = fail(err, errlen, RVM_ENOMEM, "out of memory");
+    if (!rc) {
+        build_layers(L);
+        for (int i = 0; i < L->n && !rc; i++)
+            rc = map_layer(ld, &L->l[i], out, err, errlen);
+    }
+    /* A layer tensor we did not consume means a graph with layers RVM does not have. */
+    for (int i = 0; i < ld->nentries && !rc; i++)
+        if (ld->entries[i].role != ROLE_NONE && !ld->entries[i].used)
+            rc = fail(err, errlen, RVM_EFORMAT,
+                      "%s: weight '%s' belongs to no layer of RVM MobileNetV3", ld->jname,
+                      name_tail(ld->entries[i].name));
+    free(L);
+    return rc;
+}
+
 static int load(loader *ld, const char *path, rvm_weights *out, char *err, size_t errlen)
 {
     struct stat st;
@@ -947,29 +1008,12 @@ static int load(loader *ld, const char *path, rvm_weights *out, char *err, size_
 
     int rc = read_json(ld, jpath, err, errlen);
     if (!rc)
-        rc = parse_manifest(ld, err, errlen);
-    if (!rc)
-        rc = read_shards(ld, err, errlen);
-
-    layer_list *L = NULL;
-    if (!rc && !(L = malloc(sizeof(*L))))
-        rc = fail(err, errlen, RVM_ENOMEM, "out of memory");
-    if (!rc) {
-        build_layers(L);
-        for (int i = 0; i < L->n && !rc; i++)
-            rc = map_layer(ld, &L->l[i], out, err, errlen);
-    }
-    /* A layer tensor we did not consume means a graph with layers RVM does not have. */
-    for (int i = 0; i < ld->nentries && !rc; i++)
-        if (ld->entries[i].role != ROLE_NONE && !ld->entries[i].used)
-            rc = fail(err, errlen, RVM_EFORMAT,
-                      "%s: weight '%s' belongs to no layer of RVM MobileNetV3", ld->jname,
-                      name_tail(ld->entries[i].name));
-    free(L);
+        rc = load_parsed(ld, false, NULL, 0, out, err, errlen);
     free(jpath); /* ld->jname pointed into it; no message is written after this */
     ld->jname = NULL;
     return rc;
 }
+
 
 int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen)
 {
@@ -984,6 +1028,41 @@ int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen)
     loader ld;
     memset(&ld, 0, sizeof(ld));
     int rc = load(&ld, path, out, err, errlen);
+    loader_free(&ld);
+    if (rc)
+        rvm_weights_free(out);
+    return rc;
+}
+
+int rvm_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard,
+                         size_t shard_len, rvm_weights *out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out)
+        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load_memory: no output");
+    memset(out, 0, sizeof(*out));
+    if ((!json && json_len) || (!shard && shard_len))
+        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load_memory: no data");
+    if ((uint64_t)json_len > TFJS_MAX_JSON_BYTES)
+        return fail(err, errlen, RVM_ENOMEM, "model.json: larger than %llu MiB",
+                    (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
+
+    loader ld;
+    memset(&ld, 0, sizeof(ld));
+    ld.jname = "model.json";
+    /* parse_json wants a terminated copy (the caller's bytes need not end in a NUL). */
+    char *buf = malloc(json_len + 1);
+    int rc;
+    if (!buf) {
+        rc = fail(err, errlen, RVM_ENOMEM, "model.json: out of memory");
+    } else {
+        if (json_len)
+            memcpy(buf, json, json_len);
+        rc = parse_json(&ld, buf, json_len, err, errlen);
+    }
+    if (!rc)
+        rc = load_parsed(&ld, true, shard, shard_len, out, err, errlen);
     loader_free(&ld);
     if (rc)
         rvm_weights_free(out);

@@ -32,6 +32,11 @@ int rvm_pth_load_memory(const uint8_t *data, size_t size, rvm_weights *out, char
  * checkpoint of MattingNetwork('mobilenetv3', refiner='fast_guided_filter'): each folded
  * BatchNorm becomes weight=scale, bias=offset, running_mean=0, running_var=1-eps. */
 int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen);
+/* The same from memory: model.json's bytes (no NUL needed) and the bytes of all its shards
+ * concatenated in manifest order (group by group, each group's files in order). Messages
+ * call the manifest "model.json". Used by the fuzz target; shares all checks with the above. */
+int rvm_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard,
+                         size_t shard_len, rvm_weights *out, char *err, size_t errlen);
 
 const rvm_tensor *rvm_weights_find(const rvm_weights *w, const char *name);
 /* Appends a tensor (copies name, takes ownership of data). Returns 0 or RVM_ENOMEM. */

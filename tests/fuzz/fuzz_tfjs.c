@@ -1,0 +1,83 @@
+/* libFuzzer target: bytes -> rvm_tfjs_load_memory -> rvm_model_build.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Input layout: a 4-byte little-endian length n, then n bytes of model.json, then the bytes
+ * of all its shards concatenated (what rvm_tfjs_load_memory takes). A length past the end of
+ * the input is cut to what is there, so that every input means something.
+ *
+ * As in fuzz_pth.c, the target aborts when the loader breaks its contract: a failure returns
+ * a negative RVM_E* code with a non-empty one-line message and leaves the weights empty. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "model/weights.h"
+#include "rvm.h"
+
+/* RVM_FUZZ_VERBOSE=1 prints each input's outcome (to see what the seeds reach). */
+static void report(const char *what, int rc, const char *err)
+{
+    static int verbose = -1;
+    if (verbose < 0)
+        verbose = getenv("RVM_FUZZ_VERBOSE") != NULL;
+    if (verbose)
+        fprintf(stderr, "%s: %d %s\n", what, rc, rc ? err : "ok");
+}
+
+static void check_error(int rc, const char *err, const rvm_weights *w, const char *what)
+{
+    report(what, rc, err);
+    /* One line, and no control characters: the message may name things from the file. */
+    int one_line = 1;
+    for (const char *p = err; *p; p++)
+        one_line &= (unsigned char)*p >= 0x20 && *p != 0x7f;
+    if (rc >= 0 || rc < RVM_EUNSUPPORTED || !err[0] || !one_line) {
+        fprintf(stderr, "%s broke the error contract: rc %d, message '%s'\n", what, rc, err);
+        abort();
+    }
+    if (w && (w->count || w->tensors)) {
+        fprintf(stderr, "%s failed but left %d tensors\n", what, w->count);
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 4)
+        return 0;
+    size_t n = (size_t)data[0] | (size_t)data[1] << 8 | (size_t)data[2] << 16 |
+               (size_t)data[3] << 24;
+    if (n > size - 4)
+        n = size - 4;
+    /* Separate exact-size copies, so that ASan sees any read past either part. */
+    char *json = malloc(n ? n : 1);
+    size_t shard_len = size - 4 - n;
+    uint8_t *shard = shard_len ? malloc(shard_len) : NULL;
+    if (!json || (shard_len && !shard))
+        abort();
+    memcpy(json, data + 4, n);
+    if (shard_len)
+        memcpy(shard, data + 4 + n, shard_len);
+
+    rvm_weights w;
+    char err[256];
+    int rc = rvm_tfjs_load_memory(json, n, shard, shard_len, &w, err, sizeof err);
+    if (rc) {
+        check_error(rc, err, &w, "rvm_tfjs_load_memory");
+    } else {
+        struct rvm_model m;
+        rc = rvm_model_build(&m, &w, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+        if (rc) {
+            check_error(rc, err, NULL, "rvm_model_build");
+        } else {
+            report("rvm_model_build", 0, "");
+            rvm_model_release(&m);
+        }
+        rvm_weights_free(&w);
+    }
+    free(json);
+    free(shard);
+    return 0;
+}
