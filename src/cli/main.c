@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -212,6 +213,13 @@ int main(int argc, char **argv)
         printf("rvm %s\n", RVM_VERSION);
         return 0;
     }
+#ifdef PR_SET_THP_DISABLE
+    /* x264 asks for transparent huge pages for its frames: the kernel then zeroes (and
+     * compacts memory for) 2 MB pages when they are first touched, which cost more system
+     * time at start (0.3-0.5 s) than it saved, and rounds the memory held up to 2 MB
+     * blocks (12 MB more at 1080p). */
+    prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+#endif
     /* FFmpeg's own messages would break the one-line error rule; --verbose shows them. */
     av_log_set_level(opt.verbose ? AV_LOG_INFO : AV_LOG_QUIET);
 
@@ -360,6 +368,7 @@ int main(int argc, char **argv)
         vc.time_base = rvm_reader_time_base(reader);
         vc.frame_rate = rvm_reader_frame_rate(reader);
         vc.crf = opt.crf;
+        vc.preset = opt.preset;
         /* The official converter's default: 1 Mbit/s. */
         vc.mbps = opt.mbps > 0 ? opt.mbps : (opt.crf >= 0 ? 0 : 1.0);
         if (o->kind != RVM_OUT_ALPHA && rvm_reader_audio_params(reader)) {

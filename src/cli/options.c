@@ -212,6 +212,22 @@ static int set_crf(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return parse_int("--crf", a[0], 0, 63, &o->crf, err, errlen);
 }
 
+static int set_preset(rvm_cli_options *o, char **a, char *err, size_t errlen)
+{
+    for (int i = 0; rvm_presets[i]; i++)
+        if (strcmp(a[0], rvm_presets[i]) == 0) {
+            o->preset = rvm_presets[i];
+            return 0;
+        }
+    char list[160] = "";
+    for (int i = 0; rvm_presets[i]; i++) {
+        strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+        strncat(list, rvm_presets[i], sizeof(list) - strlen(list) - 1);
+    }
+    snprintf(err, errlen, "--preset %s: expected one of %s", a[0], list);
+    return -1;
+}
+
 static int set_depth(rvm_cli_options *o, char **a, char *err, size_t errlen)
 {
     if (strcmp(a[0], "8") == 0)
@@ -316,6 +332,12 @@ static const option options[] = {
      "h264 (default), hevc, prores (4444, alpha, .mov), vp9 (alpha, .webm), ffv1 (lossless)"},
     {"--output-video-mbps", NULL, 1, "N", set_mbps, "video bit rate in Mbit/s (default 1)"},
     {"--crf", NULL, 1, "N", set_crf, "constant quality instead of a bit rate (h264/hevc/vp9)"},
+    {"--preset", NULL, 1, "NAME", set_preset,
+     "x264/x265 speed preset (h264/hevc): ultrafast, superfast, veryfast, faster, fast, "
+     "medium, slow, slower, veryslow, placebo. Default: " RVM_DEFAULT_PRESET
+     " with a 3-frame look-ahead and no B-frames (fast, bounded memory); a preset named here "
+     "is used as the encoder defines it (slower ones compress better but can cost more time "
+     "than the network, and hold more frames in memory)"},
     {"--output-depth", NULL, 1, "8|16", set_depth,
      "bits per channel of PNG sequences (16 stores round(value*65535))"},
     {"--no-audio", NULL, 0, NULL, set_no_audio,
@@ -410,9 +432,14 @@ int rvm_cli_parse(int argc, char **argv, rvm_cli_options *o, char *err, size_t e
         snprintf(err, errlen, "--output-video-mbps and --crf exclude each other");
         return -1;
     }
-    if (o->png && (o->codec_set || o->mbps > 0 || o->crf >= 0)) {
-        snprintf(err, errlen, "--codec, --crf and --output-video-mbps apply to video outputs, "
-                              "not png_sequence");
+    if (o->png && (o->codec_set || o->mbps > 0 || o->crf >= 0 || o->preset)) {
+        snprintf(err, errlen, "--codec, --crf, --preset and --output-video-mbps apply to video "
+                              "outputs, not png_sequence");
+        return -1;
+    }
+    if (o->preset && o->codec_set && o->codec != RVM_CODEC_H264 && o->codec != RVM_CODEC_HEVC) {
+        snprintf(err, errlen, "--preset applies to --codec h264 and hevc, not %s",
+                 rvm_codec_name(o->codec));
         return -1;
     }
     if (!o->png && o->depth_set && o->depth != 8) {

@@ -25,6 +25,7 @@ typedef struct {
     rvm_codec codec;
     int codec_set;
     int crf;                    /* -1: not given */
+    const char *preset;         /* NULL: RVM_DEFAULT_PRESET */
     int depth;                  /* 8 or 16 */
     int depth_set;
     double input_fps;           /* for image folders */

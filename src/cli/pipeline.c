@@ -13,22 +13,38 @@
 #include "cli/progress.h"
 #include "cli/queue.h"
 
-/* A few items in each queue are enough to hide the jitter between stages; more would only
- * hold memory (a 1080p frame with float outputs is ~33 MB). Audio packets travel in the same
- * queues, in input order, which keeps them in step with the frames. */
-#define QUEUE_ITEMS 4
+/* Memory is bounded by the frame buffers, which circulate in pools instead of being
+ * allocated per frame (a fresh allocation of this size is fresh pages: a page fault and a
+ * zeroing per 4 KiB, every frame). Two input frames let the decoder fill one while the
+ * network reads the other (for the whole of its work). One packed buffer is enough: the
+ * network fills it after its work, and the encoder hands it back as soon as the writers have
+ * taken the pixels into their own pictures, before encoding (measured: no slower than two,
+ * 8 MB less at 1080p, 33 MB at 4K). */
+#define RGB_BUFFERS 2
+#define PACKED_BUFFERS 1
+/* Items in each queue: frames (bounded by the pools anyway) and audio packets, which travel
+ * in the same queues, in input order, to stay in step with the frames. */
+#define QUEUE_ITEMS 32
 
 typedef struct {
     rvm_item_kind kind;
-    uint8_t *rgb;
+    uint8_t *rgb;    /* VIDEO, decoded: from the rgb pool */
+    uint8_t *packed; /* VIDEO, matted: from the packed pool, every output as written */
     int64_t pts, duration;
-    float *pha, *fgr;
     AVPacket *packet;
 } item;
+
+/* Buffers of one size; get blocks while all are in use. */
+typedef struct {
+    rvm_queue free;
+    void **all;
+    int count;
+} pool;
 
 typedef struct {
     rvm_pipeline *p;
     rvm_queue decoded, matted;
+    pool rgbs, packs;
     pthread_mutex_t err_lock;
     char err[512];
     atomic_int failed;
@@ -36,15 +52,57 @@ typedef struct {
     atomic_int encoder_done;
     int width, height;
     int need_fgr;
+    rvm_pixel_type type;  /* of the network's results: U16, or U8 when nothing needs more */
+    size_t sample;        /* bytes per sample of type */
+    uint8_t *result;      /* the network's results (alpha, then foreground), reused */
+    size_t offset[3];     /* where each output is in a packed buffer */
+    int bg_colour;        /* the background is r->colour: no picture per frame */
+    uint8_t colour[3];
 } run;
 
-static void item_free(item *it)
+static int pool_init(pool *pl, int count, size_t size)
+{
+    memset(pl, 0, sizeof(*pl));
+    if (rvm_queue_init(&pl->free, count) < 0)
+        return -1;
+    if (!(pl->all = calloc((size_t)count, sizeof(*pl->all))))
+        return -1;
+    for (; pl->count < count; pl->count++) {
+        /* Pages are touched (and counted) only when a buffer is first written. */
+        if (!(pl->all[pl->count] = malloc(size)))
+            return -1;
+        rvm_queue_push(&pl->free, pl->all[pl->count]);
+    }
+    return 0;
+}
+
+static void pool_destroy(pool *pl)
+{
+    if (pl->free.items)
+        rvm_queue_destroy(&pl->free);
+    for (int i = 0; i < pl->count; i++)
+        free(pl->all[i]);
+    free(pl->all);
+}
+
+/* NULL when the pool was aborted. */
+static void *pool_get(pool *pl)
+{
+    return rvm_queue_pop(&pl->free);
+}
+
+static void pool_put(pool *pl, void *buf)
+{
+    if (buf)
+        rvm_queue_push(&pl->free, buf); /* never waits: the queue holds every buffer */
+}
+
+static void item_free(run *r, item *it)
 {
     if (!it)
         return;
-    free(it->rgb);
-    free(it->pha);
-    free(it->fgr);
+    pool_put(&r->rgbs, it->rgb);
+    pool_put(&r->packs, it->packed);
     av_packet_free(&it->packet);
     free(it);
 }
@@ -60,15 +118,21 @@ static void fail(run *r, const char *msg)
     pthread_mutex_unlock(&r->err_lock);
     rvm_queue_abort(&r->decoded);
     rvm_queue_abort(&r->matted);
+    rvm_queue_abort(&r->rgbs.free);
+    rvm_queue_abort(&r->packs.free);
 }
 
 static void *decode_thread(void *arg)
 {
     run *r = arg;
     char err[512];
+    pthread_setname_np(pthread_self(), "rvm-decode");
+    uint8_t *rgb = NULL; /* a free buffer, kept across audio items */
     while (!atomic_load(r->p->stop) && !atomic_load(&r->failed)) {
+        if (!rgb && !(rgb = pool_get(&r->rgbs)))
+            break; /* aborted */
         rvm_read_item ri;
-        int k = rvm_reader_read(r->p->reader, &ri, err, sizeof(err));
+        int k = rvm_reader_read_into(r->p->reader, &ri, rgb, err, sizeof(err));
         if (k < 0) {
             fail(r, err);
             break;
@@ -77,95 +141,135 @@ static void *decode_thread(void *arg)
             break;
         item *it = calloc(1, sizeof(*it));
         if (!it) {
-            free(ri.rgb);
             av_packet_free(&ri.packet);
             fail(r, "out of memory");
             break;
         }
         it->kind = (rvm_item_kind)k;
-        it->rgb = ri.rgb;
         it->pts = ri.pts;
         it->duration = ri.duration;
         it->packet = ri.packet;
+        if (k == RVM_ITEM_VIDEO) {
+            it->rgb = rgb;
+            rgb = NULL;
+        }
         if (rvm_queue_push(&r->decoded, it) < 0) {
-            item_free(it);
+            item_free(r, it);
             break;
         }
     }
+    pool_put(&r->rgbs, rgb);
     rvm_queue_close(&r->decoded);
     return NULL;
 }
 
+static size_t packed_size(const run *r, const rvm_pipeline_output *o)
+{
+    return (size_t)r->width * r->height * o->layout * (o->depth == 16 ? 2 : 1);
+}
+
+/* Packs one output of the network's results into buf, as its writer takes it. bg: the
+ * background picture, or NULL for the colour r->colour. */
+static void pack_output(const run *r, const rvm_pipeline_output *o, const uint8_t *bg,
+                        void *buf)
+{
+    size_t n = (size_t)r->width * r->height;
+    int d16 = o->depth == 16;
+    const uint8_t *pha = r->result, *fgr = pha + n * r->sample;
+    if (r->type == RVM_PIXEL_U8) {
+        /* No 16-bit output and no composition over a background: the network's 8-bit
+         * values are the outputs. */
+        if (o->kind == RVM_OUT_ALPHA)
+            memcpy(buf, pha, n);
+        else if (o->kind == RVM_OUT_FOREGROUND)
+            memcpy(buf, fgr, 3 * n);
+        else
+            rvm_pack_rgba8_from8(fgr, pha, n, buf);
+        return;
+    }
+    const uint16_t *pha16 = (const uint16_t *)pha, *fgr16 = (const uint16_t *)fgr;
+    switch (o->kind) {
+    case RVM_OUT_ALPHA:
+        d16 ? (void)memcpy(buf, pha16, 2 * n) : rvm_u16_to_u8(pha16, n, buf);
+        break;
+    case RVM_OUT_FOREGROUND:
+        d16 ? (void)memcpy(buf, fgr16, 6 * n) : rvm_u16_to_u8(fgr16, 3 * n, buf);
+        break;
+    case RVM_OUT_COMPOSITION:
+        if (o->layout == RVM_LAYOUT_RGBA)
+            d16 ? rvm_pack_rgba16(fgr16, pha16, n, buf) : rvm_pack_rgba8(fgr16, pha16, n, buf);
+        else if (bg)
+            d16 ? rvm_compose_over16(fgr16, pha16, bg, n, buf)
+                : rvm_compose_over8(fgr16, pha16, bg, n, buf);
+        else
+            d16 ? rvm_compose_colour16(fgr16, pha16, r->colour, n, buf)
+                : rvm_compose_colour8(fgr16, pha16, r->colour, n, buf);
+        break;
+    }
+}
+
+/* The network, then the packing of its results into the outputs' pixels (compositing
+ * included), so that only the compact packed pixels wait for the encoders. */
 static void *network_thread(void *arg)
 {
     run *r = arg;
+    rvm_pipeline *p = r->p;
+    char err[512];
     size_t n = (size_t)r->width * r->height;
+    pthread_setname_np(pthread_self(), "rvm-network");
+    int need_bg = 0;
+    for (int i = 0; i < p->noutputs; i++)
+        need_bg |= p->outputs[i].kind == RVM_OUT_COMPOSITION &&
+                   p->outputs[i].layout == RVM_LAYOUT_RGB;
     item *it;
     while ((it = rvm_queue_pop(&r->decoded))) {
-        if (atomic_load(r->p->stop)) {
+        if (atomic_load(p->stop)) {
             /* Frames not yet matted are dropped: the outputs end at the last frame done. */
-            item_free(it);
+            item_free(r, it);
             break;
         }
         if (it->kind == RVM_ITEM_VIDEO) {
-            it->pha = malloc(n * sizeof(float));
-            it->fgr = r->need_fgr ? malloc(3 * n * sizeof(float)) : NULL;
-            if (!it->pha || (r->need_fgr && !it->fgr)) {
-                item_free(it);
-                fail(r, "out of memory");
-                break;
-            }
-            rvm_output out = {RVM_PIXEL_F32, it->pha, (ptrdiff_t)(r->width * sizeof(float)),
-                              it->fgr, (ptrdiff_t)(3 * r->width * sizeof(float))};
-            int ret = rvm_stream_process(r->p->stream, it->rgb, r->width, r->height,
-                                         (ptrdiff_t)r->width * 3, r->p->ratio, &out);
+            rvm_output out = {r->type, r->result, (ptrdiff_t)(r->width * r->sample),
+                              r->need_fgr ? r->result + n * r->sample : NULL,
+                              (ptrdiff_t)(3 * r->width * r->sample)};
+            int ret = rvm_stream_process(p->stream, it->rgb, r->width, r->height,
+                                         (ptrdiff_t)r->width * 3, p->ratio, &out);
             if (ret < 0) {
-                char msg[512];
-                const char *why = rvm_stream_error(r->p->stream);
-                snprintf(msg, sizeof(msg), "the network failed: %s",
+                const char *why = rvm_stream_error(p->stream);
+                snprintf(err, sizeof(err), "the network failed: %s",
                          why && *why ? why : rvm_status_string(ret));
-                item_free(it);
-                fail(r, msg);
+                item_free(r, it);
+                fail(r, err);
                 break;
             }
-            free(it->rgb);
+            /* The decoder can fill it again. */
+            pool_put(&r->rgbs, it->rgb);
             it->rgb = NULL;
+            const uint8_t *bg = NULL;
+            if (need_bg && !r->bg_colour &&
+                !(bg = rvm_background_next(p->background, err, sizeof(err)))) {
+                item_free(r, it);
+                fail(r, err);
+                break;
+            }
+            if (!(it->packed = pool_get(&r->packs))) {
+                item_free(r, it);
+                break; /* aborted */
+            }
+            for (int i = 0; i < p->noutputs; i++)
+                pack_output(r, &p->outputs[i], bg, it->packed + r->offset[i]);
         }
         if (rvm_queue_push(&r->matted, it) < 0) {
-            item_free(it);
+            item_free(r, it);
             break;
         }
     }
     rvm_queue_close(&r->matted);
-    /* Unblocks the decoder if it still waits to push (after a stop or an error). */
+    /* Unblocks the decoder if it still waits to push or for a buffer (after a stop or an
+     * error). */
     rvm_queue_abort(&r->decoded);
+    rvm_queue_abort(&r->rgbs.free);
     return NULL;
-}
-
-static int write_output(run *r, rvm_pipeline_output *o, const item *it, const uint8_t *bg,
-                        void *buf, char *err, size_t errlen)
-{
-    size_t n = (size_t)r->width * r->height;
-    int d16 = o->depth == 16;
-    switch (o->kind) {
-    case RVM_OUT_ALPHA:
-        d16 ? rvm_pack_gray16(it->pha, n, buf) : rvm_pack_gray8(it->pha, n, buf);
-        break;
-    case RVM_OUT_FOREGROUND:
-        d16 ? rvm_pack_rgb16(it->fgr, n, buf) : rvm_pack_rgb8(it->fgr, n, buf);
-        break;
-    case RVM_OUT_COMPOSITION:
-        if (o->layout == RVM_LAYOUT_RGBA)
-            d16 ? rvm_pack_rgba16(it->fgr, it->pha, n, buf)
-                : rvm_pack_rgba8(it->fgr, it->pha, n, buf);
-        else
-            d16 ? rvm_compose_over16(it->fgr, it->pha, bg, n, buf)
-                : rvm_compose_over8(it->fgr, it->pha, bg, n, buf);
-        break;
-    }
-    if (o->png)
-        return rvm_png_writer_frame(o->png, buf, err, errlen);
-    return rvm_video_writer_frame(o->video, buf, it->pts, it->duration, err, errlen);
 }
 
 static void *encode_thread(void *arg)
@@ -173,16 +277,7 @@ static void *encode_thread(void *arg)
     run *r = arg;
     rvm_pipeline *p = r->p;
     char err[512];
-    void *buf = malloc((size_t)r->width * r->height * 4 * 2);
-    if (!buf) {
-        fail(r, "out of memory");
-        atomic_store(&r->encoder_done, 1);
-        return NULL;
-    }
-    int need_bg = 0;
-    for (int i = 0; i < p->noutputs; i++)
-        need_bg |= p->outputs[i].kind == RVM_OUT_COMPOSITION &&
-                   p->outputs[i].layout == RVM_LAYOUT_RGB;
+    pthread_setname_np(pthread_self(), "rvm-encode");
     item *it;
     while ((it = rvm_queue_pop(&r->matted))) {
         int ret = 0;
@@ -192,36 +287,55 @@ static void *encode_thread(void *arg)
                     ret = rvm_video_writer_audio(p->outputs[i].video, it->packet, err,
                                                  sizeof(err));
         } else {
-            const uint8_t *bg = NULL;
-            if (need_bg && !(bg = rvm_background_next(p->background, err, sizeof(err))))
-                ret = -1;
-            for (int i = 0; i < p->noutputs && ret == 0; i++)
-                ret = write_output(r, &p->outputs[i], it, bg, buf, err, sizeof(err));
+            /* Each writer first takes the pixels into its own picture; the packed buffer
+             * then goes back to the network before the (slower) encoding. */
+            for (int i = 0; i < p->noutputs && ret == 0; i++) {
+                rvm_pipeline_output *o = &p->outputs[i];
+                const uint8_t *data = it->packed + r->offset[i];
+                ret = o->png ? rvm_png_writer_take(o->png, data, err, sizeof(err))
+                             : rvm_video_writer_take(o->video, data, err, sizeof(err));
+            }
+            pool_put(&r->packs, it->packed);
+            it->packed = NULL;
+            for (int i = 0; i < p->noutputs && ret == 0; i++) {
+                rvm_pipeline_output *o = &p->outputs[i];
+                ret = o->png ? rvm_png_writer_encode(o->png, err, sizeof(err))
+                             : rvm_video_writer_encode(o->video, it->pts, it->duration, err,
+                                                       sizeof(err));
+            }
             if (ret == 0)
                 atomic_fetch_add(&r->frames, 1);
         }
-        item_free(it);
+        item_free(r, it);
         if (ret < 0) {
             fail(r, err);
             break;
         }
     }
-    free(buf);
     atomic_store(&r->encoder_done, 1);
     return NULL;
+}
+
+static void run_free(run *r)
+{
+    item *it;
+    while ((it = rvm_queue_take_left(&r->decoded)))
+        item_free(r, it);
+    while ((it = rvm_queue_take_left(&r->matted)))
+        item_free(r, it);
+    rvm_queue_destroy(&r->decoded);
+    rvm_queue_destroy(&r->matted);
+    pool_destroy(&r->rgbs);
+    pool_destroy(&r->packs);
+    free(r->result);
+    pthread_mutex_destroy(&r->err_lock);
+    free(r);
 }
 
 int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
 {
     run *r = calloc(1, sizeof(*r));
-    if (!r || rvm_queue_init(&r->decoded, QUEUE_ITEMS) < 0) {
-        free(r);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    if (rvm_queue_init(&r->matted, QUEUE_ITEMS) < 0) {
-        rvm_queue_destroy(&r->decoded);
-        free(r);
+    if (!r) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -229,8 +343,32 @@ int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
     pthread_mutex_init(&r->err_lock, NULL);
     r->width = rvm_reader_width(p->reader);
     r->height = rvm_reader_height(p->reader);
-    for (int i = 0; i < p->noutputs; i++)
-        r->need_fgr |= p->outputs[i].kind != RVM_OUT_ALPHA;
+    /* 16-bit results when a 16-bit output or a composition over a background needs them
+     * (the composition is then computed from 16-bit values and rounded once); otherwise the
+     * network's 8-bit results are the outputs (rounded once, and half the memory). */
+    r->type = RVM_PIXEL_U8;
+    for (int i = 0; i < p->noutputs; i++) {
+        const rvm_pipeline_output *o = &p->outputs[i];
+        r->need_fgr |= o->kind != RVM_OUT_ALPHA;
+        if (o->depth == 16 || (o->kind == RVM_OUT_COMPOSITION && o->layout == RVM_LAYOUT_RGB))
+            r->type = RVM_PIXEL_U16;
+    }
+    r->sample = r->type == RVM_PIXEL_U16 ? 2 : 1;
+    r->bg_colour = p->background && rvm_background_colour(p->background, r->colour);
+    size_t n = (size_t)r->width * r->height;
+    size_t packed = 0;
+    for (int i = 0; i < p->noutputs; i++) {
+        r->offset[i] = packed;
+        packed += (packed_size(r, &p->outputs[i]) + 63) / 64 * 64;
+    }
+    if (rvm_queue_init(&r->decoded, QUEUE_ITEMS) < 0 ||
+        rvm_queue_init(&r->matted, QUEUE_ITEMS) < 0 || pool_init(&r->rgbs, RGB_BUFFERS, 3 * n) < 0 ||
+        pool_init(&r->packs, PACKED_BUFFERS, packed) < 0 ||
+        !(r->result = malloc((r->need_fgr ? 4 : 1) * n * r->sample))) {
+        run_free(r);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
 
     /* Signals go to the main thread only: it waits on the workers and reacts. */
     sigset_t block, old;
@@ -295,14 +433,6 @@ int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
     *frames = atomic_load(&r->frames);
     if (!decoder_joined)
         return ret; /* the decoder still uses r; leak it rather than free under its feet */
-    item *it;
-    while ((it = rvm_queue_take_left(&r->decoded)))
-        item_free(it);
-    while ((it = rvm_queue_take_left(&r->matted)))
-        item_free(it);
-    rvm_queue_destroy(&r->decoded);
-    rvm_queue_destroy(&r->matted);
-    pthread_mutex_destroy(&r->err_lock);
-    free(r);
+    run_free(r);
     return ret;
 }

@@ -1,5 +1,6 @@
-/* The conversion: decode -> network -> encode, each in its own thread, joined by bounded
- * queues so that the cores stay busy and memory stays bounded.
+/* The conversion: decode -> network (and packing of the outputs' pixels) -> encode, each
+ * in its own thread, joined by queues; the frame buffers circulate in small fixed pools, so
+ * that the cores stay busy and memory stays bounded.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_CLI_PIPELINE_H
 #define RVM_CLI_PIPELINE_H

@@ -17,6 +17,10 @@ struct rvm_background {
     char *path;                /* image/video file, NULL for a colour */
     rvm_reader *reader;
     int is_still;              /* a single picture: computed once */
+    int is_colour;             /* one colour: frame is filled only if asked for */
+    uint8_t colour[3];
+    uint8_t *src;              /* a video's decoded picture, reused */
+    size_t src_size;
     int frames_read;
     const atomic_int *interrupt;
     struct SwsContext *sws;
@@ -99,11 +103,20 @@ static int read_next(rvm_background *bg, char *err, size_t errlen)
             return -1;
         rvm_read_item it;
         char sub[512];
-        int k = rvm_reader_read(bg->reader, &it, sub, sizeof(sub));
+        size_t size = (size_t)rvm_reader_width(bg->reader) * rvm_reader_height(bg->reader) * 3;
+        if (size > bg->src_size) {
+            free(bg->src);
+            bg->src_size = 0;
+            if (!(bg->src = malloc(size))) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            bg->src_size = size;
+        }
+        int k = rvm_reader_read_into(bg->reader, &it, bg->src, sub, sizeof(sub));
         if (k == RVM_ITEM_VIDEO) {
             int ret = cover(bg, it.rgb, rvm_reader_width(bg->reader),
                             rvm_reader_height(bg->reader), err, errlen);
-            free(it.rgb);
             bg->frames_read++;
             return ret < 0 ? -1 : 1;
         }
@@ -124,8 +137,7 @@ rvm_background *rvm_background_open(const char *spec, int width, int height,
                                     const atomic_int *interrupt, char *err, size_t errlen)
 {
     rvm_background *bg = calloc(1, sizeof(*bg));
-    if (!bg || !(bg->frame = malloc((size_t)width * height * 3))) {
-        free(bg);
+    if (!bg) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -134,7 +146,7 @@ rvm_background *rvm_background_open(const char *spec, int width, int height,
     bg->interrupt = interrupt;
     struct stat st;
     if (stat(spec, &st) == 0 && S_ISREG(st.st_mode)) {
-        if (!(bg->path = strdup(spec))) {
+        if (!(bg->frame = malloc((size_t)width * height * 3)) || !(bg->path = strdup(spec))) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
@@ -177,8 +189,8 @@ rvm_background *rvm_background_open(const char *spec, int width, int height,
                  spec);
         goto fail;
     }
-    for (size_t i = 0; i < (size_t)width * height; i++)
-        memcpy(bg->frame + 3 * i, rgb, 3);
+    memcpy(bg->colour, rgb, 3);
+    bg->is_colour = 1;
     bg->is_still = 1;
     return bg;
 fail:
@@ -186,8 +198,23 @@ fail:
     return NULL;
 }
 
+int rvm_background_colour(const rvm_background *bg, uint8_t rgb[3])
+{
+    if (bg->is_colour)
+        memcpy(rgb, bg->colour, 3);
+    return bg->is_colour;
+}
+
 const uint8_t *rvm_background_next(rvm_background *bg, char *err, size_t errlen)
 {
+    if (bg->is_colour && !bg->frame) {
+        if (!(bg->frame = malloc((size_t)bg->width * bg->height * 3))) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        for (size_t i = 0; i < (size_t)bg->width * bg->height; i++)
+            memcpy(bg->frame + 3 * i, bg->colour, 3);
+    }
     if (bg->is_still)
         return bg->frame;
     if (bg->frames_read < 0) {
@@ -207,6 +234,7 @@ void rvm_background_free(rvm_background *bg)
         return;
     rvm_reader_close(bg->reader);
     sws_freeContext(bg->sws);
+    free(bg->src);
     free(bg->frame);
     free(bg->path);
     free(bg);

@@ -19,6 +19,9 @@ int rvm_parse_colour(const char *spec, uint8_t rgb[3]);
 /* spec: an existing image or video file, else a colour. The frames are width x height. */
 rvm_background *rvm_background_open(const char *spec, int width, int height,
                                     const atomic_int *interrupt, char *err, size_t errlen);
+/* Whether the background is one colour (then written to rgb): compositing over it needs no
+ * picture, and none is held unless rvm_background_next asks for one. */
+int rvm_background_colour(const rvm_background *bg, uint8_t rgb[3]);
 /* The background for the next frame: packed RGB24, width*height*3 bytes, valid until the
  * next call. NULL on error. */
 const uint8_t *rvm_background_next(rvm_background *bg, char *err, size_t errlen);

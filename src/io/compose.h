@@ -1,5 +1,5 @@
-/* Pixel math between the network's float outputs and the files written: rounding to 8/16
- * bits, RGBA packing and compositing over a background.
+/* Pixel math between the network's outputs and the files written: 16 -> 8-bit rounding, RGBA
+ * packing and compositing over a background.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_IO_COMPOSE_H
 #define RVM_IO_COMPOSE_H
@@ -10,21 +10,28 @@
 /* Packed layouts shared by the writers: channels per pixel. */
 typedef enum { RVM_LAYOUT_GRAY = 1, RVM_LAYOUT_RGB = 3, RVM_LAYOUT_RGBA = 4 } rvm_layout;
 
-/* All functions take n pixels of the network's outputs (pha: one float per pixel, fgr:
- * interleaved RGB floats, values in 0..1) and write packed pixels rounded to nearest:
- * 8-bit round(v*255), 16-bit round(v*65535). Out-of-range values (and NaN) are clamped. */
-void rvm_pack_gray8(const float *pha, size_t n, uint8_t *out);
-void rvm_pack_gray16(const float *pha, size_t n, uint16_t *out);
-void rvm_pack_rgb8(const float *fgr, size_t n, uint8_t *out);
-void rvm_pack_rgb16(const float *fgr, size_t n, uint16_t *out);
+/* The inputs are the network's 16-bit outputs (RVM_PIXEL_U16: round(v*65535) of the values
+ * in 0..1): pha one sample per pixel, fgr interleaved RGB. 16-bit results round to nearest;
+ * 8-bit results are the 16-bit value rounded to nearest 8-bit step (round(x*255/65535)). */
+
+/* n samples, 16 -> 8 bits. */
+void rvm_u16_to_u8(const uint16_t *in, size_t n, uint8_t *out);
 /* RGBA: foreground colour and alpha, colour zeroed where the written alpha is 0 (the
- * official PNG composition). */
-void rvm_pack_rgba8(const float *fgr, const float *pha, size_t n, uint8_t *out);
-void rvm_pack_rgba16(const float *fgr, const float *pha, size_t n, uint16_t *out);
-/* fgr*a + bg*(1-a) with bg packed 8-bit RGB (value/255). */
-void rvm_compose_over8(const float *fgr, const float *pha, const uint8_t *bg, size_t n,
+ * official PNG composition). n pixels. */
+void rvm_pack_rgba8(const uint16_t *fgr, const uint16_t *pha, size_t n, uint8_t *out);
+void rvm_pack_rgba16(const uint16_t *fgr, const uint16_t *pha, size_t n, uint16_t *out);
+/* The same from the network's 8-bit outputs (RVM_PIXEL_U8). */
+void rvm_pack_rgba8_from8(const uint8_t *fgr, const uint8_t *pha, size_t n, uint8_t *out);
+/* fgr*a + bg*(1-a) with bg packed 8-bit RGB (value/255), computed from the 16-bit fgr and
+ * alpha and rounded once to the output's depth. n pixels. */
+void rvm_compose_over8(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
                        uint8_t *out);
-void rvm_compose_over16(const float *fgr, const float *pha, const uint8_t *bg, size_t n,
+void rvm_compose_over16(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
                         uint16_t *out);
+/* The same over one colour (rgb: 8-bit R, G, B). */
+void rvm_compose_colour8(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
+                         size_t n, uint8_t *out);
+void rvm_compose_colour16(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
+                          size_t n, uint16_t *out);
 
 #endif

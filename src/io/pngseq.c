@@ -113,6 +113,13 @@ fail:
 
 int rvm_png_writer_frame(rvm_png_writer *w, const void *data, char *err, size_t errlen)
 {
+    if (rvm_png_writer_take(w, data, err, errlen) < 0)
+        return -1;
+    return rvm_png_writer_encode(w, err, errlen);
+}
+
+int rvm_png_writer_take(rvm_png_writer *w, const void *data, char *err, size_t errlen)
+{
     if (av_frame_make_writable(w->frame) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -128,6 +135,11 @@ int rvm_png_writer_frame(rvm_png_writer *w, const void *data, char *err, size_t 
             memcpy(d, (const uint8_t *)data + row * y, row);
         }
     }
+    return 0;
+}
+
+int rvm_png_writer_encode(rvm_png_writer *w, char *err, size_t errlen)
+{
     w->frame->pts = w->count;
     int ret = avcodec_send_frame(w->enc, w->frame);
     if (ret >= 0)

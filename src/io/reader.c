@@ -57,6 +57,8 @@ struct rvm_reader {
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt, sws_spc, sws_range, sws_dw, sws_dh;
     uint8_t *rotbuf;
+    float *yuv_tmp;          /* rows of yuv420_rows */
+    size_t yuv_tmp_size;     /* floats */
     int out_w, out_h;
     AVRational tb, fps;
     int64_t estimate;
@@ -104,21 +106,120 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Converts a decoded frame to out_w x out_h RGB24 in dst, honouring the frame's colour
- * matrix and range, then applies the stream rotation. */
-static int convert_frame(rvm_reader *r, const AVFrame *f, uint8_t *dst, char *err,
-                         size_t errlen)
+/* The common case, 8-bit 4:2:0 YUV at its own size (most video), is converted here:
+ * swscale's accurate path takes 14 ms a 1080p frame (7 with bilinear chroma), this 2.5.
+ * Chroma is upsampled bilinearly from samples centred between their luma pixels (the
+ * siting swscale assumes), then the frame's colour matrix is applied in float and rounded
+ * to nearest, as swscale's accurate rounding does. Against the bicubic swscale conversion
+ * used before (and still for every other case): 0.06 of a step on average on 1080p
+ * footage, no bias, at most 7-10 steps at sharp colour edges. */
+typedef struct {
+    float y_off, y_mul, c_mul;     /* Y' = (Y - y_off) * y_mul; C' = (C - 128) * c_mul */
+    float cr_r, cb_g, cr_g, cb_b;  /* R = Y' + cr_r Cr'; G = Y' + cb_g Cb' + cr_g Cr'; ... */
+} yuv_matrix;
+
+/* The matrices swscale knows (sws_getCoefficients); 0 for others (left to swscale). */
+static int yuv_matrix_for(int spc, int full, yuv_matrix *m)
 {
-    int swap = r->rotation == 90 || r->rotation == 270;
-    int dw = swap ? r->out_h : r->out_w, dh = swap ? r->out_w : r->out_h;
-    int spc = f->colorspace;
-    if (spc == AVCOL_SPC_UNSPECIFIED || spc == AVCOL_SPC_RESERVED)
-        /* What players assume for untagged video: BT.709 for HD, BT.601 below. */
-        spc = f->height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+    double kr, kb;
+    switch (spc) {
+    case AVCOL_SPC_BT709: kr = 0.2126, kb = 0.0722; break;
+    case AVCOL_SPC_FCC: kr = 0.30, kb = 0.11; break;
+    case AVCOL_SPC_BT470BG:
+    case AVCOL_SPC_SMPTE170M: kr = 0.299, kb = 0.114; break;
+    case AVCOL_SPC_SMPTE240M: kr = 0.212, kb = 0.087; break;
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL: kr = 0.2627, kb = 0.0593; break;
+    default: return 0;
+    }
+    double kg = 1.0 - kr - kb;
+    m->y_off = full ? 0.0f : 16.0f;
+    m->y_mul = (float)(full ? 1.0 : 255.0 / 219.0);
+    m->c_mul = (float)(full ? 1.0 : 255.0 / 224.0);
+    m->cr_r = (float)(2.0 * (1.0 - kr));
+    m->cb_b = (float)(2.0 * (1.0 - kb));
+    m->cb_g = (float)(-2.0 * kb * (1.0 - kb) / kg);
+    m->cr_g = (float)(-2.0 * kr * (1.0 - kr) / kg);
+    return 1;
+}
+
+/* Rounded to nearest and clamped to 0..255 (in integers, which vectorises). */
+static inline uint8_t to_u8(float v)
+{
+    int32_t i = (int32_t)(v + 0.5f);
+    i = i < 0 ? 0 : i;
+    return (uint8_t)(i > 255 ? 255 : i);
+}
+
+/* One row: chroma rows c0 (weight 3/4) and c1 (1/4), luma row yr. tmp as in yuv420_rows. */
+static inline void yuv420_row(const uint8_t *restrict yr, const uint8_t *restrict u0,
+                              const uint8_t *restrict u1, const uint8_t *restrict v0,
+                              const uint8_t *restrict v1, int w, yuv_matrix m,
+                              uint8_t *restrict d, float *restrict tmp)
+{
+    int cw = (w + 1) / 2;
+    /* Vertically interpolated chroma with one sample of padding each side, then full-width
+     * chroma, then the three colour planes. */
+    float *restrict pu = tmp, *restrict pv = pu + cw + 2, *restrict cu = pv + cw + 2;
+    float *restrict cv = cu + 2 * cw, *restrict rp = cv + 2 * cw, *restrict gp = rp + w;
+    float *restrict bp = gp + w;
+    for (int i = 0; i < cw; i++) {
+        pu[i + 1] = 0.75f * (float)(int32_t)u0[i] + 0.25f * (float)(int32_t)u1[i];
+        pv[i + 1] = 0.75f * (float)(int32_t)v0[i] + 0.25f * (float)(int32_t)v1[i];
+    }
+    pu[0] = pu[1], pu[cw + 1] = pu[cw];
+    pv[0] = pv[1], pv[cw + 1] = pv[cw];
+    for (int i = 0; i < cw; i++) {
+        cu[2 * i] = 0.75f * pu[i + 1] + 0.25f * pu[i];
+        cu[2 * i + 1] = 0.75f * pu[i + 1] + 0.25f * pu[i + 2];
+        cv[2 * i] = 0.75f * pv[i + 1] + 0.25f * pv[i];
+        cv[2 * i + 1] = 0.75f * pv[i + 1] + 0.25f * pv[i + 2];
+    }
+    for (int x = 0; x < w; x++) {
+        float yy = ((float)(int32_t)yr[x] - m.y_off) * m.y_mul;
+        float u = (cu[x] - 128.0f) * m.c_mul, v = (cv[x] - 128.0f) * m.c_mul;
+        rp[x] = yy + m.cr_r * v;
+        gp[x] = yy + m.cb_g * u + m.cr_g * v;
+        bp[x] = yy + m.cb_b * u;
+    }
+    for (int x = 0; x < w; x++) {
+        d[3 * x] = to_u8(rp[x]);
+        d[3 * x + 1] = to_u8(gp[x]);
+        d[3 * x + 2] = to_u8(bp[x]);
+    }
+}
+
+/* Rows y0..y1-1 of an 8-bit 4:2:0 frame into RGB24. tmp: yuv420_tmp_floats(width). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void yuv420_rows(const AVFrame *f, const yuv_matrix *m, int y0, int y1, uint8_t *dst,
+                        ptrdiff_t dst_stride, float *tmp)
+{
+    int ch = (f->height + 1) / 2;
+    for (int y = y0; y < y1; y++) {
+        int c0 = y >> 1, c1 = (y & 1) ? c0 + 1 : c0 - 1;
+        c1 = c1 < 0 ? 0 : c1 >= ch ? ch - 1 : c1;
+        yuv420_row(f->data[0] + (ptrdiff_t)y * f->linesize[0],
+                   f->data[1] + (ptrdiff_t)c0 * f->linesize[1],
+                   f->data[1] + (ptrdiff_t)c1 * f->linesize[1],
+                   f->data[2] + (ptrdiff_t)c0 * f->linesize[2],
+                   f->data[2] + (ptrdiff_t)c1 * f->linesize[2], f->width, *m,
+                   dst + (ptrdiff_t)y * dst_stride, tmp);
+    }
+}
+
+static size_t yuv420_tmp_floats(int width)
+{
+    size_t cw = ((size_t)width + 1) / 2;
+    return 2 * (cw + 2) + 4 * cw + 3 * (size_t)width;
+}
+
+/* Any other frame: swscale (resizing included) into target (dw x dh RGB24). */
+static int convert_sws(rvm_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
+                       uint8_t *target, char *err, size_t errlen)
+{
     enum AVPixelFormat pf = f->format;
-    int full = f->color_range == AVCOL_RANGE_JPEG || pf == AV_PIX_FMT_YUVJ420P ||
-               pf == AV_PIX_FMT_YUVJ422P || pf == AV_PIX_FMT_YUVJ444P ||
-               pf == AV_PIX_FMT_YUVJ440P || pf == AV_PIX_FMT_YUVJ411P;
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh) {
         sws_freeContext(r->sws);
@@ -151,12 +252,47 @@ static int convert_frame(rvm_reader *r, const AVFrame *f, uint8_t *dst, char *er
         r->sws_dw = dw;
         r->sws_dh = dh;
     }
-    uint8_t *target = r->rotation ? r->rotbuf : dst;
     uint8_t *planes[4] = {target, NULL, NULL, NULL};
     int strides[4] = {dw * 3, 0, 0, 0};
     if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
                   strides) != dh) {
         set_err(err, errlen, "converting a frame to RGB failed");
+        return -1;
+    }
+    return 0;
+}
+
+/* Converts a decoded frame to out_w x out_h RGB24 in dst, honouring the frame's colour
+ * matrix and range, then applies the stream rotation. */
+static int convert_frame(rvm_reader *r, const AVFrame *f, uint8_t *dst, char *err,
+                         size_t errlen)
+{
+    int swap = r->rotation == 90 || r->rotation == 270;
+    int dw = swap ? r->out_h : r->out_w, dh = swap ? r->out_w : r->out_h;
+    int spc = f->colorspace;
+    if (spc == AVCOL_SPC_UNSPECIFIED || spc == AVCOL_SPC_RESERVED)
+        /* What players assume for untagged video: BT.709 for HD, BT.601 below. */
+        spc = f->height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+    enum AVPixelFormat pf = f->format;
+    int full = f->color_range == AVCOL_RANGE_JPEG || pf == AV_PIX_FMT_YUVJ420P ||
+               pf == AV_PIX_FMT_YUVJ422P || pf == AV_PIX_FMT_YUVJ444P ||
+               pf == AV_PIX_FMT_YUVJ440P || pf == AV_PIX_FMT_YUVJ411P;
+    uint8_t *target = r->rotation ? r->rotbuf : dst;
+    yuv_matrix m;
+    if ((pf == AV_PIX_FMT_YUV420P || pf == AV_PIX_FMT_YUVJ420P) && dw == f->width &&
+        dh == f->height && yuv_matrix_for(spc, full, &m)) {
+        size_t need = yuv420_tmp_floats(f->width);
+        if (need > r->yuv_tmp_size) {
+            free(r->yuv_tmp);
+            r->yuv_tmp_size = 0;
+            if (!(r->yuv_tmp = malloc(need * sizeof(float)))) {
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            r->yuv_tmp_size = need;
+        }
+        yuv420_rows(f, &m, 0, f->height, target, (ptrdiff_t)dw * 3, r->yuv_tmp);
+    } else if (convert_sws(r, f, spc, full, dw, dh, target, err, errlen) < 0) {
         return -1;
     }
     if (!r->rotation)
@@ -444,8 +580,11 @@ static int open_media(rvm_reader *r, const char *source, char *err, size_t errle
         return -1;
     }
     r->dec->pkt_timebase = vs->time_base;
-    /* Two decoder threads: the network needs the other cores more. */
-    r->dec->thread_count = 2;
+    /* Decoding runs in its own thread beside the network and the encoders and costs a few
+     * ms a frame (6 ms for H.264 1080p), far from the slowest stage: frame threads would
+     * only add frames held in memory (10 MB at 1080p) and threads competing for the cores
+     * (measured: the same CPU time). */
+    r->dec->thread_count = 1;
     if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) {
         set_err(err, errlen, "%s: cannot open the video decoder: %s", source, averr(ret, eb));
         return -1;
@@ -594,6 +733,7 @@ void rvm_reader_close(rvm_reader *r)
     av_frame_free(&r->frame);
     sws_freeContext(r->sws);
     free(r->rotbuf);
+    free(r->yuv_tmp);
     for (int i = 0; i < r->nfiles; i++)
         free(r->files[i]);
     free(r->files);
@@ -601,7 +741,8 @@ void rvm_reader_close(rvm_reader *r)
     free(r);
 }
 
-static int read_folder(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen)
+static int read_folder(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *err,
+                       size_t errlen)
 {
     if (r->next_file >= r->nfiles)
         return RVM_ITEM_END;
@@ -616,7 +757,7 @@ static int read_folder(rvm_reader *r, rvm_read_item *item, char *err, size_t err
     free(full);
     if (!f)
         return -1;
-    uint8_t *rgb = malloc((size_t)r->out_w * r->out_h * 3);
+    uint8_t *rgb = dst ? dst : malloc((size_t)r->out_w * r->out_h * 3);
     if (!rgb) {
         av_frame_free(&f);
         set_err(err, errlen, "out of memory");
@@ -625,7 +766,8 @@ static int read_folder(rvm_reader *r, rvm_read_item *item, char *err, size_t err
     int ret = convert_frame(r, f, rgb, err, errlen);
     av_frame_free(&f);
     if (ret < 0) {
-        free(rgb);
+        if (!dst)
+            free(rgb);
         return -1;
     }
     item->rgb = rgb;
@@ -637,7 +779,8 @@ static int read_folder(rvm_reader *r, rvm_read_item *item, char *err, size_t err
 
 /* Turns a decoded frame into an item, or returns 0 when the frame is outside --start/
  * --duration. */
-static int take_frame(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen)
+static int take_frame(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *err,
+                      size_t errlen)
 {
     AVFrame *f = r->frame;
     int64_t pts = f->best_effort_timestamp;
@@ -654,13 +797,14 @@ static int take_frame(rvm_reader *r, rvm_read_item *item, char *err, size_t errl
     /* Muxers need strictly increasing timestamps; a broken input may repeat one. */
     if (r->last_pts != AV_NOPTS_VALUE && pts <= r->last_pts)
         pts = r->last_pts + 1;
-    uint8_t *rgb = malloc((size_t)r->out_w * r->out_h * 3);
+    uint8_t *rgb = dst ? dst : malloc((size_t)r->out_w * r->out_h * 3);
     if (!rgb) {
         set_err(err, errlen, "out of memory");
         return -1;
     }
     if (convert_frame(r, f, rgb, err, errlen) < 0) {
-        free(rgb);
+        if (!dst)
+            free(rgb);
         return -1;
     }
     int64_t dur = FRAME_DURATION(f);
@@ -674,17 +818,23 @@ static int take_frame(rvm_reader *r, rvm_read_item *item, char *err, size_t errl
 
 int rvm_reader_read(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen)
 {
+    return rvm_reader_read_into(r, item, NULL, err, errlen);
+}
+
+int rvm_reader_read_into(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *err,
+                         size_t errlen)
+{
     char eb[AV_ERROR_MAX_STRING_SIZE];
     memset(item, 0, sizeof(*item));
     if (r->dir)
-        return read_folder(r, item, err, errlen);
+        return read_folder(r, item, dst, err, errlen);
     for (;;) {
         if (r->opt.interrupt && atomic_load(r->opt.interrupt))
             return RVM_ITEM_END;
         if (!r->video_done) {
             int ret = avcodec_receive_frame(r->dec, r->frame);
             if (ret == 0) {
-                ret = take_frame(r, item, err, errlen);
+                ret = take_frame(r, item, dst, err, errlen);
                 av_frame_unref(r->frame);
                 if (ret < 0)
                     return -1;

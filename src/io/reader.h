@@ -29,7 +29,8 @@ typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_AUDIO = 2 } rvm_it
 /* What one read returns. Timestamps are in rvm_reader_time_base() (video) or
  * rvm_reader_audio_time_base() (audio), already shifted by --start. */
 typedef struct {
-    uint8_t *rgb;      /* VIDEO: width*height*3 bytes, malloc'ed, now owned by the caller */
+    uint8_t *rgb;      /* VIDEO: width*height*3 bytes, malloc'ed and now owned by the caller
+                          (rvm_reader_read), or the caller's buffer (rvm_reader_read_into) */
     int64_t pts;       /* VIDEO: presentation time */
     int64_t duration;  /* VIDEO: how long the frame is shown (> 0) */
     AVPacket *packet;  /* AUDIO: owned by the caller (av_packet_free) */
@@ -41,6 +42,10 @@ void rvm_reader_close(rvm_reader *r);
 
 /* Returns an rvm_item_kind, or -1 with a message in err. */
 int rvm_reader_read(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen);
+/* The same, but a video frame is written into rgb (width*height*3 bytes, the caller's) and
+ * item->rgb is rgb: no allocation per frame. rgb is untouched by other items. */
+int rvm_reader_read_into(rvm_reader *r, rvm_read_item *item, uint8_t *rgb, char *err,
+                         size_t errlen);
 
 int rvm_reader_width(const rvm_reader *r);
 int rvm_reader_height(const rvm_reader *r);

@@ -33,6 +33,12 @@ int rvm_video_writer_check(const char *path, const char *format, rvm_codec *code
 
 typedef struct rvm_video_writer rvm_video_writer;
 
+/* x264/x265 presets, fastest first; NULL-terminated. */
+extern const char *const rvm_presets[];
+/* The default: x264's own (medium) costs about twice the network's time per 1080p frame and
+ * holds ~40 frames; veryfast keeps an encoder well below the network's time. */
+#define RVM_DEFAULT_PRESET "veryfast"
+
 typedef struct {
     const char *path;      /* the file written (may be a temporary name) */
     const char *name;      /* the name the user gave: for messages, and its extension picks
@@ -45,6 +51,7 @@ typedef struct {
     AVRational frame_rate; /* nominal, for rate control and headers */
     double mbps;           /* > 0: target bit rate */
     int crf;               /* >= 0: constant quality instead of a bit rate */
+    const char *preset;    /* x264/x265 preset (h264/hevc), NULL: RVM_DEFAULT_PRESET */
     /* Audio to carry (NULL: none): copied when the container holds its codec, else
      * re-encoded (Opus in WebM, AAC elsewhere). */
     const AVCodecParameters *audio;
@@ -56,6 +63,11 @@ rvm_video_writer *rvm_video_writer_open(const rvm_video_writer_config *cfg, char
 /* data: packed 8-bit pixels of cfg->layout, width*channels bytes per row. */
 int rvm_video_writer_frame(rvm_video_writer *w, const uint8_t *data, int64_t pts,
                            int64_t duration, char *err, size_t errlen);
+/* The two halves of rvm_video_writer_frame: take converts data into the encoder's own
+ * picture (data is free again when it returns), encode encodes that picture. */
+int rvm_video_writer_take(rvm_video_writer *w, const uint8_t *data, char *err, size_t errlen);
+int rvm_video_writer_encode(rvm_video_writer *w, int64_t pts, int64_t duration, char *err,
+                            size_t errlen);
 /* An input audio packet (timestamps in cfg->audio_time_base); ignored without audio. */
 int rvm_video_writer_audio(rvm_video_writer *w, const AVPacket *pkt, char *err, size_t errlen);
 /* Flushes the encoders and writes the trailer: the file is complete and playable. */
@@ -70,6 +82,9 @@ rvm_png_writer *rvm_png_writer_open(const char *dir, rvm_layout layout, int dept
                                     int height, char *err, size_t errlen);
 /* data: packed pixels, uint8_t (depth 8) or native-endian uint16_t (depth 16). */
 int rvm_png_writer_frame(rvm_png_writer *w, const void *data, char *err, size_t errlen);
+/* The two halves of rvm_png_writer_frame, as for videos. */
+int rvm_png_writer_take(rvm_png_writer *w, const void *data, char *err, size_t errlen);
+int rvm_png_writer_encode(rvm_png_writer *w, char *err, size_t errlen);
 int rvm_png_writer_count(const rvm_png_writer *w);
 void rvm_png_writer_free(rvm_png_writer *w);
 

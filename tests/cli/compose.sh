@@ -57,7 +57,17 @@ raw vid8.mkv rgb24 vid8.raw
 "$PIXCMP" overbg vid8.raw fgr.raw pha.raw bgv.raw 8 || fail "composition over a looped video"
 ok "composition over a video background, looped"
 
-# 8-bit PNGs round to nearest.
+# 8-bit outputs beside a composition over a colour (the 16-bit results are rounded to 8
+# bits) match the 16-bit ones, and the composition is still rounded once.
+run_ok $in --output-type png_sequence --output-alpha pha8c --output-composition over8c \
+    --background 10,200,30
+raw pha8c gray pha8c.raw
+raw over8c rgb24 over8c.raw
+"$PIXCMP" round8 pha8c.raw pha.raw || fail "8-bit alpha beside a composition"
+"$PIXCMP" over over8c.raw fgr.raw pha.raw 10 200 30 8 || fail "8-bit PNG composition"
+ok "8-bit PNG alpha and composition together"
+
+# 8-bit PNGs round to nearest (the network's own 8-bit results).
 run_ok $in --output-type png_sequence --output-alpha pha8 --output-foreground fgr8
 [ "$(stream_field pha8/0000.png v:0 pix_fmt)" = gray ] || fail "8-bit alpha PNG"
 raw pha8 gray pha8.raw

@@ -58,7 +58,6 @@ expect_error "bad checkpoint" $S --output-alpha out.mp4 --checkpoint bad.pth
 expect_error "start past the end" $S --output-alpha out.mp4 --start 60
 expect_error "negative start" $S --output-alpha out.mp4 --start -1
 expect_error "bad time" $S --output-alpha out.mp4 --duration abc
-expect_error "missing output folder" $S --output-alpha nofolder/out.mp4
 if [ "$(id -u)" -eq 0 ]; then
     # root writes anywhere a mode allows nothing; /proc takes no new files.
     expect_error "unwritable folder" $S --output-alpha /proc/rvm-out.mp4
@@ -67,6 +66,9 @@ else
     expect_error "unwritable folder" $S --output-alpha ro/out.mp4
 fi
 expect_error "full disk" $S --output-alpha /dev/full
+expect_error "unknown preset" $S --output-alpha out.mp4 --preset quick
+expect_error "preset for prores" $S --output-alpha out.mov --codec prores --preset fast
+expect_error "preset for png_sequence" $S --output-type png_sequence --output-alpha out --preset fast
 expect_error "png sequence into a file" $S --output-type png_sequence --output-alpha exists.mp4
 mkdir seq && touch seq/0000.png
 expect_error "existing sequence without -y" $S --output-type png_sequence --output-alpha seq
@@ -79,4 +81,8 @@ expect_error "text file as video" --input-source text.mp4 --output-alpha out.mp4
 ffmpeg -nostdin -v error -f lavfi -i sine=d=0.5 audio.m4a
 expect_error "no video stream" --input-source audio.m4a --output-alpha out.mp4
 expect_error "png sequence into an input folder" --input-source notimages --output-type png_sequence --output-alpha notimages
+# Not an error: a missing output folder is made (as for PNG sequences).
+run $S --duration 0.1 --output-alpha newdir/sub/out.mp4
+[ $RC -eq 0 ] && [ -s newdir/sub/out.mp4 ] || fail "missing output folder: not made ($(cat err.txt))"
+ok "a missing output folder is made"
 done_all

@@ -23,6 +23,24 @@ for f in lim601 full709; do
 done
 ok "BT.601 limited and BT.709 full range read to the same RGB"
 
+# 8-bit 4:2:0 video at its own size, which the reader converts itself: the RGB of FFmpeg's
+# accurate bicubic conversion within a fraction of a step on average (the reader upsamples
+# chroma bilinearly: they differ at sharp colour edges only), for the sample (full-range
+# BT.601, untagged matrix) and a limited-range BT.709 copy of it.
+ffmpeg -nostdin -v error -i "$SAMPLE" -t 1 \
+    -vf "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p" -color_range tv \
+    -colorspace bt709 -c:v libx264 -qp 0 lim709.mp4
+for c in "$SAMPLE:bt601:pc" "lim709.mp4:bt709:tv"; do
+    f=${c%%:*} m=${c#*:}
+    [ "$("$READDUMP" "$f" d.rgb)" = "640x480 $([ "$f" = lim709.mp4 ] && echo 30 || echo 77)" ] \
+        || fail "$f: wrong size or frame count"
+    ffmpeg -nostdin -v error -y -i "$f" -vsync passthrough \
+        -vf "scale=in_color_matrix=${m%:*}:in_range=${m#*:}:out_range=pc:flags=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp,format=rgb24" \
+        -f rawvideo want.rgb
+    "$PIXCMP" near8 want.rgb d.rgb 0.25 16 || fail "$f: 4:2:0 colours differ from FFmpeg's"
+done
+ok "4:2:0 video (BT.601 full range, BT.709 limited) read as FFmpeg converts it"
+
 # Rotation metadata is applied like FFmpeg's autorotation does.
 ffmpeg -nostdin -v error -i ref/%04d.png -c:v libx264 -pix_fmt yuv444p -qp 0 base.mp4
 for a in 90 180 270; do

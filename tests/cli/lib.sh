@@ -18,6 +18,12 @@ trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
 CHECKS=0
 
+# Under LeakSanitizer (the RVM_SANITIZE build): libx265 leaks one block of its own (1168
+# bytes from x265_malloc) in every run that opens an HEVC encoder, whatever its caller does;
+# only leaks inside libx265 are let through.
+echo "leak:libx265.so" >"$WORK/lsan.supp"
+export LSAN_OPTIONS="suppressions=$WORK/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { CHECKS=$((CHECKS + 1)); echo "ok: $*"; }
 done_all() { echo "$CHECKS checks passed"; exit 0; }

@@ -5,7 +5,7 @@
  *                               header is skipped): >= 99.99% within 1e-3, all within 1e-2,
  *                               mean abs error <= 1e-4 (the golden README's tolerances)
  *   pixcmp over COM FGR PHA R G B BITS
- *                               COM (RGB, BITS 8 or 16) == fgr*a + bg*(1-a) within rounding,
+ *                               COM (RGB, BITS 8 or 16) == fgr*a + bg*(1-a) rounded once,
  *                               FGR rgb48le, PHA gray16le, bg the 8-bit colour R,G,B
  *   pixcmp overbg COM FGR PHA BG BITS
  *                               the same over a background picture BG (rgb24; frames repeat
@@ -16,6 +16,8 @@
  *   pixcmp similar A B MEAN     16-bit A and B have a mean abs difference <= MEAN (for inputs
  *                               that differ only by colour conversion rounding)
  *   pixcmp gray A B [TOL]       8-bit A equals 8-bit B (within TOL steps)
+ *   pixcmp near8 A B MEAN MAX   8-bit A and B differ by at most MEAN steps on average and
+ *                               MAX steps anywhere (conversions that filter differently)
  * Prints one line and exits 0 on success, 1 on a mismatch, 2 on bad use.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <math.h>
@@ -114,9 +116,11 @@ static int over_any(char **argv, const blob *bgpic, const int *rgb, int bits, co
         return 1;
     }
     double scale = bits == 16 ? 65535.0 : 255.0;
-    /* fgr and alpha were themselves rounded to 16 bits, so the product may move by about
-     * 1.5/65535 on top of the output's own half-step rounding. */
-    double tol = bits == 16 ? 3.0 / 65535 : 0.5 / 255 + 3.0 / 65535;
+    /* The composition is computed from the very 16-bit fgr and alpha written beside it and
+     * rounded once: within the output's half step (and a hundredth of a 16-bit step for the
+     * float arithmetic). Computing it from other values (unrounded floats, or 8-bit ones)
+     * would move it by up to ~1.5/65535 (~0.5/255) more. */
+    double tol = bits == 16 ? 0.51 / 65535 : 0.5 / 255 + 0.01 / 65535;
     double maxe = 0;
     for (size_t i = 0; i < n; i++) {
         double a = u16(&pha, i);
@@ -222,6 +226,28 @@ static int gray(const char *pa, const char *pb, int tol)
     return bad != 0;
 }
 
+static int near8(const char *pa, const char *pb, double mean_tol, int max_tol)
+{
+    blob a = load(pa), b = load(pb);
+    if (a.size != b.size || a.size == 0) {
+        printf("FAIL sizes differ: %zu vs %zu bytes\n", a.size, b.size);
+        return 1;
+    }
+    double sum = 0;
+    int maxe = 0;
+    for (size_t i = 0; i < a.size; i++) {
+        int e = abs(a.data[i] - b.data[i]);
+        sum += e;
+        if (e > maxe)
+            maxe = e;
+    }
+    double mean = sum / a.size;
+    int ok = mean <= mean_tol && maxe <= max_tol;
+    printf("%s %zu samples: mean %.3f steps (allowed %.3g), max %d (allowed %d)\n",
+           ok ? "OK" : "FAIL", a.size, mean, mean_tol, maxe, max_tol);
+    return !ok;
+}
+
 int main(int argc, char **argv)
 {
     atexit(free_loaded);
@@ -237,9 +263,12 @@ int main(int argc, char **argv)
         return round8(argv[2], argv[3]);
     if (argc == 5 && strcmp(argv[1], "rgba") == 0)
         return rgba(argv + 2);
+    if (argc == 6 && strcmp(argv[1], "near8") == 0)
+        return near8(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "gray") == 0)
         return gray(argv[2], argv[3], argc == 5 ? atoi(argv[4]) : 0);
     fprintf(stderr, "usage: pixcmp close A B | over COM FGR PHA R G B BITS | overbg COM FGR PHA "
-                    "BG BITS | rgba COM FGR PHA | round8 A8 A16 | similar A B MEAN | gray A B [TOL]\n");
+                    "BG BITS | rgba COM FGR PHA | round8 A8 A16 | similar A B MEAN | gray A B [TOL] | "
+                    "near8 A B MEAN MAX\n");
     return 2;
 }

@@ -16,6 +16,18 @@ done
 ls -a | grep -q rvm-part && fail "a temporary file was left behind"
 ok "no temporary files left"
 
+# x264 writes its settings into the stream. The default: veryfast (subme=2) with a 3-frame
+# look-ahead, no B-frames, one thread; --preset NAME gets the preset's own settings.
+x264_opt() { grep -a -o " $2=[0-9]*" "$1" | head -n 1 | cut -d= -f2; }
+[ "$(x264_opt com.mp4 subme)/$(x264_opt com.mp4 rc_lookahead)/$(x264_opt com.mp4 bframes)/$(x264_opt com.mp4 threads)" = 2/3/0/1 ] \
+    || fail "default x264 settings: subme/rc_lookahead/bframes/threads = $(x264_opt com.mp4 subme)/$(x264_opt com.mp4 rc_lookahead)/$(x264_opt com.mp4 bframes)/$(x264_opt com.mp4 threads)"
+run_ok --input-source "$SAMPLE" --input-resize 96 72 --duration 0.5 --preset medium \
+    --output-alpha medium.mp4
+[ "$(x264_opt medium.mp4 subme)/$(x264_opt medium.mp4 rc_lookahead)/$(x264_opt medium.mp4 bframes)" = 7/40/3 ] \
+    || fail "--preset medium: subme/rc_lookahead/bframes = $(x264_opt medium.mp4 subme)/$(x264_opt medium.mp4 rc_lookahead)/$(x264_opt medium.mp4 bframes)"
+playable medium.mp4
+ok "x264 settings: the lean veryfast default, and --preset medium"
+
 # The default background is the official green (120,255,155): a corner far from the person.
 ffmpeg -nostdin -v error -i com.mp4 -frames:v 1 -vf "crop=8:8:0:0" -f rawvideo -pix_fmt rgb24 corner.rgb
 set -- $(od -An -tu1 -N3 corner.rgb)
@@ -28,7 +40,7 @@ ok "green background"
 for flag in --variant --checkpoint --device --input-source --input-resize --downsample-ratio \
     --output-type --output-composition --output-alpha --output-foreground --output-video-mbps \
     --seq-chunk --num-workers --disable-progress --threads --background --codec --crf \
-    --output-depth --input-fps --start --duration --no-audio --overwrite; do
+    --output-depth --input-fps --start --duration --no-audio --overwrite --preset; do
     grep -q -- "$flag" help.txt || fail "--help does not mention $flag"
 done
 ok "--help lists the flags"
