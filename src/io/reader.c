@@ -538,6 +538,17 @@ static int open_media(rvm_reader *r, const char *source, char *err, size_t errle
             set_err(err, errlen, "%s: %s", source, averr(ret, eb));
         return -1;
     }
+    /* A local file is data: playlist formats would make it read other files (an HLS or
+     * concat list naming /home/... would put their frames in our output). A URL given on
+     * purpose (with "://") may still be a playlist. */
+    static const char *const playlists[] = {"hls", "dash", "concat", "imf", "sdp", "rtsp"};
+    if (!strstr(source, "://"))
+        for (size_t i = 0; i < sizeof playlists / sizeof playlists[0]; i++)
+            if (strcmp(r->fmt->iformat->name, playlists[i]) == 0) {
+                set_err(err, errlen, "%s: is a %s playlist, which would read other files; "
+                                     "refused for a local input", source, playlists[i]);
+                return -1;
+            }
     ret = avformat_find_stream_info(r->fmt, NULL);
     if (ret < 0) {
         set_err(err, errlen, "%s: cannot read stream information: %s", source, averr(ret, eb));

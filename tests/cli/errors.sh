@@ -31,6 +31,9 @@ expect_error "output is a link to the input" --input-source in.mkv --output-alph
 ok "the input is untouched"
 echo keep >exists.mp4
 expect_error "existing output without -y" $S --output-alpha exists.mp4
+# a local file that is an HLS playlist naming another local file: it would read that file
+printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3,\nfile://%s/in.mkv\n#EXT-X-ENDLIST\n' "$PWD" > playlist.bin
+expect_error "a playlist that reads other files" --input-source playlist.bin --output-alpha out.mp4
 [ "$(cat exists.mp4)" = keep ] || fail "exists.mp4 was modified"
 for r in 0 -1 1.5 nan inf abc ""; do
     expect_error "--downsample-ratio '$r'" $S --output-alpha out.mp4 --downsample-ratio "$r"
