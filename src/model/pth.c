@@ -1197,19 +1197,6 @@ static uint64_t load_uint(const uint8_t *p, int n, int big)
     return v;
 }
 
-static float half_to_float(uint16_t h)
-{
-    int e = (h >> 10) & 31, m = h & 1023;
-    float v;
-    if (e == 0)
-        v = ldexpf((float)m, -24); /* zero or subnormal */
-    else if (e == 31)
-        v = m ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(m | 1024), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
 static float load_elem(const uint8_t *p, int dtype, int big)
 {
     uint64_t u = load_uint(p, dtypes[dtype].size, big);
@@ -1226,7 +1213,7 @@ static float load_elem(const uint8_t *p, int dtype, int big)
         return (float)d;
     }
     case DT_F16:
-        return half_to_float((uint16_t)u);
+        return rvm_half_to_float((uint16_t)u);
     case DT_BF16: {
         uint32_t w = (uint32_t)u << 16;
         float f;

@@ -728,19 +728,6 @@ static float dequant(unsigned q, float scale, float min)
     return prod + min;
 }
 
-static float half_to_float(uint16_t h)
-{
-    unsigned sign = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    float v;
-    if (e == 0)
-        v = ldexpf((float)m, -24); /* zero or subnormal */
-    else if (e == 31)
-        v = m ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(m | 0x400), (int)e - 25);
-    return sign ? -v : v;
-}
-
 /* Decodes a float tensor of the manifest into dst (numel floats, TF order). */
 static int decode(const loader *ld, const entry *e, float *dst, char *err, size_t errlen)
 {
@@ -761,7 +748,7 @@ static int decode(const loader *ld, const entry *e, float *dst, char *err, size_
         break;
     case ST_Q_F16:
         for (size_t i = 0; i < n; i++)
-            dst[i] = half_to_float((uint16_t)(s[2 * i] | s[2 * i + 1] << 8));
+            dst[i] = rvm_half_to_float((uint16_t)(s[2 * i] | s[2 * i + 1] << 8));
         break;
     case ST_F32:
         for (size_t i = 0; i < n; i++) {

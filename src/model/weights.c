@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "weights.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,4 +52,17 @@ void rvm_weights_free(rvm_weights *w)
     }
     free(w->tensors);
     memset(w, 0, sizeof(*w));
+}
+
+float rvm_half_to_float(uint16_t h)
+{
+    unsigned e = (h >> 10) & 31, m = h & 1023;
+    float v;
+    if (e == 0)
+        v = ldexpf((float)m, -24); /* zero or subnormal */
+    else if (e == 31)
+        v = m ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(m | 1024), (int)e - 25);
+    return (h & 0x8000) ? -v : v;
 }

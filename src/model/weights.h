@@ -38,6 +38,9 @@ int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen);
 int rvm_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard,
                          size_t shard_len, rvm_weights *out, char *err, size_t errlen);
 
+/* IEEE half precision to float (checkpoints may store float16). */
+float rvm_half_to_float(uint16_t h);
+
 const rvm_tensor *rvm_weights_find(const rvm_weights *w, const char *name);
 /* Appends a tensor (copies name, takes ownership of data). Returns 0 or RVM_ENOMEM. */
 int rvm_weights_add(rvm_weights *w, const char *name, int ndim, const int64_t *shape,
