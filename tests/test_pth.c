@@ -23,19 +23,7 @@
 #include "model/weights.h"
 #include "rvm.h"
 
-static int g_pass, g_fail;
-
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            g_pass++;                                                                        \
-        } else {                                                                             \
-            g_fail++;                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                      \
-            printf(__VA_ARGS__);                                                             \
-            printf("\n");                                                                    \
-        }                                                                                    \
-    } while (0)
+#include "check.h"
 
 /* --- Byte buffers ------------------------------------------------------------------------- */
 
@@ -1365,8 +1353,7 @@ int main(void)
     for (int big = 0; big < 2; big++)
         for (int i = 0; i < 9; i++)
             free(g_store[big][i].p);
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    if (g_fail)
+    if (check_report())
         return 1;
     if (!real)
         printf("note: real checkpoints not found in %s/models; checked parts 1 and 2 only\n",

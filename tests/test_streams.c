@@ -14,18 +14,7 @@
 
 #define FRAMES 2
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (cond)                                                                               \
-            passed++;                                                                           \
-        else {                                                                                  \
-            failed++;                                                                           \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-            printf(__VA_ARGS__);                                                                \
-            printf("\n");                                                                       \
-        }                                                                                       \
-    } while (0)
+#include "check.h"
 
 typedef struct {
     const rvm_model *model;
@@ -111,6 +100,5 @@ int main(void)
     rvm_model_free(model);
     free(alone.pha), free(a.pha), free(b.pha);
     npy_free(&in);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_report();
 }

@@ -21,18 +21,7 @@
 #include "model/weights.h"
 #include "rvm.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                        \
-            printf(__VA_ARGS__);                                                               \
-            printf("\n");                                                                      \
-        }                                                                                      \
-    } while (0)
+#include "check.h"
 
 #define MODEL_DIR RVM_SOURCE_DIR "/models/rvm_mobilenetv3_tfjs_int8"
 #define REF_PTH RVM_SHARED_DIR "/models/rvm_mobilenetv3_from_tfjs.pth"
@@ -593,6 +582,5 @@ int main(void)
 {
     test_shipped();
     test_hostile();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_report();
 }
