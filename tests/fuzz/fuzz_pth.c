@@ -20,35 +20,9 @@
 #include "model/model.h"
 #include "model/weights.h"
 #include "rvm.h"
+#include "fuzz_contract.h"
 
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
-
-/* RVM_FUZZ_VERBOSE=1 prints each input's outcome (to see what the seeds reach). */
-static void report(const char *what, int rc, const char *err)
-{
-    static int verbose = -1;
-    if (verbose < 0)
-        verbose = getenv("RVM_FUZZ_VERBOSE") != NULL;
-    if (verbose)
-        fprintf(stderr, "%s: %d %s\n", what, rc, rc ? err : "ok");
-}
-
-static void check_error(int rc, const char *err, const rvm_weights *w, const char *what)
-{
-    report(what, rc, err);
-    /* One line, and no control characters: the message may name things from the file. */
-    int one_line = 1;
-    for (const char *p = err; *p; p++)
-        one_line &= (unsigned char)*p >= 0x20 && *p != 0x7f;
-    if (rc >= 0 || rc < RVM_EUNSUPPORTED || !err[0] || !one_line) {
-        fprintf(stderr, "%s broke the error contract: rc %d, message '%s'\n", what, rc, err);
-        abort();
-    }
-    if (w && (w->count || w->tensors)) {
-        fprintf(stderr, "%s failed but left %d tensors\n", what, w->count);
-        abort();
-    }
-}
 
 static void check_weights(const rvm_weights *w)
 {
