@@ -596,6 +596,9 @@ static int open_media(rvm_reader *r, const char *source, char *err, size_t errle
      * only add frames held in memory (10 MB at 1080p) and threads competing for the cores
      * (measured: the same CPU time). */
     r->dec->thread_count = 1;
+    /* The decoder refuses frames beyond the size rvm takes at all, before allocating them
+     * (a stream may announce a small size and then change it). */
+    r->dec->max_pixels = (int64_t)RVM_MAX_SIDE * RVM_MAX_SIDE;
     if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) {
         set_err(err, errlen, "%s: cannot open the video decoder: %s", source, averr(ret, eb));
         return -1;
@@ -804,6 +807,11 @@ static int take_frame(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *er
     if (pts >= r->v_end) {
         r->video_done = 1;
         return 0;
+    }
+    if (f->width < 1 || f->height < 1 || f->width > RVM_MAX_SIDE || f->height > RVM_MAX_SIDE) {
+        set_err(err, errlen, "a frame of %dx%d is outside 1..%d per side", f->width, f->height,
+                RVM_MAX_SIDE);
+        return -1;
     }
     /* Muxers need strictly increasing timestamps; a broken input may repeat one. */
     if (r->last_pts != AV_NOPTS_VALUE && pts <= r->last_pts)

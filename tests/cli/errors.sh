@@ -34,6 +34,11 @@ expect_error "existing output without -y" $S --output-alpha exists.mp4
 # a local file that is an HLS playlist naming another local file: it would read that file
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3,\nfile://%s/in.mkv\n#EXT-X-ENDLIST\n' "$PWD" > playlist.bin
 expect_error "a playlist that reads other files" --input-source playlist.bin --output-alpha out.mp4
+# a stream that starts small and then grows past the 16384-per-side limit
+ffmpeg -v error -f lavfi -i color=c=red:s=64x48 -frames:v 1 -f mjpeg small.mjpeg
+ffmpeg -v error -f lavfi -i color=c=blue:s=20000x16 -frames:v 1 -f mjpeg wide.mjpeg
+cat small.mjpeg wide.mjpeg > grow.mjpeg
+expect_error "a frame above the size limit mid-stream" --input-source grow.mjpeg --output-alpha out.mp4
 [ "$(cat exists.mp4)" = keep ] || fail "exists.mp4 was modified"
 for r in 0 -1 1.5 nan inf abc ""; do
     expect_error "--downsample-ratio '$r'" $S --output-alpha out.mp4 --downsample-ratio "$r"
