@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -220,6 +221,12 @@ int main(int argc, char **argv)
      * blocks (12 MB more at 1080p). */
     prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 #endif
+    /* Frames, network scratch and encoder pictures are megabytes each, allocated and freed
+     * by several threads. glibc's default raises its mmap threshold to the largest block
+     * freed (up to 32 MB), after which such blocks come from per-thread heaps that keep
+     * their pages when freed: a fixed threshold returns them (measured at 1080p with two
+     * H.264 outputs: peak RSS 390 -> 340 MB, same speed). */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     /* FFmpeg's own messages would break the one-line error rule; --verbose shows them. */
     av_log_set_level(opt.verbose ? AV_LOG_INFO : AV_LOG_QUIET);
 

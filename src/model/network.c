@@ -15,12 +15,14 @@
 
 /* ---- scratch memory: a stack reset every frame ----
  * The first frame of a given size may spill into extra blocks; the next reset replaces them
- * with one block of the frame's peak size, so steady-state frames allocate nothing. What a
- * layer keeps (its output) is allocated before its temporaries, which are released when it is
- * done; the layer outputs stay valid until the next frame (the tests read them). */
-static void free_spills(arena *a)
+ * with one block of the frame's peak size, so steady-state frames allocate nothing. Spilled
+ * blocks follow the stack too (a release frees those above the mark), so even the first frame
+ * holds no more than its peak. What a layer keeps (its output) is allocated before its
+ * temporaries, which are released when it is done; the layer outputs stay valid until the
+ * next frame (the tests read them). */
+static void free_spills_above(arena *a, size_t mark)
 {
-    while (a->spills) {
+    while (a->spills && a->spills->at >= mark) {
         spill *s = a->spills;
         a->spills = s->next;
         free(s);
@@ -30,7 +32,7 @@ static void free_spills(arena *a)
 static void arena_reset(arena *a)
 {
     if (a->spills || a->peak > a->size) {
-        free_spills(a);
+        free_spills_above(a, 0);
         free(a->base);
         a->size = a->peak;
         a->base = a->size ? aligned_alloc(64, a->size) : NULL;
@@ -47,12 +49,13 @@ static float *arena_floats(arena *a, size_t n)
     if (a->base && a->used + bytes <= a->size) {
         p = (float *)(a->base + a->used);
     } else {
-        /* does not fit (the first frame of a new size): a block of its own until the next
-         * reset, which makes base big enough for the whole frame */
+        /* does not fit (the first frame of a new size): a block of its own until it is
+         * released or the next reset, which makes base big enough for the whole frame */
         spill *s = aligned_alloc(64, bytes + 64);
         if (!s)
             return NULL;
         s->next = a->spills;
+        s->at = a->used;
         a->spills = s;
         p = (float *)((char *)s + 64);
     }
@@ -64,11 +67,16 @@ static float *arena_floats(arena *a, size_t n)
 
 /* Everything allocated after the mark is dead once released. */
 static size_t arena_mark(const arena *a) { return a->used; }
-static void arena_release(arena *a, size_t mark) { a->used = mark; }
+
+static void arena_release(arena *a, size_t mark)
+{
+    free_spills_above(a, mark);
+    a->used = mark;
+}
 
 static void arena_free(arena *a)
 {
-    free_spills(a);
+    free_spills_above(a, 0);
     free(a->base);
     memset(a, 0, sizeof(*a));
 }

@@ -10,6 +10,7 @@
 
 typedef struct spill {
     struct spill *next;
+    size_t at; /* the stack position it was allocated at: freed when released below it */
 } spill;
 
 /* Scratch memory, reset at every frame; a stack, so a layer's temporaries are released
