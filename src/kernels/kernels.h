@@ -61,8 +61,10 @@ typedef struct {
 } rvm_conv;
 
 /* Winograd F(4x4, 3x3): output tiles of 4x4 from input tiles of 6x6. Tiles are processed in
- * chunks of this many along a row; scratch per thread: rvm_winograd_scratch() floats. */
-#define RVM_WINOGRAD_CHUNK 32
+ * chunks of this many along a row (a multiple of every kernel's pixel block, 12, 6 and 3, so
+ * that whole blocks take the fast strided path); scratch per thread: rvm_winograd_scratch()
+ * floats. */
+#define RVM_WINOGRAD_CHUNK 36
 static inline size_t rvm_winograd_scratch(int cin, int cout)
 {
     int cpad = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
