@@ -504,40 +504,110 @@ static inline void output_transform6(const vf m[6], vf r[4])
     r[3] = VADD(VFMA(VSET1(8.f), d34, d12), m[5]);
 }
 
-/* Transforms the 6x6 input tile at (iy0, ix0) of every channel of v: point p of channel k
- * goes to dst[p * point_stride + k]. Pixels outside v are zero (the convolution's padding). */
+/* Transforms the 6x6 input tile at (iy0, ix0) of channels [k, k + n) of v: point p goes to
+ * dst[p * point_stride]. Pixels outside v are zero (the convolution's padding). `edge` and
+ * `full` are constants in each copy: most tiles are inside the view and cover whole vectors,
+ * and need neither the border checks nor masked loads. */
+static inline __attribute__((always_inline)) void input_tile_part(const rvm_view *v, int iy0,
+                                                                   int ix0, int k, int n,
+                                                                   float *dst,
+                                                                   size_t point_stride,
+                                                                   const int edge, const int full)
+{
+    const float *base = v->data + k;
+    const size_t row = (size_t)v->w * v->stride;
+    vf tmp[6][6];
+    for (int j = 0; j < 6; j++) {
+        vf d[6], r[6];
+        int ix = ix0 + j;
+        for (int i = 0; i < 6; i++) {
+            int iy = iy0 + i;
+            if (edge && (iy < 0 || iy >= v->h || ix < 0 || ix >= v->w)) {
+                d[i] = VZERO();
+            } else {
+                const float *p = base + (size_t)iy * row + (size_t)ix * v->stride;
+                d[i] = full ? VLOAD(p) : load_partial(p, n);
+            }
+        }
+        input_transform6(d, r);
+        for (int i = 0; i < 6; i++)
+            tmp[i][j] = r[i];
+    }
+    for (int i = 0; i < 6; i++) {
+        vf r[6];
+        input_transform6(tmp[i], r);
+        for (int j = 0; j < 6; j++) {
+            float *q = dst + (size_t)(i * 6 + j) * point_stride;
+            if (full)
+                VSTORE(q, r[j]);
+            else
+                store_partial(q, r[j], n);
+        }
+    }
+}
+
+/* Every channel of v: channel k of point p goes to dst[p * point_stride + k]. */
 static void input_tile(const rvm_view *v, int iy0, int ix0, float *dst, size_t point_stride)
 {
-    for (int k = 0; k < v->c; k += VL) {
-        int n = v->c - k < VL ? v->c - k : VL;
-        vf tmp[6][6];
-        for (int j = 0; j < 6; j++) {
-            vf d[6], r[6];
-            int ix = ix0 + j;
-            for (int i = 0; i < 6; i++) {
-                int iy = iy0 + i;
-                if (iy < 0 || iy >= v->h || ix < 0 || ix >= v->w)
-                    d[i] = VZERO();
-                else {
-                    const float *p = v->data + ((size_t)iy * v->w + ix) * v->stride + k;
-                    d[i] = n == VL ? VLOAD(p) : load_partial(p, n);
+    const int edge = iy0 < 0 || ix0 < 0 || iy0 + 6 > v->h || ix0 + 6 > v->w;
+    int k = 0;
+    for (; k + VL <= v->c; k += VL) {
+        if (edge)
+            input_tile_part(v, iy0, ix0, k, VL, dst + k, point_stride, 1, 1);
+        else
+            input_tile_part(v, iy0, ix0, k, VL, dst + k, point_stride, 0, 1);
+    }
+    if (k < v->c)
+        input_tile_part(v, iy0, ix0, k, v->c - k, dst + k, point_stride, 1, 0);
+}
+
+/* Y = A^T M A for the nt tiles of a chunk starting at tile (ty, tx0), then bias, residual and
+ * activation: a constant in each copy (see output_tiles), as in pointwise_blocks. */
+static inline __attribute__((always_inline)) void
+output_tiles_act(const rvm_conv *cv, const float *M, int cpad, int nt, int ty, int tx0,
+                 const rvm_view *out, const rvm_view *res, const rvm_act act)
+{
+    for (int t = 0; t < nt; t++) {
+        int oy0 = 4 * ty, ox0 = 4 * (tx0 + t);
+        for (int k = 0; k < cv->cout; k += VL) {
+            int n = cv->cout - k < VL ? cv->cout - k : VL;
+            vf tmp[4][6];
+            for (int j = 0; j < 6; j++) {
+                vf m[6], r[4];
+                for (int i = 0; i < 6; i++)
+                    m[i] = VLOAD(M + ((size_t)(i * 6 + j) * RVM_WINOGRAD_CHUNK + t) * cpad + k);
+                output_transform6(m, r);
+                for (int i = 0; i < 4; i++)
+                    tmp[i][j] = r[i];
+            }
+            for (int i = 0; i < 4 && oy0 + i < out->h; i++) {
+                vf r[4];
+                output_transform6(tmp[i], r);
+                for (int j = 0; j < 4 && ox0 + j < out->w; j++) {
+                    size_t px = (size_t)(oy0 + i) * out->w + ox0 + j;
+                    const float *rp = res ? res->data + px * res->stride + k : NULL;
+                    finish(r[j], cv->bias + k, rp, out->data + px * out->stride + k, n, act);
                 }
             }
-            input_transform6(d, r);
-            for (int i = 0; i < 6; i++)
-                tmp[i][j] = r[i];
         }
-        for (int i = 0; i < 6; i++) {
-            vf r[6];
-            input_transform6(tmp[i], r);
-            for (int j = 0; j < 6; j++) {
-                float *q = dst + (size_t)(i * 6 + j) * point_stride + k;
-                if (n == VL)
-                    VSTORE(q, r[j]);
-                else
-                    store_partial(q, r[j], n);
-            }
-        }
+    }
+}
+
+static void output_tiles(const rvm_conv *cv, const float *M, int cpad, int nt, int ty, int tx0,
+                         const rvm_view *out, const rvm_view *res)
+{
+    switch (cv->act) {
+#define ACT_CASE(a)                                                                             \
+    case a:                                                                                     \
+        output_tiles_act(cv, M, cpad, nt, ty, tx0, out, res, a);                                \
+        break;
+        ACT_CASE(RVM_ACT_NONE)
+        ACT_CASE(RVM_ACT_RELU)
+        ACT_CASE(RVM_ACT_HARDSWISH)
+        ACT_CASE(RVM_ACT_HARDSIGMOID)
+        ACT_CASE(RVM_ACT_SIGMOID)
+        ACT_CASE(RVM_ACT_TANH)
+#undef ACT_CASE
     }
 }
 
@@ -569,31 +639,7 @@ static void conv_winograd(const rvm_conv *cv, const rvm_inputs *in, const rvm_vi
                 rvm_inputs one = rvm_inputs_of(&vin);
                 conv_dense(&g, &one, &mout, NULL, 0, 1, zeros);
             }
-            /* Y = A^T M A, then bias, residual and activation */
-            for (int t = 0; t < nt; t++) {
-                int oy0 = 4 * ty, ox0 = 4 * (tx0 + t);
-                for (int k = 0; k < cout; k += VL) {
-                    int n = cout - k < VL ? cout - k : VL;
-                    vf tmp[4][6];
-                    for (int j = 0; j < 6; j++) {
-                        vf m[6], r[4];
-                        for (int i = 0; i < 6; i++)
-                            m[i] = VLOAD(M + ((size_t)(i * 6 + j) * RVM_WINOGRAD_CHUNK + t) * cpad + k);
-                        output_transform6(m, r);
-                        for (int i = 0; i < 4; i++)
-                            tmp[i][j] = r[i];
-                    }
-                    for (int i = 0; i < 4 && oy0 + i < out->h; i++) {
-                        vf r[4];
-                        output_transform6(tmp[i], r);
-                        for (int j = 0; j < 4 && ox0 + j < out->w; j++) {
-                            size_t px = (size_t)(oy0 + i) * out->w + ox0 + j;
-                            const float *rp = res ? res->data + px * res->stride + k : NULL;
-                            finish(r[j], cv->bias + k, rp, out->data + px * out->stride + k, n, cv->act);
-                        }
-                    }
-                }
-            }
+            output_tiles(cv, M, cpad, nt, ty, tx0, out, res);
         }
     }
 }
