@@ -24,260 +24,7 @@
 #include "rvm.h"
 
 #include "check.h"
-
-/* --- Byte buffers ------------------------------------------------------------------------- */
-
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n)
-{
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        if (!b->p) {
-            fprintf(stderr, "out of memory\n");
-            exit(2);
-        }
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-
-static void put_u8(buf *b, unsigned v)
-{
-    uint8_t c = (uint8_t)v;
-    put(b, &c, 1);
-}
-
-/* n <= 8 bytes of v, little- or big-endian */
-static void put_uint(buf *b, uint64_t v, int n, int big)
-{
-    for (int i = 0; i < n; i++)
-        put_u8(b, (unsigned)(v >> (8 * (big ? n - 1 - i : i))) & 0xff);
-}
-
-static void put_f32(buf *b, float f, int big)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    put_uint(b, u, 4, big);
-}
-
-static void put_f64(buf *b, double f, int big)
-{
-    uint64_t u;
-    memcpy(&u, &f, 8);
-    put_uint(b, u, 8, big);
-}
-
-/* --- A pickle writer (only what the tests need) ------------------------------------------- */
-
-typedef struct {
-    buf b;
-    int proto4;    /* protocol 4 style: FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL */
-    int memo_next; /* next memo index */
-    /* memo indices of globals already written, so that later uses are BINGET (as torch) */
-    char gname[16][64];
-    int gmemo[16], ng;
-} pk;
-
-static void pk_op(pk *p, unsigned op) { put_u8(&p->b, op); }
-
-static void pk_begin(pk *p, int proto4)
-{
-    memset(p, 0, sizeof(*p));
-    p->proto4 = proto4;
-    pk_op(p, 0x80);
-    pk_op(p, proto4 ? 4 : 2);
-    if (proto4) { /* FRAME with the length patched in pk_end */
-        pk_op(p, 0x95);
-        put_uint(&p->b, 0, 8, 0);
-    }
-}
-
-static void pk_end(pk *p)
-{
-    pk_op(p, '.');
-    if (p->proto4) {
-        uint64_t len = p->b.n - 11;
-        for (int i = 0; i < 8; i++)
-            p->b.p[3 + i] = (uint8_t)(len >> (8 * i));
-    }
-}
-
-static int pk_memo(pk *p)
-{
-    int idx = p->memo_next++;
-    if (p->proto4) {
-        pk_op(p, 0x94);
-    } else if (idx < 256) {
-        pk_op(p, 'q');
-        pk_op(p, (unsigned)idx);
-    } else {
-        pk_op(p, 'r');
-        put_uint(&p->b, (uint64_t)idx, 4, 0);
-    }
-    return idx;
-}
-
-static void pk_get(pk *p, int idx)
-{
-    if (idx < 256) {
-        pk_op(p, 'h');
-        pk_op(p, (unsigned)idx);
-    } else {
-        pk_op(p, 'j');
-        put_uint(&p->b, (uint64_t)idx, 4, 0);
-    }
-}
-
-static void pk_str(pk *p, const char *s)
-{
-    size_t n = strlen(s);
-    if (p->proto4 && n < 256) {
-        pk_op(p, 0x8c);
-        pk_op(p, (unsigned)n);
-    } else {
-        pk_op(p, 'X');
-        put_uint(&p->b, n, 4, 0);
-    }
-    put(&p->b, s, n);
-}
-
-static void pk_int(pk *p, int64_t v)
-{
-    if (v >= 0 && v < 256) {
-        pk_op(p, 'K');
-        pk_op(p, (unsigned)v);
-    } else if (v >= 0 && v < 65536) {
-        pk_op(p, 'M');
-        put_uint(&p->b, (uint64_t)v, 2, 0);
-    } else if (v >= INT32_MIN && v <= INT32_MAX) {
-        pk_op(p, 'J');
-        put_uint(&p->b, (uint64_t)(uint32_t)(int32_t)v, 4, 0);
-    } else {
-        pk_op(p, 0x8a);
-        pk_op(p, 8);
-        put_uint(&p->b, (uint64_t)v, 8, 0);
-    }
-}
-
-/* A global, written directly (GLOBAL or STACK_GLOBAL), whatever its name. */
-static void pk_global_raw(pk *p, const char *mod, const char *name)
-{
-    if (p->proto4) {
-        pk_str(p, mod);
-        pk_str(p, name);
-        pk_op(p, 0x93);
-    } else {
-        pk_op(p, 'c');
-        put(&p->b, mod, strlen(mod));
-        pk_op(p, '\n');
-        put(&p->b, name, strlen(name));
-        pk_op(p, '\n');
-    }
-}
-
-/* A global memoized on first use and fetched with BINGET afterwards, as torch writes them. */
-static void pk_global(pk *p, const char *mod, const char *name)
-{
-    char full[64];
-    snprintf(full, sizeof full, "%s.%s", mod, name);
-    for (int i = 0; i < p->ng; i++)
-        if (strcmp(p->gname[i], full) == 0) {
-            pk_get(p, p->gmemo[i]);
-            return;
-        }
-    pk_global_raw(p, mod, name);
-    if (p->ng < 16) {
-        snprintf(p->gname[p->ng], sizeof p->gname[0], "%s", full);
-        p->gmemo[p->ng++] = pk_memo(p);
-    }
-}
-
-static void pk_ordered_dict(pk *p)
-{
-    pk_global(p, "collections", "OrderedDict");
-    pk_op(p, ')');
-    pk_op(p, 'R');
-}
-
-typedef struct {
-    const char *key, *stype, *skey;
-    int64_t snumel, offset;
-    int ndim;
-    int64_t shape[6], stride[6];
-} tspec;
-
-/* The persistent id and _rebuild_tensor_v2 call of one tensor (without its key). */
-static void pk_tensor_value(pk *p, const tspec *t)
-{
-    pk_global(p, "torch._utils", "_rebuild_tensor_v2");
-    pk_op(p, '(');
-    pk_op(p, '(');
-    pk_str(p, "storage");
-    pk_global(p, "torch", t->stype);
-    pk_str(p, t->skey);
-    pk_str(p, "cpu");
-    pk_int(p, t->snumel);
-    pk_op(p, 't');
-    pk_op(p, 'Q');
-    pk_int(p, t->offset);
-    pk_op(p, '(');
-    for (int d = 0; d < t->ndim; d++)
-        pk_int(p, t->shape[d]);
-    pk_op(p, 't');
-    pk_op(p, '(');
-    for (int d = 0; d < t->ndim; d++)
-        pk_int(p, t->stride[d]);
-    pk_op(p, 't');
-    pk_op(p, 0x89); /* requires_grad False */
-    pk_ordered_dict(p);
-    pk_op(p, 't');
-    pk_op(p, 'R');
-}
-
-/* state_dict._metadata as torch writes it, set by BUILD. */
-static void pk_metadata(pk *p)
-{
-    pk_op(p, '}');
-    pk_str(p, "_metadata");
-    pk_ordered_dict(p);
-    pk_op(p, '(');
-    pk_str(p, "");
-    pk_op(p, '}');
-    pk_str(p, "version");
-    pk_int(p, 1);
-    pk_op(p, 's');
-    pk_op(p, 'u');
-    pk_op(p, 's');
-    pk_op(p, 'b');
-}
-
-/* A whole state_dict pickle: OrderedDict with the tensors, then _metadata. */
-static void pk_state_dict(pk *p, int proto4, const tspec *t, int n)
-{
-    pk_begin(p, proto4);
-    pk_ordered_dict(p);
-    pk_memo(p);
-    pk_op(p, '(');
-    for (int i = 0; i < n; i++) {
-        pk_str(p, t[i].key);
-        pk_memo(p);
-        pk_tensor_value(p, &t[i]);
-        pk_memo(p);
-    }
-    pk_op(p, 'u');
-    pk_metadata(p);
-    pk_end(p);
-}
+#include "pickle_writer.h"
 
 /* --- A zip writer ------------------------------------------------------------------------- */
 
@@ -381,20 +128,20 @@ static void make_storages(void)
     }
 }
 
-static const tspec good_tensors[] = {
-    {"a.weight", "FloatStorage", "0", 6, 0, 2, {2, 3}, {3, 1}},
-    {"a.t", "FloatStorage", "0", 6, 0, 2, {3, 2}, {1, 3}}, /* transposed view */
-    {"b.half", "HalfStorage", "1", 4, 0, 1, {4}, {1}},
-    {"c.double", "DoubleStorage", "2", 3, 0, 1, {3}, {1}},
-    {"d.scalar", "LongStorage", "3", 3, 0, 0, {0}, {0}}, /* 0-dim */
-    {"d.big", "LongStorage", "3", 3, 2, 0, {0}, {0}},
-    {"d.neg", "LongStorage", "3", 3, 1, 1, {1}, {1}},
-    {"e.int", "IntStorage", "4", 2, 0, 1, {2}, {1}},
-    {"f.byte", "ByteStorage", "5", 3, 0, 2, {1, 3}, {3, 1}},
-    {"g.bf16", "BFloat16Storage", "6", 2, 0, 4, {2, 1, 1, 1}, {1, 1, 1, 1}},
-    {"h.slice", "FloatStorage", "0", 6, 4, 1, {2}, {1}}, /* offset view */
-    {"i.empty", "FloatStorage", "7", 0, 0, 2, {0, 3}, {3, 1}},
-    {"j.expand", "FloatStorage", "8", 2, 0, 2, {3, 2}, {0, 1}}, /* stride 0 (expand) */
+static const tensor_spec good_tensors[] = {
+    {"a.weight", "FloatStorage", "0", 6, 0, 2, {2, 3}, {3, 1}, 0},
+    {"a.t", "FloatStorage", "0", 6, 0, 2, {3, 2}, {1, 3}, 0}, /* transposed view */
+    {"b.half", "HalfStorage", "1", 4, 0, 1, {4}, {1}, 0},
+    {"c.double", "DoubleStorage", "2", 3, 0, 1, {3}, {1}, 0},
+    {"d.scalar", "LongStorage", "3", 3, 0, 0, {0}, {0}, 0}, /* 0-dim */
+    {"d.big", "LongStorage", "3", 3, 2, 0, {0}, {0}, 0},
+    {"d.neg", "LongStorage", "3", 3, 1, 1, {1}, {1}, 0},
+    {"e.int", "IntStorage", "4", 2, 0, 1, {2}, {1}, 0},
+    {"f.byte", "ByteStorage", "5", 3, 0, 2, {1, 3}, {3, 1}, 0},
+    {"g.bf16", "BFloat16Storage", "6", 2, 0, 4, {2, 1, 1, 1}, {1, 1, 1, 1}, 0},
+    {"h.slice", "FloatStorage", "0", 6, 4, 1, {2}, {1}, 0}, /* offset view */
+    {"i.empty", "FloatStorage", "7", 0, 0, 2, {0, 3}, {3, 1}, 0},
+    {"j.expand", "FloatStorage", "8", 2, 0, 2, {3, 2}, {0, 1}, 0}, /* stride 0 (expand) */
 };
 #define N_GOOD ((int)(sizeof good_tensors / sizeof good_tensors[0]))
 
@@ -444,7 +191,7 @@ static void check_good(const char *label, const rvm_weights *w)
         return;
     for (int i = 0; i < N_GOOD; i++) {
         const rvm_tensor *t = &w->tensors[i];
-        const tspec *s = &good_tensors[i];
+        const tensor_spec *s = &good_tensors[i];
         CHECK(strcmp(t->name, s->key) == 0, "%s: tensor %d is '%s', want '%s'", label, i, t->name,
               s->key);
         CHECK(t->ndim == s->ndim, "%s: %s has %d dims, want %d", label, s->key, t->ndim, s->ndim);
@@ -498,7 +245,7 @@ static void expect_fail(const char *label, const uint8_t *d, size_t n, int code,
 }
 
 /* A checkpoint holding the given pickle; the hostile case is expected to fail. */
-static void expect_pickle_fail(const char *label, pk *p, int code, const char *substr)
+static void expect_pickle_fail(const char *label, pickle_writer *p, int code, const char *substr)
 {
     size_t n;
     uint8_t *z = make_ckpt(&p->b, 0, &n);
@@ -508,9 +255,10 @@ static void expect_pickle_fail(const char *label, pk *p, int code, const char *s
 }
 
 /* A one-tensor state_dict with the given tensor; for the tensor validation cases. */
-static void expect_tensor_fail(const char *label, const tspec *t, int code, const char *substr)
+static void expect_tensor_fail(const char *label, const tensor_spec *t, int code,
+                               const char *substr)
 {
-    pk p;
+    pickle_writer p;
     pk_state_dict(&p, 0, t, 1);
     expect_pickle_fail(label, &p, code, substr);
 }
@@ -554,7 +302,7 @@ static int write_file(const char *path, const uint8_t *d, size_t n)
 static void test_valid(void)
 {
     printf("valid synthetic checkpoints\n");
-    pk p;
+    pickle_writer p;
     size_t n;
     uint8_t *z;
 
@@ -596,7 +344,7 @@ static void test_valid(void)
     free(p.b.p);
 
     /* Protocol 4 (torch.save(..., pickle_protocol=4)): FRAME, MEMOIZE, STACK_GLOBAL. */
-    pk_state_dict(&p, 1, good_tensors, N_GOOD);
+    pk_state_dict(&p, PK_PROTO4, good_tensors, N_GOOD);
     z = make_ckpt(&p.b, 0, &n);
     expect_ok("protocol 4", z, n);
     free(z);
@@ -608,12 +356,7 @@ static void test_valid(void)
     pk_op(&p, '(');
     for (int i = 0; i < N_GOOD; i++) {
         pk_str(&p, good_tensors[i].key);
-        pk_global(&p, "torch._utils", "_rebuild_parameter");
-        pk_tensor_value(&p, &good_tensors[i]);
-        pk_op(&p, 0x88); /* requires_grad True */
-        pk_ordered_dict(&p);
-        pk_op(&p, 0x87); /* TUPLE3 */
-        pk_op(&p, 'R');
+        pk_parameter_value(&p, &good_tensors[i], 1); /* requires_grad True */
     }
     pk_op(&p, 'u');
     pk_end(&p);
@@ -639,7 +382,7 @@ static void test_container(void)
     printf("hostile containers\n");
     rvm_weights w;
     char err[256], small[12];
-    pk p;
+    pickle_writer p;
     size_t n;
 
     /* Arguments */
@@ -746,7 +489,7 @@ static void test_container(void)
 static void test_pickle(void)
 {
     printf("hostile pickles\n");
-    pk p;
+    pickle_writer p;
 
     /* Code execution through globals, the classic pickle attack */
     const char *bad_globals[][2] = {
@@ -759,7 +502,7 @@ static void test_pickle(void)
             char label[96], want[96];
             snprintf(label, sizeof label, "global %s.%s%s", bad_globals[i][0], bad_globals[i][1],
                      proto4 ? " (STACK_GLOBAL)" : "");
-            pk_begin(&p, proto4);
+            pk_begin(&p, proto4 ? PK_PROTO4 : 0);
             pk_global_raw(&p, bad_globals[i][0], bad_globals[i][1]);
             pk_op(&p, '(');
             pk_str(&p, "touch /tmp/pwned");
@@ -935,7 +678,7 @@ static void test_pickle(void)
     pk_op(&p, ']');
     pk_end(&p);
     expect_pickle_fail("a list", &p, RVM_EFORMAT, "holds list, not a state_dict");
-    tspec two[2] = {good_tensors[0], good_tensors[1]};
+    tensor_spec two[2] = {good_tensors[0], good_tensors[1]};
     two[1].key = two[0].key;
     pk_state_dict(&p, 0, two, 2);
     expect_pickle_fail("duplicate key", &p, RVM_EFORMAT, "'a.weight' appears twice");
@@ -944,9 +687,9 @@ static void test_pickle(void)
 static void test_tensors(void)
 {
     printf("hostile tensors\n");
-    const tspec base = {"t", "FloatStorage", "0", 6, 0, 1, {6}, {1}};
-    tspec t;
-    pk p;
+    const tensor_spec base = {"t", "FloatStorage", "0", 6, 0, 1, {6}, {1}, 0};
+    tensor_spec t;
+    pickle_writer p;
 
     t = base;
     t.offset = 5;
@@ -1081,7 +824,7 @@ static void test_tensors(void)
                        "where a storage type belongs");
 
     /* Two tensors that use storage '0' with different types */
-    tspec two[2] = {base, base};
+    tensor_spec two[2] = {base, base};
     two[1].key = "u";
     two[1].stype = "IntStorage";
     pk_state_dict(&p, 0, two, 2);
@@ -1207,15 +950,13 @@ static int close_to(double got, double want)
 static uint8_t *gunzip(const char *path, size_t *size)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "gzip -dc '%s'", path);
+    if (snprintf(cmd, sizeof cmd, "gzip -dc '%s'", path) >= (int)sizeof cmd)
+        return NULL; /* a cut command would name another file */
     FILE *f = popen(cmd, "r");
     if (!f)
         return NULL;
     buf b = {0};
-    uint8_t tmp[1 << 16];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        put(&b, tmp, n);
+    put_stream(&b, f);
     if (pclose(f) != 0) {
         free(b.p);
         return NULL;

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../pickle_writer.h"
 #include "fuzz_zip.h"
 #include "model/weights.h"
 #include "rvm.h"
@@ -41,40 +42,7 @@ static void die(const char *what)
     exit(1);
 }
 
-/* --- Byte buffers ------------------------------------------------------------------------- */
-
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n)
-{
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        if (!b->p)
-            die("out of memory");
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-
-static void put_u8(buf *b, unsigned v)
-{
-    uint8_t c = (uint8_t)v;
-    put(b, &c, 1);
-}
-
-static void put_uint(buf *b, uint64_t v, int n, int big)
-{
-    for (int i = 0; i < n; i++)
-        put_u8(b, (unsigned)(v >> (8 * (big ? n - 1 - i : i))) & 0xff);
-}
+/* --- Files -------------------------------------------------------------------------------- */
 
 static void write_file(const char *dir, const char *name, const void *d, size_t n)
 {
@@ -97,223 +65,17 @@ static uint8_t *read_file(const char *path, size_t *n)
     if (!f)
         return NULL;
     buf b = {0};
-    uint8_t tmp[1 << 16];
-    size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-        put(&b, tmp, k);
+    put_stream(&b, f);
     fclose(f);
     *n = b.n;
     return b.p ? b.p : malloc(1);
 }
 
-/* --- A pickle writer, as torch.save writes a state_dict ----------------------------------- */
+/* --- .pth seeds --------------------------------------------------------------------------- */
 
 /* How a seed is written: pickle protocol 4, deflated entries, big-endian storages, float16
  * storages, a tensor wrapped in _rebuild_parameter, 8-byte ints. */
 enum { O_PROTO4 = 1, O_DEFLATE = 2, O_BIG = 4, O_HALF = 8, O_PARAM = 16, O_WIDE = 32 };
-
-typedef struct {
-    buf b;
-    int proto4;    /* FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL */
-    int wide;      /* every int as an 8-byte LONG1 */
-    int memo_next;
-    char gname[16][64];
-    int gmemo[16], ng;
-} pk;
-
-static void op(pk *p, unsigned o) { put_u8(&p->b, o); }
-
-static int memo(pk *p)
-{
-    int idx = p->memo_next++;
-    if (p->proto4) {
-        op(p, 0x94);
-    } else if (idx < 256) {
-        op(p, 'q');
-        op(p, (unsigned)idx);
-    } else {
-        op(p, 'r');
-        put_uint(&p->b, (uint64_t)idx, 4, 0);
-    }
-    return idx;
-}
-
-static void get(pk *p, int idx)
-{
-    if (idx < 256) {
-        op(p, 'h');
-        op(p, (unsigned)idx);
-    } else {
-        op(p, 'j');
-        put_uint(&p->b, (uint64_t)idx, 4, 0);
-    }
-}
-
-static void str(pk *p, const char *s)
-{
-    size_t n = strlen(s);
-    if (p->proto4 && n < 256) {
-        op(p, 0x8c);
-        op(p, (unsigned)n);
-    } else {
-        op(p, 'X');
-        put_uint(&p->b, n, 4, 0);
-    }
-    put(&p->b, s, n);
-}
-
-static void integer(pk *p, int64_t v)
-{
-    if (p->wide) { /* legal, if not what torch writes: byte mutations then reach any value */
-        op(p, 0x8a);
-        op(p, 8);
-        put_uint(&p->b, (uint64_t)v, 8, 0);
-    } else if (v >= 0 && v < 256) {
-        op(p, 'K');
-        op(p, (unsigned)v);
-    } else if (v >= 0 && v < 65536) {
-        op(p, 'M');
-        put_uint(&p->b, (uint64_t)v, 2, 0);
-    } else {
-        op(p, 'J');
-        put_uint(&p->b, (uint64_t)(uint32_t)(int32_t)v, 4, 0);
-    }
-}
-
-static void global(pk *p, const char *mod, const char *name)
-{
-    char full[64];
-    snprintf(full, sizeof full, "%s.%s", mod, name);
-    for (int i = 0; i < p->ng; i++)
-        if (strcmp(p->gname[i], full) == 0) {
-            get(p, p->gmemo[i]);
-            return;
-        }
-    if (p->proto4) {
-        str(p, mod);
-        str(p, name);
-        op(p, 0x93);
-    } else {
-        op(p, 'c');
-        put(&p->b, mod, strlen(mod));
-        op(p, '\n');
-        put(&p->b, name, strlen(name));
-        op(p, '\n');
-    }
-    if (p->ng < 16) {
-        snprintf(p->gname[p->ng], sizeof p->gname[0], "%s", full);
-        p->gmemo[p->ng++] = memo(p);
-    }
-}
-
-static void ordered_dict(pk *p)
-{
-    global(p, "collections", "OrderedDict");
-    op(p, ')');
-    op(p, 'R');
-    memo(p);
-}
-
-/* A tuple of ints as torch writes it: TUPLE1..3 for short ones, MARK ... TUPLE otherwise. */
-static void int_tuple(pk *p, const int64_t *v, int n)
-{
-    if (n == 0) {
-        op(p, ')');
-        return;
-    }
-    if (n > 3)
-        op(p, '(');
-    for (int i = 0; i < n; i++)
-        integer(p, v[i]);
-    op(p, n > 3 ? 't' : 0x84 + (unsigned)n);
-    memo(p);
-}
-
-typedef struct {
-    const char *name;
-    const char *stype; /* torch storage type */
-    char skey[16];
-    int64_t snumel, offset;
-    int ndim;
-    int64_t shape[4], stride[4];
-    int parameter; /* wrapped in _rebuild_parameter */
-} tspec;
-
-static void tensor(pk *p, const tspec *t)
-{
-    if (t->parameter)
-        global(p, "torch._utils", "_rebuild_parameter");
-    global(p, "torch._utils", "_rebuild_tensor_v2");
-    op(p, '(');
-    op(p, '(');
-    str(p, "storage");
-    global(p, "torch", t->stype);
-    str(p, t->skey);
-    str(p, "cpu");
-    integer(p, t->snumel);
-    op(p, 't');
-    memo(p);
-    op(p, 'Q');
-    integer(p, t->offset);
-    int_tuple(p, t->shape, t->ndim);
-    int_tuple(p, t->stride, t->ndim);
-    op(p, 0x89); /* requires_grad False */
-    ordered_dict(p);
-    op(p, 't');
-    memo(p);
-    op(p, 'R');
-    memo(p);
-    if (t->parameter) {
-        op(p, 0x89);
-        ordered_dict(p);
-        op(p, 0x87); /* TUPLE3 */
-        op(p, 'R');
-        memo(p);
-    }
-}
-
-static void state_dict(pk *p, int opts, const tspec *t, int n)
-{
-    memset(p, 0, sizeof(*p));
-    int proto4 = (opts & O_PROTO4) != 0;
-    p->proto4 = proto4;
-    p->wide = (opts & O_WIDE) != 0;
-    op(p, 0x80);
-    op(p, proto4 ? 4 : 2);
-    if (proto4) { /* FRAME, its length patched below */
-        op(p, 0x95);
-        put_uint(&p->b, 0, 8, 0);
-    }
-    ordered_dict(p);
-    op(p, '(');
-    for (int i = 0; i < n; i++) {
-        str(p, t[i].name);
-        memo(p);
-        tensor(p, &t[i]);
-    }
-    op(p, 'u');
-    /* state_dict._metadata = OrderedDict({'': {'version': 1}}), set by BUILD */
-    op(p, '}');
-    str(p, "_metadata");
-    ordered_dict(p);
-    op(p, '(');
-    str(p, "");
-    op(p, '}');
-    str(p, "version");
-    integer(p, 1);
-    op(p, 's');
-    op(p, 'u');
-    op(p, 's');
-    op(p, 'b');
-    op(p, '.');
-    if (proto4) {
-        uint64_t len = p->b.n - 11;
-        for (int i = 0; i < 8; i++)
-            p->b.p[3 + i] = (uint8_t)(len >> (8 * i));
-    }
-}
-
-/* --- .pth seeds --------------------------------------------------------------------------- */
 
 static uint16_t to_half(float f)
 {
@@ -332,12 +94,15 @@ static uint16_t to_half(float f)
 
 /* Packs a state_dict pickle of the tensors t and the storages st[0..nst) (entry data/<i>)
  * into <dir>/<file>, under a top folder named after the file, as torch.save does. */
-static void write_pth(const char *dir, const char *file, const tspec *t, int n, const buf *st,
-                      int nst, int opts)
+static void write_pth(const char *dir, const char *file, const tensor_spec *t, int n,
+                      const buf *st, int nst, int opts)
 {
     int defl = (opts & O_DEFLATE) != 0;
-    pk p;
-    state_dict(&p, opts, t, n);
+    /* Memoized as Python's pickler does, so that the seeds hold the opcodes torch writes. */
+    int pk_flags = PK_LIKE_PYTHON | ((opts & O_PROTO4) ? PK_PROTO4 : 0) |
+                   ((opts & O_WIDE) ? PK_WIDE_INTS : 0);
+    pickle_writer p;
+    pk_state_dict(&p, pk_flags, t, n);
     char top[128], name[256];
     snprintf(top, sizeof top, "%.*s", (int)(strcspn(file, ".")), file);
     fz_zip z = {0};
@@ -369,17 +134,19 @@ static void pth_head(const char *dir, const char *file, const rvm_weights *w, in
     if (n > w->count)
         n = w->count;
     int big = (opts & O_BIG) != 0;
-    tspec *t = calloc((size_t)n, sizeof(*t));
+    tensor_spec *t = calloc((size_t)n, sizeof(*t));
     buf *st = calloc((size_t)n, sizeof(*st));
-    if (!t || !st)
+    char(*skeys)[16] = calloc((size_t)n, sizeof(*skeys)); /* storage i is data/<i> */
+    if (!t || !st || !skeys)
         die("out of memory");
     for (int i = 0; i < n; i++) {
         const rvm_tensor *s = &w->tensors[i];
         int is_long = strstr(s->name, "num_batches_tracked") != NULL;
         int half = (opts & O_HALF) && !is_long && (i % 2 == 0);
-        t[i].name = s->name;
+        t[i].key = s->name;
         t[i].stype = is_long ? "LongStorage" : half ? "HalfStorage" : "FloatStorage";
-        snprintf(t[i].skey, sizeof t[i].skey, "%d", i);
+        snprintf(skeys[i], sizeof skeys[i], "%d", i);
+        t[i].skey = skeys[i];
         t[i].snumel = s->numel;
         t[i].ndim = s->ndim;
         t[i].parameter = (opts & O_PARAM) && i == 0;
@@ -395,9 +162,7 @@ static void pth_head(const char *dir, const char *file, const rvm_weights *w, in
             } else if (half) {
                 put_uint(&st[i], to_half(s->data[k]), 2, big);
             } else {
-                uint32_t u;
-                memcpy(&u, &s->data[k], 4);
-                put_uint(&st[i], u, 4, big);
+                put_f32(&st[i], s->data[k], big);
             }
         }
     }
@@ -405,6 +170,7 @@ static void pth_head(const char *dir, const char *file, const rvm_weights *w, in
     for (int i = 0; i < n; i++)
         free(st[i].p);
     free(st);
+    free(skeys);
     free(t);
 }
 
@@ -413,15 +179,15 @@ static void pth_head(const char *dir, const char *file, const rvm_weights *w, in
  * elements up to a bounded factor plus a slack that the MobileNetV3 network fits in. */
 static void pth_views(const char *dir, const char *file, const rvm_weights *w, int opts)
 {
-    tspec *t = calloc((size_t)w->count, sizeof(*t));
+    tensor_spec *t = calloc((size_t)w->count, sizeof(*t));
     if (!t)
         die("out of memory");
     for (int i = 0; i < w->count; i++) {
         const rvm_tensor *s = &w->tensors[i];
         int is_long = strstr(s->name, "num_batches_tracked") != NULL;
-        t[i].name = s->name;
+        t[i].key = s->name;
         t[i].stype = is_long ? "LongStorage" : "FloatStorage";
-        snprintf(t[i].skey, sizeof t[i].skey, "%s", is_long ? "1" : "0");
+        t[i].skey = is_long ? "1" : "0";
         t[i].snumel = 1;
         t[i].ndim = s->ndim;
         for (int d = 0; d < s->ndim; d++)
@@ -440,7 +206,7 @@ static void pth_views(const char *dir, const char *file, const rvm_weights *w, i
  * zero stride, empty, 0-dim), in small tensors: the conversion paths of the reader. */
 static void pth_dtypes(const char *dir, const char *file, int opts)
 {
-    static const tspec t[] = {
+    static const tensor_spec t[] = {
         {"a.weight", "FloatStorage", "0", 6, 0, 2, {2, 3}, {3, 1}, 0},
         {"a.t", "FloatStorage", "0", 6, 0, 2, {3, 2}, {1, 3}, 0},
         {"b.half", "HalfStorage", "1", 4, 0, 1, {4}, {1}, 0},
@@ -458,20 +224,14 @@ static void pth_dtypes(const char *dir, const char *file, int opts)
     buf st[9];
     memset(st, 0, sizeof st);
     const float f[6] = {0.5f, -1.0f, 2.0f, 3.25f, -4.0f, 1e-3f};
-    for (int i = 0; i < 6; i++) {
-        uint32_t u;
-        memcpy(&u, &f[i], 4);
-        put_uint(&st[0], u, 4, big);
-    }
+    for (int i = 0; i < 6; i++)
+        put_f32(&st[0], f[i], big);
     const uint16_t h[4] = {0x3c00, 0xc000, 0x7bff, 0x0001};
     for (int i = 0; i < 4; i++)
         put_uint(&st[1], h[i], 2, big);
     const double d[3] = {1.5, -2.25, 1e10};
-    for (int i = 0; i < 3; i++) {
-        uint64_t u;
-        memcpy(&u, &d[i], 8);
-        put_uint(&st[2], u, 8, big);
-    }
+    for (int i = 0; i < 3; i++)
+        put_f64(&st[2], d[i], big);
     const int64_t l[3] = {7, -5, (int64_t)1 << 40};
     for (int i = 0; i < 3; i++)
         put_uint(&st[3], (uint64_t)l[i], 8, big);
@@ -646,9 +406,7 @@ static void tfjs_subset(const char *dir, const char *file, const cJSON *real, co
                 for (size_t k = 0; k < nb; k++) {
                     float v = (float)(src[k] * sc + mn);
                     if (kept == 0) {
-                        uint32_t u;
-                        memcpy(&u, &v, 4);
-                        put_uint(&data, u, 4, 0);
+                        put_f32(&data, v, 0);
                     } else if (kept == 1) {
                         put_uint(&data, to_half(v), 2, 0);
                     } else {
