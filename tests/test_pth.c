@@ -254,6 +254,13 @@ static void expect_pickle_fail(const char *label, pickle_writer *p, int code, co
     free(p->b.p);
 }
 
+/* The same for a pickle written opcode by opcode: STOP ends it first. */
+static void stop_and_expect_fail(const char *label, pickle_writer *p, int code, const char *substr)
+{
+    pk_end(p);
+    expect_pickle_fail(label, p, code, substr);
+}
+
 /* A one-tensor state_dict with the given tensor; for the tensor validation cases. */
 static void expect_tensor_fail(const char *label, const tensor_spec *t, int code,
                                const char *substr)
@@ -286,6 +293,31 @@ static void patch_sizes(uint8_t *z, size_t n, const char *name, uint32_t size, i
             }
         }
     }
+}
+
+/* A zip of the entries in z is expected to fail; z is emptied for the next case. */
+static void expect_zip_fail(const char *label, zlist *z, int code, const char *substr)
+{
+    size_t n;
+    uint8_t *d = zl_build(z, &n);
+    expect_fail(label, d, n, code, substr);
+    free(d);
+    z->n = 0;
+}
+
+/* A zip of the pickle alone, as arch/data.pkl, whose headers claim that data.pkl holds 1 GiB:
+ * deflated, only the uncompressed size lies (an impossible ratio); stored, both sizes lie (more
+ * bytes than the archive has). libzip writes the true sizes, so the lie is patched in after. */
+static void expect_size_lie_fail(const char *label, const buf *pkl, int deflate, int code,
+                                 const char *substr)
+{
+    zlist z = {.n = 0};
+    size_t n;
+    zl_add(&z, "arch/data.pkl", pkl->p, pkl->n, deflate);
+    uint8_t *d = zl_build(&z, &n);
+    patch_sizes(d, n, "arch/data.pkl", 1u << 30, !deflate);
+    expect_fail(label, d, n, code, substr);
+    free(d);
 }
 
 static int write_file(const char *path, const uint8_t *d, size_t n)
@@ -431,59 +463,100 @@ static void test_container(void)
     zlist zl = {.n = 0};
     zl_add(&zl, "arch/version", "3\n", 2, 0);
     zl_add(&zl, "arch/data/0", g_store[0][0].p, g_store[0][0].n, 0);
-    z = zl_build(&zl, &n);
-    expect_fail("zip without data.pkl", z, n, RVM_EFORMAT, "data.pkl");
-    free(z);
-    zl.n = 0;
+    expect_zip_fail("zip without data.pkl", &zl, RVM_EFORMAT, "data.pkl");
     zl_add(&zl, "data.pkl", p.b.p, p.b.n, 0);
-    z = zl_build(&zl, &n);
-    expect_fail("data.pkl without a folder", z, n, RVM_EFORMAT, "data.pkl");
-    free(z);
-    zl.n = 0;
+    expect_zip_fail("data.pkl without a folder", &zl, RVM_EFORMAT, "data.pkl");
     zl_add(&zl, "a/data.pkl", p.b.p, p.b.n, 0);
     zl_add(&zl, "b/data.pkl", p.b.p, p.b.n, 0);
-    z = zl_build(&zl, &n);
-    expect_fail("two data.pkl", z, n, RVM_EFORMAT, "more than one");
-    free(z);
+    expect_zip_fail("two data.pkl", &zl, RVM_EFORMAT, "more than one");
 
     /* Bad byteorder and version entries */
-    zl.n = 0;
     zl_add(&zl, "arch/data.pkl", p.b.p, p.b.n, 0);
     zl_add(&zl, "arch/byteorder", "middle", 6, 0);
-    z = zl_build(&zl, &n);
-    expect_fail("byteorder 'middle'", z, n, RVM_EFORMAT, "byteorder");
-    free(z);
-    zl.n = 0;
+    expect_zip_fail("byteorder 'middle'", &zl, RVM_EFORMAT, "byteorder");
     zl_add(&zl, "arch/data.pkl", p.b.p, p.b.n, 0);
     zl_add(&zl, "arch/version", "99\n", 3, 0);
-    z = zl_build(&zl, &n);
-    expect_fail("version 99", z, n, RVM_EFORMAT, "version 99");
-    free(z);
+    expect_zip_fail("version 99", &zl, RVM_EFORMAT, "version 99");
 
     /* Zip bombs. A data.pkl that inflates past the pickle limit: */
     size_t big = (size_t)20 << 20;
     uint8_t *zeros = calloc(big, 1);
-    zl.n = 0;
     zl_add(&zl, "arch/data.pkl", zeros, big, 1);
-    z = zl_build(&zl, &n);
-    expect_fail("data.pkl inflating to 20 MiB", z, n, RVM_ENOMEM, "over the limit");
-    free(z);
+    expect_zip_fail("data.pkl inflating to 20 MiB", &zl, RVM_ENOMEM, "over the limit");
     free(zeros);
-    /* An entry lying about its size: 1 GiB claimed from a few deflated bytes. */
-    zl.n = 0;
-    zl_add(&zl, "arch/data.pkl", p.b.p, p.b.n, 1);
-    z = zl_build(&zl, &n);
-    patch_sizes(z, n, "arch/data.pkl", 1u << 30, 0);
-    expect_fail("deflate ratio bomb", z, n, RVM_EFORMAT, "impossible ratio");
-    free(z);
-    /* A stored entry claiming more bytes than the archive has. */
-    zl.n = 0;
-    zl_add(&zl, "arch/data.pkl", p.b.p, p.b.n, 0);
-    z = zl_build(&zl, &n);
-    patch_sizes(z, n, "arch/data.pkl", 1u << 30, 1);
-    expect_fail("stored entry larger than archive", z, n, RVM_EFORMAT, "checkpoint: ");
-    free(z);
+    /* Entries lying about their size: 1 GiB claimed from a few deflated bytes, and a stored
+     * entry claiming more bytes than the archive has. */
+    expect_size_lie_fail("deflate ratio bomb", &p.b, 1, RVM_EFORMAT, "impossible ratio");
+    expect_size_lie_fail("stored entry larger than archive", &p.b, 0, RVM_EFORMAT, "checkpoint: ");
     free(p.b.p);
+}
+
+/* The pieces of the hand-written hostile pickles: each case writes the rest, what it tests. */
+
+/* PROTO 2 and an empty dict, the smallest valid result, before the opcodes under test. */
+static void begin_with_empty_dict(pickle_writer *p)
+{
+    pk_begin(p, 0);
+    pk_op(p, '}');
+}
+
+/* A whole pickle that only calls mod.name(1): an argument that no allowed callable takes. */
+static void pickle_calling_with_1(pickle_writer *p, const char *mod, const char *name)
+{
+    pk_begin(p, 0);
+    pk_global(p, mod, name);
+    pk_op(p, '(');
+    pk_int(p, 1);
+    pk_op(p, 't');
+    pk_op(p, 'R');
+    pk_end(p);
+}
+
+/* The persistent id of storage '0' as torch writes it, without the element count that ends
+ * it: MARK, 'storage', the storage type mod.type, the key '0', the location 'cpu'. */
+static void pk_storage_0_id_without_count(pickle_writer *p, const char *mod, const char *type)
+{
+    pk_op(p, '(');
+    pk_str(p, "storage");
+    pk_global(p, mod, type);
+    pk_str(p, "0");
+    pk_str(p, "cpu");
+}
+
+/* Storage '0' as 6 elements of type mod.type: the whole persistent id, loaded (BINPERSID). */
+static void pk_load_storage_0(pickle_writer *p, const char *mod, const char *type)
+{
+    pk_storage_0_id_without_count(p, mod, type);
+    pk_int(p, 6);
+    pk_op(p, 't');
+    pk_op(p, 'Q');
+}
+
+/* A state_dict whose entry 't' is a _rebuild_tensor_v2 call written up to its strides: the
+ * FloatStorage '0' of 6 elements, offset 0, sizes (6,). The caller writes the strides and the
+ * arguments after them, then end_tensor_t: by hand, because pk_state_dict (tensor_spec) can
+ * only write them well-formed. */
+static void begin_tensor_t_up_to_strides(pickle_writer *p)
+{
+    pk_begin(p, 0);
+    pk_ordered_dict(p);
+    pk_str(p, "t");
+    pk_global(p, "torch._utils", "_rebuild_tensor_v2");
+    pk_op(p, '(');
+    pk_load_storage_0(p, "torch", "FloatStorage");
+    pk_int(p, 0); /* storage offset */
+    pk_int(p, 6);
+    pk_op(p, 0x85); /* sizes (6,) */
+}
+
+/* Ends the call of begin_tensor_t_up_to_strides (TUPLE, REDUCE), sets it as entry 't' of the
+ * state_dict (SETITEM) and ends the pickle (STOP). */
+static void end_tensor_t(pickle_writer *p)
+{
+    pk_op(p, 't');
+    pk_op(p, 'R');
+    pk_op(p, 's');
+    pk_end(p);
 }
 
 static void test_pickle(void)
@@ -508,9 +581,8 @@ static void test_pickle(void)
             pk_str(&p, "touch /tmp/pwned");
             pk_op(&p, 't');
             pk_op(&p, 'R');
-            pk_end(&p);
             snprintf(want, sizeof want, "forbidden global %s.", bad_globals[i][0]);
-            expect_pickle_fail(label, &p, RVM_EFORMAT, want);
+            stop_and_expect_fail(label, &p, RVM_EFORMAT, want);
         }
     }
 
@@ -519,22 +591,14 @@ static void test_pickle(void)
     pk_global(&p, "torch", "FloatStorage");
     pk_op(&p, ')');
     pk_op(&p, 'R');
-    pk_end(&p);
-    expect_pickle_fail("REDUCE on torch.FloatStorage", &p, RVM_EFORMAT,
-                       "REDUCE calls torch.FloatStorage");
+    stop_and_expect_fail("REDUCE on torch.FloatStorage", &p, RVM_EFORMAT,
+                         "REDUCE calls torch.FloatStorage");
     pk_begin(&p, 0);
     pk_str(&p, "os.system");
     pk_op(&p, ')');
     pk_op(&p, 'R');
-    pk_end(&p);
-    expect_pickle_fail("REDUCE on a str", &p, RVM_EFORMAT, "REDUCE calls an object of type str");
-    pk_begin(&p, 0);
-    pk_global(&p, "collections", "OrderedDict");
-    pk_op(&p, '(');
-    pk_int(&p, 1);
-    pk_op(&p, 't');
-    pk_op(&p, 'R');
-    pk_end(&p);
+    stop_and_expect_fail("REDUCE on a str", &p, RVM_EFORMAT, "REDUCE calls an object of type str");
+    pickle_calling_with_1(&p, "collections", "OrderedDict");
     expect_pickle_fail("OrderedDict with arguments", &p, RVM_EFORMAT, "OrderedDict with arguments");
 
     /* Opcodes outside the allow-list */
@@ -550,93 +614,72 @@ static void test_pickle(void)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         char label[64];
         snprintf(label, sizeof label, "opcode 0x%02x", ops[i].op);
-        pk_begin(&p, 0);
-        pk_op(&p, '}');
+        begin_with_empty_dict(&p);
         pk_op(&p, ops[i].op);
-        pk_end(&p);
-        expect_pickle_fail(label, &p, RVM_EFORMAT, ops[i].want);
+        stop_and_expect_fail(label, &p, RVM_EFORMAT, ops[i].want);
     }
 
     /* Malformed pickles */
     pk_begin(&p, 0);
     p.b.p[1] = 6;
     pk_op(&p, '}');
-    pk_end(&p);
-    expect_pickle_fail("protocol 6", &p, RVM_EFORMAT, "protocol 6");
-    pk_begin(&p, 0);
-    pk_op(&p, '}');
+    stop_and_expect_fail("protocol 6", &p, RVM_EFORMAT, "protocol 6");
+    begin_with_empty_dict(&p);
     expect_pickle_fail("no STOP", &p, RVM_EFORMAT, "without STOP");
-    pk_begin(&p, 0);
+    begin_with_empty_dict(&p);
     pk_op(&p, '}');
-    pk_op(&p, '}');
-    pk_end(&p);
-    expect_pickle_fail("STOP with two objects", &p, RVM_EFORMAT, "STOP leaves 2");
+    stop_and_expect_fail("STOP with two objects", &p, RVM_EFORMAT, "STOP leaves 2");
     pk_begin(&p, 0);
     pk_op(&p, 'X');
     put_uint(&p.b, 0x7fffffff, 4, 0);
     put(&p.b, "abc", 3);
-    pk_end(&p);
-    expect_pickle_fail("string longer than pickle", &p, RVM_EFORMAT, "runs past the end");
+    stop_and_expect_fail("string longer than pickle", &p, RVM_EFORMAT, "runs past the end");
     pk_begin(&p, 0);
     pk_op(&p, 0x8a);
     pk_op(&p, 9);
     put(&p.b, "\x01\0\0\0\0\0\0\0\0", 9);
-    pk_end(&p);
-    expect_pickle_fail("LONG1 of 9 bytes", &p, RVM_EFORMAT, "LONG1 of 9 bytes");
+    stop_and_expect_fail("LONG1 of 9 bytes", &p, RVM_EFORMAT, "LONG1 of 9 bytes");
     pk_begin(&p, 0);
     pk_op(&p, 's');
-    pk_end(&p);
-    expect_pickle_fail("SETITEM on empty stack", &p, RVM_EFORMAT, "stack empty");
+    stop_and_expect_fail("SETITEM on empty stack", &p, RVM_EFORMAT, "stack empty");
     pk_begin(&p, 0);
     pk_op(&p, ']');
     pk_str(&p, "k");
     pk_int(&p, 1);
     pk_op(&p, 's');
-    pk_end(&p);
-    expect_pickle_fail("SETITEM on a list", &p, RVM_EFORMAT, "SETITEM on list");
-    pk_begin(&p, 0);
-    pk_op(&p, '}');
+    stop_and_expect_fail("SETITEM on a list", &p, RVM_EFORMAT, "SETITEM on list");
+    begin_with_empty_dict(&p);
     pk_int(&p, 3);
     pk_int(&p, 1);
     pk_op(&p, 's');
-    pk_end(&p);
-    expect_pickle_fail("int dict key", &p, RVM_EFORMAT, "key has type int");
+    stop_and_expect_fail("int dict key", &p, RVM_EFORMAT, "key has type int");
 
     /* Resource limits: marks, stack, memo */
     pk_begin(&p, 0);
     for (int i = 0; i < 100; i++)
         pk_op(&p, '(');
-    pk_end(&p);
-    expect_pickle_fail("100 nested MARKs", &p, RVM_EFORMAT, "deeper than 64 marks");
+    stop_and_expect_fail("100 nested MARKs", &p, RVM_EFORMAT, "deeper than 64 marks");
     pk_begin(&p, 0);
     pk_op(&p, ']');
     pk_memo(&p);
     for (int i = 0; i < 70000; i++)
         pk_get(&p, 0);
-    pk_end(&p);
-    expect_pickle_fail("stack of 70000 items", &p, RVM_EFORMAT, "stack deeper than 65536");
+    stop_and_expect_fail("stack of 70000 items", &p, RVM_EFORMAT, "stack deeper than 65536");
     pk_begin(&p, 0);
     pk_op(&p, ']');
     for (int i = 0; i < 70000; i++)
         pk_op(&p, ']');
-    pk_end(&p);
-    expect_pickle_fail("70000 nested lists", &p, RVM_EFORMAT, "stack deeper");
-    pk_begin(&p, 0);
-    pk_op(&p, '}');
+    stop_and_expect_fail("70000 nested lists", &p, RVM_EFORMAT, "stack deeper");
+    begin_with_empty_dict(&p);
     pk_get(&p, 5);
-    pk_end(&p);
-    expect_pickle_fail("BINGET of unset memo", &p, RVM_EFORMAT, "memo index 5");
-    pk_begin(&p, 0);
-    pk_op(&p, '}');
+    stop_and_expect_fail("BINGET of unset memo", &p, RVM_EFORMAT, "memo index 5");
+    begin_with_empty_dict(&p);
     pk_get(&p, 70000);
-    pk_end(&p);
-    expect_pickle_fail("LONG_BINGET past memo", &p, RVM_EFORMAT, "memo index 70000");
-    pk_begin(&p, 0);
-    pk_op(&p, '}');
+    stop_and_expect_fail("LONG_BINGET past memo", &p, RVM_EFORMAT, "memo index 70000");
+    begin_with_empty_dict(&p);
     pk_op(&p, 'r');
     put_uint(&p.b, 0xffffffffu, 4, 0);
-    pk_end(&p);
-    expect_pickle_fail("LONG_BINPUT 2^32-1", &p, RVM_EFORMAT, "too large");
+    stop_and_expect_fail("LONG_BINPUT 2^32-1", &p, RVM_EFORMAT, "too large");
 
     /* BUILD may only set _metadata on an OrderedDict */
     pk_begin(&p, 0);
@@ -646,14 +689,12 @@ static void test_pickle(void)
     pk_int(&p, 1);
     pk_op(&p, 's');
     pk_op(&p, 'b');
-    pk_end(&p);
-    expect_pickle_fail("BUILD sets __class__", &p, RVM_EFORMAT, "attribute '__class__'");
+    stop_and_expect_fail("BUILD sets __class__", &p, RVM_EFORMAT, "attribute '__class__'");
     pk_begin(&p, 0);
     pk_op(&p, ']');
     pk_op(&p, '}');
     pk_op(&p, 'b');
-    pk_end(&p);
-    expect_pickle_fail("BUILD on a list", &p, RVM_EFORMAT, "BUILD on list");
+    stop_and_expect_fail("BUILD on a list", &p, RVM_EFORMAT, "BUILD on list");
 
     /* Results that are not a flat state_dict */
     pk_begin(&p, 0);
@@ -661,27 +702,35 @@ static void test_pickle(void)
     pk_str(&p, "x");
     pk_int(&p, 1);
     pk_op(&p, 's');
-    pk_end(&p);
-    expect_pickle_fail("non-tensor value", &p, RVM_EFORMAT, "entry 'x' has type int, not tensor");
-    pk_begin(&p, 0);
-    pk_op(&p, '}');
+    stop_and_expect_fail("non-tensor value", &p, RVM_EFORMAT, "entry 'x' has type int, not tensor");
+    begin_with_empty_dict(&p);
     pk_str(&p, "state_dict");
     pk_ordered_dict(&p);
     pk_str(&p, good_tensors[0].key);
     pk_tensor_value(&p, &good_tensors[0]);
     pk_op(&p, 's');
     pk_op(&p, 's');
-    pk_end(&p);
-    expect_pickle_fail("wrapped {'state_dict': ...}", &p, RVM_EFORMAT,
-                       "'state_dict' has type OrderedDict");
+    stop_and_expect_fail("wrapped {'state_dict': ...}", &p, RVM_EFORMAT,
+                         "'state_dict' has type OrderedDict");
     pk_begin(&p, 0);
     pk_op(&p, ']');
-    pk_end(&p);
-    expect_pickle_fail("a list", &p, RVM_EFORMAT, "holds list, not a state_dict");
+    stop_and_expect_fail("a list", &p, RVM_EFORMAT, "holds list, not a state_dict");
     tensor_spec two[2] = {good_tensors[0], good_tensors[1]};
     two[1].key = two[0].key;
     pk_state_dict(&p, 0, two, 2);
     expect_pickle_fail("duplicate key", &p, RVM_EFORMAT, "'a.weight' appears twice");
+}
+
+/* t seen as a 2-D view: rows x cols elements, rows row_stride and columns col_stride apart. */
+static tensor_spec as_2d_view(tensor_spec t, int64_t rows, int64_t cols, int64_t row_stride,
+                              int64_t col_stride)
+{
+    t.ndim = 2;
+    t.shape[0] = rows;
+    t.shape[1] = cols;
+    t.stride[0] = row_stride;
+    t.stride[1] = col_stride;
+    return t;
 }
 
 static void test_tensors(void)
@@ -698,19 +747,9 @@ static void test_tensors(void)
     t = base;
     t.offset = 7;
     expect_tensor_fail("offset past storage", &t, RVM_EFORMAT, "offset 7 is outside");
-    t = base;
-    t.ndim = 2;
-    t.shape[0] = 2;
-    t.shape[1] = 2;
-    t.stride[0] = 100;
-    t.stride[1] = 1;
+    t = as_2d_view(base, 2, 2, 100, 1);
     expect_tensor_fail("stride past storage", &t, RVM_EFORMAT, "stride 100");
-    t = base;
-    t.ndim = 2;
-    t.shape[0] = 3;
-    t.shape[1] = 3;
-    t.stride[0] = 3;
-    t.stride[1] = 1;
+    t = as_2d_view(base, 3, 3, 3, 1);
     expect_tensor_fail("3x3 view of 6 elements", &t, RVM_EFORMAT, "reads element 8");
     t = base;
     t.skey = "9";
@@ -724,19 +763,9 @@ static void test_tensors(void)
     t = base;
     t.skey = "../0";
     expect_tensor_fail("storage key with path", &t, RVM_EFORMAT, "invalid characters");
-    t = base;
-    t.ndim = 2;
-    t.shape[0] = (int64_t)1 << 40;
-    t.shape[1] = (int64_t)1 << 40;
-    t.stride[0] = 0;
-    t.stride[1] = 0;
+    t = as_2d_view(base, (int64_t)1 << 40, (int64_t)1 << 40, 0, 0);
     expect_tensor_fail("shape product overflows", &t, RVM_EFORMAT, "overflows");
-    t = base;
-    t.ndim = 2;
-    t.shape[0] = (int64_t)1 << 20;
-    t.shape[1] = (int64_t)1 << 20;
-    t.stride[0] = 0;
-    t.stride[1] = 0;
+    t = as_2d_view(base, (int64_t)1 << 20, (int64_t)1 << 20, 0, 0);
     expect_tensor_fail("2^40 elements", &t, RVM_ENOMEM, "exceeds the limit");
     t = base;
     t.shape[0] = -1;
@@ -765,63 +794,26 @@ static void test_tensors(void)
     expect_tensor_fail("storage of 2^30 elements", &t, RVM_ENOMEM, "storage of 1073741824");
 
     /* Sizes and strides that disagree, and other malformed calls, written by hand. */
-    pk_begin(&p, 0);
-    pk_ordered_dict(&p);
-    pk_str(&p, "t");
-    pk_global(&p, "torch._utils", "_rebuild_tensor_v2");
-    pk_op(&p, '(');
-    pk_op(&p, '(');
-    pk_str(&p, "storage");
-    pk_global(&p, "torch", "FloatStorage");
-    pk_str(&p, "0");
-    pk_str(&p, "cpu");
-    pk_int(&p, 6);
-    pk_op(&p, 't');
-    pk_op(&p, 'Q');
-    pk_int(&p, 0);
-    pk_int(&p, 6);
-    pk_op(&p, 0x85);
-    pk_op(&p, ')'); /* no strides */
-    pk_op(&p, 0x89);
-    pk_ordered_dict(&p);
-    pk_op(&p, 't');
-    pk_op(&p, 'R');
-    pk_op(&p, 's');
-    pk_end(&p);
+    begin_tensor_t_up_to_strides(&p);
+    pk_op(&p, ')');      /* no strides */
+    pk_op(&p, 0x89);     /* requires_grad False */
+    pk_ordered_dict(&p); /* backward_hooks */
+    end_tensor_t(&p);
     expect_pickle_fail("sizes without strides", &p, RVM_EFORMAT, "1 sizes but 0 strides");
 
-    pk_begin(&p, 0);
-    pk_global(&p, "torch._utils", "_rebuild_tensor_v2");
-    pk_op(&p, '(');
-    pk_int(&p, 1);
-    pk_op(&p, 't');
-    pk_op(&p, 'R');
-    pk_end(&p);
+    pickle_calling_with_1(&p, "torch._utils", "_rebuild_tensor_v2");
     expect_pickle_fail("_rebuild_tensor_v2 with 1 argument", &p, RVM_EFORMAT, "6 or 7 arguments");
 
     pk_begin(&p, 0);
-    pk_op(&p, '(');
-    pk_str(&p, "storage");
-    pk_global(&p, "torch", "FloatStorage");
-    pk_str(&p, "0");
-    pk_str(&p, "cpu");
+    pk_storage_0_id_without_count(&p, "torch", "FloatStorage");
     pk_op(&p, 't');
     pk_op(&p, 'Q');
-    pk_end(&p);
-    expect_pickle_fail("persistent id of 4 items", &p, RVM_EFORMAT, "persistent id");
+    stop_and_expect_fail("persistent id of 4 items", &p, RVM_EFORMAT, "persistent id");
 
     pk_begin(&p, 0);
-    pk_op(&p, '(');
-    pk_str(&p, "storage");
-    pk_global(&p, "collections", "OrderedDict");
-    pk_str(&p, "0");
-    pk_str(&p, "cpu");
-    pk_int(&p, 6);
-    pk_op(&p, 't');
-    pk_op(&p, 'Q');
-    pk_end(&p);
-    expect_pickle_fail("persistent id with OrderedDict type", &p, RVM_EFORMAT,
-                       "where a storage type belongs");
+    pk_load_storage_0(&p, "collections", "OrderedDict");
+    stop_and_expect_fail("persistent id with OrderedDict type", &p, RVM_EFORMAT,
+                         "where a storage type belongs");
 
     /* Two tensors that use storage '0' with different types */
     tensor_spec two[2] = {base, base};
@@ -831,33 +823,15 @@ static void test_tensors(void)
     expect_pickle_fail("storage with two types", &p, RVM_EFORMAT, "two different types");
 
     /* backward hooks must be empty */
-    pk_begin(&p, 0);
-    pk_ordered_dict(&p);
-    pk_str(&p, "t");
-    pk_global(&p, "torch._utils", "_rebuild_tensor_v2");
-    pk_op(&p, '(');
-    pk_op(&p, '(');
-    pk_str(&p, "storage");
-    pk_global(&p, "torch", "FloatStorage");
-    pk_str(&p, "0");
-    pk_str(&p, "cpu");
-    pk_int(&p, 6);
-    pk_op(&p, 't');
-    pk_op(&p, 'Q');
-    pk_int(&p, 0);
-    pk_int(&p, 6);
-    pk_op(&p, 0x85);
+    begin_tensor_t_up_to_strides(&p);
     pk_int(&p, 1);
-    pk_op(&p, 0x85);
-    pk_op(&p, 0x89);
-    pk_ordered_dict(&p);
+    pk_op(&p, 0x85);     /* strides (1,) */
+    pk_op(&p, 0x89);     /* requires_grad False */
+    pk_ordered_dict(&p); /* backward_hooks, with one hook */
     pk_str(&p, "hook");
     pk_int(&p, 1);
     pk_op(&p, 's');
-    pk_op(&p, 't');
-    pk_op(&p, 'R');
-    pk_op(&p, 's');
-    pk_end(&p);
+    end_tensor_t(&p);
     expect_pickle_fail("non-empty backward_hooks", &p, RVM_EFORMAT, "backward_hooks");
 }
 
