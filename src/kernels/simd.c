@@ -377,13 +377,14 @@ static void conv_dense(const rvm_conv *cv, const rvm_inputs *in, const rvm_view 
  * when there are that many: one accumulator alone would wait out the FMA latency at every tap
  * (measured 4x slower on the 960-channel 5x5 layers, most of whose pixels are near a border). */
 static inline void depthwise_pixel(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                                   const rvm_view *res, int oy, int ox, int cpad)
+                                   const rvm_view *res, int oy, int ox, int cpad, int kbeg,
+                                   int c)
 {
-    const int c = cv->cout, padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
+    const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
     size_t px = (size_t)oy * out->w + ox;
     float *dst = out->data + px * out->stride;
     const float *r = res ? res->data + px * res->stride : NULL;
-    int k = 0;
+    int k = kbeg;
     for (; k + 4 * VL <= c; k += 4 * VL) {
         vf acc[4] = {VZERO(), VZERO(), VZERO(), VZERO()};
         for (int ky = 0; ky < cv->kh; ky++) {
@@ -426,23 +427,50 @@ static inline void depthwise_pixel(const rvm_conv *cv, const rvm_view *in, const
     }
 }
 
-/* Four neighbouring output pixels whose taps all fall inside the input: each weight vector
- * is loaded once for the four, and no tap needs a border check. */
+/* Four neighbouring output pixels whose taps all fall inside the input across, in rows
+ * [ky0, ky1) of the kernel (the others are in the padding): each weight vector is loaded once
+ * for the four, and no tap needs a border check. */
 static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                                  const rvm_view *res, int oy, int ox, int cpad)
+                                  const rvm_view *res, int oy, int ox, int cpad, int ky0, int ky1,
+                                  int kbeg, int c)
 {
-    const int c = cv->cout, d = cv->dilation, ps = in->stride;
+    const int d = cv->dilation, ps = in->stride;
     const int padh = (cv->kh - 1) / 2 * d, padw = (cv->kw - 1) / 2 * d;
     const size_t step = (size_t)cv->stride * ps;
-    const float *top = in->data + ((size_t)(oy * cv->stride - padh) * in->w + ox * cv->stride - padw) * ps;
+    const int iy0 = oy * cv->stride - padh, ix0 = ox * cv->stride - padw;
     size_t px = (size_t)oy * out->w + ox;
-    for (int k = 0; k < c; k += VL) {
+    int k = kbeg;
+    /* two channel vectors at once: eight independent sums hide the FMA latency */
+    for (; k + 2 * VL <= c; k += 2 * VL) {
+        vf a[8];
+        for (int j = 0; j < 8; j++)
+            a[j] = VZERO();
+        for (int ky = ky0; ky < ky1; ky++) {
+            const float *rp = in->data + ((size_t)(iy0 + ky * d) * in->w + ix0) * ps + k;
+            const float *wp = cv->weight + (size_t)ky * cv->kw * cpad + k;
+            for (int kx = 0; kx < cv->kw; kx++) {
+                vf w0 = VLOAD(wp + (size_t)kx * cpad), w1 = VLOAD(wp + (size_t)kx * cpad + VL);
+                const float *q = rp + (size_t)kx * d * ps;
+                for (int j = 0; j < 4; j++) {
+                    a[j] = VFMA(VLOAD(q + j * step), w0, a[j]);
+                    a[4 + j] = VFMA(VLOAD(q + j * step + VL), w1, a[4 + j]);
+                }
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            float *dst = out->data + (px + j) * out->stride + k;
+            const float *r = res ? res->data + (px + j) * res->stride + k : NULL;
+            finish(a[j], cv->bias + k, r, dst, VL, cv->act);
+            finish(a[4 + j], cv->bias + k + VL, r ? r + VL : NULL, dst + VL, VL, cv->act);
+        }
+    }
+    for (; k < c; k += VL) {
         int n = c - k < VL ? c - k : VL;
         vf a0 = VZERO(), a1 = VZERO(), a2 = VZERO(), a3 = VZERO();
-        if (n == VL) {
-            for (int ky = 0; ky < cv->kh; ky++) {
-                const float *rp = top + (size_t)ky * d * in->w * ps + k;
-                const float *wp = cv->weight + (size_t)ky * cv->kw * cpad + k;
+        for (int ky = ky0; ky < ky1; ky++) {
+            const float *rp = in->data + ((size_t)(iy0 + ky * d) * in->w + ix0) * ps + k;
+            const float *wp = cv->weight + (size_t)ky * cv->kw * cpad + k;
+            if (n == VL) {
                 for (int kx = 0; kx < cv->kw; kx++) {
                     vf w = VLOAD(wp + (size_t)kx * cpad);
                     const float *q = rp + (size_t)kx * d * ps;
@@ -451,11 +479,7 @@ static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const 
                     a2 = VFMA(VLOAD(q + 2 * step), w, a2);
                     a3 = VFMA(VLOAD(q + 3 * step), w, a3);
                 }
-            }
-        } else {
-            for (int ky = 0; ky < cv->kh; ky++) {
-                const float *rp = top + (size_t)ky * d * in->w * ps + k;
-                const float *wp = cv->weight + (size_t)ky * cv->kw * cpad + k;
+            } else {
                 for (int kx = 0; kx < cv->kw; kx++) {
                     vf w = VLOAD(wp + (size_t)kx * cpad);
                     const float *q = rp + (size_t)kx * d * ps;
@@ -475,28 +499,41 @@ static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const 
     }
 }
 
+#define DW_CHANNELS (4 * VL)
 static void conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                            const rvm_view *res, int y0, int y1)
 {
     const int cpad = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
     const int s = cv->stride, d = cv->dilation;
     const int padh = (cv->kh - 1) / 2 * d, padw = (cv->kw - 1) / 2 * d;
-    /* output columns [x_lo, x_hi) and rows whose taps are all inside the input */
+    /* output columns [x_lo, x_hi) whose taps are all inside the input across */
     int x_lo = (padw + s - 1) / s;
     int x_hi = in->w - 1 - (cv->kw - 1) * d + padw >= 0 ? (in->w - 1 - (cv->kw - 1) * d + padw) / s + 1 : 0;
     if (x_hi > out->w)
         x_hi = out->w;
     for (int oy = y0; oy < y1; oy++) {
-        int iy = oy * s - padh;
-        int inside = iy >= 0 && iy + (cv->kh - 1) * d < in->h;
-        int ox = 0;
-        while (ox < out->w) {
-            if (inside && ox >= x_lo && ox + 4 <= x_hi) {
-                depthwise_quad(cv, in, out, res, oy, ox, cpad);
-                ox += 4;
-            } else {
-                depthwise_pixel(cv, in, out, res, oy, ox, cpad);
-                ox++;
+        /* kernel rows [ky0, ky1) fall inside the input: near the top and bottom (most rows of
+         * the small dilated layers) the quads still serve, over fewer kernel rows */
+        int iy = oy * s - padh, ky0 = 0, ky1 = cv->kh;
+        while (ky0 < ky1 && iy + ky0 * d < 0)
+            ky0++;
+        while (ky1 > ky0 && iy + (ky1 - 1) * d >= in->h)
+            ky1--;
+        /* Many channels: a block of them across the whole row, then the next, so that the
+         * block's input rows stay in L1 from one output pixel to the next (960 channels:
+         * 0.74 -> 0.59 ms at 30x17). A few hundred channels fit as they are. */
+        const int block = cv->cout > 256 ? DW_CHANNELS : cv->cout;
+        for (int kb = 0; kb < cv->cout; kb += block) {
+            int kend = kb + block < cv->cout ? kb + block : cv->cout;
+            int ox = 0;
+            while (ox < out->w) {
+                if (ox >= x_lo && ox + 4 <= x_hi) {
+                    depthwise_quad(cv, in, out, res, oy, ox, cpad, ky0, ky1, kb, kend);
+                    ox += 4;
+                } else {
+                    depthwise_pixel(cv, in, out, res, oy, ox, cpad, kb, kend);
+                    ox++;
+                }
             }
         }
     }
