@@ -8,7 +8,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   gcc make cmake pkg-config gzip \
   libzip-dev libcjson-dev \
-  libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev \
+  libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
   libavdevice-dev \
   ffmpeg \
   clang libclang-rt-14-dev >/dev/null
