@@ -235,8 +235,9 @@ static inline __attribute__((always_inline)) void tile(const int nb, const float
 /* Whole blocks of MR pixels of a pointwise convolution, pixels [p0, p1) of every view taken
  * as one row; returns the first pixel not done (the partial block is left to the caller).
  * The activation is a constant in each copy (see pointwise_blocks): with few input channels
- * the per-block set-up and epilogue, not the FMAs, are most of the time, and a branch on the
- * activation per stored vector measured 2x slower at 16 channels. */
+ * the per-block set-up and epilogue, not the FMAs, are most of the time (through the general
+ * path, with its pointer table and a branch on the activation per stored vector, 16->16 at
+ * 120x68 measured 2x slower). */
 static inline __attribute__((always_inline)) size_t
 pointwise_blocks_act(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
                      const rvm_view *res, size_t p0, size_t p1, const rvm_act act)
@@ -372,10 +373,10 @@ static void conv_dense(const rvm_conv *cv, const rvm_inputs *in, const rvm_view 
     }
 }
 
-/* One output pixel, all taps checked against the borders. */
-/* One output pixel, every tap checked against the borders. Four channel vectors at a time
- * when there are that many: one accumulator alone would wait out the FMA latency at every tap
- * (measured 4x slower on the 960-channel 5x5 layers, most of whose pixels are near a border). */
+/* One output pixel, every tap checked against the borders, channels [kbeg, c). Four channel
+ * vectors at a time when there are that many: one accumulator alone waits out the FMA latency
+ * at every tap (the 960-channel 5x5 dilated layers, most of whose pixels are near a border,
+ * measured 1.5x slower). */
 static inline void depthwise_pixel(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                                    const rvm_view *res, int oy, int ox, int cpad, int kbeg,
                                    int c)
@@ -428,8 +429,8 @@ static inline void depthwise_pixel(const rvm_conv *cv, const rvm_view *in, const
 }
 
 /* Four neighbouring output pixels whose taps all fall inside the input across, in rows
- * [ky0, ky1) of the kernel (the others are in the padding): each weight vector is loaded once
- * for the four, and no tap needs a border check. */
+ * [ky0, ky1) of the kernel (the others are in the padding), channels [kbeg, c): each weight
+ * vector is loaded once for the four, and no tap needs a border check. */
 static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                                   const rvm_view *res, int oy, int ox, int cpad, int ky0, int ky1,
                                   int kbeg, int c)
@@ -499,7 +500,9 @@ static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const 
     }
 }
 
+/* Channels per block across a row in the wide depthwise layers (see conv_depthwise). */
 #define DW_CHANNELS (4 * VL)
+
 static void conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
                            const rvm_view *res, int y0, int y1)
 {

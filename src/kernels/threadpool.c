@@ -12,7 +12,7 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* A frame runs ~90 parallel steps back to back, microseconds apart. Waking a sleeping thread
+/* A frame runs ~100 parallel steps back to back, microseconds apart. Waking a sleeping thread
  * costs ~40 us each time here (measured: 3.3 ms of a 45 ms frame at 1080p), so a thread that
  * runs out of work first spins briefly for the next step. Briefly: when other programs (or
  * the converter's own decoder and encoders) want the cores, every spin takes time from them
