@@ -336,7 +336,11 @@ rvm_video_writer *rvm_video_writer_open(const rvm_video_writer_config *cfg, char
                                    : "log-level=error:frame-threads=1:rc-lookahead=3:bframes=0",
                        0);
         } else if (!cfg->preset) {
-            av_opt_set_int(e->priv_data, "rc-lookahead", 3, 0);
+            /* A matte gains nothing from look-ahead: without it (which also turns off
+             * mb-tree) its PSNR was the same or higher at the same bit rate (1080p walk clip,
+             * 1 Mbit/s: 51.5 dB either way; 640x480: 55.8 -> 58.0 dB), and the encoder holds
+             * 19 MB less at 1080p. The composition keeps its 3 frames (1 instead: -0.45 dB). */
+            av_opt_set_int(e->priv_data, "rc-lookahead", cfg->layout == RVM_LAYOUT_GRAY ? 0 : 3, 0);
             e->max_b_frames = 0;
         }
         break;
