@@ -61,7 +61,8 @@ typedef struct {
     const char *path;   /* as given */
     char *write_path;   /* where the data goes (a temporary file beside path, or path) */
     int temp;           /* write_path is renamed to path when complete */
-    int created_dir;    /* PNG sequence: the folder did not exist before */
+    char *made;         /* the topmost folder of the output that did not exist, or NULL:
+                           a failed run removes what it made */
     int existed;        /* PNG sequence: held frames before (-y) */
     char *canon;        /* realpath of the parent folder + name, to compare outputs */
     rvm_codec codec;
@@ -97,6 +98,57 @@ typedef struct {
     const char *what;
 } protected_file;
 
+/* The topmost of dir and its ancestors that does not exist yet (malloc'd), or NULL. */
+static char *first_missing_folder(const char *dir)
+{
+    char *p = strdup(dir), *missing = NULL;
+    struct stat st;
+    while (p && *p && stat(p, &st) < 0) {
+        free(missing);
+        missing = strdup(p);
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p)
+            break;
+        *slash = '\0';
+    }
+    free(p);
+    return missing;
+}
+
+/* Removes the folders from leaf up to top (its ancestor or itself) that a failed run made,
+ * while they are empty. */
+static void remove_made_folders(const char *leaf, const char *top)
+{
+    char *p = top ? strdup(leaf) : NULL;
+    while (p && rmdir(p) == 0 && strcmp(p, top) != 0) {
+        char *slash = strrchr(p, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+    }
+    free(p);
+}
+
+/* The folder an output's files go in: the path itself for a PNG sequence. */
+static char *output_folder(const out_file *o, int png)
+{
+    if (png)
+        return strdup(o->path);
+    char *a = strdup(o->path);
+    char *dir = a ? strdup(dirname(a)) : NULL;
+    free(a);
+    return dir;
+}
+
+/* Removes the folders made for an output (when empty). */
+static void remove_made(const out_file *o, int png)
+{
+    char *folder = o->made ? output_folder(o, png) : NULL;
+    if (folder)
+        remove_made_folders(folder, o->made);
+    free(folder);
+}
+
 /* Validates an output path and prepares where it is written. Returns 0 or -1 (message
  * printed). */
 static int prepare_output(out_file *o, int png, int overwrite, const protected_file *prot,
@@ -104,6 +156,9 @@ static int prepare_output(out_file *o, int png, int overwrite, const protected_f
 {
     struct stat st;
     int exists = stat(o->path, &st) == 0;
+    char *folder = output_folder(o, png);
+    o->made = folder ? first_missing_folder(folder) : NULL;
+    free(folder);
     if (exists)
         for (int i = 0; i < nprot; i++)
             if (prot[i].valid && same_file(&st, &prot[i].st)) {
@@ -124,7 +179,6 @@ static int prepare_output(out_file *o, int png, int overwrite, const protected_f
             }
             o->existed = 1;
         }
-        o->created_dir = !exists;
         o->write_path = strdup(o->path);
         return o->write_path ? 0 : -1;
     }
@@ -159,6 +213,7 @@ static int prepare_output(out_file *o, int png, int overwrite, const protected_f
         errorf("%s: %s", o->flag, msg);
         free(a);
         free(b);
+        remove_made(o, png);
         return -1;
     }
     size_t n = strlen(dir) + strlen(base) + 64;
@@ -176,6 +231,7 @@ static int prepare_output(out_file *o, int png, int overwrite, const protected_f
         errorf("%s: cannot create %s: %s", o->flag, o->path, strerror(errno));
         free(o->write_path);
         o->write_path = NULL;
+        remove_made(o, png);
         return -1;
     }
     close(fd);
@@ -191,11 +247,10 @@ static void discard_output(const out_file *o, int png, int frames)
     if (png) {
         if (frames > 0)
             rvm_png_sequence_remove(o->path, 0, frames - 1);
-        if (o->created_dir)
-            rmdir(o->path);
     } else if (o->temp) {
         unlink(o->write_path);
     }
+    remove_made(o, png);
 }
 
 int main(int argc, char **argv)
@@ -460,6 +515,7 @@ done:
     for (int i = 0; i < nouts; i++) {
         free(outs[i].write_path);
         free(outs[i].canon);
+        free(outs[i].made);
     }
     rvm_stream_free(stream);
     rvm_model_free(model);

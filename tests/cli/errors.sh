@@ -93,4 +93,11 @@ expect_error "png sequence into an input folder" --input-source notimages --outp
 run $S --duration 0.1 --output-alpha newdir/sub/out.mp4
 [ $RC -eq 0 ] && [ -s newdir/sub/out.mp4 ] || fail "missing output folder: not made ($(cat err.txt))"
 ok "a missing output folder is made"
+# ... and a run that fails removes the folders it made, and only those.
+mkdir -p keep
+expect_error "failure after making folders" --input-source text.mp4 --output-alpha keep/new/sub/out.mp4
+[ -d keep ] && [ ! -e keep/new ] || fail "failure after making folders: keep/new is left or keep is gone"
+expect_error "failure after making a PNG folder" --input-source text.mp4 --output-type png_sequence --output-alpha made/seq
+[ ! -e made ] || fail "failure after making a PNG folder: made/ is left"
+ok "a failed run leaves none of the folders it made"
 done_all
