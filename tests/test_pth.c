@@ -715,6 +715,12 @@ static void test_pickle(void)
     pk_begin(&p, 0);
     pk_op(&p, ']');
     stop_and_expect_fail("a list", &p, RVM_EFORMAT, "holds list, not a state_dict");
+    /* MARK, TUPLE before anything was pushed: an empty tuple from a stack not yet allocated
+     * (found by fuzz_pth: UBSan reported the pointer arithmetic on it) */
+    pk_begin(&p, 0);
+    pk_op(&p, '(');
+    pk_op(&p, 't');
+    stop_and_expect_fail("an empty tuple first", &p, RVM_EFORMAT, "holds tuple, not a state_dict");
     tensor_spec two[2] = {good_tensors[0], good_tensors[1]};
     two[1].key = two[0].key;
     pk_state_dict(&p, 0, two, 2);

@@ -377,7 +377,9 @@ static int pop_mark(pth_ctx *c, const char *op, size_t *from)
     return 0;
 }
 
-static int make_tuple(pth_ctx *c, obj **items, size_t n, obj **out)
+/* A tuple of the n stack items from index first (the stack is not allocated before the
+ * first push: an empty tuple touches no pointer into it). */
+static int make_tuple(pth_ctx *c, size_t first, size_t n, obj **out)
 {
     int rc = new_obj(c, K_TUPLE, out);
     if (rc)
@@ -386,7 +388,7 @@ static int make_tuple(pth_ctx *c, obj **items, size_t n, obj **out)
         (*out)->u.seq.items = malloc(n * sizeof(obj *));
         if (!(*out)->u.seq.items)
             return fail(c, RVM_ENOMEM, "out of memory");
-        memcpy((*out)->u.seq.items, items, n * sizeof(obj *));
+        memcpy((*out)->u.seq.items, c->stack + first, n * sizeof(obj *));
     }
     (*out)->u.seq.n = (*out)->u.seq.cap = n;
     return 0;
@@ -1076,7 +1078,7 @@ static int run_pickle(pth_ctx *c, obj **result)
         }
         case 't': /* TUPLE */
             if (!(rc = pop_mark(c, "TUPLE", &from)) &&
-                !(rc = make_tuple(c, c->stack + from, c->sp - from, &o))) {
+                !(rc = make_tuple(c, from, c->sp - from, &o))) {
                 c->sp = from;
                 rc = push(c, o);
             }
@@ -1088,7 +1090,7 @@ static int run_pickle(pth_ctx *c, obj **result)
             if (c->sp - frame_base(c) < n)
                 return fail(c, RVM_EFORMAT, "pickle %s at offset %zu finds too few items",
                             opcode_name(op), at);
-            if (!(rc = make_tuple(c, c->stack + c->sp - n, n, &o))) {
+            if (!(rc = make_tuple(c, c->sp - n, n, &o))) {
                 c->sp -= n;
                 rc = push(c, o);
             }
