@@ -4,12 +4,9 @@
  * in the per-sample work, integer rounding where it is exact. */
 #include "io/compose.h"
 
-/* The frame-sized loops are also built for AVX2 (twice as fast), picked at run time. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(RVM_NO_CLONES)
-#define CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CLONES
-#endif
+#include "kernels/clones.h"
+
+/* The frame-sized loops below are also built for AVX2 (twice as fast), picked at run time. */
 
 /* round(x * 255 / 65535) for x in 0..65535 (65535 = 255 * 257, and 257 is odd: no ties). */
 static inline uint8_t to8(uint32_t x)
@@ -17,13 +14,13 @@ static inline uint8_t to8(uint32_t x)
     return (uint8_t)((x * 255u + 32895u) >> 16);
 }
 
-CLONES void rvm_u16_to_u8(const uint16_t *restrict in, size_t n, uint8_t *restrict out)
+RVM_CLONES_AVX2 void rvm_u16_to_u8(const uint16_t *restrict in, size_t n, uint8_t *restrict out)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = to8(in[i]);
 }
 
-CLONES void rvm_pack_rgba8(const uint16_t *restrict fgr, const uint16_t *restrict pha,
+RVM_CLONES_AVX2 void rvm_pack_rgba8(const uint16_t *restrict fgr, const uint16_t *restrict pha,
                            size_t n, uint8_t *restrict out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -36,7 +33,7 @@ CLONES void rvm_pack_rgba8(const uint16_t *restrict fgr, const uint16_t *restric
     }
 }
 
-CLONES void rvm_pack_rgba8_from8(const uint8_t *restrict fgr, const uint8_t *restrict pha,
+RVM_CLONES_AVX2 void rvm_pack_rgba8_from8(const uint8_t *restrict fgr, const uint8_t *restrict pha,
                                  size_t n, uint8_t *restrict out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -49,7 +46,7 @@ CLONES void rvm_pack_rgba8_from8(const uint8_t *restrict fgr, const uint8_t *res
     }
 }
 
-CLONES void rvm_pack_rgba16(const uint16_t *restrict fgr, const uint16_t *restrict pha,
+RVM_CLONES_AVX2 void rvm_pack_rgba16(const uint16_t *restrict fgr, const uint16_t *restrict pha,
                             size_t n, uint16_t *restrict out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -119,19 +116,19 @@ static void colour_block(const uint8_t rgb[3], uint8_t *block)
     }
 }
 
-CLONES void rvm_compose_over8(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
+RVM_CLONES_AVX2 void rvm_compose_over8(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
                               size_t n, uint8_t *out)
 {
     over_frame(fgr, pha, bg, 1, n, out, 8);
 }
 
-CLONES void rvm_compose_over16(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
+RVM_CLONES_AVX2 void rvm_compose_over16(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
                                size_t n, uint16_t *out)
 {
     over_frame(fgr, pha, bg, 1, n, out, 16);
 }
 
-CLONES void rvm_compose_colour8(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
+RVM_CLONES_AVX2 void rvm_compose_colour8(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
                                 size_t n, uint8_t *out)
 {
     uint8_t block[3 * BLOCK];
@@ -139,7 +136,7 @@ CLONES void rvm_compose_colour8(const uint16_t *fgr, const uint16_t *pha, const 
     over_frame(fgr, pha, block, 0, n, out, 8);
 }
 
-CLONES void rvm_compose_colour16(const uint16_t *fgr, const uint16_t *pha,
+RVM_CLONES_AVX2 void rvm_compose_colour16(const uint16_t *fgr, const uint16_t *pha,
                                  const uint8_t rgb[3], size_t n, uint16_t *out)
 {
     uint8_t block[3 * BLOCK];

@@ -22,6 +22,7 @@
 #include <libavdevice/version.h>
 #endif
 
+#include "kernels/clones.h"
 #include "rvm.h"
 
 /* AVFrame.duration replaced pkt_duration in FFmpeg 6. */
@@ -191,9 +192,7 @@ static inline void yuv420_row(const uint8_t *restrict yr, const uint8_t *restric
 }
 
 /* Rows y0..y1-1 of an 8-bit 4:2:0 frame into RGB24. tmp: yuv420_tmp_floats(width). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+RVM_CLONES_AVX2
 static void yuv420_rows(const AVFrame *f, const yuv_matrix *m, int y0, int y1, uint8_t *dst,
                         ptrdiff_t dst_stride, float *tmp)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels/clones.h"
 #include "kernels/threadpool.h"
 
 /* ---- scratch memory: a stack reset every frame ----
@@ -90,14 +91,9 @@ struct frame {
     ptrdiff_t stride;
 };
 
-/* The plain loops over whole tensors below (resizes, gates, refiner rows) are compiled for
- * AVX-512, AVX2 and baseline x86-64 and picked when the library loads, as the kernels are
- * (GCC and Clang function clones; measured: 71 -> 69 ms for a single-threaded 1080p frame). */
-#if defined(__x86_64__) && defined(__GNUC__)
-#define VECTOR_LOOPS __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define VECTOR_LOOPS
-#endif
+/* The plain loops over whole tensors below (resizes, gates, refiner rows) are marked
+ * RVM_CLONES_V4_V3: compiled for AVX-512, AVX2 and baseline x86-64 and picked when the library
+ * loads, as the kernels are (measured: 71 -> 69 ms for a single-threaded 1080p frame). */
 
 /* ---- helpers ---- */
 
@@ -283,7 +279,7 @@ typedef struct {
     const lerp *lx; /* per output column */
 } resize_job;
 
-VECTOR_LOOPS static void resize_rows(void *ctx, int y0, int y1, int thread)
+RVM_CLONES_V4_V3 static void resize_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     resize_job *j = ctx;
@@ -323,7 +319,7 @@ typedef struct {
     const lerp *lx;
 } input_job;
 
-VECTOR_LOOPS static void input_rows(void *ctx, int y0, int y1, int thread)
+RVM_CLONES_V4_V3 static void input_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     input_job *j = ctx;
@@ -381,7 +377,7 @@ static int avgpool2(rvm_stream *s, const rvm_view *in, rvm_view *out)
 }
 
 /* Per-channel mean over all pixels into a 1x1 view. */
-VECTOR_LOOPS static int global_mean(rvm_stream *s, const rvm_view *in, rvm_view *out)
+RVM_CLONES_V4_V3 static int global_mean(rvm_stream *s, const rvm_view *in, rvm_view *out)
 {
     NEW_VIEW(*out, 1, 1, in->c);
     double *sum = (double *)arena_floats(&s->scratch, 2 * (size_t)in->c);
@@ -404,7 +400,7 @@ typedef struct {
     const float *scale;
 } scale_job;
 
-VECTOR_LOOPS static void scale_rows(void *ctx, int y0, int y1, int thread)
+RVM_CLONES_V4_V3 static void scale_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     scale_job *j = ctx;
@@ -444,7 +440,7 @@ static void run_rows(rvm_stream *s, void (*row)(const row_op *, int), const rvm_
     parallel_rows(s, b->h, row_op_rows, &op);
 }
 
-VECTOR_LOOPS static void copy_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void copy_row(const row_op *op, int y)
 {
     const int n = op->a->c;
     for (int x = 0; x < op->a->w; x++) {
@@ -574,7 +570,7 @@ typedef struct {
     const rvm_view *state, *out;
 } gru_job;
 
-VECTOR_LOOPS static void gru_update_rows(void *ctx, int y0, int y1, int thread)
+RVM_CLONES_V4_V3 static void gru_update_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     gru_job *j = ctx;
@@ -591,7 +587,7 @@ VECTOR_LOOPS static void gru_update_rows(void *ctx, int y0, int y1, int thread)
 }
 
 /* c = r * h, with r the first half of a's channels and h in b */
-VECTOR_LOOPS static void reset_gate_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void reset_gate_row(const row_op *op, int y)
 {
     const int ch = op->b->c;
     for (int x = 0; x < op->b->w; x++) {
@@ -689,7 +685,7 @@ static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_v
 /* ---- refiners: per low-resolution pixel, out = A * x + b (8 channels: A[4], b[4]) ---- */
 
 /* [x, y, x*y, x*x] with x = [rgb, mean(rgb)] (from a) and y = [fgr residual, alpha] (b). */
-VECTOR_LOOPS static void guide_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void guide_row(const row_op *op, int y)
 {
     for (int x = 0; x < op->c->w; x++) {
         const float *rgb = pixel(op->a, y, x), *p = pixel(op->b, y, x);
@@ -705,7 +701,7 @@ VECTOR_LOOPS static void guide_row(const row_op *op, int y)
 }
 
 /* The fast guided filter's box: a 1x3 then a 3x1 pass, each a/3 + b/3 + c/3, zero padded. */
-VECTOR_LOOPS static void box_horizontal_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void box_horizontal_row(const row_op *op, int y)
 {
     const float third = 1.f / 3.f;
     const rvm_view *in = op->a;
@@ -717,7 +713,7 @@ VECTOR_LOOPS static void box_horizontal_row(const row_op *op, int y)
         }
 }
 
-VECTOR_LOOPS static void box_vertical_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void box_vertical_row(const row_op *op, int y)
 {
     const float third = 1.f / 3.f;
     const rvm_view *t = op->a;
@@ -731,7 +727,7 @@ VECTOR_LOOPS static void box_vertical_row(const row_op *op, int y)
 
 /* From the box-filtered [x, y, x*y, x*x] (a): cov = mean(xy) - mean(x)mean(y) and
  * var = mean(xx) - mean(x)^2 into the first 8 channels of b. */
-VECTOR_LOOPS static void cov_var_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void cov_var_row(const row_op *op, int y)
 {
     for (int x = 0; x < op->a->w; x++) {
         const float *b = pixel(op->a, y, x);
@@ -744,7 +740,7 @@ VECTOR_LOOPS static void cov_var_row(const row_op *op, int y)
 }
 
 /* The fast guided filter's A = cov / (var + eps) into b's first 4 channels. */
-VECTOR_LOOPS static void fast_a_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void fast_a_row(const row_op *op, int y)
 {
     for (int x = 0; x < op->a->w; x++) {
         const float *b = pixel(op->a, y, x);
@@ -758,7 +754,7 @@ VECTOR_LOOPS static void fast_a_row(const row_op *op, int y)
 }
 
 /* b = mean(y) - A * mean(x), next to A in the 8-channel coefficients (b). */
-VECTOR_LOOPS static void offset_row(const row_op *op, int y)
+RVM_CLONES_V4_V3 static void offset_row(const row_op *op, int y)
 {
     for (int x = 0; x < op->a->w; x++) {
         const float *b = pixel(op->a, y, x);
@@ -865,7 +861,7 @@ typedef struct {
 } tail_job;
 
 /* Horizontal pass, as PyTorch's separable bilinear does it first: 8 planes of width floats. */
-VECTOR_LOOPS static void upsample_row(const tail_job *j, int low_row, float *planes)
+RVM_CLONES_V4_V3 static void upsample_row(const tail_job *j, int low_row, float *planes)
 {
     const float *src = pixel(j->ab, low_row, 0);
     for (int x = 0; x < j->f->width; x++) {
