@@ -249,14 +249,40 @@ static void pth_dtypes(const char *dir, const char *file, int opts)
         free(st[i].p);
 }
 
+/* A tensor by name and shape, for the hand-made checkpoint parts below. */
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t shape[4];
+} named_shape;
+
+/* Adds the n tensors of t to w, element k of each set to fill(k). */
+static void add_tensors(rvm_weights *w, const named_shape *t, size_t n, float (*fill)(int64_t))
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t count = 1;
+        for (int d = 0; d < t[i].ndim; d++)
+            count *= t[i].shape[d];
+        float *data = calloc((size_t)count, sizeof(float));
+        for (int64_t k = 0; data && k < count; k++)
+            data[k] = fill(k);
+        if (!data || rvm_weights_add(w, t[i].name, t[i].ndim, t[i].shape, data))
+            die("out of memory");
+    }
+}
+
+static float quarter(int64_t k)
+{
+    (void)k;
+    return 0.25f;
+}
+
+static float steps_of_an_eighth(int64_t k) { return (float)(k % 7) * 0.125f; }
+
 /* Adds the deep guided filter's tensors (as in the official checkpoints that have them). */
 static void add_dgf(rvm_weights *w)
 {
-    static const struct {
-        const char *name;
-        int ndim;
-        int64_t shape[4];
-    } t[] = {
+    static const named_shape t[] = {
         {"refiner.box_filter.weight", 4, {4, 1, 3, 3}},
         {"refiner.conv.0.weight", 4, {16, 24, 1, 1}},
         {"refiner.conv.1.weight", 1, {16}},
@@ -273,26 +299,13 @@ static void add_dgf(rvm_weights *w)
         {"refiner.conv.6.weight", 4, {4, 16, 1, 1}},
         {"refiner.conv.6.bias", 1, {4}},
     };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        int64_t n = 1;
-        for (int d = 0; d < t[i].ndim; d++)
-            n *= t[i].shape[d];
-        float *data = calloc((size_t)n, sizeof(float));
-        for (int64_t k = 0; data && k < n; k++)
-            data[k] = 0.25f;
-        if (!data || rvm_weights_add(w, t[i].name, t[i].ndim, t[i].shape, data))
-            die("out of memory");
-    }
+    add_tensors(w, t, sizeof t / sizeof t[0], quarter);
 }
 
 /* The start of a ResNet50 checkpoint: enough for the variant to be recognised. */
 static void r50_head(rvm_weights *w)
 {
-    static const struct {
-        const char *name;
-        int ndim;
-        int64_t shape[4];
-    } t[] = {
+    static const named_shape t[] = {
         {"backbone.conv1.weight", 4, {64, 3, 7, 7}},
         {"backbone.bn1.weight", 1, {64}},
         {"backbone.bn1.bias", 1, {64}},
@@ -302,16 +315,7 @@ static void r50_head(rvm_weights *w)
         {"backbone.layer1.0.conv1.weight", 4, {64, 64, 1, 1}},
     };
     memset(w, 0, sizeof(*w));
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        int64_t n = 1;
-        for (int d = 0; d < t[i].ndim; d++)
-            n *= t[i].shape[d];
-        float *data = calloc((size_t)n, sizeof(float));
-        for (int64_t k = 0; data && k < n; k++)
-            data[k] = (float)(k % 7) * 0.125f;
-        if (!data || rvm_weights_add(w, t[i].name, t[i].ndim, t[i].shape, data))
-            die("out of memory");
-    }
+    add_tensors(w, t, sizeof t / sizeof t[0], steps_of_an_eighth);
 }
 
 /* The real checkpoint's own data.pkl (torch's exact opcodes), with only its first storages:
