@@ -1,4 +1,5 @@
-/* What every checkpoint fuzz target checks of a failed load: the library's error contract.
+/* What every checkpoint fuzz target checks of a failed load or build: the library's error
+ * contract.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_FUZZ_CONTRACT_H
 #define RVM_FUZZ_CONTRACT_H
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "model/model.h"
 #include "model/weights.h"
 #include "rvm.h"
 
@@ -34,6 +36,19 @@ static inline void check_error(int rc, const char *err, const rvm_weights *w, co
         fprintf(stderr, "%s failed but left %d tensors\n", what, w->count);
         abort();
     }
+}
+
+/* Builds the network from w as the loaders' callers do (variant and refiner from the
+ * weights); a failure must keep the error contract. Returns the builder's code. */
+static inline int build_checked(struct rvm_model *m, const rvm_weights *w)
+{
+    char err[256];
+    int rc = rvm_model_build(m, w, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+    if (rc)
+        check_error(rc, err, NULL, "rvm_model_build");
+    else
+        report("rvm_model_build", 0, "");
+    return rc;
 }
 
 #endif

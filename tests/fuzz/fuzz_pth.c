@@ -58,11 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_weights(&w);
     struct rvm_model m;
-    rc = rvm_model_build(&m, &w, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
-    if (rc) {
-        check_error(rc, err, NULL, "rvm_model_build");
-    } else {
-        report("rvm_model_build", 0, "");
+    if (build_checked(&m, &w) == 0) {
         /* Asking for what the checkpoint does not hold must fail cleanly. The wrong variant
          * or refiner is picked by the input's size, so that the choice is part of the input;
          * only failing requests are made, as a second full build would halve the speed. */

@@ -42,13 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_error(rc, err, &w, "rvm_tfjs_load_memory");
     } else {
         struct rvm_model m;
-        rc = rvm_model_build(&m, &w, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
-        if (rc) {
-            check_error(rc, err, NULL, "rvm_model_build");
-        } else {
-            report("rvm_model_build", 0, "");
+        if (build_checked(&m, &w) == 0)
             rvm_model_release(&m);
-        }
         rvm_weights_free(&w);
     }
     free(json);
