@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         return 1;
     }
     rvm_stream *s = rvm_stream_create(model, threads, err, sizeof err);
-    if (!s || (isa && rvm_stream_set_kernels(s, isa))) {
+    if (!s || (isa && rvmi_stream_set_kernels(s, isa))) {
         fprintf(stderr, "rvm_bench: %s\n", s ? rvm_stream_error(s) : err);
         return 1;
     }

@@ -59,7 +59,7 @@ static char *read_text(const char *path)
 }
 
 /* Compares our NHWC view with a [C,h,w] float dump, errors scaled by max(1, max|ref|). */
-static void compare_layer(const char *dir, int t, const char *name, const rvm_view *v)
+static void compare_layer(const char *dir, int t, const char *name, const rvmi_view *v)
 {
     char path[1024], what[64];
     snprintf(path, sizeof path, "%s/layers/t%02d_%s.npy", dir, t, name);
@@ -130,8 +130,8 @@ int main(int argc, char **argv)
     }
     rvm_stream *s = rvm_stream_create(model, threads, err, sizeof err);
     rvm_stream *seg_stream = rvm_stream_create(model, threads, err, sizeof err);
-    if (!s || !seg_stream || (isa && rvm_stream_set_kernels(s, isa)) ||
-        (isa && rvm_stream_set_kernels(seg_stream, isa))) {
+    if (!s || !seg_stream || (isa && rvmi_stream_set_kernels(s, isa)) ||
+        (isa && rvmi_stream_set_kernels(seg_stream, isa))) {
         printf("SKIP: cannot run the %s kernels here\n", isa ? isa : "default");
         return 77;
     }
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
             if (st)
                 printf("FAIL segment: %s\n", rvm_stream_error(seg_stream)), failed++;
             else
-                compare_layer(dir, 0, "seg", rvm_stream_layer(seg_stream, "seg"));
+                compare_layer(dir, 0, "seg", rvmi_stream_layer(seg_stream, "seg"));
             free(seg);
         }
         rvm_output out = {RVM_PIXEL_F32, out_pha, sizeof(float) * W, out_fgr, sizeof(float) * 3 * W};
@@ -188,8 +188,8 @@ int main(int argc, char **argv)
             static const char *names[] = {"src_sm", "f1", "f2", "f3", "f4", "aspp", "x4", "x3",
                                           "x2", "x1", "x0", "proj", "r1", "r2", "r3", "r4"};
             for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-                compare_layer(dir, t, names[i], rvm_stream_layer(s, names[i]));
-            rvm_view vp = {out_pha, H, W, 1, 1}, vf = {out_fgr, H, W, 3, 3};
+                compare_layer(dir, t, names[i], rvmi_stream_layer(s, names[i]));
+            rvmi_view vp = {out_pha, H, W, 1, 1}, vf = {out_fgr, H, W, 3, 3};
             compare_layer(dir, t, "pha", &vp);
             compare_layer(dir, t, "fgr", &vf);
         }

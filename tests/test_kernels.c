@@ -32,7 +32,7 @@ static int force_winograd; /* run_case: 3x3 stride-1 dense through the Winograd 
  * root of the number of terms, relative to 1 + |result|). Below 30 is agreement (the order
  * of summation differs: blocks, taps, concatenated views); a wrong index or tap gives errors
  * of order 1e5. */
-static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_t desclen)
+static double run_case(const rvmi_kernels *fast, int depthwise, char *desc, size_t desclen)
 {
     static const int ks[] = {1, 3, 5, 7};
     int k = depthwise ? ks[rand_int(1, 2)] : force_winograd ? 3 : ks[rand_int(0, 3)];
@@ -44,39 +44,39 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
     if (force_winograd)
         stride = dilation = 1;
     int h = rand_int(1, 23), w = rand_int(1, 37), extra = rand_int(0, 5);
-    rvm_act act = (rvm_act)rand_int(0, 5);
+    rvmi_act act = (rvmi_act)rand_int(0, 5);
     int use_res = rand_int(0, 1);
     snprintf(desc, desclen, "%s k%d cin%d cout%d s%d d%d %dx%d act%d res%d",
              depthwise ? "depthwise" : "dense", k, cin, cout, stride, dilation, w, h, act, use_res);
 
     float *oihw = malloc(sizeof(float) * cout * (depthwise ? 1 : cin) * k * k);
     fill(oihw, (size_t)cout * (depthwise ? 1 : cin) * k * k);
-    rvm_conv cv = {.cin = cin, .cout = cout, .kh = k, .kw = k, .stride = stride,
+    rvmi_conv cv = {.cin = cin, .cout = cout, .kh = k, .kw = k, .stride = stride,
                    .dilation = dilation, .depthwise = depthwise, .act = act};
-    cv.weight = depthwise ? rvm_pack_depthwise(oihw, cout, k, k) : rvm_pack_dense(oihw, cout, cin, k, k);
+    cv.weight = depthwise ? rvmi_pack_depthwise(oihw, cout, k, k) : rvmi_pack_dense(oihw, cout, cin, k, k);
     if (force_winograd)
-        cv.winograd = rvm_pack_winograd(oihw, cout, cin);
+        cv.winograd = rvmi_pack_winograd(oihw, cout, cin);
     int cpad = (cout + 15) / 16 * 16;
     cv.bias = calloc(cpad, sizeof(float));
     fill(cv.bias, cout);
 
     /* the input is a channel slice of a wider buffer, as concatenations are */
-    rvm_view in = {.h = h, .w = w, .c = cin, .stride = cin + extra};
+    rvmi_view in = {.h = h, .w = w, .c = cin, .stride = cin + extra};
     float *in_buf = malloc(sizeof(float) * h * w * in.stride);
     fill(in_buf, (size_t)h * w * in.stride);
     in.data = in_buf;
-    int oh = rvm_conv_out_size(h, k, stride, dilation), ow = rvm_conv_out_size(w, k, stride, dilation);
-    rvm_view a = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
-    rvm_view b = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
-    rvm_view res = {malloc(sizeof(float) * oh * ow * cout), oh, ow, cout, cout};
+    int oh = rvmi_conv_out_size(h, k, stride, dilation), ow = rvmi_conv_out_size(w, k, stride, dilation);
+    rvmi_view a = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
+    rvmi_view b = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
+    rvmi_view res = {malloc(sizeof(float) * oh * ow * cout), oh, ow, cout, cout};
     fill(res.data, (size_t)oh * ow * cout);
     memset(a.data, 0, sizeof(float) * oh * ow * (cout + extra));
     memset(b.data, 0, sizeof(float) * oh * ow * (cout + extra));
     float *zeros = calloc(cin + cpad + 16, sizeof(float)); /* padding, and zero bias for Winograd */
 
-    const rvm_kernels *ref = &rvm_kernels_reference;
+    const rvmi_kernels *ref = &rvmi_kernels_reference;
     /* dense convolutions read their input as up to three concatenated views */
-    rvm_inputs ins = rvm_inputs_of(&in);
+    rvmi_inputs ins = rvmi_inputs_of(&in);
     if (!depthwise && cin >= 3 && rand_int(0, 1)) {
         int c1 = rand_int(1, cin - 2), c2 = rand_int(1, cin - c1 - 1);
         ins.n = 3;
@@ -84,7 +84,7 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
         ins.v[1] = in, ins.v[1].data += c1, ins.v[1].c = c2;
         ins.v[2] = in, ins.v[2].data += c1 + c2, ins.v[2].c = cin - c1 - c2;
     }
-    rvm_view *r = use_res ? &res : NULL;
+    rvmi_view *r = use_res ? &res : NULL;
     if (depthwise) {
         ref->conv_depthwise(&cv, &in, &a, r, 0, oh);
         /* split rows in two calls, as threads do */
@@ -92,7 +92,7 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
         fast->conv_depthwise(&cv, &in, &b, r, oh / 2, oh);
     } else if (force_winograd) {
         ref->conv_dense(&cv, &ins, &a, r, 0, oh, zeros);
-        float *scratch = malloc(sizeof(float) * rvm_winograd_scratch(cin, cout));
+        float *scratch = malloc(sizeof(float) * rvmi_winograd_scratch(cin, cout));
         int tiles = (oh + 3) / 4; /* split tile rows in two calls, as threads do */
         fast->conv_winograd(&cv, &ins, &b, r, 0, tiles / 2, zeros, scratch);
         fast->conv_winograd(&cv, &ins, &b, r, tiles / 2, tiles, zeros, scratch);
@@ -116,7 +116,7 @@ static double run_case(const rvm_kernels *fast, int depthwise, char *desc, size_
 
 /* The refiner's full-resolution row against the reference, for every output type. Returns
  * the largest difference in output units (1 = one step of the 8- or 16-bit output). */
-static double run_blend(const rvm_kernels *fast, rvm_pixel_type type)
+static double run_blend(const rvmi_kernels *fast, rvm_pixel_type type)
 {
     int width = rand_int(1, 300);
     size_t plane = (size_t)width + rand_int(0, 20);
@@ -131,7 +131,7 @@ static double run_blend(const rvm_kernels *fast, rvm_pixel_type type)
     char *pa = calloc(width, size), *pb = calloc(width, size);
     char *fa = calloc(3 * width, size), *fb = calloc(3 * width, size);
     float *tmp = malloc(sizeof(float) * 4 * width);
-    rvm_kernels_reference.blend_row(h0, h1, plane, l0, l1, rgb, width, type, pa, fa, tmp);
+    rvmi_kernels_reference.blend_row(h0, h1, plane, l0, l1, rgb, width, type, pa, fa, tmp);
     fast->blend_row(h0, h1, plane, l0, l1, rgb, width, type, pb, fb, tmp);
     double worst = 0;
     for (int i = 0; i < 4 * width; i++) {
@@ -154,7 +154,7 @@ int main(void)
 {
     const char *sets[] = {"avx512", "avx2", "generic"};
     for (int s = 0; s < 3; s++) {
-        const rvm_kernels *k = rvm_kernels_by_name(sets[s]);
+        const rvmi_kernels *k = rvmi_kernels_by_name(sets[s]);
         if (!k) {
             printf("skip %s: this CPU cannot run it\n", sets[s]);
             skipped++;

@@ -184,13 +184,13 @@ static uint8_t *make_ckpt(const buf *pkl, int opts, size_t *size)
     return zl_build(&z, size);
 }
 
-static void check_good(const char *label, const rvm_weights *w)
+static void check_good(const char *label, const rvmi_weights *w)
 {
     CHECK(w->count == N_GOOD, "%s: %d tensors, want %d", label, w->count, N_GOOD);
     if (w->count != N_GOOD)
         return;
     for (int i = 0; i < N_GOOD; i++) {
-        const rvm_tensor *t = &w->tensors[i];
+        const rvmi_tensor *t = &w->tensors[i];
         const tensor_spec *s = &good_tensors[i];
         CHECK(strcmp(t->name, s->key) == 0, "%s: tensor %d is '%s', want '%s'", label, i, t->name,
               s->key);
@@ -206,19 +206,19 @@ static void check_good(const char *label, const rvm_weights *w)
             CHECK(t->data[j] == good_values[i].v[j], "%s: %s[%d] = %.9g, want %.9g", label,
                   s->key, j, t->data[j], good_values[i].v[j]);
     }
-    const rvm_tensor *f = rvm_weights_find(w, "b.half");
+    const rvmi_tensor *f = rvmi_weights_find(w, "b.half");
     CHECK(f && f->data[3] > 0 && f->data[3] == ldexpf(1.0f, -24), "%s: half subnormal", label);
 }
 
 static void expect_ok(const char *label, const uint8_t *d, size_t n)
 {
-    rvm_weights w;
+    rvmi_weights w;
     char err[256];
-    int rc = rvm_pth_load_memory(d, n, &w, err, sizeof err);
+    int rc = rvmi_pth_load_memory(d, n, &w, err, sizeof err);
     CHECK(rc == 0, "%s: rc %d (%s)", label, rc, err);
     if (rc == 0) {
         check_good(label, &w);
-        rvm_weights_free(&w);
+        rvmi_weights_free(&w);
         printf("  ok   %-34s loads %d tensors\n", label, N_GOOD);
     }
 }
@@ -227,11 +227,11 @@ static void expect_ok(const char *label, const uint8_t *d, size_t n)
  * output even when the output struct held garbage before the call. */
 static void expect_fail(const char *label, const uint8_t *d, size_t n, int code, const char *substr)
 {
-    rvm_weights w;
+    rvmi_weights w;
     memset(&w, 0x5a, sizeof w);
     char err[256];
     memset(err, 'x', sizeof err);
-    int rc = rvm_pth_load_memory(d, n, &w, err, sizeof err);
+    int rc = rvmi_pth_load_memory(d, n, &w, err, sizeof err);
     int terminated = memchr(err, '\0', sizeof err) != NULL;
     CHECK(rc == code, "%s: rc %d, want %d (%s)", label, rc, code, terminated ? err : "?");
     CHECK(terminated && err[0] && !strchr(err, '\n'), "%s: message is not one line", label);
@@ -239,7 +239,7 @@ static void expect_fail(const char *label, const uint8_t *d, size_t n, int code,
           terminated ? err : "?", substr);
     CHECK(w.count == 0 && w.tensors == NULL && w.capacity == 0, "%s: output not empty", label);
     if (rc == 0)
-        rvm_weights_free(&w);
+        rvmi_weights_free(&w);
     else if (rc == code)
         printf("  ok   %-34s %s\n", label, err);
 }
@@ -345,21 +345,21 @@ static void test_valid(void)
     /* The same by path, and truncated on disk. */
     const char *path = RVM_BUILD_DIR "/test_pth_synthetic.pth";
     CHECK(write_file(path, z, n) == 0, "cannot write %s", path);
-    rvm_weights w;
+    rvmi_weights w;
     char err[256];
-    int rc = rvm_pth_load(path, &w, err, sizeof err);
+    int rc = rvmi_pth_load(path, &w, err, sizeof err);
     CHECK(rc == 0, "load by path: rc %d (%s)", rc, err);
     if (rc == 0) {
         check_good("by path", &w);
-        rvm_weights_free(&w);
+        rvmi_weights_free(&w);
     }
     CHECK(write_file(path, z, n / 2) == 0, "cannot write %s", path);
-    rc = rvm_pth_load(path, &w, err, sizeof err);
+    rc = rvmi_pth_load(path, &w, err, sizeof err);
     CHECK(rc == RVM_EFORMAT && w.count == 0, "truncated file by path: rc %d (%s)", rc, err);
     unlink(path);
-    rc = rvm_pth_load(RVM_BUILD_DIR "/no-such-checkpoint.pth", &w, err, sizeof err);
+    rc = rvmi_pth_load(RVM_BUILD_DIR "/no-such-checkpoint.pth", &w, err, sizeof err);
     CHECK(rc == RVM_EIO && strstr(err, "No such file"), "missing file: rc %d (%s)", rc, err);
-    rc = rvm_pth_load(RVM_BUILD_DIR, &w, err, sizeof err);
+    rc = rvmi_pth_load(RVM_BUILD_DIR, &w, err, sizeof err);
     CHECK(rc == RVM_EIO && w.count == 0, "directory: rc %d (%s)", rc, err);
 
     /* The same bytes with a big-endian storage order, deflated entries, no version entry. */
@@ -400,9 +400,9 @@ static void test_valid(void)
     /* An empty state_dict is valid: zero tensors. */
     pk_state_dict(&p, 0, NULL, 0);
     z = make_ckpt(&p.b, 0, &n);
-    rc = rvm_pth_load_memory(z, n, &w, err, sizeof err);
+    rc = rvmi_pth_load_memory(z, n, &w, err, sizeof err);
     CHECK(rc == 0 && w.count == 0, "empty state_dict: rc %d (%s)", rc, err);
-    rvm_weights_free(&w);
+    rvmi_weights_free(&w);
     free(z);
     free(p.b.p);
 }
@@ -412,19 +412,19 @@ static void test_valid(void)
 static void test_container(void)
 {
     printf("hostile containers\n");
-    rvm_weights w;
+    rvmi_weights w;
     char err[256], small[12];
     pickle_writer p;
     size_t n;
 
     /* Arguments */
-    CHECK(rvm_pth_load_memory(NULL, 5, &w, err, sizeof err) == RVM_EINVAL, "NULL data");
-    CHECK(rvm_pth_load_memory((const uint8_t *)"x", 1, NULL, err, sizeof err) == RVM_EINVAL,
+    CHECK(rvmi_pth_load_memory(NULL, 5, &w, err, sizeof err) == RVM_EINVAL, "NULL data");
+    CHECK(rvmi_pth_load_memory((const uint8_t *)"x", 1, NULL, err, sizeof err) == RVM_EINVAL,
           "NULL out");
-    CHECK(rvm_pth_load(NULL, &w, err, sizeof err) == RVM_EINVAL, "NULL path");
-    CHECK(rvm_pth_load_memory((const uint8_t *)"junk", 4, &w, NULL, 0) == RVM_EFORMAT,
+    CHECK(rvmi_pth_load(NULL, &w, err, sizeof err) == RVM_EINVAL, "NULL path");
+    CHECK(rvmi_pth_load_memory((const uint8_t *)"junk", 4, &w, NULL, 0) == RVM_EFORMAT,
           "NULL err buffer");
-    CHECK(rvm_pth_load_memory((const uint8_t *)"junk", 4, &w, small, sizeof small) ==
+    CHECK(rvmi_pth_load_memory((const uint8_t *)"junk", 4, &w, small, sizeof small) ==
                   RVM_EFORMAT && strlen(small) == sizeof small - 1,
           "small err buffer is truncated and terminated");
 
@@ -945,7 +945,7 @@ static uint8_t *gunzip(const char *path, size_t *size)
     return b.p;
 }
 
-static void check_real(const exp_file *e, const rvm_weights *w)
+static void check_real(const exp_file *e, const rvmi_weights *w)
 {
     CHECK(w->count == e->count, "%s: %d tensors, want %d", e->file, w->count, e->count);
     if (w->count == 0)
@@ -957,7 +957,7 @@ static void check_real(const exp_file *e, const rvm_weights *w)
     long long total = 0;
     double sum = 0, abssum = 0;
     for (int i = 0; i < w->count; i++) {
-        const rvm_tensor *t = &w->tensors[i];
+        const rvmi_tensor *t = &w->tensors[i];
         total += t->numel;
         for (int64_t j = 0; j < t->numel; j++) {
             sum += t->data[j];
@@ -970,7 +970,7 @@ static void check_real(const exp_file *e, const rvm_weights *w)
           e->abssum);
     for (int k = 0; k < 6; k++) {
         const exp_tensor *x = &e->t[k];
-        const rvm_tensor *t = rvm_weights_find(w, x->name);
+        const rvmi_tensor *t = rvmi_weights_find(w, x->name);
         CHECK(t != NULL, "%s: no tensor %s", e->file, x->name);
         if (!t)
             continue;
@@ -1007,7 +1007,7 @@ static int test_real(void)
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
         const exp_file *e = &expected[i];
         snprintf(path, sizeof path, "%s/%s", dir, e->file);
-        rvm_weights w;
+        rvmi_weights w;
         char err[256];
         int rc;
         uint8_t *data = NULL;
@@ -1017,9 +1017,9 @@ static int test_real(void)
             CHECK(data != NULL, "cannot decompress %s", path);
             if (!data)
                 continue;
-            rc = rvm_pth_load_memory(data, size, &w, err, sizeof err);
+            rc = rvmi_pth_load_memory(data, size, &w, err, sizeof err);
         } else {
-            rc = rvm_pth_load(path, &w, err, sizeof err);
+            rc = rvmi_pth_load(path, &w, err, sizeof err);
         }
         CHECK(rc == 0, "%s: rc %d (%s)", e->file, rc, err);
         if (rc == 0) {
@@ -1033,8 +1033,8 @@ static int test_real(void)
             snprintf(copy, sizeof copy, "%s/test_pth_%.*s", RVM_BUILD_DIR,
                      (int)(strlen(e->file) - 3), e->file);
             CHECK(write_file(copy, data, size) == 0, "cannot write %s", copy);
-            rvm_weights w2;
-            int rc2 = rvm_pth_load(copy, &w2, err, sizeof err);
+            rvmi_weights w2;
+            int rc2 = rvmi_pth_load(copy, &w2, err, sizeof err);
             CHECK(rc2 == 0 && w2.count == w.count, "%s by path: rc %d (%s)", copy, rc2, err);
             int same = rc2 == 0 && w2.count == w.count;
             for (int k = 0; same && k < w.count; k++)
@@ -1043,11 +1043,11 @@ static int test_real(void)
                               (size_t)w.tensors[k].numel * sizeof(float)) == 0;
             CHECK(same, "%s: by path and from memory differ", e->file);
             if (rc2 == 0)
-                rvm_weights_free(&w2);
+                rvmi_weights_free(&w2);
             unlink(copy);
         }
         if (rc == 0)
-            rvm_weights_free(&w);
+            rvmi_weights_free(&w);
 
         /* Truncations of the real file */
         if (data) {

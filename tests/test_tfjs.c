@@ -32,7 +32,7 @@ static bool close_to(double got, double want)
     return fabs(got - want) <= 1e-6 * fabs(want) + 1e-12;
 }
 
-static double weighted_sum(const rvm_tensor *t)
+static double weighted_sum(const rvmi_tensor *t)
 {
     double s = 0;
     for (int64_t i = 0; i < t->numel; i++)
@@ -40,7 +40,7 @@ static double weighted_sum(const rvm_tensor *t)
     return s;
 }
 
-static double plain_sum(const rvm_tensor *t)
+static double plain_sum(const rvmi_tensor *t)
 {
     double s = 0;
     for (int64_t i = 0; i < t->numel; i++)
@@ -87,14 +87,14 @@ static const struct {
 #define REF_SUM 24780.430885229685
 #define REF_WSUM 171155.61337357174
 
-static void check_shipped(const rvm_weights *w)
+static void check_shipped(const rvmi_weights *w)
 {
     CHECK(w->count == REF_COUNT, "tensor count %d, expected %d", w->count, REF_COUNT);
     uint64_t h = 0xcbf29ce484222325ull;
     int64_t numel = 0;
     double sum = 0, wsum = 0;
     for (int i = 0; i < w->count; i++) {
-        const rvm_tensor *t = &w->tensors[i];
+        const rvmi_tensor *t = &w->tensors[i];
         for (const char *p = t->name;; p++) {
             h = (h ^ (unsigned char)(*p ? *p : '\n')) * 0x100000001b3ull;
             if (!*p)
@@ -130,7 +130,7 @@ static void check_shipped(const rvm_weights *w)
           "last tensor");
 
     for (size_t e = 0; e < sizeof(expected) / sizeof(expected[0]); e++) {
-        const rvm_tensor *t = rvm_weights_find(w, expected[e].name);
+        const rvmi_tensor *t = rvmi_weights_find(w, expected[e].name);
         CHECK(t != NULL, "%s missing", expected[e].name);
         if (!t)
             continue;
@@ -152,14 +152,14 @@ static void check_shipped(const rvm_weights *w)
 }
 
 /* Largest |a - b| over all tensors, or INFINITY when names, order or shapes differ. */
-static double max_diff(const rvm_weights *a, const rvm_weights *b, bool same_order)
+static double max_diff(const rvmi_weights *a, const rvmi_weights *b, bool same_order)
 {
     if (a->count != b->count)
         return INFINITY;
     double worst = 0;
     for (int i = 0; i < a->count; i++) {
-        const rvm_tensor *x = &a->tensors[i];
-        const rvm_tensor *y = same_order ? &b->tensors[i] : rvm_weights_find(b, x->name);
+        const rvmi_tensor *x = &a->tensors[i];
+        const rvmi_tensor *y = same_order ? &b->tensors[i] : rvmi_weights_find(b, x->name);
         if (!y || strcmp(x->name, y->name) != 0 || x->ndim != y->ndim || x->numel != y->numel) {
             printf("  mismatch at %s\n", x->name);
             return INFINITY;
@@ -184,20 +184,20 @@ static double max_diff(const rvm_weights *a, const rvm_weights *b, bool same_ord
 static void test_shipped(void)
 {
     char err[256];
-    rvm_weights w, w2;
-    int rc = rvm_tfjs_load(MODEL_DIR, &w, err, sizeof(err));
+    rvmi_weights w, w2;
+    int rc = rvmi_tfjs_load(MODEL_DIR, &w, err, sizeof(err));
     CHECK(rc == 0, "loading %s: %d %s", MODEL_DIR, rc, err);
     if (rc)
         return;
     check_shipped(&w);
 
     /* The same model through its model.json, and with a trailing slash on the folder. */
-    rc = rvm_tfjs_load(MODEL_DIR "/model.json", &w2, err, sizeof(err));
+    rc = rvmi_tfjs_load(MODEL_DIR "/model.json", &w2, err, sizeof(err));
     CHECK(rc == 0 && max_diff(&w, &w2, true) == 0.0, "via model.json: %d %s", rc, err);
-    rvm_weights_free(&w2);
-    rc = rvm_tfjs_load(MODEL_DIR "/", &w2, err, sizeof(err));
+    rvmi_weights_free(&w2);
+    rc = rvmi_tfjs_load(MODEL_DIR "/", &w2, err, sizeof(err));
     CHECK(rc == 0 && max_diff(&w, &w2, true) == 0.0, "via folder/: %d %s", rc, err);
-    rvm_weights_free(&w2);
+    rvmi_weights_free(&w2);
 
     /* Against the checkpoint reader, when it exists (it is written in parallel). */
     FILE *f = fopen(REF_PTH, "rb");
@@ -205,21 +205,21 @@ static void test_shipped(void)
         printf("note: %s not found; skipping the comparison with the .pth loader\n", REF_PTH);
     } else {
         fclose(f);
-        rc = rvm_pth_load(REF_PTH, &w2, err, sizeof(err));
+        rc = rvmi_pth_load(REF_PTH, &w2, err, sizeof(err));
         if (rc == RVM_EUNSUPPORTED) {
             printf("note: the .pth loader is not available yet (%s); skipping the comparison\n",
                    err);
         } else {
-            CHECK(rc == 0, "rvm_pth_load(%s): %d %s", REF_PTH, rc, err);
+            CHECK(rc == 0, "rvmi_pth_load(%s): %d %s", REF_PTH, rc, err);
             if (rc == 0) {
                 double d = max_diff(&w, &w2, false);
                 CHECK(d <= 1e-6, "tfjs and pth loaders differ by %g", d);
                 printf("tfjs vs pth: %d tensors, max abs diff %g\n", w.count, d);
             }
-            rvm_weights_free(&w2);
+            rvmi_weights_free(&w2);
         }
     }
-    rvm_weights_free(&w);
+    rvmi_weights_free(&w);
     CHECK(w.count == 0 && w.tensors == NULL, "free leaves the set empty");
 }
 
@@ -333,9 +333,9 @@ static void set_shape(cJSON *w, const double *dims, int n)
 static void expect_fail(const char *what, const char *path, int code, const char *needle)
 {
     char err[256];
-    rvm_weights w;
+    rvmi_weights w;
     memset(err, 'x', sizeof(err));
-    int rc = rvm_tfjs_load(path, &w, err, sizeof(err));
+    int rc = rvmi_tfjs_load(path, &w, err, sizeof(err));
     bool one_line = memchr(err, '\0', sizeof(err)) && !strchr(err, '\n') && err[0];
     CHECK(rc == code, "%s: returned %d (%s), expected %d", what, rc, rc ? err : "ok", code);
     CHECK(w.count == 0 && w.tensors == NULL, "%s: output not empty after failure", what);
@@ -344,7 +344,7 @@ static void expect_fail(const char *what, const char *path, int code, const char
           needle);
     printf("  %-22s -> %d: %s\n", what, rc, err);
     if (rc == 0)
-        rvm_weights_free(&w);
+        rvmi_weights_free(&w);
 }
 
 /* A case made of the shipped manifest with one edit, and the shipped shard. */
@@ -545,13 +545,13 @@ static void test_hostile(void)
         put(dir, "part-a.bin", shard, 1000003);
         put(dir, "part-b.bin", shard + 1000003, shard_len - 1000003);
         char err[256];
-        rvm_weights w, ref;
-        int rc = rvm_tfjs_load(dir, &w, err, sizeof(err));
-        int rc2 = rvm_tfjs_load(MODEL_DIR, &ref, err, sizeof(err));
+        rvmi_weights w, ref;
+        int rc = rvmi_tfjs_load(dir, &w, err, sizeof(err));
+        int rc2 = rvmi_tfjs_load(MODEL_DIR, &ref, err, sizeof(err));
         CHECK(rc == 0 && rc2 == 0 && max_diff(&w, &ref, true) == 0.0, "two shards: %d %s", rc,
               err);
-        rvm_weights_free(&w);
-        rvm_weights_free(&ref);
+        rvmi_weights_free(&w);
+        rvmi_weights_free(&ref);
         put(dir, "part-b.bin", shard + 1000003, shard_len - 1000003 - 7);
         expect_fail("second shard short", dir, RVM_EFORMAT, "end at 3739348");
         put(dir, "part-a.bin", shard, 1000003 + 7);
@@ -567,10 +567,10 @@ static void test_hostile(void)
         put(dir, "group1-shard1of1.bin", shard, shard_len);
         cJSON_Delete(j);
         char err[256];
-        rvm_weights w;
-        int rc = rvm_tfjs_load(dir, &w, err, sizeof(err));
+        rvmi_weights w;
+        int rc = rvmi_tfjs_load(dir, &w, err, sizeof(err));
         CHECK(rc == 0 && w.count == REF_COUNT, "control case: %d %s", rc, err);
-        rvm_weights_free(&w);
+        rvmi_weights_free(&w);
     }
 
     cJSON_Delete(manifest_json);

@@ -56,7 +56,7 @@ static void errorf(const char *fmt, ...)
 }
 
 typedef struct {
-    rvm_out_kind kind;
+    rvmi_out_kind kind;
     const char *flag;   /* for messages */
     const char *path;   /* as given */
     char *write_path;   /* where the data goes (a temporary file beside path, or path) */
@@ -65,7 +65,7 @@ typedef struct {
                            a failed run removes what it made */
     int existed;        /* PNG sequence: held frames before (-y) */
     char *canon;        /* realpath of the parent folder + name, to compare outputs */
-    rvm_codec codec;
+    rvmi_codec codec;
     const char *format; /* muxer, when the name does not tell */
 } out_file;
 
@@ -171,7 +171,7 @@ static int prepare_output(out_file *o, int png, int overwrite, const protected_f
             errorf("%s %s exists and is not a folder", o->flag, o->path);
             return -1;
         }
-        if (exists && rvm_png_sequence_exists(o->path)) {
+        if (exists && rvmi_png_sequence_exists(o->path)) {
             if (!overwrite) {
                 errorf("%s %s already holds a PNG sequence (use -y to overwrite)", o->flag,
                        o->path);
@@ -209,7 +209,7 @@ static int prepare_output(out_file *o, int png, int overwrite, const protected_f
     }
     const char *dir = dirname(a), *base = basename(b);
     char msg[512];
-    if (rvm_make_dirs(dir, msg, sizeof msg) < 0) { /* a missing output folder is made */
+    if (rvmi_make_dirs(dir, msg, sizeof msg) < 0) { /* a missing output folder is made */
         errorf("%s: %s", o->flag, msg);
         free(a);
         free(b);
@@ -246,7 +246,7 @@ static void discard_output(const out_file *o, int png, int frames)
         return;
     if (png) {
         if (frames > 0)
-            rvm_png_sequence_remove(o->path, 0, frames - 1);
+            rvmi_png_sequence_remove(o->path, 0, frames - 1);
     } else if (o->temp) {
         unlink(o->write_path);
     }
@@ -256,13 +256,13 @@ static void discard_output(const out_file *o, int png, int frames)
 int main(int argc, char **argv)
 {
     char err[1024];
-    rvm_cli_options opt;
-    if (rvm_cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
+    rvmi_cli_options opt;
+    if (rvmi_cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
         errorf("%s", err);
         return EXIT_USAGE;
     }
     if (opt.help) {
-        rvm_cli_usage(stdout);
+        rvmi_cli_usage(stdout);
         return 0;
     }
     if (opt.version) {
@@ -325,7 +325,7 @@ int main(int argc, char **argv)
     int nouts = 0;
     struct {
         const char *path, *flag;
-        rvm_out_kind kind;
+        rvmi_out_kind kind;
     } want[3] = {{opt.out_com, "--output-composition", RVM_OUT_COMPOSITION},
                  {opt.out_pha, "--output-alpha", RVM_OUT_ALPHA},
                  {opt.out_fgr, "--output-foreground", RVM_OUT_FOREGROUND}};
@@ -349,7 +349,7 @@ int main(int argc, char **argv)
             if (stat(o->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
                 !av_guess_format(NULL, o->path, NULL))
                 o->format = "matroska";
-            if (rvm_video_writer_check(o->path, o->format, &o->codec, alpha, err,
+            if (rvmi_video_writer_check(o->path, o->format, &o->codec, alpha, err,
                                        sizeof(err)) < 0) {
                 errorf("%s", err);
                 return EXIT_USAGE;
@@ -359,11 +359,11 @@ int main(int argc, char **argv)
     }
     int status = EXIT_RUNTIME;
     int64_t frames = 0;
-    rvm_reader *reader = NULL;
-    rvm_background *bg = NULL;
+    rvmi_reader *reader = NULL;
+    rvmi_background *bg = NULL;
     rvm_model *model = NULL;
     rvm_stream *stream = NULL;
-    rvm_pipeline pl;
+    rvmi_pipeline pl;
     memset(&pl, 0, sizeof(pl));
     int prepared = 0;
     for (; prepared < nouts; prepared++) {
@@ -378,7 +378,7 @@ int main(int argc, char **argv)
             goto done;
     }
 
-    rvm_reader_options ro = {0};
+    rvmi_reader_options ro = {0};
     ro.resize_w = opt.resize_w;
     ro.resize_h = opt.resize_h;
     ro.start = opt.start;
@@ -386,16 +386,16 @@ int main(int argc, char **argv)
     ro.image_fps = opt.input_fps;
     ro.want_audio = !opt.no_audio && !opt.png && (opt.out_com || opt.out_fgr);
     ro.interrupt = &g_stop;
-    reader = rvm_reader_open(opt.input, &ro, err, sizeof(err));
+    reader = rvmi_reader_open(opt.input, &ro, err, sizeof(err));
     if (!reader) {
         errorf("%s", err);
         goto done;
     }
-    int w = rvm_reader_width(reader), h = rvm_reader_height(reader);
+    int w = rvmi_reader_width(reader), h = rvmi_reader_height(reader);
 
     int need_bg = opt.out_com && !com_rgba;
     if (need_bg) {
-        bg = rvm_background_open(opt.background ? opt.background : RVM_DEFAULT_BACKGROUND, w, h,
+        bg = rvmi_background_open(opt.background ? opt.background : RVM_DEFAULT_BACKGROUND, w, h,
                                  &g_stop, err, sizeof(err));
         if (!bg) {
             errorf("%s", err);
@@ -405,7 +405,7 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < nouts; i++) {
         out_file *o = &outs[i];
-        rvm_pipeline_output *po = &pl.outputs[pl.noutputs++];
+        rvmi_pipeline_output *po = &pl.outputs[pl.noutputs++];
         po->kind = o->kind;
         po->depth = opt.png ? opt.depth : 8;
         po->layout = o->kind == RVM_OUT_ALPHA        ? RVM_LAYOUT_GRAY
@@ -413,7 +413,7 @@ int main(int argc, char **argv)
                      : com_rgba                      ? RVM_LAYOUT_RGBA
                                                      : RVM_LAYOUT_RGB;
         if (opt.png) {
-            po->png = rvm_png_writer_open(o->path, po->layout, po->depth, w, h, err,
+            po->png = rvmi_png_writer_open(o->path, po->layout, po->depth, w, h, err,
                                           sizeof(err));
             if (!po->png) {
                 errorf("%s %s", o->flag, err);
@@ -421,7 +421,7 @@ int main(int argc, char **argv)
             }
             continue;
         }
-        rvm_video_writer_config vc = {0};
+        rvmi_video_writer_config vc = {0};
         vc.path = o->write_path;
         vc.name = o->path;
         vc.format = o->format;
@@ -429,18 +429,18 @@ int main(int argc, char **argv)
         vc.layout = po->layout;
         vc.width = w;
         vc.height = h;
-        vc.time_base = rvm_reader_time_base(reader);
-        vc.frame_rate = rvm_reader_frame_rate(reader);
+        vc.time_base = rvmi_reader_time_base(reader);
+        vc.frame_rate = rvmi_reader_frame_rate(reader);
         vc.crf = opt.crf;
         vc.preset = opt.preset;
         /* The official converter's default: 1 Mbit/s. */
         vc.mbps = opt.mbps > 0 ? opt.mbps : (opt.crf >= 0 ? 0 : 1.0);
-        if (o->kind != RVM_OUT_ALPHA && rvm_reader_audio_params(reader)) {
-            vc.audio = rvm_reader_audio_params(reader);
-            vc.audio_time_base = rvm_reader_audio_time_base(reader);
+        if (o->kind != RVM_OUT_ALPHA && rvmi_reader_audio_params(reader)) {
+            vc.audio = rvmi_reader_audio_params(reader);
+            vc.audio_time_base = rvmi_reader_audio_time_base(reader);
             po->audio = 1;
         }
-        po->video = rvm_video_writer_open(&vc, err, sizeof(err));
+        po->video = rvmi_video_writer_open(&vc, err, sizeof(err));
         if (!po->video) {
             errorf("%s", err);
             goto done;
@@ -466,7 +466,7 @@ int main(int argc, char **argv)
     pl.progress = !opt.no_progress && isatty(STDERR_FILENO);
 
     sigprocmask(SIG_SETMASK, &old, NULL);
-    int ret = rvm_pipeline_run(&pl, &frames, err, sizeof(err));
+    int ret = rvmi_pipeline_run(&pl, &frames, err, sizeof(err));
     int sig = atomic_load(&g_stop);
     if (ret < 0) {
         errorf("%s", err);
@@ -481,7 +481,7 @@ int main(int argc, char **argv)
     /* Complete the files: after a stop too, so they hold the frames done. */
     for (int i = 0; i < pl.noutputs; i++)
         if (pl.outputs[i].video &&
-            rvm_video_writer_finish(pl.outputs[i].video, err, sizeof(err)) < 0) {
+            rvmi_video_writer_finish(pl.outputs[i].video, err, sizeof(err)) < 0) {
             errorf("%s", err);
             goto done;
         }
@@ -495,7 +495,7 @@ int main(int argc, char **argv)
             outs[i].temp = 0;
         }
         if (opt.png && outs[i].existed)
-            rvm_png_sequence_remove(outs[i].path, (long)frames, -1);
+            rvmi_png_sequence_remove(outs[i].path, (long)frames, -1);
     }
     status = sig ? 128 + sig : 0;
     if (sig)
@@ -503,8 +503,8 @@ int main(int argc, char **argv)
 
 done:
     for (int i = 0; i < pl.noutputs; i++) {
-        rvm_video_writer_free(pl.outputs[i].video);
-        rvm_png_writer_free(pl.outputs[i].png);
+        rvmi_video_writer_free(pl.outputs[i].video);
+        rvmi_png_writer_free(pl.outputs[i].png);
     }
     if (status != 0 && status < 128)
         for (int i = 0; i < prepared; i++)
@@ -519,7 +519,7 @@ done:
     }
     rvm_stream_free(stream);
     rvm_model_free(model);
-    rvm_background_free(bg);
-    rvm_reader_close(reader);
+    rvmi_background_free(bg);
+    rvmi_reader_close(reader);
     return status;
 }

@@ -9,7 +9,7 @@
 
 #include <libavutil/parseutils.h>
 
-typedef int (*handler)(rvm_cli_options *o, char **args, char *err, size_t errlen);
+typedef int (*handler)(rvmi_cli_options *o, char **args, char *err, size_t errlen);
 
 typedef struct {
     const char *name;    /* long form, "--..." */
@@ -61,7 +61,7 @@ static int parse_time(const char *name, const char *s, double *out, char *err, s
     return 0;
 }
 
-static int set_variant(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_variant(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     if (strcmp(a[0], "mobilenetv3") == 0)
         o->variant = RVM_VARIANT_MOBILENETV3;
@@ -74,14 +74,14 @@ static int set_variant(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_checkpoint(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_checkpoint(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
     o->checkpoint = a[0];
     return 0;
 }
 
-static int set_device(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_device(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)o;
     if (strcmp(a[0], "cpu") != 0) {
@@ -91,14 +91,14 @@ static int set_device(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_input(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_input(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
     o->input = a[0];
     return 0;
 }
 
-static int set_resize(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_resize(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     if (parse_int("--input-resize", a[0], 1, RVM_MAX_SIDE, &o->resize_w, err, errlen) < 0 ||
         parse_int("--input-resize", a[1], 1, RVM_MAX_SIDE, &o->resize_h, err, errlen) < 0)
@@ -106,7 +106,7 @@ static int set_resize(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_ratio(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_ratio(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     double v;
     /* strtod accepts "nan"; parse_num refuses it as not finite. */
@@ -118,7 +118,7 @@ static int set_ratio(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_type(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_type(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     if (strcmp(a[0], "video") == 0)
         o->png = 0;
@@ -140,25 +140,25 @@ static int nonempty(const char *name, const char *v, char *err, size_t errlen)
     return 0;
 }
 
-static int set_com(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_com(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     o->out_com = a[0];
     return nonempty("--output-composition", a[0], err, errlen);
 }
 
-static int set_pha(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_pha(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     o->out_pha = a[0];
     return nonempty("--output-alpha", a[0], err, errlen);
 }
 
-static int set_fgr(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_fgr(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     o->out_fgr = a[0];
     return nonempty("--output-foreground", a[0], err, errlen);
 }
 
-static int set_mbps(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_mbps(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     double v;
     if (parse_num("--output-video-mbps", a[0], &v, err, errlen) < 0 || !(v > 0 && v <= 1000)) {
@@ -169,37 +169,37 @@ static int set_mbps(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_seq_chunk(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_seq_chunk(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     return parse_int("--seq-chunk", a[0], 1, INT_MAX, &o->seq_chunk, err, errlen);
 }
 
-static int set_workers(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_workers(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     return parse_int("--num-workers", a[0], 0, INT_MAX, &o->num_workers, err, errlen);
 }
 
-static int set_no_progress(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_no_progress(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)a, (void)err, (void)errlen;
     o->no_progress = 1;
     return 0;
 }
 
-static int set_threads(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_threads(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     return parse_int("--threads", a[0], 0, 1024, &o->threads, err, errlen);
 }
 
-static int set_background(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_background(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     o->background = a[0];
     return nonempty("--background", a[0], err, errlen);
 }
 
-static int set_codec(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_codec(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
-    if (rvm_codec_from_name(a[0], &o->codec) < 0) {
+    if (rvmi_codec_from_name(a[0], &o->codec) < 0) {
         snprintf(err, errlen, "--codec %s: expected h264, hevc, prores, vp9 or ffv1", a[0]);
         return -1;
     }
@@ -207,28 +207,28 @@ static int set_codec(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_crf(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_crf(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     return parse_int("--crf", a[0], 0, 63, &o->crf, err, errlen);
 }
 
-static int set_preset(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_preset(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
-    for (int i = 0; rvm_presets[i]; i++)
-        if (strcmp(a[0], rvm_presets[i]) == 0) {
-            o->preset = rvm_presets[i];
+    for (int i = 0; rvmi_presets[i]; i++)
+        if (strcmp(a[0], rvmi_presets[i]) == 0) {
+            o->preset = rvmi_presets[i];
             return 0;
         }
     char list[160] = "";
-    for (int i = 0; rvm_presets[i]; i++) {
+    for (int i = 0; rvmi_presets[i]; i++) {
         strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
-        strncat(list, rvm_presets[i], sizeof(list) - strlen(list) - 1);
+        strncat(list, rvmi_presets[i], sizeof(list) - strlen(list) - 1);
     }
     snprintf(err, errlen, "--preset %s: expected one of %s", a[0], list);
     return -1;
 }
 
-static int set_depth(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_depth(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     if (strcmp(a[0], "8") == 0)
         o->depth = 8;
@@ -242,7 +242,7 @@ static int set_depth(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_fps(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_fps(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     double v;
     if (parse_num("--input-fps", a[0], &v, err, errlen) < 0 || !(v > 0 && v <= 1000)) {
@@ -254,12 +254,12 @@ static int set_fps(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_start(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_start(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     return parse_time("--start", a[0], &o->start, err, errlen);
 }
 
-static int set_duration(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_duration(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     if (parse_time("--duration", a[0], &o->duration, err, errlen) < 0)
         return -1;
@@ -270,35 +270,35 @@ static int set_duration(rvm_cli_options *o, char **a, char *err, size_t errlen)
     return 0;
 }
 
-static int set_no_audio(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_no_audio(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)a, (void)err, (void)errlen;
     o->no_audio = 1;
     return 0;
 }
 
-static int set_overwrite(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_overwrite(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)a, (void)err, (void)errlen;
     o->overwrite = 1;
     return 0;
 }
 
-static int set_help(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_help(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)a, (void)err, (void)errlen;
     o->help = 1;
     return 0;
 }
 
-static int set_version(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_version(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)a, (void)err, (void)errlen;
     o->version = 1;
     return 0;
 }
 
-static int set_verbose(rvm_cli_options *o, char **a, char *err, size_t errlen)
+static int set_verbose(rvmi_cli_options *o, char **a, char *err, size_t errlen)
 {
     (void)a, (void)err, (void)errlen;
     o->verbose = 1;
@@ -355,7 +355,7 @@ static const option options[] = {
 };
 #define NOPTIONS (int)(sizeof(options) / sizeof(options[0]))
 
-void rvm_cli_usage(FILE *f)
+void rvmi_cli_usage(FILE *f)
 {
     fputs("Usage: rvm --input-source PATH --output-composition|--output-alpha|"
           "--output-foreground PATH [options]\n"
@@ -374,7 +374,7 @@ void rvm_cli_usage(FILE *f)
           f);
 }
 
-int rvm_cli_parse(int argc, char **argv, rvm_cli_options *o, char *err, size_t errlen)
+int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
     o->seq_chunk = 1;
@@ -439,7 +439,7 @@ int rvm_cli_parse(int argc, char **argv, rvm_cli_options *o, char *err, size_t e
     }
     if (o->preset && o->codec_set && o->codec != RVM_CODEC_H264 && o->codec != RVM_CODEC_HEVC) {
         snprintf(err, errlen, "--preset applies to --codec h264 and hevc, not %s",
-                 rvm_codec_name(o->codec));
+                 rvmi_codec_name(o->codec));
         return -1;
     }
     if (!o->png && o->depth_set && o->depth != 8) {

@@ -22,7 +22,7 @@ typedef struct {
     int no_progress;
     int threads;                /* 0: all cores */
     const char *background;     /* NULL: not given (the official green) */
-    rvm_codec codec;
+    rvmi_codec codec;
     int codec_set;
     int crf;                    /* -1: not given */
     const char *preset;         /* NULL: RVM_DEFAULT_PRESET */
@@ -32,10 +32,10 @@ typedef struct {
     int input_fps_set;
     double start, duration;     /* seconds; duration < 0: to the end */
     int no_audio, overwrite, help, version, verbose;
-} rvm_cli_options;
+} rvmi_cli_options;
 
 /* Returns 0, or -1 with a one-line message in err (a usage error). */
-int rvm_cli_parse(int argc, char **argv, rvm_cli_options *o, char *err, size_t errlen);
-void rvm_cli_usage(FILE *f);
+int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen);
+void rvmi_cli_usage(FILE *f);
 
 #endif

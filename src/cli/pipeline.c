@@ -29,7 +29,7 @@
 #define QUEUE_ITEMS 32
 
 typedef struct {
-    rvm_item_kind kind;
+    rvmi_item_kind kind;
     uint8_t *rgb;    /* VIDEO, decoded: from the rgb pool */
     uint8_t *packed; /* VIDEO, matted: from the packed pool, every output as written */
     int64_t pts, duration;
@@ -38,14 +38,14 @@ typedef struct {
 
 /* Buffers of one size; get blocks while all are in use. */
 typedef struct {
-    rvm_queue free;
+    rvmi_queue free;
     void **all;
     int count;
 } pool;
 
 typedef struct {
-    rvm_pipeline *p;
-    rvm_queue decoded, matted;
+    rvmi_pipeline *p;
+    rvmi_queue decoded, matted;
     pool rgbs, packs;
     pthread_mutex_t err_lock;
     char err[512];
@@ -65,7 +65,7 @@ typedef struct {
 static int pool_init(pool *pl, int count, size_t size)
 {
     memset(pl, 0, sizeof(*pl));
-    if (rvm_queue_init(&pl->free, count) < 0)
+    if (rvmi_queue_init(&pl->free, count) < 0)
         return -1;
     if (!(pl->all = calloc((size_t)count, sizeof(*pl->all))))
         return -1;
@@ -73,7 +73,7 @@ static int pool_init(pool *pl, int count, size_t size)
         /* Pages are touched (and counted) only when a buffer is first written. */
         if (!(pl->all[pl->count] = malloc(size)))
             return -1;
-        rvm_queue_push(&pl->free, pl->all[pl->count]);
+        rvmi_queue_push(&pl->free, pl->all[pl->count]);
     }
     return 0;
 }
@@ -81,7 +81,7 @@ static int pool_init(pool *pl, int count, size_t size)
 static void pool_destroy(pool *pl)
 {
     if (pl->free.items)
-        rvm_queue_destroy(&pl->free);
+        rvmi_queue_destroy(&pl->free);
     for (int i = 0; i < pl->count; i++)
         free(pl->all[i]);
     free(pl->all);
@@ -90,13 +90,13 @@ static void pool_destroy(pool *pl)
 /* NULL when the pool was aborted. */
 static void *pool_get(pool *pl)
 {
-    return rvm_queue_pop(&pl->free);
+    return rvmi_queue_pop(&pl->free);
 }
 
 static void pool_put(pool *pl, void *buf)
 {
     if (buf)
-        rvm_queue_push(&pl->free, buf); /* never waits: the queue holds every buffer */
+        rvmi_queue_push(&pl->free, buf); /* never waits: the queue holds every buffer */
 }
 
 static void item_free(run *r, item *it)
@@ -118,10 +118,10 @@ static void fail(run *r, const char *msg)
         atomic_store(&r->failed, 1);
     }
     pthread_mutex_unlock(&r->err_lock);
-    rvm_queue_abort(&r->decoded);
-    rvm_queue_abort(&r->matted);
-    rvm_queue_abort(&r->rgbs.free);
-    rvm_queue_abort(&r->packs.free);
+    rvmi_queue_abort(&r->decoded);
+    rvmi_queue_abort(&r->matted);
+    rvmi_queue_abort(&r->rgbs.free);
+    rvmi_queue_abort(&r->packs.free);
 }
 
 static void *decode_thread(void *arg)
@@ -133,8 +133,8 @@ static void *decode_thread(void *arg)
     while (!atomic_load(r->p->stop) && !atomic_load(&r->failed)) {
         if (!rgb && !(rgb = pool_get(&r->rgbs)))
             break; /* aborted */
-        rvm_read_item ri;
-        int k = rvm_reader_read_into(r->p->reader, &ri, rgb, err, sizeof(err));
+        rvmi_read_item ri;
+        int k = rvmi_reader_read_into(r->p->reader, &ri, rgb, err, sizeof(err));
         if (k < 0) {
             fail(r, err);
             break;
@@ -147,7 +147,7 @@ static void *decode_thread(void *arg)
             fail(r, "out of memory");
             break;
         }
-        it->kind = (rvm_item_kind)k;
+        it->kind = (rvmi_item_kind)k;
         it->pts = ri.pts;
         it->duration = ri.duration;
         it->packet = ri.packet;
@@ -155,24 +155,24 @@ static void *decode_thread(void *arg)
             it->rgb = rgb;
             rgb = NULL;
         }
-        if (rvm_queue_push(&r->decoded, it) < 0) {
+        if (rvmi_queue_push(&r->decoded, it) < 0) {
             item_free(r, it);
             break;
         }
     }
     pool_put(&r->rgbs, rgb);
-    rvm_queue_close(&r->decoded);
+    rvmi_queue_close(&r->decoded);
     return NULL;
 }
 
-static size_t packed_size(const run *r, const rvm_pipeline_output *o)
+static size_t packed_size(const run *r, const rvmi_pipeline_output *o)
 {
     return (size_t)r->width * r->height * o->layout * (o->depth == 16 ? 2 : 1);
 }
 
 /* Packs one output of the network's results into buf, as its writer takes it. bg: the
  * background picture, or NULL for the colour r->colour. */
-static void pack_output(const run *r, const rvm_pipeline_output *o, const uint8_t *bg,
+static void pack_output(const run *r, const rvmi_pipeline_output *o, const uint8_t *bg,
                         void *buf)
 {
     size_t n = (size_t)r->width * r->height;
@@ -186,26 +186,26 @@ static void pack_output(const run *r, const rvm_pipeline_output *o, const uint8_
         else if (o->kind == RVM_OUT_FOREGROUND)
             memcpy(buf, fgr, 3 * n);
         else
-            rvm_pack_rgba8_from8(fgr, pha, n, buf);
+            rvmi_pack_rgba8_from8(fgr, pha, n, buf);
         return;
     }
     const uint16_t *pha16 = (const uint16_t *)pha, *fgr16 = (const uint16_t *)fgr;
     switch (o->kind) {
     case RVM_OUT_ALPHA:
-        d16 ? (void)memcpy(buf, pha16, 2 * n) : rvm_u16_to_u8(pha16, n, buf);
+        d16 ? (void)memcpy(buf, pha16, 2 * n) : rvmi_u16_to_u8(pha16, n, buf);
         break;
     case RVM_OUT_FOREGROUND:
-        d16 ? (void)memcpy(buf, fgr16, 6 * n) : rvm_u16_to_u8(fgr16, 3 * n, buf);
+        d16 ? (void)memcpy(buf, fgr16, 6 * n) : rvmi_u16_to_u8(fgr16, 3 * n, buf);
         break;
     case RVM_OUT_COMPOSITION:
         if (o->layout == RVM_LAYOUT_RGBA)
-            d16 ? rvm_pack_rgba16(fgr16, pha16, n, buf) : rvm_pack_rgba8(fgr16, pha16, n, buf);
+            d16 ? rvmi_pack_rgba16(fgr16, pha16, n, buf) : rvmi_pack_rgba8(fgr16, pha16, n, buf);
         else if (bg)
-            d16 ? rvm_compose_over16(fgr16, pha16, bg, n, buf)
-                : rvm_compose_over8(fgr16, pha16, bg, n, buf);
+            d16 ? rvmi_compose_over16(fgr16, pha16, bg, n, buf)
+                : rvmi_compose_over8(fgr16, pha16, bg, n, buf);
         else
-            d16 ? rvm_compose_colour16(fgr16, pha16, r->colour, n, buf)
-                : rvm_compose_colour8(fgr16, pha16, r->colour, n, buf);
+            d16 ? rvmi_compose_colour16(fgr16, pha16, r->colour, n, buf)
+                : rvmi_compose_colour8(fgr16, pha16, r->colour, n, buf);
         break;
     }
 }
@@ -215,7 +215,7 @@ static void pack_output(const run *r, const rvm_pipeline_output *o, const uint8_
 static void *network_thread(void *arg)
 {
     run *r = arg;
-    rvm_pipeline *p = r->p;
+    rvmi_pipeline *p = r->p;
     char err[512];
     size_t n = (size_t)r->width * r->height;
     pthread_setname_np(pthread_self(), "rvm-network");
@@ -224,7 +224,7 @@ static void *network_thread(void *arg)
         need_bg |= p->outputs[i].kind == RVM_OUT_COMPOSITION &&
                    p->outputs[i].layout == RVM_LAYOUT_RGB;
     item *it;
-    while ((it = rvm_queue_pop(&r->decoded))) {
+    while ((it = rvmi_queue_pop(&r->decoded))) {
         if (atomic_load(p->stop)) {
             /* Frames not yet matted are dropped: the outputs end at the last frame done. */
             item_free(r, it);
@@ -249,7 +249,7 @@ static void *network_thread(void *arg)
             it->rgb = NULL;
             const uint8_t *bg = NULL;
             if (need_bg && !r->bg_colour &&
-                !(bg = rvm_background_next(p->background, err, sizeof(err)))) {
+                !(bg = rvmi_background_next(p->background, err, sizeof(err)))) {
                 item_free(r, it);
                 fail(r, err);
                 break;
@@ -261,48 +261,48 @@ static void *network_thread(void *arg)
             for (int i = 0; i < p->noutputs; i++)
                 pack_output(r, &p->outputs[i], bg, it->packed + r->offset[i]);
         }
-        if (rvm_queue_push(&r->matted, it) < 0) {
+        if (rvmi_queue_push(&r->matted, it) < 0) {
             item_free(r, it);
             break;
         }
     }
-    rvm_queue_close(&r->matted);
+    rvmi_queue_close(&r->matted);
     /* Unblocks the decoder if it still waits to push or for a buffer (after a stop or an
      * error). */
-    rvm_queue_abort(&r->decoded);
-    rvm_queue_abort(&r->rgbs.free);
+    rvmi_queue_abort(&r->decoded);
+    rvmi_queue_abort(&r->rgbs.free);
     return NULL;
 }
 
 static void *encode_thread(void *arg)
 {
     run *r = arg;
-    rvm_pipeline *p = r->p;
+    rvmi_pipeline *p = r->p;
     char err[512];
     pthread_setname_np(pthread_self(), "rvm-encode");
     item *it;
-    while ((it = rvm_queue_pop(&r->matted))) {
+    while ((it = rvmi_queue_pop(&r->matted))) {
         int ret = 0;
         if (it->kind == RVM_ITEM_AUDIO) {
             for (int i = 0; i < p->noutputs && ret == 0; i++)
                 if (p->outputs[i].audio && p->outputs[i].video)
-                    ret = rvm_video_writer_audio(p->outputs[i].video, it->packet, err,
+                    ret = rvmi_video_writer_audio(p->outputs[i].video, it->packet, err,
                                                  sizeof(err));
         } else {
             /* Each writer first takes the pixels into its own picture; the packed buffer
              * then goes back to the network before the (slower) encoding. */
             for (int i = 0; i < p->noutputs && ret == 0; i++) {
-                rvm_pipeline_output *o = &p->outputs[i];
+                rvmi_pipeline_output *o = &p->outputs[i];
                 const uint8_t *data = it->packed + r->offset[i];
-                ret = o->png ? rvm_png_writer_take(o->png, data, err, sizeof(err))
-                             : rvm_video_writer_take(o->video, data, err, sizeof(err));
+                ret = o->png ? rvmi_png_writer_take(o->png, data, err, sizeof(err))
+                             : rvmi_video_writer_take(o->video, data, err, sizeof(err));
             }
             pool_put(&r->packs, it->packed);
             it->packed = NULL;
             for (int i = 0; i < p->noutputs && ret == 0; i++) {
-                rvm_pipeline_output *o = &p->outputs[i];
-                ret = o->png ? rvm_png_writer_encode(o->png, err, sizeof(err))
-                             : rvm_video_writer_encode(o->video, it->pts, it->duration, err,
+                rvmi_pipeline_output *o = &p->outputs[i];
+                ret = o->png ? rvmi_png_writer_encode(o->png, err, sizeof(err))
+                             : rvmi_video_writer_encode(o->video, it->pts, it->duration, err,
                                                        sizeof(err));
             }
             if (ret == 0)
@@ -321,12 +321,12 @@ static void *encode_thread(void *arg)
 static void run_free(run *r)
 {
     item *it;
-    while ((it = rvm_queue_take_left(&r->decoded)))
+    while ((it = rvmi_queue_take_left(&r->decoded)))
         item_free(r, it);
-    while ((it = rvm_queue_take_left(&r->matted)))
+    while ((it = rvmi_queue_take_left(&r->matted)))
         item_free(r, it);
-    rvm_queue_destroy(&r->decoded);
-    rvm_queue_destroy(&r->matted);
+    rvmi_queue_destroy(&r->decoded);
+    rvmi_queue_destroy(&r->matted);
     pool_destroy(&r->rgbs);
     pool_destroy(&r->packs);
     free(r->result);
@@ -334,7 +334,7 @@ static void run_free(run *r)
     free(r);
 }
 
-int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
+int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errlen)
 {
     run *r = calloc(1, sizeof(*r));
     if (!r) {
@@ -343,28 +343,28 @@ int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
     }
     r->p = p;
     pthread_mutex_init(&r->err_lock, NULL);
-    r->width = rvm_reader_width(p->reader);
-    r->height = rvm_reader_height(p->reader);
+    r->width = rvmi_reader_width(p->reader);
+    r->height = rvmi_reader_height(p->reader);
     /* 16-bit results when a 16-bit output or a composition over a background needs them
      * (the composition is then computed from 16-bit values and rounded once); otherwise the
      * network's 8-bit results are the outputs (rounded once, and half the memory). */
     r->type = RVM_PIXEL_U8;
     for (int i = 0; i < p->noutputs; i++) {
-        const rvm_pipeline_output *o = &p->outputs[i];
+        const rvmi_pipeline_output *o = &p->outputs[i];
         r->need_fgr |= o->kind != RVM_OUT_ALPHA;
         if (o->depth == 16 || (o->kind == RVM_OUT_COMPOSITION && o->layout == RVM_LAYOUT_RGB))
             r->type = RVM_PIXEL_U16;
     }
     r->sample = r->type == RVM_PIXEL_U16 ? 2 : 1;
-    r->bg_colour = p->background && rvm_background_colour(p->background, r->colour);
+    r->bg_colour = p->background && rvmi_background_colour(p->background, r->colour);
     size_t n = (size_t)r->width * r->height;
     size_t packed = 0;
     for (int i = 0; i < p->noutputs; i++) {
         r->offset[i] = packed;
         packed += (packed_size(r, &p->outputs[i]) + 63) / 64 * 64;
     }
-    if (rvm_queue_init(&r->decoded, QUEUE_ITEMS) < 0 ||
-        rvm_queue_init(&r->matted, QUEUE_ITEMS) < 0 || pool_init(&r->rgbs, RGB_BUFFERS, 3 * n) < 0 ||
+    if (rvmi_queue_init(&r->decoded, QUEUE_ITEMS) < 0 ||
+        rvmi_queue_init(&r->matted, QUEUE_ITEMS) < 0 || pool_init(&r->rgbs, RGB_BUFFERS, 3 * n) < 0 ||
         pool_init(&r->packs, PACKED_BUFFERS, packed) < 0 ||
         !(r->result = malloc((r->need_fgr ? 4 : 1) * n * r->sample))) {
         run_free(r);
@@ -388,10 +388,10 @@ int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
     if (started < 3)
         fail(r, "cannot start threads");
 
-    rvm_progress bar;
-    int64_t total = rvm_reader_frame_estimate(p->reader);
+    rvmi_progress bar;
+    int64_t total = rvmi_reader_frame_estimate(p->reader);
     if (p->progress)
-        rvm_progress_start(&bar, total);
+        rvmi_progress_start(&bar, total);
     /* The main thread draws the progress bar and watches for a stop. */
     int stop_seen = 0;
     while (started == 3 && !atomic_load(&r->encoder_done)) {
@@ -400,13 +400,13 @@ int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
         if (atomic_load(p->stop) && !stop_seen) {
             stop_seen = 1;
             /* The network stops at its next frame; unblock anything waiting on input. */
-            rvm_queue_abort(&r->decoded);
+            rvmi_queue_abort(&r->decoded);
         }
         if (p->progress)
-            rvm_progress_update(&bar, atomic_load(&r->frames));
+            rvmi_progress_update(&bar, atomic_load(&r->frames));
     }
     if (p->progress)
-        rvm_progress_end(&bar, atomic_load(&r->frames),
+        rvmi_progress_end(&bar, atomic_load(&r->frames),
                          !atomic_load(p->stop) && !atomic_load(&r->failed));
     /* The network and encoder stages always end once the decoded queue is aborted or
      * closed. The decoder can be stuck in a blocking read (a silent pipe or device); it is
@@ -420,7 +420,7 @@ int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen)
     }
     int decoder_joined = 1;
     if (started >= 1) {
-        rvm_queue_abort(&r->decoded);
+        rvmi_queue_abort(&r->decoded);
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_sec += 2;

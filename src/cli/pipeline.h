@@ -15,31 +15,31 @@
 #include "io/writer.h"
 #include "rvm.h"
 
-typedef enum { RVM_OUT_COMPOSITION, RVM_OUT_ALPHA, RVM_OUT_FOREGROUND } rvm_out_kind;
+typedef enum { RVM_OUT_COMPOSITION, RVM_OUT_ALPHA, RVM_OUT_FOREGROUND } rvmi_out_kind;
 
 typedef struct {
-    rvm_out_kind kind;
-    rvm_layout layout;       /* what is written: gray (alpha), RGB, RGBA (transparent) */
+    rvmi_out_kind kind;
+    rvmi_layout layout;       /* what is written: gray (alpha), RGB, RGBA (transparent) */
     int depth;               /* 8, or 16 for PNG sequences */
     int audio;               /* carries the input's audio (composition/foreground videos) */
-    rvm_video_writer *video; /* exactly one of video and png */
-    rvm_png_writer *png;
-} rvm_pipeline_output;
+    rvmi_video_writer *video; /* exactly one of video and png */
+    rvmi_png_writer *png;
+} rvmi_pipeline_output;
 
 typedef struct {
-    rvm_reader *reader;
+    rvmi_reader *reader;
     rvm_stream *stream;
     double ratio;                /* in (0, 1] */
-    rvm_background *background;  /* needed by RGB compositions */
-    rvm_pipeline_output outputs[3];
+    rvmi_background *background;  /* needed by RGB compositions */
+    rvmi_pipeline_output outputs[3];
     int noutputs;
     const atomic_int *stop;      /* non-zero: stop reading, finish what is done */
     int progress;                /* draw a progress bar on stderr */
-} rvm_pipeline;
+} rvmi_pipeline;
 
 /* Runs until the input ends, an error, or *stop. The writers are not finished here (the
  * caller finishes them on success or stop, and discards them on error). Returns 0, or -1
  * with a message. *frames gets the number of frames written to every output. */
-int rvm_pipeline_run(rvm_pipeline *p, int64_t *frames, char *err, size_t errlen);
+int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errlen);
 
 #endif

@@ -23,14 +23,14 @@ static void fmt_time(char *buf, size_t n, double s)
         snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
 }
 
-void rvm_progress_start(rvm_progress *p, int64_t total)
+void rvmi_progress_start(rvmi_progress *p, int64_t total)
 {
     p->t0 = now();
     p->total = total;
     p->drawn = 0;
 }
 
-void rvm_progress_update(rvm_progress *p, int64_t done)
+void rvmi_progress_update(rvmi_progress *p, int64_t done)
 {
     double el = now() - p->t0;
     double fps = el > 0 ? done / el : 0;
@@ -69,10 +69,10 @@ void rvm_progress_update(rvm_progress *p, int64_t done)
     p->drawn = 1;
 }
 
-void rvm_progress_end(rvm_progress *p, int64_t done, int complete)
+void rvmi_progress_end(rvmi_progress *p, int64_t done, int complete)
 {
     if (complete)
         p->total = done;
-    rvm_progress_update(p, done);
+    rvmi_progress_update(p, done);
     fputc('\n', stderr);
 }

@@ -9,12 +9,12 @@ typedef struct {
     double t0;
     int64_t total; /* <= 0: unknown */
     int drawn;
-} rvm_progress;
+} rvmi_progress;
 
-void rvm_progress_start(rvm_progress *p, int64_t total);
-void rvm_progress_update(rvm_progress *p, int64_t done);
+void rvmi_progress_start(rvmi_progress *p, int64_t total);
+void rvmi_progress_update(rvmi_progress *p, int64_t done);
 /* Draws the last state and ends the line; complete: the input ended (the total, an
  * estimate from the header, becomes the count done). */
-void rvm_progress_end(rvm_progress *p, int64_t done, int complete);
+void rvmi_progress_end(rvmi_progress *p, int64_t done, int complete);
 
 #endif

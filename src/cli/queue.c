@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-int rvm_queue_init(rvm_queue *q, int capacity)
+int rvmi_queue_init(rvmi_queue *q, int capacity)
 {
     q->items = calloc((size_t)capacity, sizeof(*q->items));
     if (!q->items)
@@ -16,7 +16,7 @@ int rvm_queue_init(rvm_queue *q, int capacity)
     return 0;
 }
 
-void rvm_queue_destroy(rvm_queue *q)
+void rvmi_queue_destroy(rvmi_queue *q)
 {
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->not_empty);
@@ -25,7 +25,7 @@ void rvm_queue_destroy(rvm_queue *q)
     q->items = NULL;
 }
 
-int rvm_queue_push(rvm_queue *q, void *item)
+int rvmi_queue_push(rvmi_queue *q, void *item)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == q->cap && !q->aborted)
@@ -41,7 +41,7 @@ int rvm_queue_push(rvm_queue *q, void *item)
     return 0;
 }
 
-void *rvm_queue_pop(rvm_queue *q)
+void *rvmi_queue_pop(rvmi_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closed && !q->aborted)
@@ -57,7 +57,7 @@ void *rvm_queue_pop(rvm_queue *q)
     return item;
 }
 
-void *rvm_queue_take_left(rvm_queue *q)
+void *rvmi_queue_take_left(rvmi_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     void *item = NULL;
@@ -70,7 +70,7 @@ void *rvm_queue_take_left(rvm_queue *q)
     return item;
 }
 
-void rvm_queue_close(rvm_queue *q)
+void rvmi_queue_close(rvmi_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     q->closed = 1;
@@ -78,7 +78,7 @@ void rvm_queue_close(rvm_queue *q)
     pthread_mutex_unlock(&q->lock);
 }
 
-void rvm_queue_abort(rvm_queue *q)
+void rvmi_queue_abort(rvmi_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     q->aborted = 1;

@@ -13,17 +13,17 @@ typedef struct {
     int cap, head, count;
     int closed;   /* the producer is done: pop drains what is left, then gets NULL */
     int aborted;  /* give up: push and pop return at once */
-} rvm_queue;
+} rvmi_queue;
 
-int rvm_queue_init(rvm_queue *q, int capacity);
-void rvm_queue_destroy(rvm_queue *q);
+int rvmi_queue_init(rvmi_queue *q, int capacity);
+void rvmi_queue_destroy(rvmi_queue *q);
 /* Returns 0, or -1 when the queue was aborted (the item was not taken). */
-int rvm_queue_push(rvm_queue *q, void *item);
+int rvmi_queue_push(rvmi_queue *q, void *item);
 /* Returns the next item, or NULL when closed and empty, or aborted. */
-void *rvm_queue_pop(rvm_queue *q);
+void *rvmi_queue_pop(rvmi_queue *q);
 /* Takes any item left, without waiting (for clean-up after the threads are gone). */
-void *rvm_queue_take_left(rvm_queue *q);
-void rvm_queue_close(rvm_queue *q);
-void rvm_queue_abort(rvm_queue *q);
+void *rvmi_queue_take_left(rvmi_queue *q);
+void rvmi_queue_close(rvmi_queue *q);
+void rvmi_queue_abort(rvmi_queue *q);
 
 #endif

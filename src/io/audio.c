@@ -9,7 +9,7 @@
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 
-struct rvm_audio_transcoder {
+struct rvmi_audio_transcoder {
     AVCodecContext *dec, *enc;
     SwrContext *swr;
     AVAudioFifo *fifo;
@@ -27,11 +27,11 @@ static void fail_msg(char *err, size_t errlen, const char *what, int code)
     snprintf(err, errlen, "audio: %s: %s", what, eb);
 }
 
-rvm_audio_transcoder *rvm_audio_transcoder_open(const AVCodecParameters *in, AVRational in_tb,
+rvmi_audio_transcoder *rvmi_audio_transcoder_open(const AVCodecParameters *in, AVRational in_tb,
                                                 enum AVCodecID out_codec, int global_header,
                                                 char *err, size_t errlen)
 {
-    rvm_audio_transcoder *t = calloc(1, sizeof(*t));
+    rvmi_audio_transcoder *t = calloc(1, sizeof(*t));
     int ret = AVERROR(ENOMEM);
     if (!t)
         goto fail_nomem;
@@ -122,16 +122,16 @@ fail_ret:
 fail_nomem:
     snprintf(err, errlen, "out of memory");
 fail:
-    rvm_audio_transcoder_free(t);
+    rvmi_audio_transcoder_free(t);
     return NULL;
 }
 
-const AVCodecContext *rvm_audio_transcoder_encoder(const rvm_audio_transcoder *t)
+const AVCodecContext *rvmi_audio_transcoder_encoder(const rvmi_audio_transcoder *t)
 {
     return t->enc;
 }
 
-static int drain_encoder(rvm_audio_transcoder *t, rvm_audio_emit emit, void *opaque, char *err,
+static int drain_encoder(rvmi_audio_transcoder *t, rvmi_audio_emit emit, void *opaque, char *err,
                          size_t errlen)
 {
     for (;;) {
@@ -150,7 +150,7 @@ static int drain_encoder(rvm_audio_transcoder *t, rvm_audio_emit emit, void *opa
 }
 
 /* Encodes whole encoder frames from the FIFO; at the end also the last, shorter one. */
-static int encode_fifo(rvm_audio_transcoder *t, int final, rvm_audio_emit emit, void *opaque,
+static int encode_fifo(rvmi_audio_transcoder *t, int final, rvmi_audio_emit emit, void *opaque,
                        char *err, size_t errlen)
 {
     int fs = t->enc->frame_size > 0 ? t->enc->frame_size : 1024;
@@ -181,7 +181,7 @@ static int encode_fifo(rvm_audio_transcoder *t, int final, rvm_audio_emit emit, 
 }
 
 /* Resamples in (or flushes the resampler when in is NULL) into the FIFO. */
-static int resample(rvm_audio_transcoder *t, const AVFrame *in, char *err, size_t errlen)
+static int resample(rvmi_audio_transcoder *t, const AVFrame *in, char *err, size_t errlen)
 {
     int max_out = swr_get_out_samples(t->swr, in ? in->nb_samples : 0);
     if (max_out <= 0)
@@ -207,7 +207,7 @@ static int resample(rvm_audio_transcoder *t, const AVFrame *in, char *err, size_
     return ret;
 }
 
-int rvm_audio_transcoder_feed(rvm_audio_transcoder *t, const AVPacket *pkt, rvm_audio_emit emit,
+int rvmi_audio_transcoder_feed(rvmi_audio_transcoder *t, const AVPacket *pkt, rvmi_audio_emit emit,
                               void *opaque, char *err, size_t errlen)
 {
     int ret = avcodec_send_packet(t->dec, pkt);
@@ -258,7 +258,7 @@ int rvm_audio_transcoder_feed(rvm_audio_transcoder *t, const AVPacket *pkt, rvm_
     return drain_encoder(t, emit, opaque, err, errlen);
 }
 
-void rvm_audio_transcoder_free(rvm_audio_transcoder *t)
+void rvmi_audio_transcoder_free(rvmi_audio_transcoder *t)
 {
     if (!t)
         return;

@@ -8,19 +8,19 @@
 
 #include <libavcodec/avcodec.h>
 
-typedef struct rvm_audio_transcoder rvm_audio_transcoder;
+typedef struct rvmi_audio_transcoder rvmi_audio_transcoder;
 
 /* Called for each encoded packet (timestamps in the encoder's time base). */
-typedef int (*rvm_audio_emit)(void *opaque, AVPacket *pkt, char *err, size_t errlen);
+typedef int (*rvmi_audio_emit)(void *opaque, AVPacket *pkt, char *err, size_t errlen);
 
-rvm_audio_transcoder *rvm_audio_transcoder_open(const AVCodecParameters *in, AVRational in_tb,
+rvmi_audio_transcoder *rvmi_audio_transcoder_open(const AVCodecParameters *in, AVRational in_tb,
                                                 enum AVCodecID out_codec, int global_header,
                                                 char *err, size_t errlen);
 /* The encoder, for the output stream's parameters and time base. */
-const AVCodecContext *rvm_audio_transcoder_encoder(const rvm_audio_transcoder *t);
+const AVCodecContext *rvmi_audio_transcoder_encoder(const rvmi_audio_transcoder *t);
 /* Feeds one input packet (timestamps in in_tb), or NULL to flush at the end. */
-int rvm_audio_transcoder_feed(rvm_audio_transcoder *t, const AVPacket *pkt, rvm_audio_emit emit,
+int rvmi_audio_transcoder_feed(rvmi_audio_transcoder *t, const AVPacket *pkt, rvmi_audio_emit emit,
                               void *opaque, char *err, size_t errlen);
-void rvm_audio_transcoder_free(rvm_audio_transcoder *t);
+void rvmi_audio_transcoder_free(rvmi_audio_transcoder *t);
 
 #endif

@@ -11,11 +11,11 @@
 
 #include "io/reader.h"
 
-struct rvm_background {
+struct rvmi_background {
     int width, height;
     uint8_t *frame;            /* what next() returns */
     char *path;                /* image/video file, NULL for a colour */
-    rvm_reader *reader;
+    rvmi_reader *reader;
     int is_still;              /* a single picture: computed once */
     int is_colour;             /* one colour: frame is filled only if asked for */
     uint8_t colour[3];
@@ -26,7 +26,7 @@ struct rvm_background {
     struct SwsContext *sws;
 };
 
-int rvm_parse_colour(const char *spec, uint8_t rgb[3])
+int rvmi_parse_colour(const char *spec, uint8_t rgb[3])
 {
     int r, g, b, n = 0;
     if (sscanf(spec, "%d,%d,%d%n", &r, &g, &b, &n) == 3 && spec[n] == '\0') {
@@ -49,7 +49,7 @@ int rvm_parse_colour(const char *spec, uint8_t rgb[3])
 }
 
 /* Scales src (sw x sh) to cover width x height keeping its aspect, centred, cropped. */
-static int cover(rvm_background *bg, const uint8_t *src, int sw, int sh, char *err,
+static int cover(rvmi_background *bg, const uint8_t *src, int sw, int sh, char *err,
                  size_t errlen)
 {
     double s = (double)bg->width / sw > (double)bg->height / sh ? (double)bg->width / sw
@@ -80,15 +80,15 @@ static int cover(rvm_background *bg, const uint8_t *src, int sw, int sh, char *e
     return 0;
 }
 
-static rvm_reader *open_reader(const char *path, const atomic_int *interrupt, char *err,
+static rvmi_reader *open_reader(const char *path, const atomic_int *interrupt, char *err,
                                size_t errlen)
 {
-    rvm_reader_options o = {0};
+    rvmi_reader_options o = {0};
     o.duration = -1;
     o.image_fps = 30;
     o.interrupt = interrupt;
     char sub[512];
-    rvm_reader *r = rvm_reader_open(path, &o, sub, sizeof(sub));
+    rvmi_reader *r = rvmi_reader_open(path, &o, sub, sizeof(sub));
     if (!r)
         snprintf(err, errlen, "background: %s", sub);
     return r;
@@ -96,14 +96,14 @@ static rvm_reader *open_reader(const char *path, const atomic_int *interrupt, ch
 
 /* Reads the background's next picture into bg->frame; loops a video at its end. Returns 1,
  * or 0 when the file has no (more) pictures even after reopening, or -1. */
-static int read_next(rvm_background *bg, char *err, size_t errlen)
+static int read_next(rvmi_background *bg, char *err, size_t errlen)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!bg->reader && !(bg->reader = open_reader(bg->path, bg->interrupt, err, errlen)))
             return -1;
-        rvm_read_item it;
+        rvmi_read_item it;
         char sub[512];
-        size_t size = (size_t)rvm_reader_width(bg->reader) * rvm_reader_height(bg->reader) * 3;
+        size_t size = (size_t)rvmi_reader_width(bg->reader) * rvmi_reader_height(bg->reader) * 3;
         if (size > bg->src_size) {
             free(bg->src);
             bg->src_size = 0;
@@ -113,10 +113,10 @@ static int read_next(rvm_background *bg, char *err, size_t errlen)
             }
             bg->src_size = size;
         }
-        int k = rvm_reader_read_into(bg->reader, &it, bg->src, sub, sizeof(sub));
+        int k = rvmi_reader_read_into(bg->reader, &it, bg->src, sub, sizeof(sub));
         if (k == RVM_ITEM_VIDEO) {
-            int ret = cover(bg, it.rgb, rvm_reader_width(bg->reader),
-                            rvm_reader_height(bg->reader), err, errlen);
+            int ret = cover(bg, it.rgb, rvmi_reader_width(bg->reader),
+                            rvmi_reader_height(bg->reader), err, errlen);
             bg->frames_read++;
             return ret < 0 ? -1 : 1;
         }
@@ -125,7 +125,7 @@ static int read_next(rvm_background *bg, char *err, size_t errlen)
             return -1;
         }
         /* End (or a damaged tail): start over. */
-        rvm_reader_close(bg->reader);
+        rvmi_reader_close(bg->reader);
         bg->reader = NULL;
         if (bg->frames_read == 0)
             break;
@@ -133,10 +133,10 @@ static int read_next(rvm_background *bg, char *err, size_t errlen)
     return 0;
 }
 
-rvm_background *rvm_background_open(const char *spec, int width, int height,
+rvmi_background *rvmi_background_open(const char *spec, int width, int height,
                                     const atomic_int *interrupt, char *err, size_t errlen)
 {
-    rvm_background *bg = calloc(1, sizeof(*bg));
+    rvmi_background *bg = calloc(1, sizeof(*bg));
     if (!bg) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -157,32 +157,32 @@ rvm_background *rvm_background_open(const char *spec, int width, int height,
             goto fail;
         }
         /* One picture only (an image): nothing more to read per frame. */
-        rvm_read_item it;
+        rvmi_read_item it;
         char sub[512];
-        int k2 = rvm_reader_read(bg->reader, &it, sub, sizeof(sub));
+        int k2 = rvmi_reader_read(bg->reader, &it, sub, sizeof(sub));
         if (k2 == RVM_ITEM_VIDEO) {
             /* A video: its second picture was read to find that out; start over so the
              * first frame of the input gets the first picture (already in bg->frame). */
             free(it.rgb);
-            rvm_reader_close(bg->reader);
+            rvmi_reader_close(bg->reader);
             bg->reader = open_reader(bg->path, interrupt, err, errlen);
             if (!bg->reader)
                 goto fail;
             char sub2[512];
-            if (rvm_reader_read(bg->reader, &it, sub2, sizeof(sub2)) == RVM_ITEM_VIDEO)
+            if (rvmi_reader_read(bg->reader, &it, sub2, sizeof(sub2)) == RVM_ITEM_VIDEO)
                 free(it.rgb);
             bg->is_still = 0;
             /* The first call of next() returns the picture already computed. */
             bg->frames_read = -1;
         } else {
             bg->is_still = 1;
-            rvm_reader_close(bg->reader);
+            rvmi_reader_close(bg->reader);
             bg->reader = NULL;
         }
         return bg;
     }
     uint8_t rgb[3];
-    if (rvm_parse_colour(spec, rgb) < 0) {
+    if (rvmi_parse_colour(spec, rgb) < 0) {
         snprintf(err, errlen,
                  "--background %s: not a colour (name, #RRGGBB or R,G,B), an image or a video "
                  "file",
@@ -194,18 +194,18 @@ rvm_background *rvm_background_open(const char *spec, int width, int height,
     bg->is_still = 1;
     return bg;
 fail:
-    rvm_background_free(bg);
+    rvmi_background_free(bg);
     return NULL;
 }
 
-int rvm_background_colour(const rvm_background *bg, uint8_t rgb[3])
+int rvmi_background_colour(const rvmi_background *bg, uint8_t rgb[3])
 {
     if (bg->is_colour)
         memcpy(rgb, bg->colour, 3);
     return bg->is_colour;
 }
 
-const uint8_t *rvm_background_next(rvm_background *bg, char *err, size_t errlen)
+const uint8_t *rvmi_background_next(rvmi_background *bg, char *err, size_t errlen)
 {
     if (bg->is_colour && !bg->frame) {
         if (!(bg->frame = malloc((size_t)bg->width * bg->height * 3))) {
@@ -228,11 +228,11 @@ const uint8_t *rvm_background_next(rvm_background *bg, char *err, size_t errlen)
     return bg->frame;
 }
 
-void rvm_background_free(rvm_background *bg)
+void rvmi_background_free(rvmi_background *bg)
 {
     if (!bg)
         return;
-    rvm_reader_close(bg->reader);
+    rvmi_reader_close(bg->reader);
     sws_freeContext(bg->sws);
     free(bg->src);
     free(bg->frame);

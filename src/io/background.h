@@ -8,23 +8,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct rvm_background rvm_background;
+typedef struct rvmi_background rvmi_background;
 
 /* The official green screen, 120,255,155. */
 #define RVM_DEFAULT_BACKGROUND "#78FF9B"
 
 /* Parses a colour: a name (green, white, ...), #RRGGBB, 0xRRGGBB or R,G,B. Returns 0 or -1. */
-int rvm_parse_colour(const char *spec, uint8_t rgb[3]);
+int rvmi_parse_colour(const char *spec, uint8_t rgb[3]);
 
 /* spec: an existing image or video file, else a colour. The frames are width x height. */
-rvm_background *rvm_background_open(const char *spec, int width, int height,
+rvmi_background *rvmi_background_open(const char *spec, int width, int height,
                                     const atomic_int *interrupt, char *err, size_t errlen);
 /* Whether the background is one colour (then written to rgb): compositing over it needs no
- * picture, and none is held unless rvm_background_next asks for one. */
-int rvm_background_colour(const rvm_background *bg, uint8_t rgb[3]);
+ * picture, and none is held unless rvmi_background_next asks for one. */
+int rvmi_background_colour(const rvmi_background *bg, uint8_t rgb[3]);
 /* The background for the next frame: packed RGB24, width*height*3 bytes, valid until the
  * next call. NULL on error. */
-const uint8_t *rvm_background_next(rvm_background *bg, char *err, size_t errlen);
-void rvm_background_free(rvm_background *bg);
+const uint8_t *rvmi_background_next(rvmi_background *bg, char *err, size_t errlen);
+void rvmi_background_free(rvmi_background *bg);
 
 #endif

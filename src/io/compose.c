@@ -14,13 +14,13 @@ static inline uint8_t to8(uint32_t x)
     return (uint8_t)((x * 255u + 32895u) >> 16);
 }
 
-RVM_CLONES_AVX2 void rvm_u16_to_u8(const uint16_t *restrict in, size_t n, uint8_t *restrict out)
+RVM_CLONES_AVX2 void rvmi_u16_to_u8(const uint16_t *restrict in, size_t n, uint8_t *restrict out)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = to8(in[i]);
 }
 
-RVM_CLONES_AVX2 void rvm_pack_rgba8(const uint16_t *restrict fgr, const uint16_t *restrict pha,
+RVM_CLONES_AVX2 void rvmi_pack_rgba8(const uint16_t *restrict fgr, const uint16_t *restrict pha,
                            size_t n, uint8_t *restrict out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -33,7 +33,7 @@ RVM_CLONES_AVX2 void rvm_pack_rgba8(const uint16_t *restrict fgr, const uint16_t
     }
 }
 
-RVM_CLONES_AVX2 void rvm_pack_rgba8_from8(const uint8_t *restrict fgr, const uint8_t *restrict pha,
+RVM_CLONES_AVX2 void rvmi_pack_rgba8_from8(const uint8_t *restrict fgr, const uint8_t *restrict pha,
                                  size_t n, uint8_t *restrict out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -46,7 +46,7 @@ RVM_CLONES_AVX2 void rvm_pack_rgba8_from8(const uint8_t *restrict fgr, const uin
     }
 }
 
-RVM_CLONES_AVX2 void rvm_pack_rgba16(const uint16_t *restrict fgr, const uint16_t *restrict pha,
+RVM_CLONES_AVX2 void rvmi_pack_rgba16(const uint16_t *restrict fgr, const uint16_t *restrict pha,
                             size_t n, uint16_t *restrict out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -116,19 +116,19 @@ static void colour_block(const uint8_t rgb[3], uint8_t *block)
     }
 }
 
-RVM_CLONES_AVX2 void rvm_compose_over8(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
+RVM_CLONES_AVX2 void rvmi_compose_over8(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
                               size_t n, uint8_t *out)
 {
     over_frame(fgr, pha, bg, 1, n, out, 8);
 }
 
-RVM_CLONES_AVX2 void rvm_compose_over16(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
+RVM_CLONES_AVX2 void rvmi_compose_over16(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg,
                                size_t n, uint16_t *out)
 {
     over_frame(fgr, pha, bg, 1, n, out, 16);
 }
 
-RVM_CLONES_AVX2 void rvm_compose_colour8(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
+RVM_CLONES_AVX2 void rvmi_compose_colour8(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
                                 size_t n, uint8_t *out)
 {
     uint8_t block[3 * BLOCK];
@@ -136,7 +136,7 @@ RVM_CLONES_AVX2 void rvm_compose_colour8(const uint16_t *fgr, const uint16_t *ph
     over_frame(fgr, pha, block, 0, n, out, 8);
 }
 
-RVM_CLONES_AVX2 void rvm_compose_colour16(const uint16_t *fgr, const uint16_t *pha,
+RVM_CLONES_AVX2 void rvmi_compose_colour16(const uint16_t *fgr, const uint16_t *pha,
                                  const uint8_t rgb[3], size_t n, uint16_t *out)
 {
     uint8_t block[3 * BLOCK];

@@ -13,17 +13,17 @@
 
 #include <libavutil/intreadwrite.h>
 
-struct rvm_png_writer {
+struct rvmi_png_writer {
     AVCodecContext *enc;
     AVFrame *frame;
     AVPacket *pkt;
     char *dir;
-    rvm_layout layout;
+    rvmi_layout layout;
     int depth, width, height, count;
 };
 
 /* Creates dir and its missing parents (like the official os.makedirs). */
-int rvm_make_dirs(const char *dir, char *err, size_t errlen)
+int rvmi_make_dirs(const char *dir, char *err, size_t errlen)
 {
     char *p = strdup(dir);
     if (!p) {
@@ -53,10 +53,10 @@ int rvm_make_dirs(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-rvm_png_writer *rvm_png_writer_open(const char *dir, rvm_layout layout, int depth, int width,
+rvmi_png_writer *rvmi_png_writer_open(const char *dir, rvmi_layout layout, int depth, int width,
                                     int height, char *err, size_t errlen)
 {
-    rvm_png_writer *w = calloc(1, sizeof(*w));
+    rvmi_png_writer *w = calloc(1, sizeof(*w));
     if (!w || !(w->dir = strdup(dir))) {
         free(w);
         snprintf(err, errlen, "out of memory");
@@ -66,7 +66,7 @@ rvm_png_writer *rvm_png_writer_open(const char *dir, rvm_layout layout, int dept
     w->depth = depth;
     w->width = width;
     w->height = height;
-    if (rvm_make_dirs(dir, err, errlen) < 0)
+    if (rvmi_make_dirs(dir, err, errlen) < 0)
         goto fail;
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
     if (!codec) {
@@ -107,18 +107,18 @@ rvm_png_writer *rvm_png_writer_open(const char *dir, rvm_layout layout, int dept
     }
     return w;
 fail:
-    rvm_png_writer_free(w);
+    rvmi_png_writer_free(w);
     return NULL;
 }
 
-int rvm_png_writer_frame(rvm_png_writer *w, const void *data, char *err, size_t errlen)
+int rvmi_png_writer_frame(rvmi_png_writer *w, const void *data, char *err, size_t errlen)
 {
-    if (rvm_png_writer_take(w, data, err, errlen) < 0)
+    if (rvmi_png_writer_take(w, data, err, errlen) < 0)
         return -1;
-    return rvm_png_writer_encode(w, err, errlen);
+    return rvmi_png_writer_encode(w, err, errlen);
 }
 
-int rvm_png_writer_take(rvm_png_writer *w, const void *data, char *err, size_t errlen)
+int rvmi_png_writer_take(rvmi_png_writer *w, const void *data, char *err, size_t errlen)
 {
     if (av_frame_make_writable(w->frame) < 0) {
         snprintf(err, errlen, "out of memory");
@@ -138,7 +138,7 @@ int rvm_png_writer_take(rvm_png_writer *w, const void *data, char *err, size_t e
     return 0;
 }
 
-int rvm_png_writer_encode(rvm_png_writer *w, char *err, size_t errlen)
+int rvmi_png_writer_encode(rvmi_png_writer *w, char *err, size_t errlen)
 {
     w->frame->pts = w->count;
     int ret = avcodec_send_frame(w->enc, w->frame);
@@ -188,12 +188,12 @@ int rvm_png_writer_encode(rvm_png_writer *w, char *err, size_t errlen)
     return 0;
 }
 
-int rvm_png_writer_count(const rvm_png_writer *w)
+int rvmi_png_writer_count(const rvmi_png_writer *w)
 {
     return w->count;
 }
 
-void rvm_png_writer_free(rvm_png_writer *w)
+void rvmi_png_writer_free(rvmi_png_writer *w)
 {
     if (!w)
         return;
@@ -215,7 +215,7 @@ static long frame_number(const char *name)
     return strtol(name, NULL, 10);
 }
 
-int rvm_png_sequence_exists(const char *dir)
+int rvmi_png_sequence_exists(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -228,7 +228,7 @@ int rvm_png_sequence_exists(const char *dir)
     return found;
 }
 
-void rvm_png_sequence_remove(const char *dir, long first, long last)
+void rvmi_png_sequence_remove(const char *dir, long first, long last)
 {
     DIR *d = opendir(dir);
     if (!d)

@@ -32,8 +32,8 @@
 #define FRAME_DURATION(f) ((f)->pkt_duration)
 #endif
 
-struct rvm_reader {
-    rvm_reader_options opt;
+struct rvmi_reader {
+    rvmi_reader_options opt;
     /* A video file (or any FFmpeg input). */
     AVFormatContext *fmt;
     AVCodecContext *dec;
@@ -216,7 +216,7 @@ static size_t yuv420_tmp_floats(int width)
 }
 
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24). */
-static int convert_sws(rvm_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
+static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
                        uint8_t *target, char *err, size_t errlen)
 {
     enum AVPixelFormat pf = f->format;
@@ -264,7 +264,7 @@ static int convert_sws(rvm_reader *r, const AVFrame *f, int spc, int full, int d
 
 /* Converts a decoded frame to out_w x out_h RGB24 in dst, honouring the frame's colour
  * matrix and range, then applies the stream rotation. */
-static int convert_frame(rvm_reader *r, const AVFrame *f, uint8_t *dst, char *err,
+static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *err,
                          size_t errlen)
 {
     int swap = r->rotation == 90 || r->rotation == 270;
@@ -319,7 +319,7 @@ static int convert_frame(rvm_reader *r, const AVFrame *f, uint8_t *dst, char *er
 }
 
 /* Picks the output size from the first frame (and --input-resize). */
-static int set_output_size(rvm_reader *r, int w, int h, char *err, size_t errlen)
+static int set_output_size(rvmi_reader *r, int w, int h, char *err, size_t errlen)
 {
     if (w <= 0 || h <= 0) {
         set_err(err, errlen, "the input has no valid frame size");
@@ -430,7 +430,7 @@ fail:
     return NULL;
 }
 
-static int open_folder(rvm_reader *r, const char *path, char *err, size_t errlen)
+static int open_folder(rvmi_reader *r, const char *path, char *err, size_t errlen)
 {
     DIR *d = opendir(path);
     if (!d) {
@@ -539,7 +539,7 @@ static int load_devices(const char *source, char *err, size_t errlen)
 #endif
 }
 
-static int open_media(rvm_reader *r, const char *source, char *err, size_t errlen)
+static int open_media(rvmi_reader *r, const char *source, char *err, size_t errlen)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
     const AVInputFormat *ifmt = NULL;
@@ -741,10 +741,10 @@ static int open_media(rvm_reader *r, const char *source, char *err, size_t errle
     return 0;
 }
 
-rvm_reader *rvm_reader_open(const char *source, const rvm_reader_options *opt, char *err,
+rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt, char *err,
                             size_t errlen)
 {
-    rvm_reader *r = calloc(1, sizeof(*r));
+    rvmi_reader *r = calloc(1, sizeof(*r));
     if (!r) {
         set_err(err, errlen, "out of memory");
         return NULL;
@@ -760,13 +760,13 @@ rvm_reader *rvm_reader_open(const char *source, const rvm_reader_options *opt, c
     else
         ret = open_media(r, source, err, errlen);
     if (ret < 0) {
-        rvm_reader_close(r);
+        rvmi_reader_close(r);
         return NULL;
     }
     return r;
 }
 
-void rvm_reader_close(rvm_reader *r)
+void rvmi_reader_close(rvmi_reader *r)
 {
     if (!r)
         return;
@@ -784,7 +784,7 @@ void rvm_reader_close(rvm_reader *r)
     free(r);
 }
 
-static int read_folder(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *err,
+static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *err,
                        size_t errlen)
 {
     if (r->next_file >= r->nfiles)
@@ -822,7 +822,7 @@ static int read_folder(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *e
 
 /* Turns a decoded frame into an item, or returns 0 when the frame is outside --start/
  * --duration. */
-static int take_frame(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *err,
+static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *err,
                       size_t errlen)
 {
     AVFrame *f = r->frame;
@@ -864,12 +864,12 @@ static int take_frame(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *er
     return 1;
 }
 
-int rvm_reader_read(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen)
+int rvmi_reader_read(rvmi_reader *r, rvmi_read_item *item, char *err, size_t errlen)
 {
-    return rvm_reader_read_into(r, item, NULL, err, errlen);
+    return rvmi_reader_read_into(r, item, NULL, err, errlen);
 }
 
-int rvm_reader_read_into(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char *err,
+int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *err,
                          size_t errlen)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
@@ -975,19 +975,19 @@ int rvm_reader_read_into(rvm_reader *r, rvm_read_item *item, uint8_t *dst, char 
     return RVM_ITEM_END;
 }
 
-int rvm_reader_width(const rvm_reader *r) { return r->out_w; }
-int rvm_reader_height(const rvm_reader *r) { return r->out_h; }
-AVRational rvm_reader_time_base(const rvm_reader *r) { return r->tb; }
-AVRational rvm_reader_frame_rate(const rvm_reader *r) { return r->fps; }
-int64_t rvm_reader_frame_estimate(const rvm_reader *r) { return r->estimate; }
-int rvm_reader_is_folder(const rvm_reader *r) { return r->dir != NULL; }
+int rvmi_reader_width(const rvmi_reader *r) { return r->out_w; }
+int rvmi_reader_height(const rvmi_reader *r) { return r->out_h; }
+AVRational rvmi_reader_time_base(const rvmi_reader *r) { return r->tb; }
+AVRational rvmi_reader_frame_rate(const rvmi_reader *r) { return r->fps; }
+int64_t rvmi_reader_frame_estimate(const rvmi_reader *r) { return r->estimate; }
+int rvmi_reader_is_folder(const rvmi_reader *r) { return r->dir != NULL; }
 
-const AVCodecParameters *rvm_reader_audio_params(const rvm_reader *r)
+const AVCodecParameters *rvmi_reader_audio_params(const rvmi_reader *r)
 {
     return r->aidx >= 0 ? r->fmt->streams[r->aidx]->codecpar : NULL;
 }
 
-AVRational rvm_reader_audio_time_base(const rvm_reader *r)
+AVRational rvmi_reader_audio_time_base(const rvmi_reader *r)
 {
     return r->aidx >= 0 ? r->fmt->streams[r->aidx]->time_base : (AVRational){1, 1};
 }

@@ -12,7 +12,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/rational.h>
 
-typedef struct rvm_reader rvm_reader;
+typedef struct rvmi_reader rvmi_reader;
 
 typedef struct {
     int resize_w, resize_h;  /* > 0: frames are scaled to this size (after rotation) */
@@ -22,41 +22,41 @@ typedef struct {
     int want_audio;          /* also return the first audio stream's packets */
     /* Polled while reading; when it becomes non-zero blocking reads give up (Ctrl-C). */
     const atomic_int *interrupt;
-} rvm_reader_options;
+} rvmi_reader_options;
 
-typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_AUDIO = 2 } rvm_item_kind;
+typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_AUDIO = 2 } rvmi_item_kind;
 
-/* What one read returns. Timestamps are in rvm_reader_time_base() (video) or
- * rvm_reader_audio_time_base() (audio), already shifted by --start. */
+/* What one read returns. Timestamps are in rvmi_reader_time_base() (video) or
+ * rvmi_reader_audio_time_base() (audio), already shifted by --start. */
 typedef struct {
     uint8_t *rgb;      /* VIDEO: width*height*3 bytes, malloc'ed and now owned by the caller
-                          (rvm_reader_read), or the caller's buffer (rvm_reader_read_into) */
+                          (rvmi_reader_read), or the caller's buffer (rvmi_reader_read_into) */
     int64_t pts;       /* VIDEO: presentation time */
     int64_t duration;  /* VIDEO: how long the frame is shown (> 0) */
     AVPacket *packet;  /* AUDIO: owned by the caller (av_packet_free) */
-} rvm_read_item;
+} rvmi_read_item;
 
-rvm_reader *rvm_reader_open(const char *source, const rvm_reader_options *opt, char *err,
+rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt, char *err,
                             size_t errlen);
-void rvm_reader_close(rvm_reader *r);
+void rvmi_reader_close(rvmi_reader *r);
 
-/* Returns an rvm_item_kind, or -1 with a message in err. */
-int rvm_reader_read(rvm_reader *r, rvm_read_item *item, char *err, size_t errlen);
+/* Returns an rvmi_item_kind, or -1 with a message in err. */
+int rvmi_reader_read(rvmi_reader *r, rvmi_read_item *item, char *err, size_t errlen);
 /* The same, but a video frame is written into rgb (width*height*3 bytes, the caller's) and
  * item->rgb is rgb: no allocation per frame. rgb is untouched by other items. */
-int rvm_reader_read_into(rvm_reader *r, rvm_read_item *item, uint8_t *rgb, char *err,
+int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *rgb, char *err,
                          size_t errlen);
 
-int rvm_reader_width(const rvm_reader *r);
-int rvm_reader_height(const rvm_reader *r);
-AVRational rvm_reader_time_base(const rvm_reader *r);
-AVRational rvm_reader_frame_rate(const rvm_reader *r);
+int rvmi_reader_width(const rvmi_reader *r);
+int rvmi_reader_height(const rvmi_reader *r);
+AVRational rvmi_reader_time_base(const rvmi_reader *r);
+AVRational rvmi_reader_frame_rate(const rvmi_reader *r);
 /* Expected number of frames, or -1 when the input cannot tell (stdin, devices). */
-int64_t rvm_reader_frame_estimate(const rvm_reader *r);
+int64_t rvmi_reader_frame_estimate(const rvmi_reader *r);
 /* The audio stream (NULL when there is none or it was not asked for). */
-const AVCodecParameters *rvm_reader_audio_params(const rvm_reader *r);
-AVRational rvm_reader_audio_time_base(const rvm_reader *r);
+const AVCodecParameters *rvmi_reader_audio_params(const rvmi_reader *r);
+AVRational rvmi_reader_audio_time_base(const rvmi_reader *r);
 /* Whether the source is an image folder. */
-int rvm_reader_is_folder(const rvm_reader *r);
+int rvmi_reader_is_folder(const rvmi_reader *r);
 
 #endif

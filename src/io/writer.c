@@ -17,7 +17,7 @@
 #include "io/audio.h"
 
 static const struct {
-    rvm_codec codec;
+    rvmi_codec codec;
     const char *name;
     const char *encoder;
     int alpha;
@@ -30,11 +30,11 @@ static const struct {
 };
 #define NCODECS (int)(sizeof(codecs) / sizeof(codecs[0]))
 
-const char *const rvm_presets[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
+const char *const rvmi_presets[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
                                    "medium",    "slow",      "slower",   "veryslow", "placebo",
                                    NULL};
 
-int rvm_codec_from_name(const char *name, rvm_codec *out)
+int rvmi_codec_from_name(const char *name, rvmi_codec *out)
 {
     for (int i = 0; i < NCODECS; i++)
         if (strcmp(name, codecs[i].name) == 0) {
@@ -53,7 +53,7 @@ int rvm_codec_from_name(const char *name, rvm_codec *out)
     return -1;
 }
 
-const char *rvm_codec_name(rvm_codec codec)
+const char *rvmi_codec_name(rvmi_codec codec)
 {
     for (int i = 0; i < NCODECS; i++)
         if (codecs[i].codec == codec)
@@ -61,7 +61,7 @@ const char *rvm_codec_name(rvm_codec codec)
     return "auto";
 }
 
-int rvm_codec_has_alpha(rvm_codec codec)
+int rvmi_codec_has_alpha(rvmi_codec codec)
 {
     for (int i = 0; i < NCODECS; i++)
         if (codecs[i].codec == codec)
@@ -69,7 +69,7 @@ int rvm_codec_has_alpha(rvm_codec codec)
     return 0;
 }
 
-static const char *encoder_name(rvm_codec codec)
+static const char *encoder_name(rvmi_codec codec)
 {
     for (int i = 0; i < NCODECS; i++)
         if (codecs[i].codec == codec)
@@ -77,7 +77,7 @@ static const char *encoder_name(rvm_codec codec)
     return NULL;
 }
 
-int rvm_video_writer_check(const char *path, const char *format, rvm_codec *codec, int alpha,
+int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *codec, int alpha,
                            char *err, size_t errlen)
 {
     const AVOutputFormat *of = av_guess_format(format, format ? NULL : path, NULL);
@@ -98,7 +98,7 @@ int rvm_video_writer_check(const char *path, const char *format, rvm_codec *code
         else
             *codec = RVM_CODEC_H264;
     }
-    if (alpha && !rvm_codec_has_alpha(*codec)) {
+    if (alpha && !rvmi_codec_has_alpha(*codec)) {
         snprintf(err, errlen,
                  "%s: a transparent composition needs a codec with alpha (--codec prores in "
                  ".mov, vp9 in .webm, ffv1 in .mkv) or --output-type png_sequence",
@@ -112,7 +112,7 @@ int rvm_video_writer_check(const char *path, const char *format, rvm_codec *code
     }
     if (avformat_query_codec(of, enc->id, FF_COMPLIANCE_NORMAL) != 1) {
         snprintf(err, errlen, "%s: a .%s file cannot hold %s video (try %s)", path,
-                 of->extensions ? of->extensions : of->name, rvm_codec_name(*codec),
+                 of->extensions ? of->extensions : of->name, rvmi_codec_name(*codec),
                  *codec == RVM_CODEC_PRORES ? ".mov"
                  : *codec == RVM_CODEC_VP9  ? ".webm or .mkv"
                  : *codec == RVM_CODEC_FFV1 ? ".mkv"
@@ -126,8 +126,8 @@ int rvm_video_writer_check(const char *path, const char *format, rvm_codec *code
  * reordered) get it back; the muxer needs it for the last frame's length. */
 #define DUR_SLOTS 512
 
-struct rvm_video_writer {
-    rvm_video_writer_config cfg;
+struct rvmi_video_writer {
+    rvmi_video_writer_config cfg;
     AVFormatContext *oc;
     AVCodecContext *enc;
     AVStream *vst, *ast;
@@ -136,7 +136,7 @@ struct rvm_video_writer {
     struct SwsContext *sws;   /* NULL when gray_lut does the conversion */
     uint8_t gray_lut[256];    /* grey -> limited-range luma, for an alpha matte in 8-bit YUV */
     int use_lut;
-    rvm_audio_transcoder *atx;
+    rvmi_audio_transcoder *atx;
     int header_written;
     char *name;
     int64_t dur_pts[DUR_SLOTS], dur_val[DUR_SLOTS];
@@ -151,7 +151,7 @@ static void averr_msg(char *err, size_t errlen, const char *name, const char *wh
 }
 
 /* Pixel format handed to the encoder. */
-static enum AVPixelFormat encoder_format(const rvm_video_writer_config *c)
+static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c)
 {
     int odd = (c->width & 1) || (c->height & 1);
     switch (c->codec) {
@@ -170,7 +170,7 @@ static enum AVPixelFormat encoder_format(const rvm_video_writer_config *c)
     }
 }
 
-static int write_packet(rvm_video_writer *w, AVPacket *pkt, AVStream *st, AVRational from,
+static int write_packet(rvmi_video_writer *w, AVPacket *pkt, AVStream *st, AVRational from,
                         char *err, size_t errlen)
 {
     av_packet_rescale_ts(pkt, from, st->time_base);
@@ -185,12 +185,12 @@ static int write_packet(rvm_video_writer *w, AVPacket *pkt, AVStream *st, AVRati
 
 static int emit_audio(void *opaque, AVPacket *pkt, char *err, size_t errlen)
 {
-    rvm_video_writer *w = opaque;
-    return write_packet(w, pkt, w->ast, rvm_audio_transcoder_encoder(w->atx)->time_base, err,
+    rvmi_video_writer *w = opaque;
+    return write_packet(w, pkt, w->ast, rvmi_audio_transcoder_encoder(w->atx)->time_base, err,
                         errlen);
 }
 
-static int drain_video(rvm_video_writer *w, char *err, size_t errlen)
+static int drain_video(rvmi_video_writer *w, char *err, size_t errlen)
 {
     for (;;) {
         int ret = avcodec_receive_packet(w->enc, w->pkt);
@@ -213,7 +213,7 @@ static int drain_video(rvm_video_writer *w, char *err, size_t errlen)
     }
 }
 
-static int setup_audio(rvm_video_writer *w, char *err, size_t errlen)
+static int setup_audio(rvmi_video_writer *w, char *err, size_t errlen)
 {
     const AVCodecParameters *ap = w->cfg.audio;
     const AVOutputFormat *of = w->oc->oformat;
@@ -235,13 +235,13 @@ static int setup_audio(rvm_video_writer *w, char *err, size_t errlen)
     }
     enum AVCodecID target = strcmp(of->name, "webm") == 0 ? AV_CODEC_ID_OPUS : AV_CODEC_ID_AAC;
     char sub[512];
-    w->atx = rvm_audio_transcoder_open(ap, w->cfg.audio_time_base, target,
+    w->atx = rvmi_audio_transcoder_open(ap, w->cfg.audio_time_base, target,
                                        (of->flags & AVFMT_GLOBALHEADER) != 0, sub, sizeof(sub));
     if (!w->atx) {
         snprintf(err, errlen, "%s: %s (--no-audio leaves the audio out)", w->name, sub);
         return -1;
     }
-    const AVCodecContext *ae = rvm_audio_transcoder_encoder(w->atx);
+    const AVCodecContext *ae = rvmi_audio_transcoder_encoder(w->atx);
     if (avcodec_parameters_from_context(w->ast->codecpar, ae) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -250,10 +250,10 @@ static int setup_audio(rvm_video_writer *w, char *err, size_t errlen)
     return 0;
 }
 
-rvm_video_writer *rvm_video_writer_open(const rvm_video_writer_config *cfg, char *err,
+rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,
                                         size_t errlen)
 {
-    rvm_video_writer *w = calloc(1, sizeof(*w));
+    rvmi_video_writer *w = calloc(1, sizeof(*w));
     int ret;
     if (!w) {
         snprintf(err, errlen, "out of memory");
@@ -425,19 +425,19 @@ rvm_video_writer *rvm_video_writer_open(const rvm_video_writer_config *cfg, char
     w->header_written = 1;
     return w;
 fail:
-    rvm_video_writer_free(w);
+    rvmi_video_writer_free(w);
     return NULL;
 }
 
-int rvm_video_writer_frame(rvm_video_writer *w, const uint8_t *data, int64_t pts,
+int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t pts,
                            int64_t duration, char *err, size_t errlen)
 {
-    if (rvm_video_writer_take(w, data, err, errlen) < 0)
+    if (rvmi_video_writer_take(w, data, err, errlen) < 0)
         return -1;
-    return rvm_video_writer_encode(w, pts, duration, err, errlen);
+    return rvmi_video_writer_encode(w, pts, duration, err, errlen);
 }
 
-int rvm_video_writer_take(rvm_video_writer *w, const uint8_t *data, char *err, size_t errlen)
+int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err, size_t errlen)
 {
     int ret = av_frame_make_writable(w->frame);
     if (ret < 0) {
@@ -475,7 +475,7 @@ int rvm_video_writer_take(rvm_video_writer *w, const uint8_t *data, char *err, s
     return 0;
 }
 
-int rvm_video_writer_encode(rvm_video_writer *w, int64_t pts, int64_t duration, char *err,
+int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration, char *err,
                             size_t errlen)
 {
     int ret;
@@ -490,12 +490,12 @@ int rvm_video_writer_encode(rvm_video_writer *w, int64_t pts, int64_t duration, 
     return drain_video(w, err, errlen);
 }
 
-int rvm_video_writer_audio(rvm_video_writer *w, const AVPacket *pkt, char *err, size_t errlen)
+int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen)
 {
     if (!w->ast)
         return 0;
     if (w->atx)
-        return rvm_audio_transcoder_feed(w->atx, pkt, emit_audio, w, err, errlen);
+        return rvmi_audio_transcoder_feed(w->atx, pkt, emit_audio, w, err, errlen);
     AVPacket *p = av_packet_clone(pkt);
     if (!p) {
         snprintf(err, errlen, "out of memory");
@@ -506,7 +506,7 @@ int rvm_video_writer_audio(rvm_video_writer *w, const AVPacket *pkt, char *err, 
     return ret;
 }
 
-int rvm_video_writer_finish(rvm_video_writer *w, char *err, size_t errlen)
+int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
 {
     int ret = avcodec_send_frame(w->enc, NULL);
     if (ret < 0 && ret != AVERROR_EOF) {
@@ -515,7 +515,7 @@ int rvm_video_writer_finish(rvm_video_writer *w, char *err, size_t errlen)
     }
     if (drain_video(w, err, errlen) < 0)
         return -1;
-    if (w->atx && rvm_audio_transcoder_feed(w->atx, NULL, emit_audio, w, err, errlen) < 0)
+    if (w->atx && rvmi_audio_transcoder_feed(w->atx, NULL, emit_audio, w, err, errlen) < 0)
         return -1;
     if ((ret = av_write_trailer(w->oc)) < 0) {
         averr_msg(err, errlen, w->name, "writing the trailer", ret);
@@ -533,7 +533,7 @@ int rvm_video_writer_finish(rvm_video_writer *w, char *err, size_t errlen)
     return 0;
 }
 
-void rvm_video_writer_free(rvm_video_writer *w)
+void rvmi_video_writer_free(rvmi_video_writer *w)
 {
     if (!w)
         return;
@@ -546,7 +546,7 @@ void rvm_video_writer_free(rvm_video_writer *w)
     av_frame_free(&w->frame);
     av_packet_free(&w->pkt);
     sws_freeContext(w->sws);
-    rvm_audio_transcoder_free(w->atx);
+    rvmi_audio_transcoder_free(w->atx);
     free(w->name);
     free(w);
 }

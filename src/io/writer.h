@@ -18,23 +18,23 @@ typedef enum {
     RVM_CODEC_PRORES,
     RVM_CODEC_VP9,
     RVM_CODEC_FFV1,
-} rvm_codec;
+} rvmi_codec;
 
 /* Returns 0 and sets *out, or -1 for an unknown name. */
-int rvm_codec_from_name(const char *name, rvm_codec *out);
-const char *rvm_codec_name(rvm_codec codec);
+int rvmi_codec_from_name(const char *name, rvmi_codec *out);
+const char *rvmi_codec_name(rvmi_codec codec);
 /* Whether the codec can carry an alpha channel (prores, vp9, ffv1). */
-int rvm_codec_has_alpha(rvm_codec codec);
+int rvmi_codec_has_alpha(rvmi_codec codec);
 /* Resolves RVM_CODEC_AUTO and checks that the container can hold the codec. The container
  * is format (an FFmpeg muxer name) or, when NULL, the one path's extension names. Returns 0
  * or -1 with a message. */
-int rvm_video_writer_check(const char *path, const char *format, rvm_codec *codec, int alpha,
+int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *codec, int alpha,
                            char *err, size_t errlen);
 
-typedef struct rvm_video_writer rvm_video_writer;
+typedef struct rvmi_video_writer rvmi_video_writer;
 
 /* x264/x265 presets, fastest first; NULL-terminated. */
-extern const char *const rvm_presets[];
+extern const char *const rvmi_presets[];
 /* The default: x264's own (medium) costs about twice the network's time per 1080p frame and
  * holds ~40 frames; veryfast keeps an encoder well below the network's time. */
 #define RVM_DEFAULT_PRESET "veryfast"
@@ -44,8 +44,8 @@ typedef struct {
     const char *name;      /* the name the user gave: for messages, and its extension picks
                               the container unless format is set */
     const char *format;    /* FFmpeg muxer name, or NULL */
-    rvm_codec codec;       /* resolved (not AUTO) */
-    rvm_layout layout;     /* what is passed to write: gray (alpha), RGB, or RGBA */
+    rvmi_codec codec;       /* resolved (not AUTO) */
+    rvmi_layout layout;     /* what is passed to write: gray (alpha), RGB, or RGBA */
     int width, height;
     AVRational time_base;  /* of the pts given to write */
     AVRational frame_rate; /* nominal, for rate control and headers */
@@ -56,44 +56,44 @@ typedef struct {
      * re-encoded (Opus in WebM, AAC elsewhere). */
     const AVCodecParameters *audio;
     AVRational audio_time_base;
-} rvm_video_writer_config;
+} rvmi_video_writer_config;
 
-rvm_video_writer *rvm_video_writer_open(const rvm_video_writer_config *cfg, char *err,
+rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,
                                         size_t errlen);
 /* data: packed 8-bit pixels of cfg->layout, width*channels bytes per row. */
-int rvm_video_writer_frame(rvm_video_writer *w, const uint8_t *data, int64_t pts,
+int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t pts,
                            int64_t duration, char *err, size_t errlen);
-/* The two halves of rvm_video_writer_frame: take converts data into the encoder's own
+/* The two halves of rvmi_video_writer_frame: take converts data into the encoder's own
  * picture (data is free again when it returns), encode encodes that picture. */
-int rvm_video_writer_take(rvm_video_writer *w, const uint8_t *data, char *err, size_t errlen);
-int rvm_video_writer_encode(rvm_video_writer *w, int64_t pts, int64_t duration, char *err,
+int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err, size_t errlen);
+int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration, char *err,
                             size_t errlen);
 /* An input audio packet (timestamps in cfg->audio_time_base); ignored without audio. */
-int rvm_video_writer_audio(rvm_video_writer *w, const AVPacket *pkt, char *err, size_t errlen);
+int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen);
 /* Flushes the encoders and writes the trailer: the file is complete and playable. */
-int rvm_video_writer_finish(rvm_video_writer *w, char *err, size_t errlen);
-void rvm_video_writer_free(rvm_video_writer *w);
+int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen);
+void rvmi_video_writer_free(rvmi_video_writer *w);
 
-typedef struct rvm_png_writer rvm_png_writer;
+typedef struct rvmi_png_writer rvmi_png_writer;
 
 /* Writes dir/0000.png, dir/0001.png, ... (the official layout); creates dir if needed. depth
  * 8 or 16. Each file is written under a temporary name and renamed when complete. */
-rvm_png_writer *rvm_png_writer_open(const char *dir, rvm_layout layout, int depth, int width,
+rvmi_png_writer *rvmi_png_writer_open(const char *dir, rvmi_layout layout, int depth, int width,
                                     int height, char *err, size_t errlen);
 /* data: packed pixels, uint8_t (depth 8) or native-endian uint16_t (depth 16). */
-int rvm_png_writer_frame(rvm_png_writer *w, const void *data, char *err, size_t errlen);
-/* The two halves of rvm_png_writer_frame, as for videos. */
-int rvm_png_writer_take(rvm_png_writer *w, const void *data, char *err, size_t errlen);
-int rvm_png_writer_encode(rvm_png_writer *w, char *err, size_t errlen);
-int rvm_png_writer_count(const rvm_png_writer *w);
-void rvm_png_writer_free(rvm_png_writer *w);
+int rvmi_png_writer_frame(rvmi_png_writer *w, const void *data, char *err, size_t errlen);
+/* The two halves of rvmi_png_writer_frame, as for videos. */
+int rvmi_png_writer_take(rvmi_png_writer *w, const void *data, char *err, size_t errlen);
+int rvmi_png_writer_encode(rvmi_png_writer *w, char *err, size_t errlen);
+int rvmi_png_writer_count(const rvmi_png_writer *w);
+void rvmi_png_writer_free(rvmi_png_writer *w);
 
 /* Whether dir holds files named like frames of a sequence (NNNN.png). */
-int rvm_png_sequence_exists(const char *dir);
+int rvmi_png_sequence_exists(const char *dir);
 /* Creates a folder and its missing parents; 0 or -1 with a message. */
-int rvm_make_dirs(const char *dir, char *err, size_t errlen);
+int rvmi_make_dirs(const char *dir, char *err, size_t errlen);
 /* Removes the sequence's frames numbered from first to last (inclusive; last < 0: no end),
  * e.g. those left over from an earlier, longer run. */
-void rvm_png_sequence_remove(const char *dir, long first, long last);
+void rvmi_png_sequence_remove(const char *dir, long first, long last);
 
 #endif

@@ -18,27 +18,27 @@ static int cpu_has(const char *isa)
     return strcmp(isa, "generic") == 0 || strcmp(isa, "reference") == 0;
 }
 
-const rvm_kernels *rvm_kernels_by_name(const char *name)
+const rvmi_kernels *rvmi_kernels_by_name(const char *name)
 {
-    static const rvm_kernels *const all[] = {&rvm_kernels_avx512, &rvm_kernels_avx2,
-                                             &rvm_kernels_generic, &rvm_kernels_reference};
+    static const rvmi_kernels *const all[] = {&rvmi_kernels_avx512, &rvmi_kernels_avx2,
+                                             &rvmi_kernels_generic, &rvmi_kernels_reference};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (strcmp(all[i]->name, name) == 0)
             return cpu_has(name) ? all[i] : NULL;
     return NULL;
 }
 
-const rvm_kernels *rvm_kernels_select(void)
+const rvmi_kernels *rvmi_kernels_select(void)
 {
     const char *want = getenv("RVM_ISA");
     if (want && *want) {
-        const rvm_kernels *k = rvm_kernels_by_name(want);
+        const rvmi_kernels *k = rvmi_kernels_by_name(want);
         if (k)
             return k;
     }
     if (cpu_has("avx512"))
-        return &rvm_kernels_avx512;
+        return &rvmi_kernels_avx512;
     if (cpu_has("avx2"))
-        return &rvm_kernels_avx2;
-    return &rvm_kernels_generic;
+        return &rvmi_kernels_avx2;
+    return &rvmi_kernels_generic;
 }

@@ -6,7 +6,7 @@
 
 #include "kernels/kernels.h"
 
-float rvm_activate(rvm_act act, float x)
+float rvmi_activate(rvmi_act act, float x)
 {
     switch (act) {
     case RVM_ACT_NONE:
@@ -27,7 +27,7 @@ float rvm_activate(rvm_act act, float x)
 
 static int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
-float *rvm_pack_dense(const float *oihw, int cout, int cin, int kh, int kw)
+float *rvmi_pack_dense(const float *oihw, int cout, int cin, int kh, int kw)
 {
     int blocks = round_up(cout, RVM_COUT_BLOCK) / RVM_COUT_BLOCK, taps = kh * kw;
     size_t n = (size_t)blocks * taps * cin * RVM_COUT_BLOCK;
@@ -45,7 +45,7 @@ float *rvm_pack_dense(const float *oihw, int cout, int cin, int kh, int kw)
     return p;
 }
 
-float *rvm_pack_depthwise(const float *oihw, int c, int kh, int kw)
+float *rvmi_pack_depthwise(const float *oihw, int c, int kh, int kw)
 {
     int cpad = round_up(c, RVM_COUT_BLOCK), taps = kh * kw;
     float *p = aligned_alloc(64, (size_t)taps * cpad * sizeof(float));
@@ -58,7 +58,7 @@ float *rvm_pack_depthwise(const float *oihw, int c, int kh, int kw)
     return p;
 }
 
-float *rvm_pack_winograd(const float *oihw, int cout, int cin)
+float *rvmi_pack_winograd(const float *oihw, int cout, int cin)
 {
     /* G for F(4x4, 3x3) with interpolation points 0, 1, -1, 2, -2 and infinity */
     static const double G[6][3] = {{1.0 / 4, 0, 0},
@@ -86,7 +86,7 @@ float *rvm_pack_winograd(const float *oihw, int cout, int cin)
     size_t pack = (size_t)blocks * cin * RVM_COUT_BLOCK;
     float *packed = aligned_alloc(64, (36 * pack * sizeof(float) + 63) / 64 * 64);
     for (int p = 0; packed && p < 36; p++) {
-        float *one = rvm_pack_dense(u + (size_t)p * per, cout, cin, 1, 1);
+        float *one = rvmi_pack_dense(u + (size_t)p * per, cout, cin, 1, 1);
         if (!one) {
             free(packed);
             packed = NULL;
@@ -99,7 +99,7 @@ float *rvm_pack_winograd(const float *oihw, int cout, int cin)
     return packed;
 }
 
-static float weight_dense(const rvm_conv *cv, int o, int t, int i)
+static float weight_dense(const rvmi_conv *cv, int o, int t, int i)
 {
     int taps = cv->kh * cv->kw;
     return cv->weight[(((size_t)(o / RVM_COUT_BLOCK) * taps + t) * cv->cin + i) * RVM_COUT_BLOCK +
@@ -107,7 +107,7 @@ static float weight_dense(const rvm_conv *cv, int o, int t, int i)
 }
 
 /* Input channel i of a concatenation: its view and the channel within it. */
-static const rvm_view *input_channel(const rvm_inputs *in, int *i)
+static const rvmi_view *input_channel(const rvmi_inputs *in, int *i)
 {
     int k = 0;
     while (k + 1 < in->n && *i >= in->v[k].c)
@@ -115,8 +115,8 @@ static const rvm_view *input_channel(const rvm_inputs *in, int *i)
     return &in->v[k];
 }
 
-static void ref_conv(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
-                     const rvm_view *res, int y0, int y1)
+static void ref_conv(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                     const rvmi_view *res, int y0, int y1)
 {
     int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
     int cpad = round_up(cv->cout, RVM_COUT_BLOCK);
@@ -136,7 +136,7 @@ static void ref_conv(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *o
                         int t = ky * cv->kw + kx;
                         for (int i = 0; i < (cv->depthwise ? 1 : cv->cin); i++) {
                             int ch = cv->depthwise ? o : i;
-                            const rvm_view *v = input_channel(in, &ch);
+                            const rvmi_view *v = input_channel(in, &ch);
                             float x = v->data[((size_t)iy * iw + ix) * v->stride + ch];
                             acc += x * (cv->depthwise ? cv->weight[(size_t)t * cpad + o]
                                                       : weight_dense(cv, o, t, i));
@@ -146,21 +146,21 @@ static void ref_conv(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *o
                 acc += cv->bias[o];
                 if (res)
                     acc += res->data[((size_t)oy * res->w + ox) * res->stride + o];
-                out->data[((size_t)oy * out->w + ox) * out->stride + o] = rvm_activate(cv->act, acc);
+                out->data[((size_t)oy * out->w + ox) * out->stride + o] = rvmi_activate(cv->act, acc);
             }
 }
 
-static void ref_conv_dense(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
-                           const rvm_view *res, int y0, int y1, const float *zeros)
+static void ref_conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                           const rvmi_view *res, int y0, int y1, const float *zeros)
 {
     (void)zeros;
     ref_conv(cv, in, out, res, y0, y1);
 }
 
-static void ref_conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                               const rvm_view *res, int y0, int y1)
+static void ref_conv_depthwise(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                               const rvmi_view *res, int y0, int y1)
 {
-    rvm_inputs one = rvm_inputs_of(in);
+    rvmi_inputs one = rvmi_inputs_of(in);
     ref_conv(cv, &one, out, res, y0, y1);
 }
 
@@ -197,7 +197,7 @@ static void ref_blend_row(const float *h0, const float *h1, size_t plane, float 
     }
 }
 
-const rvm_kernels rvm_kernels_reference = {
+const rvmi_kernels rvmi_kernels_reference = {
     .name = "reference",
     .conv_dense = ref_conv_dense,
     .conv_depthwise = ref_conv_depthwise,

@@ -122,7 +122,7 @@ static inline vf vexp(vf x)
 #endif
 
 /* Activations that have a vector form; the others are applied after the store. */
-static inline vf activate(rvm_act act, vf v)
+static inline vf activate(rvmi_act act, vf v)
 {
     switch (act) {
     case RVM_ACT_RELU:
@@ -145,13 +145,13 @@ static inline vf activate(rvm_act act, vf v)
 }
 
 #ifdef HAVE_VEXP
-static inline int vector_act(rvm_act act) { (void)act; return 1; }
+static inline int vector_act(rvmi_act act) { (void)act; return 1; }
 #else
-static inline int vector_act(rvm_act act) { return act != RVM_ACT_SIGMOID && act != RVM_ACT_TANH; }
+static inline int vector_act(rvmi_act act) { return act != RVM_ACT_SIGMOID && act != RVM_ACT_TANH; }
 #endif
 
 /* Adds bias and residual, activates, stores n (<= VL) channels at dst. */
-static inline void finish(vf v, const float *bias, const float *res, float *dst, int n, rvm_act act)
+static inline void finish(vf v, const float *bias, const float *res, float *dst, int n, rvmi_act act)
 {
     v = VADD(v, VLOAD(bias));
     if (n == VL) {
@@ -167,7 +167,7 @@ static inline void finish(vf v, const float *bias, const float *res, float *dst,
     }
     if (!vector_act(act))
         for (int k = 0; k < n; k++)
-            dst[k] = rvm_activate(act, dst[k]);
+            dst[k] = rvmi_activate(act, dst[k]);
 }
 
 /* acc[m][j] += sum over i < count of x[m * ld + i] * w[i][j]: MR output pixels whose inputs
@@ -239,8 +239,8 @@ static inline __attribute__((always_inline)) void tile(const int nb, const float
  * path, with its pointer table and a branch on the activation per stored vector, 16->16 at
  * 120x68 measured 2x slower). */
 static inline __attribute__((always_inline)) size_t
-pointwise_blocks_act(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
-                     const rvm_view *res, size_t p0, size_t p1, const rvm_act act)
+pointwise_blocks_act(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                     const rvmi_view *res, size_t p0, size_t p1, const rvmi_act act)
 {
     const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
     const size_t wblock = (size_t)cv->cin * RVM_COUT_BLOCK;
@@ -254,7 +254,7 @@ pointwise_blocks_act(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *o
                     acc[m][j] = VZERO();
             const float *w = cv->weight + (size_t)blk * wblock;
             for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c) {
-                const rvm_view *v = &in->v[g];
+                const rvmi_view *v = &in->v[g];
                 const float *x = v->data + px0 * v->stride;
                 const float *wt = w + (size_t)c0 * RVM_COUT_BLOCK;
                 if (nb == NB)
@@ -279,8 +279,8 @@ pointwise_blocks_act(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *o
     return px0;
 }
 
-static size_t pointwise_blocks(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
-                               const rvm_view *res, size_t p0, size_t p1)
+static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                               const rvmi_view *res, size_t p0, size_t p1)
 {
     switch (cv->act) {
 #define ACT_CASE(a)                                                                             \
@@ -297,8 +297,8 @@ static size_t pointwise_blocks(const rvm_conv *cv, const rvm_inputs *in, const r
     return p0;
 }
 
-static void conv_dense(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
-                       const rvm_view *res, int y0, int y1, const float *zeros)
+static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                       const rvmi_view *res, int y0, int y1, const float *zeros)
 {
     const int taps = cv->kh * cv->kw, cin = cv->cin, views = in->n;
     const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
@@ -377,8 +377,8 @@ static void conv_dense(const rvm_conv *cv, const rvm_inputs *in, const rvm_view 
  * vectors at a time when there are that many: one accumulator alone waits out the FMA latency
  * at every tap (the 960-channel 5x5 dilated layers, most of whose pixels are near a border,
  * measured 1.5x slower). */
-static inline void depthwise_pixel(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                                   const rvm_view *res, int oy, int ox, int cpad, int kbeg,
+static inline void depthwise_pixel(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                                   const rvmi_view *res, int oy, int ox, int cpad, int kbeg,
                                    int c)
 {
     const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
@@ -431,8 +431,8 @@ static inline void depthwise_pixel(const rvm_conv *cv, const rvm_view *in, const
 /* Four neighbouring output pixels whose taps all fall inside the input across, in rows
  * [ky0, ky1) of the kernel (the others are in the padding), channels [kbeg, c): each weight
  * vector is loaded once for the four, and no tap needs a border check. */
-static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                                  const rvm_view *res, int oy, int ox, int cpad, int ky0, int ky1,
+static inline void depthwise_quad(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                                  const rvmi_view *res, int oy, int ox, int cpad, int ky0, int ky1,
                                   int kbeg, int c)
 {
     const int d = cv->dilation, ps = in->stride;
@@ -503,8 +503,8 @@ static inline void depthwise_quad(const rvm_conv *cv, const rvm_view *in, const 
 /* Channels per block across a row in the wide depthwise layers (see conv_depthwise). */
 #define DW_CHANNELS (4 * VL)
 
-static void conv_depthwise(const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                           const rvm_view *res, int y0, int y1)
+static void conv_depthwise(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                           const rvmi_view *res, int y0, int y1)
 {
     const int cpad = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
     const int s = cv->stride, d = cv->dilation;
@@ -573,7 +573,7 @@ static inline void output_transform6(const vf m[6], vf r[4])
  * dst[p * point_stride]. Pixels outside v are zero (the convolution's padding). `edge` and
  * `full` are constants in each copy: most tiles are inside the view and cover whole vectors,
  * and need neither the border checks nor masked loads. */
-static inline __attribute__((always_inline)) void input_tile_part(const rvm_view *v, int iy0,
+static inline __attribute__((always_inline)) void input_tile_part(const rvmi_view *v, int iy0,
                                                                    int ix0, int k, int n,
                                                                    float *dst,
                                                                    size_t point_stride,
@@ -612,7 +612,7 @@ static inline __attribute__((always_inline)) void input_tile_part(const rvm_view
 }
 
 /* Every channel of v: channel k of point p goes to dst[p * point_stride + k]. */
-static void input_tile(const rvm_view *v, int iy0, int ix0, float *dst, size_t point_stride)
+static void input_tile(const rvmi_view *v, int iy0, int ix0, float *dst, size_t point_stride)
 {
     const int edge = iy0 < 0 || ix0 < 0 || iy0 + 6 > v->h || ix0 + 6 > v->w;
     int k = 0;
@@ -629,8 +629,8 @@ static void input_tile(const rvm_view *v, int iy0, int ix0, float *dst, size_t p
 /* Y = A^T M A for the nt tiles of a chunk starting at tile (ty, tx0), then bias, residual and
  * activation: a constant in each copy (see output_tiles), as in pointwise_blocks. */
 static inline __attribute__((always_inline)) void
-output_tiles_act(const rvm_conv *cv, const float *M, int cpad, int nt, int ty, int tx0,
-                 const rvm_view *out, const rvm_view *res, const rvm_act act)
+output_tiles_act(const rvmi_conv *cv, const float *M, int cpad, int nt, int ty, int tx0,
+                 const rvmi_view *out, const rvmi_view *res, const rvmi_act act)
 {
     for (int t = 0; t < nt; t++) {
         int oy0 = 4 * ty, ox0 = 4 * (tx0 + t);
@@ -658,8 +658,8 @@ output_tiles_act(const rvm_conv *cv, const float *M, int cpad, int nt, int ty, i
     }
 }
 
-static void output_tiles(const rvm_conv *cv, const float *M, int cpad, int nt, int ty, int tx0,
-                         const rvm_view *out, const rvm_view *res)
+static void output_tiles(const rvmi_conv *cv, const float *M, int cpad, int nt, int ty, int tx0,
+                         const rvmi_view *out, const rvmi_view *res)
 {
     switch (cv->act) {
 #define ACT_CASE(a)                                                                             \
@@ -676,8 +676,8 @@ static void output_tiles(const rvm_conv *cv, const float *M, int cpad, int nt, i
     }
 }
 
-static void conv_winograd(const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
-                          const rvm_view *res, int ty0, int ty1, const float *zeros,
+static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                          const rvmi_view *res, int ty0, int ty1, const float *zeros,
                           float *scratch)
 {
     const int cin = cv->cin, cout = cv->cout;
@@ -696,12 +696,12 @@ static void conv_winograd(const rvm_conv *cv, const rvm_inputs *in, const rvm_vi
                                V + (size_t)t * cin + c0, (size_t)RVM_WINOGRAD_CHUNK * cin);
             /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles */
             for (int p = 0; p < 36; p++) {
-                rvm_conv g = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1,
+                rvmi_conv g = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1,
                               .dilation = 1, .act = RVM_ACT_NONE,
                               .weight = cv->winograd + p * pack, .bias = (float *)zeros};
-                rvm_view vin = {V + (size_t)p * RVM_WINOGRAD_CHUNK * cin, 1, nt, cin, cin};
-                rvm_view mout = {M + (size_t)p * RVM_WINOGRAD_CHUNK * cpad, 1, nt, cout, cpad};
-                rvm_inputs one = rvm_inputs_of(&vin);
+                rvmi_view vin = {V + (size_t)p * RVM_WINOGRAD_CHUNK * cin, 1, nt, cin, cin};
+                rvmi_view mout = {M + (size_t)p * RVM_WINOGRAD_CHUNK * cpad, 1, nt, cout, cpad};
+                rvmi_inputs one = rvmi_inputs_of(&vin);
                 conv_dense(&g, &one, &mout, NULL, 0, 1, zeros);
             }
             output_tiles(cv, M, cpad, nt, ty, tx0, out, res);
@@ -771,7 +771,7 @@ static void blend_row(const float *restrict h0, const float *restrict h1, size_t
     }
 }
 
-const rvm_kernels CAT(rvm_kernels_, RVM_ISA) = {
+const rvmi_kernels CAT(rvmi_kernels_, RVM_ISA) = {
     .name = CAT_STR(RVM_ISA),
     .conv_dense = conv_dense,
     .conv_depthwise = conv_depthwise,

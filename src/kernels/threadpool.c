@@ -20,7 +20,7 @@
 #define SPIN_NS 10000
 
 /* Spins until done(p) or SPIN_NS pass; returns done(p). */
-static int spin_until(int (*done)(rvm_pool *, unsigned long), rvm_pool *p, unsigned long arg)
+static int spin_until(int (*done)(rvmi_pool *, unsigned long), rvmi_pool *p, unsigned long arg)
 {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -36,7 +36,7 @@ static int spin_until(int (*done)(rvm_pool *, unsigned long), rvm_pool *p, unsig
     }
 }
 
-struct rvm_pool {
+struct rvmi_pool {
     int threads;
     pthread_t *workers;
     pthread_mutex_t lock;
@@ -44,18 +44,18 @@ struct rvm_pool {
     atomic_ulong generation; /* bumped for each run; workers wait for a new one */
     atomic_int busy;         /* workers still inside the current run */
     atomic_int quit;
-    rvm_task_fn fn;
+    rvmi_task_fn fn;
     void *ctx;
     int n;
     atomic_int next;
 };
 
 typedef struct {
-    rvm_pool *pool;
+    rvmi_pool *pool;
     int index;
 } worker_arg;
 
-static void work(rvm_pool *p, int thread)
+static void work(rvmi_pool *p, int thread)
 {
     for (;;) {
         int i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
@@ -65,20 +65,20 @@ static void work(rvm_pool *p, int thread)
     }
 }
 
-static int run_started(rvm_pool *p, unsigned long seen)
+static int run_started(rvmi_pool *p, unsigned long seen)
 {
     return atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
            atomic_load(&p->quit);
 }
 
-static int run_done(rvm_pool *p, unsigned long unused)
+static int run_done(rvmi_pool *p, unsigned long unused)
 {
     (void)unused;
     return atomic_load(&p->busy) == 0;
 }
 
 /* Waits for a generation other than seen (or quit); returns it. */
-static unsigned long wait_for_run(rvm_pool *p, unsigned long seen)
+static unsigned long wait_for_run(rvmi_pool *p, unsigned long seen)
 {
     if (spin_until(run_started, p, seen))
         return atomic_load_explicit(&p->generation, memory_order_acquire);
@@ -94,7 +94,7 @@ static void *worker_main(void *arg)
 {
     worker_arg a = *(worker_arg *)arg;
     free(arg);
-    rvm_pool *p = a.pool;
+    rvmi_pool *p = a.pool;
     unsigned long seen = 0;
     for (;;) {
         seen = wait_for_run(p, seen);
@@ -110,11 +110,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-rvm_pool *rvm_pool_create(int threads)
+rvmi_pool *rvmi_pool_create(int threads)
 {
     if (threads < 1)
         threads = 1;
-    rvm_pool *p = calloc(1, sizeof(*p));
+    rvmi_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
     pthread_mutex_init(&p->lock, NULL);
@@ -138,11 +138,11 @@ rvm_pool *rvm_pool_create(int threads)
     }
     return p;
 fail:
-    rvm_pool_free(p);
+    rvmi_pool_free(p);
     return NULL;
 }
 
-void rvm_pool_free(rvm_pool *p)
+void rvmi_pool_free(rvmi_pool *p)
 {
     if (!p)
         return;
@@ -160,9 +160,9 @@ void rvm_pool_free(rvm_pool *p)
     free(p);
 }
 
-int rvm_pool_threads(const rvm_pool *p) { return p->threads; }
+int rvmi_pool_threads(const rvmi_pool *p) { return p->threads; }
 
-void rvm_pool_run(rvm_pool *p, int n, rvm_task_fn fn, void *ctx)
+void rvmi_pool_run(rvmi_pool *p, int n, rvmi_task_fn fn, void *ctx)
 {
     if (n <= 0)
         return;

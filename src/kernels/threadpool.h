@@ -4,15 +4,15 @@
 #ifndef RVM_THREADPOOL_H
 #define RVM_THREADPOOL_H
 
-typedef struct rvm_pool rvm_pool;
+typedef struct rvmi_pool rvmi_pool;
 /* fn(ctx, task, thread): task in [0, n), thread in [0, threads). */
-typedef void (*rvm_task_fn)(void *ctx, int task, int thread);
+typedef void (*rvmi_task_fn)(void *ctx, int task, int thread);
 
-rvm_pool *rvm_pool_create(int threads);
-void rvm_pool_free(rvm_pool *pool);
-int rvm_pool_threads(const rvm_pool *pool);
+rvmi_pool *rvmi_pool_create(int threads);
+void rvmi_pool_free(rvmi_pool *pool);
+int rvmi_pool_threads(const rvmi_pool *pool);
 /* Runs fn for every task and returns when all are done. Tasks are handed out in order, one at
  * a time, so uneven tasks balance. */
-void rvm_pool_run(rvm_pool *pool, int n, rvm_task_fn fn, void *ctx);
+void rvmi_pool_run(rvmi_pool *pool, int n, rvmi_task_fn fn, void *ctx);
 
 #endif

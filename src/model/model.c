@@ -13,7 +13,7 @@
 #include "model/weights.h"
 
 typedef struct {
-    const rvm_weights *w;
+    const rvmi_weights *w;
     unsigned char *used; /* which tensors the network consumed, to reject unknown ones */
     char *err;
     size_t errlen;
@@ -37,14 +37,14 @@ static int fail(builder *b, int status, const char *fmt, ...)
     return status;
 }
 
-static const rvm_tensor *get(builder *b, const char *fmt, ...)
+static const rvmi_tensor *get(builder *b, const char *fmt, ...)
 {
     char name[160];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    const rvm_tensor *t = rvm_weights_find(b->w, name);
+    const rvmi_tensor *t = rvmi_weights_find(b->w, name);
     if (!t) {
         fail(b, RVM_EFORMAT, "checkpoint has no tensor '%s'", name);
         return NULL;
@@ -53,9 +53,9 @@ static const rvm_tensor *get(builder *b, const char *fmt, ...)
     return t;
 }
 
-static int has(builder *b, const char *name) { return rvm_weights_find(b->w, name) != NULL; }
+static int has(builder *b, const char *name) { return rvmi_weights_find(b->w, name) != NULL; }
 
-static int check_shape(builder *b, const rvm_tensor *t, int ndim, const int64_t *shape)
+static int check_shape(builder *b, const rvmi_tensor *t, int ndim, const int64_t *shape)
 {
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++)
@@ -76,9 +76,9 @@ static int check_shape(builder *b, const rvm_tensor *t, int ndim, const int64_t 
 
 /* Loads conv "<conv>.weight" (and "<conv>.bias" if has_bias), folds BatchNorm "<bn>.*" into it
  * when bn is not NULL, and packs it. */
-static void load_conv(builder *b, rvm_conv *cv, const char *conv, const char *bn, double eps,
+static void load_conv(builder *b, rvmi_conv *cv, const char *conv, const char *bn, double eps,
                       int cout, int cin, int k, int stride, int dilation, int depthwise,
-                      int has_bias, rvm_act act)
+                      int has_bias, rvmi_act act)
 {
     if (b->status)
         return;
@@ -90,10 +90,10 @@ static void load_conv(builder *b, rvm_conv *cv, const char *conv, const char *bn
     cv->dilation = dilation;
     cv->depthwise = depthwise;
     cv->act = act;
-    const rvm_tensor *w = get(b, "%s.weight", conv);
+    const rvmi_tensor *w = get(b, "%s.weight", conv);
     if (!w || check_shape(b, w, 4, (int64_t[]){cout, depthwise ? 1 : cin, k, k}))
         return;
-    const rvm_tensor *bias = NULL, *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
+    const rvmi_tensor *bias = NULL, *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
     if (has_bias && (!(bias = get(b, "%s.bias", conv)) ||
                      check_shape(b, bias, 1, (int64_t[]){cout})))
         return;
@@ -104,12 +104,12 @@ static void load_conv(builder *b, rvm_conv *cv, const char *conv, const char *bn
         var = get(b, "%s.running_var", bn);
         char nbt[160];
         snprintf(nbt, sizeof nbt, "%s.num_batches_tracked", bn);
-        const rvm_tensor *t = rvm_weights_find(b->w, nbt);
+        const rvmi_tensor *t = rvmi_weights_find(b->w, nbt);
         if (t) /* training bookkeeping, not used at inference */
             b->used[t - b->w->tensors] = 1;
         if (b->status)
             return;
-        const rvm_tensor *all[] = {g, beta, mean, var};
+        const rvmi_tensor *all[] = {g, beta, mean, var};
         for (int i = 0; i < 4; i++)
             if (check_shape(b, all[i], 1, (int64_t[]){cout}))
                 return;
@@ -138,17 +138,17 @@ static void load_conv(builder *b, rvm_conv *cv, const char *conv, const char *bn
             scaled[o * per_out + i] = (float)(w->data[o * per_out + i] * s);
         cv->bias[o] = (float)shift;
     }
-    cv->weight = depthwise ? rvm_pack_depthwise(scaled, cout, k, k)
-                           : rvm_pack_dense(scaled, cout, cin, k, k);
+    cv->weight = depthwise ? rvmi_pack_depthwise(scaled, cout, k, k)
+                           : rvmi_pack_dense(scaled, cout, cin, k, k);
     int winograd = !depthwise && k == 3 && stride == 1 && dilation == 1;
     if (winograd)
-        cv->winograd = rvm_pack_winograd(scaled, cout, cin);
+        cv->winograd = rvmi_pack_winograd(scaled, cout, cin);
     free(scaled);
     if (!cv->weight || (winograd && !cv->winograd))
         fail(b, RVM_ENOMEM, "out of memory packing '%s'", conv);
 }
 
-static void conv_release(rvm_conv *cv)
+static void conv_release(rvmi_conv *cv)
 {
     free(cv->weight);
     free(cv->bias);
@@ -186,11 +186,11 @@ static void build_mnv3(builder *b, struct rvm_model *m)
     load_conv(b, &m->mnv3_stem, "backbone.features.0.0", "backbone.features.0.1", eps, 16, 3, 3,
               2, 1, 0, 0, RVM_ACT_HARDSWISH);
     for (int i = 0; i < RVM_MNV3_BLOCKS; i++) {
-        rvm_mnv3_block *blk = &m->mnv3[i];
+        rvmi_mnv3_block *blk = &m->mnv3[i];
         int in = mnv3_config[i].in, k = mnv3_config[i].k, ex = mnv3_config[i].expand;
         int out = mnv3_config[i].out, dil = mnv3_config[i].dilation;
         int stride = dil > 1 ? 1 : mnv3_config[i].stride;
-        rvm_act act = mnv3_config[i].hardswish ? RVM_ACT_HARDSWISH : RVM_ACT_RELU;
+        rvmi_act act = mnv3_config[i].hardswish ? RVM_ACT_HARDSWISH : RVM_ACT_RELU;
         char c[96], n[96];
         int j = 0;
         blk->has_expand = ex != in;
@@ -228,7 +228,7 @@ static void build_r50(builder *b, struct rvm_model *m)
     int in = 64, idx = 0;
     for (int l = 0; l < 4; l++)
         for (int i = 0; i < blocks[l]; i++) {
-            rvm_r50_block *blk = &m->r50[idx++];
+            rvmi_r50_block *blk = &m->r50[idx++];
             int p = planes[l], out = p * 4;
             /* layer4 trades its stride for dilation 2; its first block keeps dilation 1. */
             int stride = (i == 0 && (l == 1 || l == 2)) ? 2 : 1;
@@ -289,11 +289,11 @@ static void build_decoder(builder *b, struct rvm_model *m, int backbone_out)
 static void build_dgf(builder *b, struct rvm_model *m, int use)
 {
     const double eps = 1e-5;
-    const rvm_tensor *box = get(b, "refiner.box_filter.weight");
+    const rvmi_tensor *box = get(b, "refiner.box_filter.weight");
     if (!box || check_shape(b, box, 4, (int64_t[]){4, 1, 3, 3}))
         return;
-    rvm_conv dummy[3];
-    rvm_conv *conv = use ? m->dgf_conv : dummy;
+    rvmi_conv dummy[3];
+    rvmi_conv *conv = use ? m->dgf_conv : dummy;
     load_conv(b, &conv[0], "refiner.conv.0", "refiner.conv.1", eps, 16, 24, 1, 1, 1, 0, 0, RVM_ACT_RELU);
     load_conv(b, &conv[1], "refiner.conv.3", "refiner.conv.4", eps, 16, 16, 1, 1, 1, 0, 0, RVM_ACT_RELU);
     load_conv(b, &conv[2], "refiner.conv.6", NULL, 0, 4, 16, 1, 1, 1, 0, 1, RVM_ACT_NONE);
@@ -308,10 +308,10 @@ static void build_dgf(builder *b, struct rvm_model *m, int use)
     float w16[16 * 9];
     for (int j = 0; j < 16; j++)
         memcpy(w16 + j * 9, box->data + (j % 4) * 9, 9 * sizeof(float));
-    rvm_conv *cv = &m->dgf_box;
-    *cv = (rvm_conv){.cin = 16, .cout = 16, .kh = 3, .kw = 3, .stride = 1, .dilation = 1,
+    rvmi_conv *cv = &m->dgf_box;
+    *cv = (rvmi_conv){.cin = 16, .cout = 16, .kh = 3, .kw = 3, .stride = 1, .dilation = 1,
                      .depthwise = 1, .act = RVM_ACT_NONE};
-    cv->weight = rvm_pack_depthwise(w16, 16, 3, 3);
+    cv->weight = rvmi_pack_depthwise(w16, 16, 3, 3);
     cv->bias = aligned_alloc(64, 16 * sizeof(float));
     if (!cv->weight || !cv->bias) {
         fail(b, RVM_ENOMEM, "out of memory packing the refiner");
@@ -320,10 +320,10 @@ static void build_dgf(builder *b, struct rvm_model *m, int use)
     memset(cv->bias, 0, 16 * sizeof(float));
 }
 
-int rvm_model_build(struct rvm_model *m, const void *weights, rvm_variant want_variant,
+int rvmi_model_build(struct rvm_model *m, const void *weights, rvm_variant want_variant,
                     rvm_refiner want_refiner, char *err, size_t errlen)
 {
-    const rvm_weights *w = weights;
+    const rvmi_weights *w = weights;
     builder b = {.w = w, .err = err, .errlen = errlen};
     memset(m, 0, sizeof(*m));
     b.used = calloc((size_t)w->count + 1, 1);
@@ -382,16 +382,16 @@ int rvm_model_build(struct rvm_model *m, const void *weights, rvm_variant want_v
 done:
     free(b.used);
     if (b.status)
-        rvm_model_release(m);
+        rvmi_model_release(m);
     return b.status;
 }
 
-void rvm_model_release(struct rvm_model *m)
+void rvmi_model_release(struct rvm_model *m)
 {
     conv_release(&m->mnv3_stem);
     conv_release(&m->mnv3_last);
     for (int i = 0; i < RVM_MNV3_BLOCKS; i++) {
-        rvm_mnv3_block *b = &m->mnv3[i];
+        rvmi_mnv3_block *b = &m->mnv3[i];
         conv_release(&b->expand);
         conv_release(&b->depthwise);
         conv_release(&b->se_reduce);
@@ -461,20 +461,20 @@ rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner ref
         snprintf(err, errlen, "the shipped model was not found (set RVM_MODEL_DIR)");
         return NULL;
     }
-    rvm_weights w = {0};
-    int st = (is_dir(path) || ends_with(path, ".json")) ? rvm_tfjs_load(path, &w, err, errlen)
-                                                       : rvm_pth_load(path, &w, err, errlen);
+    rvmi_weights w = {0};
+    int st = (is_dir(path) || ends_with(path, ".json")) ? rvmi_tfjs_load(path, &w, err, errlen)
+                                                       : rvmi_pth_load(path, &w, err, errlen);
     if (st)
         return NULL;
     rvm_model *m = malloc(sizeof(*m));
     if (!m) {
-        rvm_weights_free(&w);
+        rvmi_weights_free(&w);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     char msg[256];
-    st = rvm_model_build(m, &w, variant, refiner, msg, sizeof msg);
-    rvm_weights_free(&w);
+    st = rvmi_model_build(m, &w, variant, refiner, msg, sizeof msg);
+    rvmi_weights_free(&w);
     if (st) {
         snprintf(err, errlen, "%s: %s", path, msg);
         free(m);
@@ -487,7 +487,7 @@ void rvm_model_free(rvm_model *m)
 {
     if (!m)
         return;
-    rvm_model_release(m);
+    rvmi_model_release(m);
     free(m);
 }
 

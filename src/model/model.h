@@ -12,14 +12,14 @@
 /* MobileNetV3-Large inverted residual block (torchvision layout). */
 typedef struct {
     int has_expand, has_se, residual;
-    rvm_conv expand, depthwise, se_reduce, se_expand, project;
-} rvm_mnv3_block;
+    rvmi_conv expand, depthwise, se_reduce, se_expand, project;
+} rvmi_mnv3_block;
 
 /* ResNet50 bottleneck block (torchvision layout). */
 typedef struct {
     int has_downsample;
-    rvm_conv conv1, conv2, conv3, downsample;
-} rvm_r50_block;
+    rvmi_conv conv1, conv2, conv3, downsample;
+} rvmi_r50_block;
 
 #define RVM_MNV3_BLOCKS 15
 #define RVM_R50_BLOCKS 16
@@ -27,37 +27,37 @@ typedef struct {
 /* ConvGRU on half of a decoder block's channels. */
 typedef struct {
     int channels; /* of the state */
-    rvm_conv ih;  /* [x, h] -> [r, z], sigmoid */
-    rvm_conv hh;  /* [x, r*h] -> c, tanh */
-} rvm_gru;
+    rvmi_conv ih;  /* [x, h] -> [r, z], sigmoid */
+    rvmi_conv hh;  /* [x, r*h] -> c, tanh */
+} rvmi_gru;
 
 struct rvm_model {
     rvm_variant variant;
     rvm_refiner refiner;      /* what runs */
     int has_dgf_weights;
     /* MobileNetV3 */
-    rvm_conv mnv3_stem, mnv3_last;
-    rvm_mnv3_block mnv3[RVM_MNV3_BLOCKS];
+    rvmi_conv mnv3_stem, mnv3_last;
+    rvmi_mnv3_block mnv3[RVM_MNV3_BLOCKS];
     /* ResNet50 */
-    rvm_conv r50_stem;
-    rvm_r50_block r50[RVM_R50_BLOCKS];
+    rvmi_conv r50_stem;
+    rvmi_r50_block r50[RVM_R50_BLOCKS];
     /* LR-ASPP */
-    rvm_conv aspp_main, aspp_gate;
+    rvmi_conv aspp_main, aspp_gate;
     /* Recurrent decoder; index k = decode(k+1), state r(k+1) */
     int feat_ch[4];    /* f1..f4 channels (f4 after LR-ASPP) */
     int dec_ch[4];     /* x1..x4 channels */
-    rvm_conv up_conv[3]; /* decode1..decode3 */
-    rvm_gru gru[4];
-    rvm_conv out_conv[2];
-    rvm_conv project_mat, project_seg;
+    rvmi_conv up_conv[3]; /* decode1..decode3 */
+    rvmi_gru gru[4];
+    rvmi_conv out_conv[2];
+    rvmi_conv project_mat, project_seg;
     /* Deep guided filter */
-    rvm_conv dgf_box; /* 3x3 depthwise on [x, y, x*y, x*x] (16 channels), trained weights */
-    rvm_conv dgf_conv[3];
+    rvmi_conv dgf_box; /* 3x3 depthwise on [x, y, x*y, x*x] (16 channels), trained weights */
+    rvmi_conv dgf_conv[3];
 };
 
 /* Builds the model from a checkpoint's tensors (consumes nothing; w stays the caller's). */
-int rvm_model_build(struct rvm_model *m, const void *weights, rvm_variant want_variant,
+int rvmi_model_build(struct rvm_model *m, const void *weights, rvm_variant want_variant,
                     rvm_refiner want_refiner, char *err, size_t errlen);
-void rvm_model_release(struct rvm_model *m);
+void rvmi_model_release(struct rvm_model *m);
 
 #endif

@@ -108,13 +108,13 @@ static int set_error(rvm_stream *s, int status, const char *fmt, ...)
 
 #define NEW_VIEW(v, H, W, C)                                                                    \
     do {                                                                                        \
-        (v) = (rvm_view){.h = (H), .w = (W), .c = (C), .stride = (C)};                          \
+        (v) = (rvmi_view){.h = (H), .w = (W), .c = (C), .stride = (C)};                          \
         (v).data = arena_floats(&s->scratch, (size_t)(H) * (W) * (C));                          \
         if (!(v).data)                                                                          \
             return set_error(s, RVM_ENOMEM, "out of memory");                                   \
     } while (0)
 
-static rvm_view channels(rvm_view v, int first, int count)
+static rvmi_view channels(rvmi_view v, int first, int count)
 {
     v.data += first;
     v.c = count;
@@ -122,14 +122,14 @@ static rvm_view channels(rvm_view v, int first, int count)
 }
 
 /* Rows [y, y + n) of v. */
-static rvm_view rows_of(rvm_view v, int y, int n)
+static rvmi_view rows_of(rvmi_view v, int y, int n)
 {
     v.data += (size_t)y * v.w * v.stride;
     v.h = n;
     return v;
 }
 
-static float *pixel(const rvm_view *v, int y, int x)
+static float *pixel(const rvmi_view *v, int y, int x)
 {
     return v->data + ((size_t)y * v->w + x) * v->stride;
 }
@@ -153,13 +153,13 @@ static void rows_task(void *ctx, int task, int thread)
 static void parallel_bands(rvm_stream *s, int h, int band, rows_fn fn, void *ctx)
 {
     rows_job j = {fn, ctx, h, band};
-    rvm_pool_run(s->pool, (h + band - 1) / band, rows_task, &j);
+    rvmi_pool_run(s->pool, (h + band - 1) / band, rows_task, &j);
 }
 
 /* Rows [0, h) in a few tasks per thread, so uneven tasks balance. */
 static void parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
 {
-    int threads = rvm_pool_threads(s->pool);
+    int threads = rvmi_pool_threads(s->pool);
     int tasks = threads == 1 ? 1 : threads * 4;
     if (tasks > h)
         tasks = h;
@@ -167,10 +167,10 @@ static void parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
 }
 
 typedef struct {
-    const rvm_kernels *k;
-    const rvm_conv *cv;
-    const rvm_inputs *in;
-    const rvm_view *out, *res;
+    const rvmi_kernels *k;
+    const rvmi_conv *cv;
+    const rvmi_inputs *in;
+    const rvmi_view *out, *res;
     const float *zeros;
 } conv_job;
 
@@ -199,14 +199,14 @@ static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
 
 /* out = act(conv(concatenation of in) + bias [+ res]); out must already have the conv's
  * output size. */
-static void conv_cat(rvm_stream *s, const rvm_conv *cv, const rvm_inputs *in, const rvm_view *out,
-                     const rvm_view *res)
+static void conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                     const rvmi_view *res)
 {
     conv_job j = {s->kernels, cv, in, out, res, s->zeros};
     if (cv->winograd && s->kernels->conv_winograd) {
-        size_t n = rvm_winograd_scratch(cv->cin, cv->cout);
+        size_t n = rvmi_winograd_scratch(cv->cin, cv->cout);
         size_t mark = arena_mark(&s->scratch);
-        float *scratch = arena_floats(&s->scratch, n * rvm_pool_threads(s->pool));
+        float *scratch = arena_floats(&s->scratch, n * rvmi_pool_threads(s->pool));
         if (scratch) {
             winograd_job w = {j, scratch, n};
             parallel_rows(s, (out->h + 3) / 4, winograd_rows, &w);
@@ -218,17 +218,17 @@ static void conv_cat(rvm_stream *s, const rvm_conv *cv, const rvm_inputs *in, co
     parallel_rows(s, out->h, conv_rows, &j);
 }
 
-static void conv(rvm_stream *s, const rvm_conv *cv, const rvm_view *in, const rvm_view *out,
-                 const rvm_view *res)
+static void conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                 const rvmi_view *res)
 {
-    rvm_inputs one = rvm_inputs_of(in);
+    rvmi_inputs one = rvmi_inputs_of(in);
     conv_cat(s, cv, &one, out, res);
 }
 
 /* Allocates the output of cv applied to in. */
 #define NEW_CONV_OUT(out, cv, in)                                                               \
-    NEW_VIEW(out, rvm_conv_out_size((in).h, (cv)->kh, (cv)->stride, (cv)->dilation),            \
-             rvm_conv_out_size((in).w, (cv)->kw, (cv)->stride, (cv)->dilation), (cv)->cout)
+    NEW_VIEW(out, rvmi_conv_out_size((in).h, (cv)->kh, (cv)->stride, (cv)->dilation),            \
+             rvmi_conv_out_size((in).w, (cv)->kw, (cv)->stride, (cv)->dilation), (cv)->cout)
 
 /* Allocates the output of cv applied to in, and runs it. */
 #define CONV(out, cv, in, res)                                                                  \
@@ -274,7 +274,7 @@ static const lerp *lerp_table(rvm_stream *s, float scale, int out_size, int in_s
 }
 
 typedef struct {
-    const rvm_view *in, *out;
+    const rvmi_view *in, *out;
     float sy;
     const lerp *lx; /* per output column */
 } resize_job;
@@ -299,7 +299,7 @@ RVM_CLONES_V4_V3 static void resize_rows(void *ctx, int y0, int y1, int thread)
 
 /* Resizes in into out (which may be a channel slice of a wider buffer, and may be smaller
  * than in*scale: that is the decoder's crop to the skip connection's size). */
-static int resize(rvm_stream *s, const rvm_view *in, const rvm_view *out, float sy, float sx)
+static int resize(rvm_stream *s, const rvmi_view *in, const rvmi_view *out, float sy, float sx)
 {
     const lerp *lx = lerp_table(s, sx, out->w, in->w);
     if (!lx)
@@ -314,7 +314,7 @@ static int resize(rvm_stream *s, const rvm_view *in, const rvm_view *out, float 
 typedef struct {
     rvm_stream *s;
     const struct frame *f;
-    const rvm_view *out;
+    const rvmi_view *out;
     float sy;
     const lerp *lx;
 } input_job;
@@ -345,7 +345,7 @@ RVM_CLONES_V4_V3 static void input_rows(void *ctx, int y0, int y1, int thread)
     }
 }
 
-static int downsample_input(rvm_stream *s, const struct frame *f, rvm_view *out)
+static int downsample_input(rvm_stream *s, const struct frame *f, rvmi_view *out)
 {
     NEW_VIEW(*out, s->h0, s->w0, 3);
     /* F.interpolate by scale factor: the coordinate step is 1/ratio in both directions */
@@ -358,7 +358,7 @@ static int downsample_input(rvm_stream *s, const struct frame *f, rvm_view *out)
 
 /* AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False): a last odd row or column averages
  * the pixels that exist. */
-static int avgpool2(rvm_stream *s, const rvm_view *in, rvm_view *out)
+static int avgpool2(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 {
     NEW_VIEW(*out, (in->h + 1) / 2, (in->w + 1) / 2, in->c);
     for (int y = 0; y < out->h; y++)
@@ -377,7 +377,7 @@ static int avgpool2(rvm_stream *s, const rvm_view *in, rvm_view *out)
 }
 
 /* Per-channel mean over all pixels into a 1x1 view. */
-RVM_CLONES_V4_V3 static int global_mean(rvm_stream *s, const rvm_view *in, rvm_view *out)
+RVM_CLONES_V4_V3 static int global_mean(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 {
     NEW_VIEW(*out, 1, 1, in->c);
     double *sum = (double *)arena_floats(&s->scratch, 2 * (size_t)in->c);
@@ -396,7 +396,7 @@ RVM_CLONES_V4_V3 static int global_mean(rvm_stream *s, const rvm_view *in, rvm_v
 }
 
 typedef struct {
-    const rvm_view *v;
+    const rvmi_view *v;
     const float *scale;
 } scale_job;
 
@@ -413,7 +413,7 @@ RVM_CLONES_V4_V3 static void scale_rows(void *ctx, int y0, int y1, int thread)
 }
 
 /* Multiplies every pixel's channels by scale[] (SE and LR-ASPP gates). */
-static void scale_channels(rvm_stream *s, const rvm_view *v, const float *scale)
+static void scale_channels(rvm_stream *s, const rvmi_view *v, const float *scale)
 {
     scale_job j = {v, scale};
     parallel_rows(s, v->h, scale_rows, &j);
@@ -422,7 +422,7 @@ static void scale_channels(rvm_stream *s, const rvm_view *v, const float *scale)
 /* A per-pixel step over whole rows, run on the stream's threads: row(op, y) for every y. */
 typedef struct row_op {
     void (*row)(const struct row_op *op, int y);
-    const rvm_view *a, *b, *c;
+    const rvmi_view *a, *b, *c;
 } row_op;
 
 static void row_op_rows(void *ctx, int y0, int y1, int thread)
@@ -433,8 +433,8 @@ static void row_op_rows(void *ctx, int y0, int y1, int thread)
         op->row(op, y);
 }
 
-static void run_rows(rvm_stream *s, void (*row)(const row_op *, int), const rvm_view *a,
-                     const rvm_view *b, const rvm_view *c)
+static void run_rows(rvm_stream *s, void (*row)(const row_op *, int), const rvmi_view *a,
+                     const rvmi_view *b, const rvmi_view *c)
 {
     row_op op = {row, a, b, c};
     parallel_rows(s, b->h, row_op_rows, &op);
@@ -452,38 +452,38 @@ RVM_CLONES_V4_V3 static void copy_row(const row_op *op, int y)
 }
 
 /* Copies a's channels into b (a channel slice of a wider buffer, typically). */
-static void copy_channels(rvm_stream *s, const rvm_view *from, const rvm_view *to)
+static void copy_channels(rvm_stream *s, const rvmi_view *from, const rvmi_view *to)
 {
     run_rows(s, copy_row, from, to, NULL);
 }
 
 /* ---- encoders ---- */
 
-static int mobilenetv3(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
+static int mobilenetv3(rvm_stream *s, const rvmi_view *src_sm, rvmi_view f[4])
 {
     const struct rvm_model *m = s->model;
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-    rvm_view x;
+    rvmi_view x;
     NEW_VIEW(x, src_sm->h, src_sm->w, 3);
     for (size_t i = 0; i < (size_t)x.h * x.w; i++)
         for (int k = 0; k < 3; k++)
             x.data[3 * i + k] = (src_sm->data[3 * i + k] - mean[k]) / std[k];
-    rvm_view y;
+    rvmi_view y;
     CONV(y, &m->mnv3_stem, x, NULL);
     x = y;
     for (int i = 0; i < RVM_MNV3_BLOCKS; i++) {
-        const rvm_mnv3_block *b = &m->mnv3[i];
-        rvm_view h = x, d;
+        const rvmi_mnv3_block *b = &m->mnv3[i];
+        rvmi_view h = x, d;
         /* the block's output outlives its temporaries, so it is allocated first */
-        const rvm_conv *dw = &b->depthwise;
-        NEW_VIEW(y, rvm_conv_out_size(x.h, dw->kh, dw->stride, dw->dilation),
-                 rvm_conv_out_size(x.w, dw->kw, dw->stride, dw->dilation), b->project.cout);
+        const rvmi_conv *dw = &b->depthwise;
+        NEW_VIEW(y, rvmi_conv_out_size(x.h, dw->kh, dw->stride, dw->dilation),
+                 rvmi_conv_out_size(x.w, dw->kw, dw->stride, dw->dilation), b->project.cout);
         size_t mark = arena_mark(&s->scratch);
         if (b->has_expand)
             CONV(h, &b->expand, x, NULL);
         CONV(d, &b->depthwise, h, NULL);
         if (b->has_se) {
-            rvm_view mean1, red, gate;
+            rvmi_view mean1, red, gate;
             int st = global_mean(s, &d, &mean1);
             if (st)
                 return st;
@@ -506,7 +506,7 @@ static int mobilenetv3(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
 }
 
 /* MaxPool2d(3, 2, padding 1): padding never wins. */
-static int maxpool3(rvm_stream *s, const rvm_view *in, rvm_view *out)
+static int maxpool3(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 {
     NEW_VIEW(*out, (in->h - 1) / 2 + 1, (in->w - 1) / 2 + 1, in->c);
     for (int y = 0; y < out->h; y++)
@@ -527,21 +527,21 @@ static int maxpool3(rvm_stream *s, const rvm_view *in, rvm_view *out)
     return 0;
 }
 
-static int resnet50(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
+static int resnet50(rvm_stream *s, const rvmi_view *src_sm, rvmi_view f[4])
 {
     const struct rvm_model *m = s->model;
-    rvm_view x, y;
+    rvmi_view x, y;
     CONV(f[0], &m->r50_stem, *src_sm, NULL);
     int st = maxpool3(s, &f[0], &x);
     if (st)
         return st;
     static const int ends[4] = {3, 7, 13, 16};
     for (int i = 0, layer = 0; i < RVM_R50_BLOCKS; i++) {
-        const rvm_r50_block *b = &m->r50[i];
-        rvm_view t1, t2, id = x;
-        const rvm_conv *c2 = &b->conv2;
-        NEW_VIEW(y, rvm_conv_out_size(x.h, c2->kh, c2->stride, c2->dilation),
-                 rvm_conv_out_size(x.w, c2->kw, c2->stride, c2->dilation), b->conv3.cout);
+        const rvmi_r50_block *b = &m->r50[i];
+        rvmi_view t1, t2, id = x;
+        const rvmi_conv *c2 = &b->conv2;
+        NEW_VIEW(y, rvmi_conv_out_size(x.h, c2->kh, c2->stride, c2->dilation),
+                 rvmi_conv_out_size(x.w, c2->kw, c2->stride, c2->dilation), b->conv3.cout);
         size_t mark = arena_mark(&s->scratch);
         CONV(t1, &b->conv1, x, NULL);
         CONV(t2, &b->conv2, t1, NULL);
@@ -566,8 +566,8 @@ static int resnet50(rvm_stream *s, const rvm_view *src_sm, rvm_view f[4])
 /* ---- decoder ---- */
 
 typedef struct {
-    const rvm_view *rz, *c;
-    const rvm_view *state, *out;
+    const rvmi_view *rz, *c;
+    const rvmi_view *state, *out;
 } gru_job;
 
 RVM_CLONES_V4_V3 static void gru_update_rows(void *ctx, int y0, int y1, int thread)
@@ -599,20 +599,20 @@ RVM_CLONES_V4_V3 static void reset_gate_row(const row_op *op, int y)
 }
 
 /* ConvGRU on the second half of x's channels, in place; the state advances. */
-static int gru(rvm_stream *s, int k, const rvm_view *x)
+static int gru(rvm_stream *s, int k, const rvmi_view *x)
 {
-    const rvm_gru *g = &s->model->gru[k];
+    const rvmi_gru *g = &s->model->gru[k];
     const int ch = g->channels;
-    rvm_view b = channels(*x, ch, ch);
-    rvm_view state = {.data = s->state[k], .h = x->h, .w = x->w, .c = ch, .stride = ch};
-    rvm_view rz, rh, c;
+    rvmi_view b = channels(*x, ch, ch);
+    rvmi_view state = {.data = s->state[k], .h = x->h, .w = x->w, .c = ch, .stride = ch};
+    rvmi_view rz, rh, c;
     size_t mark = arena_mark(&s->scratch);
-    rvm_inputs xh = {2, {b, state}};
+    rvmi_inputs xh = {2, {b, state}};
     NEW_VIEW(rz, x->h, x->w, 2 * ch);
     conv_cat(s, &g->ih, &xh, &rz, NULL);
     NEW_VIEW(rh, x->h, x->w, ch);
     run_rows(s, reset_gate_row, &rz, &state, &rh);
-    rvm_inputs xrh = {2, {b, rh}};
+    rvmi_inputs xrh = {2, {b, rh}};
     NEW_VIEW(c, x->h, x->w, ch);
     conv_cat(s, &g->hh, &xrh, &c, NULL);
     gru_job j = {&rz, &c, &state, &b};
@@ -622,15 +622,15 @@ static int gru(rvm_stream *s, int k, const rvm_view *x)
 }
 
 /* The decoder's input [upsample(x) cropped to s_img's size, f (if any), s_img]. */
-static int upsample_inputs(rvm_stream *s, const rvm_view *x, const rvm_view *f,
-                           const rvm_view *s_img, rvm_inputs *cat)
+static int upsample_inputs(rvm_stream *s, const rvmi_view *x, const rvmi_view *f,
+                           const rvmi_view *s_img, rvmi_inputs *cat)
 {
-    rvm_view up;
+    rvmi_view up;
     NEW_VIEW(up, s_img->h, s_img->w, x->c);
     int st = resize(s, x, &up, 0.5f, 0.5f);
     if (st)
         return st;
-    *cat = (rvm_inputs){0};
+    *cat = (rvmi_inputs){0};
     cat->v[cat->n++] = up;
     if (f)
         cat->v[cat->n++] = *f;
@@ -638,17 +638,17 @@ static int upsample_inputs(rvm_stream *s, const rvm_view *x, const rvm_view *f,
     return 0;
 }
 
-static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_view *x0)
+static int decoder(rvm_stream *s, const rvmi_view *s0, const rvmi_view f[4], rvmi_view *x0)
 {
     const struct rvm_model *m = s->model;
-    rvm_view pyr[4] = {*s0}; /* s0..s3 */
+    rvmi_view pyr[4] = {*s0}; /* s0..s3 */
     for (int i = 1; i < 4; i++) {
         int st = avgpool2(s, &pyr[i - 1], &pyr[i]);
         if (st)
             return st;
     }
     /* decode4: GRU on half of the LR-ASPP output (the other half passes through) */
-    rvm_view x;
+    rvmi_view x;
     NEW_VIEW(x, f[3].h, f[3].w, f[3].c);
     copy_channels(s, &f[3], &x);
     int st = gru(s, 3, &x);
@@ -656,8 +656,8 @@ static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_v
         return st;
     s->layers.x[3] = x;
     for (int k = 2; k >= 0; k--) {
-        rvm_inputs cat;
-        rvm_view y;
+        rvmi_inputs cat;
+        rvmi_view y;
         NEW_VIEW(y, pyr[k + 1].h, pyr[k + 1].w, m->up_conv[k].cout);
         size_t mark = arena_mark(&s->scratch);
         if ((st = upsample_inputs(s, &x, &f[k], &pyr[k + 1], &cat)))
@@ -669,8 +669,8 @@ static int decoder(rvm_stream *s, const rvm_view *s0, const rvm_view f[4], rvm_v
         x = y;
         s->layers.x[k] = x;
     }
-    rvm_inputs cat;
-    rvm_view y;
+    rvmi_inputs cat;
+    rvmi_view y;
     NEW_VIEW(*x0, s0->h, s0->w, m->out_conv[1].cout);
     size_t mark = arena_mark(&s->scratch);
     if ((st = upsample_inputs(s, &x, NULL, s0, &cat)))
@@ -704,7 +704,7 @@ RVM_CLONES_V4_V3 static void guide_row(const row_op *op, int y)
 RVM_CLONES_V4_V3 static void box_horizontal_row(const row_op *op, int y)
 {
     const float third = 1.f / 3.f;
-    const rvm_view *in = op->a;
+    const rvmi_view *in = op->a;
     for (int x = 0; x < in->w; x++)
         for (int k = 0; k < in->c; k++) {
             float l = x > 0 ? pixel(in, y, x - 1)[k] : 0.f;
@@ -716,7 +716,7 @@ RVM_CLONES_V4_V3 static void box_horizontal_row(const row_op *op, int y)
 RVM_CLONES_V4_V3 static void box_vertical_row(const row_op *op, int y)
 {
     const float third = 1.f / 3.f;
-    const rvm_view *t = op->a;
+    const rvmi_view *t = op->a;
     for (int x = 0; x < t->w; x++)
         for (int k = 0; k < t->c; k++) {
             float u = y > 0 ? pixel(t, y - 1, x)[k] : 0.f;
@@ -771,7 +771,7 @@ RVM_CLONES_V4_V3 static void offset_row(const row_op *op, int y)
 
 typedef struct {
     rvm_stream *s;
-    const rvm_view *src_sm, *proj, *hid, *ab;
+    const rvmi_view *src_sm, *proj, *hid, *ab;
     float *scratch;
     size_t per_thread;
 } refine_job;
@@ -781,8 +781,8 @@ static size_t refine_scratch(int w)
     return (size_t)w * ((REFINE_BAND + 2) * 48 + REFINE_BAND * 40);
 }
 
-static void run_local_rows(void (*row)(const row_op *, int), const rvm_view *a, const rvm_view *b,
-                           const rvm_view *c, int y0, int y1)
+static void run_local_rows(void (*row)(const row_op *, int), const rvmi_view *a, const rvmi_view *b,
+                           const rvmi_view *c, int y0, int y1)
 {
     row_op op = {row, a, b, c};
     for (int y = y0; y < y1; y++)
@@ -793,27 +793,27 @@ static void refine_rows(void *ctx, int y0, int y1, int thread)
 {
     refine_job *j = ctx;
     const struct rvm_model *m = j->s->model;
-    const rvm_kernels *k = j->s->kernels;
+    const rvmi_kernels *k = j->s->kernels;
     const int w = j->src_sm->w, n = y1 - y0;
     /* the band with one row of context above and below, where the image has it */
     const int ya = y0 > 0 ? y0 - 1 : 0, yb = y1 < j->src_sm->h ? y1 + 1 : y1, bh = yb - ya;
     const int l0 = y0 - ya; /* the band's first row, in band rows */
     float *p = j->scratch + (size_t)thread * j->per_thread;
-    rvm_view xy = {p, bh, w, 16, 16}, box = {p + (size_t)bh * w * 16, bh, w, 16, 16};
-    rvm_view t = {p + (size_t)bh * w * 32, bh, w, 16, 16};
+    rvmi_view xy = {p, bh, w, 16, 16}, box = {p + (size_t)bh * w * 16, bh, w, 16, 16};
+    rvmi_view t = {p + (size_t)bh * w * 32, bh, w, 16, 16};
     p += (size_t)(REFINE_BAND + 2) * w * 48;
-    rvm_view cov_var = {p, n, w, 8, 8}, h1 = {p + (size_t)n * w * 8, n, w, 16, 16};
-    rvm_view h2 = {p + (size_t)n * w * 24, n, w, 16, 16};
+    rvmi_view cov_var = {p, n, w, 8, 8}, h1 = {p + (size_t)n * w * 8, n, w, 16, 16};
+    rvmi_view h2 = {p + (size_t)n * w * 24, n, w, 16, 16};
 
-    rvm_view src = rows_of(*j->src_sm, ya, bh), proj = rows_of(*j->proj, ya, bh);
+    rvmi_view src = rows_of(*j->src_sm, ya, bh), proj = rows_of(*j->proj, ya, bh);
     run_local_rows(guide_row, &src, &proj, &xy, 0, bh);
-    rvm_view box_rows = rows_of(box, l0, n), ab = rows_of(*j->ab, y0, n);
-    rvm_view a = channels(ab, 0, 4);
+    rvmi_view box_rows = rows_of(box, l0, n), ab = rows_of(*j->ab, y0, n);
+    rvmi_view a = channels(ab, 0, 4);
     if (m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER) {
         k->conv_depthwise(&m->dgf_box, &xy, &box, NULL, l0, l0 + n);
         run_local_rows(cov_var_row, &box_rows, &cov_var, NULL, 0, n);
-        rvm_inputs cat = {2, {cov_var, rows_of(*j->hid, y0, n)}}; /* [cov, var, hid] */
-        rvm_inputs in1 = rvm_inputs_of(&h1), in2 = rvm_inputs_of(&h2);
+        rvmi_inputs cat = {2, {cov_var, rows_of(*j->hid, y0, n)}}; /* [cov, var, hid] */
+        rvmi_inputs in1 = rvmi_inputs_of(&h1), in2 = rvmi_inputs_of(&h2);
         k->conv_dense(&m->dgf_conv[0], &cat, &h1, NULL, 0, n, j->s->zeros);
         k->conv_dense(&m->dgf_conv[1], &in1, &h2, NULL, 0, n, j->s->zeros);
         k->conv_dense(&m->dgf_conv[2], &in2, &a, NULL, 0, n, j->s->zeros);
@@ -825,12 +825,12 @@ static void refine_rows(void *ctx, int y0, int y1, int thread)
     run_local_rows(offset_row, &box_rows, &ab, NULL, 0, n);
 }
 
-static int refine_coefficients(rvm_stream *s, const rvm_view *src_sm, const rvm_view *proj,
-                               const rvm_view *hid, rvm_view *ab)
+static int refine_coefficients(rvm_stream *s, const rvmi_view *src_sm, const rvmi_view *proj,
+                               const rvmi_view *hid, rvmi_view *ab)
 {
     NEW_VIEW(*ab, src_sm->h, src_sm->w, 8);
     size_t per_thread = refine_scratch(src_sm->w), mark = arena_mark(&s->scratch);
-    float *scratch = arena_floats(&s->scratch, per_thread * rvm_pool_threads(s->pool));
+    float *scratch = arena_floats(&s->scratch, per_thread * rvmi_pool_threads(s->pool));
     if (!scratch)
         return set_error(s, RVM_ENOMEM, "out of memory");
     refine_job j = {s, src_sm, proj, hid, ab, scratch, per_thread};
@@ -851,7 +851,7 @@ typedef struct {
 typedef struct {
     rvm_stream *s;
     const struct frame *f;
-    const rvm_view *ab;
+    const rvmi_view *ab;
     const rvm_output *out;
     float sy;
     const lerp *lx;
@@ -900,10 +900,10 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
     }
 }
 
-static int full_resolution(rvm_stream *s, const struct frame *f, const rvm_view *ab,
+static int full_resolution(rvm_stream *s, const struct frame *f, const rvmi_view *ab,
                            const rvm_output *out)
 {
-    int threads = rvm_pool_threads(s->pool);
+    int threads = rvmi_pool_threads(s->pool);
     size_t plane = ((size_t)f->width + 15) / 16 * 16;
     /* F.interpolate by size: the coordinate step is in/out */
     const lerp *lx = lerp_table(s, (float)ab->w / (float)f->width, f->width, ab->w);
@@ -969,8 +969,8 @@ static int prepare(rvm_stream *s, const struct frame *f, double ratio)
     return 0;
 }
 
-static int forward(rvm_stream *s, const struct frame *f, double ratio, rvm_view *x0,
-                   rvm_view *src_sm)
+static int forward(rvm_stream *s, const struct frame *f, double ratio, rvmi_view *x0,
+                   rvmi_view *src_sm)
 {
     int st = prepare(s, f, ratio);
     if (st)
@@ -978,7 +978,7 @@ static int forward(rvm_stream *s, const struct frame *f, double ratio, rvm_view 
     if ((st = downsample_input(s, f, src_sm)))
         return st;
     s->layers.src_sm = *src_sm;
-    rvm_view feats[4];
+    rvmi_view feats[4];
     st = s->model->variant == RVM_VARIANT_MOBILENETV3 ? mobilenetv3(s, src_sm, feats)
                                                        : resnet50(s, src_sm, feats);
     if (st)
@@ -986,7 +986,7 @@ static int forward(rvm_stream *s, const struct frame *f, double ratio, rvm_view 
     for (int i = 0; i < 4; i++)
         s->layers.f[i] = feats[i];
     /* LR-ASPP: relu(bn(conv(f4))) * sigmoid(conv(mean(f4))) */
-    rvm_view mean4, gate, aspp;
+    rvmi_view mean4, gate, aspp;
     if ((st = global_mean(s, &feats[3], &mean4)))
         return st;
     CONV(gate, &s->model->aspp_gate, mean4, NULL);
@@ -998,7 +998,7 @@ static int forward(rvm_stream *s, const struct frame *f, double ratio, rvm_view 
         return st;
     s->layers.x0 = *x0;
     for (int k = 0; k < 4; k++)
-        s->layers.r[k] = (rvm_view){s->state[k], s->state_h[k], s->state_w[k],
+        s->layers.r[k] = (rvmi_view){s->state[k], s->state_h[k], s->state_w[k],
                                     s->model->gru[k].channels, s->model->gru[k].channels};
     return 0;
 }
@@ -1011,7 +1011,7 @@ int rvm_stream_process(rvm_stream *s, const uint8_t *rgb, int width, int height,
     if (!out || out->type < RVM_PIXEL_F32 || out->type > RVM_PIXEL_U16)
         return set_error(s, RVM_EINVAL, "no valid output description");
     struct frame f = {rgb, width, height, stride};
-    rvm_view x0, src_sm, proj, ab;
+    rvmi_view x0, src_sm, proj, ab;
     int st = forward(s, &f, ratio, &x0, &src_sm);
     if (st)
         return st;
@@ -1045,7 +1045,7 @@ int rvm_stream_segment(rvm_stream *s, const uint8_t *rgb, int width, int height,
             *seg_h = h0;
         return st;
     }
-    rvm_view x0, src_sm, out;
+    rvmi_view x0, src_sm, out;
     int st = forward(s, &f, ratio, &x0, &src_sm);
     if (st)
         return st;
@@ -1091,8 +1091,8 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, char *err, si
         return NULL;
     }
     s->model = model;
-    s->kernels = rvm_kernels_select();
-    s->pool = rvm_pool_create(threads);
+    s->kernels = rvmi_kernels_select();
+    s->pool = rvmi_pool_create(threads);
     s->zeros = calloc(RVM_MAX_CIN, sizeof(float));
     if (!s->pool || !s->zeros) {
         rvm_stream_free(s);
@@ -1120,25 +1120,25 @@ void rvm_stream_free(rvm_stream *s)
         return;
     rvm_stream_reset(s);
     arena_free(&s->scratch);
-    rvm_pool_free(s->pool);
+    rvmi_pool_free(s->pool);
     free(s->zeros);
     free(s);
 }
 
 const char *rvm_stream_error(const rvm_stream *s) { return s ? s->err : "no stream"; }
 
-int rvm_stream_set_kernels(rvm_stream *s, const char *isa)
+int rvmi_stream_set_kernels(rvm_stream *s, const char *isa)
 {
-    const rvm_kernels *k = rvm_kernels_by_name(isa);
+    const rvmi_kernels *k = rvmi_kernels_by_name(isa);
     if (!k)
         return set_error(s, RVM_EUNSUPPORTED, "this CPU cannot run the %s kernels", isa);
     s->kernels = k;
     return 0;
 }
 
-const rvm_view *rvm_stream_layer(const rvm_stream *s, const char *name)
+const rvmi_view *rvmi_stream_layer(const rvm_stream *s, const char *name)
 {
-    const rvm_view *all[] = {&s->layers.src_sm, &s->layers.f[0], &s->layers.f[1], &s->layers.f[2],
+    const rvmi_view *all[] = {&s->layers.src_sm, &s->layers.f[0], &s->layers.f[1], &s->layers.f[2],
                              &s->layers.f[3],   &s->layers.aspp, &s->layers.x[3], &s->layers.x[2],
                              &s->layers.x[1],   &s->layers.x[0], &s->layers.x0,   &s->layers.proj,
                              &s->layers.seg};

@@ -25,8 +25,8 @@ typedef struct {
 
 struct rvm_stream {
     const struct rvm_model *model;
-    const rvm_kernels *kernels;
-    rvm_pool *pool;
+    const rvmi_kernels *kernels;
+    rvmi_pool *pool;
     arena scratch;
     float *zeros; /* RVM_MAX_CIN zeros: what convolutions read in their padding */
     float u8_to_float[256];
@@ -36,15 +36,15 @@ struct rvm_stream {
     int state_h[4], state_w[4];
     /* Where the last frame's layers are (valid until the next frame), for tests. */
     struct {
-        rvm_view src_sm, f[4], aspp, x[4], x0, proj, seg, r[4];
+        rvmi_view src_sm, f[4], aspp, x[4], x0, proj, seg, r[4];
     } layers;
     char err[256];
 };
 
 /* A layer of the last frame by its golden-dump name (src_sm, f1..f4, aspp, x4..x1, x0, proj,
  * seg, r1..r4), or NULL. */
-const rvm_view *rvm_stream_layer(const rvm_stream *s, const char *name);
+const rvmi_view *rvmi_stream_layer(const rvm_stream *s, const char *name);
 /* Forces a kernel set by name (reference, generic, avx2, avx512). */
-int rvm_stream_set_kernels(rvm_stream *s, const char *isa);
+int rvmi_stream_set_kernels(rvm_stream *s, const char *isa);
 
 #endif

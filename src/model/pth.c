@@ -1215,7 +1215,7 @@ static float load_elem(const uint8_t *p, int dtype, int big)
         return (float)d;
     }
     case DT_F16:
-        return rvm_half_to_float((uint16_t)u);
+        return rvmi_half_to_float((uint16_t)u);
     case DT_BF16: {
         uint32_t w = (uint32_t)u << 16;
         float f;
@@ -1287,7 +1287,7 @@ static int cmp_uses(const void *a, const void *b)
 }
 
 /* Checks the pickle's result is a flat {str: tensor} and fills out in its order. */
-static int build_weights(pth_ctx *c, const obj *root, rvm_weights *out)
+static int build_weights(pth_ctx *c, const obj *root, rvmi_weights *out)
 {
     if (root->kind != K_DICT)
         return fail(c, RVM_EFORMAT, "the pickle holds %s, not a state_dict", kind_name(root));
@@ -1359,7 +1359,7 @@ static int build_weights(pth_ctx *c, const obj *root, rvm_weights *out)
         if (!data)
             return fail(c, RVM_ENOMEM, "out of memory for tensor '%s'",
                         shown(name, strlen(name), b, sizeof b));
-        if (rvm_weights_add(out, name, t->ndim, t->shape, data) != 0) {
+        if (rvmi_weights_add(out, name, t->ndim, t->shape, data) != 0) {
             free(data);
             return fail(c, RVM_ENOMEM, "out of memory");
         }
@@ -1483,7 +1483,7 @@ static int check_metadata(pth_ctx *c)
 }
 
 /* Takes ownership of src. */
-static int load_source(pth_ctx *c, zip_source_t *src, rvm_weights *out)
+static int load_source(pth_ctx *c, zip_source_t *src, rvmi_weights *out)
 {
     zip_error_t ze;
     zip_error_init(&ze);
@@ -1550,7 +1550,7 @@ static void ctx_init(pth_ctx *c, const char *name, int from_file, char *err, siz
         err[0] = '\0';
 }
 
-static int ctx_finish(pth_ctx *c, int rc, rvm_weights *out)
+static int ctx_finish(pth_ctx *c, int rc, rvmi_weights *out)
 {
     free_objects(c);
     free(c->stack);
@@ -1561,7 +1561,7 @@ static int ctx_finish(pth_ctx *c, int rc, rvm_weights *out)
     if (c->za)
         zip_discard(c->za);
     if (rc) {
-        rvm_weights_free(out);
+        rvmi_weights_free(out);
         if (!c->failed) /* every path sets a message; this only guards the contract */
             fail(c, rc, "cannot load checkpoint");
     }
@@ -1582,7 +1582,7 @@ static int explain_not_zip(pth_ctx *c, const uint8_t *head, size_t n)
     return 0;
 }
 
-int rvm_pth_load_memory(const uint8_t *data, size_t size, rvm_weights *out, char *err,
+int rvmi_pth_load_memory(const uint8_t *data, size_t size, rvmi_weights *out, char *err,
                         size_t errlen)
 {
     pth_ctx c;
@@ -1608,7 +1608,7 @@ int rvm_pth_load_memory(const uint8_t *data, size_t size, rvm_weights *out, char
     return ctx_finish(&c, rc, out);
 }
 
-int rvm_pth_load(const char *path, rvm_weights *out, char *err, size_t errlen)
+int rvmi_pth_load(const char *path, rvmi_weights *out, char *err, size_t errlen)
 {
     pth_ctx c;
     ctx_init(&c, path ? path : "checkpoint", 1, err, errlen);

@@ -748,7 +748,7 @@ static int decode(const loader *ld, const entry *e, float *dst, char *err, size_
         break;
     case ST_Q_F16:
         for (size_t i = 0; i < n; i++)
-            dst[i] = rvm_half_to_float((uint16_t)(s[2 * i] | s[2 * i + 1] << 8));
+            dst[i] = rvmi_half_to_float((uint16_t)(s[2 * i] | s[2 * i + 1] << 8));
         break;
     case ST_F32:
         for (size_t i = 0; i < n; i++) {
@@ -811,12 +811,12 @@ static int find(loader *ld, const char *key, role r, int ndim, const int64_t *sh
     return 0;
 }
 
-static int emit(rvm_weights *w, const char *module, const char *param, int ndim,
+static int emit(rvmi_weights *w, const char *module, const char *param, int ndim,
                 const int64_t *shape, float *data, char *err, size_t errlen)
 {
     char name[128];
     snprintf(name, sizeof(name), "%s.%s", module, param);
-    if (!data || rvm_weights_add(w, name, ndim, shape, data) != 0) {
+    if (!data || rvmi_weights_add(w, name, ndim, shape, data) != 0) {
         free(data);
         return fail(err, errlen, RVM_ENOMEM, "out of memory");
     }
@@ -845,7 +845,7 @@ static int vector_of(loader *ld, const entry *e, float **out, char *err, size_t 
     return rc;
 }
 
-static int map_layer(loader *ld, const layer *l, rvm_weights *w, char *err, size_t errlen)
+static int map_layer(loader *ld, const layer *l, rvmi_weights *w, char *err, size_t errlen)
 {
     const int64_t wshape[4] = {l->out, l->in, l->k, l->k};
     const int64_t vshape[1] = {l->out};
@@ -945,7 +945,7 @@ static int map_layer(loader *ld, const layer *l, rvm_weights *w, char *err, size
 /* Everything after model.json is parsed: the manifest, the shard bytes (read from the folder,
  * or the caller's buffer when in_memory), and the layers. */
 static int load_parsed(loader *ld, bool in_memory, const uint8_t *shard, size_t shard_len,
-                       rvm_weights *out, char *err, size_t errlen)
+                       rvmi_weights *out, char *err, size_t errlen)
 {
     int rc = parse_manifest(ld, err, errlen);
     if (!rc)
@@ -970,7 +970,7 @@ static int load_parsed(loader *ld, bool in_memory, const uint8_t *shard, size_t 
     return rc;
 }
 
-static int load(loader *ld, const char *path, rvm_weights *out, char *err, size_t errlen)
+static int load(loader *ld, const char *path, rvmi_weights *out, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -1002,35 +1002,35 @@ static int load(loader *ld, const char *path, rvm_weights *out, char *err, size_
 }
 
 
-int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen)
+int rvmi_tfjs_load(const char *path, rvmi_weights *out, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load: no output");
+        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no output");
     memset(out, 0, sizeof(*out));
     if (!path || !path[0])
-        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load: no path");
+        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no path");
 
     loader ld;
     memset(&ld, 0, sizeof(ld));
     int rc = load(&ld, path, out, err, errlen);
     loader_free(&ld);
     if (rc)
-        rvm_weights_free(out);
+        rvmi_weights_free(out);
     return rc;
 }
 
-int rvm_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard,
-                         size_t shard_len, rvm_weights *out, char *err, size_t errlen)
+int rvmi_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard,
+                         size_t shard_len, rvmi_weights *out, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load_memory: no output");
+        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no output");
     memset(out, 0, sizeof(*out));
     if ((!json && json_len) || (!shard && shard_len))
-        return fail(err, errlen, RVM_EINVAL, "rvm_tfjs_load_memory: no data");
+        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no data");
     if ((uint64_t)json_len > TFJS_MAX_JSON_BYTES)
         return fail(err, errlen, RVM_ENOMEM, "model.json: larger than %llu MiB",
                     (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
@@ -1052,6 +1052,6 @@ int rvm_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard
         rc = load_parsed(&ld, true, shard, shard_len, out, err, errlen);
     loader_free(&ld);
     if (rc)
-        rvm_weights_free(out);
+        rvmi_weights_free(out);
     return rc;
 }

@@ -7,7 +7,7 @@
 
 #include "rvm.h"
 
-const rvm_tensor *rvm_weights_find(const rvm_weights *w, const char *name)
+const rvmi_tensor *rvmi_weights_find(const rvmi_weights *w, const char *name)
 {
     for (int i = 0; i < w->count; i++)
         if (strcmp(w->tensors[i].name, name) == 0)
@@ -15,20 +15,20 @@ const rvm_tensor *rvm_weights_find(const rvm_weights *w, const char *name)
     return NULL;
 }
 
-int rvm_weights_add(rvm_weights *w, const char *name, int ndim, const int64_t *shape,
+int rvmi_weights_add(rvmi_weights *w, const char *name, int ndim, const int64_t *shape,
                     float *data)
 {
     if (ndim < 0 || ndim > RVM_TENSOR_MAX_DIMS)
         return RVM_EINVAL;
     if (w->count == w->capacity) {
         int cap = w->capacity ? w->capacity * 2 : 64;
-        rvm_tensor *t = realloc(w->tensors, (size_t)cap * sizeof(*t));
+        rvmi_tensor *t = realloc(w->tensors, (size_t)cap * sizeof(*t));
         if (!t)
             return RVM_ENOMEM;
         w->tensors = t;
         w->capacity = cap;
     }
-    rvm_tensor *t = &w->tensors[w->count];
+    rvmi_tensor *t = &w->tensors[w->count];
     memset(t, 0, sizeof(*t));
     t->name = strdup(name);
     if (!t->name)
@@ -44,7 +44,7 @@ int rvm_weights_add(rvm_weights *w, const char *name, int ndim, const int64_t *s
     return 0;
 }
 
-void rvm_weights_free(rvm_weights *w)
+void rvmi_weights_free(rvmi_weights *w)
 {
     for (int i = 0; i < w->count; i++) {
         free(w->tensors[i].name);
@@ -54,7 +54,7 @@ void rvm_weights_free(rvm_weights *w)
     memset(w, 0, sizeof(*w));
 }
 
-float rvm_half_to_float(uint16_t h)
+float rvmi_half_to_float(uint16_t h)
 {
     unsigned e = (h >> 10) & 31, m = h & 1023;
     float v;

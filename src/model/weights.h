@@ -14,37 +14,37 @@ typedef struct {
     int64_t shape[RVM_TENSOR_MAX_DIMS];  /* PyTorch order (OIHW for conv weights) */
     int64_t numel;
     float *data;                         /* contiguous, converted to float32 */
-} rvm_tensor;
+} rvmi_tensor;
 
 typedef struct {
-    rvm_tensor *tensors;
+    rvmi_tensor *tensors;
     int count;
     int capacity;
-} rvm_weights;
+} rvmi_weights;
 
 /* Each loader fills *out (which it first zeroes) and returns 0, or returns a negative RVM_E*
  * code with a one-line message in err, leaving *out empty. Integer tensors (BatchNorm's
  * num_batches_tracked) are converted to float too. */
-int rvm_pth_load(const char *path, rvm_weights *out, char *err, size_t errlen);
-int rvm_pth_load_memory(const uint8_t *data, size_t size, rvm_weights *out, char *err,
+int rvmi_pth_load(const char *path, rvmi_weights *out, char *err, size_t errlen);
+int rvmi_pth_load_memory(const uint8_t *data, size_t size, rvmi_weights *out, char *err,
                         size_t errlen);
 /* path: the folder or its model.json. The result uses the same names as the official
  * checkpoint of MattingNetwork('mobilenetv3', refiner='fast_guided_filter'): each folded
  * BatchNorm becomes weight=scale, bias=offset, running_mean=0, running_var=1-eps. */
-int rvm_tfjs_load(const char *path, rvm_weights *out, char *err, size_t errlen);
+int rvmi_tfjs_load(const char *path, rvmi_weights *out, char *err, size_t errlen);
 /* The same from memory: model.json's bytes (no NUL needed) and the bytes of all its shards
  * concatenated in manifest order (group by group, each group's files in order). Messages
  * call the manifest "model.json". Used by the fuzz target; shares all checks with the above. */
-int rvm_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard,
-                         size_t shard_len, rvm_weights *out, char *err, size_t errlen);
+int rvmi_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shard,
+                         size_t shard_len, rvmi_weights *out, char *err, size_t errlen);
 
 /* IEEE half precision to float (checkpoints may store float16). */
-float rvm_half_to_float(uint16_t h);
+float rvmi_half_to_float(uint16_t h);
 
-const rvm_tensor *rvm_weights_find(const rvm_weights *w, const char *name);
+const rvmi_tensor *rvmi_weights_find(const rvmi_weights *w, const char *name);
 /* Appends a tensor (copies name, takes ownership of data). Returns 0 or RVM_ENOMEM. */
-int rvm_weights_add(rvm_weights *w, const char *name, int ndim, const int64_t *shape,
+int rvmi_weights_add(rvmi_weights *w, const char *name, int ndim, const int64_t *shape,
                     float *data);
-void rvm_weights_free(rvm_weights *w);
+void rvmi_weights_free(rvmi_weights *w);
 
 #endif

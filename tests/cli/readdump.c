@@ -18,10 +18,10 @@ int main(int argc, char **argv)
     }
     av_log_set_level(AV_LOG_QUIET);
     char err[512];
-    rvm_reader_options o = {0};
+    rvmi_reader_options o = {0};
     o.duration = -1;
     o.image_fps = 30;
-    rvm_reader *r = rvm_reader_open(argv[1], &o, err, sizeof(err));
+    rvmi_reader *r = rvmi_reader_open(argv[1], &o, err, sizeof(err));
     if (!r) {
         fprintf(stderr, "readdump: %s\n", err);
         return 1;
@@ -31,10 +31,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "readdump: cannot create %s\n", argv[2]);
         return 1;
     }
-    size_t size = (size_t)rvm_reader_width(r) * rvm_reader_height(r) * 3;
+    size_t size = (size_t)rvmi_reader_width(r) * rvmi_reader_height(r) * 3;
     int frames = 0, k;
-    rvm_read_item it;
-    while ((k = rvm_reader_read(r, &it, err, sizeof(err))) == RVM_ITEM_VIDEO) {
+    rvmi_read_item it;
+    while ((k = rvmi_reader_read(r, &it, err, sizeof(err))) == RVM_ITEM_VIDEO) {
         fwrite(it.rgb, 1, size, f);
         free(it.rgb);
         frames++;
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "readdump: %s\n", err);
         return 1;
     }
-    printf("%dx%d %d\n", rvm_reader_width(r), rvm_reader_height(r), frames);
-    rvm_reader_close(r);
+    printf("%dx%d %d\n", rvmi_reader_width(r), rvmi_reader_height(r), frames);
+    rvmi_reader_close(r);
     return 0;
 }

@@ -21,7 +21,7 @@ static inline void report(const char *what, int rc, const char *err)
         fprintf(stderr, "%s: %d %s\n", what, rc, rc ? err : "ok");
 }
 
-static inline void check_error(int rc, const char *err, const rvm_weights *w, const char *what)
+static inline void check_error(int rc, const char *err, const rvmi_weights *w, const char *what)
 {
     report(what, rc, err);
     /* One line, and no control characters: the message may name things from the file. */
@@ -40,14 +40,14 @@ static inline void check_error(int rc, const char *err, const rvm_weights *w, co
 
 /* Builds the network from w as the loaders' callers do (variant and refiner from the
  * weights); a failure must keep the error contract. Returns the builder's code. */
-static inline int build_checked(struct rvm_model *m, const rvm_weights *w)
+static inline int build_checked(struct rvm_model *m, const rvmi_weights *w)
 {
     char err[256];
-    int rc = rvm_model_build(m, w, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+    int rc = rvmi_model_build(m, w, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
     if (rc)
-        check_error(rc, err, NULL, "rvm_model_build");
+        check_error(rc, err, NULL, "rvmi_model_build");
     else
-        report("rvm_model_build", 0, "");
+        report("rvmi_model_build", 0, "");
     return rc;
 }
 

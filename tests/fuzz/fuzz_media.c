@@ -1,5 +1,5 @@
-/* libFuzzer target for the input layer: untrusted image/video bytes -> rvm_reader_open ->
- * a few rvm_reader_read / rvm_reader_read_into items -> rvm_reader_close.
+/* libFuzzer target for the input layer: untrusted image/video bytes -> rvmi_reader_open ->
+ * a few rvmi_reader_read / rvmi_reader_read_into items -> rvmi_reader_close.
  * The bytes go to a temporary file (mkstemp under /tmp, unlinked afterwards), as the reader
  * opens paths: FFmpeg probes the container, demuxes, decodes and converts to RGB24 exactly as
  * for `rvm` on the command line. Bounded so that no input can make it slow: at most
@@ -10,7 +10,7 @@
  * window (a seek, and the timestamp shifting) of a few frames (size / 3 % 2).
  * Besides the sanitizers, the contract of reader.h is checked: a sane size, durations > 0,
  * strictly increasing video timestamps, whole RGB buffers (ASan sees an overrun of the
- * exactly sized buffer given to rvm_reader_read_into), audio packets owned by the caller.
+ * exactly sized buffer given to rvmi_reader_read_into), audio packets owned by the caller.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static const int sizes[3][2] = {{0, 0}, {32, 24}, {17, 9}};
     atomic_int stop = 0;
-    rvm_reader_options opt = {
+    rvmi_reader_options opt = {
         .resize_w = sizes[size % 3][0],
         .resize_h = sizes[size % 3][1],
         .start = (size / 3) % 2 ? 0.04 : 0,
@@ -76,24 +76,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .interrupt = &stop,
     };
     char err[512] = "";
-    rvm_reader *r = rvm_reader_open(path, &opt, err, sizeof err);
+    rvmi_reader *r = rvmi_reader_open(path, &opt, err, sizeof err);
     if (!r) {
         if (!err[0])
-            broke("rvm_reader_open failed without a message");
+            broke("rvmi_reader_open failed without a message");
         unlink(path);
         return 0;
     }
-    int w = rvm_reader_width(r), h = rvm_reader_height(r);
+    int w = rvmi_reader_width(r), h = rvmi_reader_height(r);
     if (w < 1 || h < 1 || w > RVM_MAX_SIDE || h > RVM_MAX_SIDE)
         broke("frame size out of range");
     if (opt.resize_w > 0 && (w != opt.resize_w || h != opt.resize_h))
         broke("the frame size is not the --input-resize size");
-    AVRational tb = rvm_reader_time_base(r), fps = rvm_reader_frame_rate(r);
+    AVRational tb = rvmi_reader_time_base(r), fps = rvmi_reader_frame_rate(r);
     if (tb.num <= 0 || tb.den <= 0 || fps.num <= 0 || fps.den <= 0)
         broke("bad time base or frame rate");
-    (void)rvm_reader_frame_estimate(r);
-    (void)rvm_reader_audio_params(r);
-    (void)rvm_reader_audio_time_base(r);
+    (void)rvmi_reader_frame_estimate(r);
+    (void)rvmi_reader_audio_params(r);
+    (void)rvmi_reader_audio_time_base(r);
 
     if ((int64_t)w * h <= MAX_PIXELS) {
         size_t bytes = (size_t)w * h * 3;
@@ -104,9 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned sum = 0;
         int video = 0;
         for (int i = 0; i < MAX_ITEMS && video < MAX_VIDEO; i++) {
-            rvm_read_item item;
-            int kind = (i & 1) ? rvm_reader_read_into(r, &item, mine, err, sizeof err)
-                               : rvm_reader_read(r, &item, err, sizeof err);
+            rvmi_read_item item;
+            int kind = (i & 1) ? rvmi_reader_read_into(r, &item, mine, err, sizeof err)
+                               : rvmi_reader_read(r, &item, err, sizeof err);
             if (kind < 0) {
                 if (!err[0])
                     broke("a read failed without a message");
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!item.rgb || item.packet)
                     broke("a video item without pixels");
                 if ((i & 1) && item.rgb != mine)
-                    broke("rvm_reader_read_into did not use the caller's buffer");
+                    broke("rvmi_reader_read_into did not use the caller's buffer");
                 if (item.duration <= 0)
                     broke("a video frame with no duration");
                 if (last_pts != INT64_MIN && item.pts <= last_pts)
@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Keep the reads of the pixels. */
         __asm__ volatile("" : : "r"(sum));
     }
-    rvm_reader_close(r);
+    rvmi_reader_close(r);
     unlink(path);
     return 0;
 }

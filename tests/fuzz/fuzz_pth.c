@@ -1,4 +1,4 @@
-/* libFuzzer target: bytes -> rvm_pth_load_memory -> rvm_model_build.
+/* libFuzzer target: bytes -> rvmi_pth_load_memory -> rvmi_model_build.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The input is a whole .pth file. Besides crashes and sanitizer reports, the target checks
@@ -24,10 +24,10 @@
 
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
-static void check_weights(const rvm_weights *w)
+static void check_weights(const rvmi_weights *w)
 {
     for (int i = 0; i < w->count; i++) {
-        const rvm_tensor *t = &w->tensors[i];
+        const rvmi_tensor *t = &w->tensors[i];
         int64_t numel = 1;
         for (int d = 0; d < t->ndim; d++) {
             if (t->shape[d] < 0)
@@ -49,11 +49,11 @@ static void check_weights(const rvm_weights *w)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    rvm_weights w;
+    rvmi_weights w;
     char err[256];
-    int rc = rvm_pth_load_memory(data, size, &w, err, sizeof err);
+    int rc = rvmi_pth_load_memory(data, size, &w, err, sizeof err);
     if (rc) {
-        check_error(rc, err, &w, "rvm_pth_load_memory");
+        check_error(rc, err, &w, "rvmi_pth_load_memory");
         return 0;
     }
     check_weights(&w);
@@ -65,19 +65,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rvm_variant other = m.variant == RVM_VARIANT_MOBILENETV3 ? RVM_VARIANT_RESNET50
                                                                  : RVM_VARIANT_MOBILENETV3;
         int has_dgf = m.has_dgf_weights;
-        rvm_model_release(&m);
+        rvmi_model_release(&m);
         if (size % 2 == 0 || !has_dgf) {
-            rc = rvm_model_build(&m, &w, size % 2 ? RVM_VARIANT_AUTO : other,
+            rc = rvmi_model_build(&m, &w, size % 2 ? RVM_VARIANT_AUTO : other,
                                  size % 2 ? RVM_REFINER_DEEP_GUIDED_FILTER : RVM_REFINER_AUTO,
                                  err, sizeof err);
             if (rc == 0) {
-                fprintf(stderr, "rvm_model_build accepted a request the weights do not match\n");
+                fprintf(stderr, "rvmi_model_build accepted a request the weights do not match\n");
                 abort();
             }
-            check_error(rc, err, NULL, "rvm_model_build");
+            check_error(rc, err, NULL, "rvmi_model_build");
         }
     }
-    rvm_weights_free(&w);
+    rvmi_weights_free(&w);
     return 0;
 }
 

@@ -1,8 +1,8 @@
-/* libFuzzer target: bytes -> rvm_tfjs_load_memory -> rvm_model_build.
+/* libFuzzer target: bytes -> rvmi_tfjs_load_memory -> rvmi_model_build.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Input layout: a 4-byte little-endian length n, then n bytes of model.json, then the bytes
- * of all its shards concatenated (what rvm_tfjs_load_memory takes). A length past the end of
+ * of all its shards concatenated (what rvmi_tfjs_load_memory takes). A length past the end of
  * the input is cut to what is there, so that every input means something.
  *
  * As in fuzz_pth.c, the target aborts when the loader breaks its contract: a failure returns
@@ -35,16 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (shard_len)
         memcpy(shard, data + 4 + n, shard_len);
 
-    rvm_weights w;
+    rvmi_weights w;
     char err[256];
-    int rc = rvm_tfjs_load_memory(json, n, shard, shard_len, &w, err, sizeof err);
+    int rc = rvmi_tfjs_load_memory(json, n, shard, shard_len, &w, err, sizeof err);
     if (rc) {
-        check_error(rc, err, &w, "rvm_tfjs_load_memory");
+        check_error(rc, err, &w, "rvmi_tfjs_load_memory");
     } else {
         struct rvm_model m;
         if (build_checked(&m, &w) == 0)
-            rvm_model_release(&m);
-        rvm_weights_free(&w);
+            rvmi_model_release(&m);
+        rvmi_weights_free(&w);
     }
     free(json);
     free(shard);

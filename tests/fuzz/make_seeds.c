@@ -4,7 +4,7 @@
  *   make_seeds <out-dir> <tfjs-model-dir> [<real.pth>]
  *
  * <out-dir>/pth:    .pth checkpoints (fuzz_pth input). Tensor names, shapes and values come
- *                   from the shipped TF.js model (loaded with rvm_tfjs_load, which gives the
+ *                   from the shipped TF.js model (loaded with rvmi_tfjs_load, which gives the
  *                   official PyTorch names). One seed holds every tensor of the network as
  *                   a stride-0 view of a one-element storage, so it is tiny yet builds the
  *                   whole model; the others are truncated state_dicts written in the different
@@ -129,7 +129,7 @@ static void write_pth(const char *dir, const char *file, const tensor_spec *t, i
 }
 
 /* A checkpoint holding the first n tensors of w, each with its own storage (real values). */
-static void pth_head(const char *dir, const char *file, const rvm_weights *w, int n, int opts)
+static void pth_head(const char *dir, const char *file, const rvmi_weights *w, int n, int opts)
 {
     if (n > w->count)
         n = w->count;
@@ -140,7 +140,7 @@ static void pth_head(const char *dir, const char *file, const rvm_weights *w, in
     if (!t || !st || !skeys)
         die("out of memory");
     for (int i = 0; i < n; i++) {
-        const rvm_tensor *s = &w->tensors[i];
+        const rvmi_tensor *s = &w->tensors[i];
         int is_long = strstr(s->name, "num_batches_tracked") != NULL;
         int half = (opts & O_HALF) && !is_long && (i % 2 == 0);
         t[i].key = s->name;
@@ -177,13 +177,13 @@ static void pth_head(const char *dir, const char *file, const rvm_weights *w, in
 /* Every tensor of w as a stride-0 view of a one-element storage (one float, one long): the
  * whole network in a few tens of kilobytes. The reader allows views to repeat storage
  * elements up to a bounded factor plus a slack that the MobileNetV3 network fits in. */
-static void pth_views(const char *dir, const char *file, const rvm_weights *w, int opts)
+static void pth_views(const char *dir, const char *file, const rvmi_weights *w, int opts)
 {
     tensor_spec *t = calloc((size_t)w->count, sizeof(*t));
     if (!t)
         die("out of memory");
     for (int i = 0; i < w->count; i++) {
-        const rvm_tensor *s = &w->tensors[i];
+        const rvmi_tensor *s = &w->tensors[i];
         int is_long = strstr(s->name, "num_batches_tracked") != NULL;
         t[i].key = s->name;
         t[i].stype = is_long ? "LongStorage" : "FloatStorage";
@@ -257,7 +257,7 @@ typedef struct {
 } named_shape;
 
 /* Adds the n tensors of t to w, element k of each set to fill(k). */
-static void add_tensors(rvm_weights *w, const named_shape *t, size_t n, float (*fill)(int64_t))
+static void add_tensors(rvmi_weights *w, const named_shape *t, size_t n, float (*fill)(int64_t))
 {
     for (size_t i = 0; i < n; i++) {
         int64_t count = 1;
@@ -266,7 +266,7 @@ static void add_tensors(rvm_weights *w, const named_shape *t, size_t n, float (*
         float *data = calloc((size_t)count, sizeof(float));
         for (int64_t k = 0; data && k < count; k++)
             data[k] = fill(k);
-        if (!data || rvm_weights_add(w, t[i].name, t[i].ndim, t[i].shape, data))
+        if (!data || rvmi_weights_add(w, t[i].name, t[i].ndim, t[i].shape, data))
             die("out of memory");
     }
 }
@@ -280,7 +280,7 @@ static float quarter(int64_t k)
 static float steps_of_an_eighth(int64_t k) { return (float)(k % 7) * 0.125f; }
 
 /* Adds the deep guided filter's tensors (as in the official checkpoints that have them). */
-static void add_dgf(rvm_weights *w)
+static void add_dgf(rvmi_weights *w)
 {
     static const named_shape t[] = {
         {"refiner.box_filter.weight", 4, {4, 1, 3, 3}},
@@ -303,7 +303,7 @@ static void add_dgf(rvm_weights *w)
 }
 
 /* The start of a ResNet50 checkpoint: enough for the variant to be recognised. */
-static void r50_head(rvm_weights *w)
+static void r50_head(rvmi_weights *w)
 {
     static const named_shape t[] = {
         {"backbone.conv1.weight", 4, {64, 3, 7, 7}},
@@ -473,9 +473,9 @@ int main(int argc, char **argv)
     make_dir(rdir);
 
     /* The official names, shapes and values, from the shipped model. */
-    rvm_weights w;
+    rvmi_weights w;
     char err[512];
-    if (rvm_tfjs_load(argv[2], &w, err, sizeof err) != 0) {
+    if (rvmi_tfjs_load(argv[2], &w, err, sizeof err) != 0) {
         fprintf(stderr, "make_seeds: %s\n", err);
         return 1;
     }
@@ -488,10 +488,10 @@ int main(int argc, char **argv)
     pth_dtypes(pdir, "dtypes_wide_ints.pth", O_WIDE);
     add_dgf(&w);
     pth_views(pdir, "mnv3_dgf_views_p4.pth", &w, O_PROTO4);
-    rvm_weights_free(&w);
+    rvmi_weights_free(&w);
     r50_head(&w);
     pth_views(pdir, "r50_head_views.pth", &w, O_DEFLATE);
-    rvm_weights_free(&w);
+    rvmi_weights_free(&w);
     if (argc == 4) {
         pth_real(pdir, argv[3], 24);
         /* The whole real checkpoint is replayed once (a link, not a 15 MB copy). */
