@@ -22,14 +22,11 @@ typedef struct {
     int no_progress;
     int threads;                /* 0: all cores */
     const char *background;     /* NULL: not given (the official green) */
-    rvmi_codec codec;
-    int codec_set;
+    rvmi_codec codec;           /* AUTO unless --codec */
     int crf;                    /* -1: not given */
     const char *preset;         /* NULL: RVM_DEFAULT_PRESET */
     int depth;                  /* 8 or 16 */
-    int depth_set;
     double input_fps;           /* for image folders */
-    int input_fps_set;
     double start, duration;     /* seconds; duration < 0: to the end */
     int no_audio, overwrite, help, version, verbose;
 } rvmi_cli_options;
