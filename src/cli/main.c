@@ -253,22 +253,25 @@ static void discard_output(const out_file *o, int png, int frames)
     remove_made(o, png);
 }
 
-int main(int argc, char **argv)
+/* One conversion: what main() sets up, runs and takes down. */
+typedef struct {
+    const rvmi_cli_options *opt;
+    protected_file prot[3]; /* files that must never be written over */
+    out_file outs[3];
+    int nouts;
+    int prepared;           /* outs[0 .. prepared-1] have files to discard on failure */
+    int com_rgba;           /* the composition is transparent RGBA */
+    rvmi_reader *reader;
+    rvmi_background *bg;
+    rvm_model *model;
+    rvm_stream *stream;
+    rvmi_pipeline pl;
+    int64_t frames;
+} conversion;
+
+/* Process-wide settings for a long run that holds large frames in several threads. */
+static void configure_process(const rvmi_cli_options *opt)
 {
-    char err[1024];
-    rvmi_cli_options opt;
-    if (rvmi_cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
-        errorf("%s", err);
-        return EXIT_USAGE;
-    }
-    if (opt.help) {
-        rvmi_cli_usage(stdout);
-        return 0;
-    }
-    if (opt.version) {
-        printf("rvm %s\n", RVM_VERSION);
-        return 0;
-    }
 #ifdef PR_SET_THP_DISABLE
     /* x264 asks for transparent huge pages for its frames: the kernel then zeroes (and
      * compacts memory for) 2 MB pages when they are first touched, which cost more system
@@ -285,10 +288,14 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
     /* FFmpeg's own messages would break the one-line error rule; --verbose shows them. */
-    av_log_set_level(opt.verbose ? AV_LOG_INFO : AV_LOG_QUIET);
+    av_log_set_level(opt->verbose ? AV_LOG_INFO : AV_LOG_QUIET);
+}
 
-    /* Signals only set a flag; blocked until the conversion runs so that set-up is never
-     * half done when one arrives (a pending one stops the run at once). */
+/* Signals only set a flag; they are blocked until the conversion runs so that set-up is
+ * never half done when one arrives (a pending one stops the run at once). Returns the mask
+ * to restore when the run starts. */
+static sigset_t block_stop_signals(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -303,121 +310,147 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &old);
+    return old;
+}
 
-    /* Files that must never be written over. */
-    protected_file prot[3] = {{.what = "input"}, {.what = "background"}, {.what = "checkpoint"}};
-    int is_stdin = strcmp(opt.input, "-") == 0;
-    if (!is_stdin) {
-        if (stat(opt.input, &prot[0].st) == 0)
+/* Records the input, background and checkpoint files, which no output may name. Returns 0,
+ * or -1 (message printed) when the input is a missing local file. */
+static int protect_inputs(conversion *c)
+{
+    const rvmi_cli_options *opt = c->opt;
+    protected_file *prot = c->prot;
+    prot[0] = (protected_file){.what = "input"};
+    prot[1] = (protected_file){.what = "background"};
+    prot[2] = (protected_file){.what = "checkpoint"};
+    if (strcmp(opt->input, "-") != 0) {
+        if (stat(opt->input, &prot[0].st) == 0)
             prot[0].valid = 1;
-        else if (!strstr(opt.input, "://") && errno == ENOENT) {
-            errorf("%s: no such file or folder", opt.input);
-            return EXIT_RUNTIME;
+        else if (!strstr(opt->input, "://") && errno == ENOENT) {
+            errorf("%s: no such file or folder", opt->input);
+            return -1;
         }
     }
-    int bg_none = opt.background && strcmp(opt.background, "none") == 0;
-    if (opt.background && !bg_none && stat(opt.background, &prot[1].st) == 0)
+    int bg_none = opt->background && strcmp(opt->background, "none") == 0;
+    if (opt->background && !bg_none && stat(opt->background, &prot[1].st) == 0)
         prot[1].valid = 1;
-    if (opt.checkpoint && stat(opt.checkpoint, &prot[2].st) == 0)
+    if (opt->checkpoint && stat(opt->checkpoint, &prot[2].st) == 0)
         prot[2].valid = 1;
+    return 0;
+}
 
-    out_file outs[3];
-    int nouts = 0;
-    struct {
+/* The outputs asked for, with their codecs and containers checked (nothing is written
+ * yet). Returns 0 or -1 (message printed: a usage error). */
+static int plan_outputs(conversion *c)
+{
+    const rvmi_cli_options *opt = c->opt;
+    const struct {
         const char *path, *flag;
         rvmi_out_kind kind;
-    } want[3] = {{opt.out_com, "--output-composition", RVM_OUT_COMPOSITION},
-                 {opt.out_pha, "--output-alpha", RVM_OUT_ALPHA},
-                 {opt.out_fgr, "--output-foreground", RVM_OUT_FOREGROUND}};
-    memset(outs, 0, sizeof(outs));
+    } want[3] = {{opt->out_com, "--output-composition", RVM_OUT_COMPOSITION},
+                 {opt->out_pha, "--output-alpha", RVM_OUT_ALPHA},
+                 {opt->out_fgr, "--output-foreground", RVM_OUT_FOREGROUND}};
     /* A transparent composition: asked with --background none; PNG compositions are
      * transparent RGBA unless a background is given (the official layout). */
-    int com_rgba = bg_none || (opt.png && !opt.background);
+    int bg_none = opt->background && strcmp(opt->background, "none") == 0;
+    c->com_rgba = bg_none || (opt->png && !opt->background);
     for (int i = 0; i < 3; i++) {
         if (!want[i].path)
             continue;
-        out_file *o = &outs[nouts];
+        out_file *o = &c->outs[c->nouts++];
         o->kind = want[i].kind;
         o->flag = want[i].flag;
         o->path = want[i].path;
-        o->codec = opt.codec;
-        if (!opt.png) {
-            int alpha = o->kind == RVM_OUT_COMPOSITION && com_rgba;
-            /* A device or pipe whose name says no container (/dev/stdout, a FIFO) gets
-             * Matroska, which needs no seeking. */
-            struct stat st;
-            if (stat(o->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
-                !av_guess_format(NULL, o->path, NULL))
-                o->format = "matroska";
-            if (rvmi_video_writer_check(o->path, o->format, &o->codec, alpha, err,
-                                       sizeof(err)) < 0) {
-                errorf("%s", err);
-                return EXIT_USAGE;
-            }
-        }
-        nouts++;
-    }
-    int status = EXIT_RUNTIME;
-    int64_t frames = 0;
-    rvmi_reader *reader = NULL;
-    rvmi_background *bg = NULL;
-    rvm_model *model = NULL;
-    rvm_stream *stream = NULL;
-    rvmi_pipeline pl;
-    memset(&pl, 0, sizeof(pl));
-    int prepared = 0;
-    for (; prepared < nouts; prepared++) {
-        outs[prepared].canon = canonical(outs[prepared].path);
-        for (int k = 0; k < prepared; k++)
-            if (outs[k].canon && outs[prepared].canon &&
-                strcmp(outs[k].canon, outs[prepared].canon) == 0) {
-                errorf("%s and %s name the same path", outs[k].flag, outs[prepared].flag);
-                goto done;
-            }
-        if (prepare_output(&outs[prepared], opt.png, opt.overwrite, prot, 3) < 0)
-            goto done;
-    }
-
-    rvmi_reader_options ro = {0};
-    ro.resize_w = opt.resize_w;
-    ro.resize_h = opt.resize_h;
-    ro.start = opt.start;
-    ro.duration = opt.duration;
-    ro.image_fps = opt.input_fps;
-    ro.want_audio = !opt.no_audio && !opt.png && (opt.out_com || opt.out_fgr);
-    ro.interrupt = &g_stop;
-    reader = rvmi_reader_open(opt.input, &ro, err, sizeof(err));
-    if (!reader) {
-        errorf("%s", err);
-        goto done;
-    }
-    int w = rvmi_reader_width(reader), h = rvmi_reader_height(reader);
-
-    int need_bg = opt.out_com && !com_rgba;
-    if (need_bg) {
-        bg = rvmi_background_open(opt.background ? opt.background : RVM_DEFAULT_BACKGROUND, w, h,
-                                 &g_stop, err, sizeof(err));
-        if (!bg) {
+        o->codec = opt->codec;
+        if (opt->png)
+            continue;
+        int alpha = o->kind == RVM_OUT_COMPOSITION && c->com_rgba;
+        /* A device or pipe whose name says no container (/dev/stdout, a FIFO) gets
+         * Matroska, which needs no seeking. */
+        struct stat st;
+        if (stat(o->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
+            !av_guess_format(NULL, o->path, NULL))
+            o->format = "matroska";
+        char err[1024];
+        if (rvmi_video_writer_check(o->path, o->format, &o->codec, alpha, err, sizeof(err)) < 0) {
             errorf("%s", err);
-            goto done;
+            return -1;
         }
     }
+    return 0;
+}
 
-    for (int i = 0; i < nouts; i++) {
-        out_file *o = &outs[i];
-        rvmi_pipeline_output *po = &pl.outputs[pl.noutputs++];
+/* Refuses two outputs naming one file, and readies each output's file or folder. Returns 0
+ * or -1 (message printed). */
+static int prepare_outputs(conversion *c)
+{
+    out_file *outs = c->outs;
+    for (; c->prepared < c->nouts; c->prepared++) {
+        out_file *o = &outs[c->prepared];
+        o->canon = canonical(o->path);
+        for (int k = 0; k < c->prepared; k++)
+            if (outs[k].canon && o->canon && strcmp(outs[k].canon, o->canon) == 0) {
+                errorf("%s and %s name the same path", outs[k].flag, o->flag);
+                return -1;
+            }
+        if (prepare_output(o, c->opt->png, c->opt->overwrite, c->prot, 3) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Opens the input and, when the composition needs one, the background at the input's
+ * size. Returns 0 or -1 (message printed). */
+static int open_inputs(conversion *c)
+{
+    const rvmi_cli_options *opt = c->opt;
+    char err[1024];
+    rvmi_reader_options ro = {0};
+    ro.resize_w = opt->resize_w;
+    ro.resize_h = opt->resize_h;
+    ro.start = opt->start;
+    ro.duration = opt->duration;
+    ro.image_fps = opt->input_fps;
+    ro.want_audio = !opt->no_audio && !opt->png && (opt->out_com || opt->out_fgr);
+    ro.interrupt = &g_stop;
+    c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
+    if (!c->reader) {
+        errorf("%s", err);
+        return -1;
+    }
+    if (opt->out_com && !c->com_rgba) {
+        c->bg = rvmi_background_open(opt->background ? opt->background : RVM_DEFAULT_BACKGROUND,
+                                     rvmi_reader_width(c->reader),
+                                     rvmi_reader_height(c->reader), &g_stop, err, sizeof(err));
+        if (!c->bg) {
+            errorf("%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Opens a writer per output (PNG sequence or video, with the input's audio) into the
+ * pipeline. Returns 0 or -1 (message printed). */
+static int open_writers(conversion *c)
+{
+    const rvmi_cli_options *opt = c->opt;
+    int w = rvmi_reader_width(c->reader), h = rvmi_reader_height(c->reader);
+    char err[1024];
+    for (int i = 0; i < c->nouts; i++) {
+        out_file *o = &c->outs[i];
+        rvmi_pipeline_output *po = &c->pl.outputs[c->pl.noutputs++];
         po->kind = o->kind;
-        po->depth = opt.png ? opt.depth : 8;
+        po->depth = opt->png ? opt->depth : 8;
         po->layout = o->kind == RVM_OUT_ALPHA        ? RVM_LAYOUT_GRAY
                      : o->kind == RVM_OUT_FOREGROUND ? RVM_LAYOUT_RGB
-                     : com_rgba                      ? RVM_LAYOUT_RGBA
+                     : c->com_rgba                   ? RVM_LAYOUT_RGBA
                                                      : RVM_LAYOUT_RGB;
-        if (opt.png) {
+        if (opt->png) {
             po->png = rvmi_png_writer_open(o->path, po->layout, po->depth, w, h, err,
-                                          sizeof(err));
+                                           sizeof(err));
             if (!po->png) {
                 errorf("%s %s", o->flag, err);
-                goto done;
+                return -1;
             }
             continue;
         }
@@ -429,97 +462,159 @@ int main(int argc, char **argv)
         vc.layout = po->layout;
         vc.width = w;
         vc.height = h;
-        vc.time_base = rvmi_reader_time_base(reader);
-        vc.frame_rate = rvmi_reader_frame_rate(reader);
-        vc.crf = opt.crf;
-        vc.preset = opt.preset;
+        vc.time_base = rvmi_reader_time_base(c->reader);
+        vc.frame_rate = rvmi_reader_frame_rate(c->reader);
+        vc.crf = opt->crf;
+        vc.preset = opt->preset;
         /* The official converter's default: 1 Mbit/s. */
-        vc.mbps = opt.mbps > 0 ? opt.mbps : (opt.crf >= 0 ? 0 : 1.0);
-        if (o->kind != RVM_OUT_ALPHA && rvmi_reader_audio_params(reader)) {
-            vc.audio = rvmi_reader_audio_params(reader);
-            vc.audio_time_base = rvmi_reader_audio_time_base(reader);
+        vc.mbps = opt->mbps > 0 ? opt->mbps : (opt->crf >= 0 ? 0 : 1.0);
+        if (o->kind != RVM_OUT_ALPHA && rvmi_reader_audio_params(c->reader)) {
+            vc.audio = rvmi_reader_audio_params(c->reader);
+            vc.audio_time_base = rvmi_reader_audio_time_base(c->reader);
             po->audio = 1;
         }
         po->video = rvmi_video_writer_open(&vc, err, sizeof(err));
         if (!po->video) {
             errorf("%s", err);
-            goto done;
+            return -1;
         }
     }
+    return 0;
+}
 
-    model = rvm_model_load(opt.checkpoint, opt.variant, RVM_REFINER_AUTO, err, sizeof(err));
-    if (!model) {
+/* Loads the model and makes the stream that carries its recurrent state. Returns 0 or -1
+ * (message printed). */
+static int load_network(conversion *c)
+{
+    const rvmi_cli_options *opt = c->opt;
+    char err[1024];
+    c->model = rvm_model_load(opt->checkpoint, opt->variant, RVM_REFINER_AUTO, err, sizeof(err));
+    if (!c->model) {
         errorf("cannot load the model: %s", err);
-        goto done;
+        return -1;
     }
-    stream = rvm_stream_create(model, opt.threads, err, sizeof(err));
-    if (!stream) {
+    c->stream = rvm_stream_create(c->model, opt->threads, err, sizeof(err));
+    if (!c->stream) {
         errorf("%s", err);
-        goto done;
+        return -1;
     }
+    return 0;
+}
 
-    pl.reader = reader;
-    pl.stream = stream;
-    pl.ratio = opt.ratio > 0 ? opt.ratio : rvm_auto_downsample_ratio(w, h);
-    pl.background = bg;
-    pl.stop = &g_stop;
-    pl.progress = !opt.no_progress && isatty(STDERR_FILENO);
+/* Completes the files (after a stop too, so they hold the frames done): encoders flushed,
+ * videos renamed to their final names, frames left from an earlier, longer PNG sequence
+ * removed. Returns 0 or -1 (message printed). */
+static int finish_outputs(conversion *c)
+{
+    char err[1024];
+    for (int i = 0; i < c->pl.noutputs; i++)
+        if (c->pl.outputs[i].video &&
+            rvmi_video_writer_finish(c->pl.outputs[i].video, err, sizeof(err)) < 0) {
+            errorf("%s", err);
+            return -1;
+        }
+    for (int i = 0; i < c->nouts; i++) {
+        out_file *o = &c->outs[i];
+        if (o->temp) {
+            if (rename(o->write_path, o->path) < 0) {
+                errorf("cannot rename the finished %s to %s: %s", o->write_path, o->path,
+                       strerror(errno));
+                return -1;
+            }
+            o->temp = 0;
+        }
+        if (c->opt->png && o->existed)
+            rvmi_png_sequence_remove(o->path, (long)c->frames, -1);
+    }
+    return 0;
+}
 
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    int ret = rvmi_pipeline_run(&pl, &frames, err, sizeof(err));
+/* Sets up, runs and completes the conversion; returns the exit status. run_mask is the
+ * signal mask the run itself has (the stop signals unblocked). */
+static int convert(conversion *c, const sigset_t *run_mask)
+{
+    if (protect_inputs(c) < 0)
+        return EXIT_RUNTIME;
+    if (plan_outputs(c) < 0)
+        return EXIT_USAGE;
+    if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || open_writers(c) < 0 ||
+        load_network(c) < 0)
+        return EXIT_RUNTIME;
+    rvmi_reader *reader = c->reader;
+    c->pl.reader = reader;
+    c->pl.stream = c->stream;
+    c->pl.ratio = c->opt->ratio > 0 ? c->opt->ratio
+                                    : rvm_auto_downsample_ratio(rvmi_reader_width(reader),
+                                                                rvmi_reader_height(reader));
+    c->pl.background = c->bg;
+    c->pl.stop = &g_stop;
+    c->pl.progress = !c->opt->no_progress && isatty(STDERR_FILENO);
+
+    sigprocmask(SIG_SETMASK, run_mask, NULL);
+    char err[1024];
+    int ret = rvmi_pipeline_run(&c->pl, &c->frames, err, sizeof(err));
     int sig = atomic_load(&g_stop);
     if (ret < 0) {
         errorf("%s", err);
-        goto done;
+        return EXIT_RUNTIME;
     }
-    if (frames == 0) {
+    if (c->frames == 0) {
         if (!sig)
             errorf("no frames were converted");
-        status = sig ? 128 + sig : EXIT_RUNTIME;
-        goto done;
+        return sig ? 128 + sig : EXIT_RUNTIME;
     }
-    /* Complete the files: after a stop too, so they hold the frames done. */
-    for (int i = 0; i < pl.noutputs; i++)
-        if (pl.outputs[i].video &&
-            rvmi_video_writer_finish(pl.outputs[i].video, err, sizeof(err)) < 0) {
-            errorf("%s", err);
-            goto done;
-        }
-    for (int i = 0; i < nouts; i++) {
-        if (outs[i].temp) {
-            if (rename(outs[i].write_path, outs[i].path) < 0) {
-                errorf("cannot rename the finished %s to %s: %s", outs[i].write_path,
-                       outs[i].path, strerror(errno));
-                goto done;
-            }
-            outs[i].temp = 0;
-        }
-        if (opt.png && outs[i].existed)
-            rvmi_png_sequence_remove(outs[i].path, (long)frames, -1);
-    }
-    status = sig ? 128 + sig : 0;
+    if (finish_outputs(c) < 0)
+        return EXIT_RUNTIME;
     if (sig)
-        errorf("interrupted: the outputs hold the %lld frames done", (long long)frames);
+        errorf("interrupted: the outputs hold the %lld frames done", (long long)c->frames);
+    return sig ? 128 + sig : 0;
+}
 
-done:
-    for (int i = 0; i < pl.noutputs; i++) {
-        rvmi_video_writer_free(pl.outputs[i].video);
-        rvmi_png_writer_free(pl.outputs[i].png);
+/* Frees everything; after a failure (or a stop before any frame) removes what was
+ * written. */
+static void close_conversion(conversion *c, int status)
+{
+    for (int i = 0; i < c->pl.noutputs; i++) {
+        rvmi_video_writer_free(c->pl.outputs[i].video);
+        rvmi_png_writer_free(c->pl.outputs[i].png);
     }
     if (status != 0 && status < 128)
-        for (int i = 0; i < prepared; i++)
-            discard_output(&outs[i], opt.png, (int)frames);
-    if (status >= 128 && frames == 0)
-        for (int i = 0; i < prepared; i++)
-            discard_output(&outs[i], opt.png, 0);
-    for (int i = 0; i < nouts; i++) {
-        free(outs[i].write_path);
-        free(outs[i].canon);
-        free(outs[i].made);
+        for (int i = 0; i < c->prepared; i++)
+            discard_output(&c->outs[i], c->opt->png, (int)c->frames);
+    if (status >= 128 && c->frames == 0)
+        for (int i = 0; i < c->prepared; i++)
+            discard_output(&c->outs[i], c->opt->png, 0);
+    for (int i = 0; i < c->nouts; i++) {
+        free(c->outs[i].write_path);
+        free(c->outs[i].canon);
+        free(c->outs[i].made);
     }
-    rvm_stream_free(stream);
-    rvm_model_free(model);
-    rvmi_background_free(bg);
-    rvmi_reader_close(reader);
+    rvm_stream_free(c->stream);
+    rvm_model_free(c->model);
+    rvmi_background_free(c->bg);
+    rvmi_reader_close(c->reader);
+}
+
+int main(int argc, char **argv)
+{
+    char err[1024];
+    rvmi_cli_options opt;
+    if (rvmi_cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
+        errorf("%s", err);
+        return EXIT_USAGE;
+    }
+    if (opt.help) {
+        rvmi_cli_usage(stdout);
+        return 0;
+    }
+    if (opt.version) {
+        printf("rvm %s\n", RVM_VERSION);
+        return 0;
+    }
+    configure_process(&opt);
+    sigset_t run_mask = block_stop_signals();
+    conversion c = {.opt = &opt};
+    int status = convert(&c, &run_mask);
+    close_conversion(&c, status);
     return status;
 }
