@@ -64,12 +64,12 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    rvm_model *model = rvm_model_load(ckpt, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+    rvm_model *model = rvm_model_load(ckpt, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
     if (!model) {
         fprintf(stderr, "rvm_bench: %s\n", err);
         return 1;
     }
-    rvm_stream *s = rvm_stream_create(model, threads, err, sizeof err);
+    rvm_stream *s = rvm_stream_create(model, threads, NULL, err, sizeof err);
     if (!s || (isa && rvmi_stream_set_kernels(s, isa))) {
         fprintf(stderr, "rvm_bench: %s\n", s ? rvm_stream_error(s) : err);
         return 1;

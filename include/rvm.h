@@ -3,8 +3,12 @@
  *
  * The model (weights, immutable after loading) is shared; each video stream has its own
  * rvm_stream (recurrent state r1..r4, scratch memory, worker threads). Functions return 0 on
- * success and a negative RVM_E* code on failure; constructors return NULL and write a
- * one-line message into err. The library never prints and never exits.
+ * success and a negative RVM_E* code on failure; constructors return NULL, store the code in
+ * *status (when status is not NULL) and write a one-line message into err. The library never
+ * prints and never exits (rvm_set_log hands its diagnostics to the caller).
+ *
+ * Build against it with pkg-config: cc prog.c $(pkg-config --cflags --libs rvm)
+ * (add --static for the static library).
  */
 #ifndef RVM_H
 #define RVM_H
@@ -15,6 +19,25 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The version of these declarations; rvm_version() is the one of the library running. */
+#define RVM_VERSION_MAJOR 0
+#define RVM_VERSION_MINOR 2
+#define RVM_VERSION_PATCH 0
+#define RVM_VERSION_NUMBER (RVM_VERSION_MAJOR * 10000 + RVM_VERSION_MINOR * 100 + RVM_VERSION_PATCH)
+
+/* What the shared library exports: only the functions declared here. */
+#if defined(__GNUC__) || defined(__clang__)
+#define RVM_API __attribute__((visibility("default")))
+#else
+#define RVM_API
+#endif
+
+/* RVM_VERSION_NUMBER of the library running (a program built against older declarations can
+ * compare). */
+RVM_API int rvm_version(void);
+/* "MAJOR.MINOR.PATCH" of the library running. */
+RVM_API const char *rvm_version_string(void);
 
 enum rvm_status {
     RVM_OK = 0,
@@ -45,21 +68,22 @@ typedef struct rvm_stream rvm_stream;
  * without refiner weights holds the fast guided filter (it has no parameters); asking a
  * checkpoint with deep-guided-filter weights for the fast guided filter is allowed (the
  * official code can do it too). Any other disagreement is RVM_EMISMATCH. */
-rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,
-                          char *err, size_t errlen);
-void rvm_model_free(rvm_model *model);
-rvm_variant rvm_model_variant(const rvm_model *model);
-rvm_refiner rvm_model_refiner(const rvm_model *model);
+RVM_API rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,
+                                  int *status, char *err, size_t errlen);
+RVM_API void rvm_model_free(rvm_model *model);
+RVM_API rvm_variant rvm_model_variant(const rvm_model *model);
+RVM_API rvm_refiner rvm_model_refiner(const rvm_model *model);
 /* Path of the model shipped with rvm (as found at run time), or NULL. */
-const char *rvm_default_model_path(void);
+RVM_API const char *rvm_default_model_path(void);
 
 /* A stream runs frames of one video in order. threads >= 1 (0 picks the number of cores). */
-rvm_stream *rvm_stream_create(const rvm_model *model, int threads, char *err, size_t errlen);
-void rvm_stream_free(rvm_stream *stream);
+RVM_API rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, char *err,
+                                      size_t errlen);
+RVM_API void rvm_stream_free(rvm_stream *stream);
 /* Forgets the recurrent state (the next frame starts from zeros, as a new video would). */
-void rvm_stream_reset(rvm_stream *stream);
+RVM_API void rvm_stream_reset(rvm_stream *stream);
 /* The message of the last failed call on this stream. */
-const char *rvm_stream_error(const rvm_stream *stream);
+RVM_API const char *rvm_stream_error(const rvm_stream *stream);
 
 typedef enum { RVM_PIXEL_F32 = 0, RVM_PIXEL_U8, RVM_PIXEL_U16 } rvm_pixel_type;
 
@@ -74,22 +98,30 @@ typedef struct {
 } rvm_output;
 
 /* The official converter's rule: min(512 / max(width, height), 1). */
-double rvm_auto_downsample_ratio(int width, int height);
+RVM_API double rvm_auto_downsample_ratio(int width, int height);
 
 /* Runs one frame: interleaved 8-bit RGB in (stride in bytes), alpha and foreground out, at
  * the input's size. downsample_ratio in (0, 1]; at 1 the refiner is skipped. The recurrent
  * state advances. Frame size may change between calls (the state is reset when it does). */
-int rvm_stream_process(rvm_stream *stream, const uint8_t *rgb, int width, int height,
+RVM_API int rvm_stream_process(rvm_stream *stream, const uint8_t *rgb, int width, int height,
                        ptrdiff_t stride, double downsample_ratio, const rvm_output *out);
 
 /* The official segmentation pass: raw logits at the internal (low) resolution,
  * seg_w = floor(width*ratio) (width at ratio 1), likewise seg_h. seg holds seg_w*seg_h
  * floats. Pass seg NULL to learn the size only. The recurrent state advances. */
-int rvm_stream_segment(rvm_stream *stream, const uint8_t *rgb, int width, int height,
+RVM_API int rvm_stream_segment(rvm_stream *stream, const uint8_t *rgb, int width, int height,
                        ptrdiff_t stride, double downsample_ratio, float *seg, int *seg_w,
                        int *seg_h);
 
-const char *rvm_status_string(int status);
+RVM_API const char *rvm_status_string(int status);
+
+/* Diagnostics: which checkpoint was loaded, which kernel set and how many threads a stream
+ * uses, when a stream's state starts over. The library never prints them; a program that
+ * wants them sets a function (NULL: none, the default). It is called from the thread making
+ * the call that reports, possibly several at once; message is valid during the call only. */
+typedef enum { RVM_LOG_INFO = 0, RVM_LOG_DEBUG = 1 } rvm_log_level;
+typedef void (*rvm_log_fn)(void *user, rvm_log_level level, const char *message);
+RVM_API void rvm_set_log(rvm_log_fn fn, void *user);
 
 #ifdef __cplusplus
 }

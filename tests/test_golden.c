@@ -123,13 +123,13 @@ int main(int argc, char **argv)
         ckpt, !strcmp(variant, "resnet50") ? RVM_VARIANT_RESNET50 : RVM_VARIANT_MOBILENETV3,
         !strcmp(refiner, "deep_guided_filter") ? RVM_REFINER_DEEP_GUIDED_FILTER
                                                : RVM_REFINER_FAST_GUIDED_FILTER,
-        err, sizeof err);
+        NULL, err, sizeof err);
     if (!model) {
         printf("FAIL loading %s: %s\n", ckpt, err);
         return 1;
     }
-    rvm_stream *s = rvm_stream_create(model, threads, err, sizeof err);
-    rvm_stream *seg_stream = rvm_stream_create(model, threads, err, sizeof err);
+    rvm_stream *s = rvm_stream_create(model, threads, NULL, err, sizeof err);
+    rvm_stream *seg_stream = rvm_stream_create(model, threads, NULL, err, sizeof err);
     if (!s || !seg_stream || (isa && rvmi_stream_set_kernels(s, isa)) ||
         (isa && rvmi_stream_set_kernels(seg_stream, isa))) {
         printf("SKIP: cannot run the %s kernels here\n", isa ? isa : "default");

@@ -16,6 +16,21 @@
 
 #include "check.h"
 
+/* Collects the library's diagnostics (rvm_set_log). */
+typedef struct {
+    char text[2048];
+    int count;
+} log_sink;
+
+static void collect(void *user, rvm_log_level level, const char *message)
+{
+    log_sink *l = user;
+    (void)level;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%s\n", message);
+    l->count++;
+}
+
 typedef struct {
     const rvm_model *model;
     const uint8_t *frames;
@@ -28,7 +43,7 @@ static void *run(void *arg)
 {
     job *j = arg;
     char err[256];
-    rvm_stream *s = rvm_stream_create(j->model, 1, err, sizeof err);
+    rvm_stream *s = rvm_stream_create(j->model, 1, NULL, err, sizeof err);
     if (!s) {
         j->status = -1;
         return NULL;
@@ -51,7 +66,7 @@ int main(void)
     }
     int h = (int)in.shape[1], w = (int)in.shape[2];
     char err[256];
-    rvm_model *model = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+    rvm_model *model = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
     CHECK(model != NULL, "shipped model: %s", err);
     if (!model)
         return 1;
@@ -70,7 +85,7 @@ int main(void)
     CHECK(memcmp(b.pha, alone.pha, n * 2) == 0, "stream B differs from a stream alone");
 
     /* argument errors: codes and messages, no crash */
-    rvm_stream *s = rvm_stream_create(model, 2, err, sizeof err);
+    rvm_stream *s = rvm_stream_create(model, 2, NULL, err, sizeof err);
     uint8_t px[3 * 4] = {0};
     uint16_t o[4];
     rvm_output out = {RVM_PIXEL_U16, o, 4, NULL, 0};
@@ -88,12 +103,41 @@ int main(void)
     CHECK(rvm_stream_process(s, px, 2, 2, 6, 0.25, &out) == RVM_EINVAL, "empty internal size");
     CHECK(rvm_stream_process(s, px, 2, 2, 6, 1.0, &out) == 0, "a 2x2 frame: %s", rvm_stream_error(s));
     CHECK(rvm_stream_process(NULL, px, 2, 2, 6, 1.0, &out) == RVM_EINVAL, "no stream accepted");
-    CHECK(rvm_model_load("/nonexistent.pth", RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err) == NULL &&
-              strstr(err, "nonexistent") != NULL, "missing checkpoint: %s", err);
-    CHECK(rvm_model_load(NULL, RVM_VARIANT_RESNET50, RVM_REFINER_AUTO, err, sizeof err) == NULL &&
-              strstr(err, "mobilenetv3") != NULL, "variant mismatch: %s", err);
-    CHECK(rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_DEEP_GUIDED_FILTER, err, sizeof err) == NULL,
-          "refiner mismatch accepted");
+    /* Constructors give a status a program can test without reading the message. */
+    int status = 0;
+    CHECK(rvm_model_load("/nonexistent.pth", RVM_VARIANT_AUTO, RVM_REFINER_AUTO, &status, err,
+                         sizeof err) == NULL &&
+              status == RVM_EIO && strstr(err, "nonexistent") != NULL,
+          "missing checkpoint: %d %s", status, err);
+    CHECK(rvm_model_load(NULL, RVM_VARIANT_RESNET50, RVM_REFINER_AUTO, &status, err, sizeof err) == NULL &&
+              status == RVM_EMISMATCH && strstr(err, "mobilenetv3") != NULL,
+          "variant mismatch: %d %s", status, err);
+    CHECK(rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_DEEP_GUIDED_FILTER, &status, err,
+                         sizeof err) == NULL && status == RVM_EMISMATCH,
+          "refiner mismatch: %d", status);
+    CHECK(rvm_model_load(RVM_SOURCE_DIR "/README.md", RVM_VARIANT_AUTO, RVM_REFINER_AUTO, &status,
+                         err, sizeof err) == NULL && status == RVM_EFORMAT,
+          "not a checkpoint: %d %s", status, err);
+    CHECK(rvm_stream_create(NULL, 1, &status, err, sizeof err) == NULL && status == RVM_EINVAL,
+          "stream without a model: %d", status);
+    rvm_stream *ok = rvm_stream_create(model, 1, &status, err, sizeof err);
+    CHECK(ok && status == RVM_OK, "stream status %d", status);
+    rvm_stream_free(ok);
+    CHECK(rvm_version() == RVM_VERSION_NUMBER && rvm_version_string()[0] == '0' + RVM_VERSION_MAJOR,
+          "version %d %s", rvm_version(), rvm_version_string());
+    /* Diagnostics go to the caller's function, never to stdout/stderr. */
+    log_sink sink = {{0}, 0};
+    rvm_set_log(collect, &sink);
+    rvm_model *logged = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
+    rvm_stream *ls = rvm_stream_create(logged, 2, NULL, err, sizeof err);
+    rvm_set_log(NULL, NULL);
+    rvm_stream *quiet = rvm_stream_create(logged, 1, NULL, err, sizeof err);
+    CHECK(sink.count == 2 && strstr(sink.text, "model: mobilenetv3") &&
+              strstr(sink.text, " kernels, 2 threads"),
+          "log messages (%d): %s", sink.count, sink.text);
+    rvm_stream_free(quiet);
+    rvm_stream_free(ls);
+    rvm_model_free(logged);
     CHECK(rvm_auto_downsample_ratio(1920, 1080) == 512.0 / 1920 &&
               rvm_auto_downsample_ratio(320, 240) == 1.0, "auto ratio");
     rvm_stream_free(s);

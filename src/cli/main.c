@@ -488,12 +488,13 @@ static int load_network(conversion *c)
 {
     const rvmi_cli_options *opt = c->opt;
     char err[1024];
-    c->model = rvm_model_load(opt->checkpoint, opt->variant, RVM_REFINER_AUTO, err, sizeof(err));
+    c->model = rvm_model_load(opt->checkpoint, opt->variant, RVM_REFINER_AUTO, NULL, err,
+                              sizeof(err));
     if (!c->model) {
         errorf("cannot load the model: %s", err);
         return -1;
     }
-    c->stream = rvm_stream_create(c->model, opt->threads, err, sizeof(err));
+    c->stream = rvm_stream_create(c->model, opt->threads, NULL, err, sizeof(err));
     if (!c->stream) {
         errorf("%s", err);
         return -1;
@@ -608,7 +609,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (opt.version) {
-        printf("rvm %s\n", RVM_VERSION);
+        printf("rvm %s\n", rvm_version_string());
         return 0;
     }
     configure_process(&opt);

@@ -1,8 +1,12 @@
 /* Builds the network from a checkpoint's tensors: detects the variant and refiner, checks
  * every shape, folds BatchNorm into the convolutions and packs weights for the kernels.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE /* dladdr */
 #include "model/model.h"
 
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/library.h"
 #include "model/weights.h"
 
 typedef struct {
@@ -436,11 +441,49 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* The installed layout: <prefix>/lib[/<arch>]/librvm.so and <prefix>/share/rvm/models. The
+ * library looks beside itself first, so an installation moved to another prefix (or a
+ * temporary one, as the install test makes) still finds its model. */
+static char installed_model[PATH_MAX];
+
+static void find_model_beside_library(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)rvm_default_model_path, &info) || !info.dli_fname)
+        return;
+    char lib[PATH_MAX];
+    if (!realpath(info.dli_fname, lib))
+        return;
+    char *slash = strrchr(lib, '/');
+    if (!slash)
+        return;
+    *slash = 0; /* the library's folder */
+    static const char *const up[] = {"/..", "/../.."}; /* lib/ or lib/<arch>/ */
+    for (int i = 0; i < 2; i++) {
+        char dir[PATH_MAX];
+        int n = snprintf(dir, sizeof dir, "%s%s/share/rvm/models/rvm_mobilenetv3_tfjs_int8", lib,
+                         up[i]);
+        if (n > 0 && (size_t)n < sizeof dir && is_dir(dir) && realpath(dir, installed_model))
+            return;
+    }
+    installed_model[0] = 0;
+}
+
+static const char *model_beside_library(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, find_model_beside_library);
+    return installed_model[0] ? installed_model : NULL;
+}
+
 const char *rvm_default_model_path(void)
 {
     const char *env = getenv("RVM_MODEL_DIR");
     if (env && is_dir(env))
         return env;
+    const char *beside = model_beside_library();
+    if (beside)
+        return beside;
     if (is_dir(RVM_MODEL_INSTALL_DIR))
         return RVM_MODEL_INSTALL_DIR;
     if (is_dir(RVM_MODEL_SOURCE_DIR))
@@ -448,28 +491,46 @@ const char *rvm_default_model_path(void)
     return NULL;
 }
 
-rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner, char *err,
-                          size_t errlen)
+static const char *variant_name(rvm_variant v)
+{
+    return v == RVM_VARIANT_RESNET50 ? "resnet50" : "mobilenetv3";
+}
+
+static const char *refiner_name(rvm_refiner r)
+{
+    return r == RVM_REFINER_DEEP_GUIDED_FILTER ? "deep guided filter" : "fast guided filter";
+}
+
+rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,
+                          int *status, char *err, size_t errlen)
 {
     char dummy[8];
+    int ignored;
     if (!err || errlen == 0) {
         err = dummy;
         errlen = sizeof dummy;
     }
+    if (!status)
+        status = &ignored;
     err[0] = 0;
+    *status = RVM_OK;
     if (!path && !(path = rvm_default_model_path())) {
         snprintf(err, errlen, "the shipped model was not found (set RVM_MODEL_DIR)");
+        *status = RVM_EIO;
         return NULL;
     }
+    int tfjs = is_dir(path) || ends_with(path, ".json");
     rvmi_weights w = {0};
-    int st = (is_dir(path) || ends_with(path, ".json")) ? rvmi_tfjs_load(path, &w, err, errlen)
-                                                       : rvmi_pth_load(path, &w, err, errlen);
-    if (st)
+    int st = tfjs ? rvmi_tfjs_load(path, &w, err, errlen) : rvmi_pth_load(path, &w, err, errlen);
+    if (st) {
+        *status = st;
         return NULL;
+    }
     rvm_model *m = malloc(sizeof(*m));
     if (!m) {
         rvmi_weights_free(&w);
         snprintf(err, errlen, "out of memory");
+        *status = RVM_ENOMEM;
         return NULL;
     }
     char msg[256];
@@ -478,8 +539,11 @@ rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner ref
     if (st) {
         snprintf(err, errlen, "%s: %s", path, msg);
         free(m);
+        *status = st;
         return NULL;
     }
+    rvmi_log(RVM_LOG_INFO, "model: %s with the %s, from %s (%s)", variant_name(m->variant),
+             refiner_name(m->refiner), path, tfjs ? "TF.js" : "PyTorch checkpoint");
     return m;
 }
 

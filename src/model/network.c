@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kernels/clones.h"
+#include "model/library.h"
 #include "kernels/threadpool.h"
 
 /* ---- scratch memory: a stack reset every frame ----
@@ -955,6 +956,9 @@ static int prepare(rvm_stream *s, const struct frame *f, double ratio)
     s->ratio = ratio;
     if (h0 != s->h0 || w0 != s->w0 || !s->state[0]) {
         /* new internal size: the recurrent state starts over, as for a new video */
+        if (s->state[0])
+            rvmi_log(RVM_LOG_DEBUG, "stream: internal size %dx%d -> %dx%d, the recurrent state "
+                     "starts over", s->w0, s->h0, w0, h0);
         s->h0 = h0, s->w0 = w0;
         int h = h0, w = w0;
         for (int k = 0; k < 4; k++) {
@@ -1070,13 +1074,19 @@ double rvm_auto_downsample_ratio(int width, int height)
 
 /* ---- stream lifetime ---- */
 
-rvm_stream *rvm_stream_create(const rvm_model *model, int threads, char *err, size_t errlen)
+rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, char *err,
+                              size_t errlen)
 {
     char dummy[8];
+    int ignored;
     if (!err || errlen == 0)
         err = dummy, errlen = sizeof dummy;
+    if (!status)
+        status = &ignored;
+    *status = RVM_OK;
     if (!model) {
         snprintf(err, errlen, "no model");
+        *status = RVM_EINVAL;
         return NULL;
     }
     if (threads <= 0) {
@@ -1088,6 +1098,7 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, char *err, si
     rvm_stream *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
+        *status = RVM_ENOMEM;
         return NULL;
     }
     s->model = model;
@@ -1097,10 +1108,12 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, char *err, si
     if (!s->pool || !s->zeros) {
         rvm_stream_free(s);
         snprintf(err, errlen, "cannot start %d threads", threads);
+        *status = RVM_ENOMEM;
         return NULL;
     }
     for (int i = 0; i < 256; i++)
         s->u8_to_float[i] = (float)i / 255.f;
+    rvmi_log(RVM_LOG_INFO, "stream: %s kernels, %d threads", s->kernels->name, threads);
     return s;
 }
 
@@ -1133,6 +1146,7 @@ int rvmi_stream_set_kernels(rvm_stream *s, const char *isa)
     if (!k)
         return set_error(s, RVM_EUNSUPPORTED, "this CPU cannot run the %s kernels", isa);
     s->kernels = k;
+    rvmi_log(RVM_LOG_INFO, "stream: %s kernels (asked for)", k->name);
     return 0;
 }
 

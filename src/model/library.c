@@ -1,0 +1,45 @@
+/* The library as a whole: its version and where its diagnostics go.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "model/library.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+int rvm_version(void) { return RVM_VERSION_NUMBER; }
+
+const char *rvm_version_string(void)
+{
+    return STR(RVM_VERSION_MAJOR) "." STR(RVM_VERSION_MINOR) "." STR(RVM_VERSION_PATCH);
+}
+
+/* The function and its argument change together, and a call must not see one without the
+ * other: both are read and used under the lock (messages are rare: a load, a new stream). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static rvm_log_fn log_fn;
+static void *log_user;
+
+void rvm_set_log(rvm_log_fn fn, void *user)
+{
+    pthread_mutex_lock(&log_lock);
+    log_fn = fn;
+    log_user = user;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void rvmi_log(rvm_log_level level, const char *fmt, ...)
+{
+    pthread_mutex_lock(&log_lock);
+    if (log_fn) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        log_fn(log_user, level, msg);
+    }
+    pthread_mutex_unlock(&log_lock);
+}

@@ -1,0 +1,62 @@
+#!/bin/sh
+# Installs rvm into a temporary prefix (cmake --install) and checks what a user gets: the
+# files, the exported symbols of the shared library (nm -D: only rvm_*), its soname, and
+# programs built out of tree through pkg-config against the shared and the static library,
+# which load the installed model and run a frame.
+# Usage: install.sh BUILD_DIR SOURCE_DIR [extra compiler flags, e.g. sanitizers]
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -u
+build=$(cd "$1" && pwd) src=$(cd "$2" && pwd)
+shift 2
+extra="$*"
+for tool in pkg-config nm readelf cc; do
+  command -v $tool >/dev/null 2>&1 || { echo "SKIP: no $tool"; exit 77; }
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+prefix=$tmp/prefix
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "cmake --install"; }
+pc=$(find "$prefix" -name rvm.pc) && [ -n "$pc" ] || fail "no rvm.pc installed"
+libdir=$(dirname "$(dirname "$pc")")
+for f in "$prefix/include/rvm.h" "$libdir/librvm.a" "$prefix/bin/rvm" \
+         "$prefix/share/man/man1/rvm.1" \
+         "$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8/model.json"; do
+  [ -f "$f" ] || fail "not installed: $f"
+done
+so=$(readelf -d "$libdir/librvm.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -n "$so" ] && [ -f "$libdir/$so" ] || fail "soname '$so' is not an installed file"
+echo "soname $so"
+
+# Only the public API is exported.
+nm -D --defined-only "$libdir/librvm.so" | awk '{print $3}' >"$tmp/exported"
+others=$(grep -v '^rvm_' "$tmp/exported")
+[ -z "$others" ] || fail "exported besides rvm_*: $(echo $others)"
+for f in rvm_model_load rvm_stream_create rvm_stream_process rvm_version rvm_set_log; do
+  grep -qx "$f" "$tmp/exported" || fail "$f is not exported"
+done
+# The static archive's globals are rvm_* too (plus what it needs from others: undefined).
+nm --defined-only -g "$libdir/librvm.a" | awk 'NF == 3 {print $3}' | grep -v '^rvm_' >"$tmp/static_globals"
+[ ! -s "$tmp/static_globals" ] || fail "librvm.a defines globals besides rvm_*: $(head -5 "$tmp/static_globals" | tr '\n' ' ')"
+
+# Out of tree, as a user would: only the installed files and pkg-config.
+mkdir "$tmp/user"
+cp "$src/tests/install/hello.c" "$src/tests/install/collide.c" "$tmp/user/"
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+cd "$tmp/user"
+[ "$(pkg-config --modversion rvm)" = "$(sed -n 's/^#define RVM_VERSION_MAJOR //p;s/^#define RVM_VERSION_MINOR //p;s/^#define RVM_VERSION_PATCH //p' "$src/include/rvm.h" | paste -sd.)" ] ||
+  fail "pkg-config --modversion rvm: $(pkg-config --modversion rvm)"
+cc $extra -o hello hello.c $(pkg-config --cflags --libs rvm) -Wl,-rpath,"$libdir" || fail "building against the shared library"
+# The installed library finds the installed model beside itself (not the source tree's).
+out=$(env -u RVM_MODEL_DIR ./hello) || fail "the shared-library program failed"
+echo "shared: $out"
+case $out in *"model $prefix/share/rvm/models/"*) ;; *) fail "the installed model was not the one found";; esac
+# Statically, with internal names of rvm defined by the program itself.
+static_libs=$(pkg-config --static --libs rvm | sed 's/-lrvm\b/-l:librvm.a/')
+cc $extra -o hello_static hello.c collide.c $(pkg-config --cflags rvm) $static_libs || fail "building against the static library"
+ldd hello_static | grep -q librvm && fail "hello_static uses the shared library"
+out2=$(RVM_MODEL_DIR="$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8" ./hello_static) || fail "the static program failed"
+echo "static: $out2"
+[ "${out#* output-sum }" = "${out2#* output-sum }" ] || fail "shared and static runs differ"
+"$prefix/bin/rvm" --version | grep -q "^rvm " || fail "installed rvm --version"
+echo "install: ok"
