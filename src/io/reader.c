@@ -50,6 +50,12 @@ struct rvmi_reader {
     int64_t v_start, v_end, v_shift;
     int64_t a_start, a_end, a_shift;
     int64_t last_pts;        /* last returned pts (before shifting), for monotonic output */
+    /* Formats whose timestamps may jump (MPEG-TS): per stream, the offset (us) that closes
+     * the jumps seen so far, the dts expected next and the last one (us, offset included). */
+    int discont;
+    int64_t v_discont_us, a_discont_us;
+    int64_t v_next_dts, v_last_dts, a_next_dts, a_last_dts;
+    int gaps_closed;
     int64_t default_duration;
     /* An image folder. */
     char *dir;
@@ -667,35 +673,34 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     if (r->default_duration <= 0)
         r->default_duration = 1;
 
-    /* Timestamps stay the input's; --start moves them so the kept part starts at 0. */
+    /* Outputs start at zero, like ffmpeg's: every timestamp is moved back by the video's
+     * first one (a transport stream's start at 1.4 s or 3601 s, an MKV's at 0.033 s; after
+     * a 33-bit wrap libavformat makes the frames before it negative), and by --start. The
+     * relative timing of the frames (variable frame rates included) and of the audio is the
+     * input's. Audio before the first frame is kept (an encoder's priming, which the edit
+     * list or the decoder skips) unless --start cuts it. */
     int64_t vs0 = vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0;
-    r->v_start = INT64_MIN;
-    r->v_end = INT64_MAX;
-    r->v_shift = 0;
-    r->a_start = INT64_MIN;
-    r->a_end = INT64_MAX;
-    r->a_shift = 0;
     AVRational a_tb = r->aidx >= 0 ? r->fmt->streams[r->aidx]->time_base : (AVRational){1, 1};
-    if (r->opt.start > 0 || r->opt.duration >= 0) {
-        int64_t s_us = vs0 == 0 ? 0 : av_rescale_q(vs0, r->tb, AV_TIME_BASE_Q);
-        s_us += (int64_t)llround(r->opt.start * AV_TIME_BASE);
-        r->v_start = av_rescale_q(s_us, AV_TIME_BASE_Q, r->tb);
-        r->a_start = av_rescale_q(s_us, AV_TIME_BASE_Q, a_tb);
-        if (r->opt.start > 0) {
-            r->v_shift = r->v_start - vs0;
-            r->a_shift = av_rescale_q(r->v_shift, r->tb, a_tb);
-        }
-        if (r->opt.duration >= 0) {
-            int64_t e_us = s_us + (int64_t)llround(r->opt.duration * AV_TIME_BASE);
-            r->v_end = av_rescale_q(e_us, AV_TIME_BASE_Q, r->tb);
-            r->a_end = av_rescale_q(e_us, AV_TIME_BASE_Q, a_tb);
-        }
-        if (r->opt.start > 0) {
-            /* A failed seek (a pipe) is fine: frames before the start are decoded and
-             * dropped instead. */
-            av_seek_frame(r->fmt, -1, s_us, AVSEEK_FLAG_BACKWARD);
-        }
+    int64_t skip_us = r->opt.start > 0 ? (int64_t)llround(r->opt.start * AV_TIME_BASE) : 0;
+    r->v_shift = vs0 + av_rescale_q(skip_us, AV_TIME_BASE_Q, r->tb);
+    r->a_shift = av_rescale_q(vs0, r->tb, a_tb) + av_rescale_q(skip_us, AV_TIME_BASE_Q, a_tb);
+    r->v_start = r->opt.start > 0 ? r->v_shift : INT64_MIN;
+    r->a_start = r->opt.start > 0 ? r->a_shift : INT64_MIN;
+    r->v_end = INT64_MAX;
+    r->a_end = INT64_MAX;
+    if (r->opt.duration >= 0) {
+        int64_t d_us = (int64_t)llround(r->opt.duration * AV_TIME_BASE);
+        r->v_end = r->v_shift + av_rescale_q(d_us, AV_TIME_BASE_Q, r->tb);
+        r->a_end = r->a_shift + av_rescale_q(d_us, AV_TIME_BASE_Q, a_tb);
     }
+    if (r->opt.start > 0) {
+        /* A failed seek (a pipe) is fine: frames before the start are decoded and dropped
+         * instead. */
+        av_seek_frame(r->fmt, -1, av_rescale_q(vs0, r->tb, AV_TIME_BASE_Q) + skip_us,
+                      AVSEEK_FLAG_BACKWARD);
+    }
+    r->discont = (r->fmt->iformat->flags & AVFMT_TS_DISCONT) != 0;
+    r->v_next_dts = r->a_next_dts = r->v_last_dts = r->a_last_dts = AV_NOPTS_VALUE;
 
     /* The frame count, for the progress bar only. */
     double secs = -1;
@@ -864,6 +869,41 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *
     return 1;
 }
 
+/* Transport streams restart or jump their clocks (splices, a concatenation, a 33-bit wrap
+ * libavformat could not place): as ffmpeg does for such formats, a jump of more than 10 s
+ * either way, or back by more than 0.1 s, is closed by an offset applied from there on, so
+ * the frames keep their order and their spacing. Each stream closes its own jump (both jump
+ * by the same amount, to within a frame): the packets of one stream can run ahead of the
+ * other's across the jump, and one shared offset would then see a jump back and forth. */
+static void close_gaps(rvmi_reader *r, AVPacket *p, int video)
+{
+    AVRational tb = r->fmt->streams[p->stream_index]->time_base;
+    int64_t *next = video ? &r->v_next_dts : &r->a_next_dts;
+    int64_t *last = video ? &r->v_last_dts : &r->a_last_dts;
+    int64_t *offset = video ? &r->v_discont_us : &r->a_discont_us;
+    int64_t ts = p->dts != AV_NOPTS_VALUE ? p->dts : p->pts;
+    if (ts != AV_NOPTS_VALUE) {
+        int64_t us = av_rescale_q(ts, tb, AV_TIME_BASE_Q) + *offset;
+        if (*next != AV_NOPTS_VALUE) {
+            int64_t delta = us - *next;
+            if (delta > 10 * (int64_t)AV_TIME_BASE || delta < -10 * (int64_t)AV_TIME_BASE ||
+                us + AV_TIME_BASE / 10 < *last) {
+                *offset -= delta;
+                us -= delta;
+                r->gaps_closed++;
+            }
+        }
+        int64_t dur = p->duration > 0 ? p->duration : video ? r->default_duration : 0;
+        *last = us;
+        *next = us + av_rescale_q(dur, tb, AV_TIME_BASE_Q);
+    }
+    int64_t off = av_rescale_q(*offset, AV_TIME_BASE_Q, tb);
+    if (p->pts != AV_NOPTS_VALUE)
+        p->pts += off;
+    if (p->dts != AV_NOPTS_VALUE)
+        p->dts += off;
+}
+
 int rvmi_reader_read(rvmi_reader *r, rvmi_read_item *item, char *err, size_t errlen)
 {
     return rvmi_reader_read_into(r, item, NULL, err, errlen);
@@ -926,6 +966,8 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
             continue;
         }
         AVPacket *p = r->pkt;
+        if (r->discont && (p->stream_index == r->vidx || p->stream_index == r->aidx))
+            close_gaps(r, p, p->stream_index == r->vidx);
         if (p->stream_index == r->vidx && !r->video_done) {
             ret = avcodec_send_packet(r->dec, p);
             av_packet_unref(p);

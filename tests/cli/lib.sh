@@ -51,8 +51,9 @@ pts_list() {
         -of csv=p=0 "$1" | tr -d ',' | sed '/^$/d'
 }
 
-# Fails unless the video outputs have the same frames at the same times as the input
-# (within half a millisecond: containers round to their own time units).
+# Fails unless the video output has the same frames at the same times as the input, counted
+# from the input's first frame (outputs start at 0, as ffmpeg's do), within half a
+# millisecond: containers round to their own time units.
 same_timing() {
     pts_list "$1" >t_in.txt
     pts_list "$2" >t_out.txt
@@ -60,7 +61,7 @@ same_timing() {
     n_out=$(wc -l <t_out.txt)
     [ "$n_in" -gt 0 ] || fail "$1 has no frames"
     [ "$n_in" -eq "$n_out" ] || fail "$2 has $n_out frames, $1 has $n_in"
-    paste t_in.txt t_out.txt | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.0005) { print "frame " NR ": " $1 " vs " $2; bad = 1; exit } } END { exit bad }' \
+    paste t_in.txt t_out.txt | awk 'NR == 1 { t0 = $1 } { d = $1 - t0 - $2; if (d < 0) d = -d; if (d > 0.0005) { print "frame " NR ": " $1 - t0 " vs " $2; bad = 1; exit } } END { exit bad }' \
         || fail "$2: timestamps differ from $1"
 }
 
