@@ -83,7 +83,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < 3 * n; i++)
         rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
-    rvm_output out = {RVM_PIXEL_U8, pha, width, fgr, 3 * (ptrdiff_t)width};
+    rvm_output out = {.type = RVM_PIXEL_U8, .pha = pha, .pha_stride = width, .fgr = fgr,
+                      .fgr_stride = 3 * (ptrdiff_t)width};
     double *ms = malloc(sizeof(double) * frames);
     double cpu0 = 0;
     for (int t = 0; t < frames + 2; t++) { /* two warm-up frames, as the peer does */

@@ -87,31 +87,106 @@ RVM_API const char *rvm_stream_error(const rvm_stream *stream);
 
 typedef enum { RVM_PIXEL_F32 = 0, RVM_PIXEL_U8, RVM_PIXEL_U16 } rvm_pixel_type;
 
-/* Where a frame's results go. pha: one channel; fgr: interleaved RGB. Either may be NULL.
- * Strides are in bytes. F32 holds 0..1, U8 round(v*255), U16 round(v*65535). */
+/* How the foreground is laid out in rvm_output.fgr. */
+typedef enum {
+    RVM_FGR_RGB = 0,             /* interleaved RGB */
+    RVM_FGR_PLANAR,              /* three planes R, G, B, fgr_plane_stride bytes apart */
+    RVM_FGR_RGBA_PREMULTIPLIED,  /* interleaved R*a, G*a, B*a, a */
+} rvm_fgr_layout;
+
+/* Where a frame's results go. pha: one channel; fgr: as fgr_layout says. Either may be NULL.
+ * Strides are in bytes and at least a row's bytes (planes: at least fgr_stride * height);
+ * anything less is RVM_EINVAL. F32 holds 0..1, U8 round(v*255), U16 round(v*65535). The
+ * fields after fgr_stride may be left out of a designated initialiser (zero: interleaved
+ * RGB). */
 typedef struct {
     rvm_pixel_type type;
     void *pha;
     ptrdiff_t pha_stride;
     void *fgr;
     ptrdiff_t fgr_stride;
+    rvm_fgr_layout fgr_layout;
+    ptrdiff_t fgr_plane_stride;
 } rvm_output;
+
+/* Input pixel formats. */
+typedef enum {
+    RVM_FORMAT_RGB24 = 0, /* packed 8-bit R, G, B */
+    RVM_FORMAT_BGR24,
+    RVM_FORMAT_RGBA,      /* packed 8-bit, 4 bytes a pixel; the 4th byte is ignored */
+    RVM_FORMAT_BGRA,
+    RVM_FORMAT_RGBX,
+    RVM_FORMAT_BGRX,
+    RVM_FORMAT_NV12,      /* 8-bit 4:2:0: plane 0 Y, plane 1 interleaved U, V */
+    RVM_FORMAT_I420,      /* 8-bit 4:2:0: planes Y, U, V */
+    RVM_FORMAT_F32_PLANAR, /* planes R, G, B of floats in 0..1 (what numpy and torch hold) */
+} rvm_format;
+
+/* YUV formats: the matrix and range that turned RGB into YUV. */
+typedef enum { RVM_MATRIX_BT601 = 0, RVM_MATRIX_BT709 } rvm_matrix;
+typedef enum { RVM_RANGE_LIMITED = 0, RVM_RANGE_FULL } rvm_range;
+
+/* One input frame. Packed formats use plane 0 only. Strides are in bytes, at least a row's
+ * bytes of that plane (RVM_EINVAL otherwise). 4:2:0 chroma planes have (width+1)/2 by
+ * (height+1)/2 samples; each serves its 2x2 block of luma pixels. YUV becomes RGB clamped to
+ * 0..1. Float values are used as they are (the official model takes 0..1); planes of floats
+ * and their strides must be 4-byte aligned. */
+typedef struct {
+    rvm_format format;
+    int width, height;
+    const void *planes[3];
+    ptrdiff_t strides[3];
+    rvm_matrix matrix;
+    rvm_range range;
+} rvm_frame;
 
 /* The official converter's rule: min(512 / max(width, height), 1). */
 RVM_API double rvm_auto_downsample_ratio(int width, int height);
 
-/* Runs one frame: interleaved 8-bit RGB in (stride in bytes), alpha and foreground out, at
- * the input's size. downsample_ratio in (0, 1]; at 1 the refiner is skipped. The recurrent
- * state advances. Frame size may change between calls (the state is reset when it does). */
+/* Runs one frame: alpha and foreground out, at the input's size. downsample_ratio in (0, 1];
+ * at 1 the refiner is skipped. The recurrent state advances. Frame size may change between
+ * calls (the state is reset when the internal size changes). */
+RVM_API int rvm_stream_process_frame(rvm_stream *stream, const rvm_frame *frame,
+                                     double downsample_ratio, const rvm_output *out);
+/* The same for interleaved 8-bit RGB (stride in bytes). */
 RVM_API int rvm_stream_process(rvm_stream *stream, const uint8_t *rgb, int width, int height,
-                       ptrdiff_t stride, double downsample_ratio, const rvm_output *out);
+                               ptrdiff_t stride, double downsample_ratio, const rvm_output *out);
 
 /* The official segmentation pass: raw logits at the internal (low) resolution,
- * seg_w = floor(width*ratio) (width at ratio 1), likewise seg_h. seg holds seg_w*seg_h
- * floats. Pass seg NULL to learn the size only. The recurrent state advances. */
+ * seg_w = floor(width*ratio) (width at ratio 1), likewise seg_h, into seg, which holds
+ * capacity floats (fewer than seg_w*seg_h: RVM_EINVAL, nothing written). Pass seg NULL to
+ * learn the size only. The recurrent state advances. */
+RVM_API int rvm_stream_segment_frame(rvm_stream *stream, const rvm_frame *frame,
+                                     double downsample_ratio, float *seg, size_t capacity,
+                                     int *seg_w, int *seg_h);
 RVM_API int rvm_stream_segment(rvm_stream *stream, const uint8_t *rgb, int width, int height,
-                       ptrdiff_t stride, double downsample_ratio, float *seg, int *seg_w,
-                       int *seg_h);
+                               ptrdiff_t stride, double downsample_ratio, float *seg,
+                               size_t capacity, int *seg_w, int *seg_h);
+
+/* The recurrent state r1..r4 (index 0..3), as the official model passes it between frames:
+ * r1 at half the internal size, r2 a quarter, r3 an eighth, r4 a sixteenth (rounded up), with
+ * the model's channels (MobileNetV3 16, 20, 40, 64; ResNet50 16, 32, 64, 128). A tensor
+ * describes floats with strides in floats for channel, row and column, so that NCHW (the
+ * official layout), NHWC or views of other arrays all work. */
+typedef struct {
+    float *data;
+    int channels, height, width;
+    ptrdiff_t channel_stride, row_stride, column_stride;
+} rvm_tensor;
+
+/* The state's shape for frames of width x height at downsample_ratio (RVM_EINVAL for a bad
+ * size or ratio). */
+RVM_API int rvm_model_state_shape(const rvm_model *model, int index, int width, int height,
+                                  double downsample_ratio, int *channels, int *state_height,
+                                  int *state_width);
+/* Copies state r(index+1) out; dst's shape must be the state's (RVM_EINVAL otherwise, or
+ * when the stream has no state: before its first frame or after a reset). */
+RVM_API int rvm_stream_get_state(const rvm_stream *stream, int index, const rvm_tensor *dst);
+/* Puts a state in for the next frame, which must be width x height at downsample_ratio
+ * (another size starts over, as always). r[k] NULL: zeros, as a first frame has. Every given
+ * tensor must have its state's shape (RVM_EINVAL otherwise, the stream unchanged). */
+RVM_API int rvm_stream_set_state(rvm_stream *stream, int width, int height,
+                                 double downsample_ratio, const rvm_tensor *const r[4]);
 
 RVM_API const char *rvm_status_string(int status);
 

@@ -157,16 +157,18 @@ int main(int argc, char **argv)
         const uint8_t *rgb = (const uint8_t *)in.data + (size_t)t * H * W * 3;
         if (t == 0 && layer_frames > 0) { /* the segmentation pass, from an empty state */
             int sw, sh;
-            rvm_stream_segment(seg_stream, rgb, W, H, 3 * W, ratio, NULL, &sw, &sh);
+            rvm_stream_segment(seg_stream, rgb, W, H, 3 * W, ratio, NULL, 0, &sw, &sh);
             float *seg = malloc(sizeof(float) * sw * sh);
-            int st = rvm_stream_segment(seg_stream, rgb, W, H, 3 * W, ratio, seg, &sw, &sh);
+            int st = rvm_stream_segment(seg_stream, rgb, W, H, 3 * W, ratio, seg,
+                                        (size_t)sw * sh, &sw, &sh);
             if (st)
                 printf("FAIL segment: %s\n", rvm_stream_error(seg_stream)), failed++;
             else
                 compare_layer(dir, 0, "seg", rvmi_stream_layer(seg_stream, "seg"));
             free(seg);
         }
-        rvm_output out = {RVM_PIXEL_F32, out_pha, sizeof(float) * W, out_fgr, sizeof(float) * 3 * W};
+        rvm_output out = {.type = RVM_PIXEL_F32, .pha = out_pha, .pha_stride = sizeof(float) * W,
+                          .fgr = out_fgr, .fgr_stride = sizeof(float) * 3 * W};
         int st = rvm_stream_process(s, rgb, W, H, 3 * W, ratio, &out);
         if (st) {
             printf("FAIL frame %d: %s\n", t, rvm_stream_error(s));

@@ -114,27 +114,32 @@ static double run_case(const rvmi_kernels *fast, int depthwise, char *desc, size
     return max_err;
 }
 
-/* The refiner's full-resolution row against the reference, for every output type. Returns
- * the largest difference in output units (1 = one step of the 8- or 16-bit output). */
-static double run_blend(const rvmi_kernels *fast, rvm_pixel_type type)
+/* The refiner's full-resolution row against the reference, for every output type and
+ * foreground layout. Returns the largest difference in output units (1 = one step of the 8- or
+ * 16-bit output). */
+static double run_blend(const rvmi_kernels *fast, rvm_pixel_type type, rvm_fgr_layout layout)
 {
     int width = rand_int(1, 300);
     size_t plane = (size_t)width + rand_int(0, 20);
     float *h0 = malloc(sizeof(float) * 8 * plane), *h1 = malloc(sizeof(float) * 8 * plane);
     for (size_t i = 0; i < 8 * plane; i++) /* coefficients that land outside [0, 1] sometimes */
         h0[i] = 1.5f * rand_float(), h1[i] = 1.5f * rand_float();
-    uint8_t *rgb = malloc(3 * width);
+    float *x = malloc(sizeof(float) * 3 * width);
     for (int i = 0; i < 3 * width; i++)
-        rgb[i] = (uint8_t)next_u32();
+        x[i] = (float)(uint8_t)next_u32() / 255.f;
+    const float *planes[3] = {x, x + width, x + 2 * width};
     float l1 = (float)(next_u32() % 1001) / 1000.f, l0 = 1.f - l1;
     size_t size = type == RVM_PIXEL_F32 ? 4 : type == RVM_PIXEL_U16 ? 2 : 1;
+    int channels = layout == RVM_FGR_RGBA_PREMULTIPLIED ? 4 : 3;
     char *pa = calloc(width, size), *pb = calloc(width, size);
-    char *fa = calloc(3 * width, size), *fb = calloc(3 * width, size);
+    char *fa = calloc((size_t)channels * width, size), *fb = calloc((size_t)channels * width, size);
     float *tmp = malloc(sizeof(float) * 4 * width);
-    rvmi_kernels_reference.blend_row(h0, h1, plane, l0, l1, rgb, width, type, pa, fa, tmp);
-    fast->blend_row(h0, h1, plane, l0, l1, rgb, width, type, pb, fb, tmp);
+    rvmi_blend_out oa = {type, layout, pa, fa, (ptrdiff_t)(width * size)};
+    rvmi_blend_out ob = {type, layout, pb, fb, (ptrdiff_t)(width * size)};
+    rvmi_kernels_reference.blend_row(h0, h1, plane, l0, l1, planes, width, &oa, tmp);
+    fast->blend_row(h0, h1, plane, l0, l1, planes, width, &ob, tmp);
     double worst = 0;
-    for (int i = 0; i < 4 * width; i++) {
+    for (int i = 0; i < (channels + 1) * width; i++) {
         const char *a = i < width ? pa : fa, *b = i < width ? pb : fb;
         int k = i < width ? i : i - width;
         double va, vb;
@@ -146,7 +151,7 @@ static double run_blend(const rvmi_kernels *fast, rvm_pixel_type type)
             va = ((const uint8_t *)a)[k], vb = ((const uint8_t *)b)[k];
         worst = fabs(va - vb) > worst ? fabs(va - vb) : worst;
     }
-    free(h0), free(h1), free(rgb), free(pa), free(pb), free(fa), free(fb), free(tmp);
+    free(h0), free(h1), free(x), free(pa), free(pb), free(fa), free(fb), free(tmp);
     return worst;
 }
 
@@ -196,11 +201,11 @@ int main(void)
         }
         /* Rounding order may move a value across a rounding boundary: at most one step. */
         double blend = 0;
-        for (int i = 0; i < 60; i++) {
-            double e = run_blend(k, (rvm_pixel_type)(i % 3));
+        for (int i = 0; i < 90; i++) {
+            double e = run_blend(k, (rvm_pixel_type)(i % 3), (rvm_fgr_layout)(i / 3 % 3));
             blend = e > blend ? e : blend;
         }
-        printf("%s %s: 60 random refiner rows, worst difference %.2f output steps\n",
+        printf("%s %s: 90 random refiner rows (3 types, 3 layouts), worst difference %.2f output steps\n",
                blend <= 1.0 ? "ok" : "FAIL", sets[s], blend);
         blend <= 1.0 ? passed++ : failed++;
     }

@@ -49,7 +49,8 @@ static void *run(void *arg)
         return NULL;
     }
     for (int t = 0; t < FRAMES && !j->status; t++) {
-        rvm_output out = {RVM_PIXEL_U16, j->pha + (size_t)t * j->w * j->h, 2 * j->w, NULL, 0};
+        rvm_output out = {.type = RVM_PIXEL_U16, .pha = j->pha + (size_t)t * j->w * j->h,
+                          .pha_stride = 2 * j->w};
         j->status = rvm_stream_process(s, j->frames + (size_t)t * j->w * j->h * 3, j->w, j->h,
                                        3 * j->w, 0.5, &out);
     }
@@ -88,7 +89,7 @@ int main(void)
     rvm_stream *s = rvm_stream_create(model, 2, NULL, err, sizeof err);
     uint8_t px[3 * 4] = {0};
     uint16_t o[4];
-    rvm_output out = {RVM_PIXEL_U16, o, 4, NULL, 0};
+    rvm_output out = {.type = RVM_PIXEL_U16, .pha = o, .pha_stride = 4};
     CHECK(rvm_stream_process(s, px, 2, 2, 6, 0.0, &out) == RVM_EINVAL, "ratio 0 accepted");
     CHECK(rvm_stream_process(s, px, 2, 2, 6, -1.0, &out) == RVM_EINVAL, "ratio -1 accepted");
     CHECK(rvm_stream_process(s, px, 2, 2, 6, 1.5, &out) == RVM_EINVAL, "ratio 1.5 accepted");

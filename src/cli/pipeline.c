@@ -231,9 +231,11 @@ static void *network_thread(void *arg)
             break;
         }
         if (it->kind == RVM_ITEM_VIDEO) {
-            rvm_output out = {r->type, r->result, (ptrdiff_t)(r->width * r->sample),
-                              r->need_fgr ? r->result + n * r->sample : NULL,
-                              (ptrdiff_t)(3 * r->width * r->sample)};
+            rvm_output out = {.type = r->type,
+                              .pha = r->result,
+                              .pha_stride = (ptrdiff_t)(r->width * r->sample),
+                              .fgr = r->need_fgr ? r->result + n * r->sample : NULL,
+                              .fgr_stride = (ptrdiff_t)(3 * r->width * r->sample)};
             int ret = rvm_stream_process(p->stream, it->rgb, r->width, r->height,
                                          (ptrdiff_t)r->width * 3, p->ratio, &out);
             if (ret < 0) {

@@ -86,6 +86,16 @@ float *rvmi_pack_depthwise(const float *oihw, int c, int kh, int kw);
 /* One instruction set's kernels. Row-ranged kernels compute output rows [y0, y1), so callers
  * can split work across threads. zeros: at least cin zero floats (stands for padding). The
  * channels of all input views add up to cv->cin. */
+/* Where a refiner row's results go: one row of alpha and of the foreground (either NULL), in
+ * the output's pixel type and foreground layout (rvm.h); fgr_plane: bytes between the planes
+ * of RVM_FGR_PLANAR. */
+typedef struct {
+    rvm_pixel_type type;
+    rvm_fgr_layout layout;
+    void *pha, *fgr;
+    ptrdiff_t fgr_plane;
+} rvmi_blend_out;
+
 typedef struct {
     const char *name;
     /* out = act(conv(in) + bias + residual); residual may be NULL. */
@@ -101,11 +111,11 @@ typedef struct {
                           float *scratch);
     /* One full-resolution output row of the refiner. h0 and h1 are the coefficient rows
      * [A0..A3, b0..b3] already upsampled horizontally to the frame's width, as 8 planes
-     * `plane` floats apart; the row is l0*h0 + l1*h1. With x = rgb/255 and grey = mean(x):
-     * fgr = clamp(A*x + b + x, 0, 1), pha = clamp(A3*grey + b3, 0, 1), stored as `type`
-     * (interleaved RGB and one channel; either may be NULL). tmp: 4*width floats. */
+     * `plane` floats apart; the row is l0*h0 + l1*h1. With x the input row as three planes
+     * of floats (R, G, B) and grey = mean(x): fgr = clamp(A*x + b + x, 0, 1),
+     * pha = clamp(A3*grey + b3, 0, 1), stored as out says. tmp: 4*width floats. */
     void (*blend_row)(const float *h0, const float *h1, size_t plane, float l0, float l1,
-                      const uint8_t *rgb, int width, rvm_pixel_type type, void *pha, void *fgr,
+                      const float *const x[3], int width, const rvmi_blend_out *out,
                       float *tmp);
 } rvmi_kernels;
 

@@ -166,8 +166,18 @@ static void ref_conv_depthwise(const rvmi_conv *cv, const rvmi_view *in, const r
 
 static float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
 
+static void store(const rvmi_blend_out *out, void *row, ptrdiff_t i, float v)
+{
+    if (out->type == RVM_PIXEL_U8)
+        ((uint8_t *)row)[i] = (uint8_t)(v * 255.f + 0.5f);
+    else if (out->type == RVM_PIXEL_U16)
+        ((uint16_t *)row)[i] = (uint16_t)(v * 65535.f + 0.5f);
+    else
+        ((float *)row)[i] = v;
+}
+
 static void ref_blend_row(const float *h0, const float *h1, size_t plane, float l0, float l1,
-                          const uint8_t *rgb, int width, rvm_pixel_type type, void *pha, void *fgr,
+                          const float *const rgb[3], int width, const rvmi_blend_out *out,
                           float *tmp)
 {
     (void)tmp;
@@ -177,23 +187,25 @@ static void ref_blend_row(const float *h0, const float *h1, size_t plane, float 
             v[c] = l0 * h0[c * plane + x] + l1 * h1[c * plane + x];
         float in[3], o[4];
         for (int k = 0; k < 3; k++)
-            in[k] = (float)rgb[3 * x + k] / 255.f;
+            in[k] = rgb[k][x];
         float grey = (in[0] + in[1] + in[2]) / 3.f;
         for (int k = 0; k < 3; k++)
             o[k] = clamp01((v[k] * in[k] + v[4 + k]) + in[k]);
         o[3] = clamp01(v[3] * grey + v[7]);
-        for (int k = 0; k < 4; k++) {
-            void *dst = k < 3 ? fgr : pha;
-            int i = k < 3 ? 3 * x + k : x;
-            if (!dst)
-                continue;
-            if (type == RVM_PIXEL_U8)
-                ((uint8_t *)dst)[i] = (uint8_t)(o[k] * 255.f + 0.5f);
-            else if (type == RVM_PIXEL_U16)
-                ((uint16_t *)dst)[i] = (uint16_t)(o[k] * 65535.f + 0.5f);
+        if (out->pha)
+            store(out, out->pha, x, o[3]);
+        if (!out->fgr)
+            continue;
+        for (int k = 0; k < 3; k++) {
+            if (out->layout == RVM_FGR_PLANAR)
+                store(out, (char *)out->fgr + k * out->fgr_plane, x, o[k]);
+            else if (out->layout == RVM_FGR_RGBA_PREMULTIPLIED)
+                store(out, out->fgr, 4 * x + k, o[k] * o[3]);
             else
-                ((float *)dst)[i] = o[k];
+                store(out, out->fgr, 3 * x + k, o[k]);
         }
+        if (out->layout == RVM_FGR_RGBA_PREMULTIPLIED)
+            store(out, out->fgr, 4 * x + 3, o[3]);
     }
 }
 

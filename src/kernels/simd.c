@@ -709,26 +709,44 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
     }
 }
 
+/* Stores one channel plane of a row (values in 0..1) as the output type, `step` elements apart
+ * (1: a plane, 3 or 4: a channel of interleaved pixels). */
+static void store_channel(rvm_pixel_type type, void *dst, int step, const float *restrict v,
+                          int width)
+{
+    if (type == RVM_PIXEL_U8) {
+        uint8_t *restrict d = dst;
+        for (int x = 0; x < width; x++)
+            d[step * x] = (uint8_t)(v[x] * 255.f + 0.5f);
+    } else if (type == RVM_PIXEL_U16) {
+        uint16_t *restrict d = dst;
+        for (int x = 0; x < width; x++)
+            d[step * x] = (uint16_t)(v[x] * 65535.f + 0.5f);
+    } else if (step == 1) {
+        memcpy(dst, v, (size_t)width * sizeof(float));
+    } else {
+        float *restrict d = dst;
+        for (int x = 0; x < width; x++)
+            d[step * x] = v[x];
+    }
+}
+
 /* Plain loops over planes, which the compiler vectorises for this file's instruction set. */
 static void blend_row(const float *restrict h0, const float *restrict h1, size_t plane, float l0,
-                      float l1, const uint8_t *restrict rgb, int width, rvm_pixel_type type,
-                      void *pha, void *fgr, float *restrict tmp)
+                      float l1, const float *const x3[3], int width, const rvmi_blend_out *out,
+                      float *restrict tmp)
 {
+    const float *restrict ir = x3[0], *restrict ig = x3[1], *restrict ib = x3[2];
     float *restrict r = tmp, *restrict g = tmp + width, *restrict b = tmp + 2 * width;
     float *restrict a = tmp + 3 * width;
-    for (int x = 0; x < width; x++) {
-        r[x] = (float)rgb[3 * x] / 255.f;
-        g[x] = (float)rgb[3 * x + 1] / 255.f;
-        b[x] = (float)rgb[3 * x + 2] / 255.f;
-    }
 #define ROW(c, x) (l0 * h0[(c) * plane + (x)] + l1 * h1[(c) * plane + (x)])
 #define CLAMP01(v) ((v) < 0.f ? 0.f : (v) > 1.f ? 1.f : (v))
     for (int x = 0; x < width; x++) {
-        float grey = (r[x] + g[x] + b[x]) / 3.f;
+        float grey = (ir[x] + ig[x] + ib[x]) / 3.f;
         float pa = ROW(3, x) * grey + ROW(7, x);
-        float fr = (ROW(0, x) * r[x] + ROW(4, x)) + r[x];
-        float fg = (ROW(1, x) * g[x] + ROW(5, x)) + g[x];
-        float fb = (ROW(2, x) * b[x] + ROW(6, x)) + b[x];
+        float fr = (ROW(0, x) * ir[x] + ROW(4, x)) + ir[x];
+        float fg = (ROW(1, x) * ig[x] + ROW(5, x)) + ig[x];
+        float fb = (ROW(2, x) * ib[x] + ROW(6, x)) + ib[x];
         a[x] = CLAMP01(pa);
         r[x] = CLAMP01(fr);
         g[x] = CLAMP01(fg);
@@ -736,38 +754,32 @@ static void blend_row(const float *restrict h0, const float *restrict h1, size_t
     }
 #undef ROW
 #undef CLAMP01
-    if (type == RVM_PIXEL_U8) {
-        uint8_t *restrict p = pha, *restrict f = fgr;
-        if (p)
-            for (int x = 0; x < width; x++)
-                p[x] = (uint8_t)(a[x] * 255.f + 0.5f);
-        if (f)
-            for (int x = 0; x < width; x++) {
-                f[3 * x] = (uint8_t)(r[x] * 255.f + 0.5f);
-                f[3 * x + 1] = (uint8_t)(g[x] * 255.f + 0.5f);
-                f[3 * x + 2] = (uint8_t)(b[x] * 255.f + 0.5f);
-            }
-    } else if (type == RVM_PIXEL_U16) {
-        uint16_t *restrict p = pha, *restrict f = fgr;
-        if (p)
-            for (int x = 0; x < width; x++)
-                p[x] = (uint16_t)(a[x] * 65535.f + 0.5f);
-        if (f)
-            for (int x = 0; x < width; x++) {
-                f[3 * x] = (uint16_t)(r[x] * 65535.f + 0.5f);
-                f[3 * x + 1] = (uint16_t)(g[x] * 65535.f + 0.5f);
-                f[3 * x + 2] = (uint16_t)(b[x] * 65535.f + 0.5f);
-            }
-    } else {
-        float *restrict p = pha, *restrict f = fgr;
-        if (p)
-            memcpy(p, a, (size_t)width * sizeof(float));
-        if (f)
-            for (int x = 0; x < width; x++) {
-                f[3 * x] = r[x];
-                f[3 * x + 1] = g[x];
-                f[3 * x + 2] = b[x];
-            }
+    rvm_pixel_type type = out->type;
+    size_t size = type == RVM_PIXEL_F32 ? 4 : type == RVM_PIXEL_U16 ? 2 : 1;
+    if (out->pha)
+        store_channel(type, out->pha, 1, a, width);
+    if (!out->fgr)
+        return;
+    char *f = out->fgr;
+    switch (out->layout) {
+    case RVM_FGR_PLANAR:
+        store_channel(type, f, 1, r, width);
+        store_channel(type, f + out->fgr_plane, 1, g, width);
+        store_channel(type, f + 2 * out->fgr_plane, 1, b, width);
+        break;
+    case RVM_FGR_RGBA_PREMULTIPLIED:
+        for (int x = 0; x < width; x++)
+            r[x] *= a[x], g[x] *= a[x], b[x] *= a[x];
+        store_channel(type, f, 4, r, width);
+        store_channel(type, f + size, 4, g, width);
+        store_channel(type, f + 2 * size, 4, b, width);
+        store_channel(type, f + 3 * size, 4, a, width);
+        break;
+    default:
+        store_channel(type, f, 3, r, width);
+        store_channel(type, f + size, 3, g, width);
+        store_channel(type, f + 2 * size, 3, b, width);
+        break;
     }
 }
 

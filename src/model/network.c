@@ -13,6 +13,7 @@
 
 #include "kernels/clones.h"
 #include "model/library.h"
+#include "model/pixels.h"
 #include "kernels/threadpool.h"
 
 /* ---- scratch memory: a stack reset every frame ----
@@ -87,9 +88,8 @@ static const char *const layer_names[] = {"src_sm", "f1", "f2", "f3", "f4", "asp
                                           "x2",     "x1", "x0", "proj", "seg"};
 
 struct frame {
-    const uint8_t *rgb;
+    const rvm_frame *in;
     int width, height;
-    ptrdiff_t stride;
 };
 
 /* The plain loops over whole tensors below (resizes, gates, refiner rows) are marked
@@ -318,24 +318,28 @@ typedef struct {
     const rvmi_view *out;
     float sy;
     const lerp *lx;
+    float *rows; /* other formats than RGB24: per thread, two input rows as float planes */
 } input_job;
 
-RVM_CLONES_V4_V3 static void input_rows(void *ctx, int y0, int y1, int thread)
+/* Packed RGB, the common case, read in place through the 8-bit table. */
+RVM_CLONES_V4_V3 static void input_rows_rgb24(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     input_job *j = ctx;
     const float *lut = j->s->u8_to_float;
+    const uint8_t *rgb = j->f->in->planes[0];
+    ptrdiff_t stride = j->f->in->strides[0];
     for (int y = y0; y < y1; y++) {
         if (!j->lx) { /* ratio 1: the frame itself */
-            const uint8_t *row = j->f->rgb + (ptrdiff_t)y * j->f->stride;
+            const uint8_t *row = rgb + (ptrdiff_t)y * stride;
             float *o = pixel(j->out, y, 0);
             for (int x = 0; x < 3 * j->out->w; x++)
                 o[x] = lut[row[x]];
             continue;
         }
         lerp ly = lerp_at(j->sy, y, j->f->height);
-        const uint8_t *r0 = j->f->rgb + (ptrdiff_t)ly.i0 * j->f->stride;
-        const uint8_t *r1 = j->f->rgb + (ptrdiff_t)ly.i1 * j->f->stride;
+        const uint8_t *r0 = rgb + (ptrdiff_t)ly.i0 * stride;
+        const uint8_t *r1 = rgb + (ptrdiff_t)ly.i1 * stride;
         for (int x = 0; x < j->out->w; x++) {
             lerp lx = j->lx[x];
             float *o = pixel(j->out, y, x);
@@ -346,14 +350,50 @@ RVM_CLONES_V4_V3 static void input_rows(void *ctx, int y0, int y1, int thread)
     }
 }
 
+/* Any format: the two input rows an output row needs, as float planes (in place for planar
+ * floats), then the same interpolation. */
+RVM_CLONES_V4_V3 static void input_rows_any(void *ctx, int y0, int y1, int thread)
+{
+    input_job *j = ctx;
+    const int w = j->f->width;
+    float *buf = j->rows + (size_t)thread * 6 * w;
+    for (int y = y0; y < y1; y++) {
+        const float *p0[3], *p1[3];
+        if (!j->lx) {
+            rvmi_frame_row(j->f->in, y, buf, p0);
+            float *o = pixel(j->out, y, 0);
+            for (int x = 0; x < w; x++)
+                for (int k = 0; k < 3; k++)
+                    o[3 * x + k] = p0[k][x];
+            continue;
+        }
+        lerp ly = lerp_at(j->sy, y, j->f->height);
+        rvmi_frame_row(j->f->in, ly.i0, buf, p0);
+        rvmi_frame_row(j->f->in, ly.i1, buf + 3 * (size_t)w, p1);
+        for (int x = 0; x < j->out->w; x++) {
+            lerp lx = j->lx[x];
+            float *o = pixel(j->out, y, x);
+            for (int k = 0; k < 3; k++)
+                o[k] = ly.l0 * (lx.l0 * p0[k][lx.i0] + lx.l1 * p0[k][lx.i1]) +
+                       ly.l1 * (lx.l0 * p1[k][lx.i0] + lx.l1 * p1[k][lx.i1]);
+        }
+    }
+}
+
 static int downsample_input(rvm_stream *s, const struct frame *f, rvmi_view *out)
 {
     NEW_VIEW(*out, s->h0, s->w0, 3);
     /* F.interpolate by scale factor: the coordinate step is 1/ratio in both directions */
-    input_job j = {s, f, out, (float)(1.0 / s->ratio), NULL};
+    input_job j = {s, f, out, (float)(1.0 / s->ratio), NULL, NULL};
     if (s->ratio != 1.0 && !(j.lx = lerp_table(s, (float)(1.0 / s->ratio), s->w0, f->width)))
         return RVM_ENOMEM;
-    parallel_rows(s, s->h0, input_rows, &j);
+    if (f->in->format == RVM_FORMAT_RGB24) {
+        parallel_rows(s, s->h0, input_rows_rgb24, &j);
+        return 0;
+    }
+    if (!(j.rows = arena_floats(&s->scratch, (size_t)rvmi_pool_threads(s->pool) * 6 * f->width)))
+        return set_error(s, RVM_ENOMEM, "out of memory");
+    parallel_rows(s, s->h0, input_rows_any, &j);
     return 0;
 }
 
@@ -859,6 +899,7 @@ typedef struct {
     size_t plane;  /* floats between planes of an upsampled row */
     row_cache *cache; /* per thread */
     float *tmp;       /* per thread, 4 * width */
+    float *x;         /* per thread, 3 * width: the input row as float planes */
 } tail_job;
 
 /* Horizontal pass, as PyTorch's separable bilinear does it first: 8 planes of width floats. */
@@ -890,14 +931,18 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
     const rvm_output *out = j->out;
     row_cache *cache = &j->cache[thread];
     float *tmp = j->tmp + (size_t)thread * 4 * j->f->width;
+    float *xbuf = j->x + (size_t)thread * 3 * j->f->width;
     for (int y = y0; y < y1; y++) {
         lerp ly = lerp_at(j->sy, y, j->ab->h);
         const float *h0 = cached_row(j, cache, ly.i0, ly.i1);
         const float *h1 = cached_row(j, cache, ly.i1, ly.i0);
-        j->s->kernels->blend_row(h0, h1, j->plane, ly.l0, ly.l1,
-                                 j->f->rgb + (ptrdiff_t)y * j->f->stride, j->f->width, out->type,
-                                 out->pha ? (char *)out->pha + y * out->pha_stride : NULL,
-                                 out->fgr ? (char *)out->fgr + y * out->fgr_stride : NULL, tmp);
+        const float *x[3];
+        rvmi_frame_row(j->f->in, y, xbuf, x);
+        rvmi_blend_out row = {out->type, out->fgr_layout,
+                              out->pha ? (char *)out->pha + y * out->pha_stride : NULL,
+                              out->fgr ? (char *)out->fgr + y * out->fgr_stride : NULL,
+                              out->fgr_plane_stride};
+        j->s->kernels->blend_row(h0, h1, j->plane, ly.l0, ly.l1, x, j->f->width, &row, tmp);
     }
 }
 
@@ -911,14 +956,15 @@ static int full_resolution(rvm_stream *s, const struct frame *f, const rvmi_view
     row_cache *cache = (row_cache *)arena_floats(&s->scratch, threads * sizeof(row_cache) / sizeof(float) + 1);
     float *rows = arena_floats(&s->scratch, (size_t)threads * 2 * 8 * plane);
     float *tmp = arena_floats(&s->scratch, (size_t)threads * 4 * f->width);
-    if (!lx || !cache || !rows || !tmp)
+    float *x = arena_floats(&s->scratch, (size_t)threads * 3 * f->width);
+    if (!lx || !cache || !rows || !tmp || !x)
         return set_error(s, RVM_ENOMEM, "out of memory");
     for (int t = 0; t < threads; t++)
         for (int k = 0; k < 2; k++) {
             cache[t].row[k] = -1;
             cache[t].planes[k] = rows + ((size_t)t * 2 + k) * 8 * plane;
         }
-    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp};
+    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp, x};
     parallel_rows(s, f->height, tail_rows, &j);
     return 0;
 }
@@ -934,9 +980,7 @@ static int internal_size(rvm_stream *s, const struct frame *f, double ratio, int
                          RVM_MAX_SIDE);
     if (!(ratio > 0.0 && ratio <= 1.0))
         return set_error(s, RVM_EINVAL, "downsample ratio %g is not in (0, 1]", ratio);
-    *h0 = ratio == 1.0 ? f->height : (int)floor(f->height * ratio);
-    *w0 = ratio == 1.0 ? f->width : (int)floor(f->width * ratio);
-    if (*h0 < 1 || *w0 < 1)
+    if (rvmi_internal_size(f->width, f->height, ratio, h0, w0))
         return set_error(s, RVM_EINVAL, "downsample ratio %g leaves no pixels of a %dx%d frame",
                          ratio, f->width, f->height);
     return 0;
@@ -947,10 +991,8 @@ static int prepare(rvm_stream *s, const struct frame *f, double ratio)
     int h0, w0, st = internal_size(s, f, ratio, &h0, &w0);
     if (st)
         return st;
-    if (!f->rgb)
-        return set_error(s, RVM_EINVAL, "no frame data");
-    if (f->stride < 3 * (ptrdiff_t)f->width)
-        return set_error(s, RVM_EINVAL, "row stride %td is less than 3*width", f->stride);
+    if ((st = rvmi_frame_check(f->in, s->err, sizeof s->err)))
+        return st;
     arena_reset(&s->scratch);
     memset(&s->layers, 0, sizeof s->layers);
     s->ratio = ratio;
@@ -1007,17 +1049,44 @@ static int forward(rvm_stream *s, const struct frame *f, double ratio, rvmi_view
     return 0;
 }
 
-int rvm_stream_process(rvm_stream *s, const uint8_t *rgb, int width, int height,
-                       ptrdiff_t stride, double ratio, const rvm_output *out)
+/* Checks where the results go: a known type and layout, strides of at least a row. */
+static int check_output(rvm_stream *s, const rvm_output *out, int width, int height)
+{
+    if (!out || out->type < RVM_PIXEL_F32 || out->type > RVM_PIXEL_U16)
+        return set_error(s, RVM_EINVAL, "no valid output description");
+    if (out->fgr_layout < RVM_FGR_RGB || out->fgr_layout > RVM_FGR_RGBA_PREMULTIPLIED)
+        return set_error(s, RVM_EINVAL, "unknown foreground layout %d", (int)out->fgr_layout);
+    ptrdiff_t size = out->type == RVM_PIXEL_F32 ? 4 : out->type == RVM_PIXEL_U16 ? 2 : 1;
+    if (out->pha && out->pha_stride < size * width)
+        return set_error(s, RVM_EINVAL, "alpha row stride %td is less than a row's %td bytes",
+                         out->pha_stride, size * width);
+    if (!out->fgr)
+        return 0;
+    int channels = out->fgr_layout == RVM_FGR_RGB ? 3 : out->fgr_layout == RVM_FGR_PLANAR ? 1 : 4;
+    if (out->fgr_stride < size * channels * width)
+        return set_error(s, RVM_EINVAL,
+                         "foreground row stride %td is less than a row's %td bytes",
+                         out->fgr_stride, size * channels * width);
+    if (out->fgr_layout == RVM_FGR_PLANAR && out->fgr_plane_stride < out->fgr_stride * height)
+        return set_error(s, RVM_EINVAL,
+                         "foreground plane stride %td is less than a plane's %td bytes",
+                         out->fgr_plane_stride, out->fgr_stride * height);
+    return 0;
+}
+
+int rvm_stream_process_frame(rvm_stream *s, const rvm_frame *in, double ratio,
+                             const rvm_output *out)
 {
     if (!s)
         return RVM_EINVAL;
-    if (!out || out->type < RVM_PIXEL_F32 || out->type > RVM_PIXEL_U16)
-        return set_error(s, RVM_EINVAL, "no valid output description");
-    struct frame f = {rgb, width, height, stride};
-    rvmi_view x0, src_sm, proj, ab;
-    int st = forward(s, &f, ratio, &x0, &src_sm);
+    if (!in)
+        return set_error(s, RVM_EINVAL, "no frame");
+    int st = check_output(s, out, in->width, in->height);
     if (st)
+        return st;
+    struct frame f = {in, in->width, in->height};
+    rvmi_view x0, src_sm, proj, ab;
+    if ((st = forward(s, &f, ratio, &x0, &src_sm)))
         return st;
     CONV(proj, &s->model->project_mat, x0, NULL);
     s->layers.proj = proj;
@@ -1035,32 +1104,54 @@ int rvm_stream_process(rvm_stream *s, const uint8_t *rgb, int width, int height,
     return full_resolution(s, &f, &ab, out);
 }
 
-int rvm_stream_segment(rvm_stream *s, const uint8_t *rgb, int width, int height,
-                       ptrdiff_t stride, double ratio, float *seg, int *seg_w, int *seg_h)
+static rvm_frame rgb24_frame(const uint8_t *rgb, int width, int height, ptrdiff_t stride)
+{
+    return (rvm_frame){.format = RVM_FORMAT_RGB24, .width = width, .height = height,
+                       .planes = {rgb}, .strides = {stride}};
+}
+
+int rvm_stream_process(rvm_stream *s, const uint8_t *rgb, int width, int height,
+                       ptrdiff_t stride, double ratio, const rvm_output *out)
+{
+    rvm_frame in = rgb24_frame(rgb, width, height, stride);
+    return rvm_stream_process_frame(s, &in, ratio, out);
+}
+
+int rvm_stream_segment_frame(rvm_stream *s, const rvm_frame *in, double ratio, float *seg,
+                             size_t capacity, int *seg_w, int *seg_h)
 {
     if (!s)
         return RVM_EINVAL;
-    struct frame f = {rgb, width, height, stride};
-    if (!seg) { /* size only */
-        int h0, w0, st = internal_size(s, &f, ratio, &h0, &w0);
-        if (!st && seg_w)
-            *seg_w = w0;
-        if (!st && seg_h)
-            *seg_h = h0;
-        return st;
-    }
-    rvmi_view x0, src_sm, out;
-    int st = forward(s, &f, ratio, &x0, &src_sm);
+    if (!in)
+        return set_error(s, RVM_EINVAL, "no frame");
+    struct frame f = {in, in->width, in->height};
+    int h0, w0, st = internal_size(s, &f, ratio, &h0, &w0);
     if (st)
+        return st;
+    if (seg_w)
+        *seg_w = w0;
+    if (seg_h)
+        *seg_h = h0;
+    if (!seg) /* size only */
+        return 0;
+    if (capacity < (size_t)w0 * h0)
+        return set_error(s, RVM_EINVAL, "segmentation buffer of %zu floats is less than %dx%d",
+                         capacity, w0, h0);
+    rvmi_view x0, src_sm, out;
+    if ((st = forward(s, &f, ratio, &x0, &src_sm)))
         return st;
     CONV(out, &s->model->project_seg, x0, NULL);
     s->layers.seg = out;
     memcpy(seg, out.data, (size_t)out.h * out.w * sizeof(float));
-    if (seg_w)
-        *seg_w = out.w;
-    if (seg_h)
-        *seg_h = out.h;
     return 0;
+}
+
+int rvm_stream_segment(rvm_stream *s, const uint8_t *rgb, int width, int height,
+                       ptrdiff_t stride, double ratio, float *seg, size_t capacity, int *seg_w,
+                       int *seg_h)
+{
+    rvm_frame in = rgb24_frame(rgb, width, height, stride);
+    return rvm_stream_segment_frame(s, &in, ratio, seg, capacity, seg_w, seg_h);
 }
 
 double rvm_auto_downsample_ratio(int width, int height)

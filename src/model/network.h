@@ -44,6 +44,10 @@ struct rvm_stream {
 /* A layer of the last frame by its golden-dump name (src_sm, f1..f4, aspp, x4..x1, x0, proj,
  * seg, r1..r4), or NULL. */
 const rvmi_view *rvmi_stream_layer(const rvm_stream *s, const char *name);
+/* The internal (downsampled) size of a frame at a ratio: floor(size * ratio), as
+ * F.interpolate computes it, or the frame's size at ratio 1. RVM_EINVAL for a bad size or
+ * ratio, or one that leaves no pixels. */
+int rvmi_internal_size(int width, int height, double ratio, int *h0, int *w0);
 /* Forces a kernel set by name (reference, generic, avx2, avx512). */
 int rvmi_stream_set_kernels(rvm_stream *s, const char *isa);
 

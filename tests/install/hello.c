@@ -28,7 +28,8 @@ int main(void)
     static unsigned char rgb[W * H * 3], pha[W * H], fgr[W * H * 3];
     for (int i = 0; i < W * H * 3; i++)
         rgb[i] = (unsigned char)(i * 7);
-    rvm_output out = {RVM_PIXEL_U8, pha, W, fgr, 3 * W};
+    rvm_output out = {.type = RVM_PIXEL_U8, .pha = pha, .pha_stride = W, .fgr = fgr,
+                      .fgr_stride = 3 * W};
     if (rvm_stream_process(stream, rgb, W, H, 3 * W, 0.5, &out) != RVM_OK) {
         fprintf(stderr, "hello: %s\n", rvm_stream_error(stream));
         return 1;

@@ -1,0 +1,19 @@
+/* Input frames of every format (rvm_frame) as the network reads them: rows of floats.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_MODEL_PIXELS_H
+#define RVM_MODEL_PIXELS_H
+
+#include <stddef.h>
+
+#include "rvm.h"
+
+/* Checks a frame's format, planes and strides (every stride at least its plane's row bytes).
+ * Returns 0, or RVM_EINVAL with a one-line message in err. */
+int rvmi_frame_check(const rvm_frame *f, char *err, size_t errlen);
+
+/* Row y of the frame as three planes of floats (R, G, B; 8-bit values v become v/255, YUV is
+ * converted and clamped to 0..1). rgb[] points into buf (3*width floats), or straight into
+ * the frame for RVM_FORMAT_F32_PLANAR (no copy). */
+void rvmi_frame_row(const rvm_frame *f, int y, float *buf, const float *rgb[3]);
+
+#endif
