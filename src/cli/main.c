@@ -550,6 +550,7 @@ static int convert(conversion *c, const sigset_t *run_mask)
     c->pl.background = c->bg;
     c->pl.stop = &g_stop;
     c->pl.progress = !c->opt->no_progress && isatty(STDERR_FILENO);
+    c->pl.progress_fd = c->opt->progress_fd;
 
     sigprocmask(SIG_SETMASK, run_mask, NULL);
     char err[1024];

@@ -5,6 +5,7 @@
 #include "cli/options.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -104,6 +105,11 @@ static const option options[] = {
     {"--num-workers", NULL, OPT_INT, FIELD(num_workers), .min = 0, .max = INT_MAX,
      .metavar = "N", .help = "accepted for compatibility (decoding always runs in its own thread)"},
     {"--disable-progress", NULL, OPT_FLAG, FIELD(no_progress), .help = "no progress bar"},
+    {"--progress-fd", NULL, OPT_INT, FIELD(progress_fd), .min = 0, .max = INT_MAX, .def = -1,
+     .metavar = "N",
+     .help = "also write progress to file descriptor N, one JSON line per update: "
+             "{\"frames\":N,\"total\":N,\"fps\":X,\"eta\":S,\"elapsed\":S}, with "
+             "\"done\":true on the last (for programs that run rvm, like rvm serve)"},
     {"--verbose", "-v", OPT_FLAG, FIELD(verbose), .help = "also show FFmpeg's own messages"},
     {"--help", "-h", OPT_FLAG, FIELD(help), .help = "show this help"},
     {"--version", NULL, OPT_FLAG, FIELD(version), .help = "show the version"},
@@ -281,7 +287,9 @@ void rvmi_cli_usage(FILE *f)
     }
     fputs("\nExample:\n  rvm --input-source in.mp4 --output-composition com.mp4 "
           "--output-alpha pha.mp4\n"
-          "Ctrl-C stops cleanly: outputs hold the frames done (exit code 130).\n",
+          "Ctrl-C stops cleanly: outputs hold the frames done (exit code 130).\n"
+          "\n  rvm serve [--host ADDR] [--port N] ...   a web page to convert videos "
+          "(rvm serve --help)\n",
           f);
 }
 
@@ -307,6 +315,11 @@ static int check_combinations(const rvmi_cli_options *o, char *err, size_t errle
         snprintf(err, errlen,
                  "no output given: use --output-composition, --output-alpha or "
                  "--output-foreground");
+        return -1;
+    }
+    /* A mistyped descriptor would lose the progress silently: it must be open now. */
+    if (o->progress_fd >= 0 && fcntl(o->progress_fd, F_GETFD) < 0) {
+        snprintf(err, errlen, "--progress-fd %d: not an open file descriptor", o->progress_fd);
         return -1;
     }
     if (o->mbps > 0 && o->crf >= 0) {

@@ -20,6 +20,7 @@ typedef struct {
     double mbps;                /* <= 0: not given */
     int seq_chunk, num_workers; /* accepted for compatibility; see --help */
     int no_progress;
+    int progress_fd;            /* -1: none; else JSON progress lines go there */
     int threads;                /* 0: all cores */
     const char *background;     /* NULL: not given (the official green) */
     rvmi_codec codec;           /* AUTO unless --codec */

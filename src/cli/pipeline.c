@@ -392,8 +392,9 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
 
     rvmi_progress bar;
     int64_t total = rvmi_reader_frame_estimate(p->reader);
-    if (p->progress)
-        rvmi_progress_start(&bar, total);
+    int show = p->progress || p->progress_fd >= 0;
+    if (show)
+        rvmi_progress_start(&bar, total, p->progress, p->progress_fd);
     /* The main thread draws the progress bar and watches for a stop. */
     int stop_seen = 0;
     while (started == 3 && !atomic_load(&r->encoder_done)) {
@@ -404,10 +405,10 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
             /* The network stops at its next frame; unblock anything waiting on input. */
             rvmi_queue_abort(&r->decoded);
         }
-        if (p->progress)
+        if (show)
             rvmi_progress_update(&bar, atomic_load(&r->frames));
     }
-    if (p->progress)
+    if (show)
         rvmi_progress_end(&bar, atomic_load(&r->frames),
                          !atomic_load(p->stop) && !atomic_load(&r->failed));
     /* The network and encoder stages always end once the decoded queue is aborted or

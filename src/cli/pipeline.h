@@ -35,6 +35,7 @@ typedef struct {
     int noutputs;
     const atomic_int *stop;      /* non-zero: stop reading, finish what is done */
     int progress;                /* draw a progress bar on stderr */
+    int progress_fd;             /* -1, or where JSON progress lines go (--progress-fd) */
 } rvmi_pipeline;
 
 /* Runs until the input ends, an error, or *stop. The writers are not finished here (the

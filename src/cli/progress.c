@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "cli/progress.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -23,19 +24,52 @@ static void fmt_time(char *buf, size_t n, double s)
         snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
 }
 
-void rvmi_progress_start(rvmi_progress *p, int64_t total)
+void rvmi_progress_start(rvmi_progress *p, int64_t total, int bar, int fd)
 {
     p->t0 = now();
     p->total = total;
     p->drawn = 0;
+    p->bar = bar;
+    p->fd = fd;
+    p->last_json = -1;
 }
 
-void rvmi_progress_update(rvmi_progress *p, int64_t done)
+/* One line, written whole; a reader that went away only ends the lines (SIGPIPE is
+ * ignored by the command). Lines come at most every 0.25 s, and always the last. */
+static void write_json(rvmi_progress *p, int64_t done, int64_t total, double el, double fps,
+                       int last)
+{
+    if (p->fd < 0 || (!last && p->last_json >= 0 && el - p->last_json < 0.25))
+        return;
+    p->last_json = el;
+    char line[256];
+    double eta = total > 0 && fps > 0 ? (total - done) / fps : -1;
+    int n = snprintf(line, sizeof line,
+                     "{\"frames\":%lld,\"total\":%lld,\"fps\":%.2f,\"eta\":%.1f,"
+                     "\"elapsed\":%.1f%s}\n",
+                     (long long)done, (long long)(total > 0 ? total : -1), fps, eta, el,
+                     last ? ",\"done\":true" : "");
+    for (int off = 0; off < n;) {
+        ssize_t w = write(p->fd, line + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            p->fd = -1;
+            return;
+        }
+        off += (int)w;
+    }
+}
+
+static void update(rvmi_progress *p, int64_t done, int last)
 {
     double el = now() - p->t0;
     double fps = el > 0 ? done / el : 0;
     /* The input's frame count is an estimate from its header; never show more than 100%. */
     int64_t total = p->total > 0 && done > p->total ? done : p->total;
+    write_json(p, done, total, el, fps, last);
+    if (!p->bar)
+        return;
     char text[128], eta[32];
     if (total > 0) {
         if (fps > 0)
@@ -69,10 +103,16 @@ void rvmi_progress_update(rvmi_progress *p, int64_t done)
     p->drawn = 1;
 }
 
+void rvmi_progress_update(rvmi_progress *p, int64_t done)
+{
+    update(p, done, 0);
+}
+
 void rvmi_progress_end(rvmi_progress *p, int64_t done, int complete)
 {
     if (complete)
         p->total = done;
-    rvmi_progress_update(p, done);
-    fputc('\n', stderr);
+    update(p, done, 1);
+    if (p->bar)
+        fputc('\n', stderr);
 }
