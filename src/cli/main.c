@@ -25,6 +25,9 @@
 #include "io/reader.h"
 #include "io/writer.h"
 #include "rvm.h"
+#ifdef RVM_HAVE_SERVE
+#include "serve/serve.h"
+#endif
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -599,6 +602,15 @@ static void close_conversion(conversion *c, int status)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) {
+#ifdef RVM_HAVE_SERVE
+        return rvmi_serve_main(argc - 1, argv + 1);
+#else
+        errorf("serve: this rvm was built without libmicrohttpd (install libmicrohttpd-dev "
+               "and build again)");
+        return EXIT_USAGE;
+#endif
+    }
     char err[1024];
     rvmi_cli_options opt;
     if (rvmi_cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
