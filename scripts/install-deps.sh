@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what rvm needs to build and test on Debian 12 (run as root). clang is only for the
-# fuzz targets (libFuzzer); ffmpeg (the command-line tools) only for the tests.
+# fuzz targets (libFuzzer); ffmpeg (the command-line tools) only for the tests; libmicrohttpd
+# for `rvm serve`; python3, chromium, chromium-driver and python3-selenium for its tests.
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -e
 export DEBIAN_FRONTEND=noninteractive
@@ -10,5 +11,7 @@ apt-get install -y -qq --no-install-recommends \
   libzip-dev libcjson-dev \
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
   libavdevice-dev \
+  libmicrohttpd-dev \
   ffmpeg \
+  python3 chromium chromium-driver python3-selenium \
   clang libclang-rt-14-dev >/dev/null

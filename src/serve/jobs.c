@@ -809,6 +809,20 @@ void rvmi_job_put(rvmi_job *j)
         free(j);
 }
 
+static void download_name(const rvmi_job *j, const char *kind, char *buf, size_t n)
+{
+    if (!strcmp(kind, "source")) {
+        copy_text(buf, n, j->name);
+        return;
+    }
+    char stem[128];
+    copy_text(stem, sizeof stem, j->name);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = '\0';
+    snprintf(buf, n, "%s-%s.%s", stem, kind, ext_of_format(j->opt.format));
+}
+
 static void file_entry(cJSON *files, const rvmi_job *j, const char *name, const char *kind)
 {
     char path[PATH_MAX + 80];
@@ -819,6 +833,9 @@ static void file_entry(cJSON *files, const rvmi_job *j, const char *name, const 
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "name", name);
     cJSON_AddStringToObject(f, "kind", kind);
+    char dl[200];
+    download_name(j, kind, dl, sizeof dl);
+    cJSON_AddStringToObject(f, "download_name", dl);
     cJSON_AddNumberToObject(f, "size", (double)st.st_size);
     char url[200];
     snprintf(url, sizeof url, "/api/jobs/%s/files/%s", j->id, name);
@@ -980,20 +997,15 @@ static const char *source_type(const char *name)
 }
 
 int rvmi_job_open_file(rvmi_job *j, const char *name, int64_t *size, const char **type,
-                       char *download_name, size_t dnlen)
+                       char *dl, size_t dnlen)
 {
     int fd = -1;
     pthread_mutex_lock(&S.lock);
     const char *file = NULL;
-    char stem[128];
-    snprintf(stem, sizeof stem, "%s", j->name);
-    char *dot = strrchr(stem, '.');
-    if (dot && dot != stem)
-        *dot = '\0';
     if (!j->deleted && !strcmp(name, "source")) {
         file = "source";
         *type = source_type(j->name);
-        snprintf(download_name, dnlen, "%s", j->name);
+        download_name(j, "source", dl, dnlen);
     } else if (!j->deleted && j->state == RVMI_JOB_DONE) {
         /* Only the exact names of this job's outputs: nothing the client sends becomes a
          * path. */
@@ -1006,7 +1018,7 @@ int rvmi_job_open_file(rvmi_job *j, const char *name, int64_t *size, const char 
                 *type = !strcmp(ext, "webm")  ? "video/webm"
                         : !strcmp(ext, "mov") ? "video/quicktime"
                                               : "video/mp4";
-                snprintf(download_name, dnlen, "%s-%s.%s", stem, kind_names[k], ext);
+                download_name(j, kind_names[k], dl, dnlen);
                 break;
             }
         }

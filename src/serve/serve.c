@@ -402,8 +402,11 @@ static enum MHD_Result upload_start(struct MHD_Connection *c, request *r)
         return send_error(c, 500, err);
     r->dir_made = 1;
     r->pp = MHD_create_post_processor(c, POST_BUFFER, post_field, r);
-    if (!r->pp)
+    if (!r->pp) {
+        rvmi_jobs_remove_dir(r->dir);
+        r->dir_made = 0;
         return send_error(c, 400, "rvm: send the video as multipart/form-data (field video)");
+    }
     r->limit = G.max_upload;
     r->next_space_check = 64 << 20;
     return MHD_YES;
@@ -445,8 +448,11 @@ static enum MHD_Result upload_finish(struct MHD_Connection *c, request *r)
     char err[320];
     if (!r->status && rvmi_job_options_check(&o, r->have_bg, err, sizeof err) < 0)
         fail(r, 400, "%s", err);
-    if (r->status)
+    if (r->status) {
+        rvmi_jobs_remove_dir(r->dir); /* before answering: a refused upload leaves nothing */
+        r->dir_made = 0;
         return send_error(c, r->status, r->error);
+    }
     rvmi_job *j = rvmi_jobs_add(r->id, r->client_name, &o, r->have_bg, err, sizeof err);
     if (!j)
         return send_error(c, 503, err);
@@ -823,6 +829,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return r->kind == REQ_LOGIN ? login_finish(c, r) : upload_finish(c, r);
 }
 
+/* MHD decodes %XX in the path and arguments; a %00 would end the C string early and make
+ * "source%00.mp4" read as "source". Such a URL matches nothing instead. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    if (strstr(s, "%00")) {
+        s[0] = '\0';
+        return 0;
+    }
+    return MHD_http_unescape(s);
+}
+
 /* ---- the command ----------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -971,7 +989,8 @@ int rvmi_serve_main(int argc, char **argv)
         flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     int family = ai->ai_family;
     freeaddrinfo(ai);

@@ -314,7 +314,7 @@ function showPlayers(job) {
     a.href = f.url + '?download=1';
     a.id = 'download-' + f.kind;
     a.setAttribute('download', '');
-    a.textContent = 'Download ' + names[f.kind].toLowerCase() + ' (' + f.name.replace('source', job.name) + ', ' + formatSize(f.size) + ')';
+    a.textContent = 'Download ' + names[f.kind].toLowerCase() + ' (' + f.download_name + ', ' + formatSize(f.size) + ')';
     li.append(a);
     return li;
   }));

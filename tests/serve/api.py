@@ -1,0 +1,449 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""`rvm serve`'s HTTP API, as a client and as an attacker would use it: every answer is
+checked against what the issue asks (status codes, bodies, files on disk, ffprobe's frame
+counts), with small clips made by ffmpeg from the shipped sample.
+
+usage: api.py RVM SOURCE_DIR [TEST...]   (no TEST: all)"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+rvm, source_dir = sys.argv[1:3]
+only = sys.argv[3:]
+common.need('ffmpeg')
+common.need_serve(rvm)
+common.need('ffprobe')
+sample = os.path.join(source_dir, 'samples', 'asl_gestures_again.mkv')
+work = common.tempdir('rvm-serve-api-')
+servers = []
+
+
+def clip(name, size, frames):
+    """An H.264 clip cut from the shipped sample (looped when more frames are asked)."""
+    path = os.path.join(work, name)
+    subprocess.run(['ffmpeg', '-v', 'error', '-stream_loop', '-1', '-i', sample, '-an', '-vf',
+                    'scale=' + size, '-frames:v', str(frames), '-c:v', 'libx264', '-preset',
+                    'ultrafast', '-pix_fmt', 'yuv420p', path, '-y'], check=True)
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+SMALL = clip('small.mp4', '160:120', 10)     # a second or so to convert
+MEDIUM = clip('medium.mp4', '160:120', 60)   # progress to follow
+LONG = clip('long.mp4', '320:240', 300)      # long enough to be caught in the middle
+
+
+def server(*args, data=None, **kw):
+    s = common.Server(rvm, data or os.path.join(work, 'data-%d' % len(servers)), *args, **kw)
+    servers.append(s)
+    return s
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print('  ok: ' + what)
+
+
+def files_on_disk(s, job_id):
+    d = os.path.join(s.data_dir, 'jobs', job_id)
+    return sorted(os.listdir(d)) if os.path.isdir(d) else None
+
+
+def wait_running(s, job_id, frames=1, timeout=300):
+    end = time.time() + timeout
+    while time.time() < end:
+        job = s.job(job_id)
+        if job['state'] == 'running' and job['progress']['frames'] >= frames:
+            return job
+        assert job['state'] in ('queued', 'running'), job
+        time.sleep(0.1)
+    raise AssertionError('job never ran')
+
+
+def one_line_error(text):
+    return text.startswith('rvm: ') and '\n' not in text
+
+
+# ---- the tests ------------------------------------------------------------------------------
+
+def test_progress_fd():
+    """rvm --progress-fd: JSON lines, the last one with done and the frame count."""
+    r, w = os.pipe()
+    out = os.path.join(work, 'pfd.mp4')
+    p = subprocess.Popen([rvm, '-i', os.path.join(work, 'small.mp4'), '--output-composition', out,
+                          '--progress-fd', str(w)], pass_fds=(w,), stderr=subprocess.PIPE)
+    os.close(w)
+    with os.fdopen(r) as f:
+        lines = f.read().splitlines()
+    p.wait()
+    check(p.returncode == 0, 'rvm with --progress-fd exits 0')
+    objs = [json.loads(line) for line in lines]
+    check(all({'frames', 'total', 'fps', 'eta', 'elapsed'} <= set(o) for o in objs),
+          'every progress line is JSON with frames, total, fps, eta, elapsed (%d lines)' % len(objs))
+    check(objs[-1].get('done') is True and objs[-1]['frames'] == common.probe_frames(out) == 10,
+          'the last line says done with the frame count ffprobe finds (10)')
+    q = subprocess.run([rvm, '-i', 'x.mp4', '--output-alpha', out, '--progress-fd', '57'],
+                       capture_output=True, text=True)
+    check(q.returncode == 2 and q.stderr.strip() == 'rvm: --progress-fd 57: not an open file descriptor',
+          'a descriptor that is not open is a usage error: ' + q.stderr.strip())
+
+
+def test_convert_and_ranges():
+    s = server()
+    status, job = common.upload(s, SMALL, 'my clip.mp4')
+    check(status == 201 and job['state'] in ('queued', 'running'), 'an upload makes a job (201)')
+    check(len(job['id']) == 32 and all(c in '0123456789abcdef' for c in job['id']),
+          'the job id is 128 random bits in hex: ' + job['id'])
+    job = s.wait(job['id'])
+    check(job['state'] == 'done', 'the job ends done')
+    names = sorted(f['name'] for f in job['files'])
+    check(names == ['alpha.mp4', 'composition.mp4', 'source'], 'its files: %s' % names)
+    url = '/api/jobs/%s/files/composition.mp4' % job['id']
+    status, h, full = s.request('GET', url)
+    check(status == 200 and h['accept-ranges'] == 'bytes' and h['content-type'] == 'video/mp4',
+          'the composition is served whole with Accept-Ranges: bytes')
+    path = os.path.join(work, 'got.mp4')
+    with open(path, 'wb') as f:
+        f.write(full)
+    check(common.probe_frames(path) == 10, 'the composition holds the 10 frames (ffprobe)')
+    size = len(full)
+    for rng, want in (('bytes=0-99', full[:100]), ('bytes=100-', full[100:]),
+                      ('bytes=-50', full[-50:]), ('bytes=%d-%d' % (size - 10, size + 1000), full[-10:])):
+        status, h, body = s.request('GET', url, headers={'Range': rng})
+        lo = size - len(want)
+        lo = 0 if rng == 'bytes=0-99' else lo
+        check(status == 206 and body == want and h['content-range'] ==
+              'bytes %d-%d/%d' % (lo, lo + len(want) - 1, size),
+              'Range %s: 206, %s, the right bytes' % (rng, h.get('content-range')))
+    status, h, body = s.request('GET', url, headers={'Range': 'bytes=%d-' % size})
+    check(status == 416 and h['content-range'] == 'bytes */%d' % size,
+          'a range past the end: 416 with Content-Range bytes */%d' % size)
+    status, h, body = s.request('GET', url, headers={'Range': 'bytes=0-1,5-9'})
+    check(status == 200 and body == full, 'several ranges: the whole file (200)')
+    status, h, body = s.request('GET', url + '?download=1')
+    check(h['content-disposition'] == 'attachment; filename="my clip-composition.mp4"',
+          'download=1 names the file after the upload: ' + h['content-disposition'])
+    check(h['x-content-type-options'] == 'nosniff' and "default-src 'none'" in
+          h['content-security-policy'], 'files carry nosniff and the Content-Security-Policy')
+    status, h, body = s.request('GET', '/')
+    check(status == 200 and h['x-content-type-options'] == 'nosniff' and
+          "script-src 'self'" in h['content-security-policy'] and b'<script src="/app.js"' in body,
+          'the page carries nosniff and the CSP, and loads only its own script')
+    # SSE: one event with the finished job, then the stream ends.
+    status, h, body = s.request('GET', '/api/jobs/%s/events' % job['id'], timeout=20)
+    events = [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith('data: ')]
+    check(status == 200 and h['content-type'] == 'text/event-stream' and events[-1]['state'] == 'done',
+          'the event stream of an ended job sends its state and ends')
+    status, _ = s.json('DELETE', '/api/jobs/' + job['id'])
+    check(status == 204 and files_on_disk(s, job['id']) is None and s.request(
+        'GET', url)[0] == 404, 'DELETE removes the job and its folder (204, then 404)')
+
+
+def test_events_progress():
+    s = server()
+    status, job = common.upload(s, MEDIUM, 'medium.mp4')
+    c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=600)
+    c.request('GET', '/api/jobs/%s/events' % job['id'])
+    r = c.getresponse()
+    states, frames, rates = [], [], []
+    for raw in r:
+        line = raw.decode().strip()
+        if line.startswith('data: '):
+            j = json.loads(line[6:])
+            states.append(j['state'])
+            frames.append(j['progress']['frames'])
+            if j['state'] == 'running' and j['progress']['frames'] > 0:
+                rates.append(('fps' in j['progress'], 'eta' in j['progress']))
+    c.close()
+    check(states[-1] == 'done' and 'running' in states and len(set(frames)) > 3 and
+          frames == sorted(frames) and frames[-1] == 60,
+          'events follow the job: %d events, frames rising to 60, then done' % len(states))
+    check(rates and all(a and b for a, b in rates), 'running events carry fps and ETA')
+    s.json('DELETE', '/api/jobs/' + job['id'])
+
+
+def test_not_a_video():
+    s = server()
+    status, job = common.upload(s, b'These are my notes, not a video.\n' * 20, 'notes.txt')
+    check(status == 201, 'a text file is accepted as an upload (the command decides)')
+    job = s.wait(job['id'])
+    check(job['state'] == 'failed' and one_line_error(job['error']),
+          'the job fails with the command\'s one line: ' + job['error'])
+    check([f['name'] for f in job['files']] == ['source'] and
+          files_on_disk(s, job['id']) == ['job.json', 'source'], 'and leaves no output behind')
+    status, body = common.upload(s, SMALL, 'x.mp4', fields={'background': 'none'})
+    check(status == 400 and 'WebM' in body['error'], 'transparency in MP4 is refused: ' + body['error'])
+    status, body = common.upload(s, SMALL, 'x.mp4', fields={'outputs': 'composition,../../x'})
+    check(status == 400 and one_line_error(body['error']), 'an unknown output: ' + body['error'])
+    status, body = common.upload(s, SMALL, 'x.mp4', fields={'background': 'image'})
+    check(status == 400, 'an image background without an image: ' + body['error'])
+    status, body = common.upload(s, SMALL, 'x.mp4', fields={'ratio': 'nan'})
+    check(status == 400, 'ratio nan: ' + body['error'])
+    status, body = s.json('POST', '/api/jobs', body=b'video=abc',
+                          headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    check(status == 400 and body['error'] == 'rvm: no video was sent (the form field is video)',
+          'a form without a video file: ' + body['error'])
+    check(os.listdir(os.path.join(s.data_dir, 'jobs')) == [job['id']],
+          'refused uploads leave no folder behind')
+
+
+def test_too_large():
+    s = server('--max-upload', '1M')
+    big = b'\0' * (2 << 20)
+    status, body = common.upload(s, big, 'big.mp4')
+    check(status == 413 and body['error'] ==
+          "rvm: the upload (2.0 MB) is larger than this server's limit of 1.0 MB",
+          'an upload over --max-upload: 413 ' + body['error'])
+    # Without a length (chunked), the server cuts the connection once the limit is passed.
+    c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=30)
+    body, ctype = common.multipart({}, [('video', 'big.mp4', big)])
+    got = None
+    try:
+        c.request('POST', '/api/jobs', body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
+                  headers={'Content-Type': ctype}, encode_chunked=True)
+        got = c.getresponse().status
+    except (ConnectionError, http.client.HTTPException, OSError):
+        got = 'cut off'
+    c.close()
+    check(got not in (200, 201), 'a chunked upload over the limit is refused: %s' % got)
+    time.sleep(0.5)
+    check(os.listdir(os.path.join(s.data_dir, 'jobs')) == [] and s.jobs() == [],
+          'nothing of either upload is kept on disk')
+
+
+def test_disk_full():
+    if os.geteuid() != 0 or not shutil.which('mount'):
+        print('  skipped: a small tmpfs needs root')
+        return
+    mnt = os.path.join(work, 'small-disk')
+    os.mkdir(mnt)
+    if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=3M', 'tmpfs', mnt]).returncode != 0:
+        print('  skipped: mount -t tmpfs failed')
+        return
+    try:
+        s = server(data=os.path.join(mnt, 'data'))
+        status, body = common.upload(s, SMALL, 'small.mp4')
+        check(status == 507 and body['error'].startswith('rvm: not enough free disk space for this upload'),
+              'a disk without room for the upload and its results: 507 ' + body['error'])
+        check(os.listdir(os.path.join(s.data_dir, 'jobs')) == [], 'and nothing is kept')
+        s.stop()
+    finally:
+        subprocess.run(['umount', mnt])
+
+
+def test_unknown_and_traversal():
+    s = server()
+    status, job = common.upload(s, SMALL, '../../../evil.mp4')
+    job = s.wait(job['id'])
+    check('/' not in job['name'] and not os.path.exists(os.path.join(work, 'evil.mp4')) and
+          not os.path.exists(os.path.join(s.data_dir, 'evil.mp4')),
+          'a file name with ../ is only a label (%s), never a path' % job['name'])
+    jid = job['id']
+    for path in ('/api/jobs/0123456789abcdef0123456789abcdef', '/api/jobs/nothing',
+                 '/api/jobs/' + jid.upper(), '/api/jobs/' + jid + 'a',
+                 '/api/jobs/../../../../etc/passwd', '/api/jobs/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+                 '/api/jobs/' + jid + '/files/../job.json', '/api/jobs/' + jid + '/files/..%2fjob.json',
+                 '/api/jobs/' + jid + '/files/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+                 '/api/jobs/' + jid + '/files/job.json', '/api/jobs/' + jid + '/files/',
+                 '/api/jobs/' + jid + '/files/source%00.mp4', '/api/jobs/' + jid + '/files/.',
+                 '/api/jobs/' + jid + '/files//etc/passwd', '/../../../../etc/passwd',
+                 '/api/jobs/' + jid + '/files/composition.mp4/../../job.json',
+                 '/app.js/../../../etc/passwd', '/api/jobs/' + jid + '/job.json'):
+        status, h, body = s.request('GET', path)
+        check(status == 404 and b'root:' not in body and b'"seq"' not in body,
+              'GET %s: %d %s' % (path, status, body[:60].decode(errors='replace')))
+    status, _, _ = s.request('DELETE', '/api/jobs/0123456789abcdef0123456789abcdef')
+    check(status == 404, 'DELETE of an unknown job: 404')
+    status, _, _ = s.request('POST', '/api/jobs/0123456789abcdef0123456789abcdef/cancel')
+    check(status == 404, 'cancel of an unknown job: 404')
+    status, _, _ = s.request('POST', '/api/jobs/%s/cancel' % jid)
+    check(status == 409, 'cancel of an ended job: 409')
+
+
+def test_origin_and_host():
+    s = server()
+    evil = {'Origin': 'http://evil.example'}
+    status, body = common.upload(s, SMALL, 'a.mp4', headers=evil)
+    check(status == 403 and s.jobs() == [] and os.listdir(os.path.join(s.data_dir, 'jobs')) == [],
+          'an upload with a foreign Origin: 403 %s, nothing kept' % body['error'])
+    status, body = common.upload(s, SMALL, 'a.mp4', headers={'Sec-Fetch-Site': 'cross-site'})
+    check(status == 403, 'Sec-Fetch-Site: cross-site: 403')
+    status, job = common.upload(s, SMALL, 'a.mp4', headers={'Origin': 'http://' + s.host})
+    check(status == 201, 'the page\'s own Origin: 201')
+    status, _, _ = s.request('DELETE', '/api/jobs/' + job['id'], headers=evil)
+    check(status == 403 and s.job(job['id']), 'DELETE with a foreign Origin: 403, the job stays')
+    status, _, _ = s.request('POST', '/api/jobs/%s/cancel' % job['id'], headers={'Origin': 'null'})
+    check(status == 403, 'cancel with Origin null: 403')
+    status, _, _ = s.request('GET', '/api/jobs', headers={'Host': 'rebound.example:%d' % s.port})
+    check(status == 403, 'a foreign Host name (DNS rebinding) without a token: 403')
+    s.wait(job['id'])
+
+
+def test_token():
+    q = subprocess.run([rvm, 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir',
+                        os.path.join(work, 'never')], capture_output=True, text=True, timeout=30)
+    check(q.returncode == 2 and q.stderr.count('\n') == 1 and '--token' in q.stderr and
+          not os.path.exists(os.path.join(work, 'never')),
+          'beyond localhost without a token it refuses to start: ' + q.stderr.strip())
+    token = 'correct horse battery staple'
+    s = server('--token', token)
+    for headers, what in (({}, 'no token'), ({'Authorization': 'Bearer wrong'}, 'a wrong token'),
+                          ({'Authorization': 'Bearer ' + token[:-1]}, 'the token less a letter'),
+                          ({'Authorization': 'Basic ' + token}, 'another scheme'),
+                          ({'Cookie': 'rvm_session=0123456789abcdef0123456789abcdef'}, 'a made-up session')):
+        status, body = s.json('GET', '/api/jobs', headers=headers)
+        check(status == 401 and one_line_error(body['error']), 'GET /api/jobs with %s: 401' % what)
+    status, body = common.upload(s, SMALL, 'a.mp4')
+    check(status == 401 and os.listdir(os.path.join(s.data_dir, 'jobs')) == [],
+          'an upload without the token: 401, nothing kept')
+    status, _, page = s.request('GET', '/')
+    check(status == 200 and b'name="token"' in page and b'app.js' not in page,
+          'the page without the token is the login form')
+    status, h, page = s.request('POST', '/api/login', body='token=wrong',
+                                headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    check(status == 401 and b'rvm: wrong token' in page and 'set-cookie' not in h,
+          'the login form with a wrong token: 401 and the message')
+    status, h, _ = s.request('POST', '/api/login', body='token=' + token.replace(' ', '+'),
+                             headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    cookie = h.get('set-cookie', '')
+    check(status == 303 and 'HttpOnly' in cookie and 'SameSite=Strict' in cookie,
+          'the right token: 303 to the page with an HttpOnly cookie (%s...)' % cookie[:24])
+    session = {'Cookie': cookie.split(';')[0]}
+    check(s.json('GET', '/api/jobs', headers=session)[0] == 200, 'the cookie opens the API')
+    status, _, page = s.request('GET', '/', headers=session)
+    check(b'app.js' in page, 'and the page')
+    status, job = common.upload(s, SMALL, 'a.mp4', headers={'Authorization': 'Bearer ' + token})
+    check(status == 201, 'the bearer token: 201')
+    s.wait(job['id'], headers={'Authorization': 'Bearer ' + token})
+
+
+def test_three_at_once():
+    s = server()
+    results = [None] * 3
+
+    def send(i):
+        results[i] = common.upload(s, SMALL, 'clip%d.mp4' % i)
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(all(r[0] == 201 for r in results), 'three uploads at once: three 201s')
+    jobs = [s.wait(r[1]['id']) for r in results]
+    check(all(j['state'] == 'done' for j in jobs), 'all three complete')
+    listed = s.jobs()
+    order = sorted(listed, key=lambda j: j['started'])
+    check([j['id'] for j in order] == [j['id'] for j in listed],
+          'they ran in queue order (the order the list gives)')
+    check(all(order[i + 1]['started'] >= order[i]['finished'] for i in range(2)),
+          'one at a time (--jobs 1): each started after the one before finished')
+    for j in listed:
+        status, _, data = s.request('GET', '/api/jobs/%s/files/composition.mp4' % j['id'])
+        p = os.path.join(work, j['id'] + '.mp4')
+        with open(p, 'wb') as f:
+            f.write(data)
+        assert common.probe_frames(p) == 10
+    check(True, 'each composition holds its 10 frames (ffprobe)')
+
+
+def test_cancel():
+    s = server()
+    status, job = common.upload(s, LONG, 'long.mp4')
+    status2, queued = common.upload(s, LONG, 'long2.mp4')
+    wait_running(s, job['id'], 5)
+    check(s.job(queued['id'])['state'] == 'queued' and s.job(queued['id'])['queue_position'] == 1,
+          'the second job waits (queue position 1)')
+    status, _ = s.json('POST', '/api/jobs/%s/cancel' % queued['id'])
+    check(status == 200 and s.job(queued['id'])['state'] == 'cancelled', 'a queued job is cancelled at once')
+    status, _ = s.json('POST', '/api/jobs/%s/cancel' % job['id'])
+    job = s.wait(job['id'], timeout=60)
+    check(status == 200 and job['state'] == 'cancelled', 'a running job is cancelled')
+    check(files_on_disk(s, job['id']) == ['job.json', 'source'] and
+          [f['name'] for f in job['files']] == ['source'], 'its partial outputs are discarded')
+    check(common.children(s.proc.pid) == [], 'its rvm process is gone')
+
+
+def test_sigkill():
+    s = server()
+    status, job = common.upload(s, LONG, 'long.mp4')
+    wait_running(s, job['id'], 5)
+    kids = common.children(s.proc.pid)
+    check(len(kids) == 1, 'the conversion runs as a child process (pid %s)' % kids)
+    os.kill(kids[0], signal.SIGKILL)
+    job = s.wait(job['id'], timeout=60)
+    check(job['state'] == 'failed' and job['error'] == 'rvm: the conversion was killed (Killed)',
+          'killed with SIGKILL, the job fails: ' + job['error'])
+    check(files_on_disk(s, job['id']) == ['job.json', 'source'], 'its partial files are removed')
+    status, job2 = common.upload(s, SMALL, 'after.mp4')
+    check(s.wait(job2['id'])['state'] == 'done', 'the server lives on: the next job completes')
+
+
+def test_restart():
+    data = os.path.join(work, 'data-restart')
+    s = server(data=data)
+    status, done = common.upload(s, SMALL, 'first.mp4')
+    s.wait(done['id'])
+    status, job = common.upload(s, LONG, 'long.mp4')
+    status, queued = common.upload(s, SMALL, 'queued.mp4')
+    wait_running(s, job['id'], 5)
+    kids = common.children(s.proc.pid)
+    s.stop(signal.SIGKILL)
+    end = time.time() + 10
+    while time.time() < end and any(os.path.exists('/proc/%d' % k) for k in kids):
+        time.sleep(0.1)
+    check(not any(os.path.exists('/proc/%d' % k) for k in kids),
+          'the server killed with SIGKILL mid-job: its conversion dies with it')
+    s.start()
+    jobs = {j['id']: j for j in s.jobs()}
+    check(list(jobs) == [done['id'], job['id'], queued['id']], 'after a restart it lists the three jobs in order')
+    check(jobs[done['id']]['state'] == 'done' and len(jobs[done['id']]['files']) == 3,
+          'the finished one is still done, with its files')
+    check(jobs[job['id']]['state'] == 'interrupted' and
+          jobs[job['id']]['error'] == 'rvm: the server stopped while this job ran',
+          'the cut-off one is interrupted: ' + jobs[job['id']]['error'])
+    check(files_on_disk(s, job['id']) == ['job.json', 'source'], 'its partial outputs are gone')
+    check(s.wait(queued['id'])['state'] == 'done', 'the one still queued runs after the restart')
+    status, _, data_ = s.request('GET', '/api/jobs/%s/files/composition.mp4' % done['id'])
+    check(status == 200 and len(data_) == jobs[done['id']]['files'][1]['size'],
+          'the earlier result downloads')
+    # A clean stop (SIGTERM) in the middle of a job: the job is interrupted too.
+    status, job3 = common.upload(s, LONG, 'long3.mp4')
+    wait_running(s, job3['id'], 5)
+    t0 = time.time()
+    s.stop(signal.SIGTERM)
+    check(time.time() - t0 < 10, 'SIGTERM stops the server in %.1f s' % (time.time() - t0))
+    with open(os.path.join(data, 'jobs', job3['id'], 'job.json')) as f:
+        state = json.load(f)['state']
+    check(state == 'interrupted', 'and records the running job as interrupted')
+
+
+tests = [(n[5:], f) for n, f in sorted(globals().items()) if n.startswith('test_')]
+failed = 0
+try:
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        print(name)
+        try:
+            fn()
+        except Exception as e:  # report and go on: one line per failure
+            failed += 1
+            print('  FAILED: %s: %r' % (name, e))
+            for s in servers:
+                if s.proc and s.proc.poll() is not None:
+                    print('  server stderr: ' + s.proc.stderr.read())
+finally:
+    for s in servers:
+        s.stop()
+    shutil.rmtree(work, ignore_errors=True)
+sys.exit(1 if failed else 0)

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""`rvm serve` in a real browser: headless Chromium (Debian's chromium and chromium-driver,
+driven with python3-selenium) opens the page, uploads the shipped clip, waits for the
+result, checks that both players loaded it (readyState, durations against ffprobe's), plays
+them together, toggles the matte, downloads the composition through the page's link and
+counts its frames with ffprobe, and saves a screenshot in the build folder.
+
+usage: browser.py RVM SOURCE_DIR BUILD_DIR"""
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+rvm, source_dir, build_dir = sys.argv[1:4]
+clip = os.path.join(source_dir, 'samples', 'asl_gestures_again.mkv')
+chromium = '/usr/bin/chromium'
+chromedriver = '/usr/bin/chromedriver'
+for path in (chromium, chromedriver):
+    if not os.access(path, os.X_OK):
+        common.skip(path + ' is not installed (Debian chromium, chromium-driver)')
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError:
+    common.skip('python3-selenium is not installed')
+common.need('ffprobe')
+common.need_serve(rvm)
+
+work = common.tempdir('rvm-serve-browser-')
+downloads = os.path.join(work, 'downloads')
+os.mkdir(downloads)
+screenshot = os.path.join(build_dir, 'serve_screenshot.png')
+server = driver = None
+
+
+def wait_for(what, fn, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError('timed out waiting for ' + what)
+
+
+def players():
+    return driver.execute_script(
+        "const a = document.getElementById('player-source'), b = document.getElementById('player-result');"
+        "return [a.readyState, a.duration, b.readyState, b.duration, a.currentTime, b.currentTime,"
+        " a.error && a.error.code, b.error && b.error.code, b.currentSrc];")
+
+
+try:
+    server = common.Server(rvm, os.path.join(work, 'data'))
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run',
+                 '--window-size=1280,1000', '--user-data-dir=' + os.path.join(work, 'profile')):
+        options.add_argument(flag)
+    options.add_experimental_option('prefs', {'download.default_directory': downloads,
+                                              'download.prompt_for_download': False})
+    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.execute_cdp_cmd('Browser.setDownloadBehavior', {'behavior': 'allow', 'downloadPath': downloads})
+    driver.get(server.url)
+    assert 'rvm' in driver.title, driver.title
+
+    # A person picks the clip (the file input the drop zone wraps) and presses the button.
+    driver.find_element(By.ID, 'video-file').send_keys(os.path.abspath(clip))
+    start = driver.find_element(By.ID, 'start')
+    wait_for('the start button', start.is_enabled, 10)
+    start.click()
+    result = driver.find_element(By.ID, 'result')
+    wait_for('the job to show', result.is_displayed, 60)
+    seen_progress = set()
+
+    def finished():
+        s = result.get_attribute('data-state')
+        if s == 'running':
+            seen_progress.add(driver.find_element(By.ID, 'job-text').text)
+        return s if s in ('done', 'failed', 'cancelled', 'interrupted') else None
+    state = wait_for('the conversion', finished, 900)
+    if state != 'done':
+        raise AssertionError('the job ended ' + state + ': ' + driver.find_element(By.ID, 'result-error').text)
+    print('progress lines seen on the page: %d, e.g. %r' % (len(seen_progress), sorted(seen_progress)[-1:]))
+
+    # Both players load: readyState 4 (enough data to play through), durations from ffprobe.
+    wait_for('both players', lambda: players()[0] == 4 and players()[2] == 4, 60)
+    a_state, a_dur, b_state, b_dur, _, _, a_err, b_err, b_src = players()
+    in_dur, in_fps, in_frames = common.probe_duration(clip), common.probe_fps(clip), common.probe_frames(clip)
+    print('input: %.3f s, %.3f fps, %d frames; players: original %.3f s, composition %.3f s (%s)'
+          % (in_dur, in_fps, in_frames, a_dur, b_dur, b_src))
+    assert a_err is None and b_err is None, (a_err, b_err)
+    assert abs(a_dur - in_dur) < 0.002, (a_dur, in_dur)
+    # The composition is as long as the input to within one frame (the container's duration
+    # of the source may count its last frame's length differently).
+    assert abs(b_dur - in_dur) <= 1 / in_fps + 0.002, (b_dur, in_dur)
+    assert b_src.endswith('/files/composition.mp4'), b_src
+
+    # Played together, the players stay together.
+    driver.find_element(By.ID, 'play-both').click()
+    wait_for('playback', lambda: players()[5] > 1.0, 30)
+    _, _, _, _, ta, tb, _, _, _ = players()
+    print('playing: original at %.3f s, composition at %.3f s' % (ta, tb))
+    assert abs(ta - tb) < 0.3, (ta, tb)
+    driver.find_element(By.ID, 'play-both').click()
+
+    # The matte toggle swaps the result for the matte and back.
+    driver.find_element(By.ID, 'toggle-matte').click()
+    wait_for('the matte', lambda: players()[8].endswith('/files/alpha.mp4') and players()[2] == 4, 30)
+    driver.find_element(By.ID, 'toggle-matte').click()
+    wait_for('the composition again', lambda: players()[8].endswith('/files/composition.mp4') and players()[2] == 4, 30)
+
+    # A still frame for the screenshot: both at 1.3 s.
+    driver.execute_script("for (const id of ['player-source', 'player-result']) document.getElementById(id).currentTime = 1.3;")
+    wait_for('seek', lambda: abs(players()[4] - 1.3) < 0.05 and abs(players()[5] - 1.3) < 0.05, 15)
+    time.sleep(0.5)
+    driver.save_screenshot(screenshot)
+    print('screenshot: ' + screenshot)
+
+    # The page's download link, as a person would click it.
+    link = driver.find_element(By.ID, 'download-composition')
+    link.click()
+
+    def downloaded():
+        names = [n for n in os.listdir(downloads) if not n.endswith('.crdownload')]
+        return names[0] if names else None
+    name = wait_for('the download', downloaded, 60)
+    path = os.path.join(downloads, name)
+    frames = common.probe_frames(path)
+    print('downloaded %s: %d frames (input %d)' % (name, frames, in_frames))
+    assert name == 'asl_gestures_again-composition.mp4', name
+    assert frames == in_frames, (frames, in_frames)
+
+    # Nothing the page did was refused by its own Content-Security-Policy or failed.
+    problems = [e['message'] for e in driver.get_log('browser') if e['level'] == 'SEVERE']
+    assert not problems, problems
+    print('ok')
+finally:
+    if driver:
+        driver.quit()
+    if server:
+        server.stop()
+    shutil.rmtree(work, ignore_errors=True)
