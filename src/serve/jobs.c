@@ -734,13 +734,37 @@ int rvmi_job_options_check(const rvmi_job_options *o, int have_background_image,
     return 0;
 }
 
-/* Printable ASCII without quotes, slashes or backslashes: the name only ever shows on the
- * page and in a Content-Disposition header, never as a path. */
+/* The length of the well-formed UTF-8 sequence of a non-ASCII character at p, or 0. */
+static size_t utf8_length(const unsigned char *p)
+{
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4                                ? 4
+                                                                              : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
+        return 0; /* overlong, surrogate or beyond U+10FFFF */
+    return n;
+}
+
+/* Well-formed UTF-8 without control characters, quotes, slashes or backslashes (each becomes
+ * '_'): the name only ever shows on the page and in a Content-Disposition header, never as a
+ * path. */
 static void clean_name(char *dst, size_t n, const char *src)
 {
     size_t k = 0;
-    for (const char *p = src; *p && k + 1 < n; p++) {
-        unsigned char c = (unsigned char)*p;
+    const unsigned char *p = (const unsigned char *)src;
+    while (*p && k + 1 < n) {
+        size_t len = *p >= 0x80 ? utf8_length(p) : 1;
+        if (len > 1 && k + len < n) {
+            memcpy(dst + k, p, len);
+            k += len;
+            p += len;
+            continue;
+        }
+        unsigned char c = *p++;
         dst[k++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '/') ? (char)c : '_';
     }
     dst[k] = '\0';

@@ -8,6 +8,7 @@
 #include "serve/serve.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -228,8 +229,9 @@ static int host_allowed(struct MHD_Connection *c)
     colon = colon ? strchr(colon, ':') : NULL;
     if (colon)
         *colon = '\0';
+    struct in_addr v4; /* a numeric 127.x.y.z, not a name that starts with "127." */
     return !strcmp(name, "localhost") || !strcmp(name, "[::1]") ||
-           !strncmp(name, "127.", 4);
+           (inet_pton(AF_INET, name, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
 }
 
 /* A request that changes something must come from this server's own page (or from a
@@ -604,8 +606,25 @@ static enum MHD_Result send_file(struct MHD_Connection *c, rvmi_job *j, const ch
     MHD_add_response_header(r, "Accept-Ranges", "bytes");
     MHD_add_response_header(r, "Cache-Control", "private, no-cache");
     const char *want = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
-    char disp[300];
-    snprintf(disp, sizeof disp, "%s; filename=\"%s\"", want ? "attachment" : "inline", dl);
+    /* An ASCII name for every client, and the UTF-8 one (RFC 6266) for those that read it. */
+    char ascii[200], encoded[600], disp[900];
+    size_t k = 0, e = 0;
+    int plain = 1;
+    for (const unsigned char *p = (const unsigned char *)dl; *p; p++) {
+        if ((*p & 0xc0) != 0x80) /* one '_' per character, not per byte */
+            ascii[k++] = *p < 0x80 ? (char)*p : '_';
+        plain &= *p < 0x80;
+        if (isalnum(*p) || strchr("-._~", *p))
+            encoded[e++] = (char)*p;
+        else
+            e += (size_t)sprintf(encoded + e, "%%%02X", *p);
+    }
+    ascii[k] = encoded[e] = '\0';
+    if (plain)
+        snprintf(disp, sizeof disp, "%s; filename=\"%s\"", want ? "attachment" : "inline", ascii);
+    else
+        snprintf(disp, sizeof disp, "%s; filename=\"%s\"; filename*=UTF-8''%s",
+                 want ? "attachment" : "inline", ascii, encoded);
     MHD_add_response_header(r, "Content-Disposition", disp);
     return queue(c, status, r);
 }
@@ -791,18 +810,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!strcmp(method, "POST") && !strcmp(url, "/api/login")) {
             if (!G.token)
                 return send_error(c, 404, "rvm: this server has no login (no --token)");
-            r->kind = REQ_LOGIN;
             r->limit = 4096;
             r->pp = MHD_create_post_processor(c, 4096, post_field, r);
             if (!r->pp)
                 return send_error(c, 400, "rvm: send the token as a form field");
+            r->kind = REQ_LOGIN;
             return MHD_YES;
         }
         if (!strcmp(method, "POST") && !strcmp(url, "/api/jobs")) {
             if (!authorized(c))
                 return send_error(c, 401, "rvm: log in first (a bearer token or the login form)");
             r->kind = REQ_UPLOAD;
-            return upload_start(c, r);
+            enum MHD_Result ret = upload_start(c, r);
+            if (!r->pp)
+                r->kind = REQ_PLAIN; /* answered already (413, 507, ...): the body is dropped */
+            return ret;
         }
         return route(c, url, method);
     }

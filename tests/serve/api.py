@@ -172,6 +172,61 @@ def test_events_progress():
     s.json('DELETE', '/api/jobs/' + job['id'])
 
 
+def first_frame_rgb(path):
+    """The first frame as RGB bytes (ffmpeg decodes it), and its width."""
+    out = subprocess.run(['ffmpeg', '-v', 'error', '-i', path, '-frames:v', '1', '-f', 'rawvideo',
+                          '-pix_fmt', 'rgb24', '-'], capture_output=True, check=True).stdout
+    return out
+
+
+def stream_info(path):
+    out = subprocess.run(['ffprobe', '-v', 'error', '-select_streams', 'v:0', '-show_entries',
+                          'stream=codec_name,pix_fmt:stream_tags=alpha_mode', '-of', 'json', path],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)['streams'][0]
+
+
+def test_options():
+    """The page's choices reach the command: a colour, an image, transparency (WebM, MOV)."""
+    s = server()
+    image = os.path.join(work, 'blue.png')
+    subprocess.run(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'color=c=0x0000ff:s=64x48',
+                    '-frames:v', '1', image, '-y'], check=True)
+    with open(image, 'rb') as f:
+        png = f.read()
+    cases = [({'background': '#ff0000', 'outputs': 'composition'}, (), 'composition.mp4'),
+             ({'background': 'image', 'outputs': 'composition'},
+              [('background_image', 'blue.png', png)], 'composition.mp4'),
+             ({'background': 'none', 'format': 'webm', 'outputs': 'composition,foreground'}, (),
+              'composition.webm'),
+             ({'background': 'none', 'format': 'mov', 'outputs': 'composition', 'ratio': '0.5'}, (),
+              'composition.mov')]
+    for fields, files, name in cases:
+        status, job = common.upload(s, SMALL, 'o.mp4', fields=fields, files=files)
+        assert status == 201, job
+        job = s.wait(job['id'])
+        assert job['state'] == 'done', job
+        status, _, data = s.request('GET', '/api/jobs/%s/files/%s' % (job['id'], name))
+        path = os.path.join(work, 'opt-' + name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        info = stream_info(path)
+        if fields['background'] == 'none':
+            want = ('vp9', '1') if name.endswith('webm') else ('prores', None)
+            got = (info['codec_name'], info.get('tags', {}).get('alpha_mode'))
+            ok = got == want if name.endswith('webm') else (got[0] == 'prores' and 'a' in info['pix_fmt'][:4])
+            check(status == 200 and ok, 'background none, %s: %s %s %s' % (
+                fields['format'], info['codec_name'], info['pix_fmt'], info.get('tags', {})))
+        else:
+            rgb = first_frame_rgb(path)
+            corner = tuple(rgb[0:3])  # the top left of the sample is room, not person
+            want = (255, 0, 0) if fields['background'] != 'image' else (0, 0, 255)
+            check(all(abs(a - b) <= 40 for a, b in zip(corner, want)),
+                  'background %s: the top-left pixel is %s (want about %s)' % (fields['background'], corner, want))
+    check(s.jobs()[2]['files'][-1]['name'] == 'foreground.webm' and
+          s.jobs()[3]['options']['ratio'] == 0.5, 'the outputs and the ratio asked for are made')
+
+
 def test_not_a_video():
     s = server()
     status, job = common.upload(s, b'These are my notes, not a video.\n' * 20, 'notes.txt')
@@ -248,6 +303,12 @@ def test_unknown_and_traversal():
     check('/' not in job['name'] and not os.path.exists(os.path.join(work, 'evil.mp4')) and
           not os.path.exists(os.path.join(s.data_dir, 'evil.mp4')),
           'a file name with ../ is only a label (%s), never a path' % job['name'])
+    status, named = common.upload(s, SMALL, 'vid\u00e9o \u00e9t\u00e9.mp4')
+    status, h, _ = s.request('GET', '/api/jobs/%s/files/source?download=1' % named['id'])
+    check(named['name'] == 'vid\u00e9o \u00e9t\u00e9.mp4' and h['content-disposition'] ==
+          'attachment; filename="vid_o _t_.mp4"; filename*=UTF-8\'\'vid%C3%A9o%20%C3%A9t%C3%A9.mp4',
+          'a UTF-8 name is kept, and sent as filename* (RFC 6266): ' + h['content-disposition'])
+    s.wait(named['id'])
     jid = job['id']
     for path in ('/api/jobs/0123456789abcdef0123456789abcdef', '/api/jobs/nothing',
                  '/api/jobs/' + jid.upper(), '/api/jobs/' + jid + 'a',
@@ -284,8 +345,9 @@ def test_origin_and_host():
     check(status == 403 and s.job(job['id']), 'DELETE with a foreign Origin: 403, the job stays')
     status, _, _ = s.request('POST', '/api/jobs/%s/cancel' % job['id'], headers={'Origin': 'null'})
     check(status == 403, 'cancel with Origin null: 403')
-    status, _, _ = s.request('GET', '/api/jobs', headers={'Host': 'rebound.example:%d' % s.port})
-    check(status == 403, 'a foreign Host name (DNS rebinding) without a token: 403')
+    for host in ('rebound.example:%d' % s.port, '127.0.0.1.rebound.example', '127.rebound.example'):
+        status, _, _ = s.request('GET', '/api/jobs', headers={'Host': host})
+        check(status == 403, 'Host: %s (DNS rebinding) without a token: 403' % host)
     s.wait(job['id'])
 
 

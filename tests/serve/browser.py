@@ -140,6 +140,12 @@ try:
     # Nothing the page did was refused by its own Content-Security-Policy or failed.
     problems = [e['message'] for e in driver.get_log('browser') if e['level'] == 'SEVERE']
     assert not problems, problems
+
+    # Delete, from the queue: gone from the page, the server and the disk.
+    driver.find_element(By.CSS_SELECTOR, '#queue li.job button.delete').click()
+    wait_for('the queue to empty', lambda: driver.find_element(By.ID, 'queue-empty').is_displayed(), 15)
+    assert server.jobs() == [] and os.listdir(os.path.join(server.data_dir, 'jobs')) == []
+    assert not driver.find_element(By.ID, 'result').is_displayed()
     print('ok')
 finally:
     if driver:

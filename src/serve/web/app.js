@@ -225,8 +225,11 @@ function renderQueue() {
 async function refresh() {
   try {
     const body = await api('GET', '/api/jobs');
+    const first = state.maxUpload === 0;
     state.jobs = body.jobs;
     state.maxUpload = body.max_upload;
+    // On opening the page, the latest video is shown.
+    if (first && !state.selected && state.jobs.length) select(state.jobs[state.jobs.length - 1].id);
     renderQueue();
     const job = state.jobs.find((j) => j.id === state.selected);
     if (state.selected && !job) select(null);
