@@ -41,6 +41,14 @@ struct rvm_stream {
     char err[256];
 };
 
+/* network.c: the network from the frame to the decoder's output x0 (and src_sm, the frame
+ * downsampled to the internal size stream.c prepared in s). */
+int rvmi_network_forward(rvm_stream *s, const rvm_frame *f, rvmi_view *x0, rvmi_view *src_sm);
+/* refiner.c: the guided filter from the decoder's output and its projection proj (at s->ratio
+ * 1: the projection alone), applied to the full-resolution frame into out. */
+int rvmi_refine(rvm_stream *s, const rvm_frame *f, const rvmi_view *src_sm, const rvmi_view *x0,
+                const rvmi_view *proj, const rvm_output *out);
+
 /* A layer of the last frame by its golden-dump name (src_sm, f1..f4, aspp, x4..x1, x0, proj,
  * seg, r1..r4), or NULL. */
 const rvmi_view *rvmi_stream_layer(const rvm_stream *s, const char *name);

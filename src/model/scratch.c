@@ -1,0 +1,191 @@
+/* The stream's scratch memory, the loops split across its threads, and convolutions run on
+ * them.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "model/scratch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/threadpool.h"
+
+/* ---- scratch memory: a stack reset every frame ----
+ * The first frame of a given size may spill into extra blocks; the next reset replaces them
+ * with one block of the frame's peak size, so steady-state frames allocate nothing. Spilled
+ * blocks follow the stack too (a release frees those above the mark), so even the first frame
+ * holds no more than its peak. What a layer keeps (its output) is allocated before its
+ * temporaries, which are released when it is done; the layer outputs stay valid until the
+ * next frame (the tests read them). */
+static void free_spills_above(arena *a, size_t mark)
+{
+    while (a->spills && a->spills->at >= mark) {
+        spill *s = a->spills;
+        a->spills = s->next;
+        free(s);
+    }
+}
+
+void rvmi_arena_reset(arena *a)
+{
+    if (a->spills || a->peak > a->size) {
+        free_spills_above(a, 0);
+        free(a->base);
+        a->size = a->peak;
+        a->base = a->size ? aligned_alloc(64, a->size) : NULL;
+        if (!a->base)
+            a->size = 0;
+    }
+    a->used = a->peak = 0;
+}
+
+float *rvmi_arena_floats(arena *a, size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    float *p;
+    if (a->base && a->used + bytes <= a->size) {
+        p = (float *)(a->base + a->used);
+    } else {
+        /* does not fit (the first frame of a new size): a block of its own until it is
+         * released or the next reset, which makes base big enough for the whole frame */
+        spill *s = aligned_alloc(64, bytes + 64);
+        if (!s)
+            return NULL;
+        s->next = a->spills;
+        s->at = a->used;
+        a->spills = s;
+        p = (float *)((char *)s + 64);
+    }
+    a->used += bytes;
+    if (a->used > a->peak)
+        a->peak = a->used;
+    return p;
+}
+
+void rvmi_arena_release(arena *a, size_t mark)
+{
+    free_spills_above(a, mark);
+    a->used = mark;
+}
+
+void rvmi_arena_free(arena *a)
+{
+    free_spills_above(a, 0);
+    free(a->base);
+    memset(a, 0, sizeof(*a));
+}
+
+/* ---- loops over rows ---- */
+
+typedef struct {
+    rows_fn fn;
+    void *ctx;
+    int h, per_task;
+} rows_job;
+
+static void rows_task(void *ctx, int task, int thread)
+{
+    rows_job *j = ctx;
+    int y0 = task * j->per_task, y1 = y0 + j->per_task < j->h ? y0 + j->per_task : j->h;
+    j->fn(j->ctx, y0, y1, thread);
+}
+
+void rvmi_parallel_bands(rvm_stream *s, int h, int band, rows_fn fn, void *ctx)
+{
+    rows_job j = {fn, ctx, h, band};
+    rvmi_pool_run(s->pool, (h + band - 1) / band, rows_task, &j);
+}
+
+void rvmi_parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
+{
+    int threads = rvmi_pool_threads(s->pool);
+    int tasks = threads == 1 ? 1 : threads * 4;
+    if (tasks > h)
+        tasks = h;
+    rvmi_parallel_bands(s, h, (h + tasks - 1) / tasks, fn, ctx);
+}
+
+static void row_op_rows(void *ctx, int y0, int y1, int thread)
+{
+    (void)thread;
+    const row_op *op = ctx;
+    for (int y = y0; y < y1; y++)
+        op->row(op, y);
+}
+
+void rvmi_run_rows(rvm_stream *s, void (*row)(const row_op *, int), const rvmi_view *a,
+                   const rvmi_view *b, const rvmi_view *c)
+{
+    row_op op = {row, a, b, c};
+    rvmi_parallel_rows(s, b->h, row_op_rows, &op);
+}
+
+/* ---- convolutions ---- */
+
+typedef struct {
+    const rvmi_kernels *k;
+    const rvmi_conv *cv;
+    const rvmi_inputs *in;
+    const rvmi_view *out, *res;
+    const float *zeros;
+} conv_job;
+
+static void conv_rows(void *ctx, int y0, int y1, int thread)
+{
+    (void)thread;
+    conv_job *j = ctx;
+    if (j->cv->depthwise)
+        j->k->conv_depthwise(j->cv, &j->in->v[0], j->out, j->res, y0, y1);
+    else
+        j->k->conv_dense(j->cv, j->in, j->out, j->res, y0, y1, j->zeros);
+}
+
+typedef struct {
+    conv_job c;
+    float *scratch; /* per thread */
+    size_t scratch_floats;
+} winograd_job;
+
+static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
+{
+    winograd_job *j = ctx;
+    j->c.k->conv_winograd(j->c.cv, j->c.in, j->c.out, j->c.res, ty0, ty1, j->c.zeros,
+                          j->scratch + (size_t)thread * j->scratch_floats);
+}
+
+void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
+                       const rvmi_view *out, const rvmi_view *res)
+{
+    conv_job j = {s->kernels, cv, in, out, res, s->zeros};
+    if (cv->winograd && s->kernels->conv_winograd) {
+        size_t n = rvmi_winograd_scratch(cv->cin, cv->cout);
+        size_t mark = rvmi_arena_mark(&s->scratch);
+        float *scratch = rvmi_arena_floats(&s->scratch, n * rvmi_pool_threads(s->pool));
+        if (scratch) {
+            winograd_job w = {j, scratch, n};
+            rvmi_parallel_rows(s, (out->h + 3) / 4, winograd_rows, &w);
+            rvmi_arena_release(&s->scratch, mark);
+            return;
+        }
+        /* no memory for the transform: the direct convolution needs none */
+    }
+    rvmi_parallel_rows(s, out->h, conv_rows, &j);
+}
+
+void rvmi_run_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                   const rvmi_view *res)
+{
+    rvmi_inputs one = rvmi_inputs_of(in);
+    rvmi_run_conv_cat(s, cv, &one, out, res);
+}
+
+/* ---- bilinear resampling ---- */
+
+const lerp *rvmi_lerp_table(rvm_stream *s, float scale, int out_size, int in_size)
+{
+    lerp *t = (lerp *)rvmi_arena_floats(&s->scratch,
+                                        (size_t)out_size * sizeof(lerp) / sizeof(float) + 1);
+    for (int i = 0; t && i < out_size; i++)
+        t[i] = lerp_at(scale, i, in_size);
+    if (!t)
+        rvmi_stream_fail(s, RVM_ENOMEM, "out of memory");
+    return t;
+}
