@@ -12,6 +12,8 @@ apt-get install -y -qq --no-install-recommends \
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
   libavdevice-dev \
   libmicrohttpd-dev \
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav \
   ffmpeg \
   python3 chromium chromium-driver python3-selenium \
   clang libclang-rt-14-dev >/dev/null

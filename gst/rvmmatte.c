@@ -1,0 +1,570 @@
+/* The GStreamer plugin "rvm" and its element rvmmatte: a GstVideoFilter that runs Robust
+ * Video Matting on each frame, in the streaming thread (no internal queue: a buffer leaves
+ * the element when its frame is done, so the latency is one frame's processing time).
+ *
+ * The recurrent state follows the stream: it is forgotten on a flush (seek), a buffer marked
+ * DISCONT, a caps change and the "reset" action signal. Property changes take effect at the
+ * next frame; a new model or thread count makes a new rvm stream there (which starts from a
+ * zero state). Errors post a GStreamer error message and return GST_FLOW_ERROR (the pipeline
+ * stops); the library never prints.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <math.h>
+#include <string.h>
+
+#include <gst/gst.h>
+#include <gst/video/gstvideofilter.h>
+#include <gst/video/video.h>
+
+#include "io/compose.h"
+#include "rvm.h"
+
+#define GST_TYPE_RVM_MATTE (gst_rvm_matte_get_type())
+G_DECLARE_FINAL_TYPE(GstRvmMatte, gst_rvm_matte, GST, RVM_MATTE, GstVideoFilter)
+
+GST_DEBUG_CATEGORY_STATIC(rvm_matte_debug);
+#define GST_CAT_DEFAULT rvm_matte_debug
+
+typedef enum {
+    RVM_MATTE_OUTPUT_RGBA = 0,
+    RVM_MATTE_OUTPUT_COMPOSITE = 1,
+    RVM_MATTE_OUTPUT_ALPHA = 2,
+} RvmMatteOutput;
+
+#define GST_TYPE_RVM_MATTE_OUTPUT (rvm_matte_output_get_type())
+static GType rvm_matte_output_get_type(void)
+{
+    static gsize type = 0;
+    static const GEnumValue values[] = {
+        {RVM_MATTE_OUTPUT_RGBA, "RGBA: the foreground colours with the matte as alpha", "rgba"},
+        {RVM_MATTE_OUTPUT_COMPOSITE, "RGB or RGBA (opaque): the person over the background colour",
+         "composite"},
+        {RVM_MATTE_OUTPUT_ALPHA, "GRAY8 or GRAY16_LE: the matte alone", "alpha"},
+        {0, NULL, NULL},
+    };
+    if (g_once_init_enter(&type)) {
+        GType t = g_enum_register_static("GstRvmMatteOutput", values);
+        g_once_init_leave(&type, t);
+    }
+    return (GType)type;
+}
+
+/* The official converter's green (120, 255, 155). */
+#define DEFAULT_BACKGROUND 0x78ff9bu
+#define DEFAULT_RATIO 0.0
+#define DEFAULT_THREADS 0
+#define DEFAULT_OUTPUT RVM_MATTE_OUTPUT_RGBA
+
+enum { PROP_0, PROP_MODEL, PROP_DOWNSAMPLE_RATIO, PROP_THREADS, PROP_OUTPUT, PROP_BACKGROUND };
+enum { SIGNAL_RESET, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+struct _GstRvmMatte {
+    GstVideoFilter parent;
+
+    /* Properties (under the object lock). */
+    gchar *model_path;   /* NULL: the shipped model */
+    gdouble ratio;       /* 0: the official auto rule */
+    gint threads;        /* 0: all cores */
+    RvmMatteOutput output;
+    guint background;    /* 0xRRGGBB */
+    gboolean rebuild;    /* model or threads changed: a new stream at the next frame */
+
+    /* Set from any thread, acted on in the streaming thread before the next frame. */
+    gint reset_pending;
+
+    /* Streaming thread only (and start/stop). */
+    rvm_model *model;
+    rvm_stream *stream;
+    GstVideoConverter *convert; /* input -> packed RGB, for formats the library cannot take */
+    GstVideoInfo rgb_info;
+    GstBuffer *rgb;             /* the converted frame */
+    guint8 *scratch;            /* the network's outputs when they are packed afterwards */
+    gsize scratch_size;
+};
+
+G_DEFINE_TYPE(GstRvmMatte, gst_rvm_matte, GST_TYPE_VIDEO_FILTER)
+
+#define INPUT_FORMATS "{ RGB, BGR, RGBx, BGRx, RGBA, BGRA, NV12, I420 }"
+#define OUTPUT_FORMATS "{ RGBA, RGB, GRAY8, GRAY16_LE }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(INPUT_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(OUTPUT_FORMATS)));
+
+/* ---- the network ---------------------------------------------------------------------- */
+
+static void free_network(GstRvmMatte *self)
+{
+    rvm_stream_free(self->stream);
+    self->stream = NULL;
+    rvm_model_free(self->model);
+    self->model = NULL;
+}
+
+/* Loads the model and makes a stream with the current properties. Posts an error and
+ * returns FALSE on failure. */
+static gboolean build_network(GstRvmMatte *self)
+{
+    GST_OBJECT_LOCK(self);
+    gchar *path = g_strdup(self->model_path);
+    gint threads = self->threads;
+    self->rebuild = FALSE;
+    GST_OBJECT_UNLOCK(self);
+
+    free_network(self);
+    char err[512];
+    self->model = rvm_model_load(path, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+    if (!self->model) {
+        /* err names the file */
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("rvmmatte: cannot load the model: %s", err),
+                          (NULL));
+        g_free(path);
+        return FALSE;
+    }
+    GST_INFO_OBJECT(self, "model %s loaded", path ? path : rvm_default_model_path());
+    g_free(path);
+    self->stream = rvm_stream_create(self->model, threads, err, sizeof err);
+    if (!self->stream) {
+        GST_ELEMENT_ERROR(self, LIBRARY, INIT, ("rvmmatte: %s", err), (NULL));
+        free_network(self);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
+{
+    /* The model is loaded here (READY -> PAUSED) so that a bad one fails the state change
+     * with a clear error before any data flows. */
+    return build_network(GST_RVM_MATTE(trans));
+}
+
+static gboolean gst_rvm_matte_stop(GstBaseTransform *trans)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(trans);
+    free_network(self);
+    if (self->convert)
+        gst_video_converter_free(self->convert);
+    self->convert = NULL;
+    gst_clear_buffer(&self->rgb);
+    g_free(self->scratch);
+    self->scratch = NULL;
+    self->scratch_size = 0;
+    return TRUE;
+}
+
+/* ---- caps --------------------------------------------------------------------------- */
+
+/* The caps on the other side: the same size, rate and aspect with the formats of the other
+ * side (the output formats for the current output mode). */
+static GstCaps *gst_rvm_matte_transform_caps(GstBaseTransform *trans, GstPadDirection direction,
+                                             GstCaps *caps, GstCaps *filter)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(trans);
+    GST_OBJECT_LOCK(self);
+    RvmMatteOutput output = self->output;
+    GST_OBJECT_UNLOCK(self);
+
+    GValue formats = G_VALUE_INIT;
+    gst_value_list_init(&formats, 8);
+    const char *const in_formats[] = {"RGB", "BGR", "RGBx", "BGRx", "RGBA", "BGRA", "NV12",
+                                      "I420", NULL};
+    const char *const rgba[] = {"RGBA", NULL};
+    const char *const composite[] = {"RGB", "RGBA", NULL};
+    const char *const alpha[] = {"GRAY8", "GRAY16_LE", NULL};
+    const char *const *names = direction == GST_PAD_SRC ? in_formats
+                               : output == RVM_MATTE_OUTPUT_ALPHA     ? alpha
+                               : output == RVM_MATTE_OUTPUT_COMPOSITE ? composite
+                                                                      : rgba;
+    for (int i = 0; names[i]; i++) {
+        GValue v = G_VALUE_INIT;
+        g_value_init(&v, G_TYPE_STRING);
+        g_value_set_static_string(&v, names[i]);
+        gst_value_list_append_and_take_value(&formats, &v);
+    }
+
+    GstCaps *result = gst_caps_new_empty();
+    for (guint i = 0; i < gst_caps_get_size(caps); i++) {
+        GstStructure *s = gst_structure_copy(gst_caps_get_structure(caps, i));
+        /* Colorimetry and chroma siting describe YUV or the input's RGB; the outputs are
+         * plain sRGB-like RGB and gray. */
+        gst_structure_remove_fields(s, "format", "colorimetry", "chroma-site", NULL);
+        gst_structure_set_value(s, "format", &formats);
+        GstCapsFeatures *f = gst_caps_get_features(caps, i);
+        gst_caps_append_structure_full(result, s, f ? gst_caps_features_copy(f) : NULL);
+    }
+    g_value_unset(&formats);
+    if (filter) {
+        GstCaps *t = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref(result);
+        result = t;
+    }
+    GST_DEBUG_OBJECT(self, "%s %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
+                     direction == GST_PAD_SINK ? "sink" : "src", caps, result);
+    return result;
+}
+
+static gboolean gst_rvm_matte_set_info(GstVideoFilter *filter, GstCaps *incaps,
+                                       GstVideoInfo *in_info, GstCaps *outcaps,
+                                       GstVideoInfo *out_info)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(filter);
+    (void)incaps;
+    (void)outcaps;
+    int w = GST_VIDEO_INFO_WIDTH(in_info), h = GST_VIDEO_INFO_HEIGHT(in_info);
+    if (w < 1 || h < 1 || w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                          ("rvmmatte: %dx%d frames are not supported (1 to %d pixels a side)", w,
+                           h, RVM_MAX_SIDE),
+                          (NULL));
+        return FALSE;
+    }
+    if (self->convert)
+        gst_video_converter_free(self->convert);
+    self->convert = NULL;
+    gst_clear_buffer(&self->rgb);
+    if (GST_VIDEO_INFO_FORMAT(in_info) != GST_VIDEO_FORMAT_RGB) {
+        /* Other formats become packed RGB with GStreamer's converter, honouring the input's
+         * colour matrix and range: what videoconvert gives (in one thread, as videoconvert
+         * by default: the converter's threads split chroma rows differently). */
+        gst_video_info_set_format(&self->rgb_info, GST_VIDEO_FORMAT_RGB, w, h);
+        self->rgb_info.fps_n = GST_VIDEO_INFO_FPS_N(in_info);
+        self->rgb_info.fps_d = GST_VIDEO_INFO_FPS_D(in_info);
+        self->rgb_info.par_n = GST_VIDEO_INFO_PAR_N(in_info);
+        self->rgb_info.par_d = GST_VIDEO_INFO_PAR_D(in_info);
+        self->rgb_info.interlace_mode = GST_VIDEO_INFO_INTERLACE_MODE(in_info);
+        GstStructure *config = gst_structure_new(
+            "GstVideoConverter", GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1,
+            GST_VIDEO_CONVERTER_OPT_DITHER_METHOD, GST_TYPE_VIDEO_DITHER_METHOD,
+            GST_VIDEO_DITHER_NONE, NULL);
+        self->convert = gst_video_converter_new(in_info, &self->rgb_info, config);
+        self->rgb = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&self->rgb_info), NULL);
+        if (!self->convert || !self->rgb) {
+            GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                              ("rvmmatte: cannot convert %s frames to RGB",
+                               gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(in_info))),
+                              (NULL));
+            return FALSE;
+        }
+    }
+    /* The network's outputs before packing: 16-bit alpha and foreground (composite), 8-bit
+     * ones (rgba); the gray outputs are written in place. */
+    gsize n = (gsize)w * h, need = 0;
+    switch (GST_VIDEO_INFO_FORMAT(out_info)) {
+    case GST_VIDEO_FORMAT_RGBA:
+    case GST_VIDEO_FORMAT_RGB: need = 8 * n; break;
+    default: need = 0; break;
+    }
+    if (need > self->scratch_size) {
+        g_free(self->scratch);
+        self->scratch = g_try_malloc(need);
+        self->scratch_size = self->scratch ? need : 0;
+        if (!self->scratch) {
+            GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT, ("rvmmatte: out of memory"), (NULL));
+            return FALSE;
+        }
+    }
+    /* New caps: a new video as far as the recurrent state is concerned. */
+    g_atomic_int_set(&self->reset_pending, 1);
+    GST_INFO_OBJECT(self, "%dx%d %s -> %s", w, h,
+                    gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(in_info)),
+                    gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(out_info)));
+    return TRUE;
+}
+
+/* ---- frames --------------------------------------------------------------------------- */
+
+static GstFlowReturn gst_rvm_matte_transform_frame(GstVideoFilter *filter, GstVideoFrame *in,
+                                                   GstVideoFrame *out)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(filter);
+    GST_OBJECT_LOCK(self);
+    gboolean rebuild = self->rebuild;
+    gdouble ratio = self->ratio;
+    guint background = self->background;
+    RvmMatteOutput output = self->output;
+    GST_OBJECT_UNLOCK(self);
+
+    if ((rebuild || !self->stream) && !build_network(self))
+        return GST_FLOW_ERROR;
+    if (GST_BUFFER_FLAG_IS_SET(in->buffer, GST_BUFFER_FLAG_DISCONT))
+        g_atomic_int_set(&self->reset_pending, 1);
+    if (g_atomic_int_compare_and_exchange(&self->reset_pending, 1, 0)) {
+        GST_DEBUG_OBJECT(self, "recurrent state reset at %" GST_TIME_FORMAT,
+                         GST_TIME_ARGS(GST_BUFFER_PTS(in->buffer)));
+        rvm_stream_reset(self->stream);
+    }
+
+    int w = GST_VIDEO_FRAME_WIDTH(in), h = GST_VIDEO_FRAME_HEIGHT(in);
+    if (ratio == 0.0)
+        ratio = rvm_auto_downsample_ratio(w, h);
+    if (!(ratio > 0.0 && ratio <= 1.0)) {
+        GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                          ("rvmmatte: downsample-ratio %g is out of range (0 for the automatic "
+                           "ratio, or above 0 and at most 1)",
+                           ratio),
+                          (NULL));
+        return GST_FLOW_ERROR;
+    }
+
+    const guint8 *rgb;
+    ptrdiff_t rgb_stride;
+    GstVideoFrame converted;
+    gboolean mapped = FALSE;
+    if (self->convert) {
+        if (!gst_video_frame_map(&converted, &self->rgb_info, self->rgb, GST_MAP_READWRITE)) {
+            GST_ELEMENT_ERROR(self, CORE, FAILED, ("rvmmatte: cannot map a frame"), (NULL));
+            return GST_FLOW_ERROR;
+        }
+        mapped = TRUE;
+        gst_video_converter_frame(self->convert, in, &converted);
+        rgb = GST_VIDEO_FRAME_PLANE_DATA(&converted, 0);
+        rgb_stride = GST_VIDEO_FRAME_PLANE_STRIDE(&converted, 0);
+    } else {
+        rgb = GST_VIDEO_FRAME_PLANE_DATA(in, 0);
+        rgb_stride = GST_VIDEO_FRAME_PLANE_STRIDE(in, 0);
+    }
+
+    GstVideoFormat of = GST_VIDEO_FRAME_FORMAT(out);
+    guint8 *od = GST_VIDEO_FRAME_PLANE_DATA(out, 0);
+    ptrdiff_t os = GST_VIDEO_FRAME_PLANE_STRIDE(out, 0);
+    gsize n = (gsize)w * h;
+    rvm_output ro;
+    memset(&ro, 0, sizeof ro);
+    switch (of) {
+    case GST_VIDEO_FORMAT_GRAY8: /* the matte straight into the output */
+        ro = (rvm_output){RVM_PIXEL_U8, od, os, NULL, 0};
+        break;
+    case GST_VIDEO_FORMAT_GRAY16_LE:
+        ro = (rvm_output){RVM_PIXEL_U16, od, os, NULL, 0};
+        break;
+    default:
+        if (of == GST_VIDEO_FORMAT_RGBA && output == RVM_MATTE_OUTPUT_RGBA)
+            /* 8-bit results packed: the command's 8-bit RGBA composition */
+            ro = (rvm_output){RVM_PIXEL_U8, self->scratch, w, self->scratch + n,
+                              3 * (ptrdiff_t)w};
+        else
+            /* a composition: 16-bit results composed and rounded once, as the command does */
+            ro = (rvm_output){RVM_PIXEL_U16, self->scratch, 2 * (ptrdiff_t)w,
+                              self->scratch + 2 * n, 6 * (ptrdiff_t)w};
+        break;
+    }
+    int rc = rvm_stream_process(self->stream, rgb, w, h, rgb_stride, ratio, &ro);
+    if (mapped)
+        gst_video_frame_unmap(&converted);
+    if (rc) {
+        GST_ELEMENT_ERROR(self, LIBRARY, FAILED, ("rvmmatte: %s", rvm_stream_error(self->stream)),
+                          (NULL));
+        return GST_FLOW_ERROR;
+    }
+
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+    if (of == GST_VIDEO_FORMAT_GRAY16_LE)
+        for (int y = 0; y < h; y++) {
+            guint16 *row = (guint16 *)(od + y * os);
+            for (int x = 0; x < w; x++)
+                row[x] = GUINT16_TO_LE(row[x]);
+        }
+#endif
+    if (of == GST_VIDEO_FORMAT_RGBA && ro.type == RVM_PIXEL_U8) {
+        const guint8 *pha = self->scratch, *fgr = self->scratch + n;
+        for (int y = 0; y < h; y++)
+            rvmi_pack_rgba8_from8(fgr + (gsize)3 * w * y, pha + (gsize)w * y, w, od + y * os);
+    } else if (of == GST_VIDEO_FORMAT_RGB || of == GST_VIDEO_FORMAT_RGBA) {
+        const guint16 *pha = (const guint16 *)self->scratch;
+        const guint16 *fgr = (const guint16 *)(self->scratch + 2 * n);
+        const guint8 colour[3] = {(background >> 16) & 0xff, (background >> 8) & 0xff,
+                                  background & 0xff};
+        for (int y = 0; y < h; y++) {
+            guint8 *row = od + y * os;
+            rvmi_compose_colour8(fgr + (gsize)3 * w * y, pha + (gsize)w * y, colour, w, row);
+            if (of == GST_VIDEO_FORMAT_RGBA) /* spread RGB to RGBA in place, from the end */
+                for (int x = w - 1; x >= 0; x--) {
+                    row[4 * x + 3] = 255;
+                    row[4 * x + 2] = row[3 * x + 2];
+                    row[4 * x + 1] = row[3 * x + 1];
+                    row[4 * x] = row[3 * x];
+                }
+        }
+    }
+    return GST_FLOW_OK;
+}
+
+static gboolean gst_rvm_matte_sink_event(GstBaseTransform *trans, GstEvent *event)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(trans);
+    if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+        GST_DEBUG_OBJECT(self, "flush: the recurrent state starts over");
+        g_atomic_int_set(&self->reset_pending, 1);
+    }
+    return GST_BASE_TRANSFORM_CLASS(gst_rvm_matte_parent_class)->sink_event(trans, event);
+}
+
+static void gst_rvm_matte_reset(GstRvmMatte *self)
+{
+    GST_DEBUG_OBJECT(self, "reset asked for");
+    g_atomic_int_set(&self->reset_pending, 1);
+}
+
+/* ---- properties ---------------------------------------------------------------------- */
+
+static void gst_rvm_matte_set_property(GObject *object, guint prop_id, const GValue *value,
+                                       GParamSpec *pspec)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(object);
+    gboolean reconfigure = FALSE;
+    GST_OBJECT_LOCK(self);
+    switch (prop_id) {
+    case PROP_MODEL: {
+        const gchar *path = g_value_get_string(value);
+        g_free(self->model_path);
+        self->model_path = path && *path ? g_strdup(path) : NULL;
+        self->rebuild = TRUE;
+        break;
+    }
+    case PROP_DOWNSAMPLE_RATIO: self->ratio = g_value_get_double(value); break;
+    case PROP_THREADS:
+        self->threads = g_value_get_int(value);
+        self->rebuild = TRUE;
+        break;
+    case PROP_OUTPUT: {
+        RvmMatteOutput o = g_value_get_enum(value);
+        reconfigure = o != self->output;
+        self->output = o;
+        break;
+    }
+    case PROP_BACKGROUND: self->background = g_value_get_uint(value) & 0xffffffu; break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    }
+    GST_OBJECT_UNLOCK(self);
+    if (reconfigure) /* other output caps: renegotiate before the next frame */
+        gst_base_transform_reconfigure_src(GST_BASE_TRANSFORM(self));
+}
+
+static void gst_rvm_matte_get_property(GObject *object, guint prop_id, GValue *value,
+                                       GParamSpec *pspec)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(object);
+    GST_OBJECT_LOCK(self);
+    switch (prop_id) {
+    case PROP_MODEL: g_value_set_string(value, self->model_path); break;
+    case PROP_DOWNSAMPLE_RATIO: g_value_set_double(value, self->ratio); break;
+    case PROP_THREADS: g_value_set_int(value, self->threads); break;
+    case PROP_OUTPUT: g_value_set_enum(value, self->output); break;
+    case PROP_BACKGROUND: g_value_set_uint(value, self->background); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_rvm_matte_finalize(GObject *object)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(object);
+    g_free(self->model_path);
+    free_network(self);
+    if (self->convert)
+        gst_video_converter_free(self->convert);
+    gst_clear_buffer(&self->rgb);
+    g_free(self->scratch);
+    G_OBJECT_CLASS(gst_rvm_matte_parent_class)->finalize(object);
+}
+
+static void gst_rvm_matte_init(GstRvmMatte *self)
+{
+    self->ratio = DEFAULT_RATIO;
+    self->threads = DEFAULT_THREADS;
+    self->output = DEFAULT_OUTPUT;
+    self->background = DEFAULT_BACKGROUND;
+}
+
+static void gst_rvm_matte_class_init(GstRvmMatteClass *klass)
+{
+    GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+    GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+    GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS(klass);
+    GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS(klass);
+
+    gobject_class->set_property = gst_rvm_matte_set_property;
+    gobject_class->get_property = gst_rvm_matte_get_property;
+    gobject_class->finalize = gst_rvm_matte_finalize;
+
+    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+    g_object_class_install_property(
+        gobject_class, PROP_MODEL,
+        g_param_spec_string("model", "Model",
+                            "An official checkpoint (.pth) or TF.js model folder (or its "
+                            "model.json); empty: the model shipped with rvm. A change while "
+                            "playing loads the model at the next frame (the state starts over)",
+                            NULL, rw));
+    /* The full double range: a value outside 0 or (0, 1] is reported as an element error
+     * (the pipeline stops) rather than as a GLib warning that would leave the old value. */
+    g_object_class_install_property(
+        gobject_class, PROP_DOWNSAMPLE_RATIO,
+        g_param_spec_double("downsample-ratio", "Downsample ratio",
+                            "Scale at which the network sees the frame: 0 for the official "
+                            "rule min(512 / max(width, height), 1), else above 0 and at most 1 "
+                            "(0.25 suits 1080p, 0.125 4K); other values are an error. Takes "
+                            "effect at the next frame",
+                            -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_RATIO, rw));
+    g_object_class_install_property(
+        gobject_class, PROP_THREADS,
+        g_param_spec_int("threads", "Threads",
+                         "Worker threads of the network (0: one per core). A change while "
+                         "playing takes effect at the next frame (the state starts over)",
+                         0, 1024, DEFAULT_THREADS, rw));
+    g_object_class_install_property(
+        gobject_class, PROP_OUTPUT,
+        g_param_spec_enum("output", "Output",
+                          "What the element outputs; a change while playing renegotiates",
+                          GST_TYPE_RVM_MATTE_OUTPUT, DEFAULT_OUTPUT, rw));
+    g_object_class_install_property(
+        gobject_class, PROP_BACKGROUND,
+        g_param_spec_uint("background", "Background colour",
+                          "Colour 0xRRGGBB the person is composited over (output=composite; "
+                          "default the official green 0x78ff9b). Takes effect at the next frame",
+                          0, 0xffffffu, DEFAULT_BACKGROUND, rw));
+
+    /* Action signal: g_signal_emit_by_name(element, "reset") makes the next frame start
+     * from a zero recurrent state, as a new video would (e.g. on a scene cut). */
+    signals[SIGNAL_RESET] = g_signal_new_class_handler(
+        "reset", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+        G_CALLBACK(gst_rvm_matte_reset), NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+    gst_element_class_set_static_metadata(
+        element_class, "Robust Video Matting", "Filter/Effect/Video",
+        "Removes the background behind people (Robust Video Matting, Lin et al. 2022): the "
+        "matte as alpha, a composition over a colour, or the matte alone",
+        "rvm project");
+    gst_element_class_add_static_pad_template(element_class, &sink_template);
+    gst_element_class_add_static_pad_template(element_class, &src_template);
+
+    trans_class->start = GST_DEBUG_FUNCPTR(gst_rvm_matte_start);
+    trans_class->stop = GST_DEBUG_FUNCPTR(gst_rvm_matte_stop);
+    trans_class->transform_caps = GST_DEBUG_FUNCPTR(gst_rvm_matte_transform_caps);
+    trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_rvm_matte_sink_event);
+    filter_class->set_info = GST_DEBUG_FUNCPTR(gst_rvm_matte_set_info);
+    filter_class->transform_frame = GST_DEBUG_FUNCPTR(gst_rvm_matte_transform_frame);
+
+    gst_type_mark_as_plugin_api(GST_TYPE_RVM_MATTE_OUTPUT, 0);
+}
+
+static gboolean plugin_init(GstPlugin *plugin)
+{
+    GST_DEBUG_CATEGORY_INIT(rvm_matte_debug, "rvmmatte", 0, "Robust Video Matting");
+    return gst_element_register(plugin, "rvmmatte", GST_RANK_NONE, GST_TYPE_RVM_MATTE);
+}
+
+/* GST_PLUGIN_DEFINE names the source package PACKAGE and leaves the padding of its
+ * descriptor to zero initialisation (which -Wextra reports). */
+#define PACKAGE "rvm"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, rvm,
+                  "Robust Video Matting: background removal for videos of people", plugin_init,
+                  RVM_VERSION, "GPL", "rvm", "Unknown package origin")
+#pragma GCC diagnostic pop

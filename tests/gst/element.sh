@@ -1,0 +1,161 @@
+# The rvmmatte GStreamer element in gst-launch-1.0 pipelines on the shipped real clip: its
+# matte, RGBA and composition equal the rvm command's on the same frames (within 1/255), every
+# input format gives the matte of the same picture in RGB, a live source runs, and bad
+# settings stop the pipeline with an error (never a crash).
+#   sh element.sh PLUGIN_DIR RVM PIXCMP SOURCE_DIR STATE_TEST
+# SPDX-License-Identifier: GPL-3.0-or-later
+PLUGIN_DIR=$1
+RVM=$2
+PIXCMP=$3
+SRC=$4
+STATE_TEST=$5
+SAMPLE=$SRC/samples/asl_gestures_again.mkv
+
+for tool in gst-launch-1.0 gst-inspect-1.0 ffmpeg; do
+    command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+for element in filesrc decodebin videoconvert matroskademux avdec_h264 avdec_ffv1 \
+    videotestsrc filesink fakesink; do
+    gst-inspect-1.0 --exists $element ||
+        { echo "SKIP: GStreamer element $element is missing (gstreamer1.0-plugins-base, -good, -libav)"; exit 77; }
+done
+
+export GST_PLUGIN_PATH="$PLUGIN_DIR"
+# A registry of its own: the test never reads or writes the user's.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rvm-gst-test.XXXXXX") || exit 1
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+export GST_REGISTRY="$WORK/registry.bin"
+CHECKS=0
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { CHECKS=$((CHECKS + 1)); echo "ok: $*"; }
+
+launch() { # gst-launch-1.0 quietly; output in launch.txt, exit code in $RC
+    gst-launch-1.0 -q "$@" >launch.txt 2>&1
+    RC=$?
+}
+launch_ok() {
+    launch "$@"
+    [ $RC -eq 0 ] || fail "gst-launch-1.0 $* exited with $RC: $(head -n 5 launch.txt)"
+}
+png_raw() { # FOLDER PIX_FMT OUT
+    ffmpeg -nostdin -v error -i "$1/%04d.png" -f rawvideo -pix_fmt "$2" "$3" || fail "cannot decode $1"
+}
+
+# ---- the element is there and documents every property ----
+gst-inspect-1.0 rvmmatte >inspect.txt 2>&1 || fail "gst-inspect-1.0 rvmmatte: $(head -n 3 inspect.txt)"
+for p in model downsample-ratio threads output background; do
+    grep -A1 "^  $p  *: ..........*" inspect.txt | grep -q flags || fail "property $p is not documented"
+done
+grep -q '"reset"' inspect.txt || fail "the reset action signal is not listed"
+ok "gst-inspect-1.0 rvmmatte documents model, downsample-ratio, threads, output, background, reset"
+
+# ---- the same frames through the command and the element ----
+# 8 frames of the clip in lossless RGB (FFV1): both read exactly the same pixels.
+ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 8 -an -c:v ffv1 -pix_fmt bgr0 rgb.mkv ||
+    fail "cannot make the RGB clip"
+FRAMES=8
+PIX=$((640 * 480))
+RGB_IN="filesrc location=rgb.mkv ! decodebin ! videoconvert ! video/x-raw,format=RGB"
+
+# The automatic ratio (0.8 at 640x480) once; the rest at 0.25, which is faster.
+cmd() {
+    "$RVM" --disable-progress -i rgb.mkv --threads 2 --output-type png_sequence "$@" \
+        >/dev/null 2>cmd.txt || fail "rvm $*: $(cat cmd.txt)"
+}
+cmd --output-alpha pha8
+png_raw pha8 gray cmd_pha8.raw
+cmd --downsample-ratio 0.25 --output-alpha pha16 --output-depth 16
+png_raw pha16 gray16le cmd_pha16.raw
+cmd --downsample-ratio 0.25 --output-composition rgba8
+png_raw rgba8 rgba cmd_rgba8.raw
+cmd --downsample-ratio 0.25 --output-composition com --background 32,64,200
+png_raw com rgb24 cmd_com.raw
+M="rvmmatte threads=2 downsample-ratio=0.25"
+
+launch_ok $RGB_IN ! rvmmatte output=alpha threads=2 ! video/x-raw,format=GRAY8 ! \
+    filesink location=el_pha8.raw
+[ "$(wc -c <el_pha8.raw)" -eq $((FRAMES * PIX)) ] || fail "the element wrote $(wc -c <el_pha8.raw) bytes of GRAY8"
+"$PIXCMP" gray el_pha8.raw cmd_pha8.raw 1 || fail "8-bit matte differs from the command's"
+ok "GRAY8 matte (auto ratio 0.8) = the command's 8-bit alpha within 1/255"
+
+launch_ok $RGB_IN ! $M output=alpha ! video/x-raw,format=GRAY16_LE ! \
+    filesink location=el_pha16.raw
+"$PIXCMP" similar el_pha16.raw cmd_pha16.raw 0 || fail "16-bit matte differs from the command's"
+"$PIXCMP" close el_pha16.raw cmd_pha16.raw >/dev/null || fail "16-bit matte differs from the command's"
+ok "GRAY16_LE matte = the command's 16-bit alpha"
+
+launch_ok $RGB_IN ! $M ! video/x-raw,format=RGBA ! filesink location=el_rgba.raw
+"$PIXCMP" gray el_rgba.raw cmd_rgba8.raw 1 || fail "RGBA output differs from the command's RGBA composition"
+ok "RGBA output (the default) = the command's RGBA PNG composition within 1/255"
+
+launch_ok $RGB_IN ! $M output=composite background=0x2040c8 ! \
+    video/x-raw,format=RGB ! filesink location=el_com.raw
+"$PIXCMP" gray el_com.raw cmd_com.raw 1 || fail "composite output differs from the command's composition"
+launch_ok $RGB_IN ! $M output=composite background=0x2040c8 ! \
+    video/x-raw,format=RGBA ! videoconvert ! video/x-raw,format=RGB ! filesink location=el_com4.raw
+"$PIXCMP" gray el_com4.raw cmd_com.raw 1 || fail "composite output as RGBA differs from the command's composition"
+ok "composite over 0x2040c8 (RGB and RGBA) = the command's composition over 32,64,200 within 1/255"
+
+# ---- every input format gives the matte of its RGB picture ----
+# Packed formats carry the same pixels in another order: the matte of the RGB input.
+launch_ok $RGB_IN ! $M output=alpha ! video/x-raw,format=GRAY8 ! filesink location=el_rgb.raw
+for f in BGR RGBx BGRx RGBA BGRA; do
+    launch_ok $RGB_IN ! videoconvert ! video/x-raw,format=$f ! $M output=alpha ! \
+        video/x-raw,format=GRAY8 ! filesink location=el_$f.raw
+    "$PIXCMP" gray el_$f.raw el_rgb.raw 1 || fail "$f input: matte differs from the RGB input's"
+done
+ok "BGR, RGBx, BGRx, RGBA and BGRA inputs give the RGB input's matte within 1/255"
+# YUV 4:2:0 as decoded from the H.264 clip, against the same frames converted to RGB by
+# GStreamer (videoconvert, the input's own matrix and range).
+ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v $FRAMES -an -c copy h264.mkv || fail "cannot cut the clip"
+YUV_IN="filesrc location=h264.mkv ! decodebin ! videoconvert"
+for f in I420 NV12; do
+    launch_ok $YUV_IN ! video/x-raw,format=$f ! tee name=t ! queue ! $M threads=1 output=alpha ! \
+        video/x-raw,format=GRAY8 ! filesink location=yuv_$f.raw \
+        t. ! queue ! videoconvert ! video/x-raw,format=RGB ! $M threads=1 output=alpha ! \
+        video/x-raw,format=GRAY8 ! filesink location=yuv_${f}_rgb.raw
+    [ "$(wc -c <yuv_$f.raw)" -eq $((FRAMES * PIX)) ] || fail "$f input: $(wc -c <yuv_$f.raw) bytes of matte"
+    "$PIXCMP" gray yuv_$f.raw yuv_${f}_rgb.raw 1 || fail "$f input: matte differs from its RGB picture's"
+done
+ok "I420 and NV12 inputs give the matte of the same frames in RGB within 1/255"
+
+# ---- a live source ----
+launch_ok videotestsrc is-live=true num-buffers=30 pattern=ball ! \
+    video/x-raw,width=320,height=240,framerate=30/1 ! rvmmatte output=alpha threads=2 ! \
+    video/x-raw,format=GRAY8 ! filesink sync=true location=live.raw
+[ "$(wc -c <live.raw)" -eq $((30 * 320 * 240)) ] || fail "live source: $(wc -c <live.raw) bytes for 30 frames"
+ok "a live videotestsrc pipeline runs (30 frames at 320x240)"
+
+# ---- seeks, the reset signal, live property changes, timestamps (the API test) ----
+"$STATE_TEST" "$WORK/rgb.mkv" >state.txt 2>&1 || fail "state test: $(grep -v '^ok' state.txt | head -n 5)"
+ok "seek and reset signal reset the state; ratio changes apply at the next frame; timestamps pass through ($(grep -c '^ok' state.txt) checks)"
+
+# ---- bad settings: an element error, the pipeline stops, exit code non-zero (no crash) ----
+expect_error() { # WHAT EXPECTED-TEXT rvmmatte-properties...
+    what=$1 text=$2
+    shift 2
+    launch videotestsrc num-buffers=3 ! video/x-raw,width=160,height=120 ! rvmmatte "$@" ! fakesink
+    [ $RC -ne 0 ] || fail "$what: exit code 0"
+    # gst-launch-1.0 exits with 1 (an error while playing) or 255 (a state change refused);
+    # 129..254 would be a signal (a crash).
+    [ $RC -lt 128 ] || [ $RC -eq 255 ] || fail "$what: died with exit code $RC (a crash?)"
+    grep -q "^ERROR: from element .*rvmmatte.*: rvmmatte: .*$text" launch.txt ||
+        fail "$what: no element error saying '$text': $(head -n 3 launch.txt)"
+    if LC_ALL=C grep -q "$(printf '\033')" launch.txt; then fail "$what: escape sequence in the message"; fi
+    ok "$what -> $(grep -m1 '^ERROR' launch.txt)"
+}
+# (NaN is refused by GObject itself with a warning: the property keeps its value.)
+for r in 1.5 -0.25; do
+    expect_error "downsample-ratio=$r" "out of range" downsample-ratio=$r
+done
+expect_error "missing model" "cannot load the model" model=missing.pth
+echo "not a model" >bad.pth
+expect_error "a text file as model" "cannot load the model" model=bad.pth
+# A checkpoint that names a tensor with a newline and a terminal escape (fuzz regression).
+expect_error "hostile checkpoint" "cannot load the model" \
+    model="$SRC/tests/fuzz/regressions/pth/model_build_message_control_chars.pth"
+mkdir notamodel
+expect_error "folder without model.json" "cannot load the model" model=notamodel
+
+echo "$CHECKS checks passed"
