@@ -118,7 +118,7 @@ static gboolean build_network(GstRvmMatte *self)
 
     free_network(self);
     char err[512];
-    self->model = rvm_model_load(path, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, err, sizeof err);
+    self->model = rvm_model_load(path, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
     if (!self->model) {
         /* err names the file */
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("rvmmatte: cannot load the model: %s", err),
@@ -126,9 +126,8 @@ static gboolean build_network(GstRvmMatte *self)
         g_free(path);
         return FALSE;
     }
-    GST_INFO_OBJECT(self, "model %s loaded", path ? path : rvm_default_model_path());
     g_free(path);
-    self->stream = rvm_stream_create(self->model, threads, err, sizeof err);
+    self->stream = rvm_stream_create(self->model, threads, NULL, err, sizeof err);
     if (!self->stream) {
         GST_ELEMENT_ERROR(self, LIBRARY, INIT, ("rvmmatte: %s", err), (NULL));
         free_network(self);
@@ -553,9 +552,20 @@ static void gst_rvm_matte_class_init(GstRvmMatteClass *klass)
     gst_type_mark_as_plugin_api(GST_TYPE_RVM_MATTE_OUTPUT, 0);
 }
 
+/* The library's diagnostics (model loaded, kernels and threads of a stream, state resets)
+ * go to the rvmmatte debug category (GST_DEBUG=rvmmatte:5). The plugin has its own copy
+ * of the library, so this sets nobody else's. */
+static void library_log(void *user, rvm_log_level level, const char *message)
+{
+    (void)user;
+    GST_CAT_LEVEL_LOG(rvm_matte_debug, level == RVM_LOG_INFO ? GST_LEVEL_INFO : GST_LEVEL_DEBUG,
+                      NULL, "%s", message);
+}
+
 static gboolean plugin_init(GstPlugin *plugin)
 {
     GST_DEBUG_CATEGORY_INIT(rvm_matte_debug, "rvmmatte", 0, "Robust Video Matting");
+    rvm_set_log(library_log, NULL);
     return gst_element_register(plugin, "rvmmatte", GST_RANK_NONE, GST_TYPE_RVM_MATTE);
 }
 
