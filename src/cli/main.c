@@ -18,6 +18,7 @@
 
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
+#include <libavutil/pixdesc.h>
 
 #include "cli/options.h"
 #include "cli/pipeline.h"
@@ -70,7 +71,14 @@ typedef struct {
     char *canon;        /* realpath of the parent folder + name, to compare outputs */
     rvmi_codec codec;
     const char *format; /* muxer, when the name does not tell */
+    int to_stdout;      /* "-" or "pipe:1": written straight to stdout */
 } out_file;
+
+/* Output paths that mean stdout, as FFmpeg spells them. */
+static int names_stdout(const char *path)
+{
+    return strcmp(path, "-") == 0 || strcmp(path, "pipe:1") == 0 || strcmp(path, "pipe:") == 0;
+}
 
 static int same_file(const struct stat *a, const struct stat *b)
 {
@@ -157,6 +165,10 @@ static void remove_made(const out_file *o, int png)
 static int prepare_output(out_file *o, int png, int overwrite, const protected_file *prot,
                           int nprot)
 {
+    if (o->to_stdout) { /* a stream: nothing to stage, rename or remove */
+        o->write_path = strdup("pipe:1");
+        return o->write_path ? 0 : -1;
+    }
     struct stat st;
     int exists = stat(o->path, &st) == 0;
     char *folder = output_folder(o, png);
@@ -264,6 +276,8 @@ typedef struct {
     int nouts;
     int prepared;           /* outs[0 .. prepared-1] have files to discard on failure */
     int com_rgba;           /* the composition is transparent RGBA */
+    char muxer[64];         /* --output-format's container ("" when not given) */
+    const char *raw_pix_fmt; /* --output-format rawvideo:PIX_FMT, or NULL */
     rvmi_reader *reader;
     rvmi_background *bg;
     rvm_model *model;
@@ -341,6 +355,42 @@ static int protect_inputs(conversion *c)
     return 0;
 }
 
+/* --output-format NAME or rawvideo:PIX_FMT into c->muxer and c->raw_pix_fmt. Returns 0 or
+ * -1 (message printed). */
+static int parse_output_format(conversion *c)
+{
+    const char *f = c->opt->output_format;
+    if (!f)
+        return 0;
+    if (c->opt->png) {
+        errorf("--output-format applies to video outputs, not png_sequence");
+        return -1;
+    }
+    const char *colon = strchr(f, ':');
+    size_t n = colon ? (size_t)(colon - f) : strlen(f);
+    if (n == 0 || n >= sizeof(c->muxer)) {
+        errorf("--output-format %s: expected a container name (nut, matroska, mpegts, rawvideo)", f);
+        return -1;
+    }
+    memcpy(c->muxer, f, n);
+    c->muxer[n] = '\0';
+    const AVOutputFormat *of = av_guess_format(c->muxer, NULL, NULL);
+    if (!of) {
+        errorf("--output-format %s: this FFmpeg has no such container (try nut, matroska, "
+               "mpegts or rawvideo)", c->muxer);
+        return -1;
+    }
+    if (colon) {
+        c->raw_pix_fmt = colon + 1;
+        if (av_get_pix_fmt(c->raw_pix_fmt) == AV_PIX_FMT_NONE) {
+            errorf("--output-format %s: %s is not an FFmpeg pixel format (e.g. rgb24, "
+                   "yuv420p, gray)", f, c->raw_pix_fmt);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The outputs asked for, with their codecs and containers checked (nothing is written
  * yet). Returns 0 or -1 (message printed: a usage error). */
 static int plan_outputs(conversion *c)
@@ -356,6 +406,9 @@ static int plan_outputs(conversion *c)
      * transparent RGBA unless a background is given (the official layout). */
     int bg_none = opt->background && strcmp(opt->background, "none") == 0;
     c->com_rgba = bg_none || (opt->png && !opt->background);
+    if (parse_output_format(c) < 0)
+        return -1;
+    const char *on_stdout = NULL;
     for (int i = 0; i < 3; i++) {
         if (!want[i].path)
             continue;
@@ -364,18 +417,45 @@ static int plan_outputs(conversion *c)
         o->flag = want[i].flag;
         o->path = want[i].path;
         o->codec = opt->codec;
+        if (names_stdout(o->path)) {
+            if (opt->png) {
+                errorf("%s %s: a PNG sequence cannot go to stdout", o->flag, o->path);
+                return -1;
+            }
+            if (on_stdout) {
+                errorf("only one output can go to stdout (%s and %s both name it)", on_stdout,
+                       o->flag);
+                return -1;
+            }
+            if (isatty(STDOUT_FILENO)) {
+                errorf("%s %s: stdout is a terminal (pipe it into a program, e.g. | ffplay -)",
+                       o->flag, o->path);
+                return -1;
+            }
+            on_stdout = o->flag;
+            o->to_stdout = 1;
+        }
         if (opt->png)
             continue;
+        if (c->muxer[0])
+            o->format = c->muxer;
+        else if (o->to_stdout)
+            o->format = "nut";
         int alpha = o->kind == RVM_OUT_COMPOSITION && c->com_rgba;
         /* A device or pipe whose name says no container (/dev/stdout, a FIFO) gets
          * Matroska, which needs no seeking. */
         struct stat st;
-        if (stat(o->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
-            !av_guess_format(NULL, o->path, NULL))
+        if (!o->format && stat(o->path, &st) == 0 && !S_ISREG(st.st_mode) &&
+            !S_ISDIR(st.st_mode) && !av_guess_format(NULL, o->path, NULL))
             o->format = "matroska";
         char err[1024];
         if (rvmi_video_writer_check(o->path, o->format, &o->codec, alpha, err, sizeof(err)) < 0) {
             errorf("%s", err);
+            return -1;
+        }
+        if (c->raw_pix_fmt && o->codec != RVM_CODEC_RAWVIDEO) {
+            errorf("--output-format %s: a pixel format applies to --codec rawvideo, not %s",
+                   opt->output_format, rvmi_codec_name(o->codec));
             return -1;
         }
     }
@@ -462,6 +542,7 @@ static int open_writers(conversion *c)
         vc.name = o->path;
         vc.format = o->format;
         vc.codec = o->codec;
+        vc.raw_pix_fmt = c->raw_pix_fmt;
         vc.layout = po->layout;
         vc.width = w;
         vc.height = h;

@@ -81,7 +81,12 @@ static const option options[] = {
              "default 120,255,155"},
     {"--codec", NULL, OPT_CODEC, FIELD(codec), .metavar = "NAME",
      .help = "h264 (default), hevc, prores (4444, alpha, .mov), vp9 (alpha, .webm), ffv1 "
-             "(lossless)"},
+             "(lossless), rawvideo (uncompressed; the default in nut and rawvideo)"},
+    {"--output-format", "-f", OPT_STRING, FIELD(output_format), .metavar = "NAME",
+     .help = "container of video outputs instead of the one the name tells: nut, matroska, "
+             "mpegts, or rawvideo[:PIX_FMT] (bare frames; gray, rgb24 or rgba unless an "
+             "FFmpeg pixel format is named). Needed for a pipe; - or pipe:1 as an output "
+             "path writes to stdout (default nut), flushed every frame"},
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,
      .metavar = "N", .help = "video bit rate in Mbit/s (default 1)"},
     {"--crf", NULL, OPT_INT, FIELD(crf), .min = 0, .max = 63, .def = -1, .metavar = "N",
@@ -242,8 +247,8 @@ static int set_option(const option *op, char **vals, rvmi_cli_options *o, char *
             *(int *)field = (int)codec;
             return 0;
         }
-        const char *names[RVM_CODEC_FFV1 + 1] = {NULL};
-        for (int c = RVM_CODEC_H264; c <= RVM_CODEC_FFV1; c++)
+        const char *names[RVM_CODEC_RAWVIDEO + 1] = {NULL};
+        for (int c = RVM_CODEC_H264; c <= RVM_CODEC_RAWVIDEO; c++)
             names[c - RVM_CODEC_H264] = rvmi_codec_name((rvmi_codec)c);
         list_words(names, list, sizeof(list));
         snprintf(err, errlen, "%s %s: expected %s", op->name, vals[0], list);

@@ -24,6 +24,7 @@ typedef struct {
     int threads;                /* 0: all cores */
     const char *background;     /* NULL: not given (the official green) */
     rvmi_codec codec;           /* AUTO unless --codec */
+    const char *output_format;  /* --output-format as given, NULL: from the names */
     int crf;                    /* -1: not given */
     const char *preset;         /* NULL: RVM_DEFAULT_PRESET */
     int depth;                  /* 8 or 16 */

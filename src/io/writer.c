@@ -27,6 +27,7 @@ static const struct {
     {RVM_CODEC_PRORES, "prores", "prores_ks", 1},
     {RVM_CODEC_VP9, "vp9", "libvpx-vp9", 1},
     {RVM_CODEC_FFV1, "ffv1", "ffv1", 1},
+    {RVM_CODEC_RAWVIDEO, "rawvideo", "rawvideo", 1},
 };
 #define NCODECS (int)(sizeof(codecs) / sizeof(codecs[0]))
 
@@ -91,6 +92,9 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
     if (*codec == RVM_CODEC_AUTO) {
         if (strcmp(of->name, "webm") == 0)
             *codec = RVM_CODEC_VP9;
+        else if (strcmp(of->name, "nut") == 0 || strcmp(of->name, "rawvideo") == 0)
+            /* what pipes between programs carry: frames as they are, without delay */
+            *codec = RVM_CODEC_RAWVIDEO;
         else if (alpha && strcmp(of->name, "mov") == 0)
             *codec = RVM_CODEC_PRORES;
         else if (alpha && strcmp(of->name, "matroska") == 0)
@@ -110,12 +114,18 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
         snprintf(err, errlen, "this FFmpeg has no %s encoder", encoder_name(*codec));
         return -1;
     }
-    if (avformat_query_codec(of, enc->id, FF_COMPLIANCE_NORMAL) != 1) {
+    /* A muxer that cannot tell (MPEG-TS answers neither yes nor no) is trusted with the
+     * codecs it is known for: H.264 and HEVC. */
+    int holds = avformat_query_codec(of, enc->id, FF_COMPLIANCE_NORMAL);
+    if (holds < 0 && strcmp(of->name, "mpegts") == 0)
+        holds = *codec == RVM_CODEC_H264 || *codec == RVM_CODEC_HEVC;
+    if (holds != 1) {
         snprintf(err, errlen, "%s: a .%s file cannot hold %s video (try %s)", path,
                  of->extensions ? of->extensions : of->name, rvmi_codec_name(*codec),
                  *codec == RVM_CODEC_PRORES ? ".mov"
                  : *codec == RVM_CODEC_VP9  ? ".webm or .mkv"
                  : *codec == RVM_CODEC_FFV1 ? ".mkv"
+                 : *codec == RVM_CODEC_RAWVIDEO ? ".nut or .mkv"
                                             : ".mp4 or .mkv");
         return -1;
     }
@@ -159,6 +169,12 @@ static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c)
         return c->layout == RVM_LAYOUT_RGBA ? AV_PIX_FMT_YUVA444P10LE : AV_PIX_FMT_YUV444P10LE;
     case RVM_CODEC_VP9:
         return c->layout == RVM_LAYOUT_RGBA ? AV_PIX_FMT_YUVA420P : AV_PIX_FMT_YUV420P;
+    case RVM_CODEC_RAWVIDEO:
+        if (c->raw_pix_fmt && av_get_pix_fmt(c->raw_pix_fmt) != AV_PIX_FMT_NONE)
+            return av_get_pix_fmt(c->raw_pix_fmt);
+        return c->layout == RVM_LAYOUT_RGBA  ? AV_PIX_FMT_RGBA
+               : c->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_RGB24
+                                             : AV_PIX_FMT_GRAY8;
     case RVM_CODEC_FFV1:
         /* Lossless RGB: exactly the pixels computed (FFV1's 8-bit RGB formats). */
         return c->layout == RVM_LAYOUT_RGBA  ? AV_PIX_FMT_BGRA
@@ -418,6 +434,10 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         averr_msg(err, errlen, w->name, "cannot create", ret);
         goto fail;
     }
+    /* A pipe or device (stdout, a FIFO): each packet is handed on at once, for whoever
+     * reads live. */
+    if (!(w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL))
+        w->oc->flush_packets = 1;
     if ((ret = avformat_write_header(w->oc, NULL)) < 0) {
         averr_msg(err, errlen, w->name, "writing the header", ret);
         goto fail;

@@ -18,6 +18,7 @@ typedef enum {
     RVM_CODEC_PRORES,
     RVM_CODEC_VP9,
     RVM_CODEC_FFV1,
+    RVM_CODEC_RAWVIDEO, /* uncompressed: no encoder delay (pipes: nut, matroska, rawvideo) */
 } rvmi_codec;
 
 /* Returns 0 and sets *out, or -1 for an unknown name. */
@@ -44,6 +45,9 @@ typedef struct {
     const char *name;      /* the name the user gave: for messages, and its extension picks
                               the container unless format is set */
     const char *format;    /* FFmpeg muxer name, or NULL */
+    /* RVM_CODEC_RAWVIDEO: the FFmpeg pixel format written (NULL: the layout's own, gray,
+     * rgb24 or rgba); checked by rvmi_video_writer_check. */
+    const char *raw_pix_fmt;
     rvmi_codec codec;       /* resolved (not AUTO) */
     rvmi_layout layout;     /* what is passed to write: gray (alpha), RGB, or RGBA */
     int width, height;

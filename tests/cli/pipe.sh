@@ -1,0 +1,72 @@
+# Output to pipes: "-" (or pipe:1) writes to stdout in the --output-format container,
+# flushed every frame. ffmpeg | rvm | ffmpeg with NUT both ways keeps every frame and its
+# time; the piped matte is the file run's; matroska, mpegts and rawvideo work; one output at
+# most on stdout; nothing but the stream on stdout. Then the per-frame latency through the
+# pipes at 640x480 (printed; every matte must come back while stdin is still open).
+#   sh pipe.sh RVM PIXCMP SHARED SOURCE READDUMP PIPELAT
+# SPDX-License-Identifier: GPL-3.0-or-later
+PIPELAT=$6
+. "$(dirname "$0")/lib.sh"
+
+# ---- ffmpeg | rvm | ffmpeg, NUT both ways ----
+# (tee keeps what rvm was given: the first ffmpeg re-times the clip's millisecond
+# timestamps to 1/30 s, and rvm must keep those.)
+ffmpeg -nostdin -v error -i "$SAMPLE" -an -c:v rawvideo -f nut - 2>ff_in.txt | tee given.nut |
+    "$RVM" -i - --output-alpha - --output-format nut --threads 2 --downsample-ratio 0.25 \
+        2>rvm_err.txt |
+    ffmpeg -v error -f nut -i - -c copy -y piped.nut 2>ff_out.txt ||
+    fail "the pipeline failed: $(cat ff_in.txt rvm_err.txt ff_out.txt | head -n 3)"
+[ ! -s rvm_err.txt ] || fail "rvm wrote to stderr: $(head -n 3 rvm_err.txt)"
+same_timing given.nut piped.nut
+n_clip=$(pts_list "$SAMPLE" | wc -l)
+[ "$(wc -l <t_out.txt)" -eq "$n_clip" ] || fail "piped.nut has $(wc -l <t_out.txt) frames, the clip $n_clip"
+ok "ffmpeg | rvm | ffmpeg (NUT both ways): all $n_clip frames, at the times rvm was given"
+[ "$(stream_field piped.nut v:0 codec_name)" = rawvideo ] || fail "NUT on stdout is not rawvideo by default"
+
+# The same matte as a run on what rvm was given, as a file.
+run_ok -i given.nut --threads 2 --downsample-ratio 0.25 --output-type png_sequence --output-alpha pha
+ffmpeg -nostdin -v error -i "pha/%04d.png" -f rawvideo -pix_fmt gray file.raw
+ffmpeg -nostdin -v error -i piped.nut -f rawvideo -pix_fmt gray piped.raw
+"$PIXCMP" gray piped.raw file.raw 0 || fail "the piped matte differs from the file run's"
+ok "the piped matte is the file run's"
+
+# ---- other containers on stdout (pipe:1 too) ----
+S="-i $SAMPLE --duration 0.5 --threads 2 --downsample-ratio 0.25"
+for f in matroska mpegts; do
+    "$RVM" $S --output-composition pipe:1 --output-format $f >out.$f 2>err.txt ||
+        fail "$f on stdout: $(cat err.txt)"
+    playable out.$f
+    frames=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries \
+        stream=nb_read_frames -of csv=p=0 out.$f | tr -d , | grep -m1 '^[0-9]')
+    [ "$frames" -eq 15 ] || fail "$f on stdout holds $frames frames, not 15"
+done
+ok "matroska and mpegts (H.264) on stdout play, 15 frames each"
+"$RVM" $S --output-alpha - --output-format rawvideo:yuv420p >out.yuv 2>err.txt || fail "rawvideo: $(cat err.txt)"
+[ "$(wc -c <out.yuv)" -eq $((15 * 640 * 480 * 3 / 2)) ] || fail "rawvideo:yuv420p holds $(wc -c <out.yuv) bytes"
+"$RVM" $S --output-composition - --output-format rawvideo >out.rgb 2>err.txt || fail "rawvideo: $(cat err.txt)"
+[ "$(wc -c <out.rgb)" -eq $((15 * 640 * 480 * 3)) ] || fail "rawvideo (rgb24) holds $(wc -c <out.rgb) bytes"
+ok "rawvideo on stdout: bare yuv420p or rgb24 frames"
+
+# ---- errors: one line on stderr, nothing on stdout ----
+pipe_error() { # WHAT rvm-args...
+    what=$1
+    shift
+    "$RVM" "$@" >out.bin 2>err.txt
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "$what: exit code $rc"
+    [ "$(wc -l <err.txt)" -eq 1 ] && grep -q '^rvm: ' err.txt || fail "$what: stderr: $(cat err.txt)"
+    [ ! -s out.bin ] || fail "$what: $(wc -c <out.bin) bytes on stdout"
+    ok "$what -> $(cat err.txt)"
+}
+pipe_error "two outputs on stdout" $S --output-alpha - --output-composition pipe:1
+pipe_error "a missing input" -i missing.mkv --output-alpha - --output-format nut
+pipe_error "an unknown container" $S --output-alpha - --output-format nosuch
+pipe_error "a pixel format for H.264" $S --output-alpha - --output-format matroska:yuv420p --codec h264
+pipe_error "a PNG sequence on stdout" $S --output-type png_sequence --output-alpha -
+
+# ---- per-frame latency at 640x480 (the official auto ratio, 0.8) ----
+ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 10 -pix_fmt yuv420p -f rawvideo frames.yuv
+"$PIPELAT" frames.yuv 640 480 12 120 -- "$RVM" -i - --output-alpha - --output-format rawvideo \
+    --threads 2 >lat.json 2>lat_err.txt || fail "latency: $(cat lat_err.txt)"
+ok "every matte came back before the next frame was sent: latency $(cat lat.json)"
+done_all
