@@ -79,7 +79,14 @@ struct _GstRvmMatte {
     /* Streaming thread only (and start/stop). */
     rvm_model *model;
     rvm_stream *stream;
-    GstVideoConverter *convert; /* input -> packed RGB, for formats the library cannot take */
+    /* How frames reach the library: directly in their own format (every input format, and
+     * YUV in the BT.601 and BT.709 matrices), or converted to packed RGB first (YUV in
+     * other matrices). */
+    gboolean direct;
+    rvm_format format;
+    rvm_matrix matrix;
+    rvm_range range;
+    GstVideoConverter *convert;
     GstVideoInfo rgb_info;
     GstBuffer *rgb;             /* the converted frame */
     guint8 *scratch;            /* the network's outputs when they are packed afterwards */
@@ -208,6 +215,38 @@ static GstCaps *gst_rvm_matte_transform_caps(GstBaseTransform *trans, GstPadDire
     return result;
 }
 
+/* The library's description of a GStreamer input format; FALSE when it has none (a YUV
+ * matrix other than BT.601 and BT.709). YUV without a stated matrix is taken as players
+ * take it (and the rvm command does): BT.709 from 720 lines up, BT.601 below. */
+static gboolean direct_format(const GstVideoInfo *info, rvm_format *format, rvm_matrix *matrix,
+                              rvm_range *range)
+{
+    *matrix = RVM_MATRIX_BT601;
+    *range = RVM_RANGE_LIMITED;
+    switch (GST_VIDEO_INFO_FORMAT(info)) {
+    case GST_VIDEO_FORMAT_RGB: *format = RVM_FORMAT_RGB24; return TRUE;
+    case GST_VIDEO_FORMAT_BGR: *format = RVM_FORMAT_BGR24; return TRUE;
+    case GST_VIDEO_FORMAT_RGBx: *format = RVM_FORMAT_RGBX; return TRUE;
+    case GST_VIDEO_FORMAT_BGRx: *format = RVM_FORMAT_BGRX; return TRUE;
+    case GST_VIDEO_FORMAT_RGBA: *format = RVM_FORMAT_RGBA; return TRUE;
+    case GST_VIDEO_FORMAT_BGRA: *format = RVM_FORMAT_BGRA; return TRUE;
+    case GST_VIDEO_FORMAT_NV12: *format = RVM_FORMAT_NV12; break;
+    case GST_VIDEO_FORMAT_I420: *format = RVM_FORMAT_I420; break;
+    default: return FALSE;
+    }
+    const GstVideoColorimetry *c = &GST_VIDEO_INFO_COLORIMETRY(info);
+    switch (c->matrix) {
+    case GST_VIDEO_COLOR_MATRIX_BT601: *matrix = RVM_MATRIX_BT601; break;
+    case GST_VIDEO_COLOR_MATRIX_BT709: *matrix = RVM_MATRIX_BT709; break;
+    case GST_VIDEO_COLOR_MATRIX_UNKNOWN:
+        *matrix = GST_VIDEO_INFO_HEIGHT(info) >= 720 ? RVM_MATRIX_BT709 : RVM_MATRIX_BT601;
+        break;
+    default: return FALSE;
+    }
+    *range = c->range == GST_VIDEO_COLOR_RANGE_0_255 ? RVM_RANGE_FULL : RVM_RANGE_LIMITED;
+    return TRUE;
+}
+
 static gboolean gst_rvm_matte_set_info(GstVideoFilter *filter, GstCaps *incaps,
                                        GstVideoInfo *in_info, GstCaps *outcaps,
                                        GstVideoInfo *out_info)
@@ -227,10 +266,11 @@ static gboolean gst_rvm_matte_set_info(GstVideoFilter *filter, GstCaps *incaps,
         gst_video_converter_free(self->convert);
     self->convert = NULL;
     gst_clear_buffer(&self->rgb);
-    if (GST_VIDEO_INFO_FORMAT(in_info) != GST_VIDEO_FORMAT_RGB) {
-        /* Other formats become packed RGB with GStreamer's converter, honouring the input's
-         * colour matrix and range: what videoconvert gives (in one thread, as videoconvert
-         * by default: the converter's threads split chroma rows differently). */
+    self->direct = direct_format(in_info, &self->format, &self->matrix, &self->range);
+    if (!self->direct) {
+        /* YUV in another matrix (BT.2020, SMPTE 240M, FCC) becomes packed RGB with
+         * GStreamer's converter, honouring its matrix and range: what videoconvert gives (in
+         * one thread, as videoconvert by default). */
         gst_video_info_set_format(&self->rgb_info, GST_VIDEO_FORMAT_RGB, w, h);
         self->rgb_info.fps_n = GST_VIDEO_INFO_FPS_N(in_info);
         self->rgb_info.fps_d = GST_VIDEO_INFO_FPS_D(in_info);
@@ -270,9 +310,16 @@ static gboolean gst_rvm_matte_set_info(GstVideoFilter *filter, GstCaps *incaps,
     }
     /* New caps: a new video as far as the recurrent state is concerned. */
     g_atomic_int_set(&self->reset_pending, 1);
-    GST_INFO_OBJECT(self, "%dx%d %s -> %s", w, h,
+    GST_INFO_OBJECT(self, "%dx%d %s -> %s (%s%s)", w, h,
                     gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(in_info)),
-                    gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(out_info)));
+                    gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(out_info)),
+                    !self->direct                        ? "converted to RGB first"
+                    : self->format < RVM_FORMAT_NV12      ? "read directly"
+                    : self->matrix == RVM_MATRIX_BT709   ? "read directly as BT.709"
+                                                         : "read directly as BT.601",
+                    !self->direct || self->format < RVM_FORMAT_NV12 ? ""
+                    : self->range == RVM_RANGE_FULL                  ? ", full range"
+                                                                     : ", limited range");
     return TRUE;
 }
 
@@ -311,49 +358,58 @@ static GstFlowReturn gst_rvm_matte_transform_frame(GstVideoFilter *filter, GstVi
         return GST_FLOW_ERROR;
     }
 
-    const guint8 *rgb;
-    ptrdiff_t rgb_stride;
+    /* The input as the library reads it: the mapped frame's own planes and strides, no
+     * copy (or the converted RGB). */
+    rvm_frame frame = {.width = w, .height = h};
     GstVideoFrame converted;
     gboolean mapped = FALSE;
-    if (self->convert) {
+    if (self->direct) {
+        frame.format = self->format;
+        frame.matrix = self->matrix;
+        frame.range = self->range;
+        for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(in) && p < 3; p++) {
+            frame.planes[p] = GST_VIDEO_FRAME_PLANE_DATA(in, p);
+            frame.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE(in, p);
+        }
+    } else {
         if (!gst_video_frame_map(&converted, &self->rgb_info, self->rgb, GST_MAP_READWRITE)) {
             GST_ELEMENT_ERROR(self, CORE, FAILED, ("rvmmatte: cannot map a frame"), (NULL));
             return GST_FLOW_ERROR;
         }
         mapped = TRUE;
         gst_video_converter_frame(self->convert, in, &converted);
-        rgb = GST_VIDEO_FRAME_PLANE_DATA(&converted, 0);
-        rgb_stride = GST_VIDEO_FRAME_PLANE_STRIDE(&converted, 0);
-    } else {
-        rgb = GST_VIDEO_FRAME_PLANE_DATA(in, 0);
-        rgb_stride = GST_VIDEO_FRAME_PLANE_STRIDE(in, 0);
+        frame.format = RVM_FORMAT_RGB24;
+        frame.planes[0] = GST_VIDEO_FRAME_PLANE_DATA(&converted, 0);
+        frame.strides[0] = GST_VIDEO_FRAME_PLANE_STRIDE(&converted, 0);
     }
 
     GstVideoFormat of = GST_VIDEO_FRAME_FORMAT(out);
     guint8 *od = GST_VIDEO_FRAME_PLANE_DATA(out, 0);
     ptrdiff_t os = GST_VIDEO_FRAME_PLANE_STRIDE(out, 0);
     gsize n = (gsize)w * h;
-    rvm_output ro;
-    memset(&ro, 0, sizeof ro);
+    rvm_output ro = {.type = RVM_PIXEL_U16}; /* foreground interleaved RGB */
     switch (of) {
     case GST_VIDEO_FORMAT_GRAY8: /* the matte straight into the output */
-        ro = (rvm_output){RVM_PIXEL_U8, od, os, NULL, 0};
+        ro.type = RVM_PIXEL_U8;
+        ro.pha = od, ro.pha_stride = os;
         break;
     case GST_VIDEO_FORMAT_GRAY16_LE:
-        ro = (rvm_output){RVM_PIXEL_U16, od, os, NULL, 0};
+        ro.pha = od, ro.pha_stride = os;
         break;
     default:
-        if (of == GST_VIDEO_FORMAT_RGBA && output == RVM_MATTE_OUTPUT_RGBA)
+        if (of == GST_VIDEO_FORMAT_RGBA && output == RVM_MATTE_OUTPUT_RGBA) {
             /* 8-bit results packed: the command's 8-bit RGBA composition */
-            ro = (rvm_output){RVM_PIXEL_U8, self->scratch, w, self->scratch + n,
-                              3 * (ptrdiff_t)w};
-        else
+            ro.type = RVM_PIXEL_U8;
+            ro.pha = self->scratch, ro.pha_stride = w;
+            ro.fgr = self->scratch + n, ro.fgr_stride = 3 * (ptrdiff_t)w;
+        } else {
             /* a composition: 16-bit results composed and rounded once, as the command does */
-            ro = (rvm_output){RVM_PIXEL_U16, self->scratch, 2 * (ptrdiff_t)w,
-                              self->scratch + 2 * n, 6 * (ptrdiff_t)w};
+            ro.pha = self->scratch, ro.pha_stride = 2 * (ptrdiff_t)w;
+            ro.fgr = self->scratch + 2 * n, ro.fgr_stride = 6 * (ptrdiff_t)w;
+        }
         break;
     }
-    int rc = rvm_stream_process(self->stream, rgb, w, h, rgb_stride, ratio, &ro);
+    int rc = rvm_stream_process_frame(self->stream, &frame, ratio, &ro);
     if (mapped)
         gst_video_frame_unmap(&converted);
     if (rc) {

@@ -18,6 +18,8 @@
  *   pixcmp gray A B [TOL]       8-bit A equals 8-bit B (within TOL steps)
  *   pixcmp near8 A B MEAN MAX   8-bit A and B differ by at most MEAN steps on average and
  *                               MAX steps anywhere (conversions that filter differently)
+ *   pixcmp within8 A B TOL PCT  at least PCT percent of the 8-bit samples of A and B differ by
+ *                               at most TOL steps (inputs that differ below 8-bit precision)
  * Prints one line and exits 0 on success, 1 on a mismatch, 2 on bad use.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <math.h>
@@ -248,6 +250,28 @@ static int near8(const char *pa, const char *pb, double mean_tol, int max_tol)
     return !ok;
 }
 
+static int within8(const char *pa, const char *pb, int tol, double pct)
+{
+    blob a = load(pa), b = load(pb);
+    if (a.size != b.size || a.size == 0) {
+        printf("FAIL sizes differ: %zu vs %zu bytes\n", a.size, b.size);
+        return 1;
+    }
+    size_t in = 0;
+    int maxe = 0;
+    for (size_t i = 0; i < a.size; i++) {
+        int e = abs(a.data[i] - b.data[i]);
+        in += e <= tol;
+        if (e > maxe)
+            maxe = e;
+    }
+    double got = 100.0 * in / a.size;
+    int ok = got >= pct;
+    printf("%s %zu samples: %.3f%% within %d steps (allowed %.3g%%), max %d\n", ok ? "OK" : "FAIL",
+           a.size, got, tol, pct, maxe);
+    return !ok;
+}
+
 int main(int argc, char **argv)
 {
     atexit(free_loaded);
@@ -265,10 +289,12 @@ int main(int argc, char **argv)
         return rgba(argv + 2);
     if (argc == 6 && strcmp(argv[1], "near8") == 0)
         return near8(argv[2], argv[3], atof(argv[4]), atoi(argv[5]));
+    if (argc == 6 && strcmp(argv[1], "within8") == 0)
+        return within8(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "gray") == 0)
         return gray(argv[2], argv[3], argc == 5 ? atoi(argv[4]) : 0);
     fprintf(stderr, "usage: pixcmp close A B | over COM FGR PHA R G B BITS | overbg COM FGR PHA "
                     "BG BITS | rgba COM FGR PHA | round8 A8 A16 | similar A B MEAN | gray A B [TOL] | "
-                    "near8 A B MEAN MAX\n");
+                    "near8 A B MEAN MAX | within8 A B TOL PCT\n");
     return 2;
 }
