@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what rvm needs to build and test on Debian 12 (run as root). clang is only for the
-# fuzz targets (libFuzzer); ffmpeg (the command-line tools) only for the tests; libmicrohttpd
-# for `rvm serve`; python3, chromium, chromium-driver and python3-selenium for its tests.
+# fuzz targets (libFuzzer); ffmpeg (the command-line tools) and strace only for the tests;
+# libmicrohttpd for `rvm serve`; python3, chromium, chromium-driver and python3-selenium for
+# its tests.
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -e
 export DEBIAN_FRONTEND=noninteractive
@@ -14,6 +15,6 @@ apt-get install -y -qq --no-install-recommends \
   libmicrohttpd-dev \
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav \
-  ffmpeg \
+  ffmpeg strace \
   python3 chromium chromium-driver python3-selenium \
   clang libclang-rt-14-dev >/dev/null

@@ -22,7 +22,11 @@
 
 #include "cli/options.h"
 #include "cli/pipeline.h"
+#include "cli/signals.h"
+#include "io/avlog.h"
 #include "io/background.h"
+#include "io/outfile.h"
+#include "io/protect.h"
 #include "io/reader.h"
 #include "io/writer.h"
 #include "rvm.h"
@@ -32,21 +36,6 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
-
-/* The signal number that asked to stop (0: none). */
-static atomic_int g_stop;
-
-static void on_signal(int sig)
-{
-    if (atomic_load(&g_stop)) {
-        /* A second Ctrl-C: the user does not want to wait for the encoders. */
-        static const char msg[] = "\nrvm: interrupted again, quitting without finishing\n";
-        ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        (void)ignored;
-        _exit(128 + sig);
-    }
-    atomic_store(&g_stop, sig);
-}
 
 static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errorf(const char *fmt, ...)
@@ -63,11 +52,7 @@ typedef struct {
     rvmi_out_kind kind;
     const char *flag;   /* for messages */
     const char *path;   /* as given */
-    char *write_path;   /* where the data goes (a temporary file beside path, or path) */
-    int temp;           /* write_path is renamed to path when complete */
-    char *made;         /* the topmost folder of the output that did not exist, or NULL:
-                           a failed run removes what it made */
-    int existed;        /* PNG sequence: held frames before (-y) */
+    rvmi_outfile file;  /* where it is written, and how it replaces the final name */
     char *canon;        /* realpath of the parent folder + name, to compare outputs */
     rvmi_codec codec;
     const char *format; /* muxer, when the name does not tell */
@@ -78,11 +63,6 @@ typedef struct {
 static int names_stdout(const char *path)
 {
     return strcmp(path, "-") == 0 || strcmp(path, "pipe:1") == 0 || strcmp(path, "pipe:") == 0;
-}
-
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
 /* realpath() of the parent folder joined with the last component; NULL when the parent
@@ -103,175 +83,31 @@ static char *canonical(const char *path)
     return out;
 }
 
-typedef struct {
-    struct stat st;
-    int valid;
-    const char *what;
-} protected_file;
-
-/* The topmost of dir and its ancestors that does not exist yet (malloc'd), or NULL. */
-static char *first_missing_folder(const char *dir)
+/* Refuses an output that would destroy a protected file, then stages it (src/io/outfile.h).
+ * Returns 0 or -1 (message printed). */
+static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protected *prot)
 {
-    char *p = strdup(dir), *missing = NULL;
-    struct stat st;
-    while (p && *p && stat(p, &st) < 0) {
-        free(missing);
-        missing = strdup(p);
-        char *slash = strrchr(p, '/');
-        if (!slash || slash == p)
-            break;
-        *slash = '\0';
-    }
-    free(p);
-    return missing;
-}
-
-/* Removes the folders from leaf up to top (its ancestor or itself) that a failed run made,
- * while they are empty. */
-static void remove_made_folders(const char *leaf, const char *top)
-{
-    char *p = top ? strdup(leaf) : NULL;
-    while (p && rmdir(p) == 0 && strcmp(p, top) != 0) {
-        char *slash = strrchr(p, '/');
-        if (!slash)
-            break;
-        *slash = '\0';
-    }
-    free(p);
-}
-
-/* The folder an output's files go in: the path itself for a PNG sequence. */
-static char *output_folder(const out_file *o, int png)
-{
-    if (png)
-        return strdup(o->path);
-    char *a = strdup(o->path);
-    char *dir = a ? strdup(dirname(a)) : NULL;
-    free(a);
-    return dir;
-}
-
-/* Removes the folders made for an output (when empty). */
-static void remove_made(const out_file *o, int png)
-{
-    char *folder = o->made ? output_folder(o, png) : NULL;
-    if (folder)
-        remove_made_folders(folder, o->made);
-    free(folder);
-}
-
-/* Validates an output path and prepares where it is written. Returns 0 or -1 (message
- * printed). */
-static int prepare_output(out_file *o, int png, int overwrite, const protected_file *prot,
-                          int nprot)
-{
+    o->file.flag = o->flag;
+    o->file.path = o->path;
+    o->file.folder = png;
     if (o->to_stdout) { /* a stream: nothing to stage, rename or remove */
-        o->write_path = strdup("pipe:1");
-        return o->write_path ? 0 : -1;
+        o->file.direct = 1;
+        o->file.write_path = strdup("pipe:1");
+        return o->file.write_path ? 0 : -1;
     }
-    struct stat st;
-    int exists = stat(o->path, &st) == 0;
-    char *folder = output_folder(o, png);
-    o->made = folder ? first_missing_folder(folder) : NULL;
-    free(folder);
-    if (exists)
-        for (int i = 0; i < nprot; i++)
-            if (prot[i].valid && same_file(&st, &prot[i].st)) {
-                errorf("%s %s is the %s; refusing to write over it", o->flag, o->path,
-                       prot[i].what);
-                return -1;
-            }
-    if (png) {
-        if (exists && !S_ISDIR(st.st_mode)) {
-            errorf("%s %s exists and is not a folder", o->flag, o->path);
-            return -1;
-        }
-        if (exists && rvmi_png_sequence_exists(o->path)) {
-            if (!overwrite) {
-                errorf("%s %s already holds a PNG sequence (use -y to overwrite)", o->flag,
-                       o->path);
-                return -1;
-            }
-            o->existed = 1;
-        }
-        o->write_path = strdup(o->path);
-        return o->write_path ? 0 : -1;
-    }
-    if (exists && S_ISDIR(st.st_mode)) {
-        errorf("%s %s is a folder (a video file name is needed, or use --output-type "
-               "png_sequence)",
-               o->flag, o->path);
+    char err[1024];
+    if (rvmi_protect_check(prot, o->flag, o->path, err, sizeof err) < 0 ||
+        rvmi_outfile_prepare(&o->file, overwrite, err, sizeof err) < 0) {
+        errorf("%s", err);
         return -1;
     }
-    if (exists && !S_ISREG(st.st_mode)) {
-        /* A device or pipe (/dev/null, a FIFO): written directly, nothing to protect. */
-        o->write_path = strdup(o->path);
-        return o->write_path ? 0 : -1;
-    }
-    if (exists && !overwrite) {
-        errorf("%s %s exists (use -y to overwrite)", o->flag, o->path);
-        return -1;
-    }
-    /* Written beside the final name and renamed when complete: an existing file is only
-     * replaced by a finished one, and a failed run leaves nothing that looks like a
-     * result. */
-    char *a = strdup(o->path), *b = strdup(o->path);
-    if (!a || !b) {
-        free(a);
-        free(b);
-        errorf("out of memory");
-        return -1;
-    }
-    const char *dir = dirname(a), *base = basename(b);
-    char msg[512];
-    if (rvmi_make_dirs(dir, msg, sizeof msg) < 0) { /* a missing output folder is made */
-        errorf("%s: %s", o->flag, msg);
-        free(a);
-        free(b);
-        remove_made(o, png);
-        return -1;
-    }
-    size_t n = strlen(dir) + strlen(base) + 64;
-    o->write_path = malloc(n);
-    if (o->write_path)
-        snprintf(o->write_path, n, "%s/.%s.%ld.rvm-part", dir, base, (long)getpid());
-    free(a);
-    free(b);
-    if (!o->write_path) {
-        errorf("out of memory");
-        return -1;
-    }
-    int fd = open(o->write_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        errorf("%s: cannot create %s: %s", o->flag, o->path, strerror(errno));
-        free(o->write_path);
-        o->write_path = NULL;
-        remove_made(o, png);
-        return -1;
-    }
-    close(fd);
-    o->temp = 1;
     return 0;
-}
-
-/* Removes what a failed run (or one that did no frame) wrote. */
-static void discard_output(const out_file *o, int png, int frames)
-{
-    if (!o->write_path)
-        return;
-    if (png) {
-        if (frames > 0)
-            rvmi_png_sequence_remove(o->path, 0, frames - 1);
-    } else if (o->temp) {
-        unlink(o->write_path);
-    }
-    remove_made(o, png);
 }
 
 /* One conversion: what main() sets up, runs and takes down. */
 typedef struct {
     const rvmi_cli_options *opt;
-    protected_file prot[3]; /* files that must never be written over */
+    rvmi_protected prot;    /* files that must never be written over */
     out_file outs[3];
     int nouts;
     int prepared;           /* outs[0 .. prepared-1] have files to discard on failure */
@@ -304,54 +140,46 @@ static void configure_process(const rvmi_cli_options *opt)
 #ifdef M_MMAP_THRESHOLD
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
-    /* FFmpeg's own messages would break the one-line error rule; --verbose shows them. */
-    av_log_set_level(opt->verbose ? AV_LOG_INFO : AV_LOG_QUIET);
+    /* FFmpeg's (and x264's) messages go through rvm's log: one line per error; --verbose
+     * shows them. */
+    rvmi_avlog_install(opt->verbose);
 }
 
-/* Signals only set a flag; they are blocked until the conversion runs so that set-up is
- * never half done when one arrives (a pending one stops the run at once). Returns the mask
- * to restore when the run starts. */
-static sigset_t block_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* A closed pipe is reported as a write error, not a silent death. */
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    return old;
-}
-
-/* Records the input, background and checkpoint files, which no output may name. Returns 0,
- * or -1 (message printed) when the input is a missing local file. */
+/* Records the input, background and checkpoint files, in every form they were named, which
+ * no output may name or hold. Returns 0, or -1 (message printed) when the input is a
+ * missing local file. */
 static int protect_inputs(conversion *c)
 {
     const rvmi_cli_options *opt = c->opt;
-    protected_file *prot = c->prot;
-    prot[0] = (protected_file){.what = "input"};
-    prot[1] = (protected_file){.what = "background"};
-    prot[2] = (protected_file){.what = "checkpoint"};
-    if (strcmp(opt->input, "-") != 0) {
-        if (stat(opt->input, &prot[0].st) == 0)
-            prot[0].valid = 1;
-        else if (!strstr(opt->input, "://") && errno == ENOENT) {
-            errorf("%s: no such file or folder", opt->input);
+    const char *colon = strchr(opt->input, ':'), *slash = strchr(opt->input, '/');
+    int is_url = colon && (!slash || colon < slash); /* file:, pipe:, http:// ... */
+    struct stat st;
+    if (strcmp(opt->input, "-") != 0 && !is_url && stat(opt->input, &st) < 0 &&
+        errno == ENOENT) {
+        errorf("%s: no such file or folder", opt->input);
+        return -1;
+    }
+    rvmi_protect_source(&c->prot, opt->input, "input");
+    int bg_none = opt->background && strcmp(opt->background, "none") == 0;
+    if (opt->background && !bg_none)
+        rvmi_protect_source(&c->prot, opt->background, "background");
+    if (opt->checkpoint)
+        rvmi_protect_source(&c->prot, opt->checkpoint, "checkpoint");
+    return 0;
+}
+
+/* The inputs as FFmpeg opened them (whatever form their names took) are protected too;
+ * checked once the reader and background are open. Returns 0 or -1 (message printed). */
+static int protect_opened_inputs(conversion *c)
+{
+    char err[1024];
+    rvmi_protect_open_files(&c->prot, "input");
+    for (int i = 0; i < c->nouts; i++)
+        if (!c->outs[i].to_stdout &&
+            rvmi_protect_check(&c->prot, c->outs[i].flag, c->outs[i].path, err, sizeof err) < 0) {
+            errorf("%s", err);
             return -1;
         }
-    }
-    int bg_none = opt->background && strcmp(opt->background, "none") == 0;
-    if (opt->background && !bg_none && stat(opt->background, &prot[1].st) == 0)
-        prot[1].valid = 1;
-    if (opt->checkpoint && stat(opt->checkpoint, &prot[2].st) == 0)
-        prot[2].valid = 1;
     return 0;
 }
 
@@ -475,7 +303,7 @@ static int prepare_outputs(conversion *c)
                 errorf("%s and %s name the same path", outs[k].flag, o->flag);
                 return -1;
             }
-        if (prepare_output(o, c->opt->png, c->opt->overwrite, c->prot, 3) < 0)
+        if (prepare_output(o, c->opt->png, c->opt->overwrite, &c->prot) < 0)
             return -1;
     }
     return 0;
@@ -494,7 +322,7 @@ static int open_inputs(conversion *c)
     ro.duration = opt->duration;
     ro.image_fps = opt->input_fps;
     ro.want_audio = !opt->no_audio && !opt->png && (opt->out_com || opt->out_fgr);
-    ro.interrupt = &g_stop;
+    ro.interrupt = &rvmi_stop_signal;
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
     if (!c->reader) {
         errorf("%s", err);
@@ -503,7 +331,7 @@ static int open_inputs(conversion *c)
     if (opt->out_com && !c->com_rgba) {
         c->bg = rvmi_background_open(opt->background ? opt->background : RVM_DEFAULT_BACKGROUND,
                                      rvmi_reader_width(c->reader),
-                                     rvmi_reader_height(c->reader), &g_stop, err, sizeof(err));
+                                     rvmi_reader_height(c->reader), &rvmi_stop_signal, err, sizeof(err));
         if (!c->bg) {
             errorf("%s", err);
             return -1;
@@ -529,8 +357,8 @@ static int open_writers(conversion *c)
                      : c->com_rgba                   ? RVM_LAYOUT_RGBA
                                                      : RVM_LAYOUT_RGB;
         if (opt->png) {
-            po->png = rvmi_png_writer_open(o->path, po->layout, po->depth, w, h, err,
-                                           sizeof(err));
+            po->png = rvmi_png_writer_open(o->file.write_path, po->layout, po->depth, w, h,
+                                           err, sizeof(err));
             if (!po->png) {
                 errorf("%s %s", o->flag, err);
                 return -1;
@@ -538,7 +366,7 @@ static int open_writers(conversion *c)
             continue;
         }
         rvmi_video_writer_config vc = {0};
-        vc.path = o->write_path;
+        vc.path = o->file.write_path;
         vc.name = o->path;
         vc.format = o->format;
         vc.codec = o->codec;
@@ -586,9 +414,28 @@ static int load_network(conversion *c)
     return 0;
 }
 
+/* The writers' warnings, each once (the composition and the foreground carry the same
+ * audio). */
+static void print_writer_warnings(const rvmi_pipeline *pl)
+{
+    for (int i = 0; i < pl->noutputs; i++) {
+        const char *w = pl->outputs[i].video ? rvmi_video_writer_warning(pl->outputs[i].video)
+                                             : NULL;
+        int seen = 0;
+        for (int k = 0; k < i && w && !seen; k++) {
+            const char *o = pl->outputs[k].video
+                                ? rvmi_video_writer_warning(pl->outputs[k].video)
+                                : NULL;
+            seen = o && strcmp(o, w) == 0;
+        }
+        if (w && !seen)
+            errorf("warning: %s", w);
+    }
+}
+
 /* Completes the files (after a stop too, so they hold the frames done): encoders flushed,
- * videos renamed to their final names, frames left from an earlier, longer PNG sequence
- * removed. Returns 0 or -1 (message printed). */
+ * then each file (or folder of frames) synced and put in place of the final name. Returns 0
+ * or -1 (message printed). */
 static int finish_outputs(conversion *c)
 {
     char err[1024];
@@ -598,32 +445,28 @@ static int finish_outputs(conversion *c)
             errorf("%s", err);
             return -1;
         }
+    print_writer_warnings(&c->pl);
     for (int i = 0; i < c->nouts; i++) {
-        out_file *o = &c->outs[i];
-        if (o->temp) {
-            if (rename(o->write_path, o->path) < 0) {
-                errorf("cannot rename the finished %s to %s: %s", o->write_path, o->path,
-                       strerror(errno));
-                return -1;
-            }
-            o->temp = 0;
+        int ret = rvmi_outfile_commit(&c->outs[i].file, err, sizeof(err));
+        if (ret < 0) {
+            errorf("%s", err);
+            return -1;
         }
-        if (c->opt->png && o->existed)
-            rvmi_png_sequence_remove(o->path, (long)c->frames, -1);
+        if (ret > 0)
+            errorf("warning: %s", err);
     }
     return 0;
 }
 
-/* Sets up, runs and completes the conversion; returns the exit status. run_mask is the
- * signal mask the run itself has (the stop signals unblocked). */
-static int convert(conversion *c, const sigset_t *run_mask)
+/* Sets up, runs and completes the conversion; returns the exit status. */
+static int convert(conversion *c)
 {
     if (protect_inputs(c) < 0)
         return EXIT_RUNTIME;
     if (plan_outputs(c) < 0)
         return EXIT_USAGE;
-    if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || open_writers(c) < 0 ||
-        load_network(c) < 0)
+    if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || protect_opened_inputs(c) < 0 ||
+        open_writers(c) < 0 || load_network(c) < 0)
         return EXIT_RUNTIME;
     rvmi_reader *reader = c->reader;
     c->pl.reader = reader;
@@ -632,14 +475,14 @@ static int convert(conversion *c, const sigset_t *run_mask)
                                     : rvm_auto_downsample_ratio(rvmi_reader_width(reader),
                                                                 rvmi_reader_height(reader));
     c->pl.background = c->bg;
-    c->pl.stop = &g_stop;
+    c->pl.stop = &rvmi_stop_signal;
     c->pl.progress = !c->opt->no_progress && isatty(STDERR_FILENO);
     c->pl.progress_fd = c->opt->progress_fd;
 
-    sigprocmask(SIG_SETMASK, run_mask, NULL);
+    rvmi_signals_converting();
     char err[1024];
     int ret = rvmi_pipeline_run(&c->pl, &c->frames, err, sizeof(err));
-    int sig = atomic_load(&g_stop);
+    int sig = atomic_load(&rvmi_stop_signal);
     if (ret < 0) {
         errorf("%s", err);
         return EXIT_RUNTIME;
@@ -651,7 +494,11 @@ static int convert(conversion *c, const sigset_t *run_mask)
     }
     if (finish_outputs(c) < 0)
         return EXIT_RUNTIME;
-    if (sig)
+    if (sig == SIGXFSZ)
+        errorf("stopped at the file size limit (ulimit -f): the outputs hold the %lld frames "
+               "done",
+               (long long)c->frames);
+    else if (sig)
         errorf("interrupted: the outputs hold the %lld frames done", (long long)c->frames);
     return sig ? 128 + sig : 0;
 }
@@ -664,17 +511,15 @@ static void close_conversion(conversion *c, int status)
         rvmi_video_writer_free(c->pl.outputs[i].video);
         rvmi_png_writer_free(c->pl.outputs[i].png);
     }
-    if (status != 0 && status < 128)
+    /* A failed run, or one stopped before its first frame, leaves nothing. */
+    if (status != 0 && (status < 128 || c->frames == 0))
         for (int i = 0; i < c->prepared; i++)
-            discard_output(&c->outs[i], c->opt->png, (int)c->frames);
-    if (status >= 128 && c->frames == 0)
-        for (int i = 0; i < c->prepared; i++)
-            discard_output(&c->outs[i], c->opt->png, 0);
+            rvmi_outfile_discard(&c->outs[i].file);
     for (int i = 0; i < c->nouts; i++) {
-        free(c->outs[i].write_path);
+        rvmi_outfile_release(&c->outs[i].file);
         free(c->outs[i].canon);
-        free(c->outs[i].made);
     }
+    rvmi_protect_free(&c->prot);
     rvm_stream_free(c->stream);
     rvm_model_free(c->model);
     rvmi_background_free(c->bg);
@@ -707,9 +552,11 @@ int main(int argc, char **argv)
         return 0;
     }
     configure_process(&opt);
-    sigset_t run_mask = block_stop_signals();
+    /* Signals are honoured from here on: before the conversion they remove what the run
+     * made and exit at once (src/cli/signals.h). */
+    rvmi_signals_install();
     conversion c = {.opt = &opt};
-    int status = convert(&c, &run_mask);
+    int status = convert(&c);
     close_conversion(&c, status);
     return status;
 }

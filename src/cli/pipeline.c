@@ -12,6 +12,7 @@
 
 #include "cli/progress.h"
 #include "cli/queue.h"
+#include "cli/signals.h"
 
 /* Memory is bounded by the frame buffers, which circulate in pools instead of being
  * allocated per frame (a fresh allocation of this size is fresh pages: a page fault and a
@@ -309,6 +310,12 @@ static void *encode_thread(void *arg)
             }
             if (ret == 0)
                 atomic_fetch_add(&r->frames, 1);
+            /* Near the file size limit: stop as SIGXFSZ would, while the trailer fits. */
+            for (int i = 0; i < p->noutputs && ret == 0; i++)
+                if (p->outputs[i].video && rvmi_video_writer_near_limit(p->outputs[i].video)) {
+                    int none = 0;
+                    atomic_compare_exchange_strong(p->stop, &none, SIGXFSZ);
+                }
         }
         item_free(r, it);
         if (ret < 0) {
@@ -376,9 +383,7 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
 
     /* Signals go to the main thread only: it waits on the workers and reacts. */
     sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
+    rvmi_signals_worker_set(&block);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     pthread_t th[3];
     void *(*fn[3])(void *) = {decode_thread, network_thread, encode_thread};

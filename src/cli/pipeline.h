@@ -33,7 +33,8 @@ typedef struct {
     rvmi_background *background;  /* needed by RGB compositions */
     rvmi_pipeline_output outputs[3];
     int noutputs;
-    const atomic_int *stop;      /* non-zero: stop reading, finish what is done */
+    atomic_int *stop;            /* non-zero: stop reading, finish what is done (the
+                                    encoder sets SIGXFSZ there near the file size limit) */
     int progress;                /* draw a progress bar on stderr */
     int progress_fd;             /* -1, or where JSON progress lines go (--progress-fd) */
 } rvmi_pipeline;

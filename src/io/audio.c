@@ -18,6 +18,8 @@ struct rvmi_audio_transcoder {
     AVRational in_tb;
     int64_t next_pts; /* of the next encoded frame, in 1/sample_rate */
     int have_pts;
+    int skipped;      /* undecodable input packets */
+    int gap_pending;  /* a packet was skipped: the next frame's time says how long */
 };
 
 static void fail_msg(char *err, size_t errlen, const char *what, int code)
@@ -207,24 +209,57 @@ static int resample(rvmi_audio_transcoder *t, const AVFrame *in, char *err, size
     return ret;
 }
 
+/* After a skipped packet: silence from where the audio written so far ends to where the
+ * decoded frame starts (its timestamp), so what follows stays in sync. */
+static int fill_gap(rvmi_audio_transcoder *t, char *err, size_t errlen)
+{
+    int64_t p = t->in->best_effort_timestamp;
+    if (p == AV_NOPTS_VALUE)
+        return 0;
+    int64_t start = av_rescale_q(p, t->in_tb, t->enc->time_base) + t->enc->initial_padding;
+    int64_t end = t->next_pts + av_audio_fifo_size(t->fifo) +
+                  swr_get_delay(t->swr, t->enc->sample_rate);
+    int64_t gap = start - end;
+    /* Under a millisecond is rounding; over a minute is not a skipped packet. */
+    if (gap <= t->enc->sample_rate / 1000 || gap > 60 * (int64_t)t->enc->sample_rate)
+        return 0;
+    uint8_t **buf = NULL;
+    if (av_samples_alloc_array_and_samples(&buf, NULL, t->enc->ch_layout.nb_channels, (int)gap,
+                                           t->enc->sample_fmt, 0) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    av_samples_set_silence(buf, 0, (int)gap, t->enc->ch_layout.nb_channels, t->enc->sample_fmt);
+    int ret = av_audio_fifo_write(t->fifo, (void **)buf, (int)gap) < gap ? -1 : 0;
+    if (ret < 0)
+        snprintf(err, errlen, "out of memory");
+    av_freep(&buf[0]);
+    av_freep(&buf);
+    return ret;
+}
+
 int rvmi_audio_transcoder_feed(rvmi_audio_transcoder *t, const AVPacket *pkt, rvmi_audio_emit emit,
                               void *opaque, char *err, size_t errlen)
 {
     int ret = avcodec_send_packet(t->dec, pkt);
-    /* A damaged audio packet is skipped, as players do. */
-    if (ret < 0 && ret != AVERROR_INVALIDDATA && ret != AVERROR_EOF) {
-        fail_msg(err, errlen, "decoding", ret);
-        return -1;
+    /* A damaged packet is skipped, as players and ffmpeg do, whatever error the decoder
+     * gives for it (AAC's can be EPERM as well as INVALIDDATA); its time becomes silence. */
+    if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR(EAGAIN) && ret != AVERROR(ENOMEM)) {
+        t->skipped++;
+        t->gap_pending = 1;
     }
     for (;;) {
         ret = avcodec_receive_frame(t->dec, t->in);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             break;
-        if (ret == AVERROR_INVALIDDATA)
-            continue;
-        if (ret < 0) {
+        if (ret == AVERROR(ENOMEM)) {
             fail_msg(err, errlen, "decoding", ret);
             return -1;
+        }
+        if (ret < 0) {
+            t->skipped++;
+            t->gap_pending = 1;
+            break;
         }
         if (!t->have_pts) {
             /* The output starts where the input's audio starts; afterwards samples are
@@ -239,6 +274,14 @@ int rvmi_audio_transcoder_feed(rvmi_audio_transcoder *t, const AVPacket *pkt, rv
              * exact and costs a few milliseconds of audio delay. */
             t->next_pts += t->enc->initial_padding;
             t->have_pts = 1;
+            t->gap_pending = 0;
+        }
+        if (t->gap_pending) {
+            t->gap_pending = 0;
+            if (fill_gap(t, err, errlen) < 0) {
+                av_frame_unref(t->in);
+                return -1;
+            }
         }
         ret = resample(t, t->in, err, errlen);
         av_frame_unref(t->in);
@@ -256,6 +299,11 @@ int rvmi_audio_transcoder_feed(rvmi_audio_transcoder *t, const AVPacket *pkt, rv
         return -1;
     }
     return drain_encoder(t, emit, opaque, err, errlen);
+}
+
+int rvmi_audio_transcoder_skipped(const rvmi_audio_transcoder *t)
+{
+    return t ? t->skipped : 0;
 }
 
 void rvmi_audio_transcoder_free(rvmi_audio_transcoder *t)

@@ -21,6 +21,9 @@ const AVCodecContext *rvmi_audio_transcoder_encoder(const rvmi_audio_transcoder 
 /* Feeds one input packet (timestamps in in_tb), or NULL to flush at the end. */
 int rvmi_audio_transcoder_feed(rvmi_audio_transcoder *t, const AVPacket *pkt, rvmi_audio_emit emit,
                               void *opaque, char *err, size_t errlen);
+/* Input packets that could not be decoded: each was skipped and its time filled with
+ * silence, so the audio stays in sync. */
+int rvmi_audio_transcoder_skipped(const rvmi_audio_transcoder *t);
 void rvmi_audio_transcoder_free(rvmi_audio_transcoder *t);
 
 #endif

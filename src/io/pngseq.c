@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libavutil/imgutils.h>
 #include <libavutil/intreadwrite.h>
 
 struct rvmi_png_writer {
@@ -94,6 +95,15 @@ rvmi_png_writer *rvmi_png_writer_open(const char *dir, rvmi_layout layout, int d
     w->enc->height = height;
     w->enc->pix_fmt = pf;
     w->enc->time_base = (AVRational){1, 25};
+    /* FFmpeg's encoders refuse frames with (width + 128) x (height + 128) of 2^28 or
+     * more (16384x16384 is over): say so, rather than that the encoder would not open. */
+    if (av_image_check_size((unsigned)width, (unsigned)height, 0, NULL) < 0) {
+        snprintf(err, errlen,
+                 "%dx%d frames are larger than FFmpeg's PNG encoder takes ((width + 128) x "
+                 "(height + 128) under 268 million, e.g. 16000x16000; use --input-resize)",
+                 width, height);
+        goto fail;
+    }
     if (avcodec_open2(w->enc, codec, NULL) < 0) {
         snprintf(err, errlen, "cannot open the PNG encoder");
         goto fail;

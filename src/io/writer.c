@@ -7,14 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include "io/audio.h"
+#include "io/avlog.h"
 
 static const struct {
     rvmi_codec codec;
@@ -151,6 +154,12 @@ struct rvmi_video_writer {
     char *name;
     int64_t dur_pts[DUR_SLOTS], dur_val[DUR_SLOTS];
     int dur_next;
+    int64_t size_limit;     /* the process's file size limit (RLIMIT_FSIZE), or 0 */
+    int64_t frames_in, video_packets, video_bytes, packets;
+    int near_limit;
+    int audio_write_failed; /* writing an audio packet failed (fatal, like video) */
+    int audio_dropped;      /* re-encoding failed: the rest of the audio is left out */
+    char warning[600];
 };
 
 static void averr_msg(char *err, size_t errlen, const char *name, const char *what, int code)
@@ -191,10 +200,24 @@ static int write_packet(rvmi_video_writer *w, AVPacket *pkt, AVStream *st, AVRat
 {
     av_packet_rescale_ts(pkt, from, st->time_base);
     pkt->stream_index = st->index;
+    if (st == w->vst) {
+        w->video_packets++;
+        w->video_bytes += pkt->size;
+    }
+    w->packets++;
     int ret = av_interleaved_write_frame(w->oc, pkt);
     if (ret < 0) {
         averr_msg(err, errlen, w->name, "writing", ret);
         return -1;
+    }
+    if (w->size_limit > 0) {
+        /* Room kept for what finishing writes: the frames still inside the encoder (at
+         * twice the average packet), the index (under 40 bytes a packet) and trailer. */
+        int64_t avg = w->video_packets ? w->video_bytes / w->video_packets : 0;
+        int64_t held = w->frames_in - w->video_packets;
+        int64_t reserve = 64 * 1024 + 2 * avg * (held + 4) + 40 * w->packets;
+        if (avio_tell(w->oc->pb) + reserve > w->size_limit)
+            w->near_limit = 1;
     }
     return 0;
 }
@@ -202,8 +225,26 @@ static int write_packet(rvmi_video_writer *w, AVPacket *pkt, AVStream *st, AVRat
 static int emit_audio(void *opaque, AVPacket *pkt, char *err, size_t errlen)
 {
     rvmi_video_writer *w = opaque;
-    return write_packet(w, pkt, w->ast, rvmi_audio_transcoder_encoder(w->atx)->time_base, err,
-                        errlen);
+    int ret = write_packet(w, pkt, w->ast, rvmi_audio_transcoder_encoder(w->atx)->time_base, err,
+                           errlen);
+    if (ret < 0)
+        w->audio_write_failed = 1;
+    return ret;
+}
+
+/* Re-encoded audio: an audio failure other than writing (a decoder or encoder error) leaves
+ * the rest of the audio out with a warning; the video never fails because of its audio. */
+static int feed_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen)
+{
+    if (w->audio_dropped)
+        return 0;
+    if (rvmi_audio_transcoder_feed(w->atx, pkt, emit_audio, w, err, errlen) == 0)
+        return 0;
+    if (w->audio_write_failed)
+        return -1;
+    w->audio_dropped = 1;
+    snprintf(w->warning, sizeof w->warning, "%s: the audio stops early: %s", w->name, err);
+    return 0;
 }
 
 static int drain_video(rvmi_video_writer *w, char *err, size_t errlen)
@@ -276,6 +317,9 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         return NULL;
     }
     w->cfg = *cfg;
+    struct rlimit fsize;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY)
+        w->size_limit = (int64_t)fsize.rlim_cur;
     w->name = strdup(cfg->name ? cfg->name : cfg->path);
     if (!w->name) {
         snprintf(err, errlen, "out of memory");
@@ -347,10 +391,13 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
          * the encoder's own settings for it. */
         if (cfg->codec == RVM_CODEC_HEVC) {
             /* x265 prints its banner and statistics to stderr otherwise. */
-            av_opt_set(e->priv_data, "x265-params",
-                       cfg->preset ? "log-level=error:frame-threads=1"
-                                   : "log-level=error:frame-threads=1:rc-lookahead=3:bframes=0",
-                       0);
+            /* x265 prints to stderr itself, not through FFmpeg's log: silent unless
+             * --verbose, so that an error stays rvm's one line. */
+            char params[128];
+            snprintf(params, sizeof params, "log-level=%s:frame-threads=1%s",
+                     rvmi_avlog_verbose() ? "info" : "none",
+                     cfg->preset ? "" : ":rc-lookahead=3:bframes=0");
+            av_opt_set(e->priv_data, "x265-params", params, 0);
         } else if (!cfg->preset) {
             /* A matte gains nothing from look-ahead: without it (which also turns off
              * mb-tree) its PSNR was the same or higher at the same bit rate (1080p walk clip,
@@ -386,8 +433,30 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     default:
         break;
     }
+    if (av_image_check_size((unsigned)cfg->width, (unsigned)cfg->height, 0, NULL) < 0) {
+        snprintf(err, errlen,
+                 "%s: %dx%d frames are larger than FFmpeg's encoders take ((width + 128) x "
+                 "(height + 128) under 268 million, e.g. 16000x16000; use --input-resize)",
+                 w->name, cfg->width, cfg->height);
+        goto fail;
+    }
+    /* x265 takes nothing smaller (and leaks when it refuses): said up front. */
+    if (cfg->codec == RVM_CODEC_HEVC && (cfg->width < 16 || cfg->height < 16)) {
+        snprintf(err, errlen,
+                 "%s: HEVC needs frames of at least 16x16 pixels, these are %dx%d (use "
+                 "--input-resize or --codec h264)",
+                 w->name, cfg->width, cfg->height);
+        goto fail;
+    }
+    rvmi_avlog_take_error(num, 1); /* forget older messages */
     if ((ret = avcodec_open2(e, codec, NULL)) < 0) {
+        char why[512];
+        rvmi_avlog_take_error(why, sizeof why);
         averr_msg(err, errlen, w->name, "cannot open the video encoder", ret);
+        if (why[0]) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (%s)", why);
+        }
         goto fail;
     }
     if (avcodec_parameters_from_context(w->vst->codecpar, e) < 0) {
@@ -500,6 +569,7 @@ int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration
 {
     int ret;
     w->frame->pts = pts;
+    w->frames_in++;
     w->dur_pts[w->dur_next] = pts;
     w->dur_val[w->dur_next] = duration;
     w->dur_next = (w->dur_next + 1) % DUR_SLOTS;
@@ -515,7 +585,7 @@ int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err
     if (!w->ast)
         return 0;
     if (w->atx)
-        return rvmi_audio_transcoder_feed(w->atx, pkt, emit_audio, w, err, errlen);
+        return feed_audio(w, pkt, err, errlen);
     AVPacket *p = av_packet_clone(pkt);
     if (!p) {
         snprintf(err, errlen, "out of memory");
@@ -524,6 +594,16 @@ int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err
     int ret = write_packet(w, p, w->ast, w->cfg.audio_time_base, err, errlen);
     av_packet_free(&p);
     return ret;
+}
+
+int rvmi_video_writer_near_limit(const rvmi_video_writer *w)
+{
+    return w->near_limit;
+}
+
+const char *rvmi_video_writer_warning(const rvmi_video_writer *w)
+{
+    return w->warning[0] ? w->warning : NULL;
 }
 
 int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
@@ -535,8 +615,13 @@ int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
     }
     if (drain_video(w, err, errlen) < 0)
         return -1;
-    if (w->atx && rvmi_audio_transcoder_feed(w->atx, NULL, emit_audio, w, err, errlen) < 0)
+    if (w->atx && feed_audio(w, NULL, err, errlen) < 0)
         return -1;
+    int skipped = rvmi_audio_transcoder_skipped(w->atx);
+    if (skipped && !w->audio_dropped)
+        snprintf(w->warning, sizeof w->warning,
+                 "%d damaged audio packet%s skipped (replaced by silence)", skipped,
+                 skipped == 1 ? " was" : "s were");
     if ((ret = av_write_trailer(w->oc)) < 0) {
         averr_msg(err, errlen, w->name, "writing the trailer", ret);
         return -1;

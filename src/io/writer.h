@@ -76,6 +76,12 @@ int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration
 int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen);
 /* Flushes the encoders and writes the trailer: the file is complete and playable. */
 int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen);
+/* Whether the file is so close to the process's file size limit (ulimit -f) that only the
+ * frames in flight and the trailer still fit: the conversion should stop there. */
+int rvmi_video_writer_near_limit(const rvmi_video_writer *w);
+/* After finish: a one-line warning about the audio (damaged packets skipped, or the audio
+ * left out from a point on), or NULL. */
+const char *rvmi_video_writer_warning(const rvmi_video_writer *w);
 void rvmi_video_writer_free(rvmi_video_writer *w);
 
 typedef struct rvmi_png_writer rvmi_png_writer;

@@ -32,11 +32,12 @@ frames_are_prefix() {
         || fail "$1: timestamps are not the input's"
 }
 
-# SIGINT during a PNG sequence: every file is a whole PNG.
+# SIGINT during a PNG sequence (staged in a hidden folder until it ends): every file is a
+# whole PNG.
 "$RVM" --disable-progress --input-source long.mkv --input-resize 320 240 \
     --output-type png_sequence --output-alpha seq 2>err.txt &
 PID=$!
-wait_for '[ -f seq/0002.png ]'
+wait_for 'ls .seq.*.rvm-stage/0002.png >/dev/null 2>&1'
 kill -INT $PID
 wait $PID
 RC=$?

@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE /* renameat2, getdents64, syncfs */
+#include "io/outfile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/writer.h"
+
+/* ---- what a run has made, for a signal handler to remove ----
+ * Paths are copied into static slots when registered and never freed, so the handler can
+ * read them at any instant from any thread. Only the main thread registers. */
+#define CLEANUP_SLOTS 160
+enum { CLEAN_NONE, CLEAN_FILE, CLEAN_FRAMES, CLEAN_FOLDER };
+static struct {
+    atomic_int kind; /* CLEAN_NONE once dropped */
+    char path[PATH_MAX];
+} slots[CLEANUP_SLOTS];
+static atomic_int slots_used;
+
+/* Returns the slot's number plus one (0: none, so that a zeroed rvmi_outfile holds none). */
+static int cleanup_add(int kind, const char *path)
+{
+    size_t n = strlen(path);
+    int i = atomic_load(&slots_used);
+    if (n >= PATH_MAX || i >= CLEANUP_SLOTS)
+        return 0; /* not removable by a signal; the normal paths still remove it */
+    memcpy(slots[i].path, path, n + 1);
+    atomic_store(&slots[i].kind, kind);
+    atomic_store(&slots_used, i + 1);
+    return i + 1;
+}
+
+static void cleanup_drop(int slot)
+{
+    if (slot > 0)
+        atomic_store(&slots[slot - 1].kind, CLEAN_NONE);
+}
+
+/* Frame names (NNNN.png) and the writer's hidden partial frames (.NNNN.png.part). No library
+ * calls: used by the signal handler. */
+static int frame_like(const char *name, int *partial)
+{
+    int hidden = name[0] == '.';
+    const char *s = name + hidden;
+    int digits = 0;
+    while (s[digits] >= '0' && s[digits] <= '9')
+        digits++;
+    if (digits < 4 || digits > 9)
+        return 0;
+    const char *want = hidden ? ".png.part" : ".png";
+    s += digits;
+    while (*want && *s == *want)
+        s++, want++;
+    if (*want || *s)
+        return 0;
+    *partial = hidden;
+    return 1;
+}
+
+int rvmi_is_frame_name(const char *name)
+{
+    int partial;
+    return frame_like(name, &partial) && !partial;
+}
+
+/* Removes a staging folder: its frames and partial frames, then the folder if that left it
+ * empty (anything else in it is not ours and stays). Async-signal-safe (getdents64 on a
+ * static buffer; the handler runs once: see rvmi_cleanup_now). */
+static void remove_frames_folder(const char *path)
+{
+    static char buf[8192];
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        for (;;) {
+            ssize_t n = getdents64(fd, buf, sizeof buf);
+            if (n <= 0)
+                break;
+            for (ssize_t off = 0; off < n;) {
+                struct dirent64 *e = (struct dirent64 *)(buf + off);
+                int partial;
+                if (frame_like(e->d_name, &partial))
+                    unlinkat(fd, e->d_name, 0);
+                off += e->d_reclen;
+            }
+        }
+        close(fd);
+    }
+    rmdir(path);
+}
+
+void rvmi_cleanup_now(void)
+{
+    static atomic_flag once = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&once))
+        return;
+    for (int i = atomic_load(&slots_used) - 1; i >= 0; i--) {
+        switch (atomic_load(&slots[i].kind)) {
+        case CLEAN_FILE:
+            unlink(slots[i].path);
+            break;
+        case CLEAN_FRAMES:
+            remove_frames_folder(slots[i].path);
+            break;
+        case CLEAN_FOLDER:
+            rmdir(slots[i].path); /* only when empty */
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---- output files ---- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* 16 hex digits from the kernel's random source: names of concurrent runs, and of runs in
+ * other PID namespaces with the same PID, never collide (O_EXCL checks anyway). */
+static void random_hex(char out[17])
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v ^= (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^
+             ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* The final path's folder and last component. "." and ".." (a folder output) are resolved
+ * first, since they cannot be renamed. */
+static int split_path(rvmi_outfile *o, char *err, size_t errlen)
+{
+    char *a = strdup(o->path), *b = strdup(o->path);
+    if (a && b) {
+        const char *base = basename(b);
+        if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || strcmp(base, "/") == 0) {
+            char *real = realpath(o->path, NULL);
+            if (!real || strcmp(real, "/") == 0) {
+                set_err(err, errlen, "%s %s: cannot use this folder as an output", o->flag,
+                        o->path);
+                free(real);
+                free(a);
+                free(b);
+                return -1;
+            }
+            free(a);
+            free(b);
+            a = strdup(real);
+            b = real;
+            base = a && b ? basename(b) : NULL;
+        }
+        if (a && b) {
+            o->dir = strdup(dirname(a));
+            o->base = strdup(base);
+        }
+    }
+    free(a);
+    free(b);
+    if (!o->dir || !o->base) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes dir and its missing parents, registering each folder made (so a failure, or a
+ * signal, removes exactly those, when empty). */
+static int make_parents(rvmi_outfile *o, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(o->dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        set_err(err, errlen, "%s %s: %s is not a folder", o->flag, o->path, o->dir);
+        return -1;
+    }
+    char *p = strdup(o->dir);
+    if (!p) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0777) == 0) {
+            int slot = cleanup_add(CLEAN_FOLDER, p);
+            if (o->made_count == 0)
+                o->made_first = slot;
+            /* Consecutive slots (only this loop registers meanwhile); none once full. */
+            if (slot && o->made_first)
+                o->made_count++;
+            else
+                o->made_first = o->made_count = 0;
+        } else if (errno != EEXIST) {
+            set_err(err, errlen, "%s: cannot create folder %s: %s", o->flag, p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        set_err(err, errlen, "%s %s: %s is not a folder", o->flag, o->path, o->dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* One run at a time per output: a second run into the same file or folder would leave a
+ * mix. The lock is flock on ".NAME.rvm-lock" beside the output; it is released when the
+ * process dies however it dies, so a lock file left by a killed run is simply taken over.
+ * The file is removed when the run ends; whoever locked a file that was removed meanwhile
+ * sees that it is no longer at its path and tries again. */
+static int take_lock(rvmi_outfile *o, char *err, size_t errlen)
+{
+    size_t n = strlen(o->dir) + strlen(o->base) + 16;
+    if (!(o->lock_path = malloc(n))) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(o->lock_path, n, "%s/.%s.rvm-lock", o->dir, o->base);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open(o->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd < 0) {
+            set_err(err, errlen, "%s: cannot create %s: %s", o->flag, o->lock_path,
+                    strerror(errno));
+            return -1;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            char pid[32] = "";
+            ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
+            pid[got > 0 ? got : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            if (e == EWOULDBLOCK)
+                set_err(err, errlen,
+                        "%s %s is being written by another rvm run%s%s%s; wait for it to end "
+                        "or choose another name",
+                        o->flag, o->path, *pid ? " (pid " : "", pid, *pid ? ")" : "");
+            else
+                set_err(err, errlen, "%s: cannot lock %s: %s", o->flag, o->lock_path,
+                        strerror(e));
+            return -1;
+        }
+        struct stat held, now;
+        if (fstat(fd, &held) == 0 && stat(o->lock_path, &now) == 0 && held.st_dev == now.st_dev &&
+            held.st_ino == now.st_ino) {
+            char pid[32];
+            int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) == len) {
+                /* only informative (the message above) */
+            }
+            o->lock_fd = fd;
+            o->locked = 1;
+            o->lock_slot = cleanup_add(CLEAN_FILE, o->lock_path);
+            return 0;
+        }
+        close(fd); /* removed by the run that held it: try again */
+    }
+    set_err(err, errlen, "%s: cannot lock %s", o->flag, o->lock_path);
+    return -1;
+}
+
+/* What follows ".NAME." in the name of a part file or staging folder of an earlier run:
+ * 16 hex digits then the suffix. */
+static int is_ours(const char *rest, const char *suffix)
+{
+    for (int i = 0; i < 16; i++)
+        if (!((rest[i] >= '0' && rest[i] <= '9') || (rest[i] >= 'a' && rest[i] <= 'f')))
+            return 0;
+    return strcmp(rest + 16, suffix) == 0;
+}
+
+/* With the lock held no other run writes this output, so the part files and staging
+ * folders beside it are from runs that died (SIGKILL, out of memory, power loss): removed.
+ * Also ".NAME.PID.rvm-part" of older rvm versions whose process is gone. */
+static void remove_stale(const rvmi_outfile *o)
+{
+    DIR *d = opendir(o->dir);
+    if (!d)
+        return;
+    size_t bl = strlen(o->base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        if (name[0] != '.' || strncmp(name + 1, o->base, bl) != 0 || name[1 + bl] != '.')
+            continue;
+        const char *rest = name + 2 + bl;
+        char *full = join(o->dir, name);
+        if (!full)
+            break;
+        if (is_ours(rest, ".rvm-part")) {
+            unlink(full);
+        } else if (is_ours(rest, ".rvm-stage")) {
+            remove_frames_folder(full);
+        } else {
+            char *end;
+            long pid = strtol(rest, &end, 10);
+            if (end != rest && strcmp(end, ".rvm-part") == 0 && pid > 0 &&
+                (pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno == ESRCH)))
+                unlink(full);
+        }
+        free(full);
+    }
+    closedir(d);
+}
+
+/* The hidden file (or folder) written until complete: ".NAME.<random>.rvm-part" (or
+ * ".rvm-stage"), created exclusively. */
+static int create_write_path(rvmi_outfile *o, char *err, size_t errlen)
+{
+    size_t n = strlen(o->dir) + strlen(o->base) + 40;
+    if (!(o->write_path = malloc(n))) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int attempt = 0; attempt < 16; attempt++) {
+        char hex[17];
+        random_hex(hex);
+        snprintf(o->write_path, n, "%s/.%s.%s.%s", o->dir, o->base, hex,
+                 o->folder ? "rvm-stage" : "rvm-part");
+        int ok;
+        if (o->folder) {
+            ok = mkdir(o->write_path, 0777) == 0;
+        } else {
+            int fd = open(o->write_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            ok = fd >= 0;
+            if (ok)
+                close(fd);
+        }
+        if (ok) {
+            o->write_slot = cleanup_add(o->folder ? CLEAN_FRAMES : CLEAN_FILE, o->write_path);
+            return 0;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    set_err(err, errlen, "%s: cannot create %s: %s", o->flag, o->write_path, strerror(errno));
+    free(o->write_path);
+    o->write_path = NULL;
+    return -1;
+}
+
+int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errlen)
+{
+    o->locked = 0;
+    o->lock_slot = 0;
+    o->write_slot = 0;
+    o->made_first = 0;
+    o->made_count = 0;
+    struct stat st;
+    int exists = stat(o->path, &st) == 0;
+    if (o->folder) {
+        if (exists && !S_ISDIR(st.st_mode)) {
+            set_err(err, errlen, "%s %s exists and is not a folder", o->flag, o->path);
+            return -1;
+        }
+        if (exists && !overwrite && rvmi_png_sequence_exists(o->path)) {
+            set_err(err, errlen, "%s %s already holds a PNG sequence (use -y to overwrite)",
+                    o->flag, o->path);
+            return -1;
+        }
+    } else {
+        if (exists && S_ISDIR(st.st_mode)) {
+            set_err(err, errlen,
+                    "%s %s is a folder (a video file name is needed, or use --output-type "
+                    "png_sequence)",
+                    o->flag, o->path);
+            return -1;
+        }
+        if (exists && !S_ISREG(st.st_mode)) {
+            /* A device or pipe (/dev/null, a FIFO): written directly, nothing to protect. */
+            o->direct = 1;
+            o->write_path = strdup(o->path);
+            if (!o->write_path)
+                set_err(err, errlen, "out of memory");
+            return o->write_path ? 0 : -1;
+        }
+        if (exists && !overwrite) {
+            set_err(err, errlen, "%s %s exists (use -y to overwrite)", o->flag, o->path);
+            return -1;
+        }
+    }
+    if (exists) {
+        o->replaces = 1;
+        o->old = st;
+    }
+    if (split_path(o, err, errlen) < 0 || make_parents(o, err, errlen) < 0 ||
+        take_lock(o, err, errlen) < 0) {
+        rvmi_outfile_discard(o);
+        return -1;
+    }
+    remove_stale(o);
+    if (create_write_path(o, err, errlen) < 0) {
+        rvmi_outfile_discard(o);
+        return -1;
+    }
+    return 0;
+}
+
+/* The replaced file's owner (where permitted: root, or a group we are in) and mode; the
+ * owner first, since a change of owner clears set-id bits. Best effort, like cp -p: a file
+ * we may not give away stays ours, with the old mode. */
+static void keep_owner_mode(int fd, const struct stat *old)
+{
+    if (fchown(fd, old->st_uid, old->st_gid) < 0 && fchown(fd, (uid_t)-1, old->st_gid) < 0) {
+    }
+    if (fchmod(fd, old->st_mode & 07777) < 0) {
+    }
+}
+
+static void keep_owner_mode_at(int dirfd, const char *name, const struct stat *old)
+{
+    if (fchownat(dirfd, name, old->st_uid, old->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+        fchownat(dirfd, name, (uid_t)-1, old->st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+    }
+    if (fchmodat(dirfd, name, old->st_mode & 07777, 0) < 0) {
+    }
+}
+
+/* fsync of a folder: a rename in it survives a crash. Not every file system can (EINVAL). */
+static int sync_folder(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int ret = fsync(fd) < 0 && errno != EINVAL && errno != EROFS ? -1 : 0;
+    close(fd);
+    return ret;
+}
+
+/* After the new folder of frames took the old one's place (old_path now names the old
+ * one): whatever the old folder held besides frames (the user's other files) is moved
+ * into the new one, the old frames are removed. Returns 0, or 1 with a warning in err. */
+static int retire_old_folder(rvmi_outfile *o, const char *old_path, char *err, size_t errlen)
+{
+    int odir = open(old_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ndir = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = odir >= 0 ? fdopendir(dup(odir)) : NULL;
+    int warned = 0;
+    if (d && ndir >= 0) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            int partial;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (frame_like(e->d_name, &partial))
+                unlinkat(odir, e->d_name, 0);
+            else if (renameat(odir, e->d_name, ndir, e->d_name) < 0 && !warned) {
+                set_err(err, errlen, "%s: could not move %s/%s back into %s: %s", o->flag,
+                        old_path, e->d_name, o->path, strerror(errno));
+                warned = 1;
+            }
+        }
+    }
+    if (d)
+        closedir(d);
+    if (odir >= 0)
+        close(odir);
+    if (ndir >= 0)
+        close(ndir);
+    if (rmdir(old_path) < 0 && !warned) {
+        set_err(err, errlen, "%s: the replaced folder's other files stay in %s", o->flag,
+                old_path);
+        warned = 1;
+    }
+    return warned;
+}
+
+static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
+{
+    int dfd = open(o->write_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        set_err(err, errlen, "%s: %s: %s", o->flag, o->write_path, strerror(errno));
+        return -1;
+    }
+    /* One syncfs for all the frames instead of an fsync per frame. */
+    if (syncfs(dfd) < 0) {
+        set_err(err, errlen, "%s: writing %s: %s", o->flag, o->path, strerror(errno));
+        close(dfd);
+        return -1;
+    }
+    if (o->replaces) {
+        keep_owner_mode(dfd, &o->old);
+        /* The frames take the mode and owner of the old sequence's first frame. */
+        char *first = join(o->path, "0000.png");
+        struct stat fst;
+        if (first && lstat(first, &fst) == 0 && S_ISREG(fst.st_mode)) {
+            DIR *d = fdopendir(dup(dfd));
+            struct dirent *e;
+            while (d && (e = readdir(d)))
+                if (rvmi_is_frame_name(e->d_name))
+                    keep_owner_mode_at(dfd, e->d_name, &fst);
+            if (d)
+                closedir(d);
+        }
+        free(first);
+    }
+    close(dfd);
+    /* From here on the staging folder may hold the old frames: a second Ctrl-C must not
+     * remove it. If it strikes before the swap, the next run removes this staging folder. */
+    cleanup_drop(o->write_slot);
+    o->write_slot = 0;
+    if (!o->replaces) {
+        if (rename(o->write_path, o->path) < 0) {
+            set_err(err, errlen, "%s: cannot rename %s to %s: %s", o->flag, o->write_path,
+                    o->path, strerror(errno));
+            remove_frames_folder(o->write_path);
+            return -1;
+        }
+        return 0;
+    }
+    /* One atomic exchange: the path always holds a whole sequence, old or new. */
+    if (renameat2(AT_FDCWD, o->write_path, AT_FDCWD, o->path, RENAME_EXCHANGE) == 0)
+        return retire_old_folder(o, o->write_path, err, errlen);
+    if (errno != EINVAL && errno != ENOSYS) {
+        set_err(err, errlen, "%s: cannot put %s in place of %s: %s", o->flag, o->write_path,
+                o->path, strerror(errno));
+        remove_frames_folder(o->write_path);
+        return -1;
+    }
+    /* A file system without RENAME_EXCHANGE: the old folder is moved aside first. */
+    char hex[17];
+    random_hex(hex);
+    size_t n = strlen(o->dir) + strlen(o->base) + 40;
+    char *aside = malloc(n);
+    if (!aside) {
+        set_err(err, errlen, "out of memory");
+        remove_frames_folder(o->write_path);
+        return -1;
+    }
+    snprintf(aside, n, "%s/.%s.%s.rvm-stage", o->dir, o->base, hex);
+    int ret;
+    if (rename(o->path, aside) < 0) {
+        set_err(err, errlen, "%s: cannot move the old %s aside: %s", o->flag, o->path,
+                strerror(errno));
+        remove_frames_folder(o->write_path);
+        ret = -1;
+    } else if (rename(o->write_path, o->path) < 0) {
+        set_err(err, errlen, "%s: cannot rename %s to %s: %s", o->flag, o->write_path, o->path,
+                strerror(errno));
+        if (rename(aside, o->path) < 0) {
+        }
+        remove_frames_folder(o->write_path);
+        ret = -1;
+    } else {
+        ret = retire_old_folder(o, aside, err, errlen);
+    }
+    free(aside);
+    return ret;
+}
+
+int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen)
+{
+    if (o->direct || !o->write_path)
+        return 0;
+    int ret = 0;
+    if (o->folder) {
+        ret = commit_folder(o, err, errlen);
+        if (ret < 0)
+            return -1;
+    } else {
+        int fd = open(o->write_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            set_err(err, errlen, "%s: %s: %s", o->flag, o->write_path, strerror(errno));
+            return -1;
+        }
+        if (o->replaces)
+            keep_owner_mode(fd, &o->old);
+        /* Durable before it gets the final name: a crash never leaves an empty or partial
+         * file there. */
+        if (fsync(fd) < 0 && errno != EINVAL) {
+            set_err(err, errlen, "%s: writing %s: %s", o->flag, o->path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        if (rename(o->write_path, o->path) < 0) {
+            set_err(err, errlen, "%s: cannot rename %s to %s: %s", o->flag, o->write_path,
+                    o->path, strerror(errno));
+            return -1;
+        }
+        cleanup_drop(o->write_slot);
+        o->write_slot = 0;
+    }
+    if (sync_folder(o->dir) < 0 && ret == 0) {
+        set_err(err, errlen, "%s: %s: syncing the folder: %s", o->flag, o->dir, strerror(errno));
+        ret = 1;
+    }
+    /* The folders made now hold the output. */
+    for (int i = 0; i < o->made_count; i++)
+        cleanup_drop(o->made_first + i);
+    o->made_count = 0;
+    return ret;
+}
+
+static void unlock(rvmi_outfile *o)
+{
+    if (o->locked) {
+        /* Removed while still held: see take_lock. */
+        unlink(o->lock_path);
+        close(o->lock_fd);
+        o->locked = 0;
+    }
+    cleanup_drop(o->lock_slot);
+    o->lock_slot = 0;
+}
+
+void rvmi_outfile_discard(rvmi_outfile *o)
+{
+    if (o->direct)
+        return;
+    if (o->write_slot) {
+        if (o->folder)
+            remove_frames_folder(o->write_path);
+        else
+            unlink(o->write_path);
+        cleanup_drop(o->write_slot);
+        o->write_slot = 0;
+    }
+    unlock(o);
+    /* The folders made, newest first, each only when empty. */
+    if (o->made_first)
+        for (int i = o->made_count - 1; i >= 0; i--) {
+            rmdir(slots[o->made_first - 1 + i].path);
+            cleanup_drop(o->made_first + i);
+        }
+    o->made_count = 0;
+}
+
+void rvmi_outfile_release(rvmi_outfile *o)
+{
+    unlock(o);
+    free(o->write_path);
+    free(o->dir);
+    free(o->base);
+    free(o->lock_path);
+    o->write_path = o->dir = o->base = o->lock_path = NULL;
+}

@@ -1,0 +1,50 @@
+/* Output files and folders written safely: under a name that cannot collide, beside the
+ * final one, under a lock, and put in place only when complete (with the replaced file's
+ * mode and owner, after fsync). Also the list of what a run has made so far, which a signal
+ * handler can remove at any instant (async-signal-safe).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_IO_OUTFILE_H
+#define RVM_IO_OUTFILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const char *flag;  /* for messages (--output-alpha) */
+    const char *path;  /* as given */
+    int folder;        /* a PNG sequence: a folder of frames */
+    /* Set by rvmi_outfile_prepare: */
+    int direct;        /* a device or pipe: written in place, nothing staged */
+    char *write_path;  /* the hidden file (or folder of frames) written until complete */
+    char *dir, *base;  /* the final path's folder and last component */
+    char *lock_path;
+    int locked, lock_fd;
+    int lock_slot;     /* its cleanup slot + 1, or 0 (a zeroed struct holds nothing) */
+    int replaces;      /* an existing file (or folder) is replaced: old holds its stat */
+    struct stat old;
+    int write_slot;    /* the cleanup slot of write_path + 1, or 0 */
+    int made_first, made_count; /* cleanup slots (+ 1) of the folders made for the output */
+} rvmi_outfile;
+
+/* Checks the output path (exists without overwrite, a folder where a file is wanted, ...),
+ * makes its missing folders, takes the lock on the final name (one run at a time per
+ * output), removes what dead runs left beside it, and creates the hidden file (or folder)
+ * that is written. Returns 0, or -1 with a one-line message (and nothing left behind). */
+int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errlen);
+/* Makes the written data durable and puts it under the final name, keeping the replaced
+ * file's mode (and owner, where permitted). Returns 0 or -1 with a message. */
+int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen);
+/* Removes what was written and the folders made (an existing output stays as it was). */
+void rvmi_outfile_discard(rvmi_outfile *o);
+/* Releases the lock and the memory (after commit or discard). */
+void rvmi_outfile_release(rvmi_outfile *o);
+
+/* Whether a name is a frame of a sequence (NNNN.png, 4 to 9 digits). */
+int rvmi_is_frame_name(const char *name);
+
+/* Removes everything the run registered (partial files, staged frames, its locks, the
+ * folders it made), newest first. Only async-signal-safe calls: a signal handler calls it
+ * before _exit. */
+void rvmi_cleanup_now(void);
+
+#endif
