@@ -60,8 +60,15 @@ void rvmi_signals_install(void)
     for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++)
         sigaddset(&sa.sa_mask, handled[i]);
     /* No SA_RESTART: a blocked read or open returns, and the code sees the stop. */
-    for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++)
+    for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++) {
+        struct sigaction was;
+        /* Under nohup SIGHUP is ignored on purpose and stays so. (SIGINT is handled even
+         * when a non-interactive shell started rvm in the background with it ignored.) */
+        if (handled[i] == SIGHUP && sigaction(SIGHUP, NULL, &was) == 0 &&
+            was.sa_handler == SIG_IGN)
+            continue;
         sigaction(handled[i], &sa, NULL);
+    }
     /* A closed pipe is reported as a write error, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;

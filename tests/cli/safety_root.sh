@@ -1,0 +1,61 @@
+# The cases of issue 16 that need root: a full disk (a 3 MB tmpfs) never costs the old
+# output, a run that is PID 1 (every container) is not confused by a dead PID 1's leftovers,
+# and -y keeps the replaced file's owner. Skipped (77) when not root or without mount or
+# unshare.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (tmpfs mounts, unshare, chown)"; exit 77; }
+mkdir full
+mount -t tmpfs -o size=3M tmpfs full 2>/dev/null || { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
+trap 'umount full 2>/dev/null; rm -rf "$WORK"' EXIT
+
+cp "$SAMPLE" in.mkv
+sums() { (cd "$1" && find . -type f -exec md5sum {} + | sort -k2); }
+hidden() { ls -a "$@" 2>/dev/null | grep -E 'rvm-(part|stage|lock)'; }
+
+# ---- a full disk: the old sequence (and video) stay whole, nothing is left ----
+run_ok -i in.mkv --input-resize 64 48 --duration 0.5 --output-type png_sequence --output-alpha full/seq
+echo "notes" >full/seq/notes.txt
+before=$(sums full/seq)
+run -i in.mkv --input-resize 640 480 --output-type png_sequence --output-depth 16 \
+    --output-foreground full/seq -y
+[ $RC -ne 0 ] && [ $RC -lt 128 ] && [ "$(wc -l <err.txt)" -eq 1 ] || fail "disk full (PNG): exit $RC: $(cat err.txt)"
+[ "$(sums full/seq)" = "$before" ] || fail "disk full (PNG): the old sequence changed: $(ls full/seq | tr '\n' ' ')"
+[ -z "$(hidden full full/seq)" ] || fail "disk full (PNG): left $(hidden full full/seq)"
+ok "a full disk while replacing a PNG sequence: one line, the old sequence whole, nothing left ($(cat err.txt))"
+
+run_ok -i in.mkv --input-resize 64 48 --duration 0.5 --output-alpha full/a.mp4
+old=$(md5sum <full/a.mp4)
+dd if=/dev/zero of=full/filler bs=1k count=$(($(df -k --output=avail full | tail -n 1) - 200)) 2>/dev/null
+run -i in.mkv --input-resize 640 480 --crf 0 --output-alpha full/a.mp4 -y
+[ $RC -ne 0 ] && [ $RC -lt 128 ] && [ "$(wc -l <err.txt)" -eq 1 ] || fail "disk full (video): exit $RC: $(cat err.txt)"
+[ "$(md5sum <full/a.mp4)" = "$old" ] || fail "disk full (video): the old a.mp4 changed"
+[ -z "$(hidden full)" ] || fail "disk full (video): left $(hidden full)"
+rm -f full/filler
+ok "a full disk while replacing a video: one line, the old file whole, nothing left"
+
+# ---- PID 1 (a container): a dead PID 1's part file is no obstacle, and is removed ----
+if unshare --pid --fork true 2>/dev/null; then
+    mkdir d
+    touch d/.com.mp4.1.rvm-part
+    unshare --pid --fork "$RVM" --disable-progress -i in.mkv --input-resize 64 48 --duration 0.5 \
+        --output-composition d/com.mp4 -y >out.txt 2>err.txt
+    RC=$?
+    [ $RC -eq 0 ] || fail "as PID 1 with a dead PID 1's part file: exit $RC: $(cat err.txt)"
+    playable d/com.mp4
+    [ -z "$(hidden d)" ] || fail "as PID 1: left $(hidden d)"
+    ok "as PID 1: converts despite .com.mp4.1.rvm-part and removes it"
+else
+    fail "unshare --pid --fork does not work here"
+fi
+
+# ---- -y keeps the owner of the file it replaces ----
+echo private >o.mp4
+chown nobody o.mp4
+chmod 600 o.mp4
+run_ok -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha o.mp4 -y
+[ "$(stat -c '%U %a' o.mp4)" = "nobody 600" ] || fail "-y made nobody's 0600 file $(stat -c '%U %a' o.mp4)"
+playable o.mp4
+ok "-y keeps nobody's 0600 on the replaced file"
+done_all
