@@ -2,6 +2,7 @@
  * instruction set (RVM_ISA / RVM_VLEN set by the build): avx512 (16 floats), avx2 (8) and a
  * portable generic one (4, GCC vector extensions).
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -308,8 +309,8 @@ static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_vi
     const float *ptrs[RVM_MAX_INPUTS * 49 * MR];
     size_t ld[RVM_MAX_INPUTS * 49];
     int first[RVM_MAX_INPUTS], count[RVM_MAX_INPUTS];
-    if (taps > 49 || views < 1 || views > RVM_MAX_INPUTS)
-        return; /* no such layer in RVM; the model builder never asks */
+    /* No layer of RVM is larger; the model builder never asks for one. */
+    assert(taps <= 49 && views >= 1 && views <= RVM_MAX_INPUTS);
     for (int g = 0, c = 0; g < views; c += in->v[g++].c)
         first[g] = c, count[g] = in->v[g].c;
 

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "model/scratch.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +155,19 @@ static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
 void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
                        const rvmi_view *out, const rvmi_view *res)
 {
+    /* What the forward pass guarantees: the inputs hold the conv's channels at one size, out
+     * has the conv's output size (a wrong one would read or write outside the buffers). */
+    assert(in->n >= 1 && in->n <= RVM_MAX_INPUTS);
+    int cin = 0;
+    for (int g = 0; g < in->n; g++) {
+        assert(in->v[g].h == in->v[0].h && in->v[g].w == in->v[0].w);
+        cin += in->v[g].c;
+    }
+    assert(cin == cv->cin && out->c == cv->cout);
+    assert(out->h == rvmi_conv_out_size(in->v[0].h, cv->kh, cv->stride, cv->dilation) &&
+           out->w == rvmi_conv_out_size(in->v[0].w, cv->kw, cv->stride, cv->dilation));
+    assert(!res || (res->h == out->h && res->w == out->w && res->c == out->c));
+    (void)cin;
     conv_job j = {s->kernels, cv, in, out, res, s->zeros};
     if (cv->winograd && s->kernels->conv_winograd) {
         size_t n = rvmi_winograd_scratch(cv->cin, cv->cout);
