@@ -43,3 +43,28 @@ void rvmi_log(rvm_log_level level, const char *fmt, ...)
     }
     pthread_mutex_unlock(&log_lock);
 }
+
+void rvmi_clean_text(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
+int rvmi_verrorf(char *err, size_t errlen, int status, const char *fmt, va_list ap)
+{
+    if (err && errlen > 0) {
+        vsnprintf(err, errlen, fmt, ap);
+        rvmi_clean_text(err);
+    }
+    return status;
+}
+
+int rvmi_errorf(char *err, size_t errlen, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rvmi_verrorf(err, errlen, status, fmt, ap);
+    va_end(ap);
+    return status;
+}

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/arch.h"
 #include "model/library.h"
 #include "model/weights.h"
 
@@ -25,24 +26,20 @@ typedef struct {
     int status;
 } builder;
 
-static int fail(builder *b, int status, const char *fmt, ...)
+/* The first error is the cause; later ones are its consequences. */
+__attribute__((format(printf, 3, 4))) static int fail(builder *b, int status, const char *fmt,
+                                                      ...)
 {
     if (b->status == 0) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(b->err, b->errlen, fmt, ap);
+        b->status = rvmi_verrorf(b->err, b->errlen, status, fmt, ap);
         va_end(ap);
-        /* Tensor names come from the checkpoint and may hold any byte but NUL: keep the
-         * message one line, without control characters (a terminal acts on escapes). */
-        for (char *p = b->errlen ? b->err : NULL; p && *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
-        b->status = status;
     }
     return status;
 }
 
-static const rvmi_tensor *get(builder *b, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static const rvmi_tensor *get(builder *b, const char *fmt, ...)
 {
     char name[160];
     va_list ap;
@@ -79,29 +76,21 @@ static int check_shape(builder *b, const rvmi_tensor *t, int ndim, const int64_t
     return 0;
 }
 
-/* Loads conv "<conv>.weight" (and "<conv>.bias" if has_bias), folds BatchNorm "<bn>.*" into it
- * when bn is not NULL, and packs it. */
-static void load_conv(builder *b, rvmi_conv *cv, const char *conv, const char *bn, double eps,
-                      int cout, int cin, int k, int stride, int dilation, int depthwise,
-                      int has_bias, rvmi_act act)
+/* Loads conv "<name>.weight" (and "<name>.bias" when it has one), folds its BatchNorm
+ * "<bn>.*" into it when it has one, and packs it as arch.h says. */
+static void load_conv(builder *b, rvmi_conv *cv, const rvmi_arch_conv *a)
 {
     if (b->status)
         return;
-    memset(cv, 0, sizeof(*cv));
-    cv->cin = cin;
-    cv->cout = cout;
-    cv->kh = cv->kw = k;
-    cv->stride = stride;
-    cv->dilation = dilation;
-    cv->depthwise = depthwise;
-    cv->act = act;
-    const rvmi_tensor *w = get(b, "%s.weight", conv);
+    const int cout = a->cout, cin = a->cin, k = a->k, depthwise = a->depthwise;
+    const rvmi_tensor *w = get(b, "%s.weight", a->name);
     if (!w || check_shape(b, w, 4, (int64_t[]){cout, depthwise ? 1 : cin, k, k}))
         return;
     const rvmi_tensor *bias = NULL, *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
-    if (has_bias && (!(bias = get(b, "%s.bias", conv)) ||
-                     check_shape(b, bias, 1, (int64_t[]){cout})))
+    if (a->bias && (!(bias = get(b, "%s.bias", a->name)) ||
+                    check_shape(b, bias, 1, (int64_t[]){cout})))
         return;
+    const char *bn = a->bn[0] ? a->bn : NULL;
     if (bn) {
         g = get(b, "%s.weight", bn);
         beta = get(b, "%s.bias", bn);
@@ -119,38 +108,49 @@ static void load_conv(builder *b, rvmi_conv *cv, const char *conv, const char *b
             if (check_shape(b, all[i], 1, (int64_t[]){cout}))
                 return;
     }
+    /* Packed channels: repeat copies of the cout filters (arch.h). */
+    const int pcout = cout * a->repeat;
+    memset(cv, 0, sizeof(*cv));
+    cv->cin = depthwise ? pcout : cin;
+    cv->cout = pcout;
+    cv->kh = cv->kw = k;
+    cv->stride = a->stride;
+    cv->dilation = a->dilation;
+    cv->depthwise = depthwise;
+    cv->act = a->act;
     size_t per_out = (size_t)(depthwise ? 1 : cin) * k * k;
-    float *scaled = malloc((size_t)cout * per_out * sizeof(float));
-    int cpad = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    float *scaled = malloc((size_t)pcout * per_out * sizeof(float));
+    int cpad = (pcout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
     cv->bias = aligned_alloc(64, (size_t)cpad * sizeof(float));
     if (!scaled || !cv->bias) {
         free(scaled);
-        fail(b, RVM_ENOMEM, "out of memory packing '%s'", conv);
+        fail(b, RVM_ENOMEM, "out of memory packing '%s'", a->name);
         return;
     }
     memset(cv->bias, 0, (size_t)cpad * sizeof(float));
-    for (int o = 0; o < cout; o++) {
+    for (int po = 0; po < pcout; po++) {
+        int o = po % cout;
         /* y = (conv(x) + bias - mean) * g / sqrt(var + eps) + beta */
         double s = 1.0, shift = bias ? bias->data[o] : 0.0;
         if (bn) {
-            double v = var->data[o] + eps;
+            double v = var->data[o] + a->bn_eps;
             if (!(v > 0))
-                v = eps; /* a negative variance is corrupt data; keep the numbers finite */
+                v = a->bn_eps; /* a negative variance is corrupt data; keep the numbers finite */
             s = g->data[o] / sqrt(v);
             shift = (shift - mean->data[o]) * s + beta->data[o];
         }
         for (size_t i = 0; i < per_out; i++)
-            scaled[o * per_out + i] = (float)(w->data[o * per_out + i] * s);
-        cv->bias[o] = (float)shift;
+            scaled[po * per_out + i] = (float)(w->data[o * per_out + i] * s);
+        cv->bias[po] = (float)shift;
     }
-    cv->weight = depthwise ? rvmi_pack_depthwise(scaled, cout, k, k)
-                           : rvmi_pack_dense(scaled, cout, cin, k, k);
-    int winograd = !depthwise && k == 3 && stride == 1 && dilation == 1;
+    cv->weight = depthwise ? rvmi_pack_depthwise(scaled, pcout, k, k)
+                           : rvmi_pack_dense(scaled, pcout, cin, k, k);
+    int winograd = !depthwise && k == 3 && a->stride == 1 && a->dilation == 1;
     if (winograd)
-        cv->winograd = rvmi_pack_winograd(scaled, cout, cin);
+        cv->winograd = rvmi_pack_winograd(scaled, pcout, cin);
     free(scaled);
     if (!cv->weight || (winograd && !cv->winograd))
-        fail(b, RVM_ENOMEM, "out of memory packing '%s'", conv);
+        fail(b, RVM_ENOMEM, "out of memory packing '%s'", a->name);
 }
 
 static void conv_release(rvmi_conv *cv)
@@ -161,168 +161,44 @@ static void conv_release(rvmi_conv *cv)
     cv->weight = cv->bias = cv->winograd = NULL;
 }
 
-/* torchvision MobileNetV3-Large as RVM configures it (blocks 13-15 dilated). */
-static const struct {
-    int in, k, expand, out, se, hardswish, stride, dilation;
-} mnv3_config[RVM_MNV3_BLOCKS] = {
-    {16, 3, 16, 16, 0, 0, 1, 1},     {16, 3, 64, 24, 0, 0, 2, 1},
-    {24, 3, 72, 24, 0, 0, 1, 1},     {24, 5, 72, 40, 1, 0, 2, 1},
-    {40, 5, 120, 40, 1, 0, 1, 1},    {40, 5, 120, 40, 1, 0, 1, 1},
-    {40, 3, 240, 80, 0, 1, 2, 1},    {80, 3, 200, 80, 0, 1, 1, 1},
-    {80, 3, 184, 80, 0, 1, 1, 1},    {80, 3, 184, 80, 0, 1, 1, 1},
-    {80, 3, 480, 112, 1, 1, 1, 1},   {112, 3, 672, 112, 1, 1, 1, 1},
-    {112, 5, 672, 160, 1, 1, 1, 2},  {160, 5, 960, 160, 1, 1, 1, 2},
-    {160, 5, 960, 160, 1, 1, 1, 2},
-};
-
-static int make_divisible8(int v)
+/* Loads every convolution arch.c describes into its place; the deep guided filter's are
+ * checked (the checkpoint holds them) but dropped unless it runs. */
+static void load_convs(builder *b, struct rvm_model *m)
 {
-    int n = (v + 4) / 8 * 8;
-    if (n < 8)
-        n = 8;
-    if (n < 0.9 * v)
-        n += 8;
-    return n;
+    rvmi_arch *arch = malloc(sizeof *arch);
+    if (!arch) {
+        fail(b, RVM_ENOMEM, "out of memory");
+        return;
+    }
+    rvmi_arch_describe(arch, m->variant, m->has_dgf_weights);
+    int use_dgf = m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER;
+    for (int i = 0; i < arch->n && !b->status; i++) {
+        const rvmi_arch_conv *a = &arch->conv[i];
+        if (a->refiner && !use_dgf) {
+            rvmi_conv unused = {0};
+            load_conv(b, &unused, a);
+            conv_release(&unused);
+            continue;
+        }
+        load_conv(b, (rvmi_conv *)((char *)m + a->slot), a);
+    }
+    free(arch);
 }
 
-static void build_mnv3(builder *b, struct rvm_model *m)
+/* What the forward pass asks of each block, read from the convolutions loaded. */
+static void set_block_structure(struct rvm_model *m)
 {
-    const double eps = 1e-3; /* torchvision MobileNetV3 BatchNorm */
-    load_conv(b, &m->mnv3_stem, "backbone.features.0.0", "backbone.features.0.1", eps, 16, 3, 3,
-              2, 1, 0, 0, RVM_ACT_HARDSWISH);
     for (int i = 0; i < RVM_MNV3_BLOCKS; i++) {
         rvmi_mnv3_block *blk = &m->mnv3[i];
-        int in = mnv3_config[i].in, k = mnv3_config[i].k, ex = mnv3_config[i].expand;
-        int out = mnv3_config[i].out, dil = mnv3_config[i].dilation;
-        int stride = dil > 1 ? 1 : mnv3_config[i].stride;
-        rvmi_act act = mnv3_config[i].hardswish ? RVM_ACT_HARDSWISH : RVM_ACT_RELU;
-        char c[96], n[96];
-        int j = 0;
-        blk->has_expand = ex != in;
-        blk->has_se = mnv3_config[i].se;
-        blk->residual = stride == 1 && in == out;
-        if (blk->has_expand) {
-            snprintf(c, sizeof c, "backbone.features.%d.block.%d.0", i + 1, j);
-            snprintf(n, sizeof n, "backbone.features.%d.block.%d.1", i + 1, j++);
-            load_conv(b, &blk->expand, c, n, eps, ex, in, 1, 1, 1, 0, 0, act);
-        }
-        snprintf(c, sizeof c, "backbone.features.%d.block.%d.0", i + 1, j);
-        snprintf(n, sizeof n, "backbone.features.%d.block.%d.1", i + 1, j++);
-        load_conv(b, &blk->depthwise, c, n, eps, ex, ex, k, stride, dil, 1, 0, act);
-        if (blk->has_se) {
-            int sq = make_divisible8(ex / 4);
-            snprintf(c, sizeof c, "backbone.features.%d.block.%d.fc1", i + 1, j);
-            load_conv(b, &blk->se_reduce, c, NULL, 0, sq, ex, 1, 1, 1, 0, 1, RVM_ACT_RELU);
-            snprintf(c, sizeof c, "backbone.features.%d.block.%d.fc2", i + 1, j++);
-            load_conv(b, &blk->se_expand, c, NULL, 0, ex, sq, 1, 1, 1, 0, 1, RVM_ACT_HARDSIGMOID);
-        }
-        snprintf(c, sizeof c, "backbone.features.%d.block.%d.0", i + 1, j);
-        snprintf(n, sizeof n, "backbone.features.%d.block.%d.1", i + 1, j);
-        load_conv(b, &blk->project, c, n, eps, out, ex, 1, 1, 1, 0, 0, RVM_ACT_NONE);
+        blk->has_expand = blk->expand.weight != NULL;
+        blk->has_se = blk->se_reduce.weight != NULL;
+        int in = blk->has_expand ? blk->expand.cin : blk->depthwise.cin;
+        blk->residual = blk->depthwise.stride == 1 && blk->project.cout == in;
     }
-    load_conv(b, &m->mnv3_last, "backbone.features.16.0", "backbone.features.16.1", eps, 960, 160,
-              1, 1, 1, 0, 0, RVM_ACT_HARDSWISH);
-}
-
-static void build_r50(builder *b, struct rvm_model *m)
-{
-    const double eps = 1e-5;
-    static const int blocks[4] = {3, 4, 6, 3}, planes[4] = {64, 128, 256, 512};
-    load_conv(b, &m->r50_stem, "backbone.conv1", "backbone.bn1", eps, 64, 3, 7, 2, 1, 0, 0,
-              RVM_ACT_RELU);
-    int in = 64, idx = 0;
-    for (int l = 0; l < 4; l++)
-        for (int i = 0; i < blocks[l]; i++) {
-            rvmi_r50_block *blk = &m->r50[idx++];
-            int p = planes[l], out = p * 4;
-            /* layer4 trades its stride for dilation 2; its first block keeps dilation 1. */
-            int stride = (i == 0 && (l == 1 || l == 2)) ? 2 : 1;
-            int dil = (l == 3 && i > 0) ? 2 : 1;
-            char c[96], n[96];
-#define NAME(buf, what) snprintf(buf, sizeof buf, "backbone.layer%d.%d.%s", l + 1, i, what)
-            NAME(c, "conv1"), NAME(n, "bn1");
-            load_conv(b, &blk->conv1, c, n, eps, p, in, 1, 1, 1, 0, 0, RVM_ACT_RELU);
-            NAME(c, "conv2"), NAME(n, "bn2");
-            load_conv(b, &blk->conv2, c, n, eps, p, p, 3, stride, dil, 0, 0, RVM_ACT_RELU);
-            NAME(c, "conv3"), NAME(n, "bn3");
-            /* ReLU comes after the residual add */
-            load_conv(b, &blk->conv3, c, n, eps, out, p, 1, 1, 1, 0, 0, RVM_ACT_RELU);
-            blk->has_downsample = i == 0;
-            if (i == 0) {
-                NAME(c, "downsample.0"), NAME(n, "downsample.1");
-                load_conv(b, &blk->downsample, c, n, eps, out, in, 1, stride, 1, 0, 0, RVM_ACT_NONE);
-            }
-#undef NAME
-            in = out;
-        }
-}
-
-static void build_decoder(builder *b, struct rvm_model *m, int backbone_out)
-{
-    const double eps = 1e-5;
-    const int *f = m->feat_ch, *d = m->dec_ch;
-    load_conv(b, &m->aspp_main, "aspp.aspp1.0", "aspp.aspp1.1", eps, f[3], backbone_out, 1, 1, 1,
-              0, 0, RVM_ACT_RELU);
-    load_conv(b, &m->aspp_gate, "aspp.aspp2.1", NULL, 0, f[3], backbone_out, 1, 1, 1, 0, 0,
-              RVM_ACT_SIGMOID);
-    /* decode4 runs its GRU on half of f4; decode3..1 upsample, concatenate [x, f, s], conv */
-    int prev = f[3];
-    for (int k = 3; k >= 0; k--) {
-        char c[96], n[96];
-        if (k < 3) {
-            snprintf(c, sizeof c, "decoder.decode%d.conv.0", k + 1);
-            snprintf(n, sizeof n, "decoder.decode%d.conv.1", k + 1);
-            load_conv(b, &m->up_conv[k], c, n, eps, d[k], prev + f[k] + 3, 3, 1, 1, 0, 0,
-                      RVM_ACT_RELU);
-        }
-        int ch = d[k] / 2;
-        m->gru[k].channels = ch;
-        snprintf(c, sizeof c, "decoder.decode%d.gru.ih.0", k + 1);
-        load_conv(b, &m->gru[k].ih, c, NULL, 0, 2 * ch, 2 * ch, 3, 1, 1, 0, 1, RVM_ACT_SIGMOID);
-        snprintf(c, sizeof c, "decoder.decode%d.gru.hh.0", k + 1);
-        load_conv(b, &m->gru[k].hh, c, NULL, 0, ch, 2 * ch, 3, 1, 1, 0, 1, RVM_ACT_TANH);
-        prev = d[k];
-    }
-    load_conv(b, &m->out_conv[0], "decoder.decode0.conv.0", "decoder.decode0.conv.1", eps, 16,
-              d[0] + 3, 3, 1, 1, 0, 0, RVM_ACT_RELU);
-    load_conv(b, &m->out_conv[1], "decoder.decode0.conv.3", "decoder.decode0.conv.4", eps, 16, 16,
-              3, 1, 1, 0, 0, RVM_ACT_RELU);
-    load_conv(b, &m->project_mat, "project_mat.conv", NULL, 0, 4, 16, 1, 1, 1, 0, 1, RVM_ACT_NONE);
-    load_conv(b, &m->project_seg, "project_seg.conv", NULL, 0, 1, 16, 1, 1, 1, 0, 1, RVM_ACT_NONE);
-}
-
-static void build_dgf(builder *b, struct rvm_model *m, int use)
-{
-    const double eps = 1e-5;
-    const rvmi_tensor *box = get(b, "refiner.box_filter.weight");
-    if (!box || check_shape(b, box, 4, (int64_t[]){4, 1, 3, 3}))
-        return;
-    rvmi_conv dummy[3];
-    rvmi_conv *conv = use ? m->dgf_conv : dummy;
-    load_conv(b, &conv[0], "refiner.conv.0", "refiner.conv.1", eps, 16, 24, 1, 1, 1, 0, 0, RVM_ACT_RELU);
-    load_conv(b, &conv[1], "refiner.conv.3", "refiner.conv.4", eps, 16, 16, 1, 1, 1, 0, 0, RVM_ACT_RELU);
-    load_conv(b, &conv[2], "refiner.conv.6", NULL, 0, 4, 16, 1, 1, 1, 0, 1, RVM_ACT_NONE);
-    if (!use) {
-        for (int i = 0; i < 3; i++)
-            conv_release(&dummy[i]);
-        return;
-    }
-    if (b->status)
-        return;
-    /* One 16-channel depthwise pass filters [x, y, x*y, x*x]: channel j uses filter j % 4. */
-    float w16[16 * 9];
-    for (int j = 0; j < 16; j++)
-        memcpy(w16 + j * 9, box->data + (j % 4) * 9, 9 * sizeof(float));
-    rvmi_conv *cv = &m->dgf_box;
-    *cv = (rvmi_conv){.cin = 16, .cout = 16, .kh = 3, .kw = 3, .stride = 1, .dilation = 1,
-                     .depthwise = 1, .act = RVM_ACT_NONE};
-    cv->weight = rvmi_pack_depthwise(w16, 16, 3, 3);
-    cv->bias = aligned_alloc(64, 16 * sizeof(float));
-    if (!cv->weight || !cv->bias) {
-        fail(b, RVM_ENOMEM, "out of memory packing the refiner");
-        return;
-    }
-    memset(cv->bias, 0, 16 * sizeof(float));
+    for (int i = 0; i < RVM_R50_BLOCKS; i++)
+        m->r50[i].has_downsample = m->r50[i].downsample.weight != NULL;
+    for (int k = 0; k < 4; k++)
+        m->gru[k].channels = m->gru[k].hh.cout;
 }
 
 int rvmi_model_build(struct rvm_model *m, const void *weights, rvm_variant want_variant,
@@ -360,25 +236,10 @@ int rvmi_model_build(struct rvm_model *m, const void *weights, rvm_variant want_
                                            : RVM_REFINER_FAST_GUIDED_FILTER)
                      : want_refiner;
 
-    int backbone_out;
-    if (m->variant == RVM_VARIANT_MOBILENETV3) {
-        static const int f[4] = {16, 24, 40, 128}, d[4] = {32, 40, 80, 128};
-        memcpy(m->feat_ch, f, sizeof f);
-        memcpy(m->dec_ch, d, sizeof d);
-        backbone_out = 960;
-        build_mnv3(&b, m);
-    } else {
-        static const int f[4] = {64, 256, 512, 256}, d[4] = {32, 64, 128, 256};
-        memcpy(m->feat_ch, f, sizeof f);
-        memcpy(m->dec_ch, d, sizeof d);
-        backbone_out = 2048;
-        build_r50(&b, m);
-    }
-    build_decoder(&b, m, backbone_out);
-    if (m->has_dgf_weights)
-        build_dgf(&b, m, m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER);
+    load_convs(&b, m);
     if (b.status)
         goto done;
+    set_block_structure(m);
     for (int i = 0; i < w->count; i++)
         if (!b.used[i]) {
             fail(&b, RVM_EFORMAT, "checkpoint has an unexpected tensor '%s'", w->tensors[i].name);

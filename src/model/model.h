@@ -44,8 +44,6 @@ struct rvm_model {
     /* LR-ASPP */
     rvmi_conv aspp_main, aspp_gate;
     /* Recurrent decoder; index k = decode(k+1), state r(k+1) */
-    int feat_ch[4];    /* f1..f4 channels (f4 after LR-ASPP) */
-    int dec_ch[4];     /* x1..x4 channels */
     rvmi_conv up_conv[3]; /* decode1..decode3 */
     rvmi_gru gru[4];
     rvmi_conv out_conv[2];

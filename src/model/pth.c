@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <zip.h>
 
+#include "model/library.h"
 #include "model/weights.h"
 #include "rvm.h"
 
@@ -164,22 +165,16 @@ typedef struct {
 
 /* --- Errors ------------------------------------------------------------------------------- */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(pth_ctx *c, int code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(pth_ctx *c, int code, const char *fmt, ...)
 {
     /* The first error is the cause; later ones are consequences. */
-    if (!c->failed && c->err && c->errlen) {
+    if (!c->failed) {
         char msg[320];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        snprintf(c->err, c->errlen, "%s: %s", c->name, msg);
-        for (char *p = c->err; *p; p++) /* the contract is one line */
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
+        rvmi_errorf(c->err, c->errlen, code, "%s: %s", c->name, msg);
     }
     c->failed = 1;
     return code;

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/arch.h"
+#include "model/library.h"
 #include "model/weights.h"
 #include "rvm.h"
 
@@ -41,22 +43,7 @@
 #define TFJS_MAX_LAYERS 96
 
 /* ------------------------------------------------------------------------------------------
- * Error reporting: one line, never longer than the caller's buffer. */
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        /* Names and paths come from the untrusted folder; keep the message on one line. */
-        for (char *p = err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
-    }
-    return code;
-}
+ * Error messages (written with rvmi_errorf: one line, never longer than the caller's buffer). */
 
 /* Weight names are up to ~200 characters, mostly scopes; the end says which layer. Messages
  * drop the scope every name of the official export starts with, and cut very long names at a
@@ -125,110 +112,31 @@ static layer *add_layer(layer_list *L, const char *conv, const char *bn, int out
     return l;
 }
 
-/* A backbone Conv2dNormActivation (conv, BN, activation): the exporter's conv_bn_activation
- * layers, whose BN (batch_normalization_<same number>) is named after the same counter. */
-static layer *add_cba(layer_list *L, const char *prefix, int out, int in, int k, bool depthwise,
-                      bool bn_unfolded)
-{
-    char conv[80], bn[80]; /* layer names are short; room for any 64-byte prefix */
-    snprintf(conv, sizeof(conv), "%s.0", prefix);
-    snprintf(bn, sizeof(bn), "%s.1", prefix);
-    /* torchvision's MobileNetV3 uses BatchNorm2d(eps=0.001). */
-    layer *l = add_layer(L, conv, bn, out, in, k, depthwise, false, 1e-3);
-    if (bn_unfolded)
-        keras_name(l->tf_bn, sizeof(l->tf_bn), "batch_normalization", L->tf_cba);
-    L->tf_cba++;
-    return l;
-}
-
-static int make_divisible8(int v)
-{
-    /* torchvision's _make_divisible(v, 8): round to the nearest multiple of 8, not below 8 and
-     * not more than 10% below v. */
-    int r = (v + 4) / 8 * 8;
-    if (r < 8)
-        r = 8;
-    if (r * 10 < v * 9)
-        r += 8;
-    return r;
-}
-
+/* The layers of arch.c's MobileNetV3 (the export has no deep guided filter), each given its
+ * Keras name by counting. */
 static void build_layers(layer_list *L)
 {
-    /* RVM's MobileNetV3LargeEncoder (model/mobilenetv3.py): input, kernel, expanded, output
-     * channels, squeeze-excitation, dilation of the depthwise conv. */
-    static const struct {
-        short in, k, exp, out;
-        bool se;
-        bool dilated;
-    } blocks[15] = {
-        {16, 3, 16, 16, false, false},    {16, 3, 64, 24, false, false},
-        {24, 3, 72, 24, false, false},    {24, 5, 72, 40, true, false},
-        {40, 5, 120, 40, true, false},    {40, 5, 120, 40, true, false},
-        {40, 3, 240, 80, false, false},   {80, 3, 200, 80, false, false},
-        {80, 3, 184, 80, false, false},   {80, 3, 184, 80, false, false},
-        {80, 3, 480, 112, true, false},   {112, 3, 672, 112, true, false},
-        {112, 5, 672, 160, true, true},   {160, 5, 960, 160, true, true},
-        {160, 5, 960, 160, true, true},
-    };
-    char p[64], a[64], b[64];
+    rvmi_arch arch;
+    rvmi_arch_describe(&arch, RVM_VARIANT_MOBILENETV3, false);
     memset(L, 0, sizeof(*L));
-
-    add_cba(L, "backbone.features.0", 16, 3, 3, false, false);
-    for (int i = 0; i < 15; i++) {
-        int m = 0, in = blocks[i].in, ex = blocks[i].exp;
-        if (ex != in) { /* torchvision omits the expansion when it would be the identity */
-            snprintf(p, sizeof(p), "backbone.features.%d.block.%d", i + 1, m++);
-            add_cba(L, p, ex, in, 1, false, false);
+    for (int i = 0; i < arch.n; i++) {
+        const rvmi_arch_conv *c = &arch.conv[i];
+        layer *l = add_layer(L, c->name, c->bn[0] ? c->bn : NULL, c->cout,
+                             c->depthwise ? 1 : c->cin, c->k, c->depthwise, c->bias, c->bn_eps);
+        /* The backbone's Conv2dNormActivation layers are the exporter's conv_bn_activation
+         * layers, whose BN (batch_normalization_<same number>) is named after their own
+         * counter. A dilated depthwise conv becomes SpaceToBatch + conv + BatchToSpace in TF,
+         * which stopped the converter from folding its BN. */
+        if (c->bn[0] && strncmp(c->name, "backbone.", 9) == 0) {
+            if (c->depthwise && c->dilation > 1)
+                keras_name(l->tf_bn, sizeof(l->tf_bn), "batch_normalization", L->tf_cba);
+            L->tf_cba++;
         }
-        snprintf(p, sizeof(p), "backbone.features.%d.block.%d", i + 1, m++);
-        /* A dilated depthwise conv becomes SpaceToBatch + conv + BatchToSpace in TF, which
-         * stopped the converter from folding its BN. */
-        add_cba(L, p, ex, 1, blocks[i].k, true, blocks[i].dilated);
-        if (blocks[i].se) {
-            int sq = make_divisible8(ex / 4);
-            snprintf(a, sizeof(a), "backbone.features.%d.block.%d.fc1", i + 1, m);
-            snprintf(b, sizeof(b), "backbone.features.%d.block.%d.fc2", i + 1, m++);
-            add_layer(L, a, NULL, sq, ex, 1, false, true, 0.0);
-            add_layer(L, b, NULL, ex, sq, 1, false, true, 0.0);
-        }
-        snprintf(p, sizeof(p), "backbone.features.%d.block.%d", i + 1, m++);
-        add_cba(L, p, blocks[i].out, ex, 1, false, false);
+        /* The TF.js export has no segmentation head; project_seg stays zero. It is the last
+         * layer, so it does not shift the Keras numbering of the others. */
+        if (strcmp(c->name, "project_seg.conv") == 0)
+            l->tf_conv[0] = '\0';
     }
-    add_cba(L, "backbone.features.16", 960, 160, 1, false, false);
-
-    /* LRASPP(960, 128): the second branch is pool -> conv (no bias) -> sigmoid, so no BN. */
-    add_layer(L, "aspp.aspp1.0", "aspp.aspp1.1", 128, 960, 1, false, false, 1e-5);
-    add_layer(L, "aspp.aspp2.1", NULL, 128, 960, 1, false, false, 0.0);
-
-    /* RecurrentDecoder([16, 24, 40, 128], [80, 40, 32, 16]); the source image has 3 channels
-     * and is concatenated into every upsampling block. */
-    static const int feat[4] = {16, 24, 40, 128}, dec[4] = {80, 40, 32, 16};
-    int gru = feat[3] / 2; /* the bottleneck's ConvGRU runs on half the channels */
-    add_layer(L, "decoder.decode4.gru.ih.0", NULL, 2 * gru, 2 * gru, 3, false, true, 0.0);
-    add_layer(L, "decoder.decode4.gru.hh.0", NULL, gru, 2 * gru, 3, false, true, 0.0);
-    int x = feat[3];
-    for (int j = 0; j < 3; j++) {
-        int d = 3 - j, out = dec[j];
-        snprintf(a, sizeof(a), "decoder.decode%d.conv.0", d);
-        snprintf(b, sizeof(b), "decoder.decode%d.conv.1", d);
-        add_layer(L, a, b, out, x + feat[2 - j] + 3, 3, false, false, 1e-5);
-        gru = out / 2;
-        snprintf(a, sizeof(a), "decoder.decode%d.gru.ih.0", d);
-        add_layer(L, a, NULL, 2 * gru, 2 * gru, 3, false, true, 0.0);
-        snprintf(a, sizeof(a), "decoder.decode%d.gru.hh.0", d);
-        add_layer(L, a, NULL, gru, 2 * gru, 3, false, true, 0.0);
-        x = out;
-    }
-    add_layer(L, "decoder.decode0.conv.0", "decoder.decode0.conv.1", dec[3], x + 3, 3, false,
-              false, 1e-5);
-    add_layer(L, "decoder.decode0.conv.3", "decoder.decode0.conv.4", dec[3], dec[3], 3, false,
-              false, 1e-5);
-    add_layer(L, "project_mat.conv", NULL, 4, dec[3], 1, false, true, 0.0);
-    /* The TF.js export has no segmentation head; project_seg stays zero. It is the last
-     * layer, so it does not shift the Keras numbering of the others. */
-    layer *seg = add_layer(L, "project_seg.conv", NULL, 1, dec[3], 1, false, true, 0.0);
-    seg->tf_conv[0] = '\0';
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -346,22 +254,23 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
     entry *e = &ld->entries[ld->nentries];
     memset(e, 0, sizeof(*e));
     if (!cJSON_IsObject(w))
-        return fail(err, errlen, RVM_EFORMAT,
-                    "%s: weightsManifest[%d].weights[%d] is not an object", jn, g, i);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                           "%s: weightsManifest[%d].weights[%d] is not an object", jn, g, i);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(w, "name");
     if (!cJSON_IsString(name) || !name->valuestring[0])
-        return fail(err, errlen, RVM_EFORMAT, "%s: weightsManifest[%d].weights[%d] has no name",
-                    jn, g, i);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                           "%s: weightsManifest[%d].weights[%d] has no name", jn, g, i);
     e->name = name->valuestring;
     const char *tn = name_tail(e->name);
 
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
     if (!cJSON_IsArray(shape))
-        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no \"shape\" array", jn, tn);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no \"shape\" array", jn,
+                           tn);
     int rank = cJSON_GetArraySize(shape);
     if (rank > TFJS_MAX_RANK)
-        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has rank %d (at most %d)", jn, tn,
-                    rank, TFJS_MAX_RANK);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' has rank %d (at most %d)", jn,
+                           tn, rank, TFJS_MAX_RANK);
     e->ndim = rank;
     e->numel = 1;
     const cJSON *d;
@@ -372,21 +281,22 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
          * the running product below stays under 2^60 and cannot overflow. */
         double v = cJSON_IsNumber(d) ? d->valuedouble : -1.0;
         if (!(v >= 0.0 && v <= (double)TFJS_MAX_SHARD_BYTES) || v != floor(v))
-            return fail(err, errlen, RVM_EFORMAT,
-                        "%s: weight '%s' has an invalid dimension (not an integer in 0..%llu)",
-                        jn, tn, (unsigned long long)TFJS_MAX_SHARD_BYTES);
+            return rvmi_errorf(
+                err, errlen, RVM_EFORMAT,
+                "%s: weight '%s' has an invalid dimension (not an integer in 0..%llu)", jn, tn,
+                (unsigned long long)TFJS_MAX_SHARD_BYTES);
         e->shape[k++] = (int64_t)v;
         e->numel *= (uint64_t)v;
         if (e->numel > TFJS_MAX_SHARD_BYTES)
-            return fail(err, errlen, RVM_ENOMEM,
-                        "%s: weight '%s' has more elements than the %llu MiB limit allows", jn,
-                        tn, (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
+            return rvmi_errorf(err, errlen, RVM_ENOMEM,
+                               "%s: weight '%s' has more elements than the %llu MiB limit allows",
+                               jn, tn, (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
     }
 
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
     const char *dt = cJSON_IsString(dtype) ? dtype->valuestring : NULL;
     if (!dt)
-        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no dtype", jn, tn);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no dtype", jn, tn);
     unsigned esize;
     if (strcmp(dt, "float32") == 0) {
         e->st = ST_F32;
@@ -399,8 +309,8 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
         e->st = ST_BOOL;
         esize = 1;
     } else {
-        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has unsupported dtype '%.20s'",
-                    jn, tn, dt);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                           "%s: weight '%s' has unsupported dtype '%.20s'", jn, tn, dt);
     }
 
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(w, "quantization");
@@ -408,32 +318,34 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
         const cJSON *qd = cJSON_IsObject(q) ? cJSON_GetObjectItemCaseSensitive(q, "dtype") : NULL;
         const char *qt = cJSON_IsString(qd) ? qd->valuestring : NULL;
         if (!qt)
-            return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has a malformed quantization",
-                        jn, tn);
+            return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                               "%s: weight '%s' has a malformed quantization", jn, tn);
         /* The converter quantizes float weights only. */
         if (e->st != ST_F32)
-            return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' is %s but quantized", jn, tn,
-                        dt);
+            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' is %s but quantized", jn,
+                               tn, dt);
         if (strcmp(qt, "uint8") == 0 || strcmp(qt, "uint16") == 0) {
             e->st = qt[4] == '8' ? ST_Q_U8 : ST_Q_U16;
             esize = e->st == ST_Q_U8 ? 1 : 2;
             const cJSON *mn = cJSON_GetObjectItemCaseSensitive(q, "min");
             const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "scale");
             if (!cJSON_IsNumber(mn) || !cJSON_IsNumber(sc))
-                return fail(err, errlen, RVM_EFORMAT,
-                            "%s: weight '%s' is quantized without min and scale", jn, tn);
+                return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                                   "%s: weight '%s' is quantized without min and scale", jn, tn);
             /* Dequantization happens in float32, as TF.js does it. */
             e->min = (float)mn->valuedouble;
             e->scale = (float)sc->valuedouble;
             if (!isfinite(e->min) || !isfinite(e->scale))
-                return fail(err, errlen, RVM_EFORMAT,
-                            "%s: weight '%s' has a non-finite quantization min or scale", jn, tn);
+                return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                                   "%s: weight '%s' has a non-finite quantization min or scale", jn,
+                                   tn);
         } else if (strcmp(qt, "float16") == 0) {
             e->st = ST_Q_F16;
             esize = 2;
         } else {
-            return fail(err, errlen, RVM_EFORMAT,
-                        "%s: weight '%s' has unsupported quantization dtype '%.20s'", jn, tn, qt);
+            return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                               "%s: weight '%s' has unsupported quantization dtype '%.20s'", jn, tn,
+                               qt);
         }
     }
 
@@ -450,11 +362,11 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
 {
     const char *jn = ld->jname;
     if (!cJSON_IsObject(ld->json))
-        return fail(err, errlen, RVM_EFORMAT, "%s: not a JSON object", jn);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: not a JSON object", jn);
     const cJSON *man = cJSON_GetObjectItemCaseSensitive(ld->json, "weightsManifest");
     if (!cJSON_IsArray(man) || cJSON_GetArraySize(man) == 0)
-        return fail(err, errlen, RVM_EFORMAT,
-                    "%s: no \"weightsManifest\" array (not a TF.js graph model)", jn);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                           "%s: no \"weightsManifest\" array (not a TF.js graph model)", jn);
 
     int ngroups = cJSON_GetArraySize(man), nweights = 0;
     const cJSON *grp;
@@ -462,17 +374,17 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
     {
         const cJSON *ws = cJSON_GetObjectItemCaseSensitive(grp, "weights");
         if (!cJSON_IsObject(grp) || !cJSON_IsArray(ws))
-            return fail(err, errlen, RVM_EFORMAT,
-                        "%s: weightsManifest entry without a \"weights\" array", jn);
+            return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                               "%s: weightsManifest entry without a \"weights\" array", jn);
         int n = cJSON_GetArraySize(ws);
         if (n > INT32_MAX / 2 - nweights) /* cannot happen below the JSON size cap */
-            return fail(err, errlen, RVM_ENOMEM, "%s: too many weights", jn);
+            return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: too many weights", jn);
         nweights += n;
     }
     ld->groups = calloc((size_t)ngroups, sizeof(*ld->groups));
     ld->entries = calloc(nweights ? (size_t)nweights : 1, sizeof(*ld->entries));
     if (!ld->groups || !ld->entries)
-        return fail(err, errlen, RVM_ENOMEM, "%s: out of memory", jn);
+        return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: out of memory", jn);
     ld->ngroups = ngroups;
 
     uint64_t total = 0;
@@ -482,8 +394,8 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
         group *G = &ld->groups[g];
         const cJSON *paths = cJSON_GetObjectItemCaseSensitive(grp, "paths");
         if (!cJSON_IsArray(paths) || cJSON_GetArraySize(paths) == 0)
-            return fail(err, errlen, RVM_EFORMAT, "%s: weightsManifest[%d] has no \"paths\"", jn,
-                        g);
+            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weightsManifest[%d] has no \"paths\"",
+                               jn, g);
         const cJSON *p;
         cJSON_ArrayForEach(p, paths)
         {
@@ -491,10 +403,11 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
             const char *s = cJSON_IsString(p) ? p->valuestring : NULL;
             if (!s || !s[0] || strchr(s, '/') || strchr(s, '\\') || strcmp(s, ".") == 0 ||
                 strcmp(s, "..") == 0)
-                return fail(err, errlen, RVM_EFORMAT,
-                            "%s: weightsManifest[%d] has a shard path that is not a plain file "
-                            "name in the model folder",
-                            jn, g);
+                return rvmi_errorf(
+                    err, errlen, RVM_EFORMAT,
+                    "%s: weightsManifest[%d] has a shard path that is not a plain file "
+                    "name in the model folder",
+                    jn, g);
         }
         G->paths = paths;
         int i = 0;
@@ -506,9 +419,9 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
                 return rc;
             /* Checked per weight so the sum never exceeds 2^31 + 2^32 and cannot overflow. */
             if (total + G->nbytes > TFJS_MAX_SHARD_BYTES)
-                return fail(err, errlen, RVM_ENOMEM,
-                            "%s: the weights need more than the %llu MiB limit", jn,
-                            (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
+                return rvmi_errorf(err, errlen, RVM_ENOMEM,
+                                   "%s: the weights need more than the %llu MiB limit", jn,
+                                   (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
         }
         total += G->nbytes;
         g++;
@@ -525,12 +438,12 @@ static FILE *open_regular(const char *path, uint64_t *size, char *err, size_t er
     FILE *f = fopen(path, "rb");
     struct stat st;
     if (!f) {
-        *rc = fail(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+        *rc = rvmi_errorf(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
         fclose(f);
-        *rc = fail(err, errlen, RVM_EIO, "%s is not a regular file", path);
+        *rc = rvmi_errorf(err, errlen, RVM_EIO, "%s is not a regular file", path);
         return NULL;
     }
     *size = (uint64_t)st.st_size;
@@ -542,10 +455,10 @@ static int read_exact(FILE *f, const char *path, uint8_t *dst, uint64_t n, char 
                       size_t errlen)
 {
     if (n > 0 && fread(dst, 1, (size_t)n, f) != (size_t)n)
-        return fail(err, errlen, RVM_EIO, "cannot read %s: %s", path,
-                    ferror(f) ? strerror(errno) : "file shrank while reading");
+        return rvmi_errorf(err, errlen, RVM_EIO, "cannot read %s: %s", path,
+                           ferror(f) ? strerror(errno) : "file shrank while reading");
     if (fgetc(f) != EOF)
-        return fail(err, errlen, RVM_EIO, "cannot read %s: file grew while reading", path);
+        return rvmi_errorf(err, errlen, RVM_EIO, "cannot read %s: file grew while reading", path);
     return 0;
 }
 
@@ -572,9 +485,11 @@ static int parse_json(loader *ld, char *buf, size_t size, char *err, size_t errl
     size_t pos = end ? (size_t)(end - buf) : 0;
     free(buf);
     if (!ld->json)
-        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname,
+                           pos);
     if (pos != size) /* cJSON skips NULs as whitespace; anything else after the value fails */
-        return fail(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname, pos);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname,
+                           pos);
     return 0;
 }
 
@@ -587,13 +502,13 @@ static int read_json(loader *ld, const char *jpath, char *err, size_t errlen)
         return rc;
     if (size > TFJS_MAX_JSON_BYTES) {
         fclose(f);
-        return fail(err, errlen, RVM_ENOMEM, "%s: larger than %llu MiB", ld->jname,
-                    (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
+        return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: larger than %llu MiB", ld->jname,
+                           (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
     }
     char *buf = malloc((size_t)size + 1);
     if (!buf) {
         fclose(f);
-        return fail(err, errlen, RVM_ENOMEM, "%s: out of memory", ld->jname);
+        return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: out of memory", ld->jname);
     }
     rc = read_exact(f, jpath, (uint8_t *)buf, size, err, errlen);
     fclose(f);
@@ -612,11 +527,11 @@ static int shards_too_short(const loader *ld, int g, uint64_t have, char *err, s
     for (int i = 0; i < ld->nentries && !e; i++)
         if (ld->entries[i].group == g && ld->entries[i].offset + ld->entries[i].nbytes > have)
             e = &ld->entries[i];
-    return fail(err, errlen, RVM_EFORMAT,
-                "%s: weight '%s' needs bytes %llu..%llu but the shards of group %d end at %llu",
-                ld->jname, e ? name_tail(e->name) : "?", (unsigned long long)(e ? e->offset : 0),
-                (unsigned long long)(e ? e->offset + e->nbytes : 0), g + 1,
-                (unsigned long long)have);
+    return rvmi_errorf(
+        err, errlen, RVM_EFORMAT,
+        "%s: weight '%s' needs bytes %llu..%llu but the shards of group %d end at %llu", ld->jname,
+        e ? name_tail(e->name) : "?", (unsigned long long)(e ? e->offset : 0),
+        (unsigned long long)(e ? e->offset + e->nbytes : 0), g + 1, (unsigned long long)have);
 }
 
 /* Checks that the shards of group g hold exactly the bytes its weights need. Done from the
@@ -631,19 +546,20 @@ static int check_shard_sizes(loader *ld, int g, char *err, size_t errlen)
     {
         char *path = join_path(ld->dir, p->valuestring);
         if (!path)
-            return fail(err, errlen, RVM_ENOMEM, "out of memory");
+            return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
         struct stat st;
         int rc = 0;
         if (stat(path, &st) != 0)
-            rc = fail(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+            rc = rvmi_errorf(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
         else if (!S_ISREG(st.st_mode) || st.st_size < 0)
-            rc = fail(err, errlen, RVM_EIO, "%s is not a regular file", path);
+            rc = rvmi_errorf(err, errlen, RVM_EIO, "%s is not a regular file", path);
         else if ((uint64_t)st.st_size > G->nbytes - have)
-            rc = fail(err, errlen, RVM_EFORMAT,
-                      "%s: shard '%.80s' is too long: the weights of group %d take %llu bytes, "
-                      "the shards hold at least %llu",
-                      ld->jname, p->valuestring, g + 1, (unsigned long long)G->nbytes,
-                      (unsigned long long)(have + (uint64_t)st.st_size));
+            rc = rvmi_errorf(
+                err, errlen, RVM_EFORMAT,
+                "%s: shard '%.80s' is too long: the weights of group %d take %llu bytes, "
+                "the shards hold at least %llu",
+                ld->jname, p->valuestring, g + 1, (unsigned long long)G->nbytes,
+                (unsigned long long)(have + (uint64_t)st.st_size));
         free(path);
         if (rc)
             return rc;
@@ -663,8 +579,8 @@ static int read_shards(loader *ld, char *err, size_t errlen)
         group *G = &ld->groups[g];
         G->owned = malloc(G->nbytes ? (size_t)G->nbytes : 1);
         if (!G->owned)
-            return fail(err, errlen, RVM_ENOMEM, "out of memory for %llu bytes of weights",
-                        (unsigned long long)G->nbytes);
+            return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory for %llu bytes of weights",
+                               (unsigned long long)G->nbytes);
         G->data = G->owned;
         uint64_t filled = 0;
         const cJSON *p;
@@ -672,13 +588,13 @@ static int read_shards(loader *ld, char *err, size_t errlen)
         {
             char *path = join_path(ld->dir, p->valuestring);
             if (!path)
-                return fail(err, errlen, RVM_ENOMEM, "out of memory");
+                return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
             uint64_t size;
             FILE *f = open_regular(path, &size, err, errlen, &rc);
             /* The sizes were right a moment ago; a file replaced since is an I/O problem. */
             if (f && size > G->nbytes - filled)
-                rc = fail(err, errlen, RVM_EIO, "cannot read %s: file changed while reading",
-                          path);
+                rc = rvmi_errorf(err, errlen, RVM_EIO, "cannot read %s: file changed while reading",
+                                 path);
             if (f && !rc)
                 rc = read_exact(f, path, G->owned + filled, size, err, errlen);
             if (f)
@@ -689,8 +605,8 @@ static int read_shards(loader *ld, char *err, size_t errlen)
             filled += size;
         }
         if (filled != G->nbytes)
-            return fail(err, errlen, RVM_EIO, "cannot read the shards of group %d: files "
-                        "changed while reading", g + 1);
+            return rvmi_errorf(err, errlen, RVM_EIO, "cannot read the shards of group %d: files "
+                               "changed while reading", g + 1);
     }
     return 0;
 }
@@ -711,9 +627,10 @@ static int attach_shards(loader *ld, const uint8_t *shard, size_t len, char *err
         off += G->nbytes;
     }
     if (off != (uint64_t)len)
-        return fail(err, errlen, RVM_EFORMAT,
-                    "%s: the shard data is too long: the weights take %llu bytes, it holds %llu",
-                    ld->jname, (unsigned long long)off, (unsigned long long)len);
+        return rvmi_errorf(
+            err, errlen, RVM_EFORMAT,
+            "%s: the shard data is too long: the weights take %llu bytes, it holds %llu", ld->jname,
+            (unsigned long long)off, (unsigned long long)len);
     return 0;
 }
 
@@ -759,13 +676,13 @@ static int decode(const loader *ld, const entry *e, float *dst, char *err, size_
         }
         break;
     default:
-        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float tensor", ld->jname,
-                    name_tail(e->name));
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float tensor",
+                           ld->jname, name_tail(e->name));
     }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(dst[i]))
-            return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' holds a non-finite value",
-                        ld->jname, name_tail(e->name));
+            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' holds a non-finite value",
+                               ld->jname, name_tail(e->name));
     return 0;
 }
 
@@ -781,17 +698,17 @@ static int find(loader *ld, const char *key, role r, int ndim, const int64_t *sh
         if (e->role != r || e->keylen != kl || memcmp(e->key, key, kl) != 0)
             continue;
         if (hit)
-            return fail(err, errlen, RVM_EFORMAT, "%s: the %s of layer '%s' appears twice",
-                        ld->jname, what[r], key);
+            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: the %s of layer '%s' appears twice",
+                               ld->jname, what[r], key);
         hit = e;
     }
     if (!hit)
-        return fail(err, errlen, RVM_EFORMAT,
-                    "%s: the %s of layer '%s' is missing (not the RVM MobileNetV3 model?)",
-                    ld->jname, what[r], key);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                           "%s: the %s of layer '%s' is missing (not the RVM MobileNetV3 model?)",
+                           ld->jname, what[r], key);
     if (!hit->is_float)
-        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float32 tensor",
-                    ld->jname, name_tail(hit->name));
+        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float32 tensor",
+                           ld->jname, name_tail(hit->name));
     bool same = hit->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)
         same = hit->shape[d] == shape[d];
@@ -803,8 +720,9 @@ static int find(loader *ld, const char *key, role r, int ndim, const int64_t *sh
         for (int d = 0; d < hit->ndim; d++)
             snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%lld", d ? "," : "",
                      (long long)hit->shape[d]);
-        return fail(err, errlen, RVM_EFORMAT, "%s: weight '%s' has shape [%s], expected [%s]",
-                    ld->jname, name_tail(hit->name), got, want);
+        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                           "%s: weight '%s' has shape [%s], expected [%s]", ld->jname,
+                           name_tail(hit->name), got, want);
     }
     hit->used = true;
     *out = hit;
@@ -818,7 +736,7 @@ static int emit(rvmi_weights *w, const char *module, const char *param, int ndim
     snprintf(name, sizeof(name), "%s.%s", module, param);
     if (!data || rvmi_weights_add(w, name, ndim, shape, data) != 0) {
         free(data);
-        return fail(err, errlen, RVM_ENOMEM, "out of memory");
+        return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -836,7 +754,7 @@ static int vector_of(loader *ld, const entry *e, float **out, char *err, size_t 
 {
     *out = malloc((size_t)e->numel * sizeof(float));
     if (!*out)
-        return fail(err, errlen, RVM_ENOMEM, "out of memory");
+        return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
     int rc = decode(ld, e, *out, err, errlen);
     if (rc) {
         free(*out);
@@ -877,7 +795,7 @@ static int map_layer(loader *ld, const layer *l, rvmi_weights *w, char *err, siz
     if (wn > ld->scratch_len) {
         float *s = realloc(ld->scratch, wn * sizeof(float));
         if (!s)
-            return fail(err, errlen, RVM_ENOMEM, "out of memory");
+            return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
         ld->scratch = s;
         ld->scratch_len = wn;
     }
@@ -954,7 +872,7 @@ static int load_parsed(loader *ld, bool in_memory, const uint8_t *shard, size_t 
 
     layer_list *L = NULL;
     if (!rc && !(L = malloc(sizeof(*L))))
-        rc = fail(err, errlen, RVM_ENOMEM, "out of memory");
+        rc = rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
     if (!rc) {
         build_layers(L);
         for (int i = 0; i < L->n && !rc; i++)
@@ -963,9 +881,9 @@ static int load_parsed(loader *ld, bool in_memory, const uint8_t *shard, size_t 
     /* A layer tensor we did not consume means a graph with layers RVM does not have. */
     for (int i = 0; i < ld->nentries && !rc; i++)
         if (ld->entries[i].role != ROLE_NONE && !ld->entries[i].used)
-            rc = fail(err, errlen, RVM_EFORMAT,
-                      "%s: weight '%s' belongs to no layer of RVM MobileNetV3", ld->jname,
-                      name_tail(ld->entries[i].name));
+            rc = rvmi_errorf(err, errlen, RVM_EFORMAT,
+                             "%s: weight '%s' belongs to no layer of RVM MobileNetV3", ld->jname,
+                             name_tail(ld->entries[i].name));
     free(L);
     return rc;
 }
@@ -974,7 +892,7 @@ static int load(loader *ld, const char *path, rvmi_weights *out, char *err, size
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        return fail(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+        return rvmi_errorf(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
 
     char *jpath;
     if (S_ISDIR(st.st_mode)) {
@@ -988,7 +906,7 @@ static int load(loader *ld, const char *path, rvmi_weights *out, char *err, size
     }
     if (!ld->dir || !jpath) {
         free(jpath);
-        return fail(err, errlen, RVM_ENOMEM, "out of memory");
+        return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
     }
     const char *slash = strrchr(jpath, '/');
     ld->jname = slash ? slash + 1 : jpath;
@@ -1007,10 +925,10 @@ int rvmi_tfjs_load(const char *path, rvmi_weights *out, char *err, size_t errlen
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no output");
+        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no output");
     memset(out, 0, sizeof(*out));
     if (!path || !path[0])
-        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no path");
+        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no path");
 
     loader ld;
     memset(&ld, 0, sizeof(ld));
@@ -1027,13 +945,13 @@ int rvmi_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shar
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no output");
+        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no output");
     memset(out, 0, sizeof(*out));
     if ((!json && json_len) || (!shard && shard_len))
-        return fail(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no data");
+        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no data");
     if ((uint64_t)json_len > TFJS_MAX_JSON_BYTES)
-        return fail(err, errlen, RVM_ENOMEM, "model.json: larger than %llu MiB",
-                    (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
+        return rvmi_errorf(err, errlen, RVM_ENOMEM, "model.json: larger than %llu MiB",
+                           (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
 
     loader ld;
     memset(&ld, 0, sizeof(ld));
@@ -1042,7 +960,7 @@ int rvmi_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shar
     char *buf = malloc(json_len + 1);
     int rc;
     if (!buf) {
-        rc = fail(err, errlen, RVM_ENOMEM, "model.json: out of memory");
+        rc = rvmi_errorf(err, errlen, RVM_ENOMEM, "model.json: out of memory");
     } else {
         if (json_len)
             memcpy(buf, json, json_len);
