@@ -1,6 +1,7 @@
 /* One model, several streams at once: the model must be read-only and each stream's state its
- * own. Two threads run the same frames through two streams of one model; their outputs must
- * equal, bit for bit, those of a stream that ran alone (the kernels are deterministic).
+ * own. Two threads run the same frames through two streams of one model, each stream with one
+ * and then with two threads of its own; their outputs must equal, bit for bit, those of a
+ * stream that ran alone (the kernels are deterministic, whatever the thread count).
  * Also checks the API's argument errors (they return codes, never crash).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <math.h>
@@ -36,6 +37,7 @@ typedef struct {
     const uint8_t *frames;
     int w, h;
     uint16_t *pha; /* FRAMES * w * h */
+    int threads;   /* of the stream */
     int status;
 } job;
 
@@ -43,7 +45,7 @@ static void *run(void *arg)
 {
     job *j = arg;
     char err[256];
-    rvm_stream *s = rvm_stream_create(j->model, 1, NULL, err, sizeof err);
+    rvm_stream *s = rvm_stream_create(j->model, j->threads, NULL, err, sizeof err);
     if (!s) {
         j->status = -1;
         return NULL;
@@ -72,18 +74,26 @@ int main(void)
     if (!model)
         return 1;
     size_t n = (size_t)FRAMES * w * h;
-    job alone = {model, in.data, w, h, calloc(n, 2), 0};
+    job alone = {model, in.data, w, h, calloc(n, 2), 1, 0};
     run(&alone);
     CHECK(alone.status == 0, "a stream alone failed");
-    job a = {model, in.data, w, h, calloc(n, 2), 0}, b = {model, in.data, w, h, calloc(n, 2), 0};
-    pthread_t ta, tb;
-    pthread_create(&ta, NULL, run, &a);
-    pthread_create(&tb, NULL, run, &b);
-    pthread_join(ta, NULL);
-    pthread_join(tb, NULL);
-    CHECK(a.status == 0 && b.status == 0, "concurrent streams failed");
-    CHECK(memcmp(a.pha, alone.pha, n * 2) == 0, "stream A differs from a stream alone");
-    CHECK(memcmp(b.pha, alone.pha, n * 2) == 0, "stream B differs from a stream alone");
+    job a = {model, in.data, w, h, calloc(n, 2), 1, 0};
+    job b = {model, in.data, w, h, calloc(n, 2), 1, 0};
+    for (int threads = 1; threads <= 2; threads++) {
+        a.threads = b.threads = threads;
+        memset(a.pha, 0, n * 2), memset(b.pha, 0, n * 2);
+        pthread_t ta, tb;
+        pthread_create(&ta, NULL, run, &a);
+        pthread_create(&tb, NULL, run, &b);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        CHECK(a.status == 0 && b.status == 0, "concurrent streams (%d threads each) failed",
+              threads);
+        CHECK(memcmp(a.pha, alone.pha, n * 2) == 0,
+              "stream A (%d threads) differs from a stream alone", threads);
+        CHECK(memcmp(b.pha, alone.pha, n * 2) == 0,
+              "stream B (%d threads) differs from a stream alone", threads);
+    }
 
     /* argument errors: codes and messages, no crash */
     rvm_stream *s = rvm_stream_create(model, 2, NULL, err, sizeof err);

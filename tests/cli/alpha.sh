@@ -27,15 +27,17 @@ ok "FFV1 with alpha (bgra)"
 # The alpha channel of each is the matte: exact for FFV1 (lossless), within the 2 steps
 # that the 8 -> 10 -> 12 -> 8-bit conversions around ProRes cost, and present (not all
 # opaque) for VP9.
-ffmpeg -nostdin -v error -i pha.mkv -f rawvideo -pix_fmt gray matte.raw
-ffmpeg -nostdin -v error -i com.mkv -vf alphaextract -f rawvideo -pix_fmt gray a_ffv1.raw
+ffmpeg -nostdin -v error -i pha.mkv -f rawvideo -pix_fmt gray matte.raw || fail "ffmpeg cannot decode pha.mkv"
+ffmpeg -nostdin -v error -i com.mkv -vf alphaextract -f rawvideo -pix_fmt gray a_ffv1.raw ||
+    fail "ffmpeg cannot extract the alpha of com.mkv"
 "$PIXCMP" gray matte.raw a_ffv1.raw || fail "FFV1 alpha is not the matte"
 ok "FFV1 alpha equals the alpha output"
-ffmpeg -nostdin -v error -i com.mov -vf alphaextract -f rawvideo -pix_fmt gray a_prores.raw
+ffmpeg -nostdin -v error -i com.mov -vf alphaextract -f rawvideo -pix_fmt gray a_prores.raw ||
+    fail "ffmpeg cannot extract the alpha of com.mov"
 "$PIXCMP" gray matte.raw a_prores.raw 2 || fail "ProRes alpha differs from the matte by more than 2"
 ok "ProRes alpha equals the matte within 2 steps"
 ffmpeg -nostdin -v error -c:v libvpx-vp9 -i com.webm -vf alphaextract -frames:v 1 -f rawvideo \
-    -pix_fmt gray a_vp9.raw
+    -pix_fmt gray a_vp9.raw || fail "ffmpeg cannot extract the alpha of com.webm"
 od -An -tu1 -v a_vp9.raw | awk '{ for (i = 1; i <= NF; i++) { if ($i < 16) lo++; if ($i > 240) hi++ } } END { exit !(lo > 100 && hi > 100) }' \
     || fail "VP9 alpha has no transparent and opaque areas"
 ok "VP9 alpha decodes with transparent and opaque areas"
