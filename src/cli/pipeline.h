@@ -12,6 +12,7 @@
 #include "io/background.h"
 #include "io/compose.h"
 #include "io/reader.h"
+#include "io/pngseq.h"
 #include "io/writer.h"
 #include "rvm.h"
 

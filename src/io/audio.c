@@ -9,6 +9,27 @@
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 
+/* The sample rates and formats an encoder takes (0- and NONE-terminated lists; NULL: any).
+ * FFmpeg 7.1 (libavcodec 61.13) replaced the AVCodec fields with avcodec_get_supported_config
+ * and deprecated them; Debian 12's FFmpeg 5.1 has only the fields. */
+static void encoder_support(const AVCodecContext *enc, const AVCodec *ec, const int **rates,
+                            const enum AVSampleFormat **formats)
+{
+#if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(61, 13, 100)
+    const void *r = NULL, *f = NULL;
+    if (avcodec_get_supported_config(enc, ec, AV_CODEC_CONFIG_SAMPLE_RATE, 0, &r, NULL) < 0)
+        r = NULL;
+    if (avcodec_get_supported_config(enc, ec, AV_CODEC_CONFIG_SAMPLE_FORMAT, 0, &f, NULL) < 0)
+        f = NULL;
+    *rates = r;
+    *formats = f;
+#else
+    (void)enc;
+    *rates = ec->supported_samplerates;
+    *formats = ec->sample_fmts;
+#endif
+}
+
 struct rvmi_audio_transcoder {
     AVCodecContext *dec, *enc;
     SwrContext *swr;
@@ -83,9 +104,12 @@ rvmi_audio_transcoder *rvmi_audio_transcoder_open(const AVCodecParameters *in, A
     av_channel_layout_uninit(&layout);
 
     int rate = t->dec->sample_rate > 0 ? t->dec->sample_rate : 48000;
-    if (ec->supported_samplerates) {
-        int best = ec->supported_samplerates[0];
-        for (const int *r = ec->supported_samplerates; *r; r++) {
+    const int *rates = NULL;
+    const enum AVSampleFormat *formats = NULL;
+    encoder_support(t->enc, ec, &rates, &formats);
+    if (rates) {
+        int best = rates[0];
+        for (const int *r = rates; *r; r++) {
             if (*r == rate) {
                 best = rate;
                 break;
@@ -97,7 +121,7 @@ rvmi_audio_transcoder *rvmi_audio_transcoder_open(const AVCodecParameters *in, A
         rate = best;
     }
     t->enc->sample_rate = rate;
-    t->enc->sample_fmt = ec->sample_fmts ? ec->sample_fmts[0] : AV_SAMPLE_FMT_FLTP;
+    t->enc->sample_fmt = formats ? formats[0] : AV_SAMPLE_FMT_FLTP;
     t->enc->bit_rate = t->enc->ch_layout.nb_channels > 1 ? 128000 : 64000;
     t->enc->time_base = (AVRational){1, rate};
     if (global_header)

@@ -1,6 +1,6 @@
 /* PNG sequence outputs (libavcodec's PNG encoder), the official converter's layout.
  * SPDX-License-Identifier: GPL-3.0-or-later */
-#include "io/writer.h"
+#include "io/pngseq.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/intreadwrite.h>
 

@@ -1,4 +1,4 @@
-/* Output media: encoded videos (with the input's audio) and PNG sequences.
+/* Output media: encoded videos with the input's audio (PNG sequences: io/pngseq.h).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_IO_WRITER_H
 #define RVM_IO_WRITER_H
@@ -83,27 +83,5 @@ int rvmi_video_writer_near_limit(const rvmi_video_writer *w);
  * left out from a point on), or NULL. */
 const char *rvmi_video_writer_warning(const rvmi_video_writer *w);
 void rvmi_video_writer_free(rvmi_video_writer *w);
-
-typedef struct rvmi_png_writer rvmi_png_writer;
-
-/* Writes dir/0000.png, dir/0001.png, ... (the official layout); creates dir if needed. depth
- * 8 or 16. Each file is written under a temporary name and renamed when complete. */
-rvmi_png_writer *rvmi_png_writer_open(const char *dir, rvmi_layout layout, int depth, int width,
-                                    int height, char *err, size_t errlen);
-/* data: packed pixels, uint8_t (depth 8) or native-endian uint16_t (depth 16). */
-int rvmi_png_writer_frame(rvmi_png_writer *w, const void *data, char *err, size_t errlen);
-/* The two halves of rvmi_png_writer_frame, as for videos. */
-int rvmi_png_writer_take(rvmi_png_writer *w, const void *data, char *err, size_t errlen);
-int rvmi_png_writer_encode(rvmi_png_writer *w, char *err, size_t errlen);
-int rvmi_png_writer_count(const rvmi_png_writer *w);
-void rvmi_png_writer_free(rvmi_png_writer *w);
-
-/* Whether dir holds files named like frames of a sequence (NNNN.png). */
-int rvmi_png_sequence_exists(const char *dir);
-/* Creates a folder and its missing parents; 0 or -1 with a message. */
-int rvmi_make_dirs(const char *dir, char *err, size_t errlen);
-/* Removes the sequence's frames numbered from first to last (inclusive; last < 0: no end),
- * e.g. those left over from an earlier, longer run. */
-void rvmi_png_sequence_remove(const char *dir, long first, long last);
 
 #endif
