@@ -20,6 +20,7 @@
 #include <libavutil/log.h>
 #include <libavutil/pixdesc.h>
 
+#include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/pipeline.h"
 #include "cli/signals.h"
@@ -34,11 +35,8 @@
 #include "serve/serve.h"
 #endif
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
-
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void errorf(const char *fmt, ...)
+#define errorf rvmi_errorf
+void rvmi_errorf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,6 +105,8 @@ static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protec
 /* One conversion: what main() sets up, runs and takes down. */
 typedef struct {
     const rvmi_cli_options *opt;
+    const rvmi_segment *seg; /* rvm render: a segment of a plan (NULL: the whole input) */
+    int fail_status;        /* the exit code a failing step chose (0: the default) */
     rvmi_protected prot;    /* files that must never be written over */
     out_file outs[3];
     int nouts;
@@ -321,11 +321,19 @@ static int open_inputs(conversion *c)
     ro.start = opt->start;
     ro.duration = opt->duration;
     ro.image_fps = opt->input_fps;
-    ro.want_audio = !opt->no_audio && !opt->png && (opt->out_com || opt->out_fgr);
+    /* A segment's parts carry no audio: rvm join copies the input's once. */
+    ro.want_audio = !opt->no_audio && !opt->png && (opt->out_com || opt->out_fgr) && !c->seg;
     ro.interrupt = &rvmi_stop_signal;
+    if (c->seg) {
+        ro.segment = 1;
+        ro.segment_from = c->seg->from;
+        ro.segment_begin = c->seg->begin;
+        ro.segment_end = c->seg->end;
+    }
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
     if (!c->reader) {
         errorf("%s", err);
+        c->fail_status = RVMI_EXIT_BAD_INPUT;
         return -1;
     }
     if (opt->out_com && !c->com_rgba) {
@@ -334,8 +342,18 @@ static int open_inputs(conversion *c)
                                      rvmi_reader_height(c->reader), &rvmi_stop_signal, err, sizeof(err));
         if (!c->bg) {
             errorf("%s", err);
+            c->fail_status = RVMI_EXIT_BAD_INPUT;
             return -1;
         }
+        /* A background video follows the frames by index: a segment's first written frame
+         * gets the background of its index (warm-up frames take none). */
+        uint8_t colour[3];
+        for (int64_t i = 0; c->seg && !rvmi_background_colour(c->bg, colour) && i < c->seg->begin;
+             i++)
+            if (!rvmi_background_next(c->bg, err, sizeof(err))) {
+                errorf("%s", err);
+                return -1;
+            }
     }
     return 0;
 }
@@ -361,6 +379,7 @@ static int open_writers(conversion *c)
                                            err, sizeof(err));
             if (!po->png) {
                 errorf("%s %s", o->flag, err);
+                c->fail_status = RVMI_EXIT_TRANSIENT;
                 return -1;
             }
             continue;
@@ -380,6 +399,7 @@ static int open_writers(conversion *c)
         vc.preset = opt->preset;
         /* The official converter's default: 1 Mbit/s. */
         vc.mbps = opt->mbps > 0 ? opt->mbps : (opt->crf >= 0 ? 0 : 1.0);
+        vc.part = c->seg != NULL;
         if (o->kind != RVM_OUT_ALPHA && rvmi_reader_audio_params(c->reader)) {
             vc.audio = rvmi_reader_audio_params(c->reader);
             vc.audio_time_base = rvmi_reader_audio_time_base(c->reader);
@@ -388,6 +408,7 @@ static int open_writers(conversion *c)
         po->video = rvmi_video_writer_open(&vc, err, sizeof(err));
         if (!po->video) {
             errorf("%s", err);
+            c->fail_status = RVMI_EXIT_TRANSIENT;
             return -1;
         }
     }
@@ -443,6 +464,7 @@ static int finish_outputs(conversion *c)
         if (c->pl.outputs[i].video &&
             rvmi_video_writer_finish(c->pl.outputs[i].video, err, sizeof(err)) < 0) {
             errorf("%s", err);
+            c->fail_status = RVMI_EXIT_TRANSIENT;
             return -1;
         }
     print_writer_warnings(&c->pl);
@@ -450,6 +472,7 @@ static int finish_outputs(conversion *c)
         int ret = rvmi_outfile_commit(&c->outs[i].file, err, sizeof(err));
         if (ret < 0) {
             errorf("%s", err);
+            c->fail_status = RVMI_EXIT_TRANSIENT;
             return -1;
         }
         if (ret > 0)
@@ -462,12 +485,12 @@ static int finish_outputs(conversion *c)
 static int convert(conversion *c)
 {
     if (protect_inputs(c) < 0)
-        return EXIT_RUNTIME;
+        return RVMI_EXIT_BAD_INPUT;
     if (plan_outputs(c) < 0)
-        return EXIT_USAGE;
+        return RVMI_EXIT_USAGE;
     if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || protect_opened_inputs(c) < 0 ||
         open_writers(c) < 0 || load_network(c) < 0)
-        return EXIT_RUNTIME;
+        return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     rvmi_reader *reader = c->reader;
     c->pl.reader = reader;
     c->pl.stream = c->stream;
@@ -485,15 +508,18 @@ static int convert(conversion *c)
     int sig = atomic_load(&rvmi_stop_signal);
     if (ret < 0) {
         errorf("%s", err);
-        return EXIT_RUNTIME;
+        /* A decoding failure is the input's; an encoding one is writing's (a full disk). */
+        return c->pl.failed_stage == RVM_STAGE_DECODE   ? RVMI_EXIT_BAD_INPUT
+               : c->pl.failed_stage == RVM_STAGE_ENCODE ? RVMI_EXIT_TRANSIENT
+                                                        : RVMI_EXIT_FAILURE;
     }
     if (c->frames == 0) {
         if (!sig)
             errorf("no frames were converted");
-        return sig ? 128 + sig : EXIT_RUNTIME;
+        return sig ? 128 + sig : RVMI_EXIT_BAD_INPUT;
     }
     if (finish_outputs(c) < 0)
-        return EXIT_RUNTIME;
+        return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     if (sig == SIGXFSZ)
         errorf("stopped at the file size limit (ulimit -f): the outputs hold the %lld frames "
                "done",
@@ -526,6 +552,18 @@ static void close_conversion(conversion *c, int status)
     rvmi_reader_close(c->reader);
 }
 
+int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg)
+{
+    configure_process(opt);
+    /* Signals are honoured from here on: before the conversion they remove what the run
+     * made and exit at once (src/cli/signals.h). */
+    rvmi_signals_install();
+    conversion c = {.opt = opt, .seg = seg};
+    int status = convert(&c);
+    close_conversion(&c, status);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "serve") == 0) {
@@ -534,14 +572,24 @@ int main(int argc, char **argv)
 #else
         errorf("serve: this rvm was built without libmicrohttpd (install libmicrohttpd-dev "
                "and build again)");
-        return EXIT_USAGE;
+        return RVMI_EXIT_USAGE;
 #endif
     }
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } subcommands[] = {{"plan", rvmi_plan_main},
+                       {"render", rvmi_render_main},
+                       {"join", rvmi_join_main},
+                       {"batch", rvmi_batch_main}};
+    for (size_t i = 0; argc > 1 && i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].run(argc - 1, argv + 1);
     char err[1024];
     rvmi_cli_options opt;
     if (rvmi_cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
         errorf("%s", err);
-        return EXIT_USAGE;
+        return RVMI_EXIT_USAGE;
     }
     if (opt.help) {
         rvmi_cli_usage(stdout);
@@ -551,12 +599,5 @@ int main(int argc, char **argv)
         printf("rvm %s\n", rvm_version_string());
         return 0;
     }
-    configure_process(&opt);
-    /* Signals are honoured from here on: before the conversion they remove what the run
-     * made and exit at once (src/cli/signals.h). */
-    rvmi_signals_install();
-    conversion c = {.opt = &opt};
-    int status = convert(&c);
-    close_conversion(&c, status);
-    return status;
+    return rvmi_convert(&opt, NULL);
 }

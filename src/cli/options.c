@@ -294,7 +294,17 @@ void rvmi_cli_usage(FILE *f)
           "--output-alpha pha.mp4\n"
           "Ctrl-C stops cleanly: outputs hold the frames done (exit code 130).\n"
           "\n  rvm serve [--host ADDR] [--port N] ...   a web page to convert videos "
-          "(rvm serve --help)\n",
+          "(rvm serve --help)\n"
+          "Many files, many machines (each has --help):\n"
+          "  rvm batch -i FOLDER --output-dir DIR --output-alpha {name}_pha.mp4 [--jobs N]\n"
+          "  rvm plan INPUT --segments N -o PLAN      cut a long input into segments\n"
+          "  rvm render --plan PLAN --index I FLAGS   render one (a cluster task per index)\n"
+          "  rvm join --plan PLAN FLAGS               join the parts without re-encoding\n"
+          "\nExit codes: 0 done; 1 failed; 2 bad flags (do not retry); 3 bad input: missing,\n"
+          "unreadable or damaged, or not the one a plan was made for (do not retry); 4 join:\n"
+          "parts missing or broken (render them, then join again); 75 transient: writing\n"
+          "failed (disk full, I/O error) or out of memory (retry); 130/143 stopped by\n"
+          "SIGINT/SIGTERM.\n",
           f);
 }
 

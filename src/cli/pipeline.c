@@ -34,6 +34,7 @@ typedef struct {
     uint8_t *rgb;    /* VIDEO, decoded: from the rgb pool */
     uint8_t *packed; /* VIDEO, matted: from the packed pool, every output as written */
     int64_t pts, duration;
+    int warmup;      /* VIDEO: a segment's warm-up frame: through the network, not written */
     AVPacket *packet;
 } item;
 
@@ -110,12 +111,13 @@ static void item_free(run *r, item *it)
     free(it);
 }
 
-/* The first error wins; every stage then gives up. */
-static void fail(run *r, const char *msg)
+/* The first error wins (with the stage it came from); every stage then gives up. */
+static void fail_at(run *r, int stage, const char *msg)
 {
     pthread_mutex_lock(&r->err_lock);
     if (!atomic_load(&r->failed)) {
         snprintf(r->err, sizeof(r->err), "%s", msg);
+        r->p->failed_stage = stage;
         atomic_store(&r->failed, 1);
     }
     pthread_mutex_unlock(&r->err_lock);
@@ -123,6 +125,11 @@ static void fail(run *r, const char *msg)
     rvmi_queue_abort(&r->matted);
     rvmi_queue_abort(&r->rgbs.free);
     rvmi_queue_abort(&r->packs.free);
+}
+
+static void fail(run *r, const char *msg)
+{
+    fail_at(r, RVM_STAGE_NETWORK, msg);
 }
 
 static void *decode_thread(void *arg)
@@ -137,7 +144,7 @@ static void *decode_thread(void *arg)
         rvmi_read_item ri;
         int k = rvmi_reader_read_into(r->p->reader, &ri, rgb, err, sizeof(err));
         if (k < 0) {
-            fail(r, err);
+            fail_at(r, RVM_STAGE_DECODE, err);
             break;
         }
         if (k == RVM_ITEM_END)
@@ -151,6 +158,7 @@ static void *decode_thread(void *arg)
         it->kind = (rvmi_item_kind)k;
         it->pts = ri.pts;
         it->duration = ri.duration;
+        it->warmup = ri.warmup;
         it->packet = ri.packet;
         if (k == RVM_ITEM_VIDEO) {
             it->rgb = rgb;
@@ -250,6 +258,11 @@ static void *network_thread(void *arg)
             /* The decoder can fill it again. */
             pool_put(&r->rgbs, it->rgb);
             it->rgb = NULL;
+            if (it->warmup) {
+                /* Only the recurrent state was wanted from it. */
+                item_free(r, it);
+                continue;
+            }
             const uint8_t *bg = NULL;
             if (need_bg && !r->bg_colour &&
                 !(bg = rvmi_background_next(p->background, err, sizeof(err)))) {
@@ -319,7 +332,7 @@ static void *encode_thread(void *arg)
         }
         item_free(r, it);
         if (ret < 0) {
-            fail(r, err);
+            fail_at(r, RVM_STAGE_ENCODE, err);
             break;
         }
     }
@@ -351,6 +364,7 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
         return -1;
     }
     r->p = p;
+    p->failed_stage = RVM_STAGE_NONE;
     pthread_mutex_init(&r->err_lock, NULL);
     r->width = rvmi_reader_width(p->reader);
     r->height = rvmi_reader_height(p->reader);

@@ -38,6 +38,9 @@ typedef struct {
                                     encoder sets SIGXFSZ there near the file size limit) */
     int progress;                /* draw a progress bar on stderr */
     int progress_fd;             /* -1, or where JSON progress lines go (--progress-fd) */
+    /* Set by a failed run: which stage failed, so that the caller can tell bad input from
+     * a failure to write. */
+    enum { RVM_STAGE_NONE, RVM_STAGE_DECODE, RVM_STAGE_NETWORK, RVM_STAGE_ENCODE } failed_stage;
 } rvmi_pipeline;
 
 /* Runs until the input ends, an error, or *stop. The writers are not finished here (the

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@ struct rvmi_reader {
     int64_t v_discont_us, a_discont_us;
     int64_t v_next_dts, v_last_dts, a_next_dts, a_last_dts;
     int gaps_closed;
+    int segment_reseeked;    /* a segment's seek overshot: reading restarted from the start */
     int64_t default_duration;
     /* An image folder. */
     char *dir;
@@ -95,7 +97,7 @@ static int interrupt_cb(void *opaque)
 }
 
 /* Extensions read from image folders; anything else there is skipped (thumbnails, notes). */
-static int is_image_name(const char *name)
+int rvmi_is_image_name(const char *name)
 {
     static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp",
                                       "tga", "ppm", "pgm", "pnm", "pbm", "pam", "exr",
@@ -446,7 +448,7 @@ static int open_folder(rvmi_reader *r, const char *path, char *err, size_t errle
     int cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!is_image_name(e->d_name))
+        if (!rvmi_is_image_name(e->d_name))
             continue;
         if (r->nfiles == cap) {
             cap = cap ? cap * 2 : 256;
@@ -492,12 +494,18 @@ static int open_folder(rvmi_reader *r, const char *path, char *err, size_t errle
         first = 0;
     if (last > r->nfiles)
         last = r->nfiles;
+    if (r->opt.segment) {
+        /* Planned by file index; timestamps stay those of the whole folder. */
+        first = r->opt.segment_from;
+        last = r->opt.segment_end < r->nfiles ? r->opt.segment_end : r->nfiles;
+    }
     r->next_file = first > r->nfiles ? r->nfiles : (int)first;
     r->nfiles = last < r->next_file ? r->next_file : (int)last;
-    r->v_shift = r->next_file;
+    r->v_shift = r->opt.segment ? 0 : r->next_file;
     r->estimate = r->nfiles - r->next_file;
     if (r->estimate <= 0) {
-        set_err(err, errlen, "--start is past the end of the input");
+        set_err(err, errlen, r->opt.segment ? "the segment is past the end of the folder"
+                                            : "--start is past the end of the input");
         return -1;
     }
     /* The first image fixes the size; later ones of another size are scaled to it. */
@@ -701,6 +709,13 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     }
     r->discont = (r->fmt->iformat->flags & AVFMT_TS_DISCONT) != 0;
     r->v_next_dts = r->a_next_dts = r->v_last_dts = r->a_last_dts = AV_NOPTS_VALUE;
+    if (r->opt.segment) {
+        /* To a keyframe at or before the warm-up start; take_frame checks where it landed. */
+        r->v_start = r->opt.segment_from;
+        r->v_end = r->opt.segment_end;
+        if (r->opt.segment_from > vs0)
+            av_seek_frame(r->fmt, r->vidx, r->opt.segment_from, AVSEEK_FLAG_BACKWARD);
+    }
 
     /* The frame count, for the progress bar only. */
     double secs = -1;
@@ -725,6 +740,8 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         if (r->opt.start > 0 || r->opt.duration >= 0)
             r->estimate = (int64_t)ceil(keep * av_q2d(r->fps) - 1e-6);
     }
+    if (r->opt.segment)
+        r->estimate = -1; /* the frames are counted by rvm render, not here */
 
     int w = vs->codecpar->width, h = vs->codecpar->height;
     if (w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
@@ -821,6 +838,7 @@ static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char 
     item->rgb = rgb;
     item->pts = r->next_file - r->v_shift;
     item->duration = 1;
+    item->warmup = r->opt.segment && r->next_file < r->opt.segment_begin;
     r->next_file++;
     return RVM_ITEM_VIDEO;
 }
@@ -838,6 +856,23 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *
         pts = r->last_pts == AV_NOPTS_VALUE ? 0 : r->last_pts + r->default_duration;
     if (pts < r->v_start)
         return 0;
+    if (r->opt.segment && r->frames_out == 0 && pts > r->opt.segment_from) {
+        /* The seek landed after the warm-up start (an index that is not exact): decode from
+         * the beginning instead, once. */
+        if (r->segment_reseeked) {
+            set_err(err, errlen, "no frame at timestamp %" PRId64 " (the first found is %" PRId64
+                                 "): has the input changed since it was planned?",
+                    r->opt.segment_from, pts);
+            return -1;
+        }
+        r->segment_reseeked = 1;
+        AVStream *vs = r->fmt->streams[r->vidx];
+        av_seek_frame(r->fmt, r->vidx, vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0,
+                      AVSEEK_FLAG_BACKWARD);
+        avcodec_flush_buffers(r->dec);
+        r->input_eof = 0;
+        return 0;
+    }
     if (pts >= r->v_end) {
         r->video_done = 1;
         return 0;
@@ -864,6 +899,7 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *
     item->rgb = rgb;
     item->pts = pts - r->v_shift;
     item->duration = dur > 0 ? dur : r->default_duration;
+    item->warmup = r->opt.segment && pts < r->opt.segment_begin;
     r->last_pts = pts;
     r->frames_out++;
     return 1;

@@ -22,6 +22,14 @@ typedef struct {
     int want_audio;          /* also return the first audio stream's packets */
     /* Polled while reading; when it becomes non-zero blocking reads give up (Ctrl-C). */
     const atomic_int *interrupt;
+    /* A segment of a planned run (rvm render), with start = 0 and duration < 0. Frames are
+     * named by their source timestamp (video: in the stream's time base, as demuxed; image
+     * folders: the file index). Reading seeks to a keyframe at or before segment_from,
+     * decodes and drops up to it, returns the frames from segment_from to segment_begin
+     * marked as warm-up, then those before segment_end. Timestamps are those a whole run
+     * gives. */
+    int segment;
+    int64_t segment_from, segment_begin, segment_end;
 } rvmi_reader_options;
 
 typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_AUDIO = 2 } rvmi_item_kind;
@@ -34,6 +42,7 @@ typedef struct {
     int64_t pts;       /* VIDEO: presentation time */
     int64_t duration;  /* VIDEO: how long the frame is shown (> 0) */
     AVPacket *packet;  /* AUDIO: owned by the caller (av_packet_free) */
+    int warmup;        /* VIDEO: a segment's warm-up frame (run through the network only) */
 } rvmi_read_item;
 
 rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt, char *err,
@@ -56,6 +65,8 @@ int64_t rvmi_reader_frame_estimate(const rvmi_reader *r);
 /* The audio stream (NULL when there is none or it was not asked for). */
 const AVCodecParameters *rvmi_reader_audio_params(const rvmi_reader *r);
 AVRational rvmi_reader_audio_time_base(const rvmi_reader *r);
+/* Whether a file name is one an image folder's frames are taken from (by extension). */
+int rvmi_is_image_name(const char *name);
 /* Whether the source is an image folder. */
 int rvmi_reader_is_folder(const rvmi_reader *r);
 

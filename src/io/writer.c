@@ -307,6 +307,57 @@ static int setup_audio(rvmi_video_writer *w, char *err, size_t errlen)
     return 0;
 }
 
+/* Creates the file and writes the header. */
+static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
+{
+    int ret;
+    if ((ret = avio_open(&w->oc->pb, w->cfg.path, AVIO_FLAG_WRITE)) < 0) {
+        averr_msg(err, errlen, w->name, "cannot create", ret);
+        return -1;
+    }
+    /* A pipe or device (stdout, a FIFO): each packet is handed on at once, for whoever
+     * reads live. */
+    if (!(w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL))
+        w->oc->flush_packets = 1;
+    AVDictionary *opts = NULL;
+    const char *mux = w->oc->oformat->name;
+    if (w->cfg.part && (strcmp(mux, "mp4") == 0 || strcmp(mux, "mov") == 0)) {
+        /* A part starts later than 0: the muxer says so with an edit list in the movie's
+         * time units (1/1000 s by default), which would round the start. The track's units
+         * (its time base, doubled up to at least 10000 as the muxer does) keep it exact. */
+        int64_t units = w->cfg.time_base.den;
+        while (units > 0 && units < 10000)
+            units *= 2;
+        av_dict_set_int(&opts, "movie_timescale", units, 0);
+    }
+    ret = avformat_write_header(w->oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        averr_msg(err, errlen, w->name, "writing the header", ret);
+        return -1;
+    }
+    w->header_written = 1;
+    return 0;
+}
+
+/* A writer that takes encoded packets (cfg->copy): the video stream is described, not
+ * encoded. */
+static int open_copy(rvmi_video_writer *w, char *err, size_t errlen)
+{
+    w->pkt = av_packet_alloc();
+    w->vst = avformat_new_stream(w->oc, NULL);
+    if (!w->pkt || !w->vst || avcodec_parameters_copy(w->vst->codecpar, w->cfg.copy) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->vst->codecpar->codec_tag = 0;
+    w->vst->time_base = w->cfg.time_base;
+    w->vst->avg_frame_rate = w->cfg.frame_rate;
+    if (w->cfg.audio && setup_audio(w, err, errlen) < 0)
+        return -1;
+    return open_file(w, err, errlen);
+}
+
 rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,
                                         size_t errlen)
 {
@@ -333,6 +384,11 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     if ((ret = avformat_alloc_output_context2(&w->oc, of, NULL, cfg->path)) < 0) {
         averr_msg(err, errlen, w->name, "cannot set up the container", ret);
         goto fail;
+    }
+    if (cfg->copy) {
+        if (open_copy(w, err, errlen) < 0)
+            goto fail;
+        return w;
     }
     const AVCodec *codec = avcodec_find_encoder_by_name(encoder_name(cfg->codec));
     if (!codec) {
@@ -398,7 +454,12 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
                      rvmi_avlog_verbose() ? "info" : "none",
                      cfg->preset ? "" : ":rc-lookahead=3:bframes=0");
             av_opt_set(e->priv_data, "x265-params", params, 0);
-        } else if (!cfg->preset) {
+        } else if (cfg->part) {
+            /* Headers (SPS/PPS) that do not depend on the frames: parts join without
+             * re-encoding. */
+            av_opt_set(e->priv_data, "x264-params", "stitchable=1", 0);
+        }
+        if (cfg->codec == RVM_CODEC_H264 && !cfg->preset) {
             /* A matte gains nothing from look-ahead: without it (which also turns off
              * mb-tree) its PSNR was the same or higher at the same bit rate (1080p walk clip,
              * 1 Mbit/s: 51.5 dB either way; 640x480: 55.8 -> 58.0 dB), and the encoder holds
@@ -499,19 +560,8 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if ((ret = avio_open(&w->oc->pb, cfg->path, AVIO_FLAG_WRITE)) < 0) {
-        averr_msg(err, errlen, w->name, "cannot create", ret);
+    if (open_file(w, err, errlen) < 0)
         goto fail;
-    }
-    /* A pipe or device (stdout, a FIFO): each packet is handed on at once, for whoever
-     * reads live. */
-    if (!(w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL))
-        w->oc->flush_packets = 1;
-    if ((ret = avformat_write_header(w->oc, NULL)) < 0) {
-        averr_msg(err, errlen, w->name, "writing the header", ret);
-        goto fail;
-    }
-    w->header_written = 1;
     return w;
 fail:
     rvmi_video_writer_free(w);
@@ -580,6 +630,12 @@ int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration
     return drain_video(w, err, errlen);
 }
 
+int rvmi_video_writer_packet(rvmi_video_writer *w, AVPacket *pkt, AVRational tb, char *err,
+                            size_t errlen)
+{
+    return write_packet(w, pkt, w->vst, tb, err, errlen);
+}
+
 int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen)
 {
     if (!w->ast)
@@ -608,13 +664,16 @@ const char *rvmi_video_writer_warning(const rvmi_video_writer *w)
 
 int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
 {
-    int ret = avcodec_send_frame(w->enc, NULL);
-    if (ret < 0 && ret != AVERROR_EOF) {
-        averr_msg(err, errlen, w->name, "encoding", ret);
-        return -1;
+    int ret;
+    if (w->enc) {
+        ret = avcodec_send_frame(w->enc, NULL);
+        if (ret < 0 && ret != AVERROR_EOF) {
+            averr_msg(err, errlen, w->name, "encoding", ret);
+            return -1;
+        }
+        if (drain_video(w, err, errlen) < 0)
+            return -1;
     }
-    if (drain_video(w, err, errlen) < 0)
-        return -1;
     if (w->atx && feed_audio(w, NULL, err, errlen) < 0)
         return -1;
     int skipped = rvmi_audio_transcoder_skipped(w->atx);

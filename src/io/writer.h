@@ -60,6 +60,13 @@ typedef struct {
      * re-encoded (Opus in WebM, AAC elsewhere). */
     const AVCodecParameters *audio;
     AVRational audio_time_base;
+    /* A part of an output that is joined later (rvm render): x264 writes headers that do
+     * not depend on the content, so that every part's are the same, and MP4/MOV keep the
+     * first timestamp exactly (an edit list in the track's own time units). */
+    int part;
+    /* Non-NULL: no encoder; packets already encoded as this stream describes are written
+     * with rvmi_video_writer_packet (rvm join). codec, layout and crf are then unused. */
+    const AVCodecParameters *copy;
 } rvmi_video_writer_config;
 
 rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,
@@ -71,6 +78,10 @@ int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t p
  * picture (data is free again when it returns), encode encodes that picture. */
 int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err, size_t errlen);
 int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration, char *err,
+                            size_t errlen);
+/* An encoded video packet, for a writer opened with cfg->copy (timestamps in tb); the packet
+ * is consumed. */
+int rvmi_video_writer_packet(rvmi_video_writer *w, AVPacket *pkt, AVRational tb, char *err,
                             size_t errlen);
 /* An input audio packet (timestamps in cfg->audio_time_base); ignored without audio. */
 int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen);

@@ -1,0 +1,689 @@
+/* rvm batch: many inputs in one run, each converted by its own rvm process (a bad file
+ * cannot take the others down), up to --jobs at once with the threads split between them;
+ * outputs named from templates in an output folder; complete outputs skipped (resume).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "io/writer.h"
+
+extern char **environ;
+
+/* Written into a PNG-sequence output folder when its conversion completed: frames are
+ * written one by one, so only this tells a finished folder from an interrupted one. */
+#define COMPLETE_MARK ".rvm-complete"
+
+typedef enum { PENDING, RUNNING, DONE, SKIPPED, FAILED } state;
+
+typedef struct {
+    char *input;  /* as given (or found in a folder / list) */
+    char *name;   /* base name without extension: {name} in the templates */
+    char *outs[3];
+    state st;
+    pid_t pid;
+    int err_fd;   /* the child's stderr */
+    char line[1024];
+    size_t line_len;
+    char last_error[1024];
+    int exit_code;
+    double t0, seconds;
+} entry;
+
+static const char *const out_flags[3] = {"--output-composition", "--output-alpha",
+                                         "--output-foreground"};
+
+static atomic_int g_batch_stop;
+
+static void on_stop(int sig)
+{
+    atomic_store(&g_batch_stop, sig);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int is_video_name(const char *name)
+{
+    static const char *const ext[] = {"mp4", "mov", "mkv", "webm", "avi", "m4v", "mxf", "ts",
+                                      "mts", "m2ts", "mpg", "mpeg", "wmv", "flv", "3gp",
+                                      "ogv", "gif", "y4m", "nut", NULL};
+    const char *dot = strrchr(name, '.');
+    if (!dot || name[0] == '.')
+        return 0;
+    for (int i = 0; ext[i]; i++)
+        if (strcasecmp(dot + 1, ext[i]) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    entry *e;
+    int n, cap;
+} entries;
+
+static int add_input(entries *l, const char *path)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 32;
+        entry *e = realloc(l->e, (size_t)cap * sizeof(*e));
+        if (!e)
+            return -1;
+        l->e = e;
+        l->cap = cap;
+    }
+    entry *e = &l->e[l->n];
+    memset(e, 0, sizeof(*e));
+    e->err_fd = -1;
+    if (!(e->input = strdup(path)))
+        return -1;
+    /* The base name without its extension (a folder: its own name). */
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    const char *base = path;
+    for (size_t i = 0; i < len; i++)
+        if (path[i] == '/')
+            base = path + i + 1;
+    size_t blen = (size_t)(path + len - base);
+    struct stat st;
+    int dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    const char *dot = dir ? NULL : memrchr(base, '.', blen);
+    if (dot && dot > base)
+        blen = (size_t)(dot - base);
+    if (!(e->name = strndup(base, blen)))
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A folder given as input: the videos in it, sorted by name. */
+static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_video_name(e->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **m = realloc(names, (size_t)cap * sizeof(*m));
+            if (!m)
+                break;
+            names = m;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            break;
+        n++;
+    }
+    closedir(d);
+    if (n == 0) {
+        free(names);
+        snprintf(err, errlen, "%s: no video files in this folder (an image folder is one input: "
+                              "name it in a --list file)", dir);
+        return -1;
+    }
+    qsort(names, (size_t)n, sizeof(*names), cmp_str);
+    int ret = 0;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (ret == 0 && add_input(l, path) < 0) {
+            snprintf(err, errlen, "out of memory");
+            ret = -1;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return ret;
+}
+
+/* A list file: one path per line; empty lines and lines starting with # are skipped. */
+static int add_list(entries *l, const char *file, char *err, size_t errlen)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+    if (!f) {
+        snprintf(err, errlen, "--list %s: %s", file, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int ret = 0;
+    while (ret == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue;
+        if (add_input(l, line) < 0) {
+            snprintf(err, errlen, "out of memory");
+            ret = -1;
+        }
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return ret;
+}
+
+/* template with every {name} replaced, under dir. */
+static char *expand(const char *dir, const char *tmpl, const char *name)
+{
+    size_t n = strlen(dir) + 2, nl = strlen(name);
+    for (const char *p = tmpl; *p; p++)
+        n += strncmp(p, "{name}", 6) == 0 ? nl : 1;
+    char *out = malloc(n), *o = out;
+    if (!out)
+        return NULL;
+    o += sprintf(o, "%s/", dir);
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{name}", 6) == 0) {
+            memcpy(o, name, nl);
+            o += nl;
+            p += 6;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Whether a finished conversion wrote all of e's outputs. */
+static int complete(const entry *e, int png)
+{
+    for (int k = 0; k < 3; k++) {
+        if (!e->outs[k])
+            continue;
+        struct stat st;
+        if (png) {
+            char mark[PATH_MAX];
+            snprintf(mark, sizeof mark, "%s/" COMPLETE_MARK, e->outs[k]);
+            if (stat(mark, &st) < 0)
+                return 0;
+        } else if (stat(e->outs[k], &st) < 0 || !S_ISREG(st.st_mode)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Passes the child's stderr on, each line as "rvm: INPUT: ...", and keeps the last. */
+static void pump(entry *e, int final)
+{
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(e->err_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (c != '\n' && e->line_len + 1 < sizeof e->line) {
+                e->line[e->line_len++] = c;
+                continue;
+            }
+            if (c != '\n')
+                continue; /* overlong: the rest of the line is dropped */
+            e->line[e->line_len] = '\0';
+            const char *msg = strncmp(e->line, "rvm: ", 5) == 0 ? e->line + 5 : e->line;
+            size_t il = strlen(e->input);
+            if (strncmp(msg, e->input, il) == 0 && strncmp(msg + il, ": ", 2) == 0)
+                msg += il + 2; /* the input is named once */
+            if (*msg) {
+                fprintf(stderr, "rvm: %s: %s\n", e->input, msg);
+                snprintf(e->last_error, sizeof e->last_error, "%s", msg);
+            }
+            e->line_len = 0;
+        }
+    }
+    if (final && e->line_len) {
+        e->line[e->line_len] = '\0';
+        fprintf(stderr, "rvm: %s: %s\n", e->input, e->line);
+        snprintf(e->last_error, sizeof e->last_error, "%s", e->line);
+        e->line_len = 0;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fputs("Usage: rvm batch -i INPUT [-i INPUT ...] [--list FILE] --output-dir DIR\n"
+          "                 --output-composition|--output-alpha|--output-foreground TEMPLATE\n"
+          "                 [--jobs N] [--report FILE.json] [-y] [conversion flags]\n"
+          "Converts many inputs, each into DIR with names from the templates ({name} is the\n"
+          "input's name without extension, e.g. --output-alpha {name}_pha.mp4). An input folder\n"
+          "gives the videos in it; --list names one input (video or image folder) per line.\n"
+          "Inputs whose outputs are all complete are skipped (-y converts them again). A\n"
+          "failure is one line and does not stop the others; the exit code is 1 if any failed.\n"
+          "--jobs N converts N at once, the threads (--threads, default all cores) split\n"
+          "between them.\n",
+          f);
+}
+
+int rvmi_batch_main(int argc, char **argv)
+{
+    entries l = {NULL, 0, 0};
+    const char *dir = NULL, *report = NULL, *tmpl[3] = {NULL, NULL, NULL};
+    int jobs = 1, overwrite = 0, threads = 0, status = RVMI_EXIT_USAGE;
+    char err[1024];
+    char **pass = calloc((size_t)argc + 1, sizeof(char *));
+    int npass = 0;
+    const char **inputs = calloc((size_t)argc + 1, sizeof(char *));
+    const char **lists = calloc((size_t)argc + 1, sizeof(char *));
+    int ninputs = 0, nlists = 0;
+    if (!pass || !inputs || !lists) {
+        rvmi_errorf("out of memory");
+        status = RVMI_EXIT_TRANSIENT;
+        goto done;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int k = -1;
+        for (int m = 0; m < 3; m++)
+            if (strcmp(a, out_flags[m]) == 0)
+                k = m;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            status = 0;
+            goto done;
+        } else if (strcmp(a, "-y") == 0 || strcmp(a, "--overwrite") == 0) {
+            overwrite = 1;
+            continue;
+        }
+        int takes = k >= 0 || strcmp(a, "-i") == 0 || strcmp(a, "--input-source") == 0 ||
+                    strcmp(a, "--list") == 0 || strcmp(a, "--output-dir") == 0 ||
+                    strcmp(a, "--jobs") == 0 || strcmp(a, "--report") == 0 ||
+                    strcmp(a, "--threads") == 0;
+        if (!takes) {
+            pass[npass++] = argv[i];
+            continue;
+        }
+        if (!v) {
+            rvmi_errorf("batch: %s needs a value", a);
+            goto done;
+        }
+        i++;
+        char *end;
+        if (k >= 0) {
+            if (!strstr(v, "{name}") || v[0] == '/') {
+                rvmi_errorf("batch: %s %s: a name under --output-dir with {name} in it (the "
+                            "input's name), e.g. {name}_pha.mp4", a, v);
+                goto done;
+            }
+            tmpl[k] = v;
+        } else if (a[1] == 'i' || strcmp(a, "--input-source") == 0) {
+            inputs[ninputs++] = v;
+        } else if (strcmp(a, "--list") == 0) {
+            lists[nlists++] = v;
+        } else if (strcmp(a, "--output-dir") == 0) {
+            dir = v;
+        } else if (strcmp(a, "--report") == 0) {
+            report = v;
+        } else if (strcmp(a, "--jobs") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 256) {
+                rvmi_errorf("batch: --jobs %s: expected a whole number from 1 to 256", v);
+                goto done;
+            }
+            jobs = (int)n;
+        } else {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 0 || n > 1024) {
+                rvmi_errorf("batch: --threads %s: expected a whole number from 0 to 1024", v);
+                goto done;
+            }
+            threads = (int)n;
+        }
+    }
+    if (!dir || (!tmpl[0] && !tmpl[1] && !tmpl[2]) || (!ninputs && !nlists)) {
+        rvmi_errorf(!dir ? "batch: --output-dir DIR is required (see rvm batch --help)"
+                    : (!ninputs && !nlists) ? "batch: no inputs (-i INPUT or --list FILE)"
+                                            : "batch: no output given: use --output-composition, "
+                                              "--output-alpha or --output-foreground with a "
+                                              "{name} template");
+        goto done;
+    }
+    /* The conversion flags are checked once here, not once per file. */
+    {
+        char **probe = calloc((size_t)npass + 8, sizeof(char *));
+        if (!probe) {
+            rvmi_errorf("out of memory");
+            status = RVMI_EXIT_TRANSIENT;
+            goto done;
+        }
+        int n = 0;
+        probe[n++] = "rvm";
+        for (int i = 0; i < npass; i++)
+            probe[n++] = pass[i];
+        probe[n++] = "-i";
+        probe[n++] = "input";
+        for (int k = 0; k < 3; k++)
+            if (tmpl[k]) {
+                probe[n++] = (char *)out_flags[k];
+                probe[n++] = (char *)tmpl[k];
+            }
+        rvmi_cli_options opt;
+        int bad = rvmi_cli_parse(n, probe, &opt, err, sizeof err) < 0;
+        free(probe);
+        if (bad) {
+            rvmi_errorf("batch: %s", err);
+            goto done;
+        }
+        for (int k = 0; k < 3 && !opt.png; k++)
+            if (tmpl[k]) {
+                rvmi_codec c = opt.codec;
+                int alpha = k == 0 && opt.background && strcmp(opt.background, "none") == 0;
+                if (rvmi_video_writer_check(tmpl[k], NULL, &c, alpha, err, sizeof err) < 0) {
+                    rvmi_errorf("batch: %s", err);
+                    goto done;
+                }
+            }
+        status = RVMI_EXIT_BAD_INPUT;
+        for (int i = 0; i < ninputs; i++) {
+            struct stat st;
+            int folder_of_videos = 0;
+            if (stat(inputs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+                DIR *d = opendir(inputs[i]);
+                struct dirent *e;
+                while (d && (e = readdir(d)) && !folder_of_videos)
+                    folder_of_videos = is_video_name(e->d_name);
+                if (d)
+                    closedir(d);
+            }
+            if ((folder_of_videos ? add_folder(&l, inputs[i], err, sizeof err)
+                                  : add_input(&l, inputs[i]) < 0 ? (snprintf(err, sizeof err, "out of memory"), -1) : 0) < 0) {
+                rvmi_errorf("batch: %s", err);
+                goto done;
+            }
+        }
+        for (int i = 0; i < nlists; i++)
+            if (add_list(&l, lists[i], err, sizeof err) < 0) {
+                rvmi_errorf("batch: %s", err);
+                goto done;
+            }
+        if (l.n == 0) {
+            rvmi_errorf("batch: no inputs");
+            goto done;
+        }
+        for (int i = 0; i < l.n; i++) {
+            for (int m = 0; m < i; m++)
+                if (strcmp(l.e[i].name, l.e[m].name) == 0) {
+                    rvmi_errorf("batch: %s and %s have the same name, so their outputs would too",
+                                l.e[m].input, l.e[i].input);
+                    status = RVMI_EXIT_USAGE;
+                    goto done;
+                }
+            for (int k = 0; k < 3; k++)
+                if (tmpl[k] && !(l.e[i].outs[k] = expand(dir, tmpl[k], l.e[i].name))) {
+                    rvmi_errorf("out of memory");
+                    status = RVMI_EXIT_TRANSIENT;
+                    goto done;
+                }
+        }
+        int png = opt.png;
+
+        /* Resume: inputs whose outputs are all complete are skipped. */
+        for (int i = 0; i < l.n; i++)
+            if (!overwrite && complete(&l.e[i], png))
+                l.e[i].st = SKIPPED;
+
+        int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        int total = threads > 0 ? threads : (cores > 0 ? cores : 1);
+        int per = total / jobs > 0 ? total / jobs : 1;
+        char per_s[16];
+        snprintf(per_s, sizeof per_s, "%d", per);
+        char self[PATH_MAX];
+        ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (sl <= 0) {
+            rvmi_errorf("batch: cannot find the rvm program itself");
+            status = RVMI_EXIT_FAILURE;
+            goto done;
+        }
+        self[sl] = '\0';
+
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
+        double t_start = now_seconds();
+        int next = 0, running = 0, finished = 0, todo = 0;
+        for (int i = 0; i < l.n; i++)
+            todo += l.e[i].st == PENDING;
+        int forwarded = 0;
+        for (;;) {
+            int stop = atomic_load(&g_batch_stop);
+            while (!stop && running < jobs && next < l.n) {
+                entry *e = &l.e[next++];
+                if (e->st != PENDING)
+                    continue;
+                char **cargv = calloc((size_t)npass + 16, sizeof(char *));
+                int n = 0, fds[2];
+                if (!cargv || pipe2(fds, O_CLOEXEC) < 0) {
+                    free(cargv);
+                    snprintf(e->last_error, sizeof e->last_error, "cannot start: %s",
+                             strerror(errno));
+                    e->st = FAILED;
+                    e->exit_code = RVMI_EXIT_TRANSIENT;
+                    fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+                    finished++;
+                    continue;
+                }
+                cargv[n++] = self;
+                for (int i = 0; i < npass; i++)
+                    cargv[n++] = pass[i];
+                cargv[n++] = "-i";
+                cargv[n++] = e->input;
+                for (int k = 0; k < 3; k++)
+                    if (e->outs[k]) {
+                        cargv[n++] = (char *)out_flags[k];
+                        cargv[n++] = e->outs[k];
+                    }
+                cargv[n++] = "--threads";
+                cargv[n++] = per_s;
+                cargv[n++] = "--disable-progress";
+                /* Outputs present but not all complete are from an interrupted run. */
+                cargv[n++] = "-y";
+                posix_spawn_file_actions_t fa;
+                posix_spawn_file_actions_init(&fa);
+                posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+                posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+                if (png)
+                    for (int k = 0; k < 3; k++)
+                        if (e->outs[k]) {
+                            char mark[PATH_MAX];
+                            snprintf(mark, sizeof mark, "%s/" COMPLETE_MARK, e->outs[k]);
+                            unlink(mark);
+                        }
+                e->t0 = now_seconds();
+                int ret = posix_spawn(&e->pid, self, &fa, NULL, cargv, environ);
+                posix_spawn_file_actions_destroy(&fa);
+                close(fds[1]);
+                free(cargv);
+                if (ret != 0) {
+                    close(fds[0]);
+                    snprintf(e->last_error, sizeof e->last_error, "cannot start: %s",
+                             strerror(ret));
+                    e->st = FAILED;
+                    e->exit_code = RVMI_EXIT_TRANSIENT;
+                    fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+                    finished++;
+                    continue;
+                }
+                fcntl(fds[0], F_SETFL, O_NONBLOCK);
+                e->err_fd = fds[0];
+                e->st = RUNNING;
+                running++;
+            }
+            if (stop && !forwarded) {
+                /* Each conversion stops cleanly (its outputs are then not complete). */
+                for (int i = 0; i < l.n; i++)
+                    if (l.e[i].st == RUNNING)
+                        kill(l.e[i].pid, stop);
+                forwarded = 1;
+            }
+            if (running == 0)
+                break;
+            struct pollfd pf[256];
+            int idx[256], np = 0;
+            for (int i = 0; i < l.n && np < 256; i++)
+                if (l.e[i].st == RUNNING && l.e[i].err_fd >= 0) {
+                    pf[np].fd = l.e[i].err_fd;
+                    pf[np].events = POLLIN;
+                    idx[np++] = i;
+                }
+            if (poll(pf, (nfds_t)np, 200) < 0 && errno != EINTR)
+                break;
+            for (int m = 0; m < np; m++) {
+                entry *e = &l.e[idx[m]];
+                if (!(pf[m].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                pump(e, 0);
+                if (!(pf[m].revents & POLLHUP) || (pf[m].revents & POLLIN))
+                    continue;
+                /* The child closed its stderr: it is ending. */
+                int ws;
+                while (waitpid(e->pid, &ws, 0) < 0 && errno == EINTR)
+                    ;
+                pump(e, 1);
+                close(e->err_fd);
+                e->err_fd = -1;
+                e->seconds = now_seconds() - e->t0;
+                e->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+                running--;
+                finished++;
+                if (e->exit_code == 0) {
+                    e->st = DONE;
+                    for (int k = 0; png && k < 3; k++)
+                        if (e->outs[k]) {
+                            char mark[PATH_MAX];
+                            snprintf(mark, sizeof mark, "%s/" COMPLETE_MARK, e->outs[k]);
+                            FILE *f = fopen(mark, "w");
+                            if (f)
+                                fclose(f);
+                        }
+                    printf("[%d/%d] %s: done in %.1f s\n", finished, todo, e->input, e->seconds);
+                } else {
+                    e->st = FAILED;
+                    if (!e->last_error[0])
+                        snprintf(e->last_error, sizeof e->last_error, "failed (exit code %d)",
+                                 e->exit_code);
+                    if (e->exit_code > 128 && !atomic_load(&g_batch_stop))
+                        fprintf(stderr, "rvm: %s: killed by signal %d\n", e->input,
+                                e->exit_code - 128);
+                }
+                fflush(stdout);
+            }
+        }
+        double elapsed = now_seconds() - t_start;
+        int nd = 0, ns = 0, nf = 0;
+        for (int i = 0; i < l.n; i++) {
+            nd += l.e[i].st == DONE;
+            ns += l.e[i].st == SKIPPED;
+            nf += l.e[i].st == FAILED;
+        }
+        int nleft = l.n - nd - ns - nf;
+        fprintf(stderr, "rvm: batch: %d done, %d skipped, %d failed", nd, ns, nf);
+        if (nleft)
+            fprintf(stderr, ", %d not started", nleft);
+        for (int i = 0, first = 1; i < l.n; i++)
+            if (l.e[i].st == FAILED) {
+                fprintf(stderr, "%s%s", first ? " (" : ", ", l.e[i].input);
+                first = 0;
+            }
+        fprintf(stderr, "%s in %.1f s", nf ? ")" : "", elapsed);
+        if (nd > 0)
+            fprintf(stderr, " (%.0f files per hour)", nd * 3600.0 / elapsed);
+        fputc('\n', stderr);
+        if (report) {
+            cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+            static const char *const names[] = {"pending", "running", "done", "skipped",
+                                                "failed"};
+            cJSON_AddNumberToObject(root, "done", nd);
+            cJSON_AddNumberToObject(root, "skipped", ns);
+            cJSON_AddNumberToObject(root, "failed", nf);
+            cJSON_AddNumberToObject(root, "not_started", nleft);
+            cJSON_AddNumberToObject(root, "jobs", jobs);
+            cJSON_AddNumberToObject(root, "threads_per_job", per);
+            cJSON_AddNumberToObject(root, "seconds", elapsed);
+            cJSON_AddItemToObject(root, "inputs", arr);
+            for (int i = 0; i < l.n; i++) {
+                entry *e = &l.e[i];
+                cJSON *o = cJSON_CreateObject(), *outs = cJSON_CreateArray();
+                cJSON_AddStringToObject(o, "input", e->input);
+                cJSON_AddStringToObject(o, "status", names[e->st]);
+                for (int k = 0; k < 3; k++)
+                    if (e->outs[k])
+                        cJSON_AddItemToArray(outs, cJSON_CreateString(e->outs[k]));
+                cJSON_AddItemToObject(o, "outputs", outs);
+                if (e->st == DONE || e->st == FAILED) {
+                    cJSON_AddNumberToObject(o, "exit_code", e->exit_code);
+                    cJSON_AddNumberToObject(o, "seconds", e->seconds);
+                }
+                if (e->st == FAILED)
+                    cJSON_AddStringToObject(o, "error", e->last_error);
+                cJSON_AddItemToArray(arr, o);
+            }
+            char *text = cJSON_Print(root);
+            cJSON_Delete(root);
+            FILE *f = text ? fopen(report, "w") : NULL;
+            int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+            if (f && fclose(f) != 0)
+                ok = 0;
+            free(text);
+            if (!ok) {
+                rvmi_errorf("batch: cannot write the report %s: %s", report, strerror(errno));
+                status = RVMI_EXIT_TRANSIENT;
+                goto done;
+            }
+        }
+        int sig = atomic_load(&g_batch_stop);
+        status = sig ? 128 + sig : nf ? RVMI_EXIT_FAILURE : 0;
+    }
+done:
+    for (int i = 0; i < l.n; i++) {
+        free(l.e[i].input);
+        free(l.e[i].name);
+        for (int k = 0; k < 3; k++)
+            free(l.e[i].outs[k]);
+        if (l.e[i].err_fd >= 0)
+            close(l.e[i].err_fd);
+    }
+    free(l.e);
+    free(pass);
+    free(inputs);
+    free(lists);
+    return status;
+}

@@ -1,0 +1,41 @@
+/* The rvm command's entry points and exit codes.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_CLI_CLI_H
+#define RVM_CLI_CLI_H
+
+#include <stdint.h>
+
+#include "cli/options.h"
+
+/* Exit codes. Schedulers retry on some and not others (scripts/slurm, scripts/kubernetes):
+ * a retry cannot help bad flags or a bad input, and can help a full disk. */
+#define RVMI_EXIT_FAILURE 1    /* anything not below */
+#define RVMI_EXIT_USAGE 2      /* bad flags or arguments: do not retry */
+#define RVMI_EXIT_BAD_INPUT 3  /* the input is missing, unreadable or damaged, or is not the
+                                  one a plan was made for: do not retry */
+#define RVMI_EXIT_PARTS 4      /* rvm join: parts are missing or broken (named on the line):
+                                  render those indices, then join again */
+#define RVMI_EXIT_TRANSIENT 75 /* writing failed (disk full, I/O error), out of memory, a
+                                  file busy: retrying can succeed (EX_TEMPFAIL) */
+/* 130 / 143: stopped by SIGINT / SIGTERM (outputs hold the frames done). */
+
+/* One range of frames of a plan, in the reader's units (see rvmi_reader_options.segment):
+ * frames from `from` are run through the network, those from `begin` to `end` written. */
+typedef struct {
+    int64_t from, begin, end;
+} rvmi_segment;
+
+/* One conversion, as `rvm FLAGS` runs it; seg (or NULL) limits it to a segment, whose
+ * outputs then carry no audio (rvm join adds it once). Returns the exit code. */
+int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg);
+
+/* "rvm: " + the message + newline, on stderr. */
+void rvmi_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Subcommands: argv[0] is the subcommand's name. Each returns the exit code. */
+int rvmi_plan_main(int argc, char **argv);
+int rvmi_render_main(int argc, char **argv);
+int rvmi_join_main(int argc, char **argv);
+int rvmi_batch_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,1097 @@
+/* rvm render (one segment of a plan into part files) and rvm join (the parts into the
+ * outputs a whole run writes, without re-encoding).
+ *
+ * A part is <output>.parts/NNNNN<ext> (a folder NNNNN/ for PNG sequences) with its checksum
+ * file NNNNN.json: the plan's id, the index, the frame count, the first timestamp, the
+ * settings it was rendered with and the SHA-256 of its bytes. Both are written under
+ * temporary names and renamed when complete, the checksum file last: a part without one
+ * (a task killed halfway) is missing, not short.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/hash.h>
+#include <libavutil/log.h>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "cli/segments.h"
+#include "io/writer.h"
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static int cmp_i64_parts(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- the command lines of render and join: their own flags, then a conversion's ---- */
+
+typedef struct {
+    const char *flag, *kind, *path; /* path: the output as given */
+    char *parts;                    /* <path>.parts */
+    const char *ext;                /* video: the name's extension with its dot */
+} output;
+
+typedef struct {
+    const char *plan_path;
+    long index;
+    int missing, remove_parts;
+    rvmi_plan *plan;
+    rvmi_cli_options opt;
+    char **argv; /* the conversion's command line (opt points into it) */
+    output outs[3];
+    int nouts;
+} job;
+
+static void job_free(job *j)
+{
+    rvmi_plan_free(j->plan);
+    free(j->argv);
+    for (int i = 0; i < j->nouts; i++)
+        free(j->outs[i].parts);
+}
+
+static int starts_flag(const char *a, const char *flag)
+{
+    size_t n = strlen(flag);
+    return strncmp(a, flag, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+/* Returns 0, or an exit code with the message printed. */
+static int job_parse(job *j, const char *cmd, int argc, char **argv)
+{
+    char err[1024];
+    memset(j, 0, sizeof(*j));
+    j->index = -1;
+    if (!(j->argv = calloc((size_t)argc + 4, sizeof(char *)))) {
+        rvmi_errorf("out of memory");
+        return RVMI_EXIT_TRANSIENT;
+    }
+    int n = 0, render = strcmp(cmd, "render") == 0;
+    j->argv[n++] = "rvm";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--plan") == 0 || (render && strcmp(a, "--index") == 0)) {
+            if (i + 1 >= argc) {
+                rvmi_errorf("%s: %s needs a value", cmd, a);
+                return RVMI_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (a[2] == 'p') {
+                j->plan_path = v;
+            } else {
+                char *end;
+                errno = 0;
+                j->index = strtol(v, &end, 10);
+                if (errno || end == v || *end || j->index < 0) {
+                    rvmi_errorf("render: --index %s: expected a whole number >= 0", v);
+                    return RVMI_EXIT_USAGE;
+                }
+            }
+        } else if (!render && strcmp(a, "--missing") == 0) {
+            j->missing = 1;
+        } else if (!render && strcmp(a, "--remove-parts") == 0) {
+            j->remove_parts = 1;
+        } else if (starts_flag(a, "--input-source") || strcmp(a, "-i") == 0 ||
+                   starts_flag(a, "--start") || strcmp(a, "-ss") == 0 ||
+                   starts_flag(a, "--duration") || strcmp(a, "-t") == 0) {
+            rvmi_errorf("%s: %s does not apply: the plan names the input and its frames", cmd,
+                        a);
+            return RVMI_EXIT_USAGE;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("Usage: rvm %s --plan PLAN %s[output flags of a normal run]\n", cmd,
+                   render ? "--index I " : "[--missing] [--remove-parts] [-y] ");
+            fputs(render ? "Renders segment I of PLAN into <output>.parts/ (run it for every "
+                           "index, in any order, anywhere the files are shared).\n"
+                         : "Checks every part and joins them into the outputs without "
+                           "re-encoding, with the input's audio;\n--missing only prints the "
+                           "indices to render again (sbatch --array syntax).\n",
+                  stdout);
+            return -1;
+        } else {
+            j->argv[n++] = argv[i];
+        }
+    }
+    if (!j->plan_path || (render && j->index < 0)) {
+        rvmi_errorf("%s: %s is required (see rvm %s --help)", cmd,
+                    !j->plan_path ? "--plan PLAN" : "--index I", cmd);
+        return RVMI_EXIT_USAGE;
+    }
+    av_log_set_level(AV_LOG_QUIET);
+    if (!(j->plan = rvmi_plan_load(j->plan_path, err, sizeof err))) {
+        rvmi_errorf("%s: %s", cmd, err);
+        return RVMI_EXIT_BAD_INPUT;
+    }
+    if (render && j->index >= j->plan->nsegments) {
+        rvmi_errorf("render: --index %ld is out of range: %s has segments 0 to %d", j->index,
+                    j->plan_path, j->plan->nsegments - 1);
+        return RVMI_EXIT_USAGE;
+    }
+    j->argv[n++] = "-i";
+    j->argv[n++] = j->plan->input;
+    if (rvmi_cli_parse(n, j->argv, &j->opt, err, sizeof err) < 0) {
+        rvmi_errorf("%s: %s", cmd, err);
+        return RVMI_EXIT_USAGE;
+    }
+    if (!j->opt.input_fps_set)
+        j->opt.input_fps = j->plan->images ? j->plan->image_fps : j->opt.input_fps;
+    struct {
+        const char *flag, *kind, *path;
+    } want[3] = {{"--output-composition", "composition", j->opt.out_com},
+                 {"--output-alpha", "alpha", j->opt.out_pha},
+                 {"--output-foreground", "foreground", j->opt.out_fgr}};
+    for (int i = 0; i < 3; i++) {
+        if (!want[i].path)
+            continue;
+        output *o = &j->outs[j->nouts++];
+        o->flag = want[i].flag;
+        o->kind = want[i].kind;
+        o->path = want[i].path;
+        const char *slash = strrchr(o->path, '/'), *dot = strrchr(o->path, '.');
+        o->ext = dot && (!slash || dot > slash) ? dot : "";
+        /* A folder's trailing slash does not go into the parts' name. */
+        size_t len = strlen(o->path);
+        while (len > 1 && o->path[len - 1] == '/')
+            len--;
+        if (!(o->parts = xasprintf("%.*s.parts", (int)len, o->path))) {
+            rvmi_errorf("out of memory");
+            return RVMI_EXIT_TRANSIENT;
+        }
+    }
+    if (rvmi_plan_check_input(j->plan, err, sizeof err) < 0) {
+        rvmi_errorf("%s: %s", cmd, err);
+        return RVMI_EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+/* What a part must have been rendered with to join with the others: the flags that change
+ * its pixels or its encoding (not threads, progress or -y). */
+static char *settings_of(const job *j, const output *o)
+{
+    const rvmi_cli_options *p = &j->opt;
+    return xasprintf("kind=%s ext=%s type=%s codec=%s crf=%d mbps=%g preset=%s depth=%d "
+                     "background=%s variant=%d checkpoint=%s ratio=%g resize=%dx%d fps=%g",
+                     o->kind, o->ext, p->png ? "png" : "video", rvmi_codec_name(p->codec), p->crf,
+                     p->mbps, p->preset ? p->preset : "-", p->depth,
+                     p->background ? p->background : "-", (int)p->variant,
+                     p->checkpoint ? p->checkpoint : "-", p->ratio, p->resize_w, p->resize_h,
+                     p->input_fps);
+}
+
+static char *part_path(const job *j, const output *o, long index)
+{
+    return j->opt.png ? xasprintf("%s/%05ld", o->parts, index)
+                      : xasprintf("%s/%05ld%s", o->parts, index, o->ext);
+}
+
+static char *sidecar_path(const output *o, long index)
+{
+    return xasprintf("%s/%05ld.json", o->parts, index);
+}
+
+/* Removes a file, or a folder of files (a PNG part). */
+static void remove_entry(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        unlink(path);
+        return;
+    }
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *f = xasprintf("%s/%s", path, e->d_name);
+        if (f)
+            unlink(f);
+        free(f);
+    }
+    if (d)
+        closedir(d);
+    rmdir(path);
+}
+
+/* The names of a PNG part's frames, in order (NNNN.png). */
+static int is_frame_name(const char *name)
+{
+    size_t n = strspn(name, "0123456789");
+    return n >= 4 && strcmp(name + n, ".png") == 0;
+}
+
+static int cmp_frame_names(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    size_t lx = strlen(x), ly = strlen(y);
+    return lx != ly ? (lx > ly) - (lx < ly) : strcmp(x, y);
+}
+
+static int list_frames(const char *dir, char ***names, int *count)
+{
+    *names = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_frame_name(e->d_name))
+            continue;
+        if (*count == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **n = realloc(*names, (size_t)cap * sizeof(*n));
+            if (!n)
+                break;
+            *names = n;
+        }
+        if (!((*names)[*count] = strdup(e->d_name)))
+            break;
+        (*count)++;
+    }
+    int bad = e != NULL;
+    closedir(d);
+    if (*count)
+        qsort(*names, (size_t)*count, sizeof(**names), cmp_frame_names);
+    return bad ? -1 : 0;
+}
+
+static void free_names(char **names, int count)
+{
+    for (int i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* SHA-256 of a part: the file's bytes, or a PNG part's frames in order. */
+static int part_sha256(const char *path, int png, char hex[65])
+{
+    struct AVHashContext *ctx = NULL;
+    if (av_hash_alloc(&ctx, "SHA256") < 0)
+        return -1;
+    av_hash_init(ctx);
+    char **names = NULL;
+    int count = 0, ok = 1;
+    if (png && list_frames(path, &names, &count) < 0)
+        ok = 0;
+    static uint8_t buf[1 << 16];
+    for (int i = 0; ok && i < (png ? count : 1); i++) {
+        char *f = png ? xasprintf("%s/%s", path, names[i]) : strdup(path);
+        int fd = f ? open(f, O_RDONLY | O_CLOEXEC) : -1;
+        free(f);
+        if (fd < 0) {
+            ok = 0;
+            break;
+        }
+        if (png) /* the name is part of what is checked */
+            av_hash_update(ctx, (const uint8_t *)names[i], strlen(names[i]) + 1);
+        ssize_t got;
+        while ((got = read(fd, buf, sizeof buf)) > 0)
+            av_hash_update(ctx, buf, (size_t)got);
+        ok = got == 0;
+        close(fd);
+    }
+    free_names(names, count);
+    av_hash_final_hex(ctx, (uint8_t *)hex, 65);
+    av_hash_freep(&ctx);
+    return ok ? 0 : -1;
+}
+
+/* A part's frames: count, and their timestamps (video: in *tb) into *pts (malloc'd). */
+static int part_frames(const char *path, int png, int64_t *count, int64_t **pts, AVRational *tb)
+{
+    *count = 0;
+    *pts = NULL;
+    if (png) {
+        char **names;
+        int n;
+        if (list_frames(path, &names, &n) < 0)
+            return -1;
+        free_names(names, n);
+        *count = n;
+        return 0;
+    }
+    AVFormatContext *fmt = NULL;
+    if (avformat_open_input(&fmt, path, NULL, NULL) < 0)
+        return -1;
+    int vidx = -1;
+    if (avformat_find_stream_info(fmt, NULL) >= 0)
+        vidx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    AVPacket *pkt = av_packet_alloc();
+    int64_t cap = 256;
+    int64_t *list = malloc((size_t)cap * sizeof(*list));
+    int ok = vidx >= 0 && pkt && list;
+    if (ok)
+        *tb = fmt->streams[vidx]->time_base;
+    while (ok && av_read_frame(fmt, pkt) >= 0) {
+        if (pkt->stream_index == vidx) {
+            if (*count == cap) {
+                int64_t *n = realloc(list, (size_t)(cap *= 2) * sizeof(*n));
+                if (!n)
+                    ok = 0;
+                else
+                    list = n;
+            }
+            if (ok)
+                list[(*count)++] = pkt->pts;
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    avformat_close_input(&fmt);
+    if (!ok) {
+        free(list);
+        return -1;
+    }
+    qsort(list, (size_t)*count, sizeof(*list), cmp_i64_parts);
+    *pts = list;
+    return 0;
+}
+
+/* ---- checksum files ---- */
+
+typedef struct {
+    char plan[33];
+    long index;
+    int64_t frames;
+    int64_t first_pts; /* video: the first frame's timestamp in tb */
+    AVRational tb;
+    char *settings;
+    char sha256[65];
+} sidecar;
+
+static int write_sidecar(const char *path, const sidecar *s, char *err, size_t errlen)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "rvm_part", 1);
+    cJSON_AddStringToObject(root, "plan", s->plan);
+    cJSON_AddNumberToObject(root, "index", (double)s->index);
+    cJSON_AddNumberToObject(root, "frames", (double)s->frames);
+    cJSON_AddNumberToObject(root, "first_pts", (double)s->first_pts);
+    cJSON_AddNumberToObject(root, "tb_num", s->tb.num);
+    cJSON_AddNumberToObject(root, "tb_den", s->tb.den);
+    cJSON_AddStringToObject(root, "settings", s->settings);
+    cJSON_AddStringToObject(root, "sha256", s->sha256);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+    int ok = text && tmp;
+    FILE *f = ok ? fopen(tmp, "w") : NULL;
+    ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 &&
+         fsync(fileno(f)) == 0;
+    int saved = errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
+    if (ok && rename(tmp, path) < 0) {
+        ok = 0;
+        saved = errno;
+    }
+    if (!ok) {
+        if (tmp)
+            unlink(tmp);
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(saved));
+    }
+    free(text);
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+static int read_sidecar(const char *path, sidecar *s)
+{
+    memset(s, 0, sizeof(*s));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *root = cJSON_Parse(buf);
+    const cJSON *v;
+    int ok = root != NULL;
+#define GETNUM(name, dst)                                                                      \
+    ok = ok && cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(root, name)) &&              \
+         fabs(v->valuedouble) < 9007199254740992.0;                                             \
+    if (ok)                                                                                     \
+    dst = v->valuedouble
+    GETNUM("index", s->index);
+    GETNUM("frames", s->frames);
+    GETNUM("first_pts", s->first_pts);
+    GETNUM("tb_num", s->tb.num);
+    GETNUM("tb_den", s->tb.den);
+#undef GETNUM
+    const char *plan = root ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "plan")) : NULL;
+    const char *set = root ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "settings")) : NULL;
+    const char *sha = root ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "sha256")) : NULL;
+    ok = ok && plan && strlen(plan) == 32 && set && sha && strlen(sha) == 64 &&
+         s->tb.num > 0 && s->tb.den > 0;
+    if (ok) {
+        memcpy(s->plan, plan, 33);
+        memcpy(s->sha256, sha, 65);
+        ok = (s->settings = strdup(set)) != NULL;
+    }
+    cJSON_Delete(root);
+    return ok ? 0 : -1;
+}
+
+/* Whether output o's part `index` is complete and belongs with the others: NULL, or why not
+ * (a static string). *sc gets its checksum file. */
+static const char *check_part(const job *j, const output *o, long index, const char *settings,
+                              sidecar *sc)
+{
+    char *part = part_path(j, o, index), *side = sidecar_path(o, index);
+    const char *why = NULL;
+    struct stat st;
+    char hex[65];
+    const rvmi_plan_segment *seg = &j->plan->segments[index];
+    memset(sc, 0, sizeof(*sc));
+    if (!part || !side)
+        why = "out of memory";
+    else if (stat(part, &st) < 0 || read_sidecar(side, sc) < 0)
+        why = "missing";
+    else if (strcmp(sc->plan, j->plan->id) != 0)
+        why = "from another plan";
+    else if (sc->index != index)
+        why = "another index's part";
+    else if (strcmp(sc->settings, settings) != 0)
+        why = "rendered with other flags";
+    else if (sc->frames != seg->end - seg->begin)
+        why = "wrong frame count";
+    else if (part_sha256(part, j->opt.png, hex) < 0 || strcmp(hex, sc->sha256) != 0)
+        why = "checksum mismatch";
+    free(part);
+    free(side);
+    return why;
+}
+
+/* Removes what an earlier, interrupted render of this index left (temporary names start
+ * with ".NNNNN."; the conversion's own staging adds another dot). */
+static void remove_stale(const output *o, long index)
+{
+    char p1[16], p2[16];
+    snprintf(p1, sizeof p1, ".%05ld.", index);
+    snprintf(p2, sizeof p2, "..%05ld.", index);
+    DIR *d = opendir(o->parts);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strncmp(e->d_name, p1, strlen(p1)) == 0 || strncmp(e->d_name, p2, strlen(p2)) == 0) {
+            char *f = xasprintf("%s/%s", o->parts, e->d_name);
+            if (f)
+                remove_entry(f);
+            free(f);
+        }
+    if (d)
+        closedir(d);
+}
+
+/* ---- rvm render ---- */
+
+int rvmi_render_main(int argc, char **argv)
+{
+    job j;
+    int status = job_parse(&j, "render", argc, argv);
+    if (status) {
+        job_free(&j);
+        return status < 0 ? 0 : status;
+    }
+    char err[1024];
+    const long index = j.index;
+    const rvmi_plan_segment *seg = &j.plan->segments[index];
+    char *tmp[3] = {NULL, NULL, NULL}, *settings[3] = {NULL, NULL, NULL};
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; c++)
+        if (*c == '/' || *c == '.')
+            *c = '_';
+    int complete = 0;
+    status = RVMI_EXIT_TRANSIENT;
+    for (int i = 0; i < j.nouts; i++) {
+        output *o = &j.outs[i];
+        if (rvmi_make_dirs(o->parts, err, sizeof err) < 0) {
+            rvmi_errorf("render: %s", err);
+            goto done;
+        }
+        if (!(settings[i] = settings_of(&j, o))) {
+            rvmi_errorf("out of memory");
+            goto done;
+        }
+        sidecar sc;
+        memset(&sc, 0, sizeof sc);
+        if (!j.opt.overwrite && !check_part(&j, o, index, settings[i], &sc))
+            complete++;
+        free(sc.settings);
+        remove_stale(o, index);
+        tmp[i] = xasprintf("%s/.%05ld.%s.%ld%s", o->parts, index, host, (long)getpid(),
+                           j.opt.png ? "" : o->ext);
+        if (!tmp[i]) {
+            rvmi_errorf("out of memory");
+            goto done;
+        }
+    }
+    if (complete == j.nouts) {
+        printf("index %ld is already complete (-y renders it again)\n", index);
+        status = 0;
+        goto done;
+    }
+
+    rvmi_cli_options opt = j.opt;
+    for (int i = 0; i < j.nouts; i++) {
+        if (j.outs[i].path == opt.out_com)
+            opt.out_com = tmp[i];
+        else if (j.outs[i].path == opt.out_pha)
+            opt.out_pha = tmp[i];
+        else
+            opt.out_fgr = tmp[i];
+    }
+    opt.overwrite = 0;
+    rvmi_segment range = rvmi_plan_reader_range(j.plan, (int)index);
+    double t0 = now_seconds();
+    status = rvmi_convert(&opt, &range);
+    if (status != 0)
+        goto done;
+
+    /* Each part holds exactly the planned frames at the planned times, or is refused. */
+    status = RVMI_EXIT_TRANSIENT;
+    int64_t want = seg->end - seg->begin;
+    for (int i = 0; i < j.nouts; i++) {
+        output *o = &j.outs[i];
+        sidecar sc;
+        memset(&sc, 0, sizeof sc);
+        int64_t *pts = NULL;
+        if (part_frames(tmp[i], j.opt.png, &sc.frames, &pts, &sc.tb) < 0) {
+            rvmi_errorf("render: cannot read back the part %s", tmp[i]);
+            goto done;
+        }
+        if (sc.frames != want) {
+            free(pts);
+            rvmi_errorf("render: index %ld: %" PRId64 " frames were decoded where the plan has "
+                        "%" PRId64 " (a damaged input?)", index, sc.frames, want);
+            status = RVMI_EXIT_BAD_INPUT;
+            goto done;
+        }
+        if (j.opt.png) {
+            sc.tb = (AVRational){1, 1};
+            sc.first_pts = seg->begin;
+        } else {
+            sc.first_pts = pts[0];
+            /* Frame k of the part is at plan frame begin + k, both relative to the first. */
+            for (int64_t k = 0; k < want && !j.plan->images; k++) {
+                int64_t d = av_rescale_q(j.plan->pts[seg->begin + k] - j.plan->pts[seg->begin],
+                                         j.plan->time_base, sc.tb);
+                if (llabs(pts[k] - pts[0] - d) > 1) {
+                    free(pts);
+                    rvmi_errorf("render: index %ld: frame %" PRId64 " is not at its planned time",
+                                index, seg->begin + k);
+                    status = RVMI_EXIT_BAD_INPUT;
+                    goto done;
+                }
+            }
+        }
+        free(pts);
+        memcpy(sc.plan, j.plan->id, sizeof sc.plan);
+        sc.index = index;
+        sc.settings = settings[i];
+        if (part_sha256(tmp[i], j.opt.png, sc.sha256) < 0) {
+            rvmi_errorf("render: cannot read back the part %s: %s", tmp[i], strerror(errno));
+            goto done;
+        }
+        if (!j.opt.png) {
+            /* On disk before it is named complete. */
+            int fd = open(tmp[i], O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || fsync(fd) < 0) {
+                rvmi_errorf("render: %s: %s", tmp[i], strerror(errno));
+                if (fd >= 0)
+                    close(fd);
+                goto done;
+            }
+            close(fd);
+        }
+        char *part = part_path(&j, o, index), *side = sidecar_path(o, index);
+        int ok = part && side;
+        if (ok) {
+            unlink(side); /* an old checksum never names the new part */
+            remove_entry(part);
+            ok = rename(tmp[i], part) == 0;
+            if (!ok)
+                snprintf(err, sizeof err, "cannot rename %s to %s: %s", tmp[i], part,
+                         strerror(errno));
+            else
+                ok = write_sidecar(side, &sc, err, sizeof err) == 0;
+        } else {
+            snprintf(err, sizeof err, "out of memory");
+        }
+        free(part);
+        free(side);
+        if (!ok) {
+            rvmi_errorf("render: %s", err);
+            goto done;
+        }
+    }
+    printf("index %ld: frames %" PRId64 "-%" PRId64 " (after %" PRId64 " warm-up frames) in "
+           "%.1f s\n", index, seg->begin, seg->end - 1, seg->begin - seg->from,
+           now_seconds() - t0);
+    status = 0;
+done:
+    for (int i = 0; i < j.nouts; i++) {
+        if (tmp[i])
+            remove_entry(tmp[i]);
+        free(tmp[i]);
+        free(settings[i]);
+    }
+    job_free(&j);
+    return status;
+}
+
+/* ---- rvm join ---- */
+
+/* Indices as sbatch --array takes them: "2,5-7,9". */
+static void print_indices(FILE *f, const unsigned char *bad, int n)
+{
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+        if (!bad[i])
+            continue;
+        int k = i;
+        while (k + 1 < n && bad[k + 1])
+            k++;
+        fprintf(f, first ? "" : ",");
+        first = 0;
+        if (k > i)
+            fprintf(f, "%d-%d", i, k);
+        else
+            fprintf(f, "%d", i);
+        i = k;
+    }
+}
+
+static int same_params(const AVCodecParameters *a, const AVCodecParameters *b)
+{
+    return a->codec_id == b->codec_id && a->width == b->width && a->height == b->height &&
+           a->format == b->format && a->extradata_size == b->extradata_size &&
+           (a->extradata_size == 0 || memcmp(a->extradata, b->extradata, (size_t)a->extradata_size) == 0);
+}
+
+typedef struct {
+    AVFormatContext *fmt;
+    int vidx;
+} part_reader;
+
+static int open_part(part_reader *r, const char *path)
+{
+    r->fmt = NULL;
+    r->vidx = -1;
+    if (avformat_open_input(&r->fmt, path, NULL, NULL) < 0)
+        return -1;
+    if (avformat_find_stream_info(r->fmt, NULL) < 0 ||
+        (r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+        avformat_close_input(&r->fmt);
+        return -1;
+    }
+    return 0;
+}
+
+/* The input's audio as a whole run copies it: the best audio stream beside the video the
+ * reader takes. */
+static int open_audio(const char *input, AVFormatContext **fmt, int *aidx)
+{
+    *fmt = NULL;
+    *aidx = -1;
+    if (avformat_open_input(fmt, input, NULL, NULL) < 0)
+        return -1;
+    if (avformat_find_stream_info(*fmt, NULL) < 0) {
+        avformat_close_input(fmt);
+        return -1;
+    }
+    int vidx = -1;
+    for (unsigned i = 0; i < (*fmt)->nb_streams && vidx < 0; i++)
+        if ((*fmt)->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+            !((*fmt)->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+            vidx = (int)i;
+    int a = av_find_best_stream(*fmt, AVMEDIA_TYPE_AUDIO, -1, vidx, NULL, 0);
+    if (a >= 0 && (*fmt)->streams[a]->codecpar->codec_id != AV_CODEC_ID_NONE)
+        *aidx = a;
+    for (unsigned i = 0; i < (*fmt)->nb_streams; i++)
+        if ((int)i != *aidx)
+            (*fmt)->streams[i]->discard = AVDISCARD_ALL;
+    return 0;
+}
+
+/* The output's temporary name beside it (renamed when complete), its folder made. */
+static char *staging_name(const char *path, char *err, size_t errlen)
+{
+    char *a = strdup(path), *b = strdup(path);
+    char *out = NULL;
+    if (a && b && rvmi_make_dirs(dirname(a), err, errlen) == 0) {
+        free(a);
+        a = strdup(path);
+        out = a ? xasprintf("%s/.%s.%ld.rvm-part", dirname(a), basename(b), (long)getpid())
+                : NULL;
+        if (!out)
+            snprintf(err, errlen, "out of memory");
+    }
+    free(a);
+    free(b);
+    return out;
+}
+
+/* Joins a video output; returns an exit code (message printed). */
+static int join_video(const job *j, const output *o, int64_t *frames)
+{
+    char err[1024];
+    const rvmi_plan *p = j->plan;
+    struct stat st, in;
+    if (stat(o->path, &st) == 0) {
+        if (stat(p->input, &in) == 0 && st.st_dev == in.st_dev && st.st_ino == in.st_ino) {
+            rvmi_errorf("join: %s %s is the input; refusing to write over it", o->flag, o->path);
+            return RVMI_EXIT_USAGE;
+        }
+        if (!j->opt.overwrite && S_ISREG(st.st_mode)) {
+            rvmi_errorf("join: %s %s exists (use -y to overwrite)", o->flag, o->path);
+            return RVMI_EXIT_FAILURE;
+        }
+    }
+    char *tmp = staging_name(o->path, err, sizeof err);
+    if (!tmp) {
+        rvmi_errorf("join: %s", err);
+        return RVMI_EXIT_TRANSIENT;
+    }
+    int status = RVMI_EXIT_TRANSIENT;
+    part_reader pr = {NULL, -1};
+    AVFormatContext *ain = NULL;
+    int aidx = -1;
+    rvmi_video_writer *w = NULL;
+    AVPacket *vp = av_packet_alloc(), *ap = av_packet_alloc();
+    AVCodecParameters *first = avcodec_parameters_alloc();
+    char *path = part_path(j, o, 0);
+    if (!vp || !ap || !first || !path) {
+        rvmi_errorf("out of memory");
+        goto done;
+    }
+    if (open_part(&pr, path) < 0) {
+        rvmi_errorf("join: cannot read the part %s", path);
+        status = RVMI_EXIT_PARTS;
+        goto done;
+    }
+    avcodec_parameters_copy(first, pr.fmt->streams[pr.vidx]->codecpar);
+    int want_audio = !j->opt.no_audio && strcmp(o->kind, "alpha") != 0 && !p->images;
+    if (want_audio && open_audio(p->input, &ain, &aidx) < 0) {
+        rvmi_errorf("join: cannot read the audio of %s", p->input);
+        status = RVMI_EXIT_BAD_INPUT;
+        goto done;
+    }
+    rvmi_video_writer_config vc;
+    memset(&vc, 0, sizeof vc);
+    vc.path = tmp;
+    vc.name = o->path;
+    vc.copy = first;
+    vc.width = first->width;
+    vc.height = first->height;
+    /* The time base a whole run gives its encoder: the input's. */
+    vc.time_base = p->images ? av_inv_q(av_d2q(j->opt.input_fps, 1001000)) : p->time_base;
+    vc.frame_rate = pr.fmt->streams[pr.vidx]->avg_frame_rate;
+    if (aidx >= 0) {
+        vc.audio = ain->streams[aidx]->codecpar;
+        vc.audio_time_base = ain->streams[aidx]->time_base;
+    }
+    if (!(w = rvmi_video_writer_open(&vc, err, sizeof err))) {
+        rvmi_errorf("join: %s", err);
+        goto done;
+    }
+    /* Video from the parts in order and audio from the input, by time. */
+    int part = 0, have_v = 0, have_a = 0, audio_eof = aidx < 0;
+    AVRational vtb = pr.fmt->streams[pr.vidx]->time_base;
+    *frames = 0;
+    for (;;) {
+        while (!have_v && pr.fmt) {
+            if (av_read_frame(pr.fmt, vp) >= 0) {
+                if (vp->stream_index == pr.vidx)
+                    have_v = 1;
+                else
+                    av_packet_unref(vp);
+                continue;
+            }
+            avformat_close_input(&pr.fmt);
+            if (++part >= p->nsegments)
+                break;
+            free(path);
+            if (!(path = part_path(j, o, part)) || open_part(&pr, path) < 0) {
+                rvmi_errorf("join: cannot read the part %s", path ? path : "");
+                status = RVMI_EXIT_PARTS;
+                goto done;
+            }
+            if (!same_params(first, pr.fmt->streams[pr.vidx]->codecpar)) {
+                rvmi_errorf("join: part %d of %s was encoded differently from part 0 (size, "
+                            "pixel format or codec headers); render it again with the same "
+                            "flags", part, o->path);
+                status = RVMI_EXIT_PARTS;
+                goto done;
+            }
+            vtb = pr.fmt->streams[pr.vidx]->time_base;
+        }
+        while (!have_a && !audio_eof) {
+            if (av_read_frame(ain, ap) < 0)
+                audio_eof = 1;
+            else if (ap->stream_index == aidx)
+                have_a = 1;
+            else
+                av_packet_unref(ap);
+        }
+        if (!have_v && !have_a)
+            break;
+        int64_t vt = have_v ? (vp->dts != AV_NOPTS_VALUE ? vp->dts : vp->pts) : 0;
+        int64_t at = have_a ? (ap->dts != AV_NOPTS_VALUE ? ap->dts : ap->pts) : 0;
+        int video_first = have_v && (!have_a || at == AV_NOPTS_VALUE ||
+                                     av_compare_ts(vt, vtb, at, ain->streams[aidx]->time_base) <= 0);
+        int ret;
+        if (video_first) {
+            ret = rvmi_video_writer_packet(w, vp, vtb, err, sizeof err);
+            av_packet_unref(vp);
+            have_v = 0;
+            (*frames)++;
+        } else {
+            ret = rvmi_video_writer_audio(w, ap, err, sizeof err);
+            av_packet_unref(ap);
+            have_a = 0;
+        }
+        if (ret < 0) {
+            rvmi_errorf("join: %s", err);
+            goto done;
+        }
+    }
+    if (rvmi_video_writer_finish(w, err, sizeof err) < 0) {
+        rvmi_errorf("join: %s", err);
+        goto done;
+    }
+    if (rename(tmp, o->path) < 0) {
+        rvmi_errorf("join: cannot rename the finished %s to %s: %s", tmp, o->path,
+                    strerror(errno));
+        goto done;
+    }
+    status = 0;
+done:
+    if (status != 0)
+        unlink(tmp);
+    rvmi_video_writer_free(w);
+    avformat_close_input(&pr.fmt);
+    avformat_close_input(&ain);
+    av_packet_free(&vp);
+    av_packet_free(&ap);
+    avcodec_parameters_free(&first);
+    free(path);
+    free(tmp);
+    return status;
+}
+
+/* Copies a file (when a link across file systems is not possible). */
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    char buf[1 << 16];
+    ssize_t n = 0;
+    int ok = out >= 0;
+    while (ok && (n = read(in, buf, sizeof buf)) > 0)
+        ok = write(out, buf, (size_t)n) == n;
+    ok = ok && n == 0;
+    if (out >= 0 && close(out) != 0)
+        ok = 0;
+    if (in >= 0)
+        close(in);
+    if (!ok && out >= 0)
+        unlink(to);
+    return ok ? 0 : -1;
+}
+
+/* Joins a PNG-sequence output: the parts' frames get their numbers in the whole sequence
+ * (hard links: nothing is copied or re-encoded). */
+static int join_png(const job *j, const output *o, int64_t *frames)
+{
+    char err[1024];
+    struct stat st;
+    if (stat(o->path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            rvmi_errorf("join: %s %s exists and is not a folder", o->flag, o->path);
+            return RVMI_EXIT_FAILURE;
+        }
+        if (!j->opt.overwrite && rvmi_png_sequence_exists(o->path)) {
+            rvmi_errorf("join: %s %s already holds a PNG sequence (use -y to overwrite)",
+                        o->flag, o->path);
+            return RVMI_EXIT_FAILURE;
+        }
+    }
+    if (rvmi_make_dirs(o->path, err, sizeof err) < 0) {
+        rvmi_errorf("join: %s", err);
+        return RVMI_EXIT_TRANSIENT;
+    }
+    *frames = 0;
+    for (int k = 0; k < j->plan->nsegments; k++) {
+        char *dir = part_path(j, o, k);
+        char **names = NULL;
+        int count = 0;
+        if (!dir || list_frames(dir, &names, &count) < 0) {
+            free(dir);
+            rvmi_errorf("join: cannot read the part %s", dir ? dir : "");
+            return RVMI_EXIT_PARTS;
+        }
+        for (int m = 0; m < count; m++) {
+            char *from = xasprintf("%s/%s", dir, names[m]);
+            char *to = xasprintf("%s/%04" PRId64 ".png", o->path, j->plan->segments[k].begin + m);
+            int ok = from && to;
+            if (ok) {
+                unlink(to);
+                ok = link(from, to) == 0 || copy_file(from, to) == 0;
+                if (!ok)
+                    rvmi_errorf("join: cannot create %s: %s", to, strerror(errno));
+            }
+            free(from);
+            free(to);
+            if (!ok) {
+                free_names(names, count);
+                free(dir);
+                return RVMI_EXIT_TRANSIENT;
+            }
+        }
+        *frames += count;
+        free_names(names, count);
+        free(dir);
+    }
+    if (j->opt.overwrite) /* frames of an earlier, longer sequence */
+        rvmi_png_sequence_remove(o->path, (long)*frames, -1);
+    return 0;
+}
+
+static void remove_parts(const job *j, const output *o)
+{
+    for (int k = 0; k < j->plan->nsegments; k++) {
+        char *part = part_path(j, o, k), *side = sidecar_path(o, k);
+        if (side)
+            unlink(side);
+        if (part)
+            remove_entry(part);
+        free(part);
+        free(side);
+        remove_stale(o, k);
+    }
+    rmdir(o->parts);
+}
+
+int rvmi_join_main(int argc, char **argv)
+{
+    job j;
+    int status = job_parse(&j, "join", argc, argv);
+    if (status) {
+        job_free(&j);
+        return status < 0 ? 0 : status;
+    }
+    const rvmi_plan *p = j.plan;
+    unsigned char *bad = calloc((size_t)p->nsegments, 1);
+    char first_why[512] = "";
+    int nbad = 0;
+    status = RVMI_EXIT_TRANSIENT;
+    if (!bad) {
+        rvmi_errorf("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < j.nouts; i++) {
+        output *o = &j.outs[i];
+        char *settings = settings_of(&j, o);
+        double origin = 0;
+        for (int k = 0; settings && k < p->nsegments; k++) {
+            sidecar sc;
+            const char *why = check_part(&j, o, k, settings, &sc);
+            if (!why && !j.opt.png) {
+                /* Each part starts where the plan puts its first frame, counted from the
+                 * first part's start (whatever origin the reader gives timestamps). */
+                double at = sc.first_pts * av_q2d(sc.tb);
+                if (k == 0)
+                    origin = at;
+                double want = p->images ? p->segments[k].begin / j.opt.input_fps
+                                        : (p->pts[p->segments[k].begin] - p->pts[0]) *
+                                              av_q2d(p->time_base);
+                if (fabs(at - origin - want) > av_q2d(sc.tb) + 1e-9)
+                    why = "starts at the wrong time";
+            }
+            free(sc.settings);
+            if (why) {
+                if (!bad[k])
+                    nbad++;
+                bad[k] = 1;
+                if (!*first_why)
+                    snprintf(first_why, sizeof first_why, "%s/%05d: %s", o->parts, k, why);
+            }
+        }
+        free(settings);
+    }
+    if (j.missing) {
+        print_indices(stdout, bad, p->nsegments);
+        if (nbad)
+            putchar('\n');
+        status = 0;
+        goto done;
+    }
+    if (nbad) {
+        fprintf(stderr, "rvm: join: %d of %d parts missing or broken, indices ", nbad,
+                p->nsegments);
+        print_indices(stderr, bad, p->nsegments);
+        fprintf(stderr, " (first: %s); render them again, then join\n", first_why);
+        status = RVMI_EXIT_PARTS;
+        goto done;
+    }
+    for (int i = 0; i < j.nouts; i++) {
+        double t0 = now_seconds();
+        int64_t frames = 0;
+        status = j.opt.png ? join_png(&j, &j.outs[i], &frames)
+                           : join_video(&j, &j.outs[i], &frames);
+        if (status != 0)
+            goto done;
+        printf("%s: %" PRId64 " frames from %d parts in %.2f s\n", j.outs[i].path, frames,
+               p->nsegments, now_seconds() - t0);
+    }
+    if (j.remove_parts)
+        for (int i = 0; i < j.nouts; i++)
+            remove_parts(&j, &j.outs[i]);
+    status = 0;
+done:
+    free(bad);
+    job_free(&j);
+    return status;
+}

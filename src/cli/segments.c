@@ -1,0 +1,827 @@
+/* Segment rendering: `rvm plan` cuts an input into ranges of frames, `rvm render` renders
+ * one range (after warming the recurrent state up on the frames before it) into part files,
+ * `rvm join` checks the parts and joins them without re-encoding into the outputs a whole
+ * run would write. The scheduling, retries and placement are the cluster's (scripts/slurm,
+ * scripts/kubernetes).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/hash.h>
+#include <libavutil/log.h>
+#include <libavutil/random_seed.h>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "cli/segments.h"
+#include "io/reader.h"
+#include "io/writer.h"
+
+#define MIB (1024 * 1024)
+
+/* ---- small helpers ---- */
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+/* SHA-256 of len bytes of fd from off (len < 0: to the end), as hex into hex[65]; adds to
+ * ctx instead when given. 0 or -1 (errno set). */
+static int hash_fd(int fd, off_t off, int64_t len, struct AVHashContext *ctx)
+{
+    static uint8_t buf[1 << 16];
+    if (lseek(fd, off, SEEK_SET) < 0)
+        return -1;
+    while (len != 0) {
+        size_t want = len < 0 || len > (int64_t)sizeof buf ? sizeof buf : (size_t)len;
+        ssize_t n = read(fd, buf, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        av_hash_update(ctx, buf, (size_t)n);
+        if (len > 0)
+            len -= n;
+    }
+    return 0;
+}
+
+static struct AVHashContext *sha256_new(void)
+{
+    struct AVHashContext *ctx = NULL;
+    if (av_hash_alloc(&ctx, "SHA256") < 0)
+        return NULL;
+    av_hash_init(ctx);
+    return ctx;
+}
+
+static void sha256_hex(struct AVHashContext *ctx, char hex[65])
+{
+    av_hash_final_hex(ctx, (uint8_t *)hex, 65);
+    av_hash_freep(&ctx);
+}
+
+/* SHA-256 of a whole file (off = 0, len = -1) or a part of it. */
+static int sha256_file(const char *path, off_t off, int64_t len, char hex[65])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct AVHashContext *ctx = sha256_new();
+    if (!ctx) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    int ret = hash_fd(fd, off, len, ctx);
+    int saved = errno;
+    close(fd);
+    sha256_hex(ctx, hex);
+    errno = saved;
+    return ret;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct {
+    char **names;
+    int count;
+} name_list;
+
+static void name_list_free(name_list *l)
+{
+    for (int i = 0; i < l->count; i++)
+        free(l->names[i]);
+    free(l->names);
+    l->names = NULL;
+    l->count = 0;
+}
+
+/* The names in dir that pass keep (NULL: all but . and ..), sorted. */
+static int list_names(const char *dir, int (*keep)(const char *), name_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (keep && !keep(e->d_name))
+            continue;
+        if (out->count == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **n = realloc(out->names, (size_t)cap * sizeof(*n));
+            if (!n)
+                goto oom;
+            out->names = n;
+        }
+        if (!(out->names[out->count] = strdup(e->d_name)))
+            goto oom;
+        out->count++;
+    }
+    closedir(d);
+    qsort(out->names, (size_t)out->count, sizeof(*out->names), cmp_str);
+    return 0;
+oom:
+    closedir(d);
+    name_list_free(out);
+    errno = ENOMEM;
+    return -1;
+}
+
+/* ---- the plan ---- */
+
+void rvmi_plan_free(rvmi_plan *p)
+{
+    if (!p)
+        return;
+    free(p->input);
+    free(p->pts);
+    free(p->segments);
+    free(p);
+}
+
+/* Identity of the input as it is now: size, modification time, and the hashes of its first
+ * and last MiB (an image folder: of its first and last image, and a hash of every image's
+ * name, size and time in place of the size). */
+static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        name_list l;
+        if (list_names(path, rvmi_is_image_name, &l) < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        if (l.count == 0) {
+            name_list_free(&l);
+            snprintf(err, errlen, "no images in folder %s", path);
+            return -1;
+        }
+        struct AVHashContext *ctx = sha256_new();
+        int64_t newest = 0, total = 0;
+        for (int i = 0; ctx && i < l.count; i++) {
+            char *f = xasprintf("%s/%s", path, l.names[i]);
+            struct stat fs;
+            if (!f || stat(f, &fs) < 0) {
+                free(f);
+                continue;
+            }
+            free(f);
+            char line[PATH_MAX + 64];
+            int n = snprintf(line, sizeof line, "%s %lld %lld.%09ld\n", l.names[i],
+                             (long long)fs.st_size, (long long)fs.st_mtim.tv_sec,
+                             fs.st_mtim.tv_nsec);
+            av_hash_update(ctx, (const uint8_t *)line, (size_t)n);
+            int64_t t = (int64_t)fs.st_mtim.tv_sec * 1000000000 + fs.st_mtim.tv_nsec;
+            newest = t > newest ? t : newest;
+            total += fs.st_size;
+        }
+        if (!ctx) {
+            name_list_free(&l);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        char listing[65];
+        sha256_hex(ctx, listing);
+        char *first = xasprintf("%s/%s", path, l.names[0]);
+        char *last = xasprintf("%s/%s", path, l.names[l.count - 1]);
+        int ok = first && last && sha256_file(first, 0, MIB, p->head) == 0;
+        struct stat ls;
+        ok = ok && stat(last, &ls) == 0 &&
+             sha256_file(last, ls.st_size > MIB ? ls.st_size - MIB : 0, -1, p->tail) == 0;
+        free(first);
+        free(last);
+        p->images = 1;
+        p->frames = l.count;
+        name_list_free(&l);
+        if (!ok) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        p->size = total;
+        p->mtime_ns = newest;
+        memcpy(p->listing, listing, sizeof listing);
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file or folder (a pipe or device cannot be "
+                              "cut into segments)", path);
+        return -1;
+    }
+    p->size = st.st_size;
+    p->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (sha256_file(path, 0, MIB, p->head) < 0 ||
+        sha256_file(path, st.st_size > MIB ? st.st_size - MIB : 0, -1, p->tail) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int rvmi_plan_check_input(const rvmi_plan *p, char *err, size_t errlen)
+{
+    rvmi_plan now;
+    memset(&now, 0, sizeof now);
+    if (input_identity(p->input, &now, err, errlen) < 0)
+        return -1;
+    const char *what = now.size != p->size         ? "size"
+                       : now.mtime_ns != p->mtime_ns ? "modification time"
+                       : strcmp(now.head, p->head) || strcmp(now.tail, p->tail)
+                           ? "content"
+                       : p->images && (now.frames != p->frames || strcmp(now.listing, p->listing))
+                           ? "images"
+                           : NULL;
+    if (what) {
+        snprintf(err, errlen, "%s is not the input this plan was made for (its %s changed); "
+                              "make a new plan", p->input, what);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The video's frames by demuxing alone (no decoding): their timestamps, sorted. The stream
+ * is the one the reader takes (the first video stream that is not cover art). */
+static int scan_video(rvmi_plan *p, char *err, size_t errlen)
+{
+    AVFormatContext *fmt = NULL;
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    int ret = avformat_open_input(&fmt, p->input, NULL, NULL);
+    if (ret < 0) {
+        av_strerror(ret, eb, sizeof eb);
+        snprintf(err, errlen, "%s: %s", p->input, eb);
+        return -1;
+    }
+    int status = -1;
+    AVPacket *pkt = av_packet_alloc();
+    if (!pkt) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (avformat_find_stream_info(fmt, NULL) < 0) {
+        snprintf(err, errlen, "%s: cannot read stream information", p->input);
+        goto done;
+    }
+    if (!fmt->pb || !(fmt->pb->seekable & AVIO_SEEKABLE_NORMAL) ||
+        (fmt->iformat->flags & AVFMT_NOTIMESTAMPS)) {
+        snprintf(err, errlen, "%s: cannot seek in a %s input; it cannot be cut into segments",
+                 p->input, fmt->iformat->name);
+        goto done;
+    }
+    int vidx = -1;
+    for (unsigned i = 0; i < fmt->nb_streams && vidx < 0; i++)
+        if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+            !(fmt->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+            vidx = (int)i;
+    if (vidx < 0) {
+        snprintf(err, errlen, "%s: no video stream", p->input);
+        goto done;
+    }
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        if ((int)i != vidx)
+            fmt->streams[i]->discard = AVDISCARD_ALL;
+    p->time_base = fmt->streams[vidx]->time_base;
+    int64_t cap = 1024;
+    p->pts = malloc((size_t)cap * sizeof(*p->pts));
+    while (p->pts && (ret = av_read_frame(fmt, pkt)) >= 0) {
+        if (pkt->stream_index == vidx) {
+            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+            if (t == AV_NOPTS_VALUE) {
+                av_packet_unref(pkt);
+                snprintf(err, errlen, "%s: frames without timestamps; it cannot be cut into "
+                                      "segments", p->input);
+                goto done;
+            }
+            if (p->frames == cap) {
+                cap *= 2;
+                int64_t *n = realloc(p->pts, (size_t)cap * sizeof(*n));
+                if (!n) {
+                    av_packet_unref(pkt);
+                    break;
+                }
+                p->pts = n;
+            }
+            p->pts[p->frames++] = t;
+        }
+        av_packet_unref(pkt);
+    }
+    if (!p->pts || (ret < 0 && ret != AVERROR_EOF && p->frames == 0)) {
+        snprintf(err, errlen, p->pts ? "%s: cannot read it" : "out of memory", p->input);
+        goto done;
+    }
+    if (p->frames == 0) {
+        snprintf(err, errlen, "%s: no video frames", p->input);
+        goto done;
+    }
+    qsort(p->pts, (size_t)p->frames, sizeof(*p->pts), cmp_i64);
+    for (int64_t i = 1; i < p->frames; i++)
+        if (p->pts[i] == p->pts[i - 1]) {
+            snprintf(err, errlen, "%s: two frames have the timestamp %" PRId64 "; it cannot "
+                                  "be cut into segments by time", p->input, p->pts[i]);
+            goto done;
+        }
+    status = 0;
+done:
+    av_packet_free(&pkt);
+    avformat_close_input(&fmt);
+    return status;
+}
+
+/* The frame index at or after t seconds from the first frame. */
+static int64_t frame_at_seconds(const rvmi_plan *p, double t)
+{
+    if (p->images)
+        return (int64_t)ceil(t * p->image_fps - 1e-9);
+    int64_t target = p->pts[0] + (int64_t)llround(t / av_q2d(p->time_base));
+    int64_t lo = 0, hi = p->frames;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (p->pts[mid] < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int make_segments(rvmi_plan *p, int count, double seconds, char *err, size_t errlen)
+{
+    int64_t *starts = malloc((size_t)(p->frames + 1) * sizeof(*starts));
+    if (!starts) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int n = 0;
+    if (seconds > 0) {
+        for (int64_t k = 0;; k++) {
+            int64_t s = frame_at_seconds(p, (double)k * seconds);
+            if (s >= p->frames)
+                break;
+            if (n == 0 || s > starts[n - 1])
+                starts[n++] = s;
+        }
+    } else {
+        if (count > p->frames) {
+            free(starts);
+            snprintf(err, errlen, "--segments %d: the input has only %" PRId64 " frames", count,
+                     p->frames);
+            return -1;
+        }
+        for (int i = 0; i < count; i++)
+            starts[n++] = (int64_t)((__int128)p->frames * i / count);
+    }
+    p->segments = calloc((size_t)n, sizeof(*p->segments));
+    if (!p->segments) {
+        free(starts);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->nsegments = n;
+    for (int i = 0; i < n; i++) {
+        rvmi_plan_segment *s = &p->segments[i];
+        s->begin = starts[i];
+        s->end = i + 1 < n ? starts[i + 1] : p->frames;
+        s->from = s->begin > p->warmup ? s->begin - p->warmup : 0;
+    }
+    free(starts);
+    return 0;
+}
+
+static int write_text_file(const char *path, const char *text, int overwrite, char *err,
+                           size_t errlen)
+{
+    char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+    if (!tmp) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct stat st;
+    if (!overwrite && stat(path, &st) == 0) {
+        snprintf(err, errlen, "%s exists (use -y to overwrite)", path);
+        free(tmp);
+        return -1;
+    }
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fputs(text, f) >= 0;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int saved = errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
+    if (ok && rename(tmp, path) < 0) {
+        ok = 0;
+        saved = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(saved));
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+static char *read_text_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (n + 1 < cap)
+            break;
+        if (cap > ((size_t)1 << 31)) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        char *b = realloc(buf, cap *= 2);
+        if (!b) {
+            free(buf);
+            buf = NULL;
+        }
+        buf = b;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        snprintf(err, errlen, "%s: cannot read it", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static char *plan_to_json(const rvmi_plan *p)
+{
+    cJSON *root = cJSON_CreateObject(), *in = cJSON_CreateObject(), *segs = cJSON_CreateArray();
+    cJSON_AddNumberToObject(root, "rvm_plan", 1);
+    cJSON_AddStringToObject(root, "id", p->id);
+    cJSON_AddItemToObject(root, "input", in);
+    cJSON_AddStringToObject(in, "path", p->input);
+    cJSON_AddStringToObject(in, "kind", p->images ? "images" : "video");
+    /* Sizes and times as strings: JSON numbers are doubles. */
+    char num[32];
+    snprintf(num, sizeof num, "%" PRId64, p->size);
+    cJSON_AddStringToObject(in, "size", num);
+    snprintf(num, sizeof num, "%" PRId64, p->mtime_ns);
+    cJSON_AddStringToObject(in, "mtime_ns", num);
+    cJSON_AddStringToObject(in, "sha256_first_mib", p->head);
+    cJSON_AddStringToObject(in, "sha256_last_mib", p->tail);
+    if (p->images)
+        cJSON_AddStringToObject(in, "sha256_listing", p->listing);
+    cJSON_AddNumberToObject(root, "frames", (double)p->frames);
+    if (p->images) {
+        cJSON_AddNumberToObject(root, "image_fps", p->image_fps);
+    } else {
+        cJSON *tb = cJSON_CreateArray();
+        cJSON_AddItemToArray(tb, cJSON_CreateNumber(p->time_base.num));
+        cJSON_AddItemToArray(tb, cJSON_CreateNumber(p->time_base.den));
+        cJSON_AddItemToObject(root, "time_base", tb);
+        cJSON *pts = cJSON_CreateArray();
+        for (int64_t i = 0; i < p->frames; i++)
+            cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)p->pts[i]));
+        cJSON_AddItemToObject(root, "pts", pts);
+    }
+    cJSON_AddNumberToObject(root, "warmup", p->warmup);
+    cJSON_AddItemToObject(root, "segments", segs);
+    for (int i = 0; i < p->nsegments; i++) {
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddNumberToObject(s, "index", i);
+        cJSON_AddNumberToObject(s, "warmup_start", (double)p->segments[i].from);
+        cJSON_AddNumberToObject(s, "start", (double)p->segments[i].begin);
+        cJSON_AddNumberToObject(s, "end", (double)p->segments[i].end);
+        cJSON_AddItemToArray(segs, s);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+/* A whole number held exactly by a JSON number (|v| < 2^53), in [lo, hi]. */
+static int json_int(const cJSON *obj, const char *name, int64_t lo, int64_t hi, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 9007199254740992.0) ||
+        v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
+        v->valuedouble > (double)hi)
+        return -1;
+    *out = (int64_t)v->valuedouble;
+    return 0;
+}
+
+static const char *json_str(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int copy_hex(const char *s, char out[65])
+{
+    if (!s || strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64)
+        return -1;
+    memcpy(out, s, 65);
+    return 0;
+}
+
+rvmi_plan *rvmi_plan_load(const char *path, char *err, size_t errlen)
+{
+    char *text = read_text_file(path, err, errlen);
+    if (!text)
+        return NULL;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    rvmi_plan *p = calloc(1, sizeof(*p));
+    const char *bad = NULL;
+    int64_t v, num, den;
+    const cJSON *in = root ? cJSON_GetObjectItemCaseSensitive(root, "input") : NULL;
+    const char *s;
+    if (!p) {
+        bad = "out of memory";
+        goto done;
+    }
+    if (!root || json_int(root, "rvm_plan", 1, 1, &v) < 0 || !cJSON_IsObject(in)) {
+        bad = "not an rvm plan";
+        goto done;
+    }
+    bad = "a damaged plan";
+    if (!(s = json_str(root, "id")) || strlen(s) != 32 || strspn(s, "0123456789abcdef") != 32)
+        goto done;
+    memcpy(p->id, s, 33);
+    if (!(s = json_str(in, "path")) || !(p->input = strdup(s)))
+        goto done;
+    if (!(s = json_str(in, "kind")) || (strcmp(s, "video") && strcmp(s, "images")))
+        goto done;
+    p->images = strcmp(s, "images") == 0;
+    char *end;
+    if (!(s = json_str(in, "size")) || (p->size = strtoll(s, &end, 10), *end))
+        goto done;
+    if (!(s = json_str(in, "mtime_ns")) || (p->mtime_ns = strtoll(s, &end, 10), *end))
+        goto done;
+    if (copy_hex(json_str(in, "sha256_first_mib"), p->head) < 0 ||
+        copy_hex(json_str(in, "sha256_last_mib"), p->tail) < 0 ||
+        (p->images && copy_hex(json_str(in, "sha256_listing"), p->listing) < 0))
+        goto done;
+    if (json_int(root, "frames", 1, INT64_MAX / 2, &p->frames) < 0 ||
+        json_int(root, "warmup", 0, INT32_MAX, &v) < 0)
+        goto done;
+    p->warmup = (int)v;
+    if (p->images) {
+        const cJSON *fps = cJSON_GetObjectItemCaseSensitive(root, "image_fps");
+        if (!cJSON_IsNumber(fps) || !(fps->valuedouble > 0))
+            goto done;
+        p->image_fps = fps->valuedouble;
+    } else {
+        const cJSON *tb = cJSON_GetObjectItemCaseSensitive(root, "time_base");
+        const cJSON *pts = cJSON_GetObjectItemCaseSensitive(root, "pts");
+        if (!cJSON_IsArray(tb) || cJSON_GetArraySize(tb) != 2 || !cJSON_IsArray(pts) ||
+            cJSON_GetArraySize(pts) != p->frames)
+            goto done;
+        num = (int64_t)cJSON_GetArrayItem(tb, 0)->valuedouble;
+        den = (int64_t)cJSON_GetArrayItem(tb, 1)->valuedouble;
+        if (num <= 0 || den <= 0 || num > INT32_MAX || den > INT32_MAX)
+            goto done;
+        p->time_base = (AVRational){(int)num, (int)den};
+        if (!(p->pts = malloc((size_t)p->frames * sizeof(*p->pts)))) {
+            bad = "out of memory";
+            goto done;
+        }
+        int64_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, pts)
+        {
+            if (!cJSON_IsNumber(e) || !(fabs(e->valuedouble) < 9007199254740992.0) ||
+                (i > 0 && (int64_t)e->valuedouble <= p->pts[i - 1]))
+                goto done;
+            p->pts[i++] = (int64_t)e->valuedouble;
+        }
+    }
+    const cJSON *segs = cJSON_GetObjectItemCaseSensitive(root, "segments");
+    if (!cJSON_IsArray(segs) || cJSON_GetArraySize(segs) < 1 ||
+        cJSON_GetArraySize(segs) > p->frames)
+        goto done;
+    p->nsegments = cJSON_GetArraySize(segs);
+    if (!(p->segments = calloc((size_t)p->nsegments, sizeof(*p->segments)))) {
+        bad = "out of memory";
+        goto done;
+    }
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, segs)
+    {
+        rvmi_plan_segment *sg = &p->segments[i];
+        if (json_int(e, "index", i, i, &v) < 0 ||
+            json_int(e, "warmup_start", 0, p->frames, &sg->from) < 0 ||
+            json_int(e, "start", sg->from, p->frames - 1, &sg->begin) < 0 ||
+            json_int(e, "end", sg->begin + 1, p->frames, &sg->end) < 0 ||
+            (i == 0 ? sg->begin != 0 : sg->begin != p->segments[i - 1].end))
+            goto done;
+        i++;
+    }
+    if (p->segments[p->nsegments - 1].end != p->frames)
+        goto done;
+    bad = NULL;
+done:
+    cJSON_Delete(root);
+    if (bad) {
+        snprintf(err, errlen, "%s: %s", path, bad);
+        rvmi_plan_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+rvmi_segment rvmi_plan_reader_range(const rvmi_plan *p, int index)
+{
+    const rvmi_plan_segment *s = &p->segments[index];
+    rvmi_segment r;
+    if (p->images) {
+        r.from = s->from;
+        r.begin = s->begin;
+        r.end = s->end;
+    } else {
+        r.from = p->pts[s->from];
+        r.begin = p->pts[s->begin];
+        r.end = s->end < p->frames ? p->pts[s->end] : INT64_MAX;
+    }
+    return r;
+}
+
+static void plan_usage(FILE *f)
+{
+    fputs("Usage: rvm plan INPUT (--segments N | --segment-seconds S) [--warmup K] "
+          "[--input-fps FPS] -o PLAN [-y]\n"
+          "Cuts INPUT (a video file or an image folder) into ranges of frames that `rvm render` "
+          "renders independently;\neach starts K frames early to warm the network's memory up "
+          "(default " RVMI_STR(RVMI_DEFAULT_WARMUP) ").\n",
+          f);
+}
+
+int rvmi_plan_main(int argc, char **argv)
+{
+    const char *input = NULL, *out = NULL;
+    int count = 0, overwrite = 0;
+    double seconds = 0, fps = 30;
+    long warmup = RVMI_DEFAULT_WARMUP;
+    char err[1024];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            plan_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "-y") == 0 || strcmp(a, "--overwrite") == 0) {
+            overwrite = 1;
+            continue;
+        } else if (a[0] == '-' && a[1] && !v) {
+            rvmi_errorf("plan: %s needs a value", a);
+            return RVMI_EXIT_USAGE;
+        } else if (strcmp(a, "--segments") == 0) {
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 1000000) {
+                rvmi_errorf("plan: --segments %s: expected a whole number from 1 to 1000000", v);
+                return RVMI_EXIT_USAGE;
+            }
+            count = (int)n;
+        } else if (strcmp(a, "--segment-seconds") == 0) {
+            seconds = strtod(v, &end);
+            if (*end || !(seconds > 0) || !isfinite(seconds)) {
+                rvmi_errorf("plan: --segment-seconds %s: expected a number of seconds > 0", v);
+                return RVMI_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--warmup") == 0) {
+            warmup = strtol(v, &end, 10);
+            if (*end || warmup < 0 || warmup > 100000) {
+                rvmi_errorf("plan: --warmup %s: expected a whole number of frames from 0 to "
+                            "100000", v);
+                return RVMI_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--input-fps") == 0) {
+            fps = strtod(v, &end);
+            if (*end || !(fps > 0 && fps <= 1000)) {
+                rvmi_errorf("plan: --input-fps %s: expected a number in (0, 1000]", v);
+                return RVMI_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            out = v;
+        } else if (a[0] == '-' && a[1]) {
+            rvmi_errorf("plan: unknown option '%s' (see rvm plan --help)", a);
+            return RVMI_EXIT_USAGE;
+        } else if (!input) {
+            input = a;
+            continue;
+        } else {
+            rvmi_errorf("plan: one input only (%s, then %s)", input, a);
+            return RVMI_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!input || !out || (!count && !(seconds > 0)) || (count && seconds > 0)) {
+        rvmi_errorf(!input ? "plan: no input given (see rvm plan --help)"
+                    : !out ? "plan: -o PLAN is required"
+                           : "plan: give one of --segments and --segment-seconds");
+        return RVMI_EXIT_USAGE;
+    }
+    if (strcmp(input, "-") == 0 || strncmp(input, "/dev/", 5) == 0 || strstr(input, "://")) {
+        rvmi_errorf("plan: %s cannot be cut into segments: only files and image folders can "
+                    "be (a pipe, camera or stream cannot seek)", input);
+        return RVMI_EXIT_BAD_INPUT;
+    }
+    av_log_set_level(AV_LOG_QUIET);
+    rvmi_plan *p = calloc(1, sizeof(*p));
+    if (!p) {
+        rvmi_errorf("out of memory");
+        return RVMI_EXIT_TRANSIENT;
+    }
+    int status = RVMI_EXIT_BAD_INPUT;
+    p->warmup = (int)warmup;
+    p->image_fps = fps;
+    p->input = realpath(input, NULL);
+    if (!p->input) {
+        rvmi_errorf("plan: %s: %s", input, strerror(errno));
+        goto done;
+    }
+    if (input_identity(p->input, p, err, sizeof err) < 0 || (!p->images && scan_video(p, err, sizeof err) < 0)) {
+        rvmi_errorf("plan: %s", err);
+        goto done;
+    }
+    if (make_segments(p, count, seconds, err, sizeof err) < 0) {
+        rvmi_errorf("plan: %s", err);
+        status = RVMI_EXIT_USAGE;
+        goto done;
+    }
+    uint32_t r[4] = {av_get_random_seed(), av_get_random_seed(), av_get_random_seed(),
+                     av_get_random_seed()};
+    snprintf(p->id, sizeof p->id, "%08x%08x%08x%08x", r[0], r[1], r[2], r[3]);
+    char *text = plan_to_json(p);
+    if (!text) {
+        rvmi_errorf("out of memory");
+        status = RVMI_EXIT_TRANSIENT;
+        goto done;
+    }
+    if (write_text_file(out, text, overwrite, err, sizeof err) < 0) {
+        rvmi_errorf("plan: %s", err);
+        status = errno == EEXIST || strstr(err, "exists") ? RVMI_EXIT_USAGE : RVMI_EXIT_TRANSIENT;
+        free(text);
+        goto done;
+    }
+    free(text);
+    int64_t longest = 0;
+    for (int i = 0; i < p->nsegments; i++)
+        if (p->segments[i].end - p->segments[i].begin > longest)
+            longest = p->segments[i].end - p->segments[i].begin;
+    printf("%s: %" PRId64 " frames in %d segments (up to %" PRId64 " frames each, %d warm-up "
+           "frames before each): render indices 0-%d\n",
+           out, p->frames, p->nsegments, longest, p->warmup, p->nsegments - 1);
+    status = 0;
+done:
+    rvmi_plan_free(p);
+    return status;
+}

@@ -1,0 +1,79 @@
+# rvm batch: a folder, a list and several inputs in one run; outputs named from templates;
+# a bad file fails alone (one line, a summary, exit 1, a JSON report); complete outputs are
+# skipped on the next run and -y redoes them; --jobs runs conversions side by side.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+sub() {
+    "$RVM" "$@" >out.txt 2>err.txt
+    RC=$?
+}
+mkdir in
+ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=160:120 -frames:v 8 in/talk.mkv || fail "ffmpeg"
+ffmpeg -nostdin -v error -ss 1 -i "$SAMPLE" -vf scale=160:120 -frames:v 6 -c:v libx264 \
+    -pix_fmt yuv420p in/walk.mp4 || fail "ffmpeg"
+echo "not a video" >in/broken.mp4
+echo "notes" >in/README.txt
+T="--output-alpha {name}_pha.mp4 --output-composition {name}_com.mp4"
+
+sub batch -i in --output-dir out $T --jobs 2 --report report.json
+[ $RC -eq 1 ] || fail "a batch with a broken file: exit $RC, want 1 ($(cat err.txt))"
+[ "$(wc -l <err.txt)" -eq 2 ] || fail "want one line for the failure and a summary: $(cat err.txt)"
+grep -q "^rvm: in/broken.mp4: .*not a video" err.txt || fail "failure line: $(cat err.txt)"
+grep -q "^rvm: batch: 2 done, 0 skipped, 1 failed (in/broken.mp4)" err.txt || fail "summary: $(cat err.txt)"
+ok "a broken file fails alone: $(head -n 1 err.txt)"
+for n in talk walk; do
+    for k in com pha; do
+        [ -f out/${n}_$k.mp4 ] || fail "out/${n}_$k.mp4 is missing"
+        playable out/${n}_$k.mp4
+    done
+    run_ok -i in/$n.* --output-alpha one_$n.mp4 --threads 1
+    same_timing one_$n.mp4 out/${n}_pha.mp4
+done
+[ ! -e out/broken_com.mp4 ] && [ ! -e out/README_pha.mp4 ] || fail "outputs for a broken or non-video file"
+ok "outputs named from the templates, each the same frames at the same times as a single run"
+[ "$(grep -c '"status":	"done"' report.json)" -eq 2 ] && [ "$(grep -c '"status":	"failed"' report.json)" -eq 1 ] \
+    && grep -q '"failed":	1' report.json && grep -q '"error":	".*not a video' report.json \
+    || fail "report: $(cat report.json)"
+ok "JSON report with each input's status"
+
+# Resume: complete outputs are skipped; a missing one is made again; -y redoes everything.
+touch -d '2001-01-01' out/talk_com.mp4
+rm out/walk_pha.mp4
+sub batch -i in/talk.mkv -i in/walk.mp4 --output-dir out $T
+[ $RC -eq 0 ] || fail "resume: exit $RC ($(cat err.txt))"
+grep -q "1 done, 1 skipped, 0 failed" err.txt || fail "resume summary: $(cat err.txt)"
+[ -z "$(find out/talk_com.mp4 -newer in/talk.mkv)" ] || fail "a complete output was converted again"
+[ -f out/walk_pha.mp4 ] || fail "the missing output was not made again"
+ok "resume: $(cat err.txt)"
+sub batch -i in/talk.mkv -i in/walk.mp4 --output-dir out $T -y
+grep -q "2 done, 0 skipped" err.txt && [ -n "$(find out/talk_com.mp4 -newer in/talk.mkv)" ] \
+    || fail "-y: $(cat err.txt)"
+ok "-y converts complete ones again"
+
+# A list file naming a video and an image folder; PNG sequences, one folder per input.
+mkdir frames
+ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 4 frames/%03d.png
+printf '# inputs\n%s\n\n%s\n' "$WORK/in/walk.mp4" "$WORK/frames" >list.txt
+sub batch --list list.txt --output-dir png --output-type png_sequence --output-alpha '{name}/pha' --jobs 2
+[ $RC -eq 0 ] || fail "list: exit $RC ($(cat err.txt))"
+[ "$(ls png/walk/pha | wc -l)" -eq 6 ] && [ "$(ls png/frames/pha | wc -l)" -eq 4 ] \
+    || fail "PNG outputs: $(ls -R png)"
+sub batch --list list.txt --output-dir png --output-type png_sequence --output-alpha '{name}/pha'
+grep -q "0 done, 2 skipped" err.txt || fail "complete PNG sequences were not skipped: $(cat err.txt)"
+ok "list file with a video and an image folder: one PNG folder each, skipped when complete"
+
+# Refusals before anything runs: one line, exit 2.
+mkdir other
+cp in/walk.mp4 other/talk.mp4
+for args in "-i in/talk.mkv -i other/talk.mp4 --output-dir o $T|the same name" \
+            "-i in/talk.mkv --output-dir o --output-alpha pha.mp4|{name}" \
+            "-i in/talk.mkv --output-dir o $T --no-such-flag|unknown option" \
+            "-i in/talk.mkv $T|--output-dir"; do
+    sub batch ${args%|*}
+    [ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q -- "${args#*|}" err.txt \
+        || fail "batch ${args%|*}: exit $RC, $(cat err.txt)"
+    ok "refused: $(cat err.txt)"
+done
+[ ! -e o ] || fail "a refused batch made its output folder"
+done_all

@@ -1,0 +1,51 @@
+# A render task killed with SIGKILL halfway leaves no part that rvm join accepts; rendering
+# only that index again completes the job.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+sub() {
+    "$RVM" "$@" >out.txt 2>err.txt
+    RC=$?
+}
+sub_ok() {
+    sub "$@"
+    [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
+}
+
+ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 48 -c:v libx264 -g 24 \
+    -pix_fmt yuv420p in.mp4 || fail "cannot make the test clip"
+sub_ok plan in.mp4 --segments 2 --warmup 4 -o k.plan
+# Lossless frames, so the part grows quickly on disk while it is being written.
+FLAGS="--output-composition out/com.mp4 --crf 0 --threads 1"
+sub_ok render --plan k.plan --index 0 $FLAGS
+"$RVM" render --plan k.plan --index 1 $FLAGS >kill.txt 2>&1 &
+pid=$!
+# Halfway: the part's temporary file holds frames (an MP4's data is written as it comes).
+i=0
+while [ $i -lt 600 ]; do
+    size=$(find out/com.mp4.parts -name '.00001.*' -type f -size +60k 2>/dev/null | head -n 1)
+    [ -n "$size" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+done
+[ -n "$size" ] || fail "the render ended or wrote nothing before it could be killed: $(cat kill.txt)"
+kill -KILL $pid
+wait $pid 2>/dev/null
+[ ! -e out/com.mp4.parts/00001.mp4 ] && [ ! -e out/com.mp4.parts/00001.json ] \
+    || fail "a killed render left a complete-looking part"
+ok "SIGKILL halfway: only a temporary file is left ($(basename "$size"))"
+sub join --plan k.plan $FLAGS
+[ $RC -eq 4 ] || fail "join after the kill: exit $RC, want 4 ($(cat err.txt))"
+grep -q "indices 1 .*missing" err.txt || fail "join does not name index 1: $(cat err.txt)"
+ok "join refuses: $(cat err.txt)"
+sub_ok join --plan k.plan $FLAGS --missing
+[ "$(cat out.txt)" = 1 ] || fail "--missing printed '$(cat out.txt)'"
+sub_ok render --plan k.plan --index 1 $FLAGS
+[ -z "$(find out/com.mp4.parts -name '.*' -type f)" ] || fail "stale temporary files remain: $(ls -a out/com.mp4.parts)"
+sub_ok join --plan k.plan $FLAGS
+n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 out/com.mp4)
+[ "$n" = 48 ] || fail "joined file has $n frames, want 48"
+playable out/com.mp4
+ok "rendering only index 1 again completes the job (48 frames; the killed run's leftovers removed)"
+done_all

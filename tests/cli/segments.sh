@@ -1,0 +1,150 @@
+# rvm plan / render / join: segments rendered out of order and joined equal a whole run
+# (exactly, when the warm-up reaches back to the first frame), with the same frame count,
+# timestamps and audio; every refusal is one line with its own exit code.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+# Runs an rvm subcommand (rvm SUB ...: the subcommand comes first) like run / run_ok.
+sub() {
+    "$RVM" "$@" >out.txt 2>err.txt
+    RC=$?
+}
+sub_ok() {
+    sub "$@"
+    [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
+}
+
+# A small clip with audio, made from the shipped sample (30 frames, 160x120, AAC tone).
+ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=frequency=440:duration=3 \
+    -vf scale=160:120 -frames:v 30 -c:v libx264 -g 12 -pix_fmt yuv420p -c:a aac -shortest \
+    in.mp4 || fail "cannot make the test clip"
+
+# ---- exact: warm-up from the first frame makes every segment's state the whole run's ----
+sub plan in.mp4 --segments 3 --warmup 1000 -o exact.plan
+[ $RC -eq 0 ] || fail "plan: exit $RC: $(cat err.txt)"
+grep -q '"frames":	30' exact.plan || fail "plan: frame count is not 30"
+ok "plan of 30 frames in 3 segments"
+for i in 2 0 1; do
+    sub_ok render --plan exact.plan --index $i --output-type png_sequence --output-depth 16 \
+        --output-alpha seg/pha --threads 1
+done
+sub_ok join --plan exact.plan --output-type png_sequence --output-depth 16 --output-alpha seg/pha
+run_ok -i in.mp4 --output-type png_sequence --output-depth 16 --output-alpha whole/pha --threads 1
+n=$(ls whole/pha | wc -l)
+[ "$n" -eq 30 ] && [ "$(ls seg/pha | wc -l)" -eq 30 ] || fail "joined PNG sequence has $(ls seg/pha | wc -l) frames, want $n"
+for f in whole/pha/*.png; do
+    cmp -s "$f" "seg/pha/$(basename "$f")" || fail "joined frame $(basename "$f") differs from the whole run's"
+done
+ok "segments warmed up from frame 0, rendered out of order: every 16-bit alpha frame equals the whole run's"
+
+# ---- video parts joined without re-encoding, with the input's audio ----
+sub_ok plan in.mp4 --segments 3 --warmup 4 -o v.plan
+FLAGS="--output-composition seg/com.mp4 --output-alpha seg/pha.mp4 --threads 1"
+for i in 1 2 0; do sub_ok render --plan v.plan --index $i $FLAGS; done
+[ -f seg/com.mp4.parts/00001.mp4 ] && [ -f seg/com.mp4.parts/00001.json ] || fail "no part or checksum file"
+sub_ok join --plan v.plan $FLAGS
+run_ok -i in.mp4 --output-composition whole/com.mp4 --output-alpha whole/pha.mp4 --threads 1
+for f in com pha; do
+    playable seg/$f.mp4
+    same_timing whole/$f.mp4 seg/$f.mp4
+done
+[ "$(stream_field seg/com.mp4 v:0 codec_name)" = h264 ] || fail "joined composition is not H.264"
+# The audio is the input's, copied once: the same packets as the whole run's.
+a1=$(ffmpeg -nostdin -v error -i whole/com.mp4 -map 0:a -c copy -f md5 -)
+a2=$(ffmpeg -nostdin -v error -i seg/com.mp4 -map 0:a -c copy -f md5 -)
+[ -n "$a1" ] && [ "$a1" = "$a2" ] || fail "joined audio differs from the whole run's ($a1 / $a2)"
+[ -z "$(stream_field seg/pha.mp4 a:0 codec_name)" ] || fail "the alpha video got audio"
+# Parts start with a keyframe: frames 0, 10 and 20 are keyframes of the joined file.
+keys=$(ffprobe -v error -select_streams v:0 -show_entries frame=key_frame -of csv=p=0 seg/com.mp4 | tr -d ',' | sed '/^$/d' | awk '$1 == 1 { printf "%d,", NR - 1 }')
+case "$keys" in 0,*10,*20,*) ;; *) fail "keyframes at $keys, want 0, 10 and 20 among them" ;; esac
+# Pixels: the same video up to the encoder's work and the seams (8-bit alpha).
+ffmpeg -nostdin -v error -i whole/pha.mp4 -f rawvideo -pix_fmt gray w.gray
+ffmpeg -nostdin -v error -i seg/pha.mp4 -f rawvideo -pix_fmt gray s.gray
+"$PIXCMP" near8 w.gray s.gray 1.0 255 >cmp.txt || fail "joined alpha is far from the whole run's: $(cat cmp.txt)"
+ok "H.264 parts joined: same frame count, timestamps and audio packets as the whole run"
+
+# ---- other codecs join without re-encoding ----
+for spec in "prores mov" "ffv1 mkv" "vp9 webm"; do
+    set -- $spec
+    sub_ok render --plan v.plan --index 0 --codec $1 --output-composition c/$1.$2 --threads 1
+    sub_ok render --plan v.plan --index 2 --codec $1 --output-composition c/$1.$2 --threads 1
+    sub_ok render --plan v.plan --index 1 --codec $1 --output-composition c/$1.$2 --threads 1
+    sub_ok join --plan v.plan --codec $1 --output-composition c/$1.$2
+    run_ok -i in.mp4 --codec $1 --output-composition c/whole_$1.$2 --threads 1
+    playable c/$1.$2
+    same_timing c/whole_$1.$2 c/$1.$2
+    [ "$(stream_field c/$1.$2 v:0 codec_name)" = "$(stream_field c/whole_$1.$2 v:0 codec_name)" ] \
+        || fail "$1: joined codec is $(stream_field c/$1.$2 v:0 codec_name)"
+    ok "$1 parts joined in .$2"
+done
+
+# ---- refusals: one line each, with the exit codes rvm --help lists ----
+one_line() { # WHAT CODE PATTERN
+    [ $RC -eq $2 ] || fail "$1: exit code $RC, want $2 ($(cat err.txt))"
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$1: not one line: $(cat err.txt)"
+    grep -q "^rvm: .*$3" err.txt || fail "$1: message is '$(cat err.txt)'"
+    ok "$1: $(cat err.txt)"
+}
+sub render --plan v.plan --index 3 $FLAGS
+one_line "index out of range" 2 "out of range.*0 to 2"
+sub render --plan v.plan --index 0 -i in.mp4 $FLAGS
+one_line "input flag with a plan" 2 "the plan names the input"
+rm seg/com.mp4.parts/00001.json
+sub join --plan v.plan $FLAGS -y
+one_line "join with a part missing" 4 "indices 1 .*missing"
+sub_ok join --plan v.plan $FLAGS --missing
+[ "$(cat out.txt)" = 1 ] || fail "--missing printed '$(cat out.txt)', want 1"
+ok "--missing prints the index to render again"
+sub_ok render --plan v.plan --index 1 $FLAGS
+printf 'x' >>seg/pha.mp4.parts/00002.mp4
+sub join --plan v.plan $FLAGS -y
+one_line "join with a damaged part" 4 "indices 2 .*checksum"
+sub_ok render --plan v.plan --index 2 $FLAGS -y
+sub_ok render --plan v.plan --index 0 $FLAGS
+grep -q "already complete" out.txt || fail "a complete part was rendered again"
+ok "a complete part is not rendered again"
+# A part of another plan of the same input.
+sub_ok plan in.mp4 --segments 3 --warmup 4 -o other.plan
+sub_ok render --plan other.plan --index 1 $FLAGS -y
+sub join --plan v.plan $FLAGS -y
+one_line "join with another plan's part" 4 "indices 1 .*another plan"
+sub_ok render --plan v.plan --index 1 $FLAGS -y
+sub join --plan v.plan --output-composition seg/com.mp4 --output-alpha seg/pha.mp4 --crf 20
+one_line "join with other flags than the parts" 4 "other flags"
+sub_ok join --plan v.plan $FLAGS -y --remove-parts
+[ ! -e seg/com.mp4.parts ] || fail "--remove-parts left $(ls seg/com.mp4.parts)"
+ok "--remove-parts removes the parts after the join"
+# The plan belongs to its input.
+cp in.mp4 moved.mp4
+sub_ok plan moved.mp4 --segments 2 -o moved.plan
+touch -d '2001-01-01' moved.mp4
+sub render --plan moved.plan --index 0 --output-alpha m/pha.mp4
+one_line "render of a changed input" 3 "not the input this plan was made for"
+sub plan - --segments 2 -o pipe.plan <in.mp4
+one_line "plan of stdin" 3 "cannot be cut into segments"
+mkfifo fifo
+sub plan fifo --segments 2 -o fifo.plan
+one_line "plan of a FIFO" 3 "cannot be cut into segments"
+sub plan in.mp4 --segments 31 -o many.plan
+one_line "more segments than frames" 2 "only 30 frames"
+sub plan in.mp4 --segments 2 -o v.plan
+one_line "plan over an existing plan" 2 "exists"
+echo '{"rvm_plan": 1}' >bad.plan
+sub render --plan bad.plan --index 0 --output-alpha x.mp4
+one_line "not a plan" 3 "not an rvm plan"
+
+# ---- image folders are planned by file index ----
+mkdir frames
+ffmpeg -nostdin -v error -i in.mp4 -frames:v 12 frames/%03d.png
+sub_ok plan frames --segments 2 --warmup 100 -o img.plan
+for i in 1 0; do
+    sub_ok render --plan img.plan --index $i --output-type png_sequence --output-alpha imgseg --threads 1
+done
+sub_ok join --plan img.plan --output-type png_sequence --output-alpha imgseg
+run_ok -i frames --output-type png_sequence --output-alpha imgwhole --threads 1
+for f in imgwhole/*.png; do
+    cmp -s "$f" "imgseg/$(basename "$f")" || fail "image folder: joined frame $(basename "$f") differs"
+done
+ok "image folder planned by index: joined frames equal the whole run's"
+
+done_all
