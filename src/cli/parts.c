@@ -166,8 +166,9 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         rvmi_errorf("%s: %s", cmd, err);
         return RVMI_EXIT_USAGE;
     }
-    if (!j->opt.input_fps_set)
-        j->opt.input_fps = j->plan->images ? j->plan->image_fps : j->opt.input_fps;
+    /* An image folder's frame rate is the plan's unless another one is given. */
+    if (j->plan->images && j->opt.input_fps == 30)
+        j->opt.input_fps = j->plan->image_fps;
     struct {
         const char *flag, *kind, *path;
     } want[3] = {{"--output-composition", "composition", j->opt.out_com},
