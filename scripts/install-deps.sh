@@ -2,7 +2,8 @@
 # Installs what rvm needs to build and test on Debian 12 (run as root). clang is only for the
 # fuzz targets (libFuzzer); ffmpeg (the command-line tools) and strace only for the tests;
 # libmicrohttpd for `rvm serve`; python3, chromium, chromium-driver and python3-selenium for
-# its tests.
+# its tests; slurm-wlm and munge only for the test that brings up a one-node Slurm cluster
+# (tests/cli/slurm.sh).
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -e
 export DEBIAN_FRONTEND=noninteractive
@@ -17,4 +18,5 @@ apt-get install -y -qq --no-install-recommends \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav \
   ffmpeg strace \
   python3 chromium chromium-driver python3-selenium \
+  slurm-wlm munge \
   clang libclang-rt-14-dev >/dev/null
