@@ -2,8 +2,10 @@
 # Seam measurement for segment rendering (README "Segments"): how far a segment's alpha is
 # from a whole run's when the network starts with a fresh recurrent state t frames earlier.
 #   bench/seams.py RVM OUT_DIR CLIP[:W:H:RATIO] ...
-# For each clip it runs rvm once over the whole clip and once from each of two later starts
-# (--start, a fresh state, as a segment with no warm-up), as 16-bit PNG alpha, and prints the
+# Each clip is first made four times as long (forwards, backwards, forwards, backwards: still
+# continuous motion; the shipped clips are 77-89 frames). rvm then runs once over all of it
+# and once from each of two later starts (--start: a fresh state, as a segment with no
+# warm-up), as 16-bit PNG alpha, and the script prints the
 # mean |dalpha| and its 99.9th percentile (over pixels) at t frames after the fresh start,
 # worst over clips and starts, then the smallest K that keeps every frame after a seam within
 # the limits (mean <= 5e-4, p99.9 <= 2e-2). Needs python3-numpy and python3-pil or ffmpeg.
@@ -31,9 +33,15 @@ def main():
     curves = {}  # t -> list of (mean, p99.9)
     for n, spec in enumerate(clips):
         parts = spec.split(":")
-        clip, extra = parts[0], ["--threads", "1"]
+        source, extra = parts[0], ["--threads", "2"]
         if len(parts) == 4:
             extra += ["--input-resize", parts[1], parts[2], "--downsample-ratio", parts[3]]
+        clip = os.path.join(work, "c%d.mkv" % n)
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", source, "-an",
+                        "-filter_complex",
+                        "[0:v]split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1[ab];"
+                        "[ab]split[c][d];[c][d]concat=n=2:v=1[o]", "-map", "[o]",
+                        "-c:v", "libx264", "-crf", "12", "-g", "30", clip], check=True)
         whole = os.path.join(work, "c%d_whole" % n)
         run(rvm, clip, whole, extra)
         frames = len([f for f in os.listdir(whole) if f.endswith(".png")])
@@ -44,7 +52,7 @@ def main():
                         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                          "stream=avg_frame_rate", "-of", "csv=p=0", clip],
                         capture_output=True, text=True).stdout.strip().split("/")[1])
-        for start in (frames // 3, 2 * frames // 3):
+        for start in (frames // 3, frames // 2):
             fresh = os.path.join(work, "c%d_from%d" % (n, start))
             # The frame at index `start` is at (start + 0.5) / fps after the first: --start
             # keeps frames from that time on.
