@@ -731,8 +731,9 @@ static int open_part(part_reader *r, const char *path)
 }
 
 /* The input's audio as a whole run copies it: the best audio stream beside the video the
- * reader takes. */
-static int open_audio(const char *input, AVFormatContext **fmt, int *aidx)
+ * reader takes, moved back by the video's first timestamp as the reader moves it (*shift, in
+ * the audio's time base). */
+static int open_audio(const char *input, AVFormatContext **fmt, int *aidx, int64_t *shift)
 {
     *fmt = NULL;
     *aidx = -1;
@@ -750,6 +751,10 @@ static int open_audio(const char *input, AVFormatContext **fmt, int *aidx)
     int a = av_find_best_stream(*fmt, AVMEDIA_TYPE_AUDIO, -1, vidx, NULL, 0);
     if (a >= 0 && (*fmt)->streams[a]->codecpar->codec_id != AV_CODEC_ID_NONE)
         *aidx = a;
+    *shift = 0;
+    if (*aidx >= 0 && vidx >= 0 && (*fmt)->streams[vidx]->start_time != AV_NOPTS_VALUE)
+        *shift = av_rescale_q((*fmt)->streams[vidx]->start_time, (*fmt)->streams[vidx]->time_base,
+                              (*fmt)->streams[*aidx]->time_base);
     for (unsigned i = 0; i < (*fmt)->nb_streams; i++)
         if ((int)i != *aidx)
             (*fmt)->streams[i]->discard = AVDISCARD_ALL;
@@ -799,6 +804,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     part_reader pr = {NULL, -1};
     AVFormatContext *ain = NULL;
     int aidx = -1;
+    int64_t ashift = 0;
     rvmi_video_writer *w = NULL;
     AVPacket *vp = av_packet_alloc(), *ap = av_packet_alloc();
     AVCodecParameters *first = avcodec_parameters_alloc();
@@ -814,7 +820,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     }
     avcodec_parameters_copy(first, pr.fmt->streams[pr.vidx]->codecpar);
     int want_audio = !j->opt.no_audio && strcmp(o->kind, "alpha") != 0 && !p->images;
-    if (want_audio && open_audio(p->input, &ain, &aidx) < 0) {
+    if (want_audio && open_audio(p->input, &ain, &aidx, &ashift) < 0) {
         rvmi_errorf("join: cannot read the audio of %s", p->input);
         status = RVMI_EXIT_BAD_INPUT;
         goto done;
@@ -869,12 +875,17 @@ static int join_video(const job *j, const output *o, int64_t *frames)
             vtb = pr.fmt->streams[pr.vidx]->time_base;
         }
         while (!have_a && !audio_eof) {
-            if (av_read_frame(ain, ap) < 0)
+            if (av_read_frame(ain, ap) < 0) {
                 audio_eof = 1;
-            else if (ap->stream_index == aidx)
+            } else if (ap->stream_index == aidx) {
                 have_a = 1;
-            else
+                if (ap->pts != AV_NOPTS_VALUE)
+                    ap->pts -= ashift;
+                if (ap->dts != AV_NOPTS_VALUE)
+                    ap->dts -= ashift;
+            } else {
                 av_packet_unref(ap);
+            }
         }
         if (!have_v && !have_a)
             break;

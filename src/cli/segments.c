@@ -302,6 +302,14 @@ static int scan_video(rvmi_plan *p, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot read stream information", p->input);
         goto done;
     }
+    if (fmt->iformat->flags & AVFMT_TS_DISCONT) {
+        /* Its clocks may jump (splices, wraps): a whole run closes the jumps as it reads, which
+         * a segment starting in the middle cannot know. */
+        snprintf(err, errlen, "%s: a %s input's timestamps may jump; remux it first (ffmpeg -i "
+                              "IN -c copy OUT.mkv) to cut it into segments",
+                 p->input, fmt->iformat->name);
+        goto done;
+    }
     if (!fmt->pb || !(fmt->pb->seekable & AVIO_SEEKABLE_NORMAL) ||
         (fmt->iformat->flags & AVFMT_NOTIMESTAMPS)) {
         snprintf(err, errlen, "%s: cannot seek in a %s input; it cannot be cut into segments",

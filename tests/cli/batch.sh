@@ -28,7 +28,7 @@ for n in talk walk; do
         playable out/${n}_$k.mp4
     done
     run_ok -i in/$n.* --output-alpha one_$n.mp4 --threads 1
-    same_timing one_$n.mp4 out/${n}_pha.mp4
+    same_times one_$n.mp4 out/${n}_pha.mp4
 done
 [ ! -e out/broken_com.mp4 ] && [ ! -e out/README_pha.mp4 ] || fail "outputs for a broken or non-video file"
 ok "outputs named from the templates, each the same frames at the same times as a single run"

@@ -86,3 +86,14 @@ playable() {
     ffmpeg -nostdin -v error -i "$1" -f null - >dec.txt 2>&1 || fail "$1 does not decode: $(head -n 3 dec.txt)"
     [ ! -s dec.txt ] || fail "$1 decodes with errors: $(head -n 3 dec.txt)"
 }
+
+# Fails unless two outputs have the same frames at the same times (within half a
+# millisecond), e.g. a joined output and a whole run's.
+same_times() {
+    pts_list "$1" >t_a.txt
+    pts_list "$2" >t_b.txt
+    [ -s t_a.txt ] || fail "$1 has no frames"
+    [ "$(wc -l <t_a.txt)" -eq "$(wc -l <t_b.txt)" ] || fail "$2 has $(wc -l <t_b.txt) frames, $1 has $(wc -l <t_a.txt)"
+    paste t_a.txt t_b.txt | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.0005) { print "frame " NR ": " $1 " vs " $2; bad = 1; exit } } END { exit bad }' \
+        || fail "$2: timestamps differ from $1"
+}

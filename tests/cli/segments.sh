@@ -46,7 +46,7 @@ sub_ok join --plan v.plan $FLAGS
 run_ok -i in.mp4 --output-composition whole/com.mp4 --output-alpha whole/pha.mp4 --threads 1
 for f in com pha; do
     playable seg/$f.mp4
-    same_timing whole/$f.mp4 seg/$f.mp4
+    same_times whole/$f.mp4 seg/$f.mp4
 done
 [ "$(stream_field seg/com.mp4 v:0 codec_name)" = h264 ] || fail "joined composition is not H.264"
 # The audio is the input's, copied once: the same packets as the whole run's.
@@ -63,6 +63,21 @@ ffmpeg -nostdin -v error -i seg/pha.mp4 -f rawvideo -pix_fmt gray s.gray
 "$PIXCMP" near8 w.gray s.gray 1.0 255 >cmp.txt || fail "joined alpha is far from the whole run's: $(cat cmp.txt)"
 ok "H.264 parts joined: same frame count, timestamps and audio packets as the whole run"
 
+# An MKV whose video starts after 0 (the sample's first frame is at 0.033 s): the reader
+# moves every timestamp back by it, the audio too; the join must do the same.
+ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=frequency=300:duration=2 -map 0:v -map 1:a \
+    -frames:v 20 -c:v copy -c:a libopus -shortest late.mkv || fail "cannot make the MKV clip"
+sub_ok plan late.mkv --segments 2 --warmup 2 -o late.plan
+LFLAGS="--input-resize 160 120 --output-composition late/com.mkv --threads 1"
+for i in 1 0; do sub_ok render --plan late.plan --index $i $LFLAGS; done
+sub_ok join --plan late.plan $LFLAGS
+run_ok -i late.mkv --input-resize 160 120 --output-composition late/whole.mkv --threads 1
+same_times late/whole.mkv late/com.mkv
+a1=$(ffprobe -v error -select_streams a:0 -show_entries packet=pts,dts -of csv=p=0 late/whole.mkv | md5sum)
+a2=$(ffprobe -v error -select_streams a:0 -show_entries packet=pts,dts -of csv=p=0 late/com.mkv | md5sum)
+[ "$a1" = "$a2" ] || fail "MKV starting late: joined audio timestamps differ from the whole run's"
+ok "an MKV starting at 0.033 s: video and audio timestamps as the whole run's"
+
 # ---- other codecs join without re-encoding ----
 for spec in "prores mov" "ffv1 mkv" "vp9 webm"; do
     set -- $spec
@@ -72,7 +87,7 @@ for spec in "prores mov" "ffv1 mkv" "vp9 webm"; do
     sub_ok join --plan v.plan --codec $1 --output-composition c/$1.$2
     run_ok -i in.mp4 --codec $1 --output-composition c/whole_$1.$2 --threads 1
     playable c/$1.$2
-    same_timing c/whole_$1.$2 c/$1.$2
+    same_times c/whole_$1.$2 c/$1.$2
     [ "$(stream_field c/$1.$2 v:0 codec_name)" = "$(stream_field c/whole_$1.$2 v:0 codec_name)" ] \
         || fail "$1: joined codec is $(stream_field c/$1.$2 v:0 codec_name)"
     ok "$1 parts joined in .$2"

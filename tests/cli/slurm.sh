@@ -113,7 +113,7 @@ ok "array $array (3 tasks, one per segment) and join $join ran on Slurm"
     >/dev/null 2>err.txt || fail "whole run: $(cat err.txt)"
 for f in com pha; do
     playable out/$f.mp4
-    same_timing whole/$f.mp4 out/$f.mp4
+    same_times whole/$f.mp4 out/$f.mp4
 done
 a1=$(ffmpeg -nostdin -v error -i whole/com.mp4 -map 0:a? -c copy -f md5 -)
 a2=$(ffmpeg -nostdin -v error -i out/com.mp4 -map 0:a? -c copy -f md5 -)
@@ -133,7 +133,7 @@ join=$(sed -n 's/^join \([0-9]*\)/\1/p' submit.txt)
 wait_job "$array"
 wait_job "$join"
 [ "$(ls rvm-render-*.log | wc -l)" -eq 1 ] || fail "more than index 1 was rendered again: $(ls rvm-render-*.log)"
-same_timing whole/com.mp4 out/com.mp4
+same_times whole/com.mp4 out/com.mp4
 ok "resubmission rendered only index 1; the join completed"
 stop_cluster
 for d in slurmd slurmctld munged; do
