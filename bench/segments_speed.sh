@@ -6,7 +6,8 @@
 # Prints wall and CPU times (GNU time) of the whole run, of each render and of the join.
 # On a machine shared with other work the wall times follow the load; the CPU times (work
 # done) do not, and their ratio is the speed-up on idle cores: whole CPU / slowest segment's
-# CPU + join. The runs alternate (whole, segments, whole, segments).
+# CPU + join. The runs alternate (whole, segments, whole, segments; ROUNDS=1 for one each).
+# RVM_WARMUP sets the plan's warm-up (default: rvm's).
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -eu
 RVM=$(realpath "$1")
@@ -18,8 +19,8 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 tm() { o=$1; shift; /usr/bin/time -f "%e %U %S" -o "$o" "$@"; }
-"$RVM" plan "$CLIP" --segments "$N" -o p.plan >/dev/null
-for round in 1 2; do
+"$RVM" plan "$CLIP" --segments "$N" ${RVM_WARMUP:+--warmup "$RVM_WARMUP"} -o p.plan >/dev/null
+for round in $(seq "${ROUNDS:-2}"); do
     rm -rf whole seg
     mkdir whole seg
     (cd whole && tm ../whole.time taskset -c 0 "$RVM" -i "$CLIP" "$@" --threads 1 --disable-progress)
