@@ -143,11 +143,29 @@ static gboolean build_network(GstRvmMatte *self)
     return TRUE;
 }
 
+/* A downsample-ratio the library takes: 0 (the automatic rule) or in (0, 1]. */
+static gboolean ratio_valid(GstRvmMatte *self, gdouble ratio)
+{
+    if (ratio == 0.0 || (ratio > 0.0 && ratio <= 1.0))
+        return TRUE;
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                      ("rvmmatte: downsample-ratio %g is out of range (0 for the automatic "
+                       "ratio, or above 0 and at most 1)",
+                       ratio),
+                      (NULL));
+    return FALSE;
+}
+
 static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
 {
-    /* The model is loaded here (READY -> PAUSED) so that a bad one fails the state change
-     * with a clear error before any data flows. */
-    return build_network(GST_RVM_MATTE(trans));
+    /* The settings are checked and the model loaded here (READY -> PAUSED), so that a bad
+     * one fails the state change with a clear error before any data flows (an error from
+     * the first buffer, during preroll, can leave gst-launch-1.0 waiting: seen 1 run in 6). */
+    GstRvmMatte *self = GST_RVM_MATTE(trans);
+    GST_OBJECT_LOCK(self);
+    gdouble ratio = self->ratio;
+    GST_OBJECT_UNLOCK(self);
+    return ratio_valid(self, ratio) && build_network(self);
 }
 
 static gboolean gst_rvm_matte_stop(GstBaseTransform *trans)
@@ -347,16 +365,10 @@ static GstFlowReturn gst_rvm_matte_transform_frame(GstVideoFilter *filter, GstVi
     }
 
     int w = GST_VIDEO_FRAME_WIDTH(in), h = GST_VIDEO_FRAME_HEIGHT(in);
+    if (!ratio_valid(self, ratio)) /* a change while playing */
+        return GST_FLOW_ERROR;
     if (ratio == 0.0)
         ratio = rvm_auto_downsample_ratio(w, h);
-    if (!(ratio > 0.0 && ratio <= 1.0)) {
-        GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
-                          ("rvmmatte: downsample-ratio %g is out of range (0 for the automatic "
-                           "ratio, or above 0 and at most 1)",
-                           ratio),
-                          (NULL));
-        return GST_FLOW_ERROR;
-    }
 
     /* The input as the library reads it: the mapped frame's own planes and strides, no
      * copy (or the converted RGB). */
