@@ -66,7 +66,7 @@ pipe_error "a PNG sequence on stdout" $S --output-type png_sequence --output-alp
 
 # ---- per-frame latency at 640x480 (the official auto ratio, 0.8) ----
 ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 10 -pix_fmt yuv420p -f rawvideo frames.yuv
-"$PIPELAT" frames.yuv 640 480 12 120 -- "$RVM" -i - --output-alpha - --output-format rawvideo \
+"$PIPELAT" frames.yuv 640 480 8 120 -- "$RVM" -i - --output-alpha - --output-format rawvideo \
     --threads 2 >lat.json 2>lat_err.txt || fail "latency: $(cat lat_err.txt)"
 ok "every matte came back before the next frame was sent: latency $(cat lat.json)"
 done_all
