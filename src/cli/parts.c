@@ -30,6 +30,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/segments.h"
+#include "io/pngseq.h"
 #include "io/writer.h"
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

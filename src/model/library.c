@@ -51,7 +51,7 @@ void rvmi_clean_text(char *s)
             *s = '?';
 }
 
-int rvmi_verrorf(char *err, size_t errlen, int status, const char *fmt, va_list ap)
+int rvmi_vseterr(char *err, size_t errlen, int status, const char *fmt, va_list ap)
 {
     if (err && errlen > 0) {
         vsnprintf(err, errlen, fmt, ap);
@@ -60,11 +60,11 @@ int rvmi_verrorf(char *err, size_t errlen, int status, const char *fmt, va_list 
     return status;
 }
 
-int rvmi_errorf(char *err, size_t errlen, int status, const char *fmt, ...)
+int rvmi_seterr(char *err, size_t errlen, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    rvmi_verrorf(err, errlen, status, fmt, ap);
+    rvmi_vseterr(err, errlen, status, fmt, ap);
     va_end(ap);
     return status;
 }

@@ -13,9 +13,9 @@ void rvmi_log(rvm_log_level level, const char *fmt, ...) __attribute__((format(p
 
 /* The one way the library reports an error: formats a message into err (errlen bytes; none
  * when errlen is 0), cleans it with rvmi_clean_text, and returns status. */
-int rvmi_errorf(char *err, size_t errlen, int status, const char *fmt, ...)
+int rvmi_seterr(char *err, size_t errlen, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int rvmi_verrorf(char *err, size_t errlen, int status, const char *fmt, va_list ap)
+int rvmi_vseterr(char *err, size_t errlen, int status, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 /* The cleaning rule for messages: names and paths come from untrusted files and may hold any
  * byte, so every control character (below 0x20, and 0x7f) becomes '?': a message stays one

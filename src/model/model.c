@@ -33,7 +33,7 @@ __attribute__((format(printf, 3, 4))) static int fail(builder *b, int status, co
     if (b->status == 0) {
         va_list ap;
         va_start(ap, fmt);
-        b->status = rvmi_verrorf(b->err, b->errlen, status, fmt, ap);
+        b->status = rvmi_vseterr(b->err, b->errlen, status, fmt, ap);
         va_end(ap);
     }
     return status;

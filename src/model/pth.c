@@ -174,7 +174,7 @@ __attribute__((format(printf, 3, 4))) static int fail(pth_ctx *c, int code, cons
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        rvmi_errorf(c->err, c->errlen, code, "%s: %s", c->name, msg);
+        rvmi_seterr(c->err, c->errlen, code, "%s: %s", c->name, msg);
     }
     c->failed = 1;
     return code;

@@ -21,7 +21,7 @@ int rvmi_stream_fail(rvm_stream *s, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    rvmi_verrorf(s->err, sizeof s->err, status, fmt, ap);
+    rvmi_vseterr(s->err, sizeof s->err, status, fmt, ap);
     va_end(ap);
     return status;
 }

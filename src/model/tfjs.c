@@ -43,7 +43,7 @@
 #define TFJS_MAX_LAYERS 96
 
 /* ------------------------------------------------------------------------------------------
- * Error messages (written with rvmi_errorf: one line, never longer than the caller's buffer). */
+ * Error messages (written with rvmi_seterr: one line, never longer than the caller's buffer). */
 
 /* Weight names are up to ~200 characters, mostly scopes; the end says which layer. Messages
  * drop the scope every name of the official export starts with, and cut very long names at a
@@ -254,22 +254,22 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
     entry *e = &ld->entries[ld->nentries];
     memset(e, 0, sizeof(*e));
     if (!cJSON_IsObject(w))
-        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT,
                            "%s: weightsManifest[%d].weights[%d] is not an object", jn, g, i);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(w, "name");
     if (!cJSON_IsString(name) || !name->valuestring[0])
-        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT,
                            "%s: weightsManifest[%d].weights[%d] has no name", jn, g, i);
     e->name = name->valuestring;
     const char *tn = name_tail(e->name);
 
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
     if (!cJSON_IsArray(shape))
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no \"shape\" array", jn,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no \"shape\" array", jn,
                            tn);
     int rank = cJSON_GetArraySize(shape);
     if (rank > TFJS_MAX_RANK)
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' has rank %d (at most %d)", jn,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weight '%s' has rank %d (at most %d)", jn,
                            tn, rank, TFJS_MAX_RANK);
     e->ndim = rank;
     e->numel = 1;
@@ -281,14 +281,14 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
          * the running product below stays under 2^60 and cannot overflow. */
         double v = cJSON_IsNumber(d) ? d->valuedouble : -1.0;
         if (!(v >= 0.0 && v <= (double)TFJS_MAX_SHARD_BYTES) || v != floor(v))
-            return rvmi_errorf(
+            return rvmi_seterr(
                 err, errlen, RVM_EFORMAT,
                 "%s: weight '%s' has an invalid dimension (not an integer in 0..%llu)", jn, tn,
                 (unsigned long long)TFJS_MAX_SHARD_BYTES);
         e->shape[k++] = (int64_t)v;
         e->numel *= (uint64_t)v;
         if (e->numel > TFJS_MAX_SHARD_BYTES)
-            return rvmi_errorf(err, errlen, RVM_ENOMEM,
+            return rvmi_seterr(err, errlen, RVM_ENOMEM,
                                "%s: weight '%s' has more elements than the %llu MiB limit allows",
                                jn, tn, (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
     }
@@ -296,7 +296,7 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
     const char *dt = cJSON_IsString(dtype) ? dtype->valuestring : NULL;
     if (!dt)
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no dtype", jn, tn);
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weight '%s' has no dtype", jn, tn);
     unsigned esize;
     if (strcmp(dt, "float32") == 0) {
         e->st = ST_F32;
@@ -309,7 +309,7 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
         e->st = ST_BOOL;
         esize = 1;
     } else {
-        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT,
                            "%s: weight '%s' has unsupported dtype '%.20s'", jn, tn, dt);
     }
 
@@ -318,11 +318,11 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
         const cJSON *qd = cJSON_IsObject(q) ? cJSON_GetObjectItemCaseSensitive(q, "dtype") : NULL;
         const char *qt = cJSON_IsString(qd) ? qd->valuestring : NULL;
         if (!qt)
-            return rvmi_errorf(err, errlen, RVM_EFORMAT,
+            return rvmi_seterr(err, errlen, RVM_EFORMAT,
                                "%s: weight '%s' has a malformed quantization", jn, tn);
         /* The converter quantizes float weights only. */
         if (e->st != ST_F32)
-            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' is %s but quantized", jn,
+            return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weight '%s' is %s but quantized", jn,
                                tn, dt);
         if (strcmp(qt, "uint8") == 0 || strcmp(qt, "uint16") == 0) {
             e->st = qt[4] == '8' ? ST_Q_U8 : ST_Q_U16;
@@ -330,20 +330,20 @@ static int parse_weight(loader *ld, const cJSON *w, int g, int i, uint64_t *grou
             const cJSON *mn = cJSON_GetObjectItemCaseSensitive(q, "min");
             const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "scale");
             if (!cJSON_IsNumber(mn) || !cJSON_IsNumber(sc))
-                return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                return rvmi_seterr(err, errlen, RVM_EFORMAT,
                                    "%s: weight '%s' is quantized without min and scale", jn, tn);
             /* Dequantization happens in float32, as TF.js does it. */
             e->min = (float)mn->valuedouble;
             e->scale = (float)sc->valuedouble;
             if (!isfinite(e->min) || !isfinite(e->scale))
-                return rvmi_errorf(err, errlen, RVM_EFORMAT,
+                return rvmi_seterr(err, errlen, RVM_EFORMAT,
                                    "%s: weight '%s' has a non-finite quantization min or scale", jn,
                                    tn);
         } else if (strcmp(qt, "float16") == 0) {
             e->st = ST_Q_F16;
             esize = 2;
         } else {
-            return rvmi_errorf(err, errlen, RVM_EFORMAT,
+            return rvmi_seterr(err, errlen, RVM_EFORMAT,
                                "%s: weight '%s' has unsupported quantization dtype '%.20s'", jn, tn,
                                qt);
         }
@@ -362,10 +362,10 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
 {
     const char *jn = ld->jname;
     if (!cJSON_IsObject(ld->json))
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: not a JSON object", jn);
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: not a JSON object", jn);
     const cJSON *man = cJSON_GetObjectItemCaseSensitive(ld->json, "weightsManifest");
     if (!cJSON_IsArray(man) || cJSON_GetArraySize(man) == 0)
-        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT,
                            "%s: no \"weightsManifest\" array (not a TF.js graph model)", jn);
 
     int ngroups = cJSON_GetArraySize(man), nweights = 0;
@@ -374,17 +374,17 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
     {
         const cJSON *ws = cJSON_GetObjectItemCaseSensitive(grp, "weights");
         if (!cJSON_IsObject(grp) || !cJSON_IsArray(ws))
-            return rvmi_errorf(err, errlen, RVM_EFORMAT,
+            return rvmi_seterr(err, errlen, RVM_EFORMAT,
                                "%s: weightsManifest entry without a \"weights\" array", jn);
         int n = cJSON_GetArraySize(ws);
         if (n > INT32_MAX / 2 - nweights) /* cannot happen below the JSON size cap */
-            return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: too many weights", jn);
+            return rvmi_seterr(err, errlen, RVM_ENOMEM, "%s: too many weights", jn);
         nweights += n;
     }
     ld->groups = calloc((size_t)ngroups, sizeof(*ld->groups));
     ld->entries = calloc(nweights ? (size_t)nweights : 1, sizeof(*ld->entries));
     if (!ld->groups || !ld->entries)
-        return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: out of memory", jn);
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "%s: out of memory", jn);
     ld->ngroups = ngroups;
 
     uint64_t total = 0;
@@ -394,7 +394,7 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
         group *G = &ld->groups[g];
         const cJSON *paths = cJSON_GetObjectItemCaseSensitive(grp, "paths");
         if (!cJSON_IsArray(paths) || cJSON_GetArraySize(paths) == 0)
-            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weightsManifest[%d] has no \"paths\"",
+            return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weightsManifest[%d] has no \"paths\"",
                                jn, g);
         const cJSON *p;
         cJSON_ArrayForEach(p, paths)
@@ -403,7 +403,7 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
             const char *s = cJSON_IsString(p) ? p->valuestring : NULL;
             if (!s || !s[0] || strchr(s, '/') || strchr(s, '\\') || strcmp(s, ".") == 0 ||
                 strcmp(s, "..") == 0)
-                return rvmi_errorf(
+                return rvmi_seterr(
                     err, errlen, RVM_EFORMAT,
                     "%s: weightsManifest[%d] has a shard path that is not a plain file "
                     "name in the model folder",
@@ -419,7 +419,7 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
                 return rc;
             /* Checked per weight so the sum never exceeds 2^31 + 2^32 and cannot overflow. */
             if (total + G->nbytes > TFJS_MAX_SHARD_BYTES)
-                return rvmi_errorf(err, errlen, RVM_ENOMEM,
+                return rvmi_seterr(err, errlen, RVM_ENOMEM,
                                    "%s: the weights need more than the %llu MiB limit", jn,
                                    (unsigned long long)(TFJS_MAX_SHARD_BYTES >> 20));
         }
@@ -438,12 +438,12 @@ static FILE *open_regular(const char *path, uint64_t *size, char *err, size_t er
     FILE *f = fopen(path, "rb");
     struct stat st;
     if (!f) {
-        *rc = rvmi_errorf(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+        *rc = rvmi_seterr(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
         fclose(f);
-        *rc = rvmi_errorf(err, errlen, RVM_EIO, "%s is not a regular file", path);
+        *rc = rvmi_seterr(err, errlen, RVM_EIO, "%s is not a regular file", path);
         return NULL;
     }
     *size = (uint64_t)st.st_size;
@@ -455,10 +455,10 @@ static int read_exact(FILE *f, const char *path, uint8_t *dst, uint64_t n, char 
                       size_t errlen)
 {
     if (n > 0 && fread(dst, 1, (size_t)n, f) != (size_t)n)
-        return rvmi_errorf(err, errlen, RVM_EIO, "cannot read %s: %s", path,
+        return rvmi_seterr(err, errlen, RVM_EIO, "cannot read %s: %s", path,
                            ferror(f) ? strerror(errno) : "file shrank while reading");
     if (fgetc(f) != EOF)
-        return rvmi_errorf(err, errlen, RVM_EIO, "cannot read %s: file grew while reading", path);
+        return rvmi_seterr(err, errlen, RVM_EIO, "cannot read %s: file grew while reading", path);
     return 0;
 }
 
@@ -485,10 +485,10 @@ static int parse_json(loader *ld, char *buf, size_t size, char *err, size_t errl
     size_t pos = end ? (size_t)(end - buf) : 0;
     free(buf);
     if (!ld->json)
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname,
                            pos);
     if (pos != size) /* cJSON skips NULs as whitespace; anything else after the value fails */
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: invalid JSON near byte %zu", ld->jname,
                            pos);
     return 0;
 }
@@ -502,13 +502,13 @@ static int read_json(loader *ld, const char *jpath, char *err, size_t errlen)
         return rc;
     if (size > TFJS_MAX_JSON_BYTES) {
         fclose(f);
-        return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: larger than %llu MiB", ld->jname,
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "%s: larger than %llu MiB", ld->jname,
                            (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
     }
     char *buf = malloc((size_t)size + 1);
     if (!buf) {
         fclose(f);
-        return rvmi_errorf(err, errlen, RVM_ENOMEM, "%s: out of memory", ld->jname);
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "%s: out of memory", ld->jname);
     }
     rc = read_exact(f, jpath, (uint8_t *)buf, size, err, errlen);
     fclose(f);
@@ -527,7 +527,7 @@ static int shards_too_short(const loader *ld, int g, uint64_t have, char *err, s
     for (int i = 0; i < ld->nentries && !e; i++)
         if (ld->entries[i].group == g && ld->entries[i].offset + ld->entries[i].nbytes > have)
             e = &ld->entries[i];
-    return rvmi_errorf(
+    return rvmi_seterr(
         err, errlen, RVM_EFORMAT,
         "%s: weight '%s' needs bytes %llu..%llu but the shards of group %d end at %llu", ld->jname,
         e ? name_tail(e->name) : "?", (unsigned long long)(e ? e->offset : 0),
@@ -546,15 +546,15 @@ static int check_shard_sizes(loader *ld, int g, char *err, size_t errlen)
     {
         char *path = join_path(ld->dir, p->valuestring);
         if (!path)
-            return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
+            return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
         struct stat st;
         int rc = 0;
         if (stat(path, &st) != 0)
-            rc = rvmi_errorf(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+            rc = rvmi_seterr(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
         else if (!S_ISREG(st.st_mode) || st.st_size < 0)
-            rc = rvmi_errorf(err, errlen, RVM_EIO, "%s is not a regular file", path);
+            rc = rvmi_seterr(err, errlen, RVM_EIO, "%s is not a regular file", path);
         else if ((uint64_t)st.st_size > G->nbytes - have)
-            rc = rvmi_errorf(
+            rc = rvmi_seterr(
                 err, errlen, RVM_EFORMAT,
                 "%s: shard '%.80s' is too long: the weights of group %d take %llu bytes, "
                 "the shards hold at least %llu",
@@ -579,7 +579,7 @@ static int read_shards(loader *ld, char *err, size_t errlen)
         group *G = &ld->groups[g];
         G->owned = malloc(G->nbytes ? (size_t)G->nbytes : 1);
         if (!G->owned)
-            return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory for %llu bytes of weights",
+            return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory for %llu bytes of weights",
                                (unsigned long long)G->nbytes);
         G->data = G->owned;
         uint64_t filled = 0;
@@ -588,12 +588,12 @@ static int read_shards(loader *ld, char *err, size_t errlen)
         {
             char *path = join_path(ld->dir, p->valuestring);
             if (!path)
-                return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
+                return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
             uint64_t size;
             FILE *f = open_regular(path, &size, err, errlen, &rc);
             /* The sizes were right a moment ago; a file replaced since is an I/O problem. */
             if (f && size > G->nbytes - filled)
-                rc = rvmi_errorf(err, errlen, RVM_EIO, "cannot read %s: file changed while reading",
+                rc = rvmi_seterr(err, errlen, RVM_EIO, "cannot read %s: file changed while reading",
                                  path);
             if (f && !rc)
                 rc = read_exact(f, path, G->owned + filled, size, err, errlen);
@@ -605,7 +605,7 @@ static int read_shards(loader *ld, char *err, size_t errlen)
             filled += size;
         }
         if (filled != G->nbytes)
-            return rvmi_errorf(err, errlen, RVM_EIO, "cannot read the shards of group %d: files "
+            return rvmi_seterr(err, errlen, RVM_EIO, "cannot read the shards of group %d: files "
                                "changed while reading", g + 1);
     }
     return 0;
@@ -627,7 +627,7 @@ static int attach_shards(loader *ld, const uint8_t *shard, size_t len, char *err
         off += G->nbytes;
     }
     if (off != (uint64_t)len)
-        return rvmi_errorf(
+        return rvmi_seterr(
             err, errlen, RVM_EFORMAT,
             "%s: the shard data is too long: the weights take %llu bytes, it holds %llu", ld->jname,
             (unsigned long long)off, (unsigned long long)len);
@@ -676,12 +676,12 @@ static int decode(const loader *ld, const entry *e, float *dst, char *err, size_
         }
         break;
     default:
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float tensor",
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float tensor",
                            ld->jname, name_tail(e->name));
     }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(dst[i]))
-            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' holds a non-finite value",
+            return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weight '%s' holds a non-finite value",
                                ld->jname, name_tail(e->name));
     return 0;
 }
@@ -698,16 +698,16 @@ static int find(loader *ld, const char *key, role r, int ndim, const int64_t *sh
         if (e->role != r || e->keylen != kl || memcmp(e->key, key, kl) != 0)
             continue;
         if (hit)
-            return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: the %s of layer '%s' appears twice",
+            return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: the %s of layer '%s' appears twice",
                                ld->jname, what[r], key);
         hit = e;
     }
     if (!hit)
-        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT,
                            "%s: the %s of layer '%s' is missing (not the RVM MobileNetV3 model?)",
                            ld->jname, what[r], key);
     if (!hit->is_float)
-        return rvmi_errorf(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float32 tensor",
+        return rvmi_seterr(err, errlen, RVM_EFORMAT, "%s: weight '%s' is not a float32 tensor",
                            ld->jname, name_tail(hit->name));
     bool same = hit->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)
@@ -720,7 +720,7 @@ static int find(loader *ld, const char *key, role r, int ndim, const int64_t *sh
         for (int d = 0; d < hit->ndim; d++)
             snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%lld", d ? "," : "",
                      (long long)hit->shape[d]);
-        return rvmi_errorf(err, errlen, RVM_EFORMAT,
+        return rvmi_seterr(err, errlen, RVM_EFORMAT,
                            "%s: weight '%s' has shape [%s], expected [%s]", ld->jname,
                            name_tail(hit->name), got, want);
     }
@@ -736,7 +736,7 @@ static int emit(rvmi_weights *w, const char *module, const char *param, int ndim
     snprintf(name, sizeof(name), "%s.%s", module, param);
     if (!data || rvmi_weights_add(w, name, ndim, shape, data) != 0) {
         free(data);
-        return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -754,7 +754,7 @@ static int vector_of(loader *ld, const entry *e, float **out, char *err, size_t 
 {
     *out = malloc((size_t)e->numel * sizeof(float));
     if (!*out)
-        return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
     int rc = decode(ld, e, *out, err, errlen);
     if (rc) {
         free(*out);
@@ -795,7 +795,7 @@ static int map_layer(loader *ld, const layer *l, rvmi_weights *w, char *err, siz
     if (wn > ld->scratch_len) {
         float *s = realloc(ld->scratch, wn * sizeof(float));
         if (!s)
-            return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
+            return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
         ld->scratch = s;
         ld->scratch_len = wn;
     }
@@ -872,7 +872,7 @@ static int load_parsed(loader *ld, bool in_memory, const uint8_t *shard, size_t 
 
     layer_list *L = NULL;
     if (!rc && !(L = malloc(sizeof(*L))))
-        rc = rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
+        rc = rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
     if (!rc) {
         build_layers(L);
         for (int i = 0; i < L->n && !rc; i++)
@@ -881,7 +881,7 @@ static int load_parsed(loader *ld, bool in_memory, const uint8_t *shard, size_t 
     /* A layer tensor we did not consume means a graph with layers RVM does not have. */
     for (int i = 0; i < ld->nentries && !rc; i++)
         if (ld->entries[i].role != ROLE_NONE && !ld->entries[i].used)
-            rc = rvmi_errorf(err, errlen, RVM_EFORMAT,
+            rc = rvmi_seterr(err, errlen, RVM_EFORMAT,
                              "%s: weight '%s' belongs to no layer of RVM MobileNetV3", ld->jname,
                              name_tail(ld->entries[i].name));
     free(L);
@@ -892,7 +892,7 @@ static int load(loader *ld, const char *path, rvmi_weights *out, char *err, size
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        return rvmi_errorf(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+        return rvmi_seterr(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
 
     char *jpath;
     if (S_ISDIR(st.st_mode)) {
@@ -906,7 +906,7 @@ static int load(loader *ld, const char *path, rvmi_weights *out, char *err, size
     }
     if (!ld->dir || !jpath) {
         free(jpath);
-        return rvmi_errorf(err, errlen, RVM_ENOMEM, "out of memory");
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
     }
     const char *slash = strrchr(jpath, '/');
     ld->jname = slash ? slash + 1 : jpath;
@@ -925,10 +925,10 @@ int rvmi_tfjs_load(const char *path, rvmi_weights *out, char *err, size_t errlen
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no output");
+        return rvmi_seterr(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no output");
     memset(out, 0, sizeof(*out));
     if (!path || !path[0])
-        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no path");
+        return rvmi_seterr(err, errlen, RVM_EINVAL, "rvmi_tfjs_load: no path");
 
     loader ld;
     memset(&ld, 0, sizeof(ld));
@@ -945,12 +945,12 @@ int rvmi_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shar
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no output");
+        return rvmi_seterr(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no output");
     memset(out, 0, sizeof(*out));
     if ((!json && json_len) || (!shard && shard_len))
-        return rvmi_errorf(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no data");
+        return rvmi_seterr(err, errlen, RVM_EINVAL, "rvmi_tfjs_load_memory: no data");
     if ((uint64_t)json_len > TFJS_MAX_JSON_BYTES)
-        return rvmi_errorf(err, errlen, RVM_ENOMEM, "model.json: larger than %llu MiB",
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "model.json: larger than %llu MiB",
                            (unsigned long long)(TFJS_MAX_JSON_BYTES >> 20));
 
     loader ld;
@@ -960,7 +960,7 @@ int rvmi_tfjs_load_memory(const char *json, size_t json_len, const uint8_t *shar
     char *buf = malloc(json_len + 1);
     int rc;
     if (!buf) {
-        rc = rvmi_errorf(err, errlen, RVM_ENOMEM, "model.json: out of memory");
+        rc = rvmi_seterr(err, errlen, RVM_ENOMEM, "model.json: out of memory");
     } else {
         if (json_len)
             memcpy(buf, json, json_len);
