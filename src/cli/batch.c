@@ -301,7 +301,7 @@ int rvmi_batch_main(int argc, char **argv)
     const char **lists = calloc((size_t)argc + 1, sizeof(char *));
     int ninputs = 0, nlists = 0;
     if (!pass || !inputs || !lists) {
-        rvmi_errorf("out of memory");
+        rvmi_cli_error("out of memory");
         status = RVMI_EXIT_TRANSIENT;
         goto done;
     }
@@ -329,14 +329,14 @@ int rvmi_batch_main(int argc, char **argv)
             continue;
         }
         if (!v) {
-            rvmi_errorf("batch: %s needs a value", a);
+            rvmi_cli_error("batch: %s needs a value", a);
             goto done;
         }
         i++;
         char *end;
         if (k >= 0) {
             if (!strstr(v, "{name}") || v[0] == '/') {
-                rvmi_errorf("batch: %s %s: a name under --output-dir with {name} in it (the "
+                rvmi_cli_error("batch: %s %s: a name under --output-dir with {name} in it (the "
                             "input's name), e.g. {name}_pha.mp4", a, v);
                 goto done;
             }
@@ -352,21 +352,21 @@ int rvmi_batch_main(int argc, char **argv)
         } else if (strcmp(a, "--jobs") == 0) {
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 256) {
-                rvmi_errorf("batch: --jobs %s: expected a whole number from 1 to 256", v);
+                rvmi_cli_error("batch: --jobs %s: expected a whole number from 1 to 256", v);
                 goto done;
             }
             jobs = (int)n;
         } else {
             long n = strtol(v, &end, 10);
             if (*end || n < 0 || n > 1024) {
-                rvmi_errorf("batch: --threads %s: expected a whole number from 0 to 1024", v);
+                rvmi_cli_error("batch: --threads %s: expected a whole number from 0 to 1024", v);
                 goto done;
             }
             threads = (int)n;
         }
     }
     if (!dir || (!tmpl[0] && !tmpl[1] && !tmpl[2]) || (!ninputs && !nlists)) {
-        rvmi_errorf(!dir ? "batch: --output-dir DIR is required (see rvm batch --help)"
+        rvmi_cli_error(!dir ? "batch: --output-dir DIR is required (see rvm batch --help)"
                     : (!ninputs && !nlists) ? "batch: no inputs (-i INPUT or --list FILE)"
                                             : "batch: no output given: use --output-composition, "
                                               "--output-alpha or --output-foreground with a "
@@ -377,7 +377,7 @@ int rvmi_batch_main(int argc, char **argv)
     {
         char **probe = calloc((size_t)npass + 8, sizeof(char *));
         if (!probe) {
-            rvmi_errorf("out of memory");
+            rvmi_cli_error("out of memory");
             status = RVMI_EXIT_TRANSIENT;
             goto done;
         }
@@ -396,7 +396,7 @@ int rvmi_batch_main(int argc, char **argv)
         int bad = rvmi_cli_parse(n, probe, &opt, err, sizeof err) < 0;
         free(probe);
         if (bad) {
-            rvmi_errorf("batch: %s", err);
+            rvmi_cli_error("batch: %s", err);
             goto done;
         }
         for (int k = 0; k < 3 && !opt.png; k++)
@@ -404,7 +404,7 @@ int rvmi_batch_main(int argc, char **argv)
                 rvmi_codec c = opt.codec;
                 int alpha = k == 0 && opt.background && strcmp(opt.background, "none") == 0;
                 if (rvmi_video_writer_check(tmpl[k], NULL, &c, alpha, err, sizeof err) < 0) {
-                    rvmi_errorf("batch: %s", err);
+                    rvmi_cli_error("batch: %s", err);
                     goto done;
                 }
             }
@@ -422,30 +422,30 @@ int rvmi_batch_main(int argc, char **argv)
             }
             if ((folder_of_videos ? add_folder(&l, inputs[i], err, sizeof err)
                                   : add_input(&l, inputs[i]) < 0 ? (snprintf(err, sizeof err, "out of memory"), -1) : 0) < 0) {
-                rvmi_errorf("batch: %s", err);
+                rvmi_cli_error("batch: %s", err);
                 goto done;
             }
         }
         for (int i = 0; i < nlists; i++)
             if (add_list(&l, lists[i], err, sizeof err) < 0) {
-                rvmi_errorf("batch: %s", err);
+                rvmi_cli_error("batch: %s", err);
                 goto done;
             }
         if (l.n == 0) {
-            rvmi_errorf("batch: no inputs");
+            rvmi_cli_error("batch: no inputs");
             goto done;
         }
         for (int i = 0; i < l.n; i++) {
             for (int m = 0; m < i; m++)
                 if (strcmp(l.e[i].name, l.e[m].name) == 0) {
-                    rvmi_errorf("batch: %s and %s have the same name, so their outputs would too",
+                    rvmi_cli_error("batch: %s and %s have the same name, so their outputs would too",
                                 l.e[m].input, l.e[i].input);
                     status = RVMI_EXIT_USAGE;
                     goto done;
                 }
             for (int k = 0; k < 3; k++)
                 if (tmpl[k] && !(l.e[i].outs[k] = expand(dir, tmpl[k], l.e[i].name))) {
-                    rvmi_errorf("out of memory");
+                    rvmi_cli_error("out of memory");
                     status = RVMI_EXIT_TRANSIENT;
                     goto done;
                 }
@@ -465,7 +465,7 @@ int rvmi_batch_main(int argc, char **argv)
         char self[PATH_MAX];
         ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
         if (sl <= 0) {
-            rvmi_errorf("batch: cannot find the rvm program itself");
+            rvmi_cli_error("batch: cannot find the rvm program itself");
             status = RVMI_EXIT_FAILURE;
             goto done;
         }
@@ -664,7 +664,7 @@ int rvmi_batch_main(int argc, char **argv)
                 ok = 0;
             free(text);
             if (!ok) {
-                rvmi_errorf("batch: cannot write the report %s: %s", report, strerror(errno));
+                rvmi_cli_error("batch: cannot write the report %s: %s", report, strerror(errno));
                 status = RVMI_EXIT_TRANSIENT;
                 goto done;
             }

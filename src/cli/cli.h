@@ -30,7 +30,7 @@ typedef struct {
 int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg);
 
 /* "rvm: " + the message + newline, on stderr. */
-void rvmi_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rvmi_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Subcommands: argv[0] is the subcommand's name. Each returns the exit code. */
 int rvmi_plan_main(int argc, char **argv);

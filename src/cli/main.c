@@ -35,8 +35,8 @@
 #include "serve/serve.h"
 #endif
 
-#define errorf rvmi_errorf
-void rvmi_errorf(const char *fmt, ...)
+#define errorf rvmi_cli_error
+void rvmi_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

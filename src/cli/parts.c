@@ -98,7 +98,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
     memset(j, 0, sizeof(*j));
     j->index = -1;
     if (!(j->argv = calloc((size_t)argc + 4, sizeof(char *)))) {
-        rvmi_errorf("out of memory");
+        rvmi_cli_error("out of memory");
         return RVMI_EXIT_TRANSIENT;
     }
     int n = 0, render = strcmp(cmd, "render") == 0;
@@ -107,7 +107,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--plan") == 0 || (render && strcmp(a, "--index") == 0)) {
             if (i + 1 >= argc) {
-                rvmi_errorf("%s: %s needs a value", cmd, a);
+                rvmi_cli_error("%s: %s needs a value", cmd, a);
                 return RVMI_EXIT_USAGE;
             }
             const char *v = argv[++i];
@@ -118,7 +118,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                 errno = 0;
                 j->index = strtol(v, &end, 10);
                 if (errno || end == v || *end || j->index < 0) {
-                    rvmi_errorf("render: --index %s: expected a whole number >= 0", v);
+                    rvmi_cli_error("render: --index %s: expected a whole number >= 0", v);
                     return RVMI_EXIT_USAGE;
                 }
             }
@@ -129,7 +129,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         } else if (starts_flag(a, "--input-source") || strcmp(a, "-i") == 0 ||
                    starts_flag(a, "--start") || strcmp(a, "-ss") == 0 ||
                    starts_flag(a, "--duration") || strcmp(a, "-t") == 0) {
-            rvmi_errorf("%s: %s does not apply: the plan names the input and its frames", cmd,
+            rvmi_cli_error("%s: %s does not apply: the plan names the input and its frames", cmd,
                         a);
             return RVMI_EXIT_USAGE;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -147,24 +147,24 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         }
     }
     if (!j->plan_path || (render && j->index < 0)) {
-        rvmi_errorf("%s: %s is required (see rvm %s --help)", cmd,
+        rvmi_cli_error("%s: %s is required (see rvm %s --help)", cmd,
                     !j->plan_path ? "--plan PLAN" : "--index I", cmd);
         return RVMI_EXIT_USAGE;
     }
     av_log_set_level(AV_LOG_QUIET);
     if (!(j->plan = rvmi_plan_load(j->plan_path, err, sizeof err))) {
-        rvmi_errorf("%s: %s", cmd, err);
+        rvmi_cli_error("%s: %s", cmd, err);
         return RVMI_EXIT_BAD_INPUT;
     }
     if (render && j->index >= j->plan->nsegments) {
-        rvmi_errorf("render: --index %ld is out of range: %s has segments 0 to %d", j->index,
+        rvmi_cli_error("render: --index %ld is out of range: %s has segments 0 to %d", j->index,
                     j->plan_path, j->plan->nsegments - 1);
         return RVMI_EXIT_USAGE;
     }
     j->argv[n++] = "-i";
     j->argv[n++] = j->plan->input;
     if (rvmi_cli_parse(n, j->argv, &j->opt, err, sizeof err) < 0) {
-        rvmi_errorf("%s: %s", cmd, err);
+        rvmi_cli_error("%s: %s", cmd, err);
         return RVMI_EXIT_USAGE;
     }
     /* An image folder's frame rate is the plan's unless another one is given. */
@@ -189,12 +189,12 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         while (len > 1 && o->path[len - 1] == '/')
             len--;
         if (!(o->parts = xasprintf("%.*s.parts", (int)len, o->path))) {
-            rvmi_errorf("out of memory");
+            rvmi_cli_error("out of memory");
             return RVMI_EXIT_TRANSIENT;
         }
     }
     if (rvmi_plan_check_input(j->plan, err, sizeof err) < 0) {
-        rvmi_errorf("%s: %s", cmd, err);
+        rvmi_cli_error("%s: %s", cmd, err);
         return RVMI_EXIT_BAD_INPUT;
     }
     return 0;
@@ -549,11 +549,11 @@ int rvmi_render_main(int argc, char **argv)
     for (int i = 0; i < j.nouts; i++) {
         output *o = &j.outs[i];
         if (rvmi_make_dirs(o->parts, err, sizeof err) < 0) {
-            rvmi_errorf("render: %s", err);
+            rvmi_cli_error("render: %s", err);
             goto done;
         }
         if (!(settings[i] = settings_of(&j, o))) {
-            rvmi_errorf("out of memory");
+            rvmi_cli_error("out of memory");
             goto done;
         }
         sidecar sc;
@@ -565,7 +565,7 @@ int rvmi_render_main(int argc, char **argv)
         tmp[i] = xasprintf("%s/.%05ld.%s.%ld%s", o->parts, index, host, (long)getpid(),
                            j.opt.png ? "" : o->ext);
         if (!tmp[i]) {
-            rvmi_errorf("out of memory");
+            rvmi_cli_error("out of memory");
             goto done;
         }
     }
@@ -600,12 +600,12 @@ int rvmi_render_main(int argc, char **argv)
         memset(&sc, 0, sizeof sc);
         int64_t *pts = NULL;
         if (part_frames(tmp[i], j.opt.png, &sc.frames, &pts, &sc.tb) < 0) {
-            rvmi_errorf("render: cannot read back the part %s", tmp[i]);
+            rvmi_cli_error("render: cannot read back the part %s", tmp[i]);
             goto done;
         }
         if (sc.frames != want) {
             free(pts);
-            rvmi_errorf("render: index %ld: %" PRId64 " frames were decoded where the plan has "
+            rvmi_cli_error("render: index %ld: %" PRId64 " frames were decoded where the plan has "
                         "%" PRId64 " (a damaged input?)", index, sc.frames, want);
             status = RVMI_EXIT_BAD_INPUT;
             goto done;
@@ -621,7 +621,7 @@ int rvmi_render_main(int argc, char **argv)
                                          j.plan->time_base, sc.tb);
                 if (llabs(pts[k] - pts[0] - d) > 1) {
                     free(pts);
-                    rvmi_errorf("render: index %ld: frame %" PRId64 " is not at its planned time",
+                    rvmi_cli_error("render: index %ld: frame %" PRId64 " is not at its planned time",
                                 index, seg->begin + k);
                     status = RVMI_EXIT_BAD_INPUT;
                     goto done;
@@ -633,14 +633,14 @@ int rvmi_render_main(int argc, char **argv)
         sc.index = index;
         sc.settings = settings[i];
         if (part_sha256(tmp[i], j.opt.png, sc.sha256) < 0) {
-            rvmi_errorf("render: cannot read back the part %s: %s", tmp[i], strerror(errno));
+            rvmi_cli_error("render: cannot read back the part %s: %s", tmp[i], strerror(errno));
             goto done;
         }
         if (!j.opt.png) {
             /* On disk before it is named complete. */
             int fd = open(tmp[i], O_RDONLY | O_CLOEXEC);
             if (fd < 0 || fsync(fd) < 0) {
-                rvmi_errorf("render: %s: %s", tmp[i], strerror(errno));
+                rvmi_cli_error("render: %s: %s", tmp[i], strerror(errno));
                 if (fd >= 0)
                     close(fd);
                 goto done;
@@ -664,7 +664,7 @@ int rvmi_render_main(int argc, char **argv)
         free(part);
         free(side);
         if (!ok) {
-            rvmi_errorf("render: %s", err);
+            rvmi_cli_error("render: %s", err);
             goto done;
         }
     }
@@ -788,17 +788,17 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     struct stat st, in;
     if (stat(o->path, &st) == 0) {
         if (stat(p->input, &in) == 0 && st.st_dev == in.st_dev && st.st_ino == in.st_ino) {
-            rvmi_errorf("join: %s %s is the input; refusing to write over it", o->flag, o->path);
+            rvmi_cli_error("join: %s %s is the input; refusing to write over it", o->flag, o->path);
             return RVMI_EXIT_USAGE;
         }
         if (!j->opt.overwrite && S_ISREG(st.st_mode)) {
-            rvmi_errorf("join: %s %s exists (use -y to overwrite)", o->flag, o->path);
+            rvmi_cli_error("join: %s %s exists (use -y to overwrite)", o->flag, o->path);
             return RVMI_EXIT_FAILURE;
         }
     }
     char *tmp = staging_name(o->path, err, sizeof err);
     if (!tmp) {
-        rvmi_errorf("join: %s", err);
+        rvmi_cli_error("join: %s", err);
         return RVMI_EXIT_TRANSIENT;
     }
     int status = RVMI_EXIT_TRANSIENT;
@@ -811,18 +811,18 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     AVCodecParameters *first = avcodec_parameters_alloc();
     char *path = part_path(j, o, 0);
     if (!vp || !ap || !first || !path) {
-        rvmi_errorf("out of memory");
+        rvmi_cli_error("out of memory");
         goto done;
     }
     if (open_part(&pr, path) < 0) {
-        rvmi_errorf("join: cannot read the part %s", path);
+        rvmi_cli_error("join: cannot read the part %s", path);
         status = RVMI_EXIT_PARTS;
         goto done;
     }
     avcodec_parameters_copy(first, pr.fmt->streams[pr.vidx]->codecpar);
     int want_audio = !j->opt.no_audio && strcmp(o->kind, "alpha") != 0 && !p->images;
     if (want_audio && open_audio(p->input, &ain, &aidx, &ashift) < 0) {
-        rvmi_errorf("join: cannot read the audio of %s", p->input);
+        rvmi_cli_error("join: cannot read the audio of %s", p->input);
         status = RVMI_EXIT_BAD_INPUT;
         goto done;
     }
@@ -841,7 +841,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
         vc.audio_time_base = ain->streams[aidx]->time_base;
     }
     if (!(w = rvmi_video_writer_open(&vc, err, sizeof err))) {
-        rvmi_errorf("join: %s", err);
+        rvmi_cli_error("join: %s", err);
         goto done;
     }
     /* Video from the parts in order and audio from the input, by time. */
@@ -862,12 +862,12 @@ static int join_video(const job *j, const output *o, int64_t *frames)
                 break;
             free(path);
             if (!(path = part_path(j, o, part)) || open_part(&pr, path) < 0) {
-                rvmi_errorf("join: cannot read the part %s", path ? path : "");
+                rvmi_cli_error("join: cannot read the part %s", path ? path : "");
                 status = RVMI_EXIT_PARTS;
                 goto done;
             }
             if (!same_params(first, pr.fmt->streams[pr.vidx]->codecpar)) {
-                rvmi_errorf("join: part %d of %s was encoded differently from part 0 (size, "
+                rvmi_cli_error("join: part %d of %s was encoded differently from part 0 (size, "
                             "pixel format or codec headers); render it again with the same "
                             "flags", part, o->path);
                 status = RVMI_EXIT_PARTS;
@@ -906,16 +906,16 @@ static int join_video(const job *j, const output *o, int64_t *frames)
             have_a = 0;
         }
         if (ret < 0) {
-            rvmi_errorf("join: %s", err);
+            rvmi_cli_error("join: %s", err);
             goto done;
         }
     }
     if (rvmi_video_writer_finish(w, err, sizeof err) < 0) {
-        rvmi_errorf("join: %s", err);
+        rvmi_cli_error("join: %s", err);
         goto done;
     }
     if (rename(tmp, o->path) < 0) {
-        rvmi_errorf("join: cannot rename the finished %s to %s: %s", tmp, o->path,
+        rvmi_cli_error("join: cannot rename the finished %s to %s: %s", tmp, o->path,
                     strerror(errno));
         goto done;
     }
@@ -962,17 +962,17 @@ static int join_png(const job *j, const output *o, int64_t *frames)
     struct stat st;
     if (stat(o->path, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            rvmi_errorf("join: %s %s exists and is not a folder", o->flag, o->path);
+            rvmi_cli_error("join: %s %s exists and is not a folder", o->flag, o->path);
             return RVMI_EXIT_FAILURE;
         }
         if (!j->opt.overwrite && rvmi_png_sequence_exists(o->path)) {
-            rvmi_errorf("join: %s %s already holds a PNG sequence (use -y to overwrite)",
+            rvmi_cli_error("join: %s %s already holds a PNG sequence (use -y to overwrite)",
                         o->flag, o->path);
             return RVMI_EXIT_FAILURE;
         }
     }
     if (rvmi_make_dirs(o->path, err, sizeof err) < 0) {
-        rvmi_errorf("join: %s", err);
+        rvmi_cli_error("join: %s", err);
         return RVMI_EXIT_TRANSIENT;
     }
     *frames = 0;
@@ -982,7 +982,7 @@ static int join_png(const job *j, const output *o, int64_t *frames)
         int count = 0;
         if (!dir || list_frames(dir, &names, &count) < 0) {
             free(dir);
-            rvmi_errorf("join: cannot read the part %s", dir ? dir : "");
+            rvmi_cli_error("join: cannot read the part %s", dir ? dir : "");
             return RVMI_EXIT_PARTS;
         }
         for (int m = 0; m < count; m++) {
@@ -993,7 +993,7 @@ static int join_png(const job *j, const output *o, int64_t *frames)
                 unlink(to);
                 ok = link(from, to) == 0 || copy_file(from, to) == 0;
                 if (!ok)
-                    rvmi_errorf("join: cannot create %s: %s", to, strerror(errno));
+                    rvmi_cli_error("join: cannot create %s: %s", to, strerror(errno));
             }
             free(from);
             free(to);
@@ -1041,7 +1041,7 @@ int rvmi_join_main(int argc, char **argv)
     int nbad = 0;
     status = RVMI_EXIT_TRANSIENT;
     if (!bad) {
-        rvmi_errorf("out of memory");
+        rvmi_cli_error("out of memory");
         goto done;
     }
     for (int i = 0; i < j.nouts; i++) {

@@ -729,63 +729,63 @@ int rvmi_plan_main(int argc, char **argv)
             overwrite = 1;
             continue;
         } else if (a[0] == '-' && a[1] && !v) {
-            rvmi_errorf("plan: %s needs a value", a);
+            rvmi_cli_error("plan: %s needs a value", a);
             return RVMI_EXIT_USAGE;
         } else if (strcmp(a, "--segments") == 0) {
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 1000000) {
-                rvmi_errorf("plan: --segments %s: expected a whole number from 1 to 1000000", v);
+                rvmi_cli_error("plan: --segments %s: expected a whole number from 1 to 1000000", v);
                 return RVMI_EXIT_USAGE;
             }
             count = (int)n;
         } else if (strcmp(a, "--segment-seconds") == 0) {
             seconds = strtod(v, &end);
             if (*end || !(seconds > 0) || !isfinite(seconds)) {
-                rvmi_errorf("plan: --segment-seconds %s: expected a number of seconds > 0", v);
+                rvmi_cli_error("plan: --segment-seconds %s: expected a number of seconds > 0", v);
                 return RVMI_EXIT_USAGE;
             }
         } else if (strcmp(a, "--warmup") == 0) {
             warmup = strtol(v, &end, 10);
             if (*end || warmup < 0 || warmup > 100000) {
-                rvmi_errorf("plan: --warmup %s: expected a whole number of frames from 0 to "
+                rvmi_cli_error("plan: --warmup %s: expected a whole number of frames from 0 to "
                             "100000", v);
                 return RVMI_EXIT_USAGE;
             }
         } else if (strcmp(a, "--input-fps") == 0) {
             fps = strtod(v, &end);
             if (*end || !(fps > 0 && fps <= 1000)) {
-                rvmi_errorf("plan: --input-fps %s: expected a number in (0, 1000]", v);
+                rvmi_cli_error("plan: --input-fps %s: expected a number in (0, 1000]", v);
                 return RVMI_EXIT_USAGE;
             }
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             out = v;
         } else if (a[0] == '-' && a[1]) {
-            rvmi_errorf("plan: unknown option '%s' (see rvm plan --help)", a);
+            rvmi_cli_error("plan: unknown option '%s' (see rvm plan --help)", a);
             return RVMI_EXIT_USAGE;
         } else if (!input) {
             input = a;
             continue;
         } else {
-            rvmi_errorf("plan: one input only (%s, then %s)", input, a);
+            rvmi_cli_error("plan: one input only (%s, then %s)", input, a);
             return RVMI_EXIT_USAGE;
         }
         i++;
     }
     if (!input || !out || (!count && !(seconds > 0)) || (count && seconds > 0)) {
-        rvmi_errorf(!input ? "plan: no input given (see rvm plan --help)"
+        rvmi_cli_error(!input ? "plan: no input given (see rvm plan --help)"
                     : !out ? "plan: -o PLAN is required"
                            : "plan: give one of --segments and --segment-seconds");
         return RVMI_EXIT_USAGE;
     }
     if (strcmp(input, "-") == 0 || strncmp(input, "/dev/", 5) == 0 || strstr(input, "://")) {
-        rvmi_errorf("plan: %s cannot be cut into segments: only files and image folders can "
+        rvmi_cli_error("plan: %s cannot be cut into segments: only files and image folders can "
                     "be (a pipe, camera or stream cannot seek)", input);
         return RVMI_EXIT_BAD_INPUT;
     }
     av_log_set_level(AV_LOG_QUIET);
     rvmi_plan *p = calloc(1, sizeof(*p));
     if (!p) {
-        rvmi_errorf("out of memory");
+        rvmi_cli_error("out of memory");
         return RVMI_EXIT_TRANSIENT;
     }
     int status = RVMI_EXIT_BAD_INPUT;
@@ -793,15 +793,15 @@ int rvmi_plan_main(int argc, char **argv)
     p->image_fps = fps;
     p->input = realpath(input, NULL);
     if (!p->input) {
-        rvmi_errorf("plan: %s: %s", input, strerror(errno));
+        rvmi_cli_error("plan: %s: %s", input, strerror(errno));
         goto done;
     }
     if (input_identity(p->input, p, err, sizeof err) < 0 || (!p->images && scan_video(p, err, sizeof err) < 0)) {
-        rvmi_errorf("plan: %s", err);
+        rvmi_cli_error("plan: %s", err);
         goto done;
     }
     if (make_segments(p, count, seconds, err, sizeof err) < 0) {
-        rvmi_errorf("plan: %s", err);
+        rvmi_cli_error("plan: %s", err);
         status = RVMI_EXIT_USAGE;
         goto done;
     }
@@ -810,12 +810,12 @@ int rvmi_plan_main(int argc, char **argv)
     snprintf(p->id, sizeof p->id, "%08x%08x%08x%08x", r[0], r[1], r[2], r[3]);
     char *text = plan_to_json(p);
     if (!text) {
-        rvmi_errorf("out of memory");
+        rvmi_cli_error("out of memory");
         status = RVMI_EXIT_TRANSIENT;
         goto done;
     }
     if (write_text_file(out, text, overwrite, err, sizeof err) < 0) {
-        rvmi_errorf("plan: %s", err);
+        rvmi_cli_error("plan: %s", err);
         status = errno == EEXIST || strstr(err, "exists") ? RVMI_EXIT_USAGE : RVMI_EXIT_TRANSIENT;
         free(text);
         goto done;
