@@ -389,13 +389,30 @@ static void on_progress_line(rvmi_job *j, char *line)
     cJSON_Delete(o);
 }
 
-/* The command's error is its last "rvm: ..." line. */
+/* The command's error is its last "rvm: ..." line. It names the files by their paths in the
+ * data folder; the person knows the video by its own name, and the folder is none of the
+ * client's business: "DIR/source" becomes the upload's name, "DIR/" goes. */
 static void on_stderr_line(rvmi_job *j, char *line)
 {
     if (strncmp(line, "rvm: ", 5) != 0)
         return;
+    char out[sizeof j->error];
+    size_t k = 0, dirlen = strlen(j->dir);
     pthread_mutex_lock(&S.lock);
-    copy_text(j->error, sizeof j->error, line);
+    for (const char *p = line; *p && k + 1 < sizeof out;) {
+        if (!strncmp(p, j->dir, dirlen) && p[dirlen] == '/') {
+            p += dirlen + 1;
+            if (!strncmp(p, "source", 6)) {
+                p += 6;
+                for (const char *n = j->name; *n && k + 1 < sizeof out; n++)
+                    out[k++] = *n;
+            }
+            continue;
+        }
+        out[k++] = *p++;
+    }
+    out[k] = '\0';
+    copy_text(j->error, sizeof j->error, out);
     pthread_mutex_unlock(&S.lock);
 }
 

@@ -232,8 +232,9 @@ def test_not_a_video():
     status, job = common.upload(s, b'These are my notes, not a video.\n' * 20, 'notes.txt')
     check(status == 201, 'a text file is accepted as an upload (the command decides)')
     job = s.wait(job['id'])
-    check(job['state'] == 'failed' and one_line_error(job['error']),
-          'the job fails with the command\'s one line: ' + job['error'])
+    check(job['state'] == 'failed' and one_line_error(job['error']) and
+          job['error'] == 'rvm: notes.txt: not a video or image file FFmpeg can read',
+          'the job fails with the command\'s one line, naming the upload: ' + job['error'])
     check([f['name'] for f in job['files']] == ['source'] and
           files_on_disk(s, job['id']) == ['job.json', 'source'], 'and leaves no output behind')
     status, body = common.upload(s, SMALL, 'x.mp4', fields={'background': 'none'})

@@ -55,7 +55,7 @@ def players():
 
 
 try:
-    server = common.Server(rvm, os.path.join(work, 'data'))
+    server = common.Server(rvm, os.path.join(work, 'data'), '--max-upload', '1M')
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -82,12 +82,16 @@ try:
     def finished():
         s = result.get_attribute('data-state')
         if s == 'running':
-            seen_progress.add(driver.find_element(By.ID, 'job-text').text)
+            text = driver.find_element(By.ID, 'job-text').text
+            if 'left' in text and not any('left' in t for t in seen_progress):
+                driver.save_screenshot(os.path.join(build_dir, 'serve_screenshot_progress.png'))
+            seen_progress.add(text)
         return s if s in ('done', 'failed', 'cancelled', 'interrupted') else None
     state = wait_for('the conversion', finished, 900)
     if state != 'done':
         raise AssertionError('the job ended ' + state + ': ' + driver.find_element(By.ID, 'result-error').text)
     print('progress lines seen on the page: %d, e.g. %r' % (len(seen_progress), sorted(seen_progress)[-1:]))
+    assert any('frames/s' in t and 'left' in t for t in seen_progress), seen_progress
 
     # Both players load: readyState 4 (enough data to play through), durations from ffprobe.
     wait_for('both players', lambda: players()[0] == 4 and players()[2] == 4, 60)
@@ -140,6 +144,31 @@ try:
     # Nothing the page did was refused by its own Content-Security-Policy or failed.
     problems = [e['message'] for e in driver.get_log('browser') if e['level'] == 'SEVERE']
     assert not problems, problems
+
+    # Errors read as the command's one line: a text file given as the video, a file over the
+    # server's limit (1 MB here).
+    notes = os.path.join(work, 'notes.txt')
+    with open(notes, 'w') as f:
+        f.write('not a video\n' * 100)
+    big = os.path.join(work, 'big.mp4')
+    with open(big, 'wb') as f:
+        f.write(b'\0' * (2 << 20))
+    driver.find_element(By.ID, 'video-file').send_keys(big)
+    driver.find_element(By.ID, 'start').click()
+    error = driver.find_element(By.ID, 'error')
+    wait_for('the size error', error.is_displayed, 10)
+    print('too large, on the page: ' + error.text)
+    assert error.text == "rvm: the upload (2.0 MB) is larger than this server's limit of 1.0 MB", error.text
+    driver.find_element(By.ID, 'video-file').send_keys(notes)
+    driver.find_element(By.ID, 'start').click()
+    wait_for('the failed job', lambda: result.get_attribute('data-state') == 'failed', 120)
+    line = driver.find_element(By.ID, 'result-error').text
+    print('a text file, on the page: ' + line)
+    assert line == 'rvm: notes.txt: not a video or image file FFmpeg can read', line
+    driver.save_screenshot(os.path.join(build_dir, 'serve_screenshot_error.png'))
+    for button in driver.find_elements(By.CSS_SELECTOR, '#queue li.job button.delete')[:1]:
+        button.click()  # the failed job (the list shows the newest first)
+    wait_for('one job left', lambda: len(server.jobs()) == 1, 15)
 
     # Delete, from the queue: gone from the page, the server and the disk.
     driver.find_element(By.CSS_SELECTOR, '#queue li.job button.delete').click()
