@@ -265,7 +265,7 @@ typedef struct {
     int dir_made, queued;
     int video_fd, bg_fd, have_video, have_bg;
     char client_name[256];
-    char fields[F_COUNT][80];
+    char fields[F_COUNT][520]; /* small values; a token may be long */
     uint64_t received, limit, next_space_check;
     unsigned status; /* non-zero: the answer is this error */
     char error[320];
@@ -424,7 +424,7 @@ static enum MHD_Result upload_finish(struct MHD_Connection *c, request *r)
     if (snprintf(o.background, sizeof o.background, "%s", bg) >= (int)sizeof o.background)
         fail(r, 400, "rvm: background %s: expected green, #RRGGBB, image or none", bg);
     const char *outs = r->fields[F_OUTPUTS][0] ? r->fields[F_OUTPUTS] : "composition,alpha";
-    char list[80];
+    char list[sizeof r->fields[F_OUTPUTS]];
     snprintf(list, sizeof list, "%s", outs);
     char *save = NULL;
     for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {

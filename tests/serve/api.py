@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -256,13 +257,35 @@ def test_not_a_video():
 def test_too_large():
     s = server('--max-upload', '1M')
     big = b'\0' * (2 << 20)
-    status, body = common.upload(s, big, 'big.mp4')
-    check(status == 413 and body['error'] ==
+    body, ctype = common.multipart({}, [('video', 'big.mp4', big)])
+    # As curl sends a large upload: the headers with Expect: 100-continue, then the body only
+    # when the server says so. The server answers 413 at once, and no byte of the body is sent.
+    sock = socket.create_connection(('127.0.0.1', s.port), timeout=30)
+    sock.sendall(('POST /api/jobs HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n'
+                  'Content-Length: %d\r\nExpect: 100-continue\r\n\r\n'
+                  % (s.host, ctype, len(body))).encode())
+    answer = b''
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            break
+        answer += data
+        if b'\r\n\r\n' in answer and answer.split(b'\r\n\r\n', 1)[1].endswith(b'}'):
+            break
+    sock.close()
+    head, _, payload = answer.partition(b'\r\n\r\n')
+    check(head.startswith(b'HTTP/1.1 413') and json.loads(payload)['error'] ==
           "rvm: the upload (2.0 MB) is larger than this server's limit of 1.0 MB",
-          'an upload over --max-upload: 413 ' + body['error'])
+          'an upload over --max-upload: 413 before the body is sent: ' + payload.decode())
+    # Sent without waiting, the client reads the 413 or finds the connection closed under it.
+    try:
+        status, answer = common.upload(s, big, 'big.mp4')
+    except (ConnectionError, http.client.HTTPException, OSError) as e:
+        status, answer = type(e).__name__, None
+    check(status in (413, 'BrokenPipeError', 'ConnectionResetError'),
+          'the same sent at once: %s' % status)
     # Without a length (chunked), the server cuts the connection once the limit is passed.
     c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=30)
-    body, ctype = common.multipart({}, [('video', 'big.mp4', big)])
     got = None
     try:
         c.request('POST', '/api/jobs', body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
@@ -358,7 +381,7 @@ def test_token():
     check(q.returncode == 2 and q.stderr.count('\n') == 1 and '--token' in q.stderr and
           not os.path.exists(os.path.join(work, 'never')),
           'beyond localhost without a token it refuses to start: ' + q.stderr.strip())
-    token = 'correct horse battery staple'
+    token = ('correct horse battery staple ' * 4).strip()  # 115 characters: long ones work too
     s = server('--token', token)
     for headers, what in (({}, 'no token'), ({'Authorization': 'Bearer wrong'}, 'a wrong token'),
                           ({'Authorization': 'Bearer ' + token[:-1]}, 'the token less a letter'),
