@@ -674,7 +674,8 @@ int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, c
             S.next_seq = j->seq + 1;
     }
     closedir(d);
-    qsort(S.list, (size_t)S.n, sizeof *S.list, by_seq);
+    if (S.n > 1) /* qsort must not be given the NULL of an empty list */
+        qsort(S.list, (size_t)S.n, sizeof *S.list, by_seq);
     if (pthread_create(&S.dispatcher, NULL, dispatch, NULL) != 0) {
         snprintf(err, errlen, "cannot start the job queue");
         return -1;

@@ -76,7 +76,12 @@ try:
     wait_for('the start button', start.is_enabled, 10)
     start.click()
     result = driver.find_element(By.ID, 'result')
-    wait_for('the job to show', result.is_displayed, 60)
+    try:
+        wait_for('the job to show', result.is_displayed, 120)
+    except AssertionError:
+        raise AssertionError('the job did not show; the page says %r, the server lists %r, stderr %r'
+                             % (driver.find_element(By.ID, 'error').text, server.jobs(),
+                                [e['message'] for e in driver.get_log('browser')]))
     seen_progress = set()
 
     def finished():
