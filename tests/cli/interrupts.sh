@@ -155,7 +155,15 @@ CAT=$!
 PIDS="$PIDS $CAT"
 start_run --output-composition com.mp4 --output-foreground fg.mkv -y
 kill -STOP $CAT
-sleep 3 # the pipe fills; the encoder blocks
+# The pipe fills and the encoder blocks: com.mp4's part stops growing.
+size() { cat .com.mp4.*.rvm-part 2>/dev/null | wc -c; }
+i=0
+while [ $i -lt 60 ]; do
+    s1=$(size)
+    sleep 2
+    [ "$(size)" -eq "$s1" ] && break
+    i=$((i + 1))
+done
 kill -INT $PID
 sleep 1
 kill -0 $PID 2>/dev/null || fail "the run ended after the first Ctrl-C (test set-up: the FIFO did not block it)"
