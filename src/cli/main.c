@@ -309,6 +309,12 @@ static int prepare_outputs(conversion *c)
     return 0;
 }
 
+/* A note about the input, on its own line (over the progress bar on a terminal). */
+static void notice(const char *msg)
+{
+    fprintf(stderr, "%srvm: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", msg);
+}
+
 /* Opens the input and, when the composition needs one, the background at the input's
  * size. Returns 0 or -1 (message printed). */
 static int open_inputs(conversion *c)
@@ -330,6 +336,7 @@ static int open_inputs(conversion *c)
         ro.segment_begin = c->seg->begin;
         ro.segment_end = c->seg->end;
     }
+    ro.notice = notice;
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
     if (!c->reader) {
         errorf("%s", err);
@@ -391,8 +398,11 @@ static int open_writers(conversion *c)
         vc.codec = o->codec;
         vc.raw_pix_fmt = c->raw_pix_fmt;
         vc.layout = po->layout;
-        vc.width = w;
-        vc.height = h;
+        /* Stored at the input's own size and sample aspect ratio (the network's frames,
+         * square pixels, are scaled back when the input is anamorphic). */
+        rvmi_reader_storage(c->reader, &vc.width, &vc.height, &vc.sample_aspect);
+        vc.src_width = w;
+        vc.src_height = h;
         vc.time_base = rvmi_reader_time_base(c->reader);
         vc.frame_rate = rvmi_reader_frame_rate(c->reader);
         vc.crf = opt->crf;

@@ -35,6 +35,7 @@ typedef struct {
     uint8_t *packed; /* VIDEO, matted: from the packed pool, every output as written */
     int64_t pts, duration;
     int warmup;      /* VIDEO: a segment's warm-up frame: through the network, not written */
+    int restart;     /* VIDEO: the network starts over at this frame */
     AVPacket *packet;
 } item;
 
@@ -159,6 +160,7 @@ static void *decode_thread(void *arg)
         it->pts = ri.pts;
         it->duration = ri.duration;
         it->warmup = ri.warmup;
+        it->restart = ri.restart;
         it->packet = ri.packet;
         if (k == RVM_ITEM_VIDEO) {
             it->rgb = rgb;
@@ -240,6 +242,10 @@ static void *network_thread(void *arg)
             break;
         }
         if (it->kind == RVM_ITEM_VIDEO) {
+            /* The picture changed size (it is fitted into the first one's) or orientation:
+             * the recurrent state describes another picture. */
+            if (it->restart)
+                rvm_stream_reset(p->stream);
             rvm_output out = {.type = r->type,
                               .pha = r->result,
                               .pha_stride = (ptrdiff_t)(r->width * r->sample),

@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "io/reader.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +43,12 @@ struct rvmi_reader {
     AVPacket *pkt;
     AVFrame *frame;
     int rotation;            /* clockwise degrees to apply: 0, 90, 180 or 270 */
+    /* The first frame's geometry (coded size, sample aspect, orientation): frames like it
+     * fill the picture, others are fitted in it. */
+    int ref_w, ref_h, ref_rot, ref_flip;
+    AVRational sar;
+    /* The last frame's geometry, to see changes (the network then starts over). */
+    int last_w, last_h, last_rot, last_flip, changes;
     int input_eof;           /* av_read_frame said EOF (decoder flushed) */
     int video_done;          /* no more video frames wanted */
     int audio_done;          /* no more audio packets wanted */
@@ -69,7 +76,9 @@ struct rvmi_reader {
     uint8_t *rotbuf;
     float *yuv_tmp;          /* rows of yuv420_rows */
     size_t yuv_tmp_size;     /* floats */
-    int out_w, out_h;
+    int out_w, out_h;        /* what the network sees */
+    int store_w, store_h;    /* the video outputs' size and sample aspect */
+    AVRational store_sar;
     AVRational tb, fps;
     int64_t estimate;
 };
@@ -111,9 +120,44 @@ int rvmi_is_image_name(const char *name)
     return 0;
 }
 
+/* Natural order: runs of digits compare as numbers (frame2 before frame10), the rest byte
+ * by byte; names equal that way (frame01, frame1) fall back to byte order. */
+static int natural_cmp(const char *a, const char *b)
+{
+    const char *p = a, *q = b;
+    while (*p && *q) {
+        if (isdigit((unsigned char)*p) && isdigit((unsigned char)*q)) {
+            while (*p == '0')
+                p++;
+            while (*q == '0')
+                q++;
+            size_t np = 0, nq = 0;
+            while (isdigit((unsigned char)p[np]))
+                np++;
+            while (isdigit((unsigned char)q[nq]))
+                nq++;
+            if (np != nq)
+                return np < nq ? -1 : 1;
+            int c = memcmp(p, q, np);
+            if (c)
+                return c;
+            p += np;
+            q += nq;
+            continue;
+        }
+        if (*p != *q)
+            return (unsigned char)*p < (unsigned char)*q ? -1 : 1;
+        p++;
+        q++;
+    }
+    if (*p || *q)
+        return *p ? 1 : -1;
+    return strcmp(a, b);
+}
+
 static int cmp_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return natural_cmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The common case, 8-bit 4:2:0 YUV at its own size (most video), is converted here:
@@ -223,9 +267,10 @@ static size_t yuv420_tmp_floats(int width)
     return 2 * (cw + 2) + 4 * cw + 3 * (size_t)width;
 }
 
-/* Any other frame: swscale (resizing included) into target (dw x dh RGB24). */
+/* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
+ * bytes apart). */
 static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
-                       uint8_t *target, char *err, size_t errlen)
+                       uint8_t *target, int stride, char *err, size_t errlen)
 {
     enum AVPixelFormat pf = f->format;
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
@@ -261,7 +306,7 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
         r->sws_dh = dh;
     }
     uint8_t *planes[4] = {target, NULL, NULL, NULL};
-    int strides[4] = {dw * 3, 0, 0, 0};
+    int strides[4] = {stride, 0, 0, 0};
     if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
                   strides) != dh) {
         set_err(err, errlen, "converting a frame to RGB failed");
@@ -270,12 +315,42 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     return 0;
 }
 
+/* How a frame is turned for display: the stream's rotation, or for a JPEG (or any picture
+ * carrying EXIF) its Orientation tag, which may also mirror it (1-8: the EXIF values). */
+static void orientation_of(const rvmi_reader *r, const AVFrame *f, int *rot, int *flip)
+{
+    static const int rots[9] = {0, 0, 0, 180, 180, 270, 90, 90, 270};
+    static const int flips[9] = {0, 0, 1, 0, 1, 1, 0, 1, 0};
+    *rot = r->rotation;
+    *flip = 0;
+    const AVDictionaryEntry *e = av_dict_get(f->metadata, "Orientation", NULL, 0);
+    int o = e ? atoi(e->value) : 0;
+    if (o >= 1 && o <= 8) {
+        *rot = rots[o];
+        *flip = flips[o];
+    }
+}
+
+/* A frame's sample aspect ratio: its own, else the stream's, else square. */
+static AVRational frame_sar(const rvmi_reader *r, const AVFrame *f)
+{
+    if (f->sample_aspect_ratio.num > 0 && f->sample_aspect_ratio.den > 0)
+        return f->sample_aspect_ratio;
+    return r->sar;
+}
+
 /* Converts a decoded frame to out_w x out_h RGB24 in dst, honouring the frame's colour
- * matrix and range, then applies the stream rotation. */
+ * matrix and range, its sample aspect ratio and orientation. A frame of the first frame's
+ * geometry fills the picture (scaled to square pixels when anamorphic, or to
+ * --input-resize); one of another size or orientation is fitted inside it, centred, with
+ * black bars, so that nothing is stretched. */
 static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *err,
                          size_t errlen)
 {
-    int swap = r->rotation == 90 || r->rotation == 270;
+    int rot, flip;
+    orientation_of(r, f, &rot, &flip);
+    int swap = rot == 90 || rot == 270;
+    /* The picture before it is turned: dw x dh. */
     int dw = swap ? r->out_h : r->out_w, dh = swap ? r->out_w : r->out_h;
     int spc = f->colorspace;
     if (spc == AVCOL_SPC_UNSPECIFIED || spc == AVCOL_SPC_RESERVED)
@@ -285,10 +360,27 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
     int full = f->color_range == AVCOL_RANGE_JPEG || pf == AV_PIX_FMT_YUVJ420P ||
                pf == AV_PIX_FMT_YUVJ422P || pf == AV_PIX_FMT_YUVJ444P ||
                pf == AV_PIX_FMT_YUVJ440P || pf == AV_PIX_FMT_YUVJ411P;
-    uint8_t *target = r->rotation ? r->rotbuf : dst;
+    if ((rot || flip) && !r->rotbuf && !(r->rotbuf = malloc((size_t)dw * dh * 3))) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    uint8_t *target = rot || flip ? r->rotbuf : dst;
+    int same = f->width == r->ref_w && f->height == r->ref_h && rot == r->ref_rot &&
+               flip == r->ref_flip;
     yuv_matrix m;
-    if ((pf == AV_PIX_FMT_YUV420P || pf == AV_PIX_FMT_YUVJ420P) && dw == f->width &&
-        dh == f->height && yuv_matrix_for(spc, full, &m)) {
+    if (!same) {
+        AVRational sar = frame_sar(r, f);
+        double fw = f->width * av_q2d(sar), fh = f->height;
+        double scale = fmin(dw / fw, dh / fh);
+        long rw = lround(fw * scale), rh = lround(fh * scale);
+        rw = rw < 1 ? 1 : rw > dw ? dw : rw;
+        rh = rh < 1 ? 1 : rh > dh ? dh : rh;
+        memset(target, 0, (size_t)dw * dh * 3);
+        uint8_t *at = target + ((size_t)(dh - rh) / 2 * dw + (size_t)(dw - rw) / 2) * 3;
+        if (convert_sws(r, f, spc, full, (int)rw, (int)rh, at, dw * 3, err, errlen) < 0)
+            return -1;
+    } else if ((pf == AV_PIX_FMT_YUV420P || pf == AV_PIX_FMT_YUVJ420P) && dw == f->width &&
+               dh == f->height && yuv_matrix_for(spc, full, &m)) {
         size_t need = yuv420_tmp_floats(f->width);
         if (need > r->yuv_tmp_size) {
             free(r->yuv_tmp);
@@ -300,24 +392,30 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
             r->yuv_tmp_size = need;
         }
         yuv420_rows(f, &m, 0, f->height, target, (ptrdiff_t)dw * 3, r->yuv_tmp);
-    } else if (convert_sws(r, f, spc, full, dw, dh, target, err, errlen) < 0) {
+    } else if (convert_sws(r, f, spc, full, dw, dh, target, dw * 3, err, errlen) < 0) {
         return -1;
     }
-    if (!r->rotation)
+    if (!rot && !flip)
         return 0;
-    /* src is dw x dh; dst is out_w x out_h. */
+    /* target is dw x dh, mirrored first when flip, then turned clockwise by rot into dst
+     * (out_w x out_h). (mx, my) is where dst(x, y) is in the mirrored picture. */
     const uint8_t *s = r->rotbuf;
     int W = r->out_w, H = r->out_h;
     for (int y = 0; y < H; y++) {
         uint8_t *d = dst + (size_t)y * W * 3;
         for (int x = 0; x < W; x++) {
-            size_t si;
-            if (r->rotation == 90)        /* clockwise: dst(x,y) = src(y, dh-1-x) */
-                si = ((size_t)(dh - 1 - x) * dw + y) * 3;
-            else if (r->rotation == 270)  /* counter-clockwise: dst(x,y) = src(dw-1-y, x) */
-                si = ((size_t)x * dw + (dw - 1 - y)) * 3;
-            else                          /* 180 */
-                si = ((size_t)(dh - 1 - y) * dw + (dw - 1 - x)) * 3;
+            int mx, my;
+            if (rot == 90)
+                mx = y, my = dh - 1 - x;
+            else if (rot == 270)
+                mx = dw - 1 - y, my = x;
+            else if (rot == 180)
+                mx = dw - 1 - x, my = dh - 1 - y;
+            else
+                mx = x, my = y;
+            if (flip)
+                mx = dw - 1 - mx;
+            size_t si = ((size_t)my * dw + mx) * 3;
             d[x * 3] = s[si];
             d[x * 3 + 1] = s[si + 1];
             d[x * 3 + 2] = s[si + 2];
@@ -326,36 +424,55 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
     return 0;
 }
 
-/* Picks the output size from the first frame (and --input-resize). */
-static int set_output_size(rvmi_reader *r, int w, int h, char *err, size_t errlen)
+/* Sets the sizes from the first frame's geometry: coded w x h with sample aspect sar,
+ * turned by rot/flip. The network sees square pixels at the display aspect (the wider
+ * side stretched, never shrunk) or the --input-resize size; the video outputs are stored
+ * at the input's own size with its sample aspect ratio (or at the --input-resize size). */
+static int set_output_size(rvmi_reader *r, int w, int h, AVRational sar, int rot, int flip,
+                           char *err, size_t errlen)
 {
     if (w <= 0 || h <= 0) {
         set_err(err, errlen, "the input has no valid frame size");
         return -1;
     }
-    if (r->rotation == 90 || r->rotation == 270) {
-        int t = w;
-        w = h;
-        h = t;
+    if (sar.num <= 0 || sar.den <= 0)
+        sar = (AVRational){1, 1};
+    av_reduce(&sar.num, &sar.den, sar.num, sar.den, INT_MAX);
+    r->ref_w = w;
+    r->ref_h = h;
+    r->ref_rot = rot;
+    r->ref_flip = flip;
+    r->sar = sar;
+    long nw = w, nh = h;
+    if (av_cmp_q(sar, (AVRational){1, 1}) > 0)
+        nw = lround(w * av_q2d(sar));
+    else if (av_cmp_q(sar, (AVRational){1, 1}) < 0)
+        nh = lround(h / av_q2d(sar));
+    int sw = w, sh = h;
+    AVRational ssar = sar;
+    if (rot == 90 || rot == 270) {
+        long t = nw;
+        nw = nh;
+        nh = t;
+        sw = h;
+        sh = w;
+        ssar = av_inv_q(sar);
     }
     if (r->opt.resize_w > 0 && r->opt.resize_h > 0) {
-        w = r->opt.resize_w;
-        h = r->opt.resize_h;
+        nw = sw = r->opt.resize_w;
+        nh = sh = r->opt.resize_h;
+        ssar = (AVRational){1, 1};
     }
-    if (w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
-        set_err(err, errlen, "frame size %dx%d is too large (at most %d on a side)", w, h,
+    if (nw > RVM_MAX_SIDE || nh > RVM_MAX_SIDE) {
+        set_err(err, errlen, "frame size %ldx%ld is too large (at most %d on a side)", nw, nh,
                 RVM_MAX_SIDE);
         return -1;
     }
-    r->out_w = w;
-    r->out_h = h;
-    if (r->rotation) {
-        r->rotbuf = malloc((size_t)w * h * 3);
-        if (!r->rotbuf) {
-            set_err(err, errlen, "out of memory");
-            return -1;
-        }
-    }
+    r->out_w = (int)nw;
+    r->out_h = (int)nh;
+    r->store_w = sw;
+    r->store_h = sh;
+    r->store_sar = ssar;
     return 0;
 }
 
@@ -438,6 +555,8 @@ fail:
     return NULL;
 }
 
+static int open_images(rvmi_reader *r, const char *path, char *err, size_t errlen);
+
 static int open_folder(rvmi_reader *r, const char *path, char *err, size_t errlen)
 {
     DIR *d = opendir(path);
@@ -473,6 +592,30 @@ static int open_folder(rvmi_reader *r, const char *path, char *err, size_t errle
         return -1;
     }
     qsort(r->files, (size_t)r->nfiles, sizeof(*r->files), cmp_names);
+    return open_images(r, path, err, errlen);
+}
+
+/* A single JPEG is read like a folder holding only it, so that its EXIF orientation sets
+ * the picture's size as it does for a folder's first image. */
+static int open_single_image(rvmi_reader *r, const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    r->files = malloc(sizeof(*r->files));
+    if (!dir || !r->files || !(r->files[0] = strdup(slash ? slash + 1 : path))) {
+        free(dir);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    r->nfiles = 1;
+    int ret = open_images(r, dir, err, errlen);
+    free(dir);
+    return ret;
+}
+
+/* The part common to folders and single images: r->files holds the names, in order. */
+static int open_images(rvmi_reader *r, const char *path, char *err, size_t errlen)
+{
     r->dir = strdup(path);
     if (!r->dir) {
         set_err(err, errlen, "out of memory");
@@ -519,7 +662,10 @@ static int open_folder(rvmi_reader *r, const char *path, char *err, size_t errle
     free(full);
     if (!f)
         return -1;
-    int ret = set_output_size(r, f->width, f->height, err, errlen);
+    int rot, flip;
+    orientation_of(r, f, &rot, &flip);
+    int ret = set_output_size(r, f->width, f->height, f->sample_aspect_ratio, rot, flip, err,
+                              errlen);
     av_frame_free(&f);
     return ret;
 }
@@ -749,7 +895,8 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
                 RVM_MAX_SIDE);
         return -1;
     }
-    if (set_output_size(r, w, h, err, errlen) < 0)
+    AVRational sar = av_guess_sample_aspect_ratio(r->fmt, vs, NULL);
+    if (set_output_size(r, w, h, sar, r->rotation, 0, err, errlen) < 0)
         return -1;
     r->pkt = av_packet_alloc();
     r->frame = av_frame_alloc();
@@ -777,8 +924,13 @@ rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt
     r->vidx = r->aidx = -1;
     struct stat st;
     int ret;
-    if (strcmp(source, "-") != 0 && stat(source, &st) == 0 && S_ISDIR(st.st_mode))
+    const char *dot = strrchr(source, '.');
+    int local = strcmp(source, "-") != 0 && stat(source, &st) == 0;
+    if (local && S_ISDIR(st.st_mode))
         ret = open_folder(r, source, err, errlen);
+    else if (local && S_ISREG(st.st_mode) && dot &&
+             (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")))
+        ret = open_single_image(r, source, err, errlen);
     else
         ret = open_media(r, source, err, errlen);
     if (ret < 0) {
@@ -806,6 +958,32 @@ void rvmi_reader_close(rvmi_reader *r)
     free(r);
 }
 
+/* Notes a frame whose size or orientation differs from the one before: the network
+ * starts over there (its memory is of another picture), and the first change is told in
+ * one line. */
+static void note_geometry(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item, double t)
+{
+    int rot, flip;
+    orientation_of(r, f, &rot, &flip);
+    if (r->last_w && (f->width != r->last_w || f->height != r->last_h || rot != r->last_rot ||
+                      flip != r->last_flip)) {
+        item->restart = 1;
+        if (!r->changes++ && r->opt.notice) {
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "the picture changes from %dx%d to %dx%d at %.2f s: frames not of the "
+                     "first one's size are fitted into %dx%d with black bars, and the network "
+                     "starts over at each change",
+                     r->last_w, r->last_h, f->width, f->height, t, r->out_w, r->out_h);
+            r->opt.notice(msg);
+        }
+    }
+    r->last_w = f->width;
+    r->last_h = f->height;
+    r->last_rot = rot;
+    r->last_flip = flip;
+}
+
 static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *err,
                        size_t errlen)
 {
@@ -828,6 +1006,7 @@ static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char 
         set_err(err, errlen, "out of memory");
         return -1;
     }
+    note_geometry(r, f, item, (r->next_file - r->v_shift) * av_q2d(r->tb));
     int ret = convert_frame(r, f, rgb, err, errlen);
     av_frame_free(&f);
     if (ret < 0) {
@@ -890,6 +1069,7 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *
         set_err(err, errlen, "out of memory");
         return -1;
     }
+    note_geometry(r, f, item, (pts - r->v_shift) * av_q2d(r->tb));
     if (convert_frame(r, f, rgb, err, errlen) < 0) {
         if (!dst)
             free(rgb);
@@ -1053,6 +1233,12 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
     return RVM_ITEM_END;
 }
 
+void rvmi_reader_storage(const rvmi_reader *r, int *width, int *height, AVRational *sar)
+{
+    *width = r->store_w;
+    *height = r->store_h;
+    *sar = r->store_sar;
+}
 int rvmi_reader_width(const rvmi_reader *r) { return r->out_w; }
 int rvmi_reader_height(const rvmi_reader *r) { return r->out_h; }
 AVRational rvmi_reader_time_base(const rvmi_reader *r) { return r->tb; }

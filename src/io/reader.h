@@ -20,6 +20,9 @@ typedef struct {
     double duration;         /* seconds to keep (< 0: all) */
     double image_fps;        /* frame rate given to image folders (> 0) */
     int want_audio;          /* also return the first audio stream's packets */
+    /* Called (when set) with a one-line note about the input that the user should know
+     * (the picture changes size mid-stream, ...). */
+    void (*notice)(const char *msg);
     /* Polled while reading; when it becomes non-zero blocking reads give up (Ctrl-C). */
     const atomic_int *interrupt;
     /* A segment of a planned run (rvm render), with start = 0 and duration < 0. Frames are
@@ -41,6 +44,8 @@ typedef struct {
                           (rvmi_reader_read), or the caller's buffer (rvmi_reader_read_into) */
     int64_t pts;       /* VIDEO: presentation time */
     int64_t duration;  /* VIDEO: how long the frame is shown (> 0) */
+    int restart;       /* VIDEO: the picture changed size or orientation here: the network's
+                          memory of earlier frames no longer applies */
     AVPacket *packet;  /* AUDIO: owned by the caller (av_packet_free) */
     int warmup;        /* VIDEO: a segment's warm-up frame (run through the network only) */
 } rvmi_read_item;
@@ -56,8 +61,12 @@ int rvmi_reader_read(rvmi_reader *r, rvmi_read_item *item, char *err, size_t err
 int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *rgb, char *err,
                          size_t errlen);
 
+/* The size of the frames returned: what the network sees (square pixels). */
 int rvmi_reader_width(const rvmi_reader *r);
 int rvmi_reader_height(const rvmi_reader *r);
+/* The size and sample aspect ratio video outputs should have: the input's own (an
+ * anamorphic input's frames are returned stretched to square pixels), or --input-resize's. */
+void rvmi_reader_storage(const rvmi_reader *r, int *width, int *height, AVRational *sar);
 AVRational rvmi_reader_time_base(const rvmi_reader *r);
 AVRational rvmi_reader_frame_rate(const rvmi_reader *r);
 /* Expected number of frames, or -1 when the input cannot tell (stdin, devices). */

@@ -4,6 +4,7 @@
 #include "io/writer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,6 @@ static void averr_msg(char *err, size_t errlen, const char *name, const char *wh
 /* Pixel format handed to the encoder. */
 static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c)
 {
-    int odd = (c->width & 1) || (c->height & 1);
     switch (c->codec) {
     case RVM_CODEC_PRORES:
         return c->layout == RVM_LAYOUT_RGBA ? AV_PIX_FMT_YUVA444P10LE : AV_PIX_FMT_YUV444P10LE;
@@ -190,9 +190,19 @@ static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c)
                : c->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_BGR0
                                              : AV_PIX_FMT_GRAY8;
     default:
-        /* 4:2:0 needs even sizes in H.264/HEVC; odd sizes keep full chroma instead. */
-        return odd ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P;
+        /* 4:2:0, what browsers, QuickTime and editors play (4:4:4 H.264 is High 4:4:4
+         * Predictive, which most cannot); odd sizes are padded (padded_size). */
+        return AV_PIX_FMT_YUV420P;
     }
+}
+
+/* H.264 and HEVC in 4:2:0 need even sizes: an odd width or height is padded by one
+ * column or row repeating the last one (so every input pixel stays where it was, and a
+ * matte still lines up with its source from the top-left corner). */
+static int padded_size(const rvmi_video_writer_config *c, int n)
+{
+    int pad = c->codec == RVM_CODEC_H264 || c->codec == RVM_CODEC_HEVC;
+    return pad ? n + (n & 1) : n;
 }
 
 static int write_packet(rvmi_video_writer *w, AVPacket *pkt, AVStream *st, AVRational from,
@@ -270,6 +280,38 @@ static int drain_video(rvmi_video_writer *w, char *err, size_t errlen)
     }
 }
 
+/* Whether the audio can be copied as it is. FFmpeg's MOV/MP4 muxer accepts more than
+ * players take (Opus in .mov fails at the header, Opus or FLAC in .mp4 plays in few
+ * places): there only what QuickTime, browsers and editors play is copied, the rest
+ * becomes AAC. */
+static int audio_copy_fits(const AVOutputFormat *of, enum AVCodecID id)
+{
+    if (avformat_query_codec(of, id, FF_COMPLIANCE_NORMAL) != 1)
+        return 0;
+    static const char *const mov_family[] = {"mov", "mp4", "ipod", "3gp", "3g2", "ismv", NULL};
+    for (int i = 0; mov_family[i]; i++)
+        if (strcmp(of->name, mov_family[i]) == 0) {
+            switch (id) {
+            case AV_CODEC_ID_AAC:
+            case AV_CODEC_ID_MP3:
+            case AV_CODEC_ID_ALAC:
+            case AV_CODEC_ID_AC3:
+            case AV_CODEC_ID_EAC3:
+                return 1;
+            case AV_CODEC_ID_PCM_S16LE:
+            case AV_CODEC_ID_PCM_S16BE:
+            case AV_CODEC_ID_PCM_S24LE:
+            case AV_CODEC_ID_PCM_S24BE:
+            case AV_CODEC_ID_PCM_F32LE:
+            case AV_CODEC_ID_PCM_F32BE:
+                return strcmp(of->name, "mov") == 0;
+            default:
+                return 0;
+            }
+        }
+    return 1;
+}
+
 static int setup_audio(rvmi_video_writer *w, char *err, size_t errlen)
 {
     const AVCodecParameters *ap = w->cfg.audio;
@@ -279,7 +321,7 @@ static int setup_audio(rvmi_video_writer *w, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (avformat_query_codec(of, ap->codec_id, FF_COMPLIANCE_NORMAL) == 1) {
+    if (audio_copy_fits(of, ap->codec_id)) {
         /* Stream copy: the audio is not touched at all. */
         if (avcodec_parameters_copy(w->ast->codecpar, ap) < 0) {
             snprintf(err, errlen, "out of memory");
@@ -404,14 +446,21 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         goto fail;
     }
     AVCodecContext *e = w->enc;
-    e->width = cfg->width;
-    e->height = cfg->height;
+    if (w->cfg.src_width <= 0 || w->cfg.src_height <= 0) {
+        w->cfg.src_width = cfg->width;
+        w->cfg.src_height = cfg->height;
+    }
+    e->width = padded_size(cfg, cfg->width);
+    e->height = padded_size(cfg, cfg->height);
     e->pix_fmt = encoder_format(cfg);
     /* The input's own time base: every input timestamp is representable, so the output's
      * timing is the input's (variable frame rate included). */
     e->time_base = cfg->time_base;
     e->framerate = cfg->frame_rate;
     e->sample_aspect_ratio = (AVRational){1, 1};
+    if (cfg->sample_aspect.num > 0 && cfg->sample_aspect.den > 0)
+        av_reduce(&e->sample_aspect_ratio.num, &e->sample_aspect_ratio.den,
+                  cfg->sample_aspect.num, cfg->sample_aspect.den, INT_MAX);
     int yuv = !(av_pix_fmt_desc_get(e->pix_fmt)->flags & AV_PIX_FMT_FLAG_RGB) &&
               e->pix_fmt != AV_PIX_FMT_GRAY8;
     if (yuv) {
@@ -526,6 +575,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     }
     w->vst->time_base = e->time_base;
     w->vst->avg_frame_rate = cfg->frame_rate;
+    w->vst->sample_aspect_ratio = e->sample_aspect_ratio;
     if (cfg->audio && setup_audio(w, err, errlen) < 0)
         goto fail;
 
@@ -533,7 +583,8 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
                                 : cfg->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_RGB24
                                                                 : AV_PIX_FMT_RGBA;
     const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(e->pix_fmt);
-    if (cfg->layout == RVM_LAYOUT_GRAY && yuv && pd->comp[0].depth == 8) {
+    int scale = w->cfg.src_width != cfg->width || w->cfg.src_height != cfg->height;
+    if (cfg->layout == RVM_LAYOUT_GRAY && yuv && pd->comp[0].depth == 8 && !scale) {
         /* An alpha matte into 8-bit YUV: luma is a table lookup (exactly rounded BT.709
          * limited range, 16 + 219*v/255), chroma neutral; swscale takes ~10x longer for the
          * same result. */
@@ -541,9 +592,10 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
             w->gray_lut[v] = (uint8_t)(16 + (219 * v + 127) / 255);
         w->use_lut = 1;
     } else {
-        w->sws = sws_getContext(cfg->width, cfg->height, in_fmt, cfg->width, cfg->height,
-                                e->pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP,
-                                NULL, NULL, NULL);
+        w->sws = sws_getContext(w->cfg.src_width, w->cfg.src_height, in_fmt, cfg->width,
+                                cfg->height, e->pix_fmt,
+                                SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, NULL, NULL,
+                                NULL);
     }
     if (!w->sws && !w->use_lut) {
         snprintf(err, errlen, "%s: cannot convert frames for the encoder", w->name);
@@ -556,6 +608,12 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     w->frame->format = e->pix_fmt;
     w->frame->width = e->width;
     w->frame->height = e->height;
+    /* Some encoders (ProRes) write the frame's colour tags, not the context's. */
+    w->frame->colorspace = e->colorspace;
+    w->frame->color_primaries = e->color_primaries;
+    w->frame->color_trc = e->color_trc;
+    w->frame->color_range = e->color_range;
+    w->frame->sample_aspect_ratio = e->sample_aspect_ratio;
     if (av_frame_get_buffer(w->frame, 0) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -576,6 +634,22 @@ int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t p
     return rvmi_video_writer_encode(w, pts, duration, err, errlen);
 }
 
+/* Fills the padding column and row (padded_size, 8-bit 4:2:0 only) with copies of the
+ * last ones. Chroma needs none: an odd size's last chroma sample covers the padding. */
+static void pad_edges(rvmi_video_writer *w)
+{
+    AVFrame *f = w->frame;
+    int pw = f->width - w->cfg.width, ph = f->height - w->cfg.height;
+    if (pw)
+        for (int y = 0; y < w->cfg.height; y++) {
+            uint8_t *row = f->data[0] + (size_t)y * f->linesize[0];
+            row[w->cfg.width] = row[w->cfg.width - 1];
+        }
+    if (ph)
+        memcpy(f->data[0] + (size_t)w->cfg.height * f->linesize[0],
+               f->data[0] + (size_t)(w->cfg.height - 1) * f->linesize[0], (size_t)f->width);
+}
+
 int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err, size_t errlen)
 {
     int ret = av_frame_make_writable(w->frame);
@@ -585,16 +659,19 @@ int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err,
     }
     if (w->use_lut) {
         for (int y = 0; y < w->cfg.height; y++) {
-            const uint8_t *s = data + (size_t)y * w->cfg.width;
+            const uint8_t *s = data + (size_t)y * w->cfg.src_width;
             uint8_t *d = w->frame->data[0] + (size_t)y * w->frame->linesize[0];
             for (int x = 0; x < w->cfg.width; x++)
                 d[x] = w->gray_lut[s[x]];
         }
+        pad_edges(w);
     } else {
         const uint8_t *src[4] = {data, NULL, NULL, NULL};
-        int stride[4] = {w->cfg.width * (int)w->cfg.layout, 0, 0, 0};
-        sws_scale(w->sws, src, stride, 0, w->cfg.height, w->frame->data, w->frame->linesize);
+        int stride[4] = {w->cfg.src_width * (int)w->cfg.layout, 0, 0, 0};
+        sws_scale(w->sws, src, stride, 0, w->cfg.src_height, w->frame->data,
+                  w->frame->linesize);
     }
+    pad_edges(w);
     if (w->cfg.layout == RVM_LAYOUT_GRAY && w->enc->pix_fmt != AV_PIX_FMT_GRAY8) {
         /* An alpha matte is grey: neutral chroma, whatever swscale leaves there. */
         const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(w->enc->pix_fmt);

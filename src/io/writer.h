@@ -50,7 +50,11 @@ typedef struct {
     const char *raw_pix_fmt;
     rvmi_codec codec;       /* resolved (not AUTO) */
     rvmi_layout layout;     /* what is passed to write: gray (alpha), RGB, or RGBA */
-    int width, height;
+    int width, height;     /* of the video written (H.264/HEVC: padded to even, see below) */
+    int src_width, src_height; /* of the pixels given to take (0: width x height); another
+                                  size is scaled (an anamorphic input's outputs are stored
+                                  at its own size, the network sees square pixels) */
+    AVRational sample_aspect; /* of the video written (0/0 or 1/1: square pixels) */
     AVRational time_base;  /* of the pts given to write */
     AVRational frame_rate; /* nominal, for rate control and headers */
     double mbps;           /* > 0: target bit rate */

@@ -7,7 +7,7 @@
 
 # A small test picture with a tone (VFR when $4 drops frames), as MPEG-TS with its clock at $2.
 make_ts() { # OUT OFFSET SECONDS [AUDIO_DELAY]
-    ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=96x72:rate=25" \
+    ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" \
         -itsoffset "${4:-0}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$3" \
         -vf "select='not(eq(mod(n\,4)\,1))'" -vsync vfr -c:v libx264 -preset ultrafast \
         -c:a aac -output_ts_offset "$2" -f mpegts "$1" || fail "cannot make $1"
@@ -18,6 +18,8 @@ steady() { # FILE MAX
         if ($1 - p > m) { print "gap of " $1 - p " s at frame " NR; exit 1 } } { p = $1 }' >gap.txt ||
         fail "$1: $(cat gap.txt)"
 }
+# The reader's swscale flags, for reference pictures made by ffmpeg's scale filter.
+SWS=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp
 first_pts() { pts_list "$1" | head -n 1; }
 near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 fdur() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"; }
@@ -39,10 +41,10 @@ near "$(astart late.mp4)" 0.5 0.03 || fail "late.mp4: the audio starts at $(asta
 ok "audio starting 0.5 s after the video stays 0.5 s after it"
 
 # ---- 2. 33-bit wraps, forward and backward jumps: every frame, in order, evenly spaced ----
-ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 2 -c:v libx264 \
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 2 -c:v libx264 \
     -preset ultrafast -output_ts_offset 95441.3 wrap.ts || fail "cannot make wrap.ts"
 for off in 10 508 100; do
-    ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=96x72:rate=25" \
+    ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" \
         -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 1 -c:v libx264 -preset ultrafast \
         -c:a aac -output_ts_offset $off seg$off.ts || fail "cannot make seg$off.ts"
 done
@@ -63,4 +65,105 @@ done
 near "$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 forward.mp4)" 2 0.1 ||
     fail "forward.mp4: the audio does not last 2 s"
 ok "forward jump: the audio is closed up too"
+# ---- 12. Odd sizes: H.264/HEVC in 4:2:0, padded by one column and row ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc=size=65x49:rate=25" -t 0.2 -c:v ffv1 odd.mkv ||
+    fail "cannot make odd.mkv"
+for codec in h264 hevc; do
+    run_ok --input-source odd.mkv --codec $codec --crf 10 --output-composition odd_$codec.mp4 \
+        --output-alpha odd_pha_$codec.mkv
+    for f in odd_$codec.mp4 odd_pha_$codec.mkv; do
+        got=$(ffprobe -v error -select_streams v:0 -show_entries stream=pix_fmt,profile,width,height -of csv=p=0 $f)
+        case "$got" in
+        *4:4:4* | *Rext*) fail "$f: $got: a profile most players cannot play" ;;
+        "High,66,50,yuv420p" | "Main,66,50,yuv420p") ;;
+        *) fail "$f: $got, want 4:2:0 at 66x50" ;;
+        esac
+        playable $f
+    done
+    # The padding repeats the last column and row (within the encoder's error).
+    for edge in "crop=1:50:65:0 crop=1:50:64:0" "crop=66:1:0:49 crop=66:1:0:48"; do
+        set -- $edge
+        ffmpeg -nostdin -y -v error -i odd_$codec.mp4 -vf "format=gray,$1" -f rawvideo a.gray
+        ffmpeg -nostdin -y -v error -i odd_$codec.mp4 -vf "format=gray,$2" -f rawvideo b.gray
+        "$PIXCMP" near8 a.gray b.gray 2 12 >/dev/null || fail "odd_$codec.mp4: the padding ($1) is not the last pixels repeated"
+    done
+done
+ok "65x49 input: H.264 High and HEVC Main 4:2:0 at 66x50, the last column and row repeated"
+
+# ---- 5. Anamorphic video: the outputs keep the sample aspect, the network sees 16:9 ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc=size=180x144:rate=25" -t 0.2 -vf setsar=64/45 \
+    -c:v libx264 -preset ultrafast ana.mp4 || fail "cannot make ana.mp4"
+run_ok --input-source ana.mp4 --output-composition ana.mp4.mp4 --output-alpha ana.mkv \
+    --output-foreground ana.mov
+for f in ana.mp4.mp4 ana.mkv ana.mov; do
+    got=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height,sample_aspect_ratio,display_aspect_ratio -of csv=p=0 $f)
+    [ "$got" = "180,144,64:45,16:9" ] || fail "$f: $got, want 180x144 at 64:45 (16:9)"
+done
+[ "$("$READDUMP" ana.mp4 d.rgb)" = "256x144 5" ] || fail "the network does not see 256x144"
+ffmpeg -nostdin -y -v error -i ana.mp4 -vf scale=256:144:flags=$SWS,format=rgb24 -f rawvideo ref.rgb
+"$PIXCMP" near8 d.rgb ref.rgb 0.5 8 >/dev/null || fail "the network's picture is not the input at 16:9"
+ok "720x576-style 64:45 input: outputs 180x144 at 64:45 (16:9), the network sees 256x144"
+
+# ---- 3. Audio the container cannot hold: Opus into .mov/.mp4 becomes AAC ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 1 -c:v libvpx-vp9 -deadline realtime \
+    -c:a libopus opus.webm || fail "cannot make opus.webm"
+run_ok --input-source opus.webm --output-composition opus.mov --output-foreground opus.mp4 \
+    --output-alpha opus_pha.mov
+for f in opus.mov opus.mp4; do
+    [ "$(stream_field $f a:0 codec_name)" = aac ] || fail "$f: audio is $(stream_field $f a:0 codec_name), want AAC"
+    near "$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 $f)" 1 0.05 ||
+        fail "$f: the audio does not last 1 s"
+    playable $f
+done
+ok "Opus from WebM: AAC in .mov and .mp4, 1 s"
+
+# ---- 9. Image names without zero padding: natural order ----
+mkdir nat
+ffmpeg -nostdin -y -v error -f lavfi -i "color=c=black:s=16x16:r=25,format=gray,geq=lum='N*20'" \
+    -frames:v 12 -start_number 1 nat/frame%d.png || fail "cannot make nat/"
+[ "$("$READDUMP" nat d.rgb)" = "16x16 12" ] || fail "nat/: not 12 frames of 16x16"
+od -An -v -tu1 -w768 d.rgb | awk 'NF { s = 0; for (i = 1; i <= NF; i++) s += $i; m = s / NF
+    if (NR > 1 && m <= p) { print "frame " NR " (mean " m ") is not after frame " NR - 1 " (mean " p ")"; exit 1 } p = m }' >order.txt ||
+    fail "frame1..frame12.png out of order: $(cat order.txt)"
+ok "frame1.png ... frame12.png read in natural order"
+
+# ---- 8. EXIF orientation, in a folder and a single JPEG ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc=size=96x72" -frames:v 1 -q:v 2 plain.jpg
+# plain.jpg with an EXIF block (APP1, big-endian TIFF, one entry: Orientation = $1) after SOI.
+exif_jpeg() { # ORIENTATION OUT
+    { printf '\377\330\377\341\000\042Exif\000\000MM\000\052\000\000\000\010\000\001\001\022\000\003\000\000\000\001\000\00'"$1"'\000\000\000\000\000\000'
+      tail -c +3 plain.jpg; } >"$2"
+}
+mkdir exif
+for o in 6 5 3; do
+    case $o in 6) vf=transpose=clock ;; 5) vf=transpose=cclock_flip ;; 3) vf=hflip,vflip ;; esac
+    exif_jpeg $o exif_$o.jpg
+    ffmpeg -nostdin -y -v error -i plain.jpg -vf "$vf" -pix_fmt rgb24 -f rawvideo ref.rgb
+    want=$([ $o = 3 ] && echo 96x72 || echo 72x96)
+    [ "$("$READDUMP" exif_$o.jpg d.rgb)" = "$want 1" ] || fail "exif_$o.jpg: not $want"
+    "$PIXCMP" near8 d.rgb ref.rgb 2 40 >/dev/null || fail "exif_$o.jpg: not turned as ffmpeg's $vf"
+    cp exif_$o.jpg exif/
+done
+run_ok --input-source exif_6.jpg --output-alpha exif6.png.mp4
+[ "$(stream_field exif6.png.mp4 v:0 width)x$(stream_field exif6.png.mp4 v:0 height)" = 72x96 ] ||
+    fail "exif_6.jpg: the output is not upright"
+ok "EXIF orientations 6, 5 (mirrored) and 3 applied to single JPEGs"
+
+# ---- 7. The size changes mid-stream: fitted with black bars, one line ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 1 -c:v libx264 \
+    -preset ultrafast size1.ts && ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=128x72:rate=25" \
+    -t 1 -c:v libx264 -preset ultrafast -output_ts_offset 1 size2.ts || fail "cannot make size*.ts"
+cat size1.ts size2.ts >sizes.ts
+run_ok --input-source sizes.ts --output-alpha sizes.mkv
+[ "$(grep -c 'changes from 96x72 to 128x72 at 1.00 s' err.txt)" -eq 1 ] || fail "no one-line note of the size change: $(cat err.txt)"
+[ "$(pts_list sizes.mkv | wc -l)" -eq 50 ] || fail "sizes.mkv: not 50 frames"
+[ "$("$READDUMP" sizes.ts d.rgb)" = "96x72 50" ] || fail "sizes.ts: not 50 frames of 96x72"
+# Frame 30 is 128x72 fitted into 96x72: 96x54 between bars of 9 rows.
+ffmpeg -nostdin -y -v error -f rawvideo -pix_fmt rgb24 -s 96x72 -i d.rgb -vf "select=eq(n\,30)" \
+    -f rawvideo fr30.rgb
+ffmpeg -nostdin -y -v error -i size2.ts \
+    -vf "select=eq(n\,5),scale=96:54:flags=$SWS,format=rgb24,pad=96:72:0:9" -f rawvideo ref.rgb
+"$PIXCMP" near8 fr30.rgb ref.rgb 0.5 8 >/dev/null || fail "the 128x72 frames are not fitted with bars"
+ok "96x72 then 128x72: 50 frames, the later ones letterboxed, one line of notice"
 done_all
