@@ -407,8 +407,8 @@ static int open_writers(conversion *c)
         vc.frame_rate = rvmi_reader_frame_rate(c->reader);
         vc.crf = opt->crf;
         vc.preset = opt->preset;
-        /* The official converter's default: 1 Mbit/s. */
-        vc.mbps = opt->mbps > 0 ? opt->mbps : (opt->crf >= 0 ? 0 : 1.0);
+        /* Neither given: the writer's constant-quality default. */
+        vc.mbps = opt->mbps > 0 ? opt->mbps : 0;
         vc.part = c->seg != NULL;
         if (o->kind != RVM_OUT_ALPHA && rvmi_reader_audio_params(c->reader)) {
             vc.audio = rvmi_reader_audio_params(c->reader);

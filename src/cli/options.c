@@ -88,9 +88,10 @@ static const option options[] = {
              "FFmpeg pixel format is named). Needed for a pipe; - or pipe:1 as an output "
              "path writes to stdout (default nut), flushed every frame"},
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,
-     .metavar = "N", .help = "video bit rate in Mbit/s (default 1)"},
+     .metavar = "N", .help = "video bit rate in Mbit/s (default: constant quality, see --crf)"},
     {"--crf", NULL, OPT_INT, FIELD(crf), .min = 0, .max = 63, .def = -1, .metavar = "N",
-     .help = "constant quality instead of a bit rate (h264/hevc/vp9)"},
+     .help = "constant quality instead of a bit rate (h264/hevc/vp9); the default is 18 for "
+             "h264, 20 for hevc, 30 for vp9"},
     {"--preset", NULL, OPT_STRING, FIELD(preset), .words = rvmi_presets, .metavar = "NAME",
      .help = "x264/x265 speed preset (h264/hevc): ultrafast, superfast, veryfast, faster, fast, "
              "medium, slow, slower, veryslow, placebo. Default: " RVM_DEFAULT_PRESET

@@ -38,6 +38,7 @@ struct rvmi_reader {
     rvmi_reader_options opt;
     /* A video file (or any FFmpeg input). */
     AVFormatContext *fmt;
+    AVIOContext *pipe;       /* stdin, opened and probed here */
     AVCodecContext *dec;
     int vidx, aidx;
     AVPacket *pkt;
@@ -61,6 +62,9 @@ struct rvmi_reader {
     /* Formats whose timestamps may jump (MPEG-TS): per stream, the offset (us) that closes
      * the jumps seen so far, the dts expected next and the last one (us, offset included). */
     int discont;
+    int read_error;          /* the error that ended reading early (0: none, or EOF) */
+    int64_t data_end_us;     /* where the packets read so far end (us, input clock) */
+    int end_reported;
     int64_t v_discont_us, a_discont_us;
     int64_t v_next_dts, v_last_dts, a_next_dts, a_last_dts;
     int gaps_closed;
@@ -72,7 +76,13 @@ struct rvmi_reader {
     int nfiles, next_file;
     /* Conversion. */
     struct SwsContext *sws;
-    int sws_w, sws_h, sws_fmt, sws_spc, sws_range, sws_dw, sws_dh;
+    int sws_w, sws_h, sws_fmt, sws_spc, sws_range, sws_dw, sws_dh, sws_out;
+    /* HDR input (tone_map_row): 16-bit RGB of a frame, and the tables of its transfer. */
+    uint16_t *hdr_buf;
+    size_t hdr_size;         /* samples */
+    int hdr_trc, hdr_noticed;
+    float hdr_lin[65536];
+    uint8_t hdr_oetf[65536];
     uint8_t *rotbuf;
     float *yuv_tmp;          /* rows of yuv420_rows */
     size_t yuv_tmp_size;     /* floats */
@@ -98,6 +108,12 @@ static const char *averr(int code, char *buf)
     av_strerror(code, buf, AV_ERROR_MAX_STRING_SIZE);
     return buf;
 }
+
+/* An MP4 read from a pipe whose index comes after the data: the frames have gone by when
+ * the index says where they are. */
+#define MOOV_AT_END                                                                          \
+    "-: this MP4/MOV keeps its index (moov) after the data, so it needs a seekable input: "   \
+    "give its file name instead of a pipe, or remux it with ffmpeg -movflags +faststart"
 
 static int interrupt_cb(void *opaque)
 {
@@ -267,18 +283,121 @@ static size_t yuv420_tmp_floats(int width)
     return 2 * (cw + 2) + 4 * cw + 3 * (size_t)width;
 }
 
+/* HDR: PQ (SMPTE ST 2084) and HLG (ARIB STD-B67) frames are tone-mapped to SDR BT.709,
+ * the only thing the network was trained on and what the 8-bit outputs hold (and are
+ * tagged as). The light is scaled so that HDR reference white (203 cd/m2, ITU-R BT.2408)
+ * becomes SDR white; colours up to 80% of it are kept exactly (a colour graded in SDR and
+ * carried in PQ comes back as it was), brighter ones roll off smoothly to the mastering
+ * peak (1000 cd/m2 assumed) and keep their hue (the three channels are scaled together);
+ * BT.2020 primaries are converted to BT.709 in linear light, and the result is encoded for
+ * an SDR display (BT.1886). */
+#define HDR_REF_WHITE 203.0
+#define HDR_PEAK 1000.0
+#define HDR_KNEE 0.8
+
+static int hdr_transfer(int trc)
+{
+    return trc == AVCOL_TRC_SMPTE2084 || trc == AVCOL_TRC_ARIB_STD_B67;
+}
+
+/* 16-bit code -> linear light (1.0 = reference white) for the transfer, and display light
+ * (0..1 in 65536 steps) -> 8-bit SDR signal. */
+static void hdr_tables(rvmi_reader *r, int trc)
+{
+    for (int i = 0; i < 65536; i++) {
+        double e = i / 65535.0, nits;
+        if (trc == AVCOL_TRC_SMPTE2084) {
+            const double m1 = 2610.0 / 16384, m2 = 2523.0 / 4096 * 128, c1 = 3424.0 / 4096,
+                         c2 = 2413.0 / 4096 * 32, c3 = 2392.0 / 4096 * 32;
+            double p = pow(e, 1 / m2);
+            nits = 10000.0 * pow(fmax(p - c1, 0) / (c2 - c3 * p), 1 / m1);
+        } else {
+            /* HLG: the inverse OETF gives scene light 0..1; the OOTF (system gamma 1.2 at
+             * a 1000 cd/m2 display) is applied per pixel in tone_map_row. */
+            const double a = 0.17883277, b = 1 - 4 * a, c = 0.5 - a * log(4 * a);
+            nits = e <= 0.5 ? e * e / 3 : (exp((e - c) / a) + b) / 12;
+        }
+        r->hdr_lin[i] = (float)(trc == AVCOL_TRC_SMPTE2084 ? nits / HDR_REF_WHITE : nits);
+        /* SDR display light to signal: the inverse of BT.1886's EOTF (gamma 2.4), so that
+         * an SDR display shows the light the HDR one would (up to the roll-off). */
+        long q = lround(pow(i / 65535.0, 1 / 2.4) * 255);
+        r->hdr_oetf[i] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+    }
+    r->hdr_trc = trc;
+}
+
+static void tone_map_row(const rvmi_reader *r, const uint16_t *src, int w, uint8_t *dst,
+                         int primaries)
+{
+    /* Linear BT.2020 RGB -> BT.709 RGB (ITU-R BT.2087); identity for BT.709 input. */
+    static const float bt2020_to_709[9] = {1.6605f,  -0.5876f, -0.0728f, -0.1246f, 1.1329f,
+                                           -0.0083f, -0.0182f, -0.1006f, 1.1187f};
+    static const float same[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    const float *mx = primaries == AVCOL_PRI_BT709 ? same : bt2020_to_709;
+    const float peak = (float)(HDR_PEAK / HDR_REF_WHITE), knee = (float)HDR_KNEE;
+    const float m = (peak - knee) / (1 - knee);
+    int hlg = r->hdr_trc == AVCOL_TRC_ARIB_STD_B67;
+    for (int x = 0; x < w; x++) {
+        float c[3] = {r->hdr_lin[src[3 * x]], r->hdr_lin[src[3 * x + 1]],
+                      r->hdr_lin[src[3 * x + 2]]};
+        if (hlg) {
+            /* OOTF: display light = 1000 * Ys^0.2 * scene light (BT.2100), in units of
+             * reference white. */
+            float ys = 0.2627f * c[0] + 0.6780f * c[1] + 0.0593f * c[2];
+            float g = (float)(HDR_PEAK / HDR_REF_WHITE) * (ys > 0 ? powf(ys, 0.2f) : 0);
+            c[0] *= g, c[1] *= g, c[2] *= g;
+        }
+        float o[3];
+        for (int k = 0; k < 3; k++) {
+            float v = mx[3 * k] * c[0] + mx[3 * k + 1] * c[1] + mx[3 * k + 2] * c[2];
+            o[k] = v > 0 ? v : 0;
+        }
+        float top = fmaxf(o[0], fmaxf(o[1], o[2]));
+        if (top > knee) {
+            /* Above the knee: an extended Reinhard curve taking the peak to 1 with slope 1
+             * at the knee; the channels scale together. */
+            float e = (top - knee) / (1 - knee);
+            float mapped = knee + (1 - knee) * e * (1 + e / (m * m)) / (1 + e);
+            float s = fminf(mapped, 1.0f) / top;
+            o[0] *= s, o[1] *= s, o[2] *= s;
+        }
+        for (int k = 0; k < 3; k++) {
+            int i = (int)(o[k] * 65535.0f + 0.5f);
+            dst[3 * x + k] = r->hdr_oetf[i < 0 ? 0 : i > 65535 ? 65535 : i];
+        }
+    }
+}
+
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
  * bytes apart). */
 static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
                        uint8_t *target, int stride, char *err, size_t errlen)
 {
     enum AVPixelFormat pf = f->format;
+    int hdr = hdr_transfer(f->color_trc);
+    /* HDR frames go through 16-bit RGB (still PQ or HLG coded), then tone_map. */
+    enum AVPixelFormat out = hdr ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24;
+    if (hdr) {
+        size_t need = (size_t)dw * dh * 3;
+        if (need > r->hdr_size) {
+            free(r->hdr_buf);
+            r->hdr_size = 0;
+            if (!(r->hdr_buf = malloc(need * sizeof(uint16_t)))) {
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            r->hdr_size = need;
+        }
+        if (r->hdr_trc != (int)f->color_trc)
+            hdr_tables(r, f->color_trc);
+    }
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
-        r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh) {
+        r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
+        r->sws_out != out) {
         sws_freeContext(r->sws);
         /* Accurate rounding and full chroma interpolation: the network sees the same RGB
          * values a careful player would show. */
-        r->sws = sws_getContext(f->width, f->height, pf, dw, dh, AV_PIX_FMT_RGB24,
+        r->sws = sws_getContext(f->width, f->height, pf, dw, dh, out,
                                 SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT |
                                     SWS_FULL_CHR_H_INP,
                                 NULL, NULL, NULL);
@@ -304,13 +423,25 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
         r->sws_range = full;
         r->sws_dw = dw;
         r->sws_dh = dh;
+        r->sws_out = out;
     }
-    uint8_t *planes[4] = {target, NULL, NULL, NULL};
-    int strides[4] = {stride, 0, 0, 0};
+    uint8_t *planes[4] = {hdr ? (uint8_t *)r->hdr_buf : target, NULL, NULL, NULL};
+    int strides[4] = {hdr ? dw * 6 : stride, 0, 0, 0};
     if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
                   strides) != dh) {
         set_err(err, errlen, "converting a frame to RGB failed");
         return -1;
+    }
+    if (hdr) {
+        if (!r->hdr_noticed++ && r->opt.notice)
+            r->opt.notice(f->color_trc == AVCOL_TRC_SMPTE2084
+                              ? "the input is HDR (PQ): it is tone-mapped to SDR BT.709 for the "
+                                "network and the outputs (tagged so)"
+                              : "the input is HDR (HLG): it is tone-mapped to SDR BT.709 for "
+                                "the network and the outputs (tagged so)");
+        for (int y = 0; y < dh; y++)
+            tone_map_row(r, r->hdr_buf + (size_t)y * dw * 3, dw,
+                         target + (size_t)y * stride, f->color_primaries);
     }
     return 0;
 }
@@ -380,7 +511,7 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
         if (convert_sws(r, f, spc, full, (int)rw, (int)rh, at, dw * 3, err, errlen) < 0)
             return -1;
     } else if ((pf == AV_PIX_FMT_YUV420P || pf == AV_PIX_FMT_YUVJ420P) && dw == f->width &&
-               dh == f->height && yuv_matrix_for(spc, full, &m)) {
+               dh == f->height && !hdr_transfer(f->color_trc) && yuv_matrix_for(spc, full, &m)) {
         size_t need = yuv420_tmp_floats(f->width);
         if (need > r->yuv_tmp_size) {
             free(r->yuv_tmp);
@@ -718,10 +849,26 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     }
     r->fmt->interrupt_callback.callback = interrupt_cb;
     r->fmt->interrupt_callback.opaque = (void *)r->opt.interrupt;
-    int ret = avformat_open_input(&r->fmt, url, ifmt, NULL);
+    int ret;
+    if (strcmp(source, "-") == 0) {
+        /* A pipe is probed here, so that a failure can say what the data was. */
+        AVIOInterruptCB cb = {interrupt_cb, (void *)r->opt.interrupt};
+        if ((ret = avio_open2(&r->pipe, url, AVIO_FLAG_READ, &cb, NULL)) < 0) {
+            set_err(err, errlen, "%s: %s", source, averr(ret, eb));
+            return -1;
+        }
+        if (av_probe_input_buffer2(r->pipe, &ifmt, url, NULL, 0, 0) < 0) {
+            set_err(err, errlen, "%s: not a video or image file FFmpeg can read", source);
+            return -1;
+        }
+        r->fmt->pb = r->pipe;
+    }
+    ret = avformat_open_input(&r->fmt, url, ifmt, NULL);
     if (ret < 0) {
         /* avformat_open_input frees the context on failure. */
-        if (ret == AVERROR_INVALIDDATA)
+        if (r->pipe && ifmt && strstr(ifmt->name, "mp4"))
+            set_err(err, errlen, "%s", MOOV_AT_END);
+        else if (ret == AVERROR_INVALIDDATA)
             set_err(err, errlen, "%s: not a video or image file FFmpeg can read", source);
         else
             set_err(err, errlen, "%s: %s", source, averr(ret, eb));
@@ -763,8 +910,11 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         if (a >= 0 && r->fmt->streams[a]->codecpar->codec_id != AV_CODEC_ID_NONE)
             r->aidx = a;
     }
+    /* Audio not carried is still demuxed (not decoded): where the input ends is judged from
+     * every stream (report_end). */
     for (unsigned i = 0; i < r->fmt->nb_streams; i++)
-        if ((int)i != r->vidx && (int)i != r->aidx)
+        if ((int)i != r->vidx && (int)i != r->aidx &&
+            r->fmt->streams[i]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
 
     AVStream *vs = r->fmt->streams[r->vidx];
@@ -870,8 +1020,14 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     else {
         if (vs->duration != AV_NOPTS_VALUE && vs->duration > 0)
             secs = vs->duration * av_q2d(vs->time_base);
-        else if (r->fmt->duration != AV_NOPTS_VALUE && r->fmt->duration > 0)
+        else if (r->fmt->duration != AV_NOPTS_VALUE && r->fmt->duration > 0) {
             secs = r->fmt->duration / (double)AV_TIME_BASE;
+            /* Matroska's duration counts from 0, not from the first frame (0.033 s in a
+             * 77-frame clip made it 78). */
+            if (strncmp(r->fmt->iformat->name, "matroska", 8) == 0 &&
+                vs->start_time != AV_NOPTS_VALUE && vs->start_time > 0)
+                secs -= vs->start_time * av_q2d(vs->time_base);
+        }
         r->estimate = secs > 0 ? (int64_t)llround(secs * av_q2d(r->fps)) : -1;
     }
     if (r->estimate > 0) {
@@ -905,6 +1061,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         return -1;
     }
     r->last_pts = AV_NOPTS_VALUE;
+    r->data_end_us = AV_NOPTS_VALUE;
     if (r->aidx < 0)
         r->audio_done = 1;
     return 0;
@@ -946,11 +1103,13 @@ void rvmi_reader_close(rvmi_reader *r)
         return;
     avcodec_free_context(&r->dec);
     avformat_close_input(&r->fmt);
+    avio_closep(&r->pipe);
     av_packet_free(&r->pkt);
     av_frame_free(&r->frame);
     sws_freeContext(r->sws);
     free(r->rotbuf);
     free(r->yuv_tmp);
+    free(r->hdr_buf);
     for (int i = 0; i < r->nfiles; i++)
         free(r->files[i]);
     free(r->files);
@@ -1120,6 +1279,48 @@ static void close_gaps(rvmi_reader *r, AVPacket *p, int video)
         p->dts += off;
 }
 
+/* At the end of an input read to its end: one line when it ended early, a read error or
+ * the data stopping well before the duration the container declares (a truncated MKV or
+ * MP4 otherwise just ends), and when damaged frames were skipped. */
+static void report_end(rvmi_reader *r)
+{
+    if (r->end_reported || !r->opt.notice || r->dir || r->v_end != INT64_MAX ||
+        (r->opt.interrupt && atomic_load(r->opt.interrupt)))
+        return;
+    r->end_reported = 1;
+    char msg[320];
+    double at = r->data_end_us == AV_NOPTS_VALUE
+                    ? 0
+                    : (r->data_end_us - av_rescale_q(r->v_shift, r->tb, AV_TIME_BASE_Q)) /
+                          (double)AV_TIME_BASE;
+    int64_t declared = r->fmt->duration;
+    if (r->read_error) {
+        char eb[AV_ERROR_MAX_STRING_SIZE];
+        snprintf(msg, sizeof(msg),
+                 "the input could not be read past %.2f s (%s): it is truncated or damaged; "
+                 "the outputs hold the %lld frames before that",
+                 at, averr(r->read_error, eb), (long long)r->frames_out);
+        r->opt.notice(msg);
+    } else if (!r->discont && declared != AV_NOPTS_VALUE && declared > 0 &&
+               r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
+               r->data_end_us != AV_NOPTS_VALUE) {
+        int64_t start = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
+        int64_t missing = start + declared - r->data_end_us;
+        if (missing > AV_TIME_BASE / 2 && missing > declared / 20) {
+            snprintf(msg, sizeof(msg),
+                     "the input ended early, at %.2f s of the %.2f s it declares: it is "
+                     "truncated; the outputs hold the %lld frames that were there",
+                     at, declared / (double)AV_TIME_BASE, (long long)r->frames_out);
+            r->opt.notice(msg);
+        }
+    }
+    if (r->decode_errors) {
+        snprintf(msg, sizeof(msg), "%d damaged video frames or packets were skipped",
+                 r->decode_errors);
+        r->opt.notice(msg);
+    }
+}
+
 int rvmi_reader_read(rvmi_reader *r, rvmi_read_item *item, char *err, size_t errlen)
 {
     return rvmi_reader_read_into(r, item, NULL, err, errlen);
@@ -1171,10 +1372,16 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
             if (ret == AVERROR_EXIT)
                 return RVM_ITEM_END; /* interrupted */
             if (ret != AVERROR_EOF && r->frames_out == 0) {
-                set_err(err, errlen, "reading the input: %s", averr(ret, eb));
+                if (r->pipe && strstr(r->fmt->iformat->name, "mp4"))
+                    set_err(err, errlen, "%s", MOOV_AT_END);
+                else
+                    set_err(err, errlen, "reading the input: %s", averr(ret, eb));
                 return -1;
             }
-            /* EOF, or a truncated file after some frames: keep what was decoded. */
+            /* EOF, or a truncated file after some frames: keep what was decoded (and say
+             * so, report_end). */
+            if (ret != AVERROR_EOF)
+                r->read_error = ret;
             r->input_eof = 1;
             r->audio_done = 1;
             if (!r->video_done)
@@ -1184,6 +1391,13 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
         AVPacket *p = r->pkt;
         if (r->discont && (p->stream_index == r->vidx || p->stream_index == r->aidx))
             close_gaps(r, p, p->stream_index == r->vidx);
+        if (p->pts != AV_NOPTS_VALUE) {
+            int64_t end = av_rescale_q(p->pts + (p->duration > 0 ? p->duration : 0),
+                                       r->fmt->streams[p->stream_index]->time_base,
+                                       AV_TIME_BASE_Q);
+            if (r->data_end_us == AV_NOPTS_VALUE || end > r->data_end_us)
+                r->data_end_us = end;
+        }
         if (p->stream_index == r->vidx && !r->video_done) {
             ret = avcodec_send_packet(r->dec, p);
             av_packet_unref(p);
@@ -1230,6 +1444,7 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
                                               : "no video frames could be decoded");
         return -1;
     }
+    report_end(r);
     return RVM_ITEM_END;
 }
 

@@ -93,6 +93,16 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
                  path);
         return -1;
     }
+    if (strcmp(of->name, "avi") == 0) {
+        /* AVI has one fixed frame rate: FFmpeg's muxer takes the time base as the rate
+         * (a 30 fps clip claimed 1000 fps and 2600 frames for 77), and variable timing
+         * cannot be kept at all. */
+        snprintf(err, errlen,
+                 "%s: AVI cannot keep the input's timing; use .mkv, .mp4 or .mov (or "
+                 "--output-type png_sequence)",
+                 path);
+        return -1;
+    }
     if (*codec == RVM_CODEC_AUTO) {
         if (strcmp(of->name, "webm") == 0)
             *codec = RVM_CODEC_VP9;
@@ -475,11 +485,19 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     if (w->oc->oformat->flags & AVFMT_GLOBALHEADER)
         e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     char num[32];
+    /* Without --crf or --output-video-mbps: constant quality, which looks the same at any
+     * size (the official 1 Mbit/s blocks heavily at 4K and wastes bits on small videos):
+     * x264's CRF 18 (visually transparent), the x265 and libvpx values of similar quality. */
+    int crf = cfg->crf;
+    if (crf < 0 && cfg->mbps <= 0)
+        crf = cfg->codec == RVM_CODEC_HEVC ? RVM_DEFAULT_CRF_HEVC
+              : cfg->codec == RVM_CODEC_VP9 ? RVM_DEFAULT_CRF_VP9
+                                            : RVM_DEFAULT_CRF_H264;
     switch (cfg->codec) {
     case RVM_CODEC_H264:
     case RVM_CODEC_HEVC:
-        if (cfg->crf >= 0) {
-            snprintf(num, sizeof(num), "%d", cfg->crf);
+        if (crf >= 0) {
+            snprintf(num, sizeof(num), "%d", crf);
             av_opt_set(e->priv_data, "crf", num, 0);
         } else {
             e->bit_rate = (int64_t)(cfg->mbps * 1e6);
@@ -518,8 +536,8 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         }
         break;
     case RVM_CODEC_VP9:
-        if (cfg->crf >= 0) {
-            snprintf(num, sizeof(num), "%d", cfg->crf);
+        if (crf >= 0) {
+            snprintf(num, sizeof(num), "%d", crf);
             av_opt_set(e->priv_data, "crf", num, 0);
             e->bit_rate = 0;
         } else {

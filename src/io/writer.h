@@ -40,6 +40,11 @@ extern const char *const rvmi_presets[];
  * holds ~40 frames; veryfast keeps an encoder well below the network's time. */
 #define RVM_DEFAULT_PRESET "veryfast"
 
+/* The default quality (constant quality, when neither --crf nor --output-video-mbps). */
+#define RVM_DEFAULT_CRF_H264 18
+#define RVM_DEFAULT_CRF_HEVC 20
+#define RVM_DEFAULT_CRF_VP9 30
+
 typedef struct {
     const char *path;      /* the file written (may be a temporary name) */
     const char *name;      /* the name the user gave: for messages, and its extension picks
@@ -58,7 +63,8 @@ typedef struct {
     AVRational time_base;  /* of the pts given to write */
     AVRational frame_rate; /* nominal, for rate control and headers */
     double mbps;           /* > 0: target bit rate */
-    int crf;               /* >= 0: constant quality instead of a bit rate */
+    int crf;               /* >= 0: constant quality instead of a bit rate; neither given:
+                              the RVM_DEFAULT_CRF_* of the codec */
     const char *preset;    /* x264/x265 preset (h264/hevc), NULL: RVM_DEFAULT_PRESET */
     /* Audio to carry (NULL: none): copied when the container holds its codec, else
      * re-encoded (Opus in WebM, AAC elsewhere). */

@@ -4,6 +4,8 @@
 # input is made here with ffmpeg; every output is checked with ffprobe/ffmpeg.
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
+# HDR inputs are made with the zscale filter (zimg), which Debian's ffmpeg has.
+ffmpeg -hide_banner -filters 2>/dev/null | grep -q ' zscale ' || { echo "SKIP: ffmpeg has no zscale filter"; exit 77; }
 
 # A small test picture with a tone (VFR when $4 drops frames), as MPEG-TS with its clock at $2.
 make_ts() { # OUT OFFSET SECONDS [AUDIO_DELAY]
@@ -166,4 +168,63 @@ ffmpeg -nostdin -y -v error -i size2.ts \
     -vf "select=eq(n\,5),scale=96:54:flags=$SWS,format=rgb24,pad=96:72:0:9" -f rawvideo ref.rgb
 "$PIXCMP" near8 fr30.rgb ref.rgb 0.5 8 >/dev/null || fail "the 128x72 frames are not fitted with bars"
 ok "96x72 then 128x72: 50 frames, the later ones letterboxed, one line of notice"
+# ---- 13. Default quality: constant quality; --output-video-mbps is the average bit rate ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=160x120:rate=25" -t 4 -c:v libx264 \
+    -preset ultrafast -crf 10 busy.mp4 || fail "cannot make busy.mp4"
+run_ok --input-source busy.mp4 --output-foreground q_default.mkv
+ffmpeg -nostdin -v error -i q_default.mkv -map 0:v -c copy -f h264 - | grep -a -q 'rc=crf .*crf=18\.0' ||
+    fail "the default is not constant quality (CRF 18)"
+run_ok --input-source busy.mp4 --output-foreground q_rate.mkv --output-video-mbps 0.3
+bytes=$(ffmpeg -nostdin -v error -i q_rate.mkv -map 0:v -c copy -f data - | wc -c)
+near "$bytes" 150000 15000 || fail "--output-video-mbps 0.3 for 4 s gave $bytes bytes, want 150000 +-10%"
+ok "default CRF 18; --output-video-mbps 0.3 gives $bytes bytes in 4 s"
+
+# ---- 14. ProRes colour tags, .avi, truncated input, MP4 on a pipe, the progress total ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 3 -c:v libx264 \
+    -preset ultrafast -color_primaries bt709 -color_trc bt709 -colorspace bt709 whole.mp4 &&
+    ffmpeg -nostdin -y -v error -i whole.mp4 -c copy whole.mkv || fail "cannot make whole.*"
+run_ok --input-source whole.mp4 --duration 0.2 --codec prores --output-composition pr.mov
+got=$(ffprobe -v error -select_streams v:0 -show_entries stream=color_space,color_primaries,color_transfer -of csv=p=0 pr.mov)
+[ "$got" = "bt709,bt709,bt709" ] || fail "pr.mov: colour tags $got, want bt709 (as H.264 outputs)"
+ok "ProRes: tagged BT.709"
+run --input-source whole.mp4 --output-alpha pha.avi
+[ $RC -ne 0 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q '^rvm: .*AVI' err.txt || fail ".avi: exit $RC, $(cat err.txt)"
+[ ! -e pha.avi ] || fail ".avi: a file was left"
+ok ".avi refused in one line"
+head -c $(($(stat -c %s whole.mkv) / 2)) whole.mkv >half.mkv
+run_ok --input-source half.mkv --output-alpha half_pha.mkv
+have=$(pts_list half_pha.mkv | wc -l)
+[ "$have" -gt 10 ] && [ "$have" -lt 75 ] || fail "half.mkv: $have frames"
+grep -q "^rvm: the input ended early, at .* of the 3.00 s it declares.*$have frames" err.txt ||
+    fail "half.mkv: no line saying the input ended early: $(cat err.txt)"
+ok "a truncated MKV: the $have frames there, and one line saying it ended early"
+"$RVM" --disable-progress --input-source - --output-alpha pipe.mkv <whole.mp4 >out.txt 2>err.txt &&
+    fail "an MP4 with its index at the end on a pipe was accepted"
+grep -q "^rvm: .*index (moov) .*seekable" err.txt || fail "MP4 on a pipe: $(cat err.txt)"
+ok "an MP4 with its index at the end on a pipe: says it needs a seekable input"
+run_ok --input-source "$SAMPLE" --output-alpha sample.mkv --progress-fd 3 3>prog.txt
+want=$(pts_list "$SAMPLE" | wc -l)
+total=$(head -n 1 prog.txt | sed -n 's/.*"total":\([0-9-]*\).*/\1/p')
+[ "$total" = "$want" ] || fail "progress total $total for a $want-frame clip"
+ok "progress total $total for the $want-frame sample"
+# ---- 6. HDR: PQ and HLG BT.2020 are tone-mapped to SDR BT.709, tagged so, one line ----
+# A colour graded in SDR (a brown hoodie, 150,105,39), carried in HDR by zimg with SDR white
+# at HDR reference white (203 cd/m2), comes back as it was.
+for t in smpte2084 arib-std-b67; do
+    ffmpeg -nostdin -y -v error -f lavfi -i "color=c=0x966927:s=64x48:r=25" -frames:v 3 \
+        -vf "format=gbrpf32le,zscale=tin=bt709:pin=bt709:min=gbr:rin=full:t=$t:p=bt2020:m=bt2020nc:r=tv:npl=203,format=yuv420p10le" \
+        -c:v ffv1 -color_trc $t -color_primaries bt2020 -colorspace bt2020nc -color_range tv \
+        hdr_$t.mkv || fail "cannot make hdr_$t.mkv"
+    [ "$("$READDUMP" hdr_$t.mkv d.rgb)" = "64x48 3" ] || fail "hdr_$t.mkv: not 3 frames"
+    px=$(od -An -tu1 -j $(((24 * 64 + 32) * 3)) -N3 d.rgb)
+    tol=$([ $t = smpte2084 ] && echo 4 || echo 12)
+    echo $px | awk -v t=$tol '{ if ($1 < 150 - t || $1 > 150 + t || $2 < 105 - t || $2 > 105 + t || $3 < 39 - t || $3 > 39 + t) exit 1 }' ||
+        fail "hdr_$t.mkv: the hoodie is $px, want 150 105 39 (within $tol)"
+    run_ok --input-source hdr_$t.mkv --output-composition hdr_$t.mp4
+    got=$(ffprobe -v error -select_streams v:0 -show_entries stream=color_transfer,color_primaries,pix_fmt -of csv=p=0 hdr_$t.mp4)
+    [ "$got" = "yuv420p,bt709,bt709" ] || fail "hdr_$t.mp4: $got, want SDR BT.709 tags"
+    [ "$(grep -c '^rvm: the input is HDR.*tone-mapped to SDR' err.txt)" -eq 1 ] ||
+        fail "hdr_$t.mkv: no line saying it is tone-mapped: $(cat err.txt)"
+    ok "HDR $t: the hoodie comes back as $px, the output is SDR BT.709, one line says so"
+done
 done_all
