@@ -11,7 +11,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   gcc make cmake pkg-config gzip \
   libzip-dev libcjson-dev \
-  libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev \
+  libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev \
   libavdevice-dev \
   libmicrohttpd-dev \
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \

@@ -14,6 +14,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
@@ -43,6 +46,15 @@ struct rvmi_reader {
     int vidx, aidx;
     AVPacket *pkt;
     AVFrame *frame;
+    /* Interlaced frames go through libavfilter's bwdif (built at the first one): the
+     * graph, its ends, the size and format it was built for, and a frame of another size
+     * kept while the graph is drained. */
+    AVFilterGraph *deint;
+    AVFilterContext *deint_src, *deint_sink;
+    int deint_w, deint_h, deint_fmt, deint_noticed;
+    AVFrame *stash;
+    int dec_eof;             /* the decoder gave its last frame */
+    int flushing;            /* the graph was told its input ended */
     int rotation;            /* clockwise degrees to apply: 0, 90, 180 or 270 */
     /* The first frame's geometry (coded size, sample aspect, orientation): frames like it
      * fill the picture, others are fitted in it. */
@@ -1056,7 +1068,8 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         return -1;
     r->pkt = av_packet_alloc();
     r->frame = av_frame_alloc();
-    if (!r->pkt || !r->frame) {
+    r->stash = av_frame_alloc();
+    if (!r->pkt || !r->frame || !r->stash) {
         set_err(err, errlen, "out of memory");
         return -1;
     }
@@ -1106,6 +1119,8 @@ void rvmi_reader_close(rvmi_reader *r)
     avio_closep(&r->pipe);
     av_packet_free(&r->pkt);
     av_frame_free(&r->frame);
+    av_frame_free(&r->stash);
+    avfilter_graph_free(&r->deint);
     sws_freeContext(r->sws);
     free(r->rotbuf);
     free(r->yuv_tmp);
@@ -1321,6 +1336,98 @@ static void report_end(rvmi_reader *r)
     }
 }
 
+/* Builds the deinterlacer for frames like f: bwdif (w3fdif's filter with yadif's edge
+ * handling) in send_frame mode, one frame out per frame in (the timing stays the input's),
+ * the field order from each frame, and only frames flagged interlaced are touched. */
+static int deint_open(rvmi_reader *r, const AVFrame *f)
+{
+    char args[256];
+    AVRational tb = r->fmt->streams[r->vidx]->time_base;
+    AVRational sar = f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio : (AVRational){1, 1};
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             f->width, f->height, f->format, tb.num, tb.den, sar.num, sar.den);
+    AVFilterContext *bw = NULL;
+    if (!(r->deint = avfilter_graph_alloc()) ||
+        avfilter_graph_create_filter(&r->deint_src, avfilter_get_by_name("buffer"), "in", args,
+                                     NULL, r->deint) < 0 ||
+        avfilter_graph_create_filter(&bw, avfilter_get_by_name("bwdif"), "deinterlace",
+                                     "mode=send_frame:parity=auto:deint=interlaced", NULL,
+                                     r->deint) < 0 ||
+        avfilter_graph_create_filter(&r->deint_sink, avfilter_get_by_name("buffersink"), "out",
+                                     NULL, NULL, r->deint) < 0 ||
+        avfilter_link(r->deint_src, 0, bw, 0) < 0 || avfilter_link(bw, 0, r->deint_sink, 0) < 0 ||
+        avfilter_graph_config(r->deint, NULL) < 0) {
+        avfilter_graph_free(&r->deint);
+        return -1;
+    }
+    r->deint_w = f->width;
+    r->deint_h = f->height;
+    r->deint_fmt = f->format;
+    if (!r->deint_noticed++ && r->opt.notice)
+        r->opt.notice("the input is interlaced: it is deinterlaced with bwdif (one frame per "
+                      "frame, the input's frame rate); the outputs are progressive");
+    return 0;
+}
+
+/* avcodec_receive_frame, with interlaced frames deinterlaced: 0 (a frame in r->frame),
+ * AVERROR(EAGAIN) (more input needed), AVERROR_EOF, or another error. */
+static int next_frame(rvmi_reader *r)
+{
+    for (;;) {
+        int ret;
+        if (r->deint) {
+            ret = av_buffersink_get_frame(r->deint_sink, r->frame);
+            if (ret == 0)
+                return 0;
+            if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
+                return ret;
+            /* Drained (the end, or a size change): a flushed graph has nothing more. */
+            if (ret == AVERROR_EOF || r->flushing)
+                avfilter_graph_free(&r->deint);
+        }
+        if (r->stash->buf[0]) {
+            av_frame_move_ref(r->frame, r->stash);
+        } else {
+            if (r->dec_eof)
+                return AVERROR_EOF;
+            ret = avcodec_receive_frame(r->dec, r->frame);
+            if (ret == AVERROR_EOF || (ret == AVERROR(EAGAIN) && r->input_eof)) {
+                r->dec_eof = 1;
+                if (!r->deint)
+                    return AVERROR_EOF;
+                r->flushing = 1;
+                if ((ret = av_buffersrc_add_frame(r->deint_src, NULL)) < 0)
+                    return ret;
+                continue;
+            }
+            if (ret < 0)
+                return ret;
+        }
+        if (!r->deint && !r->frame->interlaced_frame)
+            return 0;
+        if (r->deint && (r->frame->width != r->deint_w || r->frame->height != r->deint_h ||
+                         r->frame->format != r->deint_fmt)) {
+            /* Another size: the frames in the graph come out first. */
+            av_frame_move_ref(r->stash, r->frame);
+            r->flushing = 1;
+            if ((ret = av_buffersrc_add_frame(r->deint_src, NULL)) < 0)
+                return ret;
+            continue;
+        }
+        if (!r->deint) {
+            r->flushing = 0;
+            if (deint_open(r, r->frame) < 0) {
+                av_frame_unref(r->frame);
+                return AVERROR(ENOMEM);
+            }
+        }
+        ret = av_buffersrc_add_frame(r->deint_src, r->frame);
+        av_frame_unref(r->frame);
+        if (ret < 0)
+            return ret;
+    }
+}
+
 int rvmi_reader_read(rvmi_reader *r, rvmi_read_item *item, char *err, size_t errlen)
 {
     return rvmi_reader_read_into(r, item, NULL, err, errlen);
@@ -1337,7 +1444,7 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
         if (r->opt.interrupt && atomic_load(r->opt.interrupt))
             return RVM_ITEM_END;
         if (!r->video_done) {
-            int ret = avcodec_receive_frame(r->dec, r->frame);
+            int ret = next_frame(r);
             if (ret == 0) {
                 ret = take_frame(r, item, dst, err, errlen);
                 av_frame_unref(r->frame);

@@ -93,16 +93,6 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
                  path);
         return -1;
     }
-    if (strcmp(of->name, "avi") == 0) {
-        /* AVI has one fixed frame rate: FFmpeg's muxer takes the time base as the rate
-         * (a 30 fps clip claimed 1000 fps and 2600 frames for 77), and variable timing
-         * cannot be kept at all. */
-        snprintf(err, errlen,
-                 "%s: AVI cannot keep the input's timing; use .mkv, .mp4 or .mov (or "
-                 "--output-type png_sequence)",
-                 path);
-        return -1;
-    }
     if (*codec == RVM_CODEC_AUTO) {
         if (strcmp(of->name, "webm") == 0)
             *codec = RVM_CODEC_VP9;
@@ -164,6 +154,8 @@ struct rvmi_video_writer {
     int header_written;
     char *name;
     int64_t dur_pts[DUR_SLOTS], dur_val[DUR_SLOTS];
+    int avi;                  /* timestamps counted in frames (AVI) */
+    int64_t last_pts;         /* AVI: the last frame's number */
     int dur_next;
     int64_t size_limit;     /* the process's file size limit (RLIMIT_FSIZE), or 0 */
     int64_t frames_in, video_packets, video_bytes, packets;
@@ -466,6 +458,14 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     /* The input's own time base: every input timestamp is representable, so the output's
      * timing is the input's (variable frame rate included). */
     e->time_base = cfg->time_base;
+    /* AVI has one fixed frame rate, which FFmpeg's muxer takes from the time base (a 30 fps
+     * clip in 1/1000 claimed 1000 fps and 2600 frames for 77): there frames are counted at
+     * the nominal rate (rvmi_video_writer_encode). */
+    w->avi = strcmp(w->oc->oformat->name, "avi") == 0;
+    if (w->avi) {
+        e->time_base = av_inv_q(cfg->frame_rate);
+        w->last_pts = INT64_MIN;
+    }
     e->framerate = cfg->frame_rate;
     e->sample_aspect_ratio = (AVRational){1, 1};
     if (cfg->sample_aspect.num > 0 && cfg->sample_aspect.den > 0)
@@ -713,6 +713,15 @@ int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration
                             size_t errlen)
 {
     int ret;
+    if (w->avi) {
+        /* The nearest frame slot, after the last one (a variable-rate input's frames keep
+         * their order and count). */
+        pts = av_rescale_q(pts, w->cfg.time_base, w->enc->time_base);
+        if (w->last_pts != INT64_MIN && pts <= w->last_pts)
+            pts = w->last_pts + 1;
+        w->last_pts = pts;
+        duration = 1;
+    }
     w->frame->pts = pts;
     w->frames_in++;
     w->dur_pts[w->dur_next] = pts;

@@ -1,72 +1,16 @@
-# Real-world media (issue 15): transport-stream start offsets, 33-bit wraps and clock jumps,
-# odd sizes, anamorphic video, audio the container cannot hold, image names, EXIF
-# orientation, size changes, HDR, interlacing, quality defaults and smaller cases. Every
-# input is made here with ffmpeg; every output is checked with ffprobe/ffmpeg.
+# Real-world media, pictures and audio (issue 15): odd sizes, anamorphic video, audio the
+# container cannot hold, image names, EXIF orientation, HDR, the quality default, ProRes
+# colour tags. (media_timing.sh has the time and stream cases.) Every input is made here
+# with ffmpeg; every output is checked with ffprobe/ffmpeg.
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
 # HDR inputs are made with the zscale filter (zimg), which Debian's ffmpeg has.
 ffmpeg -hide_banner -filters 2>/dev/null | grep -q ' zscale ' || { echo "SKIP: ffmpeg has no zscale filter"; exit 77; }
 
-# A small test picture with a tone (VFR when $4 drops frames), as MPEG-TS with its clock at $2.
-make_ts() { # OUT OFFSET SECONDS [AUDIO_DELAY]
-    ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" \
-        -itsoffset "${4:-0}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$3" \
-        -vf "select='not(eq(mod(n\,4)\,1))'" -vsync vfr -c:v libx264 -preset ultrafast \
-        -c:a aac -output_ts_offset "$2" -f mpegts "$1" || fail "cannot make $1"
-}
-# Fails unless FILE's frame times strictly increase and no two are more than MAX s apart.
-steady() { # FILE MAX
-    pts_list "$1" | awk -v m="$2" 'NR > 1 { if ($1 <= p) { print "frame " NR " at " $1 " after " p; exit 1 }
-        if ($1 - p > m) { print "gap of " $1 - p " s at frame " NR; exit 1 } } { p = $1 }' >gap.txt ||
-        fail "$1: $(cat gap.txt)"
-}
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 # The reader's swscale flags, for reference pictures made by ffmpeg's scale filter.
 SWS=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp
-first_pts() { pts_list "$1" | head -n 1; }
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
-fdur() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"; }
-astart() { ffprobe -v error -select_streams a:0 -show_entries packet=pts_time -of csv=p=0 "$1" | head -n 1 | tr -d ,; }
 
-# ---- 1. Transport-stream start offsets: outputs start at 0, relative timing kept ----
-make_ts off.ts 3600 2
-make_ts late.ts 3600 2 0.5
-n=$(pts_list off.ts | wc -l)
-run_ok --input-source off.ts --output-composition off.mp4 --output-alpha off.mkv
-for f in off.mp4 off.mkv; do
-    same_timing off.ts $f
-    near "$(fdur $f)" 2 0.1 || fail "$f lasts $(fdur $f) s for 2 s of video"
-done
-ok "TS starting at 3601.4 s: $n VFR frames from 0 at the input's relative times, 2 s long"
-run_ok --input-source late.ts --output-composition late.mp4
-same_timing late.ts late.mp4
-near "$(astart late.mp4)" 0.5 0.03 || fail "late.mp4: the audio starts at $(astart late.mp4), not 0.5 s after the video"
-ok "audio starting 0.5 s after the video stays 0.5 s after it"
-
-# ---- 2. 33-bit wraps, forward and backward jumps: every frame, in order, evenly spaced ----
-ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 2 -c:v libx264 \
-    -preset ultrafast -output_ts_offset 95441.3 wrap.ts || fail "cannot make wrap.ts"
-for off in 10 508 100; do
-    ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" \
-        -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 1 -c:v libx264 -preset ultrafast \
-        -c:a aac -output_ts_offset $off seg$off.ts || fail "cannot make seg$off.ts"
-done
-cat seg10.ts seg508.ts >forward.ts
-cat seg508.ts seg100.ts >backward.ts
-for in in wrap forward backward; do
-    run_ok --input-source $in.ts --output-composition $in.mp4 --output-alpha $in.mkv
-    for f in $in.mp4 $in.mkv; do
-        got=$(pts_list $f | wc -l)
-        [ "$got" -eq 50 ] || fail "$f: $got frames play, the input has 50"
-        near "$(first_pts $f)" 0 0.0005 || fail "$f starts at $(first_pts $f)"
-        steady $f 0.0405
-        near "$(fdur $f)" 2 0.1 || fail "$f lasts $(fdur $f) s"
-    done
-    playable $in.mp4
-    ok "$in.ts: 50 frames from 0, 40 ms apart, 2 s, in .mp4 and .mkv"
-done
-near "$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 forward.mp4)" 2 0.1 ||
-    fail "forward.mp4: the audio does not last 2 s"
-ok "forward jump: the audio is closed up too"
 # ---- 12. Odd sizes: H.264/HEVC in 4:2:0, padded by one column and row ----
 ffmpeg -nostdin -y -v error -f lavfi -i "testsrc=size=65x49:rate=25" -t 0.2 -c:v ffv1 odd.mkv ||
     fail "cannot make odd.mkv"
@@ -152,22 +96,6 @@ run_ok --input-source exif_6.jpg --output-alpha exif6.png.mp4
     fail "exif_6.jpg: the output is not upright"
 ok "EXIF orientations 6, 5 (mirrored) and 3 applied to single JPEGs"
 
-# ---- 7. The size changes mid-stream: fitted with black bars, one line ----
-ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 1 -c:v libx264 \
-    -preset ultrafast size1.ts && ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=128x72:rate=25" \
-    -t 1 -c:v libx264 -preset ultrafast -output_ts_offset 1 size2.ts || fail "cannot make size*.ts"
-cat size1.ts size2.ts >sizes.ts
-run_ok --input-source sizes.ts --output-alpha sizes.mkv
-[ "$(grep -c 'changes from 96x72 to 128x72 at 1.00 s' err.txt)" -eq 1 ] || fail "no one-line note of the size change: $(cat err.txt)"
-[ "$(pts_list sizes.mkv | wc -l)" -eq 50 ] || fail "sizes.mkv: not 50 frames"
-[ "$("$READDUMP" sizes.ts d.rgb)" = "96x72 50" ] || fail "sizes.ts: not 50 frames of 96x72"
-# Frame 30 is 128x72 fitted into 96x72: 96x54 between bars of 9 rows.
-ffmpeg -nostdin -y -v error -f rawvideo -pix_fmt rgb24 -s 96x72 -i d.rgb -vf "select=eq(n\,30)" \
-    -f rawvideo fr30.rgb
-ffmpeg -nostdin -y -v error -i size2.ts \
-    -vf "select=eq(n\,5),scale=96:54:flags=$SWS,format=rgb24,pad=96:72:0:9" -f rawvideo ref.rgb
-"$PIXCMP" near8 fr30.rgb ref.rgb 0.5 8 >/dev/null || fail "the 128x72 frames are not fitted with bars"
-ok "96x72 then 128x72: 50 frames, the later ones letterboxed, one line of notice"
 # ---- 13. Default quality: constant quality; --output-video-mbps is the average bit rate ----
 ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=160x120:rate=25" -t 4 -c:v libx264 \
     -preset ultrafast -crf 10 busy.mp4 || fail "cannot make busy.mp4"
@@ -179,34 +107,6 @@ bytes=$(ffmpeg -nostdin -v error -i q_rate.mkv -map 0:v -c copy -f data - | wc -
 near "$bytes" 150000 15000 || fail "--output-video-mbps 0.3 for 4 s gave $bytes bytes, want 150000 +-10%"
 ok "default CRF 18; --output-video-mbps 0.3 gives $bytes bytes in 4 s"
 
-# ---- 14. ProRes colour tags, .avi, truncated input, MP4 on a pipe, the progress total ----
-ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 3 -c:v libx264 \
-    -preset ultrafast -color_primaries bt709 -color_trc bt709 -colorspace bt709 whole.mp4 &&
-    ffmpeg -nostdin -y -v error -i whole.mp4 -c copy whole.mkv || fail "cannot make whole.*"
-run_ok --input-source whole.mp4 --duration 0.2 --codec prores --output-composition pr.mov
-got=$(ffprobe -v error -select_streams v:0 -show_entries stream=color_space,color_primaries,color_transfer -of csv=p=0 pr.mov)
-[ "$got" = "bt709,bt709,bt709" ] || fail "pr.mov: colour tags $got, want bt709 (as H.264 outputs)"
-ok "ProRes: tagged BT.709"
-run --input-source whole.mp4 --output-alpha pha.avi
-[ $RC -ne 0 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q '^rvm: .*AVI' err.txt || fail ".avi: exit $RC, $(cat err.txt)"
-[ ! -e pha.avi ] || fail ".avi: a file was left"
-ok ".avi refused in one line"
-head -c $(($(stat -c %s whole.mkv) / 2)) whole.mkv >half.mkv
-run_ok --input-source half.mkv --output-alpha half_pha.mkv
-have=$(pts_list half_pha.mkv | wc -l)
-[ "$have" -gt 10 ] && [ "$have" -lt 75 ] || fail "half.mkv: $have frames"
-grep -q "^rvm: the input ended early, at .* of the 3.00 s it declares.*$have frames" err.txt ||
-    fail "half.mkv: no line saying the input ended early: $(cat err.txt)"
-ok "a truncated MKV: the $have frames there, and one line saying it ended early"
-"$RVM" --disable-progress --input-source - --output-alpha pipe.mkv <whole.mp4 >out.txt 2>err.txt &&
-    fail "an MP4 with its index at the end on a pipe was accepted"
-grep -q "^rvm: .*index (moov) .*seekable" err.txt || fail "MP4 on a pipe: $(cat err.txt)"
-ok "an MP4 with its index at the end on a pipe: says it needs a seekable input"
-run_ok --input-source "$SAMPLE" --output-alpha sample.mkv --progress-fd 3 3>prog.txt
-want=$(pts_list "$SAMPLE" | wc -l)
-total=$(head -n 1 prog.txt | sed -n 's/.*"total":\([0-9-]*\).*/\1/p')
-[ "$total" = "$want" ] || fail "progress total $total for a $want-frame clip"
-ok "progress total $total for the $want-frame sample"
 # ---- 6. HDR: PQ and HLG BT.2020 are tone-mapped to SDR BT.709, tagged so, one line ----
 # A colour graded in SDR (a brown hoodie, 150,105,39), carried in HDR by zimg with SDR white
 # at HDR reference white (203 cd/m2), comes back as it was.
@@ -227,4 +127,13 @@ for t in smpte2084 arib-std-b67; do
         fail "hdr_$t.mkv: no line saying it is tone-mapped: $(cat err.txt)"
     ok "HDR $t: the hoodie comes back as $px, the output is SDR BT.709, one line says so"
 done
+
+# ---- 14. ProRes outputs carry the colour tags H.264 outputs do ----
+ffmpeg -nostdin -y -v error -f lavfi -i "testsrc2=size=96x72:rate=25" -t 0.2 -c:v libx264 \
+    -preset ultrafast -color_primaries bt709 -color_trc bt709 -colorspace bt709 whole.mp4 ||
+    fail "cannot make whole.mp4"
+run_ok --input-source whole.mp4 --codec prores --output-composition pr.mov
+got=$(ffprobe -v error -select_streams v:0 -show_entries stream=color_space,color_primaries,color_transfer -of csv=p=0 pr.mov)
+[ "$got" = "bt709,bt709,bt709" ] || fail "pr.mov: colour tags $got, want bt709 (as H.264 outputs)"
+ok "ProRes: tagged BT.709"
 done_all
