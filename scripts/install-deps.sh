@@ -19,4 +19,6 @@ apt-get install -y -qq --no-install-recommends \
   ffmpeg strace \
   python3 chromium chromium-driver python3-selenium \
   slurm-wlm munge \
+  python3-dev python3-numpy python3-setuptools python3-wheel python3-pip python3-venv \
+  python3-pytest \
   clang libclang-rt-14-dev >/dev/null

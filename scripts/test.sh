@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds rvm and runs the whole test suite twice: an optimised build, then one under
-# AddressSanitizer and UndefinedBehaviorSanitizer; then a short libFuzzer run of each fuzz
+# Builds rvm and runs the whole test suite twice: an optimised build (and the Python
+# package's tests over it, scripts/test-python.sh), then one under AddressSanitizer and
+# UndefinedBehaviorSanitizer; then a short libFuzzer run of each fuzz
 # target (about 25 s each; RVM_FUZZ_SECONDS changes it). Uses ../shared (full golden set,
 # footage, models) when present; the shipped subset otherwise.
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -10,6 +11,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+sh scripts/test-python.sh
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRVM_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""rvm: Robust Video Matting (Lin et al., WACV 2022) in C, with the official Python API.
+
+    import rvm
+    model = rvm.load("mobilenetv3")                  # the shipped model; or checkpoint="rvm_resnet50.pth"
+    fgr, pha, *rec = model(src, *rec, downsample_ratio=0.25)   # src: float32 [B,3,H,W] in 0..1
+
+Arrays are numpy float32 (CPU torch tensors are accepted and read as numpy arrays); results are
+numpy arrays. The network runs in librvm with the GIL released.
+"""
+import os
+
+import numpy as np
+
+from . import _rvm
+
+__all__ = ["load", "MattingNetwork", "__version__"]
+__version__ = _rvm.library_version
+
+_PACKAGED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models",
+                               "rvm_mobilenetv3_tfjs_int8")
+_VARIANTS = {"mobilenetv3": _rvm.VARIANT_MOBILENETV3, "resnet50": _rvm.VARIANT_RESNET50}
+
+
+def _check_device(device):
+    """rvm computes on the CPU: None or 'cpu' (a torch.device('cpu') too); anything else is an
+    error rather than a silent change of device."""
+    if device is None:
+        return
+    name = getattr(device, "type", device)
+    if not isinstance(name, str) or name.split(":")[0] != "cpu":
+        raise ValueError(f"rvm runs on the CPU only; device {device!r} is not available "
+                         "(use device='cpu' or None)")
+
+
+class MattingNetwork:
+    """The official MattingNetwork's interface over librvm.
+
+    model(src, r1=None, r2=None, r3=None, r4=None, downsample_ratio=1, segmentation_pass=False)
+
+    src: float32 [B, 3, H, W] (B videos, one time step each) or [B, T, 3, H, W] (T frames of each,
+    in order), RGB in 0..1. r1..r4: the recurrent states the previous call returned (None: a
+    video's first frame). Returns (fgr, pha, r1, r2, r3, r4) with fgr [B,(T),3,H,W] and pha
+    [B,(T),1,H,W] in 0..1, or with segmentation_pass=True (seg, r1, r2, r3, r4), seg the raw
+    logits [B,(T),1,h,w] at the internal resolution. States are [B, C, h, w] arrays (laid out
+    channels-last in memory, so that passing them back costs a copy, not a transpose).
+    """
+
+    def __init__(self, variant="mobilenetv3", checkpoint=None, threads=None):
+        if variant not in _VARIANTS:
+            raise ValueError(f"variant must be 'mobilenetv3' or 'resnet50', not {variant!r}")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
+        if checkpoint is None:
+            if variant == "resnet50":
+                raise ValueError("no ResNet50 weights ship with rvm: pass checkpoint="
+                                 "'rvm_resnet50.pth' (scripts/download-models.sh fetches the "
+                                 "official file)")
+            checkpoint = _PACKAGED_MODEL if os.path.isdir(_PACKAGED_MODEL) else None
+        else:
+            checkpoint = os.fspath(checkpoint)
+            if not os.path.exists(checkpoint):
+                raise FileNotFoundError(f"{checkpoint}: no such file or folder")
+        self._model = _rvm.Model(checkpoint, _VARIANTS[variant], threads or 0)
+        self._threads = threads
+        self.checkpoint = checkpoint
+
+    @property
+    def variant(self):
+        return self._model.variant
+
+    @property
+    def refiner(self):
+        return self._model.refiner
+
+    def __call__(self, src, r1=None, r2=None, r3=None, r4=None, downsample_ratio=1,
+                 segmentation_pass=False):
+        if not isinstance(src, np.ndarray):
+            src = np.asarray(src)
+        states = [r if r is None or isinstance(r, np.ndarray) else np.asarray(r)
+                  for r in (r1, r2, r3, r4)]
+        if downsample_ratio is None:
+            raise ValueError("downsample_ratio must be a number in (0, 1] (the converter's "
+                             "None means min(512 / max(H, W), 1))")
+        return self._model.run(src, *states, downsample_ratio=float(downsample_ratio),
+                               segmentation_pass=bool(segmentation_pass))
+
+    forward = __call__
+
+    # What notebooks written for the PyTorch model call on it.
+    def eval(self):
+        return self
+
+    def to(self, device=None, dtype=None, **_):
+        _check_device(device)
+        if dtype is not None and "float32" not in str(dtype):
+            raise ValueError(f"rvm computes in float32, not {dtype}")
+        return self
+
+    def cpu(self):
+        return self
+
+    def __repr__(self):
+        return f"rvm.MattingNetwork(variant={self.variant!r}, refiner={self.refiner!r})"
+
+
+def load(variant="mobilenetv3", checkpoint=None, threads=None):
+    """The model, as torch.hub.load("PeterL1n/RobustVideoMatting", variant) gives it.
+
+    variant: "mobilenetv3" or "resnet50" (checked against the weights). checkpoint: an official
+    .pth file or TF.js model folder; None loads the MobileNetV3 model shipped with rvm (the
+    official TF.js release). threads: network threads per video (None: all cores).
+    """
+    return MattingNetwork(variant, checkpoint, threads)
+

@@ -1,0 +1,544 @@
+/* rvm's Python extension: the model over librvm, numpy arrays in and out.
+ * The official MattingNetwork's call, model(src, r1, r2, r3, r4, downsample_ratio,
+ * segmentation_pass), on float32 arrays: [B,3,H,W] is B videos at one time step, [B,T,3,H,W]
+ * T frames of each in order. The network runs with the GIL released, each video in a stream
+ * of its own taken from a pool, so two threads can call one model at once.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "rvm.h"
+
+/* ---- errors ---- */
+
+static PyObject *raise_status(int status, const char *msg)
+{
+    PyObject *type = PyExc_RuntimeError;
+    switch (status) {
+    case RVM_EINVAL:
+    case RVM_EFORMAT:
+    case RVM_EMISMATCH: type = PyExc_ValueError; break;
+    case RVM_ENOMEM: type = PyExc_MemoryError; break;
+    case RVM_EIO: type = PyExc_OSError; break;
+    default: break;
+    }
+    PyErr_SetString(type, msg && *msg ? msg : rvm_status_string(status));
+    return NULL;
+}
+
+/* ---- the model: weights, and a pool of idle streams ---- */
+
+typedef struct {
+    PyObject_HEAD
+    rvm_model *model;
+    int threads;
+    pthread_mutex_t lock; /* guards the pool */
+    rvm_stream **idle;
+    int nidle, cap;
+} ModelObject;
+
+/* A stream for one video of one call: an idle one, or a new one (GIL released). */
+static rvm_stream *take_stream(ModelObject *m, int *status, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&m->lock);
+    rvm_stream *s = m->nidle ? m->idle[--m->nidle] : NULL;
+    pthread_mutex_unlock(&m->lock);
+    if (!s)
+        s = rvm_stream_create(m->model, m->threads, status, err, errlen);
+    return s;
+}
+
+static void give_back(ModelObject *m, rvm_stream *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (m->nidle == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 4;
+        rvm_stream **grown = realloc(m->idle, sizeof(*grown) * cap);
+        if (!grown) {
+            pthread_mutex_unlock(&m->lock);
+            rvm_stream_free(s);
+            return;
+        }
+        m->idle = grown, m->cap = cap;
+    }
+    m->idle[m->nidle++] = s;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"checkpoint", "variant", "threads", NULL};
+    PyObject *path_obj = Py_None;
+    int variant = RVM_VARIANT_AUTO, threads = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Oii", names, &path_obj, &variant, &threads))
+        return -1;
+    if (self->model) {
+        PyErr_SetString(PyExc_RuntimeError, "the model is already loaded");
+        return -1;
+    }
+    PyObject *bytes = NULL;
+    const char *path = NULL;
+    if (path_obj != Py_None) {
+        if (!PyUnicode_FSConverter(path_obj, &bytes))
+            return -1;
+        path = PyBytes_AS_STRING(bytes);
+    }
+    char err[512];
+    int status = 0;
+    rvm_model *model;
+    Py_BEGIN_ALLOW_THREADS
+    model = rvm_model_load(path, (rvm_variant)variant, RVM_REFINER_AUTO, &status, err, sizeof err);
+    Py_END_ALLOW_THREADS
+    Py_XDECREF(bytes);
+    if (!model) {
+        if (status == RVM_EIO && path_obj != Py_None)
+            PyErr_SetObject(PyExc_FileNotFoundError, PyUnicode_FromString(err));
+        else
+            raise_status(status, err);
+        return -1;
+    }
+    self->model = model;
+    self->threads = threads;
+    return 0;
+}
+
+static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    (void)args, (void)kw;
+    ModelObject *self = (ModelObject *)type->tp_alloc(type, 0);
+    if (self)
+        pthread_mutex_init(&self->lock, NULL);
+    return (PyObject *)self;
+}
+
+static void Model_dealloc(ModelObject *self)
+{
+    for (int i = 0; i < self->nidle; i++)
+        rvm_stream_free(self->idle[i]);
+    free(self->idle);
+    rvm_model_free(self->model);
+    pthread_mutex_destroy(&self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int check_loaded(ModelObject *self)
+{
+    if (!self->model) {
+        PyErr_SetString(PyExc_RuntimeError, "the model is not loaded");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Model_variant(ModelObject *self, void *closure)
+{
+    (void)closure;
+    if (check_loaded(self))
+        return NULL;
+    return PyUnicode_FromString(rvm_model_variant(self->model) == RVM_VARIANT_RESNET50 ? "resnet50"
+                                                                                      : "mobilenetv3");
+}
+
+static PyObject *Model_refiner(ModelObject *self, void *closure)
+{
+    (void)closure;
+    if (check_loaded(self))
+        return NULL;
+    return PyUnicode_FromString(rvm_model_refiner(self->model) == RVM_REFINER_DEEP_GUIDED_FILTER
+                                    ? "deep_guided_filter"
+                                    : "fast_guided_filter");
+}
+
+/* ---- one call ---- */
+
+/* The float32 array as the library can read it in place: every element 4 bytes apart along the
+ * rows, rows at least a row apart, aligned; any other array (negative or odd strides, other
+ * byte order, misaligned) is copied to C order first. Returns a new reference. */
+static PyArrayObject *readable(PyArrayObject *a, int row_axis)
+{
+    int nd = PyArray_NDIM(a);
+    npy_intp *st = PyArray_STRIDES(a), *sh = PyArray_DIMS(a);
+    int ok = PyArray_ISALIGNED(a) && PyArray_ISNOTSWAPPED(a) && st[nd - 1] == 4;
+    if (row_axis >= 0)
+        ok = ok && st[row_axis] >= 4 * sh[nd - 1];
+    for (int i = 0; i < nd && ok; i++)
+        ok = st[i] >= 0 && st[i] % 4 == 0;
+    if (ok) {
+        Py_INCREF(a);
+        return a;
+    }
+    /* native float32, C order, aligned: a copy */
+    return (PyArrayObject *)PyArray_FROM_OTF((PyObject *)a, NPY_FLOAT32, NPY_ARRAY_IN_ARRAY);
+}
+
+/* A state array [B, C, h, w] given by the caller: checked against the shape frames of this size
+ * and ratio need. Returns 0, or -1 with an exception. */
+static int check_state(ModelObject *self, PyObject *obj, int k, npy_intp batch, int width,
+                       int height, double ratio, PyArrayObject **out)
+{
+    *out = NULL;
+    if (obj == Py_None)
+        return 0;
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "r%d must be a numpy float32 array or None, not %s", k + 1,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    int c, h, w;
+    rvm_model_state_shape(self->model, k, width, height, ratio, &c, &h, &w);
+    if (PyArray_TYPE(a) != NPY_FLOAT32) {
+        PyErr_Format(PyExc_TypeError, "r%d must be float32, not %s", k + 1,
+                     PyArray_DESCR(a)->typeobj->tp_name);
+        return -1;
+    }
+    npy_intp *d = PyArray_DIMS(a);
+    if (PyArray_NDIM(a) != 4 || d[0] != batch || d[1] != c || d[2] != h || d[3] != w) {
+        PyObject *shape = PyObject_GetAttrString(obj, "shape");
+        PyErr_Format(PyExc_ValueError,
+                     "r%d has shape %R; frames of %dx%d at downsample_ratio %g need "
+                     "(%zd, %d, %d, %d) (a state from another resolution, ratio or model?)",
+                     k + 1, shape, width, height, ratio, (Py_ssize_t)batch, c, h, w);
+        Py_XDECREF(shape);
+        return -1;
+    }
+    npy_intp *st = PyArray_STRIDES(a);
+    int ok = PyArray_ISALIGNED(a) && PyArray_ISNOTSWAPPED(a);
+    for (int i = 0; i < 4 && ok; i++)
+        ok = st[i] % 4 == 0;
+    if (ok) {
+        Py_INCREF(a);
+        *out = a;
+    } else if (!(*out = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)a, NPY_FLOAT32,
+                                                          NPY_ARRAY_IN_ARRAY))) {
+        return -1;
+    }
+    return 0;
+}
+
+static rvm_tensor tensor_of(PyArrayObject *a, npy_intp b)
+{
+    npy_intp *st = PyArray_STRIDES(a), *d = PyArray_DIMS(a);
+    return (rvm_tensor){(float *)((char *)PyArray_DATA(a) + b * st[0]), (int)d[1], (int)d[2],
+                        (int)d[3], st[1] / 4, st[2] / 4, st[3] / 4};
+}
+
+/* A new state array [B, C, h, w] whose memory is [B, h, w, C] (the library's layout, so reading
+ * the state out is a plain copy; putting it back in, too). */
+static PyArrayObject *new_state(npy_intp batch, int c, int h, int w)
+{
+    npy_intp nhwc[4] = {batch, h, w, c};
+    PyArrayObject *mem = (PyArrayObject *)PyArray_SimpleNew(4, nhwc, NPY_FLOAT32);
+    if (!mem)
+        return NULL;
+    PyArray_Dims order;
+    npy_intp perm[4] = {0, 3, 1, 2};
+    order.ptr = perm, order.len = 4;
+    PyArrayObject *view = (PyArrayObject *)PyArray_Transpose(mem, &order);
+    Py_DECREF(mem);
+    return view;
+}
+
+/* Scans src for values that are not numbers, or so far outside 0..1 that the array is plainly
+ * not in that range (8-bit values, -1..1 data). Values a little outside (a resize's overshoot)
+ * are used as given, as the official model does. Runs without the GIL: one pass of compares
+ * the compiler vectorises; only a bad array is scanned again for the message. */
+static int row_is_bad(const float *row, npy_intp w)
+{
+    int bad = 0;
+    for (npy_intp x = 0; x < w; x++)
+        bad |= (row[x] < -0.5f) | (row[x] > 1.5f) | (row[x] != row[x]);
+    return bad;
+}
+
+static int src_range_problem(PyArrayObject *a, float *lo_out, float *hi_out)
+{
+    int nd = PyArray_NDIM(a);
+    npy_intp *d = PyArray_DIMS(a), *st = PyArray_STRIDES(a);
+    npy_intp rows = 1, w = d[nd - 1];
+    for (int i = 0; i < nd - 1; i++)
+        rows *= d[i];
+    float lo = 0.f, hi = 1.f;
+    int bad = 0, nonfinite = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        npy_intp idx[8] = {0};
+        for (npy_intp r = 0; r < rows; r++) {
+            const char *p = PyArray_DATA(a);
+            for (int i = 0; i < nd - 1; i++)
+                p += idx[i] * st[i];
+            const float *row = (const float *)p;
+            if (pass == 0) {
+                bad |= row_is_bad(row, w);
+            } else {
+                for (npy_intp x = 0; x < w; x++) {
+                    if (!isfinite(row[x]))
+                        nonfinite = 1;
+                    else
+                        lo = row[x] < lo ? row[x] : lo, hi = row[x] > hi ? row[x] : hi;
+                }
+            }
+            for (int i = nd - 2; i >= 0; i--) { /* the next row's index */
+                if (++idx[i] < d[i])
+                    break;
+                idx[i] = 0;
+            }
+        }
+        if (!bad)
+            return 0;
+    }
+    *lo_out = lo, *hi_out = hi;
+    return nonfinite ? 1 : 2;
+}
+
+static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"src", "r1", "r2", "r3", "r4", "downsample_ratio", "segmentation_pass",
+                            NULL};
+    PyObject *src_obj, *r_obj[4] = {Py_None, Py_None, Py_None, Py_None};
+    double ratio = 1.0;
+    int seg_pass = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOOOdp", names, &src_obj, &r_obj[0], &r_obj[1],
+                                     &r_obj[2], &r_obj[3], &ratio, &seg_pass))
+        return NULL;
+    if (check_loaded(self))
+        return NULL;
+    if (!PyArray_Check(src_obj)) {
+        PyErr_Format(PyExc_TypeError, "src must be a numpy float32 array, not %s",
+                     Py_TYPE(src_obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *src0 = (PyArrayObject *)src_obj;
+    if (PyArray_TYPE(src0) != NPY_FLOAT32) {
+        PyErr_Format(PyExc_TypeError,
+                     "src must be float32 with values in 0..1, not %s (use "
+                     "frames.astype(numpy.float32) / 255 for 8-bit frames)",
+                     PyArray_DESCR(src0)->typeobj->tp_name);
+        return NULL;
+    }
+    int nd = PyArray_NDIM(src0);
+    npy_intp *d = PyArray_DIMS(src0);
+    if ((nd != 4 && nd != 5) || d[nd - 3] != 3) {
+        PyObject *shape = PyObject_GetAttrString(src_obj, "shape");
+        PyErr_Format(PyExc_ValueError,
+                     "src has shape %R; expected [B, 3, H, W] (B videos, one frame each) or "
+                     "[B, T, 3, H, W] (T frames of each)",
+                     shape);
+        Py_XDECREF(shape);
+        return NULL;
+    }
+    npy_intp batch = d[0], frames = nd == 5 ? d[1] : 1, H = d[nd - 2], W = d[nd - 1];
+    if (batch < 1 || frames < 1 || H < 1 || W < 1 || H > RVM_MAX_SIDE || W > RVM_MAX_SIDE) {
+        PyErr_Format(PyExc_ValueError,
+                     "src has %zd videos of %zd frames of %zdx%zd; each must be at least 1 and "
+                     "frames at most %d pixels a side",
+                     (Py_ssize_t)batch, (Py_ssize_t)frames, (Py_ssize_t)W, (Py_ssize_t)H,
+                     RVM_MAX_SIDE);
+        return NULL;
+    }
+    if (!(ratio > 0.0 && ratio <= 1.0)) {
+        PyErr_Format(PyExc_ValueError, "downsample_ratio must be in (0, 1], not %g", ratio);
+        return NULL;
+    }
+    int c0, h0, w0;
+    if (rvm_model_state_shape(self->model, 0, (int)W, (int)H, ratio, &c0, &h0, &w0)) {
+        PyErr_Format(PyExc_ValueError, "downsample_ratio %g leaves no pixels of a %zdx%zd frame",
+                     ratio, (Py_ssize_t)W, (Py_ssize_t)H);
+        return NULL;
+    }
+    PyArrayObject *rin[4] = {0}, *rout[4] = {0}, *src = NULL, *fgr = NULL, *pha = NULL, *seg = NULL;
+    PyObject *result = NULL;
+    for (int k = 0; k < 4; k++)
+        if (check_state(self, r_obj[k], k, batch, (int)W, (int)H, ratio, &rin[k]))
+            goto done;
+    if (!(src = readable(src0, nd - 2)))
+        goto done;
+    float lo, hi;
+    int range;
+    Py_BEGIN_ALLOW_THREADS
+    range = src_range_problem(src, &lo, &hi);
+    Py_END_ALLOW_THREADS
+    if (range) {
+        if (range == 1)
+            PyErr_SetString(PyExc_ValueError, "src holds NaN or infinite values");
+        else
+            PyErr_Format(PyExc_ValueError,
+                         "src values must be in 0..1, found %g..%g (divide 8-bit frames by 255)",
+                         (double)lo, (double)hi);
+        goto done;
+    }
+
+    /* Outputs: fgr [B,(T),3,H,W], pha [B,(T),1,H,W] or seg [B,(T),1,h,w]; states [B,C,h,w]. */
+    npy_intp shape[5];
+    int od = 0;
+    shape[od++] = batch;
+    if (nd == 5)
+        shape[od++] = frames;
+    int sh0 = ratio == 1.0 ? (int)H : (int)floor(H * ratio);
+    int sw0 = ratio == 1.0 ? (int)W : (int)floor(W * ratio);
+    if (seg_pass) {
+        shape[od] = 1, shape[od + 1] = sh0, shape[od + 2] = sw0;
+        if (!(seg = (PyArrayObject *)PyArray_SimpleNew(od + 3, shape, NPY_FLOAT32)))
+            goto done;
+    } else {
+        shape[od] = 3, shape[od + 1] = H, shape[od + 2] = W;
+        if (!(fgr = (PyArrayObject *)PyArray_SimpleNew(od + 3, shape, NPY_FLOAT32)))
+            goto done;
+        shape[od] = 1;
+        if (!(pha = (PyArrayObject *)PyArray_SimpleNew(od + 3, shape, NPY_FLOAT32)))
+            goto done;
+    }
+    for (int k = 0; k < 4; k++) {
+        int c, h, w;
+        rvm_model_state_shape(self->model, k, (int)W, (int)H, ratio, &c, &h, &w);
+        if (!(rout[k] = new_state(batch, c, h, w)))
+            goto done;
+    }
+
+    int status = 0;
+    char err[512] = "";
+    npy_intp *ss = PyArray_STRIDES(src);
+    const size_t plane_px = (size_t)H * W, seg_px = (size_t)sh0 * sw0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp b = 0; b < batch && !status; b++) {
+        rvm_stream *s = take_stream(self, &status, err, sizeof err);
+        if (!s)
+            break;
+        rvm_tensor tin[4];
+        const rvm_tensor *given[4];
+        for (int k = 0; k < 4; k++) {
+            given[k] = NULL;
+            if (rin[k]) {
+                tin[k] = tensor_of(rin[k], b);
+                given[k] = &tin[k];
+            }
+        }
+        status = rvm_stream_set_state(s, (int)W, (int)H, ratio, given);
+        for (npy_intp t = 0; t < frames && !status; t++) {
+            const char *base = (const char *)PyArray_DATA(src) + b * ss[0] + (nd == 5 ? t * ss[1] : 0);
+            npy_intp cs = ss[nd - 3], rs = ss[nd - 2];
+            rvm_frame f = {.format = RVM_FORMAT_F32_PLANAR, .width = (int)W, .height = (int)H,
+                           .planes = {base, base + cs, base + 2 * cs}, .strides = {rs, rs, rs}};
+            size_t index = (size_t)(b * frames + t);
+            if (seg_pass) {
+                float *o = (float *)PyArray_DATA(seg) + index * seg_px;
+                status = rvm_stream_segment_frame(s, &f, ratio, o, seg_px, NULL, NULL);
+            } else {
+                rvm_output out = {.type = RVM_PIXEL_F32,
+                                  .pha = (float *)PyArray_DATA(pha) + index * plane_px,
+                                  .pha_stride = 4 * W,
+                                  .fgr = (float *)PyArray_DATA(fgr) + index * 3 * plane_px,
+                                  .fgr_stride = 4 * W,
+                                  .fgr_layout = RVM_FGR_PLANAR,
+                                  .fgr_plane_stride = 4 * (ptrdiff_t)plane_px};
+                status = rvm_stream_process_frame(s, &f, ratio, &out);
+            }
+        }
+        for (int k = 0; k < 4 && !status; k++) {
+            rvm_tensor t = tensor_of(rout[k], b);
+            status = rvm_stream_get_state(s, k, &t);
+        }
+        if (status)
+            snprintf(err, sizeof err, "%s", rvm_stream_error(s));
+        give_back(self, s);
+    }
+    Py_END_ALLOW_THREADS
+    if (status) {
+        raise_status(status, err);
+        goto done;
+    }
+    if (seg_pass)
+        result = Py_BuildValue("(OOOOO)", seg, rout[0], rout[1], rout[2], rout[3]);
+    else
+        result = Py_BuildValue("(OOOOOO)", fgr, pha, rout[0], rout[1], rout[2], rout[3]);
+done:
+    for (int k = 0; k < 4; k++)
+        Py_XDECREF(rin[k]), Py_XDECREF(rout[k]);
+    Py_XDECREF(src), Py_XDECREF(fgr), Py_XDECREF(pha), Py_XDECREF(seg);
+    return result;
+}
+
+static PyObject *Model_state_shapes(ModelObject *self, PyObject *args)
+{
+    int w, h;
+    double ratio;
+    if (!PyArg_ParseTuple(args, "iid", &w, &h, &ratio) || check_loaded(self))
+        return NULL;
+    PyObject *list = PyList_New(4);
+    for (int k = 0; k < 4 && list; k++) {
+        int c, sh, sw;
+        if (rvm_model_state_shape(self->model, k, w, h, ratio, &c, &sh, &sw)) {
+            Py_DECREF(list);
+            PyErr_Format(PyExc_ValueError, "no state for %dx%d frames at ratio %g", w, h, ratio);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, k, Py_BuildValue("(iii)", c, sh, sw));
+    }
+    return list;
+}
+
+static PyMethodDef Model_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))Model_run, METH_VARARGS | METH_KEYWORDS,
+     "run(src, r1=None, r2=None, r3=None, r4=None, downsample_ratio=1.0, "
+     "segmentation_pass=False)\n--\n\nThe official forward pass (see rvm.MattingNetwork)."},
+    {"state_shapes", (PyCFunction)Model_state_shapes, METH_VARARGS,
+     "state_shapes(width, height, ratio) -> [(C, h, w)] * 4"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Model_getset[] = {
+    {"variant", (getter)Model_variant, NULL, "mobilenetv3 or resnet50", NULL},
+    {"refiner", (getter)Model_refiner, NULL, "deep_guided_filter or fast_guided_filter", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject ModelType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rvm._rvm.Model",
+    .tp_basicsize = sizeof(ModelObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Model(checkpoint=None, variant=0, threads=0): weights loaded by librvm",
+    .tp_new = Model_new,
+    .tp_init = (initproc)Model_init,
+    .tp_dealloc = (destructor)Model_dealloc,
+    .tp_methods = Model_methods,
+    .tp_getset = Model_getset,
+};
+
+static PyObject *default_model_path(PyObject *mod, PyObject *noargs)
+{
+    (void)mod, (void)noargs;
+    const char *p = rvm_default_model_path();
+    if (!p)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeFSDefault(p);
+}
+
+static PyMethodDef module_methods[] = {
+    {"default_model_path", default_model_path, METH_NOARGS, "the shipped model librvm finds"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rvm._rvm", "librvm for Python", -1,
+                                    module_methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__rvm(void)
+{
+    import_array();
+    if (PyType_Ready(&ModelType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+    Py_INCREF(&ModelType);
+    PyModule_AddObject(m, "Model", (PyObject *)&ModelType);
+    PyModule_AddStringConstant(m, "library_version", rvm_version_string());
+    PyModule_AddIntConstant(m, "VARIANT_AUTO", RVM_VARIANT_AUTO);
+    PyModule_AddIntConstant(m, "VARIANT_MOBILENETV3", RVM_VARIANT_MOBILENETV3);
+    PyModule_AddIntConstant(m, "VARIANT_RESNET50", RVM_VARIANT_RESNET50);
+    return m;
+}

@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""rvm.load and model(...) against the official model's golden outputs, the official call's
+shapes and semantics, and bad inputs (each a clear exception, never a crash)."""
+import json
+import os
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+
+import rvm
+from conftest import ROOT, SUBSET, golden_cases
+
+
+def frames_of(case, count=None):
+    """The case's uint8 [T,H,W,3] frames as the official model reads them: float32 [T,3,H,W]/255."""
+    frames = np.load(case / "input.npy")[:count]
+    return np.ascontiguousarray(frames.transpose(0, 3, 1, 2)).astype(np.float32) / 255
+
+
+def within_golden_tolerance(ours, ref, what):
+    """The golden README's rule: 99.99% within 1e-3, all within 1e-2, mean error <= 1e-4."""
+    err = np.abs(ours.astype(np.float64) - ref)
+    assert (err <= 1e-3).mean() >= 0.9999, f"{what}: {(err > 1e-3).mean():.2e} beyond 1e-3"
+    assert err.max() <= 1e-2, f"{what}: max error {err.max():.3g}"
+    assert err.mean() <= 1e-4, f"{what}: mean error {err.mean():.3g}"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return rvm.load("mobilenetv3")
+
+
+def model_for(case, checkpoints):
+    meta = json.loads((case / "meta.json").read_text())
+    if case.parent == SUBSET:
+        return meta, rvm.load("mobilenetv3")  # the subset's model is the shipped one
+    ckpt = checkpoints(meta["checkpoint"])
+    if ckpt is None or os.path.getsize(ckpt) == 0:
+        pytest.skip(f"{meta['checkpoint']} is not in ../shared/models")
+    return meta, rvm.load(meta["variant"], checkpoint=ckpt, threads=2)
+
+
+@pytest.mark.parametrize("case", golden_cases(), ids=lambda p: p.name)
+def test_golden(case, checkpoints):
+    meta, model = model_for(case, checkpoints)
+    src = frames_of(case)
+    pha_ref = np.load(case / "pha.npy")[: len(src)].astype(np.float64) / 65535
+    fgr_ref = np.load(case / "fgr.npy")[: len(src)].astype(np.float64) / 65535
+    ratio = meta["downsample_ratio"]
+    assert model.variant == meta["variant"]
+    # Frame by frame, the states handed back as the official loop does.
+    rec = [None] * 4
+    for t in range(len(src)):
+        fgr, pha, *rec = model(src[t][None], *rec, downsample_ratio=ratio)
+        assert fgr.shape == (1, 3) + src.shape[2:] and pha.shape == (1, 1) + src.shape[2:]
+        within_golden_tolerance(pha[0], pha_ref[t], f"pha frame {t}")
+        within_golden_tolerance(fgr[0], fgr_ref[t], f"fgr frame {t}")
+    # The whole clip as [B=1, T, 3, H, W]: the same numbers as frame by frame.
+    fgr_t, pha_t, *rec_t = model(src[None], downsample_ratio=ratio)
+    assert pha_t.shape == (1, len(src), 1) + src.shape[2:]
+    np.testing.assert_array_equal(pha_t[0, -1], pha[0])
+    for a, b in zip(rec, rec_t):
+        np.testing.assert_array_equal(a, b)
+    # The segmentation pass from an empty state (dumped for cases with layers).
+    seg_file = case / "layers" / "t00_seg.npy"
+    if seg_file.exists():
+        seg, *_ = model(src[:1], downsample_ratio=ratio, segmentation_pass=True)
+        ref = np.load(seg_file)
+        assert seg.shape == (1,) + ref.shape
+        err = np.abs(seg[0] - ref) / max(1.0, np.abs(ref).max())
+        assert (err <= 1e-3).mean() >= 0.9999 and err.max() <= 1e-2
+
+
+def test_batch_is_independent_videos(shipped):
+    src = frames_of(SUBSET / "official_fgf_320x240_r0.5")
+    other = np.ascontiguousarray(src[:, :, ::-1, :])  # another video: upside down
+    both = np.stack([src, other])  # [2, T, 3, H, W]
+    fgr, pha, *rec = shipped(both, downsample_ratio=0.5)
+    for b, video in enumerate((src, other)):
+        f1, p1, *r1 = shipped(video[None], downsample_ratio=0.5)
+        np.testing.assert_array_equal(p1[0], pha[b])
+        np.testing.assert_array_equal(f1[0], fgr[b])
+        for a, c in zip(r1, rec):
+            np.testing.assert_array_equal(a[0], c[b])
+
+
+def test_states_fork_and_threads(shipped):
+    src = frames_of(SUBSET / "official_fgf_320x240_r0.5")
+    _, _, *rec = shipped(src[:1], downsample_ratio=0.5)
+    _, expected, *_ = shipped(src[1:2], *rec, downsample_ratio=0.5)
+    # The same state used twice (a fork): the same result, the state not consumed.
+    _, again, *_ = shipped(src[1:2], *rec, downsample_ratio=0.5)
+    np.testing.assert_array_equal(expected, again)
+    # Contiguous NCHW states (as torch would give them) work as well.
+    _, nchw, *_ = shipped(src[1:2], *[np.ascontiguousarray(r) for r in rec], downsample_ratio=0.5)
+    np.testing.assert_array_equal(expected, nchw)
+    # Two threads, two states, one model: the same as one after the other.
+    results = [None] * 4
+
+    def work(i):
+        results[i] = shipped(src[1:2], *rec, downsample_ratio=0.5)[1]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(expected, r)
+
+
+def test_strided_inputs_are_read_correctly(shipped):
+    src = frames_of(SUBSET / "official_fgf_320x240_r0.5", 1)
+    wide = np.zeros((1, 3, 240, 400), np.float32)
+    wide[..., :320] = src
+    crop = wide[..., :320]  # rows 400 floats apart: read in place
+    np.testing.assert_array_equal(shipped(crop, downsample_ratio=0.5)[1],
+                                  shipped(src, downsample_ratio=0.5)[1])
+    flipped = src[..., ::-1]  # negative strides: copied, then the same as a copy
+    np.testing.assert_array_equal(shipped(flipped, downsample_ratio=0.5)[1],
+                                  shipped(np.ascontiguousarray(flipped), downsample_ratio=0.5)[1])
+    every_other = np.repeat(src, 2, axis=3)[..., ::2]  # element stride 8: copied
+    np.testing.assert_array_equal(shipped(every_other, downsample_ratio=0.5)[1],
+                                  shipped(src, downsample_ratio=0.5)[1])
+    fortran = np.asfortranarray(src)
+    np.testing.assert_array_equal(shipped(fortran, downsample_ratio=0.5)[1],
+                                  shipped(src, downsample_ratio=0.5)[1])
+    big_endian = src.astype(">f4")  # float32 in the other byte order: converted
+    np.testing.assert_array_equal(shipped(big_endian, downsample_ratio=0.5)[1],
+                                  shipped(src, downsample_ratio=0.5)[1])
+
+
+def test_bad_inputs(shipped, tmp_path):
+    good = np.full((1, 3, 64, 96), 0.5, np.float32)
+    with pytest.raises(TypeError, match="float32"):
+        shipped(good.astype(np.float64))
+    with pytest.raises(TypeError, match="float32"):
+        shipped((good * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
+        shipped(good[0])
+    with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
+        shipped(np.zeros((1, 4, 64, 96), np.float32))
+    with pytest.raises(ValueError, match="at least 1"):
+        shipped(np.zeros((0, 3, 64, 96), np.float32))
+    with pytest.raises(ValueError, match="0..1"):
+        shipped(good * 255)
+    nan = good.copy()
+    nan[0, 1, 10, 10] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        shipped(nan)
+    inf = good.copy()
+    inf[0, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        shipped(inf)
+    over = good.copy()
+    over[0, 0, 0, 0] = 1.05  # a resize's overshoot: used as given, like the official model
+    assert shipped(over)[1].shape == (1, 1, 64, 96)
+    for ratio in (0, -1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="downsample_ratio"):
+            shipped(good, downsample_ratio=ratio)
+    with pytest.raises(ValueError, match="leaves no pixels"):
+        shipped(good, downsample_ratio=0.001)
+    _, _, *rec = shipped(good, downsample_ratio=0.5)
+    with pytest.raises(ValueError, match="another resolution"):  # state of 96x64, frame 128x64
+        shipped(np.full((1, 3, 64, 128), 0.5, np.float32), *rec, downsample_ratio=0.5)
+    with pytest.raises(ValueError, match="r1 has shape"):  # same frame, other ratio
+        shipped(good, *rec, downsample_ratio=0.25)
+    with pytest.raises(ValueError, match="r2 has shape"):
+        shipped(good, rec[0], rec[0], downsample_ratio=0.5)
+    with pytest.raises(ValueError, match="r1 has shape"):  # batch of 2, states of 1
+        shipped(np.concatenate([good, good]), *rec, downsample_ratio=0.5)
+    with pytest.raises(TypeError, match="r3 must be float32"):
+        shipped(good, rec[0], rec[1], rec[2].astype(np.float64), rec[3], downsample_ratio=0.5)
+    with pytest.raises(TypeError, match="r1 must be"):
+        shipped(good, "state", downsample_ratio=0.5)
+    with pytest.raises(ValueError, match="device"):
+        shipped.to("cuda")
+    assert shipped.to("cpu") is shipped and shipped.eval() is shipped
+
+
+def hostile_checkpoint(path, marker):
+    """A .pth whose pickle calls os.system: loading it must fail without running anything."""
+    pickle = (b"\x80\x02cos\nsystem\nq\x00X" + len(f"touch {marker}").to_bytes(4, "little") +
+              f"touch {marker}".encode() + b"q\x01\x85q\x02Rq\x03.")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", pickle)
+        z.writestr("archive/version", "3\n")
+
+
+def test_bad_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        rvm.load("mobilenetv3", checkpoint=tmp_path / "missing.pth")
+    marker = tmp_path / "pwned"
+    hostile_checkpoint(tmp_path / "evil.pth", marker)
+    with pytest.raises(ValueError):
+        rvm.load("mobilenetv3", checkpoint=tmp_path / "evil.pth")
+    assert not marker.exists(), "the checkpoint's pickle ran code"
+    (tmp_path / "junk.pth").write_bytes(os.urandom(4096))
+    with pytest.raises(ValueError):
+        rvm.load("mobilenetv3", checkpoint=tmp_path / "junk.pth")
+    with pytest.raises(ValueError, match="resnet50"):
+        rvm.load("resnet50")  # no ResNet50 weights ship
+    with pytest.raises(ValueError, match="mobilenetv3"):
+        rvm.load("resnet50", checkpoint=ROOT / "models" / "rvm_mobilenetv3_tfjs_int8")
+    with pytest.raises(ValueError, match="variant"):
+        rvm.load("mobilenet")
+    with pytest.raises(ValueError, match="threads"):
+        rvm.load(threads=0)
