@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/int8.h"
 #include "kernels/kernels.h"
 
 static unsigned long long rng = 88172645463325252ull;
@@ -155,8 +156,164 @@ static double run_blend(const rvmi_kernels *fast, rvm_pixel_type type, rvm_fgr_l
     return worst;
 }
 
+/* ---- int8 ---- */
+
+static float dequant_weight(const float *oi, int cin, int o, int i, float *scale_out)
+{
+    /* the quantisation int8.h describes, computed here independently of the packing */
+    float amax = 0.f;
+    for (int k = 0; k < cin; k++)
+        amax = fmaxf(amax, fabsf(oi[(size_t)o * cin + k]));
+    float scale = amax > 0.f ? amax / RVM_Q8_WMAX : 1.f;
+    double q = nearbyint(oi[(size_t)o * cin + i] / scale);
+    q = q > RVM_Q8_WMAX ? RVM_Q8_WMAX : q < -RVM_Q8_WMAX ? -RVM_Q8_WMAX : q;
+    *scale_out = scale;
+    return (float)q;
+}
+
+/* A random int8 1x1 convolution: `fast` against the reference (the same integers, so only
+ * the float epilogue's rounding may differ), and the reference against the dequantised
+ * product computed in double (that checks packing, zero point and scales). extreme: every
+ * weight at +-64 and every input at 255, the case that would saturate AVX2's int16 pairs if
+ * the weight range were wider. Returns the larger error in units of 1e-6 relative. */
+static double run_q8_case(const rvmi_kernels_q8 *fast, int extreme, char *desc, size_t desclen)
+{
+    int cin = rand_int(1, 200), cout = rand_int(1, 70), pixels = rand_int(1, 80);
+    int extra = rand_int(0, 3), use_res = rand_int(0, 1);
+    rvmi_act act = (rvmi_act)rand_int(0, 5);
+    snprintf(desc, desclen, "cin%d cout%d pixels%d act%d res%d%s", cin, cout, pixels, act, use_res,
+             extreme ? " extreme" : "");
+    float *oi = malloc(sizeof(float) * cout * cin);
+    for (int i = 0; i < cout * cin; i++)
+        oi[i] = extreme ? (rand_int(0, 1) ? 1.f : -1.f) : rand_float() * (1 + i % 7);
+    int cpad = (cout + 15) / 16 * 16;
+    float *bias = calloc(cpad, sizeof(float));
+    fill(bias, cout);
+    rvmi_conv_q8 cv = {.cin = cin, .cout = cout, .act = act, .bias = bias};
+    if (rvmi_q8_pack(&cv, oi)) {
+        free(oi), free(bias);
+        return INFINITY;
+    }
+    size_t stride = (size_t)cv.kpad + 4 * (size_t)rand_int(0, 2);
+    uint8_t *x = malloc(stride * pixels);
+    for (size_t i = 0; i < stride * pixels; i++)
+        x[i] = extreme ? 255 : (uint8_t)next_u32();
+    for (int p = 0; p < pixels; p++) /* the channels past cin are zero, as quantising leaves them */
+        memset(x + p * stride + cin, 0, stride - cin);
+    rvmi_qtensor qt = {x, stride, 0.001f + (float)(next_u32() % 1000) / 20000.f, rand_int(0, 255)};
+    rvmi_view a = {malloc(sizeof(float) * pixels * (cout + extra)), 1, pixels, cout, cout + extra};
+    rvmi_view b = {malloc(sizeof(float) * pixels * (cout + extra)), 1, pixels, cout, cout + extra};
+    rvmi_view res = {malloc(sizeof(float) * pixels * cout), 1, pixels, cout, cout};
+    fill(res.data, (size_t)pixels * cout);
+    memset(a.data, 0, sizeof(float) * pixels * (cout + extra));
+    memset(b.data, 0, sizeof(float) * pixels * (cout + extra));
+    rvmi_view *r = use_res ? &res : NULL;
+    rvmi_kernels_q8_reference.conv_1x1(&cv, &qt, &a, r, 0, pixels);
+    /* two calls, as threads and slices do: the second one's input starts at its first pixel */
+    int half = pixels / 2;
+    fast->conv_1x1(&cv, &qt, &b, r, 0, half);
+    rvmi_qtensor rest = qt;
+    rest.data += half * stride;
+    fast->conv_1x1(&cv, &rest, &b, r, half, pixels);
+    double worst = 0;
+    for (int p = 0; p < pixels; p++)
+        for (int o = 0; o < cout + extra; o++) {
+            size_t at = (size_t)p * (cout + extra) + o;
+            double ref = a.data[at], e;
+            if (o >= cout) { /* past cout: untouched */
+                e = a.data[at] != 0.f || b.data[at] != 0.f ? INFINITY : 0;
+            } else {
+                double sum = 0, mag = fabs(bias[o]);
+                float ws = 0;
+                for (int i = 0; i < cin; i++) {
+                    double t = dequant_weight(oi, cin, o, i, &ws) * ((double)x[p * stride + i] - qt.zero);
+                    sum += t, mag += fabs(t) * qt.scale * ws;
+                }
+                double v = sum * qt.scale * ws + bias[o] + (r ? res.data[p * cout + o] : 0.0);
+                v = rvmi_activate(act, (float)v);
+                mag += 1.0 + (r ? fabs(res.data[p * cout + o]) : 0.0);
+                e = fabs(ref - v) / mag * 1e6;
+                double ef = fabs(ref - b.data[at]) / mag * 1e6;
+                e = ef > e ? ef : e;
+            }
+            if (!(e <= worst))
+                worst = isnan(e) ? INFINITY : e;
+        }
+    rvmi_q8_release(&cv);
+    free(oi), free(bias), free(x), free(a.data), free(b.data), free(res.data);
+    return worst;
+}
+
+/* Quantising floats: q = clamp(round(x / scale) + zero, 0, 255) with 0 exact; a value within
+ * 1e-4 of a rounding boundary may land on either side. */
+static int run_q8_quantize(void)
+{
+    int bad = 0;
+    for (int c = 0; c < 50; c++) {
+        float lo = -rand_float() * 5.f - (c % 2 ? 0.f : 1.f), hi = rand_float() * 5.f + 1.f;
+        if (c % 5 == 0)
+            lo = 0.f; /* a ReLU's output: zero point 0 */
+        float scale;
+        int zero;
+        rvmi_q8_range(lo, hi, &scale, &zero);
+        int n = rand_int(1, 300), pad = n + rand_int(0, 3);
+        float *x = malloc(sizeof(float) * (n + 1));
+        uint8_t *q = malloc(pad + 1);
+        for (int i = 0; i < n; i++)
+            x[i] = i == 0 ? 0.f : lo * 1.2f + (hi - lo) * 1.4f * (rand_float() + 1.f) / 2.f;
+        memset(q, 0xAB, pad + 1);
+        rvmi_q8_quantize(x, n, 1.f / scale, zero, q, pad);
+        for (int i = 0; i < n; i++) {
+            double v = (double)x[i] / scale + zero;
+            double want = v < 0 ? 0 : v > 255 ? 255 : floor(v + 0.5);
+            double tie = fabs(v - floor(v) - 0.5);
+            if (q[i] != want && !(tie < 1e-4 && fabs(q[i] - want) <= 1))
+                bad++;
+        }
+        if (q[0] != zero)
+            bad++;
+        for (int i = n; i < pad; i++)
+            bad += q[i] != 0;
+        bad += q[pad] != 0xAB;
+        free(x), free(q);
+    }
+    return bad;
+}
+
+static void test_int8(void)
+{
+    int bad = run_q8_quantize();
+    printf("%s int8 quantisation: 50 random tensors, %d wrong values\n", bad ? "FAIL" : "ok", bad);
+    bad ? failed++ : passed++;
+    const char *sets[] = {"reference", "avx2", "avxvnni", "avx512vnni"};
+    for (int s = 0; s < 4; s++) {
+        const rvmi_kernels_q8 *k = rvmi_kernels_q8_by_name(sets[s]);
+        if (!k) {
+            printf("skip int8 %s: this CPU cannot run it\n", sets[s]);
+            skipped++;
+            continue;
+        }
+        int nbad = 0;
+        double worst = 0;
+        for (int i = 0; i < 200; i++) {
+            char desc[160];
+            double e = run_q8_case(k, i % 10 == 9, desc, sizeof desc);
+            worst = e > worst ? e : worst;
+            /* float32 epilogue: a few units of 1e-7 relative to the terms' magnitude */
+            if (!(e <= 2.0)) {
+                printf("FAIL int8 %s %s: error %.3g\n", sets[s], desc, e);
+                nbad++;
+            }
+        }
+        printf("%s int8 %s: 200 random 1x1 convolutions, worst error %.3f (1e-6 relative)\n",
+               nbad ? "FAIL" : "ok", sets[s], worst);
+        nbad ? failed++ : passed++;
+    }
+}
+
 int main(void)
 {
+    test_int8();
     const char *sets[] = {"avx512", "avx2", "generic"};
     for (int s = 0; s < 3; s++) {
         const rvmi_kernels *k = rvmi_kernels_by_name(sets[s]);

@@ -1,0 +1,201 @@
+/* int8 1x1 convolutions, compiled once per instruction set (RVM_Q8_ISA set by the build):
+ * avx512vnni (vpdpbusd on 16 int32 lanes), avxvnni (vpdpbusd on 8 lanes, the VEX form) and
+ * avx2 (vpmaddubsw + vpmaddwd + vpaddd, exact for weights within [-64, 64]: see int8.h).
+ *
+ * A register tile holds MR output pixels by NB blocks of 16 output channels; for each group of
+ * 4 input channels a pixel's 4 activation bytes are broadcast and multiplied into the block's
+ * 16x4 weights, 4 products summed per int32 lane.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/int8.h"
+
+#define ISA_AVX2 1
+#define ISA_AVXVNNI 2
+#define ISA_AVX512VNNI 3
+
+#if RVM_Q8_ISA == ISA_AVX512VNNI
+typedef __m512i vi;
+typedef __m512 vf;
+#define VL 16
+#define MR 8
+#define NB 2
+#define VLOADI(p) _mm512_loadu_si512((const void *)(p))
+#define VSET1I(x) _mm512_set1_epi32(x)
+#define VZEROI() _mm512_setzero_si512()
+#define VSUBI(a, b) _mm512_sub_epi32(a, b)
+#define VMULLOI(a, b) _mm512_mullo_epi32(a, b)
+#define VDOT(acc, a, w) _mm512_dpbusd_epi32(acc, a, w)
+#define VCVT(x) _mm512_cvtepi32_ps(x)
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps(p, v)
+#define VSET1(x) _mm512_set1_ps(x)
+#define VZERO() _mm512_setzero_ps()
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm512_add_ps(a, b)
+#define VMUL(a, b) _mm512_mul_ps(a, b)
+#define VMAX(a, b) _mm512_max_ps(a, b)
+#define VMIN(a, b) _mm512_min_ps(a, b)
+#define VLOAD_PARTIAL(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
+#define VSTORE_PARTIAL(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
+#define SET_NAME "avx512vnni"
+#define SET_SYMBOL rvmi_kernels_q8_avx512vnni
+#else
+typedef __m256i vi;
+typedef __m256 vf;
+#define VL 8
+#define MR 4
+#define NB 1
+#define VLOADI(p) _mm256_loadu_si256((const __m256i *)(p))
+#define VSET1I(x) _mm256_set1_epi32(x)
+#define VZEROI() _mm256_setzero_si256()
+#define VSUBI(a, b) _mm256_sub_epi32(a, b)
+#define VMULLOI(a, b) _mm256_mullo_epi32(a, b)
+#if RVM_Q8_ISA == ISA_AVXVNNI
+#define VDOT(acc, a, w) _mm256_dpbusd_avx_epi32(acc, a, w)
+#define SET_NAME "avxvnni"
+#define SET_SYMBOL rvmi_kernels_q8_avxvnni
+#undef MR
+#define MR 6
+#else
+/* u8 x s8 pairs summed to int16 (no saturation with |w| <= 64), pairs of those to int32 */
+#define VDOT(acc, a, w)                                                                         \
+    _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), _mm256_set1_epi16(1)))
+#define SET_NAME "avx2"
+#define SET_SYMBOL rvmi_kernels_q8_avx2
+#endif
+#define VCVT(x) _mm256_cvtepi32_ps(x)
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#define VSET1(x) _mm256_set1_ps(x)
+#define VZERO() _mm256_setzero_ps()
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VMUL(a, b) _mm256_mul_ps(a, b)
+#define VMAX(a, b) _mm256_max_ps(a, b)
+#define VMIN(a, b) _mm256_min_ps(a, b)
+static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define PARTIAL_MASK(n) _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n)))
+#define VLOAD_PARTIAL(p, n) _mm256_maskload_ps(p, PARTIAL_MASK(n))
+#define VSTORE_PARTIAL(p, v, n) _mm256_maskstore_ps(p, PARTIAL_MASK(n), v)
+#endif
+
+#define VPB (RVM_COUT_BLOCK / VL) /* vectors per block of 16 output channels */
+
+static inline int32_t load4(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The activations with a vector form here; the others are applied after the store. */
+static inline int vector_act(rvmi_act act)
+{
+    return act == RVM_ACT_NONE || act == RVM_ACT_RELU || act == RVM_ACT_HARDSWISH;
+}
+
+static inline vf activate(rvmi_act act, vf v)
+{
+    if (act == RVM_ACT_RELU)
+        return VMAX(v, VZERO());
+    if (act == RVM_ACT_HARDSWISH)
+        return VMUL(VMUL(v, VMIN(VMAX(VADD(v, VSET1(3.f)), VZERO()), VSET1(6.f))), VSET1(1.f / 6.f));
+    return v;
+}
+
+/* acc[m][j] for mr pixels (mr <= MR, ld bytes apart from x) of nb blocks from block blk. */
+static inline __attribute__((always_inline)) void tile(const int mr, const int nb,
+                                                       const rvmi_conv_q8 *cv, const uint8_t *x,
+                                                       const size_t ld, int blk,
+                                                       vi acc[MR][NB * VPB])
+{
+    const int groups = cv->kpad / 4;
+    const size_t wblock = (size_t)groups * RVM_COUT_BLOCK * 4;
+    const int8_t *w = cv->weight + (size_t)blk * wblock;
+#pragma GCC unroll 32
+    for (int m = 0; m < mr; m++)
+#pragma GCC unroll 8
+        for (int j = 0; j < nb * VPB; j++)
+            acc[m][j] = VZEROI();
+    for (int g = 0; g < groups; g++) {
+        vi wv[NB * VPB];
+#pragma GCC unroll 8
+        for (int b = 0; b < nb; b++)
+#pragma GCC unroll 8
+            for (int v = 0; v < VPB; v++)
+                wv[b * VPB + v] = VLOADI(w + b * wblock + (size_t)g * RVM_COUT_BLOCK * 4 + v * VL * 4);
+#pragma GCC unroll 32
+        for (int m = 0; m < mr; m++) {
+            vi a = VSET1I(load4(x + m * ld + 4 * g));
+#pragma GCC unroll 8
+            for (int j = 0; j < nb * VPB; j++)
+                acc[m][j] = VDOT(acc[m][j], a, wv[j]);
+        }
+    }
+}
+
+/* Scales tile sums back to float, adds bias and residual, activates and stores. */
+static inline __attribute__((always_inline)) void store_tile(const int mr, const int nb,
+                                                             const rvmi_conv_q8 *cv,
+                                                             const rvmi_qtensor *in,
+                                                             const rvmi_view *out,
+                                                             const rvmi_view *res, size_t px,
+                                                             int blk, vi acc[MR][NB * VPB])
+{
+    const rvmi_act act = cv->act;
+    for (int j = 0; j < nb * VPB; j++) {
+        const int co = blk * RVM_COUT_BLOCK + j * VL;
+        const int n = cv->cout - co < VL ? cv->cout - co : VL;
+        if (n <= 0)
+            break;
+        const vi zw = VMULLOI(VSET1I(in->zero), VLOADI(cv->wsum + co));
+        const vf sc = VMUL(VSET1(in->scale), VLOAD(cv->wscale + co));
+        const vf bias = VLOAD(cv->bias + co);
+        for (int m = 0; m < mr; m++) {
+            float *dst = out->data + (px + m) * out->stride + co;
+            vf v = VFMA(VCVT(VSUBI(acc[m][j], zw)), sc, bias);
+            if (n == VL) {
+                if (res)
+                    v = VADD(v, VLOAD(res->data + (px + m) * res->stride + co));
+                VSTORE(dst, activate(act, v));
+            } else {
+                if (res)
+                    v = VADD(v, VLOAD_PARTIAL(res->data + (px + m) * res->stride + co, n));
+                VSTORE_PARTIAL(dst, activate(act, v), n);
+            }
+            if (!vector_act(act))
+                for (int k = 0; k < n; k++)
+                    dst[k] = rvmi_activate(act, dst[k]);
+        }
+    }
+}
+
+static void conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const rvmi_view *out,
+                     const rvmi_view *res, size_t p0, size_t p1)
+{
+    const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
+    const size_t ld = in->stride;
+    size_t px = p0;
+    for (; px + MR <= p1; px += MR)
+        for (int blk = 0; blk < blocks; blk += NB) {
+            const uint8_t *x = in->data + (px - p0) * ld;
+            vi acc[MR][NB * VPB];
+            if (blocks - blk >= NB) {
+                tile(MR, NB, cv, x, ld, blk, acc);
+                store_tile(MR, NB, cv, in, out, res, px, blk, acc);
+            } else {
+                tile(MR, 1, cv, x, ld, blk, acc);
+                store_tile(MR, 1, cv, in, out, res, px, blk, acc);
+            }
+        }
+    for (; px < p1; px++) /* the last few pixels, one at a time */
+        for (int blk = 0; blk < blocks; blk++) {
+            vi acc[MR][NB * VPB];
+            tile(1, 1, cv, in->data + (px - p0) * ld, ld, blk, acc);
+            store_tile(1, 1, cv, in, out, res, px, blk, acc);
+        }
+}
+
+const rvmi_kernels_q8 SET_SYMBOL = {SET_NAME, conv_1x1};

@@ -1,0 +1,77 @@
+/* int8 pointwise convolutions: unsigned 8-bit activations (one scale and zero point per
+ * tensor) times signed weights (one scale per output channel), summed exactly in int32, then
+ * scaled back to float with the bias, residual and activation of the float convolution.
+ *
+ * Weights are kept within [-64, 64] (129 levels, about 7 bits): then a pair of products
+ * u8 * s8 never leaves int16, so AVX2's vpmaddubsw sums without saturating and every
+ * instruction set (scalar reference, AVX2, AVX-VNNI, AVX512-VNNI) computes the same integers.
+ * The float epilogue may differ in its last bits (fused multiply-adds).
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_KERNELS_INT8_H
+#define RVM_KERNELS_INT8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+/* The weight range: |q| <= RVM_Q8_WMAX. */
+#define RVM_Q8_WMAX 64
+
+/* A 1x1 convolution in int8. Weights are packed as [ceil(cout/16)][kpad/4][16][4]: for each
+ * block of 16 output channels and each group of 4 input channels, the 4 weights of output 0,
+ * then of output 1, ... (the operand layout of vpdpbusd). Channels past cin and cout are
+ * zero. Arrays with per-channel entries have cout rounded up to 16 entries. */
+typedef struct {
+    int cin, cout, kpad; /* kpad: cin rounded up to 4 */
+    rvmi_act act;
+    int8_t *weight;
+    float *wscale;      /* weight scale per output channel */
+    int32_t *wsum;      /* sum of the channel's quantised weights (for the zero point) */
+    const float *bias;  /* the float convolution's (folded BatchNorm) */
+} rvmi_conv_q8;
+
+/* Activations of one tensor quantised: pixel p channel k is data[p * stride + k], stride a
+ * multiple of 4 and >= kpad of the convolution reading it; value = scale * (q - zero). */
+typedef struct {
+    const uint8_t *data;
+    size_t stride;
+    float scale;
+    int zero;
+} rvmi_qtensor;
+
+/* One instruction set's int8 kernels. */
+typedef struct {
+    const char *name;
+    /* Output pixels [p0, p1) of the run of pixels `out` describes (a row-major view without
+     * gaps between rows, as the network's are), from in, whose first pixel is pixel p0:
+     * out = act(conv + bias + residual); residual may be NULL. */
+    void (*conv_1x1)(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const rvmi_view *out,
+                     const rvmi_view *residual, size_t p0, size_t p1);
+} rvmi_kernels_q8;
+
+extern const rvmi_kernels_q8 rvmi_kernels_q8_reference;
+extern const rvmi_kernels_q8 rvmi_kernels_q8_avx2;
+extern const rvmi_kernels_q8 rvmi_kernels_q8_avxvnni;
+extern const rvmi_kernels_q8 rvmi_kernels_q8_avx512vnni;
+
+/* The set by name (reference, avx2, avxvnni, avx512vnni) if this CPU runs it, else NULL. */
+const rvmi_kernels_q8 *rvmi_kernels_q8_by_name(const char *name);
+/* The VNNI set this CPU runs (avx512vnni, else avxvnni), or NULL: int8 is offered only
+ * where it has the dot-product instructions. */
+const rvmi_kernels_q8 *rvmi_kernels_q8_select(void);
+
+/* Quantises OIHW 1x1 float weights (cout x cin) into cv (weight, wscale, wsum); cv->cin,
+ * cout, act and bias are the caller's. Returns 0, or -1 on no memory. */
+int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi);
+void rvmi_q8_release(rvmi_conv_q8 *cv);
+
+/* The scale and zero point that map [lo, hi] (widened to hold 0, so that 0 is exact) onto
+ * 0..255. */
+void rvmi_q8_range(float lo, float hi, float *scale, int *zero);
+/* q = clamp(round(x / scale) + zero, 0, 255) for n floats; dst past n up to pad is zero. */
+void rvmi_q8_quantize(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad);
+/* Adds the smallest and largest value of n floats into *lo, *hi. */
+void rvmi_q8_minmax(const float *x, int n, float *lo, float *hi);
+
+#endif

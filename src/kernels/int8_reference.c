@@ -1,0 +1,152 @@
+/* int8 kernels in plain C: weight quantisation and packing, activation quantisation, the
+ * reference convolution the SIMD ones are tested against, and the run-time choice of set.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/clones.h"
+#include "kernels/int8.h"
+
+static int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi)
+{
+    const int cpad = round_up(cv->cout, RVM_COUT_BLOCK);
+    cv->kpad = round_up(cv->cin, 4);
+    size_t n = (size_t)cpad * cv->kpad;
+    cv->weight = aligned_alloc(64, (size_t)round_up((int)n, 64));
+    cv->wscale = aligned_alloc(64, (size_t)cpad * sizeof(float));
+    cv->wsum = aligned_alloc(64, (size_t)cpad * sizeof(int32_t));
+    if (!cv->weight || !cv->wscale || !cv->wsum) {
+        rvmi_q8_release(cv);
+        return -1;
+    }
+    memset(cv->weight, 0, n);
+    for (int o = 0; o < cpad; o++) {
+        cv->wscale[o] = 0.f;
+        cv->wsum[o] = 0;
+        if (o >= cv->cout)
+            continue;
+        /* symmetric, per output channel: the largest weight maps to RVM_Q8_WMAX */
+        float amax = 0.f;
+        for (int i = 0; i < cv->cin; i++)
+            amax = fmaxf(amax, fabsf(oi[(size_t)o * cv->cin + i]));
+        float scale = amax > 0.f ? amax / RVM_Q8_WMAX : 1.f;
+        cv->wscale[o] = scale;
+        for (int i = 0; i < cv->cin; i++) {
+            long q = lrintf(oi[(size_t)o * cv->cin + i] / scale);
+            q = q > RVM_Q8_WMAX ? RVM_Q8_WMAX : q < -RVM_Q8_WMAX ? -RVM_Q8_WMAX : q;
+            size_t at = (((size_t)(o / RVM_COUT_BLOCK) * (cv->kpad / 4) + i / 4) * RVM_COUT_BLOCK +
+                         o % RVM_COUT_BLOCK) * 4 + i % 4;
+            cv->weight[at] = (int8_t)q;
+            cv->wsum[o] += (int32_t)q;
+        }
+    }
+    return 0;
+}
+
+void rvmi_q8_release(rvmi_conv_q8 *cv)
+{
+    free(cv->weight);
+    free(cv->wscale);
+    free(cv->wsum);
+    cv->weight = NULL;
+    cv->wscale = NULL;
+    cv->wsum = NULL;
+}
+
+void rvmi_q8_range(float lo, float hi, float *scale, int *zero)
+{
+    lo = fminf(lo, 0.f);
+    hi = fmaxf(hi, 0.f);
+    float s = (hi - lo) / 255.f;
+    if (!(s > 0.f) || !isfinite(s))
+        s = 1.f;
+    long z = lrintf(-lo / s);
+    *scale = s;
+    *zero = z < 0 ? 0 : z > 255 ? 255 : (int)z;
+}
+
+/* Compiled for AVX-512, AVX2 and baseline; the arithmetic is written so that every copy
+ * rounds alike (one multiply, one add, clamp, then +0.5 and truncation of a non-negative
+ * number: fused or not, x * inv + zero is computed once and rounded once... except that a
+ * fused multiply-add rounds once where the baseline rounds twice, which can move a value
+ * lying within an ulp of a rounding boundary by one level; the tests allow that). */
+RVM_CLONES_V4_V3 void rvmi_q8_quantize(const float *x, int n, float inv_scale, int zero,
+                                       uint8_t *dst, int pad)
+{
+    const float z = (float)zero + 0.5f;
+    for (int i = 0; i < n; i++) {
+        float v = x[i] * inv_scale + z;
+        v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
+        dst[i] = (uint8_t)(int)v;
+    }
+    for (int i = n; i < pad; i++)
+        dst[i] = 0;
+}
+
+RVM_CLONES_V4_V3 void rvmi_q8_minmax(const float *x, int n, float *lo, float *hi)
+{
+    float a = *lo, b = *hi;
+    for (int i = 0; i < n; i++) {
+        a = x[i] < a ? x[i] : a;
+        b = x[i] > b ? x[i] : b;
+    }
+    *lo = a, *hi = b;
+}
+
+static void ref_conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const rvmi_view *out,
+                         const rvmi_view *res, size_t p0, size_t p1)
+{
+    for (size_t p = p0; p < p1; p++) {
+        const uint8_t *x = in->data + (p - p0) * in->stride;
+        for (int o = 0; o < cv->cout; o++) {
+            int32_t acc = 0;
+            for (int i = 0; i < cv->cin; i++) {
+                size_t at = (((size_t)(o / RVM_COUT_BLOCK) * (cv->kpad / 4) + i / 4) * RVM_COUT_BLOCK +
+                             o % RVM_COUT_BLOCK) * 4 + i % 4;
+                acc += (int32_t)x[i] * cv->weight[at];
+            }
+            acc -= in->zero * cv->wsum[o];
+            float v = (float)acc * (in->scale * cv->wscale[o]) + cv->bias[o];
+            if (res)
+                v += res->data[p * res->stride + o];
+            out->data[p * out->stride + o] = rvmi_activate(cv->act, v);
+        }
+    }
+}
+
+const rvmi_kernels_q8 rvmi_kernels_q8_reference = {"reference", ref_conv_1x1};
+
+static int cpu_has(const char *isa)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(isa, "avx512vnni") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && avx2;
+    if (strcmp(isa, "avxvnni") == 0)
+        return avx2 && __builtin_cpu_supports("avxvnni");
+    if (strcmp(isa, "avx2") == 0)
+        return avx2;
+#endif
+    return strcmp(isa, "reference") == 0;
+}
+
+const rvmi_kernels_q8 *rvmi_kernels_q8_by_name(const char *name)
+{
+    static const rvmi_kernels_q8 *const all[] = {&rvmi_kernels_q8_avx512vnni, &rvmi_kernels_q8_avxvnni,
+                                                &rvmi_kernels_q8_avx2, &rvmi_kernels_q8_reference};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return cpu_has(name) ? all[i] : NULL;
+    return NULL;
+}
+
+const rvmi_kernels_q8 *rvmi_kernels_q8_select(void)
+{
+    const rvmi_kernels_q8 *k = rvmi_kernels_q8_by_name("avx512vnni");
+    return k ? k : rvmi_kernels_q8_by_name("avxvnni");
+}
