@@ -2,7 +2,11 @@
  * prints one JSON line. The frame is fixed pseudo-random data: speed does not depend on it.
  *
  * usage: rvm_bench [--checkpoint PATH] [--width 1920] [--height 1080] [--ratio 0.25]
- *                  [--frames 20] [--threads 2] [--isa NAME]
+ *                  [--frames 20] [--threads 2] [--isa NAME] [--precision fp32|int8]
+ *                  [--int8-isa NAME]
+ * --precision int8 is the library's int8 mode (CPUs with VNNI); --int8-isa runs it with the
+ * named int8 kernel set (reference, avx2, avxvnni, avx512vnni) on any CPU that has it, for
+ * measurements where rvm_stream_set_precision refuses (see src/kernels/int8.h).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +40,7 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *ckpt = NULL, *isa = NULL;
+    const char *ckpt = NULL, *isa = NULL, *precision = "fp32", *int8_isa = NULL;
     int width = 1920, height = 1080, frames = 20, threads = 2;
     double ratio = 0.25;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -54,6 +58,10 @@ int main(int argc, char **argv)
             threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--isa"))
             isa = argv[i + 1];
+        else if (!strcmp(argv[i], "--precision"))
+            precision = argv[i + 1];
+        else if (!strcmp(argv[i], "--int8-isa"))
+            int8_isa = argv[i + 1], precision = "int8";
         else {
             fprintf(stderr, "rvm_bench: unknown option %s\n", argv[i]);
             return 2;
@@ -70,7 +78,14 @@ int main(int argc, char **argv)
         return 1;
     }
     rvm_stream *s = rvm_stream_create(model, threads, NULL, err, sizeof err);
-    if (!s || (isa && rvmi_stream_set_kernels(s, isa))) {
+    if (strcmp(precision, "fp32") && strcmp(precision, "int8")) {
+        fprintf(stderr, "rvm_bench: --precision is fp32 or int8\n");
+        return 2;
+    }
+    if (!s || (isa && rvmi_stream_set_kernels(s, isa)) ||
+        (int8_isa && rvmi_stream_set_int8(s, int8_isa)) ||
+        (!int8_isa && !strcmp(precision, "int8") &&
+         rvm_stream_set_precision(s, RVM_PRECISION_INT8))) {
         fprintf(stderr, "rvm_bench: %s\n", s ? rvm_stream_error(s) : err);
         return 1;
     }
@@ -104,13 +119,14 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"impl\": \"rvm\", \"variant\": \"%s\", \"refiner\": \"%s\", \"kernels\": \"%s\", "
-           "\"width\": %d, \"height\": %d, \"ratio\": %g, \"threads\": %d, \"precision\": \"fp32\", "
+           "\"width\": %d, \"height\": %d, \"ratio\": %g, \"threads\": %d, \"precision\": \"%s\", "
            "\"frames\": %d, \"ms_per_frame_median\": %.1f, \"ms_per_frame_min\": %.1f, "
            "\"fps\": %.2f, \"cpu_ms_per_frame\": %.1f, \"peak_rss_mb\": %.1f}\n",
            rvm_model_variant(model) == RVM_VARIANT_RESNET50 ? "resnet50" : "mobilenetv3",
            rvm_model_refiner(model) == RVM_REFINER_DEEP_GUIDED_FILTER ? "deep_guided_filter"
                                                                       : "fast_guided_filter",
-           s->kernels->name, width, height, ratio, threads, frames, ms[frames / 2], ms[0],
+           s->q8 ? rvmi_q8_kernels_name(s->q8) : s->kernels->name, width, height, ratio, threads,
+           s->q8 ? "int8" : "fp32", frames, ms[frames / 2], ms[0],
            1000.0 / ms[frames / 2], cpu_per_frame, ru.ru_maxrss / 1024.0);
     free(ms);
     free(rgb);

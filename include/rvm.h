@@ -76,10 +76,20 @@ RVM_API rvm_refiner rvm_model_refiner(const rvm_model *model);
 /* Path of the model shipped with rvm (as found at run time), or NULL. */
 RVM_API const char *rvm_default_model_path(void);
 
+/* Arithmetic of a stream's network. */
+typedef enum { RVM_PRECISION_FP32 = 0, RVM_PRECISION_INT8 } rvm_precision;
+
 /* A stream runs frames of one video in order. threads >= 1 (0 picks the number of cores). */
 RVM_API rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, char *err,
                                       size_t errlen);
 RVM_API void rvm_stream_free(rvm_stream *stream);
+/* FP32 (the default) or INT8: the encoder's 1x1 convolutions with 8-bit weights (per output
+ * channel) and activations (per tensor), everything else in float; faster, within about 1e-3
+ * of FP32 in alpha on average (the README's note gives the measured error). INT8 needs int8
+ * dot products (AVX512-VNNI or AVX-VNNI): RVM_EUNSUPPORTED on other CPUs. Allowed between
+ * frames; the recurrent state is kept. */
+RVM_API int rvm_stream_set_precision(rvm_stream *stream, rvm_precision precision);
+RVM_API rvm_precision rvm_stream_precision(const rvm_stream *stream);
 /* Forgets the recurrent state (the next frame starts from zeros, as a new video would). */
 RVM_API void rvm_stream_reset(rvm_stream *stream);
 /* The message of the last failed call on this stream. */

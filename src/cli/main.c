@@ -442,6 +442,10 @@ static int load_network(conversion *c)
         errorf("%s", err);
         return -1;
     }
+    if (opt->precision != RVM_PRECISION_FP32 && rvm_stream_set_precision(c->stream, opt->precision)) {
+        errorf("%s", rvm_stream_error(c->stream));
+        return -1;
+    }
     return 0;
 }
 

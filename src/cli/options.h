@@ -22,6 +22,7 @@ typedef struct {
     int no_progress;
     int progress_fd;            /* -1: none; else JSON progress lines go there */
     int threads;                /* 0: all cores */
+    rvm_precision precision;    /* --precision; FP32 unless given */
     const char *background;     /* NULL: not given (the official green) */
     rvmi_codec codec;           /* AUTO unless --codec */
     const char *output_format;  /* --output-format as given, NULL: from the names */

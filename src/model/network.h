@@ -6,6 +6,7 @@
 #include "kernels/kernels.h"
 #include "kernels/threadpool.h"
 #include "model/model.h"
+#include "model/quantize.h"
 #include "rvm.h"
 
 typedef struct spill {
@@ -29,6 +30,7 @@ struct rvm_stream {
     rvmi_pool *pool;
     arena scratch;
     float *zeros; /* RVM_MAX_CIN zeros: what convolutions read in their padding */
+    rvmi_q8_state *q8; /* the int8 layers (RVM_PRECISION_INT8), or NULL */
     float u8_to_float[256];
     double ratio;
     int h0, w0; /* internal (downsampled) size */
@@ -58,5 +60,9 @@ const rvmi_view *rvmi_stream_layer(const rvm_stream *s, const char *name);
 int rvmi_internal_size(int width, int height, double ratio, int *h0, int *w0);
 /* Forces a kernel set by name (reference, generic, avx2, avx512). */
 int rvmi_stream_set_kernels(rvm_stream *s, const char *isa);
+/* Runs the int8 mode with the int8 kernel set named (reference, avx2, avxvnni, avx512vnni),
+ * also where rvm_stream_set_precision would refuse it (no VNNI): all sets compute the same
+ * integers, so tests and measurements run anywhere. NULL returns to fp32. */
+int rvmi_stream_set_int8(rvm_stream *s, const char *q8_isa);
 
 #endif

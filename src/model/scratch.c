@@ -152,6 +152,11 @@ static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
                           j->scratch + (size_t)thread * j->scratch_floats);
 }
 
+static void run_conv_cat_fp32(void *ctx, const rvmi_conv *cv, const rvmi_inputs *in,
+                              const rvmi_view *out, const rvmi_view *res);
+
+/* In int8 mode the int8 state runs the layers it holds (quantize.c), the others come back
+ * through run_conv_cat_fp32. */
 void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
                        const rvmi_view *out, const rvmi_view *res)
 {
@@ -168,6 +173,14 @@ void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in
            out->w == rvmi_conv_out_size(in->v[0].w, cv->kw, cv->stride, cv->dilation));
     assert(!res || (res->h == out->h && res->w == out->w && res->c == out->c));
     (void)cin;
+    if (!s->q8 || !rvmi_q8_conv(s->q8, s->pool, cv, in, out, res, run_conv_cat_fp32, s))
+        run_conv_cat_fp32(s, cv, in, out, res);
+}
+
+static void run_conv_cat_fp32(void *ctx, const rvmi_conv *cv, const rvmi_inputs *in,
+                              const rvmi_view *out, const rvmi_view *res)
+{
+    rvm_stream *s = ctx;
     conv_job j = {s->kernels, cv, in, out, res, s->zeros};
     if (cv->winograd && s->kernels->conv_winograd) {
         size_t n = rvmi_winograd_scratch(cv->cin, cv->cout);

@@ -245,6 +245,7 @@ void rvm_stream_free(rvm_stream *s)
     if (!s)
         return;
     rvm_stream_reset(s);
+    rvmi_q8_free(s->q8);
     rvmi_arena_free(&s->scratch);
     rvmi_pool_free(s->pool);
     free(s->zeros);

@@ -48,6 +48,16 @@ expect_error "no input" --output-alpha out.mp4
 expect_error "unknown option" $S --output-alpha out.mp4 --frobnicate
 expect_error "missing option value" $S --output-alpha out.mp4 --input-resize 10
 expect_error "bad resize" $S --output-alpha out.mp4 --input-resize 0 10
+expect_error "unknown precision" $S --output-alpha out.mp4 --precision fp16
+# int8 runs where the CPU has int8 dot products (VNNI), and is one clear error elsewhere
+if grep -qw -e avx512_vnni -e avx_vnni /proc/cpuinfo; then
+    rm -rf out.mp4
+    run_ok $S --output-alpha out.mp4 --precision int8
+    ok "--precision int8 on a CPU with VNNI"
+else
+    expect_error "--precision int8 without VNNI" $S --output-alpha out.mp4 --precision int8
+    grep -q VNNI err.txt || fail "the int8 error does not say what is missing: $(cat err.txt)"
+fi
 expect_error "huge resize" $S --output-alpha out.mp4 --input-resize 20000 10
 expect_error "two outputs on one file" $S --output-alpha out.mp4 --output-foreground ./out.mp4
 expect_error "unknown container" $S --output-alpha out.xyz
