@@ -83,11 +83,11 @@ typedef enum { RVM_PRECISION_FP32 = 0, RVM_PRECISION_INT8 } rvm_precision;
 RVM_API rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, char *err,
                                       size_t errlen);
 RVM_API void rvm_stream_free(rvm_stream *stream);
-/* FP32 (the default) or INT8: the encoder's 1x1 convolutions with 8-bit weights (per output
- * channel) and activations (per tensor), everything else in float; faster, within about 1e-3
- * of FP32 in alpha on average (the README's note gives the measured error). INT8 needs int8
- * dot products (AVX512-VNNI or AVX-VNNI): RVM_EUNSUPPORTED on other CPUs. Allowed between
- * frames; the recurrent state is kept. */
+/* FP32 (the default) or INT8: some of the encoder's 1x1 convolutions with 8-bit weights (per
+ * output channel) and activations (per tensor), everything else in float; within ~1e-4 of
+ * FP32 in alpha on average, with rare larger local differences (the README's int8 note gives
+ * the measured error and speed). INT8 needs int8 dot products (AVX512-VNNI or AVX-VNNI):
+ * RVM_EUNSUPPORTED on other CPUs. Allowed between frames; the recurrent state is kept. */
 RVM_API int rvm_stream_set_precision(rvm_stream *stream, rvm_precision precision);
 RVM_API rvm_precision rvm_stream_precision(const rvm_stream *stream);
 /* Forgets the recurrent state (the next frame starts from zeros, as a new video would). */

@@ -13,7 +13,11 @@
  *
  * usage: test_int8 CHECKPOINT (--golden CASE_DIR | --clip FILE...) [--frames N] [--ratio R]
  *                  [--threads N] [--int8-isa NAME] [--table] [--set-fp32 L,L...]
- *                  [--set-int8 L,L...]
+ *                  [--set-int8 L,L...] [--calibrate N] [--skip N] [--control ISA]
+ * --skip N: start N frames into the frames. --control ISA: no int8; fp32 against fp32 with
+ * the kernel set ISA, to measure how the network amplifies mere rounding differences.
+ * --calibrate N: measure calibrated activation ranges (recorded in fp32 over the first N
+ * frames) instead of the default dynamic ones.
  * --table: a measurement, not a test: for every int8-capable layer, the error it adds alone
  * (all others fp32) and its time in both precisions (single-threaded: use --threads 1).
  * SPDX-License-Identifier: GPL-3.0-or-later */
@@ -264,7 +268,8 @@ int main(int argc, char **argv)
     }
     const char *ckpt = argv[1], *golden = NULL, *isa = NULL;
     char *clips[16];
-    int nclips = 0, max_frames = 1 << 30, threads = 2, want_table = 0;
+    int nclips = 0, max_frames = 1 << 30, threads = 2, want_table = 0, calibrate = 0, skip = 0;
+    const char *control = NULL;
     double ratio = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--golden") && i + 1 < argc)
@@ -282,6 +287,12 @@ int main(int argc, char **argv)
             isa = argv[++i];
         else if (!strcmp(argv[i], "--table"))
             want_table = 1;
+        else if (!strcmp(argv[i], "--skip") && i + 1 < argc)
+            skip = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--control") && i + 1 < argc)
+            control = argv[++i];
+        else if (!strcmp(argv[i], "--calibrate") && i + 1 < argc)
+            calibrate = atoi(argv[++i]);
         else if ((!strcmp(argv[i], "--set-fp32") || !strcmp(argv[i], "--set-int8")) && i + 1 < argc)
             i++; /* applied once the int8 state exists */
         else {
@@ -298,9 +309,16 @@ int main(int argc, char **argv)
         return 77;
     }
     frames fr = {0};
-    if (golden ? golden_frames(golden, max_frames, &fr) : clip_frames(clips, nclips, max_frames, &fr)) {
+    if (golden ? golden_frames(golden, max_frames + skip, &fr)
+               : clip_frames(clips, nclips, max_frames + skip, &fr)) {
         printf("FAIL: cannot read the frames\n");
         return 1;
+    }
+    if (skip > 0) { /* measurements: start later in the frames */
+        skip = skip < fr.count ? skip : fr.count;
+        memmove(fr.rgb, fr.rgb + (size_t)skip * fr.width * fr.height * 3,
+                (size_t)(fr.count - skip) * fr.width * fr.height * 3);
+        fr.count -= skip;
     }
     if (!golden)
         fr.ratio = ratio > 0 ? ratio : rvm_auto_downsample_ratio(fr.width, fr.height);
@@ -336,6 +354,20 @@ int main(int argc, char **argv)
     for (int i = 0; !isa && i < 4; i++)
         if (rvmi_kernels_q8_by_name(sets[i]))
             isa = sets[i];
+    if (control) {
+        /* a control measurement: fp32 against fp32 with another kernel set (another order of
+         * rounding), to see how far the network itself amplifies rounding differences */
+        if (rvmi_stream_set_int8(q, NULL) || rvmi_stream_set_kernels(q, control)) {
+            printf("SKIP: %s\n", rvm_stream_error(q));
+            return 77;
+        }
+        run_result r;
+        run(fp, q, &fr, &r, 1);
+        printf("control fp32 %s vs %s: alpha worst frame mean %.2e, beyond 2e-2 %.4f%%; "
+               "foreground x alpha worst mean %.2e, beyond %.4f%%\n", control, fp->kernels->name,
+               r.worst_pha.mean, 100 * r.worst_pha.far, r.worst_fgr.mean, 100 * r.worst_fgr.far);
+        return 0;
+    }
     if (rvmi_stream_set_int8(q, isa)) {
         printf("SKIP: %s\n", rvm_stream_error(q));
         return 77;
@@ -355,6 +387,16 @@ int main(int argc, char **argv)
     }
     printf("%s: %d frames %dx%d, ratio %g, int8 kernels %s, %d threads\n", golden ? golden : clips[0],
            fr.count, fr.width, fr.height, fr.ratio, isa, threads);
+    if (calibrate > 0) {
+        /* static ranges instead of dynamic ones: recorded over the first frames in fp32 */
+        frames first = fr;
+        first.count = calibrate < fr.count ? calibrate : fr.count;
+        run_result r;
+        rvmi_q8_set_mode(q->q8, RVM_Q8_CALIBRATING);
+        run(fp, q, &first, &r, 0);
+        rvmi_q8_set_mode(q->q8, RVM_Q8_CALIBRATED);
+        printf("activation ranges calibrated on the first %d frames\n", first.count);
+    }
     if (want_table) {
         table(fp, q, &fr);
     } else {
@@ -367,6 +409,16 @@ int main(int argc, char **argv)
                r.worst_fgr.mean, 100 * r.worst_fgr.far, r.worst_fgr.max, r.mean_fgr);
         printf("(foreground alone, not judged: worst frame mean %.2e, beyond 2e-2 %.4f%%; mean %.2e)\n",
                r.worst_raw.mean, 100 * r.worst_raw.far, r.mean_raw);
+        double ms8 = 0;
+        int calls8 = 0;
+        for (int l = 0; l < rvmi_q8_layers(q->q8); l++) {
+            double a, b;
+            int ca, cb;
+            rvmi_q8_layer_time(q->q8, l, &a, &ca, &b, &cb);
+            ms8 += b, calls8 += cb;
+        }
+        printf("int8 layers: %.2f ms per frame (caller's thread CPU time, %d calls)\n",
+               r.frames ? ms8 / r.frames : 0, calls8);
         CHECK(r.frames == fr.count && r.bad_frames == 0, "%d of %d frames beyond the limits",
               r.bad_frames, r.frames);
     }

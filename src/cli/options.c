@@ -108,8 +108,8 @@ static const option options[] = {
      .help = "network threads (default: all cores)"},
     {"--precision", NULL, OPT_CHOICE, FIELD(precision), .words = WORDS("fp32", "int8"),
      .values = VALUES(RVM_PRECISION_FP32, RVM_PRECISION_INT8), .metavar = "NAME",
-     .help = "fp32 (default) or int8: the encoder's 1x1 convolutions in 8 bits, within ~1e-4 "
-             "of fp32 in alpha on average; needs a CPU with AVX512-VNNI or AVX-VNNI"},
+     .help = "fp32 (default) or int8: some of the encoder's 1x1 convolutions in 8 bits (alpha "
+             "within ~1e-4 of fp32 on average); needs a CPU with AVX512-VNNI or AVX-VNNI"},
     {"--seq-chunk", NULL, OPT_INT, FIELD(seq_chunk), .min = 1, .max = INT_MAX, .def = 1,
      .metavar = "N", .help = "accepted for compatibility (frames always run one at a time, in order)"},
     {"--num-workers", NULL, OPT_INT, FIELD(num_workers), .min = 0, .max = INT_MAX,

@@ -198,4 +198,28 @@ static void conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const rvmi_
         }
 }
 
-const rvmi_kernels_q8 SET_SYMBOL = {SET_NAME, conv_1x1};
+/* Plain loops the compiler vectorises for the set's instructions. Rounding: v + 0.5 is
+ * non-negative after the clamp, so truncation rounds half up. */
+static void quantize(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad)
+{
+    const float z = (float)zero;
+    for (int i = 0; i < n; i++) {
+        float v = x[i] * inv_scale + z;
+        v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
+        dst[i] = (uint8_t)(int)(v + 0.5f);
+    }
+    for (int i = n; i < pad; i++)
+        dst[i] = 0;
+}
+
+static void minmax(const float *x, int n, float *lo, float *hi)
+{
+    float a = *lo, b = *hi;
+    for (int i = 0; i < n; i++) {
+        a = x[i] < a ? x[i] : a;
+        b = x[i] > b ? x[i] : b;
+    }
+    *lo = a, *hi = b;
+}
+
+const rvmi_kernels_q8 SET_SYMBOL = {SET_NAME, conv_1x1, quantize, minmax};

@@ -48,6 +48,12 @@ typedef struct {
      * out = act(conv + bias + residual); residual may be NULL. */
     void (*conv_1x1)(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const rvmi_view *out,
                      const rvmi_view *residual, size_t p0, size_t p1);
+    /* q = clamp(round(x / scale) + zero, 0, 255) for n floats; dst[n..pad) = 0. Sets may
+     * differ by one level for a value within rounding error of a boundary (fused or separate
+     * multiply-add). */
+    void (*quantize)(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad);
+    /* Widens [*lo, *hi] to hold n floats. */
+    void (*minmax)(const float *x, int n, float *lo, float *hi);
 } rvmi_kernels_q8;
 
 extern const rvmi_kernels_q8 rvmi_kernels_q8_reference;
@@ -69,9 +75,5 @@ void rvmi_q8_release(rvmi_conv_q8 *cv);
 /* The scale and zero point that map [lo, hi] (widened to hold 0, so that 0 is exact) onto
  * 0..255. */
 void rvmi_q8_range(float lo, float hi, float *scale, int *zero);
-/* q = clamp(round(x / scale) + zero, 0, 255) for n floats; dst past n up to pad is zero. */
-void rvmi_q8_quantize(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad);
-/* Adds the smallest and largest value of n floats into *lo, *hi. */
-void rvmi_q8_minmax(const float *x, int n, float *lo, float *hi);
 
 #endif

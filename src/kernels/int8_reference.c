@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/clones.h"
 #include "kernels/int8.h"
 
 static int round_up(int n, int m) { return (n + m - 1) / m * m; }
@@ -68,32 +67,23 @@ void rvmi_q8_range(float lo, float hi, float *scale, int *zero)
     *zero = z < 0 ? 0 : z > 255 ? 255 : (int)z;
 }
 
-/* Compiled for AVX-512, AVX2 and baseline; the arithmetic is written so that every copy
- * rounds alike (one multiply, one add, clamp, then +0.5 and truncation of a non-negative
- * number: fused or not, x * inv + zero is computed once and rounded once... except that a
- * fused multiply-add rounds once where the baseline rounds twice, which can move a value
- * lying within an ulp of a rounding boundary by one level; the tests allow that). */
-RVM_CLONES_V4_V3 void rvmi_q8_quantize(const float *x, int n, float inv_scale, int zero,
-                                       uint8_t *dst, int pad)
+static void ref_quantize(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad)
 {
-    const float z = (float)zero + 0.5f;
     for (int i = 0; i < n; i++) {
-        float v = x[i] * inv_scale + z;
+        float v = x[i] * inv_scale + (float)zero;
         v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
-        dst[i] = (uint8_t)(int)v;
+        dst[i] = (uint8_t)lrintf(v);
     }
     for (int i = n; i < pad; i++)
         dst[i] = 0;
 }
 
-RVM_CLONES_V4_V3 void rvmi_q8_minmax(const float *x, int n, float *lo, float *hi)
+static void ref_minmax(const float *x, int n, float *lo, float *hi)
 {
-    float a = *lo, b = *hi;
     for (int i = 0; i < n; i++) {
-        a = x[i] < a ? x[i] : a;
-        b = x[i] > b ? x[i] : b;
+        *lo = fminf(*lo, x[i]);
+        *hi = fmaxf(*hi, x[i]);
     }
-    *lo = a, *hi = b;
 }
 
 static void ref_conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const rvmi_view *out,
@@ -117,7 +107,8 @@ static void ref_conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const r
     }
 }
 
-const rvmi_kernels_q8 rvmi_kernels_q8_reference = {"reference", ref_conv_1x1};
+const rvmi_kernels_q8 rvmi_kernels_q8_reference = {"reference", ref_conv_1x1, ref_quantize,
+                                                   ref_minmax};
 
 static int cpu_has(const char *isa)
 {

@@ -4,7 +4,8 @@
  * Weights: symmetric, one scale per output channel, within [-64, 64] (int8.h says why).
  * Activations: one scale and zero point per tensor, from the tensor's own minimum and maximum
  * at every call ("dynamic"): it needs no calibration data, follows each video's contrast and
- * costs one read of the input (measured in the README's note against calibrated ranges).
+ * costs one read of the input. Calibrated ranges (RVM_Q8_CALIBRATED) measured worse at their
+ * worst and only 2% faster in the int8 layers (README, int8 note).
  * The input is quantised in slices that stay in the L1 cache and multiplied at once, so the
  * int8 copy of a tensor never goes through memory.
  * SPDX-License-Identifier: GPL-3.0-or-later */
@@ -41,23 +42,23 @@ struct rvmi_q8_state {
     float *lo, *hi;  /* per thread */
 };
 
-/* The default mix (measured: see the README's per-layer table). Int8 where it adds little
- * error and saves time: MobileNetV3 from block 6 on (1/16 of the input's size and wider)
- * except three projections, its last convolution and the LR-ASPP; ResNet50 from layer3 on.
- * The first blocks stay in float: at 1/2 to 1/8 size with 16 to 72 channels each of them
- * adds more error in int8 than all the later ones together, and with so few channels the
- * quantisation step costs as much as it saves. The projections of blocks 6, 12 and 14 add
- * the most error of the rest (their outputs join the residual stream unactivated); without
- * them the share of alpha beyond 2e-2 of fp32 fell from 0.07% to 0.06% on the worst golden
- * frame. project_mat feeds the refiner directly. The squeeze-excitation and LR-ASPP gate
- * convolutions see one pixel and are not int8 layers at all. */
+/* The default mix (measured: see the README's int8 note). Int8 where it adds little error
+ * and saves time: the expansions of MobileNetV3's blocks 6 to 14 (1/16 of the input's size,
+ * 200 to 960 output channels, ReLU or hardswish after them); ResNet50 from layer3 on (random
+ * weights only: no official ones to judge by here). Stay in float:
+ * - blocks 0-5 (1/2 to 1/8 size, 16 to 72 channels): each added more error in int8 than all
+ *   later layers together, and with so few input channels the quantisation costs as much as
+ *   the products save;
+ * - the projections (their outputs join the residual stream unactivated), the last
+ *   convolution and the LR-ASPP (960 channels quantised with one range): on a 300-frame clip
+ *   with cuts they pushed up to 0.46% of a frame's alpha beyond 2e-2 of fp32 after a cut;
+ * - project_mat, which feeds the refiner directly (10x the alpha error of any encoder layer).
+ * The squeeze-excitation and LR-ASPP gate convolutions see one pixel and are not int8 layers
+ * at all. */
 static int default_int8(const rvm_variant variant, const char *name, int block)
 {
-    if (!strcmp(name, "mnv3.last%.0d") || !strcmp(name, "aspp%.0d"))
-        return 1;
     if (variant == RVM_VARIANT_MOBILENETV3)
-        return !strncmp(name, "mnv3.", 5) && block >= 6 &&
-               !(strstr(name, "project") && (block == 6 || block == 12 || block == 14));
+        return !strcmp(name, "mnv3.%d.expand") && block >= 6;
     return !strncmp(name, "r50.", 4) && block >= 7;
 }
 
@@ -184,11 +185,11 @@ static void minmax_task(void *ctx, int task, int thread)
     for (int g = 0; g < j->in->n; g++) {
         const rvmi_view *v = &j->in->v[g];
         if (v->stride == v->c) {
-            rvmi_q8_minmax(v->data + p0 * v->c, (int)((p1 - p0) * v->c), &lo, &hi);
+            j->q->k->minmax(v->data + p0 * v->c, (int)((p1 - p0) * v->c), &lo, &hi);
             continue;
         }
         for (size_t p = p0; p < p1; p++)
-            rvmi_q8_minmax(v->data + p * v->stride, v->c, &lo, &hi);
+            j->q->k->minmax(v->data + p * v->stride, v->c, &lo, &hi);
     }
     j->q->lo[thread] = lo, j->q->hi[thread] = hi;
 }
@@ -220,7 +221,7 @@ static void conv_task(void *ctx, int task, int thread)
         const rvmi_view *v0 = &j->in->v[0];
         if (j->in->n == 1 && v0->stride == v0->c && (size_t)v0->c == kpad) {
             /* one dense tensor: one run of floats */
-            rvmi_q8_quantize(v0->data + s0 * kpad, (int)((s1 - s0) * kpad), j->inv_scale,
+            j->q->k->quantize(v0->data + s0 * kpad, (int)((s1 - s0) * kpad), j->inv_scale,
                              j->qt.zero, buf, (int)((s1 - s0) * kpad));
         } else {
             for (size_t p = s0; p < s1; p++) {
@@ -228,7 +229,7 @@ static void conv_task(void *ctx, int task, int thread)
                 for (int g = 0; g < j->in->n; g++) {
                     const rvmi_view *v = &j->in->v[g];
                     int last = g + 1 == j->in->n;
-                    rvmi_q8_quantize(v->data + p * v->stride, v->c, j->inv_scale, j->qt.zero, dst,
+                    j->q->k->quantize(v->data + p * v->stride, v->c, j->inv_scale, j->qt.zero, dst,
                                      last ? (int)(kpad - (size_t)(dst - (buf + (p - s0) * kpad))) : v->c);
                     dst += v->c;
                 }
