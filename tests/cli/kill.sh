@@ -12,8 +12,11 @@ sub_ok() {
     [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
 }
 
-ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 48 -c:v libx264 -g 24 \
-    -pix_fmt yuv420p in.mp4 || fail "cannot make the test clip"
+# Long enough (the sample looped) that a render on an idle machine is still writing when the
+# loop below sees its part grow: with 24 frames a part could be complete in under a second.
+N=240
+ffmpeg -nostdin -v error -stream_loop -1 -i "$SAMPLE" -vf scale=320:240 -frames:v $N \
+    -c:v libx264 -g 24 -pix_fmt yuv420p in.mp4 || fail "cannot make the test clip"
 sub_ok plan in.mp4 --segments 2 --warmup 4 -o k.plan
 # Lossless frames, so the part grows quickly on disk while it is being written.
 FLAGS="--output-composition out/com.mp4 --crf 0 --threads 1"
@@ -45,7 +48,7 @@ sub_ok render --plan k.plan --index 1 $FLAGS
 [ -z "$(find out/com.mp4.parts -name '.*' -type f)" ] || fail "stale temporary files remain: $(ls -a out/com.mp4.parts)"
 sub_ok join --plan k.plan $FLAGS
 n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 out/com.mp4)
-[ "$n" = 48 ] || fail "joined file has $n frames, want 48"
+[ "$n" = $N ] || fail "joined file has $n frames, want $N"
 playable out/com.mp4
-ok "rendering only index 1 again completes the job (48 frames; the killed run's leftovers removed)"
+ok "rendering only index 1 again completes the job ($N frames; the killed run's leftovers removed)"
 done_all
