@@ -223,6 +223,10 @@ function renderQueue() {
 }
 
 async function refresh() {
+  // A listing asked for before a job was selected may not hold that job yet (an upload that
+  // finished while the request was under way): only a listing asked for after the selection
+  // can tell that the selected job is gone.
+  const selectedBefore = state.selected;
   try {
     const body = await api('GET', '/api/jobs');
     const first = state.maxUpload === 0;
@@ -232,7 +236,7 @@ async function refresh() {
     if (first && !state.selected && state.jobs.length) select(state.jobs[state.jobs.length - 1].id);
     renderQueue();
     const job = state.jobs.find((j) => j.id === state.selected);
-    if (state.selected && !job) select(null);
+    if (state.selected && !job) { if (state.selected === selectedBefore) select(null); }
     else if (job && !state.events) renderResult(job);
   } catch (e) {
     showError($('error'), e.message.startsWith('rvm:') ? e.message : 'rvm: the server cannot be reached');
