@@ -143,8 +143,9 @@ ok "-y keeps a file's 0600 and a folder's 0700 (frames 0640); new files follow t
 
 # ---- 9. finished files are synced (and their folder) around the rename ----
 if command -v strace >/dev/null 2>&1; then
-    # (LeakSanitizer cannot run under ptrace: off for this run of a sanitizer build.)
-    ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} \
+    # (LeakSanitizer cannot run under ptrace: off for this run of a sanitizer build; last, so
+    # that it wins over the detect_leaks=1 that scripts/test.sh sets.)
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
         strace -f -e trace=fsync,fdatasync,syncfs,rename,renameat2 -o trace.txt \
         "$RVM" --disable-progress -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha s.mp4 \
         --output-foreground sd/f.mp4 2>err.txt || fail "strace run: $(cat err.txt)"
