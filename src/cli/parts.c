@@ -33,18 +33,6 @@
 #include "io/pngseq.h"
 #include "io/writer.h"
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 static int cmp_i64_parts(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -188,7 +176,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         size_t len = strlen(o->path);
         while (len > 1 && o->path[len - 1] == '/')
             len--;
-        if (!(o->parts = xasprintf("%.*s.parts", (int)len, o->path))) {
+        if (!(o->parts = rvmi_xasprintf("%.*s.parts", (int)len, o->path))) {
             rvmi_cli_error("out of memory");
             return RVMI_EXIT_TRANSIENT;
         }
@@ -205,7 +193,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
 static char *settings_of(const job *j, const output *o)
 {
     const rvmi_cli_options *p = &j->opt;
-    return xasprintf("kind=%s ext=%s type=%s codec=%s crf=%d mbps=%g preset=%s depth=%d "
+    return rvmi_xasprintf("kind=%s ext=%s type=%s codec=%s crf=%d mbps=%g preset=%s depth=%d "
                      "background=%s variant=%d checkpoint=%s ratio=%g resize=%dx%d fps=%g",
                      o->kind, o->ext, p->png ? "png" : "video", rvmi_codec_name(p->codec), p->crf,
                      p->mbps, p->preset ? p->preset : "-", p->depth,
@@ -216,13 +204,13 @@ static char *settings_of(const job *j, const output *o)
 
 static char *part_path(const job *j, const output *o, long index)
 {
-    return j->opt.png ? xasprintf("%s/%05ld", o->parts, index)
-                      : xasprintf("%s/%05ld%s", o->parts, index, o->ext);
+    return j->opt.png ? rvmi_xasprintf("%s/%05ld", o->parts, index)
+                      : rvmi_xasprintf("%s/%05ld%s", o->parts, index, o->ext);
 }
 
 static char *sidecar_path(const output *o, long index)
 {
-    return xasprintf("%s/%05ld.json", o->parts, index);
+    return rvmi_xasprintf("%s/%05ld.json", o->parts, index);
 }
 
 /* Removes a file, or a folder of files (a PNG part). */
@@ -240,7 +228,7 @@ static void remove_entry(const char *path)
     while (d && (e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        char *f = xasprintf("%s/%s", path, e->d_name);
+        char *f = rvmi_xasprintf("%s/%s", path, e->d_name);
         if (f)
             unlink(f);
         free(f);
@@ -314,7 +302,7 @@ static int part_sha256(const char *path, int png, char hex[65])
         ok = 0;
     static uint8_t buf[1 << 16];
     for (int i = 0; ok && i < (png ? count : 1); i++) {
-        char *f = png ? xasprintf("%s/%s", path, names[i]) : strdup(path);
+        char *f = png ? rvmi_xasprintf("%s/%s", path, names[i]) : strdup(path);
         int fd = f ? open(f, O_RDONLY | O_CLOEXEC) : -1;
         free(f);
         if (fd < 0) {
@@ -412,7 +400,7 @@ static int write_sidecar(const char *path, const sidecar *s, char *err, size_t e
     cJSON_AddStringToObject(root, "sha256", s->sha256);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+    char *tmp = rvmi_xasprintf("%s.%ld.tmp", path, (long)getpid());
     int ok = text && tmp;
     FILE *f = ok ? fopen(tmp, "w") : NULL;
     ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 &&
@@ -515,7 +503,7 @@ static void remove_stale(const output *o, long index)
     struct dirent *e;
     while (d && (e = readdir(d)))
         if (strncmp(e->d_name, p1, strlen(p1)) == 0 || strncmp(e->d_name, p2, strlen(p2)) == 0) {
-            char *f = xasprintf("%s/%s", o->parts, e->d_name);
+            char *f = rvmi_xasprintf("%s/%s", o->parts, e->d_name);
             if (f)
                 remove_entry(f);
             free(f);
@@ -562,7 +550,7 @@ int rvmi_render_main(int argc, char **argv)
             complete++;
         free(sc.settings);
         remove_stale(o, index);
-        tmp[i] = xasprintf("%s/.%05ld.%s.%ld%s", o->parts, index, host, (long)getpid(),
+        tmp[i] = rvmi_xasprintf("%s/.%05ld.%s.%ld%s", o->parts, index, host, (long)getpid(),
                            j.opt.png ? "" : o->ext);
         if (!tmp[i]) {
             rvmi_cli_error("out of memory");
@@ -770,7 +758,7 @@ static char *staging_name(const char *path, char *err, size_t errlen)
     if (a && b && rvmi_make_dirs(dirname(a), err, errlen) == 0) {
         free(a);
         a = strdup(path);
-        out = a ? xasprintf("%s/.%s.%ld.rvm-part", dirname(a), basename(b), (long)getpid())
+        out = a ? rvmi_xasprintf("%s/.%s.%ld.rvm-part", dirname(a), basename(b), (long)getpid())
                 : NULL;
         if (!out)
             snprintf(err, errlen, "out of memory");
@@ -986,8 +974,8 @@ static int join_png(const job *j, const output *o, int64_t *frames)
             return RVMI_EXIT_PARTS;
         }
         for (int m = 0; m < count; m++) {
-            char *from = xasprintf("%s/%s", dir, names[m]);
-            char *to = xasprintf("%s/%04" PRId64 ".png", o->path, j->plan->segments[k].begin + m);
+            char *from = rvmi_xasprintf("%s/%s", dir, names[m]);
+            char *to = rvmi_xasprintf("%s/%04" PRId64 ".png", o->path, j->plan->segments[k].begin + m);
             int ok = from && to;
             if (ok) {
                 unlink(to);

@@ -35,8 +35,7 @@
 
 /* ---- small helpers ---- */
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
+char *rvmi_xasprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -195,7 +194,7 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
         struct AVHashContext *ctx = sha256_new();
         int64_t newest = 0, total = 0;
         for (int i = 0; ctx && i < l.count; i++) {
-            char *f = xasprintf("%s/%s", path, l.names[i]);
+            char *f = rvmi_xasprintf("%s/%s", path, l.names[i]);
             struct stat fs;
             if (!f || stat(f, &fs) < 0) {
                 free(f);
@@ -218,8 +217,8 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
         }
         char listing[65];
         sha256_hex(ctx, listing);
-        char *first = xasprintf("%s/%s", path, l.names[0]);
-        char *last = xasprintf("%s/%s", path, l.names[l.count - 1]);
+        char *first = rvmi_xasprintf("%s/%s", path, l.names[0]);
+        char *last = rvmi_xasprintf("%s/%s", path, l.names[l.count - 1]);
         int ok = first && last && sha256_file(first, 0, MIB, p->head) == 0;
         struct stat ls;
         ok = ok && stat(last, &ls) == 0 &&
@@ -438,7 +437,7 @@ static int make_segments(rvmi_plan *p, int count, double seconds, char *err, siz
 static int write_text_file(const char *path, const char *text, int overwrite, char *err,
                            size_t errlen)
 {
-    char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+    char *tmp = rvmi_xasprintf("%s.%ld.tmp", path, (long)getpid());
     if (!tmp) {
         snprintf(err, errlen, "out of memory");
         return -1;

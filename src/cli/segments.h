@@ -42,6 +42,9 @@ typedef struct {
     int nsegments;
 } rvmi_plan;
 
+/* asprintf that returns the string, or NULL when out of memory. */
+char *rvmi_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 rvmi_plan *rvmi_plan_load(const char *path, char *err, size_t errlen);
 void rvmi_plan_free(rvmi_plan *p);
 /* 0 when the input is still the one planned, else -1 with a message. */
