@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
@@ -374,6 +375,19 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
             units *= 2;
         av_dict_set_int(&opts, "movie_timescale", units, 0);
     }
+    /* A finished MP4/MOV file has its index (moov) at the front, so that a browser or a
+     * notebook plays it while it loads: the muxer moves it there when the file is completed
+     * (also after a stop: the trailer is always written). Only for regular files it can read
+     * back (not pipes or devices), and not for a segment's parts, which only rvm join reads
+     * (its output gets the index at the front). */
+    static const char *const indexed[] = {"mp4", "mov", "ipod", "3gp", "3g2"};
+    struct stat st;
+    int mov_family = 0;
+    for (size_t i = 0; i < sizeof indexed / sizeof indexed[0]; i++)
+        mov_family |= strcmp(mux, indexed[i]) == 0;
+    if (mov_family && !w->cfg.part && (w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL) &&
+        stat(w->cfg.path, &st) == 0 && S_ISREG(st.st_mode))
+        av_dict_set(&opts, "movflags", "+faststart", 0);
     ret = avformat_write_header(w->oc, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
