@@ -114,6 +114,7 @@ typedef struct {
     int com_rgba;           /* the composition is transparent RGBA */
     char muxer[64];         /* --output-format's container ("" when not given) */
     const char *raw_pix_fmt; /* --output-format rawvideo:PIX_FMT, or NULL */
+    rvmi_track_choice tracks; /* the audio and subtitle tracks carried */
     rvmi_reader *reader;
     rvmi_background *bg;
     rvm_model *model;
@@ -327,8 +328,14 @@ static int open_inputs(conversion *c)
     ro.start = opt->start;
     ro.duration = opt->duration;
     ro.image_fps = opt->input_fps;
-    /* A segment's parts carry no audio: rvm join copies the input's once. */
-    ro.want_audio = !opt->no_audio && !opt->png && (opt->out_com || opt->out_fgr) && !c->seg;
+    /* Composition and foreground videos carry the input's audio and subtitle tracks; a
+     * segment's parts carry none: rvm join copies the input's once. */
+    rvmi_cli_track_choice(opt, &c->tracks);
+    if (!opt->png && (opt->out_com || opt->out_fgr) && !c->seg &&
+        !(rvmi_track_choice_none(&c->tracks)))
+        ro.tracks = &c->tracks;
+    int tracks_refused = 0;
+    ro.tracks_refused = &tracks_refused;
     ro.interrupt = &rvmi_stop_signal;
     if (c->seg) {
         ro.segment = 1;
@@ -340,7 +347,7 @@ static int open_inputs(conversion *c)
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
     if (!c->reader) {
         errorf("%s", err);
-        c->fail_status = RVMI_EXIT_BAD_INPUT;
+        c->fail_status = tracks_refused ? RVMI_EXIT_USAGE : RVMI_EXIT_BAD_INPUT;
         return -1;
     }
     if (opt->out_com && !c->com_rgba) {
@@ -410,10 +417,12 @@ static int open_writers(conversion *c)
         /* Neither given: the writer's constant-quality default. */
         vc.mbps = opt->mbps > 0 ? opt->mbps : 0;
         vc.part = c->seg != NULL;
-        if (o->kind != RVM_OUT_ALPHA && rvmi_reader_audio_params(c->reader)) {
-            vc.audio = rvmi_reader_audio_params(c->reader);
-            vc.audio_time_base = rvmi_reader_audio_time_base(c->reader);
-            po->audio = 1;
+        /* The matte is a picture for compositing, lined up by its frames: it carries no
+         * sound or subtitles. */
+        if (o->kind != RVM_OUT_ALPHA) {
+            vc.tracks = rvmi_reader_tracks(c->reader, &vc.ntracks);
+            vc.notice = notice;
+            po->tracks = vc.ntracks > 0;
         }
         po->video = rvmi_video_writer_open(&vc, err, sizeof(err));
         if (!po->video) {
@@ -449,23 +458,32 @@ static int load_network(conversion *c)
     return 0;
 }
 
-/* The writers' warnings, each once (the composition and the foreground carry the same
- * audio). */
+/* Whether an earlier output already gave this warning (the composition and the foreground
+ * carry the same tracks). */
+static int warned_before(const rvmi_pipeline *pl, int output, const char *w)
+{
+    for (int k = 0; k < output; k++)
+        for (int j = 0; pl->outputs[k].video; j++) {
+            const char *o = rvmi_video_writer_warning(pl->outputs[k].video, j);
+            if (!o)
+                break;
+            if (strcmp(o, w) == 0)
+                return 1;
+        }
+    return 0;
+}
+
+/* The writers' warnings, each once. */
 static void print_writer_warnings(const rvmi_pipeline *pl)
 {
-    for (int i = 0; i < pl->noutputs; i++) {
-        const char *w = pl->outputs[i].video ? rvmi_video_writer_warning(pl->outputs[i].video)
-                                             : NULL;
-        int seen = 0;
-        for (int k = 0; k < i && w && !seen; k++) {
-            const char *o = pl->outputs[k].video
-                                ? rvmi_video_writer_warning(pl->outputs[k].video)
-                                : NULL;
-            seen = o && strcmp(o, w) == 0;
+    for (int i = 0; i < pl->noutputs; i++)
+        for (int j = 0; pl->outputs[i].video; j++) {
+            const char *w = rvmi_video_writer_warning(pl->outputs[i].video, j);
+            if (!w)
+                break;
+            if (!warned_before(pl, i, w))
+                errorf("warning: %s", w);
         }
-        if (w && !seen)
-            errorf("warning: %s", w);
-    }
 }
 
 /* Completes the files (after a stop too, so they hold the frames done): encoders flushed,

@@ -101,8 +101,20 @@ static const option options[] = {
     {"--output-depth", NULL, OPT_CHOICE, FIELD(depth), .words = WORDS("8", "16"),
      .values = VALUES(8, 16), .def = 8, .metavar = "8|16",
      .help = "bits per channel of PNG sequences (16 stores round(value*65535))"},
+    {"--audio-tracks", NULL, OPT_STRING, FIELD(audio_tracks), .metavar = "LIST",
+     .help = "the input's audio tracks that composition/foreground videos keep, with their "
+             "language, title and default flag: all (default), none, or track numbers from 0 "
+             "(ffmpeg's -map 0:a:N) and languages, e.g. 0,2 or eng,fra, in the order given. "
+             "Copied, or re-encoded where the container or its players need it (AAC in "
+             ".mp4/.mov, Opus in .webm)"},
     {"--no-audio", NULL, OPT_FLAG, FIELD(no_audio),
-     .help = "do not copy the input's audio into composition/foreground videos"},
+     .help = "no audio in composition/foreground videos (--audio-tracks none)"},
+    {"--subtitle-tracks", NULL, OPT_STRING, FIELD(subtitle_tracks), .metavar = "LIST",
+     .help = "the subtitle tracks kept, likewise (default all): copied, or converted when "
+             "they are text (to mov_text in .mp4/.mov, WebVTT in .webm); subtitles that are "
+             "pictures (DVD, Blu-ray) only .mkv keeps. A track left out is said in one line"},
+    {"--no-subtitles", NULL, OPT_FLAG, FIELD(no_subtitles),
+     .help = "no subtitles (--subtitle-tracks none)"},
     {"--overwrite", "-y", OPT_FLAG, FIELD(overwrite), .help = "replace existing outputs"},
     {"--threads", NULL, OPT_INT, FIELD(threads), .min = 0, .max = 1024, .metavar = "N",
      .help = "network threads (default: all cores)"},
@@ -362,6 +374,19 @@ static int check_combinations(const rvmi_cli_options *o, char *err, size_t errle
         snprintf(err, errlen, "--output-depth 16 applies to --output-type png_sequence");
         return -1;
     }
+    if (rvmi_track_list_check("--audio-tracks", o->audio_tracks, err, errlen) < 0 ||
+        rvmi_track_list_check("--subtitle-tracks", o->subtitle_tracks, err, errlen) < 0)
+        return -1;
+    if (o->no_audio && o->audio_tracks && strcmp(o->audio_tracks, "none") != 0) {
+        snprintf(err, errlen, "--no-audio and --audio-tracks %s exclude each other",
+                 o->audio_tracks);
+        return -1;
+    }
+    if (o->no_subtitles && o->subtitle_tracks && strcmp(o->subtitle_tracks, "none") != 0) {
+        snprintf(err, errlen, "--no-subtitles and --subtitle-tracks %s exclude each other",
+                 o->subtitle_tracks);
+        return -1;
+    }
     if (o->crf > 51 && codec_given && o->codec != RVM_CODEC_VP9) {
         snprintf(err, errlen, "--crf %d: at most 51 (63 for vp9)", o->crf);
         return -1;
@@ -404,4 +429,10 @@ int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t
     if (o->help || o->version)
         return 0;
     return check_combinations(o, err, errlen);
+}
+
+void rvmi_cli_track_choice(const rvmi_cli_options *o, rvmi_track_choice *choice)
+{
+    choice->audio = o->no_audio ? "none" : o->audio_tracks;
+    choice->subtitles = o->no_subtitles ? "none" : o->subtitle_tracks;
 }

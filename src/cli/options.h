@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "io/tracks.h"
 #include "io/writer.h"
 #include "rvm.h"
 
@@ -31,8 +32,13 @@ typedef struct {
     int depth;                  /* 8 or 16 */
     double input_fps;           /* for image folders */
     double start, duration;     /* seconds; duration < 0: to the end */
-    int no_audio, overwrite, help, version, verbose;
+    /* --audio-tracks, --subtitle-tracks as given (NULL: all), checked for syntax only */
+    const char *audio_tracks, *subtitle_tracks;
+    int no_audio, no_subtitles, overwrite, help, version, verbose;
 } rvmi_cli_options;
+
+/* The audio and subtitle tracks the options keep (--no-audio meaning --audio-tracks none). */
+void rvmi_cli_track_choice(const rvmi_cli_options *o, rvmi_track_choice *choice);
 
 /* Returns 0, or -1 with a one-line message in err (a usage error). */
 int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen);

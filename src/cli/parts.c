@@ -31,6 +31,7 @@
 #include "cli/options.h"
 #include "cli/segments.h"
 #include "io/pngseq.h"
+#include "io/tracks.h"
 #include "io/writer.h"
 
 static int cmp_i64_parts(const void *a, const void *b)
@@ -719,35 +720,75 @@ static int open_part(part_reader *r, const char *path)
     return 0;
 }
 
-/* The input's audio as a whole run copies it: the best audio stream beside the video the
- * reader takes, moved back by the video's first timestamp as the reader moves it (*shift, in
- * the audio's time base). */
-static int open_audio(const char *input, AVFormatContext **fmt, int *aidx, int64_t *shift)
+/* The input's audio and subtitle tracks as a whole run carries them: those the choice
+ * keeps, each moved back by the video's first timestamp as the reader moves it (shift, in
+ * the track's time base). Returns 0, or an exit code with the message printed. */
+typedef struct {
+    AVFormatContext *fmt;
+    rvmi_track *tracks;
+    int ntracks;
+    int *track_of;      /* per input stream: its index in tracks, or -1 */
+    unsigned nstreams;  /* streams when opened (more may appear) */
+    int64_t *shift;
+} input_tracks;
+
+static void close_tracks(input_tracks *in)
 {
-    *fmt = NULL;
-    *aidx = -1;
-    if (avformat_open_input(fmt, input, NULL, NULL) < 0)
-        return -1;
-    if (avformat_find_stream_info(*fmt, NULL) < 0) {
-        avformat_close_input(fmt);
-        return -1;
+    avformat_close_input(&in->fmt);
+    free(in->tracks);
+    free(in->track_of);
+    free(in->shift);
+    memset(in, 0, sizeof(*in));
+}
+
+static int open_tracks(const char *input, const rvmi_track_choice *choice, input_tracks *in)
+{
+    char err[1024];
+    memset(in, 0, sizeof(*in));
+    if (avformat_open_input(&in->fmt, input, NULL, NULL) < 0 ||
+        avformat_find_stream_info(in->fmt, NULL) < 0) {
+        rvmi_cli_error("join: cannot read the audio and subtitles of %s", input);
+        close_tracks(in);
+        return RVMI_EXIT_BAD_INPUT;
     }
+    AVFormatContext *fmt = in->fmt;
     int vidx = -1;
-    for (unsigned i = 0; i < (*fmt)->nb_streams && vidx < 0; i++)
-        if ((*fmt)->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-            !((*fmt)->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+    for (unsigned i = 0; i < fmt->nb_streams && vidx < 0; i++)
+        if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+            !(fmt->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC))
             vidx = (int)i;
-    int a = av_find_best_stream(*fmt, AVMEDIA_TYPE_AUDIO, -1, vidx, NULL, 0);
-    if (a >= 0 && (*fmt)->streams[a]->codecpar->codec_id != AV_CODEC_ID_NONE)
-        *aidx = a;
-    *shift = 0;
-    if (*aidx >= 0 && vidx >= 0 && (*fmt)->streams[vidx]->start_time != AV_NOPTS_VALUE)
-        *shift = av_rescale_q((*fmt)->streams[vidx]->start_time, (*fmt)->streams[vidx]->time_base,
-                              (*fmt)->streams[*aidx]->time_base);
-    for (unsigned i = 0; i < (*fmt)->nb_streams; i++)
-        if ((int)i != *aidx)
-            (*fmt)->streams[i]->discard = AVDISCARD_ALL;
+    in->ntracks = rvmi_tracks_select(fmt, choice, &in->tracks, err, sizeof err);
+    if (in->ntracks < 0) {
+        rvmi_cli_error("join: %s", err);
+        close_tracks(in);
+        return RVMI_EXIT_USAGE;
+    }
+    in->nstreams = fmt->nb_streams;
+    in->track_of = malloc((fmt->nb_streams + 1) * sizeof(int));
+    in->shift = calloc((size_t)in->ntracks + 1, sizeof(int64_t));
+    if (!in->track_of || !in->shift) {
+        rvmi_cli_error("out of memory");
+        close_tracks(in);
+        return RVMI_EXIT_TRANSIENT;
+    }
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        in->track_of[i] = -1;
+    for (int t = 0; t < in->ntracks; t++) {
+        in->track_of[in->tracks[t].stream] = t;
+        if (vidx >= 0 && fmt->streams[vidx]->start_time != AV_NOPTS_VALUE)
+            in->shift[t] = av_rescale_q(fmt->streams[vidx]->start_time,
+                                        fmt->streams[vidx]->time_base, in->tracks[t].time_base);
+    }
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        if (in->track_of[i] < 0)
+            fmt->streams[i]->discard = AVDISCARD_ALL;
     return 0;
+}
+
+/* A notice about the tracks (one left out), on its own line. */
+static void join_notice(const char *msg)
+{
+    rvmi_cli_error("%s", msg);
 }
 
 /* The output's temporary name beside it (renamed when complete), its folder made. */
@@ -791,9 +832,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     }
     int status = RVMI_EXIT_TRANSIENT;
     part_reader pr = {NULL, -1};
-    AVFormatContext *ain = NULL;
-    int aidx = -1;
-    int64_t ashift = 0;
+    input_tracks ain = {0};
     rvmi_video_writer *w = NULL;
     AVPacket *vp = av_packet_alloc(), *ap = av_packet_alloc();
     AVCodecParameters *first = avcodec_parameters_alloc();
@@ -808,12 +847,14 @@ static int join_video(const job *j, const output *o, int64_t *frames)
         goto done;
     }
     avcodec_parameters_copy(first, pr.fmt->streams[pr.vidx]->codecpar);
-    int want_audio = !j->opt.no_audio && strcmp(o->kind, "alpha") != 0 && !p->images;
-    if (want_audio && open_audio(p->input, &ain, &aidx, &ashift) < 0) {
-        rvmi_cli_error("join: cannot read the audio of %s", p->input);
-        status = RVMI_EXIT_BAD_INPUT;
+    /* The input's audio and subtitles, once, as a whole run carries them (the matte
+     * carries none). */
+    rvmi_track_choice choice;
+    rvmi_cli_track_choice(&j->opt, &choice);
+    if (strcmp(o->kind, "alpha") != 0 && !p->images && !rvmi_track_choice_none(&choice) &&
+        (status = open_tracks(p->input, &choice, &ain)) != 0)
         goto done;
-    }
+    status = RVMI_EXIT_TRANSIENT;
     rvmi_video_writer_config vc;
     memset(&vc, 0, sizeof vc);
     vc.path = tmp;
@@ -824,16 +865,15 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     /* The time base a whole run gives its encoder: the input's. */
     vc.time_base = p->images ? av_inv_q(av_d2q(j->opt.input_fps, 1001000)) : p->time_base;
     vc.frame_rate = pr.fmt->streams[pr.vidx]->avg_frame_rate;
-    if (aidx >= 0) {
-        vc.audio = ain->streams[aidx]->codecpar;
-        vc.audio_time_base = ain->streams[aidx]->time_base;
-    }
+    vc.tracks = ain.tracks;
+    vc.ntracks = ain.ntracks;
+    vc.notice = join_notice;
     if (!(w = rvmi_video_writer_open(&vc, err, sizeof err))) {
         rvmi_cli_error("join: %s", err);
         goto done;
     }
-    /* Video from the parts in order and audio from the input, by time. */
-    int part = 0, have_v = 0, have_a = 0, audio_eof = aidx < 0;
+    /* Video from the parts in order and the tracks from the input, by time. */
+    int part = 0, have_v = 0, have_a = 0, audio_eof = ain.ntracks == 0, atrack = -1;
     AVRational vtb = pr.fmt->streams[pr.vidx]->time_base;
     *frames = 0;
     for (;;) {
@@ -864,14 +904,15 @@ static int join_video(const job *j, const output *o, int64_t *frames)
             vtb = pr.fmt->streams[pr.vidx]->time_base;
         }
         while (!have_a && !audio_eof) {
-            if (av_read_frame(ain, ap) < 0) {
+            if (av_read_frame(ain.fmt, ap) < 0) {
                 audio_eof = 1;
-            } else if (ap->stream_index == aidx) {
+            } else if (ap->stream_index >= 0 && (unsigned)ap->stream_index < ain.nstreams &&
+                       (atrack = ain.track_of[ap->stream_index]) >= 0) {
                 have_a = 1;
                 if (ap->pts != AV_NOPTS_VALUE)
-                    ap->pts -= ashift;
+                    ap->pts -= ain.shift[atrack];
                 if (ap->dts != AV_NOPTS_VALUE)
-                    ap->dts -= ashift;
+                    ap->dts -= ain.shift[atrack];
             } else {
                 av_packet_unref(ap);
             }
@@ -881,7 +922,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
         int64_t vt = have_v ? (vp->dts != AV_NOPTS_VALUE ? vp->dts : vp->pts) : 0;
         int64_t at = have_a ? (ap->dts != AV_NOPTS_VALUE ? ap->dts : ap->pts) : 0;
         int video_first = have_v && (!have_a || at == AV_NOPTS_VALUE ||
-                                     av_compare_ts(vt, vtb, at, ain->streams[aidx]->time_base) <= 0);
+                                     av_compare_ts(vt, vtb, at, ain.tracks[atrack].time_base) <= 0);
         int ret;
         if (video_first) {
             ret = rvmi_video_writer_packet(w, vp, vtb, err, sizeof err);
@@ -889,7 +930,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
             have_v = 0;
             (*frames)++;
         } else {
-            ret = rvmi_video_writer_audio(w, ap, err, sizeof err);
+            ret = rvmi_video_writer_track(w, atrack, ap, err, sizeof err);
             av_packet_unref(ap);
             have_a = 0;
         }
@@ -902,6 +943,8 @@ static int join_video(const job *j, const output *o, int64_t *frames)
         rvmi_cli_error("join: %s", err);
         goto done;
     }
+    for (int i = 0; rvmi_video_writer_warning(w, i); i++)
+        rvmi_cli_error("warning: %s", rvmi_video_writer_warning(w, i));
     if (rename(tmp, o->path) < 0) {
         rvmi_cli_error("join: cannot rename the finished %s to %s: %s", tmp, o->path,
                     strerror(errno));
@@ -913,7 +956,7 @@ done:
         unlink(tmp);
     rvmi_video_writer_free(w);
     avformat_close_input(&pr.fmt);
-    avformat_close_input(&ain);
+    close_tracks(&ain);
     av_packet_free(&vp);
     av_packet_free(&ap);
     avcodec_parameters_free(&first);

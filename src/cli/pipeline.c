@@ -25,8 +25,8 @@
  * at 4K). */
 #define RGB_BUFFERS 1
 #define PACKED_BUFFERS 1
-/* Items in each queue: frames (bounded by the pools anyway) and audio packets, which travel
- * in the same queues, in input order, to stay in step with the frames. */
+/* Items in each queue: frames (bounded by the pools anyway) and audio and subtitle packets,
+ * which travel in the same queues, in input order, to stay in step with the frames. */
 #define QUEUE_ITEMS 32
 
 typedef struct {
@@ -36,7 +36,8 @@ typedef struct {
     int64_t pts, duration;
     int warmup;      /* VIDEO: a segment's warm-up frame: through the network, not written */
     int restart;     /* VIDEO: the network starts over at this frame */
-    AVPacket *packet;
+    AVPacket *packet; /* PACKET: of an audio or subtitle track */
+    int track;
 } item;
 
 /* Buffers of one size; get blocks while all are in use. */
@@ -162,6 +163,7 @@ static void *decode_thread(void *arg)
         it->warmup = ri.warmup;
         it->restart = ri.restart;
         it->packet = ri.packet;
+        it->track = ri.track;
         if (k == RVM_ITEM_VIDEO) {
             it->rgb = rgb;
             rgb = NULL;
@@ -305,11 +307,11 @@ static void *encode_thread(void *arg)
     item *it;
     while ((it = rvmi_queue_pop(&r->matted))) {
         int ret = 0;
-        if (it->kind == RVM_ITEM_AUDIO) {
+        if (it->kind == RVM_ITEM_PACKET) {
             for (int i = 0; i < p->noutputs && ret == 0; i++)
-                if (p->outputs[i].audio && p->outputs[i].video)
-                    ret = rvmi_video_writer_audio(p->outputs[i].video, it->packet, err,
-                                                 sizeof(err));
+                if (p->outputs[i].tracks && p->outputs[i].video)
+                    ret = rvmi_video_writer_track(p->outputs[i].video, it->track, it->packet,
+                                                  err, sizeof(err));
         } else {
             /* Each writer first takes the pixels into its own picture; the packed buffer
              * then goes back to the network before the (slower) encoding. */

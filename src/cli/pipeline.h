@@ -22,7 +22,8 @@ typedef struct {
     rvmi_out_kind kind;
     rvmi_layout layout;       /* what is written: gray (alpha), RGB, RGBA (transparent) */
     int depth;               /* 8, or 16 for PNG sequences */
-    int audio;               /* carries the input's audio (composition/foreground videos) */
+    int tracks;              /* carries the input's audio and subtitle tracks
+                                (composition/foreground videos) */
     rvmi_video_writer *video; /* exactly one of video and png */
     rvmi_png_writer *png;
 } rvmi_pipeline_output;

@@ -27,6 +27,7 @@
 #include <libavdevice/version.h>
 #endif
 
+#include "io/tracks.h"
 #include "kernels/clones.h"
 #include "rvm.h"
 
@@ -43,7 +44,7 @@ struct rvmi_reader {
     AVFormatContext *fmt;
     AVIOContext *pipe;       /* stdin, opened and probed here */
     AVCodecContext *dec;
-    int vidx, aidx;
+    int vidx;
     AVPacket *pkt;
     AVFrame *frame;
     /* Interlaced frames go through libavfilter's bwdif (built at the first one): the
@@ -64,12 +65,23 @@ struct rvmi_reader {
     int last_w, last_h, last_rot, last_flip, changes;
     int input_eof;           /* av_read_frame said EOF (decoder flushed) */
     int video_done;          /* no more video frames wanted */
-    int audio_done;          /* no more audio packets wanted */
+    int audio_done;          /* no more audio packets wanted (every audio track done) */
+    /* The audio and subtitle tracks carried (opt.tracks), and for each its window of
+     * wanted timestamps, the shift applied (in its time base) and its MPEG-TS jumps
+     * closed (close_gaps). track_of: per input stream, its index in tracks or -1. */
+    rvmi_track *tracks;
+    int ntracks;
+    struct carried {
+        int64_t start, end, shift;
+        int done;
+        int64_t discont_us, next_dts, last_dts;
+    } *carried;
+    int *track_of;
+    unsigned ntrack_of;      /* streams when the input was opened (more may appear) */
     int64_t frames_out;
     int decode_errors;
     /* Window of wanted timestamps and the shift applied (video tb / audio tb). */
     int64_t v_start, v_end, v_shift;
-    int64_t a_start, a_end, a_shift;
     int64_t last_pts;        /* last returned pts (before shifting), for monotonic output */
     /* Formats whose timestamps may jump (MPEG-TS): per stream, the offset (us) that closes
      * the jumps seen so far, the dts expected next and the last one (us, offset included). */
@@ -77,8 +89,7 @@ struct rvmi_reader {
     int read_error;          /* the error that ended reading early (0: none, or EOF) */
     int64_t data_end_us;     /* where the packets read so far end (us, input clock) */
     int end_reported;
-    int64_t v_discont_us, a_discont_us;
-    int64_t v_next_dts, v_last_dts, a_next_dts, a_last_dts;
+    int64_t v_discont_us, v_next_dts, v_last_dts;
     int gaps_closed;
     int segment_reseeked;    /* a segment's seek overshot: reading restarted from the start */
     int64_t default_duration;
@@ -107,6 +118,7 @@ struct rvmi_reader {
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void update_audio_done(rvmi_reader *r);
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -916,16 +928,32 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         set_err(err, errlen, "%s: no video stream", source);
         return -1;
     }
-    r->aidx = -1;
-    if (r->opt.want_audio) {
-        int a = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, r->vidx, NULL, 0);
-        if (a >= 0 && r->fmt->streams[a]->codecpar->codec_id != AV_CODEC_ID_NONE)
-            r->aidx = a;
+    if (!(r->track_of = malloc(r->fmt->nb_streams * sizeof(int)))) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    r->ntrack_of = r->fmt->nb_streams;
+    for (unsigned i = 0; i < r->ntrack_of; i++)
+        r->track_of[i] = -1;
+    if (r->opt.tracks) {
+        r->ntracks = rvmi_tracks_select(r->fmt, r->opt.tracks, &r->tracks, err, errlen);
+        if (r->ntracks < 0) {
+            r->ntracks = 0;
+            if (r->opt.tracks_refused)
+                *r->opt.tracks_refused = 1;
+            return -1;
+        }
+        if (r->ntracks > 0 && !(r->carried = calloc((size_t)r->ntracks, sizeof(*r->carried)))) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        for (int i = 0; i < r->ntracks; i++)
+            r->track_of[r->tracks[i].stream] = i;
     }
     /* Audio not carried is still demuxed (not decoded): where the input ends is judged from
      * every stream (report_end). */
-    for (unsigned i = 0; i < r->fmt->nb_streams; i++)
-        if ((int)i != r->vidx && (int)i != r->aidx &&
+    for (unsigned i = 0; i < r->ntrack_of; i++)
+        if ((int)i != r->vidx && r->track_of[i] < 0 &&
             r->fmt->streams[i]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
 
@@ -996,18 +1024,24 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
      * input's. Audio before the first frame is kept (an encoder's priming, which the edit
      * list or the decoder skips) unless --start cuts it. */
     int64_t vs0 = vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0;
-    AVRational a_tb = r->aidx >= 0 ? r->fmt->streams[r->aidx]->time_base : (AVRational){1, 1};
     int64_t skip_us = r->opt.start > 0 ? (int64_t)llround(r->opt.start * AV_TIME_BASE) : 0;
     r->v_shift = vs0 + av_rescale_q(skip_us, AV_TIME_BASE_Q, r->tb);
-    r->a_shift = av_rescale_q(vs0, r->tb, a_tb) + av_rescale_q(skip_us, AV_TIME_BASE_Q, a_tb);
     r->v_start = r->opt.start > 0 ? r->v_shift : INT64_MIN;
-    r->a_start = r->opt.start > 0 ? r->a_shift : INT64_MIN;
     r->v_end = INT64_MAX;
-    r->a_end = INT64_MAX;
+    for (int i = 0; i < r->ntracks; i++) {
+        struct carried *c = &r->carried[i];
+        AVRational a_tb = r->tracks[i].time_base;
+        c->shift = av_rescale_q(vs0, r->tb, a_tb) + av_rescale_q(skip_us, AV_TIME_BASE_Q, a_tb);
+        c->start = r->opt.start > 0 ? c->shift : INT64_MIN;
+        c->end = INT64_MAX;
+        c->next_dts = c->last_dts = AV_NOPTS_VALUE;
+        if (r->opt.duration >= 0)
+            c->end = c->shift + av_rescale_q((int64_t)llround(r->opt.duration * AV_TIME_BASE),
+                                             AV_TIME_BASE_Q, a_tb);
+    }
     if (r->opt.duration >= 0) {
         int64_t d_us = (int64_t)llround(r->opt.duration * AV_TIME_BASE);
         r->v_end = r->v_shift + av_rescale_q(d_us, AV_TIME_BASE_Q, r->tb);
-        r->a_end = r->a_shift + av_rescale_q(d_us, AV_TIME_BASE_Q, a_tb);
     }
     if (r->opt.start > 0) {
         /* A failed seek (a pipe) is fine: frames before the start are decoded and dropped
@@ -1016,7 +1050,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
                       AVSEEK_FLAG_BACKWARD);
     }
     r->discont = (r->fmt->iformat->flags & AVFMT_TS_DISCONT) != 0;
-    r->v_next_dts = r->a_next_dts = r->v_last_dts = r->a_last_dts = AV_NOPTS_VALUE;
+    r->v_next_dts = r->v_last_dts = AV_NOPTS_VALUE;
     if (r->opt.segment) {
         /* To a keyframe at or before the warm-up start; take_frame checks where it landed. */
         r->v_start = r->opt.segment_from;
@@ -1075,8 +1109,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     }
     r->last_pts = AV_NOPTS_VALUE;
     r->data_end_us = AV_NOPTS_VALUE;
-    if (r->aidx < 0)
-        r->audio_done = 1;
+    update_audio_done(r);
     return 0;
 }
 
@@ -1091,7 +1124,7 @@ rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt
     r->opt = *opt;
     if (r->opt.image_fps <= 0)
         r->opt.image_fps = 30;
-    r->vidx = r->aidx = -1;
+    r->vidx = -1;
     struct stat st;
     int ret;
     const char *dot = strrchr(source, '.');
@@ -1125,6 +1158,9 @@ void rvmi_reader_close(rvmi_reader *r)
     free(r->rotbuf);
     free(r->yuv_tmp);
     free(r->hdr_buf);
+    free(r->tracks);
+    free(r->carried);
+    free(r->track_of);
     for (int i = 0; i < r->nfiles; i++)
         free(r->files[i]);
     free(r->files);
@@ -1259,18 +1295,71 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *
     return 1;
 }
 
+/* Every audio track carried has had its last packet (reading can stop once the video has
+ * too; subtitles are sparse, and those before the end have been read by then). */
+static void update_audio_done(rvmi_reader *r)
+{
+    int done = 1;
+    for (int i = 0; i < r->ntracks; i++)
+        if (r->tracks[i].type == AVMEDIA_TYPE_AUDIO && !r->carried[i].done)
+            done = 0;
+    r->audio_done = done;
+}
+
+/* A carried track's packet in the window --start and --duration keep, moved as the video
+ * is. Returns 1 when it is returned, 0 when it is dropped. */
+static int carry_packet(rvmi_reader *r, int track, AVPacket *p)
+{
+    struct carried *c = &r->carried[track];
+    int subtitle = r->tracks[track].type == AVMEDIA_TYPE_SUBTITLE;
+    if (p->pts != AV_NOPTS_VALUE) {
+        int64_t end = p->pts + (p->duration > 0 ? p->duration : 0);
+        if (p->pts >= c->end) {
+            /* Subtitles come in any order relative to the audio's end: one past the end
+             * does not end the track. */
+            if (!subtitle) {
+                c->done = 1;
+                update_audio_done(r);
+            }
+            av_packet_unref(p);
+            return 0;
+        }
+        if (end <= c->start && c->start != INT64_MIN) {
+            av_packet_unref(p);
+            return 0;
+        }
+        if (subtitle && c->start != INT64_MIN && p->pts < c->start) {
+            /* A cue already on screen at --start is shown from the start, for what is left
+             * of it. */
+            if (p->duration > 0)
+                p->duration = end - c->start;
+            p->pts = c->start;
+        }
+        /* And one still on screen at the end of --duration, up to there (it would make the
+         * output last longer than its picture). */
+        if (subtitle && c->end != INT64_MAX && p->duration > 0 && end > c->end)
+            p->duration = c->end - p->pts;
+        p->pts -= c->shift;
+    }
+    if (subtitle && p->pts != AV_NOPTS_VALUE)
+        p->dts = p->pts;
+    else if (p->dts != AV_NOPTS_VALUE)
+        p->dts -= c->shift;
+    return 1;
+}
+
 /* Transport streams restart or jump their clocks (splices, a concatenation, a 33-bit wrap
  * libavformat could not place): as ffmpeg does for such formats, a jump of more than 10 s
  * either way, or back by more than 0.1 s, is closed by an offset applied from there on, so
  * the frames keep their order and their spacing. Each stream closes its own jump (both jump
  * by the same amount, to within a frame): the packets of one stream can run ahead of the
  * other's across the jump, and one shared offset would then see a jump back and forth. */
-static void close_gaps(rvmi_reader *r, AVPacket *p, int video)
+static void close_gaps(rvmi_reader *r, AVPacket *p, int video, struct carried *c)
 {
     AVRational tb = r->fmt->streams[p->stream_index]->time_base;
-    int64_t *next = video ? &r->v_next_dts : &r->a_next_dts;
-    int64_t *last = video ? &r->v_last_dts : &r->a_last_dts;
-    int64_t *offset = video ? &r->v_discont_us : &r->a_discont_us;
+    int64_t *next = video ? &r->v_next_dts : &c->next_dts;
+    int64_t *last = video ? &r->v_last_dts : &c->last_dts;
+    int64_t *offset = video ? &r->v_discont_us : &c->discont_us;
     int64_t ts = p->dts != AV_NOPTS_VALUE ? p->dts : p->pts;
     if (ts != AV_NOPTS_VALUE) {
         int64_t us = av_rescale_q(ts, tb, AV_TIME_BASE_Q) + *offset;
@@ -1496,8 +1585,20 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
             continue;
         }
         AVPacket *p = r->pkt;
-        if (r->discont && (p->stream_index == r->vidx || p->stream_index == r->aidx))
-            close_gaps(r, p, p->stream_index == r->vidx);
+        int track = p->stream_index >= 0 && (unsigned)p->stream_index < r->ntrack_of
+                        ? r->track_of[p->stream_index]
+                        : -1;
+        if (r->discont && track >= 0 && r->tracks[track].type == AVMEDIA_TYPE_SUBTITLE) {
+            /* Cues are sparse (a minute apart is no jump): they follow the video's clock. */
+            int64_t off = av_rescale_q(r->v_discont_us, AV_TIME_BASE_Q,
+                                       r->tracks[track].time_base);
+            if (p->pts != AV_NOPTS_VALUE)
+                p->pts += off;
+            if (p->dts != AV_NOPTS_VALUE)
+                p->dts += off;
+        } else if (r->discont && (p->stream_index == r->vidx || track >= 0)) {
+            close_gaps(r, p, p->stream_index == r->vidx, track >= 0 ? &r->carried[track] : NULL);
+        }
         if (p->pts != AV_NOPTS_VALUE) {
             int64_t end = av_rescale_q(p->pts + (p->duration > 0 ? p->duration : 0),
                                        r->fmt->streams[p->stream_index]->time_base,
@@ -1518,22 +1619,7 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
             }
             continue;
         }
-        if (p->stream_index == r->aidx && !r->audio_done) {
-            if (p->pts != AV_NOPTS_VALUE) {
-                int64_t end = p->pts + (p->duration > 0 ? p->duration : 0);
-                if (p->pts >= r->a_end) {
-                    r->audio_done = 1;
-                    av_packet_unref(p);
-                    continue;
-                }
-                if (end <= r->a_start && r->a_start != INT64_MIN) {
-                    av_packet_unref(p);
-                    continue;
-                }
-                p->pts -= r->a_shift;
-            }
-            if (p->dts != AV_NOPTS_VALUE)
-                p->dts -= r->a_shift;
+        if (track >= 0 && !r->carried[track].done && carry_packet(r, track, p)) {
             AVPacket *out = av_packet_alloc();
             if (!out) {
                 av_packet_unref(p);
@@ -1542,7 +1628,8 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
             }
             av_packet_move_ref(out, p);
             item->packet = out;
-            return RVM_ITEM_AUDIO;
+            item->track = track;
+            return RVM_ITEM_PACKET;
         }
         av_packet_unref(p);
     }
@@ -1568,12 +1655,8 @@ AVRational rvmi_reader_frame_rate(const rvmi_reader *r) { return r->fps; }
 int64_t rvmi_reader_frame_estimate(const rvmi_reader *r) { return r->estimate; }
 int rvmi_reader_is_folder(const rvmi_reader *r) { return r->dir != NULL; }
 
-const AVCodecParameters *rvmi_reader_audio_params(const rvmi_reader *r)
+const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count)
 {
-    return r->aidx >= 0 ? r->fmt->streams[r->aidx]->codecpar : NULL;
-}
-
-AVRational rvmi_reader_audio_time_base(const rvmi_reader *r)
-{
-    return r->aidx >= 0 ? r->fmt->streams[r->aidx]->time_base : (AVRational){1, 1};
+    *count = r->ntracks;
+    return r->tracks;
 }

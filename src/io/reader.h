@@ -1,6 +1,6 @@
 /* Input media: a video file, an image folder, any FFmpeg input, or stdin ("-"), decoded into
- * packed RGB24 frames with their timestamps, plus the input's audio packets (untouched) so
- * that writers can carry them along.
+ * packed RGB24 frames with their timestamps, plus the packets of the audio and subtitle
+ * tracks chosen (untouched) so that writers can carry them along.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_IO_READER_H
 #define RVM_IO_READER_H
@@ -12,6 +12,8 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/rational.h>
 
+#include "io/tracks.h"
+
 typedef struct rvmi_reader rvmi_reader;
 
 typedef struct {
@@ -19,7 +21,11 @@ typedef struct {
     double start;            /* seconds to skip from the beginning (0: none) */
     double duration;         /* seconds to keep (< 0: all) */
     double image_fps;        /* frame rate given to image folders (> 0) */
-    int want_audio;          /* also return the first audio stream's packets */
+    /* Also return the packets of these audio and subtitle tracks (NULL: none). A choice
+     * the input cannot meet (a track it does not have) fails the open, with
+     * *tracks_refused (when set) made 1: a usage error rather than a bad input. */
+    const rvmi_track_choice *tracks;
+    int *tracks_refused;
     /* Called (when set) with a one-line note about the input that the user should know
      * (the picture changes size mid-stream, ...). */
     void (*notice)(const char *msg);
@@ -35,10 +41,10 @@ typedef struct {
     int64_t segment_from, segment_begin, segment_end;
 } rvmi_reader_options;
 
-typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_AUDIO = 2 } rvmi_item_kind;
+typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_PACKET = 2 } rvmi_item_kind;
 
-/* What one read returns. Timestamps are in rvmi_reader_time_base() (video) or
- * rvmi_reader_audio_time_base() (audio), already shifted by --start. */
+/* What one read returns. Timestamps are in rvmi_reader_time_base() (video) or the track's
+ * time base (packets), already shifted by --start. */
 typedef struct {
     uint8_t *rgb;      /* VIDEO: width*height*3 bytes, malloc'ed and now owned by the caller
                           (rvmi_reader_read), or the caller's buffer (rvmi_reader_read_into) */
@@ -46,7 +52,8 @@ typedef struct {
     int64_t duration;  /* VIDEO: how long the frame is shown (> 0) */
     int restart;       /* VIDEO: the picture changed size or orientation here: the network's
                           memory of earlier frames no longer applies */
-    AVPacket *packet;  /* AUDIO: owned by the caller (av_packet_free) */
+    AVPacket *packet;  /* PACKET: owned by the caller (av_packet_free) */
+    int track;         /* PACKET: its track, an index into rvmi_reader_tracks() */
     int warmup;        /* VIDEO: a segment's warm-up frame (run through the network only) */
 } rvmi_read_item;
 
@@ -71,9 +78,8 @@ AVRational rvmi_reader_time_base(const rvmi_reader *r);
 AVRational rvmi_reader_frame_rate(const rvmi_reader *r);
 /* Expected number of frames, or -1 when the input cannot tell (stdin, devices). */
 int64_t rvmi_reader_frame_estimate(const rvmi_reader *r);
-/* The audio stream (NULL when there is none or it was not asked for). */
-const AVCodecParameters *rvmi_reader_audio_params(const rvmi_reader *r);
-AVRational rvmi_reader_audio_time_base(const rvmi_reader *r);
+/* The audio and subtitle tracks whose packets are returned (*count 0: none). */
+const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count);
 /* Whether a file name is one an image folder's frames are taken from (by extension). */
 int rvmi_is_image_name(const char *name);
 /* Whether the source is an image folder. */

@@ -1,9 +1,10 @@
 /* Video outputs: encoder + muxer (libavcodec/libavformat), RGB -> YUV with libswscale, the
- * input's audio copied or re-encoded.
+ * input's audio and subtitle tracks copied or converted.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "io/writer.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "io/audio.h"
 #include "io/avlog.h"
+#include "io/subtitle.h"
 
 static const struct {
     rvmi_codec codec;
@@ -141,17 +143,30 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
  * reordered) get it back; the muxer needs it for the last frame's length. */
 #define DUR_SLOTS 512
 
+#define MAX_WARNINGS 8
+
+/* One of the input's tracks in this output. */
+typedef struct {
+    rvmi_video_writer *w;
+    const rvmi_track *in;
+    AVStream *st;                  /* NULL: left out */
+    rvmi_audio_transcoder *atx;    /* audio re-encoded */
+    rvmi_subtitle_converter *stx;  /* subtitles converted */
+    int dropped;                   /* converting failed: the rest of the track is left out */
+} out_track;
+
 struct rvmi_video_writer {
     rvmi_video_writer_config cfg;
     AVFormatContext *oc;
     AVCodecContext *enc;
-    AVStream *vst, *ast;
+    AVStream *vst;
     AVFrame *frame;
     AVPacket *pkt;
     struct SwsContext *sws;   /* NULL when gray_lut does the conversion */
     uint8_t gray_lut[256];    /* grey -> limited-range luma, for an alpha matte in 8-bit YUV */
     int use_lut;
-    rvmi_audio_transcoder *atx;
+    out_track *tracks;
+    int ntracks, naudio;      /* naudio: audio tracks kept */
     int header_written;
     char *name;
     int64_t dur_pts[DUR_SLOTS], dur_val[DUR_SLOTS];
@@ -161,10 +176,22 @@ struct rvmi_video_writer {
     int64_t size_limit;     /* the process's file size limit (RLIMIT_FSIZE), or 0 */
     int64_t frames_in, video_packets, video_bytes, packets;
     int near_limit;
-    int audio_write_failed; /* writing an audio packet failed (fatal, like video) */
-    int audio_dropped;      /* re-encoding failed: the rest of the audio is left out */
-    char warning[600];
+    int track_write_failed; /* writing a track's packet failed (fatal, like video) */
+    char warnings[MAX_WARNINGS][600];
+    int nwarnings;
 };
+
+static void add_warning(rvmi_video_writer *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_warning(rvmi_video_writer *w, const char *fmt, ...)
+{
+    if (w->nwarnings >= MAX_WARNINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->warnings[w->nwarnings++], sizeof w->warnings[0], fmt, ap);
+    va_end(ap);
+}
 
 static void averr_msg(char *err, size_t errlen, const char *name, const char *what, int code)
 {
@@ -235,28 +262,45 @@ static int write_packet(rvmi_video_writer *w, AVPacket *pkt, AVStream *st, AVRat
     return 0;
 }
 
-static int emit_audio(void *opaque, AVPacket *pkt, char *err, size_t errlen)
+static int emit_track(void *opaque, AVPacket *pkt, char *err, size_t errlen)
 {
-    rvmi_video_writer *w = opaque;
-    int ret = write_packet(w, pkt, w->ast, rvmi_audio_transcoder_encoder(w->atx)->time_base, err,
-                           errlen);
+    out_track *t = opaque;
+    AVRational tb = t->atx ? rvmi_audio_transcoder_encoder(t->atx)->time_base : t->in->time_base;
+    int ret = write_packet(t->w, pkt, t->st, tb, err, errlen);
     if (ret < 0)
-        w->audio_write_failed = 1;
+        t->w->track_write_failed = 1;
     return ret;
 }
 
-/* Re-encoded audio: an audio failure other than writing (a decoder or encoder error) leaves
- * the rest of the audio out with a warning; the video never fails because of its audio. */
-static int feed_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen)
+/* "audio track 1 (aac, fra)": names a track in a warning, or "the audio" when it is the
+ * output's only audio track. */
+static void track_name(const out_track *t, char *out, size_t outlen)
 {
-    if (w->audio_dropped)
+    if (t->in->type == AVMEDIA_TYPE_AUDIO && t->w->naudio == 1)
+        snprintf(out, outlen, "the audio");
+    else
+        rvmi_track_describe(t->in, out, outlen);
+}
+
+/* A converted track: a failure other than writing (a decoder or encoder error) leaves the
+ * rest of the track out with a warning; the video never fails because of its audio or
+ * subtitles. pkt NULL: the end. */
+static int feed_track(out_track *t, const AVPacket *pkt, char *err, size_t errlen)
+{
+    rvmi_video_writer *w = t->w;
+    if (t->dropped)
         return 0;
-    if (rvmi_audio_transcoder_feed(w->atx, pkt, emit_audio, w, err, errlen) == 0)
+    int ret = t->atx ? rvmi_audio_transcoder_feed(t->atx, pkt, emit_track, t, err, errlen)
+              : pkt  ? rvmi_subtitle_converter_feed(t->stx, pkt, emit_track, t, err, errlen)
+                     : 0;
+    if (ret == 0)
         return 0;
-    if (w->audio_write_failed)
+    if (w->track_write_failed)
         return -1;
-    w->audio_dropped = 1;
-    snprintf(w->warning, sizeof w->warning, "%s: the audio stops early: %s", w->name, err);
+    t->dropped = 1;
+    char name[300];
+    track_name(t, name, sizeof name);
+    add_warning(w, "%s: %s stops early: %s", w->name, name, err);
     return 0;
 }
 
@@ -283,6 +327,16 @@ static int drain_video(rvmi_video_writer *w, char *err, size_t errlen)
     }
 }
 
+/* MP4, QuickTime and their kin (FFmpeg's MOV muxer). */
+static int is_mov_family(const AVOutputFormat *of)
+{
+    static const char *const names[] = {"mov", "mp4", "ipod", "3gp", "3g2", "ismv", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcmp(of->name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Whether the audio can be copied as it is. FFmpeg's MOV/MP4 muxer accepts more than
  * players take (Opus in .mov fails at the header, Opus or FLAC in .mp4 plays in few
  * places): there only what QuickTime, browsers and editors play is copied, the rest
@@ -291,64 +345,195 @@ static int audio_copy_fits(const AVOutputFormat *of, enum AVCodecID id)
 {
     if (avformat_query_codec(of, id, FF_COMPLIANCE_NORMAL) != 1)
         return 0;
-    static const char *const mov_family[] = {"mov", "mp4", "ipod", "3gp", "3g2", "ismv", NULL};
-    for (int i = 0; mov_family[i]; i++)
-        if (strcmp(of->name, mov_family[i]) == 0) {
-            switch (id) {
-            case AV_CODEC_ID_AAC:
-            case AV_CODEC_ID_MP3:
-            case AV_CODEC_ID_ALAC:
-            case AV_CODEC_ID_AC3:
-            case AV_CODEC_ID_EAC3:
-                return 1;
-            case AV_CODEC_ID_PCM_S16LE:
-            case AV_CODEC_ID_PCM_S16BE:
-            case AV_CODEC_ID_PCM_S24LE:
-            case AV_CODEC_ID_PCM_S24BE:
-            case AV_CODEC_ID_PCM_F32LE:
-            case AV_CODEC_ID_PCM_F32BE:
-                return strcmp(of->name, "mov") == 0;
-            default:
-                return 0;
-            }
-        }
-    return 1;
+    if (!is_mov_family(of))
+        return 1;
+    switch (id) {
+    case AV_CODEC_ID_AAC:
+    case AV_CODEC_ID_MP3:
+    case AV_CODEC_ID_ALAC:
+    case AV_CODEC_ID_AC3:
+    case AV_CODEC_ID_EAC3:
+        return 1;
+    case AV_CODEC_ID_PCM_S16LE:
+    case AV_CODEC_ID_PCM_S16BE:
+    case AV_CODEC_ID_PCM_S24LE:
+    case AV_CODEC_ID_PCM_S24BE:
+    case AV_CODEC_ID_PCM_F32LE:
+    case AV_CODEC_ID_PCM_F32BE:
+        return strcmp(of->name, "mov") == 0;
+    default:
+        return 0;
+    }
 }
 
-static int setup_audio(rvmi_video_writer *w, char *err, size_t errlen)
+/* QuickTime (.mov) stores languages as Macintosh language codes, which FFmpeg knows by
+ * ISO 639-2 names, mostly the bibliographic ones (ger, not deu): a terminology code, as
+ * Matroska and MP4 files often hold, would become "und". These are the pairs whose other
+ * name FFmpeg's .mov table knows (checked against FFmpeg 5.1's muxer). */
+static const char *mov_language(const char *lang)
 {
-    const AVCodecParameters *ap = w->cfg.audio;
+    static const char *const pairs[][2] = {
+        {"sqi", "alb"}, {"hye", "arm"}, {"eus", "baq"}, {"mya", "bur"}, {"zho", "chi"},
+        {"cze", "ces"}, {"nld", "dut"}, {"fre", "fra"}, {"kat", "geo"}, {"deu", "ger"},
+        {"ell", "gre"}, {"isl", "ice"}, {"mkd", "mac"}, {"msa", "may"}, {"fas", "per"},
+        {"rum", "ron"}, {"slo", "slk"}, {"bod", "tib"}, {"cym", "wel"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (strcmp(lang, pairs[i][0]) == 0)
+            return pairs[i][1];
+    return lang;
+}
+
+/* The track's language, title and flags on its output stream. */
+static int copy_track_tags(rvmi_video_writer *w, out_track *t, int converted)
+{
+    AVStream *st = t->st;
     const AVOutputFormat *of = w->oc->oformat;
-    w->ast = avformat_new_stream(w->oc, NULL);
-    if (!w->ast) {
+    if (av_dict_copy(&st->metadata, t->in->metadata, 0) < 0)
+        return -1;
+    /* The encoder named is the input's, no longer this stream's. */
+    if (converted)
+        av_dict_set(&st->metadata, "encoder", NULL, 0);
+    st->disposition = t->in->disposition &
+                      ~(AV_DISPOSITION_ATTACHED_PIC | AV_DISPOSITION_TIMED_THUMBNAILS);
+    if (is_mov_family(of)) {
+        /* MP4 and QuickTime name a track by its handler name: FFmpeg's muxer writes no
+         * track title. */
+        const AVDictionaryEntry *title = av_dict_get(t->in->metadata, "title", NULL, 0);
+        if (title && av_dict_set(&st->metadata, "handler_name", title->value, 0) < 0)
+            return -1;
+        const AVDictionaryEntry *lang = av_dict_get(st->metadata, "language", NULL, 0);
+        if (lang && strcmp(of->name, "mov") == 0 &&
+            av_dict_set(&st->metadata, "language", mov_language(lang->value), 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sets up an audio track: copied, or re-encoded. Returns 1 when it is kept, 0 when it is
+ * left out (why says why), -1 on a fatal error. */
+static int setup_audio(rvmi_video_writer *w, out_track *t, char *why, size_t whylen)
+{
+    const AVCodecParameters *ap = t->in->par;
+    const AVOutputFormat *of = w->oc->oformat;
+    if (audio_copy_fits(of, ap->codec_id)) {
+        /* Stream copy: the audio is not touched at all. */
+        if (!(t->st = avformat_new_stream(w->oc, NULL)) ||
+            avcodec_parameters_copy(t->st->codecpar, ap) < 0)
+            return -1;
+        /* The input container's tag may mean nothing in this one. */
+        t->st->codecpar->codec_tag = 0;
+        t->st->time_base = t->in->time_base;
+        return copy_track_tags(w, t, 0) < 0 ? -1 : 1;
+    }
+    enum AVCodecID target = strcmp(of->name, "webm") == 0 ? AV_CODEC_ID_OPUS : AV_CODEC_ID_AAC;
+    t->atx = rvmi_audio_transcoder_open(ap, t->in->time_base, target,
+                                        (of->flags & AVFMT_GLOBALHEADER) != 0, why, whylen);
+    if (!t->atx)
+        return 0;
+    const AVCodecContext *ae = rvmi_audio_transcoder_encoder(t->atx);
+    if (!(t->st = avformat_new_stream(w->oc, NULL)) ||
+        avcodec_parameters_from_context(t->st->codecpar, ae) < 0)
+        return -1;
+    t->st->time_base = ae->time_base;
+    return copy_track_tags(w, t, 1) < 0 ? -1 : 1;
+}
+
+/* Sets up a subtitle track: copied where the container holds it as it is (and players
+ * show it there), else converted when it is text: mov_text is what MP4 and QuickTime
+ * players show, WebVTT is the only kind WebM has, SubRip the plainest Matroska takes.
+ * Subtitles that are pictures (DVD, Blu-ray, DVB) only Matroska keeps. Returns as
+ * setup_audio. */
+static int setup_subtitle(rvmi_video_writer *w, out_track *t, char *why, size_t whylen)
+{
+    const AVCodecParameters *sp = t->in->par;
+    const AVOutputFormat *of = w->oc->oformat;
+    const AVCodecDescriptor *desc = avcodec_descriptor_get(sp->codec_id);
+    int text = desc && (desc->props & AV_CODEC_PROP_TEXT_SUB);
+    const char *ext = of->extensions ? of->extensions : of->name;
+    char first_ext[16];
+    snprintf(first_ext, sizeof first_ext, "%.*s", (int)strcspn(ext, ","), ext);
+    enum AVCodecID target = AV_CODEC_ID_NONE;
+    int copy = 0;
+    if (is_mov_family(of)) {
+        copy = sp->codec_id == AV_CODEC_ID_MOV_TEXT;
+        target = AV_CODEC_ID_MOV_TEXT;
+    } else if (strcmp(of->name, "webm") == 0) {
+        copy = sp->codec_id == AV_CODEC_ID_WEBVTT;
+        target = AV_CODEC_ID_WEBVTT;
+    } else {
+        copy = avformat_query_codec(of, sp->codec_id, FF_COMPLIANCE_NORMAL) == 1;
+        if (strcmp(of->name, "matroska") == 0)
+            target = AV_CODEC_ID_SUBRIP;
+    }
+    if (copy) {
+        if (!(t->st = avformat_new_stream(w->oc, NULL)) ||
+            avcodec_parameters_copy(t->st->codecpar, sp) < 0)
+            return -1;
+        t->st->codecpar->codec_tag = 0;
+        t->st->time_base = t->in->time_base;
+        return copy_track_tags(w, t, 0) < 0 ? -1 : 1;
+    }
+    if (target == AV_CODEC_ID_NONE) {
+        snprintf(why, whylen, "a .%s file cannot hold %s subtitles%s", first_ext,
+                 avcodec_get_name(sp->codec_id), text ? " (.mkv, .mp4 and .webm can)" : "");
+        return 0;
+    }
+    if (!text) {
+        snprintf(why, whylen, "these subtitles are pictures, and a .%s file holds only text "
+                              "subtitles (.mkv keeps them)", first_ext);
+        return 0;
+    }
+    char sub[300];
+    t->stx = rvmi_subtitle_converter_open(sp, t->in->time_base, target, sub, sizeof sub);
+    if (!t->stx) {
+        snprintf(why, whylen, "converting to %s: %s", avcodec_get_name(target), sub);
+        return 0;
+    }
+    if (!(t->st = avformat_new_stream(w->oc, NULL)) ||
+        avcodec_parameters_from_context(t->st->codecpar,
+                                        rvmi_subtitle_converter_encoder(t->stx)) < 0)
+        return -1;
+    t->st->time_base = t->in->time_base;
+    return copy_track_tags(w, t, 1) < 0 ? -1 : 1;
+}
+
+/* Every track of cfg->tracks this container can carry; the others are left out, each with
+ * a notice. Returns 0 or -1 (out of memory). */
+static int setup_tracks(rvmi_video_writer *w, char *err, size_t errlen)
+{
+    if (w->cfg.ntracks <= 0)
+        return 0;
+    if (!(w->tracks = calloc((size_t)w->cfg.ntracks, sizeof(*w->tracks)))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (audio_copy_fits(of, ap->codec_id)) {
-        /* Stream copy: the audio is not touched at all. */
-        if (avcodec_parameters_copy(w->ast->codecpar, ap) < 0) {
+    w->ntracks = w->cfg.ntracks;
+    for (int i = 0; i < w->ntracks; i++) {
+        out_track *t = &w->tracks[i];
+        t->w = w;
+        t->in = &w->cfg.tracks[i];
+        char why[400] = "";
+        int ret = t->in->type == AVMEDIA_TYPE_AUDIO ? setup_audio(w, t, why, sizeof why)
+                                                    : setup_subtitle(w, t, why, sizeof why);
+        if (ret < 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        /* The input container's tag may mean nothing in this one. */
-        w->ast->codecpar->codec_tag = 0;
-        w->ast->time_base = w->cfg.audio_time_base;
-        return 0;
+        if (ret == 1) {
+            w->naudio += t->in->type == AVMEDIA_TYPE_AUDIO;
+            continue;
+        }
+        rvmi_audio_transcoder_free(t->atx);
+        t->atx = NULL;
+        rvmi_subtitle_converter_free(t->stx);
+        t->stx = NULL;
+        if (w->cfg.notice) {
+            char name[300], line[1024];
+            rvmi_track_describe(t->in, name, sizeof name);
+            snprintf(line, sizeof line, "warning: %s: %s left out: %s", w->name, name, why);
+            w->cfg.notice(line);
+        }
     }
-    enum AVCodecID target = strcmp(of->name, "webm") == 0 ? AV_CODEC_ID_OPUS : AV_CODEC_ID_AAC;
-    char sub[512];
-    w->atx = rvmi_audio_transcoder_open(ap, w->cfg.audio_time_base, target,
-                                       (of->flags & AVFMT_GLOBALHEADER) != 0, sub, sizeof(sub));
-    if (!w->atx) {
-        snprintf(err, errlen, "%s: %s (--no-audio leaves the audio out)", w->name, sub);
-        return -1;
-    }
-    const AVCodecContext *ae = rvmi_audio_transcoder_encoder(w->atx);
-    if (avcodec_parameters_from_context(w->ast->codecpar, ae) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    w->ast->time_base = ae->time_base;
     return 0;
 }
 
@@ -411,7 +596,8 @@ static int open_copy(rvmi_video_writer *w, char *err, size_t errlen)
     w->vst->codecpar->codec_tag = 0;
     w->vst->time_base = w->cfg.time_base;
     w->vst->avg_frame_rate = w->cfg.frame_rate;
-    if (w->cfg.audio && setup_audio(w, err, errlen) < 0)
+    w->vst->disposition = AV_DISPOSITION_DEFAULT;
+    if (setup_tracks(w, err, errlen) < 0)
         return -1;
     return open_file(w, err, errlen);
 }
@@ -607,8 +793,11 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     }
     w->vst->time_base = e->time_base;
     w->vst->avg_frame_rate = cfg->frame_rate;
+    /* The one video track is the one to play (Matroska marks none otherwise once other
+     * tracks carry flags). */
+    w->vst->disposition = AV_DISPOSITION_DEFAULT;
     w->vst->sample_aspect_ratio = e->sample_aspect_ratio;
-    if (cfg->audio && setup_audio(w, err, errlen) < 0)
+    if (setup_tracks(w, err, errlen) < 0)
         goto fail;
 
     enum AVPixelFormat in_fmt = cfg->layout == RVM_LAYOUT_GRAY  ? AV_PIX_FMT_GRAY8
@@ -754,18 +943,20 @@ int rvmi_video_writer_packet(rvmi_video_writer *w, AVPacket *pkt, AVRational tb,
     return write_packet(w, pkt, w->vst, tb, err, errlen);
 }
 
-int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen)
+int rvmi_video_writer_track(rvmi_video_writer *w, int track, const AVPacket *pkt, char *err,
+                            size_t errlen)
 {
-    if (!w->ast)
+    if (track < 0 || track >= w->ntracks || !w->tracks[track].st)
         return 0;
-    if (w->atx)
-        return feed_audio(w, pkt, err, errlen);
+    out_track *t = &w->tracks[track];
+    if (t->atx || t->stx)
+        return feed_track(t, pkt, err, errlen);
     AVPacket *p = av_packet_clone(pkt);
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int ret = write_packet(w, p, w->ast, w->cfg.audio_time_base, err, errlen);
+    int ret = write_packet(w, p, t->st, t->in->time_base, err, errlen);
     av_packet_free(&p);
     return ret;
 }
@@ -775,9 +966,9 @@ int rvmi_video_writer_near_limit(const rvmi_video_writer *w)
     return w->near_limit;
 }
 
-const char *rvmi_video_writer_warning(const rvmi_video_writer *w)
+const char *rvmi_video_writer_warning(const rvmi_video_writer *w, int i)
 {
-    return w->warning[0] ? w->warning : NULL;
+    return i >= 0 && i < w->nwarnings ? w->warnings[i] : NULL;
 }
 
 int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
@@ -792,13 +983,25 @@ int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
         if (drain_video(w, err, errlen) < 0)
             return -1;
     }
-    if (w->atx && feed_audio(w, NULL, err, errlen) < 0)
-        return -1;
-    int skipped = rvmi_audio_transcoder_skipped(w->atx);
-    if (skipped && !w->audio_dropped)
-        snprintf(w->warning, sizeof w->warning,
-                 "%d damaged audio packet%s skipped (replaced by silence)", skipped,
-                 skipped == 1 ? " was" : "s were");
+    for (int i = 0; i < w->ntracks; i++) {
+        out_track *t = &w->tracks[i];
+        if (!t->atx && !t->stx)
+            continue;
+        if (feed_track(t, NULL, err, errlen) < 0)
+            return -1;
+        char name[300] = "";
+        if (w->naudio > 1 || t->stx) {
+            rvmi_track_describe(t->in, name, sizeof name);
+            strcat(name, ": ");
+        }
+        int skipped = t->atx ? rvmi_audio_transcoder_skipped(t->atx)
+                             : rvmi_subtitle_converter_skipped(t->stx);
+        if (skipped && !t->dropped)
+            add_warning(w, "%s%d damaged %s %s skipped%s", name, skipped,
+                        t->atx ? "audio" : "subtitle",
+                        skipped == 1 ? "packet was" : "packets were",
+                        t->atx ? " (replaced by silence)" : "");
+    }
     if ((ret = av_write_trailer(w->oc)) < 0) {
         averr_msg(err, errlen, w->name, "writing the trailer", ret);
         return -1;
@@ -828,7 +1031,11 @@ void rvmi_video_writer_free(rvmi_video_writer *w)
     av_frame_free(&w->frame);
     av_packet_free(&w->pkt);
     sws_freeContext(w->sws);
-    rvmi_audio_transcoder_free(w->atx);
+    for (int i = 0; i < w->ntracks; i++) {
+        rvmi_audio_transcoder_free(w->tracks[i].atx);
+        rvmi_subtitle_converter_free(w->tracks[i].stx);
+    }
+    free(w->tracks);
     free(w->name);
     free(w);
 }

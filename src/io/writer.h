@@ -1,4 +1,5 @@
-/* Output media: encoded videos with the input's audio (PNG sequences: io/pngseq.h).
+/* Output media: encoded videos with the input's audio and subtitle tracks (PNG sequences:
+ * io/pngseq.h).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_IO_WRITER_H
 #define RVM_IO_WRITER_H
@@ -9,6 +10,7 @@
 #include <libavcodec/avcodec.h>
 
 #include "io/compose.h"
+#include "io/tracks.h"
 
 typedef enum {
     RVM_CODEC_AUTO = 0, /* from the container: vp9 for .webm, else h264 (prores in .mov when
@@ -66,10 +68,15 @@ typedef struct {
     int crf;               /* >= 0: constant quality instead of a bit rate; neither given:
                               the RVM_DEFAULT_CRF_* of the codec */
     const char *preset;    /* x264/x265 preset (h264/hevc), NULL: RVM_DEFAULT_PRESET */
-    /* Audio to carry (NULL: none): copied when the container holds its codec, else
-     * re-encoded (Opus in WebM, AAC elsewhere). */
-    const AVCodecParameters *audio;
-    AVRational audio_time_base;
+    /* The input's audio and subtitle tracks to carry, in this order (ntracks 0: none).
+     * Audio is copied when the container holds its codec (and players play it there),
+     * else re-encoded (Opus in WebM, AAC elsewhere); subtitles are copied, or converted
+     * when they are text (to mov_text in MP4/MOV, WebVTT in WebM, SubRip in Matroska).
+     * Their language, title and flags are kept. A track that cannot be kept is left out
+     * and notice (when set) gets one line saying why. */
+    const rvmi_track *tracks;
+    int ntracks;
+    void (*notice)(const char *msg);
     /* A part of an output that is joined later (rvm render): x264 writes headers that do
      * not depend on the content, so that every part's are the same, and MP4/MOV keep the
      * first timestamp exactly (an edit list in the track's own time units). */
@@ -93,16 +100,18 @@ int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration
  * is consumed. */
 int rvmi_video_writer_packet(rvmi_video_writer *w, AVPacket *pkt, AVRational tb, char *err,
                             size_t errlen);
-/* An input audio packet (timestamps in cfg->audio_time_base); ignored without audio. */
-int rvmi_video_writer_audio(rvmi_video_writer *w, const AVPacket *pkt, char *err, size_t errlen);
+/* A packet of cfg->tracks[track] (timestamps in its time base); ignored for a track left
+ * out. */
+int rvmi_video_writer_track(rvmi_video_writer *w, int track, const AVPacket *pkt, char *err,
+                            size_t errlen);
 /* Flushes the encoders and writes the trailer: the file is complete and playable. */
 int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen);
 /* Whether the file is so close to the process's file size limit (ulimit -f) that only the
  * frames in flight and the trailer still fit: the conversion should stop there. */
 int rvmi_video_writer_near_limit(const rvmi_video_writer *w);
-/* After finish: a one-line warning about the audio (damaged packets skipped, or the audio
- * left out from a point on), or NULL. */
-const char *rvmi_video_writer_warning(const rvmi_video_writer *w);
+/* After finish: the i-th one-line warning about the tracks (damaged packets skipped, a
+ * track left out from a point on), or NULL past the last. */
+const char *rvmi_video_writer_warning(const rvmi_video_writer *w, int i);
 void rvmi_video_writer_free(rvmi_video_writer *w);
 
 #endif

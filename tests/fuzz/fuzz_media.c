@@ -66,13 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static const int sizes[3][2] = {{0, 0}, {32, 24}, {17, 9}};
     atomic_int stop = 0;
+    /* Every audio and subtitle track: their packets come back as items. */
+    static const rvmi_track_choice every_track = {NULL, NULL};
     rvmi_reader_options opt = {
         .resize_w = sizes[size % 3][0],
         .resize_h = sizes[size % 3][1],
         .start = (size / 3) % 2 ? 0.04 : 0,
         .duration = (size / 3) % 2 ? 0.05 : -1,
         .image_fps = 30,
-        .want_audio = 1,
+        .tracks = &every_track,
         .interrupt = &stop,
     };
     char err[512] = "";
@@ -92,8 +94,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tb.num <= 0 || tb.den <= 0 || fps.num <= 0 || fps.den <= 0)
         broke("bad time base or frame rate");
     (void)rvmi_reader_frame_estimate(r);
-    (void)rvmi_reader_audio_params(r);
-    (void)rvmi_reader_audio_time_base(r);
+    int ntracks = 0;
+    const rvmi_track *tracks = rvmi_reader_tracks(r, &ntracks);
+    for (int t = 0; t < ntracks; t++)
+        if (!tracks[t].par || (tracks[t].type != AVMEDIA_TYPE_AUDIO &&
+                               tracks[t].type != AVMEDIA_TYPE_SUBTITLE))
+            broke("a carried track that is neither audio nor subtitles");
 
     if ((int64_t)w * h <= MAX_PIXELS) {
         size_t bytes = (size_t)w * h * 3;
@@ -129,9 +135,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (item.rgb != mine)
                     free(item.rgb);
                 video++;
-            } else if (kind == RVM_ITEM_AUDIO) {
+            } else if (kind == RVM_ITEM_PACKET) {
                 if (!item.packet || item.rgb)
-                    broke("an audio item without a packet");
+                    broke("a track's item without a packet");
+                if (item.track < 0 || item.track >= ntracks)
+                    broke("a packet of a track that is not carried");
                 av_packet_free(&item.packet);
             } else {
                 broke("an unknown item kind");

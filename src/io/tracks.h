@@ -1,0 +1,47 @@
+/* The input's tracks that video outputs carry beside the picture: its audio and subtitle
+ * tracks, all of them unless --audio-tracks / --subtitle-tracks (or --no-audio,
+ * --no-subtitles) pick some.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#ifndef RVM_IO_TRACKS_H
+#define RVM_IO_TRACKS_H
+
+#include <stddef.h>
+
+#include <libavformat/avformat.h>
+
+typedef struct {
+    int stream;                   /* index among the input's streams */
+    enum AVMediaType type;        /* AVMEDIA_TYPE_AUDIO or AVMEDIA_TYPE_SUBTITLE */
+    int number;                   /* among the input's tracks of its type, from 0: what
+                                     --audio-tracks names (ffmpeg's -map 0:a:N / 0:s:N) */
+    const AVCodecParameters *par;
+    AVRational time_base;
+    const AVDictionary *metadata; /* language, title, ... as the input has them */
+    int disposition;              /* AV_DISPOSITION_*: the input's, except that the first
+                                     audio track kept becomes the default when none of
+                                     those kept was */
+} rvmi_track;
+
+/* What to keep of each type: NULL or "all" every track, "none" nothing, or a comma-separated
+ * list of track numbers (from 0, counted among the tracks of that type) and languages (as
+ * the input tags them, e.g. eng), in the order the outputs get them. */
+typedef struct {
+    const char *audio, *subtitles;
+} rvmi_track_choice;
+
+/* Whether the choice keeps no track at all. */
+int rvmi_track_choice_none(const rvmi_track_choice *choice);
+
+/* The syntax of a list, before any input is open. Returns 0, or -1 with a message. */
+int rvmi_track_list_check(const char *flag, const char *list, char *err, size_t errlen);
+
+/* The tracks of fmt the choice keeps, into *tracks (malloc'ed; free() it; NULL when none).
+ * Returns their count, or -1 with a message when the choice names what the input does not
+ * have (a track number beyond its tracks, a language none of them has). */
+int rvmi_tracks_select(const AVFormatContext *fmt, const rvmi_track_choice *choice,
+                       rvmi_track **tracks, char *err, size_t errlen);
+
+/* "audio track 1 (aac, fra, "Version française")", for messages. */
+void rvmi_track_describe(const rvmi_track *t, char *out, size_t outlen);
+
+#endif
