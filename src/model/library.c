@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
@@ -49,6 +50,20 @@ void rvmi_clean_text(char *s)
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             *s = '?';
+}
+
+const char *rvmi_excerpt(const char *s, size_t len, char *buf, size_t cap)
+{
+    size_t n = 0;
+    size_t max = cap - 4;
+    for (size_t i = 0; i < len && n < max; i++)
+        buf[n++] = s[i] ? s[i] : '?';
+    if (len > max) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
 }
 
 int rvmi_vseterr(char *err, size_t errlen, int status, const char *fmt, va_list ap)

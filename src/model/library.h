@@ -21,5 +21,10 @@ int rvmi_vseterr(char *err, size_t errlen, int status, const char *fmt, va_list 
  * byte, so every control character (below 0x20, and 0x7f) becomes '?': a message stays one
  * line, and a terminal showing it acts on no escape sequence. */
 void rvmi_clean_text(char *s);
+/* Copies len untrusted bytes (not NUL-terminated, and possibly holding NULs) for a message:
+ * at most 60 of them, then "..."; a NUL becomes '?' (the message helper cleans the other
+ * control characters). cap must be at least RVMI_EXCERPT_CAP. */
+#define RVMI_EXCERPT_CAP 64
+const char *rvmi_excerpt(const char *s, size_t len, char *buf, size_t cap);
 
 #endif
