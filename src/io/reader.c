@@ -20,6 +20,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/mastering_display_metadata.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 #ifdef RVM_HAVE_AVDEVICE
@@ -104,6 +105,10 @@ struct rvmi_reader {
     uint16_t *hdr_buf;
     size_t hdr_size;         /* samples */
     int hdr_trc, hdr_noticed;
+    /* PQ: the brightest light the content holds (cd/m2), which the roll-off takes to SDR
+     * white, and where it was read (hdr_peak_of). */
+    double hdr_peak;
+    const char *hdr_peak_source;
     float hdr_lin[65536];
     uint8_t hdr_oetf[65536];
     uint8_t *rotbuf;
@@ -312,7 +317,10 @@ static size_t yuv420_tmp_floats(int width)
  * tagged as). The light is scaled so that HDR reference white (203 cd/m2, ITU-R BT.2408)
  * becomes SDR white; colours up to 80% of it are kept exactly (a colour graded in SDR and
  * carried in PQ comes back as it was), brighter ones roll off smoothly to the mastering
- * peak (1000 cd/m2 assumed) and keep their hue (the three channels are scaled together);
+ * peak and keep their hue (the three channels are scaled together): for PQ the content's
+ * brightest light as its metadata says (MaxCLL, else the mastering display's peak, from the
+ * frames or the container; 1000 cd/m2 when neither is there), for HLG the 1000 cd/m2
+ * display its OOTF assumes;
  * BT.2020 primaries are converted to BT.709 in linear light, and the result is encoded for
  * an SDR display (BT.1886). */
 #define HDR_REF_WHITE 203.0
@@ -322,6 +330,32 @@ static size_t yuv420_tmp_floats(int width)
 static int hdr_transfer(int trc)
 {
     return trc == AVCOL_TRC_SMPTE2084 || trc == AVCOL_TRC_ARIB_STD_B67;
+}
+
+/* The content's peak from HDR10 metadata (0: none given): its MaxCLL (the brightest pixel
+ * of the whole content) when set, else the mastering display's peak, which bounds it. */
+static double hdr_peak_of(const AVContentLightMetadata *cll,
+                          const AVMasteringDisplayMetadata *md, const char **source)
+{
+    if (cll && cll->MaxCLL > 0) {
+        *source = "its MaxCLL";
+        return cll->MaxCLL;
+    }
+    if (md && md->has_luminance && md->max_luminance.num > 0 && md->max_luminance.den > 0) {
+        *source = "its mastering display";
+        return av_q2d(md->max_luminance);
+    }
+    return 0;
+}
+
+/* Takes the peak the metadata gives, within what PQ can code and at least reference white
+ * (a peak below it is not a roll-off). */
+static void set_hdr_peak(rvmi_reader *r, double nits, const char *source)
+{
+    if (nits <= 0)
+        return;
+    r->hdr_peak = nits < HDR_REF_WHITE ? HDR_REF_WHITE : nits > 10000 ? 10000 : nits;
+    r->hdr_peak_source = source;
 }
 
 /* 16-bit code -> linear light (1.0 = reference white) for the transfer, and display light
@@ -358,9 +392,10 @@ static void tone_map_row(const rvmi_reader *r, const uint16_t *src, int w, uint8
                                            -0.0083f, -0.0182f, -0.1006f, 1.1187f};
     static const float same[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
     const float *mx = primaries == AVCOL_PRI_BT709 ? same : bt2020_to_709;
-    const float peak = (float)(HDR_PEAK / HDR_REF_WHITE), knee = (float)HDR_KNEE;
-    const float m = (peak - knee) / (1 - knee);
     int hlg = r->hdr_trc == AVCOL_TRC_ARIB_STD_B67;
+    const float peak = (float)((hlg || r->hdr_peak <= 0 ? HDR_PEAK : r->hdr_peak) / HDR_REF_WHITE),
+                knee = (float)HDR_KNEE;
+    const float m = (peak - knee) / (1 - knee);
     for (int x = 0; x < w; x++) {
         float c[3] = {r->hdr_lin[src[3 * x]], r->hdr_lin[src[3 * x + 1]],
                       r->hdr_lin[src[3 * x + 2]]};
@@ -457,12 +492,29 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
         return -1;
     }
     if (hdr) {
-        if (!r->hdr_noticed++ && r->opt.notice)
-            r->opt.notice(f->color_trc == AVCOL_TRC_SMPTE2084
-                              ? "the input is HDR (PQ): it is tone-mapped to SDR BT.709 for the "
-                                "network and the outputs (tagged so)"
-                              : "the input is HDR (HLG): it is tone-mapped to SDR BT.709 for "
-                                "the network and the outputs (tagged so)");
+        /* HDR10 metadata in the frames (HEVC and AV1 carry it in the stream) overrides the
+         * container's. */
+        const AVFrameSideData *cll = av_frame_get_side_data(f, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
+        const AVFrameSideData *md = av_frame_get_side_data(f, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
+        const char *source = NULL;
+        double peak = hdr_peak_of(cll ? (const AVContentLightMetadata *)cll->data : NULL,
+                                  md ? (const AVMasteringDisplayMetadata *)md->data : NULL,
+                                  &source);
+        set_hdr_peak(r, peak, source);
+        if (!r->hdr_noticed++ && r->opt.notice) {
+            char line[300];
+            if (f->color_trc == AVCOL_TRC_SMPTE2084)
+                snprintf(line, sizeof line,
+                         "the input is HDR (PQ, peak %.0f cd/m2%s%s): it is tone-mapped to SDR "
+                         "BT.709 for the network and the outputs (tagged so)",
+                         r->hdr_peak > 0 ? r->hdr_peak : HDR_PEAK,
+                         r->hdr_peak > 0 ? " from " : ", assumed: no HDR10 metadata",
+                         r->hdr_peak > 0 ? r->hdr_peak_source : "");
+            else
+                snprintf(line, sizeof line, "the input is HDR (HLG): it is tone-mapped to SDR "
+                                            "BT.709 for the network and the outputs (tagged so)");
+            r->opt.notice(line);
+        }
         for (int y = 0; y < dh; y++)
             tone_map_row(r, r->hdr_buf + (size_t)y * dw * 3, dw,
                          target + (size_t)y * stride, f->color_primaries);
@@ -997,6 +1049,31 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     if (dmsize < 9 * 4)
         dm = NULL;
 #endif
+    /* HDR10 metadata the container holds (MP4 mdcv/clli, Matroska's colour elements). */
+    const void *cll_data = NULL, *md_data = NULL;
+#if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 15, 100)
+    const AVPacketSideData *cll_sd = av_packet_side_data_get(
+        vs->codecpar->coded_side_data, vs->codecpar->nb_coded_side_data,
+        AV_PKT_DATA_CONTENT_LIGHT_LEVEL);
+    const AVPacketSideData *md_sd = av_packet_side_data_get(
+        vs->codecpar->coded_side_data, vs->codecpar->nb_coded_side_data,
+        AV_PKT_DATA_MASTERING_DISPLAY_METADATA);
+    if (cll_sd && cll_sd->size >= sizeof(AVContentLightMetadata))
+        cll_data = cll_sd->data;
+    if (md_sd && md_sd->size >= sizeof(AVMasteringDisplayMetadata))
+        md_data = md_sd->data;
+#else
+    size_t cll_size = 0, md_size = 0;
+    cll_data = av_stream_get_side_data(vs, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, &cll_size);
+    md_data = av_stream_get_side_data(vs, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, &md_size);
+    if (cll_size < sizeof(AVContentLightMetadata))
+        cll_data = NULL;
+    if (md_size < sizeof(AVMasteringDisplayMetadata))
+        md_data = NULL;
+#endif
+    const char *peak_source = NULL;
+    double peak = hdr_peak_of(cll_data, md_data, &peak_source);
+    set_hdr_peak(r, peak, peak_source);
     if (dm) {
         double theta = -av_display_rotation_get((const int32_t *)dm);
         if (isfinite(theta)) {
