@@ -547,8 +547,15 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
     }
     /* A pipe or device (stdout, a FIFO): each packet is handed on at once, for whoever
      * reads live. */
-    if (!(w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL))
+    if (!(w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL)) {
         w->oc->flush_packets = 1;
+        /* The muxer holds packets until every stream has one, or for 10 s: a subtitle
+         * track, minutes between cues, would hold the picture back that long. A second
+         * keeps the streams in order as well as a reader needs. */
+        for (int i = 0; i < w->ntracks; i++)
+            if (w->tracks[i].st && w->tracks[i].in->type == AVMEDIA_TYPE_SUBTITLE)
+                w->oc->max_interleave_delta = AV_TIME_BASE;
+    }
     AVDictionary *opts = NULL;
     const char *mux = w->oc->oformat->name;
     if (w->cfg.part && (strcmp(mux, "mp4") == 0 || strcmp(mux, "mov") == 0)) {
