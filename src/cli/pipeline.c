@@ -13,6 +13,7 @@
 #include "cli/progress.h"
 #include "cli/queue.h"
 #include "cli/signals.h"
+#include "model/network.h"
 
 /* Memory is bounded by the frame buffers, which circulate in pools instead of being
  * allocated per frame (a fresh allocation of this size is fresh pages: a page fault and a
@@ -25,6 +26,10 @@
  * at 4K). */
 #define RGB_BUFFERS 1
 #define PACKED_BUFFERS 1
+/* The network's full-resolution results are taken and packed in bands of this many rows, so
+ * no whole frame of them is held (16-bit alpha and foreground: 8 bytes a pixel, 17 MB at
+ * 1080p, 66 MB at 4K; a band is 1 MB at 1080p), and a band is packed while it is in cache. */
+#define BAND_ROWS 64
 /* Items in each queue: frames (bounded by the pools anyway) and audio and subtitle packets,
  * which travel in the same queues, in input order, to stay in step with the frames. */
 #define QUEUE_ITEMS 32
@@ -60,7 +65,7 @@ typedef struct {
     int need_fgr;
     rvm_pixel_type type;  /* of the network's results: U16, or U8 when nothing needs more */
     size_t sample;        /* bytes per sample of type */
-    uint8_t *result;      /* the network's results (alpha, then foreground), reused */
+    uint8_t *result;      /* a band of the network's results (alpha, then foreground) */
     size_t offset[3];     /* where each output is in a packed buffer */
     int bg_colour;        /* the background is r->colour: no picture per frame */
     uint8_t colour[3];
@@ -183,14 +188,13 @@ static size_t packed_size(const run *r, const rvmi_pipeline_output *o)
     return (size_t)r->width * r->height * o->layout * (o->depth == 16 ? 2 : 1);
 }
 
-/* Packs one output of the network's results into buf, as its writer takes it. bg: the
- * background picture, or NULL for the colour r->colour. */
-static void pack_output(const run *r, const rvmi_pipeline_output *o, const uint8_t *bg,
-                        void *buf)
+/* Packs n pixels of one output from the network's results (pha, and fgr where needed) into
+ * buf, as its writer takes them. bg: the background picture's same pixels, or NULL for the
+ * colour r->colour. */
+static void pack_output(const run *r, const rvmi_pipeline_output *o, const uint8_t *pha,
+                        const uint8_t *fgr, size_t n, const uint8_t *bg, void *buf)
 {
-    size_t n = (size_t)r->width * r->height;
     int d16 = o->depth == 16;
-    const uint8_t *pha = r->result, *fgr = pha + n * r->sample;
     if (r->type == RVM_PIXEL_U8) {
         /* No 16-bit output and no composition over a background: the network's 8-bit
          * values are the outputs. */
@@ -230,7 +234,7 @@ static void *network_thread(void *arg)
     run *r = arg;
     rvmi_pipeline *p = r->p;
     char err[512];
-    size_t n = (size_t)r->width * r->height;
+    size_t band_n = (size_t)r->width * BAND_ROWS;
     pthread_setname_np(pthread_self(), "rvm-network");
     int need_bg = 0;
     for (int i = 0; i < p->noutputs; i++)
@@ -248,13 +252,43 @@ static void *network_thread(void *arg)
              * the recurrent state describes another picture. */
             if (it->restart)
                 rvm_stream_reset(p->stream);
-            rvm_output out = {.type = r->type,
-                              .pha = r->result,
-                              .pha_stride = (ptrdiff_t)(r->width * r->sample),
-                              .fgr = r->need_fgr ? r->result + n * r->sample : NULL,
-                              .fgr_stride = (ptrdiff_t)(3 * r->width * r->sample)};
-            int ret = rvm_stream_process(p->stream, it->rgb, r->width, r->height,
-                                         (ptrdiff_t)r->width * 3, p->ratio, &out);
+            rvm_frame frame = {.format = RVM_FORMAT_RGB24, .width = r->width,
+                               .height = r->height, .planes = {it->rgb},
+                               .strides = {(ptrdiff_t)r->width * 3}};
+            int ret = rvmi_stream_matte(p->stream, &frame, p->ratio);
+            if (ret == 0 && it->warmup) {
+                /* Only the recurrent state was wanted from it. */
+                item_free(r, it);
+                continue;
+            }
+            const uint8_t *bg = NULL;
+            if (ret == 0 && need_bg && !r->bg_colour &&
+                !(bg = rvmi_background_next(p->background, err, sizeof(err)))) {
+                item_free(r, it);
+                fail(r, err);
+                break;
+            }
+            if (ret == 0 && !(it->packed = pool_get(&r->packs))) {
+                item_free(r, it);
+                break; /* aborted */
+            }
+            /* The full-resolution results band by band, each packed into every output. */
+            for (int y = 0; ret == 0 && y < r->height; y += BAND_ROWS) {
+                int rows = r->height - y < BAND_ROWS ? r->height - y : BAND_ROWS;
+                size_t at = (size_t)y * r->width, n = (size_t)rows * r->width;
+                rvm_output out = {.type = r->type,
+                                  .pha = r->result,
+                                  .pha_stride = (ptrdiff_t)(r->width * r->sample),
+                                  .fgr = r->need_fgr ? r->result + band_n * r->sample : NULL,
+                                  .fgr_stride = (ptrdiff_t)(3 * r->width * r->sample)};
+                ret = rvmi_stream_output_rows(p->stream, &frame, &out, y, rows);
+                for (int i = 0; ret == 0 && i < p->noutputs; i++) {
+                    const rvmi_pipeline_output *o = &p->outputs[i];
+                    size_t px = (size_t)o->layout * (o->depth == 16 ? 2 : 1);
+                    pack_output(r, o, out.pha, out.fgr, n, bg ? bg + 3 * at : NULL,
+                                it->packed + r->offset[i] + px * at);
+                }
+            }
             if (ret < 0) {
                 const char *why = rvm_stream_error(p->stream);
                 snprintf(err, sizeof(err), "the network failed: %s",
@@ -266,24 +300,6 @@ static void *network_thread(void *arg)
             /* The decoder can fill it again. */
             pool_put(&r->rgbs, it->rgb);
             it->rgb = NULL;
-            if (it->warmup) {
-                /* Only the recurrent state was wanted from it. */
-                item_free(r, it);
-                continue;
-            }
-            const uint8_t *bg = NULL;
-            if (need_bg && !r->bg_colour &&
-                !(bg = rvmi_background_next(p->background, err, sizeof(err)))) {
-                item_free(r, it);
-                fail(r, err);
-                break;
-            }
-            if (!(it->packed = pool_get(&r->packs))) {
-                item_free(r, it);
-                break; /* aborted */
-            }
-            for (int i = 0; i < p->noutputs; i++)
-                pack_output(r, &p->outputs[i], bg, it->packed + r->offset[i]);
         }
         if (rvmi_queue_push(&r->matted, it) < 0) {
             item_free(r, it);
@@ -397,7 +413,7 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     if (rvmi_queue_init(&r->decoded, QUEUE_ITEMS) < 0 ||
         rvmi_queue_init(&r->matted, QUEUE_ITEMS) < 0 || pool_init(&r->rgbs, RGB_BUFFERS, 3 * n) < 0 ||
         pool_init(&r->packs, PACKED_BUFFERS, packed) < 0 ||
-        !(r->result = malloc((r->need_fgr ? 4 : 1) * n * r->sample))) {
+        !(r->result = malloc((r->need_fgr ? 4 : 1) * (size_t)r->width * BAND_ROWS * r->sample))) {
         run_free(r);
         snprintf(err, errlen, "out of memory");
         return -1;

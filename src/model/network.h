@@ -40,17 +40,35 @@ struct rvm_stream {
     struct {
         rvmi_view src_sm, f[4], aspp, x[4], x0, proj, seg, r[4];
     } layers;
+    /* The guided filter's coefficients of the frame rvmi_stream_matte ran last (valid until
+     * the next frame), for rvmi_stream_output_rows; ab.data is NULL before. */
+    rvmi_view ab;
+    int ab_width, ab_height; /* the frame's size */
     char err[256];
 };
 
 /* network.c: the network from the frame to the decoder's output x0 (and src_sm, the frame
  * downsampled to the internal size stream.c prepared in s). */
 int rvmi_network_forward(rvm_stream *s, const rvm_frame *f, rvmi_view *x0, rvmi_view *src_sm);
-/* refiner.c: the guided filter from the decoder's output and its projection proj (at s->ratio
- * 1: the projection alone), applied to the full-resolution frame into out. */
-int rvmi_refine(rvm_stream *s, const rvm_frame *f, const rvmi_view *src_sm, const rvmi_view *x0,
-                const rvmi_view *proj, const rvm_output *out);
+/* refiner.c: the guided filter's coefficients (8 channels at the internal size, in the
+ * scratch memory until the next frame) from the decoder's output and its projection proj (at
+ * s->ratio 1: the projection alone)... */
+int rvmi_refine_coefficients(rvm_stream *s, const rvmi_view *src_sm, const rvmi_view *x0,
+                             const rvmi_view *proj, rvmi_view *ab);
+/* ...applied to rows [first, first + count) of the full-resolution frame, into out (its first
+ * row is the frame's row first). */
+int rvmi_refine_rows(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
+                     const rvm_output *out, int first, int count);
 
+/* A frame in two steps, so a caller can take the full-resolution results in bands of rows
+ * (and hold no full frame of them): the network up to the guided filter's coefficients, then
+ * rows [first, first + count) of the outputs into out (whose first rows they become; strides
+ * and types as for rvm_stream_process_frame, checked for the frame's width). Together they
+ * compute exactly what rvm_stream_process_frame does. The frame must stay the same between
+ * the two. */
+int rvmi_stream_matte(rvm_stream *s, const rvm_frame *in, double ratio);
+int rvmi_stream_output_rows(rvm_stream *s, const rvm_frame *in, const rvm_output *out, int first,
+                            int count);
 /* A layer of the last frame by its golden-dump name (src_sm, f1..f4, aspp, x4..x1, x0, proj,
  * seg, r1..r4), or NULL. */
 const rvmi_view *rvmi_stream_layer(const rvm_stream *s, const char *name);

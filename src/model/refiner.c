@@ -187,6 +187,7 @@ typedef struct {
     row_cache *cache; /* per thread */
     float *tmp;       /* per thread, 4 * width */
     float *x;         /* per thread, 3 * width: the input row as float planes */
+    int first;        /* the frame row that out's first row holds */
 } tail_job;
 
 /* Horizontal pass, as PyTorch's separable bilinear does it first: 8 planes of width floats. */
@@ -219,23 +220,27 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
     row_cache *cache = &j->cache[thread];
     float *tmp = j->tmp + (size_t)thread * 4 * j->f->width;
     float *xbuf = j->x + (size_t)thread * 3 * j->f->width;
-    for (int y = y0; y < y1; y++) {
+    for (int rel = y0; rel < y1; rel++) {
+        int y = j->first + rel;
         lerp ly = lerp_at(j->sy, y, j->ab->h);
         const float *h0 = cached_row(j, cache, ly.i0, ly.i1);
         const float *h1 = cached_row(j, cache, ly.i1, ly.i0);
         const float *x[3];
         rvmi_frame_row(j->f, y, xbuf, x);
         rvmi_blend_out row = {out->type, out->fgr_layout,
-                              out->pha ? (char *)out->pha + y * out->pha_stride : NULL,
-                              out->fgr ? (char *)out->fgr + y * out->fgr_stride : NULL,
+                              out->pha ? (char *)out->pha + rel * out->pha_stride : NULL,
+                              out->fgr ? (char *)out->fgr + rel * out->fgr_stride : NULL,
                               out->fgr_plane_stride};
         j->s->kernels->blend_row(h0, h1, j->plane, ly.l0, ly.l1, x, j->f->width, &row, tmp);
     }
 }
 
+/* Rows [first, first + count) of the full-resolution output, into out (whose first rows
+ * they become). */
 static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
-                           const rvm_output *out)
+                           const rvm_output *out, int first, int count)
 {
+    size_t mark = rvmi_arena_mark(&s->scratch);
     int threads = rvmi_pool_threads(s->pool);
     size_t plane = ((size_t)f->width + 15) / 16 * 16;
     /* F.interpolate by size: the coordinate step is in/out */
@@ -252,13 +257,15 @@ static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *a
             cache[t].row[k] = -1;
             cache[t].planes[k] = rows + ((size_t)t * 2 + k) * 8 * plane;
         }
-    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp, x};
-    rvmi_parallel_rows(s, f->height, tail_rows, &j);
+    tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp, x,
+                  first};
+    rvmi_parallel_rows(s, count, tail_rows, &j);
+    rvmi_arena_release(&s->scratch, mark);
     return 0;
 }
 
-int rvmi_refine(rvm_stream *s, const rvm_frame *f, const rvmi_view *src_sm, const rvmi_view *x0,
-                const rvmi_view *proj, const rvm_output *out)
+int rvmi_refine_coefficients(rvm_stream *s, const rvmi_view *src_sm, const rvmi_view *x0,
+                             const rvmi_view *proj, rvmi_view *out_ab)
 {
     rvmi_view ab;
     if (s->ratio != 1.0) {
@@ -273,5 +280,12 @@ int rvmi_refine(rvm_stream *s, const rvm_frame *f, const rvmi_view *src_sm, cons
             memcpy(ab.data + 8 * i + 4, proj->data + 4 * i, 4 * sizeof(float));
         }
     }
-    return full_resolution(s, f, &ab, out);
+    *out_ab = ab;
+    return 0;
+}
+
+int rvmi_refine_rows(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
+                     const rvm_output *out, int first, int count)
+{
+    return full_resolution(s, f, ab, out, first, count);
 }

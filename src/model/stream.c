@@ -53,6 +53,7 @@ static int prepare(rvm_stream *s, const rvm_frame *f, double ratio)
         return st;
     rvmi_arena_reset(&s->scratch);
     memset(&s->layers, 0, sizeof s->layers);
+    s->ab.data = NULL;
     s->ratio = ratio;
     if (h0 != s->h0 || w0 != s->w0 || !s->state[0]) {
         /* new internal size: the recurrent state starts over, as for a new video */
@@ -108,6 +109,41 @@ static int check_output(rvm_stream *s, const rvm_output *out, int width, int hei
     return 0;
 }
 
+int rvmi_stream_matte(rvm_stream *s, const rvm_frame *in, double ratio)
+{
+    if (!s)
+        return RVM_EINVAL;
+    s->ab.data = NULL;
+    if (!in)
+        return rvmi_stream_fail(s, RVM_EINVAL, "no frame");
+    rvmi_view x0, src_sm, proj;
+    int st = run_network(s, in, ratio, &x0, &src_sm);
+    if (st)
+        return st;
+    CONV(proj, &s->model->project_mat, x0, NULL);
+    s->layers.proj = proj;
+    rvmi_view ab;
+    if ((st = rvmi_refine_coefficients(s, &src_sm, &x0, &proj, &ab)))
+        return st;
+    s->ab = ab;
+    s->ab_width = in->width, s->ab_height = in->height;
+    return 0;
+}
+
+int rvmi_stream_output_rows(rvm_stream *s, const rvm_frame *in, const rvm_output *out, int first,
+                            int count)
+{
+    if (!s)
+        return RVM_EINVAL;
+    if (!in || !s->ab.data || in->width != s->ab_width || in->height != s->ab_height)
+        return rvmi_stream_fail(s, RVM_EINVAL, "not the frame matted last");
+    if (first < 0 || count < 0 || first > in->height - count)
+        return rvmi_stream_fail(s, RVM_EINVAL, "rows %d..%d are outside the frame's %d", first,
+                                first + count, in->height);
+    int st = check_output(s, out, in->width, count);
+    return st ? st : rvmi_refine_rows(s, in, &s->ab, out, first, count);
+}
+
 int rvm_stream_process_frame(rvm_stream *s, const rvm_frame *in, double ratio,
                              const rvm_output *out)
 {
@@ -118,12 +154,9 @@ int rvm_stream_process_frame(rvm_stream *s, const rvm_frame *in, double ratio,
     int st = check_output(s, out, in->width, in->height);
     if (st)
         return st;
-    rvmi_view x0, src_sm, proj;
-    if ((st = run_network(s, in, ratio, &x0, &src_sm)))
+    if ((st = rvmi_stream_matte(s, in, ratio)))
         return st;
-    CONV(proj, &s->model->project_mat, x0, NULL);
-    s->layers.proj = proj;
-    return rvmi_refine(s, in, &src_sm, &x0, &proj, out);
+    return rvmi_stream_output_rows(s, in, out, 0, in->height);
 }
 
 static rvm_frame rgb24_frame(const uint8_t *rgb, int width, int height, ptrdiff_t stride)
