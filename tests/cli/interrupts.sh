@@ -148,24 +148,22 @@ for pair in "INT INT" "TERM INT"; do
 done
 
 # ---- a deliberate second Ctrl-C quits at once, leaving no hidden file ----
-# The run is kept from finishing by a FIFO output whose reader stopped (a hung consumer).
+# The run is kept from finishing by a FIFO output whose reader never reads (a hung consumer).
 echo "the previous output" >com.mp4
 old=$(md5sum <com.mp4)
 mkfifo fg.mkv
-cat fg.mkv >/dev/null &
-CAT=$!
-PIDS="$PIDS $CAT"
-start_run --output-composition com.mp4 --output-foreground fg.mkv -y
-kill -STOP $CAT
-# The pipe fills and the encoder blocks: com.mp4's part stops growing.
-size() { cat .com.mp4.*.rvm-part 2>/dev/null | wc -c; }
-i=0
-while [ $i -lt 60 ]; do
-    s1=$(size)
-    sleep 2
-    [ "$(size)" -eq "$s1" ] && break
-    i=$((i + 1))
-done
+sleep 600 <fg.mkv &
+HUNG=$!
+PIDS="$PIDS $HUNG"
+rvm_hup --disable-progress -i long.mkv --input-resize 160 120 --output-video-mbps 1 \
+    --output-composition com.mp4 --output-foreground fg.mkv -y 2>err.txt &
+PID=$!
+PIDS="$PIDS $PID"
+# Until the pipe is full and a thread of rvm waits in write() on it: only then can the first
+# Ctrl-C not finish the run (polling the part's size instead was fooled by a slow sanitizer
+# build that merely wrote nothing for 2 s).
+blocked_on_pipe() { grep -qs pipe_write /proc/$PID/task/*/wchan; }
+wait_for blocked_on_pipe $PID
 kill -INT $PID
 sleep 1
 kill -0 $PID 2>/dev/null || fail "the run ended after the first Ctrl-C (test set-up: the FIFO did not block it)"
@@ -174,8 +172,7 @@ wait_exit $PID 3 "a second Ctrl-C"
 [ $RC -eq 130 ] || fail "second Ctrl-C: exit code $RC, want 130"
 [ "$(md5sum <com.mp4)" = "$old" ] || fail "second Ctrl-C: com.mp4 was replaced"
 [ -z "$(hidden .)" ] || fail "second Ctrl-C: left $(hidden .)"
-kill -CONT $CAT 2>/dev/null
-kill $CAT 2>/dev/null
+kill $HUNG 2>/dev/null
 ok "a second Ctrl-C 1 s later quits at once: exit 130, no hidden file, the old com.mp4 intact"
 
 done_all

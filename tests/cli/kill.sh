@@ -23,16 +23,23 @@ FLAGS="--output-composition out/com.mp4 --crf 0 --threads 1"
 sub_ok render --plan k.plan --index 0 $FLAGS
 "$RVM" render --plan k.plan --index 1 $FLAGS >kill.txt 2>&1 &
 pid=$!
-# Halfway: the part's temporary file holds frames (an MP4's data is written as it comes).
-i=0
-while [ $i -lt 600 ]; do
-    size=$(find out/com.mp4.parts -name '.00001.*' -type f -size +60k 2>/dev/null | head -n 1)
-    [ -n "$size" ] && break
-    kill -0 $pid 2>/dev/null || break
+# Mid-write: the part's temporary file exists and the render has had a second to write
+# frames into it (or has written 60 kB already). Waiting for the 60 kB alone failed on a
+# loaded CI machine: the encoder's lookahead and the muxer's buffer can hold the frames back
+# until the end, and the render finished in between two polls.
+# Up to 10 minutes for the file to appear (sanitizer builds on a busy machine are slow).
+since=0
+end=$(($(date +%s) + 600))
+while :; do
+    size=$(find out/com.mp4.parts -name '.00001.*' -type f -size +0 2>/dev/null | head -n 1)
+    kill -0 $pid 2>/dev/null || { fail "the render ended before it could be killed: $(cat kill.txt)"; break; }
+    if [ -n "$size" ]; then
+        since=$((since + 1))
+        [ $since -ge 10 ] || [ -n "$(find "$size" -size +60k)" ] && break
+    fi
+    [ "$(date +%s)" -lt $end ] || { fail "no temporary part file after 10 minutes"; break; }
     sleep 0.1
-    i=$((i + 1))
 done
-[ -n "$size" ] || fail "the render ended or wrote nothing before it could be killed: $(cat kill.txt)"
 kill -KILL $pid
 wait $pid 2>/dev/null
 [ ! -e out/com.mp4.parts/00001.mp4 ] && [ ! -e out/com.mp4.parts/00001.json ] \

@@ -25,6 +25,7 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
 except ImportError:
     common.skip('python3-selenium is not installed')
 common.need('ffprobe')
@@ -45,6 +46,18 @@ def wait_for(what, fn, timeout):
             return value
         time.sleep(0.25)
     raise AssertionError('timed out waiting for ' + what)
+
+
+def click_first(selector):
+    """Clicks the first element matching selector. The page redraws the queue every 2 s, so
+    an element found just before a redraw is gone when clicked: find it again then."""
+    for _ in range(20):
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    raise AssertionError(selector + ': kept being redrawn before it could be clicked')
 
 
 def players():
@@ -171,12 +184,11 @@ try:
     print('a text file, on the page: ' + line)
     assert line == 'rvm: notes.txt: not a video or image file FFmpeg can read', line
     driver.save_screenshot(os.path.join(build_dir, 'serve_screenshot_error.png'))
-    for button in driver.find_elements(By.CSS_SELECTOR, '#queue li.job button.delete')[:1]:
-        button.click()  # the failed job (the list shows the newest first)
+    click_first('#queue li.job button.delete')  # the failed job (the list shows the newest first)
     wait_for('one job left', lambda: len(server.jobs()) == 1, 15)
 
     # Delete, from the queue: gone from the page, the server and the disk.
-    driver.find_element(By.CSS_SELECTOR, '#queue li.job button.delete').click()
+    click_first('#queue li.job button.delete')
     wait_for('the queue to empty', lambda: driver.find_element(By.ID, 'queue-empty').is_displayed(), 15)
     assert server.jobs() == [] and os.listdir(os.path.join(server.data_dir, 'jobs')) == []
     assert not driver.find_element(By.ID, 'result').is_displayed()
