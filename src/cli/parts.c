@@ -30,6 +30,8 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/segments.h"
+#include "cli/signals.h"
+#include "io/outfile.h"
 #include "io/pngseq.h"
 #include "io/tracks.h"
 #include "io/writer.h"
@@ -290,18 +292,19 @@ static void free_names(char **names, int count)
     free(names);
 }
 
-/* SHA-256 of a part: the file's bytes, or a PNG part's frames in order. */
+/* SHA-256 of a part: the file's bytes, or a PNG part's frames in order. 0, or -1 with errno
+ * set. */
 static int part_sha256(const char *path, int png, char hex[65])
 {
-    struct AVHashContext *ctx = NULL;
-    if (av_hash_alloc(&ctx, "SHA256") < 0)
+    struct AVHashContext *ctx = rvmi_sha256_new();
+    if (!ctx) {
+        errno = ENOMEM;
         return -1;
-    av_hash_init(ctx);
+    }
     char **names = NULL;
     int count = 0, ok = 1;
     if (png && list_frames(path, &names, &count) < 0)
         ok = 0;
-    static uint8_t buf[1 << 16];
     for (int i = 0; ok && i < (png ? count : 1); i++) {
         char *f = png ? rvmi_xasprintf("%s/%s", path, names[i]) : strdup(path);
         int fd = f ? open(f, O_RDONLY | O_CLOEXEC) : -1;
@@ -312,15 +315,13 @@ static int part_sha256(const char *path, int png, char hex[65])
         }
         if (png) /* the name is part of what is checked */
             av_hash_update(ctx, (const uint8_t *)names[i], strlen(names[i]) + 1);
-        ssize_t got;
-        while ((got = read(fd, buf, sizeof buf)) > 0)
-            av_hash_update(ctx, buf, (size_t)got);
-        ok = got == 0;
+        ok = rvmi_sha256_add_fd(ctx, fd, 0, -1) == 0;
         close(fd);
     }
+    int saved = errno;
     free_names(names, count);
-    av_hash_final_hex(ctx, (uint8_t *)hex, 65);
-    av_hash_freep(&ctx);
+    rvmi_sha256_end(ctx, hex);
+    errno = saved;
     return ok ? 0 : -1;
 }
 
@@ -401,28 +402,15 @@ static int write_sidecar(const char *path, const sidecar *s, char *err, size_t e
     cJSON_AddStringToObject(root, "sha256", s->sha256);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    char *tmp = rvmi_xasprintf("%s.%ld.tmp", path, (long)getpid());
-    int ok = text && tmp;
-    FILE *f = ok ? fopen(tmp, "w") : NULL;
-    ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 &&
-         fsync(fileno(f)) == 0;
-    int saved = errno;
-    if (f && fclose(f) != 0 && ok) {
-        ok = 0;
-        saved = errno;
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    if (ok && rename(tmp, path) < 0) {
-        ok = 0;
-        saved = errno;
-    }
-    if (!ok) {
-        if (tmp)
-            unlink(tmp);
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(saved));
-    }
+    /* Its temporary name starts with .NNNNN. too: remove_stale takes what a killed render
+     * left. */
+    int ret = rvmi_write_text(path, text, err, errlen);
     free(text);
-    free(tmp);
-    return ok ? 0 : -1;
+    return ret;
 }
 
 static int read_sidecar(const char *path, sidecar *s)
@@ -527,12 +515,6 @@ int rvmi_render_main(int argc, char **argv)
     const long index = j.index;
     const rvmi_plan_segment *seg = &j.plan->segments[index];
     char *tmp[3] = {NULL, NULL, NULL}, *settings[3] = {NULL, NULL, NULL};
-    char host[64] = "host";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    for (char *c = host; *c; c++)
-        if (*c == '/' || *c == '.')
-            *c = '_';
     int complete = 0;
     status = RVMI_EXIT_TRANSIENT;
     for (int i = 0; i < j.nouts; i++) {
@@ -551,8 +533,11 @@ int rvmi_render_main(int argc, char **argv)
             complete++;
         free(sc.settings);
         remove_stale(o, index);
-        tmp[i] = rvmi_xasprintf("%s/.%05ld.%s.%ld%s", o->parts, index, host, (long)getpid(),
-                           j.opt.png ? "" : o->ext);
+        /* Hidden, and unguessable like every output's temporary name (parts folders are
+         * shared between machines and users). */
+        char hex[17];
+        rvmi_random_hex(hex);
+        tmp[i] = rvmi_xasprintf("%s/.%05ld.%s%s", o->parts, index, hex, j.opt.png ? "" : o->ext);
         if (!tmp[i]) {
             rvmi_cli_error("out of memory");
             goto done;
@@ -791,24 +776,6 @@ static void join_notice(const char *msg)
     rvmi_cli_error("%s", msg);
 }
 
-/* The output's temporary name beside it (renamed when complete), its folder made. */
-static char *staging_name(const char *path, char *err, size_t errlen)
-{
-    char *a = strdup(path), *b = strdup(path);
-    char *out = NULL;
-    if (a && b && rvmi_make_dirs(dirname(a), err, errlen) == 0) {
-        free(a);
-        a = strdup(path);
-        out = a ? rvmi_xasprintf("%s/.%s.%ld.rvm-part", dirname(a), basename(b), (long)getpid())
-                : NULL;
-        if (!out)
-            snprintf(err, errlen, "out of memory");
-    }
-    free(a);
-    free(b);
-    return out;
-}
-
 /* Joins a video output; returns an exit code (message printed). */
 static int join_video(const job *j, const output *o, int64_t *frames)
 {
@@ -825,9 +792,15 @@ static int join_video(const job *j, const output *o, int64_t *frames)
             return RVMI_EXIT_FAILURE;
         }
     }
-    char *tmp = staging_name(o->path, err, sizeof err);
-    if (!tmp) {
+    /* Written as every output is (src/io/outfile.h): locked, under an unguessable hidden
+     * name, put in place when complete. */
+    rvmi_outfile file;
+    memset(&file, 0, sizeof file);
+    file.flag = o->flag;
+    file.path = o->path;
+    if (rvmi_outfile_prepare(&file, j->opt.overwrite, err, sizeof err) < 0) {
         rvmi_cli_error("join: %s", err);
+        rvmi_outfile_release(&file);
         return RVMI_EXIT_TRANSIENT;
     }
     int status = RVMI_EXIT_TRANSIENT;
@@ -857,7 +830,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     status = RVMI_EXIT_TRANSIENT;
     rvmi_video_writer_config vc;
     memset(&vc, 0, sizeof vc);
-    vc.path = tmp;
+    vc.path = file.write_path;
     vc.name = o->path;
     vc.copy = first;
     vc.width = first->width;
@@ -945,23 +918,25 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     }
     for (int i = 0; rvmi_video_writer_warning(w, i); i++)
         rvmi_cli_error("warning: %s", rvmi_video_writer_warning(w, i));
-    if (rename(tmp, o->path) < 0) {
-        rvmi_cli_error("join: cannot rename the finished %s to %s: %s", tmp, o->path,
-                    strerror(errno));
+    int committed = rvmi_outfile_commit(&file, err, sizeof err);
+    if (committed < 0) {
+        rvmi_cli_error("join: %s", err);
         goto done;
     }
+    if (committed > 0)
+        rvmi_cli_error("join: warning: %s", err);
     status = 0;
 done:
-    if (status != 0)
-        unlink(tmp);
     rvmi_video_writer_free(w);
+    if (status != 0)
+        rvmi_outfile_discard(&file);
+    rvmi_outfile_release(&file);
     avformat_close_input(&pr.fmt);
     close_tracks(&ain);
     av_packet_free(&vp);
     av_packet_free(&ap);
     avcodec_parameters_free(&first);
     free(path);
-    free(tmp);
     return status;
 }
 
@@ -1060,6 +1035,8 @@ static void remove_parts(const job *j, const output *o)
 
 int rvmi_join_main(int argc, char **argv)
 {
+    /* A signal removes the unfinished outputs (registered by rvmi_outfile_prepare). */
+    rvmi_signals_install();
     job j;
     int status = job_parse(&j, "join", argc, argv);
     if (status) {

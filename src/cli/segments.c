@@ -28,6 +28,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/segments.h"
+#include "io/outfile.h"
 #include "io/reader.h"
 #include "io/writer.h"
 
@@ -46,9 +47,8 @@ char *rvmi_xasprintf(const char *fmt, ...)
     return s;
 }
 
-/* SHA-256 of len bytes of fd from off (len < 0: to the end), as hex into hex[65]; adds to
- * ctx instead when given. 0 or -1 (errno set). */
-static int hash_fd(int fd, off_t off, int64_t len, struct AVHashContext *ctx)
+/* One static buffer: the command hashes on its main thread only. */
+int rvmi_sha256_add_fd(struct AVHashContext *ctx, int fd, off_t off, int64_t len)
 {
     static uint8_t buf[1 << 16];
     if (lseek(fd, off, SEEK_SET) < 0)
@@ -69,7 +69,7 @@ static int hash_fd(int fd, off_t off, int64_t len, struct AVHashContext *ctx)
     return 0;
 }
 
-static struct AVHashContext *sha256_new(void)
+struct AVHashContext *rvmi_sha256_new(void)
 {
     struct AVHashContext *ctx = NULL;
     if (av_hash_alloc(&ctx, "SHA256") < 0)
@@ -78,28 +78,27 @@ static struct AVHashContext *sha256_new(void)
     return ctx;
 }
 
-static void sha256_hex(struct AVHashContext *ctx, char hex[65])
+void rvmi_sha256_end(struct AVHashContext *ctx, char hex[65])
 {
     av_hash_final_hex(ctx, (uint8_t *)hex, 65);
     av_hash_freep(&ctx);
 }
 
-/* SHA-256 of a whole file (off = 0, len = -1) or a part of it. */
-static int sha256_file(const char *path, off_t off, int64_t len, char hex[65])
+int rvmi_sha256_file(const char *path, off_t off, int64_t len, char hex[65])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    struct AVHashContext *ctx = sha256_new();
+    struct AVHashContext *ctx = rvmi_sha256_new();
     if (!ctx) {
         close(fd);
         errno = ENOMEM;
         return -1;
     }
-    int ret = hash_fd(fd, off, len, ctx);
+    int ret = rvmi_sha256_add_fd(ctx, fd, off, len);
     int saved = errno;
     close(fd);
-    sha256_hex(ctx, hex);
+    rvmi_sha256_end(ctx, hex);
     errno = saved;
     return ret;
 }
@@ -191,7 +190,7 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
             snprintf(err, errlen, "no images in folder %s", path);
             return -1;
         }
-        struct AVHashContext *ctx = sha256_new();
+        struct AVHashContext *ctx = rvmi_sha256_new();
         int64_t newest = 0, total = 0;
         for (int i = 0; ctx && i < l.count; i++) {
             char *f = rvmi_xasprintf("%s/%s", path, l.names[i]);
@@ -216,13 +215,13 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
             return -1;
         }
         char listing[65];
-        sha256_hex(ctx, listing);
+        rvmi_sha256_end(ctx, listing);
         char *first = rvmi_xasprintf("%s/%s", path, l.names[0]);
         char *last = rvmi_xasprintf("%s/%s", path, l.names[l.count - 1]);
-        int ok = first && last && sha256_file(first, 0, MIB, p->head) == 0;
+        int ok = first && last && rvmi_sha256_file(first, 0, MIB, p->head) == 0;
         struct stat ls;
         ok = ok && stat(last, &ls) == 0 &&
-             sha256_file(last, ls.st_size > MIB ? ls.st_size - MIB : 0, -1, p->tail) == 0;
+             rvmi_sha256_file(last, ls.st_size > MIB ? ls.st_size - MIB : 0, -1, p->tail) == 0;
         free(first);
         free(last);
         p->images = 1;
@@ -244,8 +243,8 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
     }
     p->size = st.st_size;
     p->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (sha256_file(path, 0, MIB, p->head) < 0 ||
-        sha256_file(path, st.st_size > MIB ? st.st_size - MIB : 0, -1, p->tail) < 0) {
+    if (rvmi_sha256_file(path, 0, MIB, p->head) < 0 ||
+        rvmi_sha256_file(path, st.st_size > MIB ? st.st_size - MIB : 0, -1, p->tail) < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
@@ -434,22 +433,24 @@ static int make_segments(rvmi_plan *p, int count, double seconds, char *err, siz
     return 0;
 }
 
-static int write_text_file(const char *path, const char *text, int overwrite, char *err,
-                           size_t errlen)
+int rvmi_write_text(const char *path, const char *text, char *err, size_t errlen)
 {
-    char *tmp = rvmi_xasprintf("%s.%ld.tmp", path, (long)getpid());
+    char *dir = strdup(path), *base = strdup(path), hex[17];
+    rvmi_random_hex(hex);
+    char *tmp = dir && base ? rvmi_xasprintf("%s/.%s.%s", dirname(dir), basename(base), hex)
+                            : NULL;
+    free(dir);
+    free(base);
     if (!tmp) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    struct stat st;
-    if (!overwrite && stat(path, &st) == 0) {
-        snprintf(err, errlen, "%s exists (use -y to overwrite)", path);
-        free(tmp);
-        return -1;
-    }
-    FILE *f = fopen(tmp, "w");
-    int ok = f && fputs(text, f) >= 0;
+    size_t n = strlen(text);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
+    int ok = f && fputs(text, f) >= 0 && (n && text[n - 1] == '\n' ? 1 : fputc('\n', f) != EOF);
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     int saved = errno;
     if (f && fclose(f) != 0 && ok) {
@@ -461,11 +462,23 @@ static int write_text_file(const char *path, const char *text, int overwrite, ch
         saved = errno;
     }
     if (!ok) {
-        unlink(tmp);
+        if (fd >= 0)
+            unlink(tmp);
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(saved));
     }
     free(tmp);
     return ok ? 0 : -1;
+}
+
+static int write_text_file(const char *path, const char *text, int overwrite, char *err,
+                           size_t errlen)
+{
+    struct stat st;
+    if (!overwrite && stat(path, &st) == 0) {
+        snprintf(err, errlen, "%s exists (use -y to overwrite)", path);
+        return -1;
+    }
+    return rvmi_write_text(path, text, err, errlen);
 }
 
 static char *read_text_file(const char *path, char *err, size_t errlen)

@@ -4,6 +4,7 @@
 #define RVM_CLI_SEGMENTS_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <libavutil/rational.h>
 
@@ -44,6 +45,20 @@ typedef struct {
 
 /* asprintf that returns the string, or NULL when out of memory. */
 char *rvmi_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes text (and a final newline if it has none) to path all at once: under a hidden name
+ * beside it that nobody can guess (.NAME.<random>), created new (never through a link placed
+ * there), synced, then renamed over path. 0, or -1 with a message. */
+int rvmi_write_text(const char *path, const char *text, char *err, size_t errlen);
+
+/* SHA-256 (FFmpeg's av_hash) of plans and parts, as 64 hex digits and a NUL. */
+struct AVHashContext *rvmi_sha256_new(void); /* NULL when out of memory */
+/* Adds len bytes of fd from off (len < 0: to the end). 0, or -1 with errno set. */
+int rvmi_sha256_add_fd(struct AVHashContext *ctx, int fd, off_t off, int64_t len);
+/* The digest as hex; frees ctx. */
+void rvmi_sha256_end(struct AVHashContext *ctx, char hex[65]);
+/* A whole file (off 0, len -1) or a part of it. 0, or -1 with errno set. */
+int rvmi_sha256_file(const char *path, off_t off, int64_t len, char hex[65]);
 
 rvmi_plan *rvmi_plan_load(const char *path, char *err, size_t errlen);
 void rvmi_plan_free(rvmi_plan *p);

@@ -139,9 +139,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* 16 hex digits from the kernel's random source: names of concurrent runs, and of runs in
- * other PID namespaces with the same PID, never collide (O_EXCL checks anyway). */
-static void random_hex(char out[17])
+/* O_EXCL checks anyway where a name is created. */
+void rvmi_random_hex(char out[17])
 {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
@@ -357,7 +356,7 @@ static int create_write_path(rvmi_outfile *o, char *err, size_t errlen)
     }
     for (int attempt = 0; attempt < 16; attempt++) {
         char hex[17];
-        random_hex(hex);
+        rvmi_random_hex(hex);
         snprintf(o->write_path, n, "%s/.%s.%s.%s", o->dir, o->base, hex,
                  o->folder ? "rvm-stage" : "rvm-part");
         int ok;
@@ -562,7 +561,7 @@ static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
     }
     /* A file system without RENAME_EXCHANGE: the old folder is moved aside first. */
     char hex[17];
-    random_hex(hex);
+    rvmi_random_hex(hex);
     size_t n = strlen(o->dir) + strlen(o->base) + 40;
     char *aside = malloc(n);
     if (!aside) {

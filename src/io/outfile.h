@@ -39,6 +39,10 @@ void rvmi_outfile_discard(rvmi_outfile *o);
 /* Releases the lock and the memory (after commit or discard). */
 void rvmi_outfile_release(rvmi_outfile *o);
 
+/* 16 hex digits from the kernel's random source: temporary names that nobody can guess and
+ * that concurrent runs (also in other PID namespaces, with the same PID) never share. */
+void rvmi_random_hex(char out[17]);
+
 /* Whether a name is a frame of a sequence (NNNN.png, 4 to 9 digits). */
 int rvmi_is_frame_name(const char *name);
 

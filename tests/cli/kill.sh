@@ -24,14 +24,16 @@ sub_ok render --plan k.plan --index 0 $FLAGS
 "$RVM" render --plan k.plan --index 1 $FLAGS >kill.txt 2>&1 &
 pid=$!
 # Mid-write: the part's temporary file exists and the render has had a second to write
-# frames into it (or has written 60 kB already). Waiting for the 60 kB alone failed on a
-# loaded CI machine: the encoder's lookahead and the muxer's buffer can hold the frames back
-# until the end, and the render finished in between two polls.
+# frames into it (or has written 60 kB already). The conversion writes it through its own
+# staging file, ..00001.<random>.mp4.<random>.rvm-part, renamed to .00001.<random>.mp4 when
+# the conversion is complete: both are looked for (the second alone appears only after the
+# frames are all written).
 # Up to 10 minutes for the file to appear (sanitizer builds on a busy machine are slow).
 since=0
 end=$(($(date +%s) + 600))
 while :; do
-    size=$(find out/com.mp4.parts -name '.00001.*' -type f -size +0 2>/dev/null | head -n 1)
+    size=$(find out/com.mp4.parts -type f -size +0 \( -name '..00001.*.rvm-part' -o -name '.00001.*.mp4' \) \
+        2>/dev/null | head -n 1)
     kill -0 $pid 2>/dev/null || { fail "the render ended before it could be killed: $(cat kill.txt)"; break; }
     if [ -n "$size" ]; then
         since=$((since + 1))
@@ -42,6 +44,10 @@ while :; do
 done
 kill -KILL $pid
 wait $pid 2>/dev/null
+# The part's temporary name is unguessable, as every output's (16 random hex digits, not a
+# host name and a PID).
+echo "$(basename "$size")" | grep -Eq '^\.?\.00001\.[0-9a-f]{16}\.mp4(\.[0-9a-f]{16}\.rvm-part)?$' \
+    || fail "temporary part name $(basename "$size") is not .00001.<16 random hex digits>.mp4"
 [ ! -e out/com.mp4.parts/00001.mp4 ] && [ ! -e out/com.mp4.parts/00001.json ] \
     || fail "a killed render left a complete-looking part"
 ok "SIGKILL halfway: only a temporary file is left ($(basename "$size"))"
