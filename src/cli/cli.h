@@ -23,6 +23,7 @@
  * frames from `from` are run through the network, those from `begin` to `end` written. */
 typedef struct {
     int64_t from, begin, end;
+    int64_t seek_byte; /* >= 0: where decoding starts (see rvmi_reader_options) */
 } rvmi_segment;
 
 /* One conversion, as `rvm FLAGS` runs it; seg (or NULL) limits it to a segment, whose

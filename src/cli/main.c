@@ -342,6 +342,7 @@ static int open_inputs(conversion *c)
         ro.segment_from = c->seg->from;
         ro.segment_begin = c->seg->begin;
         ro.segment_end = c->seg->end;
+        ro.segment_seek_byte = c->seg->seek_byte;
     }
     ro.notice = notice;
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));

@@ -165,6 +165,8 @@ void rvmi_plan_free(rvmi_plan *p)
         return;
     free(p->input);
     free(p->pts);
+    free(p->key_pts);
+    free(p->key_pos);
     free(p->segments);
     free(p);
 }
@@ -291,6 +293,7 @@ static int scan_video(rvmi_plan *p, char *err, size_t errlen)
         return -1;
     }
     int status = -1;
+    int64_t *last_us = NULL; /* per stream, for clocks that may jump */
     AVPacket *pkt = av_packet_alloc();
     if (!pkt) {
         snprintf(err, errlen, "out of memory");
@@ -298,14 +301,6 @@ static int scan_video(rvmi_plan *p, char *err, size_t errlen)
     }
     if (avformat_find_stream_info(fmt, NULL) < 0) {
         snprintf(err, errlen, "%s: cannot read stream information", p->input);
-        goto done;
-    }
-    if (fmt->iformat->flags & AVFMT_TS_DISCONT) {
-        /* Its clocks may jump (splices, wraps): a whole run closes the jumps as it reads, which
-         * a segment starting in the middle cannot know. */
-        snprintf(err, errlen, "%s: a %s input's timestamps may jump; remux it first (ffmpeg -i "
-                              "IN -c copy OUT.mkv) to cut it into segments",
-                 p->input, fmt->iformat->name);
         goto done;
     }
     if (!fmt->pb || !(fmt->pb->seekable & AVIO_SEEKABLE_NORMAL) ||
@@ -323,13 +318,77 @@ static int scan_video(rvmi_plan *p, char *err, size_t errlen)
         snprintf(err, errlen, "%s: no video stream", p->input);
         goto done;
     }
-    for (unsigned i = 0; i < fmt->nb_streams; i++)
-        if ((int)i != vidx)
+    /* A format whose clocks may jump (MPEG-TS: splices, concatenations): a whole run closes
+     * each jump as it reads (src/io/reader.c), which a segment starting after it cannot
+     * know, so such an input is planned only when neither its video nor its audio tracks
+     * (which rvm join copies) jump; subtitles are not looked at, their cues may be minutes
+     * apart. Its seeks by time land on any packet, not on a keyframe, so each segment seeks
+     * to the byte where a keyframe starts, found here. */
+    if (fmt->iformat->flags & AVFMT_TS_DISCONT) {
+        p->by_bytes = 1;
+        if (!(last_us = malloc(fmt->nb_streams * sizeof(*last_us)))) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+        for (unsigned i = 0; i < fmt->nb_streams; i++)
+            last_us[i] = AV_NOPTS_VALUE;
+    }
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        enum AVMediaType type = fmt->streams[i]->codecpar->codec_type;
+        if ((int)i != vidx && !(p->by_bytes && type == AVMEDIA_TYPE_AUDIO))
             fmt->streams[i]->discard = AVDISCARD_ALL;
+    }
     p->time_base = fmt->streams[vidx]->time_base;
-    int64_t cap = 1024;
+    int64_t cap = 1024, key_cap = 0;
     p->pts = malloc((size_t)cap * sizeof(*p->pts));
     while (p->pts && (ret = av_read_frame(fmt, pkt)) >= 0) {
+        if (p->by_bytes && pkt->stream_index >= 0 &&
+            (unsigned)pkt->stream_index < fmt->nb_streams) {
+            int video = pkt->stream_index == vidx;
+            AVRational tb = fmt->streams[pkt->stream_index]->time_base;
+            int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+            int64_t us = ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
+                                              : av_rescale_q(ts, tb, AV_TIME_BASE_Q);
+            /* The reader closes a step of more than 10 s either way, or back by more than
+             * 0.1 s; any such step is refused here (a frame's duration apart, the same). */
+            int64_t prev = last_us[pkt->stream_index];
+            if (us != AV_NOPTS_VALUE && prev != AV_NOPTS_VALUE &&
+                (us - prev > 10 * (int64_t)AV_TIME_BASE || prev - us > AV_TIME_BASE / 10)) {
+                av_packet_unref(pkt);
+                snprintf(err, errlen, "%s: the %s clock of this %s input jumps by %.3f s after "
+                                      "video frame %" PRId64 ": a whole run closes such jumps "
+                                      "as it reads, which a segment that starts after one "
+                                      "cannot know; remux it first (ffmpeg -i IN -c copy "
+                                      "OUT.mkv closes them too) to cut it into segments",
+                         p->input,
+                         av_get_media_type_string(
+                             fmt->streams[pkt->stream_index]->codecpar->codec_type),
+                         fmt->iformat->name,
+                         (us - prev) / (double)AV_TIME_BASE, p->frames);
+                goto done;
+            }
+            if (us != AV_NOPTS_VALUE)
+                last_us[pkt->stream_index] = us;
+            if (video && (pkt->flags & AV_PKT_FLAG_KEY) && pkt->pos >= 0 &&
+                pkt->pts != AV_NOPTS_VALUE) {
+                if (p->nkeys == key_cap) {
+                    key_cap = key_cap ? 2 * key_cap : 64;
+                    int64_t *kp = realloc(p->key_pts, (size_t)key_cap * sizeof(*kp));
+                    if (kp)
+                        p->key_pts = kp;
+                    int64_t *ko = kp ? realloc(p->key_pos, (size_t)key_cap * sizeof(*ko)) : NULL;
+                    if (ko)
+                        p->key_pos = ko;
+                    if (!kp || !ko) {
+                        av_packet_unref(pkt);
+                        snprintf(err, errlen, "out of memory");
+                        goto done;
+                    }
+                }
+                p->key_pts[p->nkeys] = pkt->pts;
+                p->key_pos[p->nkeys++] = pkt->pos;
+            }
+        }
         if (pkt->stream_index == vidx) {
             int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
             if (t == AV_NOPTS_VALUE) {
@@ -368,6 +427,7 @@ static int scan_video(rvmi_plan *p, char *err, size_t errlen)
         }
     status = 0;
 done:
+    free(last_us);
     av_packet_free(&pkt);
     avformat_close_input(&fmt);
     return status;
@@ -428,6 +488,16 @@ static int make_segments(rvmi_plan *p, int count, double seconds, char *err, siz
         s->begin = starts[i];
         s->end = i + 1 < n ? starts[i + 1] : p->frames;
         s->from = s->begin > p->warmup ? s->begin - p->warmup : 0;
+        s->seek_byte = -1;
+        if (p->by_bytes && s->from > 0) {
+            /* The last keyframe (in decode order) shown at or before the warm-up start:
+             * decoding from it gives every frame from there on (none, when the input has no
+             * keyframe before it: decoding then starts at the beginning). */
+            s->seek_byte = 0;
+            for (int64_t k = 0; k < p->nkeys; k++)
+                if (p->key_pts[k] <= p->pts[s->from])
+                    s->seek_byte = p->key_pos[k];
+        }
     }
     free(starts);
     return 0;
@@ -557,6 +627,8 @@ static char *plan_to_json(const rvmi_plan *p)
         cJSON_AddNumberToObject(s, "warmup_start", (double)p->segments[i].from);
         cJSON_AddNumberToObject(s, "start", (double)p->segments[i].begin);
         cJSON_AddNumberToObject(s, "end", (double)p->segments[i].end);
+        if (p->segments[i].seek_byte >= 0)
+            cJSON_AddNumberToObject(s, "seek_byte", (double)p->segments[i].seek_byte);
         cJSON_AddItemToArray(segs, s);
     }
     char *text = cJSON_Print(root);
@@ -682,6 +754,10 @@ rvmi_plan *rvmi_plan_load(const char *path, char *err, size_t errlen)
             json_int(e, "end", sg->begin + 1, p->frames, &sg->end) < 0 ||
             (i == 0 ? sg->begin != 0 : sg->begin != p->segments[i - 1].end))
             goto done;
+        sg->seek_byte = -1;
+        if (cJSON_GetObjectItemCaseSensitive(e, "seek_byte") &&
+            json_int(e, "seek_byte", 0, p->size, &sg->seek_byte) < 0)
+            goto done;
         i++;
     }
     if (p->segments[p->nsegments - 1].end != p->frames)
@@ -710,6 +786,7 @@ rvmi_segment rvmi_plan_reader_range(const rvmi_plan *p, int index)
         r.begin = p->pts[s->begin];
         r.end = s->end < p->frames ? p->pts[s->end] : INT64_MAX;
     }
+    r.seek_byte = s->seek_byte;
     return r;
 }
 

@@ -24,6 +24,8 @@
 
 typedef struct {
     int64_t from, begin, end; /* frame indices: warm-up start, first written, one past last */
+    int64_t seek_byte;        /* a transport stream: where the keyframe that decoding starts
+                                 from begins in the file (-1: seek by timestamp) */
 } rvmi_plan_segment;
 
 typedef struct {
@@ -37,6 +39,9 @@ typedef struct {
     int64_t frames;
     AVRational time_base;  /* video: of pts */
     int64_t *pts;          /* video: every frame's timestamp, ascending */
+    int by_bytes;          /* video in a transport stream: segments seek to byte positions */
+    int64_t nkeys;         /* while planning such a video: its keyframes in decode order, */
+    int64_t *key_pts, *key_pos; /* their timestamps and byte positions */
     double image_fps;      /* images */
     int warmup;
     rvmi_plan_segment *segments;

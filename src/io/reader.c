@@ -1132,7 +1132,9 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         /* To a keyframe at or before the warm-up start; take_frame checks where it landed. */
         r->v_start = r->opt.segment_from;
         r->v_end = r->opt.segment_end;
-        if (r->opt.segment_from > vs0)
+        if (r->opt.segment_seek_byte >= 0)
+            av_seek_frame(r->fmt, -1, r->opt.segment_seek_byte, AVSEEK_FLAG_BYTE);
+        else if (r->opt.segment_from > vs0)
             av_seek_frame(r->fmt, r->vidx, r->opt.segment_from, AVSEEK_FLAG_BACKWARD);
     }
 
@@ -1333,8 +1335,11 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *
         }
         r->segment_reseeked = 1;
         AVStream *vs = r->fmt->streams[r->vidx];
-        av_seek_frame(r->fmt, r->vidx, vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0,
-                      AVSEEK_FLAG_BACKWARD);
+        if (r->opt.segment_seek_byte >= 0)
+            av_seek_frame(r->fmt, -1, 0, AVSEEK_FLAG_BYTE);
+        else
+            av_seek_frame(r->fmt, r->vidx, vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0,
+                          AVSEEK_FLAG_BACKWARD);
         avcodec_flush_buffers(r->dec);
         r->input_eof = 0;
         return 0;

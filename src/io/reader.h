@@ -36,9 +36,10 @@ typedef struct {
      * folders: the file index). Reading seeks to a keyframe at or before segment_from,
      * decodes and drops up to it, returns the frames from segment_from to segment_begin
      * marked as warm-up, then those before segment_end. Timestamps are those a whole run
-     * gives. */
+     * gives. segment_seek_byte >= 0 (a transport stream, whose seeks by time land on any
+     * packet): seek to this byte instead, where a keyframe before segment_from starts. */
     int segment;
-    int64_t segment_from, segment_begin, segment_end;
+    int64_t segment_from, segment_begin, segment_end, segment_seek_byte;
 } rvmi_reader_options;
 
 typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_PACKET = 2 } rvmi_item_kind;

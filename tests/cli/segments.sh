@@ -78,6 +78,44 @@ a2=$(ffprobe -v error -select_streams a:0 -show_entries packet=pts,dts -of csv=p
 [ "$a1" = "$a2" ] || fail "MKV starting late: joined audio timestamps differ from the whole run's"
 ok "an MKV starting at 0.033 s: video and audio timestamps as the whole run's"
 
+# ---- MPEG-TS: seeks by time land on any packet, so segments seek to keyframes by byte ----
+# H.264 with B-frames and AAC, starting at 1.4 s as ffmpeg's transport streams do.
+ffmpeg -nostdin -v error -stream_loop -1 -i "$SAMPLE" -f lavfi -i sine=frequency=500:duration=4 \
+    -vf scale=160:120 -frames:v 60 -c:v libx264 -g 12 -bf 2 -pix_fmt yuv420p -c:a aac -shortest \
+    -f mpegts in.ts || fail "cannot make the transport stream"
+ffmpeg -nostdin -v error -i in.ts -map 0:v -c copy ts.mkv || fail "cannot remux the transport stream"
+sub_ok plan in.ts --segments 3 --warmup 5 -o ts.plan
+grep -q '"seek_byte"' ts.plan || fail "the transport stream's plan has no byte positions"
+sub_ok plan ts.mkv --segments 3 --warmup 5 -o tsmkv.plan
+# The same frames warmed up the same way give the same 16-bit alpha only if every segment of
+# the transport stream decodes exactly the frames the MKV's seeks (by its index) give.
+for i in 2 0 1; do
+    sub_ok render --plan ts.plan --index $i --output-type png_sequence --output-depth 16 \
+        --output-alpha ts/pha --threads 1
+    sub_ok render --plan tsmkv.plan --index $i --output-type png_sequence --output-depth 16 \
+        --output-alpha tsmkv/pha --threads 1
+done
+sub_ok join --plan ts.plan --output-type png_sequence --output-depth 16 --output-alpha ts/pha
+sub_ok join --plan tsmkv.plan --output-type png_sequence --output-depth 16 --output-alpha tsmkv/pha
+[ "$(ls ts/pha | wc -l)" -eq 60 ] || fail "transport stream: $(ls ts/pha | wc -l) joined frames, want 60"
+for f in tsmkv/pha/*.png; do
+    cmp -s "$f" "ts/pha/$(basename "$f")" || fail "transport stream: frame $(basename "$f") differs from the same frames in MKV"
+done
+ok "MPEG-TS segments (seeks to keyframes by byte) give the 16-bit alpha of the same stream in MKV"
+TFLAGS="--output-composition ts/com.mp4 --output-alpha ts/pha.mp4 --threads 1"
+for i in 1 2 0; do sub_ok render --plan ts.plan --index $i $TFLAGS; done
+sub_ok join --plan ts.plan $TFLAGS
+run_ok -i in.ts --output-composition ts/whole_com.mp4 --output-alpha ts/whole_pha.mp4 --threads 1
+same_times ts/whole_com.mp4 ts/com.mp4
+same_times ts/whole_pha.mp4 ts/pha.mp4
+a1=$(ffmpeg -nostdin -v error -i ts/whole_com.mp4 -map 0:a -c copy -f md5 -)
+a2=$(ffmpeg -nostdin -v error -i ts/com.mp4 -map 0:a -c copy -f md5 -)
+[ -n "$a1" ] && [ "$a1" = "$a2" ] || fail "transport stream: joined audio differs from the whole run's"
+ffmpeg -nostdin -v error -i ts/whole_pha.mp4 -f rawvideo -pix_fmt gray w.gray
+ffmpeg -nostdin -v error -i ts/pha.mp4 -f rawvideo -pix_fmt gray s.gray
+"$PIXCMP" near8 w.gray s.gray 1.0 255 >cmp.txt || fail "transport stream: joined alpha is far from the whole run's: $(cat cmp.txt)"
+ok "MPEG-TS parts joined: the whole run's frame count, timestamps and audio"
+
 # ---- other codecs join without re-encoding ----
 for spec in "prores mov" "ffv1 mkv" "vp9 webm"; do
     set -- $spec
@@ -140,6 +178,13 @@ one_line "plan of stdin" 3 "cannot be cut into segments"
 mkfifo fifo
 sub plan fifo --segments 2 -o fifo.plan
 one_line "plan of a FIFO" 3 "cannot be cut into segments"
+# A clock that jumps (two streams one after the other, the second 100 s later): a whole run
+# closes the jump as it reads, which a segment after it cannot know; refused.
+ffmpeg -nostdin -v error -i in.ts -c copy -output_ts_offset 100 -f mpegts later.ts \
+    || fail "cannot make the second transport stream"
+cat in.ts later.ts >jump.ts
+sub plan jump.ts --segments 2 -o jump.plan
+one_line "transport stream whose clock jumps" 3 "clock of this mpegts input jumps by [0-9.]* s after video frame 60.*remux"
 sub plan in.mp4 --segments 31 -o many.plan
 one_line "more segments than frames" 2 "only 30 frames"
 sub plan in.mp4 --segments 2 -o v.plan
