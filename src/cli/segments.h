@@ -12,13 +12,11 @@
 
 /* Frames each segment runs through the network before its first written frame, so that the
  * recurrent state has settled (README "Seams", bench/seams.py): on the shipped model and real
- * footage a fresh state's mean |dalpha| against a whole run's was <= 5e-4 from the 6th frame
- * on, while its 99.9th percentile (a few pixels at edges) stayed at 2.3-9e-2 for 46 frames and
- * was 1.9-2.1e-2 from the 47th to the 52nd (the last measured). 64 frames (about 2 s) keeps
- * the mean well under its limit and the percentile at the level of the latest frames measured
- * (under 2e-2 is not shown); it costs 64 network-only frames per segment (1.8% of a 2-minute
- * segment at 30 fps). */
-#define RVMI_DEFAULT_WARMUP 64
+ * footage a fresh state's mean |dalpha| against a whole run's was <= 5e-4 from the 5th frame
+ * on, while its 99.9th percentile (a few pixels at edges) stayed above 2e-2 until the 150th
+ * and within it from the 154th to the 205th (the last measured). 160 frames (about 5 s) cost
+ * 4.4% of a 2-minute segment at 30 fps. */
+#define RVMI_DEFAULT_WARMUP 160
 #define RVMI_STR2(x) #x
 #define RVMI_STR(x) RVMI_STR2(x)
 
