@@ -1,4 +1,6 @@
 /* rvm: the command-line video converter (the official inference.py, and more).
+ * The conversion is also what the Python package's convert_video runs in its own process
+ * (rvmi_convert_in_process, cli/convert.h); built with RVM_NO_MAIN this file has no main().
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "cli/cli.h"
+#include "cli/convert.h"
 #include "cli/options.h"
 #include "cli/pipeline.h"
 #include "cli/signals.h"
@@ -35,14 +38,47 @@
 #include "serve/serve.h"
 #endif
 
+/* Where the calling thread's conversion reports (rvmi_convert_in_process's hooks); NULL:
+ * the command's stderr. */
+static _Thread_local const rvmi_convert_hooks *t_hooks;
+
+static void say(rvmi_message_kind kind, const char *fmt, va_list ap)
+{
+    if (t_hooks && t_hooks->message) {
+        char text[1024];
+        vsnprintf(text, sizeof text, fmt, ap);
+        t_hooks->message(t_hooks->user, kind, text);
+        return;
+    }
+    fputs(kind == RVMI_MESSAGE_WARNING ? "rvm: warning: " : "rvm: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 #define errorf rvmi_cli_error
 void rvmi_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("rvm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(RVMI_MESSAGE_ERROR, fmt, ap);
+    va_end(ap);
+}
+
+static void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warnf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(RVMI_MESSAGE_WARNING, fmt, ap);
+    va_end(ap);
+}
+
+static void notef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notef(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(RVMI_MESSAGE_NOTICE, fmt, ap);
     va_end(ap);
 }
 
@@ -117,10 +153,14 @@ typedef struct {
     rvmi_track_choice tracks; /* the audio and subtitle tracks carried */
     rvmi_reader *reader;
     rvmi_background *bg;
-    rvm_model *model;
+    rvm_model *model;        /* loaded here (not when given_model) */
+    const rvm_model *given_model; /* the caller's (rvmi_convert_in_process), not freed here */
     rvm_stream *stream;
     rvmi_pipeline pl;
     int64_t frames;
+    atomic_int *stop;        /* a signal number: stop, keeping the frames done */
+    int own_signals;         /* the command's handlers are installed (cli/signals.h) */
+    const rvmi_convert_hooks *hooks; /* or NULL: the command's stderr */
 } conversion;
 
 /* Process-wide settings for a long run that holds large frames in several threads. */
@@ -310,10 +350,15 @@ static int prepare_outputs(conversion *c)
     return 0;
 }
 
-/* A note about the input, on its own line (over the progress bar on a terminal). */
-static void notice(const char *msg)
+/* A note about the input or an output's tracks, on its own line (over the progress bar on
+ * a terminal). Called by the reader, from the thread that decodes, and by the writers. */
+static void notice(void *user, const char *msg)
 {
-    fprintf(stderr, "%srvm: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", msg);
+    const conversion *c = user;
+    if (c->hooks && c->hooks->message)
+        c->hooks->message(c->hooks->user, RVMI_MESSAGE_NOTICE, msg);
+    else
+        fprintf(stderr, "%srvm: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", msg);
 }
 
 /* Opens the input and, when the composition needs one, the background at the input's
@@ -336,7 +381,7 @@ static int open_inputs(conversion *c)
         ro.tracks = &c->tracks;
     int tracks_refused = 0;
     ro.tracks_refused = &tracks_refused;
-    ro.interrupt = &rvmi_stop_signal;
+    ro.interrupt = c->stop;
     if (c->seg) {
         ro.segment = 1;
         ro.segment_from = c->seg->from;
@@ -345,6 +390,7 @@ static int open_inputs(conversion *c)
         ro.segment_seek_byte = c->seg->seek_byte;
     }
     ro.notice = notice;
+    ro.notice_user = c;
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
     if (!c->reader) {
         errorf("%s", err);
@@ -354,7 +400,7 @@ static int open_inputs(conversion *c)
     if (opt->out_com && !c->com_rgba) {
         c->bg = rvmi_background_open(opt->background ? opt->background : RVM_DEFAULT_BACKGROUND,
                                      rvmi_reader_width(c->reader),
-                                     rvmi_reader_height(c->reader), &rvmi_stop_signal, err, sizeof(err));
+                                     rvmi_reader_height(c->reader), c->stop, err, sizeof(err));
         if (!c->bg) {
             errorf("%s", err);
             c->fail_status = RVMI_EXIT_BAD_INPUT;
@@ -423,6 +469,7 @@ static int open_writers(conversion *c)
         if (o->kind != RVM_OUT_ALPHA) {
             vc.tracks = rvmi_reader_tracks(c->reader, &vc.ntracks);
             vc.notice = notice;
+            vc.notice_user = c;
             po->tracks = vc.ntracks > 0;
         }
         po->video = rvmi_video_writer_open(&vc, err, sizeof(err));
@@ -441,13 +488,16 @@ static int load_network(conversion *c)
 {
     const rvmi_cli_options *opt = c->opt;
     char err[1024];
-    c->model = rvm_model_load(opt->checkpoint, opt->variant, RVM_REFINER_AUTO, NULL, err,
-                              sizeof(err));
-    if (!c->model) {
-        errorf("cannot load the model: %s", err);
-        return -1;
+    if (!c->given_model) {
+        c->model = rvm_model_load(opt->checkpoint, opt->variant, RVM_REFINER_AUTO, NULL, err,
+                                  sizeof(err));
+        if (!c->model) {
+            errorf("cannot load the model: %s", err);
+            return -1;
+        }
     }
-    c->stream = rvm_stream_create(c->model, opt->threads, NULL, err, sizeof(err));
+    c->stream = rvm_stream_create(c->given_model ? c->given_model : c->model, opt->threads,
+                                  NULL, err, sizeof(err));
     if (!c->stream) {
         errorf("%s", err);
         return -1;
@@ -483,7 +533,7 @@ static void print_writer_warnings(const rvmi_pipeline *pl)
             if (!w)
                 break;
             if (!warned_before(pl, i, w))
-                errorf("warning: %s", w);
+                warnf("%s", w);
         }
 }
 
@@ -509,7 +559,7 @@ static int finish_outputs(conversion *c)
             return -1;
         }
         if (ret > 0)
-            errorf("warning: %s", err);
+            warnf("%s", err);
     }
     return 0;
 }
@@ -531,14 +581,19 @@ static int convert(conversion *c)
                                     : rvm_auto_downsample_ratio(rvmi_reader_width(reader),
                                                                 rvmi_reader_height(reader));
     c->pl.background = c->bg;
-    c->pl.stop = &rvmi_stop_signal;
+    c->pl.stop = c->stop;
     c->pl.progress = !c->opt->no_progress && isatty(STDERR_FILENO);
     c->pl.progress_fd = c->opt->progress_fd;
+    if (c->hooks) {
+        c->pl.on_progress = c->hooks->progress;
+        c->pl.progress_user = c->hooks->user;
+    }
 
-    rvmi_signals_converting();
+    if (c->own_signals)
+        rvmi_signals_converting();
     char err[1024];
     int ret = rvmi_pipeline_run(&c->pl, &c->frames, err, sizeof(err));
-    int sig = atomic_load(&rvmi_stop_signal);
+    int sig = atomic_load(c->stop);
     if (ret < 0) {
         errorf("%s", err);
         /* A decoding failure is the input's; an encoding one is writing's (a full disk). */
@@ -558,7 +613,7 @@ static int convert(conversion *c)
                "done",
                (long long)c->frames);
     else if (sig)
-        errorf("interrupted: the outputs hold the %lld frames done", (long long)c->frames);
+        notef("interrupted: the outputs hold the %lld frames done", (long long)c->frames);
     return sig ? 128 + sig : 0;
 }
 
@@ -582,7 +637,8 @@ static void close_conversion(conversion *c, int status)
     rvm_stream_free(c->stream);
     rvm_model_free(c->model);
     rvmi_background_free(c->bg);
-    rvmi_reader_close(c->reader);
+    if (!c->pl.decoder_left) /* else its decoder thread still reads it */
+        rvmi_reader_close(c->reader);
 }
 
 int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg)
@@ -591,12 +647,27 @@ int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg)
     /* Signals are honoured from here on: before the conversion they remove what the run
      * made and exit at once (src/cli/signals.h). */
     rvmi_signals_install();
-    conversion c = {.opt = opt, .seg = seg};
+    conversion c = {.opt = opt, .seg = seg, .stop = &rvmi_stop_signal, .own_signals = 1};
     int status = convert(&c);
     close_conversion(&c, status);
     return status;
 }
 
+int rvmi_convert_in_process(const rvmi_cli_options *opt, const rvm_model *model,
+                            atomic_int *stop, const rvmi_convert_hooks *hooks)
+{
+    /* FFmpeg's messages through rvm's log (one line per error), as in the command. */
+    rvmi_avlog_install(opt->verbose);
+    const rvmi_convert_hooks *outer = t_hooks;
+    t_hooks = hooks;
+    conversion c = {.opt = opt, .given_model = model, .stop = stop, .hooks = hooks};
+    int status = convert(&c);
+    close_conversion(&c, status);
+    t_hooks = outer;
+    return status;
+}
+
+#ifndef RVM_NO_MAIN
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "serve") == 0) {
@@ -634,3 +705,4 @@ int main(int argc, char **argv)
     }
     return rvmi_convert(&opt, NULL);
 }
+#endif

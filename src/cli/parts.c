@@ -771,8 +771,9 @@ static int open_tracks(const char *input, const rvmi_track_choice *choice, input
 }
 
 /* A notice about the tracks (one left out), on its own line. */
-static void join_notice(const char *msg)
+static void join_notice(void *user, const char *msg)
 {
+    (void)user;
     rvmi_cli_error("%s", msg);
 }
 

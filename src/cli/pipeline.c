@@ -389,6 +389,7 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     }
     r->p = p;
     p->failed_stage = RVM_STAGE_NONE;
+    p->decoder_left = 0;
     pthread_mutex_init(&r->err_lock, NULL);
     r->width = rvmi_reader_width(p->reader);
     r->height = rvmi_reader_height(p->reader);
@@ -450,13 +451,18 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
         }
         if (show)
             rvmi_progress_update(&bar, atomic_load(&r->frames));
+        if (p->on_progress)
+            p->on_progress(p->progress_user, atomic_load(&r->frames), total);
     }
+    if (p->on_progress)
+        p->on_progress(p->progress_user, atomic_load(&r->frames), total);
     if (show)
         rvmi_progress_end(&bar, atomic_load(&r->frames),
                          !atomic_load(p->stop) && !atomic_load(&r->failed));
     /* The network and encoder stages always end once the decoded queue is aborted or
      * closed. The decoder can be stuck in a blocking read (a silent pipe or device); it is
-     * given a moment and otherwise left behind, since the process exits next. */
+     * given a moment and otherwise left behind with its reader (p->decoder_left): the
+     * command exits next; a program running the conversion in its process leaks them. */
     if (started >= 3) {
         pthread_join(th[2], NULL);
         pthread_join(th[1], NULL);
@@ -479,8 +485,10 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     if (ret < 0)
         snprintf(err, errlen, "%s", r->err);
     *frames = atomic_load(&r->frames);
-    if (!decoder_joined)
+    if (!decoder_joined) {
+        p->decoder_left = 1;
         return ret; /* the decoder still uses r; leak it rather than free under its feet */
+    }
     run_free(r);
     return ret;
 }

@@ -39,9 +39,16 @@ typedef struct {
                                     encoder sets SIGXFSZ there near the file size limit) */
     int progress;                /* draw a progress bar on stderr */
     int progress_fd;             /* -1, or where JSON progress lines go (--progress-fd) */
+    /* Called (when set) from the calling thread about every 0.1 s while the run goes on,
+     * and once when it ends: frames written, and the total expected (<= 0: unknown). */
+    void (*on_progress)(void *user, int64_t done, int64_t total);
+    void *progress_user;
     /* Set by a failed run: which stage failed, so that the caller can tell bad input from
      * a failure to write. */
     enum { RVM_STAGE_NONE, RVM_STAGE_DECODE, RVM_STAGE_NETWORK, RVM_STAGE_ENCODE } failed_stage;
+    /* Set when the decoder stayed blocked in a read after the run (a silent pipe or
+     * device) and was left running: it still uses the reader, which must not be closed. */
+    int decoder_left;
 } rvmi_pipeline;
 
 /* Runs until the input ends, an error, or *stop. The writers are not finished here (the

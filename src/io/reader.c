@@ -513,7 +513,7 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
             else
                 snprintf(line, sizeof line, "the input is HDR (HLG): it is tone-mapped to SDR "
                                             "BT.709 for the network and the outputs (tagged so)");
-            r->opt.notice(line);
+            r->opt.notice(r->opt.notice_user, line);
         }
         for (int y = 0; y < dh; y++)
             tone_map_row(r, r->hdr_buf + (size_t)y * dw * 3, dw,
@@ -1264,7 +1264,7 @@ static void note_geometry(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item
                      "first one's size are fitted into %dx%d with black bars, and the network "
                      "starts over at each change",
                      r->last_w, r->last_h, f->width, f->height, t, r->out_w, r->out_h);
-            r->opt.notice(msg);
+            r->opt.notice(r->opt.notice_user, msg);
         }
     }
     r->last_w = f->width;
@@ -1486,7 +1486,7 @@ static void report_end(rvmi_reader *r)
                  "the input could not be read past %.2f s (%s): it is truncated or damaged; "
                  "the outputs hold the %lld frames before that",
                  at, averr(r->read_error, eb), (long long)r->frames_out);
-        r->opt.notice(msg);
+        r->opt.notice(r->opt.notice_user, msg);
     } else if (!r->discont && declared != AV_NOPTS_VALUE && declared > 0 &&
                r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
                r->data_end_us != AV_NOPTS_VALUE) {
@@ -1497,13 +1497,13 @@ static void report_end(rvmi_reader *r)
                      "the input ended early, at %.2f s of the %.2f s it declares: it is "
                      "truncated; the outputs hold the %lld frames that were there",
                      at, declared / (double)AV_TIME_BASE, (long long)r->frames_out);
-            r->opt.notice(msg);
+            r->opt.notice(r->opt.notice_user, msg);
         }
     }
     if (r->decode_errors) {
         snprintf(msg, sizeof(msg), "%d damaged video frames or packets were skipped",
                  r->decode_errors);
-        r->opt.notice(msg);
+        r->opt.notice(r->opt.notice_user, msg);
     }
 }
 
@@ -1535,7 +1535,8 @@ static int deint_open(rvmi_reader *r, const AVFrame *f)
     r->deint_h = f->height;
     r->deint_fmt = f->format;
     if (!r->deint_noticed++ && r->opt.notice)
-        r->opt.notice("the input is interlaced: it is deinterlaced with bwdif (one frame per "
+        r->opt.notice(r->opt.notice_user,
+                      "the input is interlaced: it is deinterlaced with bwdif (one frame per "
                       "frame, the input's frame rate); the outputs are progressive");
     return 0;
 }

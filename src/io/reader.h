@@ -27,8 +27,10 @@ typedef struct {
     const rvmi_track_choice *tracks;
     int *tracks_refused;
     /* Called (when set) with a one-line note about the input that the user should know
-     * (the picture changes size mid-stream, ...). */
-    void (*notice)(const char *msg);
+     * (the picture changes size mid-stream, ...), from the thread that reads; user is
+     * notice_user. */
+    void (*notice)(void *user, const char *msg);
+    void *notice_user;
     /* Polled while reading; when it becomes non-zero blocking reads give up (Ctrl-C). */
     const atomic_int *interrupt;
     /* A segment of a planned run (rvm render), with start = 0 and duration < 0. Frames are

@@ -531,7 +531,7 @@ static int setup_tracks(rvmi_video_writer *w, char *err, size_t errlen)
             char name[300], line[1024];
             rvmi_track_describe(t->in, name, sizeof name);
             snprintf(line, sizeof line, "warning: %s: %s left out: %s", w->name, name, why);
-            w->cfg.notice(line);
+            w->cfg.notice(w->cfg.notice_user, line);
         }
     }
     return 0;

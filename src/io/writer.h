@@ -73,10 +73,11 @@ typedef struct {
      * else re-encoded (Opus in WebM, AAC elsewhere); subtitles are copied, or converted
      * when they are text (to mov_text in MP4/MOV, WebVTT in WebM, SubRip in Matroska).
      * Their language, title and flags are kept. A track that cannot be kept is left out
-     * and notice (when set) gets one line saying why. */
+     * and notice (when set) gets one line saying why (and notice_user). */
     const rvmi_track *tracks;
     int ntracks;
-    void (*notice)(const char *msg);
+    void (*notice)(void *user, const char *msg);
+    void *notice_user;
     /* A part of an output that is joined later (rvm render): x264 writes headers that do
      * not depend on the content, so that every part's are the same, and MP4/MOV keep the
      * first timestamp exactly (an edit list in the track's own time units). */
