@@ -33,8 +33,8 @@ def version():
 
 
 class BuildWithLibrary(build_ext):
-    """Builds librvm with CMake (the static archive whose internals are local), then the
-    extension."""
+    """Builds librvm (the static archive whose internals are local) and the rvm command's
+    conversion (rvm_convert, for convert_video) with CMake, then the extension."""
 
     def run(self):
         cmake_dir = Path(self.build_temp).resolve() / "cmake"
@@ -43,9 +43,10 @@ class BuildWithLibrary(build_ext):
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(cmake_dir),
                         "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"], check=True)
         subprocess.run(["cmake", "--build", str(cmake_dir), "-j", jobs,
-                        "--target", "rvm_static_dist"], check=True)
+                        "--target", "rvm_static_dist", "rvm_convert"], check=True)
         for ext in self.extensions:
-            ext.extra_objects = [str(cmake_dir / "dist" / "librvm.a")]
+            ext.extra_objects = [str(cmake_dir / "librvm_convert.a"),
+                                 str(cmake_dir / "dist" / "librvm.a")]
             ext.depends = ext.depends + ext.extra_objects  # relink when the library changes
         super().run()
 
@@ -81,8 +82,10 @@ setup(
         Extension(
             "rvm._rvm",
             sources=["rvm/_rvm.c"],
-            include_dirs=[str(ROOT / "include"), numpy.get_include()],
-            libraries=pkg_libs("libzip", "libcjson") + ["pthread", "m", "dl"],
+            include_dirs=[str(ROOT / "include"), str(ROOT / "src"), numpy.get_include()],
+            libraries=pkg_libs("libavformat", "libavcodec", "libavfilter", "libswscale",
+                               "libswresample", "libavutil", "libzip", "libcjson")
+            + ["pthread", "m", "dl"],
             extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
             # the archives' own symbols stay inside the extension
             extra_link_args=["-Wl,--exclude-libs,ALL"],

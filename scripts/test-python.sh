@@ -15,6 +15,8 @@ venv=build-python/venv
 rm -rf "$venv"
 $py -m venv --system-site-packages "$venv"
 "$venv/bin/pip" install --quiet --no-build-isolation --no-index ./python
+# The rvm command of the Release build, for the tests that compare convert_video with it.
+[ -x build/rvm ] && RVM_COMMAND=$PWD/build/rvm && export RVM_COMMAND
 status=0
 "$venv/bin/python" -m pytest -q python/tests || status=$?
 # pytest's 5 means it collected no tests: the tests went missing, which is a failure too.

@@ -4,6 +4,7 @@
     import rvm
     model = rvm.load("mobilenetv3")                  # the shipped model; or checkpoint="rvm_resnet50.pth"
     fgr, pha, *rec = model(src, *rec, downsample_ratio=0.25)   # src: float32 [B,3,H,W] in 0..1
+    rvm.convert_video(model, input_source="input.mp4", output_composition="com.mp4")
 
 Arrays are numpy float32 (CPU torch tensors are accepted and read as numpy arrays); results are
 numpy arrays. The network runs in librvm with the GIL released.
@@ -14,7 +15,8 @@ import numpy as np
 
 from . import _rvm
 
-__all__ = ["load", "MattingNetwork", "__version__"]
+__all__ = ["load", "MattingNetwork", "convert_video", "ConversionError", "ConversionWarning",
+           "__version__"]
 __version__ = _rvm.library_version
 
 _PACKAGED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models",
@@ -113,3 +115,5 @@ def load(variant="mobilenetv3", checkpoint=None, threads=None):
     """
     return MattingNetwork(variant, checkpoint, threads)
 
+
+from .convert import ConversionError, ConversionWarning, convert_video  # noqa: E402

@@ -11,9 +11,14 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cli/convert.h"
+#include "cli/options.h"
 #include "rvm.h"
 
 /* ---- errors ---- */
@@ -510,6 +515,157 @@ static PyTypeObject ModelType = {
     .tp_getset = Model_getset,
 };
 
+/* ---- convert_video: the rvm command's conversion in this process ---- */
+
+/* A message waiting for the calling thread to hand it to Python (notices come from the
+ * decoding thread, which does not take the GIL). */
+typedef struct pending_message {
+    struct pending_message *next;
+    int kind;
+    char text[];
+} pending_message;
+
+typedef struct {
+    PyObject *progress, *message; /* callables: progress(done, total), message(kind, text) */
+    PyObject *exc_type, *exc_value, *exc_tb; /* what a callback or Ctrl-C raised */
+    atomic_int *stop;
+    pthread_mutex_t lock; /* guards the pending list */
+    pending_message *head, **tail;
+} convert_context;
+
+static void on_message(void *user, rvmi_message_kind kind, const char *text)
+{
+    convert_context *c = user;
+    size_t n = strlen(text) + 1;
+    pending_message *m = malloc(sizeof(*m) + n);
+    if (!m)
+        return; /* out of memory: the message is lost, not the run */
+    m->next = NULL;
+    m->kind = (int)kind;
+    memcpy(m->text, text, n);
+    pthread_mutex_lock(&c->lock);
+    *c->tail = m;
+    c->tail = &m->next;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Keeps the exception raised (by a callback, or KeyboardInterrupt) and stops the run as
+ * Ctrl-C stops the command: the outputs are completed with the frames done. Python raises
+ * it again once the conversion has returned. */
+static void keep_exception(convert_context *c)
+{
+    if (c->exc_type) {
+        PyErr_Clear();
+        return;
+    }
+    PyErr_Fetch(&c->exc_type, &c->exc_value, &c->exc_tb);
+    int none = 0;
+    atomic_compare_exchange_strong(c->stop, &none, SIGINT);
+}
+
+/* With the GIL: hands the pending messages to Python, in order. */
+static void deliver_messages(convert_context *c)
+{
+    pthread_mutex_lock(&c->lock);
+    pending_message *m = c->head;
+    c->head = NULL;
+    c->tail = &c->head;
+    pthread_mutex_unlock(&c->lock);
+    while (m) {
+        pending_message *next = m->next;
+        /* Also after a kept exception: "interrupted: ..." comes then. File names in
+         * messages may not be UTF-8: decoded as os.fsdecode would. */
+        PyObject *text = PyUnicode_DecodeFSDefault(m->text);
+        PyObject *r = text ? PyObject_CallFunction(c->message, "iO", m->kind, text) : NULL;
+        if (!r)
+            keep_exception(c);
+        Py_XDECREF(r);
+        Py_XDECREF(text);
+        free(m);
+        m = next;
+    }
+}
+
+/* From the thread that called convert (the GIL released there): takes the GIL to hand over
+ * messages and progress and to run Python's signal handlers, so that Ctrl-C raises
+ * KeyboardInterrupt here, which stops the run cleanly. */
+static void on_progress(void *user, int64_t done, int64_t total)
+{
+    convert_context *c = user;
+    PyGILState_STATE g = PyGILState_Ensure();
+    deliver_messages(c);
+    /* Also after a stop, so that the bar ends at the frames done. */
+    PyObject *r = PyObject_CallFunction(c->progress, "LL", (long long)done, (long long)total);
+    if (!r)
+        keep_exception(c);
+    Py_XDECREF(r);
+    if (!c->exc_type && PyErr_CheckSignals() < 0)
+        keep_exception(c);
+    PyGILState_Release(g);
+}
+
+static PyObject *convert(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *model_obj, *argv_list, *progress, *message;
+    if (!PyArg_ParseTuple(args, "O!O!OO", &ModelType, &model_obj, &PyList_Type, &argv_list,
+                          &progress, &message))
+        return NULL;
+    if (!PyCallable_Check(progress) || !PyCallable_Check(message)) {
+        PyErr_SetString(PyExc_TypeError, "convert: progress and message must be callable");
+        return NULL;
+    }
+    ModelObject *model = (ModelObject *)model_obj;
+    if (check_loaded(model))
+        return NULL;
+    Py_ssize_t argc = PyList_GET_SIZE(argv_list);
+    PyObject *bytes = PyList_New(argc); /* keeps the strings the options point into */
+    char **argv = calloc((size_t)argc + 1, sizeof(char *));
+    PyObject *result = NULL;
+    if (!bytes || !argv) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < argc; i++) {
+        PyObject *b = NULL;
+        if (!PyUnicode_FSConverter(PyList_GET_ITEM(argv_list, i), &b))
+            goto done;
+        PyList_SET_ITEM(bytes, i, b);
+        argv[i] = PyBytes_AS_STRING(b);
+    }
+    rvmi_cli_options opt;
+    char err[1024];
+    if (rvmi_cli_parse((int)argc, argv, &opt, err, sizeof err) < 0) {
+        PyObject *text = PyUnicode_DecodeFSDefault(err);
+        PyObject *r = text ? PyObject_CallFunction(message, "iO", RVMI_MESSAGE_ERROR, text) : NULL;
+        Py_XDECREF(text);
+        if (r)
+            result = PyLong_FromLong(2); /* the command's usage error */
+        Py_XDECREF(r);
+        goto done;
+    }
+    atomic_int stop = 0;
+    convert_context ctx = {.progress = progress, .message = message, .stop = &stop};
+    ctx.tail = &ctx.head;
+    pthread_mutex_init(&ctx.lock, NULL);
+    rvmi_convert_hooks hooks = {on_message, on_progress, &ctx};
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = rvmi_convert_in_process(&opt, model->model, &stop, &hooks);
+    Py_END_ALLOW_THREADS
+    deliver_messages(&ctx); /* the last ones (errors come after the last progress) */
+    pthread_mutex_destroy(&ctx.lock);
+    if (ctx.exc_type) {
+        PyErr_Restore(ctx.exc_type, ctx.exc_value, ctx.exc_tb);
+        goto done;
+    }
+    result = PyLong_FromLong(status);
+done:
+    free(argv);
+    Py_XDECREF(bytes);
+    return result;
+}
+
 static PyObject *default_model_path(PyObject *mod, PyObject *noargs)
 {
     (void)mod, (void)noargs;
@@ -521,6 +677,10 @@ static PyObject *default_model_path(PyObject *mod, PyObject *noargs)
 
 static PyMethodDef module_methods[] = {
     {"default_model_path", default_model_path, METH_NOARGS, "the shipped model librvm finds"},
+    {"convert", convert, METH_VARARGS,
+     "convert(model, argv, progress, message) -> exit code: the rvm command's conversion "
+     "with these arguments, in this process; progress(done, total) and message(kind, text) "
+     "are called from this thread"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rvm._rvm", "librvm for Python", -1,
@@ -540,5 +700,8 @@ PyMODINIT_FUNC PyInit__rvm(void)
     PyModule_AddIntConstant(m, "VARIANT_AUTO", RVM_VARIANT_AUTO);
     PyModule_AddIntConstant(m, "VARIANT_MOBILENETV3", RVM_VARIANT_MOBILENETV3);
     PyModule_AddIntConstant(m, "VARIANT_RESNET50", RVM_VARIANT_RESNET50);
+    PyModule_AddIntConstant(m, "MESSAGE_ERROR", RVMI_MESSAGE_ERROR);
+    PyModule_AddIntConstant(m, "MESSAGE_WARNING", RVMI_MESSAGE_WARNING);
+    PyModule_AddIntConstant(m, "MESSAGE_NOTICE", RVMI_MESSAGE_NOTICE);
     return m;
 }
