@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Builds rvm's Python extension over librvm.
 
-The C library is built first with CMake (the repository's own build, target rvm_static_dist:
-the static librvm.a whose internals are local) and linked into the extension; the shipped
+The C library and the rvm command's conversion are built first with CMake (the repository's
+own build, static archives) and linked into the extension; the shipped
 model is copied into the package. Offline, with Debian's python3-dev, python3-numpy and
 python3-setuptools:
 
@@ -33,8 +33,11 @@ def version():
 
 
 class BuildWithLibrary(build_ext):
-    """Builds librvm (the static archive whose internals are local) and the rvm command's
-    conversion (rvm_convert, for convert_video) with CMake, then the extension."""
+    """Builds librvm and the rvm command's conversion (rvm_convert, for convert_video) as
+    static archives with CMake, then the extension. The conversion calls librvm's internal
+    functions (rvmi_*, e.g. the pipeline's row-band output), so the archive linked is the
+    build's own (librvm_internal.a), not the installed one whose internals are made local;
+    --exclude-libs keeps every archive symbol inside the extension."""
 
     def run(self):
         cmake_dir = Path(self.build_temp).resolve() / "cmake"
@@ -43,11 +46,13 @@ class BuildWithLibrary(build_ext):
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(cmake_dir),
                         "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"], check=True)
         subprocess.run(["cmake", "--build", str(cmake_dir), "-j", jobs,
-                        "--target", "rvm_static_dist", "rvm_convert"], check=True)
+                        "--target", "rvm", "rvm_convert"], check=True)
         for ext in self.extensions:
             ext.extra_objects = [str(cmake_dir / "librvm_convert.a"),
-                                 str(cmake_dir / "dist" / "librvm.a")]
-            ext.depends = ext.depends + ext.extra_objects  # relink when the library changes
+                                 str(cmake_dir / "librvm_internal.a")]
+        # Always rebuilt (one C file): setuptools compares times only, and an archive can
+        # change for an older one (another build folder, a changed list of archives).
+        self.force = True
         super().run()
 
 
