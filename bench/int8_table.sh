@@ -14,9 +14,10 @@ build=$1
 shared=${2:-$(dirname "$0")/../../shared}
 shift 2 2>/dev/null || shift $#
 clip=$build/tests/int8_clip_1080p.mp4
-sh "$(dirname "$0")/../tests/int8_clip.sh" "$shared/footage" "$clip" >/dev/null
 case " $* " in
 *" --golden "*) set -- --table --threads 1 "$@" ;;
-*) set -- --clip "$clip" --ratio 0.25 --skip 246 --frames 27 --table --threads 1 "$@" ;;
+*)
+    sh "$(dirname "$0")/../tests/int8_clip.sh" "$shared/footage" "$clip" >/dev/null
+    set -- --clip "$clip" --ratio 0.25 --skip 246 --frames 27 --table --threads 1 "$@" ;;
 esac
 exec "$build/tests/test_int8" "$shared/models/rvm_mobilenetv3_from_tfjs.pth" "$@"
