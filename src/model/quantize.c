@@ -31,7 +31,9 @@ typedef struct {
 /* Bytes of int8 input quantised at once per thread: in L1 with room for the weights. */
 #define SLICE_BYTES 16384
 #define SLICE_ALIGN 24 /* pixels: a multiple of every kernel's pixel tile (4, 6, 8) */
-#define SLICE_MAX_BYTES ((RVM_MAX_CIN + 4) * SLICE_ALIGN)
+/* a multiple of 64: aligned_alloc needs a size that is a multiple of the alignment (one
+ * thread failed under ASan), and every thread's slice starts 64-byte aligned */
+#define SLICE_MAX_BYTES (((RVM_MAX_CIN + 4) * SLICE_ALIGN + 63) / 64 * 64)
 
 struct rvmi_q8_state {
     const rvmi_kernels_q8 *k;
