@@ -109,7 +109,7 @@ static void check_yuv_rows(void)
                 for (int y = 0; y < h; y++) {
                     float buf[3 * w];
                     const float *rgb[3];
-                    rvmi_frame_row(&f, y, buf, rgb);
+                    rvmi_frame_row(rvmi_kernels_default(), &f, y, buf, rgb);
                     for (int x = 0; x < w; x++)
                         for (int k = 0; k < 3; k++) {
                             double e = fabs(rgb[k][x] - yuv_reference(matrix, range, Y[y][x],
@@ -128,7 +128,7 @@ static void check_yuv_rows(void)
                        .planes = {&a[0], &a[1], &a[2]}, .strides = {1, 1, 1}, .matrix = matrix};
         float buf[3];
         const float *rgb[3];
-        rvmi_frame_row(&f, 0, buf, rgb);
+        rvmi_frame_row(rvmi_kernels_default(), &f, 0, buf, rgb);
         CHECK(fabsf(rgb[0][0] - 1) < 0.01f && rgb[1][0] < 0.01f && rgb[2][0] < 0.01f,
               "red in %s: %.3f %.3f %.3f", matrix ? "BT.709" : "BT.601", rgb[0][0], rgb[1][0],
               rgb[2][0]);

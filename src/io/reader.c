@@ -29,7 +29,7 @@
 #endif
 
 #include "io/tracks.h"
-#include "kernels/clones.h"
+#include "kernels/kernels.h"
 #include "rvm.h"
 
 /* AVFrame.duration replaced pkt_duration in FFmpeg 6. */
@@ -212,13 +212,9 @@ static int cmp_names(const void *a, const void *b)
  * to nearest, as swscale's accurate rounding does. Against the bicubic swscale conversion
  * used before (and still for every other case): 0.06 of a step on average on 1080p
  * footage, no bias, at most 7-10 steps at sharp colour edges. */
-typedef struct {
-    float y_off, y_mul, c_mul;     /* Y' = (Y - y_off) * y_mul; C' = (C - 128) * c_mul */
-    float cr_r, cb_g, cr_g, cb_b;  /* R = Y' + cr_r Cr'; G = Y' + cb_g Cb' + cr_g Cr'; ... */
-} yuv_matrix;
 
 /* The matrices swscale knows (sws_getCoefficients); 0 for others (left to swscale). */
-static int yuv_matrix_for(int spc, int full, yuv_matrix *m)
+static int yuv_matrix_for(int spc, int full, rvmi_yuv_matrix *m)
 {
     double kr, kb;
     switch (spc) {
@@ -242,74 +238,23 @@ static int yuv_matrix_for(int spc, int full, yuv_matrix *m)
     return 1;
 }
 
-/* Rounded to nearest and clamped to 0..255 (in integers, which vectorises). */
-static inline uint8_t to_u8(float v)
-{
-    int32_t i = (int32_t)(v + 0.5f);
-    i = i < 0 ? 0 : i;
-    return (uint8_t)(i > 255 ? 255 : i);
-}
-
-/* One row: chroma rows c0 (weight 3/4) and c1 (1/4), luma row yr. tmp as in yuv420_rows. */
-static inline void yuv420_row(const uint8_t *restrict yr, const uint8_t *restrict u0,
-                              const uint8_t *restrict u1, const uint8_t *restrict v0,
-                              const uint8_t *restrict v1, int w, yuv_matrix m,
-                              uint8_t *restrict d, float *restrict tmp)
-{
-    int cw = (w + 1) / 2;
-    /* Vertically interpolated chroma with one sample of padding each side, then full-width
-     * chroma, then the three colour planes. */
-    float *restrict pu = tmp, *restrict pv = pu + cw + 2, *restrict cu = pv + cw + 2;
-    float *restrict cv = cu + 2 * cw, *restrict rp = cv + 2 * cw, *restrict gp = rp + w;
-    float *restrict bp = gp + w;
-    for (int i = 0; i < cw; i++) {
-        pu[i + 1] = 0.75f * (float)(int32_t)u0[i] + 0.25f * (float)(int32_t)u1[i];
-        pv[i + 1] = 0.75f * (float)(int32_t)v0[i] + 0.25f * (float)(int32_t)v1[i];
-    }
-    pu[0] = pu[1], pu[cw + 1] = pu[cw];
-    pv[0] = pv[1], pv[cw + 1] = pv[cw];
-    for (int i = 0; i < cw; i++) {
-        cu[2 * i] = 0.75f * pu[i + 1] + 0.25f * pu[i];
-        cu[2 * i + 1] = 0.75f * pu[i + 1] + 0.25f * pu[i + 2];
-        cv[2 * i] = 0.75f * pv[i + 1] + 0.25f * pv[i];
-        cv[2 * i + 1] = 0.75f * pv[i + 1] + 0.25f * pv[i + 2];
-    }
-    for (int x = 0; x < w; x++) {
-        float yy = ((float)(int32_t)yr[x] - m.y_off) * m.y_mul;
-        float u = (cu[x] - 128.0f) * m.c_mul, v = (cv[x] - 128.0f) * m.c_mul;
-        rp[x] = yy + m.cr_r * v;
-        gp[x] = yy + m.cb_g * u + m.cr_g * v;
-        bp[x] = yy + m.cb_b * u;
-    }
-    for (int x = 0; x < w; x++) {
-        d[3 * x] = to_u8(rp[x]);
-        d[3 * x + 1] = to_u8(gp[x]);
-        d[3 * x + 2] = to_u8(bp[x]);
-    }
-}
-
-/* Rows y0..y1-1 of an 8-bit 4:2:0 frame into RGB24. tmp: yuv420_tmp_floats(width). */
-RVM_CLONES_AVX2
-static void yuv420_rows(const AVFrame *f, const yuv_matrix *m, int y0, int y1, uint8_t *dst,
-                        ptrdiff_t dst_stride, float *tmp)
+/* Rows y0..y1-1 of an 8-bit 4:2:0 frame into RGB24 (the kernel set's yuv420_row).
+ * tmp: rvmi_yuv420_tmp_floats(width). */
+static void yuv420_rows(const AVFrame *f, const rvmi_yuv_matrix *m, int y0, int y1,
+                        uint8_t *dst, ptrdiff_t dst_stride, float *tmp)
 {
     int ch = (f->height + 1) / 2;
+    const rvmi_frame_loops *k = rvmi_kernels_default()->frames;
     for (int y = y0; y < y1; y++) {
         int c0 = y >> 1, c1 = (y & 1) ? c0 + 1 : c0 - 1;
         c1 = c1 < 0 ? 0 : c1 >= ch ? ch - 1 : c1;
-        yuv420_row(f->data[0] + (ptrdiff_t)y * f->linesize[0],
-                   f->data[1] + (ptrdiff_t)c0 * f->linesize[1],
-                   f->data[1] + (ptrdiff_t)c1 * f->linesize[1],
-                   f->data[2] + (ptrdiff_t)c0 * f->linesize[2],
-                   f->data[2] + (ptrdiff_t)c1 * f->linesize[2], f->width, *m,
-                   dst + (ptrdiff_t)y * dst_stride, tmp);
+        k->yuv420_row(f->data[0] + (ptrdiff_t)y * f->linesize[0],
+                      f->data[1] + (ptrdiff_t)c0 * f->linesize[1],
+                      f->data[1] + (ptrdiff_t)c1 * f->linesize[1],
+                      f->data[2] + (ptrdiff_t)c0 * f->linesize[2],
+                      f->data[2] + (ptrdiff_t)c1 * f->linesize[2], f->width, m,
+                      dst + (ptrdiff_t)y * dst_stride, tmp);
     }
-}
-
-static size_t yuv420_tmp_floats(int width)
-{
-    size_t cw = ((size_t)width + 1) / 2;
-    return 2 * (cw + 2) + 4 * cw + 3 * (size_t)width;
 }
 
 /* HDR: PQ (SMPTE ST 2084) and HLG (ARIB STD-B67) frames are tone-mapped to SDR BT.709,
@@ -574,7 +519,7 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
     uint8_t *target = rot || flip ? r->rotbuf : dst;
     int same = f->width == r->ref_w && f->height == r->ref_h && rot == r->ref_rot &&
                flip == r->ref_flip;
-    yuv_matrix m;
+    rvmi_yuv_matrix m;
     if (!same) {
         AVRational sar = frame_sar(r, f);
         double fw = f->width * av_q2d(sar), fh = f->height;
@@ -588,7 +533,7 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
             return -1;
     } else if ((pf == AV_PIX_FMT_YUV420P || pf == AV_PIX_FMT_YUVJ420P) && dw == f->width &&
                dh == f->height && !hdr_transfer(f->color_trc) && yuv_matrix_for(spc, full, &m)) {
-        size_t need = yuv420_tmp_floats(f->width);
+        size_t need = rvmi_yuv420_tmp_floats(f->width);
         if (need > r->yuv_tmp_size) {
             free(r->yuv_tmp);
             r->yuv_tmp_size = 0;

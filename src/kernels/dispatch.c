@@ -1,5 +1,6 @@
 /* Picks the kernel set once, from what the CPU supports.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,4 +42,14 @@ const rvmi_kernels *rvmi_kernels_select(void)
     if (cpu_has("avx2"))
         return &rvmi_kernels_avx2;
     return &rvmi_kernels_generic;
+}
+
+static const rvmi_kernels *chosen;
+static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
+static void choose(void) { chosen = rvmi_kernels_select(); }
+
+const rvmi_kernels *rvmi_kernels_default(void)
+{
+    pthread_once(&chosen_once, choose);
+    return chosen;
 }

@@ -2,9 +2,10 @@
  * data[(y * w + x) * stride + k], so a view can be a channel slice of a wider buffer and
  * concatenation along channels costs nothing.
  *
- * Every kernel has a plain C reference (reference.c) and, where speed matters, a SIMD version
- * (simd.c, compiled once per instruction set). dispatch.c picks the set at run time; tests
- * run each set against the reference.
+ * Every kernel has a plain C reference (reference.c, reference_loops.c) and a fast version
+ * compiled once per instruction set (simd.c: intrinsics; loops.c, frames.c: loops for the
+ * compiler's vectoriser). dispatch.c picks the set at run time (RVM_ISA, or what the CPU
+ * runs); tests/test_kernels.c runs each set against the reference.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_KERNELS_H
 #define RVM_KERNELS_H
@@ -96,6 +97,141 @@ typedef struct {
     ptrdiff_t fgr_plane;
 } rvmi_blend_out;
 
+/* ---- loops over whole tensors and frames ---- */
+
+/* Bilinear resampling (align_corners=False, PyTorch's index and weight rules): output index i
+ * reads inputs i0 and i1 with weights l0 and l1. */
+typedef struct {
+    int i0, i1;
+    float l0, l1;
+} rvmi_lerp;
+
+/* scale: input coordinate step per output pixel (1/ratio for "scale_factor" resizes,
+ * in/out for "size" resizes), computed in float as PyTorch's CPU kernel does. */
+static inline rvmi_lerp rvmi_lerp_at(float scale, int i, int in_size)
+{
+    float src = scale * ((float)i + 0.5f) - 0.5f;
+    if (src < 0.f)
+        src = 0.f;
+    rvmi_lerp l;
+    l.i0 = (int)src;
+    if (l.i0 > in_size - 1)
+        l.i0 = in_size - 1;
+    l.i1 = l.i0 + (l.i0 < in_size - 1 ? 1 : 0);
+    float f = src - (float)l.i0;
+    l.l1 = f < 0.f ? 0.f : f > 1.f ? 1.f : f;
+    l.l0 = 1.f - l.l1;
+    return l;
+}
+
+/* YUV -> float RGB for the library's input frames: R = Y + rv*V, G = Y - gu*U - gv*V,
+ * B = Y + bu*U, with Y = (y - y_off) * y_scale and U, V = (c - 128) * c_scale; clamped to
+ * 0..1. */
+typedef struct {
+    float y_off, y_scale, c_scale;
+    float rv, gu, gv, bu;
+} rvmi_yuv_coeffs;
+
+/* YUV -> 8-bit RGB for the command's 4:2:0 frames: Y' = (Y - y_off) * y_mul,
+ * C' = (C - 128) * c_mul; R = Y' + cr_r Cr', G = Y' + cb_g Cb' + cr_g Cr', B = Y' + cb_b Cb',
+ * rounded to nearest and clamped to 0..255. */
+typedef struct {
+    float y_off, y_mul, c_mul;
+    float cr_r, cb_g, cr_g, cb_b;
+} rvmi_yuv_matrix;
+
+/* The network's and the refiner's loops over float tensors (NHWC views). Row-ranged ones
+ * compute output rows [y0, y1). Plain loops written for the compiler's vectoriser (loops.c,
+ * compiled once per instruction set) and a scalar reference (reference_loops.c). */
+typedef struct {
+    /* out = bilinear resize of in: output row y reads input rows lerp_at(sy, y, in->h) and
+     * the columns lx[x] (out may be smaller than in * scale: the decoder's crop). */
+    void (*resize)(const rvmi_view *in, const rvmi_view *out, float sy, const rvmi_lerp *lx,
+                   int y0, int y1);
+    /* The network's input from packed 8-bit RGB (rows `stride` bytes apart, `height` rows),
+     * each byte through lut, resized as `resize` does; lx NULL: the frame itself (ratio 1,
+     * out as wide as the frame). */
+    void (*input_rgb24)(const uint8_t *rgb, ptrdiff_t stride, int height, const float *lut,
+                        float sy, const rvmi_lerp *lx, const rvmi_view *out, int y0, int y1);
+    /* Output row y of the network's input from two input rows as float planes (R, G, B):
+     * l0 * p0 + l1 * p1, columns through lx; lx NULL: p0 itself (p1, l0, l1 unused). */
+    void (*input_planes)(const float *const p0[3], const float *const p1[3], float l0, float l1,
+                         const rvmi_lerp *lx, const rvmi_view *out, int y);
+    /* mean[k] = the mean of channel k over all pixels, summed in double (sum: in->c
+     * doubles of scratch). */
+    void (*channel_mean)(const rvmi_view *in, double *sum, float *mean);
+    /* v[k] *= scale[k] in every pixel (SE and LR-ASPP gates). */
+    void (*scale_channels)(const rvmi_view *v, const float *scale, int y0, int y1);
+    /* to = from, channel by channel (to is typically a slice of a wider buffer). */
+    void (*copy_channels)(const rvmi_view *from, const rvmi_view *to, int y0, int y1);
+    /* out = a * b over b's channels (a may have more: the GRU's reset gate r * h). */
+    void (*multiply)(const rvmi_view *a, const rvmi_view *b, const rvmi_view *out, int y0,
+                     int y1);
+    /* ConvGRU update: h = (1 - z) * h + z * c, out = h, with z the second half of rz's
+     * channels (state's channel count). */
+    void (*gru_update)(const rvmi_view *rz, const rvmi_view *c, const rvmi_view *state,
+                       const rvmi_view *out, int y0, int y1);
+    /* The guided filter's inputs [x, y, x*y, x*x] (16 channels into out), x = [rgb,
+     * mean(rgb)] from rgb (3 channels), y from proj (4 channels). */
+    void (*guide)(const rvmi_view *rgb, const rvmi_view *proj, const rvmi_view *out, int y0,
+                  int y1);
+    /* The fast guided filter's box: 1x3 (horizontal) and 3x1 (vertical) means, each
+     * a/3 + b/3 + c/3 with zeros outside the image. */
+    void (*box_horizontal)(const rvmi_view *in, const rvmi_view *out, int y0, int y1);
+    void (*box_vertical)(const rvmi_view *in, const rvmi_view *out, int y0, int y1);
+    /* From box-filtered [x, y, x*y, x*x] (16 channels): cov = mean(xy) - mean(x)mean(y),
+     * var = mean(xx) - mean(x)^2 into out's 8 channels. */
+    void (*cov_var)(const rvmi_view *box, const rvmi_view *out, int y0, int y1);
+    /* The fast guided filter's A = cov / (var + 1e-5) into out's 4 channels. */
+    void (*fast_a)(const rvmi_view *box, const rvmi_view *out, int y0, int y1);
+    /* b = mean(y) - A * mean(x): ab's channels 4..7 from its channels 0..3 (A) and box. */
+    void (*offset)(const rvmi_view *box, const rvmi_view *ab, int y0, int y1);
+    /* One row of 8-channel coefficients (src, interleaved) upsampled horizontally to width
+     * pixels through lx, as 8 planes `plane` floats apart. */
+    void (*upsample_row)(const float *src, const rvmi_lerp *lx, int width, float *planes,
+                         size_t plane);
+    /* One row of YUV to float planes r, g, b (rvmi_yuv_coeffs); the chroma sample for pixel x
+     * is u[cstep * (x / 2)] (4:2:0 and NV12 rows). */
+    void (*yuv_row)(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cstep, int width,
+                    const rvmi_yuv_coeffs *c, float *r, float *g, float *b);
+    /* One row of packed 8-bit pixels (`bytes` per pixel, channels at byte offsets ro, go,
+     * bo) to float planes r, g, b (value / 255). */
+    void (*packed_row)(const uint8_t *p, int bytes, int ro, int go, int bo, int width,
+                       float *r, float *g, float *b);
+} rvmi_loops;
+
+/* The command's loops over 8- and 16-bit frames (frames.c per instruction set, compiled
+ * without contracting a*b + c into FMAs so every set gives the same bytes;
+ * reference_loops.c). Inputs are the network's 16-bit outputs (round(v * 65535)): pha one
+ * sample per pixel, fgr interleaved RGB; 8-bit results are round(x * 255 / 65535). n counts
+ * pixels unless said otherwise. */
+typedef struct {
+    /* n samples, 16 -> 8 bits. */
+    void (*u16_to_u8)(const uint16_t *in, size_t n, uint8_t *out);
+    /* RGBA: colour and alpha, colour zeroed where the written alpha is 0. */
+    void (*pack_rgba8)(const uint16_t *fgr, const uint16_t *pha, size_t n, uint8_t *out);
+    void (*pack_rgba16)(const uint16_t *fgr, const uint16_t *pha, size_t n, uint16_t *out);
+    void (*pack_rgba8_from8)(const uint8_t *fgr, const uint8_t *pha, size_t n, uint8_t *out);
+    /* fgr * a + bg * (1 - a) with bg packed 8-bit RGB (x257 on the 16-bit scale), in float,
+     * rounded once to the output's depth. */
+    void (*over8)(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
+                  uint8_t *out);
+    void (*over16)(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
+                   uint16_t *out);
+    /* One row of 8-bit 4:2:0 to RGB24: chroma rows u0, v0 (weight 3/4) and u1, v1 (1/4),
+     * upsampled horizontally from samples centred between their luma pixels (edges
+     * repeated). tmp: rvmi_yuv420_tmp_floats(width) floats. */
+    void (*yuv420_row)(const uint8_t *y, const uint8_t *u0, const uint8_t *u1,
+                       const uint8_t *v0, const uint8_t *v1, int width,
+                       const rvmi_yuv_matrix *m, uint8_t *rgb, float *tmp);
+} rvmi_frame_loops;
+
+static inline size_t rvmi_yuv420_tmp_floats(int width)
+{
+    size_t cw = ((size_t)width + 1) / 2;
+    return 2 * (cw + 2) + 4 * cw + 3 * (size_t)width;
+}
+
 typedef struct {
     const char *name;
     /* out = act(conv(in) + bias + residual); residual may be NULL. */
@@ -117,16 +253,24 @@ typedef struct {
     void (*blend_row)(const float *h0, const float *h1, size_t plane, float l0, float l1,
                       const float *const x[3], int width, const rvmi_blend_out *out,
                       float *tmp);
+    const rvmi_loops *loops;
+    const rvmi_frame_loops *frames;
 } rvmi_kernels;
 
 extern const rvmi_kernels rvmi_kernels_reference;
 extern const rvmi_kernels rvmi_kernels_generic;
 extern const rvmi_kernels rvmi_kernels_avx2;
 extern const rvmi_kernels rvmi_kernels_avx512;
+extern const rvmi_loops rvmi_loops_reference, rvmi_loops_generic, rvmi_loops_avx2, rvmi_loops_avx512;
+extern const rvmi_frame_loops rvmi_frames_reference, rvmi_frames_generic, rvmi_frames_avx2,
+    rvmi_frames_avx512;
 
 /* The fastest set this CPU runs, or the one named by the RVM_ISA environment variable
  * (reference, generic, avx2, avx512) when the CPU supports it. */
 const rvmi_kernels *rvmi_kernels_select(void);
+/* rvmi_kernels_select()'s choice, made once per process: for code without a stream (the
+ * command's frame loops). */
+const rvmi_kernels *rvmi_kernels_default(void);
 /* The set by name if this CPU supports it, else NULL. */
 const rvmi_kernels *rvmi_kernels_by_name(const char *name);
 

@@ -215,4 +215,6 @@ const rvmi_kernels rvmi_kernels_reference = {
     .conv_depthwise = ref_conv_depthwise,
     .blend_row = ref_blend_row,
     .conv_winograd = NULL, /* the reference computes every convolution directly */
+    .loops = &rvmi_loops_reference,
+    .frames = &rvmi_frames_reference,
 };

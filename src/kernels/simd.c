@@ -790,4 +790,6 @@ const rvmi_kernels CAT(rvmi_kernels_, RVM_ISA) = {
     .conv_depthwise = conv_depthwise,
     .blend_row = blend_row,
     .conv_winograd = conv_winograd,
+    .loops = &CAT(rvmi_loops_, RVM_ISA),
+    .frames = &CAT(rvmi_frames_, RVM_ISA),
 };

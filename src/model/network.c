@@ -7,49 +7,37 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/clones.h"
 #include "kernels/threadpool.h"
 #include "model/pixels.h"
 #include "model/scratch.h"
 
-/* The plain loops over whole tensors below (resizes, gates, refiner rows) are marked
- * RVM_CLONES_V4_V3: compiled for AVX-512, AVX2 and baseline x86-64 and picked when the library
- * loads, as the kernels are (measured: 71 -> 69 ms for a single-threaded 1080p frame). */
+/* The loops over whole tensors (resizes, gates, the GRU update) are the stream's kernel set's
+ * (s->kernels->loops, kernels.h); here they are split over the stream's threads. */
 
 /* ---- bilinear resizes ---- */
 
 typedef struct {
+    const rvmi_loops *k;
     const rvmi_view *in, *out;
     float sy;
-    const lerp *lx; /* per output column */
+    const rvmi_lerp *lx; /* per output column */
 } resize_job;
 
-RVM_CLONES_V4_V3 static void resize_rows(void *ctx, int y0, int y1, int thread)
+static void resize_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     resize_job *j = ctx;
-    const int c = j->in->c;
-    for (int y = y0; y < y1; y++) {
-        lerp ly = lerp_at(j->sy, y, j->in->h);
-        for (int x = 0; x < j->out->w; x++) {
-            lerp lx = j->lx[x];
-            const float *a = pixel(j->in, ly.i0, lx.i0), *b = pixel(j->in, ly.i0, lx.i1);
-            const float *cc = pixel(j->in, ly.i1, lx.i0), *d = pixel(j->in, ly.i1, lx.i1);
-            float *o = pixel(j->out, y, x);
-            for (int k = 0; k < c; k++)
-                o[k] = ly.l0 * (lx.l0 * a[k] + lx.l1 * b[k]) + ly.l1 * (lx.l0 * cc[k] + lx.l1 * d[k]);
-        }
-    }
+    j->k->resize(j->in, j->out, j->sy, j->lx, y0, y1);
 }
 
 /* Resizes in into out (which may be a channel slice of a wider buffer, and may be smaller
  * than in*scale: that is the decoder's crop to the skip connection's size). */
 static int resize(rvm_stream *s, const rvmi_view *in, const rvmi_view *out, float sy, float sx)
 {
-    const lerp *lx = rvmi_lerp_table(s, sx, out->w, in->w);
+    const rvmi_lerp *lx = rvmi_lerp_table(s, sx, out->w, in->w);
     if (!lx)
         return RVM_ENOMEM;
-    resize_job j = {in, out, sy, lx};
+    resize_job j = {s->kernels->loops, in, out, sy, lx};
     rvmi_parallel_rows(s, out->h, resize_rows, &j);
     return 0;
 }
@@ -61,66 +49,35 @@ typedef struct {
     const rvm_frame *f;
     const rvmi_view *out;
     float sy;
-    const lerp *lx;
+    const rvmi_lerp *lx;
     float *rows; /* other formats than RGB24: per thread, two input rows as float planes */
 } input_job;
 
 /* Packed RGB, the common case, read in place through the 8-bit table. */
-RVM_CLONES_V4_V3 static void input_rows_rgb24(void *ctx, int y0, int y1, int thread)
+static void input_rows_rgb24(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     input_job *j = ctx;
-    const float *lut = j->s->u8_to_float;
-    const uint8_t *rgb = j->f->planes[0];
-    ptrdiff_t stride = j->f->strides[0];
-    for (int y = y0; y < y1; y++) {
-        if (!j->lx) { /* ratio 1: the frame itself */
-            const uint8_t *row = rgb + (ptrdiff_t)y * stride;
-            float *o = pixel(j->out, y, 0);
-            for (int x = 0; x < 3 * j->out->w; x++)
-                o[x] = lut[row[x]];
-            continue;
-        }
-        lerp ly = lerp_at(j->sy, y, j->f->height);
-        const uint8_t *r0 = rgb + (ptrdiff_t)ly.i0 * stride;
-        const uint8_t *r1 = rgb + (ptrdiff_t)ly.i1 * stride;
-        for (int x = 0; x < j->out->w; x++) {
-            lerp lx = j->lx[x];
-            float *o = pixel(j->out, y, x);
-            for (int k = 0; k < 3; k++)
-                o[k] = ly.l0 * (lx.l0 * lut[r0[3 * lx.i0 + k]] + lx.l1 * lut[r0[3 * lx.i1 + k]]) +
-                       ly.l1 * (lx.l0 * lut[r1[3 * lx.i0 + k]] + lx.l1 * lut[r1[3 * lx.i1 + k]]);
-        }
-    }
+    j->s->kernels->loops->input_rgb24(j->f->planes[0], j->f->strides[0], j->f->height,
+                                      j->s->u8_to_float, j->sy, j->lx, j->out, y0, y1);
 }
 
 /* Any format: the two input rows an output row needs, as float planes (in place for planar
  * floats), then the same interpolation. */
-RVM_CLONES_V4_V3 static void input_rows_any(void *ctx, int y0, int y1, int thread)
+static void input_rows_any(void *ctx, int y0, int y1, int thread)
 {
     input_job *j = ctx;
     const int w = j->f->width;
     float *buf = j->rows + (size_t)thread * 6 * w;
     for (int y = y0; y < y1; y++) {
         const float *p0[3], *p1[3];
-        if (!j->lx) {
-            rvmi_frame_row(j->f, y, buf, p0);
-            float *o = pixel(j->out, y, 0);
-            for (int x = 0; x < w; x++)
-                for (int k = 0; k < 3; k++)
-                    o[3 * x + k] = p0[k][x];
-            continue;
-        }
-        lerp ly = lerp_at(j->sy, y, j->f->height);
-        rvmi_frame_row(j->f, ly.i0, buf, p0);
-        rvmi_frame_row(j->f, ly.i1, buf + 3 * (size_t)w, p1);
-        for (int x = 0; x < j->out->w; x++) {
-            lerp lx = j->lx[x];
-            float *o = pixel(j->out, y, x);
-            for (int k = 0; k < 3; k++)
-                o[k] = ly.l0 * (lx.l0 * p0[k][lx.i0] + lx.l1 * p0[k][lx.i1]) +
-                       ly.l1 * (lx.l0 * p1[k][lx.i0] + lx.l1 * p1[k][lx.i1]);
-        }
+        rvmi_lerp ly = {y, y, 1.f, 0.f};
+        if (j->lx)
+            ly = rvmi_lerp_at(j->sy, y, j->f->height);
+        rvmi_frame_row(j->s->kernels, j->f, ly.i0, buf, p0);
+        if (j->lx)
+            rvmi_frame_row(j->s->kernels, j->f, ly.i1, buf + 3 * (size_t)w, p1);
+        j->s->kernels->loops->input_planes(p0, p1, ly.l0, ly.l1, j->lx, j->out, y);
     }
 }
 
@@ -163,63 +120,49 @@ static int avgpool2(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 }
 
 /* Per-channel mean over all pixels into a 1x1 view. */
-RVM_CLONES_V4_V3 static int global_mean(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
+static int global_mean(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 {
     NEW_VIEW(*out, 1, 1, in->c);
     double *sum = (double *)rvmi_arena_floats(&s->scratch, 2 * (size_t)in->c);
     if (!sum)
         return rvmi_stream_fail(s, RVM_ENOMEM, "out of memory");
-    memset(sum, 0, (size_t)in->c * sizeof(double));
-    for (int y = 0; y < in->h; y++)
-        for (int x = 0; x < in->w; x++) {
-            const float *p = pixel(in, y, x);
-            for (int k = 0; k < in->c; k++)
-                sum[k] += p[k];
-        }
-    for (int k = 0; k < in->c; k++)
-        out->data[k] = (float)(sum[k] / ((double)in->h * in->w));
+    s->kernels->loops->channel_mean(in, sum, out->data);
     return 0;
 }
 
+/* Loops of the kernel set over views, on the stream's threads. */
 typedef struct {
-    const rvmi_view *v;
+    const rvmi_loops *k;
+    const rvmi_view *a, *b, *c, *d;
     const float *scale;
-} scale_job;
+} views_job;
 
-RVM_CLONES_V4_V3 static void scale_rows(void *ctx, int y0, int y1, int thread)
+static void scale_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
-    scale_job *j = ctx;
-    for (int y = y0; y < y1; y++)
-        for (int x = 0; x < j->v->w; x++) {
-            float *p = pixel(j->v, y, x);
-            for (int k = 0; k < j->v->c; k++)
-                p[k] *= j->scale[k];
-        }
+    views_job *j = ctx;
+    j->k->scale_channels(j->a, j->scale, y0, y1);
 }
 
 /* Multiplies every pixel's channels by scale[] (SE and LR-ASPP gates). */
 static void scale_channels(rvm_stream *s, const rvmi_view *v, const float *scale)
 {
-    scale_job j = {v, scale};
+    views_job j = {s->kernels->loops, v, NULL, NULL, NULL, scale};
     rvmi_parallel_rows(s, v->h, scale_rows, &j);
 }
 
-RVM_CLONES_V4_V3 static void copy_row(const row_op *op, int y)
+static void copy_rows(void *ctx, int y0, int y1, int thread)
 {
-    const int n = op->a->c;
-    for (int x = 0; x < op->a->w; x++) {
-        const float *from = pixel(op->a, y, x);
-        float *to = pixel(op->b, y, x);
-        for (int k = 0; k < n; k++)
-            to[k] = from[k];
-    }
+    (void)thread;
+    views_job *j = ctx;
+    j->k->copy_channels(j->a, j->b, y0, y1);
 }
 
 /* Copies a's channels into b (a channel slice of a wider buffer, typically). */
 static void copy_channels(rvm_stream *s, const rvmi_view *from, const rvmi_view *to)
 {
-    rvmi_run_rows(s, copy_row, from, to, NULL);
+    views_job j = {s->kernels->loops, from, to, NULL, NULL, NULL};
+    rvmi_parallel_rows(s, from->h, copy_rows, &j);
 }
 
 /* ---- encoders ---- */
@@ -330,37 +273,19 @@ static int resnet50(rvm_stream *s, const rvmi_view *src_sm, rvmi_view f[4])
 
 /* ---- decoder ---- */
 
-typedef struct {
-    const rvmi_view *rz, *c;
-    const rvmi_view *state, *out;
-} gru_job;
-
-RVM_CLONES_V4_V3 static void gru_update_rows(void *ctx, int y0, int y1, int thread)
+static void gru_update_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
-    gru_job *j = ctx;
-    const int ch = j->state->c;
-    for (int y = y0; y < y1; y++)
-        for (int x = 0; x < j->state->w; x++) {
-            const float *z = pixel(j->rz, y, x) + ch, *c = pixel(j->c, y, x);
-            float *h = pixel(j->state, y, x), *o = pixel(j->out, y, x);
-            for (int k = 0; k < ch; k++) {
-                h[k] = (1.f - z[k]) * h[k] + z[k] * c[k];
-                o[k] = h[k];
-            }
-        }
+    views_job *j = ctx;
+    j->k->gru_update(j->a, j->b, j->c, j->d, y0, y1);
 }
 
 /* c = r * h, with r the first half of a's channels and h in b */
-RVM_CLONES_V4_V3 static void reset_gate_row(const row_op *op, int y)
+static void reset_gate_rows(void *ctx, int y0, int y1, int thread)
 {
-    const int ch = op->b->c;
-    for (int x = 0; x < op->b->w; x++) {
-        const float *r = pixel(op->a, y, x), *h = pixel(op->b, y, x);
-        float *o = pixel(op->c, y, x);
-        for (int i = 0; i < ch; i++)
-            o[i] = r[i] * h[i];
-    }
+    (void)thread;
+    views_job *j = ctx;
+    j->k->multiply(j->a, j->b, j->c, y0, y1);
 }
 
 /* ConvGRU on the second half of x's channels, in place; the state advances. */
@@ -376,12 +301,13 @@ static int gru(rvm_stream *s, int k, const rvmi_view *x)
     NEW_VIEW(rz, x->h, x->w, 2 * ch);
     rvmi_run_conv_cat(s, &g->ih, &xh, &rz, NULL);
     NEW_VIEW(rh, x->h, x->w, ch);
-    rvmi_run_rows(s, reset_gate_row, &rz, &state, &rh);
+    views_job reset = {s->kernels->loops, &rz, &state, &rh, NULL, NULL};
+    rvmi_parallel_rows(s, x->h, reset_gate_rows, &reset);
     rvmi_inputs xrh = {2, {b, rh}};
     NEW_VIEW(c, x->h, x->w, ch);
     rvmi_run_conv_cat(s, &g->hh, &xrh, &c, NULL);
-    gru_job j = {&rz, &c, &state, &b};
-    rvmi_parallel_rows(s, x->h, gru_update_rows, &j);
+    views_job update = {s->kernels->loops, &rz, &c, &state, &b, NULL};
+    rvmi_parallel_rows(s, x->h, gru_update_rows, &update);
     rvmi_arena_release(&s->scratch, mark);
     return 0;
 }

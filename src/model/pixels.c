@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "kernels/clones.h"
 
 typedef struct {
     int bytes;        /* per pixel */
@@ -67,16 +66,10 @@ int rvmi_frame_check(const rvm_frame *f, char *err, size_t errlen)
 #undef FAIL
 }
 
-/* YUV -> RGB: R = Y + rv*V, G = Y - gu*U - gv*V, B = Y + bu*U, with Y and U, V scaled to
- * 0..1 and -0.5..0.5 by the range. */
-typedef struct {
-    float y_off, y_scale, c_scale;
-    float rv, gu, gv, bu;
-} yuv_coeffs;
-
-static yuv_coeffs coefficients(const rvm_frame *f)
+/* The YUV -> RGB coefficients (rvmi_yuv_coeffs) of the frame's matrix and range. */
+static rvmi_yuv_coeffs coefficients(const rvm_frame *f)
 {
-    yuv_coeffs c;
+    rvmi_yuv_coeffs c;
     if (f->range == RVM_RANGE_FULL)
         c.y_off = 0.f, c.y_scale = 1.f / 255.f, c.c_scale = 1.f / 255.f;
     else
@@ -92,63 +85,28 @@ static yuv_coeffs coefficients(const rvm_frame *f)
     return c;
 }
 
-static inline float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
-
-/* Each chroma sample serves its 2x2 block of luma pixels. */
-RVM_CLONES_V4_V3 static void yuv_row(const uint8_t *restrict yr, const uint8_t *restrict ur,
-                                     const uint8_t *restrict vr, int cstep, int width,
-                                     yuv_coeffs c, float *restrict r, float *restrict g,
-                                     float *restrict b)
-{
-    for (int x = 0; x < width; x++) {
-        float y = ((float)yr[x] - c.y_off) * c.y_scale;
-        float u = ((float)ur[cstep * (x >> 1)] - 128.f) * c.c_scale;
-        float v = ((float)vr[cstep * (x >> 1)] - 128.f) * c.c_scale;
-        r[x] = clamp01(y + c.rv * v);
-        g[x] = clamp01(y - c.gu * u - c.gv * v);
-        b[x] = clamp01(y + c.bu * u);
-    }
-}
-
-RVM_CLONES_V4_V3 static void packed_row(const uint8_t *restrict p, packed_layout l, int width,
-                                        float *restrict r, float *restrict g, float *restrict b)
-{
-    if (l.bytes == 3 && l.r == 0 && l.g == 1 && l.b == 2) {
-        /* RGB24, the common case (and what the command gives): constant offsets, which the
-         * compiler vectorises */
-        for (int x = 0; x < width; x++) {
-            r[x] = (float)p[3 * x] / 255.f;
-            g[x] = (float)p[3 * x + 1] / 255.f;
-            b[x] = (float)p[3 * x + 2] / 255.f;
-        }
-        return;
-    }
-    for (int x = 0; x < width; x++) {
-        const uint8_t *px = p + (size_t)l.bytes * x;
-        r[x] = (float)px[l.r] / 255.f;
-        g[x] = (float)px[l.g] / 255.f;
-        b[x] = (float)px[l.b] / 255.f;
-    }
-}
-
-void rvmi_frame_row(const rvm_frame *f, int y, float *buf, const float *rgb[3])
+void rvmi_frame_row(const rvmi_kernels *k, const rvm_frame *f, int y, float *buf,
+                    const float *rgb[3])
 {
     float *r = buf, *g = buf + f->width, *b = buf + 2 * (size_t)f->width;
     rgb[0] = r, rgb[1] = g, rgb[2] = b;
     const uint8_t *const *pl = (const uint8_t *const *)f->planes;
     packed_layout l;
     if (packed(f->format, &l)) {
-        packed_row(pl[0] + (ptrdiff_t)y * f->strides[0], l, f->width, r, g, b);
+        k->loops->packed_row(pl[0] + (ptrdiff_t)y * f->strides[0], l.bytes, l.r, l.g, l.b,
+                             f->width, r, g, b);
     } else if (f->format == RVM_FORMAT_NV12) {
         const uint8_t *uv = pl[1] + (ptrdiff_t)(y / 2) * f->strides[1];
-        yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0], uv, uv + 1, 2, f->width, coefficients(f),
-                r, g, b);
+        rvmi_yuv_coeffs c = coefficients(f);
+        k->loops->yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0], uv, uv + 1, 2, f->width, &c, r,
+                          g, b);
     } else if (f->format == RVM_FORMAT_I420) {
-        yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0], pl[1] + (ptrdiff_t)(y / 2) * f->strides[1],
-                pl[2] + (ptrdiff_t)(y / 2) * f->strides[2], 1, f->width, coefficients(f), r, g,
-                b);
+        rvmi_yuv_coeffs c = coefficients(f);
+        k->loops->yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0],
+                          pl[1] + (ptrdiff_t)(y / 2) * f->strides[1],
+                          pl[2] + (ptrdiff_t)(y / 2) * f->strides[2], 1, f->width, &c, r, g, b);
     } else { /* RVM_FORMAT_F32_PLANAR */
-        for (int k = 0; k < 3; k++)
-            rgb[k] = (const float *)(pl[k] + (ptrdiff_t)y * f->strides[k]);
+        for (int p = 0; p < 3; p++)
+            rgb[p] = (const float *)(pl[p] + (ptrdiff_t)y * f->strides[p]);
     }
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "kernels/kernels.h"
 #include "rvm.h"
 
 /* Checks a frame's format, planes and strides (every stride at least its plane's row bytes).
@@ -13,7 +14,8 @@ int rvmi_frame_check(const rvm_frame *f, char *err, size_t errlen);
 
 /* Row y of the frame as three planes of floats (R, G, B; 8-bit values v become v/255, YUV is
  * converted and clamped to 0..1). rgb[] points into buf (3*width floats), or straight into
- * the frame for RVM_FORMAT_F32_PLANAR (no copy). */
-void rvmi_frame_row(const rvm_frame *f, int y, float *buf, const float *rgb[3]);
+ * the frame for RVM_FORMAT_F32_PLANAR (no copy). k: the kernel set whose loops convert. */
+void rvmi_frame_row(const rvmi_kernels *k, const rvm_frame *f, int y, float *buf,
+                    const float *rgb[3]);
 
 #endif

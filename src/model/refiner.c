@@ -4,93 +4,12 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <string.h>
 
-#include "kernels/clones.h"
 #include "kernels/threadpool.h"
 #include "model/network.h"
 #include "model/pixels.h"
 #include "model/scratch.h"
 
 /* ---- refiners: per low-resolution pixel, out = A * x + b (8 channels: A[4], b[4]) ---- */
-
-/* [x, y, x*y, x*x] with x = [rgb, mean(rgb)] (from a) and y = [fgr residual, alpha] (b). */
-RVM_CLONES_V4_V3 static void guide_row(const row_op *op, int y)
-{
-    for (int x = 0; x < op->c->w; x++) {
-        const float *rgb = pixel(op->a, y, x), *p = pixel(op->b, y, x);
-        float *o = pixel(op->c, y, x);
-        o[0] = rgb[0], o[1] = rgb[1], o[2] = rgb[2];
-        o[3] = (rgb[0] + rgb[1] + rgb[2]) / 3.f;
-        for (int k = 0; k < 4; k++) {
-            o[4 + k] = p[k];
-            o[8 + k] = o[k] * p[k];
-            o[12 + k] = o[k] * o[k];
-        }
-    }
-}
-
-/* The fast guided filter's box: a 1x3 then a 3x1 pass, each a/3 + b/3 + c/3, zero padded. */
-RVM_CLONES_V4_V3 static void box_horizontal_row(const row_op *op, int y)
-{
-    const float third = 1.f / 3.f;
-    const rvmi_view *in = op->a;
-    for (int x = 0; x < in->w; x++)
-        for (int k = 0; k < in->c; k++) {
-            float l = x > 0 ? pixel(in, y, x - 1)[k] : 0.f;
-            float r = x + 1 < in->w ? pixel(in, y, x + 1)[k] : 0.f;
-            pixel(op->b, y, x)[k] = l * third + pixel(in, y, x)[k] * third + r * third;
-        }
-}
-
-RVM_CLONES_V4_V3 static void box_vertical_row(const row_op *op, int y)
-{
-    const float third = 1.f / 3.f;
-    const rvmi_view *t = op->a;
-    for (int x = 0; x < t->w; x++)
-        for (int k = 0; k < t->c; k++) {
-            float u = y > 0 ? pixel(t, y - 1, x)[k] : 0.f;
-            float d = y + 1 < t->h ? pixel(t, y + 1, x)[k] : 0.f;
-            pixel(op->b, y, x)[k] = u * third + pixel(t, y, x)[k] * third + d * third;
-        }
-}
-
-/* From the box-filtered [x, y, x*y, x*x] (a): cov = mean(xy) - mean(x)mean(y) and
- * var = mean(xx) - mean(x)^2 into the first 8 channels of b. */
-RVM_CLONES_V4_V3 static void cov_var_row(const row_op *op, int y)
-{
-    for (int x = 0; x < op->a->w; x++) {
-        const float *b = pixel(op->a, y, x);
-        float *o = pixel(op->b, y, x);
-        for (int k = 0; k < 4; k++) {
-            o[k] = b[8 + k] - b[k] * b[4 + k];
-            o[4 + k] = b[12 + k] - b[k] * b[k];
-        }
-    }
-}
-
-/* The fast guided filter's A = cov / (var + eps) into b's first 4 channels. */
-RVM_CLONES_V4_V3 static void fast_a_row(const row_op *op, int y)
-{
-    for (int x = 0; x < op->a->w; x++) {
-        const float *b = pixel(op->a, y, x);
-        float *o = pixel(op->b, y, x);
-        for (int k = 0; k < 4; k++) {
-            float cov = b[8 + k] - b[k] * b[4 + k];
-            float var = b[12 + k] - b[k] * b[k];
-            o[k] = cov / (var + 1e-5f);
-        }
-    }
-}
-
-/* b = mean(y) - A * mean(x), next to A in the 8-channel coefficients (b). */
-RVM_CLONES_V4_V3 static void offset_row(const row_op *op, int y)
-{
-    for (int x = 0; x < op->a->w; x++) {
-        const float *b = pixel(op->a, y, x);
-        float *o = pixel(op->b, y, x);
-        for (int k = 0; k < 4; k++)
-            o[4 + k] = b[4 + k] - o[k] * b[k];
-    }
-}
 
 /* The refiner works on bands of rows, each band from the guide products to A and b in
  * per-thread buffers that stay in cache: the whole chain at once over the image would stream
@@ -109,19 +28,12 @@ static size_t refine_scratch(int w)
     return (size_t)w * ((REFINE_BAND + 2) * 48 + REFINE_BAND * 40);
 }
 
-static void run_local_rows(void (*row)(const row_op *, int), const rvmi_view *a, const rvmi_view *b,
-                           const rvmi_view *c, int y0, int y1)
-{
-    row_op op = {row, a, b, c};
-    for (int y = y0; y < y1; y++)
-        row(&op, y);
-}
-
 static void refine_rows(void *ctx, int y0, int y1, int thread)
 {
     refine_job *j = ctx;
     const struct rvm_model *m = j->s->model;
     const rvmi_kernels *k = j->s->kernels;
+    const rvmi_loops *loop = k->loops;
     const int w = j->src_sm->w, n = y1 - y0;
     /* the band with one row of context above and below, where the image has it */
     const int ya = y0 > 0 ? y0 - 1 : 0, yb = y1 < j->src_sm->h ? y1 + 1 : y1, bh = yb - ya;
@@ -134,23 +46,23 @@ static void refine_rows(void *ctx, int y0, int y1, int thread)
     rvmi_view h2 = {p + (size_t)n * w * 24, n, w, 16, 16};
 
     rvmi_view src = rows_of(*j->src_sm, ya, bh), proj = rows_of(*j->proj, ya, bh);
-    run_local_rows(guide_row, &src, &proj, &xy, 0, bh);
+    loop->guide(&src, &proj, &xy, 0, bh); /* [x, y, x*y, x*x] */
     rvmi_view box_rows = rows_of(box, l0, n), ab = rows_of(*j->ab, y0, n);
     rvmi_view a = channels(ab, 0, 4);
     if (m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER) {
         k->conv_depthwise(&m->dgf_box, &xy, &box, NULL, l0, l0 + n);
-        run_local_rows(cov_var_row, &box_rows, &cov_var, NULL, 0, n);
+        loop->cov_var(&box_rows, &cov_var, 0, n);
         rvmi_inputs cat = {2, {cov_var, rows_of(*j->hid, y0, n)}}; /* [cov, var, hid] */
         rvmi_inputs in1 = rvmi_inputs_of(&h1), in2 = rvmi_inputs_of(&h2);
         k->conv_dense(&m->dgf_conv[0], &cat, &h1, NULL, 0, n, j->s->zeros);
         k->conv_dense(&m->dgf_conv[1], &in1, &h2, NULL, 0, n, j->s->zeros);
         k->conv_dense(&m->dgf_conv[2], &in2, &a, NULL, 0, n, j->s->zeros);
     } else {
-        run_local_rows(box_horizontal_row, &xy, &t, NULL, 0, bh);
-        run_local_rows(box_vertical_row, &t, &box, NULL, l0, l0 + n);
-        run_local_rows(fast_a_row, &box_rows, &a, NULL, 0, n);
+        loop->box_horizontal(&xy, &t, 0, bh);
+        loop->box_vertical(&t, &box, l0, l0 + n);
+        loop->fast_a(&box_rows, &a, 0, n);
     }
-    run_local_rows(offset_row, &box_rows, &ab, NULL, 0, n);
+    loop->offset(&box_rows, &ab, 0, n);
 }
 
 static int refine_coefficients(rvm_stream *s, const rvmi_view *src_sm, const rvmi_view *proj,
@@ -182,7 +94,7 @@ typedef struct {
     const rvmi_view *ab;
     const rvm_output *out;
     float sy;
-    const lerp *lx;
+    const rvmi_lerp *lx;
     size_t plane;  /* floats between planes of an upsampled row */
     row_cache *cache; /* per thread */
     float *tmp;       /* per thread, 4 * width */
@@ -190,25 +102,15 @@ typedef struct {
     int first;        /* the frame row that out's first row holds */
 } tail_job;
 
-/* Horizontal pass, as PyTorch's separable bilinear does it first: 8 planes of width floats. */
-RVM_CLONES_V4_V3 static void upsample_row(const tail_job *j, int low_row, float *planes)
-{
-    const float *src = pixel(j->ab, low_row, 0);
-    for (int x = 0; x < j->f->width; x++) {
-        lerp l = j->lx[x];
-        const float *a = src + 8 * l.i0, *b = src + 8 * l.i1;
-        for (int c = 0; c < 8; c++)
-            planes[c * j->plane + x] = l.l0 * a[c] + l.l1 * b[c];
-    }
-}
-
 static const float *cached_row(const tail_job *j, row_cache *c, int low_row, int keep)
 {
     for (int k = 0; k < 2; k++)
         if (c->row[k] == low_row)
             return c->planes[k];
     int k = c->row[0] == keep ? 1 : 0; /* replace the slot the caller does not need */
-    upsample_row(j, low_row, c->planes[k]);
+    /* the horizontal pass first, as PyTorch's separable bilinear does */
+    j->s->kernels->loops->upsample_row(pixel(j->ab, low_row, 0), j->lx, j->f->width, c->planes[k],
+                                       j->plane);
     c->row[k] = low_row;
     return c->planes[k];
 }
@@ -222,11 +124,11 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
     float *xbuf = j->x + (size_t)thread * 3 * j->f->width;
     for (int rel = y0; rel < y1; rel++) {
         int y = j->first + rel;
-        lerp ly = lerp_at(j->sy, y, j->ab->h);
+        rvmi_lerp ly = rvmi_lerp_at(j->sy, y, j->ab->h);
         const float *h0 = cached_row(j, cache, ly.i0, ly.i1);
         const float *h1 = cached_row(j, cache, ly.i1, ly.i0);
         const float *x[3];
-        rvmi_frame_row(j->f, y, xbuf, x);
+        rvmi_frame_row(j->s->kernels, j->f, y, xbuf, x);
         rvmi_blend_out row = {out->type, out->fgr_layout,
                               out->pha ? (char *)out->pha + rel * out->pha_stride : NULL,
                               out->fgr ? (char *)out->fgr + rel * out->fgr_stride : NULL,
@@ -244,7 +146,7 @@ static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *a
     int threads = rvmi_pool_threads(s->pool);
     size_t plane = ((size_t)f->width + 15) / 16 * 16;
     /* F.interpolate by size: the coordinate step is in/out */
-    const lerp *lx = rvmi_lerp_table(s, (float)ab->w / (float)f->width, f->width, ab->w);
+    const rvmi_lerp *lx = rvmi_lerp_table(s, (float)ab->w / (float)f->width, f->width, ab->w);
     row_cache *cache = (row_cache *)rvmi_arena_floats(
         &s->scratch, threads * sizeof(row_cache) / sizeof(float) + 1);
     float *rows = rvmi_arena_floats(&s->scratch, (size_t)threads * 2 * 8 * plane);

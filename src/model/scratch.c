@@ -104,21 +104,6 @@ void rvmi_parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx)
     rvmi_parallel_bands(s, h, (h + tasks - 1) / tasks, fn, ctx);
 }
 
-static void row_op_rows(void *ctx, int y0, int y1, int thread)
-{
-    (void)thread;
-    const row_op *op = ctx;
-    for (int y = y0; y < y1; y++)
-        op->row(op, y);
-}
-
-void rvmi_run_rows(rvm_stream *s, void (*row)(const row_op *, int), const rvmi_view *a,
-                   const rvmi_view *b, const rvmi_view *c)
-{
-    row_op op = {row, a, b, c};
-    rvmi_parallel_rows(s, b->h, row_op_rows, &op);
-}
-
 /* ---- convolutions ---- */
 
 typedef struct {
@@ -206,12 +191,12 @@ void rvmi_run_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *in, cons
 
 /* ---- bilinear resampling ---- */
 
-const lerp *rvmi_lerp_table(rvm_stream *s, float scale, int out_size, int in_size)
+const rvmi_lerp *rvmi_lerp_table(rvm_stream *s, float scale, int out_size, int in_size)
 {
-    lerp *t = (lerp *)rvmi_arena_floats(&s->scratch,
-                                        (size_t)out_size * sizeof(lerp) / sizeof(float) + 1);
+    rvmi_lerp *t = (rvmi_lerp *)rvmi_arena_floats(
+        &s->scratch, (size_t)out_size * sizeof(rvmi_lerp) / sizeof(float) + 1);
     for (int i = 0; t && i < out_size; i++)
-        t[i] = lerp_at(scale, i, in_size);
+        t[i] = rvmi_lerp_at(scale, i, in_size);
     if (!t)
         rvmi_stream_fail(s, RVM_ENOMEM, "out of memory");
     return t;

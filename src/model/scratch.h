@@ -1,6 +1,6 @@
 /* What the forward pass is built from: the stream's scratch memory (a stack reset every
  * frame), views into it, loops split over the stream's threads, convolutions run on them, and
- * bilinear resampling with PyTorch's rules. Internal to src/model (network.c, refiner.c,
+ * the tables of bilinear resampling. Internal to src/model (network.c, refiner.c,
  * stream.c).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_MODEL_SCRATCH_H
@@ -63,14 +63,6 @@ void rvmi_parallel_bands(rvm_stream *s, int h, int band, rows_fn fn, void *ctx);
 /* Rows [0, h) in a few tasks per thread, so uneven tasks balance. */
 void rvmi_parallel_rows(rvm_stream *s, int h, rows_fn fn, void *ctx);
 
-/* A per-pixel step over whole rows, run on the stream's threads: row(op, y) for every y. */
-typedef struct row_op {
-    void (*row)(const struct row_op *op, int y);
-    const rvmi_view *a, *b, *c;
-} row_op;
-void rvmi_run_rows(rvm_stream *s, void (*row)(const row_op *, int), const rvmi_view *a,
-                   const rvmi_view *b, const rvmi_view *c);
-
 /* ---- convolutions on the stream's threads ---- */
 
 /* out = act(conv(concatenation of in) + bias [+ res]); out must already have the conv's
@@ -92,32 +84,9 @@ void rvmi_run_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *in, cons
         rvmi_run_conv(s, (cv), &(in), &(out), (res));                                           \
     } while (0)
 
-/* ---- bilinear resampling (align_corners=False, PyTorch's index and weight rules) ---- */
-
-typedef struct {
-    int i0, i1;
-    float l0, l1;
-} lerp;
-
-/* scale: input coordinate step per output pixel (1/ratio for "scale_factor" resizes,
- * in/out for "size" resizes), computed in float as PyTorch's CPU kernel does. */
-static inline lerp lerp_at(float scale, int i, int in_size)
-{
-    float src = scale * ((float)i + 0.5f) - 0.5f;
-    if (src < 0.f)
-        src = 0.f;
-    lerp l;
-    l.i0 = (int)src;
-    if (l.i0 > in_size - 1)
-        l.i0 = in_size - 1;
-    l.i1 = l.i0 + (l.i0 < in_size - 1 ? 1 : 0);
-    float f = src - (float)l.i0;
-    l.l1 = f < 0.f ? 0.f : f > 1.f ? 1.f : f;
-    l.l0 = 1.f - l.l1;
-    return l;
-}
+/* ---- bilinear resampling (rvmi_lerp in kernels.h: PyTorch's index and weight rules) ---- */
 
 /* The lerps of every output column of a resize, in scratch memory; NULL if out of memory. */
-const lerp *rvmi_lerp_table(rvm_stream *s, float scale, int out_size, int in_size);
+const rvmi_lerp *rvmi_lerp_table(rvm_stream *s, float scale, int out_size, int in_size);
 
 #endif

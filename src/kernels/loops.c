@@ -1,0 +1,286 @@
+/* The network's and the refiner's loops over float tensors (rvmi_loops in kernels.h), written
+ * for the compiler's vectoriser and compiled once per instruction set (RVM_ISA set by the
+ * build, with that set's -m flags): unit-stride inner loops over channels or samples, no
+ * branches in the per-element work. reference_loops.c holds the scalar definitions they are
+ * tested against.
+ * SPDX-License-Identifier: GPL-3.0-or-later */
+#include "kernels/kernels.h"
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+static inline float *px(const rvmi_view *v, int y, int x)
+{
+    return v->data + ((size_t)y * v->w + x) * v->stride;
+}
+
+static void resize(const rvmi_view *in, const rvmi_view *out, float sy, const rvmi_lerp *lxs,
+                   int y0, int y1)
+{
+    const int c = in->c;
+    for (int y = y0; y < y1; y++) {
+        rvmi_lerp ly = rvmi_lerp_at(sy, y, in->h);
+        for (int x = 0; x < out->w; x++) {
+            rvmi_lerp lx = lxs[x];
+            const float *a = px(in, ly.i0, lx.i0), *b = px(in, ly.i0, lx.i1);
+            const float *cc = px(in, ly.i1, lx.i0), *d = px(in, ly.i1, lx.i1);
+            float *o = px(out, y, x);
+            for (int k = 0; k < c; k++)
+                o[k] = ly.l0 * (lx.l0 * a[k] + lx.l1 * b[k]) + ly.l1 * (lx.l0 * cc[k] + lx.l1 * d[k]);
+        }
+    }
+}
+
+static void input_rgb24(const uint8_t *rgb, ptrdiff_t stride, int height, const float *lut,
+                        float sy, const rvmi_lerp *lxs, const rvmi_view *out, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++) {
+        if (!lxs) { /* ratio 1: the frame itself */
+            const uint8_t *row = rgb + (ptrdiff_t)y * stride;
+            float *o = px(out, y, 0);
+            for (int x = 0; x < 3 * out->w; x++)
+                o[x] = lut[row[x]];
+            continue;
+        }
+        rvmi_lerp ly = rvmi_lerp_at(sy, y, height);
+        const uint8_t *r0 = rgb + (ptrdiff_t)ly.i0 * stride;
+        const uint8_t *r1 = rgb + (ptrdiff_t)ly.i1 * stride;
+        for (int x = 0; x < out->w; x++) {
+            rvmi_lerp lx = lxs[x];
+            float *o = px(out, y, x);
+            for (int k = 0; k < 3; k++)
+                o[k] = ly.l0 * (lx.l0 * lut[r0[3 * lx.i0 + k]] + lx.l1 * lut[r0[3 * lx.i1 + k]]) +
+                       ly.l1 * (lx.l0 * lut[r1[3 * lx.i0 + k]] + lx.l1 * lut[r1[3 * lx.i1 + k]]);
+        }
+    }
+}
+
+static void input_planes(const float *const p0[3], const float *const p1[3], float l0, float l1,
+                         const rvmi_lerp *lxs, const rvmi_view *out, int y)
+{
+    if (!lxs) {
+        for (int x = 0; x < out->w; x++) {
+            float *o = px(out, y, x);
+            for (int k = 0; k < 3; k++)
+                o[k] = p0[k][x];
+        }
+        return;
+    }
+    for (int x = 0; x < out->w; x++) {
+        rvmi_lerp lx = lxs[x];
+        float *o = px(out, y, x);
+        for (int k = 0; k < 3; k++)
+            o[k] = l0 * (lx.l0 * p0[k][lx.i0] + lx.l1 * p0[k][lx.i1]) +
+                   l1 * (lx.l0 * p1[k][lx.i0] + lx.l1 * p1[k][lx.i1]);
+    }
+}
+
+static void channel_mean(const rvmi_view *in, double *sum, float *mean)
+{
+    for (int k = 0; k < in->c; k++)
+        sum[k] = 0;
+    for (int y = 0; y < in->h; y++)
+        for (int x = 0; x < in->w; x++) {
+            const float *p = px(in, y, x);
+            for (int k = 0; k < in->c; k++)
+                sum[k] += p[k];
+        }
+    for (int k = 0; k < in->c; k++)
+        mean[k] = (float)(sum[k] / ((double)in->h * in->w));
+}
+
+static void scale_channels(const rvmi_view *v, const float *scale, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < v->w; x++) {
+            float *p = px(v, y, x);
+            for (int k = 0; k < v->c; k++)
+                p[k] *= scale[k];
+        }
+}
+
+static void copy_channels(const rvmi_view *from, const rvmi_view *to, int y0, int y1)
+{
+    const int n = from->c;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < from->w; x++) {
+            const float *f = px(from, y, x);
+            float *t = px(to, y, x);
+            for (int k = 0; k < n; k++)
+                t[k] = f[k];
+        }
+}
+
+static void multiply(const rvmi_view *a, const rvmi_view *b, const rvmi_view *out, int y0, int y1)
+{
+    const int ch = b->c;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < b->w; x++) {
+            const float *r = px(a, y, x), *h = px(b, y, x);
+            float *o = px(out, y, x);
+            for (int i = 0; i < ch; i++)
+                o[i] = r[i] * h[i];
+        }
+}
+
+static void gru_update(const rvmi_view *rz, const rvmi_view *c, const rvmi_view *state,
+                       const rvmi_view *out, int y0, int y1)
+{
+    const int ch = state->c;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < state->w; x++) {
+            const float *z = px(rz, y, x) + ch, *cc = px(c, y, x);
+            float *h = px(state, y, x), *o = px(out, y, x);
+            for (int k = 0; k < ch; k++) {
+                h[k] = (1.f - z[k]) * h[k] + z[k] * cc[k];
+                o[k] = h[k];
+            }
+        }
+}
+
+static void guide(const rvmi_view *rgbv, const rvmi_view *proj, const rvmi_view *out, int y0,
+                  int y1)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < out->w; x++) {
+            const float *rgb = px(rgbv, y, x), *p = px(proj, y, x);
+            float *o = px(out, y, x);
+            o[0] = rgb[0], o[1] = rgb[1], o[2] = rgb[2];
+            o[3] = (rgb[0] + rgb[1] + rgb[2]) / 3.f;
+            for (int k = 0; k < 4; k++) {
+                o[4 + k] = p[k];
+                o[8 + k] = o[k] * p[k];
+                o[12 + k] = o[k] * o[k];
+            }
+        }
+}
+
+static void box_horizontal(const rvmi_view *in, const rvmi_view *out, int y0, int y1)
+{
+    const float third = 1.f / 3.f;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < in->w; x++)
+            for (int k = 0; k < in->c; k++) {
+                float l = x > 0 ? px(in, y, x - 1)[k] : 0.f;
+                float r = x + 1 < in->w ? px(in, y, x + 1)[k] : 0.f;
+                px(out, y, x)[k] = l * third + px(in, y, x)[k] * third + r * third;
+            }
+}
+
+static void box_vertical(const rvmi_view *in, const rvmi_view *out, int y0, int y1)
+{
+    const float third = 1.f / 3.f;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < in->w; x++)
+            for (int k = 0; k < in->c; k++) {
+                float u = y > 0 ? px(in, y - 1, x)[k] : 0.f;
+                float d = y + 1 < in->h ? px(in, y + 1, x)[k] : 0.f;
+                px(out, y, x)[k] = u * third + px(in, y, x)[k] * third + d * third;
+            }
+}
+
+static void cov_var(const rvmi_view *box, const rvmi_view *out, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < box->w; x++) {
+            const float *b = px(box, y, x);
+            float *o = px(out, y, x);
+            for (int k = 0; k < 4; k++) {
+                o[k] = b[8 + k] - b[k] * b[4 + k];
+                o[4 + k] = b[12 + k] - b[k] * b[k];
+            }
+        }
+}
+
+static void fast_a(const rvmi_view *box, const rvmi_view *out, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < box->w; x++) {
+            const float *b = px(box, y, x);
+            float *o = px(out, y, x);
+            for (int k = 0; k < 4; k++) {
+                float cov = b[8 + k] - b[k] * b[4 + k];
+                float var = b[12 + k] - b[k] * b[k];
+                o[k] = cov / (var + 1e-5f);
+            }
+        }
+}
+
+static void offset(const rvmi_view *box, const rvmi_view *ab, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < box->w; x++) {
+            const float *b = px(box, y, x);
+            float *o = px(ab, y, x);
+            for (int k = 0; k < 4; k++)
+                o[4 + k] = b[4 + k] - o[k] * b[k];
+        }
+}
+
+static void upsample_row(const float *src, const rvmi_lerp *lxs, int width, float *planes,
+                         size_t plane)
+{
+    for (int x = 0; x < width; x++) {
+        rvmi_lerp l = lxs[x];
+        const float *a = src + 8 * l.i0, *b = src + 8 * l.i1;
+        for (int c = 0; c < 8; c++)
+            planes[c * plane + x] = l.l0 * a[c] + l.l1 * b[c];
+    }
+}
+
+static inline float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
+
+static void yuv_row(const uint8_t *restrict yr, const uint8_t *restrict ur,
+                    const uint8_t *restrict vr, int cstep, int width, const rvmi_yuv_coeffs *cp,
+                    float *restrict r, float *restrict g, float *restrict b)
+{
+    const rvmi_yuv_coeffs c = *cp;
+    for (int x = 0; x < width; x++) {
+        float y = ((float)yr[x] - c.y_off) * c.y_scale;
+        float u = ((float)ur[cstep * (x >> 1)] - 128.f) * c.c_scale;
+        float v = ((float)vr[cstep * (x >> 1)] - 128.f) * c.c_scale;
+        r[x] = clamp01(y + c.rv * v);
+        g[x] = clamp01(y - c.gu * u - c.gv * v);
+        b[x] = clamp01(y + c.bu * u);
+    }
+}
+
+static void packed_row(const uint8_t *restrict p, int bytes, int ro, int go, int bo, int width,
+                       float *restrict r, float *restrict g, float *restrict b)
+{
+    if (bytes == 3 && ro == 0 && go == 1 && bo == 2) {
+        /* RGB24, the common case: constant offsets, which the compiler vectorises */
+        for (int x = 0; x < width; x++) {
+            r[x] = (float)p[3 * x] / 255.f;
+            g[x] = (float)p[3 * x + 1] / 255.f;
+            b[x] = (float)p[3 * x + 2] / 255.f;
+        }
+        return;
+    }
+    for (int x = 0; x < width; x++) {
+        const uint8_t *q = p + (size_t)bytes * x;
+        r[x] = (float)q[ro] / 255.f;
+        g[x] = (float)q[go] / 255.f;
+        b[x] = (float)q[bo] / 255.f;
+    }
+}
+
+const rvmi_loops CAT(rvmi_loops_, RVM_ISA) = {
+    .resize = resize,
+    .input_rgb24 = input_rgb24,
+    .input_planes = input_planes,
+    .channel_mean = channel_mean,
+    .scale_channels = scale_channels,
+    .copy_channels = copy_channels,
+    .multiply = multiply,
+    .gru_update = gru_update,
+    .guide = guide,
+    .box_horizontal = box_horizontal,
+    .box_vertical = box_vertical,
+    .cov_var = cov_var,
+    .fast_a = fast_a,
+    .offset = offset,
+    .upsample_row = upsample_row,
+    .yuv_row = yuv_row,
+    .packed_row = packed_row,
+};
