@@ -1,11 +1,22 @@
-/* Every SIMD kernel set against the plain C reference, on random shapes: odd sizes, channel
- * counts that are not multiples of the vector width, strides, dilations, residuals, and every
- * activation. Sets this CPU cannot run are reported as skipped.
+/* Every kernel of every set (kernels.h, int8.h) against the plain C reference, in the manner
+ * of FFmpeg's checkasm: the model's real shapes at 1920x1080, ratio 0.25 (Winograd rows wider
+ * than its 36-tile chunk, depthwise convolutions past 256 channels), random shapes and edge
+ * shapes (one pixel, odd widths that leave vector tails, channel counts off the vector width,
+ * strided views, rows split across calls as threads split them), NaN-aware comparisons with
+ * a tolerance stated per kernel. Sets this CPU cannot run are reported as skipped.
+ *
+ * usage: test_kernels [--bench] [NAME]
+ *   NAME    only the kernels whose name contains NAME (conv_dense, conv_depthwise,
+ *           conv_winograd, blend_row, int8, resize, input, channels, refiner, upsample_row,
+ *           pixels, frames)
+ *   --bench after the checks, ns per call of each kernel on its real shape, for the
+ *           reference and every set this CPU runs
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kernels/int8.h"
 #include "kernels/kernels.h"
@@ -26,36 +37,136 @@ static void fill(float *p, size_t n)
 }
 
 static int passed, failed, skipped;
-static int force_winograd; /* run_case: 3x3 stride-1 dense through the Winograd kernel */
 
-/* One random case: returns the max error of `fast` against the reference, in units of the
- * rounding error that a different summation order may add (float epsilon times the square
- * root of the number of terms, relative to 1 + |result|). Below 30 is agreement (the order
- * of summation differs: blocks, taps, concatenated views); a wrong index or tap gives errors
- * of order 1e5. */
-static double run_case(const rvmi_kernels *fast, int depthwise, char *desc, size_t desclen)
+/* --bench: BENCH(name, call) times a kernel call (after the checks, as some work in place)
+ * and records ns per call under name for the set being run: the fastest of 5 batches of about
+ * 4 ms each (the machine may be shared; the minimum is the least disturbed). */
+static int bench_mode;
+static struct {
+    const char *name;
+    double ns;
+} timings[32];
+static int n_timings;
+static double now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+#define BENCH(kernel, call)                                                                     \
+    do {                                                                                        \
+        if (!bench_mode || n_timings == 32)                                                     \
+            break;                                                                              \
+        call; /* warm */                                                                        \
+        double t0 = now_ns();                                                                   \
+        call;                                                                                   \
+        double one = now_ns() - t0, best = INFINITY;                                            \
+        int reps = one > 0 ? (int)(4e6 / one) : 20; /* 1..20 calls a batch */                   \
+        reps = reps < 1 ? 1 : reps > 20 ? 20 : reps;                                            \
+        for (int batch = 0; batch < 5; batch++) {                                               \
+            t0 = now_ns();                                                                      \
+            for (int rep = 0; rep < reps; rep++)                                                \
+                call;                                                                           \
+            double ns = (now_ns() - t0) / reps;                                                 \
+            best = ns < best ? ns : best;                                                       \
+        }                                                                                       \
+        timings[n_timings].name = kernel;                                                       \
+        timings[n_timings++].ns = best;                                                         \
+    } while (0)
+
+/* A convolution case. rows > 0: only output rows (tile rows, for Winograd) [0, rows) and the
+ * last `rows` are computed (the model's real shapes, at a test's cost). */
+typedef struct {
+    int depthwise, winograd, k, cin, cout, stride, dilation, h, w, extra, act, res, rows;
+} conv_params;
+
+static conv_params random_conv(int depthwise, int winograd)
 {
     static const int ks[] = {1, 3, 5, 7};
-    int k = depthwise ? ks[rand_int(1, 2)] : force_winograd ? 3 : ks[rand_int(0, 3)];
-    int cin = depthwise ? rand_int(1, 70) : rand_int(1, 90);
-    int cout = depthwise ? cin : rand_int(1, 70);
-    int stride = rand_int(1, 2), dilation = k > 1 ? rand_int(1, 2) : 1;
-    if (stride == 2)
-        dilation = 1;
-    if (force_winograd)
-        stride = dilation = 1;
-    int h = rand_int(1, 23), w = rand_int(1, 37), extra = rand_int(0, 5);
-    rvmi_act act = (rvmi_act)rand_int(0, 5);
-    int use_res = rand_int(0, 1);
+    conv_params p = {.depthwise = depthwise, .winograd = winograd};
+    p.k = depthwise ? ks[rand_int(1, 2)] : winograd ? 3 : ks[rand_int(0, 3)];
+    p.cin = depthwise ? rand_int(1, 70) : rand_int(1, 90);
+    p.cout = depthwise ? p.cin : rand_int(1, 70);
+    p.stride = rand_int(1, 2), p.dilation = p.k > 1 ? rand_int(1, 2) : 1;
+    if (p.stride == 2)
+        p.dilation = 1;
+    if (winograd)
+        p.stride = p.dilation = 1;
+    p.h = rand_int(1, 23), p.w = rand_int(1, 37), p.extra = rand_int(0, 5);
+    p.act = rand_int(0, 5), p.res = rand_int(0, 1);
+    return p;
+}
+
+/* The model's convolutions at 1920x1080, ratio 0.25 (MobileNetV3 input 480x270), then edge
+ * shapes. {depthwise, winograd, k, cin, cout, stride, dilation, h, w, extra, act, res, rows} */
+static const conv_params conv_shapes[] = {
+    {0, 0, 3, 3, 16, 2, 1, 270, 480, 0, RVM_ACT_HARDSWISH, 0, 2},    /* stem */
+    {0, 0, 1, 16, 64, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 1 expand */
+    {0, 0, 1, 960, 128, 1, 1, 17, 30, 0, RVM_ACT_RELU, 0, 2},        /* LR-ASPP */
+    {0, 0, 1, 40, 120, 1, 1, 34, 60, 0, RVM_ACT_NONE, 1, 2},         /* residual 1x1 */
+    {1, 0, 3, 16, 16, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 0 */
+    {1, 0, 3, 64, 64, 2, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 1 */
+    {1, 0, 5, 72, 72, 2, 1, 68, 120, 0, RVM_ACT_RELU, 0, 2},         /* block 3 */
+    {1, 0, 3, 480, 480, 1, 1, 17, 30, 0, RVM_ACT_HARDSWISH, 0, 2},   /* blocks 8-9 */
+    {1, 0, 5, 960, 960, 1, 2, 17, 30, 0, RVM_ACT_HARDSWISH, 0, 2},   /* blocks 13-14, dilated */
+    {0, 1, 3, 35, 16, 1, 1, 270, 480, 0, RVM_ACT_RELU, 0, 1},        /* decoder output, 120 tiles */
+    {0, 1, 3, 59, 32, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 1},        /* decode 1 */
+    {0, 1, 3, 32, 32, 1, 1, 135, 240, 0, RVM_ACT_SIGMOID, 0, 1},     /* GRU ih */
+    {0, 1, 3, 5, 7, 1, 1, 9, 150, 3, RVM_ACT_NONE, 1, 0},            /* 38 tiles */
+    {0, 1, 3, 3, 17, 1, 1, 6, 147, 0, RVM_ACT_TANH, 0, 0},           /* 37 tiles, odd tail */
+    {0, 1, 3, 1, 1, 1, 1, 1, 1, 0, RVM_ACT_NONE, 1, 0},
+    {1, 0, 3, 300, 300, 2, 1, 7, 9, 2, RVM_ACT_RELU, 1, 0},          /* > 256 channels */
+    {1, 0, 5, 257, 257, 1, 2, 6, 11, 0, RVM_ACT_HARDSIGMOID, 0, 0},
+    {1, 0, 3, 1, 1, 1, 1, 1, 1, 0, RVM_ACT_NONE, 0, 0},
+    {0, 0, 7, 3, 5, 2, 1, 3, 2, 1, RVM_ACT_HARDSWISH, 1, 0},
+    {0, 0, 1, 1, 1, 1, 1, 1, 1, 0, RVM_ACT_NONE, 0, 0},
+};
+
+/* Runs `fast` and the reference on rows [y0, y1) (or tile rows, for Winograd). */
+static void conv_rows(const rvmi_kernels *fast, const conv_params *p, const rvmi_conv *cv,
+                      const rvmi_inputs *ins, const rvmi_view *a, const rvmi_view *b,
+                      const rvmi_view *r, const float *zeros, float *scratch, int y0, int y1)
+{
+    const rvmi_kernels *ref = &rvmi_kernels_reference;
+    if (p->depthwise) {
+        ref->conv_depthwise(cv, &ins->v[0], a, r, y0, y1);
+        /* split rows in two calls, as threads do */
+        fast->conv_depthwise(cv, &ins->v[0], b, r, y0, (y0 + y1) / 2);
+        fast->conv_depthwise(cv, &ins->v[0], b, r, (y0 + y1) / 2, y1);
+    } else if (p->winograd && !fast->conv_winograd) { /* the reference, in --bench */
+        ref->conv_dense(cv, ins, a, r, 4 * y0, 4 * y1 < a->h ? 4 * y1 : a->h, zeros);
+        fast->conv_dense(cv, ins, b, r, 4 * y0, 4 * y1 < a->h ? 4 * y1 : a->h, zeros);
+    } else if (p->winograd) {
+        int oy0 = 4 * y0, oy1 = 4 * y1 < a->h ? 4 * y1 : a->h;
+        ref->conv_dense(cv, ins, a, r, oy0, oy1, zeros);
+        fast->conv_winograd(cv, ins, b, r, y0, (y0 + y1) / 2, zeros, scratch);
+        fast->conv_winograd(cv, ins, b, r, (y0 + y1) / 2, y1, zeros, scratch);
+    } else {
+        ref->conv_dense(cv, ins, a, r, y0, y1, zeros);
+        fast->conv_dense(cv, ins, b, r, y0, (y0 + y1) / 2, zeros);
+        fast->conv_dense(cv, ins, b, r, (y0 + y1) / 2, y1, zeros);
+    }
+}
+
+/* Returns the max error of `fast` against the reference, in units of the rounding error that
+ * a different summation order may add (float epsilon times the square root of the number of
+ * terms, relative to 1 + |result|); NaN against a number is an infinite error. Below 30 is
+ * agreement (the order of summation differs: blocks, taps, concatenated views); a wrong index
+ * or tap gives errors of order 1e5. */
+static double run_conv(const rvmi_kernels *fast, const conv_params *p, char *desc, size_t desclen)
+{
+    const int k = p->k, cin = p->cin, cout = p->cout, depthwise = p->depthwise;
+    const int h = p->h, w = p->w, extra = p->extra;
     snprintf(desc, desclen, "%s k%d cin%d cout%d s%d d%d %dx%d act%d res%d",
-             depthwise ? "depthwise" : "dense", k, cin, cout, stride, dilation, w, h, act, use_res);
+             depthwise ? "depthwise" : p->winograd ? "winograd" : "dense", k, cin, cout, p->stride,
+             p->dilation, w, h, p->act, p->res);
 
     float *oihw = malloc(sizeof(float) * cout * (depthwise ? 1 : cin) * k * k);
     fill(oihw, (size_t)cout * (depthwise ? 1 : cin) * k * k);
-    rvmi_conv cv = {.cin = cin, .cout = cout, .kh = k, .kw = k, .stride = stride,
-                   .dilation = dilation, .depthwise = depthwise, .act = act};
+    rvmi_conv cv = {.cin = cin, .cout = cout, .kh = k, .kw = k, .stride = p->stride,
+                   .dilation = p->dilation, .depthwise = depthwise, .act = (rvmi_act)p->act};
     cv.weight = depthwise ? rvmi_pack_depthwise(oihw, cout, k, k) : rvmi_pack_dense(oihw, cout, cin, k, k);
-    if (force_winograd)
+    if (p->winograd)
         cv.winograd = rvmi_pack_winograd(oihw, cout, cin);
     int cpad = (cout + 15) / 16 * 16;
     cv.bias = calloc(cpad, sizeof(float));
@@ -66,16 +177,17 @@ static double run_case(const rvmi_kernels *fast, int depthwise, char *desc, size
     float *in_buf = malloc(sizeof(float) * h * w * in.stride);
     fill(in_buf, (size_t)h * w * in.stride);
     in.data = in_buf;
-    int oh = rvmi_conv_out_size(h, k, stride, dilation), ow = rvmi_conv_out_size(w, k, stride, dilation);
-    rvmi_view a = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
-    rvmi_view b = {malloc(sizeof(float) * oh * ow * (cout + extra)), oh, ow, cout, cout + extra};
+    int oh = rvmi_conv_out_size(h, k, p->stride, p->dilation), ow = rvmi_conv_out_size(w, k, p->stride, p->dilation);
+    size_t out_n = (size_t)oh * ow * (cout + extra);
+    rvmi_view a = {malloc(sizeof(float) * out_n), oh, ow, cout, cout + extra};
+    rvmi_view b = {malloc(sizeof(float) * out_n), oh, ow, cout, cout + extra};
     rvmi_view res = {malloc(sizeof(float) * oh * ow * cout), oh, ow, cout, cout};
     fill(res.data, (size_t)oh * ow * cout);
-    memset(a.data, 0, sizeof(float) * oh * ow * (cout + extra));
-    memset(b.data, 0, sizeof(float) * oh * ow * (cout + extra));
+    for (size_t i = 0; i < out_n; i++) /* what no kernel writes stays NaN in both */
+        a.data[i] = b.data[i] = NAN;
     float *zeros = calloc(cin + cpad + 16, sizeof(float)); /* padding, and zero bias for Winograd */
+    float *scratch = p->winograd ? malloc(sizeof(float) * rvmi_winograd_scratch(cin, cout)) : NULL;
 
-    const rvmi_kernels *ref = &rvmi_kernels_reference;
     /* dense convolutions read their input as up to three concatenated views */
     rvmi_inputs ins = rvmi_inputs_of(&in);
     if (!depthwise && cin >= 3 && rand_int(0, 1)) {
@@ -85,33 +197,34 @@ static double run_case(const rvmi_kernels *fast, int depthwise, char *desc, size
         ins.v[1] = in, ins.v[1].data += c1, ins.v[1].c = c2;
         ins.v[2] = in, ins.v[2].data += c1 + c2, ins.v[2].c = cin - c1 - c2;
     }
-    rvmi_view *r = use_res ? &res : NULL;
-    if (depthwise) {
-        ref->conv_depthwise(&cv, &in, &a, r, 0, oh);
-        /* split rows in two calls, as threads do */
-        fast->conv_depthwise(&cv, &in, &b, r, 0, oh / 2);
-        fast->conv_depthwise(&cv, &in, &b, r, oh / 2, oh);
-    } else if (force_winograd) {
-        ref->conv_dense(&cv, &ins, &a, r, 0, oh, zeros);
-        float *scratch = malloc(sizeof(float) * rvmi_winograd_scratch(cin, cout));
-        int tiles = (oh + 3) / 4; /* split tile rows in two calls, as threads do */
-        fast->conv_winograd(&cv, &ins, &b, r, 0, tiles / 2, zeros, scratch);
-        fast->conv_winograd(&cv, &ins, &b, r, tiles / 2, tiles, zeros, scratch);
-        free(scratch);
+    rvmi_view *r = p->res ? &res : NULL;
+    int rows = p->winograd ? (oh + 3) / 4 : oh;
+    if (p->rows > 0 && 2 * p->rows < rows) {
+        conv_rows(fast, p, &cv, &ins, &a, &b, r, zeros, scratch, 0, p->rows);
+        conv_rows(fast, p, &cv, &ins, &a, &b, r, zeros, scratch, rows - p->rows, rows);
     } else {
-        ref->conv_dense(&cv, &ins, &a, r, 0, oh, zeros);
-        fast->conv_dense(&cv, &ins, &b, r, 0, oh / 2, zeros);
-        fast->conv_dense(&cv, &ins, &b, r, oh / 2, oh, zeros);
+        conv_rows(fast, p, &cv, &ins, &a, &b, r, zeros, scratch, 0, rows);
     }
     double max_err = 0, unit = 1.2e-7 * sqrt((double)k * k * (depthwise ? 1 : cin) + 2);
-    for (size_t i = 0; i < (size_t)oh * ow * (cout + extra); i++) {
-        double scale = 1.0 + fabs(a.data[i]);
-        double e = fabs((double)a.data[i] - b.data[i]) / scale / unit;
-        if (!(e <= max_err))
-            max_err = isnan(e) ? INFINITY : e;
+    for (size_t i = 0; i < out_n; i++) {
+        double e;
+        if (isnan(a.data[i]) || isnan(b.data[i]))
+            e = isnan(a.data[i]) && isnan(b.data[i]) ? 0 : INFINITY;
+        else
+            e = fabs((double)a.data[i] - b.data[i]) / (1.0 + fabs(a.data[i])) / unit;
+        max_err = e > max_err ? e : max_err;
     }
+    int band = p->rows > 0 && p->rows < rows ? p->rows : rows;
+    if (depthwise)
+        BENCH("conv_depthwise", fast->conv_depthwise(&cv, &in, &b, r, 0, band));
+    else if (p->winograd && fast->conv_winograd)
+        BENCH("conv_winograd", fast->conv_winograd(&cv, &ins, &b, r, 0, band, zeros, scratch));
+    else if (p->winograd)
+        BENCH("conv_winograd", fast->conv_dense(&cv, &ins, &b, r, 0, 4 * band < oh ? 4 * band : oh, zeros));
+    else
+        BENCH("conv_dense", fast->conv_dense(&cv, &ins, &b, r, 0, band, zeros));
     free(oihw), free(cv.weight), free(cv.bias), free(cv.winograd), free(in_buf), free(a.data), free(b.data);
-    free(res.data), free(zeros);
+    free(res.data), free(zeros), free(scratch);
     return max_err;
 }
 
@@ -317,9 +430,524 @@ static void test_int8(void)
     }
 }
 
-int main(void)
+/* ---- the loop kernels (rvmi_loops, rvmi_frame_loops) ---- */
+
+/* Buffers of one case, freed together. */
+static void *owned[64];
+static int n_owned;
+static void *own(size_t bytes)
 {
-    test_int8();
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p || n_owned == 64) {
+        fprintf(stderr, "test_kernels: out of memory\n");
+        exit(1);
+    }
+    return owned[n_owned++] = p;
+}
+static void free_owned(void)
+{
+    while (n_owned)
+        free(owned[--n_owned]);
+}
+
+/* A view of h x w pixels of c channels, `extra` floats of other channels between pixels (as
+ * a slice of a concatenation has); values in [lo, hi], and one value in `nan_every` a NaN
+ * (0: none). */
+static rvmi_view new_view(int h, int w, int c, int extra, float lo, float hi, int nan_every)
+{
+    rvmi_view v = {own(sizeof(float) * ((size_t)h * w * (c + extra) + 1)), h, w, c, c + extra};
+    for (size_t i = 0; i < (size_t)h * w * v.stride; i++) {
+        v.data[i] = lo + (hi - lo) * (rand_float() + 1.f) / 2.f;
+        if (nan_every && next_u32() % (unsigned)nan_every == 0)
+            v.data[i] = NAN;
+    }
+    return v;
+}
+
+/* An output view: two copies (reference, fast) filled with NaN, so an element one of them
+ * leaves unwritten, or writes outside its channels, shows. */
+static void new_outputs(int h, int w, int c, int extra, rvmi_view *a, rvmi_view *b)
+{
+    *a = (rvmi_view){own(sizeof(float) * ((size_t)h * w * (c + extra) + 1)), h, w, c, c + extra};
+    *b = *a;
+    b->data = own(sizeof(float) * ((size_t)h * w * (c + extra) + 1));
+    for (size_t i = 0; i < (size_t)h * w * a->stride; i++)
+        a->data[i] = b->data[i] = NAN;
+}
+
+static rvmi_view copy_view(const rvmi_view *v)
+{
+    rvmi_view c = *v;
+    size_t n = (size_t)v->h * v->w * v->stride;
+    c.data = own(sizeof(float) * (n + 1));
+    memcpy(c.data, v->data, sizeof(float) * n);
+    return c;
+}
+
+/* NaN-aware comparison of n floats: a NaN agrees only with a NaN; otherwise the error is
+ * |ref - got| / (1 + |ref|) / tol. tol 0: exact (any difference is an infinite error).
+ * Returns the worst error (1 or less passes). */
+static double compare_floats(const float *ref, const float *got, size_t n, double tol)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e;
+        if (isnan(ref[i]) || isnan(got[i]))
+            e = isnan(ref[i]) && isnan(got[i]) ? 0 : INFINITY;
+        else if (ref[i] == got[i])
+            e = 0;
+        else
+            e = tol > 0 ? fabs((double)ref[i] - got[i]) / (1.0 + fabs(ref[i])) / tol : INFINITY;
+        worst = e > worst ? e : worst;
+    }
+    return worst;
+}
+
+static double compare_views(const rvmi_view *a, const rvmi_view *b, double tol)
+{
+    return compare_floats(a->data, b->data, (size_t)a->h * a->w * a->stride, tol);
+}
+
+static double compare_bytes(const void *a, const void *b, size_t n)
+{
+    return memcmp(a, b, n) ? INFINITY : 0;
+}
+
+/* The shapes the kernels see at 1920x1080, ratio 0.25 (network input 480x270), first (the
+ * one --bench times), then edge shapes: one pixel, odd widths that leave vector tails, channel
+ * counts off the vector width, strided views. {h, w, c, extra} */
+typedef struct {
+    int h, w, c, extra;
+} shape;
+#define END {0, 0, 0, 0}
+
+/* Bilinear resize by 2 (the decoder's upsampling), as network.c calls it. */
+static double check_resize(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    snprintf(desc, 160, "%dx%d c%d +%d -> x2", s->w, s->h, s->c, s->extra);
+    rvmi_view in = new_view(s->h, s->w, s->c, s->extra, -1, 1, 997), a, b;
+    int oh = 2 * s->h - (s->h > 2), ow = 2 * s->w - (s->w > 2); /* cropped, as decoders are */
+    new_outputs(oh, ow, s->c, s->extra, &a, &b);
+    rvmi_lerp *lx = own(sizeof(rvmi_lerp) * ow);
+    for (int x = 0; x < ow; x++)
+        lx[x] = rvmi_lerp_at(0.5f, x, s->w);
+    rvmi_loops_reference.resize(&in, &a, 0.5f, lx, 0, oh);
+    k->loops->resize(&in, &b, 0.5f, lx, 0, oh / 2); /* in two calls, as threads do */
+    k->loops->resize(&in, &b, 0.5f, lx, oh / 2, oh);
+    double e = compare_views(&a, &b, 1e-6);
+    BENCH("resize", k->loops->resize(&in, &b, 0.5f, lx, 0, oh));
+    return e;
+}
+static const shape resize_shapes[] = {{68, 120, 40, 0}, {135, 240, 32, 0}, {17, 30, 128, 0},
+                                      {1, 1, 1, 0}, {3, 5, 7, 2}, {9, 13, 17, 5}, {4, 33, 3, 1}, END};
+
+/* The network's input from RGB24 (ratio 0.25 and 1) and from float planes. */
+static double check_input(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    int ratio1 = s->c == 1; /* c: 1 for ratio 1, else the downsampling factor */
+    int oh = ratio1 ? s->h : (s->h + s->c - 1) / s->c, ow = ratio1 ? s->w : (s->w + s->c - 1) / s->c;
+    snprintf(desc, 160, "%dx%d -> %dx%d", s->w, s->h, ow, oh);
+    ptrdiff_t stride = 3 * (ptrdiff_t)s->w + s->extra;
+    uint8_t *rgb = own((size_t)stride * s->h);
+    for (size_t i = 0; i < (size_t)stride * s->h; i++)
+        rgb[i] = (uint8_t)next_u32();
+    float lut[256];
+    for (int i = 0; i < 256; i++)
+        lut[i] = (float)i / 255.f;
+    rvmi_view a, b, pa, pb;
+    new_outputs(oh, ow, 3, 0, &a, &b);
+    new_outputs(oh, ow, 3, 0, &pa, &pb);
+    float sy = 1.f / (float)s->c;
+    rvmi_lerp *lx = NULL;
+    if (!ratio1) {
+        sy = (float)s->c;
+        lx = own(sizeof(rvmi_lerp) * ow);
+        for (int x = 0; x < ow; x++)
+            lx[x] = rvmi_lerp_at(sy, x, s->w);
+    }
+    rvmi_loops_reference.input_rgb24(rgb, stride, s->h, lut, sy, lx, &a, 0, oh);
+    k->loops->input_rgb24(rgb, stride, s->h, lut, sy, lx, &b, 0, oh);
+    BENCH("input_rgb24", k->loops->input_rgb24(rgb, stride, s->h, lut, sy, lx, &b, 0, oh));
+    /* the same rows as planes */
+    float *planes = own(sizeof(float) * 3 * s->w * s->h);
+    for (int y = 0; y < s->h; y++)
+        for (int x = 0; x < s->w; x++)
+            for (int c = 0; c < 3; c++)
+                planes[((size_t)c * s->h + y) * s->w + x] = lut[rgb[y * stride + 3 * x + c]];
+    for (int y = 0; y < oh; y++) {
+        rvmi_lerp ly = ratio1 ? (rvmi_lerp){y, y, 1.f, 0.f} : rvmi_lerp_at(sy, y, s->h);
+        const float *p0[3], *p1[3];
+        for (int c = 0; c < 3; c++)
+            p0[c] = planes + ((size_t)c * s->h + ly.i0) * s->w,
+            p1[c] = planes + ((size_t)c * s->h + ly.i1) * s->w;
+        rvmi_loops_reference.input_planes(p0, p1, ly.l0, ly.l1, lx, &pa, y);
+        k->loops->input_planes(p0, p1, ly.l0, ly.l1, lx, &pb, y);
+        if (y == 0)
+            BENCH("input_planes", k->loops->input_planes(p0, p1, ly.l0, ly.l1, lx, &pb, y));
+    }
+    double e = compare_views(&a, &b, 1e-6), ep = compare_views(&pa, &pb, 1e-6);
+    return e > ep ? e : ep;
+}
+/* {h, w, factor (1: ratio 1), extra bytes per row} */
+static const shape input_shapes[] = {{1080, 1920, 4, 0}, {1, 1, 1, 0}, {5, 7, 1, 3}, {7, 9, 2, 1},
+                                     {31, 45, 3, 0}, {9, 17, 4, 5}, END};
+
+/* SE and LR-ASPP: the channel mean, the gate, and the GRU's copy, reset gate and update. */
+static double check_channels(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    snprintf(desc, 160, "%dx%d c%d +%d", s->w, s->h, s->c, s->extra);
+    rvmi_view in = new_view(s->h, s->w, s->c, s->extra, -1, 1, 0);
+    double *sum = own(sizeof(double) * s->c);
+    float *ma = own(sizeof(float) * s->c), *mb = own(sizeof(float) * s->c);
+    rvmi_loops_reference.channel_mean(&in, sum, ma);
+    k->loops->channel_mean(&in, sum, mb);
+    double worst = compare_floats(ma, mb, s->c, 0); /* the same sums in the same order */
+    BENCH("channel_mean", k->loops->channel_mean(&in, sum, mb));
+    float *scale = own(sizeof(float) * s->c);
+    for (int i = 0; i < s->c; i++)
+        scale[i] = 1.f + 0.03f * rand_float();
+    rvmi_view va = copy_view(&in), vb = copy_view(&in);
+    rvmi_loops_reference.scale_channels(&va, scale, 0, s->h);
+    k->loops->scale_channels(&vb, scale, 0, s->h / 2);
+    k->loops->scale_channels(&vb, scale, s->h / 2, s->h);
+    double e = compare_views(&va, &vb, 0);
+    worst = e > worst ? e : worst;
+    BENCH("scale_channels", k->loops->scale_channels(&vb, scale, 0, s->h));
+    rvmi_view ca, cb;
+    new_outputs(s->h, s->w, s->c, s->extra + 3, &ca, &cb);
+    rvmi_loops_reference.copy_channels(&in, &ca, 0, s->h);
+    k->loops->copy_channels(&in, &cb, 0, s->h);
+    e = compare_views(&ca, &cb, 0);
+    worst = e > worst ? e : worst;
+    BENCH("copy_channels", k->loops->copy_channels(&in, &cb, 0, s->h));
+    /* GRU: rz has 2c channels (r, z), the state c */
+    rvmi_view rz = new_view(s->h, s->w, 2 * s->c, s->extra, 0, 1, 0);
+    rvmi_view h = new_view(s->h, s->w, s->c, 0, -1, 1, 0), cand = new_view(s->h, s->w, s->c, 1, -1, 1, 0);
+    rvmi_view ra, rb, oa, ob;
+    new_outputs(s->h, s->w, s->c, 0, &ra, &rb);
+    rvmi_loops_reference.multiply(&rz, &h, &ra, 0, s->h);
+    k->loops->multiply(&rz, &h, &rb, 0, s->h);
+    e = compare_views(&ra, &rb, 0);
+    worst = e > worst ? e : worst;
+    BENCH("multiply", k->loops->multiply(&rz, &h, &rb, 0, s->h));
+    new_outputs(s->h, s->w, s->c, s->c, &oa, &ob); /* the state goes to half of a wider view */
+    rvmi_view ha = copy_view(&h), hb = copy_view(&h);
+    rvmi_loops_reference.gru_update(&rz, &cand, &ha, &oa, 0, s->h);
+    k->loops->gru_update(&rz, &cand, &hb, &ob, 0, s->h);
+    double eh = compare_views(&ha, &hb, 1e-6), eo = compare_views(&oa, &ob, 1e-6);
+    worst = eh > worst ? eh : worst;
+    BENCH("gru_update", k->loops->gru_update(&rz, &cand, &hb, &ob, 0, s->h));
+    return eo > worst ? eo : worst;
+}
+static const shape channel_shapes[] = {{17, 30, 960, 0}, {34, 60, 40, 80}, {135, 240, 16, 0},
+                                       {1, 1, 1, 0}, {3, 5, 7, 1}, {2, 3, 300, 2}, {5, 9, 19, 0}, END};
+
+/* The guided filter, on a guide built from random pictures (as refiner.c chains it). */
+static double check_refiner(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    snprintf(desc, 160, "%dx%d", s->w, s->h);
+    const rvmi_loops *ref = &rvmi_loops_reference;
+    rvmi_view rgb = new_view(s->h, s->w, 3, s->extra, 0, 1, 0), proj = new_view(s->h, s->w, 4, 0, -0.5f, 1.5f, 0);
+    rvmi_view ga, gb, ta, tb, ba, bb, cva, cvb;
+    new_outputs(s->h, s->w, 16, 0, &ga, &gb);
+    ref->guide(&rgb, &proj, &ga, 0, s->h);
+    k->loops->guide(&rgb, &proj, &gb, 0, s->h);
+    double worst = compare_views(&ga, &gb, 0), e;
+    BENCH("guide", k->loops->guide(&rgb, &proj, &gb, 0, s->h));
+    new_outputs(s->h, s->w, 16, 0, &ta, &tb);
+    ref->box_horizontal(&ga, &ta, 0, s->h);
+    k->loops->box_horizontal(&ga, &tb, 0, s->h);
+    e = compare_views(&ta, &tb, 1e-6), worst = e > worst ? e : worst;
+    BENCH("box_horizontal", k->loops->box_horizontal(&ga, &tb, 0, s->h));
+    new_outputs(s->h, s->w, 16, 0, &ba, &bb);
+    ref->box_vertical(&ta, &ba, 0, s->h);
+    k->loops->box_vertical(&ta, &bb, 0, s->h / 2);
+    k->loops->box_vertical(&ta, &bb, s->h / 2, s->h);
+    e = compare_views(&ba, &bb, 1e-6), worst = e > worst ? e : worst;
+    BENCH("box_vertical", k->loops->box_vertical(&ta, &bb, 0, s->h));
+    new_outputs(s->h, s->w, 8, 0, &cva, &cvb);
+    ref->cov_var(&ba, &cva, 0, s->h);
+    k->loops->cov_var(&ba, &cvb, 0, s->h);
+    e = compare_views(&cva, &cvb, 1e-6), worst = e > worst ? e : worst;
+    BENCH("cov_var", k->loops->cov_var(&ba, &cvb, 0, s->h));
+    /* A = cov / (var + 1e-5): an error of the order of float rounding in cov or var
+     * (1e-7) is magnified by 1 / (var + 1e-5); measured relative to that */
+    rvmi_view aa, ab;
+    new_outputs(s->h, s->w, 8, 0, &aa, &ab);
+    ref->fast_a(&ba, &aa, 0, s->h);
+    k->loops->fast_a(&ba, &ab, 0, s->h);
+    for (int i = 0; i < s->h * s->w; i++)
+        for (int c = 0; c < 4; c++) {
+            float x = aa.data[8 * i + c], y = ab.data[8 * i + c];
+            const float *m = ba.data + 16 * i;
+            double var = fabs(m[12 + c] - m[c] * m[c]) + 1e-5;
+            double d = compare_floats(&x, &y, 1, 1e-6) * var;
+            worst = d > worst ? d : worst;
+        }
+    BENCH("fast_a", k->loops->fast_a(&ba, &ab, 0, s->h));
+    /* b = mean(y) - A mean(x), on the reference's A: error relative to the terms */
+    memcpy(ab.data, aa.data, sizeof(float) * 8 * s->h * s->w);
+    ref->offset(&ba, &aa, 0, s->h);
+    k->loops->offset(&ba, &ab, 0, s->h);
+    for (int i = 0; i < s->h * s->w; i++)
+        for (int c = 0; c < 4; c++) {
+            float x = aa.data[8 * i + 4 + c], y = ab.data[8 * i + 4 + c];
+            const float *m = ba.data + 16 * i;
+            double mag = 1 + fabs(m[4 + c]) + fabs(aa.data[8 * i + c] * m[c]);
+            double d = compare_floats(&x, &y, 1, 1e-6) * (1 + fabs(x)) / mag;
+            worst = d > worst ? d : worst;
+        }
+    BENCH("offset", k->loops->offset(&ba, &ab, 0, s->h));
+    return worst;
+}
+static const shape refiner_shapes[] = {{6, 480, 0, 0}, {270, 480, 0, 0}, {1, 1, 0, 0}, {2, 3, 0, 1},
+                                       {5, 17, 0, 2}, {3, 33, 0, 0}, END};
+
+/* The full-resolution output's horizontal upsampling of 8 coefficient planes. */
+static double check_upsample(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    int in_w = s->c, width = s->w;
+    snprintf(desc, 160, "%d -> %d", in_w, width);
+    float *src = own(sizeof(float) * 8 * in_w);
+    fill(src, 8 * (size_t)in_w);
+    rvmi_lerp *lx = own(sizeof(rvmi_lerp) * width);
+    for (int x = 0; x < width; x++)
+        lx[x] = rvmi_lerp_at((float)in_w / (float)width, x, in_w);
+    size_t plane = (size_t)width + s->extra;
+    float *a = own(sizeof(float) * 8 * plane), *b = own(sizeof(float) * 8 * plane);
+    for (size_t i = 0; i < 8 * plane; i++)
+        a[i] = b[i] = NAN;
+    rvmi_loops_reference.upsample_row(src, lx, width, a, plane);
+    k->loops->upsample_row(src, lx, width, b, plane);
+    double e = compare_floats(a, b, 8 * plane, 1e-6);
+    BENCH("upsample_row", k->loops->upsample_row(src, lx, width, b, plane));
+    return e;
+}
+/* {-, output width, input width, extra floats per plane} */
+static const shape upsample_shapes[] = {{1, 1920, 480, 0}, {1, 1, 1, 0}, {1, 7, 3, 1},
+                                        {1, 33, 9, 16}, {1, 641, 240, 3}, END};
+
+/* Library input rows: 4:2:0 and NV12 YUV, packed RGB/BGR(A). */
+static double check_pixels(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    int w = s->w;
+    snprintf(desc, 160, "width %d", w);
+    uint8_t *p = own(4 * (size_t)w + 8);
+    for (int i = 0; i < 4 * w + 8; i++)
+        p[i] = (uint8_t)next_u32();
+    float *a = own(sizeof(float) * 3 * w), *b = own(sizeof(float) * 3 * w);
+    double worst = 0, e;
+    static const int layouts[][4] = {{3, 0, 1, 2}, {3, 2, 1, 0}, {4, 0, 1, 2}, {4, 2, 1, 0}};
+    for (int l = 0; l < 4; l++) {
+        const int *L = layouts[l];
+        rvmi_loops_reference.packed_row(p, L[0], L[1], L[2], L[3], w, a, a + w, a + 2 * w);
+        k->loops->packed_row(p, L[0], L[1], L[2], L[3], w, b, b + w, b + 2 * w);
+        e = compare_floats(a, b, 3 * (size_t)w, 0), worst = e > worst ? e : worst;
+        if (l == 0)
+            BENCH("packed_row", k->loops->packed_row(p, L[0], L[1], L[2], L[3], w, b, b + w, b + 2 * w));
+    }
+    rvmi_yuv_coeffs c = {16.f, 1.f / 219.f, 1.f / 224.f, 1.5748f, 0.1873f, 0.4681f, 1.8556f};
+    for (int cstep = 1; cstep <= 2; cstep++) {
+        const uint8_t *u = p + w, *v = p + w + (cstep == 2 ? 1 : (w + 1) / 2);
+        rvmi_loops_reference.yuv_row(p, u, v, cstep, w, &c, a, a + w, a + 2 * w);
+        k->loops->yuv_row(p, u, v, cstep, w, &c, b, b + w, b + 2 * w);
+        e = compare_floats(a, b, 3 * (size_t)w, 1e-6), worst = e > worst ? e : worst;
+        if (cstep == 2)
+            BENCH("yuv_row", k->loops->yuv_row(p, u, v, cstep, w, &c, b, b + w, b + 2 * w));
+    }
+    return worst;
+}
+static const shape pixel_shapes[] = {{1, 1920, 0, 0}, {1, 1, 0, 0}, {1, 2, 0, 0}, {1, 7, 0, 0},
+                                     {1, 33, 0, 0}, {1, 641, 0, 0}, END};
+
+/* The command's frames: 16 -> 8 bits, RGBA packing, compositing, 4:2:0 -> RGB24. Every set
+ * must write the reference's bytes exactly. */
+static double check_frames(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    size_t n = (size_t)s->w * s->h;
+    snprintf(desc, 160, "%dx%d", s->w, s->h);
+    const rvmi_frame_loops *ref = &rvmi_frames_reference, *f = k->frames;
+    uint16_t *fgr = own(6 * n), *pha = own(2 * n);
+    uint8_t *bg = own(3 * n), *f8 = own(3 * n), *p8 = own(n);
+    for (size_t i = 0; i < 3 * n; i++) {
+        fgr[i] = (uint16_t)next_u32(), bg[i] = (uint8_t)next_u32(), f8[i] = (uint8_t)next_u32();
+        if (i < n) /* alpha 0 and 65535 often, as mattes have */
+            pha[i] = next_u32() % 4 == 0 ? 0 : next_u32() % 3 == 0 ? 65535 : (uint16_t)next_u32();
+        if (i < n)
+            p8[i] = (uint8_t)(pha[i] >> 8);
+    }
+    if (n >= 65536) /* every 16-bit value once */
+        for (size_t i = 0; i < 65536; i++)
+            fgr[i] = (uint16_t)i;
+    uint8_t *a = own(8 * n), *b = own(8 * n);
+    double worst = 0, e;
+#define SAME(kernel, call_ref, call_fast)                                                       \
+    do {                                                                                        \
+        memset(a, 0xA5, 8 * n), memset(b, 0xA5, 8 * n);                                         \
+        call_ref;                                                                               \
+        call_fast;                                                                              \
+        e = compare_bytes(a, b, 8 * n), worst = e > worst ? e : worst;                          \
+        BENCH(kernel, call_fast);                                                               \
+    } while (0)
+    SAME("u16_to_u8", ref->u16_to_u8(fgr, 3 * n, a), f->u16_to_u8(fgr, 3 * n, b));
+    SAME("pack_rgba8", ref->pack_rgba8(fgr, pha, n, a), f->pack_rgba8(fgr, pha, n, b));
+    SAME("pack_rgba16", ref->pack_rgba16(fgr, pha, n, (uint16_t *)a),
+         f->pack_rgba16(fgr, pha, n, (uint16_t *)b));
+    SAME("pack_rgba8_from8", ref->pack_rgba8_from8(f8, p8, n, a), f->pack_rgba8_from8(f8, p8, n, b));
+    SAME("over8", ref->over8(fgr, pha, bg, n, a), f->over8(fgr, pha, bg, n, b));
+    SAME("over16", ref->over16(fgr, pha, bg, n, (uint16_t *)a), f->over16(fgr, pha, bg, n, (uint16_t *)b));
+    /* 4:2:0: luma rows from f8, chroma rows from bg */
+    int cw = (s->w + 1) / 2;
+    float *tmp = own(sizeof(float) * rvmi_yuv420_tmp_floats(s->w));
+    rvmi_yuv_matrix m = {16.f, 255.f / 219.f, 255.f / 224.f, 1.5748f, -0.1873f, -0.4681f, 1.8556f};
+    memset(a, 0, 8 * n), memset(b, 0, 8 * n);
+    for (int y = 0; y < s->h; y++) {
+        const uint8_t *yr = f8 + (size_t)y * s->w, *c0 = bg + (size_t)(y / 2) * 2 * cw;
+        const uint8_t *c1 = bg + (size_t)((y + 1) / 2 % ((s->h + 1) / 2)) * 2 * cw;
+        ref->yuv420_row(yr, c0, c1, c0 + cw, c1 + cw, s->w, &m, a + (size_t)3 * y * s->w, tmp);
+        f->yuv420_row(yr, c0, c1, c0 + cw, c1 + cw, s->w, &m, b + (size_t)3 * y * s->w, tmp);
+    }
+    e = compare_bytes(a, b, 3 * n), worst = e > worst ? e : worst;
+    BENCH("yuv420_row", f->yuv420_row(f8, bg, bg, bg + cw, bg + cw, s->w, &m, b, tmp));
+#undef SAME
+    return worst;
+}
+static const shape frame_shapes[] = {{36, 1920, 0, 0}, {1, 1, 0, 0}, {2, 3, 0, 0}, {3, 7, 0, 0},
+                                     {2, 513, 0, 0}, {5, 641, 0, 0}, END};
+
+typedef struct {
+    const char *name;
+    double (*check)(const rvmi_kernels *k, const shape *s, char *desc);
+    const shape *shapes;
+    const char *tolerance;
+} loop_test;
+
+static const loop_test loop_tests[] = {
+    {"resize", check_resize, resize_shapes, "1e-6 of 1+|ref| (FMA contraction)"},
+    {"input", check_input, input_shapes, "1e-6 of 1+|ref|"},
+    {"channels", check_channels, channel_shapes, "exact; gru_update 1e-6 of 1+|ref|"},
+    {"refiner", check_refiner, refiner_shapes,
+     "guide exact; box, cov_var 1e-6 of 1+|ref|; fast_a 1e-6 of (1+|A|)/(var+1e-5); offset 1e-6 of 1+|b|+|A mean(x)|"},
+    {"upsample_row", check_upsample, upsample_shapes, "1e-6 of 1+|ref|"},
+    {"pixels", check_pixels, pixel_shapes, "packed_row exact; yuv_row 1e-6 of 1+|ref|"},
+    {"frames", check_frames, frame_shapes, "exact bytes"},
+};
+
+static void test_loops(const rvmi_kernels *k, const char *filter)
+{
+    for (size_t t = 0; t < sizeof loop_tests / sizeof loop_tests[0]; t++) {
+        const loop_test *lt = &loop_tests[t];
+        if (filter && !strstr(lt->name, filter))
+            continue;
+        double worst = 0;
+        int bad = 0, cases = 0;
+        for (const shape *s = lt->shapes; s->w; s++, cases++) {
+            char desc[160];
+            bench_mode = 0;
+            double e = lt->check(k, s, desc);
+            free_owned();
+            worst = e > worst ? e : worst;
+            if (!(e <= 1.0)) {
+                printf("FAIL %s %s %s: error %.3g of the tolerance\n", k->name, lt->name, desc, e);
+                bad++;
+            }
+        }
+        printf("%s %s %s: %d shapes, worst error %.3f of the tolerance (%s)\n", bad ? "FAIL" : "ok",
+               k->name, lt->name, cases, worst, lt->tolerance);
+        bad ? failed++ : passed++;
+    }
+}
+
+/* Random and real-shape convolutions of one set; name: conv_dense, conv_depthwise or
+ * conv_winograd. Tolerance in rounding units (run_conv): 30 direct, 200 Winograd (its
+ * transforms scale values by up to ~100 before the products). */
+static void test_convs(const rvmi_kernels *k, const char *name, int random_cases)
+{
+    int depthwise = !strcmp(name, "conv_depthwise"), winograd = !strcmp(name, "conv_winograd");
+    double limit = winograd ? 200.0 : 30.0, worst = 0;
+    int bad = 0, cases = 0;
+    for (int i = 0; i < random_cases + (int)(sizeof conv_shapes / sizeof conv_shapes[0]); i++) {
+        conv_params p;
+        if (i < random_cases) {
+            p = random_conv(depthwise, winograd);
+        } else {
+            p = conv_shapes[i - random_cases];
+            if (p.depthwise != depthwise || p.winograd != winograd)
+                continue;
+        }
+        char desc[160];
+        double e = run_conv(k, &p, desc, sizeof desc);
+        cases++;
+        worst = e > worst ? e : worst;
+        if (!(e <= limit)) {
+            printf("FAIL %s %s %s: error %.3g\n", k->name, name, desc, e);
+            bad++;
+        }
+    }
+    printf("%s %s %s: %d convolutions (%d random), worst error %.2f rounding units (limit %.0f)\n",
+           bad ? "FAIL" : "ok", k->name, name, cases, random_cases, worst, limit);
+    bad ? failed++ : passed++;
+}
+
+/* The refiner's full-resolution row: at most one output step apart (rounding order may move a
+ * value across a rounding boundary). */
+static void test_blend(const rvmi_kernels *k)
+{
+    double blend = 0;
+    for (int i = 0; i < 90; i++) {
+        double e = run_blend(k, (rvm_pixel_type)(i % 3), (rvm_fgr_layout)(i / 3 % 3));
+        blend = e > blend ? e : blend;
+    }
+    printf("%s %s blend_row: 90 random refiner rows (3 types, 3 layouts), worst difference %.2f output steps\n",
+           blend <= 1.0 ? "ok" : "FAIL", k->name, blend);
+    blend <= 1.0 ? passed++ : failed++;
+}
+
+static int wanted(const char *name, const char *filter) { return !filter || strstr(name, filter); }
+
+/* --bench: every kernel on its real shape (the first of its list) for one set. */
+static void bench_set(const rvmi_kernels *k, const char *filter)
+{
+    bench_mode = 1;
+    n_timings = 0;
+    static const char *convs[] = {"conv_dense", "conv_depthwise", "conv_winograd"};
+    for (int c = 0; c < 3; c++) {
+        if (!wanted(convs[c], filter))
+            continue;
+        for (size_t i = 0; i < sizeof conv_shapes / sizeof conv_shapes[0]; i++) {
+            const conv_params *p = &conv_shapes[i];
+            if (p->depthwise == (c == 1) && p->winograd == (c == 2)) {
+                char desc[160];
+                run_conv(k, p, desc, sizeof desc);
+                break;
+            }
+        }
+    }
+    for (size_t t = 0; t < sizeof loop_tests / sizeof loop_tests[0]; t++) {
+        if (!wanted(loop_tests[t].name, filter))
+            continue;
+        char desc[160];
+        loop_tests[t].check(k, &loop_tests[t].shapes[0], desc);
+        free_owned();
+    }
+    bench_mode = 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *filter = NULL;
+    int bench = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bench"))
+            bench = 1;
+        else if (argv[i][0] == '-' || filter) {
+            fprintf(stderr, "usage: test_kernels [--bench] [NAME]\n");
+            return 2;
+        } else
+            filter = argv[i];
+    }
+    if (wanted("int8", filter))
+        test_int8();
     const char *sets[] = {"avx512", "avx2", "generic"};
     for (int s = 0; s < 3; s++) {
         const rvmi_kernels *k = rvmi_kernels_by_name(sets[s]);
@@ -328,50 +956,51 @@ int main(void)
             skipped++;
             continue;
         }
-        int bad = 0;
-        double worst = 0;
-        for (int i = 0; i < 300; i++) {
-            char desc[160];
-            double e = run_case(k, i % 2, desc, sizeof desc);
-            worst = e > worst ? e : worst;
-            if (!(e <= 30.0)) {
-                printf("FAIL %s %s: error %.3g\n", sets[s], desc, e);
-                bad++;
-            }
+        if (wanted("conv_dense", filter))
+            test_convs(k, "conv_dense", 150);
+        if (wanted("conv_depthwise", filter))
+            test_convs(k, "conv_depthwise", 150);
+        if (k->conv_winograd && wanted("conv_winograd", filter))
+            test_convs(k, "conv_winograd", 200);
+        if (wanted("blend_row", filter))
+            test_blend(k);
+        test_loops(k, filter);
+    }
+    if (bench) {
+        /* the reference's timings, then each set's beside them */
+        bench_set(&rvmi_kernels_reference, filter);
+        int n = n_timings;
+        static struct {
+            const char *name;
+            double ns;
+        } ref[32];
+        memcpy(ref, timings, sizeof ref);
+        printf("bench: ns per call on the real shapes (1920x1080, ratio 0.25); x = reference / set\n");
+        printf("%-18s %12s", "kernel", "reference");
+        int nrun = 0;
+        double ns[3][32];
+        for (int s = 0; s < 3; s++) {
+            const rvmi_kernels *k = rvmi_kernels_by_name(sets[s]);
+            if (!k)
+                continue;
+            bench_set(k, filter);
+            for (int i = 0; i < n && i < n_timings; i++)
+                ns[nrun][i] = timings[i].ns;
+            nrun++;
+            printf(" %12s %6s", k->name, "x");
         }
-        printf("%s %s: 300 random convolutions, worst error %.2f rounding units\n", bad ? "FAIL" : "ok",
-               sets[s], worst);
-        bad ? failed++ : passed++;
-        /* Winograd F(4x4, 3x3) rounds differently (its transforms scale values by up to ~100
-         * before the products) but must stay within a small multiple of direct rounding. */
-        if (k->conv_winograd) {
-            force_winograd = 1;
-            double wworst = 0;
-            int wbad = 0;
-            for (int i = 0; i < 200; i++) {
-                char desc[160];
-                double e = run_case(k, 0, desc, sizeof desc);
-                wworst = e > wworst ? e : wworst;
-                if (!(e <= 200.0)) {
-                    printf("FAIL %s winograd %s: error %.3g\n", sets[s], desc, e);
-                    wbad++;
-                }
-            }
-            force_winograd = 0;
-            printf("%s %s: 200 random Winograd convolutions, worst error %.2f rounding units\n",
-                   wbad ? "FAIL" : "ok", sets[s], wworst);
-            wbad ? failed++ : passed++;
+        printf("\n");
+        for (int i = 0; i < n; i++) {
+            printf("%-18s %12.0f", ref[i].name, ref[i].ns);
+            for (int r = 0; r < nrun; r++)
+                printf(" %12.0f %6.1f", ns[r][i], ref[i].ns / ns[r][i]);
+            printf("\n");
         }
-        /* Rounding order may move a value across a rounding boundary: at most one step. */
-        double blend = 0;
-        for (int i = 0; i < 90; i++) {
-            double e = run_blend(k, (rvm_pixel_type)(i % 3), (rvm_fgr_layout)(i / 3 % 3));
-            blend = e > blend ? e : blend;
-        }
-        printf("%s %s: 90 random refiner rows (3 types, 3 layouts), worst difference %.2f output steps\n",
-               blend <= 1.0 ? "ok" : "FAIL", sets[s], blend);
-        blend <= 1.0 ? passed++ : failed++;
     }
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    if (!passed && !failed) {
+        fprintf(stderr, "test_kernels: no kernel name contains \"%s\"\n", filter ? filter : "");
+        return 2;
+    }
     return failed ? 1 : 0;
 }
