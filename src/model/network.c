@@ -21,25 +21,37 @@ typedef struct {
     const rvmi_view *in, *out;
     float sy;
     const rvmi_lerp *lx; /* per output column */
+    int first;           /* the row of the whole output that out's first row is */
 } resize_job;
 
 static void resize_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     resize_job *j = ctx;
-    j->k->resize(j->in, j->out, j->sy, j->lx, y0, y1);
+    /* The kernel computes rows by their index in the whole output: it is given out as seen
+     * from the whole output's first row (rows before first are never touched). */
+    rvmi_view whole = *j->out;
+    whole.data -= (ptrdiff_t)j->first * whole.w * whole.stride;
+    j->k->resize(j->in, &whole, j->sy, j->lx, j->first + y0, j->first + y1);
 }
 
 /* Resizes in into out (which may be a channel slice of a wider buffer, and may be smaller
  * than in*scale: that is the decoder's crop to the skip connection's size). */
-static int resize(rvm_stream *s, const rvmi_view *in, const rvmi_view *out, float sy, float sx)
+/* Rows [first, first + out->h) of the resize, into out. */
+static int resize_band(rvm_stream *s, const rvmi_view *in, const rvmi_view *out, float sy,
+                       float sx, int first)
 {
     const rvmi_lerp *lx = rvmi_lerp_table(s, sx, out->w, in->w);
     if (!lx)
         return RVM_ENOMEM;
-    resize_job j = {s->kernels->loops, in, out, sy, lx};
+    resize_job j = {s->kernels->loops, in, out, sy, lx, first};
     rvmi_parallel_rows(s, out->h, resize_rows, &j);
     return 0;
+}
+
+static int resize(rvm_stream *s, const rvmi_view *in, const rvmi_view *out, float sy, float sx)
+{
+    return resize_band(s, in, out, sy, sx, 0);
 }
 
 /* ---- input ---- */
@@ -329,6 +341,46 @@ static int upsample_inputs(rvm_stream *s, const rvmi_view *x, const rvmi_view *f
     return 0;
 }
 
+/* The decoder's last stage at the internal size: x0 = conv1(conv0([upsample(x), s0])), both
+ * 3x3. Run in bands of FULL_BAND rows, so the upsampled x (32 channels: 18 MB at 512x288) and
+ * conv0's output (9 MB) are never held whole: each band computes them for its rows and
+ * FULL_HALO rows either side (two 3x3 convolutions need 2), and keeps its own rows of x0.
+ * Bands and halos are multiples of 4 rows, so Winograd's 4x4 tiles fall where they fall over
+ * the whole picture and x0 is bit-identical to the unbanded computation. */
+#define FULL_BAND 64
+#define FULL_HALO 4
+static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
+                       const rvmi_view *x0)
+{
+    const struct rvm_model *m = s->model;
+    for (int a = 0; a < s0->h; a += FULL_BAND) {
+        int b = a + FULL_BAND < s0->h ? a + FULL_BAND : s0->h;
+        /* conv0's output rows [ya, yb) cover conv1's reach; its input rows [ua, ub) conv0's */
+        int ya = a - FULL_HALO > 0 ? a - FULL_HALO : 0;
+        int yb = b + FULL_HALO < s0->h ? b + FULL_HALO : s0->h;
+        int ua = ya - FULL_HALO > 0 ? ya - FULL_HALO : 0;
+        int ub = yb + FULL_HALO < s0->h ? yb + FULL_HALO : s0->h;
+        size_t mark = rvmi_arena_mark(&s->scratch);
+        rvmi_view up, y, out;
+        NEW_VIEW(up, ub - ua, s0->w, x->c);
+        int st = resize_band(s, x, &up, 0.5f, 0.5f, ua);
+        if (st)
+            return rvmi_stream_fail(s, st, "out of memory");
+        rvmi_inputs cat = {2, {up, rows_of(*s0, ua, ub - ua)}};
+        NEW_CONV_OUT(y, &m->out_conv[0], up);
+        rvmi_run_conv_cat(s, &m->out_conv[0], &cat, &y, NULL);
+        /* conv1 over the rows of y that are right ([ya, yb): y's rows beyond them saw the
+         * band's edge as the picture's), into a band whose rows [a, b) are kept */
+        rvmi_view yr = rows_of(y, ya - ua, yb - ya);
+        NEW_CONV_OUT(out, &m->out_conv[1], yr);
+        rvmi_run_conv(s, &m->out_conv[1], &yr, &out, NULL);
+        rvmi_view keep = rows_of(out, a - ya, b - a), dst = rows_of(*x0, a, b - a);
+        copy_channels(s, &keep, &dst);
+        rvmi_arena_release(&s->scratch, mark);
+    }
+    return 0;
+}
+
 static int decoder(rvm_stream *s, const rvmi_view *s0, const rvmi_view f[4], rvmi_view *x0)
 {
     const struct rvm_model *m = s->model;
@@ -360,17 +412,8 @@ static int decoder(rvm_stream *s, const rvmi_view *s0, const rvmi_view f[4], rvm
         x = y;
         s->layers.x[k] = x;
     }
-    rvmi_inputs cat;
-    rvmi_view y;
     NEW_VIEW(*x0, s0->h, s0->w, m->out_conv[1].cout);
-    size_t mark = rvmi_arena_mark(&s->scratch);
-    if ((st = upsample_inputs(s, &x, NULL, s0, &cat)))
-        return st;
-    NEW_CONV_OUT(y, &m->out_conv[0], cat.v[0]);
-    rvmi_run_conv_cat(s, &m->out_conv[0], &cat, &y, NULL);
-    rvmi_run_conv(s, &m->out_conv[1], &y, x0, NULL);
-    rvmi_arena_release(&s->scratch, mark);
-    return 0;
+    return decode_full(s, &x, s0, x0);
 }
 
 /* ---- one frame ---- */
