@@ -23,14 +23,53 @@
 #include <libavutil/mastering_display_metadata.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
-#ifdef RVM_HAVE_AVDEVICE
 #include <dlfcn.h>
+#include <pthread.h>
+#ifdef RVM_HAVE_AVDEVICE
 #include <libavdevice/version.h>
 #endif
 
 #include "io/tracks.h"
 #include "kernels/kernels.h"
 #include "rvm.h"
+
+/* libavfilter (only the deinterlacer uses it) is loaded when an interlaced frame first comes:
+ * linked, it and its own dependencies (speech synthesis, SVG, ...) are 12 MB of resident
+ * memory in every run (issue 14: the README's 1080p conversion within 250 MB). */
+static struct {
+    AVFilterGraph *(*graph_alloc)(void);
+    const AVFilter *(*get_by_name)(const char *name);
+    int (*graph_create_filter)(AVFilterContext **filt_ctx, const AVFilter *filt,
+                               const char *name, const char *args, void *opaque,
+                               AVFilterGraph *graph_ctx);
+    int (*link)(AVFilterContext *src, unsigned srcpad, AVFilterContext *dst, unsigned dstpad);
+    int (*graph_config)(AVFilterGraph *graphctx, void *log_ctx);
+    void (*graph_free)(AVFilterGraph **graph);
+    int (*buffersrc_add_frame)(AVFilterContext *ctx, AVFrame *frame);
+    int (*buffersink_get_frame)(AVFilterContext *ctx, AVFrame *frame);
+    int loaded; /* 1 when every function above was found */
+} avf;
+static pthread_once_t avf_once = PTHREAD_ONCE_INIT;
+
+static void avf_load(void)
+{
+    char name[32];
+    snprintf(name, sizeof name, "libavfilter.so.%d", LIBAVFILTER_VERSION_MAJOR);
+    void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return;
+    *(void **)&avf.graph_alloc = dlsym(lib, "avfilter_graph_alloc");
+    *(void **)&avf.get_by_name = dlsym(lib, "avfilter_get_by_name");
+    *(void **)&avf.graph_create_filter = dlsym(lib, "avfilter_graph_create_filter");
+    *(void **)&avf.link = dlsym(lib, "avfilter_link");
+    *(void **)&avf.graph_config = dlsym(lib, "avfilter_graph_config");
+    *(void **)&avf.graph_free = dlsym(lib, "avfilter_graph_free");
+    *(void **)&avf.buffersrc_add_frame = dlsym(lib, "av_buffersrc_add_frame");
+    *(void **)&avf.buffersink_get_frame = dlsym(lib, "av_buffersink_get_frame");
+    avf.loaded = avf.graph_alloc && avf.get_by_name && avf.graph_create_filter && avf.link &&
+                 avf.graph_config && avf.graph_free && avf.buffersrc_add_frame &&
+                 avf.buffersink_get_frame;
+}
 
 /* AVFrame.duration replaced pkt_duration in FFmpeg 6. */
 #if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(57, 30, 100)
@@ -1177,7 +1216,8 @@ void rvmi_reader_close(rvmi_reader *r)
     av_packet_free(&r->pkt);
     av_frame_free(&r->frame);
     av_frame_free(&r->stash);
-    avfilter_graph_free(&r->deint);
+    if (r->deint)
+        avf.graph_free(&r->deint);
     sws_freeContext(r->sws);
     free(r->rotbuf);
     free(r->yuv_tmp);
@@ -1463,17 +1503,20 @@ static int deint_open(rvmi_reader *r, const AVFrame *f)
     snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
              f->width, f->height, f->format, tb.num, tb.den, sar.num, sar.den);
     AVFilterContext *bw = NULL;
-    if (!(r->deint = avfilter_graph_alloc()) ||
-        avfilter_graph_create_filter(&r->deint_src, avfilter_get_by_name("buffer"), "in", args,
-                                     NULL, r->deint) < 0 ||
-        avfilter_graph_create_filter(&bw, avfilter_get_by_name("bwdif"), "deinterlace",
-                                     "mode=send_frame:parity=auto:deint=interlaced", NULL,
-                                     r->deint) < 0 ||
-        avfilter_graph_create_filter(&r->deint_sink, avfilter_get_by_name("buffersink"), "out",
-                                     NULL, NULL, r->deint) < 0 ||
-        avfilter_link(r->deint_src, 0, bw, 0) < 0 || avfilter_link(bw, 0, r->deint_sink, 0) < 0 ||
-        avfilter_graph_config(r->deint, NULL) < 0) {
-        avfilter_graph_free(&r->deint);
+    pthread_once(&avf_once, avf_load);
+    if (!avf.loaded)
+        return -1;
+    if (!(r->deint = avf.graph_alloc()) ||
+        avf.graph_create_filter(&r->deint_src, avf.get_by_name("buffer"), "in", args, NULL,
+                                r->deint) < 0 ||
+        avf.graph_create_filter(&bw, avf.get_by_name("bwdif"), "deinterlace",
+                                "mode=send_frame:parity=auto:deint=interlaced", NULL,
+                                r->deint) < 0 ||
+        avf.graph_create_filter(&r->deint_sink, avf.get_by_name("buffersink"), "out", NULL,
+                                NULL, r->deint) < 0 ||
+        avf.link(r->deint_src, 0, bw, 0) < 0 || avf.link(bw, 0, r->deint_sink, 0) < 0 ||
+        avf.graph_config(r->deint, NULL) < 0) {
+        avf.graph_free(&r->deint);
         return -1;
     }
     r->deint_w = f->width;
@@ -1493,14 +1536,14 @@ static int next_frame(rvmi_reader *r)
     for (;;) {
         int ret;
         if (r->deint) {
-            ret = av_buffersink_get_frame(r->deint_sink, r->frame);
+            ret = avf.buffersink_get_frame(r->deint_sink, r->frame);
             if (ret == 0)
                 return 0;
             if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
                 return ret;
             /* Drained (the end, or a size change): a flushed graph has nothing more. */
             if (ret == AVERROR_EOF || r->flushing)
-                avfilter_graph_free(&r->deint);
+                avf.graph_free(&r->deint);
         }
         if (r->stash->buf[0]) {
             av_frame_move_ref(r->frame, r->stash);
@@ -1513,7 +1556,7 @@ static int next_frame(rvmi_reader *r)
                 if (!r->deint)
                     return AVERROR_EOF;
                 r->flushing = 1;
-                if ((ret = av_buffersrc_add_frame(r->deint_src, NULL)) < 0)
+                if ((ret = avf.buffersrc_add_frame(r->deint_src, NULL)) < 0)
                     return ret;
                 continue;
             }
@@ -1527,7 +1570,7 @@ static int next_frame(rvmi_reader *r)
             /* Another size: the frames in the graph come out first. */
             av_frame_move_ref(r->stash, r->frame);
             r->flushing = 1;
-            if ((ret = av_buffersrc_add_frame(r->deint_src, NULL)) < 0)
+            if ((ret = avf.buffersrc_add_frame(r->deint_src, NULL)) < 0)
                 return ret;
             continue;
         }
@@ -1535,10 +1578,10 @@ static int next_frame(rvmi_reader *r)
             r->flushing = 0;
             if (deint_open(r, r->frame) < 0) {
                 av_frame_unref(r->frame);
-                return AVERROR(ENOMEM);
+                return avf.loaded ? AVERROR(ENOMEM) : AVERROR(ENOSYS);
             }
         }
-        ret = av_buffersrc_add_frame(r->deint_src, r->frame);
+        ret = avf.buffersrc_add_frame(r->deint_src, r->frame);
         av_frame_unref(r->frame);
         if (ret < 0)
             return ret;
@@ -1579,6 +1622,12 @@ int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, ch
                 continue;
             } else if (ret == AVERROR(EAGAIN) && r->input_eof) {
                 r->video_done = 1; /* a drained decoder that does not say EOF */
+            } else if (ret == AVERROR(ENOSYS)) {
+                set_err(err, errlen,
+                        "the input is interlaced: deinterlacing needs FFmpeg's libavfilter.so.%d, "
+                        "which cannot be loaded",
+                        LIBAVFILTER_VERSION_MAJOR);
+                return -1;
             } else if (ret != AVERROR(EAGAIN)) {
                 set_err(err, errlen, "decoding the video: %s", averr(ret, eb));
                 return -1;
