@@ -136,7 +136,8 @@ struct rvmi_reader {
     /* An image folder. */
     char *dir;
     char **files;
-    int nfiles, next_file;
+    int nfiles;              /* names held in files (all freed) */
+    int next_file, end_file; /* the range read: --start/--duration or a segment */
     /* Conversion. */
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt, sws_spc, sws_range, sws_dw, sws_dh, sws_out;
@@ -834,9 +835,9 @@ static int open_images(rvmi_reader *r, const char *path, char *err, size_t errle
         last = r->opt.segment_end < r->nfiles ? r->opt.segment_end : r->nfiles;
     }
     r->next_file = first > r->nfiles ? r->nfiles : (int)first;
-    r->nfiles = last < r->next_file ? r->next_file : (int)last;
+    r->end_file = last < r->next_file ? r->next_file : (int)last;
     r->v_shift = r->opt.segment ? 0 : r->next_file;
-    r->estimate = r->nfiles - r->next_file;
+    r->estimate = r->end_file - r->next_file;
     if (r->estimate <= 0) {
         set_err(err, errlen, r->opt.segment ? "the segment is past the end of the folder"
                                             : "--start is past the end of the input");
@@ -1261,7 +1262,7 @@ static void note_geometry(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item
 static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *err,
                        size_t errlen)
 {
-    if (r->next_file >= r->nfiles)
+    if (r->next_file >= r->end_file)
         return RVM_ITEM_END;
     const char *name = r->files[r->next_file];
     char *full = malloc(strlen(r->dir) + strlen(name) + 2);
