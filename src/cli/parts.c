@@ -255,41 +255,9 @@ static int cmp_frame_names(const void *a, const void *b)
     return lx != ly ? (lx > ly) - (lx < ly) : strcmp(x, y);
 }
 
-static int list_frames(const char *dir, char ***names, int *count)
+static int list_frames(const char *dir, rvmi_name_list *frames)
 {
-    *names = NULL;
-    *count = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!is_frame_name(e->d_name))
-            continue;
-        if (*count == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **n = realloc(*names, (size_t)cap * sizeof(*n));
-            if (!n)
-                break;
-            *names = n;
-        }
-        if (!((*names)[*count] = strdup(e->d_name)))
-            break;
-        (*count)++;
-    }
-    int bad = e != NULL;
-    closedir(d);
-    if (*count)
-        qsort(*names, (size_t)*count, sizeof(**names), cmp_frame_names);
-    return bad ? -1 : 0;
-}
-
-static void free_names(char **names, int count)
-{
-    for (int i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
+    return rvmi_list_names(dir, is_frame_name, cmp_frame_names, frames);
 }
 
 /* SHA-256 of a part: the file's bytes, or a PNG part's frames in order. 0, or -1 with errno
@@ -301,12 +269,12 @@ static int part_sha256(const char *path, int png, char hex[65])
         errno = ENOMEM;
         return -1;
     }
-    char **names = NULL;
-    int count = 0, ok = 1;
-    if (png && list_frames(path, &names, &count) < 0)
+    rvmi_name_list frames = {0};
+    int ok = 1;
+    if (png && list_frames(path, &frames) < 0)
         ok = 0;
-    for (int i = 0; ok && i < (png ? count : 1); i++) {
-        char *f = png ? rvmi_xasprintf("%s/%s", path, names[i]) : strdup(path);
+    for (int i = 0; ok && i < (png ? frames.count : 1); i++) {
+        char *f = png ? rvmi_xasprintf("%s/%s", path, frames.names[i]) : strdup(path);
         int fd = f ? open(f, O_RDONLY | O_CLOEXEC) : -1;
         free(f);
         if (fd < 0) {
@@ -314,12 +282,12 @@ static int part_sha256(const char *path, int png, char hex[65])
             break;
         }
         if (png) /* the name is part of what is checked */
-            av_hash_update(ctx, (const uint8_t *)names[i], strlen(names[i]) + 1);
+            av_hash_update(ctx, (const uint8_t *)frames.names[i], strlen(frames.names[i]) + 1);
         ok = rvmi_sha256_add_fd(ctx, fd, 0, -1) == 0;
         close(fd);
     }
     int saved = errno;
-    free_names(names, count);
+    rvmi_name_list_free(&frames);
     rvmi_sha256_end(ctx, hex);
     errno = saved;
     return ok ? 0 : -1;
@@ -331,12 +299,11 @@ static int part_frames(const char *path, int png, int64_t *count, int64_t **pts,
     *count = 0;
     *pts = NULL;
     if (png) {
-        char **names;
-        int n;
-        if (list_frames(path, &names, &n) < 0)
+        rvmi_name_list frames;
+        if (list_frames(path, &frames) < 0)
             return -1;
-        free_names(names, n);
-        *count = n;
+        *count = frames.count;
+        rvmi_name_list_free(&frames);
         return 0;
     }
     AVFormatContext *fmt = NULL;
@@ -985,15 +952,14 @@ static int join_png(const job *j, const output *o, int64_t *frames)
     *frames = 0;
     for (int k = 0; k < j->plan->nsegments; k++) {
         char *dir = part_path(j, o, k);
-        char **names = NULL;
-        int count = 0;
-        if (!dir || list_frames(dir, &names, &count) < 0) {
+        rvmi_name_list part = {0};
+        if (!dir || list_frames(dir, &part) < 0) {
             free(dir);
             rvmi_cli_error("join: cannot read the part %s", dir ? dir : "");
             return RVMI_EXIT_PARTS;
         }
-        for (int m = 0; m < count; m++) {
-            char *from = rvmi_xasprintf("%s/%s", dir, names[m]);
+        for (int m = 0; m < part.count; m++) {
+            char *from = rvmi_xasprintf("%s/%s", dir, part.names[m]);
             char *to = rvmi_xasprintf("%s/%04" PRId64 ".png", o->path, j->plan->segments[k].begin + m);
             int ok = from && to;
             if (ok) {
@@ -1005,13 +971,13 @@ static int join_png(const job *j, const output *o, int64_t *frames)
             free(from);
             free(to);
             if (!ok) {
-                free_names(names, count);
+                rvmi_name_list_free(&part);
                 free(dir);
                 return RVMI_EXIT_TRANSIENT;
             }
         }
-        *frames += count;
-        free_names(names, count);
+        *frames += part.count;
+        rvmi_name_list_free(&part);
         free(dir);
     }
     if (j->opt.overwrite) /* frames of an earlier, longer sequence */

@@ -108,12 +108,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-typedef struct {
-    char **names;
-    int count;
-} name_list;
-
-static void name_list_free(name_list *l)
+void rvmi_name_list_free(rvmi_name_list *l)
 {
     for (int i = 0; i < l->count; i++)
         free(l->names[i]);
@@ -122,8 +117,8 @@ static void name_list_free(name_list *l)
     l->count = 0;
 }
 
-/* The names in dir that pass keep (NULL: all but . and ..), sorted. */
-static int list_names(const char *dir, int (*keep)(const char *), name_list *out)
+int rvmi_list_names(const char *dir, int (*keep)(const char *),
+                    int (*cmp)(const void *, const void *), rvmi_name_list *out)
 {
     memset(out, 0, sizeof(*out));
     DIR *d = opendir(dir);
@@ -148,11 +143,11 @@ static int list_names(const char *dir, int (*keep)(const char *), name_list *out
         out->count++;
     }
     closedir(d);
-    qsort(out->names, (size_t)out->count, sizeof(*out->names), cmp_str);
+    qsort(out->names, (size_t)out->count, sizeof(*out->names), cmp ? cmp : cmp_str);
     return 0;
 oom:
     closedir(d);
-    name_list_free(out);
+    rvmi_name_list_free(out);
     errno = ENOMEM;
     return -1;
 }
@@ -182,13 +177,13 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
         return -1;
     }
     if (S_ISDIR(st.st_mode)) {
-        name_list l;
-        if (list_names(path, rvmi_is_image_name, &l) < 0) {
+        rvmi_name_list l;
+        if (rvmi_list_names(path, rvmi_is_image_name, NULL, &l) < 0) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             return -1;
         }
         if (l.count == 0) {
-            name_list_free(&l);
+            rvmi_name_list_free(&l);
             snprintf(err, errlen, "no images in folder %s", path);
             return -1;
         }
@@ -212,7 +207,7 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
             total += fs.st_size;
         }
         if (!ctx) {
-            name_list_free(&l);
+            rvmi_name_list_free(&l);
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -228,7 +223,7 @@ static int input_identity(const char *path, rvmi_plan *p, char *err, size_t errl
         free(last);
         p->images = 1;
         p->frames = l.count;
-        name_list_free(&l);
+        rvmi_name_list_free(&l);
         if (!ok) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             return -1;

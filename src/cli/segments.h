@@ -70,4 +70,14 @@ int rvmi_plan_check_input(const rvmi_plan *p, char *err, size_t errlen);
 /* Segment index's range in the reader's units (timestamps, or file indices). */
 rvmi_segment rvmi_plan_reader_range(const rvmi_plan *p, int index);
 
+/* The names in dir that pass keep (NULL: all but . and ..), sorted by cmp (NULL: strcmp
+ * order). 0, or -1 with errno set and out empty. */
+typedef struct {
+    char **names;
+    int count;
+} rvmi_name_list;
+int rvmi_list_names(const char *dir, int (*keep)(const char *),
+                    int (*cmp)(const void *, const void *), rvmi_name_list *out);
+void rvmi_name_list_free(rvmi_name_list *l);
+
 #endif
