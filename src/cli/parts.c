@@ -954,8 +954,8 @@ static int join_png(const job *j, const output *o, int64_t *frames)
         char *dir = part_path(j, o, k);
         rvmi_name_list part = {0};
         if (!dir || list_frames(dir, &part) < 0) {
-            free(dir);
             rvmi_cli_error("join: cannot read the part %s", dir ? dir : "");
+            free(dir);
             return RVMI_EXIT_PARTS;
         }
         for (int m = 0; m < part.count; m++) {
