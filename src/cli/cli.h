@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cli/options.h"
+#include "io/protect.h"
 
 /* Exit codes. Schedulers retry on some and not others (scripts/slurm, scripts/kubernetes):
  * a retry cannot help bad flags or a bad input, and can help a full disk. */
@@ -29,6 +30,10 @@ typedef struct {
 /* One conversion, as `rvm FLAGS` runs it; seg (or NULL) limits it to a segment, whose
  * outputs then carry no audio (rvm join adds it once). Returns the exit code. */
 int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg);
+
+/* Protects the files a conversion with these options reads (the input, the background, the
+ * checkpoint), in every form they are named: no output may be one or hold one. */
+void rvmi_cli_protect_sources(const rvmi_cli_options *opt, rvmi_protected *prot);
 
 /* "rvm: " + the message + newline, on stderr. */
 void rvmi_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -200,13 +200,18 @@ static int protect_inputs(conversion *c)
         errorf("%s: no such file or folder", opt->input);
         return -1;
     }
-    rvmi_protect_source(&c->prot, opt->input, "input");
+    rvmi_cli_protect_sources(opt, &c->prot);
+    return 0;
+}
+
+void rvmi_cli_protect_sources(const rvmi_cli_options *opt, rvmi_protected *prot)
+{
+    rvmi_protect_source(prot, opt->input, "input");
     int bg_none = opt->background && strcmp(opt->background, "none") == 0;
     if (opt->background && !bg_none)
-        rvmi_protect_source(&c->prot, opt->background, "background");
+        rvmi_protect_source(prot, opt->background, "background");
     if (opt->checkpoint)
-        rvmi_protect_source(&c->prot, opt->checkpoint, "checkpoint");
-    return 0;
+        rvmi_protect_source(prot, opt->checkpoint, "checkpoint");
 }
 
 /* The inputs as FFmpeg opened them (whatever form their names took) are protected too;

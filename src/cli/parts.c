@@ -744,34 +744,55 @@ static void join_notice(void *user, const char *msg)
     rvmi_cli_error("%s", msg);
 }
 
+/* Readies an output of the join as a whole run readies it (src/io/outfile.h): never the
+ * input, the background or the checkpoint, nor a folder holding one; an existing output
+ * only with -y; locked, and written under an unguessable hidden name (a folder for a PNG
+ * sequence) that is put in place only when complete. Returns 0, or an exit code with the
+ * message printed (and nothing left behind). */
+static int prepare_join_output(const job *j, const output *o, rvmi_outfile *file)
+{
+    char err[1024];
+    memset(file, 0, sizeof *file);
+    file->flag = o->flag;
+    file->path = o->path;
+    file->folder = j->opt.png;
+    rvmi_protected prot = {0};
+    rvmi_cli_protect_sources(&j->opt, &prot);
+    int refused = rvmi_protect_check(&prot, o->flag, o->path, err, sizeof err) < 0;
+    rvmi_protect_free(&prot);
+    if (refused) {
+        rvmi_cli_error("join: %s", err);
+        return RVMI_EXIT_USAGE;
+    }
+    struct stat st;
+    if (j->opt.png && stat(o->path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        rvmi_cli_error("join: %s %s exists and is not a folder", o->flag, o->path);
+        return RVMI_EXIT_FAILURE;
+    }
+    if (!j->opt.overwrite && stat(o->path, &st) == 0 &&
+        (j->opt.png ? rvmi_png_sequence_exists(o->path) : S_ISREG(st.st_mode))) {
+        rvmi_cli_error("join: %s %s %s (use -y to overwrite)", o->flag, o->path,
+                       j->opt.png ? "already holds a PNG sequence" : "exists");
+        return RVMI_EXIT_FAILURE;
+    }
+    if (rvmi_outfile_prepare(file, j->opt.overwrite, err, sizeof err) < 0) {
+        rvmi_cli_error("join: %s", err);
+        rvmi_outfile_release(file);
+        return RVMI_EXIT_TRANSIENT;
+    }
+    return 0;
+}
+
 /* Joins a video output; returns an exit code (message printed). */
 static int join_video(const job *j, const output *o, int64_t *frames)
 {
     char err[1024];
     const rvmi_plan *p = j->plan;
-    struct stat st, in;
-    if (stat(o->path, &st) == 0) {
-        if (stat(p->input, &in) == 0 && st.st_dev == in.st_dev && st.st_ino == in.st_ino) {
-            rvmi_cli_error("join: %s %s is the input; refusing to write over it", o->flag, o->path);
-            return RVMI_EXIT_USAGE;
-        }
-        if (!j->opt.overwrite && S_ISREG(st.st_mode)) {
-            rvmi_cli_error("join: %s %s exists (use -y to overwrite)", o->flag, o->path);
-            return RVMI_EXIT_FAILURE;
-        }
-    }
-    /* Written as every output is (src/io/outfile.h): locked, under an unguessable hidden
-     * name, put in place when complete. */
     rvmi_outfile file;
-    memset(&file, 0, sizeof file);
-    file.flag = o->flag;
-    file.path = o->path;
-    if (rvmi_outfile_prepare(&file, j->opt.overwrite, err, sizeof err) < 0) {
-        rvmi_cli_error("join: %s", err);
-        rvmi_outfile_release(&file);
-        return RVMI_EXIT_TRANSIENT;
-    }
-    int status = RVMI_EXIT_TRANSIENT;
+    int status = prepare_join_output(j, o, &file);
+    if (status != 0)
+        return status;
+    status = RVMI_EXIT_TRANSIENT;
     part_reader pr = {NULL, -1};
     input_tracks ain = {0};
     rvmi_video_writer *w = NULL;
@@ -921,68 +942,66 @@ static int copy_file(const char *from, const char *to)
     ok = ok && n == 0;
     if (out >= 0 && close(out) != 0)
         ok = 0;
+    int saved = errno; /* what went wrong, for the message */
     if (in >= 0)
         close(in);
     if (!ok && out >= 0)
         unlink(to);
+    errno = saved;
     return ok ? 0 : -1;
 }
 
 /* Joins a PNG-sequence output: the parts' frames get their numbers in the whole sequence
- * (hard links: nothing is copied or re-encoded). */
+ * (hard links: nothing is copied or re-encoded), in the output's staging folder, which takes
+ * the output's place only when every frame is in it (a join stopped or failed halfway leaves
+ * the old sequence, or nothing). */
 static int join_png(const job *j, const output *o, int64_t *frames)
 {
     char err[1024];
-    struct stat st;
-    if (stat(o->path, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            rvmi_cli_error("join: %s %s exists and is not a folder", o->flag, o->path);
-            return RVMI_EXIT_FAILURE;
-        }
-        if (!j->opt.overwrite && rvmi_png_sequence_exists(o->path)) {
-            rvmi_cli_error("join: %s %s already holds a PNG sequence (use -y to overwrite)",
-                        o->flag, o->path);
-            return RVMI_EXIT_FAILURE;
-        }
-    }
-    if (rvmi_make_dirs(o->path, err, sizeof err) < 0) {
-        rvmi_cli_error("join: %s", err);
-        return RVMI_EXIT_TRANSIENT;
-    }
+    rvmi_outfile file;
+    int status = prepare_join_output(j, o, &file);
+    if (status != 0)
+        return status;
     *frames = 0;
-    for (int k = 0; k < j->plan->nsegments; k++) {
+    for (int k = 0; status == 0 && k < j->plan->nsegments; k++) {
         char *dir = part_path(j, o, k);
         rvmi_name_list part = {0};
         if (!dir || list_frames(dir, &part) < 0) {
             rvmi_cli_error("join: cannot read the part %s", dir ? dir : "");
-            free(dir);
-            return RVMI_EXIT_PARTS;
+            status = RVMI_EXIT_PARTS;
         }
-        for (int m = 0; m < part.count; m++) {
+        for (int m = 0; status == 0 && m < part.count; m++) {
+            int64_t number = j->plan->segments[k].begin + m;
             char *from = rvmi_xasprintf("%s/%s", dir, part.names[m]);
-            char *to = rvmi_xasprintf("%s/%04" PRId64 ".png", o->path, j->plan->segments[k].begin + m);
-            int ok = from && to;
-            if (ok) {
-                unlink(to);
-                ok = link(from, to) == 0 || copy_file(from, to) == 0;
-                if (!ok)
-                    rvmi_cli_error("join: cannot create %s: %s", to, strerror(errno));
+            char *to = rvmi_xasprintf("%s/%04" PRId64 ".png", file.write_path, number);
+            if (!from || !to) {
+                rvmi_cli_error("out of memory");
+                status = RVMI_EXIT_TRANSIENT;
+            } else if (link(from, to) < 0 && copy_file(from, to) < 0) {
+                rvmi_cli_error("join: %s %s: cannot create frame %04" PRId64 ".png: %s",
+                               o->flag, o->path, number, strerror(errno));
+                status = RVMI_EXIT_TRANSIENT;
             }
             free(from);
             free(to);
-            if (!ok) {
-                rvmi_name_list_free(&part);
-                free(dir);
-                return RVMI_EXIT_TRANSIENT;
-            }
         }
         *frames += part.count;
         rvmi_name_list_free(&part);
         free(dir);
     }
-    if (j->opt.overwrite) /* frames of an earlier, longer sequence */
-        rvmi_png_sequence_remove(o->path, (long)*frames, -1);
-    return 0;
+    if (status == 0) {
+        int committed = rvmi_outfile_commit(&file, err, sizeof err);
+        if (committed < 0) {
+            rvmi_cli_error("join: %s", err);
+            status = RVMI_EXIT_TRANSIENT;
+        } else if (committed > 0) {
+            rvmi_cli_error("join: warning: %s", err);
+        }
+    }
+    if (status != 0)
+        rvmi_outfile_discard(&file);
+    rvmi_outfile_release(&file);
+    return status;
 }
 
 static void remove_parts(const job *j, const output *o)

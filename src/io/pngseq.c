@@ -238,24 +238,3 @@ int rvmi_png_sequence_exists(const char *dir)
     closedir(d);
     return found;
 }
-
-void rvmi_png_sequence_remove(const char *dir, long first, long last)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        long k = frame_number(e->d_name);
-        if (k >= first && (last < 0 || k <= last)) {
-            size_t n = strlen(dir) + strlen(e->d_name) + 2;
-            char *p = malloc(n);
-            if (p) {
-                snprintf(p, n, "%s/%s", dir, e->d_name);
-                unlink(p);
-                free(p);
-            }
-        }
-    }
-    closedir(d);
-}

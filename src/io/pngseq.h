@@ -25,8 +25,5 @@ void rvmi_png_writer_free(rvmi_png_writer *w);
 int rvmi_png_sequence_exists(const char *dir);
 /* Creates a folder and its missing parents; 0 or -1 with a message. */
 int rvmi_make_dirs(const char *dir, char *err, size_t errlen);
-/* Removes the sequence's frames numbered from first to last (inclusive; last < 0: no end),
- * e.g. those left over from an earlier, longer run. */
-void rvmi_png_sequence_remove(const char *dir, long first, long last);
 
 #endif

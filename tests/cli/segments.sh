@@ -207,4 +207,38 @@ for f in imgwhole/*.png; do
 done
 ok "image folder planned by index: joined frames equal the whole run's"
 
+# ---- a PNG join stopped halfway leaves the old sequence, or nothing ----
+# strace stops the join at its 4th link, after 3 frames were put in (deterministic).
+command -v strace >/dev/null 2>&1 || fail "strace is needed (scripts/install-deps.sh installs it)"
+IJOIN="join --plan img.plan --output-type png_sequence --output-alpha imgseg"
+stop_at_link() { # SIGNAL ARGS...
+    sig=$1
+    shift
+    strace -f -qq -o /dev/null -e trace=link,linkat -e inject=link,linkat:signal=$sig:when=4 \
+        "$RVM" "$@" >out.txt 2>err.txt
+    RC=$?
+}
+rm -rf imgseg
+stop_at_link KILL $IJOIN
+[ $RC -eq 137 ] || fail "SIGKILL at the 4th link: exit $RC ($(cat err.txt))"
+[ ! -e imgseg ] || fail "a join killed halfway left imgseg with $(ls imgseg | wc -l) frames"
+ok "a PNG join killed halfway leaves no output folder"
+# Over an older sequence (other pictures, and a file of the user's) with -y.
+rm -rf imgseg && mkdir imgseg
+ffmpeg -nostdin -v error -i frames/%03d.png -vf negate -start_number 0 imgseg/%04d.png
+echo notes >imgseg/notes.txt
+(cd imgseg && md5sum ./* >../old.md5)
+stop_at_link TERM $IJOIN -y
+[ $RC -eq 143 ] || fail "SIGTERM at the 4th link: exit $RC ($(cat err.txt))"
+(cd imgseg && md5sum -c --quiet ../old.md5 >/dev/null 2>&1) || fail "a join stopped halfway changed the older sequence"
+[ "$(ls -A imgseg | wc -l)" -eq 13 ] || fail "a join stopped halfway left $(ls -A imgseg | wc -l) files in imgseg, want 13"
+[ -z "$(ls -A | grep '^\.imgseg')" ] || fail "a stopped join left $(ls -A | grep '^\.imgseg')"
+sub_ok $IJOIN -y
+for f in imgwhole/*.png; do
+    cmp -s "$f" "imgseg/$(basename "$f")" || fail "joined frame $(basename "$f") over an older sequence differs"
+done
+[ "$(ls imgseg | wc -l)" -eq 13 ] && [ "$(cat imgseg/notes.txt)" = notes ] || fail "the join over an older sequence left $(ls imgseg)"
+[ -z "$(ls -A | grep '^\.imgseg')" ] || fail "the join left $(ls -A | grep '^\.imgseg')"
+ok "a PNG join stopped halfway keeps the older sequence; then -y replaces it whole (the user's file kept)"
+
 done_all
