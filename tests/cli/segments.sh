@@ -111,9 +111,9 @@ same_times ts/whole_pha.mp4 ts/pha.mp4
 a1=$(ffmpeg -nostdin -v error -i ts/whole_com.mp4 -map 0:a -c copy -f md5 -)
 a2=$(ffmpeg -nostdin -v error -i ts/com.mp4 -map 0:a -c copy -f md5 -)
 [ -n "$a1" ] && [ "$a1" = "$a2" ] || fail "transport stream: joined audio differs from the whole run's"
-ffmpeg -nostdin -v error -i ts/whole_pha.mp4 -f rawvideo -pix_fmt gray w.gray
-ffmpeg -nostdin -v error -i ts/pha.mp4 -f rawvideo -pix_fmt gray s.gray
-"$PIXCMP" near8 w.gray s.gray 1.0 255 >cmp.txt || fail "transport stream: joined alpha is far from the whole run's: $(cat cmp.txt)"
+ffmpeg -nostdin -v error -i ts/whole_pha.mp4 -f rawvideo -pix_fmt gray tsw.gray || fail "cannot decode ts/whole_pha.mp4"
+ffmpeg -nostdin -v error -i ts/pha.mp4 -f rawvideo -pix_fmt gray tss.gray || fail "cannot decode ts/pha.mp4"
+"$PIXCMP" near8 tsw.gray tss.gray 1.0 255 >cmp.txt || fail "transport stream: joined alpha is far from the whole run's: $(cat cmp.txt)"
 ok "MPEG-TS parts joined: the whole run's frame count, timestamps and audio"
 
 # ---- other codecs join without re-encoding ----
