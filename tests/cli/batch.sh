@@ -4,10 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
 
-sub() {
-    "$RVM" "$@" >out.txt 2>err.txt
-    RC=$?
-}
 mkdir in
 ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=160:120 -frames:v 8 in/talk.mkv || fail "ffmpeg"
 ffmpeg -nostdin -v error -ss 1 -i "$SAMPLE" -vf scale=160:120 -frames:v 6 -c:v libx264 \

@@ -8,10 +8,6 @@ mkdir full
 mount -t tmpfs -o size=1M tmpfs full 2>/dev/null || { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
 trap 'umount "$WORK/full"; rm -rf "$WORK"' EXIT
 
-sub() {
-    "$RVM" "$@" >out.txt 2>err.txt
-    RC=$?
-}
 # 640x480 lossless FFV1 frames (~70 KB each): 24 of them do not fit in 1 MB.
 ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 24 -c:v libx264 -pix_fmt yuv420p in.mp4 \
     || fail "cannot make the test clip"

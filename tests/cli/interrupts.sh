@@ -16,15 +16,6 @@ pts_list long.mkv >t_long.txt
 PIDS=
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; kill -CONT $p 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
-wait_for() { # CONDITION PID: polls up to 5 minutes (sanitizer builds are slow)
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ $i -lt 1500 ] || { fail "timed out waiting for: $1"; return 1; }
-        kill -0 "$2" 2>/dev/null || { fail "rvm ended before: $1 ($(cat err.txt))"; return 1; }
-        sleep 0.2
-    done
-}
 # wait_exit PID SECONDS WHAT: the process must end within SECONDS; sets RC.
 wait_exit() {
     i=0

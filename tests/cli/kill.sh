@@ -3,15 +3,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
 
-sub() {
-    "$RVM" "$@" >out.txt 2>err.txt
-    RC=$?
-}
-sub_ok() {
-    sub "$@"
-    [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
-}
-
 # Long enough (the sample looped) that a render on an idle machine is still writing when the
 # loop below sees its part grow: with 24 frames a part could be complete in under a second.
 N=240

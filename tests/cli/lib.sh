@@ -57,6 +57,27 @@ run_ok() {
     [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
 }
 
+# Runs an rvm subcommand (rvm SUB ...: the subcommand comes first, so nothing is put before
+# it) like run / run_ok.
+sub() {
+    "$RVM" "$@" >out.txt 2>err.txt
+    RC=$?
+}
+sub_ok() {
+    sub "$@"
+    [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
+}
+
+wait_for() { # CONDITION PID: polls up to 5 minutes (sanitizer builds are slow)
+    i=0
+    while ! eval "$1"; do
+        i=$((i + 1))
+        [ $i -lt 1500 ] || { fail "timed out waiting for: $1"; return 1; }
+        kill -0 "$2" 2>/dev/null || { fail "rvm ended before: $1 ($(cat err.txt))"; return 1; }
+        sleep 0.2
+    done
+}
+
 # Presentation times of the first video stream, one per line (seconds).
 pts_list() {
     ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time \

@@ -53,15 +53,6 @@ restore_input "input on stdin"
 ok "the input is protected when named file:, async:, cache:, subfile, concat: or given on stdin"
 
 # ---- 3. PNG sequences are staged: old frames stay whole until the new sequence is done ----
-wait_for() { # CONDITION PID: polls up to 5 minutes (sanitizer builds are slow)
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ $i -lt 1500 ] || { fail "timed out waiting for: $1"; return 1; }
-        kill -0 "$2" 2>/dev/null || { fail "rvm ended before: $1 ($(cat err.txt))"; return 1; }
-        sleep 0.2
-    done
-}
 mkdir old
 for i in 0 1 2 3 4 5 6 7 8 9; do echo "old frame $i" >old/000$i.png; done
 echo "my notes" >old/notes.txt

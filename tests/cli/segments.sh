@@ -4,16 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
 
-# Runs an rvm subcommand (rvm SUB ...: the subcommand comes first) like run / run_ok.
-sub() {
-    "$RVM" "$@" >out.txt 2>err.txt
-    RC=$?
-}
-sub_ok() {
-    sub "$@"
-    [ $RC -eq 0 ] || fail "rvm $* exited with $RC: $(cat err.txt)"
-}
-
 # A small clip with audio, made from the shipped sample (30 frames, 160x120, AAC tone).
 ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=frequency=440:duration=3 \
     -vf scale=160:120 -frames:v 30 -c:v libx264 -g 12 -pix_fmt yuv420p -c:a aac -shortest \

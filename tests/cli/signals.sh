@@ -12,17 +12,6 @@ pts_list long.mkv >t_long.txt
 PID=
 trap 'if [ -n "$PID" ]; then kill -9 $PID 2>/dev/null; fi; rm -rf "$WORK"' EXIT
 
-# wait_for CONDITION: polls up to 5 minutes (sanitizer builds are slow).
-wait_for() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ $i -lt 1500 ] || fail "timed out waiting for: $1"
-        kill -0 $PID 2>/dev/null || fail "rvm ended before the signal: $(cat err.txt)"
-        sleep 0.2
-    done
-}
-
 # frames_are_prefix FILE: FILE's timestamps are the first frames of long.mkv.
 frames_are_prefix() {
     pts_list "$1" >t_part.txt
@@ -37,7 +26,7 @@ frames_are_prefix() {
 "$RVM" --disable-progress --input-source long.mkv --input-resize 320 240 \
     --output-type png_sequence --output-alpha seq 2>err.txt &
 PID=$!
-wait_for 'ls .seq.*.rvm-stage/0002.png >/dev/null 2>&1'
+wait_for 'ls .seq.*.rvm-stage/0002.png >/dev/null 2>&1' $PID
 kill -INT $PID
 wait $PID
 RC=$?
@@ -57,7 +46,7 @@ ok "SIGINT: exit 130, $n whole PNGs"
 "$RVM" --disable-progress --input-source long.mkv --input-resize 160 120 \
     --output-video-mbps 1 --output-composition com.mp4 --output-alpha pha.webm 2>err.txt &
 PID=$!
-wait_for '[ $(cat .com.mp4.*.rvm-part 2>/dev/null | wc -c) -gt 10000 ]'
+wait_for '[ $(cat .com.mp4.*.rvm-part 2>/dev/null | wc -c) -gt 10000 ]' $PID
 kill -TERM $PID
 wait $PID
 RC=$?
