@@ -64,12 +64,14 @@ typedef struct {
 /* Winograd F(4x4, 3x3): output tiles of 4x4 from input tiles of 6x6. Tiles are processed in
  * chunks of this many along a row (a multiple of every kernel's pixel block, 12, 6 and 3, so
  * that whole blocks take the fast strided path); scratch per thread: rvmi_winograd_scratch()
- * floats. */
+ * floats. A transformed tile holds cin + RVM_WINOGRAD_SLACK floats, so that the last vector
+ * of a channel count off the vector width is stored whole (masked stores are slow). */
 #define RVM_WINOGRAD_CHUNK 36
+#define RVM_WINOGRAD_SLACK 16
 static inline size_t rvmi_winograd_scratch(int cin, int cout)
 {
     int cpad = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
-    return (size_t)36 * RVM_WINOGRAD_CHUNK * (size_t)(cin + cpad);
+    return (size_t)36 * RVM_WINOGRAD_CHUNK * (size_t)(cin + RVM_WINOGRAD_SLACK + cpad);
 }
 /* Transforms and packs OIHW 3x3 weights for the Winograd kernel; NULL on no memory. */
 float *rvmi_pack_winograd(const float *oihw, int cout, int cin);
