@@ -154,13 +154,32 @@ def test_bad_inputs(shipped, tmp_path):
     inf[0, 0, 0, 0] = np.inf
     with pytest.raises(ValueError, match="NaN or infinite"):
         shipped(inf)
+    # every pixel is checked, also where a downsampled network reads nothing (row 0 at 0.25),
+    # in every video of a batch and every frame of a sequence, and in the segmentation pass
+    for ratio in (1, 0.25):
+        for where in ((0, 2, 0, 95), (0, 0, 63, 0)):
+            for value, message in ((np.nan, "NaN"), (-np.inf, "NaN or infinite"), (7.0, "0..1")):
+                bad = good.copy()
+                bad[where] = value
+                with pytest.raises(ValueError, match=message):
+                    shipped(bad, downsample_ratio=ratio)
+                with pytest.raises(ValueError, match=message):
+                    shipped(np.stack([good, bad], 1), downsample_ratio=ratio)  # [B, T, ...]
+                with pytest.raises(ValueError, match=message):
+                    shipped(np.concatenate([good, bad]), downsample_ratio=ratio)
+                with pytest.raises(ValueError, match=message):
+                    shipped(bad, downsample_ratio=ratio, segmentation_pass=True)
+    with pytest.raises(ValueError, match=r"found 0\.5\.\.7"):  # the range found, in the message
+        bad = good.copy()
+        bad[0, 1, 5, 5] = 7.0
+        shipped(bad)
     over = good.copy()
     over[0, 0, 0, 0] = 1.05  # a resize's overshoot: used as given, like the official model
     assert shipped(over)[1].shape == (1, 1, 64, 96)
     for ratio in (0, -1, 1.5, float("nan")):
-        with pytest.raises(ValueError, match="downsample_ratio"):
+        with pytest.raises(ValueError, match="downsample_ratio must be in .0, 1., not " + str(ratio)):
             shipped(good, downsample_ratio=ratio)
-    with pytest.raises(ValueError, match="leaves no pixels"):
+    with pytest.raises(ValueError, match="downsample_ratio 0.001 leaves no pixels"):
         shipped(good, downsample_ratio=0.001)
     _, _, *rec = shipped(good, downsample_ratio=0.5)
     with pytest.raises(ValueError, match="another resolution"):  # state of 96x64, frame 128x64

@@ -24,6 +24,12 @@ typedef struct {
     spill *spills;
 } arena;
 
+/* The smallest and largest finite value seen, and whether any was NaN or infinite. */
+typedef struct {
+    float lo, hi;
+    int nonfinite;
+} rvmi_float_range;
+
 struct rvm_stream {
     const struct rvm_model *model;
     const rvmi_kernels *kernels;
@@ -44,6 +50,7 @@ struct rvm_stream {
      * the next frame), for rvmi_stream_output_rows; ab.data is NULL before. */
     rvmi_view ab;
     int ab_width, ab_height; /* the frame's size */
+    rvmi_float_range input_range; /* of a planar float frame's values, as its output was made */
     char err[256];
 };
 
@@ -69,6 +76,10 @@ int rvmi_refine_rows(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
 int rvmi_stream_matte(rvm_stream *s, const rvm_frame *in, double ratio);
 int rvmi_stream_output_rows(rvm_stream *s, const rvm_frame *in, const rvm_output *out, int first,
                             int count);
+/* The values of the planar float frame whose outputs were made last, as the full-resolution
+ * pass read every one of them: a caller can refuse values outside 0..1 without reading the
+ * frame again (for a frame of another format: lo > hi). */
+rvmi_float_range rvmi_stream_input_range(const rvm_stream *s);
 /* A layer of the last frame by its golden-dump name (src_sm, f1..f4, aspp, x4..x1, x0, proj,
  * seg, r1..r4), or NULL. */
 const rvmi_view *rvmi_stream_layer(const rvm_stream *s, const char *name);

@@ -2,6 +2,7 @@
  * low-resolution pixel, coefficients A and b such that out = A * x + b, upsampled to the
  * frame's size and applied there in one fused pass with the conversion to the output type.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <math.h>
 #include <string.h>
 
 #include "kernels/threadpool.h"
@@ -100,7 +101,38 @@ typedef struct {
     float *tmp;       /* per thread, 4 * width */
     float *x;         /* per thread, 3 * width: the input row as float planes */
     int first;        /* the frame row that out's first row holds */
+    rvmi_float_range *range; /* per thread, for planar float frames; NULL for others */
 } tail_job;
+
+/* Widens r by n values, while they are in cache (the blend reads them next). Four lanes at a
+ * time through GCC's vector extension: the plain loop stays scalar (minss, maxss). */
+static void float_range_row(const float *v, int n, rvmi_float_range *r)
+{
+    typedef float f4 __attribute__((vector_size(16)));
+    typedef int i4 __attribute__((vector_size(16)));
+    f4 lo = {r->lo, r->lo, r->lo, r->lo}, hi = {r->hi, r->hi, r->hi, r->hi};
+    i4 nan = {0, 0, 0, 0};
+    int x = 0;
+    for (; x + 4 <= n; x += 4) {
+        f4 a;
+        memcpy(&a, v + x, sizeof a);
+        i4 below = a < lo, above = a > hi; /* masks: C has no ?: on vectors */
+        lo = (f4)(((i4)a & below) | ((i4)lo & ~below));
+        hi = (f4)(((i4)a & above) | ((i4)hi & ~above));
+        nan |= a != a;
+    }
+    float l = r->lo, h = r->hi;
+    int bad = nan[0] | nan[1] | nan[2] | nan[3];
+    for (int k = 0; k < 4; k++)
+        l = lo[k] < l ? lo[k] : l, h = hi[k] > h ? hi[k] : h;
+    for (; x < n; x++) {
+        l = v[x] < l ? v[x] : l;
+        h = v[x] > h ? v[x] : h;
+        bad |= v[x] != v[x];
+    }
+    r->lo = l, r->hi = h;
+    r->nonfinite |= bad | (h == INFINITY) | (l == -INFINITY);
+}
 
 static const float *cached_row(const tail_job *j, row_cache *c, int low_row, int keep)
 {
@@ -129,6 +161,9 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
         const float *h1 = cached_row(j, cache, ly.i1, ly.i0);
         const float *x[3];
         rvmi_frame_row(j->s->kernels, j->f, y, xbuf, x);
+        if (j->range)
+            for (int p = 0; p < 3; p++)
+                float_range_row(x[p], j->f->width, &j->range[thread]);
         rvmi_blend_out row = {out->type, out->fgr_layout,
                               out->pha ? (char *)out->pha + rel * out->pha_stride : NULL,
                               out->fgr ? (char *)out->fgr + rel * out->fgr_stride : NULL,
@@ -152,16 +187,28 @@ static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *a
     float *rows = rvmi_arena_floats(&s->scratch, (size_t)threads * 2 * 8 * plane);
     float *tmp = rvmi_arena_floats(&s->scratch, (size_t)threads * 4 * f->width);
     float *x = rvmi_arena_floats(&s->scratch, (size_t)threads * 3 * f->width);
-    if (!lx || !cache || !rows || !tmp || !x)
+    rvmi_float_range *range = NULL;
+    if (f->format == RVM_FORMAT_F32_PLANAR)
+        range = (rvmi_float_range *)rvmi_arena_floats(
+            &s->scratch, threads * sizeof(rvmi_float_range) / sizeof(float) + 1);
+    if (!lx || !cache || !rows || !tmp || !x || (f->format == RVM_FORMAT_F32_PLANAR && !range))
         return rvmi_stream_fail(s, RVM_ENOMEM, "out of memory");
+    for (int t = 0; range && t < threads; t++)
+        range[t] = s->input_range;
     for (int t = 0; t < threads; t++)
         for (int k = 0; k < 2; k++) {
             cache[t].row[k] = -1;
             cache[t].planes[k] = rows + ((size_t)t * 2 + k) * 8 * plane;
         }
     tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp, x,
-                  first};
+                  first, range};
     rvmi_parallel_rows(s, count, tail_rows, &j);
+    for (int t = 0; range && t < threads; t++) {
+        rvmi_float_range *r = &s->input_range;
+        r->lo = range[t].lo < r->lo ? range[t].lo : r->lo;
+        r->hi = range[t].hi > r->hi ? range[t].hi : r->hi;
+        r->nonfinite |= range[t].nonfinite;
+    }
     rvmi_arena_release(&s->scratch, mark);
     return 0;
 }

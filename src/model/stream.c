@@ -114,6 +114,7 @@ int rvmi_stream_matte(rvm_stream *s, const rvm_frame *in, double ratio)
     if (!s)
         return RVM_EINVAL;
     s->ab.data = NULL;
+    s->input_range = (rvmi_float_range){INFINITY, -INFINITY, 0};
     if (!in)
         return rvmi_stream_fail(s, RVM_EINVAL, "no frame");
     rvmi_view x0, src_sm, proj;
@@ -142,6 +143,11 @@ int rvmi_stream_output_rows(rvm_stream *s, const rvm_frame *in, const rvm_output
                                 first + count, in->height);
     int st = check_output(s, out, in->width, count);
     return st ? st : rvmi_refine_rows(s, in, &s->ab, out, first, count);
+}
+
+rvmi_float_range rvmi_stream_input_range(const rvm_stream *s)
+{
+    return s->input_range;
 }
 
 int rvm_stream_process_frame(rvm_stream *s, const rvm_frame *in, double ratio,
