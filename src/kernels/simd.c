@@ -570,60 +570,69 @@ static inline void output_transform6(const vf m[6], vf r[4])
     r[3] = VADD(VFMA(VSET1(8.f), d34, d12), m[5]);
 }
 
-/* Transforms the 6x6 input tile at (iy0, ix0) of channels [k, k + n) of v: point p goes to
- * dst[p * point_stride]. Pixels outside v are zero (the convolution's padding). `edge` and
- * `full` are constants in each copy: most tiles are inside the view and cover whole vectors,
- * and need neither the border checks nor masked loads. Every store is a whole vector (lanes
- * past n hold zeros): a masked store costs about ten times a plain one on AMD Zen (measured:
- * the 36 masked stores of the 3 image channels were a quarter of the transform's time at
- * 480x270), and dst has room for it (see conv_winograd). */
-static inline __attribute__((always_inline)) void input_tile_part(const rvmi_view *v, int iy0,
-                                                                   int ix0, int k, int n,
-                                                                   float *dst,
-                                                                   size_t point_stride,
-                                                                   const int edge, const int full)
+/* Input tiles transformed per run of this many neighbours: their 6x6 windows overlap by two
+ * columns, whose vertical transforms are done once for both. */
+#define TILE_RUN 6
+
+/* V = B^T d B for nt (<= TILE_RUN) neighbouring 6x6 input tiles whose first starts at (iy0,
+ * ix0), channels [k, k + n) of v: point p of tile t goes to dst[t * tile_stride + p *
+ * point_stride]. Pixels outside v are zero (the convolution's padding). First the vertical
+ * transform of each of the run's 4 * nt + 2 columns, then the horizontal one of each tile's
+ * six. `full` is a constant in each copy (whole vectors need no masked loads). Every store is
+ * a whole vector (lanes past n hold zeros): a masked store costs about ten plain ones on AMD
+ * Zen, and dst has room for it (see conv_winograd). */
+static inline __attribute__((always_inline)) void
+input_run_part(const rvmi_view *v, int iy0, int ix0, int nt, int k, int n, float *dst,
+               size_t tile_stride, size_t point_stride, const int full)
 {
-    const float *base = v->data + k;
-    const size_t row = (size_t)v->w * v->stride;
-    vf tmp[6][6];
-    for (int j = 0; j < 6; j++) {
-        vf d[6], r[6];
-        int ix = ix0 + j;
-        for (int i = 0; i < 6; i++) {
-            int iy = iy0 + i;
-            if (edge && (iy < 0 || iy >= v->h || ix < 0 || ix >= v->w)) {
-                d[i] = VZERO();
-            } else {
-                const float *p = base + (size_t)iy * row + (size_t)ix * v->stride;
-                d[i] = full ? VLOAD(p) : load_partial(p, n);
-            }
-        }
-        input_transform6(d, r);
-        for (int i = 0; i < 6; i++)
-            tmp[i][j] = r[i];
-    }
+    const float *rows[6];
     for (int i = 0; i < 6; i++) {
-        vf r[6];
-        input_transform6(tmp[i], r);
-        for (int j = 0; j < 6; j++) {
-            VSTORE(dst + (size_t)(i * 6 + j) * point_stride, r[j]);
+        int iy = iy0 + i;
+        rows[i] = iy >= 0 && iy < v->h ? v->data + (size_t)iy * v->w * v->stride + k : NULL;
+    }
+    vf col[4 * TILE_RUN + 2][6];
+    const int ncol = 4 * nt + 2;
+    for (int c = 0; c < ncol; c++) {
+        int ix = ix0 + c;
+        if (ix < 0 || ix >= v->w) {
+            for (int i = 0; i < 6; i++)
+                col[c][i] = VZERO();
+            continue;
+        }
+        vf d[6];
+        for (int i = 0; i < 6; i++) {
+            const float *p = rows[i] ? rows[i] + (size_t)ix * v->stride : NULL;
+            d[i] = !p ? VZERO() : full ? VLOAD(p) : load_partial(p, n);
+        }
+        input_transform6(d, col[c]);
+    }
+    for (int t = 0; t < nt; t++) {
+        for (int i = 0; i < 6; i++) {
+            vf d[6], r[6];
+            for (int j = 0; j < 6; j++)
+                d[j] = col[4 * t + j][i];
+            input_transform6(d, r);
+            float *q = dst + (size_t)t * tile_stride + (size_t)(i * 6) * point_stride;
+            for (int j = 0; j < 6; j++)
+                VSTORE(q + (size_t)j * point_stride, r[j]);
         }
     }
 }
 
-/* Every channel of v: channel k of point p goes to dst[p * point_stride + k]. */
-static void input_tile(const rvmi_view *v, int iy0, int ix0, float *dst, size_t point_stride)
+/* Every channel of v for nt tiles from (iy0, ix0) on: channel k of point p of tile t goes to
+ * dst[t * tile_stride + p * point_stride + k]. */
+static void input_tiles(const rvmi_view *v, int iy0, int ix0, int nt, float *dst,
+                        size_t tile_stride, size_t point_stride)
 {
-    const int edge = iy0 < 0 || ix0 < 0 || iy0 + 6 > v->h || ix0 + 6 > v->w;
-    int k = 0;
-    for (; k + VL <= v->c; k += VL) {
-        if (edge)
-            input_tile_part(v, iy0, ix0, k, VL, dst + k, point_stride, 1, 1);
-        else
-            input_tile_part(v, iy0, ix0, k, VL, dst + k, point_stride, 0, 1);
+    for (int t0 = 0; t0 < nt; t0 += TILE_RUN) {
+        int run = nt - t0 < TILE_RUN ? nt - t0 : TILE_RUN;
+        float *d = dst + (size_t)t0 * tile_stride;
+        int x = ix0 + 4 * t0, k = 0;
+        for (; k + VL <= v->c; k += VL)
+            input_run_part(v, iy0, x, run, k, VL, d + k, tile_stride, point_stride, 1);
+        if (k < v->c)
+            input_run_part(v, iy0, x, run, k, v->c - k, d + k, tile_stride, point_stride, 0);
     }
-    if (k < v->c)
-        input_tile_part(v, iy0, ix0, k, v->c - k, dst + k, point_stride, 1, 0);
 }
 
 /* Y = A^T M A for the nt tiles of a chunk starting at tile (ty, tx0), then bias, residual and
@@ -686,7 +695,8 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
     const size_t pack = (size_t)cpad * cin; /* floats per transform point's weights */
     /* A tile's channels are ldv floats apart in V: the whole-vector stores of a view whose
      * channel count is off the vector width spill up to VL - 1 floats past its channels, into
-     * the next view's (written after it) or, for the last view, into the slack. */
+     * the next views' (written after it: views are transformed in order) or, for the last
+     * view, into the slack. */
     _Static_assert(VL <= RVM_WINOGRAD_SLACK, "the slack holds a vector's spill");
     const size_t ldv = (size_t)cin + RVM_WINOGRAD_SLACK;
     float *V = scratch;                                           /* [36][chunk][ldv] */
@@ -695,10 +705,9 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
         for (int tx0 = 0; tx0 < tiles_x; tx0 += RVM_WINOGRAD_CHUNK) {
             int nt = tiles_x - tx0 < RVM_WINOGRAD_CHUNK ? tiles_x - tx0 : RVM_WINOGRAD_CHUNK;
             /* V = B^T d B for every tile and channel of every input view */
-            for (int t = 0; t < nt; t++)
-                for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
-                    input_tile(&in->v[g], 4 * ty - 1, 4 * (tx0 + t) - 1,
-                               V + (size_t)t * ldv + c0, (size_t)RVM_WINOGRAD_CHUNK * ldv);
+            for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
+                input_tiles(&in->v[g], 4 * ty - 1, 4 * tx0 - 1, nt, V + c0, ldv,
+                            (size_t)RVM_WINOGRAD_CHUNK * ldv);
             /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles */
             for (int p = 0; p < 36; p++) {
                 rvmi_conv g = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1,
