@@ -1,6 +1,6 @@
 /* Every kernel of every set (kernels.h, int8.h) against the plain C reference, in the manner
  * of FFmpeg's checkasm: the model's real shapes at 1920x1080, ratio 0.25 (Winograd rows wider
- * than its 36-tile chunk, depthwise convolutions past 256 channels), random shapes and edge
+ * than its chunk of tiles, depthwise convolutions past 256 channels), random shapes and edge
  * shapes (one pixel, odd widths that leave vector tails, channel counts off the vector width,
  * strided views, rows split across calls as threads split them), NaN-aware comparisons with
  * a tolerance stated per kernel. Sets this CPU cannot run are reported as skipped.
