@@ -148,9 +148,10 @@ typedef struct {
  * compiled once per instruction set) and a scalar reference (reference_loops.c). */
 typedef struct {
     /* out = bilinear resize of in: output row y reads input rows lerp_at(sy, y, in->h) and
-     * the columns lx[x] (out may be smaller than in * scale: the decoder's crop). */
+     * the columns lx[x] (out may be smaller than in * scale: the decoder's crop). out holds
+     * the output's rows from `first` on (a band): row y goes to out's row y - first. */
     void (*resize)(const rvmi_view *in, const rvmi_view *out, float sy, const rvmi_lerp *lx,
-                   int y0, int y1);
+                   int first, int y0, int y1);
     /* The network's input from packed 8-bit RGB (rows `stride` bytes apart, `height` rows),
      * each byte through lut, resized as `resize` does; lx NULL: the frame itself (ratio 1,
      * out as wide as the frame). */

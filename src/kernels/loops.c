@@ -15,7 +15,7 @@ static inline float *px(const rvmi_view *v, int y, int x)
 }
 
 static void resize(const rvmi_view *in, const rvmi_view *out, float sy, const rvmi_lerp *lxs,
-                   int y0, int y1)
+                   int first, int y0, int y1)
 {
     const int c = in->c;
     for (int y = y0; y < y1; y++) {
@@ -24,7 +24,7 @@ static void resize(const rvmi_view *in, const rvmi_view *out, float sy, const rv
             rvmi_lerp lx = lxs[x];
             const float *a = px(in, ly.i0, lx.i0), *b = px(in, ly.i0, lx.i1);
             const float *cc = px(in, ly.i1, lx.i0), *d = px(in, ly.i1, lx.i1);
-            float *o = px(out, y, x);
+            float *o = px(out, y - first, x);
             for (int k = 0; k < c; k++)
                 o[k] = ly.l0 * (lx.l0 * a[k] + lx.l1 * b[k]) + ly.l1 * (lx.l0 * cc[k] + lx.l1 * d[k]);
         }

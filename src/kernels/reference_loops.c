@@ -16,13 +16,13 @@ static float bilinear(float a, float b, float c, float d, rvmi_lerp ly, rvmi_ler
 }
 
 static void ref_resize(const rvmi_view *in, const rvmi_view *out, float sy, const rvmi_lerp *lx,
-                       int y0, int y1)
+                       int first, int y0, int y1)
 {
     for (int y = y0; y < y1; y++) {
         rvmi_lerp ly = rvmi_lerp_at(sy, y, in->h);
         for (int x = 0; x < out->w; x++)
             for (int k = 0; k < in->c; k++)
-                *at(out, y, x, k) = bilinear(*at(in, ly.i0, lx[x].i0, k), *at(in, ly.i0, lx[x].i1, k),
+                *at(out, y - first, x, k) = bilinear(*at(in, ly.i0, lx[x].i0, k), *at(in, ly.i0, lx[x].i1, k),
                                              *at(in, ly.i1, lx[x].i0, k), *at(in, ly.i1, lx[x].i1, k),
                                              ly, lx[x]);
     }

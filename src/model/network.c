@@ -28,11 +28,8 @@ static void resize_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     resize_job *j = ctx;
-    /* The kernel computes rows by their index in the whole output: it is given out as seen
-     * from the whole output's first row (rows before first are never touched). */
-    rvmi_view whole = *j->out;
-    whole.data -= (ptrdiff_t)j->first * whole.w * whole.stride;
-    j->k->resize(j->in, &whole, j->sy, j->lx, j->first + y0, j->first + y1);
+    /* rows by their index in the whole output (the input rows they read depend on it) */
+    j->k->resize(j->in, j->out, j->sy, j->lx, j->first, j->first + y0, j->first + y1);
 }
 
 /* Resizes in into out (which may be a channel slice of a wider buffer, and may be smaller
