@@ -23,6 +23,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "io/image.h"
 #include "io/writer.h"
 
 extern char **environ;
@@ -399,8 +400,9 @@ int rvmi_batch_main(int argc, char **argv)
             rvmi_cli_error("batch: %s", err);
             goto done;
         }
+        /* A single-image name is checked by each run (its format against its output). */
         for (int k = 0; k < 3 && !opt.png; k++)
-            if (tmpl[k]) {
+            if (tmpl[k] && (opt.output_format || !rvmi_image_format_of(tmpl[k]))) {
                 rvmi_codec c = opt.codec;
                 int alpha = k == 0 && opt.background && strcmp(opt.background, "none") == 0;
                 if (rvmi_video_writer_check(tmpl[k], NULL, &c, alpha, err, sizeof err) < 0) {

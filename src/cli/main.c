@@ -29,6 +29,7 @@
 #include "cli/signals.h"
 #include "io/avlog.h"
 #include "io/background.h"
+#include "io/image.h"
 #include "io/outfile.h"
 #include "io/protect.h"
 #include "io/reader.h"
@@ -91,6 +92,7 @@ typedef struct {
     rvmi_codec codec;
     const char *format; /* muxer, when the name does not tell */
     int to_stdout;      /* "-" or "pipe:1": written straight to stdout */
+    const rvmi_image_format *image; /* a single image (photo.png), or NULL */
 } out_file;
 
 /* Output paths that mean stdout, as FFmpeg spells them. */
@@ -276,12 +278,18 @@ static int plan_outputs(conversion *c)
     } want[3] = {{opt->out_com, "--output-composition", RVM_OUT_COMPOSITION},
                  {opt->out_pha, "--output-alpha", RVM_OUT_ALPHA},
                  {opt->out_fgr, "--output-foreground", RVM_OUT_FOREGROUND}};
-    /* A transparent composition: asked with --background none; PNG compositions are
-     * transparent RGBA unless a background is given (the official layout). */
-    int bg_none = opt->background && strcmp(opt->background, "none") == 0;
-    c->com_rgba = bg_none || (opt->png && !opt->background);
     if (parse_output_format(c) < 0)
         return -1;
+    /* A name in an image format (photo.png, photo.jpg) is a single image, unless a container
+     * is named (--output-format) or frames are asked for (--output-type png_sequence). */
+    const rvmi_image_format *com_image = NULL;
+    if (opt->out_com && !opt->png && !c->muxer[0] && !names_stdout(opt->out_com))
+        com_image = rvmi_image_format_of(opt->out_com);
+    /* A transparent composition: asked with --background none; PNG compositions (and those
+     * in image formats with transparency) are transparent RGBA unless a background is
+     * given (the official layout). */
+    int bg_none = opt->background && strcmp(opt->background, "none") == 0;
+    c->com_rgba = bg_none || (!opt->background && (opt->png || (com_image && com_image->alpha)));
     const char *on_stdout = NULL;
     for (int i = 0; i < 3; i++) {
         if (!want[i].path)
@@ -311,6 +319,20 @@ static int plan_outputs(conversion *c)
         }
         if (opt->png)
             continue;
+        if (!o->to_stdout && !c->muxer[0] && (o->image = rvmi_image_format_of(o->path))) {
+            if (!o->image->colour && o->kind != RVM_OUT_ALPHA) {
+                errorf("%s %s: a .%s image is grey only (the matte); use .png or .jpg for colour",
+                       o->flag, o->path, o->image->ext);
+                return -1;
+            }
+            if (o->kind == RVM_OUT_COMPOSITION && c->com_rgba && !o->image->alpha) {
+                errorf("%s %s: a .%s image cannot be transparent: use .png (or .webp, .tif), "
+                       "or a --background",
+                       o->flag, o->path, o->image->ext);
+                return -1;
+            }
+            continue;
+        }
         if (c->muxer[0])
             o->format = c->muxer;
         else if (o->to_stdout)
@@ -381,8 +403,10 @@ static int open_inputs(conversion *c)
     /* Composition and foreground videos carry the input's audio and subtitle tracks; a
      * segment's parts carry none: rvm join copies the input's once. */
     rvmi_cli_track_choice(opt, &c->tracks);
-    if (!opt->png && (opt->out_com || opt->out_fgr) && !c->seg &&
-        !(rvmi_track_choice_none(&c->tracks)))
+    int carries = 0;
+    for (int i = 0; i < c->nouts; i++)
+        carries |= c->outs[i].kind != RVM_OUT_ALPHA && !c->outs[i].image;
+    if (!opt->png && carries && !c->seg && !(rvmi_track_choice_none(&c->tracks)))
         ro.tracks = &c->tracks;
     int tracks_refused = 0;
     ro.tracks_refused = &tracks_refused;
@@ -435,16 +459,20 @@ static int open_writers(conversion *c)
         out_file *o = &c->outs[i];
         rvmi_pipeline_output *po = &c->pl.outputs[c->pl.noutputs++];
         po->kind = o->kind;
-        po->depth = opt->png ? opt->depth : 8;
+        po->depth = opt->png || o->image ? opt->depth : 8;
         po->layout = o->kind == RVM_OUT_ALPHA        ? RVM_LAYOUT_GRAY
                      : o->kind == RVM_OUT_FOREGROUND ? RVM_LAYOUT_RGB
                      : c->com_rgba                   ? RVM_LAYOUT_RGBA
                                                      : RVM_LAYOUT_RGB;
-        if (opt->png) {
-            po->png = rvmi_png_writer_open(o->file.write_path, po->layout, po->depth, w, h,
-                                           err, sizeof(err));
-            if (!po->png) {
-                errorf("%s %s", o->flag, err);
+        if (opt->png || o->image) {
+            po->image = opt->png ? rvmi_image_writer_open_sequence(o->file.write_path, po->layout,
+                                                                   po->depth, w, h, err,
+                                                                   sizeof(err))
+                                 : rvmi_image_writer_open_single(o->file.write_path, o->image,
+                                                                 po->layout, po->depth, w, h,
+                                                                 err, sizeof(err));
+            if (!po->image) {
+                errorf("%s %s: %s", o->flag, o->path, err);
                 c->fail_status = RVMI_EXIT_TRANSIENT;
                 return -1;
             }
@@ -569,6 +597,27 @@ static int finish_outputs(conversion *c)
     return 0;
 }
 
+/* The first single-image output, or NULL. */
+static const out_file *first_image(const conversion *c)
+{
+    for (int i = 0; i < c->nouts; i++)
+        if (c->outs[i].image)
+            return &c->outs[i];
+    return NULL;
+}
+
+/* A single image holds one frame: an input with more is refused (a usage error), before
+ * anything runs when the input says how many it has (an image folder), else at its second
+ * frame (a video or stream). */
+static void refuse_frames(const conversion *c)
+{
+    const out_file *o = first_image(c);
+    errorf("%s %s is a single image and %s has more than one frame: use --output-type "
+           "png_sequence for a folder of frames, a video name, or --start T --duration 0.001 "
+           "for the frame at T",
+           o->flag, o->path, c->opt->input);
+}
+
 /* Sets up, runs and completes the conversion; returns the exit status. */
 static int convert(conversion *c)
 {
@@ -576,8 +625,16 @@ static int convert(conversion *c)
         return RVMI_EXIT_BAD_INPUT;
     if (plan_outputs(c) < 0)
         return RVMI_EXIT_USAGE;
-    if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || protect_opened_inputs(c) < 0 ||
-        open_writers(c) < 0 || load_network(c) < 0)
+    if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || protect_opened_inputs(c) < 0)
+        return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
+    if (first_image(c)) {
+        c->pl.max_frames = 1;
+        if (rvmi_reader_is_folder(c->reader) && rvmi_reader_frame_estimate(c->reader) > 1) {
+            refuse_frames(c);
+            return RVMI_EXIT_USAGE;
+        }
+    }
+    if (open_writers(c) < 0 || load_network(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     rvmi_reader *reader = c->reader;
     c->pl.reader = reader;
@@ -599,6 +656,10 @@ static int convert(conversion *c)
     char err[1024];
     int ret = rvmi_pipeline_run(&c->pl, &c->frames, err, sizeof(err));
     int sig = atomic_load(c->stop);
+    if (ret < 0 && c->pl.failed_stage == RVM_STAGE_FRAME_LIMIT) {
+        refuse_frames(c);
+        return RVMI_EXIT_USAGE;
+    }
     if (ret < 0) {
         errorf("%s", err);
         /* A decoding failure is the input's; an encoding one is writing's (a full disk). */
@@ -628,7 +689,7 @@ static void close_conversion(conversion *c, int status)
 {
     for (int i = 0; i < c->pl.noutputs; i++) {
         rvmi_video_writer_free(c->pl.outputs[i].video);
-        rvmi_png_writer_free(c->pl.outputs[i].png);
+        rvmi_image_writer_free(c->pl.outputs[i].image);
     }
     /* A failed run, or one stopped before its first frame, leaves nothing. */
     if (status != 0 && (status < 128 || c->frames == 0))

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "cli/options.h"
 
+#include "io/image.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -49,12 +51,16 @@ typedef struct {
 
 static const option options[] = {
     {"--input-source", "-i", OPT_STRING, FIELD(input), .metavar = "PATH",
-     .help = "video file, image folder (sorted by name), any FFmpeg input, or - for stdin"},
+     .help = "video file, image, image folder (sorted by name), any FFmpeg input, or - for "
+             "stdin"},
     {"--output-type", NULL, OPT_CHOICE, FIELD(png), .words = WORDS("video", "png_sequence"),
      .values = VALUES(0, 1), .metavar = "TYPE",
-     .help = "video (default) or png_sequence (folders of 0000.png, 0001.png, ...)"},
+     .help = "video (default) or png_sequence (folders of 0000.png, 0001.png, ...). With "
+             "video, a name in an image format (.png, .jpg, .webp, .tif, .bmp, .tga, .qoi, "
+             ".ppm, .pgm, .pam) writes a single image, for an input of one frame (a photo)"},
     {"--output-composition", NULL, OPT_PATH, FIELD(out_com), .metavar = "PATH",
-     .help = "foreground over the background; as PNGs: RGBA (colour zeroed where alpha is 0)"},
+     .help = "foreground over the background; as PNGs (and .webp, .tif, .tga, .qoi, .pam "
+             "images): RGBA (colour zeroed where alpha is 0) unless --background is given"},
     {"--output-alpha", NULL, OPT_PATH, FIELD(out_pha), .metavar = "PATH",
      .help = "the alpha matte (grey)"},
     {"--output-foreground", NULL, OPT_PATH, FIELD(out_fgr), .metavar = "PATH",
@@ -101,7 +107,8 @@ static const option options[] = {
              "more time than the network, and hold more frames in memory)"},
     {"--output-depth", NULL, OPT_CHOICE, FIELD(depth), .words = WORDS("8", "16"),
      .values = VALUES(8, 16), .def = 8, .metavar = "8|16",
-     .help = "bits per channel of PNG sequences (16 stores round(value*65535))"},
+     .help = "bits per channel of PNG sequences and of .png, .tif, .ppm, .pgm and .pam "
+             "images (16 stores round(value*65535))"},
     {"--audio-tracks", NULL, OPT_STRING, FIELD(audio_tracks), .metavar = "LIST",
      .help = "the input's audio tracks that composition/foreground videos keep, with their "
              "language, title and default flag: all (default), none, or track numbers from 0 "
@@ -309,8 +316,10 @@ void rvmi_cli_usage(FILE *f)
                  op->metavar ? op->metavar : "");
         fprintf(f, "  %-30s %s\n", head, op->help);
     }
-    fputs("\nExample:\n  rvm --input-source in.mp4 --output-composition com.mp4 "
+    fputs("\nExamples:\n  rvm --input-source in.mp4 --output-composition com.mp4 "
           "--output-alpha pha.mp4\n"
+          "  rvm --input-source photo.jpg --output-composition cutout.png "
+          "--output-alpha matte.png\n"
           "Ctrl-C stops cleanly: outputs hold the frames done (exit code 130).\n"
           "\n  rvm serve [--host ADDR] [--port N] ...   a web page to convert videos "
           "(rvm serve --help)\n"
@@ -372,8 +381,17 @@ static int check_combinations(const rvmi_cli_options *o, char *err, size_t errle
         return -1;
     }
     if (!o->png && o->depth != 8) {
-        snprintf(err, errlen, "--output-depth 16 applies to --output-type png_sequence");
-        return -1;
+        /* Or to single images in formats that hold 16 bits, when every output is one. */
+        const char *outs[3] = {o->out_com, o->out_pha, o->out_fgr};
+        for (int i = 0; i < 3; i++) {
+            const rvmi_image_format *f = outs[i] ? rvmi_image_format_of(outs[i]) : NULL;
+            if (outs[i] && (!f || !f->deep || o->output_format)) {
+                snprintf(err, errlen, "--output-depth 16 applies to --output-type png_sequence "
+                                      "and to .png, .tif, .ppm, .pgm and .pam images%s%s",
+                         f ? ", not ." : "", f ? f->ext : "");
+                return -1;
+            }
+        }
     }
     if (rvmi_track_list_check("--audio-tracks", o->audio_tracks, err, errlen) < 0 ||
         rvmi_track_list_check("--subtitle-tracks", o->subtitle_tracks, err, errlen) < 0)

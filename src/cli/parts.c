@@ -32,7 +32,7 @@
 #include "cli/segments.h"
 #include "cli/signals.h"
 #include "io/outfile.h"
-#include "io/pngseq.h"
+#include "io/image.h"
 #include "io/tracks.h"
 #include "io/writer.h"
 
@@ -169,6 +169,13 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
     for (int i = 0; i < 3; i++) {
         if (!want[i].path)
             continue;
+        /* One picture is not cut into segments. */
+        if (!j->opt.png && !j->opt.output_format && rvmi_image_format_of(want[i].path)) {
+            rvmi_cli_error("%s: %s %s is a single image; segments are for videos and PNG "
+                           "sequences (convert one picture with a normal run)",
+                           cmd, want[i].flag, want[i].path);
+            return RVMI_EXIT_USAGE;
+        }
         output *o = &j->outs[j->nouts++];
         o->flag = want[i].flag;
         o->kind = want[i].kind;

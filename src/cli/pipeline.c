@@ -145,6 +145,7 @@ static void *decode_thread(void *arg)
     char err[512];
     pthread_setname_np(pthread_self(), "rvm-decode");
     uint8_t *rgb = NULL; /* a free buffer, kept across audio items */
+    int64_t frames = 0;  /* to be written (not a segment's warm-up frames) */
     while (!atomic_load(r->p->stop) && !atomic_load(&r->failed)) {
         if (!rgb && !(rgb = pool_get(&r->rgbs)))
             break; /* aborted */
@@ -156,6 +157,11 @@ static void *decode_thread(void *arg)
         }
         if (k == RVM_ITEM_END)
             break;
+        if (k == RVM_ITEM_VIDEO && !ri.warmup && r->p->max_frames > 0 &&
+            ++frames > r->p->max_frames) {
+            fail_at(r, RVM_STAGE_FRAME_LIMIT, "the input has more frames than the outputs hold");
+            break;
+        }
         item *it = calloc(1, sizeof(*it));
         if (!it) {
             av_packet_free(&ri.packet);
@@ -334,14 +340,14 @@ static void *encode_thread(void *arg)
             for (int i = 0; i < p->noutputs && ret == 0; i++) {
                 rvmi_pipeline_output *o = &p->outputs[i];
                 const uint8_t *data = it->packed + r->offset[i];
-                ret = o->png ? rvmi_png_writer_take(o->png, data, err, sizeof(err))
+                ret = o->image ? rvmi_image_writer_take(o->image, data, err, sizeof(err))
                              : rvmi_video_writer_take(o->video, data, err, sizeof(err));
             }
             pool_put(&r->packs, it->packed);
             it->packed = NULL;
             for (int i = 0; i < p->noutputs && ret == 0; i++) {
                 rvmi_pipeline_output *o = &p->outputs[i];
-                ret = o->png ? rvmi_png_writer_encode(o->png, err, sizeof(err))
+                ret = o->image ? rvmi_image_writer_encode(o->image, err, sizeof(err))
                              : rvmi_video_writer_encode(o->video, it->pts, it->duration, err,
                                                        sizeof(err));
             }

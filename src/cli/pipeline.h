@@ -12,7 +12,7 @@
 #include "io/background.h"
 #include "io/compose.h"
 #include "io/reader.h"
-#include "io/pngseq.h"
+#include "io/image.h"
 #include "io/writer.h"
 #include "rvm.h"
 
@@ -21,11 +21,11 @@ typedef enum { RVM_OUT_COMPOSITION, RVM_OUT_ALPHA, RVM_OUT_FOREGROUND } rvmi_out
 typedef struct {
     rvmi_out_kind kind;
     rvmi_layout layout;       /* what is written: gray (alpha), RGB, RGBA (transparent) */
-    int depth;               /* 8, or 16 for PNG sequences */
+    int depth;               /* 8, or 16 for PNG sequences and 16-bit images */
     int tracks;              /* carries the input's audio and subtitle tracks
                                 (composition/foreground videos) */
-    rvmi_video_writer *video; /* exactly one of video and png */
-    rvmi_png_writer *png;
+    rvmi_video_writer *video; /* exactly one of video and image */
+    rvmi_image_writer *image; /* a PNG sequence or a single image */
 } rvmi_pipeline_output;
 
 typedef struct {
@@ -43,9 +43,18 @@ typedef struct {
      * and once when it ends: frames written, and the total expected (<= 0: unknown). */
     void (*on_progress)(void *user, int64_t done, int64_t total);
     void *progress_user;
+    /* > 0: the outputs hold at most this many frames (a single image holds one); a frame
+     * more to write fails the run at the stage RVM_STAGE_FRAME_LIMIT. */
+    int64_t max_frames;
     /* Set by a failed run: which stage failed, so that the caller can tell bad input from
      * a failure to write. */
-    enum { RVM_STAGE_NONE, RVM_STAGE_DECODE, RVM_STAGE_NETWORK, RVM_STAGE_ENCODE } failed_stage;
+    enum {
+        RVM_STAGE_NONE,
+        RVM_STAGE_DECODE,
+        RVM_STAGE_NETWORK,
+        RVM_STAGE_ENCODE,
+        RVM_STAGE_FRAME_LIMIT
+    } failed_stage;
     /* Set when the decoder stayed blocked in a read after the run (a silent pipe or
      * device) and was left running: it still uses the reader, which must not be closed. */
     int decoder_left;

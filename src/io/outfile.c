@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define _GNU_SOURCE /* renameat2, getdents64, syncfs */
 #include "io/outfile.h"
-#include "io/pngseq.h"
+#include "io/image.h"
 
 #include <dirent.h>
 #include <errno.h>

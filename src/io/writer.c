@@ -92,7 +92,8 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
     if (!of || (of->flags & AVFMT_NOFILE) || strcmp(of->name, "image2") == 0) {
         snprintf(err, errlen,
                  "%s: cannot tell the video container from the name (use .mp4, .mov, .mkv or "
-                 ".webm, or --output-type png_sequence)",
+                 ".webm for a video, .png or .jpg for a single image, or --output-type "
+                 "png_sequence)",
                  path);
         return -1;
     }

@@ -1,5 +1,5 @@
-/* Output media: encoded videos with the input's audio and subtitle tracks (PNG sequences:
- * io/pngseq.h).
+/* Output media: encoded videos with the input's audio and subtitle tracks (PNG sequences and
+ * single images: io/image.h).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_IO_WRITER_H
 #define RVM_IO_WRITER_H

@@ -75,4 +75,80 @@ raw fgr8 rgb24 fgr8.raw
 "$PIXCMP" round8 pha8.raw pha.raw || fail "8-bit alpha is not rounded to nearest"
 "$PIXCMP" round8 fgr8.raw fgr.raw || fail "8-bit foreground is not rounded to nearest"
 ok "8-bit outputs round to nearest"
+
+# ---- single images: one photo in, one picture per output ----
+# Each equals frame 0000.png of the PNG sequence of the same photo with the same flags:
+# PNG byte for byte, the other lossless formats pixel for pixel once FFmpeg decodes them.
+ffmpeg -nostdin -v error -ss 1 -i "$SAMPLE" -frames:v 1 -vf scale=96:72 -q:v 2 photo.jpg \
+    || fail "cannot make the photo"
+run_ok -i photo.jpg --output-type png_sequence --output-composition seqc --output-alpha seqa \
+    --output-foreground seqf
+run_ok -i photo.jpg --output-composition c.png --output-alpha a.png --output-foreground f.png
+for o in c a f; do
+    cmp -s $o.png seq$o/0000.png || fail "$o.png differs from the PNG sequence's 0000.png"
+done
+[ "$(stream_field c.png v:0 pix_fmt)" = rgba ] || fail "c.png is not a transparent RGBA PNG"
+ok "photo.jpg to c.png, a.png, f.png: the PNG sequence's frames, byte for byte"
+same_pixels() { # IMAGE FRAME PIX_FMT
+    rm -f img.raw frame.raw
+    raw "$1" "$3" img.raw
+    raw "$2" "$3" frame.raw
+    cmp -s img.raw frame.raw || fail "$1 differs from $2 ($3)"
+}
+run_ok -i photo.jpg --output-composition c.tif --output-alpha a.pgm --output-foreground f.ppm
+run_ok -i photo.jpg --output-composition c.qoi --output-alpha a.bmp --output-foreground f.tga
+for e in tif qoi; do same_pixels c.$e seqc/0000.png rgba; done
+for e in pgm bmp; do same_pixels a.$e seqa/0000.png rgb24; done
+for e in ppm tga; do same_pixels f.$e seqf/0000.png rgb24; done
+ok "TIFF, QOI, PGM, BMP, PPM and TGA images: the PNG sequence's pixels"
+run_ok -i photo.jpg --output-type png_sequence --output-depth 16 --output-composition seq16c \
+    --output-alpha seq16a
+run_ok -i photo.jpg --output-depth 16 --output-composition c16.png --output-alpha a16.tif
+cmp -s c16.png seq16c/0000.png || fail "16-bit c16.png differs from the PNG sequence's"
+same_pixels a16.tif seq16a/0000.png gray16le
+ok "16-bit PNG and TIFF images"
+# Lossy formats: close to the same pixels; a JPEG composition is over the background.
+run_ok -i photo.jpg --output-type png_sequence --output-composition seqg --background 10,200,30
+run_ok -i photo.jpg --output-composition c.jpg --output-alpha a.webp --output-foreground f.jpg \
+    --background 10,200,30
+rm -f img.raw frame.raw && raw c.jpg rgb24 img.raw && raw seqg/0000.png rgb24 frame.raw
+"$PIXCMP" near8 img.raw frame.raw 2 48 || fail "c.jpg is far from the composition"
+rm -f img.raw frame.raw && raw f.jpg rgb24 img.raw && raw seqf/0000.png rgb24 frame.raw
+"$PIXCMP" near8 img.raw frame.raw 2 48 || fail "f.jpg is far from the foreground"
+rm -f img.raw frame.raw && raw a.webp gray img.raw && raw seqa/0000.png gray frame.raw
+"$PIXCMP" near8 img.raw frame.raw 2 64 || fail "a.webp is far from the matte"
+[ "$(stream_field c.jpg v:0 codec_name)" = mjpeg ] || fail "c.jpg is not a JPEG"
+ok "JPEG and WebP images near the PNG sequence's pixels"
+
+# Refused in one line, leaving nothing: more than one frame, a transparent JPEG, colour in a
+# grey-only format, 16 bits where the format has 8.
+refused() { # WHAT CODE PATTERN
+    [ $RC -eq $2 ] || fail "$1: exit $RC, want $2 ($(cat err.txt))"
+    [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "^rvm: .*$3" err.txt || fail "$1: message '$(cat err.txt)'"
+    [ -z "$(ls -A | grep -e '^x\.' -e '^\.x\.')" ] || fail "$1: left $(ls -A | grep x\.)"
+    ok "$1: $(cat err.txt)"
+}
+run $in --output-alpha x.png
+refused "a video to an image" 2 "single image and .* has more than one frame.*png_sequence"
+run -i pha8 --output-alpha x.png
+refused "an image folder to an image" 2 "single image and pha8 has more than one frame"
+run -i photo.jpg --background none --output-composition x.jpg
+refused "a transparent JPEG" 2 "cannot be transparent"
+run -i photo.jpg --output-foreground x.pgm
+refused "colour in a .pgm" 2 "grey only"
+run -i photo.jpg --output-depth 16 --output-alpha x.jpg
+refused "16-bit JPEG" 2 "output-depth 16 applies to"
+# One frame of a video, picked by time.
+run_ok $in --start 0.2 --duration 0.001 --output-alpha one.png
+[ "$(stream_field one.png v:0 width)" = 96 ] || fail "one frame of a video: no 96-pixel-wide PNG"
+# Safe like every output: an existing image needs -y, an input is never written over.
+cp a.png keep.png
+run -i photo.jpg --output-alpha keep.png --output-foreground x.png
+refused "an existing image without -y" 1 "exists (use -y"
+run -i keep.png --output-alpha keep.png -y
+refused "the input as the output" 1 "is the input"
+cmp -s keep.png a.png || fail "keep.png was changed"
+run_ok -i photo.jpg --output-alpha keep.png -y --background 10,200,30
+cmp -s keep.png a.png || fail "-y did not write the same matte again"
+ok "one frame of a video by --start/--duration; an existing image needs -y; the input is kept"
 done_all
