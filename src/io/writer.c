@@ -729,10 +729,16 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
                      rvmi_avlog_verbose() ? "info" : "none",
                      cfg->preset ? "" : ":rc-lookahead=3:bframes=0");
             av_opt_set(e->priv_data, "x265-params", params, 0);
-        } else if (cfg->part) {
-            /* Headers (SPS/PPS) that do not depend on the frames: parts join without
-             * re-encoding. */
-            av_opt_set(e->priv_data, "x264-params", "stitchable=1", 0);
+        } else {
+            /* force-cfr: x264 otherwise holds one more input picture (to learn each frame's
+             * duration from the next one's timestamp) for rate control alone: 6 MB at 1080p
+             * and 22 MB at 4K per output. Frames keep their own timestamps either way; the
+             * rate control then counts frames at the nominal rate (identical output for a
+             * constant-rate input; a variable-rate one's bits are spread per frame, not per
+             * second). Parts: headers (SPS/PPS) that do not depend on the frames, so parts
+             * join without re-encoding. */
+            av_opt_set(e->priv_data, "x264-params",
+                       cfg->part ? "force-cfr=1:stitchable=1" : "force-cfr=1", 0);
         }
         if (cfg->codec == RVM_CODEC_H264 && !cfg->preset) {
             /* A matte gains nothing from look-ahead: without it (which also turns off
