@@ -271,13 +271,30 @@ static double run_blend(const rvmi_kernels *fast, rvm_pixel_type type, rvm_fgr_l
 
 /* ---- int8 ---- */
 
+/* The weight scale int8.h describes, computed here independently of the packing: the
+ * coarsest step amax / K, K <= RVM_Q8_WMAX, that every weight is a multiple of (within
+ * RVM_Q8_GRID_TOLERANCE steps), else amax / RVM_Q8_WMAX. */
+static float weight_scale(const float *w, int n)
+{
+    float amax = 0.f;
+    for (int k = 0; k < n; k++)
+        amax = fmaxf(amax, fabsf(w[k]));
+    if (amax == 0.f)
+        return 1.f;
+    for (int k = 1; k <= RVM_Q8_WMAX; k++) {
+        float step = amax / (float)k;
+        int on_grid = 1;
+        for (int i = 0; i < n && on_grid; i++)
+            on_grid = fabs((double)(w[i] / step) - nearbyint((double)(w[i] / step))) <= RVM_Q8_GRID_TOLERANCE;
+        if (on_grid)
+            return step;
+    }
+    return amax / RVM_Q8_WMAX;
+}
+
 static float dequant_weight(const float *oi, int cin, int o, int i, float *scale_out)
 {
-    /* the quantisation int8.h describes, computed here independently of the packing */
-    float amax = 0.f;
-    for (int k = 0; k < cin; k++)
-        amax = fmaxf(amax, fabsf(oi[(size_t)o * cin + k]));
-    float scale = amax > 0.f ? amax / RVM_Q8_WMAX : 1.f;
+    float scale = weight_scale(oi + (size_t)o * cin, cin);
     double q = nearbyint(oi[(size_t)o * cin + i] / scale);
     q = q > RVM_Q8_WMAX ? RVM_Q8_WMAX : q < -RVM_Q8_WMAX ? -RVM_Q8_WMAX : q;
     *scale_out = scale;
@@ -287,18 +304,21 @@ static float dequant_weight(const float *oi, int cin, int o, int i, float *scale
 /* A random int8 1x1 convolution: `fast` against the reference (the same integers, so only
  * the float epilogue's rounding may differ), and the reference against the dequantised
  * product computed in double (that checks packing, zero point and scales). extreme: every
- * weight at +-64 and every input at 255, the case that would saturate AVX2's int16 pairs if
- * the weight range were wider. Returns the larger error in units of 1e-6 relative. */
+ * weight at +-RVM_Q8_WMAX and every input at 255, the case that saturates AVX2's int16 pairs
+ * of products unless the weights are split (int8.c). Returns the larger error in units of 1e-6 relative. */
 static double run_q8_case(const rvmi_kernels_q8 *fast, int extreme, char *desc, size_t desclen)
 {
     int cin = rand_int(1, 200), cout = rand_int(1, 70), pixels = rand_int(1, 80);
     int extra = rand_int(0, 3), use_res = rand_int(0, 1);
     rvmi_act act = (rvmi_act)rand_int(0, 5);
-    snprintf(desc, desclen, "cin%d cout%d pixels%d act%d res%d%s", cin, cout, pixels, act, use_res,
-             extreme ? " extreme" : "");
     float *oi = malloc(sizeof(float) * cout * cin);
+    int grid = !extreme && rand_int(0, 2) == 0; /* weights already on an 8-bit grid */
+    snprintf(desc, desclen, "cin%d cout%d pixels%d act%d res%d%s", cin, cout, pixels, act, use_res,
+             extreme ? " extreme" : grid ? " grid" : "");
     for (int i = 0; i < cout * cin; i++)
-        oi[i] = extreme ? (rand_int(0, 1) ? 1.f : -1.f) : rand_float() * (1 + i % 7);
+        oi[i] = extreme ? (rand_int(0, 1) ? 1.f : -1.f)
+              : grid    ? (float)rand_int(-127, 127) * 0.0123f * (1 + (i / cin) % 5)
+                        : rand_float() * (1 + i % 7);
     int cpad = (cout + 15) / 16 * 16;
     float *bias = calloc(cpad, sizeof(float));
     fill(bias, cout);
@@ -398,8 +418,51 @@ static int run_q8_quantize(const rvmi_kernels_q8 *k)
     return bad;
 }
 
+/* Weight quantisation: weights on a grid of at most RVM_Q8_WMAX steps each side (as the
+ * official 8-bit release, BatchNorm scale folded in by a float multiplication) come back
+ * exactly; other weights within half a step of amax / RVM_Q8_WMAX. Returns the count of
+ * wrong rows. */
+static int run_q8_weights(void)
+{
+    int bad = 0;
+    for (int c = 0; c < 200; c++) {
+        int cin = rand_int(2, 300), grid = c % 2 == 0, span = rand_int(1, RVM_Q8_WMAX);
+        float step = 1e-3f * (float)rand_int(1, 1000), bn = 0.5f + rand_float();
+        float *w = malloc(sizeof(float) * cin);
+        for (int i = 0; i < cin; i++)
+            w[i] = grid ? (float)rand_int(-span, span) * step * bn : rand_float() * step * 100.f;
+        if (grid)
+            w[rand_int(0, cin - 1)] = step * bn * (float)(rand_int(0, 1) ? span : -span);
+        rvmi_conv_q8 cv = {.cin = cin, .cout = 1};
+        if (rvmi_q8_pack(&cv, w)) {
+            free(w);
+            return bad + 1;
+        }
+        float amax = 0.f;
+        for (int i = 0; i < cin; i++)
+            amax = fmaxf(amax, fabsf(w[i]));
+        double worst = 0; /* in units of amax / RVM_Q8_WMAX */
+        for (int i = 0; i < cin; i++) {
+            int8_t q = cv.weight[((size_t)(i / 4)) * RVM_COUT_BLOCK * 4 + i % 4];
+            worst = fmax(worst, fabs((double)q * cv.wscale[0] - w[i]) / (amax / RVM_Q8_WMAX));
+        }
+        /* exact: float rounding of the grid's multiplications only */
+        if (grid ? worst > 1e-4 : worst > 0.5 + 1e-4) {
+            printf("FAIL int8 weights: %s row of %d, span %d: error %.3g steps\n", grid ? "grid" : "random",
+                   cin, span, worst);
+            bad++;
+        }
+        rvmi_q8_release(&cv);
+        free(w);
+    }
+    return bad;
+}
+
 static void test_int8(void)
 {
+    int wbad = run_q8_weights();
+    printf("%s int8 weight quantisation: 200 rows (grid rows exact), %d wrong\n", wbad ? "FAIL" : "ok", wbad);
+    wbad ? failed++ : passed++;
     const char *sets[] = {"reference", "avx2", "avxvnni", "avx512vnni"};
     for (int s = 0; s < 4; s++) {
         const rvmi_kernels_q8 *k = rvmi_kernels_q8_by_name(sets[s]);

@@ -1,6 +1,6 @@
 /* int8 1x1 convolutions, compiled once per instruction set (RVM_Q8_ISA set by the build):
  * avx512vnni (vpdpbusd on 16 int32 lanes), avxvnni (vpdpbusd on 8 lanes, the VEX form) and
- * avx2 (vpmaddubsw + vpmaddwd + vpaddd, exact for weights within [-64, 64]: see int8.h).
+ * avx2 (vpmaddubsw + vpmaddwd + vpaddd on the weights split in halves: see below).
  *
  * A register tile holds MR output pixels by NB blocks of 16 output channels; for each group of
  * 4 input channels a pixel's 4 activation bytes are broadcast and multiplied into the block's
@@ -59,9 +59,23 @@ typedef __m256 vf;
 #undef MR
 #define MR 6
 #else
-/* u8 x s8 pairs summed to int16 (no saturation with |w| <= 64), pairs of those to int32 */
-#define VDOT(acc, a, w)                                                                         \
-    _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), _mm256_set1_epi16(1)))
+/* AVX2 has no exact u8 x s8 dot product for the whole weight range: vpmaddubsw sums pairs of
+ * products to int16 with saturation, exact only for |w| <= 64. So each weight w (|w| <= 127)
+ * is split into floor(w / 2) and the rest, both within [-64, 64], and both halves go through
+ * vpmaddubsw + vpmaddwd into int32: the same integers as the VNNI sets, at half their rate
+ * (this set is for measuring and testing on CPUs without VNNI, which int8 is not offered on). */
+#define SPLIT_WEIGHTS 1
+static inline __m256i half_floor_epi8(__m256i w)
+{
+    /* arithmetic shift right by 1 of each byte: a 16-bit logical shift, the bit that came
+     * from the neighbouring byte masked off, then the sign bit extended */
+    __m256i t = _mm256_and_si256(_mm256_srli_epi16(w, 1), _mm256_set1_epi8(0x7f));
+    return _mm256_sub_epi8(_mm256_xor_si256(t, _mm256_set1_epi8(0x40)), _mm256_set1_epi8(0x40));
+}
+#define VDOT2(acc, a, w1, w2)                                                                   \
+    _mm256_add_epi32(_mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w1),        \
+                                                              _mm256_set1_epi16(1))),            \
+                     _mm256_madd_epi16(_mm256_maddubs_epi16(a, w2), _mm256_set1_epi16(1)))
 #define SET_NAME "avx2"
 #define SET_SYMBOL rvmi_kernels_q8_avx2
 #endif
@@ -126,12 +140,24 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
 #pragma GCC unroll 8
             for (int v = 0; v < VPB; v++)
                 wv[b * VPB + v] = VLOADI(w + b * wblock + (size_t)g * RVM_COUT_BLOCK * 4 + v * VL * 4);
+#ifdef SPLIT_WEIGHTS
+        vi wh[NB * VPB];
+#pragma GCC unroll 8
+        for (int j = 0; j < nb * VPB; j++) {
+            wh[j] = half_floor_epi8(wv[j]);
+            wv[j] = _mm256_sub_epi8(wv[j], wh[j]);
+        }
+#endif
 #pragma GCC unroll 32
         for (int m = 0; m < mr; m++) {
             vi a = VSET1I(load4(x + m * ld + 4 * g));
 #pragma GCC unroll 8
             for (int j = 0; j < nb * VPB; j++)
+#ifdef SPLIT_WEIGHTS
+                acc[m][j] = VDOT2(acc[m][j], a, wh[j], wv[j]);
+#else
                 acc[m][j] = VDOT(acc[m][j], a, wv[j]);
+#endif
         }
     }
 }

@@ -2,10 +2,13 @@
  * tensor) times signed weights (one scale per output channel), summed exactly in int32, then
  * scaled back to float with the bias, residual and activation of the float convolution.
  *
- * Weights are kept within [-64, 64] (129 levels, about 7 bits): then a pair of products
- * u8 * s8 never leaves int16, so AVX2's vpmaddubsw sums without saturating and every
+ * Weights are within [-127, 127] (8 bits, symmetric). The VNNI sets' vpdpbusd sums four
+ * u8 * s8 products into int32 exactly; AVX2's vpmaddubsw would saturate a pair of products in
+ * int16, so the AVX2 set splits each weight into two halves within [-64, 64] (int8.c). Every
  * instruction set (scalar reference, AVX2, AVX-VNNI, AVX512-VNNI) computes the same integers.
  * The float epilogue may differ in its last bits (fused multiply-adds).
+ * (7-bit weights, [-64, 64], were used before: on the int8 tests' 1080p clip they added as
+ * much error as the per-tensor activations and more; docs/INT8.md.)
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #ifndef RVM_KERNELS_INT8_H
 #define RVM_KERNELS_INT8_H
@@ -16,7 +19,7 @@
 #include "kernels/kernels.h"
 
 /* The weight range: |q| <= RVM_Q8_WMAX. */
-#define RVM_Q8_WMAX 64
+#define RVM_Q8_WMAX 127
 
 /* A 1x1 convolution in int8. Weights are packed as [ceil(cout/16)][kpad/4][16][4]: for each
  * block of 16 output channels and each group of 4 input channels, the 4 weights of output 0,
@@ -56,6 +59,7 @@ typedef struct {
     void (*minmax)(const float *x, int n, float *lo, float *hi);
 } rvmi_kernels_q8;
 
+
 extern const rvmi_kernels_q8 rvmi_kernels_q8_reference;
 extern const rvmi_kernels_q8 rvmi_kernels_q8_avx2;
 extern const rvmi_kernels_q8 rvmi_kernels_q8_avxvnni;
@@ -67,8 +71,18 @@ const rvmi_kernels_q8 *rvmi_kernels_q8_by_name(const char *name);
  * where it has the dot-product instructions. */
 const rvmi_kernels_q8 *rvmi_kernels_q8_select(void);
 
-/* Quantises OIHW 1x1 float weights (cout x cin) into cv (weight, wscale, wsum); cv->cin,
- * cout, act and bias are the caller's. Returns 0, or -1 on no memory. */
+/* The scale of one output channel's n weights: symmetric, |q| <= RVM_Q8_WMAX. Weights that
+ * are already on a grid of at most that many steps each side of 0 keep it, so they are
+ * quantised exactly: the official MobileNetV3 release is stored as 8-bit weights (TF.js,
+ * per tensor, zero exact), and with its BatchNorm scale folded in, 99% of the output channels
+ * of its 1x1 convolutions span at most 127 of its steps each side. Others: the largest weight
+ * maps to RVM_Q8_WMAX. */
+#define RVM_Q8_GRID_TOLERANCE 1e-3f /* in steps */
+float rvmi_q8_weight_scale(const float *w, int n);
+
+/* Quantises OIHW 1x1 float weights (cout x cin) into cv (weight, wscale, wsum), each output
+ * channel with rvmi_q8_weight_scale; cv->cin, cout, act and bias are the caller's. Returns 0,
+ * or -1 on no memory. */
 int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi);
 void rvmi_q8_release(rvmi_conv_q8 *cv);
 

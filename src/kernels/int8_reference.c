@@ -9,6 +9,27 @@
 
 static int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
+float rvmi_q8_weight_scale(const float *w, int n)
+{
+    float amax = 0.f;
+    for (int i = 0; i < n; i++)
+        amax = fmaxf(amax, fabsf(w[i]));
+    if (!(amax > 0.f) || !isfinite(amax))
+        return 1.f;
+    /* the coarsest step amax / K (K <= RVM_Q8_WMAX) that every weight is an integer multiple
+     * of, within float rounding (the weights went through a few float multiplications, e.g.
+     * a folded BatchNorm): most candidates fail at the first weights */
+    for (int k = 1; k <= RVM_Q8_WMAX; k++) {
+        float step = amax / (float)k;
+        int i = 0;
+        while (i < n && fabsf(w[i] / step - rintf(w[i] / step)) <= RVM_Q8_GRID_TOLERANCE)
+            i++;
+        if (i == n)
+            return step;
+    }
+    return amax / RVM_Q8_WMAX;
+}
+
 int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi)
 {
     const int cpad = round_up(cv->cout, RVM_COUT_BLOCK);
@@ -27,11 +48,7 @@ int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi)
         cv->wsum[o] = 0;
         if (o >= cv->cout)
             continue;
-        /* symmetric, per output channel: the largest weight maps to RVM_Q8_WMAX */
-        float amax = 0.f;
-        for (int i = 0; i < cv->cin; i++)
-            amax = fmaxf(amax, fabsf(oi[(size_t)o * cv->cin + i]));
-        float scale = amax > 0.f ? amax / RVM_Q8_WMAX : 1.f;
+        float scale = rvmi_q8_weight_scale(oi + (size_t)o * cv->cin, cv->cin);
         cv->wscale[o] = scale;
         for (int i = 0; i < cv->cin; i++) {
             long q = lrintf(oi[(size_t)o * cv->cin + i] / scale);

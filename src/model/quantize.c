@@ -1,7 +1,8 @@
 /* The int8 mode of a stream (rvm_stream_set_precision): mixed precision, where the 1x1
  * convolutions chosen below run in int8 and everything else stays in float.
  *
- * Weights: symmetric, one scale per output channel, within [-64, 64] (int8.h says why).
+ * Weights: symmetric, one scale per output channel, within [-127, 127], exact where they are
+ * already on such a grid (int8.h).
  * Activations: one scale and zero point per tensor, from the tensor's own minimum and maximum
  * at every call ("dynamic"): it needs no calibration data, follows each video's contrast and
  * costs one read of the input. Calibrated ranges (RVM_Q8_CALIBRATED) measured worse at their
