@@ -17,7 +17,9 @@
  *
  * usage: test_int8 CHECKPOINT (--golden CASE_DIR | --clip FILE...) [--frames N] [--ratio R]
  *                  [--threads N] [--int8-isa NAME] [--table] [--set-fp32 L,L...]
- *                  [--set-int8 L,L...] [--calibrate N] [--skip N] [--control ISA] [--every-frame]
+ *                  [--set-int8 L,L...] [--set-fine L,L...] [--set-coarse L,L...] [--calibrate N]
+ *                  [--skip N] [--control ISA] [--every-frame]
+ * --set-fine / --set-coarse: 16-bit / 8-bit activations for those layers (of the int8 ones).
  * --frames N: at most N frames; with clips, exactly N (fewer fails). --skip N: start N
  * frames into the frames, with fresh recurrent states. --every-frame: print every frame's
  * figures, not only those beyond the limits. --control ISA: no int8; fp32 against fp32 with
@@ -429,7 +431,8 @@ int main(int argc, char **argv)
             control = argv[++i];
         else if (!strcmp(argv[i], "--calibrate") && i + 1 < argc)
             calibrate = atoi(argv[++i]);
-        else if ((!strcmp(argv[i], "--set-fp32") || !strcmp(argv[i], "--set-int8")) && i + 1 < argc)
+        else if ((!strcmp(argv[i], "--set-fp32") || !strcmp(argv[i], "--set-int8") ||
+                  !strcmp(argv[i], "--set-fine") || !strcmp(argv[i], "--set-coarse")) && i + 1 < argc)
             i++; /* applied once the int8 state exists */
         else {
             fprintf(stderr, "test_int8: unknown option %s\n", argv[i]);
@@ -508,15 +511,16 @@ int main(int argc, char **argv)
     }
     /* measurements: --set-fp32 / --set-int8 NAME[,NAME...] change the mix */
     for (int i = 2; i + 1 < argc; i++) {
-        int on = !strcmp(argv[i], "--set-int8");
-        if (!on && strcmp(argv[i], "--set-fp32"))
+        int on = !strcmp(argv[i], "--set-int8") || !strcmp(argv[i], "--set-fine");
+        int fine = !strcmp(argv[i], "--set-fine") || !strcmp(argv[i], "--set-coarse");
+        if (!on && !fine && strcmp(argv[i], "--set-fp32"))
             continue;
         for (int l = 0; l < rvmi_q8_layers(q->q8); l++) {
             const char *name = rvmi_q8_layer_name(q->q8, l), *p = argv[i + 1];
             size_t len = strlen(name);
             for (; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
                 if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
-                    rvmi_q8_layer_enable(q->q8, l, on);
+                    fine ? rvmi_q8_layer_fine(q->q8, l, on) : rvmi_q8_layer_enable(q->q8, l, on);
         }
     }
     printf("%s: %dx%d, ratio %g, int8 kernels %s, %d threads\n", golden ? golden : clips[0],

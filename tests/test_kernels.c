@@ -413,6 +413,28 @@ static int run_q8_quantize(const rvmi_kernels_q8 *k)
         for (int i = n; i < pad; i++)
             bad += q[i] != 0;
         bad += q[pad] != 0xAB;
+        /* the second byte of a 16-bit activation: the rest after q, at scale / 254 */
+        uint8_t *r = malloc(pad + 1);
+        float fine = scale / RVM_Q8_FINE_STEPS;
+        memset(r, 0xAB, pad + 1);
+        k->quantize_rest(x, q, n, scale, zero, 1.f / fine, r, pad);
+        for (int i = 0; i < n; i++) {
+            double rest = (double)x[i] - (double)scale * ((int)q[i] - zero);
+            double v = rest / fine + RVM_Q8_FINE_ZERO;
+            double want = v < 0 ? 0 : v > 255 ? 255 : floor(v + 0.5);
+            double tie = fabs(v - floor(v) - 0.5);
+            if (r[i] != want && !(tie < 1e-3 && fabs(r[i] - want) <= 1))
+                bad++;
+            /* within the range, the two bytes give x to half a fine step */
+            if (x[i] >= lo && x[i] <= hi &&
+                fabs((double)scale * ((int)q[i] - zero) + (double)fine * (r[i] - RVM_Q8_FINE_ZERO) - x[i]) >
+                    0.5 * fine + 1e-5 * fabs(x[i]) + 1e-6)
+                bad++;
+        }
+        for (int i = n; i < pad; i++)
+            bad += r[i] != 0;
+        bad += r[pad] != 0xAB;
+        free(r);
         free(x), free(q);
     }
     return bad;
@@ -472,7 +494,7 @@ static void test_int8(void)
             continue;
         }
         int bad = run_q8_quantize(k);
-        printf("%s int8 %s quantisation: 50 random tensors, %d wrong values or ranges\n",
+        printf("%s int8 %s quantisation (8-bit and the second byte of 16-bit): 50 random tensors, %d wrong values or ranges\n",
                bad ? "FAIL" : "ok", sets[s], bad);
         bad ? failed++ : passed++;
         int nbad = 0;

@@ -238,6 +238,19 @@ static void quantize(const float *x, int n, float inv_scale, int zero, uint8_t *
         dst[i] = 0;
 }
 
+static void quantize_rest(const float *x, const uint8_t *q, int n, float scale, int zero,
+                          float inv_fine, uint8_t *dst, int pad)
+{
+    for (int i = 0; i < n; i++) {
+        float r = x[i] - scale * (float)((int)q[i] - zero);
+        float v = r * inv_fine + (float)RVM_Q8_FINE_ZERO;
+        v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
+        dst[i] = (uint8_t)(int)(v + 0.5f);
+    }
+    for (int i = n; i < pad; i++)
+        dst[i] = 0;
+}
+
 static void minmax(const float *x, int n, float *lo, float *hi)
 {
     float a = *lo, b = *hi;
@@ -248,4 +261,4 @@ static void minmax(const float *x, int n, float *lo, float *hi)
     *lo = a, *hi = b;
 }
 
-const rvmi_kernels_q8 SET_SYMBOL = {SET_NAME, conv_1x1, quantize, minmax};
+const rvmi_kernels_q8 SET_SYMBOL = {SET_NAME, conv_1x1, quantize, minmax, quantize_rest};

@@ -57,8 +57,19 @@ typedef struct {
     void (*quantize)(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad);
     /* Widens [*lo, *hi] to hold n floats. */
     void (*minmax)(const float *x, int n, float *lo, float *hi);
+    /* The second byte of a 16-bit activation: what quantize left of x, at a finer step.
+     * With q = quantize(x, 1 / scale, zero), r = x - scale * (q - zero):
+     * dst = clamp(round(r * inv_fine) + RVM_Q8_FINE_ZERO, 0, 255); dst[n..pad) = 0. Sets may
+     * differ by one level within rounding error of a boundary, as quantize. */
+    void (*quantize_rest)(const float *x, const uint8_t *q, int n, float scale, int zero,
+                          float inv_fine, uint8_t *dst, int pad);
 } rvmi_kernels_q8;
 
+/* 16-bit activations as two int8 convolutions: x = scale * (q - zero) + fine * (r - 128) with
+ * fine = scale / RVM_Q8_FINE_STEPS: the rest after the first byte is within half a step, so
+ * the second byte spans it with 254 levels (quantize.c). */
+#define RVM_Q8_FINE_ZERO 128
+#define RVM_Q8_FINE_STEPS 254.f
 
 extern const rvmi_kernels_q8 rvmi_kernels_q8_reference;
 extern const rvmi_kernels_q8 rvmi_kernels_q8_avx2;

@@ -95,6 +95,19 @@ static void ref_quantize(const float *x, int n, float inv_scale, int zero, uint8
         dst[i] = 0;
 }
 
+static void ref_quantize_rest(const float *x, const uint8_t *q, int n, float scale, int zero,
+                              float inv_fine, uint8_t *dst, int pad)
+{
+    for (int i = 0; i < n; i++) {
+        float r = x[i] - scale * (float)((int)q[i] - zero);
+        float v = r * inv_fine + (float)RVM_Q8_FINE_ZERO;
+        v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
+        dst[i] = (uint8_t)lrintf(v);
+    }
+    for (int i = n; i < pad; i++)
+        dst[i] = 0;
+}
+
 static void ref_minmax(const float *x, int n, float *lo, float *hi)
 {
     for (int i = 0; i < n; i++) {
@@ -125,7 +138,7 @@ static void ref_conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const r
 }
 
 const rvmi_kernels_q8 rvmi_kernels_q8_reference = {"reference", ref_conv_1x1, ref_quantize,
-                                                   ref_minmax};
+                                                   ref_minmax, ref_quantize_rest};
 
 static int cpu_has(const char *isa)
 {

@@ -23,6 +23,7 @@ typedef struct {
     const rvmi_conv *fp;
     rvmi_conv_q8 q;
     int enabled;
+    int fine; /* 16-bit activations: two int8 convolutions, the second on the rest */
     float cal_lo, cal_hi; /* recorded input range (RVM_Q8_CALIBRATING) */
     int calibrated;
     double ms[2];  /* fp32, int8 */
@@ -42,19 +43,20 @@ struct rvmi_q8_state {
     int n, threads;
     q8_layer *layers;
     uint8_t *slices; /* per thread */
-    float *lo, *hi;  /* per thread */
+    uint8_t *fine_slices; /* per thread: the second bytes of 16-bit activations */
+    float *partial;       /* per thread: the first convolution of a 16-bit layer's slice */
+    size_t partial_floats;
+    float *zeros;         /* a bias of zeros for that first convolution */
+    float *lo, *hi;       /* per thread */
 };
 
 /* The default mix (measured: docs/INT8.md). Int8 where it adds little error and saves time:
  * the expansions of MobileNetV3's blocks 6 to 14 (1/16 of the input's size, 200 to 960 output
  * channels, ReLU or hardswish after them); ResNet50 from layer3 on (random weights only: no
- * official ones to judge by here). It keeps every golden input within the quality rule (per
- * frame, mean error <= 1e-3 and 99.9% of alpha and foreground within 2e-2 of fp32) but not
- * every frame of a 300-frame real clip at 1080p, ratio 0.25: 11 of 300 frames put 0.1-0.3% of
- * alpha beyond 2e-2 (soft moving edges shifted by a fraction of a pixel). No mix measured does
- * better there: the last convolution alone fails 10 of the 300 frames, the expansion of block
- * 12 alone 12, and on the clip's hardest stretch 28 of the 32 layers fail each on their own;
- * so the mix that saves the most for that quality stays. Stay in float: blocks 0-5 (each adds
+ * official ones to judge by here). With 16-bit activations (default_fine) it keeps every
+ * golden input and all 300 frames of a real clip at 1080p, ratio 0.25 within the quality rule
+ * (per frame, mean error <= 1e-3 and 99.9% of alpha and foreground within 2e-2 of fp32); with
+ * 7-bit weights and 8-bit activations it failed 11 of those frames. Stay in float: blocks 0-5 (each adds
  * more error than all later layers together, and with 16-72 channels int8 is slower), the
  * projections, the last convolution, the LR-ASPP and project_mat (larger errors alone, see
  * the table). The squeeze-excitation and LR-ASPP gate convolutions see one pixel and are not
@@ -67,6 +69,22 @@ static int default_int8(const rvm_variant variant, const char *name)
         return end > 0 && !name[end] && block >= 6;
     }
     return sscanf(name, "r50.%d.", &block) == 1 && block >= 7;
+}
+
+/* Pixels of int8 input quantised at once for a layer with kpad input bytes per pixel. */
+static size_t slice_pixels(size_t kpad)
+{
+    size_t slice = SLICE_BYTES / kpad / SLICE_ALIGN * SLICE_ALIGN;
+    return slice < SLICE_ALIGN ? SLICE_ALIGN : slice;
+}
+
+/* The int8 layers that take 16-bit activations by default: all of the default mix's. With
+ * 8-bit activations per tensor it failed 11 of the 300 clip frames (99.9%-within-2e-2 part);
+ * with 16-bit ones none (worst frame 0.0026% of alpha beyond 2e-2, largest difference 0.023).
+ * Measured: docs/INT8.md. */
+static int default_fine(const rvm_variant variant, const char *name)
+{
+    return default_int8(variant, name);
 }
 
 static int add_layer(rvmi_q8_state *q, const struct rvm_model *m, const rvmi_conv *cv,
@@ -95,6 +113,9 @@ static int add_layer(rvmi_q8_state *q, const struct rvm_model *m, const rvmi_con
     if (st)
         return -1;
     l->enabled = default_int8(m->variant, l->name);
+    l->fine = default_fine(m->variant, l->name);
+    size_t partial = slice_pixels((size_t)l->q.kpad) * (size_t)(l->q.cout + RVM_COUT_BLOCK);
+    q->partial_floats = partial > q->partial_floats ? partial : q->partial_floats;
     q->n++;
     return 0;
 }
@@ -136,6 +157,12 @@ rvmi_q8_state *rvmi_q8_create(const struct rvm_model *m, const rvmi_kernels_q8 *
         st = add_layer(q, m, &m->project_mat, "project_mat%.0d", 0);
     if (!st)
         st = add_layer(q, m, &m->project_seg, "project_seg%.0d", 0);
+    if (!st) {
+        q->fine_slices = aligned_alloc(64, (size_t)threads * SLICE_MAX_BYTES);
+        q->partial = malloc((size_t)threads * q->partial_floats * sizeof(float));
+        q->zeros = calloc(RVM_MAX_CIN + RVM_COUT_BLOCK, sizeof(float));
+        st = !q->fine_slices || !q->partial || !q->zeros ? -1 : 0;
+    }
     if (st) {
         rvmi_q8_free(q);
         return NULL;
@@ -151,6 +178,9 @@ void rvmi_q8_free(rvmi_q8_state *q)
         rvmi_q8_release(&q->layers[i].q);
     free(q->layers);
     free(q->slices);
+    free(q->fine_slices);
+    free(q->partial);
+    free(q->zeros);
     free(q->lo);
     free(q->hi);
     free(q);
@@ -175,6 +205,7 @@ typedef struct {
     size_t pixels, per_task;
     float inv_scale;
     rvmi_qtensor qt;
+    float fine_scale; /* 16-bit layers: the second byte's step */
 } q8_job;
 
 static void task_range(const q8_job *j, int task, size_t *p0, size_t *p1)
@@ -216,43 +247,73 @@ static void conv_task(void *ctx, int task, int thread)
 {
     q8_job *j = ctx;
     const rvmi_conv_q8 *cv = &j->l->q;
+    const rvmi_kernels_q8 *k = j->q->k;
     const size_t kpad = (size_t)cv->kpad;
+    const int fine = j->l->fine;
     size_t p0, p1;
     task_range(j, task, &p0, &p1);
-    size_t slice = SLICE_BYTES / kpad / SLICE_ALIGN * SLICE_ALIGN;
-    if (slice < SLICE_ALIGN)
-        slice = SLICE_ALIGN;
+    size_t slice = slice_pixels(kpad);
     uint8_t *buf = j->q->slices + (size_t)thread * SLICE_MAX_BYTES;
+    uint8_t *rest = j->q->fine_slices + (size_t)thread * SLICE_MAX_BYTES;
+    const float inv_fine = 1.f / j->fine_scale;
     for (size_t s0 = p0; s0 < p1; s0 += slice) {
         size_t s1 = s0 + slice < p1 ? s0 + slice : p1;
         const rvmi_view *v0 = &j->in->v[0];
         if (j->in->n == 1 && v0->stride == v0->c && (size_t)v0->c == kpad) {
             /* one dense tensor: one run of floats */
-            j->q->k->quantize(v0->data + s0 * kpad, (int)((s1 - s0) * kpad), j->inv_scale,
-                             j->qt.zero, buf, (int)((s1 - s0) * kpad));
+            const float *x = v0->data + s0 * kpad;
+            int n = (int)((s1 - s0) * kpad);
+            k->quantize(x, n, j->inv_scale, j->qt.zero, buf, n);
+            if (fine)
+                k->quantize_rest(x, buf, n, j->qt.scale, j->qt.zero, inv_fine, rest, n);
         } else {
             for (size_t p = s0; p < s1; p++) {
-                uint8_t *dst = buf + (p - s0) * kpad;
+                size_t at = (p - s0) * kpad;
                 for (int g = 0; g < j->in->n; g++) {
                     const rvmi_view *v = &j->in->v[g];
                     int last = g + 1 == j->in->n;
-                    j->q->k->quantize(v->data + p * v->stride, v->c, j->inv_scale, j->qt.zero, dst,
-                                     last ? (int)(kpad - (size_t)(dst - (buf + (p - s0) * kpad))) : v->c);
-                    dst += v->c;
+                    int pad = last ? (int)((p - s0 + 1) * kpad - at) : v->c;
+                    const float *x = v->data + p * v->stride;
+                    k->quantize(x, v->c, j->inv_scale, j->qt.zero, buf + at, pad);
+                    if (fine)
+                        k->quantize_rest(x, buf + at, v->c, j->qt.scale, j->qt.zero, inv_fine,
+                                         rest + at, pad);
+                    at += (size_t)v->c;
                 }
             }
         }
         rvmi_qtensor qt = j->qt;
         qt.data = buf;
         qt.stride = kpad;
-        j->q->k->conv_1x1(cv, &qt, j->out, j->res, s0, s1);
+        if (!fine) {
+            k->conv_1x1(cv, &qt, j->out, j->res, s0, s1);
+            continue;
+        }
+        /* 16-bit activations: the first byte's product (with the residual, no bias, no
+         * activation) into a float slice, then the second byte's with bias and activation,
+         * the first as its residual */
+        const int np = (int)(s1 - s0);
+        rvmi_conv_q8 first = *cv;
+        first.act = RVM_ACT_NONE;
+        first.bias = j->q->zeros;
+        rvmi_view partial = {j->q->partial + (size_t)thread * j->q->partial_floats, 1, np, cv->cout,
+                             cv->cout};
+        rvmi_view res_s, out_s = *j->out;
+        out_s.data += s0 * (size_t)out_s.stride, out_s.h = 1, out_s.w = np;
+        if (j->res) {
+            res_s = *j->res;
+            res_s.data += s0 * (size_t)res_s.stride, res_s.h = 1, res_s.w = np;
+        }
+        k->conv_1x1(&first, &qt, &partial, j->res ? &res_s : NULL, 0, (size_t)np);
+        rvmi_qtensor qr = {rest, kpad, j->fine_scale, RVM_Q8_FINE_ZERO};
+        k->conv_1x1(cv, &qr, &out_s, &partial, 0, (size_t)np);
     }
 }
 
 static void run_int8(rvmi_q8_state *q, q8_layer *l, rvmi_pool *pool, const rvmi_inputs *in,
                      const rvmi_view *out, const rvmi_view *res)
 {
-    q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}};
+    q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}, 0.f};
     int threads = rvmi_pool_threads(pool);
     size_t tasks = threads == 1 ? 1 : (size_t)threads * 4;
     j.per_task = (j.pixels + tasks - 1) / tasks;
@@ -263,6 +324,7 @@ static void run_int8(rvmi_q8_state *q, q8_layer *l, rvmi_pool *pool, const rvmi_
         input_range(&j, pool, ntasks, &lo, &hi);
     rvmi_q8_range(lo, hi, &j.qt.scale, &j.qt.zero);
     j.inv_scale = 1.f / j.qt.scale;
+    j.fine_scale = j.qt.scale / RVM_Q8_FINE_STEPS;
     rvmi_pool_run(pool, ntasks, conv_task, &j);
 }
 
@@ -286,7 +348,7 @@ int rvmi_q8_conv(rvmi_q8_state *q, rvmi_pool *pool, const rvmi_conv *cv, const r
         run_int8(q, l, pool, in, out, res);
     } else {
         if (q->mode == RVM_Q8_CALIBRATING) {
-            q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}};
+            q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}, 0.f};
             j.per_task = j.pixels;
             float lo, hi;
             input_range(&j, pool, 1, &lo, &hi);
@@ -317,6 +379,15 @@ int rvmi_q8_layer_enable(rvmi_q8_state *q, int i, int on)
     if (on >= 0)
         q->layers[i].enabled = on != 0;
     return q->layers[i].enabled;
+}
+
+int rvmi_q8_layer_fine(rvmi_q8_state *q, int i, int on)
+{
+    if (i < 0 || i >= q->n)
+        return -1;
+    if (on >= 0)
+        q->layers[i].fine = on != 0;
+    return q->layers[i].fine;
 }
 
 void rvmi_q8_layer_time(const rvmi_q8_state *q, int i, double *fp32_ms, int *fp32_calls,
