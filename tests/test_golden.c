@@ -146,20 +146,25 @@ int main(int argc, char **argv)
         !strcmp(refiner, "deep_guided_filter") ? RVM_REFINER_DEEP_GUIDED_FILTER
                                                : RVM_REFINER_FAST_GUIDED_FILTER,
         NULL, err, sizeof err);
+    rvm_stream *s = NULL, *seg_stream = NULL;
+    int early = 0; /* an exit before the comparison: what was made is freed (LeakSanitizer) */
     if (!model) {
         printf("FAIL loading %s: %s\n", ckpt, err);
-        return 1;
+        early = 1;
+    } else if (!(s = rvm_stream_create(model, threads, NULL, err, sizeof err)) ||
+               !(seg_stream = rvm_stream_create(model, threads, NULL, err, sizeof err))) {
+        printf("FAIL creating a stream: %s\n", err); /* ours, not a missing CPU feature */
+        early = 1;
+    } else if (isa && (rvmi_stream_set_kernels(s, isa) || rvmi_stream_set_kernels(seg_stream, isa))) {
+        printf("SKIP: cannot run the %s kernels here\n", isa);
+        early = 77;
     }
-    rvm_stream *s = rvm_stream_create(model, threads, NULL, err, sizeof err);
-    rvm_stream *seg_stream = s ? rvm_stream_create(model, threads, NULL, err, sizeof err) : NULL;
-    if (!s || !seg_stream) { /* a failure of ours, not a missing feature of this machine */
-        printf("FAIL creating a stream: %s\n", err);
-        return 1;
-    }
-    if ((isa && rvmi_stream_set_kernels(s, isa)) ||
-        (isa && rvmi_stream_set_kernels(seg_stream, isa))) {
-        printf("SKIP: cannot run the %s kernels here\n", isa ? isa : "default");
-        return 77;
+    if (early) {
+        rvm_stream_free(seg_stream);
+        rvm_stream_free(s);
+        rvm_model_free(model);
+        cJSON_Delete(meta);
+        return early;
     }
     printf("case %s, checkpoint %s, kernels %s, %d threads\n", dir, ckpt, s->kernels->name, threads);
 
