@@ -266,76 +266,45 @@ static PyArrayObject *new_state(npy_intp batch, int c, int h, int w)
     return view;
 }
 
-/* Scans src for values that are not numbers, or so far outside 0..1 that the array is plainly
- * not in that range (8-bit values, -1..1 data). Values a little outside (a resize's overshoot)
- * are used as given, as the official model does. Runs without the GIL: one pass of compares
- * the compiler vectorises; only a bad array is scanned again for the message. */
-static int row_is_bad(const float *row, npy_intp w)
+/* 0, or why the values in r cannot be src: 1 NaN or infinite values, 2 values so far outside
+ * 0..1 that the array is plainly not in that range (8-bit values, -1..1 data). Values a little
+ * outside (a resize's overshoot) are used as given, as the official model does. */
+static int range_problem(rvmi_float_range r)
 {
-    /* GCC's vector extension, four lanes at a time: -O2 leaves the plain loop scalar */
-    typedef float f4 __attribute__((vector_size(16)));
-    typedef int i4 __attribute__((vector_size(16)));
-    const f4 low = {-0.5f, -0.5f, -0.5f, -0.5f}, high = {1.5f, 1.5f, 1.5f, 1.5f};
-    i4 bad4 = {0, 0, 0, 0};
-    npy_intp x = 0;
-    for (; x + 4 <= w; x += 4) {
-        f4 v;
-        memcpy(&v, row + x, sizeof v);
-        bad4 |= (v < low) | (v > high) | (v != v);
-    }
-    int bad = bad4[0] | bad4[1] | bad4[2] | bad4[3];
-    for (; x < w; x++)
-        bad |= (row[x] < -0.5f) | (row[x] > 1.5f) | (row[x] != row[x]);
-    return bad;
+    return r.nonfinite ? 1 : r.lo < -0.5f || r.hi > 1.5f ? 2 : 0;
 }
 
-static void range_error(int range, float lo, float hi)
+static void range_error(int problem, rvmi_float_range r)
 {
-    if (range == 1)
+    if (problem == 1)
         PyErr_SetString(PyExc_ValueError, "src holds NaN or infinite values");
     else
         PyErr_Format(PyExc_ValueError,
                      "src values must be in 0..1, found %s..%s (divide 8-bit frames by 255)",
-                     number(lo).s, number(hi).s);
+                     number(r.lo).s, number(r.hi).s);
 }
 
-static int src_range_problem(PyArrayObject *a, float *lo_out, float *hi_out)
+/* The range of src's values, row by row (any strides; run without the GIL). */
+static rvmi_float_range src_range(PyArrayObject *a)
 {
     int nd = PyArray_NDIM(a);
     npy_intp *d = PyArray_DIMS(a), *st = PyArray_STRIDES(a);
-    npy_intp rows = 1, w = d[nd - 1];
+    npy_intp rows = 1, idx[8] = {0};
     for (int i = 0; i < nd - 1; i++)
         rows *= d[i];
-    float lo = 0.f, hi = 1.f;
-    int bad = 0, nonfinite = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        npy_intp idx[8] = {0};
-        for (npy_intp r = 0; r < rows; r++) {
-            const char *p = PyArray_DATA(a);
-            for (int i = 0; i < nd - 1; i++)
-                p += idx[i] * st[i];
-            const float *row = (const float *)p;
-            if (pass == 0) {
-                bad |= row_is_bad(row, w);
-            } else {
-                for (npy_intp x = 0; x < w; x++) {
-                    if (!isfinite(row[x]))
-                        nonfinite = 1;
-                    else
-                        lo = row[x] < lo ? row[x] : lo, hi = row[x] > hi ? row[x] : hi;
-                }
-            }
-            for (int i = nd - 2; i >= 0; i--) { /* the next row's index */
-                if (++idx[i] < d[i])
-                    break;
-                idx[i] = 0;
-            }
+    rvmi_float_range r = {INFINITY, -INFINITY, 0};
+    for (npy_intp row = 0; row < rows; row++) {
+        const char *p = PyArray_DATA(a);
+        for (int i = 0; i < nd - 1; i++)
+            p += idx[i] * st[i];
+        rvmi_float_range_row((const float *)p, (int)d[nd - 1], &r);
+        for (int i = nd - 2; i >= 0; i--) { /* the next row's index */
+            if (++idx[i] < d[i])
+                break;
+            idx[i] = 0;
         }
-        if (!bad)
-            return 0;
     }
-    *lo_out = lo, *hi_out = hi;
-    return nonfinite ? 1 : 2;
+    return r;
 }
 
 static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
@@ -404,14 +373,14 @@ static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
     /* The segmentation pass reads a downsampled frame: its values are checked here. A full
      * pass checks them as it reads them (rvmi_stream_input_range), which costs no second
      * trip through memory (a 1080p frame's 24 MB took 4 ms: 4% of the step). */
-    float lo, hi;
-    int range = 0;
+    rvmi_float_range range;
+    int problem = 0;
     if (seg_pass) {
         Py_BEGIN_ALLOW_THREADS
-        range = src_range_problem(src, &lo, &hi);
+        range = src_range(src);
         Py_END_ALLOW_THREADS
-        if (range) {
-            range_error(range, lo, hi);
+        if ((problem = range_problem(range))) {
+            range_error(problem, range);
             goto done;
         }
     }
@@ -480,22 +449,22 @@ static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
                                   .fgr_layout = RVM_FGR_PLANAR,
                                   .fgr_plane_stride = 4 * (ptrdiff_t)plane_px};
                 status = rvm_stream_process_frame(s, &f, ratio, &out);
-                rvmi_float_range r = rvmi_stream_input_range(s);
-                if (!status && (r.nonfinite || r.lo < -0.5f || r.hi > 1.5f))
-                    range = r.nonfinite ? 1 : 2, lo = r.lo, hi = r.hi, status = RVM_EINVAL;
+                range = rvmi_stream_input_range(s);
+                if (!status && (problem = range_problem(range)))
+                    status = RVM_EINVAL;
             }
         }
         for (int k = 0; k < 4 && !status; k++) {
             rvm_tensor t = tensor_of(rout[k], b);
             status = rvm_stream_get_state(s, k, &t);
         }
-        if (status && !range)
+        if (status && !problem)
             snprintf(err, sizeof err, "%s", rvm_stream_error(s));
         give_back(self, s);
     }
     Py_END_ALLOW_THREADS
-    if (range) {
-        range_error(range, lo, hi);
+    if (problem) {
+        range_error(problem, range);
         goto done;
     }
     if (status) {

@@ -104,9 +104,9 @@ typedef struct {
     rvmi_float_range *range; /* per thread, for planar float frames; NULL for others */
 } tail_job;
 
-/* Widens r by n values, while they are in cache (the blend reads them next). Four lanes at a
- * time through GCC's vector extension: the plain loop stays scalar (minss, maxss). */
-static void float_range_row(const float *v, int n, rvmi_float_range *r)
+/* Four lanes at a time through GCC's vector extension: the plain loop stays scalar (minss,
+ * maxss). */
+void rvmi_float_range_row(const float *v, int n, rvmi_float_range *r)
 {
     typedef float f4 __attribute__((vector_size(16)));
     typedef int i4 __attribute__((vector_size(16)));
@@ -163,7 +163,7 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
         rvmi_frame_row(j->s->kernels, j->f, y, xbuf, x);
         if (j->range)
             for (int p = 0; p < 3; p++)
-                float_range_row(x[p], j->f->width, &j->range[thread]);
+                rvmi_float_range_row(x[p], j->f->width, &j->range[thread]); /* in cache */
         rvmi_blend_out row = {out->type, out->fgr_layout,
                               out->pha ? (char *)out->pha + rel * out->pha_stride : NULL,
                               out->fgr ? (char *)out->fgr + rel * out->fgr_stride : NULL,
