@@ -728,33 +728,27 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
      * the next views' (written after it: views are transformed in order) or, for the last
      * view, into the slack. */
     _Static_assert(VL <= RVM_WINOGRAD_SLACK, "the slack holds a vector's spill");
+    _Static_assert(RVM_WINOGRAD_CHUNK % MR == 0, "a chunk holds whole blocks of tiles");
+    (void)zeros; /* padding is read as zeros by the transform itself */
     const size_t ldv = (size_t)cin + RVM_WINOGRAD_SLACK;
     float *V = scratch;                                           /* [36][chunk][ldv] */
     float *M = scratch + (size_t)36 * RVM_WINOGRAD_CHUNK * ldv;   /* [36][chunk][cpad] */
     for (int ty = ty0; ty < ty1; ty++) {
         for (int tx0 = 0; tx0 < tiles_x; tx0 += RVM_WINOGRAD_CHUNK) {
             int nt = tiles_x - tx0 < RVM_WINOGRAD_CHUNK ? tiles_x - tx0 : RVM_WINOGRAD_CHUNK;
+            /* A chunk's tiles rounded up to whole blocks of MR (the chunk is a multiple of MR):
+             * the tiles past the picture's edge transform to zeros, their products go unused,
+             * and every product takes the fast path (the last blocks of the small maps went
+             * through conv_dense's set-up, 36 times per chunk) */
+            const int nblk = (nt + MR - 1) / MR * MR;
             /* V = B^T d B for every tile and channel of every input view */
             for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
-                input_tiles(&in->v[g], 4 * ty - 1, 4 * tx0 - 1, nt, V + c0, ldv,
+                input_tiles(&in->v[g], 4 * ty - 1, 4 * tx0 - 1, nblk, V + c0, ldv,
                             (size_t)RVM_WINOGRAD_CHUNK * ldv);
-            /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles:
-             * whole blocks of MR tiles here, a last partial block through conv_dense */
-            const int whole = nt / MR * MR;
-            for (int p = 0; p < 36; p++) {
-                const float *Vp = V + (size_t)p * RVM_WINOGRAD_CHUNK * ldv;
-                float *Mp = M + (size_t)p * RVM_WINOGRAD_CHUNK * cpad;
-                products(Vp, ldv, cv->winograd + p * pack, cin, cpad, Mp, whole);
-                if (whole == nt)
-                    continue;
-                rvmi_conv g = {.cin = cin, .cout = cout, .kh = 1, .kw = 1, .stride = 1,
-                              .dilation = 1, .act = RVM_ACT_NONE,
-                              .weight = cv->winograd + p * pack, .bias = (float *)zeros};
-                rvmi_view vin = {(float *)Vp + (size_t)whole * ldv, 1, nt - whole, cin, (int)ldv};
-                rvmi_view mout = {Mp + (size_t)whole * cpad, 1, nt - whole, cout, cpad};
-                rvmi_inputs one = rvmi_inputs_of(&vin);
-                conv_dense(&g, &one, &mout, NULL, 0, 1, zeros);
-            }
+            /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles */
+            for (int p = 0; p < 36; p++)
+                products(V + (size_t)p * RVM_WINOGRAD_CHUNK * ldv, ldv, cv->winograd + p * pack,
+                         cin, cpad, M + (size_t)p * RVM_WINOGRAD_CHUNK * cpad, nblk);
             output_tiles(cv, M, cpad, nt, ty, tx0, out, res);
         }
     }
