@@ -112,12 +112,14 @@ typedef struct {
     const rvmi_inputs *in;
     const rvmi_view *out, *res;
     const float *zeros;
+    int first; /* rows (or tile rows) of the task are counted from this one */
 } conv_job;
 
 static void conv_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
     conv_job *j = ctx;
+    y0 += j->first, y1 += j->first;
     if (j->cv->depthwise)
         j->k->conv_depthwise(j->cv, &j->in->v[0], j->out, j->res, y0, y1);
     else
@@ -133,17 +135,24 @@ typedef struct {
 static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
 {
     winograd_job *j = ctx;
+    ty0 += j->c.first, ty1 += j->c.first;
     j->c.k->conv_winograd(j->c.cv, j->c.in, j->c.out, j->c.res, ty0, ty1, j->c.zeros,
                           j->scratch + (size_t)thread * j->scratch_floats);
 }
 
+/* The rows of a convolution that run_conv_cat_fp32 computes (its context). */
+typedef struct {
+    rvm_stream *s;
+    int y0, y1;
+} fp32_rows;
+
 static void run_conv_cat_fp32(void *ctx, const rvmi_conv *cv, const rvmi_inputs *in,
                               const rvmi_view *out, const rvmi_view *res);
 
-/* In int8 mode the int8 state runs the layers it holds (quantize.c), the others come back
- * through run_conv_cat_fp32. */
-void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
-                       const rvmi_view *out, const rvmi_view *res)
+/* In int8 mode the int8 state runs the layers it holds (quantize.c: all of their rows, which
+ * is right too), the others come back through run_conv_cat_fp32. */
+void rvmi_run_conv_rows(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
+                        const rvmi_view *out, const rvmi_view *res, int y0, int y1)
 {
     /* What the forward pass guarantees: the inputs hold the conv's channels at one size, out
      * has the conv's output size (a wrong one would read or write outside the buffers). */
@@ -157,29 +166,41 @@ void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in
     assert(out->h == rvmi_conv_out_size(in->v[0].h, cv->kh, cv->stride, cv->dilation) &&
            out->w == rvmi_conv_out_size(in->v[0].w, cv->kw, cv->stride, cv->dilation));
     assert(!res || (res->h == out->h && res->w == out->w && res->c == out->c));
+    assert(0 <= y0 && y0 % 4 == 0 && y0 <= y1 && y1 <= out->h);
     (void)cin;
-    if (!s->q8 || !rvmi_q8_conv(s->q8, s->pool, cv, in, out, res, run_conv_cat_fp32, s))
-        run_conv_cat_fp32(s, cv, in, out, res);
+    if (y0 == y1)
+        return;
+    fp32_rows rows = {s, y0, y1};
+    if (!s->q8 || !rvmi_q8_conv(s->q8, s->pool, cv, in, out, res, run_conv_cat_fp32, &rows))
+        run_conv_cat_fp32(&rows, cv, in, out, res);
+}
+
+void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
+                       const rvmi_view *out, const rvmi_view *res)
+{
+    rvmi_run_conv_rows(s, cv, in, out, res, 0, out->h);
 }
 
 static void run_conv_cat_fp32(void *ctx, const rvmi_conv *cv, const rvmi_inputs *in,
                               const rvmi_view *out, const rvmi_view *res)
 {
-    rvm_stream *s = ctx;
-    conv_job j = {s->kernels, cv, in, out, res, s->zeros};
+    const fp32_rows *rows = ctx;
+    rvm_stream *s = rows->s;
+    conv_job j = {s->kernels, cv, in, out, res, s->zeros, rows->y0};
     if (cv->winograd && s->kernels->conv_winograd) {
         size_t n = rvmi_winograd_scratch(cv->cin, cv->cout);
         size_t mark = rvmi_arena_mark(&s->scratch);
         float *scratch = rvmi_arena_floats(&s->scratch, n * rvmi_pool_threads(s->pool));
         if (scratch) {
+            j.first = rows->y0 / 4;
             winograd_job w = {j, scratch, n};
-            rvmi_parallel_rows(s, (out->h + 3) / 4, winograd_rows, &w);
+            rvmi_parallel_rows(s, (rows->y1 + 3) / 4 - j.first, winograd_rows, &w);
             rvmi_arena_release(&s->scratch, mark);
             return;
         }
         /* no memory for the transform: the direct convolution needs none */
     }
-    rvmi_parallel_rows(s, out->h, conv_rows, &j);
+    rvmi_parallel_rows(s, rows->y1 - rows->y0, conv_rows, &j);
 }
 
 void rvmi_run_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,

@@ -71,6 +71,11 @@ void rvmi_run_conv_cat(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in
                        const rvmi_view *out, const rvmi_view *res);
 void rvmi_run_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
                    const rvmi_view *res);
+/* rvmi_run_conv_cat for output rows [y0, y1) only (the others are neither computed nor
+ * written): in and out keep the whole convolution's size, so that its padding falls at their
+ * edges. y0 is a multiple of 4 (Winograd's output tiles). */
+void rvmi_run_conv_rows(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
+                        const rvmi_view *out, const rvmi_view *res, int y0, int y1);
 
 /* Allocates the output of cv applied to in. */
 #define NEW_CONV_OUT(out, cv, in)                                                               \
