@@ -340,40 +340,52 @@ static int upsample_inputs(rvm_stream *s, const rvmi_view *x, const rvmi_view *f
 
 /* The decoder's last stage at the internal size: x0 = conv1(conv0([upsample(x), s0])), both
  * 3x3. Run in bands of FULL_BAND rows, so the upsampled x (32 channels: 18 MB at 512x288) and
- * conv0's output (9 MB) are never held whole: each band computes them for its rows and
- * FULL_HALO rows either side (two 3x3 convolutions need 2), and conv1 writes its own rows of
- * x0. Only the rows that are needed are computed (conv0's over the band and one halo, conv1's
- * over the band: the halos cost 24% and 12% more rows when both were computed whole). Bands
- * and halos are multiples of 4 rows, so Winograd's 4x4 tiles fall where they fall over the
- * whole picture and x0 is bit-identical to the unbanded computation. */
+ * conv0's output (9 MB) are never held whole. conv1 needs conv0's rows FULL_HALO either side
+ * of its band (it needs one): the first FULL_HALO of them, and the FULL_HALO below the last
+ * band's rows, were computed for the band before and carried over, so every row of conv0 is
+ * computed once (the halos cost conv0 24% more rows when each band computed all of its own,
+ * 12% when it computed them from one halo of input). conv0 runs on the upsampled rows from
+ * FULL_HALO above its first new row, conv1 writes its band straight into x0. Bands and halos
+ * are multiples of 4 rows, so Winograd's 4x4 tiles fall where they fall over the whole
+ * picture and x0 is bit-identical to the unbanded computation. */
 #define FULL_BAND 64
 #define FULL_HALO 4
 static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
                        const rvmi_view *x0)
 {
     const struct rvm_model *m = s->model;
+    /* conv0's rows [ya, yb) of the band; its rows [ya, carried_end) came from the band before */
+    rvmi_view y;
+    NEW_VIEW(y, FULL_BAND + 3 * FULL_HALO, s0->w, m->out_conv[0].cout);
+    int carried_end = 0;
     for (int a = 0; a < s0->h; a += FULL_BAND) {
         int b = a + FULL_BAND < s0->h ? a + FULL_BAND : s0->h;
-        /* conv0's output rows [ya, yb) cover conv1's reach; its input rows [ua, ub) conv0's */
         int ya = a - FULL_HALO > 0 ? a - FULL_HALO : 0;
         int yb = b + FULL_HALO < s0->h ? b + FULL_HALO : s0->h;
-        int ua = ya - FULL_HALO > 0 ? ya - FULL_HALO : 0;
+        if (a > 0) { /* the rows [ya, carried_end) sit at the end of the band before */
+            size_t row = (size_t)y.w * y.stride;
+            int prev_ya = a - FULL_BAND - FULL_HALO > 0 ? a - FULL_BAND - FULL_HALO : 0;
+            memmove(y.data, y.data + (size_t)(ya - prev_ya) * row,
+                    (size_t)(carried_end - ya) * row * sizeof(float));
+        }
+        /* conv0's new rows [carried_end, yb) from the upsampled rows [ua, ub) */
+        int ua = carried_end - FULL_HALO > 0 ? carried_end - FULL_HALO : 0;
         int ub = yb + FULL_HALO < s0->h ? yb + FULL_HALO : s0->h;
         size_t mark = rvmi_arena_mark(&s->scratch);
-        rvmi_view up, y;
+        rvmi_view up;
         NEW_VIEW(up, ub - ua, s0->w, x->c);
         int st = resize_band(s, x, &up, 0.5f, 0.5f, ua);
         if (st)
             return rvmi_stream_fail(s, st, "out of memory");
         rvmi_inputs cat = {2, {up, rows_of(*s0, ua, ub - ua)}};
-        NEW_CONV_OUT(y, &m->out_conv[0], up);
-        rvmi_run_conv_rows(s, &m->out_conv[0], &cat, &y, NULL, ya - ua, yb - ua);
-        /* conv1 over the rows of y that are right ([ya, yb): y's rows beyond them saw the
-         * band's edge as the picture's), rows [a, b) straight into x0 */
-        rvmi_view yr = rows_of(y, ya - ua, yb - ya), out = rows_of(*x0, ya, yb - ya);
+        rvmi_view y_up = rows_of(y, ua - ya, ub - ua); /* y's rows beside up's */
+        rvmi_run_conv_rows(s, &m->out_conv[0], &cat, &y_up, NULL, carried_end - ua, yb - ua);
+        rvmi_arena_release(&s->scratch, mark);
+        carried_end = yb;
+        /* conv1 over conv0's rows [ya, yb), its rows [a, b) straight into x0 */
+        rvmi_view yr = rows_of(y, 0, yb - ya), out = rows_of(*x0, ya, yb - ya);
         rvmi_inputs one = rvmi_inputs_of(&yr);
         rvmi_run_conv_rows(s, &m->out_conv[1], &one, &out, NULL, a - ya, b - ya);
-        rvmi_arena_release(&s->scratch, mark);
     }
     return 0;
 }

@@ -149,8 +149,9 @@ typedef struct {
 static void run_conv_cat_fp32(void *ctx, const rvmi_conv *cv, const rvmi_inputs *in,
                               const rvmi_view *out, const rvmi_view *res);
 
-/* In int8 mode the int8 state runs the layers it holds (quantize.c: all of their rows, which
- * is right too), the others come back through run_conv_cat_fp32. */
+/* In int8 mode the int8 state runs the layers it holds, the others come back through
+ * run_conv_cat_fp32. It holds only whole-picture runs: it would compute every row, and the
+ * rows outside [y0, y1) may hold results the caller keeps (network.c's decode_full). */
 void rvmi_run_conv_rows(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
                         const rvmi_view *out, const rvmi_view *res, int y0, int y1)
 {
@@ -171,7 +172,9 @@ void rvmi_run_conv_rows(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *i
     if (y0 == y1)
         return;
     fp32_rows rows = {s, y0, y1};
-    if (!s->q8 || !rvmi_q8_conv(s->q8, s->pool, cv, in, out, res, run_conv_cat_fp32, &rows))
+    int whole = y0 == 0 && y1 == out->h;
+    if (!whole || !s->q8 ||
+        !rvmi_q8_conv(s->q8, s->pool, cv, in, out, res, run_conv_cat_fp32, &rows))
         run_conv_cat_fp32(&rows, cv, in, out, res);
 }
 

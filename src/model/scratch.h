@@ -73,7 +73,8 @@ void rvmi_run_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *in, cons
                    const rvmi_view *res);
 /* rvmi_run_conv_cat for output rows [y0, y1) only (the others are neither computed nor
  * written): in and out keep the whole convolution's size, so that its padding falls at their
- * edges. y0 is a multiple of 4 (Winograd's output tiles). */
+ * edges. y0 is a multiple of 4 (Winograd's output tiles). Runs in fp32 unless the rows are
+ * all of out's. */
 void rvmi_run_conv_rows(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
                         const rvmi_view *out, const rvmi_view *res, int y0, int y1);
 
