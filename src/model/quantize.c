@@ -57,9 +57,10 @@ struct rvmi_q8_state {
  * golden input and all 300 frames of a real clip at 1080p, ratio 0.25 within the quality rule
  * (per frame, mean error <= 1e-3 and 99.9% of alpha and foreground within 2e-2 of fp32; worst
  * frame 0% of alpha beyond 2e-2, largest difference 0.009); with 7-bit weights and 8-bit
- * activations the expansions alone failed 11 of those frames. Stay in float: blocks 0-5 (each
- * adds more error than all later layers together, and with 16-72 channels int8 is slower) and
- * project_mat (its foreground error alone fails every frame). The squeeze-excitation and
+ * activations the expansions alone failed 11 of those frames. Stay in float: blocks 0-5 (most
+ * add more error alone than the whole mix, and with 16-72 channels int8 costs 2.5-4.8x fp32)
+ * and project_mat (with 8-bit activations its foreground error alone failed every frame; with
+ * 16-bit ones it passes at 4.8x its fp32 time). The squeeze-excitation and
  * LR-ASPP gate convolutions see one pixel and are not int8 layers at all. */
 static int default_int8(const rvm_variant variant, const char *name)
 {
