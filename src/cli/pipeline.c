@@ -20,11 +20,14 @@
  * zeroing per 4 KiB, every frame). One input frame is enough: the network hands it back as
  * soon as its results are computed, and the decoder fills it again while the network packs
  * them and the encoders work, which keep the cores busy meanwhile (measured against two: the
- * same time at 1080p and 4K, 6 MB less at 1080p, 25 MB at 4K). One packed buffer likewise:
- * the network fills it after its work, and the encoder hands it back as soon as the writers
- * have taken the pixels into their own pictures, before encoding (8 MB less at 1080p, 33 MB
- * at 4K). */
+ * same time at 1080p and 4K, 6 MB less at 1080p, 25 MB at 4K). The network writes each video
+ * output's pixels straight into a picture in its encoder's format (YUV 4:2:0: half the bytes
+ * of packed RGB), band by band; VIDEO_PICTURES of them per output let the network fill one
+ * while the encoder encodes the other. Image outputs (PNG sequences, single images) are packed
+ * into one buffer, which the encoder hands back as soon as the writers have taken the pixels
+ * into their own pictures, before encoding. */
 #define RGB_BUFFERS 1
+#define VIDEO_PICTURES 2
 #define PACKED_BUFFERS 1
 /* The network's full-resolution results are taken and packed in bands of this many rows, so
  * no whole frame of them is held (16-bit alpha and foreground: 8 bytes a pixel, 17 MB at
@@ -37,7 +40,8 @@
 typedef struct {
     rvmi_item_kind kind;
     uint8_t *rgb;    /* VIDEO, decoded: from the rgb pool */
-    uint8_t *packed; /* VIDEO, matted: from the packed pool, every output as written */
+    uint8_t *packed; /* VIDEO, matted: from the packed pool, the image outputs as written */
+    AVFrame *pics[3]; /* VIDEO, matted: from the pictures pools, the video outputs' pictures */
     int64_t pts, duration;
     int warmup;      /* VIDEO: a segment's warm-up frame: through the network, not written */
     int restart;     /* VIDEO: the network starts over at this frame */
@@ -56,6 +60,7 @@ typedef struct {
     rvmi_pipeline *p;
     rvmi_queue decoded, matted;
     pool rgbs, packs;
+    pool pics[3];         /* of each video output (outputs[i].video) */
     pthread_mutex_t err_lock;
     char err[512];
     atomic_int failed;
@@ -66,7 +71,9 @@ typedef struct {
     rvm_pixel_type type;  /* of the network's results: U16, or U8 when nothing needs more */
     size_t sample;        /* bytes per sample of type */
     uint8_t *result;      /* a band of the network's results (alpha, then foreground) */
-    size_t offset[3];     /* where each output is in a packed buffer */
+    uint8_t *band;        /* a band of one video output's pixels, packed for its writer */
+    size_t offset[3];     /* where each image output is in a packed buffer */
+    size_t packed;        /* a packed buffer's size (0: no image outputs) */
     int bg_colour;        /* the background is r->colour: no picture per frame */
     uint8_t colour[3];
 } run;
@@ -87,12 +94,34 @@ static int pool_init(pool *pl, int count, size_t size)
     return 0;
 }
 
-static void pool_destroy(pool *pl)
+/* A pool of count pictures of a video output. */
+static int pool_init_pictures(pool *pl, int count, rvmi_video_writer *w)
+{
+    memset(pl, 0, sizeof(*pl));
+    if (rvmi_queue_init(&pl->free, count) < 0)
+        return -1;
+    if (!(pl->all = calloc((size_t)count, sizeof(*pl->all))))
+        return -1;
+    for (; pl->count < count; pl->count++) {
+        if (!(pl->all[pl->count] = rvmi_video_writer_picture_new(w)))
+            return -1;
+        rvmi_queue_push(&pl->free, pl->all[pl->count]);
+    }
+    return 0;
+}
+
+static void pool_destroy(pool *pl, int pictures)
 {
     if (pl->free.items)
         rvmi_queue_destroy(&pl->free);
-    for (int i = 0; i < pl->count; i++)
-        free(pl->all[i]);
+    for (int i = 0; i < pl->count; i++) {
+        if (pictures) {
+            AVFrame *pic = pl->all[i];
+            av_frame_free(&pic);
+        } else {
+            free(pl->all[i]);
+        }
+    }
     free(pl->all);
 }
 
@@ -114,6 +143,8 @@ static void item_free(run *r, item *it)
         return;
     pool_put(&r->rgbs, it->rgb);
     pool_put(&r->packs, it->packed);
+    for (int i = 0; i < 3; i++)
+        pool_put(&r->pics[i], it->pics[i]);
     av_packet_free(&it->packet);
     free(it);
 }
@@ -132,6 +163,9 @@ static void fail_at(run *r, int stage, const char *msg)
     rvmi_queue_abort(&r->matted);
     rvmi_queue_abort(&r->rgbs.free);
     rvmi_queue_abort(&r->packs.free);
+    for (int i = 0; i < r->p->noutputs; i++)
+        if (r->pics[i].free.items)
+            rvmi_queue_abort(&r->pics[i].free);
 }
 
 static void fail(run *r, const char *msg)
@@ -274,12 +308,19 @@ static void *network_thread(void *arg)
                 fail(r, err);
                 break;
             }
-            if (ret == 0 && !(it->packed = pool_get(&r->packs))) {
+            int aborted = 0;
+            if (ret == 0 && r->packed && !(it->packed = pool_get(&r->packs)))
+                aborted = 1;
+            for (int i = 0; ret == 0 && i < p->noutputs && !aborted; i++)
+                if (p->outputs[i].video && !(it->pics[i] = pool_get(&r->pics[i])))
+                    aborted = 1;
+            if (aborted) {
                 item_free(r, it);
-                break; /* aborted */
+                break;
             }
             /* The full-resolution results band by band, each packed into every output. */
-            for (int y = 0; ret == 0 && y < r->height; y += BAND_ROWS) {
+            int fill_failed = 0; /* a video output's picture: err says why */
+            for (int y = 0; ret == 0 && !fill_failed && y < r->height; y += BAND_ROWS) {
                 int rows = r->height - y < BAND_ROWS ? r->height - y : BAND_ROWS;
                 size_t at = (size_t)y * r->width, n = (size_t)rows * r->width;
                 rvm_output out = {.type = r->type,
@@ -288,12 +329,25 @@ static void *network_thread(void *arg)
                                   .fgr = r->need_fgr ? r->result + band_n * r->sample : NULL,
                                   .fgr_stride = (ptrdiff_t)(3 * r->width * r->sample)};
                 ret = rvmi_stream_output_rows(p->stream, &frame, &out, y, rows);
-                for (int i = 0; ret == 0 && i < p->noutputs; i++) {
+                for (int i = 0; ret == 0 && !fill_failed && i < p->noutputs; i++) {
                     const rvmi_pipeline_output *o = &p->outputs[i];
                     size_t px = (size_t)o->layout * (o->depth == 16 ? 2 : 1);
-                    pack_output(r, o, out.pha, out.fgr, n, bg ? bg + 3 * at : NULL,
-                                it->packed + r->offset[i] + px * at);
+                    const uint8_t *bg_band = bg ? bg + 3 * at : NULL;
+                    if (!o->video) {
+                        pack_output(r, o, out.pha, out.fgr, n, bg_band,
+                                    it->packed + r->offset[i] + px * at);
+                        continue;
+                    }
+                    pack_output(r, o, out.pha, out.fgr, n, bg_band, r->band);
+                    if (rvmi_video_writer_fill_rows(o->video, it->pics[i], r->band, y, rows, err,
+                                                    sizeof(err)) < 0)
+                        fill_failed = 1;
                 }
+            }
+            if (fill_failed) {
+                item_free(r, it);
+                fail(r, err);
+                break;
             }
             if (ret < 0) {
                 const char *why = rvm_stream_error(p->stream);
@@ -335,21 +389,25 @@ static void *encode_thread(void *arg)
                     ret = rvmi_video_writer_track(p->outputs[i].video, it->track, it->packet,
                                                   err, sizeof(err));
         } else {
-            /* Each writer first takes the pixels into its own picture; the packed buffer
-             * then goes back to the network before the (slower) encoding. */
-            for (int i = 0; i < p->noutputs && ret == 0; i++) {
-                rvmi_pipeline_output *o = &p->outputs[i];
-                const uint8_t *data = it->packed + r->offset[i];
-                ret = o->image ? rvmi_image_writer_take(o->image, data, err, sizeof(err))
-                             : rvmi_video_writer_take(o->video, data, err, sizeof(err));
-            }
+            /* Each image writer first takes the pixels into its own picture; the packed
+             * buffer then goes back to the network before the (slower) encoding. A video
+             * picture goes back as soon as its encoder has it. */
+            for (int i = 0; i < p->noutputs && ret == 0; i++)
+                if (p->outputs[i].image)
+                    ret = rvmi_image_writer_take(p->outputs[i].image, it->packed + r->offset[i],
+                                                 err, sizeof(err));
             pool_put(&r->packs, it->packed);
             it->packed = NULL;
             for (int i = 0; i < p->noutputs && ret == 0; i++) {
                 rvmi_pipeline_output *o = &p->outputs[i];
-                ret = o->image ? rvmi_image_writer_encode(o->image, err, sizeof(err))
-                             : rvmi_video_writer_encode(o->video, it->pts, it->duration, err,
-                                                       sizeof(err));
+                if (o->image) {
+                    ret = rvmi_image_writer_encode(o->image, err, sizeof(err));
+                    continue;
+                }
+                ret = rvmi_video_writer_send(o->video, it->pics[i], it->pts, it->duration, err,
+                                             sizeof(err));
+                pool_put(&r->pics[i], it->pics[i]);
+                it->pics[i] = NULL;
             }
             if (ret == 0)
                 atomic_fetch_add(&r->frames, 1);
@@ -379,9 +437,12 @@ static void run_free(run *r)
         item_free(r, it);
     rvmi_queue_destroy(&r->decoded);
     rvmi_queue_destroy(&r->matted);
-    pool_destroy(&r->rgbs);
-    pool_destroy(&r->packs);
+    pool_destroy(&r->rgbs, 0);
+    pool_destroy(&r->packs, 0);
+    for (int i = 0; i < 3; i++)
+        pool_destroy(&r->pics[i], 1);
     free(r->result);
+    free(r->band);
     pthread_mutex_destroy(&r->err_lock);
     free(r);
 }
@@ -412,15 +473,27 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     r->sample = r->type == RVM_PIXEL_U16 ? 2 : 1;
     r->bg_colour = p->background && rvmi_background_colour(p->background, r->colour);
     size_t n = (size_t)r->width * r->height;
-    size_t packed = 0;
+    size_t band = 0; /* the largest band of a video output's pixels */
     for (int i = 0; i < p->noutputs; i++) {
-        r->offset[i] = packed;
-        packed += (packed_size(r, &p->outputs[i]) + 63) / 64 * 64;
+        const rvmi_pipeline_output *o = &p->outputs[i];
+        if (o->video) {
+            size_t b = packed_size(r, o) / r->height * BAND_ROWS;
+            band = b > band ? b : band;
+            continue;
+        }
+        r->offset[i] = r->packed;
+        r->packed += (packed_size(r, o) + 63) / 64 * 64;
     }
-    if (rvmi_queue_init(&r->decoded, QUEUE_ITEMS) < 0 ||
-        rvmi_queue_init(&r->matted, QUEUE_ITEMS) < 0 || pool_init(&r->rgbs, RGB_BUFFERS, 3 * n) < 0 ||
-        pool_init(&r->packs, PACKED_BUFFERS, packed) < 0 ||
-        !(r->result = malloc((r->need_fgr ? 4 : 1) * (size_t)r->width * BAND_ROWS * r->sample))) {
+    int ok = rvmi_queue_init(&r->decoded, QUEUE_ITEMS) == 0 &&
+             rvmi_queue_init(&r->matted, QUEUE_ITEMS) == 0 &&
+             pool_init(&r->rgbs, RGB_BUFFERS, 3 * n) == 0 &&
+             (!r->packed || pool_init(&r->packs, PACKED_BUFFERS, r->packed) == 0) &&
+             (!band || (r->band = malloc(band))) &&
+             (r->result = malloc((r->need_fgr ? 4 : 1) * (size_t)r->width * BAND_ROWS * r->sample));
+    for (int i = 0; ok && i < p->noutputs; i++)
+        if (p->outputs[i].video)
+            ok = pool_init_pictures(&r->pics[i], VIDEO_PICTURES, p->outputs[i].video) == 0;
+    if (!ok) {
         run_free(r);
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -166,6 +166,14 @@ struct rvmi_video_writer {
     struct SwsContext *sws;   /* NULL when gray_lut does the conversion */
     uint8_t gray_lut[256];    /* grey -> limited-range luma, for an alpha matte in 8-bit YUV */
     int use_lut;
+    /* With use_lut: the matte's chroma, neutral in every frame: one plane that both chroma
+     * pointers of every picture share (picture_alloc). */
+    AVBufferRef *neutral;
+    int neutral_linesize;
+    /* Pictures stored at another size than the pixels given (an anamorphic input's): swscale
+     * scaling in slices is not bit-identical to scaling the whole frame (the matte differed,
+     * 54.6 dB), so the bands are gathered here and converted at once. */
+    uint8_t *whole;
     out_track *tracks;
     int ntracks, naudio;      /* naudio: audio tracks kept */
     int header_written;
@@ -668,7 +676,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     e->time_base = cfg->time_base;
     /* AVI has one fixed frame rate, which FFmpeg's muxer takes from the time base (a 30 fps
      * clip in 1/1000 claimed 1000 fps and 2600 frames for 77): there frames are counted at
-     * the nominal rate (rvmi_video_writer_encode). */
+     * the nominal rate (rvmi_video_writer_send). */
     w->avi = strcmp(w->oc->oformat->name, "avi") == 0;
     if (w->avi) {
         e->time_base = av_inv_q(cfg->frame_rate);
@@ -843,18 +851,18 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         /* Match the BT.709 limited-range tags written above. */
         sws_setColorspaceDetails(w->sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                                  sws_getCoefficients(SWS_CS_ITU709), 0, 0, 1 << 16, 1 << 16);
-    w->frame->format = e->pix_fmt;
-    w->frame->width = e->width;
-    w->frame->height = e->height;
-    /* Some encoders (ProRes) write the frame's colour tags, not the context's. */
-    w->frame->colorspace = e->colorspace;
-    w->frame->color_primaries = e->color_primaries;
-    w->frame->color_trc = e->color_trc;
-    w->frame->color_range = e->color_range;
-    w->frame->sample_aspect_ratio = e->sample_aspect_ratio;
-    if (av_frame_get_buffer(w->frame, 0) < 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+    if (w->use_lut) {
+        /* Neutral chroma (128: the LUT is for 8-bit YUV), with the padding FFmpeg's own
+         * pictures have past the last row. */
+        int cw = AV_CEIL_RSHIFT(e->width, pd->log2_chroma_w);
+        int ch = AV_CEIL_RSHIFT(e->height, pd->log2_chroma_h);
+        w->neutral_linesize = FFALIGN(cw, 64);
+        size_t size = (size_t)w->neutral_linesize * ch + AV_INPUT_BUFFER_PADDING_SIZE;
+        if (!(w->neutral = av_buffer_alloc(size))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        memset(w->neutral->data, 128, size);
     }
     if (open_file(w, err, errlen) < 0)
         goto fail;
@@ -864,19 +872,63 @@ fail:
     return NULL;
 }
 
-int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t pts,
-                           int64_t duration, char *err, size_t errlen)
+/* A picture for the encoder (pixels not set). An alpha matte written through gray_lut gets
+ * its own luma plane only; both chroma pointers are the shared neutral plane (a half frame
+ * less per picture: 4 MB at 4K). */
+static int picture_alloc(rvmi_video_writer *w, AVFrame *pic)
 {
-    if (rvmi_video_writer_take(w, data, err, errlen) < 0)
-        return -1;
-    return rvmi_video_writer_encode(w, pts, duration, err, errlen);
+    const AVCodecContext *e = w->enc;
+    av_frame_unref(pic);
+    pic->format = e->pix_fmt;
+    pic->width = e->width;
+    pic->height = e->height;
+    /* Some encoders (ProRes) write the frame's colour tags, not the context's. */
+    pic->colorspace = e->colorspace;
+    pic->color_primaries = e->color_primaries;
+    pic->color_trc = e->color_trc;
+    pic->color_range = e->color_range;
+    pic->sample_aspect_ratio = e->sample_aspect_ratio;
+    if (!w->neutral)
+        return av_frame_get_buffer(pic, 0);
+    int linesize = FFALIGN(e->width, 64);
+    pic->buf[0] = av_buffer_alloc((size_t)linesize * e->height + AV_INPUT_BUFFER_PADDING_SIZE);
+    pic->buf[1] = av_buffer_ref(w->neutral);
+    if (!pic->buf[0] || !pic->buf[1]) {
+        av_frame_unref(pic);
+        return AVERROR(ENOMEM);
+    }
+    pic->data[0] = pic->buf[0]->data;
+    pic->linesize[0] = linesize;
+    pic->data[1] = pic->data[2] = w->neutral->data;
+    pic->linesize[1] = pic->linesize[2] = w->neutral_linesize;
+    return 0;
+}
+
+/* Whether the pixels can be written: the encoder kept no reference (the shared neutral
+ * plane is never written). */
+static int picture_writable(const rvmi_video_writer *w, const AVFrame *pic)
+{
+    if (!pic->buf[0])
+        return 0;
+    for (int i = 0; i < AV_NUM_DATA_POINTERS && pic->buf[i]; i++)
+        if (!(w->neutral && pic->buf[i]->data == w->neutral->data) &&
+            !av_buffer_is_writable(pic->buf[i]))
+            return 0;
+    return 1;
+}
+
+AVFrame *rvmi_video_writer_picture_new(rvmi_video_writer *w)
+{
+    AVFrame *pic = av_frame_alloc();
+    if (pic && (!w->enc || picture_alloc(w, pic) < 0))
+        av_frame_free(&pic);
+    return pic;
 }
 
 /* Fills the padding column and row (padded_size, 8-bit 4:2:0 only) with copies of the
  * last ones. Chroma needs none: an odd size's last chroma sample covers the padding. */
-static void pad_edges(rvmi_video_writer *w)
+static void pad_edges(rvmi_video_writer *w, AVFrame *f)
 {
-    AVFrame *f = w->frame;
     int pw = f->width - w->cfg.width, ph = f->height - w->cfg.height;
     if (pw)
         for (int y = 0; y < w->cfg.height; y++) {
@@ -888,37 +940,58 @@ static void pad_edges(rvmi_video_writer *w)
                f->data[0] + (size_t)(w->cfg.height - 1) * f->linesize[0], (size_t)f->width);
 }
 
-int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err, size_t errlen)
+int rvmi_video_writer_fill_rows(rvmi_video_writer *w, AVFrame *pic, const uint8_t *rows, int y,
+                                int n, char *err, size_t errlen)
 {
-    int ret = av_frame_make_writable(w->frame);
-    if (ret < 0) {
+    if (y == 0 && !picture_writable(w, pic) && picture_alloc(w, pic) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     if (w->use_lut) {
-        for (int y = 0; y < w->cfg.height; y++) {
-            const uint8_t *s = data + (size_t)y * w->cfg.src_width;
-            uint8_t *d = w->frame->data[0] + (size_t)y * w->frame->linesize[0];
+        for (int i = 0; i < n; i++) {
+            const uint8_t *s = rows + (size_t)i * w->cfg.src_width;
+            uint8_t *d = pic->data[0] + (size_t)(y + i) * pic->linesize[0];
             for (int x = 0; x < w->cfg.width; x++)
                 d[x] = w->gray_lut[s[x]];
         }
-        pad_edges(w);
     } else {
-        const uint8_t *src[4] = {data, NULL, NULL, NULL};
-        int stride[4] = {w->cfg.src_width * (int)w->cfg.layout, 0, 0, 0};
-        sws_scale(w->sws, src, stride, 0, w->cfg.src_height, w->frame->data,
-                  w->frame->linesize);
+        /* swscale takes a frame in slices from the top (it keeps the rows a later output
+         * row still needs): without scaling, the same pixels as from the whole frame at
+         * once (every output, codec and odd size the tests make, MD5 of the decoded
+         * videos). */
+        size_t row_bytes = (size_t)w->cfg.src_width * w->cfg.layout;
+        int scaled = w->cfg.src_width != w->cfg.width || w->cfg.src_height != w->cfg.height;
+        if (scaled) {
+            if (!w->whole && !(w->whole = malloc(row_bytes * w->cfg.src_height))) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            memcpy(w->whole + row_bytes * y, rows, row_bytes * n);
+            if (y + n < w->cfg.src_height)
+                return 0;
+            rows = w->whole;
+            n = w->cfg.src_height;
+            y = 0;
+        }
+        const uint8_t *src[4] = {rows, NULL, NULL, NULL};
+        int stride[4] = {(int)row_bytes, 0, 0, 0};
+        if (sws_scale(w->sws, src, stride, y, n, pic->data, pic->linesize) < 0) {
+            snprintf(err, errlen, "%s: cannot convert a frame for the encoder", w->name);
+            return -1;
+        }
     }
-    pad_edges(w);
-    if (w->cfg.layout == RVM_LAYOUT_GRAY && w->enc->pix_fmt != AV_PIX_FMT_GRAY8) {
+    if (y + n < w->cfg.src_height)
+        return 0;
+    pad_edges(w, pic);
+    if (w->cfg.layout == RVM_LAYOUT_GRAY && !w->neutral && w->enc->pix_fmt != AV_PIX_FMT_GRAY8) {
         /* An alpha matte is grey: neutral chroma, whatever swscale leaves there. */
         const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(w->enc->pix_fmt);
         int ch = AV_CEIL_RSHIFT(w->cfg.height, d->log2_chroma_h);
         int cw = AV_CEIL_RSHIFT(w->cfg.width, d->log2_chroma_w);
         int bytes = d->comp[1].depth > 8 ? 2 : 1;
         for (int p = 1; p <= 2; p++)
-            for (int y = 0; y < ch; y++) {
-                uint8_t *row = w->frame->data[p] + (size_t)y * w->frame->linesize[p];
+            for (int r = 0; r < ch; r++) {
+                uint8_t *row = pic->data[p] + (size_t)r * pic->linesize[p];
                 if (bytes == 1)
                     memset(row, 128, (size_t)cw);
                 else
@@ -929,8 +1002,20 @@ int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err,
     return 0;
 }
 
-int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration, char *err,
-                            size_t errlen)
+int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t pts,
+                           int64_t duration, char *err, size_t errlen)
+{
+    if (!w->frame->buf[0] && picture_alloc(w, w->frame) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (rvmi_video_writer_fill_rows(w, w->frame, data, 0, w->cfg.src_height, err, errlen) < 0)
+        return -1;
+    return rvmi_video_writer_send(w, w->frame, pts, duration, err, errlen);
+}
+
+int rvmi_video_writer_send(rvmi_video_writer *w, AVFrame *pic, int64_t pts, int64_t duration,
+                           char *err, size_t errlen)
 {
     int ret;
     if (w->avi) {
@@ -942,12 +1027,12 @@ int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration
         w->last_pts = pts;
         duration = 1;
     }
-    w->frame->pts = pts;
+    pic->pts = pts;
     w->frames_in++;
     w->dur_pts[w->dur_next] = pts;
     w->dur_val[w->dur_next] = duration;
     w->dur_next = (w->dur_next + 1) % DUR_SLOTS;
-    if ((ret = avcodec_send_frame(w->enc, w->frame)) < 0) {
+    if ((ret = avcodec_send_frame(w->enc, pic)) < 0) {
         averr_msg(err, errlen, w->name, "encoding", ret);
         return -1;
     }
@@ -1046,6 +1131,8 @@ void rvmi_video_writer_free(rvmi_video_writer *w)
     }
     avcodec_free_context(&w->enc);
     av_frame_free(&w->frame);
+    av_buffer_unref(&w->neutral);
+    free(w->whole);
     av_packet_free(&w->pkt);
     sws_freeContext(w->sws);
     for (int i = 0; i < w->ntracks; i++) {

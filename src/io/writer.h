@@ -92,11 +92,18 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
 /* data: packed 8-bit pixels of cfg->layout, width*channels bytes per row. */
 int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t pts,
                            int64_t duration, char *err, size_t errlen);
-/* The two halves of rvmi_video_writer_frame: take converts data into the encoder's own
- * picture (data is free again when it returns), encode encodes that picture. */
-int rvmi_video_writer_take(rvmi_video_writer *w, const uint8_t *data, char *err, size_t errlen);
-int rvmi_video_writer_encode(rvmi_video_writer *w, int64_t pts, int64_t duration, char *err,
-                            size_t errlen);
+/* rvmi_video_writer_frame in parts, for a caller that produces a frame in bands and keeps
+ * several frames in flight: the pixels go straight into a picture in the encoder's own format
+ * (no whole packed frame in between). picture_new makes a picture (NULL: out of memory; free
+ * it with av_frame_free); fill_rows converts n rows (packed as for rvmi_video_writer_frame,
+ * rows y..y+n-1 of the src_width x src_height frame) into it, from the top (y = 0 first, one
+ * picture at a time); send encodes it once every row is there. The picture can be filled
+ * again when send returns. */
+AVFrame *rvmi_video_writer_picture_new(rvmi_video_writer *w);
+int rvmi_video_writer_fill_rows(rvmi_video_writer *w, AVFrame *pic, const uint8_t *rows, int y,
+                                int n, char *err, size_t errlen);
+int rvmi_video_writer_send(rvmi_video_writer *w, AVFrame *pic, int64_t pts, int64_t duration,
+                           char *err, size_t errlen);
 /* An encoded video packet, for a writer opened with cfg->copy (timestamps in tb); the packet
  * is consumed. */
 int rvmi_video_writer_packet(rvmi_video_writer *w, AVPacket *pkt, AVRational tb, char *err,
