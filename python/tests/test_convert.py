@@ -323,7 +323,10 @@ def test_ctrl_c_leaves_playable_files(workdir):
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-stream_loop", "3", "-i", "input.mp4",
                     "-c", "copy", "long.mp4"], check=True)
     total = frame_count("long.mp4")
-    script = ("import rvm, sys\n"
+    # The child asks for Python's own Ctrl-C handler: started from a background job (nohup,
+    # `./scripts/test.sh &`), it inherits SIGINT ignored, and Python then keeps it ignored.
+    script = ("import rvm, signal, sys\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
               "m = rvm.load(threads=1)\n"
               "print('ready', flush=True)\n"
               "try:\n"
