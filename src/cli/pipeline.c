@@ -49,11 +49,12 @@ typedef struct {
     int track;
 } item;
 
-/* Buffers of one size; get blocks while all are in use. */
+/* Buffers of one size, or pictures of one video output; get blocks while all are in use. */
 typedef struct {
     rvmi_queue free;
     void **all;
     int count;
+    int pictures; /* the items are AVFrames */
 } pool;
 
 typedef struct {
@@ -78,44 +79,31 @@ typedef struct {
     uint8_t colour[3];
 } run;
 
-static int pool_init(pool *pl, int count, size_t size)
+/* count buffers of size bytes, or (pictures_of given) count pictures of that video output. */
+static int pool_init(pool *pl, int count, size_t size, rvmi_video_writer *pictures_of)
 {
     memset(pl, 0, sizeof(*pl));
+    pl->pictures = pictures_of != NULL;
     if (rvmi_queue_init(&pl->free, count) < 0)
         return -1;
     if (!(pl->all = calloc((size_t)count, sizeof(*pl->all))))
         return -1;
     for (; pl->count < count; pl->count++) {
         /* Pages are touched (and counted) only when a buffer is first written. */
-        if (!(pl->all[pl->count] = malloc(size)))
+        void *it = pictures_of ? (void *)rvmi_video_writer_picture_new(pictures_of) : malloc(size);
+        if (!(pl->all[pl->count] = it))
             return -1;
-        rvmi_queue_push(&pl->free, pl->all[pl->count]);
+        rvmi_queue_push(&pl->free, it);
     }
     return 0;
 }
 
-/* A pool of count pictures of a video output. */
-static int pool_init_pictures(pool *pl, int count, rvmi_video_writer *w)
-{
-    memset(pl, 0, sizeof(*pl));
-    if (rvmi_queue_init(&pl->free, count) < 0)
-        return -1;
-    if (!(pl->all = calloc((size_t)count, sizeof(*pl->all))))
-        return -1;
-    for (; pl->count < count; pl->count++) {
-        if (!(pl->all[pl->count] = rvmi_video_writer_picture_new(w)))
-            return -1;
-        rvmi_queue_push(&pl->free, pl->all[pl->count]);
-    }
-    return 0;
-}
-
-static void pool_destroy(pool *pl, int pictures)
+static void pool_destroy(pool *pl)
 {
     if (pl->free.items)
         rvmi_queue_destroy(&pl->free);
     for (int i = 0; i < pl->count; i++) {
-        if (pictures) {
+        if (pl->pictures) {
             AVFrame *pic = pl->all[i];
             av_frame_free(&pic);
         } else {
@@ -437,10 +425,10 @@ static void run_free(run *r)
         item_free(r, it);
     rvmi_queue_destroy(&r->decoded);
     rvmi_queue_destroy(&r->matted);
-    pool_destroy(&r->rgbs, 0);
-    pool_destroy(&r->packs, 0);
+    pool_destroy(&r->rgbs);
+    pool_destroy(&r->packs);
     for (int i = 0; i < 3; i++)
-        pool_destroy(&r->pics[i], 1);
+        pool_destroy(&r->pics[i]);
     free(r->result);
     free(r->band);
     pthread_mutex_destroy(&r->err_lock);
@@ -486,13 +474,13 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     }
     int ok = rvmi_queue_init(&r->decoded, QUEUE_ITEMS) == 0 &&
              rvmi_queue_init(&r->matted, QUEUE_ITEMS) == 0 &&
-             pool_init(&r->rgbs, RGB_BUFFERS, 3 * n) == 0 &&
-             (!r->packed || pool_init(&r->packs, PACKED_BUFFERS, r->packed) == 0) &&
+             pool_init(&r->rgbs, RGB_BUFFERS, 3 * n, NULL) == 0 &&
+             (!r->packed || pool_init(&r->packs, PACKED_BUFFERS, r->packed, NULL) == 0) &&
              (!band || (r->band = malloc(band))) &&
              (r->result = malloc((r->need_fgr ? 4 : 1) * (size_t)r->width * BAND_ROWS * r->sample));
     for (int i = 0; ok && i < p->noutputs; i++)
         if (p->outputs[i].video)
-            ok = pool_init_pictures(&r->pics[i], VIDEO_PICTURES, p->outputs[i].video) == 0;
+            ok = pool_init(&r->pics[i], VIDEO_PICTURES, 0, p->outputs[i].video) == 0;
     if (!ok) {
         run_free(r);
         snprintf(err, errlen, "out of memory");
