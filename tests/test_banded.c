@@ -6,7 +6,8 @@
  * the bands fall differently: the real one (1920x1080 at ratio 0.25: many bands, rows shared
  * between bands), odd sizes (strided layers with an odd input), frames smaller than one band,
  * one pixel high after the stride-2 layers; on one, two and three threads (tasks split the
- * rows differently).
+ * rows differently). A third stream, as the command runs it (layers dropped once no longer
+ * read), must give the same outputs.
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,17 +35,22 @@ static void compare(const rvm_model *model, int w, int h, double ratio, int thre
     char err[256];
     rvm_stream *banded = rvm_stream_create(model, threads, NULL, err, sizeof err);
     rvm_stream *layers = rvm_stream_create(model, threads, NULL, err, sizeof err);
-    CHECK(banded && layers, "stream: %s", err);
-    if (!banded || !layers) {
+    rvm_stream *lean = rvm_stream_create(model, threads, NULL, err, sizeof err);
+    CHECK(banded && layers && lean, "stream: %s", err);
+    if (!banded || !layers || !lean) {
         rvm_stream_free(banded);
         rvm_stream_free(layers);
+        rvm_stream_free(lean);
         return;
     }
     layers->unbanded = 1;
+    banded->keep_layers = layers->keep_layers = 1;
     size_t n = (size_t)w * h;
     uint8_t *rgb = malloc(3 * n);
-    float *pha[2] = {malloc(sizeof(float) * n), malloc(sizeof(float) * n)};
-    float *fgr[2] = {malloc(sizeof(float) * 3 * n), malloc(sizeof(float) * 3 * n)};
+    float *pha[3] = {malloc(sizeof(float) * n), malloc(sizeof(float) * n),
+                     malloc(sizeof(float) * n)};
+    float *fgr[3] = {malloc(sizeof(float) * 3 * n), malloc(sizeof(float) * 3 * n),
+                     malloc(sizeof(float) * 3 * n)};
     unsigned seed = (unsigned)(w * 31 + h);
     for (int t = 0; t < FRAMES; t++) {
         /* a smooth picture with noise: both matter to the activations */
@@ -55,16 +61,16 @@ static void compare(const rvm_model *model, int w, int h, double ratio, int thre
                     int v = (x * (c + 1) * 255 / w + y * 255 / h + t * 40) % 256;
                     rgb[((size_t)y * w + x) * 3 + c] = (uint8_t)((v + (int)(seed >> 28)) & 255);
                 }
-        rvm_stream *s[2] = {banded, layers};
-        int st[2];
-        for (int i = 0; i < 2; i++) {
+        rvm_stream *s[3] = {banded, layers, lean};
+        int st[3];
+        for (int i = 0; i < 3; i++) {
             rvm_output out = {.type = RVM_PIXEL_F32, .pha = pha[i], .pha_stride = sizeof(float) * w,
                               .fgr = fgr[i], .fgr_stride = sizeof(float) * 3 * w};
             st[i] = rvm_stream_process(s[i], rgb, w, h, 3 * w, ratio, &out);
         }
-        CHECK(st[0] == 0 && st[1] == 0, "%dx%d ratio %g: %s / %s", w, h, ratio,
-              rvm_stream_error(banded), rvm_stream_error(layers));
-        if (st[0] || st[1])
+        CHECK(st[0] == 0 && st[1] == 0 && st[2] == 0, "%dx%d ratio %g: %s / %s / %s", w, h,
+              ratio, rvm_stream_error(banded), rvm_stream_error(layers), rvm_stream_error(lean));
+        if (st[0] || st[1] || st[2])
             break;
         for (int f = 0; f < 4; f++)
             CHECK(same_view(&banded->layers.f[f], &layers->layers.f[f]),
@@ -73,11 +79,19 @@ static void compare(const rvm_model *model, int w, int h, double ratio, int thre
         CHECK(!memcmp(pha[0], pha[1], sizeof(float) * n) &&
                   !memcmp(fgr[0], fgr[1], sizeof(float) * 3 * n),
               "%dx%d ratio %g, %d threads, frame %d: outputs differ", w, h, ratio, threads, t);
+        /* The stream as the command runs it drops the layers no longer read (network.c,
+         * drop_dead): the same outputs, bit for bit. */
+        CHECK(!memcmp(pha[0], pha[2], sizeof(float) * n) &&
+                  !memcmp(fgr[0], fgr[2], sizeof(float) * 3 * n),
+              "%dx%d ratio %g, %d threads, frame %d: outputs differ when layers are dropped", w,
+              h, ratio, threads, t);
     }
     free(rgb);
-    free(pha[0]), free(pha[1]), free(fgr[0]), free(fgr[1]);
+    for (int i = 0; i < 3; i++)
+        free(pha[i]), free(fgr[i]);
     rvm_stream_free(banded);
     rvm_stream_free(layers);
+    rvm_stream_free(lean);
 }
 
 int main(void)

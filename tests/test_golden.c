@@ -210,6 +210,9 @@ int main(int argc, char **argv)
         }
         rvm_output out = {.type = RVM_PIXEL_F32, .pha = out_pha, .pha_stride = sizeof(float) * W,
                           .fgr = out_fgr, .fgr_stride = sizeof(float) * 3 * W};
+        /* The layers compared stay in memory; the frames after them run as the command
+         * runs them, dropping each layer when it is no longer read. */
+        s->keep_layers = t < layer_frames;
         int st = rvm_stream_process(s, rgb, W, H, 3 * W, ratio, &out);
         if (st) {
             printf("FAIL frame %d: %s\n", t, rvm_stream_error(s));

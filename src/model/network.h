@@ -45,7 +45,8 @@ struct rvm_stream {
     int h0, w0; /* internal (downsampled) size */
     float *state[4]; /* r1..r4, NHWC */
     int state_h[4], state_w[4];
-    /* Where the last frame's layers are (valid until the next frame), for tests. */
+    /* Where the last frame's layers are (valid until the next frame), for tests; f, aspp
+     * and x[1..3] only with keep_layers (network.c drops them otherwise). */
     struct {
         rvmi_view src_sm, f[4], aspp, x[4], x0, proj, seg, r[4];
     } layers;
@@ -55,6 +56,7 @@ struct rvm_stream {
     int ab_width, ab_height; /* the frame's size */
     rvmi_float_range input_range; /* of a planar float frame's values, as its output was made */
     int unbanded; /* tests: MobileNetV3's blocks layer by layer, not in row bands */
+    int keep_layers; /* tests: every layer in layers stays until the next frame */
     char err[256];
 };
 

@@ -67,6 +67,50 @@ void rvmi_arena_release(arena *a, size_t mark)
     a->used = mark;
 }
 
+int rvmi_arena_keep(arena *a, size_t mark, rvmi_view *const *v, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += (size_t)v[i]->h * v[i]->w * v[i]->stride;
+    if (!a->spills || a->spills->at < mark) {
+        /* All in base, in allocation order, so each lands at or below where it was and
+         * after the ones before it: moved down in place. */
+        a->used = mark;
+        for (int i = 0; i < n; i++) {
+            size_t k = (size_t)v[i]->h * v[i]->w * v[i]->stride;
+            float *to = rvmi_arena_floats(a, k);
+            memmove(to, v[i]->data, k * sizeof(float));
+            v[i]->data = to;
+        }
+        return 0;
+    }
+    /* Some sit in spilled blocks (the first frame of a size), which the release frees:
+     * copied out and back. */
+    float *tmp = malloc(total * sizeof(float) + 1), *at = tmp;
+    if (!tmp)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        size_t k = (size_t)v[i]->h * v[i]->w * v[i]->stride;
+        memcpy(at, v[i]->data, k * sizeof(float));
+        at += k;
+    }
+    rvmi_arena_release(a, mark);
+    at = tmp;
+    for (int i = 0; i < n; i++) {
+        size_t k = (size_t)v[i]->h * v[i]->w * v[i]->stride;
+        float *to = rvmi_arena_floats(a, k);
+        if (!to) {
+            free(tmp);
+            return -1;
+        }
+        memcpy(to, at, k * sizeof(float));
+        v[i]->data = to;
+        at += k;
+    }
+    free(tmp);
+    return 0;
+}
+
 void rvmi_arena_free(arena *a)
 {
     free_spills_above(a, 0);

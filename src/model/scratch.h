@@ -19,6 +19,12 @@ float *rvmi_arena_floats(arena *a, size_t n);
 /* Everything allocated after the mark is dead once released. */
 static inline size_t rvmi_arena_mark(const arena *a) { return a->used; }
 void rvmi_arena_release(arena *a, size_t mark);
+/* Frees everything allocated after the mark except the n views, which move down to just
+ * after it (their data pointers updated; their other tensors, and the layers that were above
+ * the mark, are gone). Each view is a whole allocation (h * w * stride floats), given in the
+ * order they were allocated. 0, or -1 when out of memory (the first frame of a size copies
+ * them through a temporary buffer). */
+int rvmi_arena_keep(arena *a, size_t mark, rvmi_view *const *v, int n);
 void rvmi_arena_free(arena *a);
 
 /* Sets the stream's error message; returns status. */
