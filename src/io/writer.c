@@ -758,6 +758,11 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
              * lossless composition; 2 frames lose 0.08 and 0.06 against 3, none 0.27 and 0.23 against 1). */
             av_opt_set_int(e->priv_data, "rc-lookahead", cfg->layout == RVM_LAYOUT_GRAY ? 0 : 1, 0);
             e->max_b_frames = 0;
+            /* A matte has no fades for weighted prediction to follow; without it x264 holds
+             * no weighted copy of the reference (2 MB at 4K; PSNR the same: +0.002 dB at 1
+             * Mbit/s, -0.0004 dB at 3, 1080p walk clip). */
+            if (cfg->layout == RVM_LAYOUT_GRAY)
+                av_opt_set(e->priv_data, "weightp", "none", 0);
         }
         break;
     case RVM_CODEC_VP9:
