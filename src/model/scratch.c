@@ -14,8 +14,9 @@
  * with one block of the frame's peak size, so steady-state frames allocate nothing. Spilled
  * blocks follow the stack too (a release frees those above the mark), so even the first frame
  * holds no more than its peak. What a layer keeps (its output) is allocated before its
- * temporaries, which are released when it is done; the layer outputs stay valid until the
- * next frame (the tests read them). */
+ * temporaries, which are released when it is done; the layer outputs stay until the
+ * decoder's last stages drop those no longer read (rvmi_arena_keep), or, for the tests that
+ * read them, until the next frame. */
 static void free_spills_above(arena *a, size_t mark)
 {
     while (a->spills && a->spills->at >= mark) {
