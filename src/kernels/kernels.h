@@ -65,10 +65,14 @@ typedef struct {
  * chunks of this many along a row (a multiple of every kernel's pixel block, 12, 6 and 3, so
  * that whole blocks take the fast strided path; small, so that a chunk's transformed input
  * and products stay in L2: 36 measured 10% slower on the large maps); scratch per thread:
- * rvmi_winograd_scratch() floats. A transformed tile holds cin + RVM_WINOGRAD_SLACK floats, so that the last vector
- * of a channel count off the vector width is stored whole (masked stores are slow). */
+ * rvmi_winograd_scratch() floats. A transformed tile holds up to cin + RVM_WINOGRAD_SLACK
+ * floats: room for the last vector of a channel count off the vector width to be stored whole
+ * (masked stores are slow; up to 15 floats past cin), rounded up to a multiple of 16 floats so
+ * that every tile starts on a cache line (unaligned, each 64-byte store of the transform
+ * touched two lines: 35 input channels at 480x72 measured 10% slower), plus 16 where that
+ * makes a multiple of 128 (see conv_winograd). */
 #define RVM_WINOGRAD_CHUNK 12
-#define RVM_WINOGRAD_SLACK 16
+#define RVM_WINOGRAD_SLACK 46
 static inline size_t rvmi_winograd_scratch(int cin, int cout)
 {
     int cpad = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;

@@ -82,6 +82,7 @@ static inline vf VMIN(vf a, vf b) { return vselect(a < b, a, b); }
 #endif
 
 #define VPB (RVM_COUT_BLOCK / VL) /* vectors per output block */
+#define MT (MR / 3) /* tiles per block at the end of a row of Winograd tiles */
 
 /* Loads/stores the first n (< VL) floats; the rest of the vector is zero. */
 #ifdef VLOAD_PARTIAL
@@ -171,15 +172,21 @@ static inline void finish(vf v, const float *bias, const float *res, float *dst,
             dst[k] = rvmi_activate(act, dst[k]);
 }
 
-/* acc[m][j] += sum over i < count of x[m * ld + i] * w[i][j]: MR output pixels whose inputs
- * are ld floats apart, the usual case (away from the borders). One base pointer: the compiler
- * keeps the MR offsets in registers, where a pointer per pixel would be reloaded from memory
- * at every step (measured: the step's loads, not its FMAs, then bound the speed). */
-static inline __attribute__((always_inline)) void tile_strided(const int nb, const float *x,
-                                                               size_t ld, int count,
-                                                               const float *wt, size_t wblock,
-                                                               vf acc[MR][NB * VPB])
+/* acc[m][j] += sum over i < count of x[m * ld + i] * w[i][j]: mr (<= MR) output pixels whose
+ * inputs are ld floats apart, the usual case (away from the borders). The pixels in groups of
+ * three, each group from one base pointer, at base, base + ld and base + 2 ld: x86 addresses
+ * those with two index registers shared by all groups. A pointer per pixel (12 in the AVX-512
+ * build) left too few registers, and the compiler reloaded them from the stack at every step
+ * (Winograd products of 16 output channels measured 7% slower); a pointer per pixel read
+ * from memory, worse still, made the step's loads, not its FMAs, bound the speed. */
+static inline __attribute__((always_inline)) void
+tile_strided_mr(const int mr, const int nb, const float *x, size_t ld, int count, const float *wt,
+                size_t wblock, vf acc[MR][NB * VPB])
 {
+    const float *xg[(MR + 2) / 3];
+    for (int g = 0; g < (mr + 2) / 3; g++)
+        xg[g] = x + (size_t)3 * g * ld;
+    const size_t ld2 = 2 * ld;
     for (int i = 0; i < count; i++) {
         vf wv[NB * VPB];
 #pragma GCC unroll 8
@@ -188,13 +195,22 @@ static inline __attribute__((always_inline)) void tile_strided(const int nb, con
             for (int v = 0; v < VPB; v++)
                 wv[b * VPB + v] = VLOAD(wt + b * wblock + (size_t)i * RVM_COUT_BLOCK + v * VL);
 #pragma GCC unroll 32
-        for (int m = 0; m < MR; m++) {
-            vf xv = VSET1(x[m * ld + i]);
+        for (int m = 0; m < mr; m++) {
+            const float *q = xg[m / 3] + i;
+            vf xv = VSET1(m % 3 == 0 ? q[0] : m % 3 == 1 ? q[ld] : q[ld2]);
 #pragma GCC unroll 8
             for (int j = 0; j < nb * VPB; j++)
                 acc[m][j] = VFMA(xv, wv[j], acc[m][j]);
         }
     }
+}
+
+static inline __attribute__((always_inline)) void tile_strided(const int nb, const float *x,
+                                                               size_t ld, int count,
+                                                               const float *wt, size_t wblock,
+                                                               vf acc[MR][NB * VPB])
+{
+    tile_strided_mr(MR, nb, x, ld, count, wt, wblock, acc);
 }
 
 /* acc[m][j] += sum over taps and input channels of x[m] * w, for nb output blocks.
@@ -585,26 +601,45 @@ static inline __attribute__((always_inline)) void
 input_run_part(const rvmi_view *v, int iy0, int ix0, int nt, int k, int n, float *dst,
                size_t tile_stride, size_t point_stride, const int full)
 {
+    /* The view's fields in locals: the intrinsics' stores may alias anything, so the compiler
+     * would otherwise load them again (and multiply the stride again) for every input vector. */
+    const size_t ps = (size_t)v->stride;
+    const int h = v->h, w = v->w;
     const float *rows[6];
+    int all_rows = 1;
     for (int i = 0; i < 6; i++) {
         int iy = iy0 + i;
-        rows[i] = iy >= 0 && iy < v->h ? v->data + (size_t)iy * v->w * v->stride + k : NULL;
+        int in = iy >= 0 && iy < h;
+        all_rows &= in;
+        rows[i] = in ? v->data + (size_t)iy * w * ps + k : NULL;
     }
     vf col[4 * TILE_RUN + 2][6];
     const int ncol = 4 * nt + 2;
-    for (int c = 0; c < ncol; c++) {
-        int ix = ix0 + c;
-        if (ix < 0 || ix >= v->w) {
+    /* columns [c_lo, c_hi) of the run fall inside the view */
+    const int c_lo = ix0 < 0 ? (-ix0 < ncol ? -ix0 : ncol) : 0;
+    const int c_hi = w - ix0 < ncol ? (w - ix0 > c_lo ? w - ix0 : c_lo) : ncol;
+    for (int c = 0; c < c_lo; c++)
+        for (int i = 0; i < 6; i++)
+            col[c][i] = VZERO();
+    for (int c = c_hi; c < ncol; c++)
+        for (int i = 0; i < 6; i++)
+            col[c][i] = VZERO();
+    if (all_rows) {
+        for (int c = c_lo; c < c_hi; c++) {
+            const size_t off = (size_t)(ix0 + c) * ps;
+            vf d[6];
             for (int i = 0; i < 6; i++)
-                col[c][i] = VZERO();
-            continue;
+                d[i] = full ? VLOAD(rows[i] + off) : load_partial(rows[i] + off, n);
+            input_transform6(d, col[c]);
         }
-        vf d[6];
-        for (int i = 0; i < 6; i++) {
-            const float *p = rows[i] ? rows[i] + (size_t)ix * v->stride : NULL;
-            d[i] = !p ? VZERO() : full ? VLOAD(p) : load_partial(p, n);
+    } else {
+        for (int c = c_lo; c < c_hi; c++) {
+            const size_t off = (size_t)(ix0 + c) * ps;
+            vf d[6];
+            for (int i = 0; i < 6; i++)
+                d[i] = !rows[i] ? VZERO() : full ? VLOAD(rows[i] + off) : load_partial(rows[i] + off, n);
+            input_transform6(d, col[c]);
         }
-        input_transform6(d, col[c]);
     }
     for (int t = 0; t < nt; t++) {
         for (int i = 0; i < 6; i++) {
@@ -641,26 +676,34 @@ static inline __attribute__((always_inline)) void
 output_tiles_act(const rvmi_conv *cv, const float *M, int cpad, int nt, int ty, int tx0,
                  const rvmi_view *out, const rvmi_view *res, const rvmi_act act)
 {
+    /* fields in locals: the intrinsics' stores may alias anything (see input_run_part) */
+    const int oh = out->h, ow = out->w, cout = cv->cout;
+    const size_t os = (size_t)out->stride, rs = res ? (size_t)res->stride : 0;
+    float *const odata = out->data;
+    const float *const rdata = res ? res->data : NULL, *const bias = cv->bias;
+    const size_t pstride = (size_t)RVM_WINOGRAD_CHUNK * cpad; /* between transform points */
+    const int oy0 = 4 * ty, rows = oh - oy0 < 4 ? oh - oy0 : 4;
     for (int t = 0; t < nt; t++) {
-        int oy0 = 4 * ty, ox0 = 4 * (tx0 + t);
-        for (int k = 0; k < cv->cout; k += VL) {
-            int n = cv->cout - k < VL ? cv->cout - k : VL;
+        const int ox0 = 4 * (tx0 + t), cols = ow - ox0 < 4 ? ow - ox0 : 4;
+        const float *Mt = M + (size_t)t * cpad;
+        for (int k = 0; k < cout; k += VL) {
+            const int n = cout - k < VL ? cout - k : VL;
             vf tmp[4][6];
             for (int j = 0; j < 6; j++) {
                 vf m[6], r[4];
                 for (int i = 0; i < 6; i++)
-                    m[i] = VLOAD(M + ((size_t)(i * 6 + j) * RVM_WINOGRAD_CHUNK + t) * cpad + k);
+                    m[i] = VLOAD(Mt + (size_t)(i * 6 + j) * pstride + k);
                 output_transform6(m, r);
                 for (int i = 0; i < 4; i++)
                     tmp[i][j] = r[i];
             }
-            for (int i = 0; i < 4 && oy0 + i < out->h; i++) {
+            for (int i = 0; i < rows; i++) {
                 vf r[4];
                 output_transform6(tmp[i], r);
-                for (int j = 0; j < 4 && ox0 + j < out->w; j++) {
-                    size_t px = (size_t)(oy0 + i) * out->w + ox0 + j;
-                    const float *rp = res ? res->data + px * res->stride + k : NULL;
-                    finish(r[j], cv->bias + k, rp, out->data + px * out->stride + k, n, act);
+                const size_t px = (size_t)(oy0 + i) * ow + ox0;
+                for (int j = 0; j < cols; j++) {
+                    const float *rp = rdata ? rdata + (px + j) * rs + k : NULL;
+                    finish(r[j], bias + k, rp, odata + (px + j) * os + k, n, act);
                 }
             }
         }
@@ -686,33 +729,42 @@ static void output_tiles(const rvmi_conv *cv, const float *M, int cpad, int nt, 
 }
 
 /* Mp[t][0..cpad) = sum over i < cin of Vp[t * ldv + i] * U[i][..] for tiles t < nt (a
- * multiple of MR), U packed as a 1x1 convolution's weights: the Winograd products without
+ * multiple of MT), U packed as a 1x1 convolution's weights: the Winograd products without
  * conv_dense's set-up, bias and activation (with 16 input channels, those were about a third
- * of each product's time). */
-static __attribute__((noinline)) void products(const float *Vp, size_t ldv, const float *U, int cin, int cpad, float *Mp,
-                     int nt)
+ * of each product's time). Blocks of MR tiles, then of MT for the rest. */
+static inline __attribute__((always_inline)) void
+products_block(const int mr, const float *Vp, size_t ldv, const float *U, int cin, int cpad,
+               float *Mp, int t0)
 {
     const int blocks = cpad / RVM_COUT_BLOCK;
     const size_t wblock = (size_t)cin * RVM_COUT_BLOCK;
-    for (int t0 = 0; t0 < nt; t0 += MR) {
-        for (int blk = 0; blk < blocks; blk += NB) {
-            const int nb = blocks - blk < NB ? blocks - blk : NB;
-            vf acc[MR][NB * VPB];
-            for (int m = 0; m < MR; m++)
-                for (int j = 0; j < NB * VPB; j++)
-                    acc[m][j] = VZERO();
-            const float *x = Vp + (size_t)t0 * ldv, *w = U + (size_t)blk * wblock;
-            if (nb == NB)
-                tile_strided(NB, x, ldv, cin, w, wblock, acc);
-            else
-                tile_strided(1, x, ldv, cin, w, wblock, acc);
-            for (int m = 0; m < MR; m++) {
-                float *dst = Mp + (size_t)(t0 + m) * cpad + (size_t)blk * RVM_COUT_BLOCK;
-                for (int j = 0; j < nb * VPB; j++)
-                    VSTORE(dst + j * VL, acc[m][j]);
-            }
+    for (int blk = 0; blk < blocks; blk += NB) {
+        const int nb = blocks - blk < NB ? blocks - blk : NB;
+        vf acc[MR][NB * VPB];
+        for (int m = 0; m < mr; m++)
+            for (int j = 0; j < NB * VPB; j++)
+                acc[m][j] = VZERO();
+        const float *x = Vp + (size_t)t0 * ldv, *w = U + (size_t)blk * wblock;
+        if (nb == NB)
+            tile_strided_mr(mr, NB, x, ldv, cin, w, wblock, acc);
+        else
+            tile_strided_mr(mr, 1, x, ldv, cin, w, wblock, acc);
+        for (int m = 0; m < mr; m++) {
+            float *dst = Mp + (size_t)(t0 + m) * cpad + (size_t)blk * RVM_COUT_BLOCK;
+            for (int j = 0; j < nb * VPB; j++)
+                VSTORE(dst + j * VL, acc[m][j]);
         }
     }
+}
+
+static __attribute__((noinline)) void products(const float *Vp, size_t ldv, const float *U,
+                                               int cin, int cpad, float *Mp, int nt)
+{
+    int t0 = 0;
+    for (; t0 + MR <= nt; t0 += MR)
+        products_block(MR, Vp, ldv, U, cin, cpad, Mp, t0);
+    for (; t0 < nt; t0 += MT)
+        products_block(MT, Vp, ldv, U, cin, cpad, Mp, t0);
 }
 
 static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
@@ -727,20 +779,28 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
      * channel count is off the vector width spill up to VL - 1 floats past its channels, into
      * the next views' (written after it: views are transformed in order) or, for the last
      * view, into the slack. */
-    _Static_assert(VL <= RVM_WINOGRAD_SLACK, "the slack holds a vector's spill");
-    _Static_assert(RVM_WINOGRAD_CHUNK % MR == 0, "a chunk holds whole blocks of tiles");
+    _Static_assert(VL - 1 + 15 <= RVM_WINOGRAD_SLACK, "the slack holds a vector's spill, aligned");
+    _Static_assert(RVM_WINOGRAD_CHUNK % MR == 0 && MR % MT == 0, "a chunk holds whole blocks");
     (void)zeros; /* padding is read as zeros by the transform itself */
-    const size_t ldv = (size_t)cin + RVM_WINOGRAD_SLACK;
+    /* the end of the last view's last whole vector, rounded up to a cache line */
+    int end = 0;
+    for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
+        end = c0 + (in->v[g].c + VL - 1) / VL * VL;
+    size_t ldv = (size_t)(end + 15) / 16 * 16;
+    if (ldv % 128 == 0) /* 512-byte strides alias in L1: 40+67 channels measured 30% slower */
+        ldv += 16;
+    assert(ldv <= (size_t)cin + RVM_WINOGRAD_SLACK);
     float *V = scratch;                                           /* [36][chunk][ldv] */
     float *M = scratch + (size_t)36 * RVM_WINOGRAD_CHUNK * ldv;   /* [36][chunk][cpad] */
     for (int ty = ty0; ty < ty1; ty++) {
         for (int tx0 = 0; tx0 < tiles_x; tx0 += RVM_WINOGRAD_CHUNK) {
             int nt = tiles_x - tx0 < RVM_WINOGRAD_CHUNK ? tiles_x - tx0 : RVM_WINOGRAD_CHUNK;
-            /* A chunk's tiles rounded up to whole blocks of MR (the chunk is a multiple of MR):
-             * the tiles past the picture's edge transform to zeros, their products go unused,
-             * and every product takes the fast path (the last blocks of the small maps went
-             * through conv_dense's set-up, 36 times per chunk) */
-            const int nblk = (nt + MR - 1) / MR * MR;
+            /* A chunk's tiles rounded up to whole blocks of MT (the chunk is a multiple of MR
+             * and MT): the tiles past the picture's edge transform to zeros, their products go
+             * unused, and every product takes a fast path (the last blocks of the small maps
+             * went through conv_dense's set-up, 36 times per chunk). Not to a whole block of
+             * MR: the rows of 8 and 15 tiles (30x17 and 60x34) computed 12 and 24. */
+            const int nblk = (nt + MT - 1) / MT * MT;
             /* V = B^T d B for every tile and channel of every input view */
             for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
                 input_tiles(&in->v[g], 4 * ty - 1, 4 * tx0 - 1, nblk, V + c0, ldv,
