@@ -836,6 +836,43 @@ static void store_channel(rvm_pixel_type type, void *dst, int step, const float 
     }
 }
 
+/* Interleaved 8-bit RGB, the common output: 16 pixels at a time, each channel converted as
+ * store_channel does, then the three 16-byte vectors interleaved by byte shuffles. The plain
+ * loop stored one byte three bytes apart at a time (3% of a 1080p frame's time at ratio 0.25). */
+static void store_rgb_u8(uint8_t *dst, const float *restrict r, const float *restrict g,
+                         const float *restrict b, int width)
+{
+    typedef uint8_t u8x16 __attribute__((vector_size(16)));
+    static const u8x16 rg[3] = {{0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5},
+                                {21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26},
+                                {0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0}};
+    static const u8x16 bl[3] = {{0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15},
+                                {0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15},
+                                {26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31}};
+    int x = 0;
+    for (; x + 16 <= width; x += 16) {
+        uint8_t q[3][16];
+        for (int i = 0; i < 16; i++) {
+            q[0][i] = (uint8_t)(r[x + i] * 255.f + 0.5f);
+            q[1][i] = (uint8_t)(g[x + i] * 255.f + 0.5f);
+            q[2][i] = (uint8_t)(b[x + i] * 255.f + 0.5f);
+        }
+        u8x16 R, G, B;
+        memcpy(&R, q[0], 16);
+        memcpy(&G, q[1], 16);
+        memcpy(&B, q[2], 16);
+        for (int k = 0; k < 3; k++) {
+            u8x16 o = __builtin_shuffle(__builtin_shuffle(R, G, rg[k]), B, bl[k]);
+            memcpy(dst + 3 * x + 16 * k, &o, 16);
+        }
+    }
+    for (; x < width; x++) {
+        dst[3 * x] = (uint8_t)(r[x] * 255.f + 0.5f);
+        dst[3 * x + 1] = (uint8_t)(g[x] * 255.f + 0.5f);
+        dst[3 * x + 2] = (uint8_t)(b[x] * 255.f + 0.5f);
+    }
+}
+
 /* Plain loops over planes, which the compiler vectorises for this file's instruction set. */
 static void blend_row(const float *restrict h0, const float *restrict h1, size_t plane, float l0,
                       float l1, const float *const x3[3], int width, const rvmi_blend_out *out,
@@ -881,6 +918,10 @@ static void blend_row(const float *restrict h0, const float *restrict h1, size_t
         store_channel(type, f + 3 * size, 4, a, width);
         break;
     default:
+        if (type == RVM_PIXEL_U8) {
+            store_rgb_u8((uint8_t *)f, r, g, b, width);
+            break;
+        }
         store_channel(type, f, 3, r, width);
         store_channel(type, f + size, 3, g, width);
         store_channel(type, f + 2 * size, 3, b, width);
