@@ -4,6 +4,8 @@
  * branches in the per-element work. reference_loops.c holds the scalar definitions they are
  * tested against.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <string.h>
+
 #include "kernels/kernels.h"
 
 #define CAT_(a, b) a##b
@@ -225,10 +227,45 @@ static void offset(const rvmi_view *box, const rvmi_view *ab, int y0, int y1)
         }
 }
 
+/* Eight pixels' eight coefficients, each pixel's a vector, transposed into one vector per
+ * plane by three rounds of shuffles (unpack, pairs, halves). The plain loop, which the compiler
+ * left scalar (eight planes written one float at a time), was 3.5% of a 1080p frame; 3.6x
+ * faster so with AVX2 or AVX-512, 3x slower with SSE's 4-float vectors, which keep the loop. */
+typedef float f8 __attribute__((vector_size(32)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+
 static void upsample_row(const float *src, const rvmi_lerp *lxs, int width, float *planes,
                          size_t plane)
 {
-    for (int x = 0; x < width; x++) {
+    int x = 0;
+#if RVM_VLEN >= 8
+    for (; x + 8 <= width; x += 8) {
+        f8 r[8], t[8], u[8];
+        for (int p = 0; p < 8; p++) {
+            rvmi_lerp l = lxs[x + p];
+            f8 a, b;
+            memcpy(&a, src + 8 * l.i0, sizeof a);
+            memcpy(&b, src + 8 * l.i1, sizeof b);
+            r[p] = l.l0 * a + l.l1 * b;
+        }
+        for (int p = 0; p < 8; p += 2) {
+            t[p] = __builtin_shuffle(r[p], r[p + 1], (i8){0, 8, 1, 9, 4, 12, 5, 13});
+            t[p + 1] = __builtin_shuffle(r[p], r[p + 1], (i8){2, 10, 3, 11, 6, 14, 7, 15});
+        }
+        for (int p = 0; p < 8; p += 4)
+            for (int q = 0; q < 2; q++) {
+                u[p + 2 * q] = __builtin_shuffle(t[p + q], t[p + q + 2], (i8){0, 1, 8, 9, 4, 5, 12, 13});
+                u[p + 2 * q + 1] = __builtin_shuffle(t[p + q], t[p + q + 2], (i8){2, 3, 10, 11, 6, 7, 14, 15});
+            }
+        for (int c = 0; c < 4; c++) {
+            f8 lo = __builtin_shuffle(u[c], u[c + 4], (i8){0, 1, 2, 3, 8, 9, 10, 11});
+            f8 hi = __builtin_shuffle(u[c], u[c + 4], (i8){4, 5, 6, 7, 12, 13, 14, 15});
+            memcpy(planes + c * plane + x, &lo, sizeof lo);
+            memcpy(planes + (c + 4) * plane + x, &hi, sizeof hi);
+        }
+    }
+#endif
+    for (; x < width; x++) {
         rvmi_lerp l = lxs[x];
         const float *a = src + 8 * l.i0, *b = src + 8 * l.i1;
         for (int c = 0; c < 8; c++)
