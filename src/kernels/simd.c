@@ -697,6 +697,22 @@ output_tiles_act(const rvmi_conv *cv, const float *M, int cpad, int nt, int ty, 
                 for (int i = 0; i < 4; i++)
                     tmp[i][j] = r[i];
             }
+            if (rows == 4 && cols == 4 && n == VL && !rdata) {
+                /* a whole tile of whole vectors, the usual case: no bounds, no residual */
+                const vf bv = VLOAD(bias + k);
+                for (int i = 0; i < 4; i++) {
+                    vf r[4];
+                    output_transform6(tmp[i], r);
+                    float *o = odata + ((size_t)(oy0 + i) * ow + ox0) * os + k;
+                    for (int j = 0; j < 4; j++) {
+                        VSTORE(o + (size_t)j * os, activate(act, VADD(r[j], bv)));
+                        if (!vector_act(act))
+                            for (int c = 0; c < VL; c++)
+                                o[(size_t)j * os + c] = rvmi_activate(act, o[(size_t)j * os + c]);
+                    }
+                }
+                continue;
+            }
             for (int i = 0; i < rows; i++) {
                 vf r[4];
                 output_transform6(tmp[i], r);
