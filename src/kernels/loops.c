@@ -151,17 +151,19 @@ static void gru_update(const rvmi_view *rz, const rvmi_view *c, const rvmi_view 
 static void guide(const rvmi_view *rgbv, const rvmi_view *proj, const rvmi_view *out, int y0,
                   int y1)
 {
+    /* a pixel's four-channel groups as vectors: the plain loop over k stayed scalar */
+    typedef float f4 __attribute__((vector_size(16)));
     for (int y = y0; y < y1; y++)
         for (int x = 0; x < out->w; x++) {
             const float *rgb = px(rgbv, y, x), *p = px(proj, y, x);
             float *o = px(out, y, x);
-            o[0] = rgb[0], o[1] = rgb[1], o[2] = rgb[2];
-            o[3] = (rgb[0] + rgb[1] + rgb[2]) / 3.f;
-            for (int k = 0; k < 4; k++) {
-                o[4 + k] = p[k];
-                o[8 + k] = o[k] * p[k];
-                o[12 + k] = o[k] * o[k];
-            }
+            f4 g = {rgb[0], rgb[1], rgb[2], (rgb[0] + rgb[1] + rgb[2]) / 3.f}, pv;
+            memcpy(&pv, p, sizeof pv);
+            f4 gp = g * pv, gg = g * g;
+            memcpy(o, &g, sizeof g);
+            memcpy(o + 4, &pv, sizeof pv);
+            memcpy(o + 8, &gp, sizeof gp);
+            memcpy(o + 12, &gg, sizeof gg);
         }
 }
 
@@ -191,14 +193,16 @@ static void box_vertical(const rvmi_view *in, const rvmi_view *out, int y0, int 
 
 static void cov_var(const rvmi_view *box, const rvmi_view *out, int y0, int y1)
 {
+    typedef float f4 __attribute__((vector_size(16))); /* as in guide */
     for (int y = y0; y < y1; y++)
         for (int x = 0; x < box->w; x++) {
             const float *b = px(box, y, x);
             float *o = px(out, y, x);
-            for (int k = 0; k < 4; k++) {
-                o[k] = b[8 + k] - b[k] * b[4 + k];
-                o[4 + k] = b[12 + k] - b[k] * b[k];
-            }
+            f4 m[4];
+            memcpy(m, b, sizeof m);
+            f4 cov = m[2] - m[0] * m[1], var = m[3] - m[0] * m[0];
+            memcpy(o, &cov, sizeof cov);
+            memcpy(o + 4, &var, sizeof var);
         }
 }
 
