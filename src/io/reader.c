@@ -1477,7 +1477,26 @@ static void report_end(rvmi_reader *r)
                r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
                r->data_end_us != AV_NOPTS_VALUE) {
         int64_t start = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
-        int64_t missing = start + declared - r->data_end_us;
+        /* Where the streams read say they end, when their index says so (MP4, MOV, TS):
+         * the container's duration may count from 0 rather than from the first frame (an
+         * MP4 whose picture starts late on its timeline through an edit list), so start +
+         * duration would lie past the end of a whole file. Else (MKV, WebM: no per-stream
+         * duration) the container's. */
+        int64_t end = AV_NOPTS_VALUE;
+        for (unsigned i = 0; i < r->fmt->nb_streams; i++) {
+            const AVStream *st = r->fmt->streams[i];
+            if (st->discard == AVDISCARD_ALL || st->start_time == AV_NOPTS_VALUE ||
+                st->duration == AV_NOPTS_VALUE || st->duration <= 0)
+                continue;
+            int64_t e = av_rescale_q(st->start_time + st->duration, st->time_base,
+                                     AV_TIME_BASE_Q);
+            if (end == AV_NOPTS_VALUE || e > end)
+                end = e;
+        }
+        if (end == AV_NOPTS_VALUE || end - start > declared)
+            end = start + declared;
+        declared = end - start;
+        int64_t missing = end - r->data_end_us;
         if (missing > AV_TIME_BASE / 2 && missing > declared / 20) {
             snprintf(msg, sizeof(msg),
                      "the input ended early, at %.2f s of the %.2f s it declares: it is "

@@ -100,6 +100,14 @@ have=$(pts_list half_pha.mkv | wc -l)
 grep -q "^rvm: the input ended early, at .* of the 3.00 s it declares.*$have frames" err.txt ||
     fail "half.mkv: no line saying the input ended early: $(cat err.txt)"
 ok "a truncated MKV: the $have frames there, and one line saying it ended early"
+# An MP4 whose picture starts late on its timeline (an edit list's empty edit, as
+# ffmpeg -output_ts_offset writes): the container's duration counts from 0, not from the
+# first frame, so this whole file must not be called truncated.
+ffmpeg -nostdin -y -v error -i whole.mp4 -c copy -output_ts_offset 5 late.mp4 || fail "cannot make late.mp4"
+run_ok --input-source late.mp4 --output-alpha late_pha.mkv
+[ "$(pts_list late_pha.mkv | wc -l)" -eq 75 ] || fail "late.mp4: $(pts_list late_pha.mkv | wc -l) frames, not 75"
+! grep -q "ended early" err.txt || fail "late.mp4, whole, called truncated: $(cat err.txt)"
+ok "an MP4 starting at 5 s on its timeline: 75 frames, not called truncated"
 "$RVM" --disable-progress --input-source - --output-alpha pipe.mkv <whole.mp4 >out.txt 2>err.txt &&
     fail "an MP4 with its index at the end on a pipe was accepted"
 grep -q "^rvm: .*index (moov) .*seekable" err.txt || fail "MP4 on a pipe: $(cat err.txt)"
