@@ -4,6 +4,7 @@ run in this process (decoding, the network and encoding in threads of their own,
 released while they work)."""
 import numbers
 import os
+import re
 import shutil
 import sys
 import time
@@ -15,6 +16,18 @@ __all__ = ["convert_video", "ConversionError", "ConversionWarning"]
 
 # The command's exit codes (src/cli/cli.h).
 _EXIT_USAGE, _EXIT_BAD_INPUT = 2, 3
+
+# The command's messages name its flags; a Python caller set convert_video's arguments of
+# the same names (--output-alpha is output_alpha), and overwrite=True where it gives -y.
+_FLAG = re.compile(r"(?<![\w-])--(input-source|output-type|output-composition|output-alpha|"
+                   r"output-foreground|input-resize|downsample-ratio|output-video-mbps|"
+                   r"seq-chunk|num-workers|background|codec|crf|preset|start|duration|"
+                   r"input-fps|output-depth|precision|threads)(?![\w-])")
+
+
+def _pythonic(text):
+    text = text.replace("(use -y to overwrite)", "(pass overwrite=True to replace it)")
+    return _FLAG.sub(lambda m: m.group(1).replace("-", "_"), text)
 
 
 class ConversionError(RuntimeError):
@@ -259,6 +272,7 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
             bar.update(done, total)
 
     def on_message(kind, text):
+        text = _pythonic(text)
         if kind == _rvm.MESSAGE_ERROR:
             errors.append(text)
         elif kind == _rvm.MESSAGE_WARNING:
