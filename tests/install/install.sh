@@ -17,6 +17,10 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "cmake --install"; }
+# Everything goes under the prefix asked for (the GStreamer plugin too): an install into a
+# folder of one's own must not write to (or need root for) the system's folders.
+outside=$(grep -v "^$prefix/" "$build/install_manifest.txt")
+[ -z "$outside" ] || fail "installed outside --prefix $prefix: $(echo $outside)"
 pc=$(find "$prefix" -name rvm.pc) && [ -n "$pc" ] || fail "no rvm.pc installed"
 libdir=$(dirname "$(dirname "$pc")")
 for f in "$prefix/include/rvm.h" "$libdir/librvm.a" "$prefix/bin/rvm" \
