@@ -675,11 +675,12 @@ static int convert(conversion *c)
     if (finish_outputs(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     if (sig == SIGXFSZ)
-        errorf("stopped at the file size limit (ulimit -f): the outputs hold the %lld frames "
-               "done",
-               (long long)c->frames);
+        errorf("stopped at the file size limit (ulimit -f): the outputs hold the %lld "
+               "frame%s done",
+               (long long)c->frames, c->frames == 1 ? "" : "s");
     else if (sig)
-        notef("interrupted: the outputs hold the %lld frames done", (long long)c->frames);
+        notef("interrupted: the outputs hold the %lld frame%s done", (long long)c->frames,
+              c->frames == 1 ? "" : "s");
     return sig ? 128 + sig : 0;
 }
 

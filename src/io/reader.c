@@ -1470,8 +1470,9 @@ static void report_end(rvmi_reader *r)
         char eb[AV_ERROR_MAX_STRING_SIZE];
         snprintf(msg, sizeof(msg),
                  "the input could not be read past %.2f s (%s): it is truncated or damaged; "
-                 "the outputs hold the %lld frames before that",
-                 at, averr(r->read_error, eb), (long long)r->frames_out);
+                 "the outputs hold the %lld frame%s before that",
+                 at, averr(r->read_error, eb), (long long)r->frames_out,
+                 r->frames_out == 1 ? "" : "s");
         r->opt.notice(r->opt.notice_user, msg);
     } else if (!r->discont && declared != AV_NOPTS_VALUE && declared > 0 &&
                r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
@@ -1500,8 +1501,9 @@ static void report_end(rvmi_reader *r)
         if (missing > AV_TIME_BASE / 2 && missing > declared / 20) {
             snprintf(msg, sizeof(msg),
                      "the input ended early, at %.2f s of the %.2f s it declares: it is "
-                     "truncated; the outputs hold the %lld frames that were there",
-                     at, declared / (double)AV_TIME_BASE, (long long)r->frames_out);
+                     "truncated; the outputs hold the %lld frame%s that were there",
+                     at, declared / (double)AV_TIME_BASE, (long long)r->frames_out,
+                     r->frames_out == 1 ? "" : "s");
             r->opt.notice(r->opt.notice_user, msg);
         }
     }
