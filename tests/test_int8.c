@@ -509,6 +509,8 @@ int main(int argc, char **argv)
         printf("SKIP: %s\n", rvm_stream_error(q));
         return 77;
     }
+    /* the table's fp32 times: every layer through the int8 state, none in a banded block */
+    rvmi_q8_set_timing(q->q8, want_table);
     /* measurements: --set-fp32 / --set-int8 NAME[,NAME...] change the mix */
     for (int i = 2; i + 1 < argc; i++) {
         int on = !strcmp(argv[i], "--set-int8") || !strcmp(argv[i], "--set-fine");

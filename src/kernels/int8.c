@@ -27,6 +27,9 @@ typedef __m512 vf;
 #define VSUBI(a, b) _mm512_sub_epi32(a, b)
 #define VMULLOI(a, b) _mm512_mullo_epi32(a, b)
 #define VDOT(acc, a, w) _mm512_dpbusd_epi32(acc, a, w)
+#define VDOT16(acc, a, w) _mm512_dpwssd_epi32(acc, a, w)
+#define MR16 12
+#define NB16 2
 #define VCVT(x) _mm512_cvtepi32_ps(x)
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps(p, v)
@@ -54,6 +57,7 @@ typedef __m256 vf;
 #define VMULLOI(a, b) _mm256_mullo_epi32(a, b)
 #if RVM_Q8_ISA == ISA_AVXVNNI
 #define VDOT(acc, a, w) _mm256_dpbusd_avx_epi32(acc, a, w)
+#define VDOT16(acc, a, w) _mm256_dpwssd_avx_epi32(acc, a, w)
 #define SET_NAME "avxvnni"
 #define SET_SYMBOL rvmi_kernels_q8_avxvnni
 #undef MR
@@ -76,9 +80,14 @@ static inline __m256i half_floor_epi8(__m256i w)
     _mm256_add_epi32(_mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w1),        \
                                                               _mm256_set1_epi16(1))),            \
                      _mm256_madd_epi16(_mm256_maddubs_epi16(a, w2), _mm256_set1_epi16(1)))
+/* vpmaddwd is exact here: a pair of int16 products overflows only for -32768 * -32768 twice,
+ * and neither the weights (|w| <= 127) nor the activations (|q| <= 32767) take -32768. */
+#define VDOT16(acc, a, w) _mm256_add_epi32(acc, _mm256_madd_epi16(a, w))
 #define SET_NAME "avx2"
 #define SET_SYMBOL rvmi_kernels_q8_avx2
 #endif
+#define MR16 6
+#define NB16 1
 #define VCVT(x) _mm256_cvtepi32_ps(x)
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
@@ -238,27 +247,129 @@ static void quantize(const float *x, int n, float inv_scale, int zero, uint8_t *
         dst[i] = 0;
 }
 
-static void quantize_rest(const float *x, const uint8_t *q, int n, float scale, int zero,
-                          float inv_fine, uint8_t *dst, int pad)
+/* ---- 16-bit activations in one pass ----
+ * A register tile of MR16 pixels by NB16 blocks of 16 output channels; for each pair of input
+ * channels a pixel's two int16 activations are broadcast and multiplied into the block's 16x2
+ * weights, the 2 products summed per int32 lane. The sums and the epilogue stay in one
+ * function so that the accumulators never leave the registers. */
+static inline __attribute__((always_inline)) void tile16(const int mr, const int nb,
+                                                         const rvmi_conv_q8 *cv,
+                                                         const rvmi_qtensor16 *in,
+                                                         const int16_t *x, const rvmi_view *out,
+                                                         const rvmi_view *res, size_t px, int blk)
 {
+    const int pairs = (cv->cin + 1) / 2;
+    const size_t wblock = (size_t)pairs * RVM_COUT_BLOCK * 2;
+    const int16_t *w = cv->weight16 + (size_t)blk * wblock;
+    const size_t ld = in->stride;
+    vi acc[MR16 * NB16 * VPB];
+#pragma GCC unroll 48
+    for (int j = 0; j < mr * nb * VPB; j++)
+        acc[j] = VZEROI();
+    for (int g = 0; g < pairs; g++) {
+        vi wv[NB16 * VPB];
+#pragma GCC unroll 8
+        for (int b = 0; b < nb; b++)
+#pragma GCC unroll 8
+            for (int v = 0; v < VPB; v++)
+                wv[b * VPB + v] = VLOADI(w + b * wblock + (size_t)g * RVM_COUT_BLOCK * 2 + v * VL * 2);
+#pragma GCC unroll 16
+        for (int m = 0; m < mr; m++) {
+            int32_t pair;
+            memcpy(&pair, x + m * ld + 2 * g, 4);
+            const vi a = VSET1I(pair);
+#pragma GCC unroll 8
+            for (int j = 0; j < nb * VPB; j++)
+                acc[m * nb * VPB + j] = VDOT16(acc[m * nb * VPB + j], a, wv[j]);
+        }
+    }
+    const rvmi_act act = cv->act;
+#pragma GCC unroll 8
+    for (int j = 0; j < nb * VPB; j++) {
+        const int co = blk * RVM_COUT_BLOCK + j * VL;
+        const int n = cv->cout - co < VL ? cv->cout - co : VL;
+        if (n <= 0)
+            break;
+        const vi zw = VMULLOI(VSET1I(in->zero), VLOADI(cv->wsum + co));
+        const vf sc = VMUL(VSET1(in->scale), VLOAD(cv->wscale + co));
+        const vf bias = VLOAD(cv->bias + co);
+#pragma GCC unroll 16
+        for (int m = 0; m < mr; m++) {
+            float *dst = out->data + (px + m) * out->stride + co;
+            vf v = VFMA(VCVT(VSUBI(acc[m * nb * VPB + j], zw)), sc, bias);
+            if (n == VL) {
+                if (res)
+                    v = VADD(v, VLOAD(res->data + (px + m) * res->stride + co));
+                VSTORE(dst, activate(act, v));
+            } else {
+                if (res)
+                    v = VADD(v, VLOAD_PARTIAL(res->data + (px + m) * res->stride + co, n));
+                VSTORE_PARTIAL(dst, activate(act, v), n);
+            }
+            if (!vector_act(act))
+                for (int k = 0; k < n; k++)
+                    dst[k] = rvmi_activate(act, dst[k]);
+        }
+    }
+}
+
+static void conv_1x1_s16(const rvmi_conv_q8 *cv, const rvmi_qtensor16 *in, const rvmi_view *out,
+                         const rvmi_view *res, size_t p0, size_t p1)
+{
+    const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
+    const size_t ld = in->stride;
+    size_t px = p0;
+    for (; px + MR16 <= p1; px += MR16) {
+        const int16_t *x = in->data + (px - p0) * ld;
+        int blk = 0;
+        for (; blk + NB16 <= blocks; blk += NB16)
+            tile16(MR16, NB16, cv, in, x, out, res, px, blk);
+        for (; blk < blocks; blk++)
+            tile16(MR16, 1, cv, in, x, out, res, px, blk);
+    }
+    for (; px < p1; px++) /* the last few pixels, one at a time */
+        for (int blk = 0; blk < blocks; blk++)
+            tile16(1, 1, cv, in, in->data + (px - p0) * ld, out, res, px, blk);
+}
+
+/* Rounding as quantize: v + limit + 0.5 is non-negative after the clamp. */
+static void quantize_s16(const float *x, int n, float inv_scale, int zero, int limit,
+                         int16_t *dst, int pad)
+{
+    const float z = (float)zero, lim = (float)limit, half = (float)limit + 0.5f;
     for (int i = 0; i < n; i++) {
-        float r = x[i] - scale * (float)((int)q[i] - zero);
-        float v = r * inv_fine + (float)RVM_Q8_FINE_ZERO;
-        v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
-        dst[i] = (uint8_t)(int)(v + 0.5f);
+        float v = x[i] * inv_scale + z;
+        v = v < -lim ? -lim : v > lim ? lim : v;
+        dst[i] = (int16_t)((int)(v + half) - limit);
     }
     for (int i = n; i < pad; i++)
         dst[i] = 0;
 }
 
+/* Explicit vectors: the plain loop of compares is not vectorised (its float min/max order). */
 static void minmax(const float *x, int n, float *lo, float *hi)
 {
-    float a = *lo, b = *hi;
-    for (int i = 0; i < n; i++) {
-        a = x[i] < a ? x[i] : a;
-        b = x[i] > b ? x[i] : b;
+    vf a = VSET1(*lo), b = VSET1(*hi);
+    int i = 0;
+    for (; i + VL <= n; i += VL) {
+        vf v = VLOAD(x + i);
+        a = VMIN(v, a); /* minps(v, a) keeps a where v is NaN, as the scalar compare does */
+        b = VMAX(v, b);
     }
-    *lo = a, *hi = b;
+    float la[VL], hb[VL];
+    VSTORE(la, a);
+    VSTORE(hb, b);
+    float l = la[0], h = hb[0];
+    for (int k = 1; k < VL; k++) {
+        l = la[k] < l ? la[k] : l;
+        h = hb[k] > h ? hb[k] : h;
+    }
+    for (; i < n; i++) {
+        l = x[i] < l ? x[i] : l;
+        h = x[i] > h ? x[i] : h;
+    }
+    *lo = l, *hi = h;
 }
 
-const rvmi_kernels_q8 SET_SYMBOL = {SET_NAME, conv_1x1, quantize, minmax, quantize_rest};
+const rvmi_kernels_q8 SET_SYMBOL = {SET_NAME, conv_1x1, quantize, minmax, conv_1x1_s16,
+                                    quantize_s16};

@@ -32,6 +32,10 @@ typedef struct {
     float *wscale;      /* weight scale per output channel */
     int32_t *wsum;      /* sum of the channel's quantised weights (for the zero point) */
     const float *bias;  /* the float convolution's (folded BatchNorm) */
+    /* The same weights widened to 16 bits for 16-bit activations (conv_1x1_s16), packed as
+     * [ceil(cout/16)][ceil(cin/2)][16][2] (the operand layout of vpdpwssd / vpmaddwd). */
+    int16_t *weight16;
+    int32_t wabs;       /* the largest sum of |q| over one output channel's weights */
 } rvmi_conv_q8;
 
 /* Activations of one tensor quantised: pixel p channel k is data[p * stride + k], stride a
@@ -42,6 +46,15 @@ typedef struct {
     float scale;
     int zero;
 } rvmi_qtensor;
+
+/* 16-bit activations of one tensor: value = scale * (q - zero), |q| <= the layer's
+ * rvmi_q16_limit, pixel p channel k is data[p * stride + k] (stride even, >= kpad). */
+typedef struct {
+    const int16_t *data;
+    size_t stride;
+    float scale;
+    int zero;
+} rvmi_qtensor16;
 
 /* One instruction set's int8 kernels. */
 typedef struct {
@@ -57,19 +70,16 @@ typedef struct {
     void (*quantize)(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad);
     /* Widens [*lo, *hi] to hold n floats. */
     void (*minmax)(const float *x, int n, float *lo, float *hi);
-    /* The second byte of a 16-bit activation: what quantize left of x, at a finer step.
-     * With q = quantize(x, 1 / scale, zero), r = x - scale * (q - zero):
-     * dst = clamp(round(r * inv_fine) + RVM_Q8_FINE_ZERO, 0, 255); dst[n..pad) = 0. Sets may
-     * differ by one level within rounding error of a boundary, as quantize. */
-    void (*quantize_rest)(const float *x, const uint8_t *q, int n, float scale, int zero,
-                          float inv_fine, uint8_t *dst, int pad);
+    /* conv_1x1 on 16-bit activations in one pass: 8-bit weights (weight16) times 16-bit
+     * activations summed exactly in int32 (vpdpwssd: two int16 x int16 products per lane;
+     * AVX2: vpmaddwd + vpaddd), then the same epilogue as conv_1x1. */
+    void (*conv_1x1_s16)(const rvmi_conv_q8 *cv, const rvmi_qtensor16 *in, const rvmi_view *out,
+                         const rvmi_view *residual, size_t p0, size_t p1);
+    /* q = clamp(round(x / scale) + zero, -limit, limit) for n floats; dst[n..pad) = 0. Sets
+     * may differ by one level within rounding error of a boundary, as quantize. */
+    void (*quantize_s16)(const float *x, int n, float inv_scale, int zero, int limit,
+                         int16_t *dst, int pad);
 } rvmi_kernels_q8;
-
-/* 16-bit activations as two int8 convolutions: x = scale * (q - zero) + fine * (r - 128) with
- * fine = scale / RVM_Q8_FINE_STEPS: the rest after the first byte is within half a step, so
- * the second byte spans it with 254 levels (quantize.c). */
-#define RVM_Q8_FINE_ZERO 128
-#define RVM_Q8_FINE_STEPS 254.f
 
 extern const rvmi_kernels_q8 rvmi_kernels_q8_reference;
 extern const rvmi_kernels_q8 rvmi_kernels_q8_avx2;
@@ -100,5 +110,14 @@ void rvmi_q8_release(rvmi_conv_q8 *cv);
 /* The scale and zero point that map [lo, hi] (widened to hold 0, so that 0 is exact) onto
  * 0..255. */
 void rvmi_q8_range(float lo, float hi, float *scale, int *zero);
+
+/* 16-bit activations in one pass: the largest |q| a layer's activations may take so that its
+ * int32 sums stay exact: limit * 2 * wabs < 2^31 (the zero point's term and the difference
+ * included), at most 32767. With |q| <= 127 and cin <= 960 (MobileNetV3) the limit is at
+ * least 8,806 (over 14 bits of range); real weights sum to far less than 127 * cin. */
+int rvmi_q16_limit(const rvmi_conv_q8 *cv);
+/* The scale and zero point that map [lo, hi] (widened to hold 0, so that 0 is exact) onto
+ * -limit..limit. */
+void rvmi_q16_range(float lo, float hi, int limit, float *scale, int *zero);
 
 #endif

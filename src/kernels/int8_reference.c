@@ -38,11 +38,15 @@ int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi)
     cv->weight = aligned_alloc(64, (size_t)round_up((int)n, 64));
     cv->wscale = aligned_alloc(64, (size_t)cpad * sizeof(float));
     cv->wsum = aligned_alloc(64, (size_t)cpad * sizeof(int32_t));
-    if (!cv->weight || !cv->wscale || !cv->wsum) {
+    size_t n16 = (size_t)cpad * round_up(cv->cin, 2);
+    cv->weight16 = aligned_alloc(64, (size_t)round_up((int)(n16 * 2), 64));
+    if (!cv->weight || !cv->wscale || !cv->wsum || !cv->weight16) {
         rvmi_q8_release(cv);
         return -1;
     }
     memset(cv->weight, 0, n);
+    memset(cv->weight16, 0, n16 * 2);
+    cv->wabs = 0;
     for (int o = 0; o < cpad; o++) {
         cv->wscale[o] = 0.f;
         cv->wsum[o] = 0;
@@ -50,6 +54,7 @@ int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi)
             continue;
         float scale = rvmi_q8_weight_scale(oi + (size_t)o * cv->cin, cv->cin);
         cv->wscale[o] = scale;
+        long abs_sum = 0;
         for (int i = 0; i < cv->cin; i++) {
             long q = lrintf(oi[(size_t)o * cv->cin + i] / scale);
             q = q > RVM_Q8_WMAX ? RVM_Q8_WMAX : q < -RVM_Q8_WMAX ? -RVM_Q8_WMAX : q;
@@ -57,7 +62,12 @@ int rvmi_q8_pack(rvmi_conv_q8 *cv, const float *oi)
                          o % RVM_COUT_BLOCK) * 4 + i % 4;
             cv->weight[at] = (int8_t)q;
             cv->wsum[o] += (int32_t)q;
+            at = (((size_t)(o / RVM_COUT_BLOCK) * (size_t)(round_up(cv->cin, 2) / 2) + i / 2) *
+                      RVM_COUT_BLOCK + o % RVM_COUT_BLOCK) * 2 + i % 2;
+            cv->weight16[at] = (int16_t)q;
+            abs_sum += q < 0 ? -q : q;
         }
+        cv->wabs = abs_sum > cv->wabs ? (int32_t)abs_sum : cv->wabs;
     }
     return 0;
 }
@@ -67,6 +77,8 @@ void rvmi_q8_release(rvmi_conv_q8 *cv)
     free(cv->weight);
     free(cv->wscale);
     free(cv->wsum);
+    free(cv->weight16);
+    cv->weight16 = NULL;
     cv->weight = NULL;
     cv->wscale = NULL;
     cv->wsum = NULL;
@@ -84,23 +96,62 @@ void rvmi_q8_range(float lo, float hi, float *scale, int *zero)
     *zero = z < 0 ? 0 : z > 255 ? 255 : (int)z;
 }
 
-static void ref_quantize(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad)
+int rvmi_q16_limit(const rvmi_conv_q8 *cv)
+{
+    long limit = cv->wabs > 0 ? 2147483647L / (2L * cv->wabs) : 32767;
+    return limit > 32767 ? 32767 : (int)limit;
+}
+
+void rvmi_q16_range(float lo, float hi, int limit, float *scale, int *zero)
+{
+    lo = fminf(lo, 0.f);
+    hi = fmaxf(hi, 0.f);
+    float s = (hi - lo) / (2.f * (float)limit);
+    if (!(s > 0.f) || !isfinite(s))
+        s = 1.f;
+    long z = lrintf(-lo / s) - limit;
+    *scale = s;
+    *zero = z < -limit ? -limit : z > limit ? limit : (int)z;
+}
+
+static void ref_quantize_s16(const float *x, int n, float inv_scale, int zero, int limit,
+                             int16_t *dst, int pad)
 {
     for (int i = 0; i < n; i++) {
         float v = x[i] * inv_scale + (float)zero;
-        v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
-        dst[i] = (uint8_t)lrintf(v);
+        v = v < (float)-limit ? (float)-limit : v > (float)limit ? (float)limit : v;
+        dst[i] = (int16_t)lrintf(v);
     }
     for (int i = n; i < pad; i++)
         dst[i] = 0;
 }
 
-static void ref_quantize_rest(const float *x, const uint8_t *q, int n, float scale, int zero,
-                              float inv_fine, uint8_t *dst, int pad)
+static void ref_conv_1x1_s16(const rvmi_conv_q8 *cv, const rvmi_qtensor16 *in,
+                             const rvmi_view *out, const rvmi_view *res, size_t p0, size_t p1)
+{
+    const size_t pairs = (size_t)round_up(cv->cin, 2) / 2;
+    for (size_t p = p0; p < p1; p++) {
+        const int16_t *x = in->data + (p - p0) * in->stride;
+        for (int o = 0; o < cv->cout; o++) {
+            int32_t acc = 0;
+            for (int i = 0; i < cv->cin; i++) {
+                size_t at = (((size_t)(o / RVM_COUT_BLOCK) * pairs + i / 2) * RVM_COUT_BLOCK +
+                             o % RVM_COUT_BLOCK) * 2 + i % 2;
+                acc += (int32_t)x[i] * cv->weight16[at];
+            }
+            acc -= in->zero * cv->wsum[o];
+            float v = (float)acc * (in->scale * cv->wscale[o]) + cv->bias[o];
+            if (res)
+                v += res->data[p * res->stride + o];
+            out->data[p * out->stride + o] = rvmi_activate(cv->act, v);
+        }
+    }
+}
+
+static void ref_quantize(const float *x, int n, float inv_scale, int zero, uint8_t *dst, int pad)
 {
     for (int i = 0; i < n; i++) {
-        float r = x[i] - scale * (float)((int)q[i] - zero);
-        float v = r * inv_fine + (float)RVM_Q8_FINE_ZERO;
+        float v = x[i] * inv_scale + (float)zero;
         v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
         dst[i] = (uint8_t)lrintf(v);
     }
@@ -137,8 +188,9 @@ static void ref_conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const r
     }
 }
 
-const rvmi_kernels_q8 rvmi_kernels_q8_reference = {"reference", ref_conv_1x1, ref_quantize,
-                                                   ref_minmax, ref_quantize_rest};
+const rvmi_kernels_q8 rvmi_kernels_q8_reference = {"reference",     ref_conv_1x1, ref_quantize,
+                                                   ref_minmax,      ref_conv_1x1_s16,
+                                                   ref_quantize_s16};
 
 static int cpu_has(const char *isa)
 {

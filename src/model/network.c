@@ -325,8 +325,11 @@ static int mobilenetv3(rvm_stream *s, const rvmi_view *src_sm, rvmi_view f[4])
         /* Blocks without SE in row bands (with SE, the gate needs the whole depthwise output
          * first, and banding their expansion measured no faster: their expanded tensors are
          * at most 2.4 MB at 1080p, and their bands of one row of 30 or 60 pixels too short).
-         * Not in int8 mode, which runs the 1x1 layers on their own. */
-        if (!b->has_se && !s->q8 && !s->unbanded) {
+         * In int8 mode, those whose 1x1 layers are all fp32 (blocks 0-2 by default): an int8
+         * layer runs on its own (its activation range is the whole tensor's). */
+        int q8 = s->q8 && ((b->has_expand && rvmi_q8_claims(s->q8, &b->expand)) ||
+                           rvmi_q8_claims(s->q8, &b->project));
+        if (!b->has_se && !q8 && !s->unbanded) {
             int st = banded_block(s, b, &x, &y);
             if (st)
                 return st;

@@ -23,7 +23,8 @@ typedef struct {
     const rvmi_conv *fp;
     rvmi_conv_q8 q;
     int enabled;
-    int fine; /* 16-bit activations: two int8 convolutions, the second on the rest */
+    int fine; /* 16-bit activations (conv_1x1_s16), else 8-bit ones (conv_1x1) */
+    int limit; /* 16-bit activations: |q| <= limit (rvmi_q16_limit) */
     float cal_lo, cal_hi; /* recorded input range (RVM_Q8_CALIBRATING) */
     int calibrated;
     double ms[2];  /* fp32, int8 */
@@ -35,19 +36,16 @@ typedef struct {
 #define SLICE_ALIGN 24 /* pixels: a multiple of every kernel's pixel tile (4, 6, 8) */
 /* a multiple of 64: aligned_alloc needs a size that is a multiple of the alignment (one
  * thread failed under ASan), and every thread's slice starts 64-byte aligned */
-#define SLICE_MAX_BYTES (((RVM_MAX_CIN + 4) * SLICE_ALIGN + 63) / 64 * 64)
+#define SLICE_MAX_BYTES ((2 * (RVM_MAX_CIN + 4) * SLICE_ALIGN + 63) / 64 * 64)
 
 struct rvmi_q8_state {
     const rvmi_kernels_q8 *k;
     rvmi_q8_mode mode;
+    int timing; /* every layer through rvmi_q8_conv (rvmi_q8_set_timing) */
     int n, threads;
     q8_layer *layers;
-    uint8_t *slices; /* per thread */
-    uint8_t *fine_slices; /* per thread: the second bytes of 16-bit activations */
-    float *partial;       /* per thread: the first convolution of a 16-bit layer's slice */
-    size_t partial_floats;
-    float *zeros;         /* a bias of zeros for that first convolution */
-    float *lo, *hi;       /* per thread */
+    uint8_t *slices; /* per thread: 8-bit activations, or 16-bit ones (twice the bytes) */
+    float *lo, *hi;  /* per thread */
 };
 
 /* The default mix (measured: docs/INT8.md): MobileNetV3 from block 6 on (1/16 of the input's
@@ -118,8 +116,7 @@ static int add_layer(rvmi_q8_state *q, const struct rvm_model *m, const rvmi_con
         return -1;
     l->enabled = default_int8(m->variant, l->name);
     l->fine = default_fine(m->variant, l->name);
-    size_t partial = slice_pixels((size_t)l->q.kpad) * (size_t)(l->q.cout + RVM_COUT_BLOCK);
-    q->partial_floats = partial > q->partial_floats ? partial : q->partial_floats;
+    l->limit = rvmi_q16_limit(&l->q);
     q->n++;
     return 0;
 }
@@ -161,12 +158,6 @@ rvmi_q8_state *rvmi_q8_create(const struct rvm_model *m, const rvmi_kernels_q8 *
         st = add_layer(q, m, &m->project_mat, "project_mat%.0d", 0);
     if (!st)
         st = add_layer(q, m, &m->project_seg, "project_seg%.0d", 0);
-    if (!st) {
-        q->fine_slices = aligned_alloc(64, (size_t)threads * SLICE_MAX_BYTES);
-        q->partial = malloc((size_t)threads * q->partial_floats * sizeof(float));
-        q->zeros = calloc(RVM_MAX_CIN + RVM_COUT_BLOCK, sizeof(float));
-        st = !q->fine_slices || !q->partial || !q->zeros ? -1 : 0;
-    }
     if (st) {
         rvmi_q8_free(q);
         return NULL;
@@ -182,9 +173,6 @@ void rvmi_q8_free(rvmi_q8_state *q)
         rvmi_q8_release(&q->layers[i].q);
     free(q->layers);
     free(q->slices);
-    free(q->fine_slices);
-    free(q->partial);
-    free(q->zeros);
     free(q->lo);
     free(q->hi);
     free(q);
@@ -208,8 +196,7 @@ typedef struct {
     const rvmi_view *out, *res;
     size_t pixels, per_task;
     float inv_scale;
-    rvmi_qtensor qt;
-    float fine_scale; /* 16-bit layers: the second byte's step */
+    rvmi_qtensor qt; /* the scale and zero point (of 8- or 16-bit activations) */
 } q8_job;
 
 static void task_range(const q8_job *j, int task, size_t *p0, size_t *p1)
@@ -253,13 +240,12 @@ static void conv_task(void *ctx, int task, int thread)
     const rvmi_conv_q8 *cv = &j->l->q;
     const rvmi_kernels_q8 *k = j->q->k;
     const size_t kpad = (size_t)cv->kpad;
-    const int fine = j->l->fine;
+    const int fine = j->l->fine, limit = j->l->limit;
     size_t p0, p1;
     task_range(j, task, &p0, &p1);
-    size_t slice = slice_pixels(kpad);
+    size_t slice = slice_pixels(fine ? 2 * kpad : kpad);
     uint8_t *buf = j->q->slices + (size_t)thread * SLICE_MAX_BYTES;
-    uint8_t *rest = j->q->fine_slices + (size_t)thread * SLICE_MAX_BYTES;
-    const float inv_fine = 1.f / j->fine_scale;
+    int16_t *buf16 = (int16_t *)buf;
     for (size_t s0 = p0; s0 < p1; s0 += slice) {
         size_t s1 = s0 + slice < p1 ? s0 + slice : p1;
         const rvmi_view *v0 = &j->in->v[0];
@@ -267,9 +253,10 @@ static void conv_task(void *ctx, int task, int thread)
             /* one dense tensor: one run of floats */
             const float *x = v0->data + s0 * kpad;
             int n = (int)((s1 - s0) * kpad);
-            k->quantize(x, n, j->inv_scale, j->qt.zero, buf, n);
             if (fine)
-                k->quantize_rest(x, buf, n, j->qt.scale, j->qt.zero, inv_fine, rest, n);
+                k->quantize_s16(x, n, j->inv_scale, j->qt.zero, limit, buf16, n);
+            else
+                k->quantize(x, n, j->inv_scale, j->qt.zero, buf, n);
         } else {
             for (size_t p = s0; p < s1; p++) {
                 size_t at = (p - s0) * kpad;
@@ -278,46 +265,30 @@ static void conv_task(void *ctx, int task, int thread)
                     int last = g + 1 == j->in->n;
                     int pad = last ? (int)((p - s0 + 1) * kpad - at) : v->c;
                     const float *x = v->data + p * v->stride;
-                    k->quantize(x, v->c, j->inv_scale, j->qt.zero, buf + at, pad);
                     if (fine)
-                        k->quantize_rest(x, buf + at, v->c, j->qt.scale, j->qt.zero, inv_fine,
-                                         rest + at, pad);
+                        k->quantize_s16(x, v->c, j->inv_scale, j->qt.zero, limit, buf16 + at, pad);
+                    else
+                        k->quantize(x, v->c, j->inv_scale, j->qt.zero, buf + at, pad);
                     at += (size_t)v->c;
                 }
             }
         }
-        rvmi_qtensor qt = j->qt;
-        qt.data = buf;
-        qt.stride = kpad;
-        if (!fine) {
+        if (fine) {
+            rvmi_qtensor16 qt = {buf16, kpad, j->qt.scale, j->qt.zero};
+            k->conv_1x1_s16(cv, &qt, j->out, j->res, s0, s1);
+        } else {
+            rvmi_qtensor qt = j->qt;
+            qt.data = buf;
+            qt.stride = kpad;
             k->conv_1x1(cv, &qt, j->out, j->res, s0, s1);
-            continue;
         }
-        /* 16-bit activations: the first byte's product (with the residual, no bias, no
-         * activation) into a float slice, then the second byte's with bias and activation,
-         * the first as its residual */
-        const int np = (int)(s1 - s0);
-        rvmi_conv_q8 first = *cv;
-        first.act = RVM_ACT_NONE;
-        first.bias = j->q->zeros;
-        rvmi_view partial = {j->q->partial + (size_t)thread * j->q->partial_floats, 1, np, cv->cout,
-                             cv->cout};
-        rvmi_view res_s, out_s = *j->out;
-        out_s.data += s0 * (size_t)out_s.stride, out_s.h = 1, out_s.w = np;
-        if (j->res) {
-            res_s = *j->res;
-            res_s.data += s0 * (size_t)res_s.stride, res_s.h = 1, res_s.w = np;
-        }
-        k->conv_1x1(&first, &qt, &partial, j->res ? &res_s : NULL, 0, (size_t)np);
-        rvmi_qtensor qr = {rest, kpad, j->fine_scale, RVM_Q8_FINE_ZERO};
-        k->conv_1x1(cv, &qr, &out_s, &partial, 0, (size_t)np);
     }
 }
 
 static void run_int8(rvmi_q8_state *q, q8_layer *l, rvmi_pool *pool, const rvmi_inputs *in,
                      const rvmi_view *out, const rvmi_view *res)
 {
-    q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}, 0.f};
+    q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}};
     int threads = rvmi_pool_threads(pool);
     size_t tasks = threads == 1 ? 1 : (size_t)threads * 4;
     j.per_task = (j.pixels + tasks - 1) / tasks;
@@ -326,9 +297,11 @@ static void run_int8(rvmi_q8_state *q, q8_layer *l, rvmi_pool *pool, const rvmi_
     float lo = l->cal_lo, hi = l->cal_hi;
     if (q->mode == RVM_Q8_DYNAMIC || !l->calibrated)
         input_range(&j, pool, ntasks, &lo, &hi);
-    rvmi_q8_range(lo, hi, &j.qt.scale, &j.qt.zero);
+    if (l->fine)
+        rvmi_q16_range(lo, hi, l->limit, &j.qt.scale, &j.qt.zero);
+    else
+        rvmi_q8_range(lo, hi, &j.qt.scale, &j.qt.zero);
     j.inv_scale = 1.f / j.qt.scale;
-    j.fine_scale = j.qt.scale / RVM_Q8_FINE_STEPS;
     rvmi_pool_run(pool, ntasks, conv_task, &j);
 }
 
@@ -352,7 +325,7 @@ int rvmi_q8_conv(rvmi_q8_state *q, rvmi_pool *pool, const rvmi_conv *cv, const r
         run_int8(q, l, pool, in, out, res);
     } else {
         if (q->mode == RVM_Q8_CALIBRATING) {
-            q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}, 0.f};
+            q8_job j = {q, l, in, out, res, (size_t)out->h * out->w, 0, 0.f, {0}};
             j.per_task = j.pixels;
             float lo, hi;
             input_range(&j, pool, 1, &lo, &hi);
@@ -366,6 +339,16 @@ int rvmi_q8_conv(rvmi_q8_state *q, rvmi_pool *pool, const rvmi_conv *cv, const r
     l->calls[int8]++;
     return 1;
 }
+
+int rvmi_q8_claims(const rvmi_q8_state *q, const rvmi_conv *cv)
+{
+    for (int i = 0; i < q->n; i++)
+        if (q->layers[i].fp == cv)
+            return q->layers[i].enabled || q->timing || q->mode == RVM_Q8_CALIBRATING;
+    return 0;
+}
+
+void rvmi_q8_set_timing(rvmi_q8_state *q, int on) { q->timing = on != 0; }
 
 /* ---- for measurements and tests ---- */
 

@@ -32,12 +32,20 @@ typedef void (*rvmi_conv_fn)(void *ctx, const rvmi_conv *cv, const rvmi_inputs *
 int rvmi_q8_conv(rvmi_q8_state *q, rvmi_pool *pool, const rvmi_conv *cv, const rvmi_inputs *in,
                  const rvmi_view *out, const rvmi_view *res, rvmi_conv_fn fp32, void *ctx);
 
+/* 1 when rvmi_q8_conv must see cv itself: it runs in int8, or the state times every layer
+ * (timing) or records ranges (calibrating). The network runs the blocks of other layers its
+ * own way (in row bands). */
+int rvmi_q8_claims(const rvmi_q8_state *q, const rvmi_conv *cv);
+/* Per-layer fp32 times (rvmi_q8_layer_time) need every layer to go through rvmi_q8_conv. */
+void rvmi_q8_set_timing(rvmi_q8_state *q, int on);
+
 /* For measurements and tests: the eligible layers, by index. */
 int rvmi_q8_layers(const rvmi_q8_state *q);
 const char *rvmi_q8_layer_name(const rvmi_q8_state *q, int i);
 /* Enables (1) or disables (0) int8 for layer i; -1 gives the current setting. */
 int rvmi_q8_layer_enable(rvmi_q8_state *q, int i, int on);
-/* Gives layer i 16-bit activations (two int8 convolutions, the second on what the first byte
+/* Gives layer i 16-bit activations (one pass of int16 activations times the 8-bit weights
+ * widened to int16; formerly two int8 convolutions, the second on what the first byte
  * left) (1) or 8-bit ones (0); -1 gives the current setting. */
 int rvmi_q8_layer_fine(rvmi_q8_state *q, int i, int on);
 /* Time spent in layer i since the last reset (ms) and calls, for fp32 and int8 runs. */
