@@ -6,7 +6,9 @@
  * Activations: one scale and zero point per tensor, from the tensor's own minimum and maximum
  * at every call ("dynamic"): it needs no calibration data, follows each video's contrast and
  * costs one read of the input. Calibrated ranges (RVM_Q8_CALIBRATED) measured worse at their
- * worst and only 2% faster in the int8 layers (README, int8 note).
+ * worst and only 2% faster in the int8 layers (README, int8 note). 8-bit (conv_1x1) or 16-bit
+ * (conv_1x1_s16, the default: one pass of int16 activations times the weights widened to
+ * int16, as exact as two int8 passes over two bytes and faster: docs/INT8.md).
  * The input is quantised in slices that stay in the L1 cache and multiplied at once, so the
  * int8 copy of a tensor never goes through memory.
  * SPDX-License-Identifier: GPL-3.0-or-later */

@@ -45,8 +45,7 @@ const char *rvmi_q8_layer_name(const rvmi_q8_state *q, int i);
 /* Enables (1) or disables (0) int8 for layer i; -1 gives the current setting. */
 int rvmi_q8_layer_enable(rvmi_q8_state *q, int i, int on);
 /* Gives layer i 16-bit activations (one pass of int16 activations times the 8-bit weights
- * widened to int16; formerly two int8 convolutions, the second on what the first byte
- * left) (1) or 8-bit ones (0); -1 gives the current setting. */
+ * widened to int16) (1) or 8-bit ones (0); -1 gives the current setting. */
 int rvmi_q8_layer_fine(rvmi_q8_state *q, int i, int on);
 /* Time spent in layer i since the last reset (ms) and calls, for fp32 and int8 runs. */
 void rvmi_q8_layer_time(const rvmi_q8_state *q, int i, double *fp32_ms, int *fp32_calls,
