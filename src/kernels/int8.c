@@ -1,6 +1,7 @@
 /* int8 1x1 convolutions, compiled once per instruction set (RVM_Q8_ISA set by the build):
  * avx512vnni (vpdpbusd on 16 int32 lanes), avxvnni (vpdpbusd on 8 lanes, the VEX form) and
- * avx2 (vpmaddubsw + vpmaddwd + vpaddd on the weights split in halves: see below).
+ * avx2 (vpmaddubsw + vpmaddwd + vpaddd on the weights split in halves: see below); for 16-bit
+ * activations vpdpwssd (AVX512-VNNI, AVX-VNNI) or vpmaddwd + vpaddd (AVX2).
  *
  * A register tile holds MR output pixels by NB blocks of 16 output channels; for each group of
  * 4 input channels a pixel's 4 activation bytes are broadcast and multiplied into the block's

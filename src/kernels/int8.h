@@ -1,6 +1,8 @@
 /* int8 pointwise convolutions: unsigned 8-bit activations (one scale and zero point per
  * tensor) times signed weights (one scale per output channel), summed exactly in int32, then
- * scaled back to float with the bias, residual and activation of the float convolution.
+ * scaled back to float with the bias, residual and activation of the float convolution. Or
+ * 16-bit activations (conv_1x1_s16, the default for int8 layers) times the same weights
+ * widened to int16, in one pass.
  *
  * Weights are within [-127, 127] (8 bits, symmetric). The VNNI sets' vpdpbusd sums four
  * u8 * s8 products into int32 exactly; AVX2's vpmaddubsw would saturate a pair of products in
