@@ -227,3 +227,29 @@ def test_bad_checkpoints(tmp_path):
         rvm.load("mobilenet")
     with pytest.raises(ValueError, match="threads"):
         rvm.load(threads=0)
+
+
+def test_output_memory_is_reused_only_when_let_go():
+    """Large outputs (>= 1 MB) come from blocks that arrays let go of earlier: an array the
+    caller still holds is never written again, a reused block is wholly rewritten, and the
+    arrays outlive the model."""
+    model = rvm.load("mobilenetv3")
+    rng = np.random.default_rng(5)
+    a, b = (rng.random((1, 3, 480, 640), dtype=np.float32) for _ in range(2))
+    fgr_a, pha_a, *_ = model(a, downsample_ratio=0.25)
+    assert fgr_a.nbytes >= 1 << 20 and fgr_a.flags.writeable
+    kept = fgr_a.copy(), pha_a.copy()
+    for _ in range(3):  # blocks of dropped arrays cycle while a's outputs are held
+        fgr_b, pha_b, *_ = model(b, downsample_ratio=0.25)
+        del fgr_b, pha_b
+    np.testing.assert_array_equal(fgr_a, kept[0])
+    np.testing.assert_array_equal(pha_a, kept[1])
+    view = fgr_a[:, 1]  # a view keeps its block alive too
+    del fgr_a, pha_a
+    fgr_b, pha_b, *_ = model(b, downsample_ratio=0.25)
+    fgr_c, pha_c, *_ = model(a, downsample_ratio=0.25)  # on a's old blocks, fresh states
+    np.testing.assert_array_equal(view, kept[0][:, 1])
+    np.testing.assert_array_equal(fgr_c, kept[0])
+    np.testing.assert_array_equal(pha_c, kept[1])
+    del model
+    assert float(fgr_b.sum()) > 0 and np.isfinite(pha_c).all()  # readable after the model
