@@ -859,12 +859,12 @@ static void store_rgb_u8(uint8_t *dst, const float *restrict r, const float *res
                          const float *restrict b, int width)
 {
     typedef uint8_t u8x16 __attribute__((vector_size(16)));
-    static const u8x16 rg[3] = {{0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5},
-                                {21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26},
-                                {0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0}};
-    static const u8x16 bl[3] = {{0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15},
-                                {0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15},
-                                {26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31}};
+/* The lanes of R, G (16 + i) and B (16 + i) in the order of 16 output bytes: R and G first,
+ * with placeholders (0) where B goes, then B put in. __builtin_shufflevector (GCC 12, clang)
+ * takes its lane numbers as constants: one line per output vector. */
+#define RGB_LANES(...) __VA_ARGS__
+#define RGB_VECTOR(k, rg, bl) \
+    (o[k] = __builtin_shufflevector(__builtin_shufflevector(R, G, rg), B, bl))
     int x = 0;
     for (; x + 16 <= width; x += 16) {
         uint8_t q[3][16];
@@ -877,10 +877,14 @@ static void store_rgb_u8(uint8_t *dst, const float *restrict r, const float *res
         memcpy(&R, q[0], 16);
         memcpy(&G, q[1], 16);
         memcpy(&B, q[2], 16);
-        for (int k = 0; k < 3; k++) {
-            u8x16 o = __builtin_shuffle(__builtin_shuffle(R, G, rg[k]), B, bl[k]);
-            memcpy(dst + 3 * x + 16 * k, &o, 16);
-        }
+        u8x16 o[3];
+        RGB_VECTOR(0, RGB_LANES(0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5),
+                   RGB_LANES(0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15));
+        RGB_VECTOR(1, RGB_LANES(21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26),
+                   RGB_LANES(0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15));
+        RGB_VECTOR(2, RGB_LANES(0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0),
+                   RGB_LANES(26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31));
+        memcpy(dst + 3 * x, o, sizeof o);
     }
     for (; x < width; x++) {
         dst[3 * x] = (uint8_t)(r[x] * 255.f + 0.5f);
@@ -888,6 +892,8 @@ static void store_rgb_u8(uint8_t *dst, const float *restrict r, const float *res
         dst[3 * x + 2] = (uint8_t)(b[x] * 255.f + 0.5f);
     }
 }
+#undef RGB_VECTOR
+#undef RGB_LANES
 
 /* Plain loops over planes, which the compiler vectorises for this file's instruction set. */
 static void blend_row(const float *restrict h0, const float *restrict h1, size_t plane, float l0,
