@@ -172,6 +172,30 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
     }
 }
 
+/* One vector of pixel px's sums, output channels [co, co + n), n <= VL: back to float
+ * ((sum - zero * wsum) * scale * wscale + bias, zw and sc precomputed per channel vector), the
+ * residual added, activated and stored. Shared by the 8-bit and 16-bit tiles. */
+static inline __attribute__((always_inline)) void store_sums(vi sum, vi zw, vf sc, vf bias,
+                                                             rvmi_act act, const rvmi_view *out,
+                                                             const rvmi_view *res, size_t px,
+                                                             int co, int n)
+{
+    float *dst = out->data + px * out->stride + co;
+    vf v = VFMA(VCVT(VSUBI(sum, zw)), sc, bias);
+    if (n == VL) {
+        if (res)
+            v = VADD(v, VLOAD(res->data + px * res->stride + co));
+        VSTORE(dst, activate(act, v));
+    } else {
+        if (res)
+            v = VADD(v, VLOAD_PARTIAL(res->data + px * res->stride + co, n));
+        VSTORE_PARTIAL(dst, activate(act, v), n);
+    }
+    if (!vector_act(act))
+        for (int k = 0; k < n; k++)
+            dst[k] = rvmi_activate(act, dst[k]);
+}
+
 /* Scales tile sums back to float, adds bias and residual, activates and stores. */
 static inline __attribute__((always_inline)) void store_tile(const int mr, const int nb,
                                                              const rvmi_conv_q8 *cv,
@@ -189,22 +213,8 @@ static inline __attribute__((always_inline)) void store_tile(const int mr, const
         const vi zw = VMULLOI(VSET1I(in->zero), VLOADI(cv->wsum + co));
         const vf sc = VMUL(VSET1(in->scale), VLOAD(cv->wscale + co));
         const vf bias = VLOAD(cv->bias + co);
-        for (int m = 0; m < mr; m++) {
-            float *dst = out->data + (px + m) * out->stride + co;
-            vf v = VFMA(VCVT(VSUBI(acc[m][j], zw)), sc, bias);
-            if (n == VL) {
-                if (res)
-                    v = VADD(v, VLOAD(res->data + (px + m) * res->stride + co));
-                VSTORE(dst, activate(act, v));
-            } else {
-                if (res)
-                    v = VADD(v, VLOAD_PARTIAL(res->data + (px + m) * res->stride + co, n));
-                VSTORE_PARTIAL(dst, activate(act, v), n);
-            }
-            if (!vector_act(act))
-                for (int k = 0; k < n; k++)
-                    dst[k] = rvmi_activate(act, dst[k]);
-        }
+        for (int m = 0; m < mr; m++)
+            store_sums(acc[m][j], zw, sc, bias, act, out, res, px + m, co, n);
     }
 }
 
@@ -295,22 +305,8 @@ static inline __attribute__((always_inline)) void tile16(const int mr, const int
         const vf sc = VMUL(VSET1(in->scale), VLOAD(cv->wscale + co));
         const vf bias = VLOAD(cv->bias + co);
 #pragma GCC unroll 16
-        for (int m = 0; m < mr; m++) {
-            float *dst = out->data + (px + m) * out->stride + co;
-            vf v = VFMA(VCVT(VSUBI(acc[m * nb * VPB + j], zw)), sc, bias);
-            if (n == VL) {
-                if (res)
-                    v = VADD(v, VLOAD(res->data + (px + m) * res->stride + co));
-                VSTORE(dst, activate(act, v));
-            } else {
-                if (res)
-                    v = VADD(v, VLOAD_PARTIAL(res->data + (px + m) * res->stride + co, n));
-                VSTORE_PARTIAL(dst, activate(act, v), n);
-            }
-            if (!vector_act(act))
-                for (int k = 0; k < n; k++)
-                    dst[k] = rvmi_activate(act, dst[k]);
-        }
+        for (int m = 0; m < mr; m++)
+            store_sums(acc[m * nb * VPB + j], zw, sc, bias, act, out, res, px + m, co, n);
     }
 }
 
