@@ -55,8 +55,8 @@ static PyObject *raise_status(int status, const char *msg)
 
 /* ---- output arrays whose memory is used again ----
  * A call at 1920x1080 returns 33 MB of new arrays. Memory that fresh from the system is zeroed
- * by the kernel page by page when first written (clear_page: 7% of a model(src) step at
- * 1920x1080, ratio 0.25, perf), which made model(src) 6-7% slower than rvm_bench. The blocks of
+ * by the kernel page by page when first written (clear_page: 7.3% of the perf samples of a
+ * model(src) loop at 1920x1080, ratio 0.25; 1.4% with this, the rest start-up). The blocks of
  * output arrays the caller has let go are kept (a few per model) and handed out again: a loop
  * that feeds the states back cycles through two sets. Everything here runs with the GIL held
  * (allocation before the network runs, the capsule's destructor when an array dies). */
@@ -77,20 +77,25 @@ typedef struct { /* at the start of each block; the array's data starts BLOCK_HE
     size_t bytes;
 } block_head;
 
+static void free_idle(block_cache *c)
+{
+    for (int i = 0; i < c->n; i++)
+        free(c->idle[i].p);
+    c->n = 0;
+}
+
 static void cache_unref(block_cache *c)
 {
     if (--c->refs)
         return;
-    for (int i = 0; i < c->n; i++)
-        free(c->idle[i].p);
+    free_idle(c);
     free(c);
 }
 
 static void cache_close(block_cache *c)
 {
-    for (int i = 0; i < c->n; i++)
-        free(c->idle[i].p);
-    c->n = 0, c->open = 0;
+    free_idle(c);
+    c->open = 0;
     cache_unref(c);
 }
 
