@@ -1,8 +1,9 @@
-/* MobileNetV3's blocks without SE run in bands of rows (network.c, banded_block): every value
- * must be, bit for bit, what the blocks run layer by layer give (the path the golden tests
- * compare with the official model). Two streams of one model, one of them told to run layer
- * by layer, take the same frames (two, so the recurrent state carries the encoder's output
- * forward); the encoder's four feature maps and the outputs must be equal. Frame sizes make
+/* MobileNetV3's blocks without SE run in bands of rows (network.c, banded_block), and so do
+ * the decoder's upsampling and the 3x3 convolution that reads it (upsample_conv): every value
+ * must be, bit for bit, what they give run layer by layer (the upsampled tensor whole, then
+ * the convolution). Two streams of one model, one of them told to run layer by layer, take
+ * the same frames (two, so the recurrent state carries the encoder's output forward); the
+ * encoder's four feature maps, the decoder's stages and the outputs must be equal. Frame sizes make
  * the bands fall differently: the real one (1920x1080 at ratio 0.25: many bands, rows shared
  * between bands), odd sizes (strided layers with an odd input), frames smaller than one band,
  * one pixel high after the stride-2 layers; on one, two and three threads (tasks split the
@@ -76,6 +77,13 @@ static void compare(const rvm_model *model, int w, int h, double ratio, int thre
             CHECK(same_view(&banded->layers.f[f], &layers->layers.f[f]),
                   "%dx%d ratio %g, %d threads, frame %d: feature map %d differs", w, h, ratio,
                   threads, t, f + 1);
+        for (int k = 0; k < 4; k++)
+            CHECK(same_view(&banded->layers.x[k], &layers->layers.x[k]),
+                  "%dx%d ratio %g, %d threads, frame %d: decoder stage %d differs", w, h, ratio,
+                  threads, t, k);
+        CHECK(same_view(&banded->layers.x0, &layers->layers.x0),
+              "%dx%d ratio %g, %d threads, frame %d: decoder output differs", w, h, ratio,
+              threads, t);
         CHECK(!memcmp(pha[0], pha[1], sizeof(float) * n) &&
                   !memcmp(fgr[0], fgr[1], sizeof(float) * 3 * n),
               "%dx%d ratio %g, %d threads, frame %d: outputs differ", w, h, ratio, threads, t);

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "model/network.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -32,9 +33,9 @@ static void resize_rows(void *ctx, int y0, int y1, int thread)
     j->k->resize(j->in, j->out, j->sy, j->lx, j->first, j->first + y0, j->first + y1);
 }
 
-/* Resizes in into out (which may be a channel slice of a wider buffer, and may be smaller
- * than in*scale: that is the decoder's crop to the skip connection's size). */
-/* Rows [first, first + out->h) of the resize, into out. */
+/* Rows [first, first + out->h) of the resize of in into out (which may be smaller than
+ * in*scale: that is the decoder's crop to the skip connection's size). For streams that run
+ * the decoder layer by layer (s->unbanded, tests). */
 static int resize_band(rvm_stream *s, const rvmi_view *in, const rvmi_view *out, float sy,
                        float sx, int first)
 {
@@ -44,11 +45,6 @@ static int resize_band(rvm_stream *s, const rvmi_view *in, const rvmi_view *out,
     resize_job j = {s->kernels->loops, in, out, sy, lx, first};
     rvmi_parallel_rows(s, out->h, resize_rows, &j);
     return 0;
-}
-
-static int resize(rvm_stream *s, const rvmi_view *in, const rvmi_view *out, float sy, float sx)
-{
-    return resize_band(s, in, out, sy, sx, 0);
 }
 
 /* ---- input ---- */
@@ -460,20 +456,122 @@ static int gru(rvm_stream *s, int k, const rvmi_view *x)
     return 0;
 }
 
-/* The decoder's input [upsample(x) cropped to s_img's size, f (if any), s_img]. */
-static int upsample_inputs(rvm_stream *s, const rvmi_view *x, const rvmi_view *f,
-                           const rvmi_view *s_img, rvmi_inputs *cat)
+/* A decoder stage's 3x3 convolution on [upsample(x) cropped to the other inputs' size, the
+ * other inputs], without the upsampled tensor ever being whole: each task upsamples the rows
+ * its output tile rows read (one above and one below its own) into a buffer of its thread's
+ * that stays in L2, and convolves them there. Whole, the upsampled x (5 MB at 240x135, 4.7 MB
+ * in each of the last stage's bands at 1080p, ratio 0.25) was written to memory and read back.
+ * The buffer's view starts 4 rows above the band's first output row (3 of them never touched),
+ * so Winograd's 4x4 tiles fall where they fall over the whole picture; the upsampled rows are
+ * the resize kernel's, row by row, so the result is bit-identical to the stage run in steps.
+ * A task's next band keeps the two rows the two share (moved to the buffer's start). */
+#define UPCONV_BYTES (384 * 1024) /* the upsampled rows a band touches, at most */
+
+typedef struct {
+    rvm_stream *s;
+    const rvmi_conv *cv;
+    const rvmi_view *x;    /* the low-resolution input, whole */
+    const rvmi_inputs *rest; /* the other inputs, rows counted as out's */
+    const rvmi_view *out;  /* its row 0 is row `first` of the upsampled picture */
+    const rvmi_lerp *lx;
+    int first, y0, y1;     /* out's rows [y0, y1) are computed (y0 a multiple of 4) */
+    int tile_rows;         /* output tile rows per band */
+    float *buf;            /* per thread: the band's rows, then Winograd's scratch */
+    size_t band_floats, per_thread;
+} upconv_job;
+
+static void upconv_rows(void *ctx, int t0, int t1, int thread)
 {
-    rvmi_view up;
-    NEW_VIEW(up, s_img->h, s_img->w, x->c);
-    int st = resize(s, x, &up, 0.5f, 0.5f);
-    if (st)
-        return st;
-    *cat = (rvmi_inputs){0};
-    cat->v[cat->n++] = up;
-    if (f)
-        cat->v[cat->n++] = *f;
-    cat->v[cat->n++] = *s_img;
+    upconv_job *j = ctx;
+    const rvmi_kernels *k = j->s->kernels;
+    const rvmi_view *out = j->out;
+    const int h = out->h, w = out->w, c = j->x->c;
+    const size_t row = (size_t)w * c;
+    float *ubuf = j->buf + (size_t)thread * j->per_thread, *wscratch = ubuf + j->band_floats;
+    int have0 = 0, have1 = 0, have_r0 = 0; /* rows [have0, have1) of out's in ubuf, from have_r0 */
+    for (int t = t0; t < t1; t += j->tile_rows) {
+        const int te = t + j->tile_rows < t1 ? t + j->tile_rows : t1;
+        const int oy0 = j->y0 + 4 * t, oy1 = j->y0 + 4 * te < j->y1 ? j->y0 + 4 * te : j->y1;
+        const int r0 = oy0 - 4 > 0 ? oy0 - 4 : 0; /* the band's first row, a tile row's */
+        const int lo = oy0 - 1 > 0 ? oy0 - 1 : 0, hi = oy1 + 1 < h ? oy1 + 1 : h;
+        int from = lo;
+        if (have0 <= lo && lo < have1) { /* rows the band before made */
+            memmove(ubuf + (size_t)(lo - r0) * row, ubuf + (size_t)(lo - have_r0) * row,
+                    sizeof(float) * (size_t)(have1 - lo) * row);
+            from = have1;
+        }
+        rvmi_view up = {ubuf, hi - r0, w, c, c};
+        if (from < hi) {
+            rvmi_view part = rows_of(up, from - r0, hi - from);
+            k->loops->resize(j->x, &part, 0.5f, j->lx, j->first + from, j->first + from,
+                             j->first + hi);
+        }
+        have0 = lo, have1 = hi, have_r0 = r0;
+        rvmi_inputs in = {0};
+        in.v[in.n++] = up;
+        for (int g = 0; g < j->rest->n; g++)
+            in.v[in.n++] = rows_of(j->rest->v[g], r0, hi - r0);
+        rvmi_view o = rows_of(*out, r0, hi - r0);
+        if (k->conv_winograd && j->cv->winograd)
+            k->conv_winograd(j->cv, &in, &o, NULL, (oy0 - r0) / 4, (oy1 - r0 + 3) / 4,
+                             j->s->zeros, wscratch);
+        else
+            k->conv_dense(j->cv, &in, &o, NULL, oy0 - r0, oy1 - r0, j->s->zeros);
+    }
+}
+
+/* Rows [y0, y1) of out = cv([upsample(x), rest]) (y0 a multiple of 4, y1 one too or out->h;
+ * out's row 0 is row `first` of the picture, a multiple of 4; the inputs hold a row past y1
+ * unless y1 is the picture's last), on the stream's threads. */
+static int upsample_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *x,
+                         const rvmi_inputs *rest, const rvmi_view *out, int first, int y0,
+                         int y1)
+{
+    /* what the callers guarantee (rvmi_run_conv_rows checks the same, which the banded path
+     * does not go through) */
+    assert(y0 % 4 == 0 && first % 4 == 0 && (y1 % 4 == 0 || y1 == out->h) && y1 <= out->h);
+    assert(rest->n >= 1 && rest->n < RVM_MAX_INPUTS && out->c == cv->cout);
+    int cin = x->c;
+    for (int g = 0; g < rest->n; g++) {
+        assert(rest->v[g].h == out->h && rest->v[g].w == out->w);
+        cin += rest->v[g].c;
+    }
+    assert(cin == cv->cin && cv->kh == 3 && cv->kw == 3 && cv->stride == 1 && cv->dilation == 1);
+    (void)cin;
+    if (y0 >= y1)
+        return 0;
+    size_t mark = rvmi_arena_mark(&s->scratch);
+    if (s->unbanded) { /* layer by layer: the upsampled rows, whole, then the convolution */
+        rvmi_view up;
+        NEW_VIEW(up, out->h, out->w, x->c);
+        int st = resize_band(s, x, &up, 0.5f, 0.5f, first);
+        if (st)
+            return st;
+        rvmi_inputs cat = {1, {up}};
+        for (int g = 0; g < rest->n; g++)
+            cat.v[cat.n++] = rest->v[g];
+        rvmi_run_conv_rows(s, cv, &cat, out, NULL, y0, y1);
+        rvmi_arena_release(&s->scratch, mark);
+        return 0;
+    }
+    const size_t row = (size_t)out->w * x->c;
+    int tile_rows = ((int)(UPCONV_BYTES / (row * sizeof(float))) - 2) / 4;
+    tile_rows = tile_rows < 1 ? 1 : tile_rows;
+    size_t band_floats = (size_t)(4 * tile_rows + 5) * row;
+    band_floats = (band_floats + 15) / 16 * 16;
+    size_t per_thread = band_floats + rvmi_winograd_scratch(cv->cin, cv->cout);
+    per_thread = (per_thread + 15) / 16 * 16;
+    float *buf = rvmi_arena_floats(&s->scratch, per_thread * rvmi_pool_threads(s->pool));
+    const rvmi_lerp *lx = buf ? rvmi_lerp_table(s, 0.5f, out->w, x->w) : NULL;
+    if (!lx)
+        return rvmi_stream_fail(s, RVM_ENOMEM, "out of memory");
+    upconv_job j = {s, cv, x, rest, out, lx, first, y0, y1, tile_rows, buf, band_floats,
+                    per_thread};
+    int trows = (y1 - y0 + 3) / 4, threads = rvmi_pool_threads(s->pool);
+    int tasks = threads == 1 ? 1 : 4 * threads;
+    tasks = tasks > trows ? trows : tasks;
+    rvmi_parallel_bands(s, trows, (trows + tasks - 1) / tasks, upconv_rows, &j);
+    rvmi_arena_release(&s->scratch, mark);
     return 0;
 }
 
@@ -483,8 +581,9 @@ static int upsample_inputs(rvm_stream *s, const rvmi_view *x, const rvmi_view *f
  * of its band (it needs one): the first FULL_HALO of them, and the FULL_HALO below the last
  * band's rows, were computed for the band before and carried over, so every row of conv0 is
  * computed once (the halos cost conv0 24% more rows when each band computed all of its own,
- * 12% when it computed them from one halo of input). conv0 runs on the upsampled rows from
- * FULL_HALO above its first new row, conv1 writes its band straight into x0. Bands and halos
+ * 12% when it computed them from one halo of input). conv0 runs on s0's rows from FULL_HALO
+ * above its first new row (upsample_conv: the upsampled x is made a few rows at a time beside
+ * them), conv1 writes its band straight into x0. Bands and halos
  * are multiples of 4 rows, so Winograd's 4x4 tiles fall where they fall over the whole
  * picture and x0 is bit-identical to the unbanded computation. */
 #define FULL_BAND 64
@@ -497,7 +596,7 @@ static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
     size_t y_mark = rvmi_arena_mark(&s->scratch);
     rvmi_view y;
     NEW_VIEW(y, FULL_BAND + 3 * FULL_HALO, s0->w, m->out_conv[0].cout);
-    int carried_end = 0;
+    int carried_end = 0, st;
     for (int a = 0; a < s0->h; a += FULL_BAND) {
         int b = a + FULL_BAND < s0->h ? a + FULL_BAND : s0->h;
         int ya = a - FULL_HALO > 0 ? a - FULL_HALO : 0;
@@ -511,16 +610,11 @@ static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
         /* conv0's new rows [carried_end, yb) from the upsampled rows [ua, ub) */
         int ua = carried_end - FULL_HALO > 0 ? carried_end - FULL_HALO : 0;
         int ub = yb + FULL_HALO < s0->h ? yb + FULL_HALO : s0->h;
-        size_t mark = rvmi_arena_mark(&s->scratch);
-        rvmi_view up;
-        NEW_VIEW(up, ub - ua, s0->w, x->c);
-        int st = resize_band(s, x, &up, 0.5f, 0.5f, ua);
-        if (st)
-            return rvmi_stream_fail(s, st, "out of memory");
-        rvmi_inputs cat = {2, {up, rows_of(*s0, ua, ub - ua)}};
-        rvmi_view y_up = rows_of(y, ua - ya, ub - ua); /* y's rows beside up's */
-        rvmi_run_conv_rows(s, &m->out_conv[0], &cat, &y_up, NULL, carried_end - ua, yb - ua);
-        rvmi_arena_release(&s->scratch, mark);
+        rvmi_inputs img = {1, {rows_of(*s0, ua, ub - ua)}};
+        rvmi_view y_up = rows_of(y, ua - ya, ub - ua); /* y's rows beside s0's */
+        if ((st = upsample_conv(s, &m->out_conv[0], x, &img, &y_up, ua, carried_end - ua,
+                                yb - ua)))
+            return st;
         carried_end = yb;
         /* conv1 over conv0's rows [ya, yb), its rows [a, b) straight into x0 */
         rvmi_view yr = rows_of(y, 0, yb - ya), out = rows_of(*x0, ya, yb - ya);
@@ -572,14 +666,11 @@ static int decoder(rvm_stream *s, size_t mark, const rvmi_view *s0, const rvmi_v
             if ((st = drop_dead(s, mark, live, 3)))
                 return st;
         }
-        rvmi_inputs cat;
         rvmi_view y;
         NEW_VIEW(y, pyr[k + 1].h, pyr[k + 1].w, m->up_conv[k].cout);
-        size_t band = rvmi_arena_mark(&s->scratch);
-        if ((st = upsample_inputs(s, &x, k ? &f[k] : &f0, &pyr[k + 1], &cat)))
+        rvmi_inputs rest = {2, {k ? f[k] : f0, pyr[k + 1]}};
+        if ((st = upsample_conv(s, &m->up_conv[k], &x, &rest, &y, 0, 0, y.h)))
             return st;
-        rvmi_run_conv_cat(s, &m->up_conv[k], &cat, &y, NULL);
-        rvmi_arena_release(&s->scratch, band);
         if ((st = gru(s, k, &y)))
             return st;
         x = y;

@@ -55,7 +55,8 @@ struct rvm_stream {
     rvmi_view ab;
     int ab_width, ab_height; /* the frame's size */
     rvmi_float_range input_range; /* of a planar float frame's values, as its output was made */
-    int unbanded; /* tests: MobileNetV3's blocks layer by layer, not in row bands */
+    int unbanded; /* tests: MobileNetV3's blocks and the decoder's upsampling layer by layer,
+                   * not in row bands */
     int keep_layers; /* tests: every layer in layers stays until the next frame */
     char err[256];
 };
