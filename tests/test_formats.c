@@ -136,40 +136,6 @@ static void check_yuv_rows(void)
     }
 }
 
-/* rvmi_float_range_row (the range check of planar float frames) against a plain loop: every
- * length to 40 and offset to 3 (vector tails), a NaN, an infinity or an extreme at every place,
- * the range carried over from an earlier row. */
-static void check_float_range(void)
-{
-    float buf[48];
-    unsigned seed = 777;
-    int wrong = 0;
-    for (int n = 0; n <= 40; n++)
-        for (int off = 0; off < 4; off++)
-            for (int at = -1; at < n; at++)
-                for (int kind = 0; kind < 4; kind++) {
-                    float *v = buf + off;
-                    for (int i = 0; i < n; i++)
-                        v[i] = (float)((seed = seed * 1103515245u + 12345u) >> 8) / (1 << 24) * 3 - 1;
-                    if (at >= 0)
-                        v[at] = kind == 0 ? NAN : kind == 1 ? INFINITY : kind == 2 ? -INFINITY : -7.5f;
-                    rvmi_float_range r = {-0.25f, 0.5f, 0}; /* as left by an earlier row */
-                    rvmi_float_range_row(v, n, &r);
-                    float lo = -0.25f, hi = 0.5f;
-                    int bad = 0;
-                    for (int i = 0; i < n; i++) {
-                        if (v[i] != v[i]) {
-                            bad = 1;
-                            continue;
-                        }
-                        lo = v[i] < lo ? v[i] : lo, hi = v[i] > hi ? v[i] : hi;
-                    }
-                    bad |= hi == INFINITY || lo == -INFINITY;
-                    wrong += r.lo != lo || r.hi != hi || !r.nonfinite != !bad;
-                }
-    CHECK(wrong == 0, "float range: %d of the rows wrong", wrong);
-}
-
 int main(void)
 {
     npy in;
@@ -235,7 +201,6 @@ int main(void)
             free(mem[t]);
     }
     check_yuv_rows();
-    check_float_range();
     /* NV12 and I420 holding the same samples give the same outputs. */
     {
         int cw = (W + 1) / 2, ch = (H + 1) / 2;

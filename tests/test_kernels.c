@@ -7,8 +7,8 @@
  *
  * usage: test_kernels [--bench] [NAME]
  *   NAME    only the kernels whose name contains NAME (conv_dense, conv_depthwise,
- *           conv_winograd, blend_row, int8, resize, input, channels, refiner, upsample_row,
- *           pixels, frames)
+ *           conv_winograd, blend_row, float_range, int8, resize, input, channels, refiner,
+ *           upsample_row, pixels, frames)
  *   --bench after the checks, ns per call of each kernel on its real shape, for the
  *           reference and every set this CPU runs
  * SPDX-License-Identifier: GPL-3.0-or-later */
@@ -1029,6 +1029,42 @@ static void test_blend(const rvmi_kernels *k)
     blend <= 1.0 ? passed++ : failed++;
 }
 
+/* float_range (the range check of planar float frames) against a plain loop: every length to
+ * 80 and offset to 3 (vector tails), a NaN, an infinity or an extreme at every place, the
+ * range carried over from an earlier row. */
+static void test_float_range(const rvmi_kernels *k)
+{
+    float buf[88];
+    unsigned seed = 777;
+    int wrong = 0, rows = 0;
+    for (int n = 0; n <= 80; n++)
+        for (int off = 0; off < 4; off++)
+            for (int at = -1; at < n; at++)
+                for (int kind = 0; kind < 4; kind++, rows++) {
+                    float *v = buf + off;
+                    for (int i = 0; i < n; i++)
+                        v[i] = (float)((seed = seed * 1103515245u + 12345u) >> 8) / (1 << 24) * 3 - 1;
+                    if (at >= 0)
+                        v[at] = kind == 0 ? NAN : kind == 1 ? INFINITY : kind == 2 ? -INFINITY : -7.5f;
+                    rvmi_float_range r = {-0.25f, 0.5f, 0}; /* as left by an earlier row */
+                    k->float_range(v, n, &r);
+                    float lo = -0.25f, hi = 0.5f;
+                    int bad = 0;
+                    for (int i = 0; i < n; i++) {
+                        if (v[i] != v[i]) {
+                            bad = 1;
+                            continue;
+                        }
+                        lo = v[i] < lo ? v[i] : lo, hi = v[i] > hi ? v[i] : hi;
+                    }
+                    bad |= hi == INFINITY || lo == -INFINITY;
+                    wrong += r.lo != lo || r.hi != hi || !r.nonfinite != !bad;
+                }
+    printf("%s %s float_range: %d rows (NaN, infinities, extremes at every place), %d wrong\n",
+           wrong ? "FAIL" : "ok", k->name, rows, wrong);
+    wrong ? failed++ : passed++;
+}
+
 static int wanted(const char *name, const char *filter) { return !filter || strstr(name, filter); }
 
 /* --bench: every kernel on its real shape (the first of its list) for one set. */
@@ -1074,6 +1110,8 @@ int main(int argc, char **argv)
     }
     if (wanted("int8", filter))
         test_int8();
+    if (wanted("float_range", filter))
+        test_float_range(&rvmi_kernels_reference);
     const char *sets[] = {"avx512", "avx2", "generic"};
     for (int s = 0; s < 3; s++) {
         const rvmi_kernels *k = rvmi_kernels_by_name(sets[s]);
@@ -1090,6 +1128,8 @@ int main(int argc, char **argv)
             test_convs(k, "conv_winograd", 200);
         if (wanted("blend_row", filter))
             test_blend(k);
+        if (wanted("float_range", filter))
+            test_float_range(k);
         test_loops(k, filter);
     }
     if (bench) {

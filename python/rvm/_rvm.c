@@ -396,11 +396,12 @@ static rvmi_float_range src_range(PyArrayObject *a)
     for (int i = 0; i < nd - 1; i++)
         rows *= d[i];
     rvmi_float_range r = {INFINITY, -INFINITY, 0};
+    const rvmi_kernels *k = rvmi_kernels_default();
     for (npy_intp row = 0; row < rows; row++) {
         const char *p = PyArray_DATA(a);
         for (int i = 0; i < nd - 1; i++)
             p += idx[i] * st[i];
-        rvmi_float_range_row((const float *)p, (int)d[nd - 1], &r);
+        k->float_range((const float *)p, (int)d[nd - 1], &r);
         for (int i = nd - 2; i >= 0; i--) { /* the next row's index */
             if (++idx[i] < d[i])
                 break;

@@ -104,6 +104,12 @@ typedef struct {
     ptrdiff_t fgr_plane;
 } rvmi_blend_out;
 
+/* The smallest and largest value seen (NaN left out), and whether any was NaN or infinite. */
+typedef struct {
+    float lo, hi;
+    int nonfinite;
+} rvmi_float_range;
+
 /* ---- loops over whole tensors and frames ---- */
 
 /* Bilinear resampling (align_corners=False, PyTorch's index and weight rules): output index i
@@ -261,6 +267,9 @@ typedef struct {
     void (*blend_row)(const float *h0, const float *h1, size_t plane, float l0, float l1,
                       const float *const x[3], int width, const rvmi_blend_out *out,
                       float *tmp);
+    /* Widens r by the n values at v (r starts as {INFINITY, -INFINITY, 0}): the check of
+     * planar float input, run on each row as the full-resolution pass has it in cache. */
+    void (*float_range)(const float *v, int n, rvmi_float_range *r);
     const rvmi_loops *loops;
     const rvmi_frame_loops *frames;
 } rvmi_kernels;

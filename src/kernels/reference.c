@@ -209,11 +209,25 @@ static void ref_blend_row(const float *h0, const float *h1, size_t plane, float 
     }
 }
 
+static void ref_float_range(const float *v, int n, rvmi_float_range *r)
+{
+    for (int x = 0; x < n; x++) {
+        if (v[x] != v[x]) {
+            r->nonfinite = 1;
+            continue;
+        }
+        r->lo = v[x] < r->lo ? v[x] : r->lo;
+        r->hi = v[x] > r->hi ? v[x] : r->hi;
+    }
+    r->nonfinite |= r->hi == INFINITY || r->lo == -INFINITY;
+}
+
 const rvmi_kernels rvmi_kernels_reference = {
     .name = "reference",
     .conv_dense = ref_conv_dense,
     .conv_depthwise = ref_conv_depthwise,
     .blend_row = ref_blend_row,
+    .float_range = ref_float_range,
     .conv_winograd = NULL, /* the reference computes every convolution directly */
     .loops = &rvmi_loops_reference,
     .frames = &rvmi_frames_reference,

@@ -24,15 +24,6 @@ typedef struct {
     spill *spills;
 } arena;
 
-/* The smallest and largest finite value seen, and whether any was NaN or infinite. */
-typedef struct {
-    float lo, hi;
-    int nonfinite;
-} rvmi_float_range;
-
-/* Widens r by the n values at v (r starts as {INFINITY, -INFINITY, 0}). */
-void rvmi_float_range_row(const float *v, int n, rvmi_float_range *r);
-
 struct rvm_stream {
     const struct rvm_model *model;
     const rvmi_kernels *kernels;
