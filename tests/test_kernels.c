@@ -878,8 +878,10 @@ static double check_pixels(const rvmi_kernels *k, const shape *s, char *desc)
         rvmi_loops_reference.yuv_row(p, u, v, cstep, w, &c, a, a + w, a + 2 * w);
         k->loops->yuv_row(p, u, v, cstep, w, &c, b, b + w, b + 2 * w);
         e = compare_floats(a, b, 3 * (size_t)w, 1e-6), worst = e > worst ? e : worst;
-        if (cstep == 2)
-            BENCH("yuv_row", k->loops->yuv_row(p, u, v, cstep, w, &c, b, b + w, b + 2 * w));
+        if (cstep == 1)
+            BENCH("yuv_row i420", k->loops->yuv_row(p, u, v, cstep, w, &c, b, b + w, b + 2 * w));
+        else
+            BENCH("yuv_row nv12", k->loops->yuv_row(p, u, v, cstep, w, &c, b, b + w, b + 2 * w));
     }
     return worst;
 }

@@ -24,15 +24,16 @@
  * allocated per frame (a fresh allocation of this size is fresh pages: a page fault and a
  * zeroing per 4 KiB, every frame). Two input frames: the network hands one back as soon as
  * its results are computed, and the decoder has decoded the next one meanwhile, so the
- * network does not wait for a decoding (~6 ms at 1080p) every frame; the second costs 6 MB at
- * 1080p, 25 MB at 4K, and made the README's conversion ~15% faster. The network writes each
+ * network does not wait for a decoding (~6 ms at 1080p) every frame; the second costs 3 MB at
+ * 1080p, 12 MB at 4K (a decoder's 4:2:0 picture; 6 and 25 MB as an RGB frame), and made the
+ * README's conversion ~15% faster. The network writes each
  * video output's pixels straight into a picture in its encoder's format (YUV 4:2:0: half the
  * bytes of packed RGB), band by band; VIDEO_PICTURES of them per output let the network fill
  * one while the encoder encodes the other (a third gained ~2%, within the noise, for 5 MB at
  * 1080p and 20 MB at 4K: not kept). Image outputs (PNG sequences, single images) are packed
  * into one buffer, which the encoder hands back as soon as the writers have taken the pixels
  * into their own pictures, before encoding. */
-#define RGB_BUFFERS 2
+#define INPUT_FRAMES 2
 #define VIDEO_PICTURES 2
 #define PACKED_BUFFERS 1
 /* The network's full-resolution results are taken and packed in bands of this many rows, so
@@ -50,9 +51,21 @@
  * which travel in the same queues, in input order, to stay in step with the frames. */
 #define QUEUE_ITEMS 32
 
+/* An input frame's place: an RGB buffer, or a reference to the decoder's own 4:2:0 picture
+ * (rvmi_reader_read_frame), whichever the reader fills. The buffer's pages are only touched,
+ * and counted, when the reader converts into it: 8-bit 4:2:0 video at its own size never
+ * does, and two references to the decoder's pictures (which it then does not reuse) hold
+ * half the bytes of two RGB frames (12 MB less at 1080p, 25 MB at 4K; the decoder also no
+ * longer converts). */
+typedef struct {
+    uint8_t *rgb;
+    AVFrame *yuv;
+} input;
+
 typedef struct {
     rvmi_item_kind kind;
-    uint8_t *rgb;    /* VIDEO, decoded: from the rgb pool */
+    input *in;       /* VIDEO, decoded: from the inputs pool */
+    rvm_frame frame; /* VIDEO, decoded: in in->rgb or in->yuv */
     uint8_t *packed; /* VIDEO, matted: from the packed pool, the image outputs as written */
     AVFrame *pics[3]; /* VIDEO, matted: from the pictures pools, the video outputs' pictures */
     int64_t pts, duration;
@@ -69,6 +82,7 @@ typedef struct {
     void **all;
     int count;
     int pictures; /* the items are AVFrames */
+    int inputs;   /* the items are inputs */
 } pool;
 
 typedef struct run run;
@@ -87,7 +101,7 @@ struct run {
     lane lanes[MAX_LANES];
     int nlanes;
     atomic_int lanes_left; /* lane threads still running */
-    pool rgbs, packs;
+    pool inputs, packs;
     pool pics[3];         /* of each video output (outputs[i].video) */
     pthread_mutex_t err_lock;
     char err[512];
@@ -106,18 +120,34 @@ struct run {
     uint8_t colour[3];
 };
 
-/* count buffers of size bytes, or (pictures_of given) count pictures of that video output. */
-static int pool_init(pool *pl, int count, size_t size, rvmi_video_writer *pictures_of)
+static input *input_new(size_t size)
+{
+    input *in = calloc(1, sizeof(*in));
+    if (in && (!(in->rgb = malloc(size)) || !(in->yuv = av_frame_alloc()))) {
+        free(in->rgb);
+        free(in);
+        in = NULL;
+    }
+    return in;
+}
+
+/* count buffers of size bytes, or (pictures_of given) count pictures of that video output,
+ * or (inputs) count inputs of RGB buffers of size bytes. */
+static int pool_init(pool *pl, int count, size_t size, rvmi_video_writer *pictures_of,
+                     int inputs)
 {
     memset(pl, 0, sizeof(*pl));
     pl->pictures = pictures_of != NULL;
+    pl->inputs = inputs;
     if (rvmi_queue_init(&pl->free, count) < 0)
         return -1;
     if (!(pl->all = calloc((size_t)count, sizeof(*pl->all))))
         return -1;
     for (; pl->count < count; pl->count++) {
         /* Pages are touched (and counted) only when a buffer is first written. */
-        void *it = pictures_of ? (void *)rvmi_video_writer_picture_new(pictures_of) : malloc(size);
+        void *it = pictures_of ? (void *)rvmi_video_writer_picture_new(pictures_of)
+                   : inputs    ? (void *)input_new(size)
+                               : malloc(size);
         if (!(pl->all[pl->count] = it))
             return -1;
         rvmi_queue_push(&pl->free, it);
@@ -133,6 +163,11 @@ static void pool_destroy(pool *pl)
         if (pl->pictures) {
             AVFrame *pic = pl->all[i];
             av_frame_free(&pic);
+        } else if (pl->inputs) {
+            input *in = pl->all[i];
+            av_frame_free(&in->yuv);
+            free(in->rgb);
+            free(in);
         } else {
             free(pl->all[i]);
         }
@@ -152,11 +187,20 @@ static void pool_put(pool *pl, void *buf)
         rvmi_queue_push(&pl->free, buf); /* never waits: the queue holds every buffer */
 }
 
+/* The decoder can fill it again (its picture goes back to the decoder). */
+static void input_put(run *r, input *in)
+{
+    if (in) {
+        av_frame_unref(in->yuv);
+        pool_put(&r->inputs, in);
+    }
+}
+
 static void item_free(run *r, item *it)
 {
     if (!it)
         return;
-    pool_put(&r->rgbs, it->rgb);
+    input_put(r, it->in);
     pool_put(&r->packs, it->packed);
     for (int i = 0; i < 3; i++)
         pool_put(&r->pics[i], it->pics[i]);
@@ -188,7 +232,7 @@ static void fail_at(run *r, int stage, const char *msg)
     rvmi_queue_abort(&r->decoded);
     for (int l = 0; l < r->nlanes; l++)
         rvmi_queue_abort(&r->lanes[l].matted);
-    rvmi_queue_abort(&r->rgbs.free);
+    rvmi_queue_abort(&r->inputs.free);
     rvmi_queue_abort(&r->packs.free);
     for (int i = 0; i < r->p->noutputs; i++)
         if (r->pics[i].free.items)
@@ -227,13 +271,13 @@ static void *decode_thread(void *arg)
     char err[512];
     pthread_setname_np(pthread_self(), "rvm-decode");
     yield_to_network();
-    uint8_t *rgb = NULL; /* a free buffer, kept across audio items */
+    input *in = NULL;    /* a free input, kept across audio items */
     int64_t frames = 0;  /* to be written (not a segment's warm-up frames) */
     while (!atomic_load(r->p->stop) && !atomic_load(&r->failed)) {
-        if (!rgb && !(rgb = pool_get(&r->rgbs)))
+        if (!in && !(in = pool_get(&r->inputs)))
             break; /* aborted */
         rvmi_read_item ri;
-        int k = rvmi_reader_read_into(r->p->reader, &ri, rgb, err, sizeof(err));
+        int k = rvmi_reader_read_frame(r->p->reader, &ri, in->rgb, in->yuv, err, sizeof(err));
         if (k < 0) {
             fail_at(r, RVM_STAGE_DECODE, err);
             break;
@@ -259,15 +303,16 @@ static void *decode_thread(void *arg)
         it->packet = ri.packet;
         it->track = ri.track;
         if (k == RVM_ITEM_VIDEO) {
-            it->rgb = rgb;
-            rgb = NULL;
+            it->in = in;
+            it->frame = ri.frame;
+            in = NULL;
         }
         if (rvmi_queue_push(&r->decoded, it) < 0) {
             item_free(r, it);
             break;
         }
     }
-    pool_put(&r->rgbs, rgb);
+    input_put(r, in);
     rvmi_queue_close(&r->decoded);
     return NULL;
 }
@@ -341,9 +386,7 @@ static void *network_thread(void *arg)
              * the recurrent state describes another picture. */
             if (it->restart)
                 rvm_stream_reset(p->stream);
-            rvm_frame frame = {.format = RVM_FORMAT_RGB24, .width = r->width,
-                               .height = r->height, .planes = {it->rgb},
-                               .strides = {(ptrdiff_t)r->width * 3}};
+            const rvm_frame frame = it->frame;
             int ret = rvmi_stream_matte(p->stream, &frame, p->ratio);
             if (ret == 0 && it->warmup) {
                 /* Only the recurrent state was wanted from it. */
@@ -406,9 +449,8 @@ static void *network_thread(void *arg)
                 fail(r, err);
                 break;
             }
-            /* The decoder can fill it again. */
-            pool_put(&r->rgbs, it->rgb);
-            it->rgb = NULL;
+            input_put(r, it->in);
+            it->in = NULL;
         }
         int pushed = 0;
         atomic_store(&it->refs, r->nlanes);
@@ -424,7 +466,7 @@ static void *network_thread(void *arg)
     /* Unblocks the decoder if it still waits to push or for a buffer (after a stop or an
      * error). */
     rvmi_queue_abort(&r->decoded);
-    rvmi_queue_abort(&r->rgbs.free);
+    rvmi_queue_abort(&r->inputs.free);
     return NULL;
 }
 
@@ -497,7 +539,7 @@ static void run_free(run *r)
         rvmi_queue_destroy(&r->lanes[l].matted);
     }
     rvmi_queue_destroy(&r->decoded);
-    pool_destroy(&r->rgbs);
+    pool_destroy(&r->inputs);
     pool_destroy(&r->packs);
     for (int i = 0; i < 3; i++)
         pool_destroy(&r->pics[i]);
@@ -564,13 +606,13 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     }
     atomic_store(&r->lanes_left, r->nlanes);
     ok = ok && r->nlanes > 0 &&
-             pool_init(&r->rgbs, RGB_BUFFERS, 3 * n, NULL) == 0 &&
-             (!r->packed || pool_init(&r->packs, PACKED_BUFFERS, r->packed, NULL) == 0) &&
+             pool_init(&r->inputs, INPUT_FRAMES, 3 * n, NULL, 1) == 0 &&
+             (!r->packed || pool_init(&r->packs, PACKED_BUFFERS, r->packed, NULL, 0) == 0) &&
              (!band || (r->band = malloc(band))) &&
              (r->result = malloc((r->need_fgr ? 4 : 1) * (size_t)r->width * BAND_ROWS * r->sample));
     for (int i = 0; ok && i < p->noutputs; i++)
         if (p->outputs[i].video)
-            ok = pool_init(&r->pics[i], VIDEO_PICTURES, 0, p->outputs[i].video) == 0;
+            ok = pool_init(&r->pics[i], VIDEO_PICTURES, 0, p->outputs[i].video, 0) == 0;
     if (!ok) {
         run_free(r);
         snprintf(err, errlen, "out of memory");

@@ -13,6 +13,7 @@
 #include <libavutil/rational.h>
 
 #include "io/tracks.h"
+#include "rvm.h"
 
 typedef struct rvmi_reader rvmi_reader;
 
@@ -58,6 +59,10 @@ typedef struct {
     AVPacket *packet;  /* PACKET: owned by the caller (av_packet_free) */
     int track;         /* PACKET: its track, an index into rvmi_reader_tracks() */
     int warmup;        /* VIDEO: a segment's warm-up frame (run through the network only) */
+    /* VIDEO from rvmi_reader_read_frame: the picture as the network reads it, packed RGB24
+     * in rgb, or the decoder's own 8-bit 4:2:0 picture (yuv: a reference to it, rgb NULL). */
+    rvm_frame frame;
+    AVFrame *yuv;
 } rvmi_read_item;
 
 rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt, char *err,
@@ -70,6 +75,13 @@ int rvmi_reader_read(rvmi_reader *r, rvmi_read_item *item, char *err, size_t err
  * item->rgb is rgb: no allocation per frame. rgb is untouched by other items. */
 int rvmi_reader_read_into(rvmi_reader *r, rvmi_read_item *item, uint8_t *rgb, char *err,
                          size_t errlen);
+
+/* The same, but a frame that the library reads exactly as it is (8-bit 4:2:0 SDR, progressive,
+ * even sizes, BT.601 or BT.709, at its own size and orientation) is returned as a reference to
+ * the decoder's picture, moved into yuv (the caller's, unreferenced by the caller when done),
+ * instead of being converted into rgb: half the bytes of RGB held, and no conversion. */
+int rvmi_reader_read_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *rgb, AVFrame *yuv,
+                           char *err, size_t errlen);
 
 /* The size of the frames returned: what the network sees (square pixels). */
 int rvmi_reader_width(const rvmi_reader *r);
