@@ -280,48 +280,50 @@ static void upsample_row(const float *src, const rvmi_lerp *lxs, int width, floa
 
 static inline float clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
 
-/* Pixels 2i and 2i+1 share chroma sample i, loaded once: with cstep a constant (1 for I420,
- * 2 for NV12) the loop vectorises (contiguous or stride-2 loads, interleaved stores); the
- * per-pixel index cstep * (x / 2) of a variable step did not (~9 ns a pixel at 1080p, as
- * slow as scalar code, on the network's threads when the command hands it 4:2:0 frames). */
-static inline void yuv_pairs(const uint8_t *restrict yr, const uint8_t *restrict ur,
-                             const uint8_t *restrict vr, int cstep, int width,
-                             const rvmi_yuv_coeffs *cp, float *restrict r, float *restrict g,
-                             float *restrict b)
+/* A chunk of chroma samples widened to one float per pixel: exact (integers), so the copies
+ * specialised for I420 (cstep 1) and NV12 (cstep 2) may differ in code but not in values. */
+static inline void widen_chroma(const uint8_t *restrict ur, const uint8_t *restrict vr, int cstep,
+                                int x0, int n, float *restrict cu, float *restrict cv)
 {
-    const rvmi_yuv_coeffs c = *cp;
-    int pairs = width / 2;
-    for (int i = 0; i < pairs; i++) {
-        float u = ((float)ur[cstep * i] - 128.f) * c.c_scale;
-        float v = ((float)vr[cstep * i] - 128.f) * c.c_scale;
-        float y0 = ((float)yr[2 * i] - c.y_off) * c.y_scale;
-        float y1 = ((float)yr[2 * i + 1] - c.y_off) * c.y_scale;
-        r[2 * i] = clamp01(y0 + c.rv * v);
-        r[2 * i + 1] = clamp01(y1 + c.rv * v);
-        g[2 * i] = clamp01(y0 - c.gu * u - c.gv * v);
-        g[2 * i + 1] = clamp01(y1 - c.gu * u - c.gv * v);
-        b[2 * i] = clamp01(y0 + c.bu * u);
-        b[2 * i + 1] = clamp01(y1 + c.bu * u);
+    const uint8_t *u = ur + cstep * (x0 / 2), *v = vr + cstep * (x0 / 2);
+    for (int i = 0; i < n / 2; i++) {
+        cu[2 * i] = cu[2 * i + 1] = (float)u[cstep * i];
+        cv[2 * i] = cv[2 * i + 1] = (float)v[cstep * i];
     }
-    if (width & 1) {
-        int x = width - 1;
-        float y = ((float)yr[x] - c.y_off) * c.y_scale;
-        float u = ((float)ur[cstep * pairs] - 128.f) * c.c_scale;
-        float v = ((float)vr[cstep * pairs] - 128.f) * c.c_scale;
-        r[x] = clamp01(y + c.rv * v);
-        g[x] = clamp01(y - c.gu * u - c.gv * v);
-        b[x] = clamp01(y + c.bu * u);
-    }
+    if (n & 1)
+        cu[n - 1] = (float)u[cstep * (n / 2)], cv[n - 1] = (float)v[cstep * (n / 2)];
 }
 
+/* The chroma of a chunk of pixels is first widened to one float per pixel (widen_chroma),
+ * then one loop over contiguous floats, the same code for I420 and NV12 (which must give the
+ * same bits: the compiler may contract a*b + c into an FMA differently in two copies), does
+ * the arithmetic. The per-pixel index cstep * (x / 2) of a variable step did not vectorise
+ * (~1.5 ns a pixel, as slow as scalar code, on the network's threads when the command hands
+ * it 4:2:0 frames). x0 is even, so a chunk starts at a chroma sample. */
+#define YUV_CHUNK 256
 static void yuv_row(const uint8_t *restrict yr, const uint8_t *restrict ur,
                     const uint8_t *restrict vr, int cstep, int width, const rvmi_yuv_coeffs *cp,
                     float *restrict r, float *restrict g, float *restrict b)
 {
-    if (cstep == 1)
-        yuv_pairs(yr, ur, vr, 1, width, cp, r, g, b);
-    else
-        yuv_pairs(yr, ur, vr, 2, width, cp, r, g, b);
+    const rvmi_yuv_coeffs c = *cp;
+    float cu[YUV_CHUNK], cv[YUV_CHUNK];
+    for (int x0 = 0; x0 < width; x0 += YUV_CHUNK) {
+        int n = width - x0 < YUV_CHUNK ? width - x0 : YUV_CHUNK;
+        if (cstep == 1)
+            widen_chroma(ur, vr, 1, x0, n, cu, cv);
+        else
+            widen_chroma(ur, vr, 2, x0, n, cu, cv);
+        const uint8_t *yy = yr + x0;
+        float *rr = r + x0, *gg = g + x0, *bb = b + x0;
+        for (int x = 0; x < n; x++) {
+            float y = ((float)yy[x] - c.y_off) * c.y_scale;
+            float u = (cu[x] - 128.f) * c.c_scale;
+            float v = (cv[x] - 128.f) * c.c_scale;
+            rr[x] = clamp01(y + c.rv * v);
+            gg[x] = clamp01(y - c.gu * u - c.gv * v);
+            bb[x] = clamp01(y + c.bu * u);
+        }
+    }
 }
 
 static void packed_row(const uint8_t *restrict p, int bytes, int ro, int go, int bo, int width,
