@@ -105,7 +105,20 @@ ffmpeg -nostdin -v error -i q_default.mkv -map 0:v -c copy -f h264 - | grep -a -
 run_ok --input-source busy.mp4 --output-foreground q_rate.mkv --output-video-mbps 0.3
 bytes=$(ffmpeg -nostdin -v error -i q_rate.mkv -map 0:v -c copy -f data - | wc -c)
 near "$bytes" 150000 15000 || fail "--output-video-mbps 0.3 for 4 s gave $bytes bytes, want 150000 +-10%"
-ok "default CRF 18; --output-video-mbps 0.3 gives $bytes bytes in 4 s"
+# The H.264 alpha video at constant quality: constant QP one above the CRF, no scene cuts
+# (x264 then keeps no half-size copies of its pictures); a bit rate stays a bit rate.
+run_ok --input-source busy.mp4 --output-alpha q_alpha.mkv
+ffmpeg -nostdin -v error -i q_alpha.mkv -map 0:v -c copy -f h264 - >q_alpha.h264
+grep -a -q 'rc=cqp .*qp=19 ' q_alpha.h264 && grep -a -q 'scenecut=0 ' q_alpha.h264 ||
+    fail "the default alpha video is not at constant QP 19 without scene cuts"
+run_ok --input-source busy.mp4 --output-alpha q_alpha0.mkv --crf 0
+ffmpeg -nostdin -v error -i q_alpha0.mkv -map 0:v -c copy -f h264 - |
+    LC_ALL=C grep -a -q 'rc=cqp .*qp=0[^0-9]' ||
+    fail "--crf 0 does not give a lossless alpha video"
+run_ok --input-source busy.mp4 --output-alpha q_alpha_rate.mkv --output-video-mbps 0.3
+ffmpeg -nostdin -v error -i q_alpha_rate.mkv -map 0:v -c copy -f h264 - | grep -a -q 'rc=abr ' ||
+    fail "--output-video-mbps does not give the alpha video a bit rate"
+ok "default CRF 18 (alpha: QP 19); --output-video-mbps 0.3 gives $bytes bytes in 4 s"
 
 # ---- 6. HDR: PQ and HLG BT.2020 are tone-mapped to SDR BT.709, tagged so, one line ----
 # A colour graded in SDR (a brown hoodie, 150,105,39), carried in HDR by zimg with SDR white
