@@ -109,6 +109,8 @@ static const conv_params conv_shapes[] = {
     {1, 0, 5, 72, 72, 2, 1, 68, 120, 0, RVM_ACT_RELU, 0, 2},         /* block 3 */
     {1, 0, 3, 480, 480, 1, 1, 17, 30, 0, RVM_ACT_HARDSWISH, 0, 2},   /* blocks 8-9 */
     {1, 0, 5, 960, 960, 1, 2, 17, 30, 0, RVM_ACT_HARDSWISH, 0, 2},   /* blocks 13-14, dilated */
+    {1, 0, 5, 120, 120, 1, 1, 34, 60, 0, RVM_ACT_HARDSWISH, 1, 2},   /* blocks 4-5, channel tail */
+    {1, 0, 3, 16, 16, 1, 1, 6, 480, 0, RVM_ACT_NONE, 0, 0},          /* the refiner's box, a band */
     {0, 1, 3, 35, 16, 1, 1, 270, 480, 0, RVM_ACT_RELU, 0, 1},        /* decoder output, 120 tiles */
     {0, 1, 3, 59, 32, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 1},        /* decode 1 */
     {0, 1, 3, 32, 32, 1, 1, 135, 240, 0, RVM_ACT_SIGMOID, 0, 1},     /* GRU ih */

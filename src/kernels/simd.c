@@ -521,9 +521,182 @@ static inline void depthwise_quad(const rvmi_conv *cv, const rvmi_view *in, cons
 /* Channels per block across a row in the wide depthwise layers (see conv_depthwise). */
 #define DW_CHANNELS (4 * VL)
 
+/* Output pixels per strip of the stride-1 depthwise kernel: its sums and a kernel row's
+ * weights stay in registers (AVX-512: 16 + 5 of 32; the others: 8 + 5 of 16). */
+#if VL == 16
+#define DW_STRIP 16
+#else
+#define DW_STRIP 8
+#endif
+/* Channels per block of the stride-1 kernel (see depthwise_s1). */
+#define DW_S1_CHANNELS 64
+
+/* Stride 1: nn (<= DW_STRIP) neighbouring output pixels of row oy from ox0 on, channels
+ * [k, k + n) (full: n == VL), kernel rows [ky0, ky1). Each input vector is loaded once and
+ * added into every output of the strip that reads it (up to kw of them), instead of once per
+ * output and tap: the quads' one load per FMA bound their speed (960 channels, 5x5, dilation
+ * 2 at 30x17 ran at a quarter of the FMA peak). Input columns outside the picture are the
+ * padding: skipped. Every output sums its taps in the same order as depthwise_pixel and the
+ * reference (kernel rows, then columns, from zero), so a pixel gets the same float whichever
+ * path or strip computes it. kw, d and nn are constants in each copy. */
+static __attribute__((noinline)) void depthwise_finish(const vf *acc, int nn,
+                                                       const rvmi_conv *cv,
+                                                       const rvmi_view *out,
+                                                       const rvmi_view *res, size_t px, int k,
+                                                       int n)
+{
+    for (int o = 0; o < nn; o++) {
+        float *dst = out->data + (px + o) * out->stride + k;
+        const float *r = res ? res->data + (px + o) * res->stride + k : NULL;
+        finish(acc[o], cv->bias + k, r, dst, n, cv->act);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+depthwise_strip(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                const rvmi_view *res, int oy, int ox0, int cpad, int ky0, int ky1, int k, int n,
+                const int kw, const int d, const int nn, const int full)
+{
+    const int padw = (kw - 1) / 2 * d, padh = (kw - 1) / 2 * d, iw = in->w;
+    const size_t ps = (size_t)in->stride;
+    /* the strip's input columns [lo, hi) (counted from its first) fall inside the picture */
+    const int span = nn + (kw - 1) * d;
+    const int lo = padw - ox0 > 0 ? padw - ox0 : 0;
+    const int hi = iw - ox0 + padw < span ? iw - ox0 + padw : span;
+    const int inside = lo == 0 && hi == span;
+    vf acc[DW_STRIP];
+#pragma GCC unroll 16
+    for (int o = 0; o < nn; o++)
+        acc[o] = VZERO();
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *row = in->data + ((size_t)(oy - padh + ky * d) * iw + ox0 - padw) * ps + k;
+        vf w[7];
+#pragma GCC unroll 7
+        for (int kx = 0; kx < kw; kx++)
+            w[kx] = VLOAD(cv->weight + (size_t)(ky * kw + kx) * cpad + k);
+#pragma GCC unroll 32
+        for (int i = 0; i < span; i++) {
+            if (!inside && (i < lo || i >= hi))
+                continue;
+            const float *q = row + (size_t)i * ps;
+            vf x = full ? VLOAD(q) : load_partial(q, n);
+#pragma GCC unroll 7
+            for (int kx = 0; kx < kw; kx++) {
+                const int o = i - kx * d;
+                if (o >= 0 && o < nn)
+                    acc[o] = VFMA(x, w[kx], acc[o]);
+            }
+        }
+    }
+    /* the epilogue (bias, activation, store) out of line: inlined in every copy of the strip,
+     * its switch over the activations made the code too large for the instruction cache */
+    depthwise_finish(acc, nn, cv, out, res, (size_t)oy * out->w + ox0, k, full ? VL : n);
+}
+
+/* Row oy of a stride-1 depthwise convolution (kernel kw x kw, dilation d: constants), one
+ * channel vector across the row and then the next, so that the vector's input rows stay in
+ * L1: strips of DW_STRIP pixels, the rest of the row in halving strips. */
+static inline __attribute__((always_inline)) void
+depthwise_row_s1(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                 const rvmi_view *res, int oy, int cpad, int ky0, int ky1, int kb, int c,
+                 const int kw, const int d)
+{
+    const int w = out->w;
+    for (int k = kb; k < c; k += VL) {
+        const int n = c - k < VL ? c - k : VL;
+        int ox = 0;
+#define DW_STRIPS(full)                                                                          \
+        for (; ox + DW_STRIP <= w; ox += DW_STRIP)                                               \
+            depthwise_strip(cv, in, out, res, oy, ox, cpad, ky0, ky1, k, n, kw, d, DW_STRIP,    \
+                            full);                                                               \
+        for (int nn = DW_STRIP / 2; nn >= 1; nn /= 2)                                            \
+            if (w - ox >= nn) {                                                                  \
+                switch (nn) {                                                                    \
+                case 8:                                                                          \
+                    depthwise_strip(cv, in, out, res, oy, ox, cpad, ky0, ky1, k, n, kw, d, 8,    \
+                                    full);                                                       \
+                    break;                                                                       \
+                case 4:                                                                          \
+                    depthwise_strip(cv, in, out, res, oy, ox, cpad, ky0, ky1, k, n, kw, d, 4,    \
+                                    full);                                                       \
+                    break;                                                                       \
+                case 2:                                                                          \
+                    depthwise_strip(cv, in, out, res, oy, ox, cpad, ky0, ky1, k, n, kw, d, 2,    \
+                                    full);                                                       \
+                    break;                                                                       \
+                default:                                                                         \
+                    depthwise_strip(cv, in, out, res, oy, ox, cpad, ky0, ky1, k, n, kw, d, 1,    \
+                                    full);                                                       \
+                }                                                                                \
+                ox += nn;                                                                        \
+            }
+        if (n == VL) {
+            DW_STRIPS(1)
+        } else {
+            DW_STRIPS(0)
+        }
+#undef DW_STRIPS
+    }
+}
+
+/* Rows [y0, y1) of a stride-1 depthwise convolution, a block of channels at a time over all
+ * the rows, so that the block's input rows are read into L2 once: row after row over all the
+ * channels, the kernel's rows (9 input rows for 5x5 with dilation 2) did not fit in L2 with
+ * 960 channels and came from L3 again for every output row. */
+static inline __attribute__((always_inline)) void
+depthwise_s1(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out, const rvmi_view *res,
+             int y0, int y1, const int kw, const int d)
+{
+    const int cpad = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    const int padh = (kw - 1) / 2 * d, block = DW_S1_CHANNELS;
+    for (int kb = 0; kb < cv->cout; kb += block) {
+        const int kend = kb + block < cv->cout ? kb + block : cv->cout;
+        for (int oy = y0; oy < y1; oy++) {
+            /* kernel rows [ky0, ky1) fall inside the input */
+            int iy = oy - padh, ky0 = 0, ky1 = kw;
+            while (ky0 < ky1 && iy + ky0 * d < 0)
+                ky0++;
+            while (ky1 > ky0 && iy + (ky1 - 1) * d >= in->h)
+                ky1--;
+            depthwise_row_s1(cv, in, out, res, oy, cpad, ky0, ky1, kb, kend, kw, d);
+        }
+    }
+}
+
+/* The stride-1 shapes of the networks (3x3 and 5x5, dilation 1 and 2), each a copy with its
+ * constants; 0 for others, and for 3x3 undilated with over 128 channels: there the quads
+ * measured 4-10% faster (200-672 channels at 30x17: few loads to save with three taps
+ * across, and a 30-pixel row leaves strips of 8, 4 and 2), elsewhere the strips 6-47%
+ * (16 channels at 240x135 and at 480x6, the refiner's box: 0.20 -> 0.12 and 0.017 -> 0.009
+ * ms; 120 channels 5x5 at 60x34 0.146 -> 0.105; 960 channels 5x5 dilation 2 at 30x17
+ * 0.265 -> 0.236; one thread, best of 2000). */
+static int depthwise_rows_s1(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                             const rvmi_view *res, int y0, int y1)
+{
+    if (cv->stride != 1 || cv->kh != cv->kw || (cv->kw == 3 && cv->dilation == 1 && cv->cout > 128))
+        return 0;
+    switch (cv->kw * 10 + cv->dilation) {
+    case 31:
+        depthwise_s1(cv, in, out, res, y0, y1, 3, 1);
+        return 1;
+    case 32:
+        depthwise_s1(cv, in, out, res, y0, y1, 3, 2);
+        return 1;
+    case 51:
+        depthwise_s1(cv, in, out, res, y0, y1, 5, 1);
+        return 1;
+    case 52:
+        depthwise_s1(cv, in, out, res, y0, y1, 5, 2);
+        return 1;
+    }
+    return 0;
+}
+
 static void conv_depthwise(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
                            const rvmi_view *res, int y0, int y1)
 {
+    if (depthwise_rows_s1(cv, in, out, res, y0, y1))
+        return;
     const int cpad = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
     const int s = cv->stride, d = cv->dilation;
     const int padh = (cv->kh - 1) / 2 * d, padw = (cv->kw - 1) / 2 * d;
