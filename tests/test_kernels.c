@@ -104,6 +104,9 @@ static const conv_params conv_shapes[] = {
     {0, 0, 1, 16, 64, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 1 expand */
     {0, 0, 1, 960, 128, 1, 1, 17, 30, 0, RVM_ACT_RELU, 0, 2},        /* LR-ASPP */
     {0, 0, 1, 40, 120, 1, 1, 34, 60, 0, RVM_ACT_NONE, 1, 2},         /* residual 1x1 */
+    {0, 0, 1, 16, 4, 1, 1, 270, 480, 0, RVM_ACT_NONE, 0, 2},         /* project_mat: 4 outputs */
+    {0, 0, 1, 23, 4, 1, 1, 3, 29, 2, RVM_ACT_HARDSWISH, 1, 0},       /* 4 outputs, strided, tails */
+    {0, 0, 1, 70, 4, 1, 1, 2, 20, 0, RVM_ACT_SIGMOID, 0, 0},         /* 4 outputs, > 64 inputs */
     {1, 0, 3, 16, 16, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 0 */
     {1, 0, 3, 64, 64, 2, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 1 */
     {1, 0, 5, 72, 72, 2, 1, 68, 120, 0, RVM_ACT_RELU, 0, 2},         /* block 3 */

@@ -315,6 +315,92 @@ static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const
     return p0;
 }
 
+#if VL == 16
+/* A pointwise convolution with 4 output channels (the projection to fgr and pha and the deep
+ * guided filter's last layer, both at the internal size), pixels [p0, p1) of every view taken
+ * as one row: four pixels' four outputs in one vector, each 128-bit lane a pixel. Input
+ * channels go four at a time into the lanes (lane j: pixel j's channels c..c+3), each then
+ * broadcast within its lane against the weights' four outputs repeated in every lane. The
+ * general path spent a 16-lane FMA on 4 useful lanes per pixel and input channel, and a masked
+ * store (slow on AMD Zen) per pixel. The same sums in the same order (input channels in
+ * turn, from zero, then the bias), so the same floats. Returns the first pixel not done. */
+#define COUT4_MAX_CIN 64
+static inline __attribute__((always_inline)) __m512 cout4_lanes(const float *p, size_t ps,
+                                                                int n)
+{
+    if (n == 4) {
+        __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(p));
+        v = _mm512_insertf32x4(v, _mm_loadu_ps(p + ps), 1);
+        v = _mm512_insertf32x4(v, _mm_loadu_ps(p + 2 * ps), 2);
+        return _mm512_insertf32x4(v, _mm_loadu_ps(p + 3 * ps), 3);
+    }
+    __mmask8 m = (__mmask8)((1u << n) - 1);
+    __m512 v = _mm512_castps128_ps512(_mm_maskz_loadu_ps(m, p));
+    v = _mm512_insertf32x4(v, _mm_maskz_loadu_ps(m, p + ps), 1);
+    v = _mm512_insertf32x4(v, _mm_maskz_loadu_ps(m, p + 2 * ps), 2);
+    return _mm512_insertf32x4(v, _mm_maskz_loadu_ps(m, p + 3 * ps), 3);
+}
+
+static size_t pointwise_cout4(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                              const rvmi_view *res, size_t p0, size_t p1)
+{
+    if (cv->cout != 4 || cv->cin > COUT4_MAX_CIN || !vector_act(cv->act))
+        return p0;
+    __m512 w[COUT4_MAX_CIN];
+    for (int i = 0; i < cv->cin; i++)
+        w[i] = _mm512_broadcast_f32x4(_mm_loadu_ps(cv->weight + (size_t)i * RVM_COUT_BLOCK));
+    const __m512 bias = _mm512_broadcast_f32x4(_mm_loadu_ps(cv->bias));
+    const size_t os = (size_t)out->stride;
+    size_t px = p0;
+    for (; px + 16 <= p1; px += 16) { /* four vectors of four pixels: independent sums */
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                         _mm512_setzero_ps()};
+        for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c) {
+            const rvmi_view *v = &in->v[g];
+            const size_t ps = (size_t)v->stride;
+            const float *x = v->data + px * ps;
+            for (int c = 0; c < v->c; c += 4) {
+                const int n = v->c - c < 4 ? v->c - c : 4;
+                for (int j = 0; j < 4; j++) {
+                    __m512 l = cout4_lanes(x + 4 * j * ps + c, ps, n);
+                    acc[j] = _mm512_fmadd_ps(_mm512_permute_ps(l, 0x00), w[c0 + c], acc[j]);
+                    if (n > 1)
+                        acc[j] = _mm512_fmadd_ps(_mm512_permute_ps(l, 0x55), w[c0 + c + 1], acc[j]);
+                    if (n > 2)
+                        acc[j] = _mm512_fmadd_ps(_mm512_permute_ps(l, 0xaa), w[c0 + c + 2], acc[j]);
+                    if (n > 3)
+                        acc[j] = _mm512_fmadd_ps(_mm512_permute_ps(l, 0xff), w[c0 + c + 3], acc[j]);
+                }
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            __m512 v = _mm512_add_ps(acc[j], bias);
+            const size_t q = px + 4 * (size_t)j;
+            if (res)
+                v = _mm512_add_ps(v, cout4_lanes(res->data + q * res->stride, res->stride, 4));
+            v = activate(cv->act, v);
+            float *dst = out->data + q * os;
+            if (os == 4) {
+                _mm512_storeu_ps(dst, v);
+            } else {
+                _mm_storeu_ps(dst, _mm512_castps512_ps128(v));
+                _mm_storeu_ps(dst + os, _mm512_extractf32x4_ps(v, 1));
+                _mm_storeu_ps(dst + 2 * os, _mm512_extractf32x4_ps(v, 2));
+                _mm_storeu_ps(dst + 3 * os, _mm512_extractf32x4_ps(v, 3));
+            }
+        }
+    }
+    return px;
+}
+#else
+static size_t pointwise_cout4(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                              const rvmi_view *res, size_t p0, size_t p1)
+{
+    (void)cv, (void)in, (void)out, (void)res, (void)p1;
+    return p0;
+}
+#endif
+
 static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
                        const rvmi_view *res, int y0, int y1, const float *zeros)
 {
@@ -339,7 +425,8 @@ static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_vi
     if (taps == 1 && cv->stride == 1) {
         row_w = in_w = (y1 - y0) * out->w;
         size_t p0 = (size_t)y0 * out->w;
-        skip = (int)(pointwise_blocks(cv, in, out, res, p0, p0 + (size_t)row_w) - p0);
+        size_t p = pointwise_cout4(cv, in, out, res, p0, p0 + (size_t)row_w);
+        skip = (int)(pointwise_blocks(cv, in, out, res, p, p0 + (size_t)row_w) - p0);
         y1 = y0 + 1;
     }
     for (int oy = y0; oy < y1; oy++) {
