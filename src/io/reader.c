@@ -1296,6 +1296,29 @@ static void note_geometry(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item
     r->last_flip = flip;
 }
 
+/* Converts f into dst (or a new frame when dst is NULL) and makes it the item's picture. */
+static int rgb_item(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item, uint8_t *dst,
+                    char *err, size_t errlen)
+{
+    uint8_t *rgb = dst ? dst : malloc((size_t)r->out_w * r->out_h * 3);
+    if (!rgb) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    if (convert_frame(r, f, rgb, err, errlen) < 0) {
+        if (!dst)
+            free(rgb);
+        return -1;
+    }
+    item->rgb = rgb;
+    item->frame = (rvm_frame){.format = RVM_FORMAT_RGB24,
+                              .width = r->out_w,
+                              .height = r->out_h,
+                              .planes = {rgb},
+                              .strides = {(ptrdiff_t)r->out_w * 3}};
+    return 0;
+}
+
 static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *err,
                        size_t errlen)
 {
@@ -1312,26 +1335,11 @@ static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char 
     free(full);
     if (!f)
         return -1;
-    uint8_t *rgb = dst ? dst : malloc((size_t)r->out_w * r->out_h * 3);
-    if (!rgb) {
-        av_frame_free(&f);
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
     note_geometry(r, f, item, (r->next_file - r->v_shift) * av_q2d(r->tb));
-    int ret = convert_frame(r, f, rgb, err, errlen);
+    int ret = rgb_item(r, f, item, dst, err, errlen);
     av_frame_free(&f);
-    if (ret < 0) {
-        if (!dst)
-            free(rgb);
+    if (ret < 0)
         return -1;
-    }
-    item->rgb = rgb;
-    item->frame = (rvm_frame){.format = RVM_FORMAT_RGB24,
-                              .width = r->out_w,
-                              .height = r->out_h,
-                              .planes = {rgb},
-                              .strides = {(ptrdiff_t)r->out_w * 3}};
     item->pts = r->next_file - r->v_shift;
     item->duration = 1;
     item->warmup = r->opt.segment && r->next_file < r->opt.segment_begin;
@@ -1389,23 +1397,8 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, AVFram
     if (yuv && library_reads(r, f, &item->frame)) {
         av_frame_move_ref(yuv, f);
         item->yuv = yuv;
-    } else {
-        uint8_t *rgb = dst ? dst : malloc((size_t)r->out_w * r->out_h * 3);
-        if (!rgb) {
-            set_err(err, errlen, "out of memory");
-            return -1;
-        }
-        if (convert_frame(r, f, rgb, err, errlen) < 0) {
-            if (!dst)
-                free(rgb);
-            return -1;
-        }
-        item->rgb = rgb;
-        item->frame = (rvm_frame){.format = RVM_FORMAT_RGB24,
-                                  .width = r->out_w,
-                                  .height = r->out_h,
-                                  .planes = {rgb},
-                                  .strides = {(ptrdiff_t)r->out_w * 3}};
+    } else if (rgb_item(r, f, item, dst, err, errlen) < 0) {
+        return -1;
     }
     item->pts = pts - r->v_shift;
     item->duration = dur > 0 ? dur : r->default_duration;
