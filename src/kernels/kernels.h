@@ -267,6 +267,12 @@ typedef struct {
     void (*blend_row)(const float *h0, const float *h1, size_t plane, float l0, float l1,
                       const float *const x[3], int width, const rvmi_blend_out *out,
                       float *tmp);
+    /* blend_row for packed 8-bit RGB input (3 bytes a pixel, x = byte / 255) and 8-bit
+     * output with the foreground as packed RGB (out->type RVM_PIXEL_U8, out->layout
+     * RVM_FGR_RGB; pha or fgr may be NULL): the same values as blend_row on the converted
+     * row. */
+    void (*blend_rgb24)(const float *h0, const float *h1, size_t plane, float l0, float l1,
+                        const uint8_t *rgb, int width, const rvmi_blend_out *out);
     /* Widens r by the n values at v (r starts as {INFINITY, -INFINITY, 0}): the check of
      * planar float input, run on each row as the full-resolution pass has it in cache. */
     void (*float_range)(const float *v, int n, rvmi_float_range *r);

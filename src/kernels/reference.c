@@ -209,6 +209,21 @@ static void ref_blend_row(const float *h0, const float *h1, size_t plane, float 
     }
 }
 
+static void ref_blend_rgb24(const float *h0, const float *h1, size_t plane, float l0, float l1,
+                            const uint8_t *rgb, int width, const rvmi_blend_out *out)
+{
+    for (int x = 0; x < width; x++) {
+        float in[3];
+        for (int k = 0; k < 3; k++)
+            in[k] = (float)rgb[3 * x + k] / 255.f;
+        const float *planes[3] = {&in[0], &in[1], &in[2]};
+        rvmi_blend_out px = *out;
+        px.pha = out->pha ? (uint8_t *)out->pha + x : NULL;
+        px.fgr = out->fgr ? (uint8_t *)out->fgr + 3 * x : NULL;
+        ref_blend_row(h0 + x, h1 + x, plane, l0, l1, planes, 1, &px, NULL);
+    }
+}
+
 static void ref_float_range(const float *v, int n, rvmi_float_range *r)
 {
     for (int x = 0; x < n; x++) {
@@ -227,6 +242,7 @@ const rvmi_kernels rvmi_kernels_reference = {
     .conv_dense = ref_conv_dense,
     .conv_depthwise = ref_conv_depthwise,
     .blend_row = ref_blend_row,
+    .blend_rgb24 = ref_blend_rgb24,
     .float_range = ref_float_range,
     .conv_winograd = NULL, /* the reference computes every convolution directly */
     .loops = &rvmi_loops_reference,

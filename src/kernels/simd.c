@@ -1248,6 +1248,139 @@ static void blend_row(const float *restrict h0, const float *restrict h1, size_t
     }
 }
 
+/* blend_row for the common 8-bit case: packed RGB in, packed RGB and alpha out, each pixel
+ * read and written once. Through blend_row, the row went through three float planes of input
+ * and four of results (7 floats a pixel written and read again, 53 KB at 1080p: L2, not L1). */
+#if VL == 16
+/* 16 pixels in registers: the 48 input bytes split into R, G, B by byte shuffles, the same
+ * arithmetic as blend_values in the same order (the same bytes out), the results interleaved
+ * back by byte shuffles. m: the pixels to load and store (the row's tail). */
+static inline __attribute__((always_inline)) void blend16(
+    const float *restrict h0, const float *restrict h1, size_t plane, __m512 vl0, __m512 vl1,
+    const uint8_t *src, uint8_t *pha, uint8_t *fgr, __mmask16 m, int full)
+{
+#define SEL(a, b, c, d, e, f, g, h, i, j, k, l, n, o, p, q) \
+    _mm_setr_epi8(a, b, c, d, e, f, g, h, i, j, k, l, n, o, p, q)
+    const __m512 c255 = _mm512_set1_ps(255.f), half = _mm512_set1_ps(0.5f);
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.f);
+    __m128i in0, in1, in2;
+    if (full) {
+        in0 = _mm_loadu_si128((const __m128i *)src);
+        in1 = _mm_loadu_si128((const __m128i *)(src + 16));
+        in2 = _mm_loadu_si128((const __m128i *)(src + 32));
+    } else { /* 3 * n bytes: masks of 48 bits over three vectors */
+        uint64_t bits = m == 0xffff ? ~0ull : (1ull << (3 * __builtin_popcount(m))) - 1;
+        in0 = _mm_maskz_loadu_epi8((__mmask16)bits, src);
+        in1 = _mm_maskz_loadu_epi8((__mmask16)(bits >> 16), src + 16);
+        in2 = _mm_maskz_loadu_epi8((__mmask16)(bits >> 32), src + 32);
+    }
+    const char z = -1; /* a shuffle lane that gives 0 */
+    __m128i r8 = _mm_or_si128(
+        _mm_or_si128(_mm_shuffle_epi8(in0, SEL(0, 3, 6, 9, 12, 15, z, z, z, z, z, z, z, z, z, z)),
+                     _mm_shuffle_epi8(in1, SEL(z, z, z, z, z, z, 2, 5, 8, 11, 14, z, z, z, z, z))),
+        _mm_shuffle_epi8(in2, SEL(z, z, z, z, z, z, z, z, z, z, z, 1, 4, 7, 10, 13)));
+    __m128i g8 = _mm_or_si128(
+        _mm_or_si128(_mm_shuffle_epi8(in0, SEL(1, 4, 7, 10, 13, z, z, z, z, z, z, z, z, z, z, z)),
+                     _mm_shuffle_epi8(in1, SEL(z, z, z, z, z, 0, 3, 6, 9, 12, 15, z, z, z, z, z))),
+        _mm_shuffle_epi8(in2, SEL(z, z, z, z, z, z, z, z, z, z, z, 2, 5, 8, 11, 14)));
+    __m128i b8 = _mm_or_si128(
+        _mm_or_si128(_mm_shuffle_epi8(in0, SEL(2, 5, 8, 11, 14, z, z, z, z, z, z, z, z, z, z, z)),
+                     _mm_shuffle_epi8(in1, SEL(z, z, z, z, z, 1, 4, 7, 10, 13, z, z, z, z, z, z))),
+        _mm_shuffle_epi8(in2, SEL(z, z, z, z, z, z, z, z, z, z, 0, 3, 6, 9, 12, 15)));
+    /* v / 255 as the input table has it (a division: v * (1/255) rounds differently) */
+    __m512 ir = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(r8)), c255);
+    __m512 ig = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(g8)), c255);
+    __m512 ib = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b8)), c255);
+#define H(p, c) (full ? _mm512_loadu_ps((p) + (c) * plane) : _mm512_maskz_loadu_ps(m, (p) + (c) * plane))
+#define ROWV(c) _mm512_fmadd_ps(vl0, H(h0, c), _mm512_mul_ps(vl1, H(h1, c)))
+    /* clamp to [0, 1] as CLAMP01 does, NaN kept: max and min return their second operand
+     * when either is NaN */
+#define CLAMPV(v) _mm512_min_ps(one, _mm512_max_ps(zero, v))
+    __m512 grey = _mm512_div_ps(_mm512_add_ps(_mm512_add_ps(ir, ig), ib), _mm512_set1_ps(3.f));
+    __m512 a = CLAMPV(_mm512_fmadd_ps(ROWV(3), grey, ROWV(7)));
+    __m512 fr = CLAMPV(_mm512_add_ps(_mm512_fmadd_ps(ROWV(0), ir, ROWV(4)), ir));
+    __m512 fg = CLAMPV(_mm512_add_ps(_mm512_fmadd_ps(ROWV(1), ig, ROWV(5)), ig));
+    __m512 fb = CLAMPV(_mm512_add_ps(_mm512_fmadd_ps(ROWV(2), ib, ROWV(6)), ib));
+#undef H
+#undef ROWV
+#undef CLAMPV
+    /* (uint8_t)(v * 255 + 0.5): truncation, values in 0..255 */
+#define TO_U8(v) _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_fmadd_ps(v, c255, half)))
+    if (pha) {
+        if (full)
+            _mm_storeu_si128((__m128i *)pha, TO_U8(a));
+        else
+            _mm_mask_storeu_epi8(pha, m, TO_U8(a));
+    }
+    if (!fgr)
+        return;
+    __m128i R = TO_U8(fr), G = TO_U8(fg), B = TO_U8(fb);
+#undef TO_U8
+    __m128i o0 = _mm_or_si128(
+        _mm_or_si128(_mm_shuffle_epi8(R, SEL(0, z, z, 1, z, z, 2, z, z, 3, z, z, 4, z, z, 5)),
+                     _mm_shuffle_epi8(G, SEL(z, 0, z, z, 1, z, z, 2, z, z, 3, z, z, 4, z, z))),
+        _mm_shuffle_epi8(B, SEL(z, z, 0, z, z, 1, z, z, 2, z, z, 3, z, z, 4, z)));
+    __m128i o1 = _mm_or_si128(
+        _mm_or_si128(_mm_shuffle_epi8(R, SEL(z, z, 6, z, z, 7, z, z, 8, z, z, 9, z, z, 10, z)),
+                     _mm_shuffle_epi8(G, SEL(5, z, z, 6, z, z, 7, z, z, 8, z, z, 9, z, z, 10))),
+        _mm_shuffle_epi8(B, SEL(z, 5, z, z, 6, z, z, 7, z, z, 8, z, z, 9, z, z)));
+    __m128i o2 = _mm_or_si128(
+        _mm_or_si128(_mm_shuffle_epi8(R, SEL(z, 11, z, z, 12, z, z, 13, z, z, 14, z, z, 15, z, z)),
+                     _mm_shuffle_epi8(G, SEL(z, z, 11, z, z, 12, z, z, 13, z, z, 14, z, z, 15, z))),
+        _mm_shuffle_epi8(B, SEL(10, z, z, 11, z, z, 12, z, z, 13, z, z, 14, z, z, 15)));
+#undef SEL
+    if (full) {
+        _mm_storeu_si128((__m128i *)fgr, o0);
+        _mm_storeu_si128((__m128i *)(fgr + 16), o1);
+        _mm_storeu_si128((__m128i *)(fgr + 32), o2);
+    } else {
+        uint64_t bits = (1ull << (3 * __builtin_popcount(m))) - 1;
+        _mm_mask_storeu_epi8(fgr, (__mmask16)bits, o0);
+        _mm_mask_storeu_epi8(fgr + 16, (__mmask16)(bits >> 16), o1);
+        _mm_mask_storeu_epi8(fgr + 32, (__mmask16)(bits >> 32), o2);
+    }
+}
+
+static void blend_rgb24(const float *restrict h0, const float *restrict h1, size_t plane,
+                        float l0, float l1, const uint8_t *rgb, int width,
+                        const rvmi_blend_out *out)
+{
+    uint8_t *pha = out->pha, *fgr = out->fgr;
+    const __m512 vl0 = _mm512_set1_ps(l0), vl1 = _mm512_set1_ps(l1);
+    int x = 0;
+    for (; x + 16 <= width; x += 16)
+        blend16(h0 + x, h1 + x, plane, vl0, vl1, rgb + 3 * x, pha ? pha + x : NULL,
+                fgr ? fgr + 3 * x : NULL, 0xffff, 1);
+    if (x < width)
+        blend16(h0 + x, h1 + x, plane, vl0, vl1, rgb + 3 * x, pha ? pha + x : NULL,
+                fgr ? fgr + 3 * x : NULL, (__mmask16)((1u << (width - x)) - 1), 0);
+}
+#else
+/* Strips of 64 pixels through blend_values, the strip's floats staying in L1. */
+static void blend_rgb24(const float *restrict h0, const float *restrict h1, size_t plane,
+                        float l0, float l1, const uint8_t *rgb, int width,
+                        const rvmi_blend_out *out)
+{
+    enum { STRIP = 64 };
+    float x[3][STRIP], o[4][STRIP];
+    for (int x0 = 0; x0 < width; x0 += STRIP) {
+        int n = width - x0 < STRIP ? width - x0 : STRIP;
+        const uint8_t *p = rgb + 3 * x0;
+        for (int i = 0; i < n; i++) {
+            x[0][i] = (float)p[3 * i] / 255.f;
+            x[1][i] = (float)p[3 * i + 1] / 255.f;
+            x[2][i] = (float)p[3 * i + 2] / 255.f;
+        }
+        blend_values(h0 + x0, h1 + x0, plane, l0, l1, x[0], x[1], x[2], n, o[0], o[1], o[2],
+                     o[3]);
+        if (out->pha)
+            store_channel(RVM_PIXEL_U8, (uint8_t *)out->pha + x0, 1, o[3], n);
+        if (out->fgr)
+            store_rgb_u8((uint8_t *)out->fgr + 3 * x0, o[0], o[1], o[2], n);
+    }
+}
+#endif
+
 /* Widens r by the n values at v, two vectors at a time into two sets of accumulators (one set
  * would be one chain of dependent min/max). min and max keep the accumulator when the value is
  * NaN (the x86 rule, and generic's select), and the sum of v * 0 is NaN exactly when a value
@@ -1285,6 +1418,7 @@ const rvmi_kernels CAT(rvmi_kernels_, RVM_ISA) = {
     .conv_dense = conv_dense,
     .conv_depthwise = conv_depthwise,
     .blend_row = blend_row,
+    .blend_rgb24 = blend_rgb24,
     .float_range = float_range,
     .conv_winograd = conv_winograd,
     .loops = &CAT(rvmi_loops_, RVM_ISA),
