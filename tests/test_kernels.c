@@ -80,6 +80,11 @@ typedef struct {
     int depthwise, winograd, k, cin, cout, stride, dilation, h, w, extra, act, res, rows;
 } conv_params;
 
+/* > 0 (concat_shapes): the next run_conv's input is views of split[0], split[1] (if > 0) and
+ * the rest of the channels, as the decoder concatenates them; else a dense convolution's
+ * input is split at random. */
+static int split[2];
+
 static conv_params random_conv(int depthwise, int winograd)
 {
     static const int ks[] = {1, 3, 5, 7};
@@ -125,6 +130,21 @@ static const conv_params conv_shapes[] = {
     {1, 0, 3, 1, 1, 1, 1, 1, 1, 0, RVM_ACT_NONE, 0, 0},
     {0, 0, 7, 3, 5, 2, 1, 3, 2, 1, RVM_ACT_HARDSWISH, 1, 0},
     {0, 0, 1, 1, 1, 1, 1, 1, 1, 0, RVM_ACT_NONE, 0, 0},
+};
+
+/* The decoder's Winograd convolutions on concatenations whose views' channel counts are off
+ * the vector width (conv_winograd transforms the tail of one view and the head of the next
+ * in one vector): the model's views, then edge ones. */
+static const struct {
+    conv_params p;
+    int split[2];
+} concat_shapes[] = {
+    {{0, 1, 3, 59, 32, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 1}, {40, 16}},     /* decode 1 */
+    {{0, 1, 3, 107, 40, 1, 1, 68, 120, 0, RVM_ACT_RELU, 0, 1}, {80, 24}},     /* decode 2 */
+    {{0, 1, 3, 40, 20, 1, 1, 68, 120, 0, RVM_ACT_TANH, 0, 1}, {20, 0}},       /* its GRU hh: 20+20 */
+    {{0, 1, 3, 171, 80, 1, 1, 34, 60, 0, RVM_ACT_RELU, 0, 1}, {128, 40}},     /* decode 3 */
+    {{0, 1, 3, 7, 9, 1, 1, 7, 13, 2, RVM_ACT_NONE, 1, 0}, {3, 2}},           /* three in one */
+    {{0, 1, 3, 37, 5, 1, 1, 10, 9, 0, RVM_ACT_SIGMOID, 0, 0}, {1, 35}},      /* 1 + 35 + 1 */
 };
 
 /* Runs `fast` and the reference on rows [y0, y1) (or tile rows, for Winograd). */
@@ -195,7 +215,13 @@ static double run_conv(const rvmi_kernels *fast, const conv_params *p, char *des
 
     /* dense convolutions read their input as up to three concatenated views */
     rvmi_inputs ins = rvmi_inputs_of(&in);
-    if (!depthwise && cin >= 3 && rand_int(0, 1)) {
+    if (split[0] > 0) {
+        int c1 = split[0], c2 = split[1] > 0 ? split[1] : cin - c1;
+        ins.n = c1 + c2 < cin ? 3 : 2;
+        ins.v[0].c = c1;
+        ins.v[1] = in, ins.v[1].data += c1, ins.v[1].c = c2;
+        ins.v[2] = in, ins.v[2].data += c1 + c2, ins.v[2].c = cin - c1 - c2;
+    } else if (!depthwise && cin >= 3 && rand_int(0, 1)) {
         int c1 = rand_int(1, cin - 2), c2 = rand_int(1, cin - c1 - 1);
         ins.n = 3;
         ins.v[0].c = c1;
@@ -1014,6 +1040,19 @@ static void test_convs(const rvmi_kernels *k, const char *name, int random_cases
         worst = e > worst ? e : worst;
         if (!(e <= limit)) {
             printf("FAIL %s %s %s: error %.3g\n", k->name, name, desc, e);
+            bad++;
+        }
+    }
+    for (size_t i = 0; winograd && i < sizeof concat_shapes / sizeof concat_shapes[0]; i++) {
+        char desc[160];
+        split[0] = concat_shapes[i].split[0], split[1] = concat_shapes[i].split[1];
+        double e = run_conv(k, &concat_shapes[i].p, desc, sizeof desc);
+        split[0] = split[1] = 0;
+        cases++;
+        worst = e > worst ? e : worst;
+        if (!(e <= limit)) {
+            printf("FAIL %s %s %s split at %d, %d: error %.3g\n", k->name, name, desc,
+                   concat_shapes[i].split[0], concat_shapes[i].split[1], e);
             bad++;
         }
     }

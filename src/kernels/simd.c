@@ -851,32 +851,79 @@ static inline void output_transform6(const vf m[6], vf r[4])
  * columns, whose vertical transforms are done once for both. */
 #define TILE_RUN 6
 
-/* V = B^T d B for nt (<= TILE_RUN) neighbouring 6x6 input tiles whose first starts at (iy0,
- * ix0), channels [k, k + n) of v: point p of tile t goes to dst[t * tile_stride + p *
- * point_stride]. Pixels outside v are zero (the convolution's padding). First the vertical
- * transform of each of the run's 4 * nt + 2 columns, then the horizontal one of each tile's
- * six. `full` is a constant in each copy (whole vectors need no masked loads). Every store is
- * a whole vector (lanes past n hold zeros): a masked store costs about ten plain ones on AMD
- * Zen, and dst has room for it (see conv_winograd). */
-static inline __attribute__((always_inline)) void
-input_run_part(const rvmi_view *v, int iy0, int ix0, int nt, int k, int n, float *dst,
-               size_t tile_stride, size_t point_stride, const int full)
+/* Where one vector of a transformed tile's channels comes from: lanes [lane, lane + cnt) of
+ * segment s are channels [k, k + cnt) of one input view (base: the view's data at channel k).
+ * A vector holds the tail of one view and the head of the next, so that a concatenation of
+ * views whose channel counts are off the vector width is transformed in ceil(cin / VL)
+ * vectors, not one or more per view (40 + 16 + 3 channels: 4 vectors, not 5; each lane's
+ * sums are the same). */
+typedef struct {
+    int n;
+    struct {
+        const float *base;
+        size_t ps;
+        int lane, cnt;
+    } seg[RVM_MAX_INPUTS];
+} vec_src;
+
+/* acc with lanes [lane, lane + n) loaded from p[0 .. n) (the others kept). Masked-off lanes
+ * are not read (AVX-512 and AVX2 masked loads do not fault on them). */
+static inline vf load_lanes(vf acc, const float *p, int lane, int n)
 {
-    /* The view's fields in locals: the intrinsics' stores may alias anything, so the compiler
-     * would otherwise load them again (and multiply the stride again) for every input vector. */
-    const size_t ps = (size_t)v->stride;
-    const int h = v->h, w = v->w;
-    const float *rows[6];
+#if VL == 16
+    return _mm512_mask_loadu_ps(acc, (__mmask16)(((1u << n) - 1) << lane), p - lane);
+#elif VL == 8
+    __m256i m = _mm256_andnot_si256(PARTIAL_MASK(lane), PARTIAL_MASK(lane + n));
+    return _mm256_or_ps(acc, _mm256_maskload_ps(p - lane, m));
+#else
+    float tmp[VL];
+    VSTORE(tmp, acc);
+    memcpy(tmp + lane, p, (size_t)n * sizeof(float));
+    return VLOAD(tmp);
+#endif
+}
+
+/* Pixel x of row i of the pieces of a vector (see vec_src). */
+static inline vf load_pieces(const float *const rows[RVM_MAX_INPUTS][6], int i, int x,
+                             const size_t *ps, const int *lane, const int *cnt, int ns)
+{
+    vf d = VZERO();
+    for (int s = 0; s < ns; s++)
+        d = load_lanes(d, rows[s][i] + (size_t)x * ps[s], lane[s], cnt[s]);
+    return d;
+}
+
+/* V = B^T d B for nt (<= TILE_RUN) neighbouring 6x6 input tiles whose first starts at (iy0,
+ * ix0), one vector of channels (src, views h x w): point p of tile t goes to dst[t *
+ * tile_stride + p * point_stride]. Pixels outside the views are zero (the convolution's
+ * padding). First the vertical transform of each of the run's 4 * nt + 2 columns, then the
+ * horizontal one of each tile's six. `kind` is a constant in each copy: 0 one view's whole
+ * vector (no masked loads), 1 its first n < VL lanes, 2 pieces of views (vec_src). Every
+ * store is a whole vector (lanes past the channels hold zeros): a masked store costs about
+ * ten plain ones on AMD Zen, and dst has room for it (see conv_winograd). */
+static inline __attribute__((always_inline)) void
+input_run_part(const vec_src *src, int h, int w, int iy0, int ix0, int nt, float *dst,
+               size_t tile_stride, size_t point_stride, const int kind)
+{
+    /* the sources in locals: the intrinsics' stores may alias anything, so the compiler
+     * would otherwise load them again (and multiply the stride again) for every input vector */
+    const int ns = kind == 2 ? src->n : 1;
+    size_t ps[RVM_MAX_INPUTS];
+    int lane[RVM_MAX_INPUTS], cnt[RVM_MAX_INPUTS];
+    const float *rows[RVM_MAX_INPUTS][6];
     int all_rows = 1;
+    for (int s = 0; s < ns; s++)
+        ps[s] = src->seg[s].ps, lane[s] = src->seg[s].lane, cnt[s] = src->seg[s].cnt;
     for (int i = 0; i < 6; i++) {
         int iy = iy0 + i;
         int in = iy >= 0 && iy < h;
         all_rows &= in;
-        rows[i] = in ? v->data + (size_t)iy * w * ps + k : NULL;
+        for (int s = 0; s < ns; s++)
+            rows[s][i] = in ? src->seg[s].base + (size_t)iy * w * ps[s] : NULL;
     }
     vf col[4 * TILE_RUN + 2][6];
     const int ncol = 4 * nt + 2;
-    /* columns [c_lo, c_hi) of the run fall inside the view */
+    /* columns [c_lo, c_hi) of the run fall inside the views */
     const int c_lo = ix0 < 0 ? (-ix0 < ncol ? -ix0 : ncol) : 0;
     const int c_hi = w - ix0 < ncol ? (w - ix0 > c_lo ? w - ix0 : c_lo) : ncol;
     for (int c = 0; c < c_lo; c++)
@@ -885,23 +932,26 @@ input_run_part(const rvmi_view *v, int iy0, int ix0, int nt, int k, int n, float
     for (int c = c_hi; c < ncol; c++)
         for (int i = 0; i < 6; i++)
             col[c][i] = VZERO();
+#define LOAD_PIXEL(i)                                                                           \
+    (kind == 0   ? VLOAD(rows[0][i] + (size_t)(ix0 + c) * ps[0])                                \
+     : kind == 1 ? load_partial(rows[0][i] + (size_t)(ix0 + c) * ps[0], cnt[0])                 \
+                 : load_pieces(rows, i, ix0 + c, ps, lane, cnt, ns))
     if (all_rows) {
         for (int c = c_lo; c < c_hi; c++) {
-            const size_t off = (size_t)(ix0 + c) * ps;
             vf d[6];
             for (int i = 0; i < 6; i++)
-                d[i] = full ? VLOAD(rows[i] + off) : load_partial(rows[i] + off, n);
+                d[i] = LOAD_PIXEL(i);
             input_transform6(d, col[c]);
         }
     } else {
         for (int c = c_lo; c < c_hi; c++) {
-            const size_t off = (size_t)(ix0 + c) * ps;
             vf d[6];
             for (int i = 0; i < 6; i++)
-                d[i] = !rows[i] ? VZERO() : full ? VLOAD(rows[i] + off) : load_partial(rows[i] + off, n);
+                d[i] = !rows[0][i] ? VZERO() : LOAD_PIXEL(i);
             input_transform6(d, col[c]);
         }
     }
+#undef LOAD_PIXEL
     for (int t = 0; t < nt; t++) {
         for (int i = 0; i < 6; i++) {
             vf d[6], r[6];
@@ -915,19 +965,40 @@ input_run_part(const rvmi_view *v, int iy0, int ix0, int nt, int k, int n, float
     }
 }
 
-/* Every channel of v for nt tiles from (iy0, ix0) on: channel k of point p of tile t goes to
- * dst[t * tile_stride + p * point_stride + k]. */
-static void input_tiles(const rvmi_view *v, int iy0, int ix0, int nt, float *dst,
+/* Every channel of the concatenation `in` (views of one size) for nt tiles from (iy0, ix0)
+ * on: channel k of point p of tile t goes to dst[t * tile_stride + p * point_stride + k]. */
+static void input_tiles(const rvmi_inputs *in, int iy0, int ix0, int nt, float *dst,
                         size_t tile_stride, size_t point_stride)
 {
+    const int h = in->v[0].h, w = in->v[0].w;
     for (int t0 = 0; t0 < nt; t0 += TILE_RUN) {
-        int run = nt - t0 < TILE_RUN ? nt - t0 : TILE_RUN;
+        const int run = nt - t0 < TILE_RUN ? nt - t0 : TILE_RUN, x = ix0 + 4 * t0;
         float *d = dst + (size_t)t0 * tile_stride;
-        int x = ix0 + 4 * t0, k = 0;
-        for (; k + VL <= v->c; k += VL)
-            input_run_part(v, iy0, x, run, k, VL, d + k, tile_stride, point_stride, 1);
-        if (k < v->c)
-            input_run_part(v, iy0, x, run, k, v->c - k, d + k, tile_stride, point_stride, 0);
+        vec_src src = {0};
+        int c0 = 0, lane = 0; /* the vector being filled: channels from c0, lanes [0, lane) */
+        for (int g = 0; g < in->n; g++) {
+            const rvmi_view *v = &in->v[g];
+            int k = 0;
+            if (lane == 0) /* whole vectors of this view alone */
+                for (; k + VL <= v->c; k += VL, c0 += VL) {
+                    vec_src one = {1, {{v->data + k, (size_t)v->stride, 0, VL}}};
+                    input_run_part(&one, h, w, iy0, x, run, d + c0, tile_stride, point_stride, 0);
+                }
+            while (k < v->c) {
+                const int n = v->c - k < VL - lane ? v->c - k : VL - lane;
+                src.seg[src.n].base = v->data + k, src.seg[src.n].ps = (size_t)v->stride;
+                src.seg[src.n].lane = lane, src.seg[src.n].cnt = n;
+                src.n++, k += n, lane += n;
+                if (lane == VL) {
+                    input_run_part(&src, h, w, iy0, x, run, d + c0, tile_stride, point_stride, 2);
+                    src.n = 0, lane = 0, c0 += VL;
+                }
+            }
+        }
+        if (src.n == 1) /* a view's first channels alone (lane 0) */
+            input_run_part(&src, h, w, iy0, x, run, d + c0, tile_stride, point_stride, 1);
+        else if (src.n)
+            input_run_part(&src, h, w, iy0, x, run, d + c0, tile_stride, point_stride, 2);
     }
 }
 
@@ -1052,17 +1123,13 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
     const int cpad = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
     const int tiles_x = (out->w + 3) / 4;
     const size_t pack = (size_t)cpad * cin; /* floats per transform point's weights */
-    /* A tile's channels are ldv floats apart in V: the whole-vector stores of a view whose
-     * channel count is off the vector width spill up to VL - 1 floats past its channels, into
-     * the next views' (written after it: views are transformed in order) or, for the last
-     * view, into the slack. */
+    /* A tile's channels are ldv floats apart in V: the concatenation's channels in whole
+     * vectors (input_tiles), the last one's lanes past cin (zeros) in the slack. */
     _Static_assert(VL - 1 + 15 <= RVM_WINOGRAD_SLACK, "the slack holds a vector's spill, aligned");
     _Static_assert(RVM_WINOGRAD_CHUNK % MR == 0 && MR % MT == 0, "a chunk holds whole blocks");
     (void)zeros; /* padding is read as zeros by the transform itself */
-    /* the end of the last view's last whole vector, rounded up to a cache line */
-    int end = 0;
-    for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
-        end = c0 + (in->v[g].c + VL - 1) / VL * VL;
+    /* the end of the last whole vector, rounded up to a cache line */
+    const int end = (cin + VL - 1) / VL * VL;
     size_t ldv = (size_t)(end + 15) / 16 * 16;
     if (ldv % 128 == 0) /* 512-byte strides alias in L1: 40+67 channels measured 30% slower */
         ldv += 16;
@@ -1079,9 +1146,7 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
              * MR: the rows of 8 and 15 tiles (30x17 and 60x34) computed 12 and 24. */
             const int nblk = (nt + MT - 1) / MT * MT;
             /* V = B^T d B for every tile and channel of every input view */
-            for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c)
-                input_tiles(&in->v[g], 4 * ty - 1, 4 * tx0 - 1, nblk, V + c0, ldv,
-                            (size_t)RVM_WINOGRAD_CHUNK * ldv);
+            input_tiles(in, 4 * ty - 1, 4 * tx0 - 1, nblk, V, ldv, (size_t)RVM_WINOGRAD_CHUNK * ldv);
             /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles */
             for (int p = 0; p < 36; p++)
                 products(V + (size_t)p * RVM_WINOGRAD_CHUNK * ldv, ldv, cv->winograd + p * pack,
