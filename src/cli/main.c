@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "cli/convert.h"
 #include "cli/options.h"
+#include "cli/pages.h"
 #include "cli/pipeline.h"
 #include "cli/signals.h"
 #include "io/avlog.h"
@@ -162,6 +163,7 @@ typedef struct {
     int64_t frames;
     atomic_int *stop;        /* a signal number: stop, keeping the frames done */
     int own_signals;         /* the command's handlers are installed (cli/signals.h) */
+    int own_process;         /* the command's own process (rvmi_release_startup_pages) */
     const rvmi_convert_hooks *hooks; /* or NULL: the command's stderr */
 } conversion;
 
@@ -653,6 +655,10 @@ static int convert(conversion *c)
 
     if (c->own_signals)
         rvmi_signals_converting();
+    /* Set up: what that left in memory and will not be read again goes (the command owns
+     * its process; a program calling rvmi_convert_in_process keeps its pages). */
+    if (c->own_process)
+        rvmi_release_startup_pages();
     char err[1024];
     int ret = rvmi_pipeline_run(&c->pl, &c->frames, err, sizeof(err));
     int sig = atomic_load(c->stop);
@@ -714,7 +720,8 @@ int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg)
     /* Signals are honoured from here on: before the conversion they remove what the run
      * made and exit at once (src/cli/signals.h). */
     rvmi_signals_install();
-    conversion c = {.opt = opt, .seg = seg, .stop = &rvmi_stop_signal, .own_signals = 1};
+    conversion c = {.opt = opt, .seg = seg, .stop = &rvmi_stop_signal, .own_signals = 1,
+                    .own_process = 1};
     int status = convert(&c);
     close_conversion(&c, status);
     return status;

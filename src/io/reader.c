@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
@@ -159,7 +160,213 @@ struct rvmi_reader {
     AVRational store_sar;
     AVRational tb, fps;
     int64_t estimate;
+    struct picture_gate *gate; /* the decoder's pictures handed out (gate_get_buffer) */
 };
+
+/* ---- The decoder's pictures handed out (rvmi_reader_read_frame's yuv) ----
+ *
+ * The decoder's pictures come from its pool, which keeps every picture it ever allocated:
+ * its size is the most pictures alive at once, whether the decoder holds them (references,
+ * pictures waiting to come out in display order, the one being decoded) or a caller does.
+ * The pipeline holds up to two (the frame the network works on, the next one decoded
+ * meanwhile). One the decoder no longer holds (a B-frame no other frame refers to) makes
+ * the decoder take one more picture for the next frame, and when that meets the decoder's
+ * own most the pool grows for good: the README's 4K clip took 6 pictures (12.4 MB each) where
+ * the decoder needs 5 (the sixth once, at frame ~26, while the pipeline held a picture the
+ * decoder was done with). So, above
+ * 1080p, while every pooled picture is in use and a caller holds one the decoder no longer
+ * needs, the decoder waits for the caller to give it back instead of allocating one: the
+ * pool stays at what the decoder needs (4K clip: 5 pictures; 8 waits in its 89 frames, each
+ * ending when the network is done with the frame it holds). The wait is bounded
+ * (GATE_WAIT_MS: a caller that stopped or failed may never give it back) and ends at an
+ * interrupt; the pool then grows as before. The pictures are the same either way. */
+#define GATE_HELD 8     /* handed pictures tracked (the pipeline holds 2) */
+#define GATE_LIVE 64    /* decoder pictures tracked (H.264 needs at most 17 at once) */
+#define GATE_WAIT_MS 1000
+/* Pictures above 1080p only: there a picture is worth the waits (12.4 MB at 4K, 8 waits in
+ * the README's 89 frames); at 1080p one is 3 MB for ~20 waits. */
+#define GATE_MIN_PIXELS (1920 * 1088)
+
+typedef struct picture_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;   /* a picture was given back */
+    int refs;                 /* the reader and each picture alive: the last one frees it */
+    int live, high;           /* the decoder's pictures alive, the most at once */
+    int returning;            /* held pictures on their way back to the pool */
+    void *pictures[GATE_LIVE];       /* the decoder's pictures alive (their wrappers) */
+    AVBufferRef *held[GATE_HELD];    /* the decoder's pictures a caller holds */
+    const atomic_int *interrupt;
+} picture_gate;
+
+typedef struct {
+    picture_gate *g;
+    AVBufferRef *inner;       /* the decoder's (a decoder picture) or the caller's reference */
+} gate_ref;
+
+static void gate_unref(picture_gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    int last = --g->refs == 0;
+    pthread_mutex_unlock(&g->lock);
+    if (last) {
+        pthread_mutex_destroy(&g->lock);
+        pthread_cond_destroy(&g->changed);
+        free(g);
+    }
+}
+
+static picture_gate *gate_new(const atomic_int *interrupt)
+{
+    picture_gate *g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->changed, NULL);
+    g->refs = 1;
+    g->interrupt = interrupt;
+    return g;
+}
+
+/* A held picture the decoder no longer holds (only the caller's reference is left), or one
+ * on its way back. Under the lock. */
+static int gate_held_alone(const picture_gate *g)
+{
+    if (g->returning)
+        return 1;
+    for (int i = 0; i < GATE_HELD; i++)
+        if (g->held[i] && av_buffer_get_ref_count(g->held[i]) == 1)
+            return 1;
+    return 0;
+}
+
+static void decoder_picture_free(void *opaque, uint8_t *data)
+{
+    (void)data;
+    gate_ref *w = opaque;
+    picture_gate *g = w->g;
+    av_buffer_unref(&w->inner);
+    pthread_mutex_lock(&g->lock);
+    g->live--;
+    for (int i = 0; i < GATE_LIVE; i++)
+        if (g->pictures[i] == w) {
+            g->pictures[i] = NULL;
+            break;
+        }
+    pthread_cond_broadcast(&g->changed);
+    pthread_mutex_unlock(&g->lock);
+    free(w);
+    gate_unref(g);
+}
+
+static int gate_get_buffer(AVCodecContext *dec, AVFrame *f, int flags)
+{
+    picture_gate *g = dec->opaque;
+    pthread_mutex_lock(&g->lock);
+    if ((int64_t)f->width * f->height > GATE_MIN_PIXELS && g->live >= g->high &&
+        gate_held_alone(g)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += GATE_WAIT_MS / 1000;
+        until.tv_nsec += (long)(GATE_WAIT_MS % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        while (g->live >= g->high && gate_held_alone(g) &&
+               !(g->interrupt && atomic_load(g->interrupt)))
+            if (pthread_cond_timedwait(&g->changed, &g->lock, &until) == ETIMEDOUT)
+                break;
+    }
+    pthread_mutex_unlock(&g->lock);
+    int ret = avcodec_default_get_buffer2(dec, f, flags);
+    if (ret < 0)
+        return ret;
+    /* buf[0] (the first plane's pool) stands for the picture: a reference of its own
+     * whose release counts it out. */
+    gate_ref *w = malloc(sizeof(*w));
+    AVBufferRef *outer = w ? av_buffer_create(f->buf[0]->data, f->buf[0]->size,
+                                              decoder_picture_free, w, 0)
+                           : NULL;
+    if (!outer) {
+        free(w);
+        av_frame_unref(f);
+        return AVERROR(ENOMEM);
+    }
+    w->g = g;
+    w->inner = f->buf[0];
+    f->buf[0] = outer;
+    pthread_mutex_lock(&g->lock);
+    g->refs++;
+    if (++g->live > g->high)
+        g->high = g->live;
+    for (int i = 0; i < GATE_LIVE; i++)
+        if (!g->pictures[i]) {
+            g->pictures[i] = w;
+            break;
+        }
+    pthread_mutex_unlock(&g->lock);
+    return 0;
+}
+
+static void held_picture_free(void *opaque, uint8_t *data)
+{
+    (void)data;
+    gate_ref *w = opaque;
+    picture_gate *g = w->g;
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < GATE_HELD; i++)
+        if (g->held[i] == w->inner) {
+            g->held[i] = NULL;
+            break;
+        }
+    /* The last reference: the picture goes back to the pool once it is released below
+     * (outside the lock, which its release takes), and until then counts as given back
+     * for a decoder waiting for it. */
+    int last = av_buffer_get_ref_count(w->inner) == 1;
+    g->returning += last;
+    pthread_mutex_unlock(&g->lock);
+    av_buffer_unref(&w->inner);
+    pthread_mutex_lock(&g->lock);
+    g->returning -= last;
+    pthread_cond_broadcast(&g->changed);
+    pthread_mutex_unlock(&g->lock);
+    free(w);
+    gate_unref(g);
+}
+
+/* f (about to be handed to the caller) is tracked while the caller holds it, when it is
+ * one of the decoder's pictures and there is room; otherwise it goes as it is. */
+static void gate_hand_out(picture_gate *g, AVFrame *f)
+{
+    if (!g || !f->buf[0])
+        return;
+    pthread_mutex_lock(&g->lock);
+    void *picture = av_buffer_get_opaque(f->buf[0]);
+    int ours = 0, slot = -1;
+    for (int i = 0; i < GATE_LIVE && !ours; i++)
+        ours = g->pictures[i] && g->pictures[i] == picture;
+    for (int i = 0; i < GATE_HELD && slot < 0; i++)
+        if (!g->held[i])
+            slot = i;
+    pthread_mutex_unlock(&g->lock);
+    if (!ours || slot < 0)
+        return;
+    gate_ref *w = malloc(sizeof(*w));
+    AVBufferRef *outer = w ? av_buffer_create(f->buf[0]->data, f->buf[0]->size,
+                                              held_picture_free, w, 0)
+                           : NULL;
+    if (!outer) {
+        free(w);
+        return;
+    }
+    w->g = g;
+    w->inner = f->buf[0];
+    f->buf[0] = outer;
+    pthread_mutex_lock(&g->lock);
+    g->refs++;
+    g->held[slot] = w->inner;
+    pthread_mutex_unlock(&g->lock);
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1052,6 +1259,12 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     /* The decoder refuses frames beyond the size rvm takes at all, before allocating them
      * (a stream may announce a small size and then change it). */
     r->dec->max_pixels = (int64_t)RVM_MAX_SIDE * RVM_MAX_SIDE;
+    if (!(r->gate = gate_new(r->opt.interrupt))) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    r->dec->opaque = r->gate;
+    r->dec->get_buffer2 = gate_get_buffer;
     if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) {
         set_err(err, errlen, "%s: cannot open the video decoder: %s", source, averr(ret, eb));
         return -1;
@@ -1249,6 +1462,8 @@ void rvmi_reader_close(rvmi_reader *r)
     if (!r)
         return;
     avcodec_free_context(&r->dec);
+    if (r->gate)
+        gate_unref(r->gate); /* pictures still held keep it until they are given back */
     avformat_close_input(&r->fmt);
     avio_closep(&r->pipe);
     av_packet_free(&r->pkt);
@@ -1396,6 +1611,7 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, AVFram
     note_geometry(r, f, item, (pts - r->v_shift) * av_q2d(r->tb));
     if (yuv && library_reads(r, f, &item->frame)) {
         av_frame_move_ref(yuv, f);
+        gate_hand_out(r->gate, yuv);
         item->yuv = yuv;
     } else if (rgb_item(r, f, item, dst, err, errlen) < 0) {
         return -1;
@@ -1810,3 +2026,4 @@ const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count)
     *count = r->ntracks;
     return r->tracks;
 }
+
