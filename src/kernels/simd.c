@@ -401,6 +401,63 @@ static size_t pointwise_cout4(const rvmi_conv *cv, const rvmi_inputs *in, const 
 }
 #endif
 
+/* Output vectors [v0, v0 + nv) of pixel px of a pointwise convolution: nv independent sums,
+ * each input channel broadcast once for all of them. nv is a constant in each copy. */
+static inline __attribute__((always_inline)) void
+pointwise_pixel_vectors(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                        const rvmi_view *res, size_t px, int v0, const int nv)
+{
+    const size_t wblock = (size_t)cv->cin * RVM_COUT_BLOCK;
+    size_t off[8];
+    vf acc[8];
+    for (int j = 0; j < nv; j++) {
+        off[j] = (size_t)((v0 + j) / VPB) * wblock + (size_t)((v0 + j) % VPB) * VL;
+        acc[j] = VZERO();
+    }
+    for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c) {
+        const rvmi_view *v = &in->v[g];
+        const float *x = v->data + px * v->stride;
+        const float *wt = cv->weight + (size_t)c0 * RVM_COUT_BLOCK;
+        for (int i = 0; i < v->c; i++) {
+            const vf xv = VSET1(x[i]);
+            const float *wi = wt + (size_t)i * RVM_COUT_BLOCK;
+#pragma GCC unroll 8
+            for (int j = 0; j < nv; j++)
+                acc[j] = VFMA(xv, VLOAD(wi + off[j]), acc[j]);
+        }
+    }
+    float *dst = out->data + px * out->stride;
+    const float *r = res ? res->data + px * res->stride : NULL;
+    for (int j = 0; j < nv; j++) {
+        const int co = (v0 + j) * VL, n = cv->cout - co < VL ? cv->cout - co : VL;
+        finish(acc[j], cv->bias + co, r ? r + co : NULL, dst + co, n, cv->act);
+    }
+}
+
+/* Pixels [p0, p1) of a pointwise convolution one at a time: for fewer pixels than a block
+ * (the squeeze-and-excitation layers and the LR-ASPP's pooled branch run on one pixel), where
+ * the blocks' path computed MR pixels, all but one on zeros, for each real one, and each
+ * output vector's sum waited on its own FMA latency at every input channel. Eight output
+ * vectors at a time, each sum in the same order as the blocks' (input channels in turn, from
+ * zero, then the bias), so the same floats. */
+#define POINTWISE_PIXELS 2 /* pixels left after the blocks that go one at a time */
+static void pointwise_pixels(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                             const rvmi_view *res, size_t p0, size_t p1)
+{
+    const int nvec = (cv->cout + VL - 1) / VL;
+    for (size_t px = p0; px < p1; px++) {
+        int v = 0;
+        for (; v + 8 <= nvec; v += 8)
+            pointwise_pixel_vectors(cv, in, out, res, px, v, 8);
+        if (v + 4 <= nvec) {
+            pointwise_pixel_vectors(cv, in, out, res, px, v, 4);
+            v += 4;
+        }
+        for (; v < nvec; v++)
+            pointwise_pixel_vectors(cv, in, out, res, px, v, 1);
+    }
+}
+
 static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
                        const rvmi_view *res, int y0, int y1, const float *zeros)
 {
@@ -427,6 +484,10 @@ static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_vi
         size_t p0 = (size_t)y0 * out->w;
         size_t p = pointwise_cout4(cv, in, out, res, p0, p0 + (size_t)row_w);
         skip = (int)(pointwise_blocks(cv, in, out, res, p, p0 + (size_t)row_w) - p0);
+        if (row_w - skip <= POINTWISE_PIXELS) {
+            pointwise_pixels(cv, in, out, res, p0 + (size_t)skip, p0 + (size_t)row_w);
+            return;
+        }
         y1 = y0 + 1;
     }
     for (int oy = y0; oy < y1; oy++) {
