@@ -139,13 +139,36 @@ static int avgpool2(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 }
 
 /* Per-channel mean over all pixels into a 1x1 view. */
+typedef struct {
+    const rvmi_loops *k;
+    const rvmi_view *in;
+    double *sum;
+    float *mean;
+} mean_job;
+
+static void mean_channels(void *ctx, int c0, int c1, int thread)
+{
+    (void)thread;
+    const mean_job *j = ctx;
+    rvmi_view v = *j->in;
+    v.data += c0, v.c = c1 - c0;
+    j->k->channel_mean(&v, j->sum + c0, j->mean + c0);
+}
+
+/* The mean of every channel, in tasks of channels (each channel's sum in the same order
+ * whichever task has it): alone on one thread, the other spun out its wait and went to sleep,
+ * and waking it for the squeeze-and-excitation's first 1x1 layer that follows cost more than
+ * that layer's other half. */
 static int global_mean(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 {
     NEW_VIEW(*out, 1, 1, in->c);
     double *sum = (double *)rvmi_arena_floats(&s->scratch, 2 * (size_t)in->c);
     if (!sum)
         return rvmi_stream_fail(s, RVM_ENOMEM, "out of memory");
-    s->kernels->loops->channel_mean(in, sum, out->data);
+    mean_job j = {s->kernels->loops, in, sum, out->data};
+    const int tasks = 2 * rvmi_pool_threads(s->pool);
+    const int band = ((in->c + tasks - 1) / tasks + 15) / 16 * 16;
+    rvmi_parallel_bands(s, in->c, band, mean_channels, &j);
     return 0;
 }
 

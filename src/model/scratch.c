@@ -190,6 +190,35 @@ static void winograd_rows(void *ctx, int ty0, int ty1, int thread)
  * partial (see conv_dense). */
 #define POINTWISE_UNIT 48
 
+typedef struct {
+    conv_job c;
+    int pixels; /* from c.first on, in views of one pixel per row */
+} cout_job;
+
+/* Output channel blocks [b0, b1) of a pointwise convolution (cout_job): a convolution of its
+ * own, as the weights are packed in blocks of 16 output channels. */
+static void cout_blocks(void *ctx, int b0, int b1, int thread)
+{
+    (void)thread;
+    const cout_job *cj = ctx;
+    const conv_job *j = &cj->c;
+    const int co = b0 * RVM_COUT_BLOCK, end = b1 * RVM_COUT_BLOCK;
+    rvmi_conv cv = *j->cv;
+    cv.cout = (end < cv.cout ? end : cv.cout) - co;
+    cv.weight += (size_t)b0 * cv.cin * RVM_COUT_BLOCK;
+    cv.bias += co;
+    rvmi_view out = *j->out, res = j->res ? *j->res : out;
+    out.data += co, out.c = cv.cout;
+    res.data += co, res.c = cv.cout;
+    j->k->conv_dense(&cv, j->in, &out, j->res ? &res : NULL, j->first, j->first + cj->pixels,
+                     j->zeros);
+}
+
+/* Pointwise convolutions on fewer pixels than a unit (the squeeze-and-excitation layers and
+ * the LR-ASPP's pooled branch: one pixel, 0.9 MB of weights at most) with enough weights to
+ * be worth a parallel step: in tasks of output channels. */
+#define POINTWISE_SPLIT_WEIGHTS 32768
+
 /* A pointwise convolution (j's rows) in tasks of whole pixel units, not of whole rows: with
  * rows of 30 pixels (30x17 at 1080p, ratio 0.25), each of the 6 tasks of 3 rows ended in a
  * partial block of 6 pixels that cost a whole one (the 2-thread tasks of every pointwise layer
@@ -210,6 +239,14 @@ static void pointwise_tasks(rvm_stream *s, const conv_job *j, int rows)
     p.first = j->first * j->out->w;
     const int px = rows * j->out->w, units = (px + POINTWISE_UNIT - 1) / POINTWISE_UNIT;
     const int threads = rvmi_pool_threads(s->pool);
+    const int blocks = (j->cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
+    if (threads > 1 && units == 1 && blocks > 1 &&
+        (long)j->cv->cin * j->cv->cout >= POINTWISE_SPLIT_WEIGHTS) {
+        cout_job cj = {p, px};
+        rvmi_parallel_bands(s, blocks, (blocks + 2 * threads - 1) / (2 * threads), cout_blocks,
+                            &cj);
+        return;
+    }
     int tasks = threads == 1 ? 1 : threads * 4;
     tasks = tasks < units ? tasks : units;
     rvmi_parallel_bands(s, px, (units + tasks - 1) / tasks * POINTWISE_UNIT, conv_rows, &p);
