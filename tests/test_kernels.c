@@ -107,6 +107,9 @@ static conv_params random_conv(int depthwise, int winograd)
  * shapes. {depthwise, winograd, k, cin, cout, stride, dilation, h, w, extra, act, res, rows} */
 static const conv_params conv_shapes[] = {
     {0, 0, 3, 3, 16, 2, 1, 270, 480, 0, RVM_ACT_HARDSWISH, 0, 2},    /* stem */
+    {0, 0, 3, 3, 16, 2, 1, 37, 61, 0, RVM_ACT_HARDSWISH, 0, 0},      /* stem: odd sides */
+    {0, 0, 3, 3, 5, 2, 1, 8, 100, 0, RVM_ACT_RELU, 1, 0},            /* stem: 5 outputs */
+    {0, 0, 3, 3, 16, 2, 1, 3, 2, 0, RVM_ACT_NONE, 1, 0},             /* stem: 1 pixel wide */
     {0, 0, 1, 16, 64, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 1 expand */
     {0, 0, 1, 960, 128, 1, 1, 17, 30, 0, RVM_ACT_RELU, 0, 2},        /* LR-ASPP */
     {0, 0, 1, 40, 120, 1, 1, 34, 60, 0, RVM_ACT_NONE, 1, 2},         /* residual 1x1 */

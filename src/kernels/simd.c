@@ -458,9 +458,125 @@ static void pointwise_pixels(const rvmi_conv *cv, const rvmi_inputs *in, const r
     }
 }
 
+/* Output pixels per strip of the stem's kernel: their sums in 24 registers. */
+#define STEM_STRIP (24 / VPB)
+
+/* np (<= STEM_STRIP) neighbouring output pixels of row oy from ox0 on, of a dense k x k
+ * convolution with cin input channels packed without gaps, stride s, no dilation, at most 16
+ * outputs and one input view (k, cin, s, np and `checked` are constants in each copy): every
+ * tap and channel of the pixels in turn, one weight vector for all of them, each input value
+ * broadcast from memory into its FMA at a constant offset from one pointer (with the pixel
+ * stride a variable, the compiler kept an address per pixel, most of them on the stack).
+ * `checked`: taps outside the input read zeros, as in the blocks' path. Every sum in the same
+ * order as the blocks' path (taps, then channels, from zero, then the bias). */
+static inline __attribute__((always_inline)) void
+stem_strip(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out, const rvmi_view *res,
+           int oy, int ox0, const int k, const int cin, const int s, const int np,
+           const int checked)
+{
+    const int pad = (k - 1) / 2, ih = in->h, iw = in->w, ps = cin;
+    vf acc[STEM_STRIP][VPB];
+#pragma GCC unroll 24
+    for (int o = 0; o < np; o++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VPB; v++)
+            acc[o][v] = VZERO();
+    /* one tap after the other, not unrolled: unrolled, the compiler interleaved the taps'
+     * FMAs and ran out of registers for the sums */
+#pragma GCC unroll 1
+    for (int t = 0; t < k * k; t++) {
+        const int ky = t / k, kx = t % k;
+        const int iy = oy * s - pad + ky, row_in = iy >= 0 && iy < ih;
+        const float *row = in->data + (size_t)(row_in ? iy : 0) * iw * ps;
+        const float *wt = cv->weight + (size_t)t * cin * RVM_COUT_BLOCK;
+        /* the strip's first pixel's input under this tap */
+        const float *q = checked ? row : row + ((ptrdiff_t)ox0 * s - pad + kx) * ps;
+#pragma GCC unroll 4
+        for (int c = 0; c < cin; c++) {
+            vf wv[VPB];
+#pragma GCC unroll 4
+            for (int v = 0; v < VPB; v++)
+                wv[v] = VLOAD(wt + (size_t)c * RVM_COUT_BLOCK + v * VL);
+#pragma GCC unroll 24
+            for (int o = 0; o < np; o++) {
+                const int ix = (ox0 + o) * s - pad + kx;
+                vf xv;
+                if (checked)
+                    xv = row_in && ix >= 0 && ix < iw ? VSET1(row[(size_t)ix * ps + c]) : VZERO();
+                else
+                    xv = VSET1(q[o * s * ps + c]);
+#pragma GCC unroll 4
+                for (int v = 0; v < VPB; v++)
+                    acc[o][v] = VFMA(xv, wv[v], acc[o][v]);
+            }
+        }
+    }
+    for (int o = 0; o < np; o++) {
+        const size_t px = (size_t)oy * out->w + ox0 + o;
+        float *dst = out->data + px * out->stride;
+        const float *r = res ? res->data + px * res->stride : NULL;
+        for (int v = 0; v < VPB; v++) {
+            const int co = v * VL, n = cv->cout - co < VL ? cv->cout - co : VL;
+            if (n <= 0)
+                break;
+            finish(acc[o][v], cv->bias + co, r ? r + co : NULL, dst + co, n, cv->act);
+        }
+    }
+}
+
+/* Rows [y0, y1) of the stem (3x3, 3 input channels packed, stride 2, up to 16 outputs):
+ * through the blocks' path, each block of 12 pixels set up 108 tap pointers for 27 FMAs a
+ * pixel, and its 9 taps' loops ran 3 steps each (0.52 ms at 480x270, a fifth of the FMA
+ * peak). Strips whose taps all fall inside the input go unchecked; the first row and column
+ * (the padding) and what is left of a row after the strips check every tap. Returns 0 for
+ * other shapes. */
+static int conv_stem(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                     const rvmi_view *res, int y0, int y1)
+{
+    if (in->n != 1 || cv->cin != 3 || in->v[0].stride != 3 || cv->kh != 3 || cv->kw != 3 ||
+        cv->stride != 2 || cv->dilation != 1 || cv->cout > RVM_COUT_BLOCK)
+        return 0;
+    const rvmi_view *v = &in->v[0];
+    for (int oy = y0; oy < y1; oy++) {
+        const int rows_in = oy * 2 - 1 >= 0 && oy * 2 + 1 < v->h;
+        int ox = 0;
+        if (!rows_in) {
+            for (; ox + STEM_STRIP <= out->w; ox += STEM_STRIP)
+                stem_strip(cv, v, out, res, oy, ox, 3, 3, 2, STEM_STRIP, 1);
+        } else {
+            /* the first column reads the left padding: alone, so that the strips after it
+             * need no checks */
+            stem_strip(cv, v, out, res, oy, 0, 3, 3, 2, 1, 1);
+            ox = 1;
+            /* a strip of n from ox reads input columns up to 2 (ox + n - 1) + 1 */
+#define STEM_FITS(n) (ox + (n) <= out->w && 2 * (ox + (n) - 1) + 1 < v->w)
+            for (; STEM_FITS(STEM_STRIP); ox += STEM_STRIP)
+                stem_strip(cv, v, out, res, oy, ox, 3, 3, 2, STEM_STRIP, 0);
+#if STEM_STRIP > 16
+            if (STEM_FITS(16))
+                stem_strip(cv, v, out, res, oy, ox, 3, 3, 2, 16, 0), ox += 16;
+#endif
+#if STEM_STRIP > 8
+            if (STEM_FITS(8))
+                stem_strip(cv, v, out, res, oy, ox, 3, 3, 2, 8, 0), ox += 8;
+#endif
+            if (STEM_FITS(4))
+                stem_strip(cv, v, out, res, oy, ox, 3, 3, 2, 4, 0), ox += 4;
+            if (STEM_FITS(2))
+                stem_strip(cv, v, out, res, oy, ox, 3, 3, 2, 2, 0), ox += 2;
+#undef STEM_FITS
+        }
+        for (; ox < out->w; ox++)
+            stem_strip(cv, v, out, res, oy, ox, 3, 3, 2, 1, 1);
+    }
+    return 1;
+}
+
 static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
                        const rvmi_view *res, int y0, int y1, const float *zeros)
 {
+    if (conv_stem(cv, in, out, res, y0, y1))
+        return;
     const int taps = cv->kh * cv->kw, cin = cv->cin, views = in->n;
     const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
     const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
