@@ -118,6 +118,7 @@ static const conv_params conv_shapes[] = {
     {0, 0, 1, 70, 4, 1, 1, 2, 20, 0, RVM_ACT_SIGMOID, 0, 0},         /* 4 outputs, > 64 inputs */
     {0, 0, 1, 240, 960, 1, 1, 1, 1, 0, RVM_ACT_HARDSIGMOID, 0, 0},   /* squeeze-excite: 1 pixel */
     {0, 0, 1, 37, 200, 1, 1, 1, 14, 3, RVM_ACT_RELU, 1, 0},          /* a block + 2 pixels alone */
+    {0, 0, 1, 160, 40, 1, 1, 17, 30, 0, RVM_ACT_HARDSWISH, 1, 0},    /* 30x17: 6 pixels left */
     {1, 0, 3, 16, 16, 1, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 0 */
     {1, 0, 3, 64, 64, 2, 1, 135, 240, 0, RVM_ACT_RELU, 0, 2},        /* block 1 */
     {1, 0, 5, 72, 72, 2, 1, 68, 120, 0, RVM_ACT_RELU, 0, 2},         /* block 3 */

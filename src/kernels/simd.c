@@ -315,6 +315,76 @@ static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const
     return p0;
 }
 
+/* The last mr (< MR) pixels of a pointwise convolution from px0 on, mr a constant: through
+ * the general path they cost a whole block of MR pixels, of which all but mr read zeros
+ * through a pointer each (at 30x17, 510 pixels, the 6 left after 42 blocks). The same sums in
+ * the same order as a block's. */
+static inline __attribute__((always_inline)) void
+pointwise_tail_mr(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                  const rvmi_view *res, size_t px0, const int mr)
+{
+    const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
+    const size_t wblock = (size_t)cv->cin * RVM_COUT_BLOCK;
+    for (int blk = 0; blk < blocks; blk += NB) {
+        const int nb = blocks - blk < NB ? blocks - blk : NB;
+        vf acc[MR][NB * VPB];
+        for (int m = 0; m < mr; m++)
+            for (int j = 0; j < NB * VPB; j++)
+                acc[m][j] = VZERO();
+        const float *w = cv->weight + (size_t)blk * wblock;
+        for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c) {
+            const rvmi_view *v = &in->v[g];
+            const float *x = v->data + px0 * v->stride;
+            const float *wt = w + (size_t)c0 * RVM_COUT_BLOCK;
+            if (nb == NB)
+                tile_strided_mr(mr, NB, x, v->stride, v->c, wt, wblock, acc);
+            else
+                tile_strided_mr(mr, 1, x, v->stride, v->c, wt, wblock, acc);
+        }
+        for (int m = 0; m < mr; m++) {
+            size_t px = px0 + m;
+            float *dst = out->data + px * out->stride;
+            const float *r = res ? res->data + px * res->stride : NULL;
+            for (int j = 0; j < nb * VPB; j++) {
+                int co = blk * RVM_COUT_BLOCK + j * VL;
+                int n = cv->cout - co < VL ? cv->cout - co : VL;
+                if (n <= 0)
+                    break;
+                finish(acc[m][j], cv->bias + co, r ? r + co : NULL, dst + co, n, cv->act);
+            }
+        }
+    }
+}
+
+/* Pixels [p0, p1), fewer than MR, when there are 3 or more (fewer go one at a time, see
+ * pointwise_pixels); returns the first pixel not done. */
+static size_t pointwise_tail(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                             const rvmi_view *res, size_t p0, size_t p1)
+{
+    (void)cv, (void)in, (void)out, (void)res;
+    switch (p1 - p0) {
+#define TAIL_CASE(n)                                                                            \
+    case n:                                                                                     \
+        pointwise_tail_mr(cv, in, out, res, p0, n);                                             \
+        return p1;
+#if MR > 3
+        TAIL_CASE(3)
+        TAIL_CASE(4)
+        TAIL_CASE(5)
+#endif
+#if MR > 6
+        TAIL_CASE(6)
+        TAIL_CASE(7)
+        TAIL_CASE(8)
+        TAIL_CASE(9)
+        TAIL_CASE(10)
+        TAIL_CASE(11)
+#endif
+#undef TAIL_CASE
+    }
+    return p0;
+}
+
 #if VL == 16
 /* A pointwise convolution with 4 output channels (the projection to fgr and pha and the deep
  * guided filter's last layer, both at the internal size), pixels [p0, p1) of every view taken
@@ -600,6 +670,7 @@ static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_vi
         size_t p0 = (size_t)y0 * out->w;
         size_t p = pointwise_cout4(cv, in, out, res, p0, p0 + (size_t)row_w);
         skip = (int)(pointwise_blocks(cv, in, out, res, p, p0 + (size_t)row_w) - p0);
+        skip = (int)(pointwise_tail(cv, in, out, res, p0 + (size_t)skip, p0 + (size_t)row_w) - p0);
         if (row_w - skip <= POINTWISE_PIXELS) {
             pointwise_pixels(cv, in, out, res, p0 + (size_t)skip, p0 + (size_t)row_w);
             return;
