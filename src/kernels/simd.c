@@ -1324,10 +1324,10 @@ static void output_tiles(const rvmi_conv *cv, const float *M, int cpad, int nt, 
     }
 }
 
-/* Mp[t][0..cpad) = sum over i < cin of Vp[t * ldv + i] * U[i][..] for tiles t < nt (a
- * multiple of MT), U packed as a 1x1 convolution's weights: the Winograd products without
- * conv_dense's set-up, bias and activation (with 16 input channels, those were about a third
- * of each product's time). Blocks of MR tiles, then of MT for the rest. */
+/* Mp[t][0..cpad) = sum over i < cin of Vp[t * ldv + i] * U[i][..] for the mr tiles from t0,
+ * U packed as a 1x1 convolution's weights: the Winograd products without conv_dense's set-up,
+ * bias and activation (with 16 input channels, those were about a third of each product's
+ * time). */
 static inline __attribute__((always_inline)) void
 products_block(const int mr, const float *Vp, size_t ldv, const float *U, int cin, int cpad,
                float *Mp, int t0)
@@ -1353,12 +1353,40 @@ products_block(const int mr, const float *Vp, size_t ldv, const float *U, int ci
     }
 }
 
+/* The tiles the products compute for a chunk's `used` tiles: whole blocks of MR, then the
+ * rest rounded up to MT, or to one block of MR / 2 (below). */
+static inline int product_tiles(int used)
+{
+    const int nblk = (used + MT - 1) / MT * MT;
+#if MR % 2 == 0 && MR / 2 > MT
+    const int full = nblk / MR * MR;
+    if (used - full > MT && used - full <= MR / 2)
+        return full + MR / 2;
+#endif
+    return nblk;
+}
+
+/* The products of nt tiles (product_tiles). The rest after the blocks of MR, when more than
+ * MT tiles, in one block of MR / 2 or 2 MT: blocks of MT keep too few sums in flight and each
+ * reloads the weights (AVX-512, one thread: the rows of 30 tiles, 120x68, end in 6, one block
+ * instead of two of 4: decode 2's 3x3 convolution 1.06 -> 0.95 ms; the rows of 8 tiles,
+ * 30x17, in one block: decode 4's GRU ih 0.246 -> 0.21 ms). The sums are the same. */
 static __attribute__((noinline)) void products(const float *Vp, size_t ldv, const float *U,
                                                int cin, int cpad, float *Mp, int nt)
 {
     int t0 = 0;
     for (; t0 + MR <= nt; t0 += MR)
         products_block(MR, Vp, ldv, U, cin, cpad, Mp, t0);
+#if MR % 2 == 0 && MR / 2 > MT
+    if (nt - t0 == MR / 2) {
+        products_block(MR / 2, Vp, ldv, U, cin, cpad, Mp, t0);
+        return;
+    }
+    if (nt - t0 == 2 * MT) {
+        products_block(2 * MT, Vp, ldv, U, cin, cpad, Mp, t0);
+        return;
+    }
+#endif
     for (; t0 < nt; t0 += MT)
         products_block(MT, Vp, ldv, U, cin, cpad, Mp, t0);
 }
@@ -1387,12 +1415,13 @@ static void conv_winograd(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi
     for (int ty = ty0; ty < ty1; ty++) {
         for (int tx0 = 0; tx0 < tiles_x; tx0 += RVM_WINOGRAD_CHUNK) {
             int nt = tiles_x - tx0 < RVM_WINOGRAD_CHUNK ? tiles_x - tx0 : RVM_WINOGRAD_CHUNK;
-            /* A chunk's tiles rounded up to whole blocks of MT (the chunk is a multiple of MR
-             * and MT): the tiles past the picture's edge transform to zeros, their products go
-             * unused, and every product takes a fast path (the last blocks of the small maps
-             * went through conv_dense's set-up, 36 times per chunk). Not to a whole block of
-             * MR: the rows of 8 and 15 tiles (30x17 and 60x34) computed 12 and 24. */
-            const int nblk = (nt + MT - 1) / MT * MT;
+            /* A chunk's tiles rounded up to whole blocks (of MT, or MR / 2: product_tiles;
+             * the chunk is a multiple of MR and MT): the tiles past the picture's edge
+             * transform to zeros, their products go unused, and every product takes a fast
+             * path (the last blocks of the small maps went through conv_dense's set-up, 36
+             * times per chunk). Not to a whole block of MR: the rows of 8 and 15 tiles (30x17
+             * and 60x34) computed 12 and 24. */
+            const int nblk = product_tiles(nt);
             /* V = B^T d B for every tile and channel of every input view */
             input_tiles(in, 4 * ty - 1, 4 * tx0 - 1, nblk, V, ldv, (size_t)RVM_WINOGRAD_CHUNK * ldv);
             /* M[p] = V[p] U[p]: 36 independent products, each a 1x1 convolution over tiles */
