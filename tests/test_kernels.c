@@ -945,7 +945,8 @@ static double check_pixels(const rvmi_kernels *k, const shape *s, char *desc)
 static const shape pixel_shapes[] = {{1, 1920, 0, 0}, {1, 1, 0, 0}, {1, 2, 0, 0}, {1, 7, 0, 0},
                                      {1, 33, 0, 0}, {1, 641, 0, 0}, END};
 
-/* The command's frames: 16 -> 8 bits, RGBA packing, compositing, 4:2:0 -> RGB24. Every set
+/* The command's frames: 16 -> 8 bits, RGBA packing, compositing, grey -> limited-range luma,
+ * 4:2:0 -> RGB24. Every set
  * must write the reference's bytes exactly. */
 static double check_frames(const rvmi_kernels *k, const shape *s, char *desc)
 {
@@ -964,6 +965,9 @@ static double check_frames(const rvmi_kernels *k, const shape *s, char *desc)
     if (n >= 65536) /* every 16-bit value once */
         for (size_t i = 0; i < 65536; i++)
             fgr[i] = (uint16_t)i;
+    if (3 * n >= 256) /* every 8-bit value once */
+        for (size_t i = 0; i < 256; i++)
+            f8[i] = (uint8_t)i;
     uint8_t *a = own(8 * n), *b = own(8 * n);
     double worst = 0, e;
 #define SAME(kernel, call_ref, call_fast)                                                       \
@@ -979,6 +983,7 @@ static double check_frames(const rvmi_kernels *k, const shape *s, char *desc)
     SAME("pack_rgba16", ref->pack_rgba16(fgr, pha, n, (uint16_t *)a),
          f->pack_rgba16(fgr, pha, n, (uint16_t *)b));
     SAME("pack_rgba8_from8", ref->pack_rgba8_from8(f8, p8, n, a), f->pack_rgba8_from8(f8, p8, n, b));
+    SAME("gray_to_luma", ref->gray_to_luma(f8, 3 * n, a), f->gray_to_luma(f8, 3 * n, b));
     SAME("over8", ref->over8(fgr, pha, bg, n, a), f->over8(fgr, pha, bg, n, b));
     SAME("over16", ref->over16(fgr, pha, bg, n, (uint16_t *)a), f->over16(fgr, pha, bg, n, (uint16_t *)b));
     /* 4:2:0: luma rows from f8, chroma rows from bg */

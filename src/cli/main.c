@@ -572,14 +572,15 @@ static void print_writer_warnings(const rvmi_pipeline *pl)
         }
 }
 
-/* Completes the files (after a stop too, so they hold the frames done): encoders flushed,
- * then each file (or folder of frames) synced and put in place of the final name. Returns 0
- * or -1 (message printed). */
+/* Completes the files (after a stop too, so they hold the frames done): encoders flushed
+ * (video writers that had frames were already finished by their lanes), then each file (or
+ * folder of frames) synced and put in place of the final name. Returns 0 or -1 (message
+ * printed). */
 static int finish_outputs(conversion *c)
 {
     char err[1024];
     for (int i = 0; i < c->pl.noutputs; i++)
-        if (c->pl.outputs[i].video &&
+        if (c->pl.outputs[i].video && !c->pl.outputs[i].finished &&
             rvmi_video_writer_finish(c->pl.outputs[i].video, err, sizeof(err)) < 0) {
             errorf("%s", err);
             c->fail_status = RVMI_EXIT_TRANSIENT;

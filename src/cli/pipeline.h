@@ -26,6 +26,8 @@ typedef struct {
                                 (composition/foreground videos) */
     rvmi_video_writer *video; /* exactly one of video and image */
     rvmi_image_writer *image; /* a PNG sequence or a single image */
+    int finished;             /* set by the run: the video writer was finished (encoder
+                                 flushed, trailer written) by its lane */
 } rvmi_pipeline_output;
 
 typedef struct {
@@ -60,9 +62,11 @@ typedef struct {
     int decoder_left;
 } rvmi_pipeline;
 
-/* Runs until the input ends, an error, or *stop. The writers are not finished here (the
- * caller finishes them on success or stop, and discards them on error). Returns 0, or -1
- * with a message. *frames gets the number of frames written to every output. */
+/* Runs until the input ends, an error, or *stop. A video writer that was given frames is
+ * finished here by its lane once its last frame is in (outputs[i].finished), so that the
+ * encoders flush and the trailers are written beside each other; the caller finishes the
+ * others on success or stop, and discards them all on error. Returns 0, or -1 with a
+ * message. *frames gets the number of frames written to every output. */
 int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errlen);
 
 #endif

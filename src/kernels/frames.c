@@ -59,6 +59,18 @@ static void pack_rgba16(const uint16_t *restrict fgr, const uint16_t *restrict p
     }
 }
 
+/* In 16-bit integers, which vectorise 32 samples to a 512-bit register (the table this
+ * replaced, one load per sample, took ~0.6 ms a 1080p frame): x / 255 is
+ * (x + (x >> 8) + 1) >> 8 for every x = 219 v + 127 (at most 55972; the test compares all
+ * 256 values with the reference's division). */
+static void gray_to_luma(const uint8_t *restrict in, size_t n, uint8_t *restrict out)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t x = (uint16_t)(219u * in[i] + 127u);
+        out[i] = (uint8_t)(16u + ((uint16_t)(x + (x >> 8) + 1u) >> 8));
+    }
+}
+
 /* f*a + bg*(1-a) on the 16-bit scale (0..65535). In float: the error is a few thousandths of
  * a 16-bit step, far below the rounding that follows. Blocks of pixels: the alpha is first
  * spread to one value per sample, so that the main loop runs over samples with unit stride
@@ -169,5 +181,6 @@ const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .pack_rgba8_from8 = pack_rgba8_from8,
     .over8 = over8,
     .over16 = over16,
+    .gray_to_luma = gray_to_luma,
     .yuv420_row = yuv420_row,
 };

@@ -232,6 +232,9 @@ typedef struct {
                   uint8_t *out);
     void (*over16)(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
                    uint16_t *out);
+    /* n 8-bit grey samples (an alpha matte) to limited-range luma, 16 + 219 v / 255
+     * rounded: (219 v + 127) / 255 + 16. */
+    void (*gray_to_luma)(const uint8_t *in, size_t n, uint8_t *out);
     /* One row of 8-bit 4:2:0 to RGB24: chroma rows u0, v0 (weight 3/4) and u1, v1 (1/4),
      * upsampled horizontally from samples centred between their luma pixels (edges
      * repeated). tmp: rvmi_yuv420_tmp_floats(width) floats. */

@@ -249,6 +249,12 @@ static void ref_u16_to_u8(const uint16_t *in, size_t n, uint8_t *out)
         out[i] = to8(in[i]);
 }
 
+static void ref_gray_to_luma(const uint8_t *in, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(16 + (219 * in[i] + 127) / 255);
+}
+
 static void ref_pack_rgba8(const uint16_t *fgr, const uint16_t *pha, size_t n, uint8_t *out)
 {
     for (size_t i = 0; i < n; i++) {
@@ -338,5 +344,6 @@ const rvmi_frame_loops rvmi_frames_reference = {
     .pack_rgba8_from8 = ref_pack_rgba8_from8,
     .over8 = ref_over8,
     .over16 = ref_over16,
+    .gray_to_luma = ref_gray_to_luma,
     .yuv420_row = ref_yuv420_row,
 };
