@@ -548,9 +548,13 @@ static void start_loading(conversion *c)
 
 static void finish_loading(conversion *c)
 {
-    if (c->loading)
-        pthread_join(c->loader, NULL);
+    if (!c->loading)
+        return;
+    pthread_join(c->loader, NULL);
     c->loading = 0;
+    /* The loader's thread had a malloc arena of its own: the loading's small temporaries,
+     * freed there, would stay in it unused (peak RSS +1.5 MB at 1080p). */
+    malloc_trim(0);
 }
 
 /* Takes the model (waits for its loading) and makes the stream that carries its recurrent
