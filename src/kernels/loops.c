@@ -146,9 +146,17 @@ static void input_rgb24(const uint8_t *rgb, ptrdiff_t stride, int height, const 
         /* A gather's fourth byte is in the next row, or past the last one's pixels: there,
          * only below the bytes of the pixels lx reads (3 (max + 1) <= 3 * the frame's width). */
         ptrdiff_t bytes = ly.i1 + 1 < height ? 2 * stride : 3 * ((ptrdiff_t)read_max + 1);
-        for (; vec && x + 16 <= out->w; x += 16)
+        for (; vec && x + 16 <= out->w; x += 16) {
+            /* the frame comes from memory: its next bytes asked for ahead of the gathers
+             * (a hint: past the row it reaches the next one's, never faults) */
+            const ptrdiff_t ahead = 3 * (ptrdiff_t)lxs[x].i0 + 1024;
+            for (int l = 0; l < 3; l++) {
+                _mm_prefetch((const char *)r0 + ahead + 64 * l, _MM_HINT_T0);
+                _mm_prefetch((const char *)r1 + ahead + 64 * l, _MM_HINT_T0);
+            }
             if (!input_rgb24_16(r0, r1, bytes, ly, lxs + x, px(out, y, x)))
                 break;
+        }
 #endif
         input_rgb24_pixels(r0, r1, lut, ly, lxs, out, y, x, out->w);
     }
