@@ -301,6 +301,85 @@ static int take_lock(rvmi_outfile *o, char *err, size_t errlen)
     return -1;
 }
 
+/* Whether NAME in folder A and in folder B is one file (two links). */
+static int same_file_at(int a, int b, const char *name)
+{
+    struct stat sa, sb;
+    return fstatat(a, name, &sa, AT_SYMLINK_NOFOLLOW) == 0 &&
+           fstatat(b, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Before the new folder of frames takes the old one's place: whatever the old folder holds
+ * besides frames (the user's other files) gets a second name in the new folder (a hard link),
+ * so that the path holds those files at every moment, even when the run dies between the
+ * swap and settle_folder. What cannot be linked (folders, file systems without hard
+ * links) is moved after the swap. */
+static void link_others(const char *old_path, const char *new_path)
+{
+    int odir = open(old_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ndir = open(new_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = odir >= 0 ? fdopendir(dup(odir)) : NULL;
+    if (d && ndir >= 0) {
+        struct dirent *e;
+        int partial;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+                !frame_like(e->d_name, &partial) && linkat(odir, e->d_name, ndir, e->d_name, 0) < 0) {
+                /* moved after the swap instead */
+            }
+    }
+    if (d)
+        closedir(d);
+    if (odir >= 0)
+        close(odir);
+    if (ndir >= 0)
+        close(ndir);
+}
+
+/* Empties FROM, a folder of frames beside the output folder INTO (the old sequence after the
+ * swap, or a dead run's staging folder): frames are removed, and so are the other entries
+ * that INTO holds as the same file (link_others' links); the rest (the user's files) moves
+ * into INTO, replacing nothing unless `replace`. Then FROM is removed if empty. Returns 0, or
+ * 1 with a warning in err (if err is not NULL). */
+static int settle_folder(const char *from, const char *into, int replace, const char *flag,
+                         char *err, size_t errlen)
+{
+    int fdir = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int idir = open(into, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fdir >= 0 ? fdopendir(dup(fdir)) : NULL;
+    int warned = 0;
+    if (d && idir >= 0) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            int partial;
+            struct stat st;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (frame_like(e->d_name, &partial) || same_file_at(fdir, idir, e->d_name))
+                unlinkat(fdir, e->d_name, 0);
+            else if (!replace && fstatat(idir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                continue; /* a different file of that name: both stay */
+            else if (renameat(fdir, e->d_name, idir, e->d_name) < 0 && err && !warned) {
+                set_err(err, errlen, "%s: could not move %s/%s back into %s: %s", flag, from,
+                        e->d_name, into, strerror(errno));
+                warned = 1;
+            }
+        }
+    }
+    if (d)
+        closedir(d);
+    if (fdir >= 0)
+        close(fdir);
+    if (idir >= 0)
+        close(idir);
+    if (rmdir(from) < 0 && err && !warned) {
+        set_err(err, errlen, "%s: the replaced folder's other files stay in %s", flag, from);
+        warned = 1;
+    }
+    return warned;
+}
+
 /* What follows ".NAME." in the name of a part file or staging folder of an earlier run:
  * 16 hex digits then the suffix. */
 static int is_ours(const char *rest, const char *suffix)
@@ -332,7 +411,12 @@ static void remove_stale(const rvmi_outfile *o)
         if (is_ours(rest, ".rvm-part")) {
             unlink(full);
         } else if (is_ours(rest, ".rvm-stage")) {
-            remove_frames_folder(full);
+            /* A run that died after its swap may have left the user's files here. */
+            struct stat st;
+            if (stat(o->path, &st) == 0 && S_ISDIR(st.st_mode))
+                settle_folder(full, o->path, 0, o->flag, NULL, 0);
+            else
+                remove_frames_folder(full);
         } else {
             char *end;
             long pid = strtol(rest, &end, 10);
@@ -469,44 +553,6 @@ static int sync_folder(const char *dir)
     return ret;
 }
 
-/* After the new folder of frames took the old one's place (old_path now names the old
- * one): whatever the old folder held besides frames (the user's other files) is moved
- * into the new one, the old frames are removed. Returns 0, or 1 with a warning in err. */
-static int retire_old_folder(rvmi_outfile *o, const char *old_path, char *err, size_t errlen)
-{
-    int odir = open(old_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int ndir = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = odir >= 0 ? fdopendir(dup(odir)) : NULL;
-    int warned = 0;
-    if (d && ndir >= 0) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            int partial;
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            if (frame_like(e->d_name, &partial))
-                unlinkat(odir, e->d_name, 0);
-            else if (renameat(odir, e->d_name, ndir, e->d_name) < 0 && !warned) {
-                set_err(err, errlen, "%s: could not move %s/%s back into %s: %s", o->flag,
-                        old_path, e->d_name, o->path, strerror(errno));
-                warned = 1;
-            }
-        }
-    }
-    if (d)
-        closedir(d);
-    if (odir >= 0)
-        close(odir);
-    if (ndir >= 0)
-        close(ndir);
-    if (rmdir(old_path) < 0 && !warned) {
-        set_err(err, errlen, "%s: the replaced folder's other files stay in %s", o->flag,
-                old_path);
-        warned = 1;
-    }
-    return warned;
-}
-
 static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
 {
     int dfd = open(o->write_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -550,13 +596,14 @@ static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
         }
         return 0;
     }
+    link_others(o->path, o->write_path);
     /* One atomic exchange: the path always holds a whole sequence, old or new. */
     if (renameat2(AT_FDCWD, o->write_path, AT_FDCWD, o->path, RENAME_EXCHANGE) == 0)
-        return retire_old_folder(o, o->write_path, err, errlen);
+        return settle_folder(o->write_path, o->path, 1, o->flag, err, errlen);
     if (errno != EINVAL && errno != ENOSYS) {
         set_err(err, errlen, "%s: cannot put %s in place of %s: %s", o->flag, o->write_path,
                 o->path, strerror(errno));
-        remove_frames_folder(o->write_path);
+        settle_folder(o->write_path, o->path, 0, o->flag, NULL, 0);
         return -1;
     }
     /* A file system without RENAME_EXCHANGE: the old folder is moved aside first. */
@@ -566,7 +613,7 @@ static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
     char *aside = malloc(n);
     if (!aside) {
         set_err(err, errlen, "out of memory");
-        remove_frames_folder(o->write_path);
+        settle_folder(o->write_path, o->path, 0, o->flag, NULL, 0);
         return -1;
     }
     snprintf(aside, n, "%s/.%s.%s.rvm-stage", o->dir, o->base, hex);
@@ -574,17 +621,17 @@ static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
     if (rename(o->path, aside) < 0) {
         set_err(err, errlen, "%s: cannot move the old %s aside: %s", o->flag, o->path,
                 strerror(errno));
-        remove_frames_folder(o->write_path);
+        settle_folder(o->write_path, o->path, 0, o->flag, NULL, 0);
         ret = -1;
     } else if (rename(o->write_path, o->path) < 0) {
         set_err(err, errlen, "%s: cannot rename %s to %s: %s", o->flag, o->write_path, o->path,
                 strerror(errno));
         if (rename(aside, o->path) < 0) {
         }
-        remove_frames_folder(o->write_path);
+        settle_folder(o->write_path, o->path, 0, o->flag, NULL, 0);
         ret = -1;
     } else {
-        ret = retire_old_folder(o, aside, err, errlen);
+        ret = settle_folder(aside, o->path, 1, o->flag, err, errlen);
     }
     free(aside);
     return ret;

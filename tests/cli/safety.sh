@@ -74,6 +74,40 @@ ffmpeg -nostdin -v error -i old/%04d.png -f null - 2>dec.txt && [ ! -s dec.txt ]
 [ -z "$(leftovers . old)" ] || fail "the killed run's staging folder or lock stayed: $(leftovers . old)"
 ok "the next -y run replaces the whole sequence, keeps notes.txt and removes the dead run's leftovers"
 
+# Killed just after the swap (strace holds the run in the renameat2 that swaps the folders,
+# then SIGKILL): the path holds the new sequence, and the user's file in it (linked there
+# before the swap); a sub-folder, which cannot be linked, waits in the staging folder and the
+# next run puts it back.
+if command -v strace >/dev/null 2>&1; then
+    rm -rf keep
+    run_ok -i long.mkv --input-resize 64 48 --duration 0.2 --output-type png_sequence --output-alpha keep
+    echo "my notes" >keep/notes.txt
+    mkdir keep/sub && echo mine >keep/sub/mine.txt
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -f -qq -o /dev/null -e trace=renameat2 -e inject=renameat2:delay_exit=60s \
+        "$RVM" --disable-progress -i long.mkv --input-resize 64 48 --duration 0.4 \
+        --output-type png_sequence --output-alpha keep -y 2>err.txt &
+    SPID=$!
+    PIDS=$SPID
+    wait_for '[ -e keep/0008.png ]' $SPID
+    RPID=$(pgrep -P $SPID)
+    PIDS="$SPID $RPID"
+    kill -KILL $RPID
+    wait $SPID 2>/dev/null
+    [ "$(cat keep/notes.txt 2>/dev/null)" = "my notes" ] \
+        || fail "SIGKILL right after the swap: keep/ lost notes.txt ($(ls keep | tr '\n' ' '))"
+    ok "SIGKILL right after the swap: the new sequence is in place with the user's file"
+    run_ok -i long.mkv --input-resize 64 48 --duration 0.2 --output-type png_sequence --output-alpha keep -y
+    [ "$(ls keep | tr '\n' ' ')" = "0000.png 0001.png 0002.png 0003.png 0004.png 0005.png notes.txt sub " ] \
+        || fail "the run after the killed one: keep/ holds $(ls keep | tr '\n' ' ')"
+    [ "$(cat keep/notes.txt)" = "my notes" ] && [ "$(cat keep/sub/mine.txt)" = mine ] \
+        || fail "the run after the killed one changed the user's files"
+    [ -z "$(leftovers . keep)" ] || fail "the killed run's leftovers stayed: $(leftovers . keep)"
+    ok "the next run puts the user's sub-folder back and removes the killed run's leftovers"
+else
+    fail "strace is needed (scripts/install-deps.sh installs it)"
+fi
+
 # Two runs into one folder: the second is refused in one line, the first completes.
 "$RVM" --disable-progress -i long.mkv --input-resize 64 48 --output-type png_sequence \
     --output-alpha two 2>err1.txt &
