@@ -1,7 +1,7 @@
 # Peak memory of the README's 1080p conversion: walk_1080p_tone.mp4 to an H.264 composition
 # with its audio and an H.264 alpha video, default settings, within 250 MB (MiB, as the README
 # counts) of resident memory at its peak (issue 14); the same at 4K (the clip scaled as the
-# README's 4K input is made) within 500 MB (500,000,000 bytes, as the issue counts). The peak comes within the first second
+# 4K input of docs/PERFORMANCE.md is made) within 500 MB (500,000,000 bytes, as the issue counts). The peak comes within the first second
 # (the encoders' frames, the network's scratch memory and the frame buffers are all in place
 # once the look-ahead is full: 297 MiB after 30 frames and after all 89 before the change), so
 # 1.5 s of the clip is converted. Sixth argument "sanitized": memory under AddressSanitizer
@@ -31,7 +31,7 @@ ok "1080p composition with audio + alpha: 45 frames each"
     fail "peak resident memory $((peak / 1024)) MiB ($peak KiB) is over $((LIMIT_KIB / 1024)) MiB"
 ok "peak resident memory $((peak / 1024)) MiB ($peak KiB), within $((LIMIT_KIB / 1024)) MiB"
 
-# 4K: the first 1.5 s scaled to 3840x2160 as the README's 4K input is (bicubic, libx264
+# 4K: the first 1.5 s scaled to 3840x2160 as docs/PERFORMANCE.md's 4K input is (bicubic, libx264
 # veryfast CRF 20, audio copied), all of it converted. Its peak comes once the decoder holds
 # its most pictures (frame ~26 of the full clip before the decoder waited for the pipeline's
 # pictures, src/io/reader.c), within these 45 frames.
