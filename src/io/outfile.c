@@ -53,7 +53,7 @@ static void cleanup_drop(int slot)
         atomic_store(&slots[slot - 1].kind, CLEAN_NONE);
 }
 
-/* Frame names (NNNN.png) and the writer's hidden partial frames (.NNNN.png.part). No library
+/* Frame names (NNNN.png, NNNNN.png from 10000.png on) and the writer's hidden partial frames (.NNNN.png.part). No library
  * calls: used by the signal handler. */
 static int frame_like(const char *name, int *partial)
 {
@@ -62,7 +62,9 @@ static int frame_like(const char *name, int *partial)
     int digits = 0;
     while (s[digits] >= '0' && s[digits] <= '9')
         digits++;
-    if (digits < 4 || digits > 9)
+    /* The writer's %04d: exactly 4 digits, or more without a leading zero (frame 10000 on);
+     * 00001.png is not one of ours but may be the user's (ffmpeg's %05d). */
+    if (digits < 4 || digits > 9 || (digits > 4 && s[0] == '0'))
         return 0;
     const char *want = hidden ? ".png.part" : ".png";
     s += digits;

@@ -43,7 +43,8 @@ void rvmi_outfile_release(rvmi_outfile *o);
  * that concurrent runs (also in other PID namespaces, with the same PID) never share. */
 void rvmi_random_hex(char out[17]);
 
-/* Whether a name is a frame of a sequence (NNNN.png, 4 to 9 digits). */
+/* Whether a name is a frame of a sequence (NNNN.png: 4 digits, or 5 to 9 without a leading
+ * zero). */
 int rvmi_is_frame_name(const char *name);
 
 /* Removes everything the run registered (partial files, staged frames, its locks, the

@@ -104,6 +104,15 @@ if command -v strace >/dev/null 2>&1; then
         || fail "the run after the killed one changed the user's files"
     [ -z "$(leftovers . keep)" ] || fail "the killed run's leftovers stayed: $(leftovers . keep)"
     ok "the next run puts the user's sub-folder back and removes the killed run's leftovers"
+    # Names like frames that the writer never makes (it writes %04d: 0000.png ... 9999.png,
+    # 10000.png ...) are the user's: ffmpeg's %05d frames, backups.
+    for f in 00001.png 000000001.png 0001.png.bak .0001.png.bak; do echo "mine $f" >"keep/$f"; done
+    keep_sums=$(cd keep && sums 00001.png 000000001.png 0001.png.bak .0001.png.bak notes.txt sub)
+    run_ok -i long.mkv --input-resize 64 48 --duration 0.1 --output-type png_sequence --output-alpha keep -y
+    [ "$(cd keep && sums 00001.png 000000001.png 0001.png.bak .0001.png.bak notes.txt sub)" = "$keep_sums" ] \
+        || fail "-y removed or changed the user's files named like frames: keep/ holds $(ls -A keep | tr '\n' ' ')"
+    [ "$(ls keep | grep -c '^[0-9]*\.png$')" -eq 5 ] || fail "keep/ holds $(ls keep | tr '\n' ' ')"
+    ok "-y keeps the user's 00001.png, 000000001.png and 0001.png.bak"
 else
     fail "strace is needed (scripts/install-deps.sh installs it)"
 fi
