@@ -511,6 +511,17 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
         o->replaces = 1;
         o->old = st;
     }
+    struct stat lst;
+    if (o->folder && exists && lstat(o->path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        /* The swap renames what the path names: the link itself would be swapped out (hidden
+         * as a staging folder) and the folder it points to emptied into a new real folder.
+         * The folder it points to is the output. */
+        if (!(o->resolved = realpath(o->path, NULL))) {
+            set_err(err, errlen, "%s %s: %s", o->flag, o->path, strerror(errno));
+            return -1;
+        }
+        o->path = o->resolved;
+    }
     if (split_path(o, err, errlen) < 0 || make_parents(o, err, errlen) < 0 ||
         take_lock(o, err, errlen) < 0) {
         rvmi_outfile_discard(o);
@@ -724,5 +735,8 @@ void rvmi_outfile_release(rvmi_outfile *o)
     free(o->dir);
     free(o->base);
     free(o->lock_path);
-    o->write_path = o->dir = o->base = o->lock_path = NULL;
+    if (o->resolved && o->path == o->resolved)
+        o->path = NULL;
+    free(o->resolved);
+    o->write_path = o->dir = o->base = o->lock_path = o->resolved = NULL;
 }

@@ -16,6 +16,7 @@ typedef struct {
     /* Set by rvmi_outfile_prepare: */
     int direct;        /* a device or pipe: written in place, nothing staged */
     char *write_path;  /* the hidden file (or folder of frames) written until complete */
+    char *resolved;    /* a folder output named by a symbolic link: the folder it names */
     char *dir, *base;  /* the final path's folder and last component */
     char *lock_path;
     int locked, lock_fd;

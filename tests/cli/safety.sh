@@ -113,6 +113,17 @@ if command -v strace >/dev/null 2>&1; then
         || fail "-y removed or changed the user's files named like frames: keep/ holds $(ls -A keep | tr '\n' ' ')"
     [ "$(ls keep | grep -c '^[0-9]*\.png$')" -eq 5 ] || fail "keep/ holds $(ls keep | tr '\n' ' ')"
     ok "-y keeps the user's 00001.png, 000000001.png and 0001.png.bak"
+    # An output folder named by a symbolic link: the folder it names gets the new sequence;
+    # the link stays (it was swapped out and hidden as a staging folder, its folder emptied).
+    mkdir real && echo "my notes" >real/notes.txt && ln -s real lnk
+    run_ok -i long.mkv --input-resize 64 48 --duration 0.1 --output-type png_sequence --output-alpha lnk
+    run_ok -i long.mkv --input-resize 64 48 --duration 0.2 --output-type png_sequence --output-alpha lnk -y
+    [ -L lnk ] && [ "$(readlink lnk)" = real ] || fail "-y over a link to a folder replaced the link"
+    [ "$(ls real | tr '\n' ' ')" = "0000.png 0001.png 0002.png 0003.png 0004.png 0005.png notes.txt " ] \
+        || fail "-y over a link to a folder: real/ holds $(ls real | tr '\n' ' ')"
+    [ "$(cat real/notes.txt)" = "my notes" ] || fail "-y over a link to a folder: notes.txt changed"
+    [ -z "$(leftovers .)" ] || fail "-y over a link to a folder left $(leftovers . | tr '\n' ' ')"
+    ok "-y over a link to a folder writes into the folder and keeps the link"
 else
     fail "strace is needed (scripts/install-deps.sh installs it)"
 fi
