@@ -738,9 +738,11 @@ static void close_conversion(conversion *c, int status)
         rvmi_video_writer_free(c->pl.outputs[i].video);
         rvmi_image_writer_free(c->pl.outputs[i].image);
     }
-    /* A failed run, or one stopped before its first frame, leaves nothing. */
+    /* A failed run, or one stopped before its first frame, leaves nothing. Newest first, as
+     * the signal handler does: the first output owns the folders made for all of them, and
+     * removes them only once the later outputs' files there are gone. */
     if (status != 0 && (status < 128 || c->frames == 0))
-        for (int i = 0; i < c->prepared; i++)
+        for (int i = c->prepared - 1; i >= 0; i--)
             rvmi_outfile_discard(&c->outs[i].file);
     for (int i = 0; i < c->nouts; i++) {
         rvmi_outfile_release(&c->outs[i].file);

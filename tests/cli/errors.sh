@@ -109,5 +109,8 @@ expect_error "failure after making folders" --input-source text.mp4 --output-alp
 [ -d keep ] && [ ! -e keep/new ] || fail "failure after making folders: keep/new is left or keep is gone"
 expect_error "failure after making a PNG folder" --input-source text.mp4 --output-type png_sequence --output-alpha made/seq
 [ ! -e made ] || fail "failure after making a PNG folder: made/ is left"
+# Two outputs in the folder made: the first output made it, the second's files are in it.
+expect_error "failure after making a folder for two outputs" --input-source text.mp4 --output-composition two/c.mp4 --output-alpha two/a.mp4
+[ ! -e two ] || fail "failure after making a folder for two outputs: two/ is left ($(ls -A two | tr '\n' ' '))"
 ok "a failed run leaves none of the folders it made"
 done_all
