@@ -128,6 +128,10 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
     int holds = avformat_query_codec(of, enc->id, FF_COMPLIANCE_NORMAL);
     if (holds < 0 && strcmp(of->name, "mpegts") == 0)
         holds = *codec == RVM_CODEC_H264 || *codec == RVM_CODEC_HEVC;
+    /* The mov muxer lists VP9 among its tags but writes it only in MP4 mode: in .mov its
+     * header fails ("Invalid argument", which would read as a failed write, exit 75). */
+    if (*codec == RVM_CODEC_VP9 && strcmp(of->name, "mov") == 0)
+        holds = 0;
     if (holds != 1) {
         snprintf(err, errlen, "%s: a .%s file cannot hold %s video (try %s)", path,
                  of->extensions ? of->extensions : of->name, rvmi_codec_name(*codec),

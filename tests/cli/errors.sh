@@ -62,6 +62,9 @@ expect_error "huge resize" $S --output-alpha out.mp4 --input-resize 20000 10
 expect_error "two outputs on one file" $S --output-alpha out.mp4 --output-foreground ./out.mp4
 expect_error "unknown container" $S --output-alpha out.xyz
 expect_error "codec the container cannot hold" $S --output-alpha out.mp4 --codec prores
+expect_error "vp9 in .mov (listed by the muxer, refused by its header)" $S --output-alpha out.mov --codec vp9
+[ $RC -eq 2 ] && grep -q "cannot hold vp9" err.txt || fail "vp9 in .mov: exit code $RC, want 2 (a usage error): $(cat err.txt)"
+rm -f out.mov
 expect_error "unknown codec" $S --output-alpha out.mp4 --codec vp8
 expect_error "transparent h264" $S --output-composition out.mp4 --background none
 expect_error "bad background" $S --output-composition out.mp4 --background blurple
