@@ -315,6 +315,7 @@ static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const
     return p0;
 }
 
+#if MR > 3 /* with MR 3 (the generic set) no tail is long enough */
 /* The last mr (< MR) pixels of a pointwise convolution from px0 on, mr a constant: through
  * the general path they cost a whole block of MR pixels, of which all but mr read zeros
  * through a pointer each (at 30x17, 510 pixels, the 6 left after 42 blocks). The same sums in
@@ -355,6 +356,7 @@ pointwise_tail_mr(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *o
         }
     }
 }
+#endif
 
 /* Pixels [p0, p1), fewer than MR, when there are 3 or more (fewer go one at a time, see
  * pointwise_pixels); returns the first pixel not done. */
