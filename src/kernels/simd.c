@@ -250,79 +250,14 @@ static inline __attribute__((always_inline)) void tile(const int nb, const float
     }
 }
 
-/* Whole blocks of MR pixels of a pointwise convolution, pixels [p0, p1) of every view taken
- * as one row; returns the first pixel not done (the partial block is left to the caller).
- * The activation is a constant in each copy (see pointwise_blocks): with few input channels
- * the per-block set-up and epilogue, not the FMAs, are most of the time (through the general
- * path, with its pointer table and a branch on the activation per stored vector, 16->16 at
- * 120x68 measured 2x slower). */
-static inline __attribute__((always_inline)) size_t
-pointwise_blocks_act(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
-                     const rvmi_view *res, size_t p0, size_t p1, const rvmi_act act)
-{
-    const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
-    const size_t wblock = (size_t)cv->cin * RVM_COUT_BLOCK;
-    size_t px0 = p0;
-    for (; px0 + MR <= p1; px0 += MR) {
-        for (int blk = 0; blk < blocks; blk += NB) {
-            const int nb = blocks - blk < NB ? blocks - blk : NB;
-            vf acc[MR][NB * VPB];
-            for (int m = 0; m < MR; m++)
-                for (int j = 0; j < NB * VPB; j++)
-                    acc[m][j] = VZERO();
-            const float *w = cv->weight + (size_t)blk * wblock;
-            for (int g = 0, c0 = 0; g < in->n; c0 += in->v[g++].c) {
-                const rvmi_view *v = &in->v[g];
-                const float *x = v->data + px0 * v->stride;
-                const float *wt = w + (size_t)c0 * RVM_COUT_BLOCK;
-                if (nb == NB)
-                    tile_strided(NB, x, v->stride, v->c, wt, wblock, acc);
-                else
-                    tile_strided(1, x, v->stride, v->c, wt, wblock, acc);
-            }
-            for (int m = 0; m < MR; m++) {
-                size_t px = px0 + m;
-                float *dst = out->data + px * out->stride;
-                const float *r = res ? res->data + px * res->stride : NULL;
-                for (int j = 0; j < nb * VPB; j++) {
-                    int co = blk * RVM_COUT_BLOCK + j * VL;
-                    int n = cv->cout - co < VL ? cv->cout - co : VL;
-                    if (n <= 0)
-                        break;
-                    finish(acc[m][j], cv->bias + co, r ? r + co : NULL, dst + co, n, act);
-                }
-            }
-        }
-    }
-    return px0;
-}
-
-static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
-                               const rvmi_view *res, size_t p0, size_t p1)
-{
-    switch (cv->act) {
-#define ACT_CASE(a)                                                                             \
-    case a:                                                                                     \
-        return pointwise_blocks_act(cv, in, out, res, p0, p1, a);
-        ACT_CASE(RVM_ACT_NONE)
-        ACT_CASE(RVM_ACT_RELU)
-        ACT_CASE(RVM_ACT_HARDSWISH)
-        ACT_CASE(RVM_ACT_HARDSIGMOID)
-        ACT_CASE(RVM_ACT_SIGMOID)
-        ACT_CASE(RVM_ACT_TANH)
-#undef ACT_CASE
-    }
-    return p0;
-}
-
-#if MR > 3 /* with MR 3 (the generic set) no tail is long enough */
-/* The last mr (< MR) pixels of a pointwise convolution from px0 on, mr a constant: through
- * the general path they cost a whole block of MR pixels, of which all but mr read zeros
- * through a pointer each (at 30x17, 510 pixels, the 6 left after 42 blocks). The same sums in
- * the same order as a block's. */
+/* mr (<= MR, a constant) pixels of a pointwise convolution from px0 on, every view taken as
+ * one row, with activation act. Whole blocks (mr = MR) and the last pixels past them (through
+ * the general path those cost a whole block of MR pixels, of which all but mr read zeros
+ * through a pointer each: at 30x17, 510 pixels, the 6 left after 42 blocks) share it, so a
+ * tail has the same sums in the same order as a block. */
 static inline __attribute__((always_inline)) void
-pointwise_tail_mr(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
-                  const rvmi_view *res, size_t px0, const int mr)
+pointwise_block(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                const rvmi_view *res, size_t px0, const int mr, const rvmi_act act)
 {
     const int blocks = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
     const size_t wblock = (size_t)cv->cin * RVM_COUT_BLOCK;
@@ -351,12 +286,45 @@ pointwise_tail_mr(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *o
                 int n = cv->cout - co < VL ? cv->cout - co : VL;
                 if (n <= 0)
                     break;
-                finish(acc[m][j], cv->bias + co, r ? r + co : NULL, dst + co, n, cv->act);
+                finish(acc[m][j], cv->bias + co, r ? r + co : NULL, dst + co, n, act);
             }
         }
     }
 }
-#endif
+
+/* Whole blocks of MR pixels of a pointwise convolution, pixels [p0, p1) of every view taken
+ * as one row; returns the first pixel not done (the partial block is left to the caller).
+ * The activation is a constant in each copy (see pointwise_blocks): with few input channels
+ * the per-block set-up and epilogue, not the FMAs, are most of the time (through the general
+ * path, with its pointer table and a branch on the activation per stored vector, 16->16 at
+ * 120x68 measured 2x slower). */
+static inline __attribute__((always_inline)) size_t
+pointwise_blocks_act(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                     const rvmi_view *res, size_t p0, size_t p1, const rvmi_act act)
+{
+    size_t px0 = p0;
+    for (; px0 + MR <= p1; px0 += MR)
+        pointwise_block(cv, in, out, res, px0, MR, act);
+    return px0;
+}
+
+static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
+                               const rvmi_view *res, size_t p0, size_t p1)
+{
+    switch (cv->act) {
+#define ACT_CASE(a)                                                                             \
+    case a:                                                                                     \
+        return pointwise_blocks_act(cv, in, out, res, p0, p1, a);
+        ACT_CASE(RVM_ACT_NONE)
+        ACT_CASE(RVM_ACT_RELU)
+        ACT_CASE(RVM_ACT_HARDSWISH)
+        ACT_CASE(RVM_ACT_HARDSIGMOID)
+        ACT_CASE(RVM_ACT_SIGMOID)
+        ACT_CASE(RVM_ACT_TANH)
+#undef ACT_CASE
+    }
+    return p0;
+}
 
 /* Pixels [p0, p1), fewer than MR, when there are 3 or more (fewer go one at a time, see
  * pointwise_pixels); returns the first pixel not done. */
@@ -367,7 +335,7 @@ static size_t pointwise_tail(const rvmi_conv *cv, const rvmi_inputs *in, const r
     switch (p1 - p0) {
 #define TAIL_CASE(n)                                                                            \
     case n:                                                                                     \
-        pointwise_tail_mr(cv, in, out, res, p0, n);                                             \
+        pointwise_block(cv, in, out, res, p0, n, cv->act);                                      \
         return p1;
 #if MR > 3
         TAIL_CASE(3)
