@@ -258,6 +258,24 @@ static void decoder_picture_free(void *opaque, uint8_t *data)
     gate_unref(g);
 }
 
+/* f->buf[0] (the first plane's pool buffer, which stands for the picture) replaced by a
+ * reference of our own to the same data whose release calls free_fn with the returned
+ * wrapper (which keeps the replaced reference); NULL when out of memory, f unchanged. */
+static gate_ref *gate_wrap(picture_gate *g, AVFrame *f, void (*free_fn)(void *, uint8_t *))
+{
+    gate_ref *w = malloc(sizeof(*w));
+    AVBufferRef *outer =
+        w ? av_buffer_create(f->buf[0]->data, f->buf[0]->size, free_fn, w, 0) : NULL;
+    if (!outer) {
+        free(w);
+        return NULL;
+    }
+    w->g = g;
+    w->inner = f->buf[0];
+    f->buf[0] = outer;
+    return w;
+}
+
 static int gate_get_buffer(AVCodecContext *dec, AVFrame *f, int flags)
 {
     picture_gate *g = dec->opaque;
@@ -281,20 +299,12 @@ static int gate_get_buffer(AVCodecContext *dec, AVFrame *f, int flags)
     int ret = avcodec_default_get_buffer2(dec, f, flags);
     if (ret < 0)
         return ret;
-    /* buf[0] (the first plane's pool) stands for the picture: a reference of its own
-     * whose release counts it out. */
-    gate_ref *w = malloc(sizeof(*w));
-    AVBufferRef *outer = w ? av_buffer_create(f->buf[0]->data, f->buf[0]->size,
-                                              decoder_picture_free, w, 0)
-                           : NULL;
-    if (!outer) {
-        free(w);
+    /* A reference of its own whose release counts the picture out. */
+    gate_ref *w = gate_wrap(g, f, decoder_picture_free);
+    if (!w) {
         av_frame_unref(f);
         return AVERROR(ENOMEM);
     }
-    w->g = g;
-    w->inner = f->buf[0];
-    f->buf[0] = outer;
     pthread_mutex_lock(&g->lock);
     g->refs++;
     if (++g->live > g->high)
@@ -351,17 +361,9 @@ static void gate_hand_out(picture_gate *g, AVFrame *f)
     pthread_mutex_unlock(&g->lock);
     if (!ours || slot < 0)
         return;
-    gate_ref *w = malloc(sizeof(*w));
-    AVBufferRef *outer = w ? av_buffer_create(f->buf[0]->data, f->buf[0]->size,
-                                              held_picture_free, w, 0)
-                           : NULL;
-    if (!outer) {
-        free(w);
+    gate_ref *w = gate_wrap(g, f, held_picture_free);
+    if (!w)
         return;
-    }
-    w->g = g;
-    w->inner = f->buf[0];
-    f->buf[0] = outer;
     pthread_mutex_lock(&g->lock);
     g->refs++;
     g->held[slot] = w->inner;
