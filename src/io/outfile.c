@@ -53,8 +53,8 @@ static void cleanup_drop(int slot)
         atomic_store(&slots[slot - 1].kind, CLEAN_NONE);
 }
 
-/* Frame names (NNNN.png, NNNNN.png from 10000.png on) and the writer's hidden partial frames (.NNNN.png.part). No library
- * calls: used by the signal handler. */
+/* Frame names (NNNN.png, NNNNN.png from 10000.png on) and the writer's hidden partial frames
+ * (.NNNN.png.part). No library calls: used by the signal handler. */
 static int frame_like(const char *name, int *partial)
 {
     int hidden = name[0] == '.';
@@ -325,11 +325,13 @@ static void link_others(const char *old_path, const char *new_path)
     if (d && ndir >= 0) {
         struct dirent *e;
         int partial;
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-                !frame_like(e->d_name, &partial) && linkat(odir, e->d_name, ndir, e->d_name, 0) < 0) {
-                /* moved after the swap instead */
-            }
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+                frame_like(e->d_name, &partial))
+                continue;
+            if (linkat(odir, e->d_name, ndir, e->d_name, 0) < 0)
+                continue; /* moved after the swap instead */
+        }
     }
     if (d)
         closedir(d);
