@@ -999,6 +999,18 @@ static double check_frames(const rvmi_kernels *k, const shape *s, char *desc)
     }
     e = compare_bytes(a, b, 3 * n), worst = e > worst ? e : worst;
     BENCH("yuv420_row", f->yuv420_row(f8, bg, bg, bg + cw, bg + cw, s->w, &m, b, tmp));
+    /* RGB to 4:2:0: f8 as s->h rows of s->w pixels, in row pairs (an odd height's last row
+     * alone, given twice); luma, then chroma rows after it */
+    memset(a, 0, 8 * n), memset(b, 0, 8 * n);
+    for (int y = 0; y < s->h; y += 2) {
+        const uint8_t *r0 = f8 + (size_t)3 * y * s->w, *r1 = y + 1 < s->h ? r0 + 3 * s->w : r0;
+        size_t y1 = y + 1 < s->h ? (size_t)(y + 1) * s->w : 6 * n; /* a row of its own */
+        size_t c = n + (size_t)(y / 2) * cw, c2 = n + (size_t)((s->h + 1) / 2 + y / 2) * cw;
+        ref->rgb24_to_yuv420(r0, r1, s->w, a + (size_t)y * s->w, a + y1, a + c, a + c2);
+        f->rgb24_to_yuv420(r0, r1, s->w, b + (size_t)y * s->w, b + y1, b + c, b + c2);
+    }
+    e = compare_bytes(a, b, 8 * n), worst = e > worst ? e : worst;
+    BENCH("rgb24_to_yuv420", f->rgb24_to_yuv420(f8, f8, s->w, a, b, a + n, b + n));
 #undef SAME
     return worst;
 }

@@ -97,7 +97,8 @@ int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t p
  * (no whole packed frame in between). picture_new makes a picture (NULL: out of memory; free
  * it with av_frame_free); fill_rows converts n rows (packed as for rvmi_video_writer_frame,
  * rows y..y+n-1 of the src_width x src_height frame) into it, from the top (y = 0 first, one
- * picture at a time); send encodes it once every row is there. The picture can be filled
+ * picture at a time; y even and n even but for an odd height's last rows: 8-bit 4:2:0 is
+ * converted in pairs of rows); send encodes it once every row is there. The picture can be filled
  * again when send returns. */
 AVFrame *rvmi_video_writer_picture_new(rvmi_video_writer *w);
 int rvmi_video_writer_fill_rows(rvmi_video_writer *w, AVFrame *pic, const uint8_t *rows, int y,

@@ -174,6 +174,53 @@ static void yuv420_row(const uint8_t *restrict yr, const uint8_t *restrict u0,
     }
 }
 
+/* Luma per pixel, then per chroma sample the 2x2 sums of R, G, B (rows added first, so the
+ * columns' 1/4, 1/2, 1/4 become sums of neighbours: no branch inside, the edges apart), then
+ * the matrix: each a loop the compiler vectorises. In 32-bit integers: the largest chroma
+ * sum (14392 * 8 * 255 plus the offset) is far within range. */
+static inline int32_t luma(int32_t r, int32_t g, int32_t b)
+{
+    return (((5983 * r + 20127 * g + 2032 * b + (16 << 15) + 256) >> 9) + 32) >> 6;
+}
+
+static void rgb24_to_yuv420(const uint8_t *restrict rgb0, const uint8_t *restrict rgb1, int w,
+                            uint8_t *restrict y0, uint8_t *restrict y1, uint8_t *restrict u,
+                            uint8_t *restrict v)
+{
+    for (int x = 0; x < w; x++)
+        y0[x] = (uint8_t)luma(rgb0[3 * x], rgb0[3 * x + 1], rgb0[3 * x + 2]);
+    for (int x = 0; x < w; x++)
+        y1[x] = (uint8_t)luma(rgb1[3 * x], rgb1[3 * x + 1], rgb1[3 * x + 2]);
+    int cw = (w + 1) / 2;
+    /* Column sums of the two rows, one plane a channel, with the edge pixels repeated:
+     * col[c][x + 1] for pixel x (x = -1 .. w). On the stack in blocks of pixels. */
+    enum { CB = 256 }; /* chroma samples a block */
+    int16_t col[3][2 * CB + 2];
+    for (int i0 = 0; i0 < cw; i0 += CB) {
+        int n = cw - i0 < CB ? cw - i0 : CB;
+        int x0 = 2 * i0 - 1, x1 = 2 * (i0 + n) + 1; /* pixels x0 .. x1-1 */
+        int lo = x0 < 0 ? 0 : x0, hi = x1 > w ? w : x1;
+        for (int c = 0; c < 3; c++) {
+            int16_t *restrict cc = col[c] - x0;
+            for (int x = lo; x < hi; x++)
+                cc[x] = (int16_t)(rgb0[3 * x + c] + rgb1[3 * x + c]);
+            if (x0 < 0)
+                cc[x0] = cc[0];
+            for (int x = hi; x < x1; x++)
+                cc[x] = cc[w - 1];
+        }
+        for (int i = 0; i < n; i++) {
+            int32_t s[3];
+            for (int c = 0; c < 3; c++)
+                s[c] = col[c][2 * i] + 2 * col[c][2 * i + 1] + col[c][2 * i + 2];
+            u[i0 + i] = (uint8_t)((-3298 * s[0] - 11094 * s[1] + 14392 * s[2] + (128 << 18) +
+                                   (1 << 17)) >> 18);
+            v[i0 + i] = (uint8_t)((14392 * s[0] - 13073 * s[1] - 1320 * s[2] + (128 << 18) +
+                                   (1 << 17)) >> 18);
+        }
+    }
+}
+
 const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .u16_to_u8 = u16_to_u8,
     .pack_rgba8 = pack_rgba8,
@@ -183,4 +230,5 @@ const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .over16 = over16,
     .gray_to_luma = gray_to_luma,
     .yuv420_row = yuv420_row,
+    .rgb24_to_yuv420 = rgb24_to_yuv420,
 };

@@ -241,6 +241,16 @@ typedef struct {
     void (*yuv420_row)(const uint8_t *y, const uint8_t *u0, const uint8_t *u1,
                        const uint8_t *v0, const uint8_t *v1, int width,
                        const rvmi_yuv_matrix *m, uint8_t *rgb, float *tmp);
+    /* Two rows of packed 8-bit RGB (rgb1 may be rgb0: an odd height's last row; y0 and y1
+     * distinct rows all the same) to 8-bit
+     * BT.709 limited-range 4:2:0, the encoders' pictures. Luma exactly as swscale's accurate
+     * path computes it (coefficients scaled by 2^15, rounded in two steps):
+     * t = (5983 r + 20127 g + 2032 b + (16 << 15) + 256) >> 9, y = (t + 32) >> 6. One chroma
+     * row, sited as H.264 and MPEG-2 4:2:0 are tagged (left): horizontally on the even
+     * pixels (1/4, 1/2, 1/4 of pixels 2i-1, 2i, 2i+1, the edge pixel repeated), vertically
+     * between the two rows (their mean), with swscale's chroma coefficients, rounded once. */
+    void (*rgb24_to_yuv420)(const uint8_t *rgb0, const uint8_t *rgb1, int width, uint8_t *y0,
+                            uint8_t *y1, uint8_t *u, uint8_t *v);
 } rvmi_frame_loops;
 
 static inline size_t rvmi_yuv420_tmp_floats(int width)

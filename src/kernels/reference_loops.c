@@ -337,6 +337,35 @@ static void ref_yuv420_row(const uint8_t *yr, const uint8_t *u0, const uint8_t *
     }
 }
 
+/* BT.709 limited range, swscale's integer coefficients (scaled by 2^15). */
+static uint8_t ref_luma(const uint8_t *p)
+{
+    int32_t t = (5983 * p[0] + 20127 * p[1] + 2032 * p[2] + (16 << 15) + 256) >> 9;
+    return (uint8_t)((t + 32) >> 6);
+}
+
+static void ref_rgb24_to_yuv420(const uint8_t *rgb0, const uint8_t *rgb1, int width,
+                                uint8_t *y0, uint8_t *y1, uint8_t *u, uint8_t *v)
+{
+    for (int x = 0; x < width; x++) {
+        y0[x] = ref_luma(rgb0 + 3 * x);
+        y1[x] = ref_luma(rgb1 + 3 * x);
+    }
+    for (int i = 0; i < (width + 1) / 2; i++) {
+        int32_t s[3] = {0, 0, 0}; /* the 8 weights' sums of R, G, B */
+        for (int d = -1; d <= 1; d++) {
+            int x = 2 * i + d;
+            x = x < 0 ? 0 : x >= width ? width - 1 : x;
+            int wt = d == 0 ? 2 : 1;
+            for (int c = 0; c < 3; c++)
+                s[c] += wt * (rgb0[3 * x + c] + rgb1[3 * x + c]);
+        }
+        /* (sum / 8) * coefficient / 2^15 + 128, rounded: one shift by 18 */
+        u[i] = (uint8_t)((-3298 * s[0] - 11094 * s[1] + 14392 * s[2] + (128 << 18) + (1 << 17)) >> 18);
+        v[i] = (uint8_t)((14392 * s[0] - 13073 * s[1] - 1320 * s[2] + (128 << 18) + (1 << 17)) >> 18);
+    }
+}
+
 const rvmi_frame_loops rvmi_frames_reference = {
     .u16_to_u8 = ref_u16_to_u8,
     .pack_rgba8 = ref_pack_rgba8,
@@ -346,4 +375,5 @@ const rvmi_frame_loops rvmi_frames_reference = {
     .over16 = ref_over16,
     .gray_to_luma = ref_gray_to_luma,
     .yuv420_row = ref_yuv420_row,
+    .rgb24_to_yuv420 = ref_rgb24_to_yuv420,
 };
