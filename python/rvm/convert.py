@@ -142,6 +142,26 @@ def _number(name, value, low, high, low_open=True, integer=False):
     return str(int(value)) if integer else repr(float(value))
 
 
+def _background(value):
+    """background as the command's flag wants it. A colour given as numbers must be three
+    whole numbers 0..255: int() would turn the official 0..1 colours ((0.47, 1, 0.6)) into
+    near-black without a word."""
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return os.fsdecode(os.fspath(value))
+    try:
+        parts = list(value)
+    except TypeError:
+        raise TypeError("background must be a colour name, '#RRGGBB', 'R,G,B', an (R, G, B) "
+                        f"tuple, an image or video path, or 'none'; not {value!r}") from None
+    ok = len(parts) == 3 and all(
+        isinstance(c, numbers.Integral) and not isinstance(c, bool) and 0 <= c <= 255
+        for c in parts)
+    if not ok:
+        raise ValueError(f"background {value!r}: an (R, G, B) colour is three whole numbers "
+                         "from 0 to 255 (for 0..1 values, multiply by 255 and round)")
+    return ",".join(str(int(c)) for c in parts)
+
+
 def _dtype_is_float32(dtype):
     name = getattr(dtype, "name", None) or str(dtype)
     return name.rsplit(".", 1)[-1].strip("'<>") in ("float32", "float")
@@ -174,13 +194,14 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
       device: None or 'cpu' (rvm computes on the CPU); dtype: None or float32.
 
     rvm's extras, as keywords (the command's flags of the same names): background (a colour
-    name, '#RRGGBB', 'R,G,B' or an (R, G, B) tuple, an image, a video, or 'none' for a
-    transparent composition), codec ('h264', 'hevc', 'prores', 'vp9', 'ffv1', ...), crf,
-    preset, audio (copy the input's audio into the composition and foreground; default True),
-    threads (network threads; default the model's), overwrite (default True, as the official
-    converter writes over existing outputs; an input is never written over), start and
-    duration (seconds or 'HH:MM:SS'), input_fps (for image folders; default 30), output_depth
-    (8 or 16, PNG sequences), precision ('fp32' or 'int8'), verbose (FFmpeg's own messages).
+    name, '#RRGGBB', 'R,G,B' or an (R, G, B) tuple of integers 0..255, an image, a video, or
+    'none' for a transparent composition), codec ('h264', 'hevc', 'prores', 'vp9', 'ffv1',
+    ...), crf, preset, audio (copy the input's audio into the composition and foreground;
+    default True), threads (network threads; default the model's), overwrite (default True, as
+    the official converter writes over existing outputs; an input is never written over), start
+    and duration (seconds or 'HH:MM:SS'), input_fps (for image folders; default 30),
+    output_depth (8 or 16, PNG sequences), precision ('fp32' or 'int8'), verbose (FFmpeg's own
+    messages).
 
     Outputs are written beside their final names and put in place when complete; MP4 and MOV
     files have their index at the front, so a browser plays them while they load.
@@ -240,9 +261,7 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
     flag("--seq-chunk", int(seq_chunk))
     flag("--num-workers", int(num_workers))
     if background is not None:
-        if isinstance(background, (tuple, list)):
-            background = ",".join(str(int(c)) for c in background)
-        flag("--background", os.fsdecode(os.fspath(background)))
+        flag("--background", _background(background))
     for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
                         ("--start", start), ("--duration", duration),
                         ("--input-fps", input_fps), ("--output-depth", output_depth),

@@ -194,7 +194,7 @@ def test_image_folder_and_extras(model, workdir):
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "input.mp4", "-frames:v", "12",
                     "-vf", "scale=160:120", "frames/img%d.png"], check=True)
     rvm.convert_video(model, "frames", output_composition="com.mp4", input_fps=24,
-                      background=(32, 32, 32), progress=False)
+                      background=np.array([32, 32, 32]), progress=False)
     info = probe("com.mp4", "width,height,nb_read_frames,avg_frame_rate")
     assert info == {"width": "160", "height": "120", "nb_read_frames": "12",
                     "avg_frame_rate": "24/1"}, info
@@ -240,6 +240,12 @@ def test_bad_arguments(model, workdir):
         rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", output_video_mbps=0)
     with pytest.raises(TypeError, match="input_resize"):
         rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", input_resize=640)
+    # The official code's colours are 0..1 floats: refused, not truncated to near-black.
+    for bad in ((0.47, 1, 0.6), (300, 0, 0), (1, 2), np.array([0.5, 0.5, 0.5])):
+        with pytest.raises(ValueError, match="background"):
+            rvm.convert_video(model, "input.mp4", output_composition="com.mp4", background=bad)
+    with pytest.raises(TypeError, match="background"):
+        rvm.convert_video(model, "input.mp4", output_composition="com.mp4", background=0x202020)
     with pytest.raises(ValueError):  # the command's own messages
         rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", codec="prores")
     with pytest.raises(ValueError, match="preset"):
