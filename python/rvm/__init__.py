@@ -6,8 +6,9 @@
     fgr, pha, *rec = model(src, *rec, downsample_ratio=0.25)   # src: float32 [B,3,H,W] in 0..1
     rvm.convert_video(model, input_source="input.mp4", output_composition="com.mp4")
 
-Arrays are numpy float32 (CPU torch tensors are accepted and read as numpy arrays); results are
-numpy arrays. The network runs in librvm with the GIL released.
+Arrays are numpy float32; results are numpy arrays, or torch tensors (sharing the arrays'
+memory) when src is a CPU torch tensor, as the official model returns them. The network runs in
+librvm with the GIL released.
 """
 import os
 
@@ -33,6 +34,24 @@ def _check_device(device):
     if not isinstance(name, str) or name.split(":")[0] != "cpu":
         raise ValueError(f"rvm runs on the CPU only; device {device!r} is not available "
                          "(use device='cpu' or None)")
+
+
+def _is_tensor(x):
+    """Whether x is a torch tensor (without importing torch, which rvm does not need)."""
+    return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "detach")
+
+
+def _array(name, x):
+    """x as a numpy array: a CPU torch tensor is read in place (also one that requires grad,
+    which the official model takes too); one on another device is refused in one line."""
+    if isinstance(x, np.ndarray):
+        return x
+    if _is_tensor(x):
+        device = getattr(x, "device", None)
+        if getattr(device, "type", "cpu") != "cpu":
+            raise ValueError(f"{name} is on {device}; rvm runs on the CPU (use {name}.cpu())")
+        return x.detach().numpy()
+    return np.asarray(x)
 
 
 class MattingNetwork:
@@ -77,15 +96,21 @@ class MattingNetwork:
 
     def __call__(self, src, r1=None, r2=None, r3=None, r4=None, downsample_ratio=1,
                  segmentation_pass=False):
-        if not isinstance(src, np.ndarray):
-            src = np.asarray(src)
-        states = [r if r is None or isinstance(r, np.ndarray) else np.asarray(r)
-                  for r in (r1, r2, r3, r4)]
+        # A torch tensor in gives torch tensors out, as the official model does: the official
+        # notebook's `fgr * pha + bgr * (1 - pha)` (bgr a tensor) fails on numpy arrays.
+        tensors = _is_tensor(src)
+        src = _array("src", src)
+        states = [r if r is None else _array(f"r{k + 1}", r)
+                  for k, r in enumerate((r1, r2, r3, r4))]
         if downsample_ratio is None:
             raise ValueError("downsample_ratio must be a number in (0, 1] (the converter's "
                              "None means min(512 / max(H, W), 1))")
-        return self._model.run(src, *states, downsample_ratio=float(downsample_ratio),
-                               segmentation_pass=bool(segmentation_pass))
+        out = self._model.run(src, *states, downsample_ratio=float(downsample_ratio),
+                              segmentation_pass=bool(segmentation_pass))
+        if tensors:
+            import torch
+            out = tuple(torch.from_numpy(a) for a in out)
+        return out
 
     forward = __call__
 

@@ -111,6 +111,33 @@ def test_states_fork_and_threads(shipped):
         np.testing.assert_array_equal(expected, r)
 
 
+def test_torch_tensors_in_and_out(shipped):
+    """The official notebook loop, as written, on CPU tensors: tensors come back (sharing the
+    arrays' memory), so `fgr * pha + bgr * (1 - pha)` with a tensor bgr works, and the states
+    go round as tensors; the numbers are those of the numpy call."""
+    torch = pytest.importorskip("torch")
+    src = frames_of(SUBSET / "official_fgf_320x240_r0.5")
+    bgr = torch.tensor([.47, 1, .6]).view(3, 1, 1)
+    rec, np_rec = [None] * 4, [None] * 4
+    for t in range(len(src)):
+        frame = torch.from_numpy(src[t:t + 1])
+        fgr, pha, *rec = shipped(frame, *rec, 0.5)  # downsample_ratio positional, as there
+        com = fgr * pha + bgr * (1 - pha)
+        assert isinstance(com, torch.Tensor) and com.shape == (1, 3, 240, 320)
+        assert all(isinstance(r, torch.Tensor) for r in (fgr, pha, *rec))
+        np_fgr, np_pha, *np_rec = shipped(src[t:t + 1], *np_rec, downsample_ratio=0.5)
+        np.testing.assert_array_equal(pha.numpy(), np_pha)
+        np.testing.assert_array_equal(fgr.numpy(), np_fgr)
+    # A tensor that requires grad (outside torch.no_grad()) is read as the official model
+    # reads it; one of another dtype is refused in one line.
+    pha = shipped(torch.from_numpy(src[:1]).requires_grad_(), downsample_ratio=0.5)[1]
+    np.testing.assert_array_equal(pha.numpy(), shipped(src[:1], downsample_ratio=0.5)[1])
+    with pytest.raises(TypeError, match="float32"):
+        shipped(torch.from_numpy(src[:1]).double(), downsample_ratio=0.5)
+    seg, *_ = shipped(torch.from_numpy(src[:1]), downsample_ratio=0.5, segmentation_pass=True)
+    assert isinstance(seg, torch.Tensor)
+
+
 def test_strided_inputs_are_read_correctly(shipped):
     src = frames_of(SUBSET / "official_fgf_320x240_r0.5", 1)
     wide = np.zeros((1, 3, 240, 400), np.float32)
