@@ -9,6 +9,9 @@
  *
  * Build against it with pkg-config: cc prog.c $(pkg-config --cflags --libs rvm)
  * (add --static for the static library).
+ *
+ * This header alone compiles as C89 and C++98 with -pedantic (programs older than the library
+ * include it): hence no comma after an enum's last member, and no // comments.
  */
 #ifndef RVM_H
 #define RVM_H
@@ -46,14 +49,14 @@ enum rvm_status {
     RVM_EIO = -3,          /* a file could not be opened or read */
     RVM_EFORMAT = -4,      /* a file is not a valid checkpoint */
     RVM_EMISMATCH = -5,    /* weights do not match what was asked for (variant, refiner) */
-    RVM_EUNSUPPORTED = -6, /* the CPU or build lacks what was asked for */
+    RVM_EUNSUPPORTED = -6  /* the CPU or build lacks what was asked for */
 };
 
 typedef enum { RVM_VARIANT_AUTO = 0, RVM_VARIANT_MOBILENETV3, RVM_VARIANT_RESNET50 } rvm_variant;
 typedef enum {
     RVM_REFINER_AUTO = 0,
     RVM_REFINER_DEEP_GUIDED_FILTER,
-    RVM_REFINER_FAST_GUIDED_FILTER,
+    RVM_REFINER_FAST_GUIDED_FILTER
 } rvm_refiner;
 
 /* Largest frame side accepted, in pixels. */
@@ -101,7 +104,7 @@ typedef enum { RVM_PIXEL_F32 = 0, RVM_PIXEL_U8, RVM_PIXEL_U16 } rvm_pixel_type;
 typedef enum {
     RVM_FGR_RGB = 0,             /* interleaved RGB */
     RVM_FGR_PLANAR,              /* three planes R, G, B, fgr_plane_stride bytes apart */
-    RVM_FGR_RGBA_PREMULTIPLIED,  /* interleaved R*a, G*a, B*a, a */
+    RVM_FGR_RGBA_PREMULTIPLIED   /* interleaved R*a, G*a, B*a, a */
 } rvm_fgr_layout;
 
 /* Where a frame's results go. pha: one channel; fgr: as fgr_layout says. Either may be NULL.
@@ -129,7 +132,7 @@ typedef enum {
     RVM_FORMAT_BGRX,
     RVM_FORMAT_NV12,      /* 8-bit 4:2:0: plane 0 Y, plane 1 interleaved U, V */
     RVM_FORMAT_I420,      /* 8-bit 4:2:0: planes Y, U, V */
-    RVM_FORMAT_F32_PLANAR, /* planes R, G, B of floats in 0..1 (what numpy and torch hold) */
+    RVM_FORMAT_F32_PLANAR  /* planes R, G, B of floats in 0..1 (what numpy and torch hold) */
 } rvm_format;
 
 /* YUV formats: the matrix and range that turned RGB into YUV. */

@@ -50,6 +50,20 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cd "$tmp/user"
 [ "$(pkg-config --modversion rvm)" = "$(sed -n 's/^#define RVM_VERSION_MAJOR //p;s/^#define RVM_VERSION_MINOR //p;s/^#define RVM_VERSION_PATCH //p' "$src/include/rvm.h" | paste -sd.)" ] ||
   fail "pkg-config --modversion rvm: $(pkg-config --modversion rvm)"
+# The installed header alone, in the oldest C and C++ a user's program may be written in and
+# the newest, pedantically (a comma after an enum's last member is an error in C89 and C++98).
+printf '#include <rvm.h>\nint main(void) { return rvm_version() > 0 ? 0 : 1; }\n' >header.c
+for std in c89 c99 c11 c17; do
+  cc -std=$std -Wall -Wextra -pedantic -Werror -c header.c $(pkg-config --cflags rvm) -o header.o ||
+    fail "rvm.h alone does not compile as -std=$std -pedantic"
+done
+if command -v c++ >/dev/null 2>&1; then
+  cp header.c header.cpp
+  for std in c++98 c++11 c++17 c++20; do
+    c++ -std=$std -Wall -Wextra -pedantic -Werror -c header.cpp $(pkg-config --cflags rvm) -o header.o ||
+      fail "rvm.h alone does not compile as -std=$std -pedantic"
+  done
+fi
 cc $extra -o hello hello.c $(pkg-config --cflags --libs rvm) -Wl,-rpath,"$libdir" || fail "building against the shared library"
 # The installed library finds the installed model beside itself (not the source tree's).
 out=$(env -u RVM_MODEL_DIR ./hello) || fail "the shared-library program failed"
