@@ -10,6 +10,7 @@ Arrays are numpy float32; results are numpy arrays, or torch tensors (sharing th
 memory) when src is a CPU torch tensor, as the official model returns them. The network runs in
 librvm with the GIL released.
 """
+import numbers
 import os
 
 import numpy as np
@@ -70,8 +71,14 @@ class MattingNetwork:
     def __init__(self, variant="mobilenetv3", checkpoint=None, threads=None):
         if variant not in _VARIANTS:
             raise ValueError(f"variant must be 'mobilenetv3' or 'resnet50', not {variant!r}")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
+        if threads is not None:
+            # numpy's integers too (a count from a config array), not True
+            if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+                raise TypeError(f"threads must be a positive integer or None, not "
+                                f"{type(threads).__name__} {threads!r}")
+            if threads < 1:
+                raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
+            threads = int(threads)
         if checkpoint is None:
             if variant == "resnet50":
                 raise ValueError("no ResNet50 weights ship with rvm: pass checkpoint="

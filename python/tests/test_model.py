@@ -254,6 +254,11 @@ def test_bad_checkpoints(tmp_path):
         rvm.load("mobilenet")
     with pytest.raises(ValueError, match="threads"):
         rvm.load(threads=0)
+    with pytest.raises(TypeError, match="threads"):
+        rvm.load(threads=True)
+    with pytest.raises(TypeError, match="threads"):
+        rvm.load(threads=2.0)
+    assert rvm.load(threads=np.int64(2))._threads == 2  # numpy's integers are integers
 
 
 def test_output_memory_is_reused_only_when_let_go():
