@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/convert.h"
 #include "cli/options.h"
@@ -153,13 +154,27 @@ typedef struct {
     pthread_mutex_t lock; /* guards the pool */
     rvm_stream **idle;
     int nidle, cap;
+    pid_t pid; /* the process whose streams are idle */
     block_cache *outputs;
 } ModelObject;
+
+/* The idle streams' worker threads exist only in the process that made them: in a child
+ * forked since (multiprocessing's default on Linux), a stream taken from the pool waited for
+ * them forever, and so did freeing one when the model went away. The child forgets them (their
+ * memory stays, a copy of the parent's) and makes its own. Called with the lock held. */
+static void forget_parents_streams(ModelObject *m)
+{
+    if (m->pid == getpid())
+        return;
+    m->nidle = 0;
+    m->pid = getpid();
+}
 
 /* A stream for one video of one call: an idle one, or a new one (GIL released). */
 static rvm_stream *take_stream(ModelObject *m, int *status, char *err, size_t errlen)
 {
     pthread_mutex_lock(&m->lock);
+    forget_parents_streams(m);
     rvm_stream *s = m->nidle ? m->idle[--m->nidle] : NULL;
     pthread_mutex_unlock(&m->lock);
     if (!s)
@@ -172,6 +187,7 @@ static void give_back(ModelObject *m, rvm_stream *s)
     if (!s)
         return;
     pthread_mutex_lock(&m->lock);
+    forget_parents_streams(m);
     if (m->nidle == m->cap) {
         int cap = m->cap ? 2 * m->cap : 4;
         rvm_stream **grown = realloc(m->idle, sizeof(*grown) * cap);
@@ -236,12 +252,14 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     }
     pthread_mutex_init(&self->lock, NULL);
+    self->pid = getpid();
     self->outputs = outputs;
     return (PyObject *)self;
 }
 
 static void Model_dealloc(ModelObject *self)
 {
+    forget_parents_streams(self);
     for (int i = 0; i < self->nidle; i++)
         rvm_stream_free(self->idle[i]);
     free(self->idle);

@@ -3,6 +3,8 @@
 shapes and semantics, and bad inputs (each a clear exception, never a crash)."""
 import json
 import os
+import subprocess
+import sys
 import threading
 import zipfile
 
@@ -136,6 +138,36 @@ def test_torch_tensors_in_and_out(shipped):
         shipped(torch.from_numpy(src[:1]).double(), downsample_ratio=0.5)
     seg, *_ = shipped(torch.from_numpy(src[:1]), downsample_ratio=0.5, segmentation_pass=True)
     assert isinstance(seg, torch.Tensor)
+
+
+FORK_CHILD = r"""
+import os, sys, time
+import numpy as np
+import rvm
+model = rvm.load("mobilenetv3", threads=2)
+src = np.random.default_rng(1).random((1, 3, 64, 96), dtype=np.float32)
+expected = model(src, downsample_ratio=0.5)[1]  # leaves a stream, with its threads, idle
+pid = os.fork()
+if pid == 0:  # the child: the model, then the interpreter's teardown, which frees it
+    sys.exit(0 if np.array_equal(model(src, downsample_ratio=0.5)[1], expected) else 3)
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.05)
+os.kill(pid, 9)
+sys.exit("the forked child hung")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_uses_and_frees_the_model():
+    """multiprocessing forks on Linux by default: a child runs (and at its exit frees) a model
+    the parent had run, whose idle streams' worker threads exist only in the parent."""
+    child = subprocess.run([sys.executable, "-c", FORK_CHILD], capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr[-500:]
 
 
 def test_strided_inputs_are_read_correctly(shipped):
