@@ -429,6 +429,9 @@ static rvmi_float_range src_range(PyArrayObject *a)
     return r;
 }
 
+/* The thread Python runs signal handlers in (threading.main_thread()). */
+static unsigned long main_thread;
+
 static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"src", "r1", "r2", "r3", "r4", "downsample_ratio", "segmentation_pass",
@@ -534,7 +537,11 @@ static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
             goto done;
     }
 
-    int status = 0;
+    int status = 0, interrupted = 0;
+    /* Between the frames of a call of several, Ctrl-C (Python's signal handlers, which run in
+     * the main thread only) is looked at: the official model, Python code, stops within an
+     * operation, and a [B, T] call can run for minutes. */
+    const int check_signals = batch * frames > 1 && PyThread_get_thread_ident() == main_thread;
     char err[512] = "";
     npy_intp *ss = PyArray_STRIDES(src);
     const size_t plane_px = (size_t)H * W, seg_px = (size_t)sh0 * sw0;
@@ -575,16 +582,25 @@ static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
                 if (!status && (problem = range_problem(range)))
                     status = RVM_EINVAL;
             }
+            if (!status && check_signals && index + 1 < (size_t)(batch * frames)) {
+                Py_BLOCK_THREADS
+                interrupted = PyErr_CheckSignals() < 0; /* the exception stays set */
+                Py_UNBLOCK_THREADS
+                if (interrupted)
+                    status = RVM_EINVAL; /* stops both loops */
+            }
         }
         for (int k = 0; k < 4 && !status; k++) {
             rvm_tensor t = tensor_of(rout[k], b);
             status = rvm_stream_get_state(s, k, &t);
         }
-        if (status && !problem)
+        if (status && !problem && !interrupted)
             snprintf(err, sizeof err, "%s", rvm_stream_error(s));
         give_back(self, s);
     }
     Py_END_ALLOW_THREADS
+    if (interrupted)
+        goto done;
     if (problem) {
         range_error(problem, range);
         goto done;
@@ -823,6 +839,15 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rvm._rvm", "librvm f
 PyMODINIT_FUNC PyInit__rvm(void)
 {
     import_array();
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *main = threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
+    PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
+    main_thread = ident ? PyLong_AsUnsignedLong(ident) : 0;
+    Py_XDECREF(ident);
+    Py_XDECREF(main);
+    Py_XDECREF(threading);
+    if (PyErr_Occurred())
+        return NULL;
     if (PyType_Ready(&ModelType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -3,9 +3,11 @@
 shapes and semantics, and bad inputs (each a clear exception, never a crash)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 
 import numpy as np
@@ -138,6 +140,29 @@ def test_torch_tensors_in_and_out(shipped):
         shipped(torch.from_numpy(src[:1]).double(), downsample_ratio=0.5)
     seg, *_ = shipped(torch.from_numpy(src[:1]), downsample_ratio=0.5, segmentation_pass=True)
     assert isinstance(seg, torch.Tensor)
+
+
+def test_ctrl_c_stops_a_call_of_many_frames(shipped):
+    """Ctrl-C during a [B, T] call raises KeyboardInterrupt between two frames, not after the
+    last (the official model stops within an operation)."""
+    frame = np.random.default_rng(2).random((1, 1, 3, 96, 128), dtype=np.float32)
+    start = time.monotonic()
+    shipped(np.broadcast_to(frame, (1, 10, 3, 96, 128)), downsample_ratio=0.5)
+    per_frame = (time.monotonic() - start) / 10
+    frames = 200
+    timer = threading.Timer(5 * per_frame, signal.raise_signal, (signal.SIGINT,))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            shipped(np.broadcast_to(frame, (1, frames, 3, 96, 128)), downsample_ratio=0.5)
+    finally:
+        timer.cancel()
+    # Stopped about 5 frames in; all 200 would take 40 times as long.
+    assert time.monotonic() - start < frames / 2 * per_frame
+    # The model works on afterwards, from a fresh state.
+    np.testing.assert_array_equal(shipped(frame[:, 0], downsample_ratio=0.5)[1],
+                                  shipped(frame[:, 0], downsample_ratio=0.5)[1])
 
 
 FORK_CHILD = r"""
