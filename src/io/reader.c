@@ -142,9 +142,10 @@ struct rvmi_reader {
     /* Conversion. */
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt, sws_spc, sws_range, sws_dw, sws_dh, sws_out;
-    /* HDR input (tone_map_row): 16-bit RGB of a frame, and the tables of its transfer. */
-    uint16_t *hdr_buf;
-    size_t hdr_size;         /* samples */
+    /* HDR input (tone_map_row): a band of a frame's rows in 16-bit RGB (hdr_band: its
+     * buf[0] holds them), and the tables of its transfer. */
+    AVFrame *hdr_band;
+    int hdr_whole;           /* this sws context converts whole frames only (hdr_convert) */
     int hdr_trc, hdr_noticed;
     /* PQ: the brightest light the content holds (cd/m2), which the roll-off takes to SDR
      * white, and where it was read (hdr_peak_of). */
@@ -622,6 +623,87 @@ static void tone_map_row(const rvmi_reader *r, const uint16_t *src, int w, uint8
     }
 }
 
+/* Rows of 16-bit RGB converted and tone-mapped at a time: a whole frame of them was 50 MB at
+ * 4K (the HDR input's peak memory was that much above an SDR one's); a band of 64 rows is
+ * 1.5 MB, and it is tone-mapped while in cache. */
+#define HDR_BAND_ROWS 64
+
+/* f converted by r->sws (to dw x dh RGB48, still PQ or HLG coded) band by band, each band
+ * tone-mapped into target's rows (stride bytes apart). swscale computes each output row
+ * from the whole input whichever rows are asked for, so the bands hold the rows one
+ * conversion of the whole frame would (checked: identical frames for 4:2:0, 4:2:2, 4:4:4,
+ * RGB and grey input of 10 and 12 bits, resized or not). A conversion swscale cannot slice
+ * is done whole. */
+static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t *target,
+                       int stride, char *err, size_t errlen)
+{
+    size_t row = (size_t)dw * 6;
+    int rows = dh;
+#if LIBSWSCALE_VERSION_INT >= AV_VERSION_INT(6, 4, 100)
+    /* Slices must start at a multiple of this (the whole height for a conversion that
+     * cannot be sliced). */
+    unsigned align = sws_receive_slice_alignment(r->sws);
+    if (!r->hdr_whole && align > 0 && align <= HDR_BAND_ROWS)
+        rows = (HDR_BAND_ROWS + (int)align - 1) / (int)align * (int)align;
+    if (rows > dh)
+        rows = dh;
+#endif
+    AVFrame *d = r->hdr_band;
+    if (!d && !(d = r->hdr_band = av_frame_alloc())) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!d->buf[0] || d->buf[0]->size < row * rows) {
+        av_frame_unref(d);
+        if (!(d->buf[0] = av_buffer_alloc(row * rows))) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    uint8_t *band = d->buf[0]->data;
+    for (int y0 = 0; y0 < dh; y0 += rows) {
+        int n = dh - y0 < rows ? dh - y0 : rows;
+        if (rows == dh) {
+            uint8_t *planes[4] = {band, NULL, NULL, NULL};
+            int strides[4] = {(int)row, 0, 0, 0};
+            if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
+                          planes, strides) != dh) {
+                set_err(err, errlen, "converting a frame to RGB failed");
+                return -1;
+            }
+        } else {
+#if LIBSWSCALE_VERSION_INT >= AV_VERSION_INT(6, 4, 100)
+            /* swscale writes output row y at data[0] + y * linesize[0]: the frame's rows
+             * start y0 rows before the band, so that rows y0..y0+n-1 land in it (the
+             * address is only formed, never written through outside the band). */
+            d->format = AV_PIX_FMT_RGB48;
+            d->width = dw;
+            d->height = dh;
+            d->linesize[0] = (int)row;
+            d->data[0] = (uint8_t *)((uintptr_t)band - (uintptr_t)y0 * row);
+            int ret = sws_frame_start(r->sws, d, f);
+            if (ret >= 0)
+                ret = sws_send_slice(r->sws, 0, (unsigned)f->height);
+            if (ret >= 0)
+                ret = sws_receive_slice(r->sws, (unsigned)y0, (unsigned)n);
+            sws_frame_end(r->sws);
+            if (ret < 0 && y0 == 0) {
+                r->hdr_whole = 1;
+                return hdr_convert(r, f, dw, dh, target, stride, err, errlen);
+            }
+            if (ret < 0) {
+                set_err(err, errlen, "converting a frame to RGB failed");
+                return -1;
+            }
+#endif
+        }
+        for (int y = 0; y < n; y++)
+            tone_map_row(r, (const uint16_t *)(band + (size_t)y * row), dw,
+                         target + (size_t)(y0 + y) * stride, f->color_primaries);
+    }
+    return 0;
+}
+
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
  * bytes apart). */
 static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
@@ -631,20 +713,8 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     int hdr = hdr_transfer(f->color_trc);
     /* HDR frames go through 16-bit RGB (still PQ or HLG coded), then tone_map. */
     enum AVPixelFormat out = hdr ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24;
-    if (hdr) {
-        size_t need = (size_t)dw * dh * 3;
-        if (need > r->hdr_size) {
-            free(r->hdr_buf);
-            r->hdr_size = 0;
-            if (!(r->hdr_buf = malloc(need * sizeof(uint16_t)))) {
-                set_err(err, errlen, "out of memory");
-                return -1;
-            }
-            r->hdr_size = need;
-        }
-        if (r->hdr_trc != (int)f->color_trc)
-            hdr_tables(r, f->color_trc);
-    }
+    if (hdr && r->hdr_trc != (int)f->color_trc)
+        hdr_tables(r, f->color_trc);
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
         r->sws_out != out) {
@@ -678,15 +748,17 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
         r->sws_dw = dw;
         r->sws_dh = dh;
         r->sws_out = out;
+        r->hdr_whole = 0;
     }
-    uint8_t *planes[4] = {hdr ? (uint8_t *)r->hdr_buf : target, NULL, NULL, NULL};
-    int strides[4] = {hdr ? dw * 6 : stride, 0, 0, 0};
-    if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
-                  strides) != dh) {
-        set_err(err, errlen, "converting a frame to RGB failed");
-        return -1;
-    }
-    if (hdr) {
+    if (!hdr) {
+        uint8_t *planes[4] = {target, NULL, NULL, NULL};
+        int strides[4] = {stride, 0, 0, 0};
+        if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
+                      planes, strides) != dh) {
+            set_err(err, errlen, "converting a frame to RGB failed");
+            return -1;
+        }
+    } else {
         /* HDR10 metadata in the frames (HEVC and AV1 carry it in the stream) overrides the
          * container's. */
         const AVFrameSideData *cll = av_frame_get_side_data(f, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
@@ -710,9 +782,8 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
                                             "BT.709 for the network and the outputs (tagged so)");
             r->opt.notice(r->opt.notice_user, line);
         }
-        for (int y = 0; y < dh; y++)
-            tone_map_row(r, r->hdr_buf + (size_t)y * dw * 3, dw,
-                         target + (size_t)y * stride, f->color_primaries);
+        if (hdr_convert(r, f, dw, dh, target, stride, err, errlen) < 0)
+            return -1;
     }
     return 0;
 }
@@ -1476,7 +1547,7 @@ void rvmi_reader_close(rvmi_reader *r)
     sws_freeContext(r->sws);
     free(r->rotbuf);
     free(r->yuv_tmp);
-    free(r->hdr_buf);
+    av_frame_free(&r->hdr_band);
     free(r->tracks);
     free(r->carried);
     free(r->track_of);

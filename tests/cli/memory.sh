@@ -56,4 +56,36 @@ ok "4K composition with audio + alpha: 45 frames each"
 [ "$peak" -le "$LIMIT4K_KIB" ] ||
     fail "4K: peak resident memory $((peak * 1024)) bytes ($((peak / 1024)) MiB) is over 500000000"
 ok "4K: peak resident memory $((peak * 1024)) bytes ($((peak / 1024)) MiB), within 500000000"
+
+# 4K 10-bit HEVC in HLG (BT.2020), what phones record: converted to RGB and tone-mapped to
+# SDR, whose 16-bit RGB is converted and tone-mapped in bands of rows (src/io/reader.c,
+# hdr_convert), not held as a whole 50 MB frame: ~632 million bytes, 680 million with the
+# whole frame. Its decoder alone holds ~110 MB more than the H.264 input's (six 10-bit
+# pictures of 25 MB with their motion tables, src/io/reader.c), and its frames reach the
+# network as two RGB frames (25 MB each): the 500 million above is not met here
+# (docs/PERFORMANCE.md). The peak comes once the decoder holds its most pictures and the
+# encoders their look-ahead: the same in the first 0.5 s as in 3 s.
+if ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx265; then
+    LIMITHLG_KIB=$((650000000 / 1024))
+    ffmpeg -v error -y -t 0.5 -i "$FOOTAGE/walk_1080p_tone.mp4" \
+        -vf scale=3840:2160:flags=bicubic,format=yuv420p10le -c:v libx265 -preset ultrafast \
+        -x265-params log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc \
+        -an hlg4k.mp4 || fail "cannot make the 4K HLG input"
+    "$PEAKRSS" "$RVM" --disable-progress -i hlg4k.mp4 --output-composition comhlg.mp4 \
+        --output-alpha phahlg.mp4 >rsshlg.txt 2>err.txt ||
+        fail "the 4K HLG conversion failed: $(cat err.txt)"
+    grep -q "HDR (HLG)" err.txt || fail "the 4K HLG input was not taken as HLG: $(cat err.txt)"
+    peak=$(sed -n 's/^peak_rss_kib //p' rsshlg.txt)
+    [ -n "$peak" ] || fail "no peak resident memory reported at 4K HLG"
+    for f in comhlg.mp4 phahlg.mp4; do
+        n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries \
+            stream=nb_read_frames -of csv=p=0 $f)
+        [ "$n" = 15 ] || fail "$f holds $n frames, not 15"
+    done
+    [ "$peak" -le "$LIMITHLG_KIB" ] ||
+        fail "4K HLG: peak resident memory $((peak * 1024)) bytes ($((peak / 1024)) MiB) is over 650000000"
+    ok "4K 10-bit HEVC HLG: peak resident memory $((peak * 1024)) bytes ($((peak / 1024)) MiB), within 650000000"
+else
+    echo "skipped: 4K HLG (ffmpeg has no libx265)"
+fi
 done_all
