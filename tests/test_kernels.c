@@ -162,9 +162,24 @@ static void conv_rows(const rvmi_kernels *fast, const conv_params *p, const rvmi
     const rvmi_kernels *ref = &rvmi_kernels_reference;
     if (p->depthwise) {
         ref->conv_depthwise(cv, &ins->v[0], a, r, y0, y1);
-        /* split rows in two calls, as threads do */
-        fast->conv_depthwise(cv, &ins->v[0], b, r, y0, (y0 + y1) / 2);
-        fast->conv_depthwise(cv, &ins->v[0], b, r, (y0 + y1) / 2, y1);
+        /* split rows in two calls, as threads do; past 16 channels, the second half of the
+         * rows in two slices of channels, as threads split the wide layers (scratch.c) */
+        const int mid = (y0 + y1) / 2;
+        fast->conv_depthwise(cv, &ins->v[0], b, r, y0, mid);
+        if (cv->cout <= RVM_COUT_BLOCK) {
+            fast->conv_depthwise(cv, &ins->v[0], b, r, mid, y1);
+            return;
+        }
+        const int c1 = RVM_COUT_BLOCK * rand_int(1, (cv->cout - 1) / RVM_COUT_BLOCK);
+        for (int part = 0; part < 2; part++) {
+            const int c0 = part ? c1 : 0, n = part ? cv->cout - c1 : c1;
+            rvmi_conv sl = *cv;
+            sl.wstride = rvmi_depthwise_wstride(cv);
+            sl.cin = sl.cout = n, sl.weight += c0, sl.bias += c0;
+            rvmi_view in = ins->v[0], out = *b, rs = r ? *r : out;
+            in.data += c0, in.c = n, out.data += c0, out.c = n, rs.data += c0, rs.c = n;
+            fast->conv_depthwise(&sl, &in, &out, r ? &rs : NULL, mid, y1);
+        }
     } else if (p->winograd && !fast->conv_winograd) { /* the reference, in --bench */
         ref->conv_dense(cv, ins, a, r, 4 * y0, 4 * y1 < a->h ? 4 * y1 : a->h, zeros);
         fast->conv_dense(cv, ins, b, r, 4 * y0, 4 * y1 < a->h ? 4 * y1 : a->h, zeros);

@@ -59,7 +59,19 @@ typedef struct {
     /* 3x3 stride-1 dense convolutions also carry Winograd F(4x4, 3x3) weights U = G g G^T:
      * 36 packs, one per transform point, each laid out as a 1x1 convolution's weights. */
     float *winograd;
+    /* Depthwise: floats from one tap's weights to the next's; 0 stands for cpad. A slice of
+     * a layer's channels from a multiple of 16 on (weight and bias advanced by its first
+     * channel, cin = cout its width, wstride the layer's cpad) is then a convolution of its
+     * own: threads split the wide layers of the small maps by channels (scratch.c). */
+    int wstride;
 } rvmi_conv;
+
+/* The distance between a depthwise convolution's taps in its packed weights. */
+static inline int rvmi_depthwise_wstride(const rvmi_conv *cv)
+{
+    return cv->wstride ? cv->wstride
+                       : (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+}
 
 /* Winograd F(4x4, 3x3): output tiles of 4x4 from input tiles of 6x6. Tiles are processed in
  * chunks of this many along a row (a multiple of every kernel's pixel block, 12, 6 and 3, so

@@ -119,7 +119,7 @@ static void ref_conv(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view
                      const rvmi_view *res, int y0, int y1)
 {
     int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
-    int cpad = round_up(cv->cout, RVM_COUT_BLOCK);
+    int cpad = cv->depthwise ? rvmi_depthwise_wstride(cv) : round_up(cv->cout, RVM_COUT_BLOCK);
     const int ih = in->v[0].h, iw = in->v[0].w;
     for (int oy = y0; oy < y1; oy++)
         for (int ox = 0; ox < out->w; ox++)

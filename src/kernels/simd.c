@@ -952,7 +952,7 @@ static inline __attribute__((always_inline)) void
 depthwise_s1(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out, const rvmi_view *res,
              int y0, int y1, const int kw, const int d)
 {
-    const int cpad = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    const int cpad = rvmi_depthwise_wstride(cv);
     const int padh = (kw - 1) / 2 * d, block = DW_S1_CHANNELS;
     for (int kb = 0; kb < cv->cout; kb += block) {
         const int kend = kb + block < cv->cout ? kb + block : cv->cout;
@@ -1002,7 +1002,7 @@ static void conv_depthwise(const rvmi_conv *cv, const rvmi_view *in, const rvmi_
 {
     if (depthwise_rows_s1(cv, in, out, res, y0, y1))
         return;
-    const int cpad = (cv->cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
+    const int cpad = rvmi_depthwise_wstride(cv);
     const int s = cv->stride, d = cv->dilation;
     const int padh = (cv->kh - 1) / 2 * d, padw = (cv->kw - 1) / 2 * d;
     /* output columns [x_lo, x_hi) whose taps are all inside the input across */
