@@ -935,6 +935,18 @@ depthwise_row_s1(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
                 }                                                                                \
                 ox += nn;                                                                        \
             }
+        /* rows of 30, 60 and 120 pixels (the 1080p maps at ratio 0.25) in strips of 15, not
+         * of 16 then 8, 4 and 2: fewer strips, each of which reads (kw - 1) * d columns
+         * beyond its pixels again and loads the weights again */
+        if (DW_STRIP == 16 && w % 16 != 0 && w % 15 == 0) {
+            for (; ox < w; ox += 15) {
+                if (n == VL)
+                    depthwise_strip(cv, in, out, res, oy, ox, cpad, ky0, ky1, k, n, kw, d, 15, 1);
+                else
+                    depthwise_strip(cv, in, out, res, oy, ox, cpad, ky0, ky1, k, n, kw, d, 15, 0);
+            }
+            continue;
+        }
         if (n == VL) {
             DW_STRIPS(1)
         } else {
