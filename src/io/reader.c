@@ -1213,6 +1213,8 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     char eb[AV_ERROR_MAX_STRING_SIZE];
     const AVInputFormat *ifmt = NULL;
     const char *url = source;
+    char *file_url = NULL;
+    struct stat sb;
     if (strcmp(source, "-") == 0)
         url = "pipe:0";
     if (strncmp(source, "/dev/video", 10) == 0) {
@@ -1241,7 +1243,17 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         }
         r->fmt->pb = r->pipe;
     }
+    if (url == source && strchr(source, ':') && stat(source, &sb) == 0) {
+        /* A file whose name has a colon before any slash ("take:2.mkv"): FFmpeg would take
+         * "take" for a protocol ("Protocol not found"); file: says it is a file. */
+        size_t n = strlen(source) + sizeof "file:";
+        if ((file_url = malloc(n))) {
+            snprintf(file_url, n, "file:%s", source);
+            url = file_url;
+        }
+    }
     ret = avformat_open_input(&r->fmt, url, ifmt, NULL);
+    free(file_url);
     if (ret < 0) {
         /* avformat_open_input frees the context on failure. */
         if (r->pipe && ifmt && strstr(ifmt->name, "mp4"))

@@ -118,4 +118,17 @@ for c in h264:mp4 hevc:mp4 hevc:mkv vp9:webm prores:mov ffv1:mkv ffv1:avi; do
     [ "$(pts_list fgr_$codec.$ext | wc -l)" -eq 6 ] || fail "$codec.$ext: not 6 frames"
 done
 ok "h264, hevc, vp9, prores, ffv1 outputs"
+
+# A file named with a colon before any slash is a file, not a URL of protocol "take" (FFmpeg
+# said "Protocol not found"), as an input and as a background, and its name is still refused
+# as an output.
+cp "$SAMPLE" take:2.mkv
+run_ok --input-source take:2.mkv --duration 0.2 --output-alpha take:2_pha.mp4
+# (./ for ffprobe, which takes "take" for a protocol too)
+[ "$(pts_list ./take:2_pha.mp4 | wc -l)" -eq 6 ] || fail "take:2.mkv: not 6 frames"
+run --input-source take:2.mkv --duration 0.2 --output-alpha take:2.mkv -y
+[ $RC -ne 0 ] && grep -q "refusing to write over it" err.txt || fail "wrote over take:2.mkv: $(cat err.txt)"
+cmp -s "$SAMPLE" take:2.mkv || fail "take:2.mkv changed"
+run_ok --input-source "$SAMPLE" --duration 0.2 --background take:2.mkv --output-composition bg.mp4
+ok "an input (and a background) named take:2.mkv is read as a file"
 done_all
