@@ -164,6 +164,7 @@ typedef struct {
     pthread_t loader;
     int loading;             /* loader runs or has not been joined */
     char load_err[1024];     /* its message when model stays NULL */
+    int load_status;         /* and its RVM_E* status */
     rvm_stream *stream;
     rvmi_pipeline pl;
     int64_t frames;
@@ -526,8 +527,8 @@ static int open_writers(conversion *c)
 static void *load_model(void *arg)
 {
     conversion *c = arg;
-    c->model = rvm_model_load(c->opt->checkpoint, c->opt->variant, RVM_REFINER_AUTO, NULL,
-                              c->load_err, sizeof(c->load_err));
+    c->model = rvm_model_load(c->opt->checkpoint, c->opt->variant, RVM_REFINER_AUTO,
+                              &c->load_status, c->load_err, sizeof(c->load_err));
     return NULL;
 }
 
@@ -566,6 +567,14 @@ static int load_network(conversion *c)
     finish_loading(c);
     if (!c->given_model && !c->model) {
         errorf("cannot load the model: %s", c->load_err);
+        /* A checkpoint that is missing, unreadable or not one fails the same way on every
+         * retry (exit 3, as for the input), and --variant naming the other network is a
+         * flag's mistake (2); a scheduler retries only exit 1 and 75. */
+        c->fail_status = c->load_status == RVM_EIO || c->load_status == RVM_EFORMAT
+                             ? RVMI_EXIT_BAD_INPUT
+                         : c->load_status == RVM_EMISMATCH ? RVMI_EXIT_USAGE
+                         : c->load_status == RVM_ENOMEM    ? RVMI_EXIT_TRANSIENT
+                                                           : RVMI_EXIT_FAILURE;
         return -1;
     }
     c->stream = rvm_stream_create(c->given_model ? c->given_model : c->model, opt->threads,

@@ -72,10 +72,21 @@ expect_error "bad colour" $S --output-composition out.mp4 --background 300,0,0
 expect_error "16-bit video" $S --output-alpha out.mp4 --output-depth 16
 expect_error "crf and mbps" $S --output-alpha out.mp4 --crf 20 --output-video-mbps 2
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
+# A checkpoint that cannot be used fails the same on every retry: not exit 1 (which a
+# cluster retries) but 2 for a flag's mistake and 3 for a missing or damaged file.
+expect_code() {
+    [ $RC -eq $1 ] || fail "$2: exit code $RC, want $1 ($(cat err.txt))"
+}
 expect_error "wrong variant" $S --output-alpha out.mp4 --variant resnet50
+expect_code 2 "wrong variant"
 expect_error "missing checkpoint" $S --output-alpha out.mp4 --checkpoint missing.pth
+expect_code 3 "missing checkpoint"
 echo "not a model" >bad.pth
 expect_error "bad checkpoint" $S --output-alpha out.mp4 --checkpoint bad.pth
+expect_code 3 "bad checkpoint"
+mkdir tfjs_empty
+expect_error "TF.js folder without a model" $S --output-alpha out.mp4 --checkpoint tfjs_empty
+expect_code 3 "TF.js folder without a model"
 expect_error "start past the end" $S --output-alpha out.mp4 --start 60
 expect_error "negative start" $S --output-alpha out.mp4 --start -1
 expect_error "bad time" $S --output-alpha out.mp4 --duration abc
