@@ -46,6 +46,12 @@ typedef struct {
     char last_error[1024];
     int exit_code;
     double t0, seconds;
+    /* Each output file as it was before the conversion started (had: it existed). */
+    struct {
+        int had;
+        dev_t dev;
+        ino_t ino;
+    } before[3];
 } entry;
 
 static const char *const out_flags[3] = {"--output-composition", "--output-alpha",
@@ -239,6 +245,39 @@ static int complete(const entry *e, int png)
         }
     }
     return 1;
+}
+
+/* Notes which output files exist before e's conversion starts. */
+static void note_outputs(entry *e)
+{
+    for (int k = 0; k < 3; k++) {
+        struct stat st;
+        e->before[k].had = e->outs[k] && stat(e->outs[k], &st) == 0;
+        if (e->before[k].had) {
+            e->before[k].dev = st.st_dev;
+            e->before[k].ino = st.st_ino;
+        }
+    }
+}
+
+/* After a conversion that did not complete: a stopped run (a signal, the file size limit)
+ * puts its video and image files in place holding the frames done, and the next run would
+ * take them for complete ones and skip the input. Removes the files this conversion put in
+ * place (new files, or another inode than before: outputs are renamed into place), never
+ * one it left as it was. PNG folders need nothing: they are complete only with the mark.
+ * Returns how many were removed. */
+static int remove_unfinished(const entry *e)
+{
+    int removed = 0;
+    for (int k = 0; k < 3; k++) {
+        struct stat st;
+        if (!e->outs[k] || stat(e->outs[k], &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (e->before[k].had && st.st_dev == e->before[k].dev && st.st_ino == e->before[k].ino)
+            continue;
+        removed += unlink(e->outs[k]) == 0;
+    }
+    return removed;
 }
 
 /* Passes the child's stderr on, each line as "rvm: INPUT: ...", and keeps the last. */
@@ -529,6 +568,8 @@ int rvmi_batch_main(int argc, char **argv)
                             snprintf(mark, sizeof mark, "%s/" COMPLETE_MARK, e->outs[k]);
                             unlink(mark);
                         }
+                if (!png)
+                    note_outputs(e);
                 e->t0 = now_seconds();
                 int ret = posix_spawn(&e->pid, self, &fa, NULL, cargv, environ);
                 posix_spawn_file_actions_destroy(&fa);
@@ -550,7 +591,8 @@ int rvmi_batch_main(int argc, char **argv)
                 running++;
             }
             if (stop && !forwarded) {
-                /* Each conversion stops cleanly (its outputs are then not complete). */
+                /* Each conversion stops cleanly; what it put in place is removed when it ends
+                 * (remove_unfinished), so the next run converts it again. */
                 for (int i = 0; i < l.n; i++)
                     if (l.e[i].st == RUNNING)
                         kill(l.e[i].pid, stop);
@@ -599,6 +641,13 @@ int rvmi_batch_main(int argc, char **argv)
                     printf("[%d/%d] %s: done in %.1f s\n", finished, todo, e->input, e->seconds);
                 } else {
                     e->st = FAILED;
+                    if (!png && remove_unfinished(e) > 0) {
+                        snprintf(e->last_error, sizeof e->last_error,
+                                 "not completed (exit code %d): its unfinished outputs were "
+                                 "removed, the next batch run converts it again",
+                                 e->exit_code);
+                        fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+                    }
                     if (!e->last_error[0])
                         snprintf(e->last_error, sizeof e->last_error, "failed (exit code %d)",
                                  e->exit_code);

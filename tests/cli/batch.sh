@@ -47,6 +47,30 @@ grep -q "2 done, 0 skipped" err.txt && [ -n "$(find out/talk_com.mp4 -newer in/t
     || fail "-y: $(cat err.txt)"
 ok "-y converts complete ones again"
 
+# An interrupted batch: the conversion stops cleanly, but its outputs hold only the frames
+# done, so they must not be in place (the next run would skip the input as complete); the
+# next run converts it again, whole.
+ffmpeg -nostdin -v error -stream_loop 5 -i "$SAMPLE" -vf scale=320:240 -c:v libx264 \
+    -preset ultrafast long.mkv || fail "ffmpeg"
+"$RVM" batch -i long.mkv --output-dir stop $T --threads 1 >out.txt 2>err.txt &
+pid=$!
+wait_for '[ -n "$(find stop -name ".*.rvm-part" -size +64k 2>/dev/null)" ]' $pid
+kill -INT $pid
+wait $pid
+RC=$?
+[ $RC -eq 130 ] || fail "interrupted batch: exit $RC, want 130 ($(cat err.txt))"
+[ ! -e stop/long_com.mp4 ] && [ ! -e stop/long_pha.mp4 ] ||
+    fail "an interrupted batch left outputs in place: $(ls -A stop) ($(cat err.txt))"
+grep -q "^rvm: long.mkv: .*unfinished outputs were removed" err.txt ||
+    fail "no line says the unfinished outputs were removed: $(cat err.txt)"
+ok "an interrupted batch leaves no output in place: $(grep removed err.txt)"
+sub batch -i long.mkv --output-dir stop $T --threads 1
+grep -q "1 done, 0 skipped" err.txt || fail "after the interruption: $(cat err.txt)"
+run_ok -i long.mkv --output-alpha long_whole.mp4 --threads 1
+same_times long_whole.mp4 stop/long_pha.mp4
+same_times long_whole.mp4 stop/long_com.mp4
+ok "the next batch run converts the interrupted input again, whole"
+
 # A list file naming a video and an image folder; PNG sequences, one folder per input.
 mkdir frames
 ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 4 frames/%03d.png
