@@ -518,6 +518,12 @@ int rvmi_batch_main(int argc, char **argv)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        /* A closed terminal or ssh session (SIGHUP) stops the batch as Ctrl-C does, rather
+         * than killing it and leaving its conversions to finish unwatched; under nohup it
+         * stays ignored. */
+        struct sigaction was;
+        if (sigaction(SIGHUP, NULL, &was) == 0 && was.sa_handler != SIG_IGN)
+            sigaction(SIGHUP, &sa, NULL);
 
         double t_start = now_seconds();
         int next = 0, running = 0, finished = 0, todo = 0;

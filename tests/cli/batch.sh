@@ -70,6 +70,18 @@ run_ok -i long.mkv --output-alpha long_whole.mp4 --threads 1
 same_times long_whole.mp4 stop/long_pha.mp4
 same_times long_whole.mp4 stop/long_com.mp4
 ok "the next batch run converts the interrupted input again, whole"
+# A closed terminal (SIGHUP) stops the batch the same way, instead of killing it alone.
+"$RVM" batch -i long.mkv --output-dir hup $T --threads 1 >out.txt 2>err.txt &
+pid=$!
+wait_for '[ -n "$(find hup -name ".*.rvm-part" -size +64k 2>/dev/null)" ]' $pid
+kill -HUP $pid
+wait $pid
+RC=$?
+[ $RC -eq 129 ] && grep -q "^rvm: batch: 0 done, 0 skipped, 1 failed" err.txt ||
+    fail "SIGHUP to a batch: exit $RC, no summary ($(cat err.txt))"
+[ ! -e hup/long_com.mp4 ] && [ ! -e hup/long_pha.mp4 ] ||
+    fail "a batch stopped by SIGHUP left outputs in place: $(ls -A hup)"
+ok "SIGHUP stops a batch as Ctrl-C does: $(tail -n 1 err.txt)"
 
 # A list file naming a video and an image folder; PNG sequences, one folder per input.
 mkdir frames
