@@ -24,5 +24,7 @@ else
     echo "every part is complete"
     dep=
 fi
-join=$(sbatch --parsable $dep ${RVM_SBATCH:-} "$here/join.sbatch" "$plan" "$@")
+# A render that fails makes the join impossible: Slurm then cancels it (else it would stay
+# pending for ever, DependencyNeverSatisfied, beside the next submission's join).
+join=$(sbatch --parsable $dep --kill-on-invalid-dep=yes ${RVM_SBATCH:-} "$here/join.sbatch" "$plan" "$@")
 echo "join $join"

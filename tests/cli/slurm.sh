@@ -135,6 +135,25 @@ wait_job "$join"
 [ "$(ls rvm-render-*.log | wc -l)" -eq 1 ] || fail "more than index 1 was rendered again: $(ls rvm-render-*.log)"
 same_times whole/com.mp4 out/com.mp4
 ok "resubmission rendered only index 1; the join completed"
+# An index that fails (here exit 3, bad input, for index 2 alone): the join can never run, so
+# it must leave the queue rather than stay pending for ever beside the next submission's.
+rm -rf out rvm-*.log
+printf '#!/bin/sh\ncase " $* " in *" --index 2 "*) echo "rvm: bad input (test)" >&2; exit 3 ;; esac\nexec "%s" "$@"\n' \
+    "$RVM" >failing.sh
+chmod +x failing.sh
+RVM=$WORK/failing.sh sh "$SRC/scripts/slurm/submit.sh" film.plan $FLAGS >submit.txt 2>&1 ||
+    fail "submit with a failing index: $(cat submit.txt)"
+array=$(sed -n 's/^render array \([0-9]*\):.*/\1/p' submit.txt)
+join=$(sed -n 's/^join \([0-9]*\)/\1/p' submit.txt)
+i=0
+while [ -n "$(squeue -h -j "$array" 2>/dev/null)" ] || [ -n "$(squeue -h -j "$join" 2>/dev/null)" ]; do
+    i=$((i + 1))
+    [ $i -lt 240 ] || fail "after index 2 failed, the join stays in the queue: $(squeue -o '%i %T %r' | tr '\n' ' ')"
+    sleep 0.5
+done
+scontrol -o show job "$array" | grep -q "JobState=FAILED" ||
+    fail "index 2 did not fail: $(scontrol -o show job "$array" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')"
+ok "a failed index takes its join out of the queue ($(scontrol -o show job "$join" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'))"
 stop_cluster
 for d in slurmd slurmctld munged; do
     ! kill -0 "$(cat "$C/$d.pid" 2>/dev/null)" 2>/dev/null || fail "$d is still running"
