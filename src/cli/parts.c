@@ -176,6 +176,16 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                            cmd, want[i].flag, want[i].path);
             return RVMI_EXIT_USAGE;
         }
+        /* The codec against the container, named as given: a render's conversion would
+         * name its hidden part (and join would call every part missing). */
+        if (!j->opt.png && !j->opt.output_format) {
+            rvmi_codec c = j->opt.codec;
+            int alpha = i == 0 && j->opt.background && strcmp(j->opt.background, "none") == 0;
+            if (rvmi_video_writer_check(want[i].path, NULL, &c, alpha, err, sizeof err) < 0) {
+                rvmi_cli_error("%s: %s", cmd, err);
+                return RVMI_EXIT_USAGE;
+            }
+        }
         output *o = &j->outs[j->nouts++];
         o->flag = want[i].flag;
         o->kind = want[i].kind;
@@ -493,10 +503,9 @@ int rvmi_render_main(int argc, char **argv)
     status = RVMI_EXIT_TRANSIENT;
     for (int i = 0; i < j.nouts; i++) {
         output *o = &j.outs[i];
-        if (rvmi_make_dirs(o->parts, err, sizeof err) < 0) {
-            rvmi_cli_error("render: %s", err);
-            goto done;
-        }
+        /* The parts folder is made by the conversion, which removes it again (and the
+         * output's folder, when it made that) if the run fails: a refused render leaves
+         * nothing. */
         if (!(settings[i] = settings_of(&j, o))) {
             rvmi_cli_error("out of memory");
             goto done;

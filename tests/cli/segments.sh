@@ -132,6 +132,16 @@ sub render --plan v.plan --index 3 $FLAGS
 one_line "index out of range" 2 "out of range.*0 to 2"
 sub render --plan v.plan --index 0 -i in.mp4 $FLAGS
 one_line "input flag with a plan" 2 "the plan names the input"
+# A codec the container cannot hold: named as given (not the hidden part), nothing made.
+sub render --plan v.plan --index 0 --output-alpha bad/pha.mp4 --codec prores
+one_line "render of prores into .mp4" 2 "render: bad/pha.mp4: a .mp4 file cannot hold prores"
+sub join --plan v.plan --output-alpha bad/pha.mp4 --codec prores
+one_line "join of prores into .mp4" 2 "join: bad/pha.mp4: a .mp4 file cannot hold prores"
+# A render that fails later (a bad background) leaves no parts folder either.
+sub render --plan v.plan --index 0 --output-composition bad/com.mp4 --background blurple
+one_line "render with a bad background" 3 "blurple"
+[ ! -e bad ] || fail "a refused render left $(find bad)"
+ok "refused renders leave no folder"
 rm seg/com.mp4.parts/00001.json
 sub join --plan v.plan $FLAGS -y
 one_line "join with a part missing" 4 "indices 1 .*missing"
