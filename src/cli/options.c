@@ -77,7 +77,7 @@ static const option options[] = {
     {"--input-resize", NULL, OPT_SIZE, FIELD(resize_w), .min = 1, .max = RVM_MAX_SIDE,
      .metavar = "W H", .help = "scale the input to W x H first"},
     {"--input-fps", NULL, OPT_NUMBER, FIELD(input_fps), .min = 0, .max = 1000, .def = 30,
-     .metavar = "FPS", .help = "frame rate of image folders (default 30)"},
+     .metavar = "FPS", .help = "frame rate of image folders (default 30; 24000/1001 works)"},
     {"--start", "-ss", OPT_TIME, FIELD(start), .min = 0, .metavar = "TIME",
      .help = "skip this much of the input (seconds or HH:MM:SS)"},
     {"--duration", "-t", OPT_TIME, FIELD(duration), .min = 0, .above_min = 1, .def = -1,
@@ -201,6 +201,13 @@ static int parse_number(const option *op, const char *s, double *out, char *err,
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    /* A ratio N/D as well (FFmpeg's 24000/1001: 23.976 is another rate, and its frame
+     * times drift from the NTSC ones). */
+    if (!errno && end != s && *end == '/') {
+        const char *d = end + 1;
+        double den = strtod(d, &end);
+        v = end != d && den > 0 && isfinite(den) ? v / den : NAN;
+    }
     /* strtod accepts "nan" and "inf"; the range test refuses both. */
     if (errno || end == s || *end != '\0' || !(v > op->min && v <= op->max)) {
         snprintf(err, errlen, "%s %s: expected a number in (%g, %g]", op->name, s, op->min,

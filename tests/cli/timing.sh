@@ -37,6 +37,11 @@ ok "image folder: 6 frames at k/12 s, the text file skipped"
 run_ok --input-source imgs --output-alpha imgs30.mp4
 [ "$(stream_field imgs30.mp4 v:0 avg_frame_rate)" = 30/1 ] || fail "image folders default to 30 fps"
 ok "image folder: 30 fps by default"
+# NTSC rates as FFmpeg writes them (23.976 is another rate: 2997/125).
+run_ok --input-source imgs --input-fps 24000/1001 --output-alpha imgs_ntsc.mp4
+[ "$(stream_field imgs_ntsc.mp4 v:0 avg_frame_rate)" = 24000/1001 ] ||
+    fail "--input-fps 24000/1001 gave $(stream_field imgs_ntsc.mp4 v:0 avg_frame_rate)"
+ok "image folder: --input-fps 24000/1001 is that rate"
 
 # --start/--duration: whole frames in [start, start+duration), starting at 0.
 run_ok --input-source "$FOOTAGE/asl_gestures_book.mkv" --input-resize 96 72 --start 1 \
