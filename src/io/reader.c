@@ -1842,9 +1842,12 @@ static void report_end(rvmi_reader *r)
         }
         if (end == AV_NOPTS_VALUE || end - start > declared)
             end = start + declared;
+        /* FFmpeg's Matroska muxer writes the last timestamp as the Duration, counted from 0
+         * whatever the first one (-output_ts_offset, -copyts): data reaching it is whole. */
+        int reaches_from_zero = r->data_end_us + AV_TIME_BASE / 20 >= declared;
         declared = end - start;
         int64_t missing = end - r->data_end_us;
-        if (missing > AV_TIME_BASE / 2 && missing > declared / 20) {
+        if (missing > AV_TIME_BASE / 2 && missing > declared / 20 && !reaches_from_zero) {
             snprintf(msg, sizeof(msg),
                      "the input ended early, at %.2f s of the %.2f s it declares: it is "
                      "truncated; the outputs hold the %lld frame%s that were there",

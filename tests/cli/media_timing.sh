@@ -108,6 +108,16 @@ run_ok --input-source late.mp4 --output-alpha late_pha.mkv
 [ "$(pts_list late_pha.mkv | wc -l)" -eq 75 ] || fail "late.mp4: $(pts_list late_pha.mkv | wc -l) frames, not 75"
 ! grep -q "ended early" err.txt || fail "late.mp4, whole, called truncated: $(cat err.txt)"
 ok "an MP4 starting at 5 s on its timeline: 75 frames, not called truncated"
+# The same in Matroska: FFmpeg writes the last timestamp (8 s) as its Duration; whole, it is
+# not truncated, and its first half is.
+ffmpeg -nostdin -y -v error -i whole.mkv -c copy -output_ts_offset 5 late.mkv || fail "cannot make late.mkv"
+run_ok --input-source late.mkv --output-alpha late_mkv_pha.mkv
+[ "$(pts_list late_mkv_pha.mkv | wc -l)" -eq 75 ] || fail "late.mkv: $(pts_list late_mkv_pha.mkv | wc -l) frames, not 75"
+! grep -q "ended early" err.txt || fail "late.mkv, whole, called truncated: $(cat err.txt)"
+head -c $(($(stat -c %s late.mkv) / 2)) late.mkv >late_half.mkv
+run_ok --input-source late_half.mkv --output-alpha late_half_pha.mkv
+grep -q "^rvm: the input ended early" err.txt || fail "late_half.mkv: not called truncated: $(cat err.txt)"
+ok "an MKV starting at 5 s: whole, not called truncated; its first half is"
 "$RVM" --disable-progress --input-source - --output-alpha pipe.mkv <whole.mp4 >out.txt 2>err.txt &&
     fail "an MP4 with its index at the end on a pipe was accepted"
 grep -q "^rvm: .*index (moov) .*seekable" err.txt || fail "MP4 on a pipe: $(cat err.txt)"
