@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/hash.h>
 #include <libavutil/log.h>
@@ -275,6 +276,48 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The timestamp of the first frame the decoder gives for stream vidx of path (a whole run's
+ * first frame), AV_NOPTS_VALUE when none comes within the first 1000 packets. */
+static int64_t first_decoded_pts(const char *path, int vidx)
+{
+    AVFormatContext *fmt = NULL;
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *frame = av_frame_alloc();
+    int64_t first = AV_NOPTS_VALUE;
+    if (!pkt || !frame || avformat_open_input(&fmt, path, NULL, NULL) < 0 ||
+        avformat_find_stream_info(fmt, NULL) < 0 || vidx >= (int)fmt->nb_streams)
+        goto done;
+    const AVCodec *codec = avcodec_find_decoder(fmt->streams[vidx]->codecpar->codec_id);
+    if (!codec || !(dec = avcodec_alloc_context3(codec)) ||
+        avcodec_parameters_to_context(dec, fmt->streams[vidx]->codecpar) < 0)
+        goto done;
+    dec->thread_count = 1;
+    dec->pkt_timebase = fmt->streams[vidx]->time_base;
+    if (avcodec_open2(dec, codec, NULL) < 0)
+        goto done;
+    for (int n = 0; n < 1000 && first == AV_NOPTS_VALUE;) {
+        int eof = av_read_frame(fmt, pkt) < 0;
+        if (!eof && pkt->stream_index != vidx) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        n++;
+        avcodec_send_packet(dec, eof ? NULL : pkt);
+        av_packet_unref(pkt);
+        if (avcodec_receive_frame(dec, frame) == 0)
+            first = frame->best_effort_timestamp;
+        if (eof)
+            break;
+    }
+done:
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    return first;
+}
+
 /* The video's frames by demuxing alone (no decoding): their timestamps, sorted. The stream
  * is the one the reader takes (the first video stream that is not cover art). */
 static int scan_video(rvmi_plan *p, char *err, size_t errlen)
@@ -414,6 +457,19 @@ static int scan_video(rvmi_plan *p, char *err, size_t errlen)
         goto done;
     }
     qsort(p->pts, (size_t)p->frames, sizeof(*p->pts), cmp_i64);
+    /* A transport stream cut anywhere (recorded or cut mid-GOP) starts with packets no
+     * decoder can show (they need pictures before the cut, or the cut keyframe is partial):
+     * a whole run starts at the first frame decoded, and so does the plan (counting them
+     * made every segment's frames differ from the plan's). */
+    if (p->by_bytes) {
+        int64_t first = first_decoded_pts(p->input, vidx), k = 0;
+        while (first != AV_NOPTS_VALUE && k < p->frames && p->pts[k] < first)
+            k++;
+        if (k > 0 && k < p->frames) {
+            memmove(p->pts, p->pts + k, (size_t)(p->frames - k) * sizeof(*p->pts));
+            p->frames -= k;
+        }
+    }
     for (int64_t i = 1; i < p->frames; i++)
         if (p->pts[i] == p->pts[i - 1]) {
             snprintf(err, errlen, "%s: two frames have the timestamp %" PRId64 "; it cannot "
@@ -484,12 +540,14 @@ static int make_segments(rvmi_plan *p, int count, double seconds, char *err, siz
         s->end = i + 1 < n ? starts[i + 1] : p->frames;
         s->from = s->begin > p->warmup ? s->begin - p->warmup : 0;
         s->seek_byte = -1;
-        if (p->by_bytes && s->from > 0) {
+        if (p->by_bytes) {
             /* The last keyframe (in decode order) shown at or before the warm-up start:
              * decoding from it gives every frame from there on (none, when the input has no
-             * keyframe before it: decoding then starts at the beginning). */
+             * keyframe before it: decoding then starts at the beginning). From the first
+             * frame, the beginning, as a whole run reads it: a seek by time lands on any
+             * packet, and one to a stream's first keyframe, cut by a cut, drops it. */
             s->seek_byte = 0;
-            for (int64_t k = 0; k < p->nkeys; k++)
+            for (int64_t k = 0; k < p->nkeys && s->from > 0; k++)
                 if (p->key_pts[k] <= p->pts[s->from])
                     s->seek_byte = p->key_pos[k];
         }

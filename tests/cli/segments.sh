@@ -105,6 +105,18 @@ ffmpeg -nostdin -v error -i ts/whole_pha.mp4 -f rawvideo -pix_fmt gray tsw.gray 
 ffmpeg -nostdin -v error -i ts/pha.mp4 -f rawvideo -pix_fmt gray tss.gray || fail "cannot decode ts/pha.mp4"
 "$PIXCMP" near8 tsw.gray tss.gray 1.0 255 >cmp.txt || fail "transport stream: joined alpha is far from the whole run's: $(cat cmp.txt)"
 ok "MPEG-TS parts joined: the whole run's frame count, timestamps and audio"
+# A transport stream cut anywhere (a recording started mid-GOP): its first packets cannot be
+# decoded, by a whole run or by a segment; the plan starts at the first frame decoded, as they do.
+size=$(stat -c %s in.ts)
+tail -c +$((size / 188 / 3 * 188 + 1)) in.ts >cut.ts
+sub_ok plan cut.ts --segments 2 --warmup 3 -o cut.plan
+CFLAGS="--output-alpha cut/pha.mp4 --threads 1"
+for i in 1 0; do sub_ok render --plan cut.plan --index $i $CFLAGS; done
+sub_ok join --plan cut.plan $CFLAGS
+run_ok -i cut.ts --output-alpha cut/whole_pha.mp4 --threads 1
+[ "$(pts_list cut/pha.mp4 | wc -l)" -eq "$(pts_list cut/whole_pha.mp4 | wc -l)" ] ||
+    fail "a transport stream cut mid-GOP: $(pts_list cut/pha.mp4 | wc -l) joined frames, a whole run has $(pts_list cut/whole_pha.mp4 | wc -l)"
+ok "a transport stream cut mid-GOP: planned from its first decoded frame, joined with the whole run's $(pts_list cut/pha.mp4 | wc -l) frames"
 
 # ---- other codecs join without re-encoding ----
 for spec in "prores mov" "ffv1 mkv" "vp9 webm"; do
