@@ -139,11 +139,15 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
         return -1;
     }
     char **names = NULL;
-    int n = 0, cap = 0;
+    int n = 0, cap = 0, folders = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!is_video_name(e->d_name))
+        if (!is_video_name(e->d_name)) {
+            struct stat st;
+            folders += e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+                       S_ISDIR(st.st_mode);
             continue;
+        }
         if (n == cap) {
             cap = cap ? 2 * cap : 32;
             char **m = realloc(names, (size_t)cap * sizeof(*m));
@@ -162,6 +166,12 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
                               "name it in a --list file)", dir);
         return -1;
     }
+    /* Not looked into (a folder inside may be an image sequence or more videos): said, so
+     * that they are not taken for converted. */
+    if (folders)
+        fprintf(stderr, "rvm: batch: %s: %d sub-folder%s not converted (a folder of videos "
+                        "gives its video files; name each one with -i or in a --list file)\n",
+                dir, folders, folders == 1 ? "" : "s");
     qsort(names, (size_t)n, sizeof(*names), cmp_str);
     int ret = 0;
     for (int i = 0; i < n; i++) {

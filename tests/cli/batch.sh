@@ -33,6 +33,16 @@ ok "outputs named from the templates, each the same frames at the same times as 
     || fail "report: $(cat report.json)"
 ok "JSON report with each input's status"
 
+# A sub-folder of a folder of videos is not converted, and one line says so.
+mkdir -p withsub/shots
+cp in/walk.mp4 withsub/
+ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 2 withsub/shots/%03d.png
+sub batch -i withsub --output-dir subout --output-alpha {name}_pha.mp4
+[ $RC -eq 0 ] && [ -f subout/walk_pha.mp4 ] || fail "folder with a sub-folder: exit $RC ($(cat err.txt))"
+grep -q "^rvm: batch: withsub: 1 sub-folder not converted" err.txt ||
+    fail "no line says the sub-folder was not converted: $(cat err.txt)"
+ok "a sub-folder is said not converted: $(head -n 1 err.txt)"
+
 # Resume: complete outputs are skipped; a missing one is made again; -y redoes everything.
 touch -d '2001-01-01' out/talk_com.mp4
 rm out/walk_pha.mp4
