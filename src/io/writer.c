@@ -134,8 +134,10 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
     if (*codec == RVM_CODEC_VP9 && strcmp(of->name, "mov") == 0)
         holds = 0;
     if (holds != 1) {
-        snprintf(err, errlen, "%s: a .%s file cannot hold %s video (try %s)", path,
-                 of->extensions ? of->extensions : of->name, rvmi_codec_name(*codec),
+        /* The muxer's first extension ("mpg,mpeg" read as one). */
+        const char *ext = of->extensions ? of->extensions : of->name;
+        snprintf(err, errlen, "%s: a .%.*s file cannot hold %s video (try %s)", path,
+                 (int)strcspn(ext, ","), ext, rvmi_codec_name(*codec),
                  *codec == RVM_CODEC_PRORES ? ".mov"
                  : *codec == RVM_CODEC_VP9  ? ".webm or .mkv"
                  : *codec == RVM_CODEC_FFV1 ? ".mkv"

@@ -65,6 +65,8 @@ expect_error "codec the container cannot hold" $S --output-alpha out.mp4 --codec
 expect_error "vp9 in .mov (listed by the muxer, refused by its header)" $S --output-alpha out.mov --codec vp9
 [ $RC -eq 2 ] && grep -q "cannot hold vp9" err.txt || fail "vp9 in .mov: exit code $RC, want 2 (a usage error): $(cat err.txt)"
 rm -f out.mov
+expect_error "h264 in .mpg" $S --output-alpha out.mpg
+grep -q "a \.mpg file cannot hold h264" err.txt || fail "h264 in .mpg: $(cat err.txt)"
 expect_error "unknown codec" $S --output-alpha out.mp4 --codec vp8
 expect_error "transparent h264" $S --output-composition out.mp4 --background none
 expect_error "bad background" $S --output-composition out.mp4 --background blurple
