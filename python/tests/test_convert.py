@@ -219,6 +219,8 @@ def test_notes_and_warnings_reach_python(model, workdir, capfd):
 def test_bad_arguments(model, workdir):
     with pytest.raises(FileNotFoundError):
         rvm.convert_video(model, "missing.mp4", output_composition="com.mp4")
+    with pytest.raises(FileNotFoundError):  # not "Protocol not found"
+        rvm.convert_video(model, "take:2.mp4", output_composition="com.mp4")
     with pytest.raises(ValueError, match="device"):
         rvm.convert_video(model, "input.mp4", output_composition="com.mp4", device="cuda")
     with pytest.raises(ValueError, match="float32"):

@@ -204,7 +204,9 @@ static int protect_inputs(conversion *c)
 {
     const rvmi_cli_options *opt = c->opt;
     const char *colon = strchr(opt->input, ':'), *slash = strchr(opt->input, '/');
-    int is_url = colon && (!slash || colon < slash); /* file:, pipe:, http:// ... */
+    /* file:, pipe:, http:// ...; not take:2.mkv, which names a file (FFmpeg has no protocol
+     * "take"), so that a missing one is missing rather than "Protocol not found". */
+    int is_url = colon && (!slash || colon < slash) && avio_find_protocol_name(opt->input);
     struct stat st;
     if (strcmp(opt->input, "-") != 0 && !is_url && stat(opt->input, &st) < 0 &&
         errno == ENOENT) {

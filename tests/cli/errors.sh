@@ -23,6 +23,10 @@ cp "$SAMPLE" in.mkv
 sum_before=$(md5sum <in.mkv)
 
 expect_error "missing input" --input-source missing.mp4 --output-alpha out.mp4
+# A missing file with a colon in its name is missing, not "Protocol not found" (FFmpeg has no
+# protocol "take"; an existing take:2.mkv is read as a file, see inputs.sh).
+expect_error "missing input take:2.mkv" --input-source take:2.mkv --output-alpha out.mp4
+grep -qx "rvm: take:2.mkv: no such file or folder" err.txt || fail "take:2.mkv: $(cat err.txt)"
 expect_error "output is the input" --input-source in.mkv --output-alpha in.mkv -y
 expect_error "output is the input via ./" --input-source in.mkv --output-composition ./in.mkv -y
 ln -s in.mkv link.mkv
