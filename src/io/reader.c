@@ -1341,6 +1341,9 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
      * only add frames held in memory (10 MB at 1080p) and threads competing for the cores
      * (measured: the same CPU time). */
     r->dec->thread_count = 1;
+    /* No frame threads requested either: FFmpeg warns about a custom get_buffer2 (the gate
+     * below) whenever frame threading is asked for, even with one thread (seen with -v). */
+    r->dec->thread_type = 0;
     /* The decoder refuses frames beyond the size rvm takes at all, before allocating them
      * (a stream may announce a small size and then change it). */
     r->dec->max_pixels = (int64_t)RVM_MAX_SIDE * RVM_MAX_SIDE;

@@ -131,4 +131,10 @@ run --input-source take:2.mkv --duration 0.2 --output-alpha take:2.mkv -y
 cmp -s "$SAMPLE" take:2.mkv || fail "take:2.mkv changed"
 run_ok --input-source "$SAMPLE" --duration 0.2 --background take:2.mkv --output-composition bg.mp4
 ok "an input (and a background) named take:2.mkv is read as a file"
+
+# -v shows FFmpeg's own messages: none should be a warning about our own set-up (the decoder's
+# picture gate made FFmpeg warn of frame threading, which the reader never asks for).
+run_ok -v --input-source "$SAMPLE" --duration 0.2 --output-alpha v.mp4
+! grep -q "frame threading" err.txt || fail "-v: FFmpeg warns: $(grep "frame threading" err.txt)"
+ok "-v: no FFmpeg warning about the reader's decoder set-up"
 done_all
