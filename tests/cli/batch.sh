@@ -62,12 +62,17 @@ ok "-y converts complete ones again"
 # next run converts it again, whole.
 ffmpeg -nostdin -v error -stream_loop 5 -i "$SAMPLE" -vf scale=320:240 -c:v libx264 \
     -preset ultrafast long.mkv || fail "ffmpeg"
-"$RVM" batch -i long.mkv --output-dir stop $T --threads 1 >out.txt 2>err.txt &
-pid=$!
-wait_for '[ -n "$(find stop -name ".*.rvm-part" -size +64k 2>/dev/null)" ]' $pid
-kill -INT $pid
-wait $pid
-RC=$?
+# stop_batch DIR SIGNAL: a batch of long.mkv into DIR gets SIGNAL once its outputs have grown
+# past 64 KiB; RC is its exit code.
+stop_batch() {
+    "$RVM" batch -i long.mkv --output-dir "$1" $T --threads 1 >out.txt 2>err.txt &
+    pid=$!
+    wait_for "[ -n \"\$(find $1 -name '.*.rvm-part' -size +64k 2>/dev/null)\" ]" $pid
+    kill -"$2" $pid
+    wait $pid
+    RC=$?
+}
+stop_batch stop INT
 [ $RC -eq 130 ] || fail "interrupted batch: exit $RC, want 130 ($(cat err.txt))"
 [ ! -e stop/long_com.mp4 ] && [ ! -e stop/long_pha.mp4 ] ||
     fail "an interrupted batch left outputs in place: $(ls -A stop) ($(cat err.txt))"
@@ -81,12 +86,7 @@ same_times long_whole.mp4 stop/long_pha.mp4
 same_times long_whole.mp4 stop/long_com.mp4
 ok "the next batch run converts the interrupted input again, whole"
 # A closed terminal (SIGHUP) stops the batch the same way, instead of killing it alone.
-"$RVM" batch -i long.mkv --output-dir hup $T --threads 1 >out.txt 2>err.txt &
-pid=$!
-wait_for '[ -n "$(find hup -name ".*.rvm-part" -size +64k 2>/dev/null)" ]' $pid
-kill -HUP $pid
-wait $pid
-RC=$?
+stop_batch hup HUP
 [ $RC -eq 129 ] && grep -q "^rvm: batch: 0 done, 0 skipped, 1 failed" err.txt ||
     fail "SIGHUP to a batch: exit $RC, no summary ($(cat err.txt))"
 [ ! -e hup/long_com.mp4 ] && [ ! -e hup/long_pha.mp4 ] ||
