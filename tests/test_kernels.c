@@ -1032,6 +1032,99 @@ static double check_frames(const rvmi_kernels *k, const shape *s, char *desc)
 static const shape frame_shapes[] = {{36, 1920, 0, 0}, {1, 1, 0, 0}, {2, 3, 0, 0}, {3, 7, 0, 0},
                                      {2, 513, 0, 0}, {5, 641, 0, 0}, END};
 
+/* HDR tone mapping: the tables as reader.c's hdr_tables builds them (PQ: 1 = 203 cd/m2;
+ * HLG: scene light 0..1; BT.1886's inverse for the output). */
+static void hdr_tables(int pq, float *lin, uint8_t *oetf)
+{
+    for (int i = 0; i < 65536; i++) {
+        double e = i / 65535.0, nits;
+        if (pq) {
+            const double m1 = 2610.0 / 16384, m2 = 2523.0 / 4096 * 128, c1 = 3424.0 / 4096,
+                         c2 = 2413.0 / 4096 * 32, c3 = 2392.0 / 4096 * 32;
+            double p = pow(e, 1 / m2);
+            nits = 10000.0 * pow(fmax(p - c1, 0) / (c2 - c3 * p), 1 / m1) / 203.0;
+        } else {
+            const double a = 0.17883277, b = 1 - 4 * a, c = 0.5 - a * log(4 * a);
+            nits = e <= 0.5 ? e * e / 3 : (exp((e - c) / a) + b) / 12;
+        }
+        lin[i] = (float)nits;
+        oetf[i] = (uint8_t)lround(pow(e, 1 / 2.4) * 255);
+    }
+    oetf[65536] = oetf[65537] = oetf[65538] = 0xA5;
+}
+
+/* Rows of random codes, then (when there is room) every code of each channel once (three
+ * different orders) and every grey. PQ and the BT.709 identity must give the reference's
+ * bytes exactly; HLG's power (computed in double, not by powf) may move a byte by one where
+ * powf's result is not the correctly rounded one: every byte within 1, fewer than 0.1% off.
+ * Error: 1 at 0.1% off (infinite for any byte off by more, or any off without HLG). */
+static double check_hdr(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    static float lin[2][65536];
+    static uint8_t oetf[2][65539];
+    static int made;
+    if (!made) {
+        hdr_tables(1, lin[1], oetf[1]);
+        hdr_tables(0, lin[0], oetf[0]);
+        made = 1;
+    }
+    static const float bt2020_to_709[9] = {1.6605f,  -0.5876f, -0.0728f, -0.1246f, 1.1329f,
+                                           -0.0083f, -0.0182f, -0.1006f, 1.1187f};
+    static const float same[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    size_t n = (size_t)s->w * s->h;
+    uint16_t *src = own(6 * n);
+    for (size_t i = 0; i < 3 * n; i++)
+        src[i] = (uint16_t)next_u32();
+    for (size_t i = 0; i < 65536 && i < n; i++) /* odd multipliers: each a permutation */
+        src[3 * i] = (uint16_t)i, src[3 * i + 1] = (uint16_t)(i * 7919u),
+                src[3 * i + 2] = (uint16_t)(i * 104729u + 12345u);
+    for (size_t i = 65536; i < 131072 && i < n; i++)
+        src[3 * i] = src[3 * i + 1] = src[3 * i + 2] = (uint16_t)i;
+    uint8_t *a = own(3 * n + 1), *b = own(3 * n + 1);
+    /* PQ peaks 1000 and 4000 cd/m2, BT.2020 and BT.709 primaries; HLG (peak 1000) both */
+    static const struct {
+        int pq;
+        double peak;
+        const float *mx;
+    } cases[] = {{1, 1000, bt2020_to_709}, {1, 4000, bt2020_to_709}, {1, 400, same},
+                 {0, 1000, bt2020_to_709}, {0, 1000, same}};
+    double worst = 0;
+    size_t off_hlg = 0, all_hlg = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rvmi_hdr_tone t;
+        memcpy(t.mx, cases[c].mx, sizeof t.mx);
+        t.hlg = !cases[c].pq;
+        t.knee = 0.8f;
+        float peak = (float)(cases[c].peak / 203.0);
+        t.m = (peak - t.knee) / (1 - t.knee);
+        t.lin = lin[cases[c].pq];
+        t.oetf = oetf[cases[c].pq];
+        memset(a, 0x5A, 3 * n + 1), memset(b, 0x5A, 3 * n + 1);
+        for (int y = 0; y < s->h; y++) {
+            const uint16_t *row = src + (size_t)3 * y * s->w;
+            rvmi_frames_reference.hdr_tone_row(row, s->w, &t, a + (size_t)3 * y * s->w);
+            k->frames->hdr_tone_row(row, s->w, &t, b + (size_t)3 * y * s->w);
+        }
+        size_t off = 0;
+        int most = 0;
+        for (size_t i = 0; i < 3 * n + 1; i++) {
+            int d = abs(a[i] - b[i]);
+            off += d != 0, most = d > most ? d : most;
+        }
+        double e = off == 0 ? 0 : !t.hlg || most > 1 || b[3 * n] != 0x5A ? INFINITY
+                                                                            : off / (3e-3 * n);
+        worst = e > worst ? e : worst;
+        if (t.hlg)
+            off_hlg += off, all_hlg += 3 * n;
+        BENCH(cases[c].pq ? "hdr_tone_row pq" : "hdr_tone_row hlg",
+              k->frames->hdr_tone_row(src, s->w, &t, b));
+    }
+    snprintf(desc, 160, "%dx%d (HLG: %zu of %zu bytes off by 1)", s->w, s->h, off_hlg, all_hlg);
+    return worst;
+}
+static const shape hdr_shapes[] = {{72, 1920, 0, 0}, {1, 1, 0, 0}, {2, 15, 0, 0}, {3, 17, 0, 0},
+                                   {1, 33, 0, 0}, {5, 641, 0, 0}, END};
+
 typedef struct {
     const char *name;
     double (*check)(const rvmi_kernels *k, const shape *s, char *desc);
@@ -1048,6 +1141,7 @@ static const loop_test loop_tests[] = {
     {"upsample_row", check_upsample, upsample_shapes, "1e-6 of 1+|ref|"},
     {"pixels", check_pixels, pixel_shapes, "packed_row exact; yuv_row 1e-6 of 1+|ref|"},
     {"frames", check_frames, frame_shapes, "exact bytes"},
+    {"hdr", check_hdr, hdr_shapes, "exact bytes; HLG each within 1, under 0.1% off"},
 };
 
 static void test_loops(const rvmi_kernels *k, const char *filter)

@@ -142,7 +142,7 @@ struct rvmi_reader {
     /* Conversion. */
     struct SwsContext *sws;
     int sws_w, sws_h, sws_fmt, sws_spc, sws_range, sws_dw, sws_dh, sws_out;
-    /* HDR input (tone_map_row): a band of a frame's rows in 16-bit RGB (hdr_band: its
+    /* HDR input (hdr_tone_row): a band of a frame's rows in 16-bit RGB (hdr_band: its
      * buf[0] holds them), and the tables of its transfer. */
     AVFrame *hdr_band;
     int hdr_whole;           /* this sws context converts whole frames only (hdr_convert) */
@@ -152,7 +152,7 @@ struct rvmi_reader {
     double hdr_peak;
     const char *hdr_peak_source;
     float hdr_lin[65536];
-    uint8_t hdr_oetf[65536];
+    uint8_t hdr_oetf[65536 + 3]; /* 3 bytes more for hdr_tone_row's gathers */
     uint8_t *rotbuf;
     float *yuv_tmp;          /* rows of yuv420_rows */
     size_t yuv_tmp_size;     /* floats */
@@ -567,7 +567,7 @@ static void hdr_tables(rvmi_reader *r, int trc)
             nits = 10000.0 * pow(fmax(p - c1, 0) / (c2 - c3 * p), 1 / m1);
         } else {
             /* HLG: the inverse OETF gives scene light 0..1; the OOTF (system gamma 1.2 at
-             * a 1000 cd/m2 display) is applied per pixel in tone_map_row. */
+             * a 1000 cd/m2 display) is applied per pixel in hdr_tone_row. */
             const double a = 0.17883277, b = 1 - 4 * a, c = 0.5 - a * log(4 * a);
             nits = e <= 0.5 ? e * e / 3 : (exp((e - c) / a) + b) / 12;
         }
@@ -580,47 +580,21 @@ static void hdr_tables(rvmi_reader *r, int trc)
     r->hdr_trc = trc;
 }
 
-static void tone_map_row(const rvmi_reader *r, const uint16_t *src, int w, uint8_t *dst,
-                         int primaries)
+/* The frame's tone mapping for the kernel set's hdr_tone_row. */
+static void hdr_tone_of(const rvmi_reader *r, int primaries, rvmi_hdr_tone *t)
 {
     /* Linear BT.2020 RGB -> BT.709 RGB (ITU-R BT.2087); identity for BT.709 input. */
     static const float bt2020_to_709[9] = {1.6605f,  -0.5876f, -0.0728f, -0.1246f, 1.1329f,
                                            -0.0083f, -0.0182f, -0.1006f, 1.1187f};
     static const float same[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    const float *mx = primaries == AVCOL_PRI_BT709 ? same : bt2020_to_709;
-    int hlg = r->hdr_trc == AVCOL_TRC_ARIB_STD_B67;
-    const float peak = (float)((hlg || r->hdr_peak <= 0 ? HDR_PEAK : r->hdr_peak) / HDR_REF_WHITE),
-                knee = (float)HDR_KNEE;
-    const float m = (peak - knee) / (1 - knee);
-    for (int x = 0; x < w; x++) {
-        float c[3] = {r->hdr_lin[src[3 * x]], r->hdr_lin[src[3 * x + 1]],
-                      r->hdr_lin[src[3 * x + 2]]};
-        if (hlg) {
-            /* OOTF: display light = 1000 * Ys^0.2 * scene light (BT.2100), in units of
-             * reference white. */
-            float ys = 0.2627f * c[0] + 0.6780f * c[1] + 0.0593f * c[2];
-            float g = (float)(HDR_PEAK / HDR_REF_WHITE) * (ys > 0 ? powf(ys, 0.2f) : 0);
-            c[0] *= g, c[1] *= g, c[2] *= g;
-        }
-        float o[3];
-        for (int k = 0; k < 3; k++) {
-            float v = mx[3 * k] * c[0] + mx[3 * k + 1] * c[1] + mx[3 * k + 2] * c[2];
-            o[k] = v > 0 ? v : 0;
-        }
-        float top = fmaxf(o[0], fmaxf(o[1], o[2]));
-        if (top > knee) {
-            /* Above the knee: an extended Reinhard curve taking the peak to 1 with slope 1
-             * at the knee; the channels scale together. */
-            float e = (top - knee) / (1 - knee);
-            float mapped = knee + (1 - knee) * e * (1 + e / (m * m)) / (1 + e);
-            float s = fminf(mapped, 1.0f) / top;
-            o[0] *= s, o[1] *= s, o[2] *= s;
-        }
-        for (int k = 0; k < 3; k++) {
-            int i = (int)(o[k] * 65535.0f + 0.5f);
-            dst[3 * x + k] = r->hdr_oetf[i < 0 ? 0 : i > 65535 ? 65535 : i];
-        }
-    }
+    memcpy(t->mx, primaries == AVCOL_PRI_BT709 ? same : bt2020_to_709, sizeof t->mx);
+    t->hlg = r->hdr_trc == AVCOL_TRC_ARIB_STD_B67;
+    const float peak =
+        (float)((t->hlg || r->hdr_peak <= 0 ? HDR_PEAK : r->hdr_peak) / HDR_REF_WHITE);
+    t->knee = (float)HDR_KNEE;
+    t->m = (peak - t->knee) / (1 - t->knee);
+    t->lin = r->hdr_lin;
+    t->oetf = r->hdr_oetf;
 }
 
 /* Rows of 16-bit RGB converted and tone-mapped at a time: a whole frame of them was 50 MB at
@@ -661,6 +635,10 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
         }
     }
     uint8_t *band = d->buf[0]->data;
+    rvmi_hdr_tone t;
+    hdr_tone_of(r, f->color_primaries, &t);
+    void (*tone)(const uint16_t *, int, const rvmi_hdr_tone *, uint8_t *) =
+        rvmi_kernels_default()->frames->hdr_tone_row;
     for (int y0 = 0; y0 < dh; y0 += rows) {
         int n = dh - y0 < rows ? dh - y0 : rows;
         if (rows == dh) {
@@ -698,8 +676,8 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
 #endif
         }
         for (int y = 0; y < n; y++)
-            tone_map_row(r, (const uint16_t *)(band + (size_t)y * row), dw,
-                         target + (size_t)(y0 + y) * stride, f->color_primaries);
+            tone((const uint16_t *)(band + (size_t)y * row), dw, &t,
+                 target + (size_t)(y0 + y) * stride);
     }
     return 0;
 }
@@ -711,7 +689,7 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
 {
     enum AVPixelFormat pf = f->format;
     int hdr = hdr_transfer(f->color_trc);
-    /* HDR frames go through 16-bit RGB (still PQ or HLG coded), then tone_map. */
+    /* HDR frames go through 16-bit RGB (still PQ or HLG coded), then hdr_tone_row. */
     enum AVPixelFormat out = hdr ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24;
     if (hdr && r->hdr_trc != (int)f->color_trc)
         hdr_tables(r, f->color_trc);

@@ -5,6 +5,10 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "kernels/kernels.h"
 
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
@@ -221,6 +225,153 @@ static void rgb24_to_yuv420(const uint8_t *restrict rgb0, const uint8_t *restric
     }
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+/* x^0.2f for x > 0, 8 at a time in double and rounded once to float: exp2(0.2f * log2(x)),
+ * log and exp by series whose error (~1e-14) is far below a float's step, so the result is
+ * the correctly rounded power, which glibc's powf also gives but for rare near-ties (where
+ * the two differ by one float step: tests/test_kernels.c bounds what that does to the
+ * bytes). */
+static inline __m256 pow02_8(__m256 xf)
+{
+    __m512d x = _mm512_cvtps_pd(xf);
+    /* x = mt * 2^ex, mt in [0.75, 1.5): |s| <= 0.2 below */
+    __m512d mt = _mm512_getmant_pd(x, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_zero);
+    __m512d ex = _mm512_getexp_pd(x);
+    ex = _mm512_mask_add_pd(ex, _mm512_cmp_pd_mask(mt, _mm512_set1_pd(1.0), _CMP_LT_OQ), ex,
+                            _mm512_set1_pd(1.0));
+    /* ln(mt) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = (mt - 1) / (mt + 1) */
+    __m512d s = _mm512_div_pd(_mm512_sub_pd(mt, _mm512_set1_pd(1.0)),
+                              _mm512_add_pd(mt, _mm512_set1_pd(1.0)));
+    __m512d s2 = _mm512_mul_pd(s, s);
+    __m512d p = _mm512_set1_pd(1.0 / 19);
+    for (int k = 17; k >= 1; k -= 2)
+        p = _mm512_fmadd_pd(p, s2, _mm512_set1_pd(1.0 / k));
+    __m512d ln_mt = _mm512_mul_pd(_mm512_add_pd(s, s), p);
+    /* y = 0.2f * log2(x) (0.2f, the float powf is given), then 2^y = 2^n * e^(f ln 2) */
+    const double a = (double)0.2f;
+    __m512d y = _mm512_fmadd_pd(ln_mt, _mm512_set1_pd(a / 0.69314718055994530942),
+                                _mm512_mul_pd(ex, _mm512_set1_pd(a)));
+    __m512d n = _mm512_roundscale_pd(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d t = _mm512_mul_pd(_mm512_sub_pd(y, n), _mm512_set1_pd(0.69314718055994530942));
+    /* |t| <= 0.35: Taylor to t^14 */
+    static const double inv_fact[15] = {1.0,
+                                        1.0,
+                                        1.0 / 2,
+                                        1.0 / 6,
+                                        1.0 / 24,
+                                        1.0 / 120,
+                                        1.0 / 720,
+                                        1.0 / 5040,
+                                        1.0 / 40320,
+                                        1.0 / 362880,
+                                        1.0 / 3628800,
+                                        1.0 / 39916800,
+                                        1.0 / 479001600,
+                                        1.0 / 6227020800.0,
+                                        1.0 / 87178291200.0};
+    __m512d q = _mm512_set1_pd(inv_fact[14]);
+    for (int k = 13; k >= 0; k--)
+        q = _mm512_fmadd_pd(q, t, _mm512_set1_pd(inv_fact[k]));
+    return _mm512_cvtpd_ps(_mm512_scalef_pd(q, n));
+}
+
+static __m512 pow02(__m512 x)
+{
+    __m256 lo = pow02_8(_mm512_castps512_ps256(x));
+    __m256 hi = pow02_8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+/* 16 pixels at a time: the channels picked out of the interleaved words, the tables read by
+ * gathers, the same float operations in the same order as the reference. */
+static void hdr_tone_row(const uint16_t *restrict src, int w, const rvmi_hdr_tone *t,
+                         uint8_t *restrict dst)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 m0 = _mm512_set1_ps(t->mx[0]), m1 = _mm512_set1_ps(t->mx[1]),
+                 m2 = _mm512_set1_ps(t->mx[2]), m3 = _mm512_set1_ps(t->mx[3]),
+                 m4 = _mm512_set1_ps(t->mx[4]), m5 = _mm512_set1_ps(t->mx[5]),
+                 m6 = _mm512_set1_ps(t->mx[6]), m7 = _mm512_set1_ps(t->mx[7]),
+                 m8 = _mm512_set1_ps(t->mx[8]);
+    const float knee = t->knee, omk = 1 - knee, mm = t->m * t->m;
+    const __m512 vknee = _mm512_set1_ps(knee), vomk = _mm512_set1_ps(omk),
+                 vmm = _mm512_set1_ps(mm), one = _mm512_set1_ps(1.0f);
+    /* word indices of R, G and B in 48 words (32 in a, 16 in b: 32 + i) */
+    __m512i ir = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 45, 42, 39,
+                                  36, 33, 30, 27, 24, 21, 18, 15, 12, 9, 6, 3, 0);
+    __m512i ig = _mm512_add_epi16(ir, _mm512_set1_epi16(1));
+    __m512i ib = _mm512_add_epi16(ir, _mm512_set1_epi16(2));
+    /* bytes 0-2 of each pixel's 32-bit lane, 12 per 128-bit lane, then the lanes joined */
+    const __m512i pack = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
+    const __m512i join = _mm512_setr_epi32(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 3, 7, 11, 15);
+    for (int x = 0; x < w; x += 16) {
+        int n = w - x < 16 ? w - x : 16, words = 3 * n;
+        __mmask32 ka = words >= 32 ? 0xffffffffu : (__mmask32)((1u << words) - 1);
+        __mmask32 kb = words > 32 ? (__mmask32)((1u << (words - 32)) - 1) : 0;
+        __m512i a = _mm512_maskz_loadu_epi16(ka, src + 3 * x);
+        __m512i b = _mm512_maskz_loadu_epi16(kb, src + 3 * x + 32);
+        __m512i cr = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ir, b)));
+        __m512i cg = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ig, b)));
+        __m512i cb = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ib, b)));
+        __m512 c0 = _mm512_i32gather_ps(cr, t->lin, 4);
+        __m512 c1 = _mm512_i32gather_ps(cg, t->lin, 4);
+        __m512 c2 = _mm512_i32gather_ps(cb, t->lin, 4);
+        if (t->hlg) {
+            __m512 ys = _mm512_add_ps(
+                _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(0.2627f), c0),
+                              _mm512_mul_ps(_mm512_set1_ps(0.6780f), c1)),
+                _mm512_mul_ps(_mm512_set1_ps(0.0593f), c2));
+            __mmask16 pos = _mm512_cmp_ps_mask(ys, zero, _CMP_GT_OQ);
+            __m512 pw = _mm512_maskz_mov_ps(pos, pow02(_mm512_mask_mov_ps(one, pos, ys)));
+            __m512 g = _mm512_mul_ps(_mm512_set1_ps((float)(1000.0 / 203.0)), pw);
+            c0 = _mm512_mul_ps(c0, g), c1 = _mm512_mul_ps(c1, g), c2 = _mm512_mul_ps(c2, g);
+        }
+        __m512 o0 = _mm512_max_ps(
+            _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(m0, c0), _mm512_mul_ps(m1, c1)),
+                          _mm512_mul_ps(m2, c2)),
+            zero);
+        __m512 o1 = _mm512_max_ps(
+            _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(m3, c0), _mm512_mul_ps(m4, c1)),
+                          _mm512_mul_ps(m5, c2)),
+            zero);
+        __m512 o2 = _mm512_max_ps(
+            _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(m6, c0), _mm512_mul_ps(m7, c1)),
+                          _mm512_mul_ps(m8, c2)),
+            zero);
+        __m512 top = _mm512_max_ps(o0, _mm512_max_ps(o1, o2));
+        __mmask16 over = _mm512_cmp_ps_mask(top, vknee, _CMP_GT_OQ);
+        if (over) {
+            __m512 e = _mm512_div_ps(_mm512_sub_ps(top, vknee), vomk);
+            __m512 mapped = _mm512_add_ps(
+                vknee, _mm512_div_ps(_mm512_mul_ps(_mm512_mul_ps(vomk, e),
+                                                   _mm512_add_ps(one, _mm512_div_ps(e, vmm))),
+                                     _mm512_add_ps(one, e)));
+            __m512 sc = _mm512_div_ps(_mm512_min_ps(mapped, one), top);
+            o0 = _mm512_mask_mul_ps(o0, over, o0, sc);
+            o1 = _mm512_mask_mul_ps(o1, over, o1, sc);
+            o2 = _mm512_mask_mul_ps(o2, over, o2, sc);
+        }
+        const __m512 k65535 = _mm512_set1_ps(65535.0f), half = _mm512_set1_ps(0.5f);
+        const __m512i lo = _mm512_setzero_si512(), hi = _mm512_set1_epi32(65535);
+        __m512i q0 = _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(o0, k65535), half));
+        __m512i q1 = _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(o1, k65535), half));
+        __m512i q2 = _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(o2, k65535), half));
+        q0 = _mm512_min_epi32(_mm512_max_epi32(q0, lo), hi);
+        q1 = _mm512_min_epi32(_mm512_max_epi32(q1, lo), hi);
+        q2 = _mm512_min_epi32(_mm512_max_epi32(q2, lo), hi);
+        const __m512i byte = _mm512_set1_epi32(0xff);
+        __m512i r8 = _mm512_and_si512(_mm512_i32gather_epi32(q0, t->oetf, 1), byte);
+        __m512i g8 = _mm512_and_si512(_mm512_i32gather_epi32(q1, t->oetf, 1), byte);
+        __m512i b8 = _mm512_and_si512(_mm512_i32gather_epi32(q2, t->oetf, 1), byte);
+        __m512i px = _mm512_or_si512(r8, _mm512_or_si512(_mm512_slli_epi32(g8, 8),
+                                                         _mm512_slli_epi32(b8, 16)));
+        px = _mm512_permutexvar_epi32(join, _mm512_shuffle_epi8(px, pack));
+        _mm512_mask_storeu_epi8(dst + 3 * x, ((__mmask64)1 << words) - 1, px);
+    }
+}
+#endif
+
 const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .u16_to_u8 = u16_to_u8,
     .pack_rgba8 = pack_rgba8,
@@ -231,4 +382,9 @@ const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .gray_to_luma = gray_to_luma,
     .yuv420_row = yuv420_row,
     .rgb24_to_yuv420 = rgb24_to_yuv420,
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+    .hdr_tone_row = hdr_tone_row,
+#else
+    .hdr_tone_row = rvmi_hdr_tone_row_reference,
+#endif
 };

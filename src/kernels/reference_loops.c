@@ -3,6 +3,8 @@
  * (CMakeLists.txt), so RVM_ISA=reference runs no vector code in these loops; loops.c and
  * frames.c are tested against them (tests/test_kernels.c).
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#include <math.h>
+
 #include "kernels/kernels.h"
 
 static float *at(const rvmi_view *v, int y, int x, int k)
@@ -366,6 +368,39 @@ static void ref_rgb24_to_yuv420(const uint8_t *rgb0, const uint8_t *rgb1, int wi
     }
 }
 
+void rvmi_hdr_tone_row_reference(const uint16_t *src, int w, const rvmi_hdr_tone *t, uint8_t *dst)
+{
+    const float *mx = t->mx, knee = t->knee, m = t->m;
+    for (int x = 0; x < w; x++) {
+        float c[3] = {t->lin[src[3 * x]], t->lin[src[3 * x + 1]], t->lin[src[3 * x + 2]]};
+        if (t->hlg) {
+            /* OOTF: display light = 1000 * Ys^0.2 * scene light (BT.2100), in units of
+             * reference white (203 cd/m2). */
+            float ys = 0.2627f * c[0] + 0.6780f * c[1] + 0.0593f * c[2];
+            float g = (float)(1000.0 / 203.0) * (ys > 0 ? powf(ys, 0.2f) : 0);
+            c[0] *= g, c[1] *= g, c[2] *= g;
+        }
+        float o[3];
+        for (int k = 0; k < 3; k++) {
+            float v = mx[3 * k] * c[0] + mx[3 * k + 1] * c[1] + mx[3 * k + 2] * c[2];
+            o[k] = v > 0 ? v : 0;
+        }
+        float top = fmaxf(o[0], fmaxf(o[1], o[2]));
+        if (top > knee) {
+            /* Above the knee: an extended Reinhard curve taking the peak to 1 with slope 1
+             * at the knee; the channels scale together. */
+            float e = (top - knee) / (1 - knee);
+            float mapped = knee + (1 - knee) * e * (1 + e / (m * m)) / (1 + e);
+            float s = fminf(mapped, 1.0f) / top;
+            o[0] *= s, o[1] *= s, o[2] *= s;
+        }
+        for (int k = 0; k < 3; k++) {
+            int i = (int)(o[k] * 65535.0f + 0.5f);
+            dst[3 * x + k] = t->oetf[i < 0 ? 0 : i > 65535 ? 65535 : i];
+        }
+    }
+}
+
 const rvmi_frame_loops rvmi_frames_reference = {
     .u16_to_u8 = ref_u16_to_u8,
     .pack_rgba8 = ref_pack_rgba8,
@@ -376,4 +411,5 @@ const rvmi_frame_loops rvmi_frames_reference = {
     .gray_to_luma = ref_gray_to_luma,
     .yuv420_row = ref_yuv420_row,
     .rgb24_to_yuv420 = ref_rgb24_to_yuv420,
+    .hdr_tone_row = rvmi_hdr_tone_row_reference,
 };
