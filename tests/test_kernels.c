@@ -1054,7 +1054,7 @@ static void hdr_tables(int pq, float *lin, uint8_t *oetf)
 }
 
 /* Rows of random codes, then (when there is room) every code of each channel once (three
- * different orders) and every grey. PQ and the BT.709 identity must give the reference's
+ * different orders) and every grey; packed and in planes. PQ and the BT.709 identity must give the reference's
  * bytes exactly; HLG's power (computed in double, not by powf) may move a byte by one where
  * powf's result is not the correctly rounded one: every byte within 1, fewer than 0.1% off.
  * Error: 1 at 0.1% off (infinite for any byte off by more, or any off without HLG). */
@@ -1080,6 +1080,11 @@ static double check_hdr(const rvmi_kernels *k, const shape *s, char *desc)
                 src[3 * i + 2] = (uint16_t)(i * 104729u + 12345u);
     for (size_t i = 65536; i < 131072 && i < n; i++)
         src[3 * i] = src[3 * i + 1] = src[3 * i + 2] = (uint16_t)i;
+    /* the same samples in planes */
+    uint16_t *pl = own(6 * n);
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            pl[c * n + i] = src[3 * i + c];
     uint8_t *a = own(3 * n + 1), *b = own(3 * n + 1);
     /* PQ peaks 1000 and 4000 cd/m2, BT.2020 and BT.709 primaries; HLG (peak 1000) both */
     static const struct {
@@ -1099,25 +1104,35 @@ static double check_hdr(const rvmi_kernels *k, const shape *s, char *desc)
         t.m = (peak - t.knee) / (1 - t.knee);
         t.lin = lin[cases[c].pq];
         t.oetf = oetf[cases[c].pq];
-        memset(a, 0x5A, 3 * n + 1), memset(b, 0x5A, 3 * n + 1);
-        for (int y = 0; y < s->h; y++) {
-            const uint16_t *row = src + (size_t)3 * y * s->w;
-            rvmi_frames_reference.hdr_tone_row(row, s->w, &t, a + (size_t)3 * y * s->w);
-            k->frames->hdr_tone_row(row, s->w, &t, b + (size_t)3 * y * s->w);
+        /* packed RGB48, then planes (the reference's packed bytes for both) */
+        for (int planar = 0; planar < 2; planar++) {
+            memset(a, 0x5A, 3 * n + 1), memset(b, 0x5A, 3 * n + 1);
+            for (int y = 0; y < s->h; y++) {
+                const uint16_t *row = src + (size_t)3 * y * s->w;
+                const uint16_t *r = pl + (size_t)y * s->w, *g = r + n, *bl = g + n;
+                rvmi_frames_reference.hdr_tone_row(row, row + 1, row + 2, 3, s->w, &t,
+                                                   a + (size_t)3 * y * s->w);
+                if (planar)
+                    k->frames->hdr_tone_row(r, g, bl, 1, s->w, &t, b + (size_t)3 * y * s->w);
+                else
+                    k->frames->hdr_tone_row(row, row + 1, row + 2, 3, s->w, &t,
+                                            b + (size_t)3 * y * s->w);
+            }
+            size_t off = 0;
+            int most = 0;
+            for (size_t i = 0; i < 3 * n + 1; i++) {
+                int d = abs(a[i] - b[i]);
+                off += d != 0, most = d > most ? d : most;
+            }
+            double e = off == 0                                     ? 0
+                       : !t.hlg || most > 1 || b[3 * n] != 0x5A ? INFINITY
+                                                                  : off / (3e-3 * n);
+            worst = e > worst ? e : worst;
+            if (t.hlg)
+                off_hlg += off, all_hlg += 3 * n;
         }
-        size_t off = 0;
-        int most = 0;
-        for (size_t i = 0; i < 3 * n + 1; i++) {
-            int d = abs(a[i] - b[i]);
-            off += d != 0, most = d > most ? d : most;
-        }
-        double e = off == 0 ? 0 : !t.hlg || most > 1 || b[3 * n] != 0x5A ? INFINITY
-                                                                            : off / (3e-3 * n);
-        worst = e > worst ? e : worst;
-        if (t.hlg)
-            off_hlg += off, all_hlg += 3 * n;
-        BENCH(cases[c].pq ? "hdr_tone_row pq" : "hdr_tone_row hlg",
-              k->frames->hdr_tone_row(src, s->w, &t, b));
+        BENCH(cases[c].pq ? "hdr_tone_row pq planes" : "hdr_tone_row hlg planes",
+              k->frames->hdr_tone_row(pl, pl + n, pl + 2 * n, 1, s->w, &t, b));
     }
     snprintf(desc, 160, "%dx%d (HLG: %zu of %zu bytes off by 1)", s->w, s->h, off_hlg, all_hlg);
     return worst;

@@ -611,7 +611,10 @@ static void hdr_tone_of(const rvmi_reader *r, int primaries, rvmi_hdr_tone *t)
 static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t *target,
                        int stride, char *err, size_t errlen)
 {
-    size_t row = (size_t)dw * 6;
+    /* 16-bit planes (G, B, R: swscale's order), or packed RGB48 (hdr_out) */
+    int planar = r->sws_out == AV_PIX_FMT_GBRP16;
+    /* planes' rows 64-byte aligned: swscale's vector code writes whole vectors */
+    size_t row = planar ? ((size_t)dw * 2 + 63) / 64 * 64 : (size_t)dw * 6;
     int rows = dh;
 #if LIBSWSCALE_VERSION_INT >= AV_VERSION_INT(6, 4, 100)
     /* Slices must start at a multiple of this (the whole height for a conversion that
@@ -627,23 +630,28 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
         set_err(err, errlen, "out of memory");
         return -1;
     }
-    if (!d->buf[0] || d->buf[0]->size < row * rows) {
+    size_t size = (planar ? 3 : 1) * row * rows + 64;
+    if (!d->buf[0] || d->buf[0]->size < size) {
         av_frame_unref(d);
-        if (!(d->buf[0] = av_buffer_alloc(row * rows))) {
+        if (!(d->buf[0] = av_buffer_alloc(size))) {
             set_err(err, errlen, "out of memory");
             return -1;
         }
     }
     uint8_t *band = d->buf[0]->data;
+    /* where each plane's rows of the band start */
+    uint8_t *plane[3] = {band, band, band};
+    if (planar)
+        plane[1] = band + row * rows, plane[2] = band + 2 * row * rows;
     rvmi_hdr_tone t;
     hdr_tone_of(r, f->color_primaries, &t);
-    void (*tone)(const uint16_t *, int, const rvmi_hdr_tone *, uint8_t *) =
-        rvmi_kernels_default()->frames->hdr_tone_row;
+    const rvmi_frame_loops *k = rvmi_kernels_default()->frames;
     for (int y0 = 0; y0 < dh; y0 += rows) {
         int n = dh - y0 < rows ? dh - y0 : rows;
         if (rows == dh) {
-            uint8_t *planes[4] = {band, NULL, NULL, NULL};
-            int strides[4] = {(int)row, 0, 0, 0};
+            uint8_t *planes[4] = {plane[0], planar ? plane[1] : NULL, planar ? plane[2] : NULL,
+                                  NULL};
+            int strides[4] = {(int)row, planar ? (int)row : 0, planar ? (int)row : 0, 0};
             if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
                           planes, strides) != dh) {
                 set_err(err, errlen, "converting a frame to RGB failed");
@@ -651,14 +659,16 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
             }
         } else {
 #if LIBSWSCALE_VERSION_INT >= AV_VERSION_INT(6, 4, 100)
-            /* swscale writes output row y at data[0] + y * linesize[0]: the frame's rows
+            /* swscale writes output row y at data[p] + y * linesize[p]: the frame's rows
              * start y0 rows before the band, so that rows y0..y0+n-1 land in it (the
              * address is only formed, never written through outside the band). */
-            d->format = AV_PIX_FMT_RGB48;
+            d->format = r->sws_out;
             d->width = dw;
             d->height = dh;
-            d->linesize[0] = (int)row;
-            d->data[0] = (uint8_t *)((uintptr_t)band - (uintptr_t)y0 * row);
+            for (int p = 0; p < (planar ? 3 : 1); p++) {
+                d->linesize[p] = (int)row;
+                d->data[p] = (uint8_t *)((uintptr_t)plane[p] - (uintptr_t)y0 * row);
+            }
             int ret = sws_frame_start(r->sws, d, f);
             if (ret >= 0)
                 ret = sws_send_slice(r->sws, 0, (unsigned)f->height);
@@ -675,11 +685,29 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
             }
 #endif
         }
-        for (int y = 0; y < n; y++)
-            tone((const uint16_t *)(band + (size_t)y * row), dw, &t,
-                 target + (size_t)(y0 + y) * stride);
+        for (int y = 0; y < n; y++) {
+            const uint16_t *g = (const uint16_t *)(plane[0] + (size_t)y * row);
+            const uint16_t *b = (const uint16_t *)(plane[1] + (size_t)y * row);
+            const uint16_t *rr = (const uint16_t *)(plane[2] + (size_t)y * row);
+            if (planar)
+                k->hdr_tone_row(rr, g, b, 1, dw, &t, target + (size_t)(y0 + y) * stride);
+            else
+                k->hdr_tone_row(g, g + 1, g + 2, 3, dw, &t, target + (size_t)(y0 + y) * stride);
+        }
     }
     return 0;
+}
+
+/* The 16-bit RGB an HDR frame is converted to. From YUV and grey, planar: swscale's planar
+ * output writes the same values as its packed RGB48 (checked: 8- to 16-bit 4:2:0, 4:2:2,
+ * 4:4:4, P010, grey) in a third of the time (its RGB48 writer looks up the format's
+ * descriptor for every sample). From RGB, packed as before: the two differ there. */
+static enum AVPixelFormat hdr_out(enum AVPixelFormat pf)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
+    return d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BAYER))
+               ? AV_PIX_FMT_GBRP16
+               : AV_PIX_FMT_RGB48;
 }
 
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
@@ -690,7 +718,7 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     enum AVPixelFormat pf = f->format;
     int hdr = hdr_transfer(f->color_trc);
     /* HDR frames go through 16-bit RGB (still PQ or HLG coded), then hdr_tone_row. */
-    enum AVPixelFormat out = hdr ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24;
+    enum AVPixelFormat out = hdr ? hdr_out(pf) : AV_PIX_FMT_RGB24;
     if (hdr && r->hdr_trc != (int)f->color_trc)
         hdr_tables(r, f->color_trc);
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||

@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include "kernels/kernels.h"
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 #endif
 
@@ -225,7 +225,7 @@ static void rgb24_to_yuv420(const uint8_t *restrict rgb0, const uint8_t *restric
     }
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
 /* x^0.2f for x > 0, 8 at a time in double and rounded once to float: exp2(0.2f * log2(x)),
  * log and exp by series whose error (~1e-14) is far below a float's step, so the result is
  * the correctly rounded power, which glibc's powf also gives but for rare near-ties (where
@@ -282,11 +282,16 @@ static __m512 pow02(__m512 x)
     return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
-/* 16 pixels at a time: the channels picked out of the interleaved words, the tables read by
- * gathers, the same float operations in the same order as the reference. */
-static void hdr_tone_row(const uint16_t *restrict src, int w, const rvmi_hdr_tone *t,
-                         uint8_t *restrict dst)
+/* 16 pixels at a time: the channels loaded from their planes or picked out of the
+ * interleaved words, the tables read by gathers, the same float operations in the same order
+ * as the reference. */
+static void hdr_tone_row(const uint16_t *pr, const uint16_t *pg, const uint16_t *pb, int step,
+                         int w, const rvmi_hdr_tone *t, uint8_t *restrict dst)
 {
+    if (step != 1 && !(step == 3 && pg == pr + 1 && pb == pr + 2)) {
+        rvmi_hdr_tone_row_reference(pr, pg, pb, step, w, t, dst);
+        return;
+    }
     const __m512 zero = _mm512_setzero_ps();
     const __m512 m0 = _mm512_set1_ps(t->mx[0]), m1 = _mm512_set1_ps(t->mx[1]),
                  m2 = _mm512_set1_ps(t->mx[2]), m3 = _mm512_set1_ps(t->mx[3]),
@@ -307,13 +312,24 @@ static void hdr_tone_row(const uint16_t *restrict src, int w, const rvmi_hdr_ton
     const __m512i join = _mm512_setr_epi32(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 3, 7, 11, 15);
     for (int x = 0; x < w; x += 16) {
         int n = w - x < 16 ? w - x : 16, words = 3 * n;
-        __mmask32 ka = words >= 32 ? 0xffffffffu : (__mmask32)((1u << words) - 1);
-        __mmask32 kb = words > 32 ? (__mmask32)((1u << (words - 32)) - 1) : 0;
-        __m512i a = _mm512_maskz_loadu_epi16(ka, src + 3 * x);
-        __m512i b = _mm512_maskz_loadu_epi16(kb, src + 3 * x + 32);
-        __m512i cr = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ir, b)));
-        __m512i cg = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ig, b)));
-        __m512i cb = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ib, b)));
+        __m512i cr, cg, cb;
+        if (step == 1) {
+            __mmask16 k = (__mmask16)((1u << n) - 1);
+            cr = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, pr + x));
+            cg = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, pg + x));
+            cb = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, pb + x));
+        } else { /* packed: pg and pb follow pr */
+            __mmask32 ka = words >= 32 ? 0xffffffffu : (__mmask32)((1u << words) - 1);
+            __mmask32 kb = words > 32 ? (__mmask32)((1u << (words - 32)) - 1) : 0;
+            __m512i a = _mm512_maskz_loadu_epi16(ka, pr + 3 * x);
+            __m512i b = _mm512_maskz_loadu_epi16(kb, pr + 3 * x + 32);
+            cr = _mm512_cvtepu16_epi32(
+                _mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ir, b)));
+            cg = _mm512_cvtepu16_epi32(
+                _mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ig, b)));
+            cb = _mm512_cvtepu16_epi32(
+                _mm512_castsi512_si256(_mm512_permutex2var_epi16(a, ib, b)));
+        }
         __m512 c0 = _mm512_i32gather_ps(cr, t->lin, 4);
         __m512 c1 = _mm512_i32gather_ps(cg, t->lin, 4);
         __m512 c2 = _mm512_i32gather_ps(cb, t->lin, 4);
@@ -382,7 +398,7 @@ const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .gray_to_luma = gray_to_luma,
     .yuv420_row = yuv420_row,
     .rgb24_to_yuv420 = rgb24_to_yuv420,
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
     .hdr_tone_row = hdr_tone_row,
 #else
     .hdr_tone_row = rvmi_hdr_tone_row_reference,

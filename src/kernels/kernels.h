@@ -232,7 +232,8 @@ typedef struct {
  * sample per pixel, fgr interleaved RGB; 8-bit results are round(x * 255 / 65535). n counts
  * pixels unless said otherwise. */
 /* HDR tone mapping of one row (reader.c says what and why): 16-bit RGB still PQ or HLG coded
- * to 8-bit SDR RGB. Per pixel: lin[] of each channel (1 = reference white); for HLG the OOTF
+ * (sample x of each channel at r, g, b[x * step]: planes, step 1, or RGB48, g = r + 1,
+ * b = r + 2, step 3) to 8-bit SDR RGB. Per pixel: lin[] of each channel (1 = reference white); for HLG the OOTF
  * (times 1000/203 * Ys^0.2, Ys = 0.2627 R + 0.6780 G + 0.0593 B); the 3x3 matrix mx (rows;
  * negatives to 0); above knee the largest channel rolls off (knee + (1 - knee) e (1 + e / m^2)
  * / (1 + e), e = (top - knee) / (1 - knee)), the three channels scaled together; then
@@ -278,15 +279,16 @@ typedef struct {
      * pixels (1/4, 1/2, 1/4 of pixels 2i-1, 2i, 2i+1, the edge pixel repeated), vertically
      * between the two rows (their mean), with swscale's chroma coefficients, rounded once. */
     /* w pixels of 16-bit RGB to 8-bit RGB (rvmi_hdr_tone). */
-    void (*hdr_tone_row)(const uint16_t *src, int w, const rvmi_hdr_tone *t, uint8_t *dst);
+    void (*hdr_tone_row)(const uint16_t *r, const uint16_t *g, const uint16_t *b, int step,
+                         int w, const rvmi_hdr_tone *t, uint8_t *dst);
     void (*rgb24_to_yuv420)(const uint8_t *rgb0, const uint8_t *rgb1, int width, uint8_t *y0,
                             uint8_t *y1, uint8_t *u, uint8_t *v);
 } rvmi_frame_loops;
 
 /* The reference tone mapping, also the AVX2 and generic sets' (only AVX-512 has the gathers
  * that make a vector version pay). */
-void rvmi_hdr_tone_row_reference(const uint16_t *src, int w, const rvmi_hdr_tone *t,
-                                 uint8_t *dst);
+void rvmi_hdr_tone_row_reference(const uint16_t *r, const uint16_t *g, const uint16_t *b,
+                                 int step, int w, const rvmi_hdr_tone *t, uint8_t *dst);
 
 static inline size_t rvmi_yuv420_tmp_floats(int width)
 {

@@ -368,11 +368,13 @@ static void ref_rgb24_to_yuv420(const uint8_t *rgb0, const uint8_t *rgb1, int wi
     }
 }
 
-void rvmi_hdr_tone_row_reference(const uint16_t *src, int w, const rvmi_hdr_tone *t, uint8_t *dst)
+void rvmi_hdr_tone_row_reference(const uint16_t *r, const uint16_t *g, const uint16_t *b,
+                                 int step, int w, const rvmi_hdr_tone *t, uint8_t *dst)
 {
     const float *mx = t->mx, knee = t->knee, m = t->m;
     for (int x = 0; x < w; x++) {
-        float c[3] = {t->lin[src[3 * x]], t->lin[src[3 * x + 1]], t->lin[src[3 * x + 2]]};
+        size_t i = (size_t)x * step;
+        float c[3] = {t->lin[r[i]], t->lin[g[i]], t->lin[b[i]]};
         if (t->hlg) {
             /* OOTF: display light = 1000 * Ys^0.2 * scene light (BT.2100), in units of
              * reference white (203 cd/m2). */
