@@ -602,7 +602,7 @@ static void hdr_tone_of(const rvmi_reader *r, int primaries, rvmi_hdr_tone *t)
  * 1.5 MB, and it is tone-mapped while in cache. */
 #define HDR_BAND_ROWS 64
 
-/* f converted by r->sws (to dw x dh RGB48, still PQ or HLG coded) band by band, each band
+/* f converted by r->sws (to dw x dh 16-bit RGB, hdr_out, still PQ or HLG coded) band by band, each band
  * tone-mapped into target's rows (stride bytes apart). swscale computes each output row
  * from the whole input whichever rows are asked for, so the bands hold the rows one
  * conversion of the whole frame would (checked: identical frames for 4:2:0, 4:2:2, 4:4:4,
@@ -700,7 +700,7 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
 
 /* The 16-bit RGB an HDR frame is converted to. From YUV and grey, planar: swscale's planar
  * output writes the same values as its packed RGB48 (checked: 8- to 16-bit 4:2:0, 4:2:2,
- * 4:4:4, P010, grey) in a third of the time (its RGB48 writer looks up the format's
+ * 4:4:4, P010, grey) in a fifth of the time (its RGB48 writer looks up the format's
  * descriptor for every sample). From RGB, packed as before: the two differ there. */
 static enum AVPixelFormat hdr_out(enum AVPixelFormat pf)
 {
