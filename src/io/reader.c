@@ -701,11 +701,14 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
 /* The 16-bit RGB an HDR frame is converted to. From YUV and grey, planar: swscale's planar
  * output writes the same values as its packed RGB48 (checked: 8- to 16-bit 4:2:0, 4:2:2,
  * 4:4:4, P010, grey) in a fifth of the time (its RGB48 writer looks up the format's
- * descriptor for every sample). From RGB, packed as before: the two differ there. */
+ * descriptor for every sample). From RGB, packed as before (the two differ there), and so
+ * from palette, Bayer and XYZ input (not checked). */
 static enum AVPixelFormat hdr_out(enum AVPixelFormat pf)
 {
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
-    return d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BAYER))
+    int other = AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BAYER |
+                AV_PIX_FMT_FLAG_HWACCEL;
+    return d && !(d->flags & other) && pf != AV_PIX_FMT_XYZ12LE && pf != AV_PIX_FMT_XYZ12BE
                ? AV_PIX_FMT_GBRP16
                : AV_PIX_FMT_RGB48;
 }
