@@ -994,6 +994,22 @@ static int set_output_size(rvmi_reader *r, int w, int h, AVRational sar, int rot
     return 0;
 }
 
+/* "file:PATH" (malloc'ed) for an existing file whose name has a colon before any slash
+ * ("take:2.mkv", "take:2/0001.png"): FFmpeg would take "take" for a protocol ("Protocol not
+ * found"); file: says it is a file. NULL for any other name (or out of memory). */
+static char *file_url(const char *path)
+{
+    const char *colon = strchr(path, ':'), *slash = strchr(path, '/');
+    struct stat sb;
+    if (!colon || (slash && slash < colon) || stat(path, &sb) != 0)
+        return NULL;
+    size_t n = strlen(path) + sizeof "file:";
+    char *url = malloc(n);
+    if (url)
+        snprintf(url, n, "file:%s", path);
+    return url;
+}
+
 /* Decodes the single picture of one image file into a new frame. */
 static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char *err,
                              size_t errlen)
@@ -1013,7 +1029,9 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
     fmt->interrupt_callback.opaque = (void *)interrupt;
     /* The image2 demuxer with no pattern: a name holding '%' or '*' is just a name. */
     av_dict_set(&o, "pattern_type", "none", 0);
-    ret = avformat_open_input(&fmt, path, av_find_input_format("image2"), &o);
+    char *url = file_url(path); /* an image of a folder named take:2 */
+    ret = avformat_open_input(&fmt, url ? url : path, av_find_input_format("image2"), &o);
+    free(url);
     av_dict_free(&o);
     if (ret < 0) {
         set_err(err, errlen, "%s: %s", path, averr(ret, eb));
@@ -1222,8 +1240,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     char eb[AV_ERROR_MAX_STRING_SIZE];
     const AVInputFormat *ifmt = NULL;
     const char *url = source;
-    char *file_url = NULL;
-    struct stat sb;
+    char *local = NULL;
     if (strcmp(source, "-") == 0)
         url = "pipe:0";
     if (strncmp(source, "/dev/video", 10) == 0) {
@@ -1252,17 +1269,10 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         }
         r->fmt->pb = r->pipe;
     }
-    if (url == source && strchr(source, ':') && stat(source, &sb) == 0) {
-        /* A file whose name has a colon before any slash ("take:2.mkv"): FFmpeg would take
-         * "take" for a protocol ("Protocol not found"); file: says it is a file. */
-        size_t n = strlen(source) + sizeof "file:";
-        if ((file_url = malloc(n))) {
-            snprintf(file_url, n, "file:%s", source);
-            url = file_url;
-        }
-    }
+    if (url == source && (local = file_url(source)))
+        url = local;
     ret = avformat_open_input(&r->fmt, url, ifmt, NULL);
-    free(file_url);
+    free(local);
     if (ret < 0) {
         /* avformat_open_input frees the context on failure. */
         if (r->pipe && ifmt && strstr(ifmt->name, "mp4"))

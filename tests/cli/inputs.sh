@@ -131,6 +131,12 @@ run --input-source take:2.mkv --duration 0.2 --output-alpha take:2.mkv -y
 cmp -s "$SAMPLE" take:2.mkv || fail "take:2.mkv changed"
 run_ok --input-source "$SAMPLE" --duration 0.2 --background take:2.mkv --output-composition bg.mp4
 ok "an input (and a background) named take:2.mkv is read as a file"
+# An image folder so named: its images were "no picture in the file" (take:3/001.png a URL).
+mkdir take:3
+ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 3 ./take:3/%03d.png || fail "cannot make take:3/"
+run_ok --input-source take:3 --output-alpha take3_pha.mp4
+[ "$(pts_list take3_pha.mp4 | wc -l)" -eq 3 ] || fail "take:3/: not 3 frames"
+ok "an image folder named take:3 is read"
 
 # -v shows FFmpeg's own messages: none should be a warning about our own set-up (the decoder's
 # picture gate made FFmpeg warn of frame threading, which the reader never asks for).
