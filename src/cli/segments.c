@@ -894,7 +894,14 @@ int rvmi_plan_main(int argc, char **argv)
                 return RVMI_EXIT_USAGE;
             }
         } else if (strcmp(a, "--input-fps") == 0) {
+            /* a number or a ratio N/D, as the conversion's --input-fps takes it (24000/1001:
+             * 23.976 is another rate) */
             fps = strtod(v, &end);
+            if (end != v && *end == '/') {
+                const char *d = end + 1;
+                double den = strtod(d, &end);
+                fps = end != d && den > 0 ? fps / den : NAN;
+            }
             if (*end || !(fps > 0 && fps <= 1000)) {
                 rvmi_cli_error("plan: --input-fps %s: expected a number in (0, 1000]", v);
                 return RVMI_EXIT_USAGE;

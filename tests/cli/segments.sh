@@ -219,6 +219,16 @@ for f in imgwhole/*.png; do
 done
 ok "image folder planned by index: joined frames equal the whole run's"
 
+# An image folder's rate as a ratio, as the conversion's --input-fps takes it (plan refused
+# 24000/1001 while rvm took it).
+sub_ok plan frames --segments 2 --input-fps 24000/1001 -o ntsc.plan
+for i in 1 0; do sub_ok render --plan ntsc.plan --index $i --output-alpha ntsc.mp4 --threads 1; done
+sub_ok join --plan ntsc.plan --output-alpha ntsc.mp4
+[ "$(stream_field ntsc.mp4 v:0 avg_frame_rate)" = 24000/1001 ] ||
+    fail "plan --input-fps 24000/1001: joined at $(stream_field ntsc.mp4 v:0 avg_frame_rate)"
+[ "$(pts_list ntsc.mp4 | wc -l)" -eq 12 ] || fail "plan --input-fps 24000/1001: not 12 frames"
+ok "plan --input-fps 24000/1001: an image folder joined at that rate"
+
 # ---- a PNG join stopped halfway leaves the old sequence, or nothing ----
 # strace stops the join at its 4th link, after 3 frames were put in (deterministic).
 command -v strace >/dev/null 2>&1 || fail "strace is needed (scripts/install-deps.sh installs it)"
