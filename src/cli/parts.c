@@ -33,6 +33,7 @@
 #include "cli/signals.h"
 #include "io/outfile.h"
 #include "io/image.h"
+#include "io/reader.h"
 #include "io/tracks.h"
 #include "io/writer.h"
 
@@ -310,6 +311,16 @@ static int part_sha256(const char *path, int png, char hex[65])
     return ok ? 0 : -1;
 }
 
+/* A part opened for reading; its path may hold a colon before any slash (an output named
+ * take:2.mp4 has its parts in take:2.mp4.parts/), which FFmpeg would take for a protocol. */
+static int open_local(AVFormatContext **fmt, const char *path)
+{
+    char *url = rvmi_file_url(path);
+    int ret = avformat_open_input(fmt, url ? url : path, NULL, NULL);
+    free(url);
+    return ret;
+}
+
 /* A part's frames: count, and their timestamps (video: in *tb) into *pts (malloc'd). */
 static int part_frames(const char *path, int png, int64_t *count, int64_t **pts, AVRational *tb)
 {
@@ -324,7 +335,7 @@ static int part_frames(const char *path, int png, int64_t *count, int64_t **pts,
         return 0;
     }
     AVFormatContext *fmt = NULL;
-    if (avformat_open_input(&fmt, path, NULL, NULL) < 0)
+    if (open_local(&fmt, path) < 0)
         return -1;
     int vidx = -1;
     if (avformat_find_stream_info(fmt, NULL) >= 0)
@@ -678,7 +689,7 @@ static int open_part(part_reader *r, const char *path)
 {
     r->fmt = NULL;
     r->vidx = -1;
-    if (avformat_open_input(&r->fmt, path, NULL, NULL) < 0)
+    if (open_local(&r->fmt, path) < 0)
         return -1;
     if (avformat_find_stream_info(r->fmt, NULL) < 0 ||
         (r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {

@@ -994,14 +994,12 @@ static int set_output_size(rvmi_reader *r, int w, int h, AVRational sar, int rot
     return 0;
 }
 
-/* "file:PATH" (malloc'ed) for an existing file whose name has a colon before any slash
- * ("take:2.mkv", "take:2/0001.png"): FFmpeg would take "take" for a protocol ("Protocol not
- * found"); file: says it is a file. NULL for any other name (or out of memory). */
-static char *file_url(const char *path)
+char *rvmi_file_url(const char *path)
 {
     const char *colon = strchr(path, ':'), *slash = strchr(path, '/');
     struct stat sb;
-    if (!colon || (slash && slash < colon) || stat(path, &sb) != 0)
+    if (!colon || (slash && slash < colon) ||
+        (avio_find_protocol_name(path) && stat(path, &sb) != 0))
         return NULL;
     size_t n = strlen(path) + sizeof "file:";
     char *url = malloc(n);
@@ -1029,7 +1027,7 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
     fmt->interrupt_callback.opaque = (void *)interrupt;
     /* The image2 demuxer with no pattern: a name holding '%' or '*' is just a name. */
     av_dict_set(&o, "pattern_type", "none", 0);
-    char *url = file_url(path); /* an image of a folder named take:2 */
+    char *url = rvmi_file_url(path); /* an image of a folder named take:2 */
     ret = avformat_open_input(&fmt, url ? url : path, av_find_input_format("image2"), &o);
     free(url);
     av_dict_free(&o);
@@ -1269,7 +1267,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         }
         r->fmt->pb = r->pipe;
     }
-    if (url == source && (local = file_url(source)))
+    if (url == source && (local = rvmi_file_url(source)))
         url = local;
     ret = avformat_open_input(&r->fmt, url, ifmt, NULL);
     free(local);

@@ -65,6 +65,12 @@ typedef struct {
     AVFrame *yuv;
 } rvmi_read_item;
 
+/* "file:PATH" (malloc'ed) for a name with a colon before any slash that FFmpeg would take
+ * for a URL of a protocol it does not have ("take:2.mkv", "take:2/0001.png", a render's part
+ * take:2.mp4.parts/.00000.<hex>.mp4: "Protocol not found"), or for an existing file so
+ * named; NULL for any other name (or out of memory): open that as it is. */
+char *rvmi_file_url(const char *path);
+
 rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt, char *err,
                             size_t errlen);
 void rvmi_reader_close(rvmi_reader *r);

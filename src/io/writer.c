@@ -22,6 +22,7 @@
 
 #include "io/audio.h"
 #include "io/avlog.h"
+#include "io/reader.h"
 #include "kernels/kernels.h"
 #include "io/subtitle.h"
 
@@ -559,7 +560,12 @@ static int setup_tracks(rvmi_video_writer *w, char *err, size_t errlen)
 static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
 {
     int ret;
-    if ((ret = avio_open(&w->oc->pb, w->cfg.path, AVIO_FLAG_WRITE)) < 0) {
+    /* A name FFmpeg would take for a URL of a protocol it does not have (a render's part
+     * take:2.mp4.parts/.00000.<hex>.mp4: "Protocol not found") is a file. */
+    char *url = rvmi_file_url(w->cfg.path);
+    ret = avio_open(&w->oc->pb, url ? url : w->cfg.path, AVIO_FLAG_WRITE);
+    free(url);
+    if (ret < 0) {
         averr_msg(err, errlen, w->name, "cannot create", ret);
         return -1;
     }

@@ -229,6 +229,13 @@ sub_ok join --plan ntsc.plan --output-alpha ntsc.mp4
 [ "$(pts_list ntsc.mp4 | wc -l)" -eq 12 ] || fail "plan --input-fps 24000/1001: not 12 frames"
 ok "plan --input-fps 24000/1001: an image folder joined at that rate"
 
+# An output named with a colon before any slash: its parts (take:2.mp4.parts/...) were opened
+# as URLs of protocol "take" (render: "Protocol not found", exit 75, which a cluster retries).
+for i in 1 0; do sub_ok render --plan img.plan --index $i --output-alpha take:2.mp4 --threads 1; done
+sub_ok join --plan img.plan --output-alpha take:2.mp4
+[ "$(pts_list ./take:2.mp4 | wc -l)" -eq 12 ] || fail "take:2.mp4: not 12 frames"
+ok "render and join an output named take:2.mp4"
+
 # ---- a PNG join stopped halfway leaves the old sequence, or nothing ----
 # strace stops the join at its 4th link, after 3 frames were put in (deterministic).
 command -v strace >/dev/null 2>&1 || fail "strace is needed (scripts/install-deps.sh installs it)"
