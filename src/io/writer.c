@@ -823,8 +823,16 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         av_opt_set(e->priv_data, "vendor", "apl0", 0);
         break;
     case RVM_CODEC_FFV1:
-        av_opt_set_int(e->priv_data, "slices", 4, 0);
-        e->level = 3;
+        /* Version 3 in 4 slices, a 2x2 grid (the codec context's option: FFV1 has no
+         * private one; 0 made the same grid). FFmpeg's FFV1 3 decodes a picture 1 to 3 pixels
+         * wide or high as black (and refuses one 1 pixel wide or high in 4 slices): a picture
+         * that small is version 1, without slices. */
+        if (e->width >= 4 && e->height >= 4) {
+            e->slices = 4;
+            e->level = 3;
+        } else {
+            e->level = 1;
+        }
         break;
     default:
         break;

@@ -38,6 +38,18 @@ raw over8.mkv rgb24 over8.raw
 "$PIXCMP" over over8.raw fgr.raw pha.raw 120 255 155 8 || fail "8-bit video composition"
 ok "8-bit video composition = fgr*a + bg*(1-a) over 120,255,155, rounded"
 
+# FFV1 of pictures 1 to 3 pixels wide or high: FFmpeg's FFV1 in 4 slices refused a side of 1
+# (exit 75) and decoded sides of 2 and 3 as black; the same pixels as uncompressed video.
+for wh in 1x9 9x1 2x2 3x5 17x3; do
+    run_ok -i "$SAMPLE" --duration 0.1 --input-resize ${wh%x*} ${wh#*x} --output-composition tiny.mkv \
+        --codec ffv1 -y
+    run_ok -i "$SAMPLE" --duration 0.1 --input-resize ${wh%x*} ${wh#*x} --output-composition tiny.nut -y
+    raw tiny.mkv rgb24 tiny_ffv1_$wh.raw
+    raw tiny.nut rgb24 tiny_raw_$wh.raw
+    cmp -s tiny_ffv1_$wh.raw tiny_raw_$wh.raw || fail "FFV1 at $wh: not the uncompressed video's pixels"
+done
+ok "FFV1 at 1x9, 9x1, 2x2, 3x5, 17x3: the composition's pixels"
+
 # An image background of the frame's size (the cover scaling is then the identity).
 ffmpeg -nostdin -v error -i "$SAMPLE" -ss 2 -frames:v 1 -vf "hflip,scale=96:72" bg.png
 raw bg.png rgb24 bg.raw
