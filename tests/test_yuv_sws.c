@@ -3,8 +3,8 @@
  * The video writer's RGB to 4:2:0 kernel (rgb24_to_yuv420) against swscale as the writer used
  * it before (bicubic, accurate rounding, BT.709 limited range): the same luma for every one of
  * the 16.7 million colours, in every kernel set; chroma within one step of swscale's where the
- * colour is flat (the filters differ only at edges, and the siting: swscale centres chroma,
- * the kernel puts it on the even pixels, as H.264's 4:2:0 is tagged). */
+ * colour is flat (both centre chroma between the four pixels it covers; the filters differ
+ * at edges: swscale's is bicubic, the kernel's the mean of the four). */
 #include <libswscale/swscale.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -702,18 +702,19 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     if (cfg->sample_aspect.num > 0 && cfg->sample_aspect.den > 0)
         av_reduce(&e->sample_aspect_ratio.num, &e->sample_aspect_ratio.den,
                   cfg->sample_aspect.num, cfg->sample_aspect.den, INT_MAX);
-    int yuv = !(av_pix_fmt_desc_get(e->pix_fmt)->flags & AV_PIX_FMT_FLAG_RGB) &&
-              e->pix_fmt != AV_PIX_FMT_GRAY8;
+    const AVPixFmtDescriptor *fd = av_pix_fmt_desc_get(e->pix_fmt);
+    int yuv = !(fd->flags & AV_PIX_FMT_FLAG_RGB) && e->pix_fmt != AV_PIX_FMT_GRAY8;
     int scale = w->cfg.src_width != cfg->width || w->cfg.src_height != cfg->height;
     /* A composition into 8-bit 4:2:0 (the README's H.264): the frame loops' kernel, ~4x
      * faster than swscale (2.6 ms a 1080p frame on the network's thread), with the same
-     * luma, and the chroma where the file says it is: swscale centres it between the luma
-     * pixels (JPEG's siting), while H.264's 4:2:0 is read as MPEG-2's (left) unless tagged
-     * otherwise; the siting is now written explicitly. */
+     * luma. Its chroma, like swscale's, is centred between the four pixels it covers; an
+     * untagged H.264 4:2:0 file says "left" (MPEG-2's siting), so RGB turned into 4:2:0 is
+     * tagged: tag-aware players read it where it is, and FFmpeg 5.1 and players that assume
+     * centred chroma read it right too (measured in docs/PERFORMANCE.md). */
     w->rgb_yuv420 = cfg->layout == RVM_LAYOUT_RGB && e->pix_fmt == AV_PIX_FMT_YUV420P &&
                     !scale && e->height % 2 == 0; /* odd: VP9's, not padded (swscale) */
-    if (w->rgb_yuv420)
-        e->chroma_sample_location = AVCHROMA_LOC_LEFT;
+    if (cfg->layout != RVM_LAYOUT_GRAY && yuv && fd->log2_chroma_w == 1 && fd->log2_chroma_h == 1)
+        e->chroma_sample_location = AVCHROMA_LOC_CENTER;
     if (yuv) {
         e->colorspace = AVCOL_SPC_BT709;
         e->color_primaries = AVCOL_PRI_BT709;

@@ -196,27 +196,24 @@ static void rgb24_to_yuv420(const uint8_t *restrict rgb0, const uint8_t *restric
     for (int x = 0; x < w; x++)
         y1[x] = (uint8_t)luma(rgb1[3 * x], rgb1[3 * x + 1], rgb1[3 * x + 2]);
     int cw = (w + 1) / 2;
-    /* Column sums of the two rows, one plane a channel, with the edge pixels repeated:
-     * col[c][x + 1] for pixel x (x = -1 .. w). On the stack in blocks of pixels. */
+    /* Column sums of the two rows, one plane a channel, an odd width's last pixel repeated:
+     * col[c][x] for pixel x. On the stack in blocks of pixels. */
     enum { CB = 256 }; /* chroma samples a block */
-    int16_t col[3][2 * CB + 2];
+    int16_t col[3][2 * CB];
     for (int i0 = 0; i0 < cw; i0 += CB) {
         int n = cw - i0 < CB ? cw - i0 : CB;
-        int x0 = 2 * i0 - 1, x1 = 2 * (i0 + n) + 1; /* pixels x0 .. x1-1 */
-        int lo = x0 < 0 ? 0 : x0, hi = x1 > w ? w : x1;
+        int x0 = 2 * i0, x1 = 2 * (i0 + n); /* pixels x0 .. x1-1 */
+        int hi = x1 > w ? w : x1;
         for (int c = 0; c < 3; c++) {
-            int16_t *restrict cc = col[c] - x0;
-            for (int x = lo; x < hi; x++)
-                cc[x] = (int16_t)(rgb0[3 * x + c] + rgb1[3 * x + c]);
-            if (x0 < 0)
-                cc[x0] = cc[0];
+            for (int x = x0; x < hi; x++)
+                col[c][x - x0] = (int16_t)(rgb0[3 * x + c] + rgb1[3 * x + c]);
             for (int x = hi; x < x1; x++)
-                cc[x] = cc[w - 1];
+                col[c][x - x0] = col[c][w - 1 - x0];
         }
         for (int i = 0; i < n; i++) {
             int32_t s[3];
             for (int c = 0; c < 3; c++)
-                s[c] = col[c][2 * i] + 2 * col[c][2 * i + 1] + col[c][2 * i + 2];
+                s[c] = 2 * (col[c][2 * i] + col[c][2 * i + 1]);
             u[i0 + i] = (uint8_t)((-3298 * s[0] - 11094 * s[1] + 14392 * s[2] + (128 << 18) +
                                    (1 << 17)) >> 18);
             v[i0 + i] = (uint8_t)((14392 * s[0] - 13073 * s[1] - 1320 * s[2] + (128 << 18) +

@@ -275,9 +275,9 @@ typedef struct {
      * BT.709 limited-range 4:2:0, the encoders' pictures. Luma exactly as swscale's accurate
      * path computes it (coefficients scaled by 2^15, rounded in two steps):
      * t = (5983 r + 20127 g + 2032 b + (16 << 15) + 256) >> 9, y = (t + 32) >> 6. One chroma
-     * row, sited as H.264 and MPEG-2 4:2:0 are tagged (left): horizontally on the even
-     * pixels (1/4, 1/2, 1/4 of pixels 2i-1, 2i, 2i+1, the edge pixel repeated), vertically
-     * between the two rows (their mean), with swscale's chroma coefficients, rounded once. */
+     * row, centred between the four pixels it covers (the mean of pixels 2i, 2i+1 of both
+     * rows, an odd width's last pixel repeated; the writer tags the siting), with swscale's
+     * chroma coefficients, rounded once. */
     /* w pixels of 16-bit RGB to 8-bit RGB (rvmi_hdr_tone). */
     void (*hdr_tone_row)(const uint16_t *r, const uint16_t *g, const uint16_t *b, int step,
                          int w, const rvmi_hdr_tone *t, uint8_t *dst);

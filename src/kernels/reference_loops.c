@@ -354,13 +354,11 @@ static void ref_rgb24_to_yuv420(const uint8_t *rgb0, const uint8_t *rgb1, int wi
         y1[x] = ref_luma(rgb1 + 3 * x);
     }
     for (int i = 0; i < (width + 1) / 2; i++) {
-        int32_t s[3] = {0, 0, 0}; /* the 8 weights' sums of R, G, B */
-        for (int d = -1; d <= 1; d++) {
-            int x = 2 * i + d;
-            x = x < 0 ? 0 : x >= width ? width - 1 : x;
-            int wt = d == 0 ? 2 : 1;
+        int32_t s[3] = {0, 0, 0}; /* twice the sums of R, G, B over the 2x2 pixels */
+        for (int d = 0; d <= 1; d++) {
+            int x = 2 * i + d < width ? 2 * i + d : width - 1;
             for (int c = 0; c < 3; c++)
-                s[c] += wt * (rgb0[3 * x + c] + rgb1[3 * x + c]);
+                s[c] += 2 * (rgb0[3 * x + c] + rgb1[3 * x + c]);
         }
         /* (sum / 8) * coefficient / 2^15 + 128, rounded: one shift by 18 */
         u[i] = (uint8_t)((-3298 * s[0] - 11094 * s[1] + 14392 * s[2] + (128 << 18) + (1 << 17)) >> 18);
