@@ -308,6 +308,16 @@ pointwise_blocks_act(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view
     return px0;
 }
 
+/* Every activation, for the switches that call a kernel specialised (always inline, with the
+ * activation a constant) for each: one list, so that a new activation reaches them all. */
+#define EACH_ACT(X)                                                                             \
+    X(RVM_ACT_NONE)                                                                             \
+    X(RVM_ACT_RELU)                                                                             \
+    X(RVM_ACT_HARDSWISH)                                                                        \
+    X(RVM_ACT_HARDSIGMOID)                                                                      \
+    X(RVM_ACT_SIGMOID)                                                                          \
+    X(RVM_ACT_TANH)
+
 static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
                                const rvmi_view *res, size_t p0, size_t p1)
 {
@@ -315,12 +325,7 @@ static size_t pointwise_blocks(const rvmi_conv *cv, const rvmi_inputs *in, const
 #define ACT_CASE(a)                                                                             \
     case a:                                                                                     \
         return pointwise_blocks_act(cv, in, out, res, p0, p1, a);
-        ACT_CASE(RVM_ACT_NONE)
-        ACT_CASE(RVM_ACT_RELU)
-        ACT_CASE(RVM_ACT_HARDSWISH)
-        ACT_CASE(RVM_ACT_HARDSIGMOID)
-        ACT_CASE(RVM_ACT_SIGMOID)
-        ACT_CASE(RVM_ACT_TANH)
+        EACH_ACT(ACT_CASE)
 #undef ACT_CASE
     }
     return p0;
@@ -1296,12 +1301,7 @@ static void output_tiles(const rvmi_conv *cv, const float *M, int cpad, int nt, 
     case a:                                                                                     \
         output_tiles_act(cv, M, cpad, nt, ty, tx0, out, res, a);                                \
         break;
-        ACT_CASE(RVM_ACT_NONE)
-        ACT_CASE(RVM_ACT_RELU)
-        ACT_CASE(RVM_ACT_HARDSWISH)
-        ACT_CASE(RVM_ACT_HARDSIGMOID)
-        ACT_CASE(RVM_ACT_SIGMOID)
-        ACT_CASE(RVM_ACT_TANH)
+        EACH_ACT(ACT_CASE)
 #undef ACT_CASE
     }
 }
