@@ -702,8 +702,8 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     if (cfg->sample_aspect.num > 0 && cfg->sample_aspect.den > 0)
         av_reduce(&e->sample_aspect_ratio.num, &e->sample_aspect_ratio.den,
                   cfg->sample_aspect.num, cfg->sample_aspect.den, INT_MAX);
-    const AVPixFmtDescriptor *fd = av_pix_fmt_desc_get(e->pix_fmt);
-    int yuv = !(fd->flags & AV_PIX_FMT_FLAG_RGB) && e->pix_fmt != AV_PIX_FMT_GRAY8;
+    const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(e->pix_fmt);
+    int yuv = !(pd->flags & AV_PIX_FMT_FLAG_RGB) && e->pix_fmt != AV_PIX_FMT_GRAY8;
     int scale = w->cfg.src_width != cfg->width || w->cfg.src_height != cfg->height;
     /* A composition into 8-bit 4:2:0 (the README's H.264): the frame loops' kernel, ~4x
      * faster than swscale (2.6 ms a 1080p frame on the network's thread), with the same
@@ -713,7 +713,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
      * centred chroma read it right too (measured in docs/PERFORMANCE.md). */
     w->rgb_yuv420 = cfg->layout == RVM_LAYOUT_RGB && e->pix_fmt == AV_PIX_FMT_YUV420P &&
                     !scale && e->height % 2 == 0; /* odd: VP9's, not padded (swscale) */
-    if (cfg->layout != RVM_LAYOUT_GRAY && yuv && fd->log2_chroma_w == 1 && fd->log2_chroma_h == 1)
+    if (cfg->layout != RVM_LAYOUT_GRAY && yuv && pd->log2_chroma_w == 1 && pd->log2_chroma_h == 1)
         e->chroma_sample_location = AVCHROMA_LOC_CENTER;
     if (yuv) {
         e->colorspace = AVCOL_SPC_BT709;
@@ -880,7 +880,6 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     enum AVPixelFormat in_fmt = cfg->layout == RVM_LAYOUT_GRAY  ? AV_PIX_FMT_GRAY8
                                 : cfg->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_RGB24
                                                                 : AV_PIX_FMT_RGBA;
-    const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(e->pix_fmt);
     if (cfg->layout == RVM_LAYOUT_GRAY && yuv && pd->comp[0].depth == 8 && !scale) {
         /* An alpha matte into 8-bit YUV: luma is exactly rounded BT.709 limited range,
          * 16 + 219*v/255 (a kernel: the table lookup it replaced took ~0.6 ms a 1080p frame,
