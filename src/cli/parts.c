@@ -339,7 +339,7 @@ static int part_frames(const char *path, int png, int64_t *count, int64_t **pts,
         return -1;
     int vidx = -1;
     if (avformat_find_stream_info(fmt, NULL) >= 0)
-        vidx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        vidx = rvmi_video_stream(fmt, NULL);
     AVPacket *pkt = av_packet_alloc();
     int64_t cap = 256;
     int64_t *list = malloc((size_t)cap * sizeof(*list));
@@ -692,7 +692,7 @@ static int open_part(part_reader *r, const char *path)
     if (open_local(&r->fmt, path) < 0)
         return -1;
     if (avformat_find_stream_info(r->fmt, NULL) < 0 ||
-        (r->vidx = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0) {
+        (r->vidx = rvmi_video_stream(r->fmt, NULL)) < 0) {
         avformat_close_input(&r->fmt);
         return -1;
     }
@@ -731,11 +731,7 @@ static int open_tracks(const char *input, const rvmi_track_choice *choice, input
         return RVMI_EXIT_BAD_INPUT;
     }
     AVFormatContext *fmt = in->fmt;
-    int vidx = -1;
-    for (unsigned i = 0; i < fmt->nb_streams && vidx < 0; i++)
-        if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-            !(fmt->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC))
-            vidx = (int)i;
+    int vidx = rvmi_video_stream(fmt, NULL);
     in->ntracks = rvmi_tracks_select(fmt, choice, &in->tracks, err, sizeof err);
     if (in->ntracks < 0) {
         rvmi_cli_error("join: %s", err);

@@ -319,7 +319,7 @@ done:
 }
 
 /* The video's frames by demuxing alone (no decoding): their timestamps, sorted. The stream
- * is the one the reader takes (the first video stream that is not cover art). */
+ * is the one the reader takes (rvmi_video_stream). */
 static int scan_video(rvmi_plan *p, char *err, size_t errlen)
 {
     AVFormatContext *fmt = NULL;
@@ -347,14 +347,16 @@ static int scan_video(rvmi_plan *p, char *err, size_t errlen)
                  p->input, fmt->iformat->name);
         goto done;
     }
-    int vidx = -1;
-    for (unsigned i = 0; i < fmt->nb_streams && vidx < 0; i++)
-        if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-            !(fmt->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC))
-            vidx = (int)i;
+    int candidates = 0;
+    int vidx = rvmi_video_stream(fmt, &candidates);
     if (vidx < 0) {
         snprintf(err, errlen, "%s: no video stream", p->input);
         goto done;
+    }
+    if (candidates > 1) {
+        char line[200];
+        rvmi_video_stream_describe(fmt, vidx, candidates, line, sizeof line);
+        fprintf(stderr, "rvm: %s\n", line);
     }
     /* A format whose clocks may jump (MPEG-TS: splices, concatenations): a whole run closes
      * each jump as it reads (src/io/reader.c), which a segment starting after it cannot

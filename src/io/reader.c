@@ -1297,19 +1297,16 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         set_err(err, errlen, "%s: cannot read stream information: %s", source, averr(ret, eb));
         return -1;
     }
-    r->vidx = -1;
-    for (unsigned i = 0; i < r->fmt->nb_streams; i++) {
-        AVStream *st = r->fmt->streams[i];
-        /* Cover art is a video stream too; it is not the video. */
-        if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-            !(st->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
-            r->vidx = (int)i;
-            break;
-        }
-    }
+    int candidates = 0;
+    r->vidx = rvmi_video_stream(r->fmt, &candidates);
     if (r->vidx < 0) {
         set_err(err, errlen, "%s: no video stream", source);
         return -1;
+    }
+    if (candidates > 1 && r->opt.notice) {
+        char line[200];
+        rvmi_video_stream_describe(r->fmt, r->vidx, candidates, line, sizeof line);
+        r->opt.notice(r->opt.notice_user, line);
     }
     if (!(r->track_of = malloc(r->fmt->nb_streams * sizeof(int)))) {
         set_err(err, errlen, "out of memory");

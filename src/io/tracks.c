@@ -245,3 +245,37 @@ void rvmi_track_describe(const rvmi_track *t, char *out, size_t outlen)
              avcodec_get_name(t->par->codec_id), lang ? ", " : "", lang ? lang->value : "",
              title ? ", \"" : "", title ? title->value : "", title ? "\"" : "");
 }
+
+int rvmi_video_stream(const AVFormatContext *fmt, int *candidates)
+{
+    int best = -1, n = 0;
+    int64_t best_score = -1;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVStream *st = fmt->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO ||
+            (st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+            continue;
+        n++;
+        /* The default flag outranks any size (ffmpeg's own score only adds 5,000,000 to
+         * the area for it): a file's author marks the stream meant to be seen. */
+        int64_t score = (int64_t)st->codecpar->width * st->codecpar->height +
+                        ((st->disposition & AV_DISPOSITION_DEFAULT) ? INT64_C(1) << 40 : 0);
+        if (score > best_score) {
+            best_score = score;
+            best = (int)i;
+        }
+    }
+    if (candidates)
+        *candidates = n;
+    return best;
+}
+
+void rvmi_video_stream_describe(const AVFormatContext *fmt, int stream, int candidates,
+                                char *out, size_t outlen)
+{
+    const AVCodecParameters *par = fmt->streams[stream]->codecpar;
+    snprintf(out, outlen, "input has %d video streams; using stream #%d (%dx%d%s)", candidates,
+             stream, par->width, par->height,
+             (fmt->streams[stream]->disposition & AV_DISPOSITION_DEFAULT) ? ", the default"
+                                                                          : "");
+}

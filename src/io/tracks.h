@@ -41,6 +41,18 @@ int rvmi_track_list_check(const char *flag, const char *list, char *err, size_t 
 int rvmi_tracks_select(const AVFormatContext *fmt, const rvmi_track_choice *choice,
                        rvmi_track **tracks, char *err, size_t errlen);
 
+/* The input's video stream, as FFmpeg's tools pick it: cover art (attached pictures) never
+ * is; of the others a stream marked default comes first (av_find_best_stream's first rule,
+ * what ffplay shows), then the largest picture (ffmpeg's rule), then the first. Returns its index, or -1 when there is none; *candidates (when
+ * not NULL) is how many there were to choose from. Everything that reads "the video" of an
+ * input (the reader, rvm plan, rvm join's tracks) takes this one. */
+int rvmi_video_stream(const AVFormatContext *fmt, int *candidates);
+
+/* "input has 2 video streams; using stream #1 (1920x1080)": the note the command prints when
+ * there was a choice (candidates > 1). */
+void rvmi_video_stream_describe(const AVFormatContext *fmt, int stream, int candidates,
+                                char *out, size_t outlen);
+
 /* "audio track 1 (aac, fra, "Version française")", for messages. */
 void rvmi_track_describe(const rvmi_track *t, char *out, size_t outlen);
 

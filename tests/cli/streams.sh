@@ -1,0 +1,72 @@
+# Inputs with several video streams: rvm takes the one FFmpeg's tools would (cover art never;
+# a default stream first, then the largest picture), says which in one line when there was a
+# choice, and every part of the command takes that same one (a whole run, rvm plan, render
+# and join with the input's audio). The chosen stream is not also copied as a track.
+# SPDX-License-Identifier: GPL-3.0-or-later
+. "$(dirname "$0")/lib.sh"
+
+# The video: the sample at 320x240 with a tone, 0.6 s. The other video streams are test
+# patterns of other sizes, put FIRST (a reader taking the first video stream takes them).
+ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=frequency=440:duration=1 -t 0.6 \
+    -vf scale=320:240 -c:v libx264 -pix_fmt yuv420p -c:a aac one.mkv || fail "cannot make one.mkv"
+# two VIDEO.mkv SIZE DISP0 DISP1: a SIZE test pattern as stream 0, one.mkv's video copied as
+# stream 1, its audio as stream 2, with those default flags.
+two() {
+    ffmpeg -nostdin -v error -f lavfi -i "testsrc=s=$2:r=25:d=0.6" -i one.mkv \
+        -map 0:v -map 1:v -map 1:a -c:v:0 libx264 -c:v:1 copy -c:a copy \
+        -disposition:v:0 "$3" -disposition:v:1 "$4" "$1" || fail "cannot make $1"
+}
+two default.mkv 160x120 0 default  # the default stream is the larger
+two larger.mkv 160x120 0 0         # none is the default: the larger
+two flagged.mkv 640x480 0 default  # the default stream is the smaller: still the default
+# MP4 with PNG cover art larger than the video (ffmpeg's tools never take cover art).
+ffmpeg -nostdin -v error -f lavfi -i testsrc=s=640x480 -frames:v 1 cover.png
+ffmpeg -nostdin -v error -i cover.png -i one.mkv -map 0 -map 1:v -map 1:a -c copy \
+    -disposition:v:0 attached_pic cover.mp4 || fail "cannot make cover.mp4"
+
+size() { ffprobe -v error -select_streams v -show_entries stream=width,height -of csv=p=0:s=x "$1" | tr '\n' ' ' | sed 's/ $//'; }
+count() { ffprobe -v error -select_streams "$2" -show_entries stream=index -of csv=p=0 "$1" | sed '/^$/d' | wc -l; }
+# The decoded pictures only (an MP4 input's timestamps may differ from an MKV's).
+frames_md5() { ffmpeg -nostdin -v error -i "$1" -map 0:v -f framemd5 - | grep -v '^#' | awk -F, '{ print $NF }' | md5sum | cut -d' ' -f1; }
+
+# Lossless outputs (FFV1): the same frames in give the same files' pictures (x264 may code the
+# same frames differently at other timestamps).
+run_ok -i one.mkv --threads 1 --codec ffv1 --output-composition ref.mkv
+[ ! -s err.txt ] || fail "one video stream: unexpected messages: $(cat err.txt)"
+ref=$(frames_md5 ref.mkv)
+
+for f in default larger flagged; do
+    run_ok -i $f.mkv --threads 1 --codec ffv1 --output-composition out_$f.mkv
+    [ "$(size out_$f.mkv)" = 320x240 ] || fail "$f.mkv: output is $(size out_$f.mkv), want 320x240 (stream #1)"
+    [ "$(frames_md5 out_$f.mkv)" = "$ref" ] || fail "$f.mkv: the frames are not those of stream #1"
+    [ "$(count out_$f.mkv v)" -eq 1 ] && [ "$(count out_$f.mkv a)" -eq 1 ] ||
+        fail "out_$f.mkv: $(count out_$f.mkv v) video and $(count out_$f.mkv a) audio streams, want 1 and 1"
+    [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "^rvm: input has 2 video streams; using stream #1 (320x240" err.txt ||
+        fail "$f.mkv: the choice is not said in one line: $(cat err.txt)"
+    ok "$f.mkv: $(cat err.txt)"
+done
+
+run_ok -i cover.mp4 --threads 1 --codec ffv1 --output-composition cover_com.mkv
+[ "$(size cover_com.mkv)" = 320x240 ] && [ "$(frames_md5 cover_com.mkv)" = "$ref" ] ||
+    fail "cover.mp4: the cover art was taken ($(size cover_com.mkv))"
+[ ! -s err.txt ] || fail "cover.mp4: cover art is not a choice, yet: $(cat err.txt)"
+[ "$(count cover_com.mkv v)" -eq 1 ] || fail "cover_com.mkv: $(count cover_com.mkv v) video streams"
+ok "MP4 with cover art: the video, without a word"
+
+# plan / render / join take the same stream: the plan counts its frames, the join adds the
+# audio once; one line at plan (and at each render).
+"$RVM" plan larger.mkv --segments 2 --warmup 100 -o t.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
+grep -q "^rvm: input has 2 video streams; using stream #1 (320x240)" err.txt && [ "$(wc -l <err.txt)" -eq 1 ] ||
+    fail "plan: the choice is not said in one line: $(cat err.txt)"
+for i in 0 1; do
+    "$RVM" render --plan t.plan --index $i --threads 1 --codec ffv1 --output-composition seg/com.mkv >out.txt 2>err.txt ||
+        fail "render $i: $(cat err.txt)"
+done
+"$RVM" join --plan t.plan --codec ffv1 --output-composition seg/com.mkv >out.txt 2>err.txt || fail "join: $(cat err.txt)"
+[ "$(size seg/com.mkv)" = 320x240 ] && [ "$(count seg/com.mkv v)" -eq 1 ] && [ "$(count seg/com.mkv a)" -eq 1 ] ||
+    fail "joined: $(size seg/com.mkv), $(count seg/com.mkv a) audio"
+same_times out_larger.mkv seg/com.mkv
+# (a warm-up longer than the input: every segment's frames are a whole run's exactly)
+[ "$(frames_md5 seg/com.mkv)" = "$ref" ] || fail "joined: the frames are not those of stream #1"
+ok "plan/render/join: stream #1 and the audio, as a whole run"
+done_all
