@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "io/image.h"
+#include "io/reader.h"
 #include "io/writer.h"
 
 extern char **environ;
@@ -130,7 +131,46 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A folder given as input: the videos in it, sorted by name. */
+/* What a folder holds directly: video files, image files (not videos: a GIF counts as a
+ * video), and sub-folders (not hidden). */
+typedef struct {
+    int videos, images, folders;
+} folder_counts;
+
+static int count_folder(const char *dir, folder_counts *c)
+{
+    memset(c, 0, sizeof(*c));
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (is_video_name(e->d_name))
+            c->videos++;
+        else if (rvmi_is_image_name(e->d_name))
+            c->images++;
+        else if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+                 S_ISDIR(st.st_mode))
+            c->folders++;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Whether a folder given as input is a folder of inputs (its videos, its image-sequence
+ * sub-folders) rather than one image sequence: it has videos, or no images of its own. */
+static int folder_of_inputs(const char *path)
+{
+    struct stat st;
+    folder_counts c;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || count_folder(path, &c) < 0)
+        return 0;
+    return c.videos > 0 || c.images == 0;
+}
+
+/* A folder of inputs: the videos in it and each sub-folder holding images (an image
+ * sequence, named after the sub-folder), sorted by name. */
 static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
@@ -139,14 +179,21 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
         return -1;
     }
     char **names = NULL;
-    int n = 0, cap = 0, folders = 0;
+    int n = 0, cap = 0, passed = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!is_video_name(e->d_name)) {
             struct stat st;
-            folders += e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
-                       S_ISDIR(st.st_mode);
-            continue;
+            if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0 ||
+                !S_ISDIR(st.st_mode))
+                continue;
+            char path[PATH_MAX];
+            folder_counts c;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (count_folder(path, &c) < 0 || c.images == 0) {
+                passed++;
+                continue;
+            }
         }
         if (n == cap) {
             cap = cap ? 2 * cap : 32;
@@ -162,16 +209,16 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
     closedir(d);
     if (n == 0) {
         free(names);
-        snprintf(err, errlen, "%s: no video files in this folder (an image folder is one input: "
-                              "name it in a --list file)", dir);
+        snprintf(err, errlen, "%s: no video files or image-sequence folders in this folder", dir);
         return -1;
     }
-    /* Not looked into (a folder inside may be an image sequence or more videos): said, so
-     * that they are not taken for converted. */
-    if (folders)
-        fprintf(stderr, "rvm: batch: %s: %d sub-folder%s not converted (a folder of videos "
-                        "gives its video files; name each one with -i or in a --list file)\n",
-                dir, folders, folders == 1 ? "" : "s");
+    /* Not looked into further (a folder inside may hold more videos): said, so that they
+     * are not taken for converted. */
+    if (passed)
+        fprintf(stderr, "rvm: batch: %s: %d sub-folder%s without images not converted (a "
+                        "folder gives its video files and its sub-folders of images; name "
+                        "other folders with -i or in a --list file)\n",
+                dir, passed, passed == 1 ? "" : "s");
     qsort(names, (size_t)n, sizeof(*names), cmp_str);
     int ret = 0;
     for (int i = 0; i < n; i++) {
@@ -331,7 +378,8 @@ static void usage(FILE *f)
           "                 [--jobs N] [--report FILE.json] [-y] [conversion flags]\n"
           "Converts many inputs, each into DIR with names from the templates ({name} is the\n"
           "input's name without extension, e.g. --output-alpha {name}_pha.mp4). An input folder\n"
-          "gives the videos in it; --list names one input (video or image folder) per line.\n"
+          "gives the videos in it and each sub-folder of images (named after it); a folder\n"
+          "of images is one input; --list names one input (video or image folder) per line.\n"
           "Inputs whose outputs are all complete are skipped (-y converts them again). A\n"
           "failure is one line and does not stop the others; the exit code is 1 if any failed.\n"
           "--jobs N converts N at once, the threads (--threads, default all cores) split\n"
@@ -461,17 +509,7 @@ int rvmi_batch_main(int argc, char **argv)
             }
         status = RVMI_EXIT_BAD_INPUT;
         for (int i = 0; i < ninputs; i++) {
-            struct stat st;
-            int folder_of_videos = 0;
-            if (stat(inputs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-                DIR *d = opendir(inputs[i]);
-                struct dirent *e;
-                while (d && (e = readdir(d)) && !folder_of_videos)
-                    folder_of_videos = is_video_name(e->d_name);
-                if (d)
-                    closedir(d);
-            }
-            if ((folder_of_videos ? add_folder(&l, inputs[i], err, sizeof err)
+            if ((folder_of_inputs(inputs[i]) ? add_folder(&l, inputs[i], err, sizeof err)
                                   : add_input(&l, inputs[i]) < 0 ? (snprintf(err, sizeof err, "out of memory"), -1) : 0) < 0) {
                 rvmi_cli_error("batch: %s", err);
                 goto done;

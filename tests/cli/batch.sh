@@ -33,15 +33,33 @@ ok "outputs named from the templates, each the same frames at the same times as 
     || fail "report: $(cat report.json)"
 ok "JSON report with each input's status"
 
-# A sub-folder of a folder of videos is not converted, and one line says so.
-mkdir -p withsub/shots
+# A folder's sub-folders of images are inputs too, named after the sub-folder, with or
+# without videos beside them; a sub-folder without images is not converted, and one line
+# says so.
+mkdir -p withsub/shots withsub/notes/deeper seqs/shotA seqs/shotB
 cp in/walk.mp4 withsub/
 ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 2 withsub/shots/%03d.png
+echo "notes" >withsub/notes/README.txt
+cp in/walk.mp4 withsub/notes/deeper/
 sub batch -i withsub --output-dir subout --output-alpha {name}_pha.mp4
-[ $RC -eq 0 ] && [ -f subout/walk_pha.mp4 ] || fail "folder with a sub-folder: exit $RC ($(cat err.txt))"
-grep -q "^rvm: batch: withsub: 1 sub-folder not converted" err.txt ||
+[ $RC -eq 0 ] && [ -f subout/walk_pha.mp4 ] && [ -f subout/shots_pha.mp4 ] ||
+    fail "folder with sub-folders: exit $RC, outputs $(ls subout) ($(cat err.txt))"
+[ ! -e subout/notes_pha.mp4 ] && [ ! -e subout/deeper_pha.mp4 ] ||
+    fail "a sub-folder without images was converted: $(ls subout)"
+grep -q "^rvm: batch: withsub: 1 sub-folder without images not converted" err.txt ||
     fail "no line says the sub-folder was not converted: $(cat err.txt)"
-ok "a sub-folder is said not converted: $(head -n 1 err.txt)"
+ok "a folder's videos and image-sequence sub-folders: $(head -n 1 err.txt)"
+ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 3 seqs/shotA/%04d.png
+ffmpeg -nostdin -v error -i in/walk.mp4 -frames:v 2 "seqs/shotB/frame %d.jpg"
+sub batch -i seqs --output-dir seqout --output-alpha {name}_pha.mp4 --input-fps 24
+[ $RC -eq 0 ] && [ "$(wc -l <err.txt)" -eq 1 ] ||
+    fail "a folder of image sequences: exit $RC ($(cat err.txt))"
+grep -q "2 done, 0 skipped, 0 failed" err.txt || fail "a folder of image sequences: $(cat err.txt)"
+for n in shotA shotB; do
+    run_ok -i seqs/$n --input-fps 24 --output-alpha one_$n.mp4 --threads 1
+    same_times one_$n.mp4 seqout/${n}_pha.mp4
+done
+ok "a folder of image-sequence folders: one input each, named after it"
 
 # Resume: complete outputs are skipped; a missing one is made again; -y redoes everything.
 touch -d '2001-01-01' out/talk_com.mp4
