@@ -44,7 +44,8 @@ typedef struct {
     int err_fd;   /* the child's stderr */
     char line[1024];
     size_t line_len;
-    char last_error[1024];
+    char last_error[1024]; /* the child's last line, or why it ended without one */
+    int removed;           /* its unfinished outputs were removed */
     int exit_code;
     double t0, seconds;
     /* Each output file as it was before the conversion started (had: it existed). */
@@ -695,19 +696,23 @@ int rvmi_batch_main(int argc, char **argv)
                     printf("[%d/%d] %s: done in %.1f s\n", finished, todo, e->input, e->seconds);
                 } else {
                     e->st = FAILED;
+                    /* The error is the conversion's own last line (what it ended on: the
+                     * failure, or the stop and its cause); one killed by a signal printed
+                     * no such line, its last one is from before. */
+                    if (WIFSIGNALED(ws))
+                        snprintf(e->last_error, sizeof e->last_error, "killed by signal %d",
+                                 WTERMSIG(ws));
                     if (!png && remove_unfinished(e) > 0) {
-                        snprintf(e->last_error, sizeof e->last_error,
-                                 "not completed (exit code %d): its unfinished outputs were "
-                                 "removed, the next batch run converts it again",
-                                 e->exit_code);
-                        fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+                        e->removed = 1;
+                        fprintf(stderr, "rvm: %s: not completed (exit code %d): its unfinished "
+                                        "outputs were removed, the next batch run converts it "
+                                        "again\n", e->input, e->exit_code);
                     }
                     if (!e->last_error[0])
                         snprintf(e->last_error, sizeof e->last_error, "failed (exit code %d)",
                                  e->exit_code);
-                    if (e->exit_code > 128 && !atomic_load(&g_batch_stop))
-                        fprintf(stderr, "rvm: %s: killed by signal %d\n", e->input,
-                                e->exit_code - 128);
+                    if (WIFSIGNALED(ws) && !atomic_load(&g_batch_stop))
+                        fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
                 }
                 fflush(stdout);
             }
@@ -757,8 +762,10 @@ int rvmi_batch_main(int argc, char **argv)
                     cJSON_AddNumberToObject(o, "exit_code", e->exit_code);
                     cJSON_AddNumberToObject(o, "seconds", e->seconds);
                 }
-                if (e->st == FAILED)
+                if (e->st == FAILED) {
                     cJSON_AddStringToObject(o, "error", e->last_error);
+                    cJSON_AddBoolToObject(o, "outputs_removed", e->removed);
+                }
                 cJSON_AddItemToArray(arr, o);
             }
             char *text = cJSON_Print(root);

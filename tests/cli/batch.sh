@@ -111,6 +111,27 @@ stop_batch hup HUP
     fail "a batch stopped by SIGHUP left outputs in place: $(ls -A hup)"
 ok "SIGHUP stops a batch as Ctrl-C does: $(tail -n 1 err.txt)"
 
+# The report carries a failed conversion's own last line, also when its unfinished outputs
+# were removed: a conversion stopped by the file size limit (it stops by itself, exit 153).
+(ulimit -f 100; "$RVM" batch -i long.mkv --output-dir fsz $T --threads 1 --report fsz.json >out.txt 2>err.txt)
+RC=$?
+[ $RC -eq 1 ] && [ ! -e fsz/long_com.mp4 ] && [ ! -e fsz/long_pha.mp4 ] ||
+    fail "file size limit: exit $RC, outputs $(ls -A fsz) ($(cat err.txt))"
+grep -q '"error":	"stopped at the file size limit (ulimit -f)' fsz.json && grep -q '"outputs_removed":	true' fsz.json ||
+    fail "the report lost the conversion's own error: $(cat fsz.json)"
+! grep -q "killed by signal" err.txt || fail "a conversion that stopped itself is said killed: $(cat err.txt)"
+ok "report of a conversion stopped at the file size limit: $(grep '"error"' fsz.json)"
+# One killed outright (SIGKILL) printed no last line: the report says so.
+"$RVM" batch -i long.mkv --output-dir kill9 $T --threads 1 --report kill9.json >out.txt 2>err.txt &
+pid=$!
+wait_for "[ -n \"\$(find kill9 -name '.*.rvm-part' -size +16k 2>/dev/null)\" ]" $pid
+child=$(pgrep -P $pid)
+[ -n "$child" ] && kill -KILL $child
+wait $pid
+grep -q '"error":	"killed by signal 9"' kill9.json && grep -q "^rvm: long.mkv: killed by signal 9" err.txt ||
+    fail "a conversion killed by SIGKILL: $(cat err.txt) $(cat kill9.json)"
+ok "report of a conversion killed by SIGKILL: $(grep '"error"' kill9.json)"
+
 # A list file naming a video and an image folder; PNG sequences, one folder per input.
 mkdir frames
 ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 4 frames/%03d.png
