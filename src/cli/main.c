@@ -22,6 +22,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 #include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
 
 #include "cli/cli.h"
 #include "cli/convert.h"
@@ -272,6 +273,12 @@ static int parse_output_format(conversion *c)
         if (av_get_pix_fmt(c->raw_pix_fmt) == AV_PIX_FMT_NONE) {
             errorf("--output-format %s: %s is not an FFmpeg pixel format (e.g. rgb24, "
                    "yuv420p, gray)", f, c->raw_pix_fmt);
+            return -1;
+        }
+        /* Frames reach it through swscale: one it cannot write (pal8, bayer_*, hardware
+         * formats) is a usage error, not a failed write found after set-up. */
+        if (!sws_isSupportedOutput(av_get_pix_fmt(c->raw_pix_fmt))) {
+            errorf("--output-format %s: FFmpeg cannot convert frames to %s", f, c->raw_pix_fmt);
             return -1;
         }
     }

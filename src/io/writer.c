@@ -219,6 +219,14 @@ static void averr_msg(char *err, size_t errlen, const char *name, const char *wh
     snprintf(err, errlen, "%s: %s: %s", name, what, eb);
 }
 
+/* The deprecated yuvj formats are full range by definition (swscale writes them so; the
+ * gray_luma kernel writes limited range). */
+static int full_range_yuv(enum AVPixelFormat f)
+{
+    return f == AV_PIX_FMT_YUVJ420P || f == AV_PIX_FMT_YUVJ422P || f == AV_PIX_FMT_YUVJ444P ||
+           f == AV_PIX_FMT_YUVJ440P || f == AV_PIX_FMT_YUVJ411P;
+}
+
 /* Pixel format handed to the encoder. */
 static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c)
 {
@@ -880,7 +888,15 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     enum AVPixelFormat in_fmt = cfg->layout == RVM_LAYOUT_GRAY  ? AV_PIX_FMT_GRAY8
                                 : cfg->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_RGB24
                                                                 : AV_PIX_FMT_RGBA;
-    if (cfg->layout == RVM_LAYOUT_GRAY && yuv && pd->comp[0].depth == 8 && !scale) {
+    /* gray_luma writes the luma plane alone and points both chroma planes at one neutral
+     * plane: 8-bit planar YUV with three components, each in a plane of its own (not
+     * yuyv422's packed samples, nv12's shared chroma plane or yuva420p's fourth plane). */
+    int planar_yuv8 = yuv && pd->nb_components == 3 && (pd->flags & AV_PIX_FMT_FLAG_PLANAR) &&
+                      pd->comp[0].plane == 0 && pd->comp[1].plane == 1 &&
+                      pd->comp[2].plane == 2 && pd->comp[0].depth == 8 &&
+                      pd->comp[0].step == 1 && pd->comp[1].step == 1 &&
+                      !full_range_yuv(e->pix_fmt);
+    if (cfg->layout == RVM_LAYOUT_GRAY && planar_yuv8 && !scale) {
         /* An alpha matte into 8-bit YUV: luma is exactly rounded BT.709 limited range,
          * 16 + 219*v/255 (a kernel: the table lookup it replaced took ~0.6 ms a 1080p frame,
          * swscale ~10x that for the same result), chroma neutral. */
@@ -988,6 +1004,47 @@ static void pad_edges(rvmi_video_writer *w, AVFrame *f)
                f->data[0] + (size_t)(w->cfg.height - 1) * f->linesize[0], (size_t)f->width);
 }
 
+/* An alpha matte is grey: in a YUV format its chroma is made neutral, whatever swscale leaves
+ * there. Only YUV: an RGB format (rawvideo:rgb24, gbrp, ...) holds the matte in every colour
+ * component, a grey one (gray16le) has no chroma, and packed or semi-planar YUV (yuyv422,
+ * nv12) has no chroma planes of its own to fill row by row. */
+static void neutral_chroma(rvmi_video_writer *w, AVFrame *pic)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(w->enc->pix_fmt);
+    if (!d || d->nb_components < 3 ||
+        (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BAYER |
+                     AV_PIX_FMT_FLAG_HWACCEL)) ||
+        w->enc->pix_fmt == AV_PIX_FMT_XYZ12LE || w->enc->pix_fmt == AV_PIX_FMT_XYZ12BE)
+        return;
+    int ch = AV_CEIL_RSHIFT(w->cfg.height, d->log2_chroma_h);
+    int cw = AV_CEIL_RSHIFT(w->cfg.width, d->log2_chroma_w);
+    uint16_t mid = (uint16_t)(1u << (d->comp[1].depth - 1));
+    int own_planes = (d->flags & AV_PIX_FMT_FLAG_PLANAR) && d->comp[1].plane != d->comp[2].plane &&
+                     d->comp[1].shift == 0 && d->comp[1].step == (d->comp[1].depth > 8 ? 2 : 1) &&
+                     !(d->flags & AV_PIX_FMT_FLAG_BE);
+    if (own_planes) {
+        for (int c = 1; c <= 2; c++)
+            for (int r = 0; r < ch; r++) {
+                uint8_t *row = pic->data[d->comp[c].plane] + (size_t)r * pic->linesize[d->comp[c].plane];
+                if (d->comp[c].step == 1)
+                    memset(row, mid, (size_t)cw);
+                else
+                    for (int x = 0; x < cw; x++)
+                        AV_WL16(row + 2 * x, mid);
+            }
+        return;
+    }
+    /* Packed and semi-planar YUV, big-endian samples: one component at a time. */
+    uint16_t line[256];
+    for (int x = 0; x < 256; x++)
+        line[x] = mid;
+    for (int c = 1; c <= 2; c++)
+        for (int r = 0; r < ch; r++)
+            for (int x = 0; x < cw; x += 256)
+                av_write_image_line2(line, pic->data, pic->linesize, d, x, r, c,
+                                     cw - x < 256 ? cw - x : 256, 2);
+}
+
 int rvmi_video_writer_fill_rows(rvmi_video_writer *w, AVFrame *pic, const uint8_t *rows, int y,
                                 int n, char *err, size_t errlen)
 {
@@ -1048,22 +1105,8 @@ int rvmi_video_writer_fill_rows(rvmi_video_writer *w, AVFrame *pic, const uint8_
     if (y + n < w->cfg.src_height)
         return 0;
     pad_edges(w, pic);
-    if (w->cfg.layout == RVM_LAYOUT_GRAY && !w->neutral && w->enc->pix_fmt != AV_PIX_FMT_GRAY8) {
-        /* An alpha matte is grey: neutral chroma, whatever swscale leaves there. */
-        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(w->enc->pix_fmt);
-        int ch = AV_CEIL_RSHIFT(w->cfg.height, d->log2_chroma_h);
-        int cw = AV_CEIL_RSHIFT(w->cfg.width, d->log2_chroma_w);
-        int bytes = d->comp[1].depth > 8 ? 2 : 1;
-        for (int p = 1; p <= 2; p++)
-            for (int r = 0; r < ch; r++) {
-                uint8_t *row = pic->data[p] + (size_t)r * pic->linesize[p];
-                if (bytes == 1)
-                    memset(row, 128, (size_t)cw);
-                else
-                    for (int x = 0; x < cw; x++)
-                        AV_WN16(row + 2 * x, 1 << (d->comp[1].depth - 1));
-            }
-    }
+    if (w->cfg.layout == RVM_LAYOUT_GRAY && !w->neutral && w->enc->pix_fmt != AV_PIX_FMT_GRAY8)
+        neutral_chroma(w, pic);
     return 0;
 }
 

@@ -46,6 +46,20 @@ ok "matroska and mpegts (H.264) on stdout play, 15 frames each"
 "$RVM" $S --output-composition - --output-format rawvideo >out.rgb 2>err.txt || fail "rawvideo: $(cat err.txt)"
 [ "$(wc -c <out.rgb)" -eq $((15 * 640 * 480 * 3)) ] || fail "rawvideo (rgb24) holds $(wc -c <out.rgb) bytes"
 ok "rawvideo on stdout: bare yuv420p or rgb24 frames"
+# The matte in any pixel format FFmpeg can write: RGB ones hold it in every colour, packed
+# and semi-planar YUV (yuyv422, nv12) and YUV with alpha (yuva420p) their own layouts, yuvj
+# full range; each, read back by ffmpeg, is the gray matte (within a step of rounding). Odd
+# size (161x119: odd chroma sizes).
+S2="$S --input-resize 161 119"
+"$RVM" $S2 --output-alpha - --output-format rawvideo >want.gray 2>err.txt || fail "rawvideo gray: $(cat err.txt)"
+for p in rgb24 gbrp rgba gray16le yuv420p yuvj420p yuyv422 nv12 yuva420p p010le; do
+    "$RVM" $S2 --output-alpha - --output-format rawvideo:$p >a.$p 2>err.txt ||
+        fail "the matte as rawvideo:$p: exit code $? $(cat err.txt)"
+    ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt $p -s 161x119 -i a.$p -f rawvideo \
+        -pix_fmt gray got.gray || fail "ffmpeg cannot read rawvideo:$p"
+    "$PIXCMP" gray got.gray want.gray 1 >/dev/null || fail "the matte as rawvideo:$p is not the matte"
+done
+ok "the matte as rawvideo rgb24, gbrp, rgba, gray16le, yuv420p, yuvj420p, yuyv422, nv12, yuva420p, p010le"
 
 # ---- errors: one line on stderr, nothing on stdout ----
 pipe_error() { # WHAT rvm-args...
@@ -63,6 +77,7 @@ pipe_error "a missing input" -i missing.mkv --output-alpha - --output-format nut
 pipe_error "an unknown container" $S --output-alpha - --output-format nosuch
 pipe_error "a pixel format for H.264" $S --output-alpha - --output-format matroska:yuv420p --codec h264
 pipe_error "a PNG sequence on stdout" $S --output-type png_sequence --output-alpha -
+pipe_error "a pixel format swscale cannot write" $S --output-alpha - --output-format rawvideo:pal8
 
 # ---- per-frame latency at 640x480 (the official auto ratio, 0.8) ----
 ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 10 -pix_fmt yuv420p -f rawvideo frames.yuv
