@@ -946,11 +946,11 @@ static int library_reads(const rvmi_reader *r, const AVFrame *f, rvm_frame *fr)
  * turned by rot/flip. The network sees square pixels at the display aspect (the wider
  * side stretched, never shrunk) or the --input-resize size; the video outputs are stored
  * at the input's own size with its sample aspect ratio (or at the --input-resize size). */
-static int set_output_size(rvmi_reader *r, int w, int h, AVRational sar, int rot, int flip,
-                           char *err, size_t errlen)
+static int set_output_size(rvmi_reader *r, const char *name, int w, int h, AVRational sar,
+                           int rot, int flip, char *err, size_t errlen)
 {
     if (w <= 0 || h <= 0) {
-        set_err(err, errlen, "the input has no valid frame size");
+        set_err(err, errlen, "%s: the input has no valid frame size", name);
         return -1;
     }
     if (sar.num <= 0 || sar.den <= 0)
@@ -982,7 +982,7 @@ static int set_output_size(rvmi_reader *r, int w, int h, AVRational sar, int rot
         ssar = (AVRational){1, 1};
     }
     if (nw > RVM_MAX_SIDE || nh > RVM_MAX_SIDE) {
-        set_err(err, errlen, "frame size %ldx%ld is too large (at most %d on a side)", nw, nh,
+        set_err(err, errlen, "%s: frame size %ldx%ld is too large (at most %d on a side)", name, nw, nh,
                 RVM_MAX_SIDE);
         return -1;
     }
@@ -1198,8 +1198,8 @@ static int open_images(rvmi_reader *r, const char *path, char *err, size_t errle
         return -1;
     int rot, flip;
     orientation_of(r, f, &rot, &flip);
-    int ret = set_output_size(r, f->width, f->height, f->sample_aspect_ratio, rot, flip, err,
-                              errlen);
+    int ret = set_output_size(r, path, f->width, f->height, f->sample_aspect_ratio, rot, flip,
+                              err, errlen);
     av_frame_free(&f);
     return ret;
 }
@@ -1509,12 +1509,12 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
 
     int w = vs->codecpar->width, h = vs->codecpar->height;
     if (w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
-        set_err(err, errlen, "frame size %dx%d is too large (at most %d on a side)", w, h,
-                RVM_MAX_SIDE);
+        set_err(err, errlen, "%s: frame size %dx%d is too large (at most %d on a side)", source,
+                w, h, RVM_MAX_SIDE);
         return -1;
     }
     AVRational sar = av_guess_sample_aspect_ratio(r->fmt, vs, NULL);
-    if (set_output_size(r, w, h, sar, r->rotation, 0, err, errlen) < 0)
+    if (set_output_size(r, source, w, h, sar, r->rotation, 0, err, errlen) < 0)
         return -1;
     r->pkt = av_packet_alloc();
     r->frame = av_frame_alloc();

@@ -43,6 +43,11 @@ ffmpeg -v error -f lavfi -i color=c=red:s=64x48 -frames:v 1 -f mjpeg small.mjpeg
 ffmpeg -v error -f lavfi -i color=c=blue:s=20000x16 -frames:v 1 -f mjpeg wide.mjpeg
 cat small.mjpeg wide.mjpeg > grow.mjpeg
 expect_error "a frame above the size limit mid-stream" --input-source grow.mjpeg --output-alpha out.mp4
+# a GIF header and nothing else: FFmpeg probes it as a GIF with no picture size; the line
+# names the file, as every other bad input's does (a batch or rvm serve shows it alone)
+printf 'GIF89a garbage' >fake.gif
+expect_error "a GIF with no picture size" --input-source fake.gif --output-alpha out.mp4
+grep -q '^rvm: fake.gif: ' err.txt || fail "the bad GIF's line does not name it: $(cat err.txt)"
 [ "$(cat exists.mp4)" = keep ] || fail "exists.mp4 was modified"
 for r in 0 -1 1.5 nan inf abc ""; do
     expect_error "--downsample-ratio '$r'" $S --output-alpha out.mp4 --downsample-ratio "$r"
