@@ -737,7 +737,12 @@ static int convert(conversion *c)
     }
     if (finish_outputs(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
-    if (sig == SIGXFSZ)
+    if (sig && c->seg)
+        /* rvm render keeps a part only when it holds the whole segment: this one is removed. */
+        errorf("%s after %lld of the segment's frames: its part is not kept (render the index "
+               "again)", sig == SIGXFSZ ? "stopped at the file size limit (ulimit -f)" : "interrupted",
+               (long long)c->frames);
+    else if (sig == SIGXFSZ)
         errorf("stopped at the file size limit (ulimit -f): the outputs hold the %lld "
                "frame%s done",
                (long long)c->frames, c->frames == 1 ? "" : "s");

@@ -236,6 +236,31 @@ sub_ok join --plan img.plan --output-alpha take:2.mp4
 [ "$(pts_list ./take:2.mp4 | wc -l)" -eq 12 ] || fail "take:2.mp4: not 12 frames"
 ok "render and join an output named take:2.mp4"
 
+# ---- a render stopped halfway keeps no part, says so, and is rendered again whole ----
+ffmpeg -nostdin -v error -stream_loop 5 -i "$SAMPLE" -vf scale=320:240 -c:v libx264 -g 30 \
+    -preset ultrafast long.mkv || fail "cannot make long.mkv"
+sub_ok plan long.mkv --segments 2 --warmup 2 -o long.plan
+LFLAGS="--output-alpha stop/pha.mp4 --threads 1"
+"$RVM" render --plan long.plan --index 1 $LFLAGS --progress-fd 3 >out.txt 2>err.txt 3>prog.txt &
+pid=$!
+wait_for "grep -q '\"frames\":[1-9][0-9]' prog.txt" $pid
+kill -INT $pid
+wait $pid
+RC=$?
+[ $RC -eq 130 ] || fail "an interrupted render: exit $RC, want 130 ($(cat err.txt))"
+[ -z "$(ls -A stop/pha.mp4.parts)" ] || fail "an interrupted render left $(ls -A stop/pha.mp4.parts)"
+# It used to say "interrupted: the outputs hold the N frames done", of a part it removed.
+grep -q "^rvm: interrupted after [0-9]* of the segment's frames: its part is not kept" err.txt ||
+    fail "the interrupted render's line: $(cat err.txt)"
+ok "an interrupted render keeps no part and says so: $(cat err.txt)"
+sub_ok join --plan long.plan --missing $LFLAGS
+[ "$(cat out.txt)" = "0-1" ] || fail "join --missing after the interruption: $(cat out.txt)"
+for i in 1 0; do sub_ok render --plan long.plan --index $i $LFLAGS; done
+sub_ok join --plan long.plan $LFLAGS
+[ "$(pts_list stop/pha.mp4 | wc -l)" -eq "$(pts_list long.mkv | wc -l)" ] ||
+    fail "the join after the interruption holds $(pts_list stop/pha.mp4 | wc -l) frames"
+ok "rendered again after the interruption and joined: every frame"
+
 # ---- a PNG join stopped halfway leaves the old sequence, or nothing ----
 # strace stops the join at its 4th link, after 3 frames were put in (deterministic).
 command -v strace >/dev/null 2>&1 || fail "strace is needed (scripts/install-deps.sh installs it)"
