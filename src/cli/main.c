@@ -372,6 +372,15 @@ static int plan_outputs(conversion *c)
                    opt->output_format, rvmi_codec_name(o->codec));
             return -1;
         }
+        /* As a codec without alpha is refused for it: a format without alpha would drop the
+         * transparency and leave the foreground's colours over black. */
+        const AVPixFmtDescriptor *pd =
+            c->raw_pix_fmt ? av_pix_fmt_desc_get(av_get_pix_fmt(c->raw_pix_fmt)) : NULL;
+        if (alpha && pd && !(pd->flags & AV_PIX_FMT_FLAG_ALPHA)) {
+            errorf("--output-format %s: a transparent composition (--background none) needs a "
+                   "pixel format with alpha (rgba, bgra, yuva420p, ...)", opt->output_format);
+            return -1;
+        }
     }
     return 0;
 }

@@ -78,6 +78,8 @@ pipe_error "an unknown container" $S --output-alpha - --output-format nosuch
 pipe_error "a pixel format for H.264" $S --output-alpha - --output-format matroska:yuv420p --codec h264
 pipe_error "a PNG sequence on stdout" $S --output-type png_sequence --output-alpha -
 pipe_error "a pixel format swscale cannot write" $S --output-alpha - --output-format rawvideo:pal8
+pipe_error "transparency into a pixel format without alpha" $S --output-composition - \
+    --background none --output-format rawvideo:yuv420p
 
 # ---- per-frame latency at 640x480 (the official auto ratio, 0.8) ----
 ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 10 -pix_fmt yuv420p -f rawvideo frames.yuv
