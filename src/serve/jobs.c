@@ -767,9 +767,9 @@ static size_t utf8_length(const unsigned char *p)
     return n;
 }
 
-/* Well-formed UTF-8 without control characters, quotes, slashes or backslashes (each becomes
- * '_'): the name only ever shows on the page and in a Content-Disposition header, never as a
- * path. */
+/* Well-formed UTF-8 without control characters, slashes or backslashes (each becomes '_'):
+ * the name only ever shows on the page (as text) and in a Content-Disposition header (encoded
+ * there), never as a path. */
 static void clean_name(char *dst, size_t n, const char *src)
 {
     size_t k = 0;
@@ -783,7 +783,7 @@ static void clean_name(char *dst, size_t n, const char *src)
             continue;
         }
         unsigned char c = *p++;
-        dst[k++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '/') ? (char)c : '_';
+        dst[k++] = (c >= 0x20 && c < 0x7f && c != '\\' && c != '/') ? (char)c : '_';
     }
     dst[k] = '\0';
     if (!k || !strcmp(dst, ".") || !strcmp(dst, ".."))

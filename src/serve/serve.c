@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -305,6 +306,26 @@ static int write_all(int fd, const char *data, size_t n)
     return 0;
 }
 
+/* A file name as a form sends it: browsers (the HTML standard's multipart/form-data
+ * encoding) and curl write '"', CR and LF in it as %22, %0D and %0A, and leave every other
+ * character as it is (a '%' too: "100%.mp4" arrives as it is). */
+static void form_file_name(char *dst, size_t n, const char *src)
+{
+    size_t k = 0;
+    while (*src && k + 1 < n) {
+        if (src[0] == '%' && src[1] && src[2]) {
+            char hex[3] = {src[1], src[2], '\0'};
+            if (!strcasecmp(hex, "22") || !strcasecmp(hex, "0D") || !strcasecmp(hex, "0A")) {
+                dst[k++] = (char)strtol(hex, NULL, 16);
+                src += 3;
+                continue;
+            }
+        }
+        dst[k++] = *src++;
+    }
+    dst[k] = '\0';
+}
+
 static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *filename, const char *content_type,
                                   const char *transfer_encoding, const char *data, uint64_t off,
@@ -328,7 +349,7 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
             }
             *have = 1;
             if (is_video)
-                snprintf(r->client_name, sizeof r->client_name, "%s", filename);
+                form_file_name(r->client_name, sizeof r->client_name, filename);
         }
         if (*fd >= 0 && size && write_all(*fd, data, size) < 0) {
             if (errno == ENOSPC || errno == EDQUOT)
@@ -606,14 +627,18 @@ static enum MHD_Result send_file(struct MHD_Connection *c, rvmi_job *j, const ch
     MHD_add_response_header(r, "Accept-Ranges", "bytes");
     MHD_add_response_header(r, "Cache-Control", "private, no-cache");
     const char *want = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
-    /* An ASCII name for every client, and the UTF-8 one (RFC 6266) for those that read it. */
+    /* The name as it is in filename* (RFC 6266, RFC 5987: UTF-8, percent-encoded), which
+     * browsers read first, and for any other client a plain ASCII filename with every
+     * character that is not printable ASCII, or is '"' or '\\' (quoted-string escapes
+     * clients get wrong) or '%' (browsers percent-decode a plain filename), as '_'. */
     char ascii[200], encoded[600], disp[900];
     size_t k = 0, e = 0;
     int plain = 1;
     for (const unsigned char *p = (const unsigned char *)dl; *p; p++) {
+        int safe = *p >= 0x20 && *p < 0x7f && !strchr("\"\\%", *p);
         if ((*p & 0xc0) != 0x80) /* one '_' per character, not per byte */
-            ascii[k++] = *p < 0x80 ? (char)*p : '_';
-        plain &= *p < 0x80;
+            ascii[k++] = safe ? (char)*p : '_';
+        plain &= safe;
         if (isalnum(*p) || strchr("-._~", *p))
             encoded[e++] = (char)*p;
         else

@@ -361,6 +361,27 @@ def test_unknown_and_traversal():
     check(status == 409, 'cancel of an ended job: 409')
 
 
+def test_quoted_names():
+    """A browser sends '"' in a file name as %22 (the HTML standard's multipart encoding): the
+    job is named with the quote, and its downloads carry the name in filename* (RFC 6266/5987)
+    with an ASCII filename beside it that has no quote, backslash or '%'."""
+    s = server()
+    cases = (('my %22x%22.mp4', 'my "x".mp4',
+              'filename="my _x_-composition.mp4"; filename*=UTF-8\'\'my%20%22x%22-composition.mp4'),
+             ('caf\u00e9 %22\u00e9t\u00e9%22 100%.mp4', 'caf\u00e9 "\u00e9t\u00e9" 100%.mp4',
+              'filename="caf_ __t__ 100_-composition.mp4"; filename*=UTF-8\'\'caf%C3%A9%20%22%C3%A9t%C3%A9%22%20100%25-composition.mp4'),
+             ('a%0Ab\\c.mp4', 'a_b_c.mp4', 'filename="a_b_c-composition.mp4"'))
+    for sent, name, disp in cases:
+        status, job = common.upload(s, SMALL, sent)
+        job = s.wait(job['id'])
+        check(job['state'] == 'done' and job['name'] == name, 'uploaded as %r: named %r' % (sent, job['name']))
+        dl = [f['download_name'] for f in job['files'] if f['kind'] == 'composition']
+        check(dl == [name.rsplit('.', 1)[0] + '-composition.mp4'], 'download_name %r' % dl)
+        status, h, _ = s.request('GET', '/api/jobs/%s/files/composition.mp4?download=1' % job['id'])
+        check(status == 200 and h['content-disposition'] == 'attachment; ' + disp,
+              'Content-Disposition: ' + h['content-disposition'])
+
+
 def test_origin_and_host():
     s = server()
     evil = {'Origin': 'http://evil.example'}

@@ -83,8 +83,12 @@ try:
     driver.get(server.url)
     assert 'rvm' in driver.title, driver.title
 
-    # A person picks the clip (the file input the drop zone wraps) and presses the button.
-    driver.find_element(By.ID, 'video-file').send_keys(os.path.abspath(clip))
+    # A person picks the clip (the file input the drop zone wraps) and presses the button. Its
+    # name has quotes and accents: Chromium sends '"' as %22, the server names the job and
+    # the downloads with the quote.
+    named = os.path.join(work, 'asl "again" \u00e9t\u00e9.mkv')
+    shutil.copyfile(clip, named)
+    driver.find_element(By.ID, 'video-file').send_keys(named)
     start = driver.find_element(By.ID, 'start')
     wait_for('the start button', start.is_enabled, 10)
     start.click()
@@ -156,7 +160,11 @@ try:
     path = os.path.join(downloads, name)
     frames = common.probe_frames(path)
     print('downloaded %s: %d frames (input %d)' % (name, frames, in_frames))
-    assert name == 'asl_gestures_again-composition.mp4', name
+    title = driver.find_element(By.ID, 'result-title').text
+    assert title == 'asl "again" \u00e9t\u00e9.mkv', title
+    # The UTF-8 name of filename* (the ASCII one has '_' for the accents); Chromium saves a
+    # '"' as '_' (a character it keeps out of file names on every system).
+    assert name == 'asl _again_ \u00e9t\u00e9-composition.mp4', name
     assert frames == in_frames, (frames, in_frames)
 
     # Nothing the page did was refused by its own Content-Security-Policy or failed.
