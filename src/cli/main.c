@@ -148,6 +148,7 @@ typedef struct {
     const rvmi_cli_options *opt;
     const rvmi_segment *seg; /* rvm render: a segment of a plan (NULL: the whole input) */
     int fail_status;        /* the exit code a failing step chose (0: the default) */
+    int usage_error;        /* the reader failed because of an option (rvmi_reader_options) */
     rvmi_protected prot;    /* files that must never be written over */
     out_file outs[3];
     int nouts;
@@ -435,8 +436,7 @@ static int open_inputs(conversion *c)
         carries |= c->outs[i].kind != RVM_OUT_ALPHA && !c->outs[i].image;
     if (!opt->png && carries && !c->seg && !(rvmi_track_choice_none(&c->tracks)))
         ro.tracks = &c->tracks;
-    int tracks_refused = 0;
-    ro.tracks_refused = &tracks_refused;
+    ro.usage_error = &c->usage_error;
     ro.interrupt = c->stop;
     if (c->seg) {
         ro.segment = 1;
@@ -450,7 +450,7 @@ static int open_inputs(conversion *c)
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
     if (!c->reader) {
         errorf("%s", err);
-        c->fail_status = tracks_refused ? RVMI_EXIT_USAGE : RVMI_EXIT_BAD_INPUT;
+        c->fail_status = c->usage_error ? RVMI_EXIT_USAGE : RVMI_EXIT_BAD_INPUT;
         return -1;
     }
     if (opt->out_com && !c->com_rgba) {
@@ -734,8 +734,10 @@ static int convert(conversion *c)
     }
     if (ret < 0) {
         errorf("%s", err);
-        /* A decoding failure is the input's; an encoding one is writing's (a full disk). */
-        return c->pl.failed_stage == RVM_STAGE_DECODE   ? RVMI_EXIT_BAD_INPUT
+        /* A decoding failure is the input's (or an option's: --start past its last frame);
+         * an encoding one is writing's (a full disk). */
+        return c->pl.failed_stage == RVM_STAGE_DECODE && c->usage_error ? RVMI_EXIT_USAGE
+               : c->pl.failed_stage == RVM_STAGE_DECODE ? RVMI_EXIT_BAD_INPUT
                : c->pl.failed_stage == RVM_STAGE_ENCODE ? RVMI_EXIT_TRANSIENT
                                                         : RVMI_EXIT_FAILURE;
     }

@@ -124,6 +124,8 @@ struct rvmi_reader {
     /* Window of wanted timestamps and the shift applied (video tb / audio tb). */
     int64_t v_start, v_end, v_shift;
     int64_t last_pts;        /* last returned pts (before shifting), for monotonic output */
+    int64_t v_origin;        /* the video's first timestamp: time 0 of --start */
+    int64_t before_start;    /* the last frame dropped before --start (AV_NOPTS_VALUE: none) */
     /* Formats whose timestamps may jump (MPEG-TS): per stream, the offset (us) that closes
      * the jumps seen so far, the dts expected next and the last one (us, offset included). */
     int discont;
@@ -380,6 +382,13 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* The failure at hand is an option's (see rvmi_reader_options.usage_error). */
+static void usage_error(const rvmi_reader *r)
+{
+    if (r->opt.usage_error)
+        *r->opt.usage_error = 1;
 }
 
 static const char *averr(int code, char *buf)
@@ -1181,8 +1190,14 @@ static int open_images(rvmi_reader *r, const char *path, char *err, size_t errle
     r->v_shift = r->opt.segment ? 0 : r->next_file;
     r->estimate = r->end_file - r->next_file;
     if (r->estimate <= 0) {
-        set_err(err, errlen, r->opt.segment ? "the segment is past the end of the folder"
-                                            : "--start is past the end of the input");
+        if (r->opt.segment) {
+            set_err(err, errlen, "the segment is past the end of the folder");
+        } else {
+            set_err(err, errlen, "--start %g is past the end of the input (%d image%s at "
+                                 "%g fps: %.3f s)", r->opt.start, r->nfiles,
+                    r->nfiles == 1 ? "" : "s", r->opt.image_fps, r->nfiles / r->opt.image_fps);
+            usage_error(r);
+        }
         return -1;
     }
     /* The first image fixes the size; later ones of another size are scaled to it. */
@@ -1319,8 +1334,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         r->ntracks = rvmi_tracks_select(r->fmt, r->opt.tracks, &r->tracks, err, errlen);
         if (r->ntracks < 0) {
             r->ntracks = 0;
-            if (r->opt.tracks_refused)
-                *r->opt.tracks_refused = 1;
+            usage_error(r);
             return -1;
         }
         if (r->ntracks > 0 && !(r->carried = calloc((size_t)r->ntracks, sizeof(*r->carried)))) {
@@ -1439,6 +1453,8 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
      * list or the decoder skips) unless --start cuts it. */
     int64_t vs0 = vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0;
     int64_t skip_us = r->opt.start > 0 ? (int64_t)llround(r->opt.start * AV_TIME_BASE) : 0;
+    r->v_origin = vs0;
+    r->before_start = AV_NOPTS_VALUE;
     r->v_shift = vs0 + av_rescale_q(skip_us, AV_TIME_BASE_Q, r->tb);
     r->v_start = r->opt.start > 0 ? r->v_shift : INT64_MIN;
     r->v_end = INT64_MAX;
@@ -1457,9 +1473,10 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         int64_t d_us = (int64_t)llround(r->opt.duration * AV_TIME_BASE);
         r->v_end = r->v_shift + av_rescale_q(d_us, AV_TIME_BASE_Q, r->tb);
     }
-    if (r->opt.start > 0) {
-        /* A failed seek (a pipe) is fine: frames before the start are decoded and dropped
-         * instead. */
+    /* Frames before the start are decoded and dropped when seeking cannot be done: on a pipe
+     * a seek is not even tried (Matroska's reads forward to find its place, and met the end
+     * of the data: no frame was left). A failed seek is as fine. */
+    if (r->opt.start > 0 && !(r->fmt->pb && !(r->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL))) {
         av_seek_frame(r->fmt, -1, av_rescale_q(vs0, r->tb, AV_TIME_BASE_Q) + skip_us,
                       AVSEEK_FLAG_BACKWARD);
     }
@@ -1498,7 +1515,9 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         if (r->opt.duration >= 0 && r->opt.duration < keep)
             keep = r->opt.duration;
         if (keep <= 0 && r->opt.start > 0) {
-            set_err(err, errlen, "--start is past the end of the input");
+            set_err(err, errlen, "--start %g is past the end of the input (%.3f s long)",
+                    r->opt.start, total);
+            usage_error(r);
             return -1;
         }
         if (r->opt.start > 0 || r->opt.duration >= 0)
@@ -1675,8 +1694,10 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, AVFram
         pts = f->pts;
     if (pts == AV_NOPTS_VALUE)
         pts = r->last_pts == AV_NOPTS_VALUE ? 0 : r->last_pts + r->default_duration;
-    if (pts < r->v_start)
+    if (pts < r->v_start) {
+        r->before_start = pts;
         return 0;
+    }
     if (r->opt.segment && r->frames_out == 0 && pts > r->opt.segment_from) {
         /* The seek landed after the warm-up start (an index that is not exact): decode from
          * the beginning instead, once. */
@@ -2103,6 +2124,14 @@ int rvmi_reader_read_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, A
             return RVM_ITEM_PACKET;
         }
         av_packet_unref(p);
+    }
+    if (r->frames_out == 0 && r->opt.start > 0 && r->before_start != AV_NOPTS_VALUE) {
+        /* The container declares more than its frames hold (the end of its last frame, an
+         * audio track longer than the video): still the option's mistake, not the input's. */
+        set_err(err, errlen, "--start %g is past the input's last frame (at %.3f s)",
+                r->opt.start, (r->before_start - r->v_origin) * av_q2d(r->tb));
+        usage_error(r);
+        return -1;
     }
     if (r->frames_out == 0) {
         set_err(err, errlen, r->opt.start > 0 ? "no video frames after --start"

@@ -23,10 +23,12 @@ typedef struct {
     double duration;         /* seconds to keep (< 0: all) */
     double image_fps;        /* frame rate given to image folders (> 0) */
     /* Also return the packets of these audio and subtitle tracks (NULL: none). A choice
-     * the input cannot meet (a track it does not have) fails the open, with
-     * *tracks_refused (when set) made 1: a usage error rather than a bad input. */
+     * the input cannot meet (a track it does not have) fails the open. */
     const rvmi_track_choice *tracks;
-    int *tracks_refused;
+    /* Made 1 (when set) when the open or a read fails because of what an option asks rather
+     * than the input (a track it does not have, --start past its end or its last frame):
+     * a usage error. Read after the reader failed; it must outlive the reader. */
+    int *usage_error;
     /* Called (when set) with a one-line note about the input that the user should know
      * (the picture changes size mid-stream, ...), from the thread that reads; user is
      * notice_user. */

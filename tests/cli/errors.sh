@@ -98,7 +98,15 @@ expect_code 3 "bad checkpoint"
 mkdir tfjs_empty
 expect_error "TF.js folder without a model" $S --output-alpha out.mp4 --checkpoint tfjs_empty
 expect_code 3 "TF.js folder without a model"
+# --start past the input's end is the option's mistake (2), whether the container's declared
+# duration shows it at once (60 s) or only its frames do: the sample's last frame is at
+# 2.533 s (from its first), its container declares 2.567 s.
 expect_error "start past the end" $S --output-alpha out.mp4 --start 60
+expect_code 2 "start past the end"
+expect_error "start past the last frame" $S --output-alpha out.mp4 --start 2.55
+expect_code 2 "start past the last frame"
+grep -q "^rvm: --start 2.55 is past the input's last frame (at 2.53" err.txt ||
+    fail "start past the last frame: $(cat err.txt)"
 expect_error "negative start" $S --output-alpha out.mp4 --start -1
 expect_error "bad time" $S --output-alpha out.mp4 --duration abc
 if [ "$(id -u)" -eq 0 ]; then
