@@ -370,7 +370,14 @@ static int is_mov_family(const AVOutputFormat *of)
  * becomes AAC. */
 static int audio_copy_fits(const AVOutputFormat *of, enum AVCodecID id)
 {
-    if (avformat_query_codec(of, id, FF_COMPLIANCE_NORMAL) != 1)
+    int holds = avformat_query_codec(of, id, FF_COMPLIANCE_NORMAL);
+    /* MPEG-TS answers neither yes nor no (its muxer has no codec table): it is trusted with
+     * the audio broadcast and players carry in it (it adds AAC's ADTS headers itself), as
+     * ffmpeg -c copy does; else every track was re-encoded, AAC to AAC too. */
+    if (holds < 0 && strcmp(of->name, "mpegts") == 0)
+        holds = id == AV_CODEC_ID_AAC || id == AV_CODEC_ID_MP2 || id == AV_CODEC_ID_MP3 ||
+                id == AV_CODEC_ID_AC3 || id == AV_CODEC_ID_EAC3;
+    if (holds != 1)
         return 0;
     if (!is_mov_family(of))
         return 1;

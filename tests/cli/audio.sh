@@ -31,6 +31,22 @@ ffmpeg -nostdin -v error -i "$IN" -map 0:a -c copy -f data - | md5sum >a_in.txt
 ffmpeg -nostdin -v error -i com.mp4 -map 0:a -c copy -f data - | md5sum >a_out.txt
 cmp -s a_in.txt a_out.txt || fail "com.mp4: the AAC packets differ from the input's"
 ok "AAC stream copied bit for bit"
+# MPEG-TS holds AAC, MP3 and AC-3 as they are (its muxer answers neither yes nor no when
+# asked; every track was re-encoded): copied, they decode to the samples ffmpeg's own
+# -c copy into .ts gives.
+ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=frequency=440:duration=2 \
+    -f lavfi -i sine=frequency=660:duration=2 -map 0:v -map 1:a -map 2:a -t 1.3 \
+    -vf scale=160:120 -c:v libx264 -c:a:0 aac -c:a:1 libmp3lame tracks.mkv ||
+    fail "cannot make tracks.mkv"
+run_ok --input-source tracks.mkv --output-composition com.ts
+ffmpeg -nostdin -v error -i tracks.mkv -map 0 -c copy ff.ts || fail "ffmpeg -c copy into .ts"
+for a in 0 1; do
+    want=$(ffmpeg -nostdin -v error -i ff.ts -map 0:a:$a -f md5 -)
+    got=$(ffmpeg -nostdin -v error -i com.ts -map 0:a:$a -f md5 -)
+    [ -n "$want" ] && [ "$got" = "$want" ] ||
+        fail "com.ts: audio track $a ($(stream_field com.ts a:$a codec_name)) is not the input's, copied"
+done
+ok "AAC and MP3 copied into MPEG-TS (the samples of ffmpeg -c copy)"
 
 run_ok --input-source "$IN" --input-resize 192 108 --duration 1 --no-audio \
     --output-composition noaudio.mp4
