@@ -360,8 +360,10 @@ static int plan_outputs(conversion *c)
         /* A device or pipe whose name says no container (/dev/stdout, a FIFO) gets
          * Matroska, which needs no seeking. */
         struct stat st;
-        if (!o->format && stat(o->path, &st) == 0 && !S_ISREG(st.st_mode) &&
-            !S_ISDIR(st.st_mode) && !av_guess_format(NULL, o->path, NULL))
+        if (!o->format && stat(o->path, &st) == 0 &&
+            ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
+             rvmi_outfile_names_descriptor(o->path)) &&
+            !av_guess_format(NULL, o->path, NULL))
             o->format = "matroska";
         char err[1024];
         if (rvmi_video_writer_check(o->path, o->format, &o->codec, alpha, err, sizeof(err)) < 0) {

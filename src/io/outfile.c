@@ -469,6 +469,36 @@ static int create_write_path(rvmi_outfile *o, char *err, size_t errlen)
     return -1;
 }
 
+int rvmi_outfile_names_descriptor(const char *path)
+{
+    char cur[PATH_MAX], link[PATH_MAX];
+    if (strlen(path) >= sizeof cur)
+        return 0;
+    strcpy(cur, path);
+    for (int hops = 0; hops < 40; hops++) { /* the kernel's own limit on a chain of links */
+        if (strncmp(cur, "/dev/fd/", 8) == 0 ||
+            (strncmp(cur, "/proc/", 6) == 0 && strstr(cur, "/fd/")))
+            return 1;
+        struct stat lst;
+        if (lstat(cur, &lst) < 0 || !S_ISLNK(lst.st_mode))
+            return 0;
+        ssize_t n = readlink(cur, link, sizeof link - 1);
+        if (n < 0)
+            return 0;
+        link[n] = '\0';
+        if (link[0] == '/') {
+            strcpy(cur, link);
+        } else { /* relative to the link's folder */
+            char *slash = strrchr(cur, '/');
+            size_t dir = slash ? (size_t)(slash - cur) + 1 : 0;
+            if (dir + (size_t)n >= sizeof cur)
+                return 0;
+            memcpy(cur + dir, link, (size_t)n + 1);
+        }
+    }
+    return 0;
+}
+
 int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errlen)
 {
     o->locked = 0;
@@ -496,8 +526,10 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
                     o->flag, o->path);
             return -1;
         }
-        if (exists && !S_ISREG(st.st_mode)) {
-            /* A device or pipe (/dev/null, a FIFO): written directly, nothing to protect. */
+        if (exists && (!S_ISREG(st.st_mode) || rvmi_outfile_names_descriptor(o->path))) {
+            /* A device or pipe (/dev/null, a FIFO), or an open descriptor (/dev/stdout
+             * redirected to a file: the shell made the file): written directly, nothing to
+             * protect. */
             o->direct = 1;
             o->write_path = strdup(o->path);
             if (!o->write_path)

@@ -32,6 +32,11 @@ typedef struct {
  * output), removes what dead runs left beside it, and creates the hidden file (or folder)
  * that is written. Returns 0, or -1 with a one-line message (and nothing left behind). */
 int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errlen);
+
+/* Whether path names an open file descriptor (/dev/stdout, /dev/fd/N, /proc/self/fd/N, or a
+ * link to one): what is behind it is written in place, never staged and renamed (a rename
+ * would put a file where the link was: /dev/stdout itself). */
+int rvmi_outfile_names_descriptor(const char *path);
 /* Makes the written data durable and puts it under the final name, keeping the replaced
  * file's mode (and owner, where permitted). Returns 0 or -1 with a message. */
 int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen);

@@ -61,6 +61,23 @@ for p in rgb24 gbrp rgba gray16le yuv420p yuvj420p yuyv422 nv12 yuva420p p010le;
 done
 ok "the matte as rawvideo rgb24, gbrp, rgba, gray16le, yuv420p, yuvj420p, yuyv422, nv12, yuva420p, p010le"
 
+# ---- stdout by a descriptor's name, redirected to a file ----
+# /dev/stdout is a link to /proc/self/fd/1; with stdout redirected to a file, the output was
+# staged beside the link and renamed over it: the link became a file (as root, /dev/stdout
+# itself, for every program) and the redirected file stayed empty. A link of the test's own
+# stands for /dev/stdout here (a regression must not break the machine's).
+ln -s /proc/self/fd/1 my_stdout
+for name in my_stdout /dev/fd/1 "my_stdout -f matroska"; do
+    rm -f redirected.mkv
+    "$RVM" $S --output-alpha $name -y >redirected.mkv 2>err.txt || fail "$name: $(cat err.txt)"
+    [ -L my_stdout ] || fail "$name: the link to /proc/self/fd/1 was replaced by a file"
+    frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries \
+        stream=nb_read_frames -of csv=p=0 redirected.mkv | tr -d ,)
+    [ "$frames" = 15 ] ||
+        fail "$name: the redirected file does not hold the 15 frames ($(wc -c <redirected.mkv) bytes)"
+done
+ok "an output named /dev/stdout (a link to it) or /dev/fd/1, stdout a file: written into that file"
+
 # ---- errors: one line on stderr, nothing on stdout ----
 pipe_error() { # WHAT rvm-args...
     what=$1
