@@ -90,7 +90,7 @@ try:
     shutil.copyfile(clip, named)
     driver.find_element(By.ID, 'video-file').send_keys(named)
     start = driver.find_element(By.ID, 'start')
-    wait_for('the start button', start.is_enabled, 10)
+    wait_for('the start button', start.is_enabled, 60)
     start.click()
     result = driver.find_element(By.ID, 'result')
     try:
@@ -130,7 +130,7 @@ try:
 
     # Played together, the players stay together.
     driver.find_element(By.ID, 'play-both').click()
-    wait_for('playback', lambda: players()[5] > 1.0, 30)
+    wait_for('playback', lambda: players()[5] > 1.0, 60)
     _, _, _, _, ta, tb, _, _, _ = players()
     print('playing: original at %.3f s, composition at %.3f s' % (ta, tb))
     assert abs(ta - tb) < 0.3, (ta, tb)
@@ -138,13 +138,13 @@ try:
 
     # The matte toggle swaps the result for the matte and back.
     driver.find_element(By.ID, 'toggle-matte').click()
-    wait_for('the matte', lambda: players()[8].endswith('/files/alpha.mp4') and players()[2] == 4, 30)
+    wait_for('the matte', lambda: players()[8].endswith('/files/alpha.mp4') and players()[2] == 4, 60)
     driver.find_element(By.ID, 'toggle-matte').click()
-    wait_for('the composition again', lambda: players()[8].endswith('/files/composition.mp4') and players()[2] == 4, 30)
+    wait_for('the composition again', lambda: players()[8].endswith('/files/composition.mp4') and players()[2] == 4, 60)
 
     # A still frame for the screenshot: both at 1.3 s.
     driver.execute_script("for (const id of ['player-source', 'player-result']) document.getElementById(id).currentTime = 1.3;")
-    wait_for('seek', lambda: abs(players()[4] - 1.3) < 0.05 and abs(players()[5] - 1.3) < 0.05, 15)
+    wait_for('seek', lambda: abs(players()[4] - 1.3) < 0.05 and abs(players()[5] - 1.3) < 0.05, 60)
     time.sleep(0.5)
     driver.save_screenshot(screenshot)
     print('screenshot: ' + screenshot)
@@ -182,7 +182,7 @@ try:
     driver.find_element(By.ID, 'video-file').send_keys(big)
     driver.find_element(By.ID, 'start').click()
     error = driver.find_element(By.ID, 'error')
-    wait_for('the size error', error.is_displayed, 10)
+    wait_for('the size error', error.is_displayed, 60)
     print('too large, on the page: ' + error.text)
     assert error.text == "rvm: the upload (2.0 MB) is larger than this server's limit of 1.0 MB", error.text
     driver.find_element(By.ID, 'video-file').send_keys(notes)
@@ -193,11 +193,11 @@ try:
     assert line == 'rvm: notes.txt: not a video or image file FFmpeg can read', line
     driver.save_screenshot(os.path.join(build_dir, 'serve_screenshot_error.png'))
     click_first('#queue li.job button.delete')  # the failed job (the list shows the newest first)
-    wait_for('one job left', lambda: len(server.jobs()) == 1, 15)
+    wait_for('one job left', lambda: len(server.jobs()) == 1, 60)
 
     # Delete, from the queue: gone from the page, the server and the disk.
     click_first('#queue li.job button.delete')
-    wait_for('the queue to empty', lambda: driver.find_element(By.ID, 'queue-empty').is_displayed(), 15)
+    wait_for('the queue to empty', lambda: driver.find_element(By.ID, 'queue-empty').is_displayed(), 60)
     assert server.jobs() == [] and os.listdir(os.path.join(server.data_dir, 'jobs')) == []
     assert not driver.find_element(By.ID, 'result').is_displayed()
     print('ok')
