@@ -120,6 +120,18 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
                  path);
         return -1;
     }
+    /* VP9's alpha is a second picture that only Matroska carries (BlockAdditional): MP4,
+     * AVI and NUT took the colour picture alone, and the transparency was lost without a
+     * word. */
+    if (alpha && *codec == RVM_CODEC_VP9 && strcmp(of->name, "webm") != 0 &&
+        strcmp(of->name, "matroska") != 0) {
+        const char *ext = of->extensions ? of->extensions : of->name;
+        snprintf(err, errlen,
+                 "%s: a .%.*s file cannot hold VP9's transparency (use .webm or .mkv, or "
+                 "--codec prores in .mov)",
+                 path, (int)strcspn(ext, ","), ext);
+        return -1;
+    }
     const AVCodec *enc = avcodec_find_encoder_by_name(encoder_name(*codec));
     if (!enc) {
         snprintf(err, errlen, "this FFmpeg has no %s encoder", encoder_name(*codec));
@@ -227,8 +239,9 @@ static int full_range_yuv(enum AVPixelFormat f)
            f == AV_PIX_FMT_YUVJ440P || f == AV_PIX_FMT_YUVJ411P;
 }
 
-/* Pixel format handed to the encoder. */
-static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c)
+/* Pixel format handed to the encoder, for the container of; NULL: any container. */
+static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c,
+                                         const AVOutputFormat *of)
 {
     switch (c->codec) {
     case RVM_CODEC_PRORES:
@@ -238,6 +251,11 @@ static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c)
     case RVM_CODEC_RAWVIDEO:
         if (c->raw_pix_fmt && av_get_pix_fmt(c->raw_pix_fmt) != AV_PIX_FMT_NONE)
             return av_get_pix_fmt(c->raw_pix_fmt);
+        /* Matroska stores uncompressed video only in the formats it has a FourCC for
+         * (RGBA, I420, Y800 among ours): packed RGB fails its header ("Raw RGB is not
+         * supported Natively"), so RGB goes there as opaque RGBA, still every pixel. */
+        if (c->layout == RVM_LAYOUT_RGB && of && strcmp(of->name, "matroska") == 0)
+            return AV_PIX_FMT_RGBA;
         return c->layout == RVM_LAYOUT_RGBA  ? AV_PIX_FMT_RGBA
                : c->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_RGB24
                                              : AV_PIX_FMT_GRAY8;
@@ -700,7 +718,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     }
     e->width = padded_size(cfg, cfg->width);
     e->height = padded_size(cfg, cfg->height);
-    e->pix_fmt = encoder_format(cfg);
+    e->pix_fmt = encoder_format(cfg, w->oc->oformat);
     /* The input's own time base: every input timestamp is representable, so the output's
      * timing is the input's (variable frame rate included). */
     e->time_base = cfg->time_base;

@@ -46,4 +46,31 @@ ok "VP9 alpha decodes with transparent and opaque areas"
 run $common --output-composition com.mp4
 [ $RC -ne 0 ] && [ ! -e com.mp4 ] || fail "h264 accepted a transparent composition"
 ok "h264 refused for transparency"
+
+# VP9's alpha is Matroska side data: in .mp4, .avi or .nut only the colour picture was
+# written and the transparency was lost without a word; refused (exit 2) with what holds it.
+for ext in mp4 avi nut; do
+    run $common --codec vp9 --output-composition com_vp9.$ext
+    [ $RC -eq 2 ] && [ ! -e com_vp9.$ext ] || fail "vp9 transparency in .$ext: exit $RC, $(cat err.txt)"
+    grep -q "webm" err.txt || fail "vp9 in .$ext: the refusal names no container: $(cat err.txt)"
+done
+ok "VP9 transparency refused outside .webm/.mkv"
+
+# Uncompressed video in Matroska: packed RGB has no FourCC there (the header failed, exit
+# 75), so the composition over a background and the foreground are stored as opaque RGBA,
+# with the same pixels as the NUT file's RGB.
+c2="--input-source $SAMPLE --input-resize 160 120 --duration 0.2 --codec rawvideo"
+run_ok $c2 --output-composition rc.mkv --output-foreground rf.mkv --output-alpha ra.mkv
+run_ok $c2 --output-composition rc.nut --output-foreground rf.nut
+for o in rc rf; do
+    [ "$(stream_field $o.mkv v:0 pix_fmt)" = rgba ] || fail "$o.mkv is $(stream_field $o.mkv v:0 pix_fmt)"
+    ffmpeg -nostdin -v error -i $o.mkv -f rawvideo -pix_fmt rgb24 $o.mkv.rgb &&
+        ffmpeg -nostdin -v error -i $o.nut -f rawvideo -pix_fmt rgb24 $o.nut.rgb || fail "cannot decode $o"
+    [ -s $o.nut.rgb ] && cmp -s $o.mkv.rgb $o.nut.rgb || fail "$o.mkv differs from $o.nut"
+    ffmpeg -nostdin -v error -i $o.mkv -vf alphaextract -f rawvideo -pix_fmt gray $o.a &&
+        [ "$(od -An -tu1 -v $o.a | tr -s ' ' '\n' | sed '/^$/d' | sort -u)" = 255 ] ||
+        fail "$o.mkv is not opaque"
+done
+[ "$(stream_field ra.mkv v:0 pix_fmt)" = gray ] || fail "ra.mkv is $(stream_field ra.mkv v:0 pix_fmt)"
+ok "rawvideo in .mkv: RGB outputs as opaque RGBA, the same pixels as in .nut"
 done_all
