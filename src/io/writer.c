@@ -386,8 +386,9 @@ static int is_mov_family(const AVOutputFormat *of)
  * players take (Opus in .mov fails at the header, Opus or FLAC in .mp4 plays in few
  * places): there only what QuickTime, browsers and editors play is copied, the rest
  * becomes AAC. */
-static int audio_copy_fits(const AVOutputFormat *of, enum AVCodecID id)
+static int audio_copy_fits(const AVOutputFormat *of, const AVCodecParameters *ap)
 {
+    enum AVCodecID id = ap->codec_id;
     int holds = avformat_query_codec(of, id, FF_COMPLIANCE_NORMAL);
     /* MPEG-TS answers neither yes nor no (its muxer has no codec table): it is trusted with
      * the audio broadcast and players carry in it (it adds AAC's ADTS headers itself), as
@@ -400,8 +401,12 @@ static int audio_copy_fits(const AVOutputFormat *of, enum AVCodecID id)
     if (!is_mov_family(of))
         return 1;
     switch (id) {
-    case AV_CODEC_ID_AAC:
     case AV_CODEC_ID_MP3:
+        /* MP3 below 16 kHz (MPEG-2.5's 8, 11.025 and 12 kHz, as old cameras record) is not
+         * in the MP4 standard: the muxer refuses it outside .mov, and the header failed
+         * ("Invalid argument", exit 75). */
+        return strcmp(of->name, "mov") == 0 || ap->sample_rate >= 16000;
+    case AV_CODEC_ID_AAC:
     case AV_CODEC_ID_ALAC:
     case AV_CODEC_ID_AC3:
     case AV_CODEC_ID_EAC3:
@@ -467,7 +472,7 @@ static int setup_audio(rvmi_video_writer *w, out_track *t, char *why, size_t why
 {
     const AVCodecParameters *ap = t->in->par;
     const AVOutputFormat *of = w->oc->oformat;
-    if (audio_copy_fits(of, ap->codec_id)) {
+    if (audio_copy_fits(of, ap)) {
         /* Stream copy: the audio is not touched at all. */
         if (!(t->st = avformat_new_stream(w->oc, NULL)) ||
             avcodec_parameters_copy(t->st->codecpar, ap) < 0)

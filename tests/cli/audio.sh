@@ -52,4 +52,17 @@ run_ok --input-source "$IN" --input-resize 192 108 --duration 1 --no-audio \
     --output-composition noaudio.mp4
 [ -z "$(stream_field noaudio.mp4 a:0 codec_name)" ] || fail "--no-audio kept audio"
 ok "--no-audio"
+
+# MP3 below 16 kHz (MPEG-2.5, as old cameras record it) is outside the MP4 standard: FFmpeg's
+# muxer refused it there (exit 75, "writing the header: Invalid argument"). It becomes AAC
+# in .mp4 and is copied into .mov, which takes it.
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=96x72:r=25:d=1 -f lavfi -i sine=f=440:r=11025:d=1 \
+    -c:v libx264 -c:a libmp3lame mp3_11k.mkv || fail "cannot make the MP3 clip"
+run_ok --input-source mp3_11k.mkv --output-composition mp3.mp4 --output-foreground mp3.mov
+[ "$(stream_field mp3.mp4 a:0 codec_name),$(stream_field mp3.mp4 a:0 sample_rate)" = aac,11025 ] ||
+    fail "mp3.mp4 audio: $(stream_field mp3.mp4 a:0 codec_name)"
+[ "$(stream_field mp3.mov a:0 codec_name)" = mp3 ] || fail "mp3.mov audio: $(stream_field mp3.mov a:0 codec_name)"
+playable mp3.mp4
+playable mp3.mov
+ok "MP3 at 11025 Hz: AAC in .mp4, copied into .mov"
 done_all
