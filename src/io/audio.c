@@ -95,10 +95,29 @@ rvmi_audio_transcoder *rvmi_audio_transcoder_open(const AVCodecParameters *in, A
         av_channel_layout_copy(&layout, &t->dec->ch_layout);
     AVChannelLayout in_layout = {0};
     av_channel_layout_copy(&in_layout, &layout);
-    /* Beyond stereo, keep it simple and widely playable: downmix to stereo. */
+    /* Beyond stereo, surround stays surround (it was downmixed to stereo), in the layouts
+     * the encoder has a standard code for: AAC's channel configurations (3.0, 4.0, 5.0,
+     * 5.1 and 7.1, with back channels: other layouts of a count need a program config
+     * element, which decoders report as an unknown layout) and libopus's Vorbis layouts
+     * (3.0, quad, 5.0, 5.1, 6.1, 7.1: it refuses others).
+     * Resampling maps the input's channels onto that layout (side to back), as ffmpeg does.
+     * Stereo when the encoder has no layout of that many channels (AAC: 7, either: over 8). */
     if (layout.nb_channels > 2) {
+        static const AVChannelLayout aac[9] = {
+            [3] = AV_CHANNEL_LAYOUT_SURROUND,     [4] = AV_CHANNEL_LAYOUT_4POINT0,
+            [5] = AV_CHANNEL_LAYOUT_5POINT0_BACK, [6] = AV_CHANNEL_LAYOUT_5POINT1_BACK,
+            [8] = AV_CHANNEL_LAYOUT_7POINT1};
+        static const AVChannelLayout vorbis[9] = {
+            [3] = AV_CHANNEL_LAYOUT_SURROUND,     [4] = AV_CHANNEL_LAYOUT_QUAD,
+            [5] = AV_CHANNEL_LAYOUT_5POINT0_BACK, [6] = AV_CHANNEL_LAYOUT_5POINT1_BACK,
+            [7] = AV_CHANNEL_LAYOUT_6POINT1,      [8] = AV_CHANNEL_LAYOUT_7POINT1};
+        int n = layout.nb_channels;
+        const AVChannelLayout *to = n > 8 ? NULL : out_codec == AV_CODEC_ID_OPUS ? &vorbis[n] : &aac[n];
         av_channel_layout_uninit(&layout);
-        layout = (AVChannelLayout)AV_CHANNEL_LAYOUT_STEREO;
+        if (to && to->nb_channels)
+            av_channel_layout_copy(&layout, to);
+        else
+            layout = (AVChannelLayout)AV_CHANNEL_LAYOUT_STEREO;
     }
     av_channel_layout_copy(&t->enc->ch_layout, &layout);
     av_channel_layout_uninit(&layout);
@@ -122,7 +141,8 @@ rvmi_audio_transcoder *rvmi_audio_transcoder_open(const AVCodecParameters *in, A
     }
     t->enc->sample_rate = rate;
     t->enc->sample_fmt = formats ? formats[0] : AV_SAMPLE_FMT_FLTP;
-    t->enc->bit_rate = t->enc->ch_layout.nb_channels > 1 ? 128000 : 64000;
+    /* 64 kbit/s a channel: 128 for stereo, 384 for 5.1. */
+    t->enc->bit_rate = 64000 * (int64_t)t->enc->ch_layout.nb_channels;
     t->enc->time_base = (AVRational){1, rate};
     if (global_header)
         t->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;

@@ -65,4 +65,22 @@ run_ok --input-source mp3_11k.mkv --output-composition mp3.mp4 --output-foregrou
 playable mp3.mp4
 playable mp3.mov
 ok "MP3 at 11025 Hz: AAC in .mp4, copied into .mov"
+
+# Surround re-encoded stays surround, each channel in its place: 5.1 with side channels (as
+# AC-3 and PCM carry it) became stereo in AAC and Opus. Channel k holds a 60 Hz tone at (k + 1) / 10: the levels rise channel by
+# channel in the outputs as in the input.
+lv="0.1*sin(2*PI*60*t)"
+for k in 2 3 4 5 6; do lv="$lv|0.$k*sin(2*PI*60*t)"; done
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=96x72:r=25:d=1 \
+    -f lavfi -i "aevalsrc=$lv:c=5.1(side):s=48000:d=1" -c:v libx264 -c:a pcm_s16le s51.mov ||
+    fail "cannot make the 5.1 clip"
+run_ok --input-source s51.mov --output-composition s51.mp4 --output-foreground s51.webm
+for f in s51.mp4 s51.webm; do
+    [ "$(stream_field $f a:0 channel_layout)" = 5.1 ] || fail "$f audio is $(stream_field $f a:0 channel_layout)"
+    ffmpeg -nostdin -i $f -map 0:a -af astats=measure_overall=none:measure_perchannel=RMS_level \
+        -f null - 2>&1 | sed -n 's/.*RMS level dB: //p' >lv.txt
+    [ "$(wc -l <lv.txt)" -eq 6 ] && awk 'NR > 1 && $1 <= p { bad = 1 } { p = $1 } END { exit bad }' lv.txt ||
+        fail "$f: channel levels $(tr '\n' ' ' <lv.txt)"
+done
+ok "5.1 (side) re-encoded as 5.1 in AAC and Opus, channels in order"
 done_all
