@@ -734,6 +734,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     if (w->avi) {
         e->time_base = av_inv_q(cfg->frame_rate);
         w->last_pts = INT64_MIN;
+        w->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
     }
     e->framerate = cfg->frame_rate;
     e->sample_aspect_ratio = (AVRational){1, 1};

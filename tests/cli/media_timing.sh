@@ -93,6 +93,16 @@ got=$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate,nb_
 [ "$got" = "30/1,$want" ] || fail "pha.avi: rate and frames $got, want 30/1,$want"
 [ "$(pts_list pha.avi | wc -l)" -eq "$want" ] || fail "pha.avi: not $want frames"
 ok ".avi: 30 fps and $want frames, as the input"
+# With AAC copied from an MP4 (its priming at -21 ms): the muxer shifted everything by that
+# once the first audio packet came, after the first frame, so frames 2.. moved by a frame
+# slot (rounded): a gap after the first frame, a frame more than the input and the picture
+# a frame late against the sound.
+ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=96x72:r=25:d=1 -f lavfi -i sine=r=48000:d=1 \
+    -c:v libx264 -c:a aac aac.mp4 || fail "cannot make aac.mp4"
+run_ok --input-source aac.mp4 --output-composition aac.avi
+[ "$(stream_field aac.avi a:0 codec_name)" = aac ] || fail "aac.avi has no AAC"
+same_timing aac.mp4 aac.avi
+ok ".avi with copied AAC: every frame in its slot"
 head -c $(($(stat -c %s whole.mkv) / 2)) whole.mkv >half.mkv
 run_ok --input-source half.mkv --output-alpha half_pha.mkv
 have=$(pts_list half_pha.mkv | wc -l)
