@@ -530,6 +530,9 @@ static int open_writers(conversion *c)
          * sound or subtitles. */
         if (o->kind != RVM_OUT_ALPHA) {
             vc.tracks = rvmi_reader_tracks(c->reader, &vc.ntracks);
+            /* The recording's tags (title, date, ...): a segment's part has none, its join
+             * copies them. */
+            vc.metadata = c->seg ? NULL : rvmi_reader_metadata(c->reader);
             vc.notice = notice;
             vc.notice_user = c;
             po->tracks = vc.ntracks > 0;

@@ -836,7 +836,8 @@ static int join_video(const job *j, const output *o, int64_t *frames)
      * carries none). */
     rvmi_track_choice choice;
     rvmi_cli_track_choice(&j->opt, &choice);
-    if (strcmp(o->kind, "alpha") != 0 && !p->images && !rvmi_track_choice_none(&choice) &&
+    /* Opened also without tracks: its container tags go on as a whole run's do. */
+    if (strcmp(o->kind, "alpha") != 0 && !p->images &&
         (status = open_tracks(p->input, &choice, &ain)) != 0)
         goto done;
     status = RVMI_EXIT_TRANSIENT;
@@ -852,6 +853,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     vc.frame_rate = pr.fmt->streams[pr.vidx]->avg_frame_rate;
     vc.tracks = ain.tracks;
     vc.ntracks = ain.ntracks;
+    vc.metadata = ain.fmt ? ain.fmt->metadata : NULL;
     vc.notice = join_notice;
     if (!(w = rvmi_video_writer_open(&vc, err, sizeof err))) {
         rvmi_cli_error("join: %s", err);

@@ -2155,6 +2155,11 @@ AVRational rvmi_reader_frame_rate(const rvmi_reader *r) { return r->fps; }
 int64_t rvmi_reader_frame_estimate(const rvmi_reader *r) { return r->estimate; }
 int rvmi_reader_is_folder(const rvmi_reader *r) { return r->dir != NULL; }
 
+const AVDictionary *rvmi_reader_metadata(const rvmi_reader *r)
+{
+    return r->fmt && !rvmi_reader_is_folder(r) ? r->fmt->metadata : NULL;
+}
+
 const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count)
 {
     *count = r->ntracks;

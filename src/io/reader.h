@@ -103,6 +103,9 @@ AVRational rvmi_reader_frame_rate(const rvmi_reader *r);
 int64_t rvmi_reader_frame_estimate(const rvmi_reader *r);
 /* The audio and subtitle tracks whose packets are returned (*count 0: none). */
 const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count);
+/* The input container's own tags (title, artist, creation_time, ...), or NULL (an image
+ * folder). Valid while the reader is open. */
+const AVDictionary *rvmi_reader_metadata(const rvmi_reader *r);
 /* Whether a file name is one an image folder's frames are taken from (by extension). */
 int rvmi_is_image_name(const char *name);
 /* Whether the source is an image folder. */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/opt.h>
@@ -466,6 +467,24 @@ static int copy_track_tags(rvmi_video_writer *w, out_track *t, int converted)
     return 0;
 }
 
+/* The input's container tags onto the output: what the recording is (title, artist,
+ * comment, date, creation_time, location, ...), not what described the input file (its
+ * encoder, MP4 brands, a duration, which the muxers write afresh). */
+static int copy_metadata(AVFormatContext *oc, const AVDictionary *in)
+{
+    static const char *const skip[] = {"encoder", "major_brand", "minor_version",
+                                       "compatible_brands", "duration", NULL};
+    const AVDictionaryEntry *e = NULL;
+    while ((e = av_dict_get(in, "", e, AV_DICT_IGNORE_SUFFIX))) {
+        int k = 0;
+        while (skip[k] && av_strcasecmp(e->key, skip[k]) != 0)
+            k++;
+        if (!skip[k] && av_dict_set(&oc->metadata, e->key, e->value, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Sets up an audio track: copied, or re-encoded. Returns 1 when it is kept, 0 when it is
  * left out (why says why), -1 on a fatal error. */
 static int setup_audio(rvmi_video_writer *w, out_track *t, char *why, size_t whylen)
@@ -696,6 +715,10 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     }
     if ((ret = avformat_alloc_output_context2(&w->oc, of, NULL, cfg->path)) < 0) {
         averr_msg(err, errlen, w->name, "cannot set up the container", ret);
+        goto fail;
+    }
+    if (copy_metadata(w->oc, cfg->metadata) < 0) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
     }
     if (cfg->copy) {

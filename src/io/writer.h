@@ -76,6 +76,10 @@ typedef struct {
      * and notice (when set) gets one line saying why (and notice_user). */
     const rvmi_track *tracks;
     int ntracks;
+    /* The input container's tags to keep (title, artist, comment, creation_time, ...: all
+     * but those that describe the input file itself, such as its encoder or MP4 brands), as
+     * ffmpeg keeps them; NULL: none. */
+    const AVDictionary *metadata;
     void (*notice)(void *user, const char *msg);
     void *notice_user;
     /* A part of an output that is joined later (rvm render): x264 writes headers that do

@@ -26,7 +26,8 @@ ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=frequency=440:duration=2 
     -metadata:s:a:0 language=eng -metadata:s:a:0 title="English mix" \
     -metadata:s:a:1 language=fra -metadata:s:a:1 title="Version française" \
     -metadata:s:s:0 language=deu -metadata:s:s:0 title="Deutsch" \
-    -disposition:a:0 default -disposition:a:1 0 -disposition:s:0 0 in.mkv \
+    -disposition:a:0 default -disposition:a:1 0 -disposition:s:0 0 \
+    -metadata title="Signing" -metadata artist="Intel" -metadata creation_time=2024-05-01T10:00:00Z in.mkv \
     || fail "cannot make the test input"
 [ "$(ffprobe -v error -select_streams s -show_entries packet=pts_time -of csv=p=0 in.mkv | wc -l)" -eq 2 ] \
     || fail "the test input has no subtitle cues"
@@ -186,6 +187,14 @@ cues com.mp4 >whole.txt
 cmp -s seg.txt whole.txt || fail "joined cues $(cat seg.txt) differ from the whole run's $(cat whole.txt)"
 same_times com.mp4 seg/com.mp4
 ok "plan/render/join: both audio tracks continuous and the subtitles, as a whole run's"
+# The container's tags (title, artist, the recording's creation_time) were dropped; kept by
+# a whole run and a join alike.
+ftag() { ffprobe -v error -show_entries "format_tags=$2" -of csv=p=0 "$1"; }
+for f in com.mp4 seg/com.mp4 com.mkv; do
+    [ "$(ftag $f title),$(ftag $f artist),$(ftag $f creation_time)" = "Signing,Intel,2024-05-01T10:00:00.000000Z" ] ||
+        fail "$f: container tags $(ffprobe -v error -show_entries format_tags -of compact=p=0 $f)"
+done
+ok "the container's tags (title, artist, creation_time) kept by a whole run and a join"
 "$RVM" join --plan t.plan --output-composition seg/com.mp4 --audio-tracks 5 -y >out.txt 2>err.txt
 rc=$?
 [ $rc -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] || fail "join --audio-tracks 5: exit $rc, $(cat err.txt)"
