@@ -533,6 +533,9 @@ static int open_writers(conversion *c)
             /* The recording's tags (title, date, ...): a segment's part has none, its join
              * copies them. */
             vc.metadata = c->seg ? NULL : rvmi_reader_metadata(c->reader);
+            if (!c->seg)
+                rvmi_reader_chapters(c->reader, &vc.chapters, &vc.nchapters, &vc.chapter_shift,
+                                     &vc.chapter_length);
             vc.notice = notice;
             vc.notice_user = c;
             po->tracks = vc.ntracks > 0;

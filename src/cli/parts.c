@@ -709,6 +709,7 @@ typedef struct {
     int *track_of;      /* per input stream: its index in tracks, or -1 */
     unsigned nstreams;  /* streams when opened (more may appear) */
     int64_t *shift;
+    int64_t vstart_us;  /* the video's first timestamp, AV_TIME_BASE units */
 } input_tracks;
 
 static void close_tracks(input_tracks *in)
@@ -748,6 +749,9 @@ static int open_tracks(const char *input, const rvmi_track_choice *choice, input
     }
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         in->track_of[i] = -1;
+    if (vidx >= 0 && fmt->streams[vidx]->start_time != AV_NOPTS_VALUE)
+        in->vstart_us = av_rescale_q(fmt->streams[vidx]->start_time, fmt->streams[vidx]->time_base,
+                                     AV_TIME_BASE_Q);
     for (int t = 0; t < in->ntracks; t++) {
         in->track_of[in->tracks[t].stream] = t;
         if (vidx >= 0 && fmt->streams[vidx]->start_time != AV_NOPTS_VALUE)
@@ -854,6 +858,13 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     vc.tracks = ain.tracks;
     vc.ntracks = ain.ntracks;
     vc.metadata = ain.fmt ? ain.fmt->metadata : NULL;
+    /* Chapters as a whole run moves them: back by the video's first timestamp. */
+    vc.chapter_length = INT64_MAX;
+    if (ain.fmt) {
+        vc.chapters = ain.fmt->chapters;
+        vc.nchapters = ain.fmt->nb_chapters;
+        vc.chapter_shift = ain.vstart_us;
+    }
     vc.notice = join_notice;
     if (!(w = rvmi_video_writer_open(&vc, err, sizeof err))) {
         rvmi_cli_error("join: %s", err);

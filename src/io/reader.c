@@ -2160,6 +2160,17 @@ const AVDictionary *rvmi_reader_metadata(const rvmi_reader *r)
     return r->fmt && !rvmi_reader_is_folder(r) ? r->fmt->metadata : NULL;
 }
 
+void rvmi_reader_chapters(const rvmi_reader *r, AVChapter *const **chapters, unsigned *n,
+                          int64_t *shift, int64_t *length)
+{
+    int folder = rvmi_reader_is_folder(r) || !r->fmt;
+    *chapters = folder ? NULL : r->fmt->chapters;
+    *n = folder ? 0 : r->fmt->nb_chapters;
+    *shift = av_rescale_q(r->v_shift, r->tb, AV_TIME_BASE_Q);
+    *length = r->v_end == INT64_MAX ? INT64_MAX
+                                    : av_rescale_q(r->v_end - r->v_shift, r->tb, AV_TIME_BASE_Q);
+}
+
 const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count)
 {
     *count = r->ntracks;

@@ -485,6 +485,39 @@ static int copy_metadata(AVFormatContext *oc, const AVDictionary *in)
     return 0;
 }
 
+/* The input's chapters on the output's timeline (see rvmi_video_writer_config). */
+static int copy_chapters(AVFormatContext *oc, const rvmi_video_writer_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->nchapters; i++) {
+        const AVChapter *in = cfg->chapters[i];
+        if (in->time_base.num <= 0 || in->time_base.den <= 0)
+            continue;
+        int64_t shift = av_rescale_q(cfg->chapter_shift, AV_TIME_BASE_Q, in->time_base);
+        int64_t start = in->start - shift, end = in->end - shift;
+        if (start < 0)
+            start = 0;
+        if (cfg->chapter_length != INT64_MAX) {
+            int64_t len = av_rescale_q(cfg->chapter_length, AV_TIME_BASE_Q, in->time_base);
+            if (end > len)
+                end = len;
+        }
+        if (end <= start)
+            continue;
+        AVChapter *c = av_mallocz(sizeof(*c));
+        if (!c || av_dynarray_add_nofree(&oc->chapters, (int *)&oc->nb_chapters, c) < 0) {
+            av_free(c);
+            return -1;
+        }
+        c->id = in->id;
+        c->time_base = in->time_base;
+        c->start = start;
+        c->end = end;
+        if (av_dict_copy(&c->metadata, in->metadata, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Sets up an audio track: copied, or re-encoded. Returns 1 when it is kept, 0 when it is
  * left out (why says why), -1 on a fatal error. */
 static int setup_audio(rvmi_video_writer *w, out_track *t, char *why, size_t whylen)
@@ -717,7 +750,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         averr_msg(err, errlen, w->name, "cannot set up the container", ret);
         goto fail;
     }
-    if (copy_metadata(w->oc, cfg->metadata) < 0) {
+    if (copy_metadata(w->oc, cfg->metadata) < 0 || copy_chapters(w->oc, cfg) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

@@ -80,6 +80,12 @@ typedef struct {
      * but those that describe the input file itself, such as its encoder or MP4 brands), as
      * ffmpeg keeps them; NULL: none. */
     const AVDictionary *metadata;
+    /* The input's chapters, with their titles: moved back by chapter_shift and cut at
+     * chapter_length (AV_TIME_BASE units, as rvmi_reader_chapters gives them); a chapter
+     * wholly outside is left out. */
+    AVChapter *const *chapters;
+    unsigned nchapters;
+    int64_t chapter_shift, chapter_length;
     void (*notice)(void *user, const char *msg);
     void *notice_user;
     /* A part of an output that is joined later (rvm render): x264 writes headers that do

@@ -195,6 +195,26 @@ for f in com.mp4 seg/com.mp4 com.mkv; do
         fail "$f: container tags $(ffprobe -v error -show_entries format_tags -of compact=p=0 $f)"
 done
 ok "the container's tags (title, artist, creation_time) kept by a whole run and a join"
+
+# Chapters were dropped: kept with their titles, moved back and cut with the picture
+# (--start/--duration), a chapter wholly cut off left out; a join has a whole run's.
+printf ';FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=400\ntitle=Zero\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=400\nEND=800\ntitle=One\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=800\nEND=1600\ntitle=Two\n' >ch.txt
+ffmpeg -nostdin -v error -i in.mkv -i ch.txt -map 0 -map_chapters 1 -c copy chap.mkv || fail "cannot make chap.mkv"
+chapters() { ffprobe -v error -show_entries chapter=start_time,end_time:chapter_tags=title -of csv=p=0 "$1" | tr '\n' ' '; }
+v0=$(ffprobe -v error -select_streams v:0 -show_entries stream=start_time -of csv=p=0 chap.mkv)
+want=$(awk -v v="$v0" 'BEGIN { printf "0.000000,%.3f,One %.3f,0.700000,Two ", 0.8 - v - 0.5, 0.8 - v - 0.5 }')
+for ext in mp4 mkv; do
+    run_ok -i chap.mkv --start 0.5 --duration 0.7 --output-composition chap_o.$ext
+    got=$(chapters chap_o.$ext | sed 's/\([0-9]\.[0-9][0-9][0-9]\)[0-9]*,One \([0-9]\.[0-9][0-9][0-9]\)[0-9]*,/\1,One \2,/')
+    [ "$got" = "$want" ] || fail "chap_o.$ext: chapters '$(chapters chap_o.$ext)', want '$want'"
+done
+"$RVM" plan chap.mkv --segments 1 --warmup 0 -o c.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
+"$RVM" render --plan c.plan --index 0 --output-composition cj/com.mkv --threads 1 >out.txt 2>err.txt &&
+    "$RVM" join --plan c.plan --output-composition cj/com.mkv >out.txt 2>err.txt || fail "render/join: $(cat err.txt)"
+run_ok -i chap.mkv --output-composition chap_whole.mkv
+[ "$(chapters cj/com.mkv)" = "$(chapters chap_whole.mkv)" ] && [ "$(chapters chap_whole.mkv | wc -w)" -eq 3 ] ||
+    fail "joined chapters '$(chapters cj/com.mkv)', a whole run's '$(chapters chap_whole.mkv)'"
+ok "chapters kept, moved and cut with --start/--duration; a join's as a whole run's"
 "$RVM" join --plan t.plan --output-composition seg/com.mp4 --audio-tracks 5 -y >out.txt 2>err.txt
 rc=$?
 [ $rc -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] || fail "join --audio-tracks 5: exit $rc, $(cat err.txt)"
