@@ -22,6 +22,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 #include <libavutil/pixdesc.h>
+#include <libavutil/timecode.h>
 #include <libswscale/swscale.h>
 
 #include "cli/cli.h"
@@ -526,6 +527,11 @@ static int open_writers(conversion *c)
         /* Neither given: the writer's constant-quality default. */
         vc.mbps = opt->mbps > 0 ? opt->mbps : 0;
         vc.part = c->seg != NULL;
+        /* Every video output, the matte too, carries the source's timecode (a segment's
+         * part none: its join does), so editors line it up with its source. */
+        char timecode[AV_TIMECODE_STR_SIZE];
+        if (!c->seg && rvmi_reader_timecode(c->reader, timecode) == 0)
+            vc.timecode = timecode;
         /* The matte is a picture for compositing, lined up by its frames: it carries no
          * sound or subtitles. */
         if (o->kind != RVM_OUT_ALPHA) {

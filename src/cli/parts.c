@@ -24,8 +24,10 @@
 #include <unistd.h>
 
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/hash.h>
 #include <libavutil/log.h>
+#include <libavutil/timecode.h>
 
 #include "cli/cli.h"
 #include "cli/options.h"
@@ -710,6 +712,7 @@ typedef struct {
     unsigned nstreams;  /* streams when opened (more may appear) */
     int64_t *shift;
     int64_t vstart_us;  /* the video's first timestamp, AV_TIME_BASE units */
+    char timecode[AV_TIMECODE_STR_SIZE]; /* of the first frame, as the reader gives it, or "" */
 } input_tracks;
 
 static void close_tracks(input_tracks *in)
@@ -749,6 +752,12 @@ static int open_tracks(const char *input, const rvmi_track_choice *choice, input
     }
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         in->track_of[i] = -1;
+    /* A plan covers the whole input: its first frame's timecode is the input's. */
+    const AVDictionaryEntry *tc = vidx >= 0 ? av_dict_get(fmt->streams[vidx]->metadata, "timecode", NULL, 0) : NULL;
+    if (!tc)
+        tc = av_dict_get(fmt->metadata, "timecode", NULL, 0);
+    if (tc)
+        av_strlcpy(in->timecode, tc->value, sizeof in->timecode);
     if (vidx >= 0 && fmt->streams[vidx]->start_time != AV_NOPTS_VALUE)
         in->vstart_us = av_rescale_q(fmt->streams[vidx]->start_time, fmt->streams[vidx]->time_base,
                                      AV_TIME_BASE_Q);
@@ -840,9 +849,11 @@ static int join_video(const job *j, const output *o, int64_t *frames)
      * carries none). */
     rvmi_track_choice choice;
     rvmi_cli_track_choice(&j->opt, &choice);
-    /* Opened also without tracks: its container tags go on as a whole run's do. */
-    if (strcmp(o->kind, "alpha") != 0 && !p->images &&
-        (status = open_tracks(p->input, &choice, &ain)) != 0)
+    /* Opened also without tracks (and for the matte, which carries none): its container
+     * tags, chapters and timecode go on as a whole run's do. */
+    rvmi_track_choice no_tracks = {"none", "none"};
+    int alpha = strcmp(o->kind, "alpha") == 0;
+    if (!p->images && (status = open_tracks(p->input, alpha ? &no_tracks : &choice, &ain)) != 0)
         goto done;
     status = RVMI_EXIT_TRANSIENT;
     rvmi_video_writer_config vc;
@@ -857,10 +868,11 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     vc.frame_rate = pr.fmt->streams[pr.vidx]->avg_frame_rate;
     vc.tracks = ain.tracks;
     vc.ntracks = ain.ntracks;
-    vc.metadata = ain.fmt ? ain.fmt->metadata : NULL;
+    vc.metadata = ain.fmt && !alpha ? ain.fmt->metadata : NULL;
+    vc.timecode = ain.timecode[0] ? ain.timecode : NULL;
     /* Chapters as a whole run moves them: back by the video's first timestamp. */
     vc.chapter_length = INT64_MAX;
-    if (ain.fmt) {
+    if (ain.fmt && !alpha) {
         vc.chapters = ain.fmt->chapters;
         vc.nchapters = ain.fmt->nb_chapters;
         vc.chapter_shift = ain.vstart_us;

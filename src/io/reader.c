@@ -19,10 +19,12 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/mastering_display_metadata.h>
 #include <libavutil/pixdesc.h>
+#include <libavutil/timecode.h>
 #include <libswscale/swscale.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -2169,6 +2171,28 @@ void rvmi_reader_chapters(const rvmi_reader *r, AVChapter *const **chapters, uns
     *shift = av_rescale_q(r->v_shift, r->tb, AV_TIME_BASE_Q);
     *length = r->v_end == INT64_MAX ? INT64_MAX
                                     : av_rescale_q(r->v_end - r->v_shift, r->tb, AV_TIME_BASE_Q);
+}
+
+int rvmi_reader_timecode(const rvmi_reader *r, char *out)
+{
+    if (rvmi_reader_is_folder(r) || !r->fmt || r->vidx < 0)
+        return -1;
+    const AVDictionaryEntry *e = av_dict_get(r->fmt->streams[r->vidx]->metadata, "timecode", NULL, 0);
+    if (!e)
+        e = av_dict_get(r->fmt->metadata, "timecode", NULL, 0);
+    if (!e)
+        return -1;
+    AVTimecode tc;
+    if (av_timecode_init_from_string(&tc, r->fps, e->value, NULL) < 0) {
+        if (r->opt.start > 0)
+            return -1;
+        av_strlcpy(out, e->value, AV_TIMECODE_STR_SIZE);
+        return 0;
+    }
+    /* Frame k of the input is kept when k / fps >= --start (take_frame). */
+    double skip = r->opt.start > 0 ? ceil(r->opt.start * av_q2d(r->fps) - 1e-6) : 0;
+    av_timecode_make_string(&tc, out, skip < INT_MAX ? (int)skip : INT_MAX);
+    return 0;
 }
 
 const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count)

@@ -111,6 +111,11 @@ const AVDictionary *rvmi_reader_metadata(const rvmi_reader *r);
  * to the end), as --start and --duration cut. Valid while the reader is open. */
 void rvmi_reader_chapters(const rvmi_reader *r, AVChapter *const **chapters, unsigned *n,
                           int64_t *shift, int64_t *length);
+/* The SMPTE timecode of the outputs' first frame into out (AV_TIMECODE_STR_SIZE bytes):
+ * the input's (its video track's, else its container's), advanced by the frames --start
+ * skips. Returns 0, or -1 when there is none (or it cannot be advanced: a timecode that
+ * is not at the video's frame rate). */
+int rvmi_reader_timecode(const rvmi_reader *r, char *out);
 /* Whether a file name is one an image folder's frames are taken from (by extension). */
 int rvmi_is_image_name(const char *name);
 /* Whether the source is an image folder. */

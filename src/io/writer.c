@@ -485,6 +485,16 @@ static int copy_metadata(AVFormatContext *oc, const AVDictionary *in)
     return 0;
 }
 
+/* The first frame's timecode on the video track, where FFmpeg's muxers take it from. */
+static int set_timecode(rvmi_video_writer *w, char *err, size_t errlen)
+{
+    if (w->cfg.timecode && av_dict_set(&w->vst->metadata, "timecode", w->cfg.timecode, 0) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The input's chapters on the output's timeline (see rvmi_video_writer_config). */
 static int copy_chapters(AVFormatContext *oc, const rvmi_video_writer_config *cfg)
 {
@@ -718,7 +728,7 @@ static int open_copy(rvmi_video_writer *w, char *err, size_t errlen)
     w->vst->time_base = w->cfg.time_base;
     w->vst->avg_frame_rate = w->cfg.frame_rate;
     w->vst->disposition = AV_DISPOSITION_DEFAULT;
-    if (setup_tracks(w, err, errlen) < 0)
+    if (set_timecode(w, err, errlen) < 0 || setup_tracks(w, err, errlen) < 0)
         return -1;
     return open_file(w, err, errlen);
 }
@@ -969,7 +979,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
      * tracks carry flags). */
     w->vst->disposition = AV_DISPOSITION_DEFAULT;
     w->vst->sample_aspect_ratio = e->sample_aspect_ratio;
-    if (setup_tracks(w, err, errlen) < 0)
+    if (set_timecode(w, err, errlen) < 0 || setup_tracks(w, err, errlen) < 0)
         goto fail;
 
     enum AVPixelFormat in_fmt = cfg->layout == RVM_LAYOUT_GRAY  ? AV_PIX_FMT_GRAY8

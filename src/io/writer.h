@@ -83,6 +83,10 @@ typedef struct {
     /* The input's chapters, with their titles: moved back by chapter_shift and cut at
      * chapter_length (AV_TIME_BASE units, as rvmi_reader_chapters gives them); a chapter
      * wholly outside is left out. */
+    /* The SMPTE timecode of the first frame (HH:MM:SS:FF, ';' before FF for drop frame),
+     * as rvmi_reader_timecode gives it, for editors to line the output up with its source
+     * (a tmcd track in MP4/MOV, a tag elsewhere); NULL: none. */
+    const char *timecode;
     AVChapter *const *chapters;
     unsigned nchapters;
     int64_t chapter_shift, chapter_length;

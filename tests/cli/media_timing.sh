@@ -103,6 +103,29 @@ run_ok --input-source aac.mp4 --output-composition aac.avi
 [ "$(stream_field aac.avi a:0 codec_name)" = aac ] || fail "aac.avi has no AAC"
 same_timing aac.mp4 aac.avi
 ok ".avi with copied AAC: every frame in its slot"
+# The source's SMPTE timecode (a camera's tmcd track) was dropped, so an editor could not
+# line the outputs up with their source by it: every video output, the matte included,
+# carries it (a tmcd track in MP4/MOV, a tag in Matroska), advanced by the frames --start
+# skips (15 at 30 fps: 04 -> 19; drop-frame counting is FFmpeg's), and a join's is a whole
+# run's.
+ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=96x72:r=30:d=1 -c:v libx264 \
+    -timecode 01:02:03:04 tc.mov || fail "cannot make tc.mov"
+tcode() { ffprobe -v error -select_streams v:0 -show_entries stream_tags=timecode -of csv=p=0 "$1"; }
+run_ok --input-source tc.mov --output-composition tc_com.mov --output-alpha tc_pha.mp4 \
+    --output-foreground tc_fgr.mkv
+for f in tc_com.mov tc_pha.mp4 tc_fgr.mkv; do
+    [ "$(tcode $f)" = 01:02:03:04 ] || fail "$f: timecode '$(tcode $f)'"
+done
+run_ok --input-source tc.mov --start 0.5 --output-alpha tc_cut.mov
+[ "$(tcode tc_cut.mov)" = 01:02:03:19 ] || fail "tc_cut.mov: timecode '$(tcode tc_cut.mov)', want 01:02:03:19"
+"$RVM" plan tc.mov --segments 2 --warmup 2 -o tc.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
+for i in 0 1; do
+    "$RVM" render --plan tc.plan --index $i --output-alpha tcj/pha.mov --threads 1 >out.txt 2>err.txt ||
+        fail "render $i: $(cat err.txt)"
+done
+"$RVM" join --plan tc.plan --output-alpha tcj/pha.mov >out.txt 2>err.txt || fail "join: $(cat err.txt)"
+[ "$(tcode tcj/pha.mov)" = 01:02:03:04 ] || fail "joined matte: timecode '$(tcode tcj/pha.mov)'"
+ok "timecode kept on every video output (04 -> 19 after --start 0.5), and by a join"
 head -c $(($(stat -c %s whole.mkv) / 2)) whole.mkv >half.mkv
 run_ok --input-source half.mkv --output-alpha half_pha.mkv
 have=$(pts_list half_pha.mkv | wc -l)
