@@ -1314,6 +1314,24 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         set_err(err, errlen, "%s: cannot read stream information: %s", source, averr(ret, eb));
         return -1;
     }
+    /* FFmpeg's AVI muxer writing to a pipe cannot go back to fill in the lengths: each
+     * stream's header keeps the placeholder 2^30 (its AVI_MAX_RIFF_SIZE), which FFmpeg's
+     * demuxer reads as 2^30 frames (10 years at 30 fps). That is no length at all: left
+     * unknown, as for any input that declares none (else every such input was called
+     * truncated, and the progress counted towards 2^30 frames). */
+    if (strcmp(r->fmt->iformat->name, "avi") == 0) {
+        int placeholder = 0;
+        for (unsigned i = 0; i < r->fmt->nb_streams; i++) {
+            AVStream *st = r->fmt->streams[i];
+            if (st->nb_frames == INT64_C(1) << 30 || st->duration == INT64_C(1) << 30) {
+                st->nb_frames = 0;
+                st->duration = AV_NOPTS_VALUE;
+                placeholder = 1;
+            }
+        }
+        if (placeholder)
+            r->fmt->duration = AV_NOPTS_VALUE;
+    }
     int candidates = 0;
     r->vidx = rvmi_video_stream(r->fmt, &candidates);
     if (r->vidx < 0) {

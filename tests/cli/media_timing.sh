@@ -151,6 +151,16 @@ head -c $(($(stat -c %s late.mkv) / 2)) late.mkv >late_half.mkv
 run_ok --input-source late_half.mkv --output-alpha late_half_pha.mkv
 grep -q "^rvm: the input ended early" err.txt || fail "late_half.mkv: not called truncated: $(cat err.txt)"
 ok "an MKV starting at 5 s: whole, not called truncated; its first half is"
+# An AVI written to a pipe: FFmpeg's muxer cannot fill in its lengths and leaves 2^30 frames
+# in the header; that placeholder is no length, so the whole input is not called truncated
+# (and the progress has no total rather than 2^30).
+ffmpeg -nostdin -v error -i whole.mp4 -c:v mpeg4 -q:v 3 -f avi - 2>/dev/null |
+    "$RVM" --disable-progress --input-source - --output-alpha avipipe_pha.mkv --progress-fd 3 \
+        >out.txt 2>err.txt 3>prog.txt || fail "AVI from a pipe: $(cat err.txt)"
+[ "$(pts_list avipipe_pha.mkv | wc -l)" -eq 75 ] || fail "AVI from a pipe: $(pts_list avipipe_pha.mkv | wc -l) frames, not 75"
+! grep -q "ended early" err.txt || fail "AVI from a pipe, whole, called truncated: $(cat err.txt)"
+! grep -q '"total":1073741824' prog.txt || fail "AVI from a pipe: progress total 2^30: $(head -n 1 prog.txt)"
+ok "an AVI from a pipe (2^30 frames declared): 75 frames, not called truncated"
 "$RVM" --disable-progress --input-source - --output-alpha pipe.mkv <whole.mp4 >out.txt 2>err.txt &&
     fail "an MP4 with its index at the end on a pipe was accepted"
 grep -q "^rvm: .*index (moov) .*seekable" err.txt || fail "MP4 on a pipe: $(cat err.txt)"
