@@ -438,6 +438,13 @@ static GstFlowReturn gst_rvm_matte_transform_frame(GstVideoFilter *filter, GstVi
                 row[x] = GUINT16_TO_LE(row[x]);
         }
 #endif
+    /* Rows padded past their pixels (GStreamer rounds strides up to 4 bytes: GRAY8, GRAY16
+     * and RGB of odd widths) keep whatever the buffer held (a pool's earlier frame, the
+     * allocator's leftovers) unless written: zeros, so equal frames give equal buffers. */
+    gsize row_bytes = (gsize)w * GST_VIDEO_FORMAT_INFO_PSTRIDE(out->info.finfo, 0);
+    if ((gsize)os > row_bytes)
+        for (int y = 0; y < h; y++)
+            memset(od + y * os + row_bytes, 0, (gsize)os - row_bytes);
     if (of == GST_VIDEO_FORMAT_RGBA && ro.type == RVM_PIXEL_U8) {
         const guint8 *pha = self->scratch, *fgr = self->scratch + n;
         for (int y = 0; y < h; y++)

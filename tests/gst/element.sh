@@ -137,6 +137,26 @@ launch_ok videotestsrc is-live=true num-buffers=30 pattern=ball ! \
 [ "$(wc -c <live.raw)" -eq $((30 * 320 * 240)) ] || fail "live source: $(wc -c <live.raw) bytes for 30 frames"
 ok "a live videotestsrc pipeline runs (30 frames at 320x240)"
 
+# ---- row padding: an odd width pads GRAY8, GRAY16_LE and RGB rows to 4 bytes ----
+# The element writes the padding (zeros): unwritten, it held whatever the buffer had before,
+# so the same frames gave different bytes.
+padded() { # FORMAT BYTES-PER-PIXEL: 4 frames 161x121, padding checked zero, two runs equal
+    stride=$(((161 * $2 + 3) / 4 * 4))
+    for run in 1 2; do
+        launch_ok videotestsrc num-buffers=4 pattern=ball ! video/x-raw,width=161,height=121 ! \
+            rvmmatte output=$3 threads=2 ! video/x-raw,format=$1 ! filesink location=pad$run.raw
+    done
+    [ "$(wc -c <pad1.raw)" -eq $((4 * 121 * stride)) ] || fail "$1 at 161x121: $(wc -c <pad1.raw) bytes"
+    cmp -s pad1.raw pad2.raw || fail "$1 at 161x121: two runs of the same frames differ"
+    nonzero=$(od -An -v -tu1 -w$stride pad1.raw |
+        awk -v from=$((161 * $2 + 1)) '{ for (i = from; i <= NF; i++) if ($i != 0) n++ } END { print n + 0 }')
+    [ "$nonzero" -eq 0 ] || fail "$1 at 161x121: $nonzero row padding bytes are not zero"
+}
+padded GRAY8 1 alpha
+padded GRAY16_LE 2 alpha
+padded RGB 3 composite
+ok "161-pixel rows: GRAY8, GRAY16_LE and RGB padding bytes are zero, two runs byte-identical"
+
 # ---- seeks, the reset signal, live property changes, timestamps (the API test) ----
 "$STATE_TEST" "$WORK/rgb.mkv" >state.txt 2>&1 || fail "state test: $(grep -v '^ok' state.txt | head -n 5)"
 ok "seek and reset signal reset the state; ratio changes apply at the next frame; timestamps pass through ($(grep -c '^ok' state.txt) checks)"
