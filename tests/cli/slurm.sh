@@ -2,7 +2,9 @@
 # from a generated slurm.conf (no systemd, no cgroups, no accounting), the plan rendered by
 # scripts/slurm/submit.sh as a job array on real footage, joined by the dependent join job,
 # and compared with a whole run; then a lost part is rendered again by running submit.sh
-# again (only that index is submitted). The daemons are stopped at the end.
+# again (only that index is submitted). MaxArraySize is 2 here, less than the plan's 3
+# segments: submit.sh must cut the plan into arrays (Slurm refuses an index of MaxArraySize
+# or more; the default 1001 bounds real plans the same way). The daemons are stopped at the end.
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
 
@@ -56,6 +58,7 @@ MpiDefault=none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
+MaxArraySize=2
 SlurmctldPidFile=$C/slurmctld.pid
 SlurmdPidFile=$C/slurmd.pid
 SlurmdSpoolDir=$C/spool
@@ -100,14 +103,21 @@ wait_job() {
     [ "$states" = "COMPLETED " ] || fail "job $1 ended as $states: $(cat rvm-*.log 2>/dev/null | tail -n 5)"
 }
 sh "$SRC/scripts/slurm/submit.sh" film.plan $FLAGS >submit.txt 2>&1 || fail "submit: $(cat submit.txt)"
-array=$(sed -n 's/^render array \([0-9]*\):.*/\1/p' submit.txt)
+arrays=$(sed -n 's/^render array \([0-9]*\):.*/\1/p' submit.txt | tr '\n' ' ')
 join=$(sed -n 's/^join \([0-9]*\)/\1/p' submit.txt)
-grep -q "indices 0-2" submit.txt && [ -n "$array" ] && [ -n "$join" ] || fail "submit printed: $(cat submit.txt)"
-scontrol -o show job "$join" | grep -q "Dependency=afterok:$array" || fail "the join does not wait for the array"
-wait_job "$array"
+grep -q "^render array [0-9]*: indices 0-1$" submit.txt && grep -q "^render array [0-9]*: indices 2$" submit.txt &&
+    [ "$(echo $arrays | wc -w)" -eq 2 ] && [ -n "$join" ] || fail "submit printed: $(cat submit.txt)"
+deps=$(scontrol -o show job "$join" | sed -n 's/.*Dependency=\([^ ]*\).*/\1/p')
+for a in $arrays; do
+    case ",$deps" in *[,:]"$a"[_:\(,]*) ;; *) fail "the join does not wait for array $a: Dependency=$deps" ;; esac
+    wait_job "$a"
+done
 wait_job "$join"
-[ "$(ls rvm-render-"$array"_*.log | wc -l)" -eq 3 ] || fail "not three array tasks: $(ls)"
-ok "array $array (3 tasks, one per segment) and join $join ran on Slurm"
+[ "$(ls rvm-render-*_*.log | wc -l)" -eq 3 ] || fail "not three array tasks: $(ls)"
+for i in 0 1 2; do
+    [ -f out/com.mp4.parts/0000$i.json ] || fail "index $i was not rendered: $(ls out/com.mp4.parts)"
+done
+ok "arrays $arrays(3 tasks over 2 arrays: MaxArraySize 2) and join $join ran on Slurm"
 
 "$RVM" --disable-progress -i clip.mp4 --output-composition whole/com.mp4 --output-alpha whole/pha.mp4 \
     >/dev/null 2>err.txt || fail "whole run: $(cat err.txt)"
@@ -127,7 +137,8 @@ ok "joined outputs: the whole run's frame count, timestamps and audio ($(cat cmp
 rm out/com.mp4 out/pha.mp4 out/com.mp4.parts/00001.json
 rm -f rvm-*.log
 sh "$SRC/scripts/slurm/submit.sh" film.plan $FLAGS >submit.txt 2>&1 || fail "resubmit: $(cat submit.txt)"
-grep -q "indices 1$" submit.txt || fail "resubmit: $(cat submit.txt)"
+grep -q "indices 1$" submit.txt && [ "$(grep -c '^render array' submit.txt)" -eq 1 ] ||
+    fail "resubmit: $(cat submit.txt)"
 array=$(sed -n 's/^render array \([0-9]*\):.*/\1/p' submit.txt)
 join=$(sed -n 's/^join \([0-9]*\)/\1/p' submit.txt)
 wait_job "$array"
@@ -143,8 +154,10 @@ printf '#!/bin/sh\ncase " $* " in *" --index 2 "*) echo "rvm: bad input (test)" 
 chmod +x failing.sh
 RVM=$WORK/failing.sh sh "$SRC/scripts/slurm/submit.sh" film.plan $FLAGS >submit.txt 2>&1 ||
     fail "submit with a failing index: $(cat submit.txt)"
-array=$(sed -n 's/^render array \([0-9]*\):.*/\1/p' submit.txt)
+# index 2 is the second array's (offset 2) task 0
+array=$(sed -n 's/^render array \([0-9]*\): indices 2$/\1/p' submit.txt)
 join=$(sed -n 's/^join \([0-9]*\)/\1/p' submit.txt)
+[ -n "$array" ] || fail "submit with a failing index: $(cat submit.txt)"
 i=0
 while [ -n "$(squeue -h -j "$array" 2>/dev/null)" ] || [ -n "$(squeue -h -j "$join" 2>/dev/null)" ]; do
     i=$((i + 1))
