@@ -18,7 +18,7 @@ import numpy as np
 from . import _rvm
 
 __all__ = ["load", "MattingNetwork", "convert_video", "ConversionError", "ConversionWarning",
-           "__version__"]
+           "UnsupportedError", "__version__"]
 __version__ = _rvm.library_version
 
 _PACKAGED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models",
@@ -26,15 +26,43 @@ _PACKAGED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mode
 _VARIANTS = {"mobilenetv3": _rvm.VARIANT_MOBILENETV3, "resnet50": _rvm.VARIANT_RESNET50}
 
 
-def _check_device(device):
+class UnsupportedError(RuntimeError, ValueError):
+    """What the official model does on a GPU or in half precision, rvm does not: it computes in
+    float32 on the CPU. A RuntimeError, as PyTorch's own errors for a missing GPU or an
+    operation without half-precision support, and a ValueError, as rvm raised it before."""
+
+
+_FASTER = ("for speed, convert_video(..., precision='int8') or a smaller downsample_ratio")
+
+
+def _check_device(device, what="device"):
     """rvm computes on the CPU: None or 'cpu' (a torch.device('cpu') too); anything else is an
     error rather than a silent change of device."""
     if device is None:
         return
     name = getattr(device, "type", device)
     if not isinstance(name, str) or name.split(":")[0] != "cpu":
-        raise ValueError(f"rvm runs on the CPU only; device {device!r} is not available "
-                         "(use device='cpu' or None)")
+        raise UnsupportedError(f"rvm runs on the CPU only; {what} {device!r} is not available "
+                               f"(use device='cpu' or None; {_FASTER})")
+
+
+def _is_dtype(x):
+    """Whether x names a dtype (torch.float16, np.float32, np.dtype('float32')), not a device."""
+    if isinstance(x, np.dtype) or (isinstance(x, type) and issubclass(x, np.generic)):
+        return True
+    return type(x).__module__.split(".")[0] == "torch" and type(x).__name__ == "dtype"
+
+
+def _check_dtype(dtype, what="dtype"):
+    """float32 (torch's, numpy's, or its name) or None; any other precision is refused."""
+    if dtype is None:
+        return
+    name = getattr(dtype, "name", None) if not isinstance(dtype, str) else dtype
+    if not isinstance(name, str):
+        name = str(dtype)
+    if name.rsplit(".", 1)[-1].strip("'<>") not in ("float32", "float"):
+        raise UnsupportedError(f"rvm computes in float32; {what} {dtype} is not available "
+                               f"(use float32 or None; {_FASTER})")
 
 
 def _is_tensor(x):
@@ -112,6 +140,7 @@ class MattingNetwork:
         if downsample_ratio is None:
             raise ValueError("downsample_ratio must be a number in (0, 1] (the converter's "
                              "None means min(512 / max(H, W), 1))")
+        downsample_ratio = _numeric("downsample_ratio", downsample_ratio)
         out = self._model.run(src, *states, downsample_ratio=float(downsample_ratio),
                               segmentation_pass=bool(segmentation_pass))
         if tensors:
@@ -121,18 +150,56 @@ class MattingNetwork:
 
     forward = __call__
 
-    # What notebooks written for the PyTorch model call on it.
+    # What notebooks written for the PyTorch model call on it: the calls that keep it on the
+    # CPU in float32 return the model, as PyTorch's do; a move to a GPU or to another precision
+    # is refused in one line (UnsupportedError) rather than ignored, so a notebook never
+    # believes it runs on a GPU.
     def eval(self):
-        return self
-
-    def to(self, device=None, dtype=None, **_):
-        _check_device(device)
-        if dtype is not None and "float32" not in str(dtype):
-            raise ValueError(f"rvm computes in float32, not {dtype}")
         return self
 
     def cpu(self):
         return self
+
+    def float(self):
+        return self
+
+    def to(self, *args, **kwargs):
+        """to(device), to(dtype), to(device, dtype), to(tensor), with non_blocking, copy and
+        memory_format accepted and ignored, as torch.nn.Module.to takes them."""
+        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        unknown = set(kwargs) - {"non_blocking", "copy", "memory_format"}
+        if unknown:
+            raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        positional = [a for a in args if not isinstance(a, bool)]  # to(dtype, non_blocking)
+        if len(positional) > 2:
+            raise TypeError("to() takes a device, a dtype, or a tensor")
+        for a in positional:
+            if _is_tensor(a):  # to(other): other's device and dtype
+                device, dtype = a.device, a.dtype
+            elif _is_dtype(a):
+                dtype = a
+            else:
+                device = a
+        # An integer is a CUDA device's index to PyTorch (to(0) is cuda:0).
+        _check_device(f"cuda:{device}" if isinstance(device, int) else device)
+        _check_dtype(dtype)
+        return self
+
+    def cuda(self, device=None):
+        raise UnsupportedError("rvm runs on the CPU only: there is no .cuda(); leave the model "
+                               f"where it is (drop .cuda(), or use .cpu()); {_FASTER}")
+
+    def half(self):
+        raise UnsupportedError("rvm computes in float32: there is no .half(); drop it (or use "
+                               f".float()); {_FASTER}")
+
+    def double(self):
+        raise UnsupportedError("rvm computes in float32: there is no .double(); drop it (or use "
+                               ".float())")
+
+    def bfloat16(self):
+        raise UnsupportedError("rvm computes in float32: there is no .bfloat16(); drop it (or "
+                               f"use .float()); {_FASTER}")
 
     def __repr__(self):
         return f"rvm.MattingNetwork(variant={self.variant!r}, refiner={self.refiner!r})"
@@ -148,4 +215,4 @@ def load(variant="mobilenetv3", checkpoint=None, threads=None):
     return MattingNetwork(variant, checkpoint, threads)
 
 
-from .convert import ConversionError, ConversionWarning, convert_video  # noqa: E402
+from .convert import ConversionError, ConversionWarning, _numeric, convert_video  # noqa: E402

@@ -129,17 +129,41 @@ def _clock(seconds):
     return f"{t // 60:02d}:{t % 60:02d}"
 
 
+def _numeric(name, value, integer=False, what=None):
+    """value as a Python int or float, or TypeError naming the argument. Numbers of any kind
+    are taken (numpy's scalars, a 0-d array or tensor, a Fraction); a bool, a string or None is
+    not a number (True would be 1 without a word, "0.5" a number only by luck)."""
+    kind = numbers.Integral if integer else numbers.Real
+    item = value
+    if not isinstance(value, (numbers.Number, str, bytes)) and getattr(value, "ndim", None) == 0 \
+            and hasattr(value, "item"):
+        item = value.item()  # a 0-d numpy array or torch tensor holding one number
+    if isinstance(item, bool) or not isinstance(item, kind):
+        raise TypeError(f"{name} must be {what or ('an integer' if integer else 'a number')}, "
+                        f"not {type(value).__name__} {value!r}")
+    return int(item) if integer else item
+
+
 def _number(name, value, low, high, low_open=True, integer=False):
     """value as the command's flag wants it, or ValueError/TypeError naming the argument."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}, "
-                        f"not {value!r}")
+    value = _numeric(name, value, integer)
     ok = (value > low if low_open else value >= low) and value <= high
     if not ok or value != value:  # NaN compares false
         bound = "(" if low_open else "["
         raise ValueError(f"{name} must be in {bound}{low}, {high}], not {value!r}")
     return str(int(value)) if integer else repr(float(value))
+
+
+def _number_or_text(name, value, what):
+    """A flag that takes a number or the command's own text form (start='1:30',
+    input_fps='24000/1001'): a string as given (the command checks it), a number as a number;
+    a Fraction exactly, as N/D."""
+    if isinstance(value, str):
+        return value
+    value = _numeric(name, value, what=what)
+    if isinstance(value, numbers.Rational) and not isinstance(value, numbers.Integral):
+        return f"{value.numerator}/{value.denominator}"
+    return repr(float(value)) if not isinstance(value, numbers.Integral) else str(int(value))
 
 
 def _background(value):
@@ -160,11 +184,6 @@ def _background(value):
         raise ValueError(f"background {value!r}: an (R, G, B) colour is three whole numbers "
                          "from 0 to 255 (for 0..1 values, multiply by 255 and round)")
     return ",".join(str(int(c)) for c in parts)
-
-
-def _dtype_is_float32(dtype):
-    name = getattr(dtype, "name", None) or str(dtype)
-    return name.rsplit(".", 1)[-1].strip("'<>") in ("float32", "float")
 
 
 def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
@@ -191,7 +210,8 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
       seq_chunk, num_workers: accepted (seq_chunk >= 1, num_workers >= 0); frames always
         run one at a time, in order, with decoding and encoding in threads of their own.
       progress: a bar on a terminal or in a notebook.
-      device: None or 'cpu' (rvm computes on the CPU); dtype: None or float32.
+      device: None or 'cpu' (rvm computes on the CPU); dtype: None or float32 (others raise
+        rvm.UnsupportedError).
 
     rvm's extras, as keywords (the command's flags of the same names): background (a colour
     name, '#RRGGBB', 'R,G,B' or an (R, G, B) tuple of integers 0..255, an image, a video, or
@@ -213,13 +233,12 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
     KeyboardInterrupt is raised. Warnings are ConversionWarning; notes about the input are
     printed on stderr.
     """
-    from . import MattingNetwork, _check_device
+    from . import MattingNetwork, _check_device, _check_dtype
     if not isinstance(model, MattingNetwork):
         raise TypeError("model must come from rvm.load(...), not "
                         f"{type(model).__module__}.{type(model).__name__}")
     _check_device(device)
-    if dtype is not None and not _dtype_is_float32(dtype):
-        raise ValueError(f"rvm computes in float32; dtype {dtype} is not available")
+    _check_dtype(dtype)
     if output_type not in ("video", "png_sequence"):
         raise ValueError(f"output_type must be 'video' or 'png_sequence', not {output_type!r}")
     outputs = (("--output-composition", output_composition), ("--output-alpha", output_alpha),
@@ -262,12 +281,25 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
     flag("--num-workers", int(num_workers))
     if background is not None:
         flag("--background", _background(background))
-    for name, value in (("--codec", codec), ("--crf", crf), ("--preset", preset),
-                        ("--start", start), ("--duration", duration),
-                        ("--input-fps", input_fps), ("--output-depth", output_depth),
-                        ("--precision", precision)):
+    # Numbers are checked here, as numbers: the command reads text, so True or "18" would
+    # pass as a flag's value ("--crf=True" is refused for a reason that names no argument).
+    if crf is not None:
+        flag("--crf", _numeric("crf", crf, integer=True))
+    if output_depth is not None:
+        flag("--output-depth", _numeric("output_depth", output_depth, integer=True))
+    if threads is not None:
+        threads = _numeric("threads", threads, integer=True)  # its range: the command's
+    for name, value, what in (("start", start, "seconds or 'HH:MM:SS'"),
+                              ("duration", duration, "seconds or 'HH:MM:SS'"),
+                              ("input_fps", input_fps, "a number or 'N/D'")):
         if value is not None:
-            flag(name, value)
+            flag("--" + name.replace("_", "-"), _number_or_text(name, value, what))
+    for name, value in (("codec", codec), ("preset", preset), ("precision", precision)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string, not {type(value).__name__} "
+                                f"{value!r}")
+            flag("--" + name, value)
     threads = threads if threads is not None else model._threads
     if threads is not None:
         flag("--threads", threads)

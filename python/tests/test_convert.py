@@ -232,8 +232,23 @@ def test_bad_arguments(model, workdir):
     for bad in (0, 2, -0.5, float("nan")):
         with pytest.raises(ValueError, match="downsample_ratio"):
             rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", downsample_ratio=bad)
-    with pytest.raises(TypeError, match="downsample_ratio"):
-        rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", downsample_ratio="0.5")
+    # Numbers must be numbers (numpy's are): a string or a bool reached the command as text.
+    for name, bad in (("downsample_ratio", "0.5"), ("downsample_ratio", True),
+                      ("downsample_ratio", np.array([0.5])), ("crf", "18"), ("crf", True),
+                      ("crf", 18.0), ("threads", "2"), ("threads", True), ("threads", 2.0),
+                      ("output_depth", "16"), ("output_depth", True), ("seq_chunk", "12"),
+                      ("seq_chunk", True), ("num_workers", False), ("output_video_mbps", "4"),
+                      ("output_video_mbps", True), ("start", True), ("duration", False),
+                      ("duration", [1]), ("input_fps", True), ("codec", 264),
+                      ("precision", 8)):
+        with pytest.raises(TypeError, match=f"^{name} must be"):
+            rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", **{name: bad})
+    with pytest.raises(TypeError, match="input_resize width must be"):
+        rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", input_resize=("64", 48))
+    with pytest.raises(rvm.UnsupportedError, match="device"):
+        rvm.convert_video(model, "input.mp4", output_composition="com.mp4", device="cuda:0")
+    with pytest.raises(rvm.UnsupportedError, match="float16"):
+        rvm.convert_video(model, "input.mp4", output_composition="com.mp4", dtype="float16")
     with pytest.raises(ValueError, match="seq_chunk"):
         rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", seq_chunk=0)
     with pytest.raises(ValueError, match="num_workers"):
@@ -277,6 +292,26 @@ def test_bad_arguments(model, workdir):
         rvm.convert_video(model, "empty", output_alpha="out.mp4")
     assert sorted(os.listdir(".")) == ["empty", "input.mp4", "junk.mp4"]  # nothing left
     assert os.path.getsize("input.mp4") > 1000
+
+
+def test_numpy_numbers(model, workdir):
+    """numpy's scalars (a config array's values) and a Fraction are numbers to every numeric
+    argument."""
+    from fractions import Fraction
+    rvm.convert_video(model, "input.mp4", output_alpha="pha.mp4", progress=False,
+                      downsample_ratio=np.float32(0.5), crf=np.int64(30), threads=np.int32(2),
+                      duration=np.float64(0.5), start=np.int64(0), seq_chunk=np.int64(4),
+                      input_resize=(np.int64(64), np.int32(48)))
+    info = probe("pha.mp4", "width,height,nb_read_frames")
+    assert (info["width"], info["height"]) == ("64", "48") and int(info["nb_read_frames"]) > 0
+    os.mkdir("frames")
+    for i in range(3):
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "input.mp4", "-vf",
+                        f"select=eq(n\\,{i})", "-frames:v", "1", f"frames/{i}.png"], check=True)
+    rvm.convert_video(model, "frames", output_alpha="fps.mp4", progress=False,
+                      input_fps=Fraction(24000, 1001))
+    rate = probe("fps.mp4", "r_frame_rate")["r_frame_rate"]
+    assert rate == "24000/1001", rate
 
 
 def test_progress_bar_in_a_notebook(model, workdir, monkeypatch):

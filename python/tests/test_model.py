@@ -283,6 +283,57 @@ def test_bad_inputs(shipped, tmp_path):
     assert shipped.to("cpu") is shipped and shipped.eval() is shipped
 
 
+def test_the_official_notebooks_device_and_precision_calls(shipped):
+    """model.eval().cuda() / .half() / .to(device) from the official notebooks: the calls that
+    leave the model on the CPU in float32 return it; a GPU or another precision is one clear
+    error (a RuntimeError, as PyTorch's without a GPU, naming what to do instead)."""
+    import torch
+    m = shipped
+    for keep in (lambda: m.eval(), lambda: m.cpu(), lambda: m.float(), lambda: m.to("cpu"),
+                 lambda: m.to(torch.device("cpu")), lambda: m.to(torch.float32),
+                 lambda: m.to(torch.float), lambda: m.to("cpu", torch.float32),
+                 lambda: m.to(device="cpu", dtype=torch.float32), lambda: m.to(np.float32),
+                 lambda: m.to(torch.float32, non_blocking=True), lambda: m.to("cpu", True),
+                 lambda: m.to(torch.zeros(1)), lambda: m.eval().cpu().float().to("cpu")):
+        assert keep() is m
+    for refuse, what in ((lambda: m.cuda(), r"CPU only.*drop \.cuda\(\).*precision='int8'"),
+                         (lambda: m.cuda(0), "CPU only"),
+                         (lambda: m.eval().cuda(), "CPU only"),
+                         (lambda: m.half(), r"float32.*drop it.*precision='int8'"),
+                         (lambda: m.bfloat16(), "float32"), (lambda: m.double(), "float32"),
+                         (lambda: m.to("cuda"), "CPU only.*'cuda'"),
+                         (lambda: m.to("cuda:1"), "CPU only"), (lambda: m.to(0), "CPU only"),
+                         (lambda: m.to(torch.device("cuda")), "CPU only"),
+                         (lambda: m.to("mps"), "CPU only"),
+                         (lambda: m.to(torch.float16), "float32.*float16.*precision='int8'"),
+                         (lambda: m.to(dtype=torch.half), "float16"),
+                         (lambda: m.to("cpu", torch.float16), "float16"),
+                         (lambda: m.to(torch.zeros(1, dtype=torch.float16)), "float16"),
+                         (lambda: m.to(np.float16), "float16")):
+        with pytest.raises(RuntimeError, match=what) as e:
+            refuse()
+        assert isinstance(e.value, rvm.UnsupportedError) and isinstance(e.value, ValueError)
+        assert "\n" not in str(e.value)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        m.to(devcie="cpu")
+
+
+def test_numbers_are_numbers(shipped):
+    """downsample_ratio takes any number (numpy's scalars, a 0-d array or tensor), not a
+    string or a bool: "0.5" ran as 0.5 and True as 1 without a word."""
+    import torch
+    good = np.full((1, 3, 64, 96), 0.5, np.float32)
+    ref = shipped(good, downsample_ratio=0.5)[1]
+    for ratio in (np.float32(0.5), np.float64(0.5), np.array(0.5), torch.tensor(0.5)):
+        np.testing.assert_array_equal(shipped(good, downsample_ratio=ratio)[1], ref)
+    np.testing.assert_array_equal(shipped(good, downsample_ratio=np.int64(1))[1],
+                                  shipped(good)[1])
+    for bad in ("0.5", b"0.5", True, np.bool_(True), np.array(True), [0.5], np.array([0.5]),
+                0.5j, object()):
+        with pytest.raises(TypeError, match="downsample_ratio must be a number"):
+            shipped(good, downsample_ratio=bad)
+
+
 def hostile_checkpoint(path, marker):
     """A .pth whose pickle calls os.system: loading it must fail without running anything."""
     pickle = (b"\x80\x02cos\nsystem\nq\x00X" + len(f"touch {marker}").to_bytes(4, "little") +
