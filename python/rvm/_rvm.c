@@ -154,19 +154,27 @@ typedef struct {
     pthread_mutex_t lock; /* guards the pool */
     rvm_stream **idle;
     int nidle, cap;
-    pid_t pid; /* the process whose streams are idle */
+    pid_t pid; /* the process that last used the lock */
     block_cache *outputs;
 } ModelObject;
 
-/* The idle streams' worker threads exist only in the process that made them: in a child
- * forked since (multiprocessing's default on Linux), a stream taken from the pool waited for
- * them forever, and so did freeing one when the model went away. The child forgets them (their
- * memory stays, a copy of the parent's) and makes its own. Called with the lock held. */
-static void forget_parents_streams(ModelObject *m)
+/* In a child forked since the last call (multiprocessing's default on Linux), the idle
+ * streams serve on: the library starts their worker threads again at their first frame in the
+ * child. The pool's lock, though, may have been held by a thread that does not exist in the
+ * child (one taking or giving back a stream, GIL released, at the fork): then the child frees
+ * it, and forgets the idle list, which that thread may have been changing (the streams' memory
+ * stays, a copy of the parent's). Called with the GIL held, before any use of the lock in
+ * this process, so no other thread of the child is inside it. */
+static void after_fork(ModelObject *m)
 {
     if (m->pid == getpid())
         return;
-    m->nidle = 0;
+    if (pthread_mutex_trylock(&m->lock) == 0) {
+        pthread_mutex_unlock(&m->lock);
+    } else {
+        pthread_mutex_init(&m->lock, NULL);
+        m->nidle = 0;
+    }
     m->pid = getpid();
 }
 
@@ -174,7 +182,6 @@ static void forget_parents_streams(ModelObject *m)
 static rvm_stream *take_stream(ModelObject *m, int *status, char *err, size_t errlen)
 {
     pthread_mutex_lock(&m->lock);
-    forget_parents_streams(m);
     rvm_stream *s = m->nidle ? m->idle[--m->nidle] : NULL;
     pthread_mutex_unlock(&m->lock);
     if (!s)
@@ -187,7 +194,6 @@ static void give_back(ModelObject *m, rvm_stream *s)
     if (!s)
         return;
     pthread_mutex_lock(&m->lock);
-    forget_parents_streams(m);
     if (m->nidle == m->cap) {
         int cap = m->cap ? 2 * m->cap : 4;
         rvm_stream **grown = realloc(m->idle, sizeof(*grown) * cap);
@@ -259,7 +265,7 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static void Model_dealloc(ModelObject *self)
 {
-    forget_parents_streams(self);
+    after_fork(self);
     for (int i = 0; i < self->nidle; i++)
         rvm_stream_free(self->idle[i]);
     free(self->idle);
@@ -545,6 +551,7 @@ static PyObject *Model_run(ModelObject *self, PyObject *args, PyObject *kw)
     char err[512] = "";
     npy_intp *ss = PyArray_STRIDES(src);
     const size_t plane_px = (size_t)H * W, seg_px = (size_t)sh0 * sw0;
+    after_fork(self);
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp b = 0; b < batch && !status; b++) {
         rvm_stream *s = take_stream(self, &status, err, sizeof err);

@@ -36,8 +36,21 @@ static int spin_until(int (*done)(rvmi_pool *, unsigned long), rvmi_pool *p, uns
     }
 }
 
+/* Forks seen by this process's children: a child's fork handler bumps it. A pool made in
+ * another generation belongs to an ancestor: its workers do not exist in this process (fork
+ * copies only the thread that called it), and its lock may be held by a thread that does not
+ * exist either (one that was inside rvmi_pool_run or a worker's wait at the fork), so waiting
+ * for either would hang forever. Such a pool starts its workers again at its first use here. */
+static atomic_uint forks;
+
+static void after_fork_in_child(void) { atomic_fetch_add(&forks, 1); }
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, after_fork_in_child); }
+
 struct rvmi_pool {
     int threads;
+    int wanted;        /* threads asked for, started again after a fork */
+    unsigned born;     /* the value of forks when the workers were started */
     pthread_t *workers;
     pthread_mutex_t lock;
     pthread_cond_t start, done;
@@ -110,49 +123,69 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Starts workers 1..wanted-1 on a zeroed run state; p->threads counts the threads running. */
+static int start_workers(rvmi_pool *p)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->start, NULL);
+    pthread_cond_init(&p->done, NULL);
+    atomic_store(&p->generation, 0);
+    atomic_store(&p->busy, 0);
+    atomic_store(&p->quit, 0);
+    p->born = atomic_load(&forks);
+    p->threads = 1;
+    for (int i = 1; i < p->wanted; i++) {
+        worker_arg *a = malloc(sizeof(*a));
+        if (!a)
+            return -1;
+        a->pool = p;
+        a->index = i;
+        if (pthread_create(&p->workers[i], NULL, worker_main, a) != 0) {
+            free(a);
+            return -1;
+        }
+        p->threads = i + 1;
+    }
+    return 0;
+}
+
 rvmi_pool *rvmi_pool_create(int threads)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, watch_forks);
     if (threads < 1)
         threads = 1;
     rvmi_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->start, NULL);
-    pthread_cond_init(&p->done, NULL);
-    p->threads = 1; /* threads actually started, for clean-up on failure */
+    p->wanted = threads;
     p->workers = calloc((size_t)threads, sizeof(pthread_t));
-    if (!p->workers)
-        goto fail;
-    for (int i = 1; i < threads; i++) {
-        worker_arg *a = malloc(sizeof(*a));
-        if (!a)
-            goto fail;
-        a->pool = p;
-        a->index = i;
-        if (pthread_create(&p->workers[i], NULL, worker_main, a) != 0) {
-            free(a);
-            goto fail;
-        }
-        p->threads = i + 1;
+    if (!p->workers) {
+        free(p);
+        return NULL;
+    }
+    if (start_workers(p) < 0) {
+        rvmi_pool_free(p);
+        return NULL;
     }
     return p;
-fail:
-    rvmi_pool_free(p);
-    return NULL;
 }
 
 void rvmi_pool_free(rvmi_pool *p)
 {
     if (!p)
         return;
+    if (p->born != atomic_load(&forks)) { /* an ancestor's: no thread to stop, nor to wait on */
+        free(p->workers);
+        free(p);
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     atomic_store(&p->quit, 1);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
-    if (p->workers)
-        for (int i = 1; i < p->threads; i++)
-            pthread_join(p->workers[i], NULL);
+    for (int i = 1; i < p->threads; i++)
+        pthread_join(p->workers[i], NULL);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->done);
@@ -166,6 +199,12 @@ void rvmi_pool_run(rvmi_pool *p, int n, rvmi_task_fn fn, void *ctx)
 {
     if (n <= 0)
         return;
+    /* In a forked child, the first run: the ancestor's workers and lock are left as they are
+     * (the threads are gone; the lock may be held for ever) and the pool starts afresh; a
+     * worker that cannot be started leaves fewer threads, the tasks run all the same. One load
+     * a run (~100 a frame), where comparing getpid() would be a system call each. */
+    if (p->born != atomic_load_explicit(&forks, memory_order_relaxed))
+        start_workers(p);
     if (p->threads == 1 || n == 1) {
         for (int i = 0; i < n; i++)
             fn(ctx, i, 0);

@@ -23,9 +23,23 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static rvm_log_fn log_fn;
 static void *log_user;
 
+/* A child forked while another thread held the lock (a message being delivered) would wait
+ * for it for ever at its first message: that thread does not exist in the child. The child
+ * starts with the lock free (a plain store: fork handlers must be async-signal-safe). */
+static void log_lock_after_fork(void) { log_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, log_lock_after_fork); }
+
+static void lock_log(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, watch_forks);
+    pthread_mutex_lock(&log_lock);
+}
+
 void rvm_set_log(rvm_log_fn fn, void *user)
 {
-    pthread_mutex_lock(&log_lock);
+    lock_log();
     log_fn = fn;
     log_user = user;
     pthread_mutex_unlock(&log_lock);
@@ -33,7 +47,7 @@ void rvm_set_log(rvm_log_fn fn, void *user)
 
 void rvmi_log(rvm_log_level level, const char *fmt, ...)
 {
-    pthread_mutex_lock(&log_lock);
+    lock_log();
     if (log_fn) {
         char msg[512];
         va_list ap;
