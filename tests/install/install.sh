@@ -1,15 +1,15 @@
 #!/bin/sh
 # Installs rvm into a temporary prefix (cmake --install) and checks what a user gets: the
 # files, the exported symbols of the shared library (nm -D: only rvm_*), its soname, and
-# programs built out of tree through pkg-config against the shared and the static library,
-# which load the installed model and run a frame.
+# programs built out of tree through pkg-config and through CMake's find_package(rvm) against
+# the shared and the static library, which load the installed model and run a frame.
 # Usage: install.sh BUILD_DIR SOURCE_DIR [extra compiler flags, e.g. sanitizers]
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -u
 build=$(cd "$1" && pwd) src=$(cd "$2" && pwd)
 shift 2
 extra="$*"
-for tool in pkg-config nm readelf cc; do
+for tool in pkg-config nm readelf cc cmake; do
   command -v $tool >/dev/null 2>&1 || { echo "SKIP: no $tool"; exit 77; }
 done
 tmp=$(mktemp -d)
@@ -24,6 +24,7 @@ outside=$(grep -v "^$prefix/" "$build/install_manifest.txt")
 pc=$(find "$prefix" -name rvm.pc) && [ -n "$pc" ] || fail "no rvm.pc installed"
 libdir=$(dirname "$(dirname "$pc")")
 for f in "$prefix/include/rvm.h" "$libdir/librvm.a" "$prefix/bin/rvm" \
+         "$libdir/cmake/rvm/rvmConfig.cmake" "$libdir/cmake/rvm/rvmConfigVersion.cmake" \
          "$prefix/share/man/man1/rvm.1" \
          "$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8/model.json"; do
   [ -f "$f" ] || fail "not installed: $f"
@@ -76,5 +77,42 @@ ldd hello_static | grep -q librvm && fail "hello_static uses the shared library"
 out2=$(RVM_MODEL_DIR="$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8" ./hello_static) || fail "the static program failed"
 echo "static: $out2"
 [ "${out#* output-sum }" = "${out2#* output-sum }" ] || fail "shared and static runs differ"
+
+# Through CMake, as a CMake project would: find_package(rvm <version> REQUIRED), the imported
+# targets rvm::rvm and rvm::rvm_static; the programs give the pkg-config builds' numbers.
+version=$(pkg-config --modversion rvm)
+cp "$src/tests/install/CMakeLists.txt" "$tmp/user/"
+if ! cmake -S "$tmp/user" -B "$tmp/user/build" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DRVM_WANTED_VERSION="$version" -DCMAKE_C_FLAGS="$extra" >"$tmp/cmake.log" 2>&1 ||
+   ! cmake --build "$tmp/user/build" >>"$tmp/cmake.log" 2>&1; then
+  cat "$tmp/cmake.log"; fail "a CMake project using find_package(rvm)"
+fi
+grep -q "^rvm_DIR:PATH=$libdir/cmake/rvm\$" "$tmp/user/build/CMakeCache.txt" ||
+  fail "find_package(rvm) found $(grep ^rvm_DIR "$tmp/user/build/CMakeCache.txt"), not the installed one"
+out3=$(env -u RVM_MODEL_DIR "$tmp/user/build/hello") || fail "the CMake-built shared-library program failed"
+echo "cmake shared: $out3"
+[ "$out3" = "$out" ] || fail "the CMake-built program differs from the pkg-config one"
+readelf -d "$tmp/user/build/hello" | grep -q "NEEDED.*\[$so\]" || fail "hello does not need $so"
+ldd "$tmp/user/build/hello_static" | grep -q librvm && fail "the CMake-built hello_static uses the shared library"
+out4=$(RVM_MODEL_DIR="$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8" "$tmp/user/build/hello_static") ||
+  fail "the CMake-built static program failed"
+[ "$out4" = "$out2" ] || fail "the CMake-built static program differs from the pkg-config one"
+# Another minor version (the ABI of a 0.x release) is not taken for this one.
+major=${version%%.*} rest=${version#*.} minor=${rest%%.*}
+if [ "$major" = 0 ]; then other="0.$((minor + 1))"; else other="$((major + 1)).0"; fi
+if cmake -S "$tmp/user" -B "$tmp/user/build_other" -DCMAKE_PREFIX_PATH="$prefix" \
+     -DRVM_WANTED_VERSION="$other" >"$tmp/cmake_other.log" 2>&1; then
+  fail "find_package(rvm $other) accepted the installed $version"
+fi
+# The prefix moved elsewhere: the config finds the files beside itself.
+mv "$prefix" "$tmp/moved"
+cmake -S "$tmp/user" -B "$tmp/user/build_moved" -DCMAKE_PREFIX_PATH="$tmp/moved" \
+  -DCMAKE_C_FLAGS="$extra" >"$tmp/cmake_moved.log" 2>&1 && cmake --build "$tmp/user/build_moved" \
+  --target hello >>"$tmp/cmake_moved.log" 2>&1 || { cat "$tmp/cmake_moved.log"; fail "find_package(rvm) in a moved prefix"; }
+out5=$(env -u RVM_MODEL_DIR "$tmp/user/build_moved/hello") || fail "the moved prefix's program failed"
+[ "${out5#* output-sum }" = "${out#* output-sum }" ] || fail "the moved prefix's program differs"
+mv "$tmp/moved" "$prefix"
+echo "cmake: ok"
+
 "$prefix/bin/rvm" --version | grep -q "^rvm " || fail "installed rvm --version"
 echo "install: ok"
