@@ -613,8 +613,8 @@ static void hdr_tone_of(const rvmi_reader *r, int primaries, rvmi_hdr_tone *t)
  * 1.5 MB, and it is tone-mapped while in cache. */
 #define HDR_BAND_ROWS 64
 
-/* f converted by r->sws (to dw x dh 16-bit RGB, hdr_out, still PQ or HLG coded) band by
- * band, each band tone-mapped into target's rows (stride bytes apart). swscale computes each output row
+/* f converted by r->sws (to dw x dh 16-bit RGB, rvmi_hdr_rgb16_format, still PQ or HLG
+ * coded) band by band, each band tone-mapped into target's rows (stride bytes apart). swscale computes each output row
  * from the whole input whichever rows are asked for, so the bands hold the rows one
  * conversion of the whole frame would (checked: identical frames for 4:2:0, 4:2:2, 4:4:4,
  * RGB and grey input of 10 and 12 bits, resized or not). A conversion swscale cannot slice
@@ -622,7 +622,7 @@ static void hdr_tone_of(const rvmi_reader *r, int primaries, rvmi_hdr_tone *t)
 static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t *target,
                        int stride, char *err, size_t errlen)
 {
-    /* 16-bit planes (G, B, R: swscale's order), or packed RGB48 (hdr_out) */
+    /* 16-bit planes (G, B, R: swscale's order), or packed RGB48 (rvmi_hdr_rgb16_format) */
     int planar = r->sws_out == AV_PIX_FMT_GBRP16;
     /* planes' rows 64-byte aligned: swscale's vector code writes whole vectors */
     size_t row = planar ? ((size_t)dw * 2 + 63) / 64 * 64 : (size_t)dw * 6;
@@ -710,11 +710,11 @@ static int hdr_convert(rvmi_reader *r, const AVFrame *f, int dw, int dh, uint8_t
 }
 
 /* The 16-bit RGB an HDR frame is converted to. From YUV and grey, planar: swscale's planar
- * output writes the same values as its packed RGB48 (checked: 8- to 16-bit 4:2:0, 4:2:2,
- * 4:4:4, P010, grey) in a fifth of the time (its RGB48 writer looks up the format's
- * descriptor for every sample). From RGB, packed as before (the two differ there), and so
+ * output writes the same values as its packed RGB48 (tests/test_hdr_sws.c: every such format
+ * swscale reads, random and edge pictures, resized or not, whole and in slices) in a fifth of
+ * the time (its RGB48 writer looks up the format's descriptor for every sample). From RGB, packed as before (the two differ there), and so
  * from palette, Bayer and XYZ input (not checked). */
-static enum AVPixelFormat hdr_out(enum AVPixelFormat pf)
+enum AVPixelFormat rvmi_hdr_rgb16_format(enum AVPixelFormat pf)
 {
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
     int other = AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BAYER |
@@ -722,6 +722,26 @@ static enum AVPixelFormat hdr_out(enum AVPixelFormat pf)
     return d && !(d->flags & other) && pf != AV_PIX_FMT_XYZ12LE && pf != AV_PIX_FMT_XYZ12BE
                ? AV_PIX_FMT_GBRP16
                : AV_PIX_FMT_RGB48;
+}
+
+struct SwsContext *rvmi_rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int dh,
+                                enum AVPixelFormat out, int spc, int full)
+{
+    /* Accurate rounding and full chroma interpolation: the network sees the same RGB values
+     * a careful player would show. */
+    struct SwsContext *sws = sws_getContext(w, h, pf, dw, dh, out,
+                                            SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT |
+                                                SWS_FULL_CHR_H_INP,
+                                            NULL, NULL, NULL);
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
+    if (sws && d && !(d->flags & AV_PIX_FMT_FLAG_RGB) && d->nb_components >= 3) {
+        if (spc == AVCOL_SPC_BT2020_CL)
+            spc = AVCOL_SPC_BT2020_NCL;
+        /* The SWS_CS_* numbers are the AVCOL_SPC_* numbers. */
+        sws_setColorspaceDetails(sws, sws_getCoefficients(spc), full,
+                                 sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+    }
+    return sws;
 }
 
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
@@ -732,33 +752,18 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     enum AVPixelFormat pf = f->format;
     int hdr = hdr_transfer(f->color_trc);
     /* HDR frames go through 16-bit RGB (still PQ or HLG coded), then hdr_tone_row. */
-    enum AVPixelFormat out = hdr ? hdr_out(pf) : AV_PIX_FMT_RGB24;
+    enum AVPixelFormat out = hdr ? rvmi_hdr_rgb16_format(pf) : AV_PIX_FMT_RGB24;
     if (hdr && r->hdr_trc != (int)f->color_trc)
         hdr_tables(r, f->color_trc);
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
         r->sws_out != out) {
         sws_freeContext(r->sws);
-        /* Accurate rounding and full chroma interpolation: the network sees the same RGB
-         * values a careful player would show. */
-        r->sws = sws_getContext(f->width, f->height, pf, dw, dh, out,
-                                SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT |
-                                    SWS_FULL_CHR_H_INP,
-                                NULL, NULL, NULL);
+        r->sws = rvmi_rgb_sws(f->width, f->height, pf, dw, dh, out, spc, full);
         if (!r->sws) {
             set_err(err, errlen, "cannot convert %dx%d %s frames to RGB", f->width, f->height,
                     av_get_pix_fmt_name(pf) ? av_get_pix_fmt_name(pf) : "?");
             return -1;
-        }
-        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
-        if (d && !(d->flags & AV_PIX_FMT_FLAG_RGB) && d->nb_components >= 3) {
-            int spc_sws = spc;
-            if (spc == AVCOL_SPC_BT2020_CL)
-                spc_sws = AVCOL_SPC_BT2020_NCL;
-            /* The SWS_CS_* numbers are the AVCOL_SPC_* numbers. */
-            sws_setColorspaceDetails(r->sws, sws_getCoefficients(spc_sws), full,
-                                     sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16,
-                                     1 << 16);
         }
         r->sws_w = f->width;
         r->sws_h = f->height;

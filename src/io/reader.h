@@ -73,6 +73,15 @@ typedef struct {
  * named; NULL for any other name (or out of memory): open that as it is. */
 char *rvmi_file_url(const char *path);
 
+/* The reader's conversions to RGB: swscale from w x h frames of pf (colour space spc, full
+ * or limited range) to dw x dh of out, as the reader makes them. */
+struct SwsContext;
+struct SwsContext *rvmi_rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int dh,
+                                enum AVPixelFormat out, int spc, int full);
+/* What HDR (PQ, HLG) frames of pf are converted to before tone mapping: 16-bit planes
+ * (AV_PIX_FMT_GBRP16) from YUV and grey, packed AV_PIX_FMT_RGB48 from anything else. */
+enum AVPixelFormat rvmi_hdr_rgb16_format(enum AVPixelFormat pf);
+
 rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt, char *err,
                             size_t errlen);
 void rvmi_reader_close(rvmi_reader *r);
