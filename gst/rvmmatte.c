@@ -75,6 +75,8 @@ struct _GstRvmMatte {
 
     /* Set from any thread, acted on in the streaming thread before the next frame. */
     gint reset_pending;
+    /* A size refused at negotiation has been explained (once a run: start() clears it). */
+    gint size_refused;
 
     /* Streaming thread only (and start/stop). */
     rvm_model *model;
@@ -165,6 +167,7 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
     GST_OBJECT_LOCK(self);
     gdouble ratio = self->ratio;
     GST_OBJECT_UNLOCK(self);
+    g_atomic_int_set(&self->size_refused, 0);
     return ratio_valid(self, ratio) && build_network(self);
 }
 
@@ -183,6 +186,119 @@ static gboolean gst_rvm_matte_stop(GstBaseTransform *trans)
 }
 
 /* ---- caps --------------------------------------------------------------------------- */
+
+/* The smallest side the network takes at a fixed ratio: floor(side * ratio) >= 1, as the
+ * library computes the internal size (ratio 1: no resize); above RVM_MAX_SIDE when none. */
+static gint min_side(gdouble ratio)
+{
+    if (ratio <= 0.0 || ratio >= 1.0)
+        return 1;
+    if (ratio * RVM_MAX_SIDE < 1.0)
+        return RVM_MAX_SIDE + 1;
+    gint m = (gint)ceil(1.0 / ratio);
+    while (m > 1 && floor((m - 1) * ratio) >= 1.0)
+        m--;
+    while (floor(m * ratio) < 1.0)
+        m++;
+    return m;
+}
+
+/* field of s narrowed to lo..hi; FALSE when nothing of it is left. */
+static gboolean narrow(GstStructure *s, const char *field, gint lo, gint hi)
+{
+    if (lo > hi)
+        return FALSE;
+    GValue range = G_VALUE_INIT, out = G_VALUE_INIT;
+    if (lo == hi) {
+        g_value_init(&range, G_TYPE_INT);
+        g_value_set_int(&range, lo);
+    } else {
+        g_value_init(&range, GST_TYPE_INT_RANGE);
+        gst_value_set_int_range(&range, lo, hi);
+    }
+    const GValue *v = gst_structure_get_value(s, field);
+    gboolean ok = TRUE;
+    if (!v)
+        gst_structure_set_value(s, field, &range);
+    else if ((ok = gst_value_intersect(&out, v, &range)))
+        gst_structure_take_value(s, field, &out);
+    g_value_unset(&range);
+    return ok;
+}
+
+/* The sizes the element can take, on both sides (they are the same): at most RVM_MAX_SIDE
+ * a side, and at a fixed downsample-ratio at least min_side. Caps outside them are refused
+ * here, at negotiation: refused at the first frame instead, the error came during preroll,
+ * and gst-launch-1.0 could wait for ever (seen 4 runs in 6). */
+static GstCaps *sizes_taken(GstRvmMatte *self, GstCaps *caps)
+{
+    GST_OBJECT_LOCK(self);
+    gdouble ratio = self->ratio;
+    GST_OBJECT_UNLOCK(self);
+    gint lo = min_side(ratio);
+    GstCaps *out = gst_caps_new_empty();
+    for (guint i = 0; i < gst_caps_get_size(caps); i++) {
+        GstStructure *s = gst_structure_copy(gst_caps_get_structure(caps, i));
+        if (!narrow(s, "width", lo, RVM_MAX_SIDE) || !narrow(s, "height", lo, RVM_MAX_SIDE)) {
+            gst_structure_free(s);
+            continue;
+        }
+        GstCapsFeatures *f = gst_caps_get_features(caps, i);
+        gst_caps_append_structure_full(out, s, f ? gst_caps_features_copy(f) : NULL);
+    }
+    return out;
+}
+
+/* The smallest downsample-ratio that leaves a pixel of a side of n, rounded up to 4 decimals
+ * (so that the number printed works too). */
+static gdouble least_ratio(gint n) { return ceil(1e4 / n) / 1e4; }
+
+/* Why a frame of w x h cannot be matted at the downsample-ratio (0: the automatic one), or
+ * NULL; into buf. */
+static const char *size_problem(gint w, gint h, gdouble ratio, char *buf, gsize len)
+{
+    if (w < 1 || h < 1 || w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
+        g_snprintf(buf, len, "%dx%d frames are not supported (1 to %d pixels a side)", w, h,
+                   RVM_MAX_SIDE);
+        return buf;
+    }
+    gdouble r = ratio == 0.0 ? rvm_auto_downsample_ratio(w, h) : ratio;
+    gint need = min_side(r);
+    if (w >= need && h >= need)
+        return NULL;
+    if (ratio == 0.0)
+        g_snprintf(buf, len, "%dx%d frames are too narrow for the automatic downsample-ratio "
+                   "(%g leaves no pixels of the %d-pixel side): set a downsample-ratio of at "
+                   "least %g", w, h, r, w < h ? w : h, least_ratio(w < h ? w : h));
+    else if (need > RVM_MAX_SIDE)
+        g_snprintf(buf, len, "downsample-ratio %g leaves no pixels of any frame (use at least "
+                   "%g, or 0 for the automatic ratio)", ratio, least_ratio(RVM_MAX_SIDE));
+    else
+        g_snprintf(buf, len, "downsample-ratio %g leaves no pixels of a %dx%d frame (it "
+                   "takes at least %d pixels a side; use a downsample-ratio of at least %g, or "
+                   "0 for the automatic ratio)", ratio, w, h, need, least_ratio(w < h ? w : h));
+    return buf;
+}
+
+/* An upstream (or downstream) that can only offer one size, which the element cannot take,
+ * fails negotiation with "not-negotiated", which does not say why: the element says it, once
+ * a run, when it is starting or running (not for the queries of linking, when nothing else is
+ * tried yet). */
+static void explain_refusal(GstRvmMatte *self, GstCaps *offered)
+{
+    gint w, h;
+    const GstStructure *s = gst_caps_get_size(offered) ? gst_caps_get_structure(offered, 0) : NULL;
+    if (!s || !gst_structure_get_int(s, "width", &w) || !gst_structure_get_int(s, "height", &h))
+        return;
+    GST_OBJECT_LOCK(self);
+    gdouble ratio = self->ratio;
+    gboolean live = GST_STATE(self) >= GST_STATE_READY && GST_STATE_TARGET(self) >= GST_STATE_PAUSED;
+    GST_OBJECT_UNLOCK(self);
+    char buf[300];
+    const char *why = size_problem(w, h, ratio, buf, sizeof buf);
+    if (live && why && g_atomic_int_compare_and_exchange(&self->size_refused, 0, 1))
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("rvmmatte: %s", why), (NULL));
+}
 
 /* The caps on the other side: the same size, rate and aspect with the formats of the other
  * side (the output formats for the current output mode). */
@@ -223,14 +339,33 @@ static GstCaps *gst_rvm_matte_transform_caps(GstBaseTransform *trans, GstPadDire
         gst_caps_append_structure_full(result, s, f ? gst_caps_features_copy(f) : NULL);
     }
     g_value_unset(&formats);
+    GstCaps *taken = sizes_taken(self, result);
+    if (gst_caps_is_empty(taken) && !gst_caps_is_empty(result))
+        explain_refusal(self, caps);
+    gst_caps_unref(result);
+    result = taken;
     if (filter) {
         GstCaps *t = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
         gst_caps_unref(result);
         result = t;
+        if (gst_caps_is_empty(result))
+            explain_refusal(self, filter);
     }
     GST_DEBUG_OBJECT(self, "%s %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
                      direction == GST_PAD_SINK ? "sink" : "src", caps, result);
     return result;
+}
+
+/* Fixed caps the element refuses (a size it cannot take) are explained, as in a query. */
+static gboolean gst_rvm_matte_accept_caps(GstBaseTransform *trans, GstPadDirection direction,
+                                          GstCaps *caps)
+{
+    GstRvmMatte *self = GST_RVM_MATTE(trans);
+    if (GST_BASE_TRANSFORM_CLASS(gst_rvm_matte_parent_class)->accept_caps(trans, direction, caps))
+        return TRUE;
+    if (gst_caps_is_fixed(caps))
+        explain_refusal(self, caps);
+    return FALSE;
 }
 
 /* The library's description of a GStreamer input format; FALSE when it has none (a YUV
@@ -273,11 +408,17 @@ static gboolean gst_rvm_matte_set_info(GstVideoFilter *filter, GstCaps *incaps,
     (void)incaps;
     (void)outcaps;
     int w = GST_VIDEO_INFO_WIDTH(in_info), h = GST_VIDEO_INFO_HEIGHT(in_info);
-    if (w < 1 || h < 1 || w > RVM_MAX_SIDE || h > RVM_MAX_SIDE) {
-        GST_ELEMENT_ERROR(self, STREAM, FORMAT,
-                          ("rvmmatte: %dx%d frames are not supported (1 to %d pixels a side)", w,
-                           h, RVM_MAX_SIDE),
-                          (NULL));
+    /* The caps were narrowed to the sizes taken (transform_caps); the automatic ratio's
+     * limit depends on both sides at once, which caps cannot say: checked here, before the
+     * first frame. */
+    GST_OBJECT_LOCK(self);
+    gdouble ratio = self->ratio;
+    GST_OBJECT_UNLOCK(self);
+    char buf[300];
+    const char *why = size_problem(w, h, ratio, buf, sizeof buf);
+    if (why) {
+        if (g_atomic_int_compare_and_exchange(&self->size_refused, 0, 1))
+            GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("rvmmatte: %s", why), (NULL));
         return FALSE;
     }
     if (self->convert)
@@ -620,6 +761,7 @@ static void gst_rvm_matte_class_init(GstRvmMatteClass *klass)
     trans_class->start = GST_DEBUG_FUNCPTR(gst_rvm_matte_start);
     trans_class->stop = GST_DEBUG_FUNCPTR(gst_rvm_matte_stop);
     trans_class->transform_caps = GST_DEBUG_FUNCPTR(gst_rvm_matte_transform_caps);
+    trans_class->accept_caps = GST_DEBUG_FUNCPTR(gst_rvm_matte_accept_caps);
     trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_rvm_matte_sink_event);
     filter_class->set_info = GST_DEBUG_FUNCPTR(gst_rvm_matte_set_info);
     filter_class->transform_frame = GST_DEBUG_FUNCPTR(gst_rvm_matte_transform_frame);
