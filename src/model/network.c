@@ -612,7 +612,7 @@ static int upsample_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *x,
 #define FULL_BAND 64
 #define FULL_HALO 4
 static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
-                       const rvmi_view *x0)
+                       const rvmi_view *x0, const rvmi_conv *project, const rvmi_view *proj)
 {
     const struct rvm_model *m = s->model;
     /* conv0's rows [ya, yb) of the band; its rows [ya, carried_end) came from the band before */
@@ -643,6 +643,10 @@ static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
         rvmi_view yr = rows_of(y, 0, yb - ya), out = rows_of(*x0, ya, yb - ya);
         rvmi_inputs one = rvmi_inputs_of(&yr);
         rvmi_run_conv_rows(s, &m->out_conv[1], &one, &out, NULL, a - ya, b - ya);
+        if (project) { /* x0's new rows, still in cache (network.h) */
+            rvmi_view xr = rows_of(*x0, a, b - a), pr = rows_of(*proj, a, b - a);
+            rvmi_run_conv(s, project, &xr, &pr, NULL);
+        }
     }
     rvmi_arena_release(&s->scratch, y_mark);
     return 0;
@@ -665,7 +669,7 @@ static int drop_dead(rvm_stream *s, size_t mark, rvmi_view *const *live, int n)
 }
 
 static int decoder(rvm_stream *s, size_t mark, const rvmi_view *s0, const rvmi_view f[4],
-                   rvmi_view *x0)
+                   const rvmi_conv *project, rvmi_view *x0, rvmi_view *proj)
 {
     const struct rvm_model *m = s->model;
     rvmi_view f0 = f[0];
@@ -704,12 +708,19 @@ static int decoder(rvm_stream *s, size_t mark, const rvmi_view *s0, const rvmi_v
         return st;
     s->layers.x[0] = x;
     NEW_VIEW(*x0, s0->h, s0->w, m->out_conv[1].cout);
-    return decode_full(s, &x, s0, x0);
+    /* a projection the int8 state claims runs on the whole of x0, after (network.h) */
+    proj->data = NULL;
+    if (project && s->q8 && rvmi_q8_claims(s->q8, project))
+        project = NULL;
+    if (project)
+        NEW_CONV_OUT(*proj, project, *x0);
+    return decode_full(s, &x, s0, x0, project, proj);
 }
 
 /* ---- one frame ---- */
 
-int rvmi_network_forward(rvm_stream *s, const rvm_frame *f, rvmi_view *x0, rvmi_view *src_sm)
+int rvmi_network_forward(rvm_stream *s, const rvm_frame *f, const rvmi_conv *project,
+                         rvmi_view *x0, rvmi_view *src_sm, rvmi_view *proj)
 {
     int st;
     if ((st = downsample_input(s, f, src_sm)))
@@ -732,7 +743,7 @@ int rvmi_network_forward(rvm_stream *s, const rvm_frame *f, rvmi_view *x0, rvmi_
     scale_channels(s, &aspp, gate.data);
     s->layers.aspp = aspp;
     feats[3] = aspp;
-    if ((st = decoder(s, mark, src_sm, feats, x0)))
+    if ((st = decoder(s, mark, src_sm, feats, project, x0, proj)))
         return st;
     if (!s->keep_layers) { /* dropped */
         memset(s->layers.f, 0, sizeof s->layers.f);

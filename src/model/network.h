@@ -53,8 +53,14 @@ struct rvm_stream {
 };
 
 /* network.c: the network from the frame to the decoder's output x0 (and src_sm, the frame
- * downsampled to the internal size stream.c prepared in s). */
-int rvmi_network_forward(rvm_stream *s, const rvm_frame *f, rvmi_view *x0, rvmi_view *src_sm);
+ * downsampled to the internal size stream.c prepared in s). With project (a 1x1 convolution
+ * of x0: project_mat or project_seg), the decoder's last stage also computes
+ * proj = project(x0), band by band as it writes x0 (while x0's band is in cache: read back
+ * whole from memory, the 16 -> 4 projection at 1080p, ratio 0.25, was bound by memory), unless
+ * the int8 state claims the layer (it runs whole tensors): proj->data is then NULL and the
+ * caller runs it. */
+int rvmi_network_forward(rvm_stream *s, const rvm_frame *f, const rvmi_conv *project,
+                         rvmi_view *x0, rvmi_view *src_sm, rvmi_view *proj);
 /* refiner.c: the guided filter's coefficients (8 channels at the internal size, in the
  * scratch memory until the next frame) from the decoder's output and its projection proj (at
  * s->ratio 1: the projection alone)... */

@@ -74,12 +74,18 @@ static int prepare(rvm_stream *s, const rvm_frame *f, double ratio)
     return 0;
 }
 
-/* Checks the frame, sizes the state for it, and runs the network up to the decoder's output. */
-static int run_network(rvm_stream *s, const rvm_frame *in, double ratio, rvmi_view *x0,
-                       rvmi_view *src_sm)
+/* Checks the frame, sizes the state for it, and runs the network up to the decoder's output
+ * x0 and its projection by `project` into proj (network.h). */
+static int run_network(rvm_stream *s, const rvm_frame *in, double ratio,
+                       const rvmi_conv *project, rvmi_view *x0, rvmi_view *src_sm,
+                       rvmi_view *proj)
 {
     int st = prepare(s, in, ratio);
-    return st ? st : rvmi_network_forward(s, in, x0, src_sm);
+    if (!st)
+        st = rvmi_network_forward(s, in, project, x0, src_sm, proj);
+    if (!st && !proj->data)
+        CONV(*proj, project, *x0, NULL);
+    return st;
 }
 
 /* Checks where the results go: a known type and layout, strides of at least a row. */
@@ -118,10 +124,9 @@ int rvmi_stream_matte(rvm_stream *s, const rvm_frame *in, double ratio)
     if (!in)
         return rvmi_stream_fail(s, RVM_EINVAL, "no frame");
     rvmi_view x0, src_sm, proj;
-    int st = run_network(s, in, ratio, &x0, &src_sm);
+    int st = run_network(s, in, ratio, &s->model->project_mat, &x0, &src_sm, &proj);
     if (st)
         return st;
-    CONV(proj, &s->model->project_mat, x0, NULL);
     s->layers.proj = proj;
     rvmi_view ab;
     if ((st = rvmi_refine_coefficients(s, &src_sm, &x0, &proj, &ab)))
@@ -199,9 +204,8 @@ int rvm_stream_segment_frame(rvm_stream *s, const rvm_frame *in, double ratio, f
                                 "segmentation buffer of %zu floats is less than %dx%d", capacity,
                                 w0, h0);
     rvmi_view x0, src_sm, out;
-    if ((st = run_network(s, in, ratio, &x0, &src_sm)))
+    if ((st = run_network(s, in, ratio, &s->model->project_seg, &x0, &src_sm, &out)))
         return st;
-    CONV(out, &s->model->project_seg, x0, NULL);
     s->layers.seg = out;
     memcpy(seg, out.data, (size_t)out.h * out.w * sizeof(float));
     return 0;
