@@ -7,7 +7,7 @@
  *
  * usage: test_kernels [--bench] [NAME]
  *   NAME    only the kernels whose name contains NAME (conv_dense, conv_depthwise,
- *           conv_winograd, blend_row, blend_rgb24, float_range, int8, resize, input, channels, refiner,
+ *           conv_winograd, blend_row, blend_rgb24, float_range, int8, resize, avgpool, input, channels, refiner,
  *           upsample_row, pixels, frames)
  *   --bench after the checks, ns per call of each kernel on its real shape, for the
  *           reference and every set this CPU runs
@@ -720,6 +720,27 @@ static double check_resize(const rvmi_kernels *k, const shape *s, char *desc)
 static const shape resize_shapes[] = {{68, 120, 40, 0}, {135, 240, 32, 0}, {17, 30, 128, 0},
                                       {1, 1, 1, 0}, {3, 5, 7, 2}, {9, 13, 17, 5}, {4, 33, 3, 1}, END};
 
+/* The image pyramid's 2x2 average pooling (ceil mode: odd sides end in means of 2 or 1
+ * pixels), in two calls of rows as threads split it; exact (the same sums in the same order). */
+static double check_avgpool(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    snprintf(desc, 160, "%dx%d c%d +%d -> /2", s->w, s->h, s->c, s->extra);
+    rvmi_view in = new_view(s->h, s->w, s->c, s->extra, -1, 1, 0), a, b;
+    for (int i = 0; i < s->h * s->w * in.stride; i += 7) /* -0 stays -0 only alone */
+        in.data[i] = -0.f;
+    int oh = (s->h + 1) / 2, ow = (s->w + 1) / 2;
+    new_outputs(oh, ow, s->c, s->extra, &a, &b);
+    rvmi_loops_reference.avgpool2(&in, &a, 0, oh);
+    k->loops->avgpool2(&in, &b, 0, oh / 2);
+    k->loops->avgpool2(&in, &b, oh / 2, oh);
+    BENCH("avgpool2", k->loops->avgpool2(&in, &b, 0, oh));
+    /* bit for bit: the signs of zeros too */
+    return memcmp(a.data, b.data, sizeof(float) * (size_t)oh * ow * a.stride) ? INFINITY : 0;
+}
+static const shape avgpool_shapes[] = {{270, 480, 3, 0}, {135, 240, 3, 0}, {68, 120, 3, 0},
+                                       {1, 1, 3, 0}, {3, 5, 3, 1}, {7, 1, 2, 0}, {1, 9, 5, 2},
+                                       {5, 7, 17, 0}, {4, 6, 1, 3}, END};
+
 /* The network's input from RGB24 (ratio 0.25 and 1) and from float planes. */
 static double check_input(const rvmi_kernels *k, const shape *s, char *desc)
 {
@@ -1151,6 +1172,7 @@ typedef struct {
 
 static const loop_test loop_tests[] = {
     {"resize", check_resize, resize_shapes, "1e-6 of 1+|ref| (FMA contraction)"},
+    {"avgpool", check_avgpool, avgpool_shapes, "exact"},
     {"input", check_input, input_shapes, "1e-6 of 1+|ref|"},
     {"channels", check_channels, channel_shapes, "exact; gru_update 1e-6 of 1+|ref|"},
     {"refiner", check_refiner, refiner_shapes,

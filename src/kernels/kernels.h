@@ -183,6 +183,11 @@ typedef struct {
      * l0 * p0 + l1 * p1, columns through lx; lx NULL: p0 itself (p1, l0, l1 unused). */
     void (*input_planes)(const float *const p0[3], const float *const p1[3], float l0, float l1,
                          const rvmi_lerp *lx, const rvmi_view *out, int y);
+    /* AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False), output rows [y0, y1): each
+     * output the mean of the 2x2 input pixels it covers (a last odd row or column: of those
+     * that exist), summed from 0 in the order (0,0), (0,1), (1,0), (1,1), then divided by
+     * their count. */
+    void (*avgpool2)(const rvmi_view *in, const rvmi_view *out, int y0, int y1);
     /* mean[k] = the mean of channel k over all pixels, summed in double (sum: in->c
      * doubles of scratch). */
     void (*channel_mean)(const rvmi_view *in, double *sum, float *mean);

@@ -95,6 +95,21 @@ static void ref_multiply(const rvmi_view *a, const rvmi_view *b, const rvmi_view
                 *at(out, y, x, k) = *at(a, y, x, k) * *at(b, y, x, k);
 }
 
+static void ref_avgpool2(const rvmi_view *in, const rvmi_view *out, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < out->w; x++) {
+            int ny = 2 * y + 1 < in->h ? 2 : 1, nx = 2 * x + 1 < in->w ? 2 : 1;
+            for (int k = 0; k < in->c; k++) {
+                float sum = 0.f;
+                for (int dy = 0; dy < ny; dy++)
+                    for (int dx = 0; dx < nx; dx++)
+                        sum += *at(in, 2 * y + dy, 2 * x + dx, k);
+                *at(out, y, x, k) = sum / (float)(ny * nx);
+            }
+        }
+}
+
 static void ref_gru_update(const rvmi_view *rz, const rvmi_view *c, const rvmi_view *state,
                            const rvmi_view *out, int y0, int y1)
 {
@@ -228,6 +243,7 @@ const rvmi_loops rvmi_loops_reference = {
     .scale_channels = ref_scale_channels,
     .copy_channels = ref_copy_channels,
     .multiply = ref_multiply,
+    .avgpool2 = ref_avgpool2,
     .gru_update = ref_gru_update,
     .guide = ref_guide,
     .box_horizontal = ref_box_horizontal,

@@ -108,23 +108,16 @@ typedef struct {
     const rvmi_view *in, *out;
 } pool_job;
 
+typedef struct {
+    const rvmi_loops *k;
+    const rvmi_view *in, *out;
+} avgpool_job;
+
 static void avgpool2_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
-    const pool_job *j = ctx;
-    const rvmi_view *in = j->in, *out = j->out;
-    for (int y = y0; y < y1; y++)
-        for (int x = 0; x < out->w; x++) {
-            float *o = pixel(out, y, x);
-            int ny = 2 * y + 1 < in->h ? 2 : 1, nx = 2 * x + 1 < in->w ? 2 : 1;
-            for (int k = 0; k < in->c; k++) {
-                float sum = 0.f;
-                for (int dy = 0; dy < ny; dy++)
-                    for (int dx = 0; dx < nx; dx++)
-                        sum += pixel(in, 2 * y + dy, 2 * x + dx)[k];
-                o[k] = sum / (float)(ny * nx);
-            }
-        }
+    const avgpool_job *j = ctx;
+    j->k->avgpool2(j->in, j->out, y0, y1);
 }
 
 /* AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False): a last odd row or column averages
@@ -133,7 +126,7 @@ static void avgpool2_rows(void *ctx, int y0, int y1, int thread)
 static int avgpool2(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 {
     NEW_VIEW(*out, (in->h + 1) / 2, (in->w + 1) / 2, in->c);
-    pool_job j = {in, out};
+    avgpool_job j = {s->kernels->loops, in, out};
     rvmi_parallel_rows(s, out->h, avgpool2_rows, &j);
     return 0;
 }
