@@ -44,6 +44,10 @@ int rvmi_parse_colour(const char *spec, uint8_t rgb[3])
     uint8_t rgba[4];
     if (av_parse_color(rgba, spec, -1, NULL) < 0)
         return -1;
+    /* #RRGGBBAA and red@0.5 parse with an alpha; the composition is opaque, so such a
+     * colour came out solid without a word. */
+    if (rgba[3] != 255)
+        return -2;
     memcpy(rgb, rgba, 3);
     return 0;
 }
@@ -182,7 +186,15 @@ rvmi_background *rvmi_background_open(const char *spec, int width, int height,
         return bg;
     }
     uint8_t rgb[3];
-    if (rvmi_parse_colour(spec, rgb) < 0) {
+    int k = rvmi_parse_colour(spec, rgb);
+    if (k == -2) {
+        snprintf(err, errlen,
+                 "--background %s: a background colour cannot be see-through (the composition "
+                 "is opaque); --background none gives a transparent composition",
+                 spec);
+        goto fail;
+    }
+    if (k < 0) {
         snprintf(err, errlen,
                  "--background %s: not a colour (name, #RRGGBB or R,G,B), an image or a video "
                  "file",

@@ -13,7 +13,8 @@ typedef struct rvmi_background rvmi_background;
 /* The official green screen, 120,255,155. */
 #define RVM_DEFAULT_BACKGROUND "#78FF9B"
 
-/* Parses a colour: a name (green, white, ...), #RRGGBB, 0xRRGGBB or R,G,B. Returns 0 or -1. */
+/* Parses a colour: a name (green, white, ...), #RRGGBB, 0xRRGGBB or R,G,B. Returns 0, -1 when
+ * it is not one, or -2 for a colour with an alpha below opaque (#RRGGBBAA, red@0.5). */
 int rvmi_parse_colour(const char *spec, uint8_t rgb[3]);
 
 /* spec: an existing image or video file, else a colour. The frames are width x height. */

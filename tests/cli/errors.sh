@@ -80,6 +80,13 @@ expect_error "unknown codec" $S --output-alpha out.mp4 --codec vp8
 expect_error "transparent h264" $S --output-composition out.mp4 --background none
 expect_error "bad background" $S --output-composition out.mp4 --background blurple
 expect_error "bad colour" $S --output-composition out.mp4 --background 300,0,0
+# A colour with an alpha (#RRGGBBAA, NAME@0.5) came out opaque without a word.
+for c in '#ff000080' 'red@0.5'; do
+    expect_error "see-through colour $c" $S --output-composition out.mp4 --background "$c"
+    grep -q 'see-through' err.txt || fail "$c: $(cat err.txt)"
+done
+run_ok $S --duration 0.1 --output-composition opaque.mp4 --background '#ff0000ff'
+ok "an opaque #RRGGBBAA is a colour"
 expect_error "16-bit video" $S --output-alpha out.mp4 --output-depth 16
 expect_error "crf and mbps" $S --output-alpha out.mp4 --crf 20 --output-video-mbps 2
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
