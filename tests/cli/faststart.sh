@@ -90,11 +90,7 @@ ok "ulimit -f 100 KiB: com.mp4 index-first, playable, within the limit"
 
 # ---- joined segments ----
 "$RVM" plan in.mkv --segments 2 --warmup 4 -o v.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
-for i in 1 0; do
-    "$RVM" render --plan v.plan --index $i --output-composition seg/com.mp4 >out.txt 2>err.txt \
-        || fail "render $i: $(cat err.txt)"
-done
-"$RVM" join --plan v.plan --output-composition seg/com.mp4 >out.txt 2>err.txt || fail "join: $(cat err.txt)"
+render_join v.plan 2 --output-composition seg/com.mp4
 index_first seg/com.mp4
 [ "$(frames seg/com.mp4)" = "$want" ] || fail "joined com.mp4 has $(frames seg/com.mp4) frames, want $want"
 ok "rvm join: the joined com.mp4 has moov before mdat and all $want frames"

@@ -102,6 +102,19 @@ stream_field() { # FILE STREAM(v:0/a:0) FIELD
     ffprobe -v error -select_streams "$2" -show_entries "stream=$3" -of csv=p=0 "$1" | head -n 1 | tr -d ','
 }
 
+# Renders every segment of a plan (the last first: parts may come in any order), one thread
+# each, then joins them: PLAN SEGMENTS OUTPUT_FLAGS... (the same flags for render and join).
+render_join() {
+    _rj_plan=$1 _rj_i=$2
+    shift 2
+    while [ "$_rj_i" -gt 0 ]; do
+        _rj_i=$((_rj_i - 1))
+        "$RVM" render --plan "$_rj_plan" --index $_rj_i --threads 1 "$@" >out.txt 2>err.txt ||
+            fail "render $_rj_i: $(cat err.txt)"
+    done
+    "$RVM" join --plan "$_rj_plan" "$@" >out.txt 2>err.txt || fail "join: $(cat err.txt)"
+}
+
 # Fails unless the file decodes from start to end without a single error.
 playable() {
     ffmpeg -nostdin -v error -i "$1" -f null - >dec.txt 2>&1 || fail "$1 does not decode: $(head -n 3 dec.txt)"

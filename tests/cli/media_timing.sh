@@ -119,11 +119,7 @@ done
 run_ok --input-source tc.mov --start 0.5 --output-alpha tc_cut.mov
 [ "$(tcode tc_cut.mov)" = 01:02:03:19 ] || fail "tc_cut.mov: timecode '$(tcode tc_cut.mov)', want 01:02:03:19"
 "$RVM" plan tc.mov --segments 2 --warmup 2 -o tc.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
-for i in 0 1; do
-    "$RVM" render --plan tc.plan --index $i --output-alpha tcj/pha.mov --threads 1 >out.txt 2>err.txt ||
-        fail "render $i: $(cat err.txt)"
-done
-"$RVM" join --plan tc.plan --output-alpha tcj/pha.mov >out.txt 2>err.txt || fail "join: $(cat err.txt)"
+render_join tc.plan 2 --output-alpha tcj/pha.mov
 [ "$(tcode tcj/pha.mov)" = 01:02:03:04 ] || fail "joined matte: timecode '$(tcode tcj/pha.mov)'"
 ok "timecode kept on every video output (04 -> 19 after --start 0.5), and by a join"
 head -c $(($(stat -c %s whole.mkv) / 2)) whole.mkv >half.mkv

@@ -170,11 +170,7 @@ ok "MPEG-TS: $(cat err.txt)"
 
 # ---- plan / render / join: the joined file has every track, as a whole run's ----
 "$RVM" plan in.mkv --segments 2 --warmup 2 -o t.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
-for i in 1 0; do
-    "$RVM" render --plan t.plan --index $i --output-composition seg/com.mp4 --threads 1 >out.txt 2>err.txt ||
-        fail "render $i: $(cat err.txt)"
-done
-"$RVM" join --plan t.plan --output-composition seg/com.mp4 >out.txt 2>err.txt || fail "join: $(cat err.txt)"
+render_join t.plan 2 --output-composition seg/com.mp4
 playable seg/com.mp4
 [ "$(count seg/com.mp4 a)" -eq 2 ] && [ "$(count seg/com.mp4 s)" -eq 1 ] || fail "joined file: wrong tracks"
 for a in a:0 a:1; do
