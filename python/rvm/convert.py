@@ -227,7 +227,7 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
     files have their index at the front, so a browser plays them while they load.
 
     Raises ValueError or TypeError for bad arguments, FileNotFoundError for a missing input,
-    ConversionError (with the command's one-line message) when the conversion fails. Ctrl-C
+    FileExistsError for an existing output with overwrite=False, ConversionError (with the command's one-line message) when the conversion fails. Ctrl-C
     (KeyboardInterrupt, also a notebook's interrupt) stops the conversion: the outputs are
     completed with the frames done (nothing is kept when none was done), then
     KeyboardInterrupt is raised. Warnings are ConversionWarning; notes about the input are
@@ -345,6 +345,8 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
     if status == 0:
         return None
     message = "; ".join(errors) or f"the conversion failed (exit code {status})"
+    if status == _EXIT_USAGE and message.endswith("(pass overwrite=True to replace it)"):
+        raise FileExistsError(message)  # as open(name, "x") does
     if status == _EXIT_USAGE:
         raise ValueError(message)
     if status == _EXIT_BAD_INPUT and message.endswith("no such file or folder"):

@@ -23,6 +23,8 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "io/avlog.h"
+#include "io/background.h"
 #include "io/image.h"
 #include "io/reader.h"
 #include "io/writer.h"
@@ -508,6 +510,14 @@ int rvmi_batch_main(int argc, char **argv)
                     goto done;
                 }
             }
+        /* A colour that is none would fail every conversion the same way (libavutil's own
+         * line about it goes through rvm's log, as in a conversion). */
+        rvmi_avlog_install(opt.verbose);
+        if (tmpl[0] && opt.background && strcmp(opt.background, "none") != 0 &&
+            rvmi_background_check_colour(opt.background, err, sizeof err) < 0) {
+            rvmi_cli_error("batch: %s", err);
+            goto done;
+        }
         status = RVMI_EXIT_BAD_INPUT;
         for (int i = 0; i < ninputs; i++) {
             if ((folder_of_inputs(inputs[i]) ? add_folder(&l, inputs[i], err, sizeof err)

@@ -124,8 +124,10 @@ static char *canonical(const char *path)
 }
 
 /* Refuses an output that would destroy a protected file, then stages it (src/io/outfile.h).
- * Returns 0 or -1 (message printed). */
-static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protected *prot)
+ * Returns 0 or -1 (message printed); *usage is set when the name was refused as given
+ * (an input, an existing file without -y: the flags' mistake, exit 2 as rvm join's). */
+static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protected *prot,
+                          int *usage)
 {
     o->file.flag = o->flag;
     o->file.path = o->path;
@@ -136,9 +138,14 @@ static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protec
         return o->file.write_path ? 0 : -1;
     }
     char err[1024];
-    if (rvmi_protect_check(prot, o->flag, o->path, err, sizeof err) < 0 ||
-        rvmi_outfile_prepare(&o->file, overwrite, err, sizeof err) < 0) {
+    if (rvmi_protect_check(prot, o->flag, o->path, err, sizeof err) < 0) {
         errorf("%s", err);
+        *usage = 1;
+        return -1;
+    }
+    if (rvmi_outfile_prepare(&o->file, overwrite, err, sizeof err) < 0) {
+        errorf("%s", err);
+        *usage = o->file.refused;
         return -1;
     }
     return 0;
@@ -240,6 +247,7 @@ static int protect_opened_inputs(conversion *c)
         if (!c->outs[i].to_stdout &&
             rvmi_protect_check(&c->prot, c->outs[i].flag, c->outs[i].path, err, sizeof err) < 0) {
             errorf("%s", err);
+            c->fail_status = RVMI_EXIT_USAGE;
             return -1;
         }
     return 0;
@@ -400,10 +408,15 @@ static int prepare_outputs(conversion *c)
         for (int k = 0; k < c->prepared; k++)
             if (outs[k].canon && o->canon && strcmp(outs[k].canon, o->canon) == 0) {
                 errorf("%s and %s name the same path", outs[k].flag, o->flag);
+                c->fail_status = RVMI_EXIT_USAGE;
                 return -1;
             }
-        if (prepare_output(o, c->opt->png, c->opt->overwrite, &c->prot) < 0)
+        int usage = 0;
+        if (prepare_output(o, c->opt->png, c->opt->overwrite, &c->prot, &usage) < 0) {
+            if (usage)
+                c->fail_status = RVMI_EXIT_USAGE;
             return -1;
+        }
     }
     return 0;
 }
@@ -457,12 +470,16 @@ static int open_inputs(conversion *c)
         return -1;
     }
     if (opt->out_com && !c->com_rgba) {
+        int bad_colour;
         c->bg = rvmi_background_open(opt->background ? opt->background : RVM_DEFAULT_BACKGROUND,
                                      rvmi_reader_width(c->reader),
-                                     rvmi_reader_height(c->reader), c->stop, err, sizeof(err));
+                                     rvmi_reader_height(c->reader), c->stop, &bad_colour,
+                                     err, sizeof(err));
         if (!c->bg) {
             errorf("%s", err);
-            c->fail_status = RVMI_EXIT_BAD_INPUT;
+            /* A colour that is none is the flag's mistake; a background file that is missing
+             * or damaged is a bad input, as the input itself. */
+            c->fail_status = bad_colour ? RVMI_EXIT_USAGE : RVMI_EXIT_BAD_INPUT;
             return -1;
         }
         /* A background video follows the frames by index: a segment's first written frame

@@ -803,13 +803,13 @@ static int prepare_join_output(const job *j, const output *o, rvmi_outfile *file
     struct stat st;
     if (j->opt.png && stat(o->path, &st) == 0 && !S_ISDIR(st.st_mode)) {
         rvmi_cli_error("join: %s %s exists and is not a folder", o->flag, o->path);
-        return RVMI_EXIT_FAILURE;
+        return RVMI_EXIT_USAGE;
     }
     if (!j->opt.overwrite && stat(o->path, &st) == 0 &&
         (j->opt.png ? rvmi_png_sequence_exists(o->path) : S_ISREG(st.st_mode))) {
         rvmi_cli_error("join: %s %s %s (use -y to overwrite)", o->flag, o->path,
                        j->opt.png ? "already holds a PNG sequence" : "exists");
-        return RVMI_EXIT_FAILURE;
+        return RVMI_EXIT_USAGE;
     }
     if (rvmi_outfile_prepare(file, j->opt.overwrite, err, sizeof err) < 0) {
         rvmi_cli_error("join: %s", err);

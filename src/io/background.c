@@ -137,9 +137,66 @@ static int read_next(rvmi_background *bg, char *err, size_t errlen)
     return 0;
 }
 
-rvmi_background *rvmi_background_open(const char *spec, int width, int height,
-                                    const atomic_int *interrupt, char *err, size_t errlen)
+/* Whether a spec that is neither a file nor a colour was meant as a file: it has a folder
+ * or an extension with a letter (beach.jpg, not red@0.5). */
+static int names_file(const char *spec)
 {
+    const char *dot = strrchr(spec, '.');
+    if (strchr(spec, '/'))
+        return 1;
+    if (!dot || !dot[1])
+        return 0;
+    int letter = 0;
+    for (const char *p = dot + 1; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return 0;
+        letter |= !(*p >= '0' && *p <= '9');
+    }
+    return letter;
+}
+
+/* 0 with the colour spec names in rgb; 1 with the message when it is no usable colour; 2
+ * when it names a file that is missing or is no regular file. */
+static int colour_of(const char *spec, uint8_t rgb[3], char *err, size_t errlen)
+{
+    struct stat st;
+    int k = rvmi_parse_colour(spec, rgb);
+    if (k == -2) {
+        snprintf(err, errlen,
+                 "--background %s: a background colour cannot be see-through (the composition "
+                 "is opaque); --background none gives a transparent composition",
+                 spec);
+        return 1;
+    }
+    if (k < 0 && names_file(spec)) {
+        snprintf(err, errlen, "--background %s: %s", spec,
+                 stat(spec, &st) == 0 ? "not an image or a video file" : "no such file");
+        return 2;
+    }
+    if (k < 0) {
+        snprintf(err, errlen,
+                 "--background %s: not a colour (name, #RRGGBB or R,G,B), an image or a video "
+                 "file",
+                 spec);
+        return 1;
+    }
+    return 0;
+}
+
+int rvmi_background_check_colour(const char *spec, char *err, size_t errlen)
+{
+    struct stat st;
+    uint8_t rgb[3];
+    if (stat(spec, &st) == 0 && S_ISREG(st.st_mode))
+        return 0;
+    return colour_of(spec, rgb, err, errlen) == 1 ? -1 : 0;
+}
+
+rvmi_background *rvmi_background_open(const char *spec, int width, int height,
+                                    const atomic_int *interrupt, int *bad_colour, char *err,
+                                    size_t errlen)
+{
+    *bad_colour = 0;
     rvmi_background *bg = calloc(1, sizeof(*bg));
     if (!bg) {
         snprintf(err, errlen, "out of memory");
@@ -186,19 +243,9 @@ rvmi_background *rvmi_background_open(const char *spec, int width, int height,
         return bg;
     }
     uint8_t rgb[3];
-    int k = rvmi_parse_colour(spec, rgb);
-    if (k == -2) {
-        snprintf(err, errlen,
-                 "--background %s: a background colour cannot be see-through (the composition "
-                 "is opaque); --background none gives a transparent composition",
-                 spec);
-        goto fail;
-    }
-    if (k < 0) {
-        snprintf(err, errlen,
-                 "--background %s: not a colour (name, #RRGGBB or R,G,B), an image or a video "
-                 "file",
-                 spec);
+    int k = colour_of(spec, rgb, err, errlen);
+    if (k) {
+        *bad_colour = k == 1;
         goto fail;
     }
     memcpy(bg->colour, rgb, 3);

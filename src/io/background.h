@@ -17,9 +17,16 @@ typedef struct rvmi_background rvmi_background;
  * it is not one, or -2 for a colour with an alpha below opaque (#RRGGBBAA, red@0.5). */
 int rvmi_parse_colour(const char *spec, uint8_t rgb[3]);
 
-/* spec: an existing image or video file, else a colour. The frames are width x height. */
+/* -1 with the message when spec (not a file) is no usable colour (see-through, or no colour
+ * and no file name: --background's mistake), else 0 (rvmi_background_open says the rest). */
+int rvmi_background_check_colour(const char *spec, char *err, size_t errlen);
+
+/* spec: an existing image or video file, else a colour. The frames are width x height.
+ * *bad_colour is set when it failed because spec is a colour that cannot be used or no
+ * colour, file or file name at all (the flag's mistake, not a missing or damaged file). */
 rvmi_background *rvmi_background_open(const char *spec, int width, int height,
-                                    const atomic_int *interrupt, char *err, size_t errlen);
+                                    const atomic_int *interrupt, int *bad_colour, char *err,
+                                    size_t errlen);
 /* Whether the background is one colour (then written to rgb): compositing over it needs no
  * picture, and none is held unless rvmi_background_next asks for one. */
 int rvmi_background_colour(const rvmi_background *bg, uint8_t rgb[3]);

@@ -502,6 +502,7 @@ int rvmi_outfile_names_descriptor(const char *path)
 int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errlen)
 {
     o->locked = 0;
+    o->refused = 0;
     o->lock_slot = 0;
     o->write_slot = 0;
     o->made_first = 0;
@@ -511,11 +512,13 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
     if (o->folder) {
         if (exists && !S_ISDIR(st.st_mode)) {
             set_err(err, errlen, "%s %s exists and is not a folder", o->flag, o->path);
+            o->refused = 1;
             return -1;
         }
         if (exists && !overwrite && rvmi_png_sequence_exists(o->path)) {
             set_err(err, errlen, "%s %s already holds a PNG sequence (use -y to overwrite)",
                     o->flag, o->path);
+            o->refused = 1;
             return -1;
         }
     } else {
@@ -524,6 +527,7 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
                     "%s %s is a folder (a video file name is needed, or use --output-type "
                     "png_sequence)",
                     o->flag, o->path);
+            o->refused = 1;
             return -1;
         }
         if (exists && (!S_ISREG(st.st_mode) || rvmi_outfile_names_descriptor(o->path))) {
@@ -538,6 +542,7 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
         }
         if (exists && !overwrite) {
             set_err(err, errlen, "%s %s exists (use -y to overwrite)", o->flag, o->path);
+            o->refused = 1;
             return -1;
         }
     }

@@ -15,6 +15,8 @@ typedef struct {
     int folder;        /* a PNG sequence: a folder of frames */
     /* Set by rvmi_outfile_prepare: */
     int direct;        /* a device or pipe: written in place, nothing staged */
+    int refused;       /* prepare refused the name as given (exists without -y, a folder
+                        * where a file is needed): the command's usage error, not a failure */
     char *write_path;  /* the hidden file (or folder of frames) written until complete */
     char *resolved;    /* a folder output named by a symbolic link: the folder it names */
     char *dir, *base;  /* the final path's folder and last component */

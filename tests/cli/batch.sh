@@ -33,6 +33,13 @@ ok "outputs named from the templates, each the same frames at the same times as 
     || fail "report: $(cat report.json)"
 ok "JSON report with each input's status"
 
+# A --background that is no colour fails every conversion the same way: refused once before
+# any (exit 2, one line), not once per input.
+sub batch -i in/talk.mkv --output-dir bgout --output-composition {name}_com.mp4 --background blurple
+[ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "^rvm: batch: --background blurple: not a colour" err.txt \
+    && [ ! -e bgout/talk_com.mp4 ] || fail "a batch with --background blurple: exit $RC: $(cat err.txt)"
+ok "a batch with no colour refused at once: $(cat err.txt)"
+
 # A folder's sub-folders of images are inputs too, named after the sub-folder, with or
 # without videos beside them; a sub-folder without images is not converted, and one line
 # says so.

@@ -156,9 +156,9 @@ run_ok $in --start 0.2 --duration 0.001 --output-alpha one.png
 # Safe like every output: an existing image needs -y, an input is never written over.
 cp a.png keep.png
 run -i photo.jpg --output-alpha keep.png --output-foreground x.png
-refused "an existing image without -y" 1 "exists (use -y"
+refused "an existing image without -y" 2 "exists (use -y"
 run -i keep.png --output-alpha keep.png -y
-refused "the input as the output" 1 "is the input"
+refused "the input as the output" 2 "is the input"
 cmp -s keep.png a.png || fail "keep.png was changed"
 run_ok -i photo.jpg --output-alpha keep.png -y --background 10,200,30
 cmp -s keep.png a.png || fail "-y did not write the same matte again"

@@ -18,6 +18,13 @@ expect_error() {
     ok "$what -> $(cat err.txt)"
 }
 
+# The exit code README's table gives it: 2 for the flags' or arguments' mistake (an output
+# that exists without -y, two outputs on one path, a colour that is none: the same on every
+# retry), 3 for a bad input file, 1 (which a cluster retries) for nothing of these.
+expect_code() {
+    [ $RC -eq $1 ] || fail "$2: exit code $RC, want $1 ($(cat err.txt))"
+}
+
 S="--input-source $SAMPLE --input-resize 64 48"
 cp "$SAMPLE" in.mkv
 sum_before=$(md5sum <in.mkv)
@@ -28,13 +35,17 @@ expect_error "missing input" --input-source missing.mp4 --output-alpha out.mp4
 expect_error "missing input take:2.mkv" --input-source take:2.mkv --output-alpha out.mp4
 grep -qx "rvm: take:2.mkv: no such file or folder" err.txt || fail "take:2.mkv: $(cat err.txt)"
 expect_error "output is the input" --input-source in.mkv --output-alpha in.mkv -y
+expect_code 2 "output is the input"
 expect_error "output is the input via ./" --input-source in.mkv --output-composition ./in.mkv -y
+expect_code 2 "output is the input via ./"
 ln -s in.mkv link.mkv
 expect_error "output is a link to the input" --input-source in.mkv --output-alpha link.mkv -y
+expect_code 2 "output is a link to the input"
 [ "$(md5sum <in.mkv)" = "$sum_before" ] || fail "the input was modified"
 ok "the input is untouched"
 echo keep >exists.mp4
 expect_error "existing output without -y" $S --output-alpha exists.mp4
+expect_code 2 "existing output without -y"
 # a local file that is an HLS playlist naming another local file: it would read that file
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3,\nfile://%s/in.mkv\n#EXT-X-ENDLIST\n' "$PWD" > playlist.bin
 expect_error "a playlist that reads other files" --input-source playlist.bin --output-alpha out.mp4
@@ -69,6 +80,7 @@ else
 fi
 expect_error "huge resize" $S --output-alpha out.mp4 --input-resize 20000 10
 expect_error "two outputs on one file" $S --output-alpha out.mp4 --output-foreground ./out.mp4
+expect_code 2 "two outputs on one file"
 expect_error "unknown container" $S --output-alpha out.xyz
 expect_error "codec the container cannot hold" $S --output-alpha out.mp4 --codec prores
 expect_error "vp9 in .mov (listed by the muxer, refused by its header)" $S --output-alpha out.mov --codec vp9
@@ -79,12 +91,27 @@ grep -q "a \.mpg file cannot hold h264" err.txt || fail "h264 in .mpg: $(cat err
 expect_error "unknown codec" $S --output-alpha out.mp4 --codec vp8
 expect_error "transparent h264" $S --output-composition out.mp4 --background none
 expect_error "bad background" $S --output-composition out.mp4 --background blurple
+expect_code 2 "bad background"
 expect_error "bad colour" $S --output-composition out.mp4 --background 300,0,0
+expect_code 2 "bad colour"
 # A colour with an alpha (#RRGGBBAA, NAME@0.5) came out opaque without a word.
 for c in '#ff000080' 'red@0.5'; do
     expect_error "see-through colour $c" $S --output-composition out.mp4 --background "$c"
     grep -q 'see-through' err.txt || fail "$c: $(cat err.txt)"
+    expect_code 2 "see-through colour $c"
 done
+for c in '#12345' '#GGG'; do
+    expect_error "not a colour: $c" $S --output-composition out.mp4 --background "$c"
+    expect_code 2 "not a colour: $c"
+done
+mkdir -p sub
+echo keep >sub/exists.png
+expect_error "existing image in a sub-folder without -y" $S --output-alpha sub/exists.png --duration 0.001
+expect_code 2 "existing image in a sub-folder without -y"
+# A missing background file is a bad input (3), as a missing input is; named as missing.
+expect_error "missing background" $S --output-composition out.mp4 --background beach.jpg
+expect_code 3 "missing background"
+grep -qx 'rvm: --background beach.jpg: no such file' err.txt || fail "missing background: $(cat err.txt)"
 run_ok $S --duration 0.1 --output-composition opaque.mp4 --background '#ff0000ff'
 ok "an opaque #RRGGBBAA is a colour"
 expect_error "16-bit video" $S --output-alpha out.mp4 --output-depth 16
@@ -92,9 +119,6 @@ expect_error "crf and mbps" $S --output-alpha out.mp4 --crf 20 --output-video-mb
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
 # A checkpoint that cannot be used fails the same on every retry: not exit 1 (which a
 # cluster retries) but 2 for a flag's mistake and 3 for a missing or damaged file.
-expect_code() {
-    [ $RC -eq $1 ] || fail "$2: exit code $RC, want $1 ($(cat err.txt))"
-}
 expect_error "wrong variant" $S --output-alpha out.mp4 --variant resnet50
 expect_code 2 "wrong variant"
 expect_error "missing checkpoint" $S --output-alpha out.mp4 --checkpoint missing.pth

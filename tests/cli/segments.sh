@@ -151,9 +151,11 @@ sub join --plan v.plan --output-alpha bad/pha.mp4 --codec prores
 one_line "join of prores into .mp4" 2 "join: bad/pha.mp4: a .mp4 file cannot hold prores"
 # A render that fails later (a bad background) leaves no parts folder either.
 sub render --plan v.plan --index 0 --output-composition bad/com.mp4 --background blurple
-one_line "render with a bad background" 3 "blurple"
+one_line "render with a bad background" 2 "blurple"
 [ ! -e bad ] || fail "a refused render left $(find bad)"
 ok "refused renders leave no folder"
+sub join --plan v.plan $FLAGS
+one_line "join over the joined outputs without -y" 2 "exists (use -y to overwrite)"
 rm seg/com.mp4.parts/00001.json
 sub join --plan v.plan $FLAGS -y
 one_line "join with a part missing" 4 "indices 1 .*missing"
