@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libavutil/avstring.h>
 #include <libavutil/parseutils.h>
 #include <libswscale/swscale.h>
 
@@ -37,10 +38,23 @@ int rvmi_parse_colour(const char *spec, uint8_t rgb[3])
         rgb[2] = (uint8_t)b;
         return 0;
     }
-    /* libavutil knows the HTML/X11 colour names and the hex forms. "random" is not a
-     * background anyone means. */
-    if (strcmp(spec, "random") == 0)
+    /* libavutil knows the HTML/X11 colour names and the hex forms. "random" (and its
+     * alias "bikeshed", in any case) is not a background anyone means. */
+    if (av_strcasecmp(spec, "random") == 0 || av_strcasecmp(spec, "bikeshed") == 0)
         return -1;
+    /* CSS's short hex, #RGB and #RGBA (each digit doubled; also before libavutil's @ALPHA),
+     * which libavutil does not read. */
+    char longhex[64];
+    size_t digits = strspn(spec + (spec[0] == '#'), "0123456789abcdefABCDEF");
+    const char *rest = spec + 1 + digits;
+    if (spec[0] == '#' && (digits == 3 || digits == 4) && (!*rest || *rest == '@') &&
+        strlen(rest) < sizeof longhex - 10) {
+        longhex[0] = '#';
+        for (size_t i = 0; i < digits; i++)
+            longhex[1 + 2 * i] = longhex[2 + 2 * i] = spec[1 + i];
+        strcpy(longhex + 1 + 2 * digits, rest);
+        spec = longhex;
+    }
     uint8_t rgba[4];
     if (av_parse_color(rgba, spec, -1, NULL) < 0)
         return -1;
@@ -175,8 +189,8 @@ static int colour_of(const char *spec, uint8_t rgb[3], char *err, size_t errlen)
     }
     if (k < 0) {
         snprintf(err, errlen,
-                 "--background %s: not a colour (name, #RRGGBB or R,G,B), an image or a video "
-                 "file",
+                 "--background %s: not a colour (name, #RRGGBB, #RGB or R,G,B), an image or a "
+                 "video file",
                  spec);
         return 1;
     }

@@ -13,8 +13,9 @@ typedef struct rvmi_background rvmi_background;
 /* The official green screen, 120,255,155. */
 #define RVM_DEFAULT_BACKGROUND "#78FF9B"
 
-/* Parses a colour: a name (green, white, ...), #RRGGBB, 0xRRGGBB or R,G,B. Returns 0, -1 when
- * it is not one, or -2 for a colour with an alpha below opaque (#RRGGBBAA, red@0.5). */
+/* Parses a colour: a name (green, white, ...), #RRGGBB, #RGB, 0xRRGGBB or R,G,B. Returns 0,
+ * -1 when it is not one, or -2 for a colour with an alpha below opaque (#RRGGBBAA, #RGBA,
+ * red@0.5). */
 int rvmi_parse_colour(const char *spec, uint8_t rgb[3]);
 
 /* -1 with the message when spec (not a file) is no usable colour (see-through, or no colour

@@ -100,7 +100,7 @@ for c in '#ff000080' 'red@0.5'; do
     grep -q 'see-through' err.txt || fail "$c: $(cat err.txt)"
     expect_code 2 "see-through colour $c"
 done
-for c in '#12345' '#GGG'; do
+for c in '#12345' '#GGG' bikeshed Random; do
     expect_error "not a colour: $c" $S --output-composition out.mp4 --background "$c"
     expect_code 2 "not a colour: $c"
 done
@@ -114,6 +114,24 @@ expect_code 3 "missing background"
 grep -qx 'rvm: --background beach.jpg: no such file' err.txt || fail "missing background: $(cat err.txt)"
 run_ok $S --duration 0.1 --output-composition opaque.mp4 --background '#ff0000ff'
 ok "an opaque #RRGGBBAA is a colour"
+# Every colour form README lists is the colour it names: CSS's short #RGB (refused before)
+# and #RGBA (opaque only, as #RRGGBBAA), names, 0xRRGGBB, R,G,B; the same picture as
+# #RRGGBB (one frame, PNG: exact).
+run_ok $S --duration 0.001 --output-composition red.png --background '#ff0000'
+for c in '#F00' '#f00' '#F00F' '#F00@1' red 0xFF0000 255,0,0 '#FF0000FF' RED; do
+    rm -f form.png
+    run_ok $S --duration 0.001 --output-composition form.png --background "$c"
+    cmp -s form.png red.png || fail "--background '$c' is not the picture '#ff0000' gives"
+done
+run_ok $S --duration 0.001 --output-composition green.png --background '#0A0'
+run_ok $S --duration 0.001 --output-composition green2.png --background '#00AA00'
+cmp -s green.png green2.png && ! cmp -s green.png red.png || fail "#0A0 is not #00AA00"
+ok "#F00, #f00, #F00F, red, 0xFF0000, 255,0,0, #FF0000FF, RED: the picture of #ff0000; #0A0 that of #00AA00"
+for c in '#F008' '#0000' '#F00@0.5'; do
+    expect_error "see-through short colour $c" $S --output-composition out.mp4 --background "$c"
+    grep -q 'see-through' err.txt || fail "$c: $(cat err.txt)"
+    expect_code 2 "see-through short colour $c"
+done
 expect_error "16-bit video" $S --output-alpha out.mp4 --output-depth 16
 expect_error "crf and mbps" $S --output-alpha out.mp4 --crf 20 --output-video-mbps 2
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
