@@ -105,10 +105,14 @@ static int names_stdout(const char *path)
     return strcmp(path, "-") == 0 || strcmp(path, "pipe:1") == 0 || strcmp(path, "pipe:") == 0;
 }
 
-/* realpath() of the parent folder joined with the last component; NULL when the parent
- * does not exist. Two outputs naming one file are caught even through "./" or links. */
+/* realpath() of the parent folder joined with the last component (of the file a link
+ * names: a file output is written through its link); NULL when the parent does not exist.
+ * Two outputs naming one file are caught even through "./" or links. */
 static char *canonical(const char *path)
 {
+    char target[PATH_MAX];
+    if (rvmi_outfile_link_target(path, target) > 0)
+        path = target;
     char *a = strdup(path), *b = strdup(path);
     char *out = NULL;
     if (a && b) {

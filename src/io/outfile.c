@@ -499,6 +499,38 @@ int rvmi_outfile_names_descriptor(const char *path)
     return 0;
 }
 
+int rvmi_outfile_link_target(const char *path, char out[PATH_MAX])
+{
+    char link[PATH_MAX];
+    struct stat lst;
+    if (strlen(path) >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(out, path);
+    for (int hops = 0; hops < 40; hops++) { /* the kernel's own limit on a chain of links */
+        if (lstat(out, &lst) < 0 || !S_ISLNK(lst.st_mode))
+            return hops > 0;
+        ssize_t n = readlink(out, link, sizeof link - 1);
+        if (n < 0)
+            return -1;
+        link[n] = '\0';
+        if (link[0] == '/') {
+            strcpy(out, link);
+        } else { /* relative to the link's folder */
+            char *slash = strrchr(out, '/');
+            size_t dir = slash ? (size_t)(slash - out) + 1 : 0;
+            if (dir + (size_t)n >= PATH_MAX) {
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            memcpy(out + dir, link, (size_t)n + 1);
+        }
+    }
+    errno = ELOOP;
+    return -1;
+}
+
 int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errlen)
 {
     o->locked = 0;
@@ -549,6 +581,24 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
     if (exists) {
         o->replaces = 1;
         o->old = st;
+    }
+    char target[PATH_MAX];
+    int link = rvmi_outfile_link_target(o->path, target);
+    if (link < 0) {
+        set_err(err, errlen, "%s %s: %s", o->flag, o->path, strerror(errno));
+        o->refused = errno == ELOOP; /* the name's, on every retry */
+        return -1;
+    }
+    if (link && !(o->folder && exists)) {
+        /* A file named by a link (also one to a file still to be made, and a folder of
+         * frames still to be made): staged beside what the link names and renamed onto it,
+         * so the link stays and names the new file (a rename onto the link itself would
+         * replace it with a file, or fail for a folder after the whole conversion). */
+        if (!(o->resolved = strdup(target))) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        o->path = o->resolved;
     }
     struct stat lst;
     if (o->folder && exists && lstat(o->path, &lst) == 0 && S_ISLNK(lst.st_mode)) {

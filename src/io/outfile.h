@@ -6,6 +6,7 @@
 #ifndef RVM_IO_OUTFILE_H
 #define RVM_IO_OUTFILE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -39,6 +40,12 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
  * link to one): what is behind it is written in place, never staged and renamed (a rename
  * would put a file where the link was: /dev/stdout itself). */
 int rvmi_outfile_names_descriptor(const char *path);
+/* Whether path is a symbolic link (1: out holds the path its chain of links ends at, which
+ * need not exist; relative targets are taken from each link's folder), no link (0), or -1
+ * with errno (a loop: ELOOP; too long: ENAMETOOLONG). A file output named by a link is
+ * written at that path, so the link stays and names the new file, as ffmpeg writes through
+ * it. */
+int rvmi_outfile_link_target(const char *path, char out[PATH_MAX]);
 /* Makes the written data durable and puts it under the final name, keeping the replaced
  * file's mode (and owner, where permitted). Returns 0 or -1 with a message. */
 int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen);

@@ -128,6 +128,49 @@ else
     fail "strace is needed (scripts/install-deps.sh installs it)"
 fi
 
+# An output file named by a symbolic link is written through it, as ffmpeg does: the file the
+# link names gets the new video and the link stays (it was replaced by a regular file: the
+# hidden file was renamed over the link). Also a dangling link (the file it names is made,
+# with its folder) and a chain of links; a link to the input is refused; a loop is one line.
+mkdir -p lk/elsewhere lk/here
+echo "old video" >lk/elsewhere/real.mp4
+ln -s ../elsewhere/real.mp4 lk/here/out.mp4
+run -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha lk/here/out.mp4
+[ $RC -eq 2 ] && grep -q "exists (use -y" err.txt || fail "a link to an existing file without -y: exit $RC: $(cat err.txt)"
+run_ok -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha lk/here/out.mp4 -y
+[ -L lk/here/out.mp4 ] && [ "$(readlink lk/here/out.mp4)" = ../elsewhere/real.mp4 ] \
+    || fail "-y over a link to a file replaced the link: $(ls -l lk/here)"
+[ "$(cat lk/elsewhere/real.mp4)" != "old video" ] && playable lk/elsewhere/real.mp4 \
+    || fail "the file the link names was not written"
+[ -z "$(leftovers lk/here lk/elsewhere)" ] || fail "left $(leftovers lk/here lk/elsewhere)"
+ok "-y over a link to a file in another folder: that file is the new video, the link stays"
+ln -s nothere/new.mp4 lk/here/dangling.mp4
+ln -s dangling.mp4 lk/here/chain.mp4
+run_ok -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha lk/here/chain.mp4 \
+    --output-foreground lk/here/fgr.mp4
+[ -L lk/here/chain.mp4 ] && [ -L lk/here/dangling.mp4 ] && [ -f lk/here/nothere/new.mp4 ] \
+    && playable lk/here/nothere/new.mp4 || fail "a chain to a dangling link: $(ls -lR lk/here)"
+ok "a chain of links ending at a file still to be made: the file is made, the links stay"
+run -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha lk/here/out.mp4 \
+    --output-foreground lk/elsewhere/real.mp4 -y
+[ $RC -eq 2 ] && grep -q "name the same path" err.txt || fail "two outputs on one file through a link: exit $RC: $(cat err.txt)"
+ok "two outputs naming one file, one through a link: $(cat err.txt)"
+ln -s ../../in.mkv lk/here/input.mkv
+run -i in.mkv --input-resize 64 48 --output-alpha lk/here/input.mkv -y
+[ $RC -eq 2 ] && grep -q "is the input" err.txt && [ -L lk/here/input.mkv ] \
+    && [ "$(md5sum <in.mkv)" = "$IN_SUM" ] || fail "a link to the input: exit $RC: $(cat err.txt)"
+ok "a link to the input is refused: $(cat err.txt)"
+ln -s loop2.mp4 lk/loop1.mp4 && ln -s loop1.mp4 lk/loop2.mp4
+run -i in.mkv --input-resize 64 48 --output-alpha lk/loop1.mp4 -y
+[ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && [ -L lk/loop1.mp4 ] || fail "a loop of links: exit $RC: $(cat err.txt)"
+ok "a loop of links is refused: $(cat err.txt)"
+# A PNG sequence named by a dangling link: the folder it names is made (the rename of the
+# staged folder onto the link failed with exit 75 after the whole conversion).
+ln -s gone lk/seqlink
+run_ok -i in.mkv --input-resize 64 48 --duration 0.1 --output-type png_sequence --output-alpha lk/seqlink
+[ -L lk/seqlink ] && [ -f lk/gone/0000.png ] || fail "a dangling link to a folder: $(ls -lR lk)"
+ok "a PNG sequence named by a dangling link goes into the folder it names"
+
 # Two runs into one folder: the second is refused in one line, the first completes.
 "$RVM" --disable-progress -i long.mkv --input-resize 64 48 --output-type png_sequence \
     --output-alpha two 2>err1.txt &
