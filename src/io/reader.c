@@ -958,6 +958,35 @@ static int library_reads(const rvmi_reader *r, const AVFrame *f, rvm_frame *fr)
     return 1;
 }
 
+/* Whether path is a local animated WebP: the extended header (RIFF, WEBP, then the VP8X
+ * chunk first, as the container requires) with its animation flag (0x02 of the flags byte).
+ * FFmpeg 5.1's WebP decoder skips the ANIM and ANMF chunks and finds no picture, which
+ * reached the user as "no valid frame size" or "invalid data". */
+static int animated_webp(const char *path)
+{
+    unsigned char h[21];
+    FILE *f = strncmp(path, "file:", 5) == 0 ? fopen(path + 5, "rb") : fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    return n == sizeof h && memcmp(h, "RIFF", 4) == 0 && memcmp(h + 8, "WEBPVP8X", 8) == 0 &&
+           (h[20] & 0x02);
+}
+
+/* The line for an animated WebP this FFmpeg cannot decode, with a way around it. */
+static void animated_webp_err(const char *path, char *err, size_t errlen)
+{
+    char version[32];
+    av_strlcpy(version, av_version_info(), sizeof version);
+    version[strcspn(version, "-+~ ")] = '\0';
+    set_err(err, errlen,
+            "%s: animated WebP cannot be decoded by this FFmpeg (%s); convert it first, e.g. "
+            "to PNG frames with ImageMagick (convert %s -coalesce frames/%%04d.png; rvm reads "
+            "the folder, --input-fps gives its rate)",
+            path, version, strncmp(path, "file:", 5) == 0 ? path + 5 : path);
+}
+
 /* Sets the sizes from the first frame's geometry: coded w x h with sample aspect sar,
  * turned by rot/flip. The network sees square pixels at the display aspect (the wider
  * side stretched, never shrunk) or the --input-resize size; the video outputs are stored
@@ -965,6 +994,10 @@ static int library_reads(const rvmi_reader *r, const AVFrame *f, rvm_frame *fr)
 static int set_output_size(rvmi_reader *r, const char *name, int w, int h, AVRational sar,
                            int rot, int flip, char *err, size_t errlen)
 {
+    if ((w <= 0 || h <= 0) && animated_webp(name)) {
+        animated_webp_err(name, err, errlen);
+        return -1;
+    }
     if (w <= 0 || h <= 0) {
         set_err(err, errlen, "%s: the input has no valid frame size", name);
         return -1;
@@ -1034,7 +1067,7 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
     AVDictionary *o = NULL;
-    int ret;
+    int ret, webp = 0;
     if (!fmt || !pkt || !frame) {
         set_err(err, errlen, "out of memory");
         goto fail;
@@ -1055,6 +1088,7 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
         set_err(err, errlen, "%s: not an image", path);
         goto fail;
     }
+    webp = fmt->streams[0]->codecpar->codec_id == AV_CODEC_ID_WEBP;
     const AVCodec *codec = avcodec_find_decoder(fmt->streams[0]->codecpar->codec_id);
     if (!codec) {
         set_err(err, errlen, "%s: not a readable image", path);
@@ -1098,6 +1132,8 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
     av_packet_free(&pkt);
     return frame;
 fail:
+    if (webp && animated_webp(path))
+        animated_webp_err(path, err, errlen);
     avcodec_free_context(&dec);
     avformat_close_input(&fmt);
     av_packet_free(&pkt);

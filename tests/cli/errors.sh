@@ -59,7 +59,28 @@ expect_error "a frame above the size limit mid-stream" --input-source grow.mjpeg
 printf 'GIF89a garbage' >fake.gif
 expect_error "a GIF with no picture size" --input-source fake.gif --output-alpha out.mp4
 grep -q '^rvm: fake.gif: ' err.txt || fail "the bad GIF's line does not name it: $(cat err.txt)"
-[ "$(cat exists.mp4)" = keep ] || fail "exists.mp4 was modified"
+# An animated WebP, which FFmpeg 5.1 cannot decode (its decoder skips the ANIM and ANMF
+# chunks: "no valid frame size"), is named as such with a way around it; alone, in a folder of
+# images and as a background. A still WebP is read as before.
+ffmpeg -v error -f lavfi -i testsrc=s=64x48:r=10 -frames:v 4 -c:v libwebp_anim -loop 0 anim.webp \
+    || fail "cannot make an animated WebP"
+ffmpeg -v error -f lavfi -i testsrc=s=64x48 -frames:v 1 -c:v libwebp still.webp || fail "cannot make a WebP"
+if ffprobe -v error -show_entries stream=width -of csv=p=0 anim.webp 2>/dev/null | grep -q '[1-9]'; then
+    ok "this FFmpeg reads animated WebP: nothing to say about it"
+else
+    expect_error "an animated WebP" --input-source anim.webp --output-alpha out.mp4
+    grep -q "^rvm: anim.webp: animated WebP cannot be decoded by this FFmpeg ([0-9.]*); convert it first, e.g. to PNG frames with ImageMagick (convert anim.webp -coalesce frames/%04d.png" err.txt \
+        || fail "animated WebP: $(cat err.txt)"
+    expect_code 3 "an animated WebP"
+    mkdir webps && cp still.webp webps/0000.webp && cp anim.webp webps/0001.webp
+    expect_error "an animated WebP in a folder" --input-source webps --output-alpha out.mp4
+    grep -q "^rvm: webps/0001.webp: animated WebP cannot be decoded" err.txt || fail "animated WebP in a folder: $(cat err.txt)"
+    expect_error "an animated WebP background" $S --output-composition out.mp4 --background anim.webp
+    grep -q "^rvm: background: anim.webp: animated WebP cannot be decoded" err.txt || fail "animated WebP background: $(cat err.txt)"
+fi
+run_ok --input-source still.webp --output-alpha still_pha.png
+[ "$(stream_field still_pha.png v:0 width)" = 64 ] || fail "a still WebP: no 64-pixel-wide matte"
+ok "a still WebP is read"
 for r in 0 -1 1.5 nan inf abc ""; do
     expect_error "--downsample-ratio '$r'" $S --output-alpha out.mp4 --downsample-ratio "$r"
 done
