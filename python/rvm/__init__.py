@@ -120,6 +120,9 @@ class MattingNetwork:
         self._model = _rvm.Model(checkpoint, _VARIANTS[variant], threads or 0)
         self._threads = threads
         self.checkpoint = checkpoint
+        # Where the weights came from, whatever the working folder is later: a pickled model
+        # is loaded again from there (__reduce__).
+        self._source = None if checkpoint is None else os.path.abspath(checkpoint)
 
     @property
     def variant(self):
@@ -201,8 +204,24 @@ class MattingNetwork:
         raise UnsupportedError("rvm computes in float32: there is no .bfloat16(); drop it (or "
                                f"use .float()); {_FASTER}")
 
+    def __reduce__(self):
+        """Pickling (multiprocessing's spawn and forkserver, the default on Linux from Python
+        3.14 on; DataLoader workers started so; copy.deepcopy): the model travels as the
+        absolute path of its weights, which are loaded again from there (not sent): they must
+        still be there."""
+        state = {k: v for k, v in self.__dict__.items() if k != "_model"}
+        return (_reload, (type(self), self.variant, self._source, self._threads), state)
+
     def __repr__(self):
         return f"rvm.MattingNetwork(variant={self.variant!r}, refiner={self.refiner!r})"
+
+
+def _reload(cls, variant, source, threads):
+    """A pickled model (MattingNetwork.__reduce__), of its class, loaded again; its other
+    attributes (a subclass's too) are set back by pickle afterwards."""
+    model = cls.__new__(cls)
+    MattingNetwork.__init__(model, variant, source, threads)
+    return model
 
 
 def load(variant="mobilenetv3", checkpoint=None, threads=None):

@@ -195,6 +195,61 @@ def test_a_forked_child_uses_and_frees_the_model():
     assert child.returncode == 0, child.stderr[-500:]
 
 
+SPAWN_CHILD = r"""
+import multiprocessing, sys
+import numpy as np
+import rvm
+
+def matte(model, src):
+    return model(src, downsample_ratio=0.5)[1]
+
+if __name__ == "__main__":
+    model = rvm.load("mobilenetv3", threads=1)
+    src = np.random.default_rng(1).random((1, 3, 64, 96), dtype=np.float32)
+    expected = matte(model, src)
+    for method in ("spawn", "forkserver"):
+        with multiprocessing.get_context(method).Pool(1) as pool:
+            got = pool.apply_async(matte, (model, src)).get(timeout=120)
+        if not np.array_equal(got, expected):
+            sys.exit(f"{method}: the child's matte differs from the parent's")
+"""
+
+
+class Mine(rvm.MattingNetwork):
+    """A subclass of the user's, with attributes of its own."""
+
+
+def test_the_model_pickles(shipped, tmp_path, monkeypatch):
+    """multiprocessing's spawn and forkserver (Linux's default from Python 3.14), DataLoader
+    workers started so, and copy.deepcopy pickle the model: it was 'cannot pickle
+    rvm._rvm.Model'. It travels as where its weights are and is loaded again there."""
+    import copy
+    import pickle
+    src = np.random.default_rng(2).random((1, 3, 64, 96), dtype=np.float32)
+    ref = shipped(src, downsample_ratio=0.5)
+    for other in (pickle.loads(pickle.dumps(shipped)), copy.deepcopy(shipped)):
+        assert other is not shipped and other.variant == shipped.variant
+        for a, b in zip(other(src, downsample_ratio=0.5), ref):
+            np.testing.assert_array_equal(a, b)
+    # A checkpoint named relative to the working folder, which changes before the pickling;
+    # a subclass's own attributes come along.
+    folder = rvm._PACKAGED_MODEL
+    monkeypatch.chdir(os.path.dirname(folder))
+    mine = Mine(checkpoint=os.path.basename(folder), threads=1)
+    mine.label = "take 3"
+    monkeypatch.chdir(tmp_path)
+    back = pickle.loads(pickle.dumps(mine))
+    assert type(back) is Mine and back.label == "take 3" and back._threads == 1
+    assert back.checkpoint == os.path.basename(folder)  # as it was given
+    np.testing.assert_array_equal(back(src, downsample_ratio=0.5)[1], ref[1])
+    # Processes that are not forked: the model is an argument of a pool's task.
+    script = tmp_path / "spawn_child.py"
+    script.write_text(SPAWN_CHILD)
+    child = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           timeout=600)
+    assert child.returncode == 0, child.stderr[-800:]
+
+
 def test_strided_inputs_are_read_correctly(shipped):
     src = frames_of(SUBSET / "official_fgf_320x240_r0.5", 1)
     wide = np.zeros((1, 3, 240, 400), np.float32)
