@@ -157,11 +157,13 @@ def _number(name, value, low, high, low_open=True, integer=False):
 def _number_or_text(name, value, what):
     """A flag that takes a number or the command's own text form (start='1:30',
     input_fps='24000/1001'): a string as given (the command checks it), a number as a number;
-    a Fraction exactly, as N/D."""
+    a Fraction as N/D for input_fps, exactly; a time has no N/D form (FFmpeg's time syntax,
+    which --start and --duration read, refuses '1/2'), so there it is a decimal."""
     if isinstance(value, str):
         return value
     value = _numeric(name, value, what=what)
-    if isinstance(value, numbers.Rational) and not isinstance(value, numbers.Integral):
+    if isinstance(value, numbers.Rational) and not isinstance(value, numbers.Integral) \
+            and name == "input_fps":
         return f"{value.numerator}/{value.denominator}"
     return repr(float(value)) if not isinstance(value, numbers.Integral) else str(int(value))
 

@@ -312,6 +312,14 @@ def test_numpy_numbers(model, workdir):
                       input_fps=Fraction(24000, 1001))
     rate = probe("fps.mp4", "r_frame_rate")["r_frame_rate"]
     assert rate == "24000/1001", rate
+    # A Fraction of a second for start and duration: the command's times have no N/D form
+    # ('--start 1/2' was refused); the frames of start=0.5, duration=0.5.
+    rvm.convert_video(model, "input.mp4", output_alpha="frac.mp4", progress=False,
+                      start=Fraction(1, 2), duration=Fraction(1, 2))
+    rvm.convert_video(model, "input.mp4", output_alpha="float.mp4", progress=False,
+                      start=0.5, duration=0.5)
+    frames = [probe(f, "nb_read_frames")["nb_read_frames"] for f in ("frac.mp4", "float.mp4")]
+    assert frames[0] == frames[1] and int(frames[0]) > 0, frames
 
 
 def test_progress_bar_in_a_notebook(model, workdir, monkeypatch):
