@@ -172,6 +172,28 @@ static int folder_of_inputs(const char *path)
     return c.videos > 0 || c.images == 0;
 }
 
+/* How many sub-folders (not hidden) of dir hold images. */
+static int image_folders_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        folder_counts c;
+        char path[PATH_MAX];
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0 ||
+            !S_ISDIR(st.st_mode))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        n += count_folder(path, &c) == 0 && c.images > 0;
+    }
+    closedir(d);
+    return n;
+}
+
 /* A folder of inputs: the videos in it and each sub-folder holding images (an image
  * sequence, named after the sub-folder), sorted by name. */
 static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
@@ -520,6 +542,17 @@ int rvmi_batch_main(int argc, char **argv)
         }
         status = RVMI_EXIT_BAD_INPUT;
         for (int i = 0; i < ninputs; i++) {
+            /* A folder of image-sequence folders with a stray image of its own (a cover, a
+             * contact sheet) is that image alone: said, or its sub-folders would be left out
+             * without a word (the batch said "done"). */
+            struct stat st;
+            int subs = !folder_of_inputs(inputs[i]) && stat(inputs[i], &st) == 0 &&
+                       S_ISDIR(st.st_mode) ? image_folders_in(inputs[i]) : 0;
+            if (subs)
+                fprintf(stderr, "rvm: batch: %s: one image sequence (its own images); its %d "
+                                "sub-folder%s of images not converted (name %s with -i, or "
+                                "move the folder's own images out)\n",
+                        inputs[i], subs, subs == 1 ? "" : "s", subs == 1 ? "it" : "them");
             if ((folder_of_inputs(inputs[i]) ? add_folder(&l, inputs[i], err, sizeof err)
                                   : add_input(&l, inputs[i]) < 0 ? (snprintf(err, sizeof err, "out of memory"), -1) : 0) < 0) {
                 rvmi_cli_error("batch: %s", err);

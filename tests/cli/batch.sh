@@ -67,6 +67,17 @@ for n in shotA shotB; do
     same_times one_$n.mp4 seqout/${n}_pha.mp4
 done
 ok "a folder of image-sequence folders: one input each, named after it"
+# With an image of its own beside them (a cover), the folder is one image sequence, as the
+# README has it: one line says that its image sub-folders were not converted (the batch said
+# only "1 done").
+cp seqs/shotA/0001.png seqs/cover.png
+sub batch -i seqs --output-dir strayout --output-alpha {name}_pha.mp4 --input-fps 24
+[ $RC -eq 0 ] && [ -f strayout/seqs_pha.mp4 ] && [ ! -e strayout/shotA_pha.mp4 ] ||
+    fail "a folder of image sequences and an image: exit $RC, $(ls strayout) ($(cat err.txt))"
+grep -q "^rvm: batch: seqs: one image sequence (its own images); its 2 sub-folders of images not converted" err.txt ||
+    fail "no line says the image sub-folders were not converted: $(cat err.txt)"
+rm seqs/cover.png
+ok "a folder of image sequences with an image of its own: $(head -n 1 err.txt)"
 
 # Resume: complete outputs are skipped; a missing one is made again; -y redoes everything.
 touch -d '2001-01-01' out/talk_com.mp4
