@@ -112,6 +112,19 @@ cmake -S "$tmp/user" -B "$tmp/user/build_moved" -DCMAKE_PREFIX_PATH="$tmp/moved"
 out5=$(env -u RVM_MODEL_DIR "$tmp/user/build_moved/hello") || fail "the moved prefix's program failed"
 [ "${out5#* output-sum }" = "${out#* output-sum }" ] || fail "the moved prefix's program differs"
 mv "$tmp/moved" "$prefix"
+# An installation of the static library alone (a packager's static build): find_package(rvm)
+# finds it and gives rvm::rvm_static, with no rvm::rvm (it refused the whole package).
+cp -a "$prefix" "$tmp/static_only"
+rm -f "$tmp/static_only/${libdir#"$prefix"/}"/librvm.so*
+cmake -S "$tmp/user" -B "$tmp/user/build_static_only" -DCMAKE_PREFIX_PATH="$tmp/static_only" \
+  -DRVM_STATIC_ONLY=ON -DCMAKE_C_FLAGS="$extra" >"$tmp/cmake_static.log" 2>&1 &&
+  cmake --build "$tmp/user/build_static_only" >>"$tmp/cmake_static.log" 2>&1 ||
+  { cat "$tmp/cmake_static.log"; fail "find_package(rvm) in a static-only installation"; }
+[ ! -e "$tmp/user/build_static_only/hello" ] || fail "rvm::rvm defined without the shared library"
+out6=$(RVM_MODEL_DIR="$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8" "$tmp/user/build_static_only/hello_static") ||
+  fail "the static-only installation's program failed"
+[ "$out6" = "$out2" ] || fail "the static-only installation's program differs"
+rm -rf "$tmp/static_only"
 echo "cmake: ok"
 
 "$prefix/bin/rvm" --version | grep -q "^rvm " || fail "installed rvm --version"
