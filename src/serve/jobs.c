@@ -767,26 +767,51 @@ static size_t utf8_length(const unsigned char *p)
     return n;
 }
 
+void rvmi_fit_name(char *dst, size_t n, const char *src)
+{
+    size_t k = strlen(src);
+    if (k < n) {
+        memcpy(dst, src, k + 1);
+        return;
+    }
+    const char *dot = strrchr(src, '.');
+    size_t ext = dot && dot != src && strlen(dot) < n / 2 && strlen(dot) <= 16 ? strlen(dot) : 0;
+    size_t stem = n - 1 - ext;
+    while (stem > 0 && ((unsigned char)src[stem] & 0xc0) == 0x80)
+        stem--; /* not inside a character */
+    memcpy(dst, src, stem);
+    memcpy(dst + stem, src + k - ext, ext + 1);
+}
+
 /* Well-formed UTF-8 without control characters, slashes or backslashes (each becomes '_'):
  * the name only ever shows on the page (as text) and in a Content-Disposition header (encoded
- * there), never as a path. */
+ * there), never as a path. A leading dot becomes '_' (a download would be a hidden file). */
 static void clean_name(char *dst, size_t n, const char *src)
 {
-    size_t k = 0;
+    size_t len = strlen(src), k = 0;
+    char *all = malloc(len + 1); /* cleaning never makes a name longer */
+    if (!all) {
+        snprintf(dst, n, "video");
+        return;
+    }
     const unsigned char *p = (const unsigned char *)src;
-    while (*p && k + 1 < n) {
-        size_t len = *p >= 0x80 ? utf8_length(p) : 1;
-        if (len > 1 && k + len < n) {
-            memcpy(dst + k, p, len);
-            k += len;
-            p += len;
+    while (*p) {
+        size_t c = *p >= 0x80 ? utf8_length(p) : 1;
+        if (c > 1) {
+            memcpy(all + k, p, c);
+            k += c;
+            p += c;
             continue;
         }
-        unsigned char c = *p++;
-        dst[k++] = (c >= 0x20 && c < 0x7f && c != '\\' && c != '/') ? (char)c : '_';
+        unsigned char b = *p++;
+        all[k++] = (b >= 0x20 && b < 0x7f && b != '\\' && b != '/') ? (char)b : '_';
     }
-    dst[k] = '\0';
-    if (!k || !strcmp(dst, ".") || !strcmp(dst, ".."))
+    all[k] = '\0';
+    for (char *d = all; *d == '.'; d++)
+        *d = '_';
+    rvmi_fit_name(dst, n, all);
+    free(all);
+    if (!dst[0])
         snprintf(dst, n, "video");
 }
 

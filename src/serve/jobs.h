@@ -46,6 +46,10 @@ void rvmi_jobs_remove_dir(const char *dir);
 /* Checks the options; 0, or -1 with a one-line message. */
 int rvmi_job_options_check(const rvmi_job_options *o, int have_background_image, char *err,
                            size_t errlen);
+/* Copies a client's file name into dst (n bytes); one too long loses the end of its stem, at
+ * a UTF-8 character's boundary, and keeps its extension (up to 16 bytes): the downloads' names
+ * are made from it. */
+void rvmi_fit_name(char *dst, size_t n, const char *src);
 /* Queues the upload in the folder of id as a job (name: the client's file name, for display
  * only). Returns the job, referenced (rvmi_job_put when done with it), or NULL (err). */
 rvmi_job *rvmi_jobs_add(const char *id, const char *name, const rvmi_job_options *o,

@@ -308,22 +308,29 @@ static int write_all(int fd, const char *data, size_t n)
 
 /* A file name as a form sends it: browsers (the HTML standard's multipart/form-data
  * encoding) and curl write '"', CR and LF in it as %22, %0D and %0A, and leave every other
- * character as it is (a '%' too: "100%.mp4" arrives as it is). */
+ * character as it is (a '%' too: "100%.mp4" arrives as it is). Fitted to dst by rvmi_fit_name. */
 static void form_file_name(char *dst, size_t n, const char *src)
 {
+    char *name = malloc(strlen(src) + 1); /* decoding never makes a name longer */
+    if (!name) {
+        dst[0] = '\0';
+        return;
+    }
     size_t k = 0;
-    while (*src && k + 1 < n) {
+    while (*src) {
         if (src[0] == '%' && src[1] && src[2]) {
             char hex[3] = {src[1], src[2], '\0'};
             if (!strcasecmp(hex, "22") || !strcasecmp(hex, "0D") || !strcasecmp(hex, "0A")) {
-                dst[k++] = (char)strtol(hex, NULL, 16);
+                name[k++] = (char)strtol(hex, NULL, 16);
                 src += 3;
                 continue;
             }
         }
-        dst[k++] = *src++;
+        name[k++] = *src++;
     }
-    dst[k] = '\0';
+    name[k] = '\0';
+    rvmi_fit_name(dst, n, name);
+    free(name);
 }
 
 static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char *key,

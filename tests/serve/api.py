@@ -382,6 +382,26 @@ def test_quoted_names():
               'Content-Disposition: ' + h['content-disposition'])
 
 
+def test_long_and_dotted_names():
+    """A name longer than the job keeps (127 bytes) loses the end of its stem at a character's
+    boundary and keeps its extension (it ended in '_' where half a character was, without its
+    .mp4, so the source downloaded without one); a leading dot becomes '_' (a download named
+    '.-composition.mp4' is a hidden file)."""
+    s = server()
+    cases = (('\u00e9' * 100 + '.mp4', '\u00e9' * 61 + '.mp4'),
+             ('x' * 300 + '.webm', 'x' * 122 + '.webm'),
+             ('..mp4', '__mp4'), ('.hidden.mov', '_hidden.mov'))
+    for sent, name in cases:
+        status, job = common.upload(s, SMALL, sent)
+        job = s.wait(job['id'])
+        check(job['state'] == 'done' and job['name'] == name,
+              'uploaded as %r: named %r, want %r' % (sent, job['name'], name))
+        dl = sorted(f['download_name'] for f in job['files'] if f['kind'] in ('composition', 'source'))
+        want = sorted([name, name.rsplit('.', 1)[0] + '-composition.mp4'] if '.' in name[1:]
+                      else [name, name + '-composition.mp4'])
+        check(dl == want, 'download names %r, want %r' % (dl, want))
+
+
 def test_origin_and_host():
     s = server()
     evil = {'Origin': 'http://evil.example'}
