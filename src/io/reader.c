@@ -128,6 +128,7 @@ struct rvmi_reader {
     int64_t last_pts;        /* last returned pts (before shifting), for monotonic output */
     int64_t v_origin;        /* the video's first timestamp: time 0 of --start */
     int64_t before_start;    /* the last frame dropped before --start (AV_NOPTS_VALUE: none) */
+    int64_t after_end;       /* the first frame at or after --start + --duration (or none) */
     /* Formats whose timestamps may jump (MPEG-TS): per stream, the offset (us) that closes
      * the jumps seen so far, the dts expected next and the last one (us, offset included). */
     int discont;
@@ -1235,6 +1236,12 @@ static int open_images(rvmi_reader *r, const char *path, char *err, size_t errle
     if (r->estimate <= 0) {
         if (r->opt.segment) {
             set_err(err, errlen, "the segment is past the end of the folder");
+        } else if (first < r->nfiles) {
+            /* Not past the end: a --duration shorter than a frame, between two frames. */
+            set_err(err, errlen, "--start %g --duration %g holds no frame (the next one is at "
+                                 "%.3f s, at %g fps)", r->opt.start, r->opt.duration,
+                    first / r->opt.image_fps, r->opt.image_fps);
+            usage_error(r);
         } else {
             set_err(err, errlen, "--start %g is past the end of the input (%d image%s at "
                                  "%g fps: %.3f s)", r->opt.start, r->nfiles,
@@ -1516,6 +1523,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     int64_t skip_us = r->opt.start > 0 ? (int64_t)llround(r->opt.start * AV_TIME_BASE) : 0;
     r->v_origin = vs0;
     r->before_start = AV_NOPTS_VALUE;
+    r->after_end = AV_NOPTS_VALUE;
     r->v_shift = vs0 + av_rescale_q(skip_us, AV_TIME_BASE_Q, r->tb);
     r->v_start = r->opt.start > 0 ? r->v_shift : INT64_MIN;
     r->v_end = INT64_MAX;
@@ -1780,6 +1788,8 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, AVFram
         return 0;
     }
     if (pts >= r->v_end) {
+        if (r->after_end == AV_NOPTS_VALUE)
+            r->after_end = pts;
         r->video_done = 1;
         return 0;
     }
@@ -2185,6 +2195,14 @@ int rvmi_reader_read_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, A
             return RVM_ITEM_PACKET;
         }
         av_packet_unref(p);
+    }
+    if (r->frames_out == 0 && !r->opt.segment && r->after_end != AV_NOPTS_VALUE) {
+        /* Frames before and after: a --duration shorter than a frame, between two frames
+         * (said past the last frame, which was not so). */
+        set_err(err, errlen, "--start %g --duration %g holds no frame (the next one is at %.3f s)",
+                r->opt.start, r->opt.duration, (r->after_end - r->v_origin) * av_q2d(r->tb));
+        usage_error(r);
+        return -1;
     }
     if (r->frames_out == 0 && r->opt.start > 0 && r->before_start != AV_NOPTS_VALUE) {
         /* The container declares more than its frames hold (the end of its last frame, an

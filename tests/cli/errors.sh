@@ -177,6 +177,19 @@ expect_error "start past the last frame" $S --output-alpha out.mp4 --start 2.55
 expect_code 2 "start past the last frame"
 grep -q "^rvm: --start 2.55 is past the input's last frame (at 2.53" err.txt ||
     fail "start past the last frame: $(cat err.txt)"
+# A --duration shorter than a frame, between two frames (the sample is 30 fps: frames at 1.000
+# and 1.034 s from its first), holds none: the option's mistake too, and not "past the last frame" (it was
+# said so, with the frame before --start as the last). An image folder's the same.
+expect_error "window between two frames" $S --output-alpha out.mp4 --start 1.01 --duration 0.001
+expect_code 2 "window between two frames"
+grep -q "^rvm: --start 1.01 --duration 0.001 holds no frame (the next one is at 1.03[34] s)" err.txt ||
+    fail "window between two frames: $(cat err.txt)"
+mkdir frames3 && ffmpeg -nostdin -v error -f lavfi -i color=s=64x48 -frames:v 3 frames3/%d.png ||
+    fail "cannot make frames3"
+expect_error "image window between two frames" --input-source frames3 --input-fps 10 --output-alpha out.mp4 --start 0.01 --duration 0.01
+expect_code 2 "image window between two frames"
+grep -q "^rvm: --start 0.01 --duration 0.01 holds no frame (the next one is at 0.100 s, at 10 fps)" err.txt ||
+    fail "image window between two frames: $(cat err.txt)"
 expect_error "negative start" $S --output-alpha out.mp4 --start -1
 expect_error "bad time" $S --output-alpha out.mp4 --duration abc
 if [ "$(id -u)" -eq 0 ]; then
