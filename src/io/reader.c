@@ -1412,11 +1412,13 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         for (int i = 0; i < r->ntracks; i++)
             r->track_of[r->tracks[i].stream] = i;
     }
-    /* Audio not carried is still demuxed (not decoded): where the input ends is judged from
-     * every stream (report_end). */
+    /* Audio not carried, and the video streams not matted, are still demuxed (not decoded):
+     * where the input ends is judged from every stream (report_end); a longer video stream
+     * left out made the container's duration look unreached ("ended early"). */
     for (unsigned i = 0; i < r->ntrack_of; i++)
         if ((int)i != r->vidx && r->track_of[i] < 0 &&
-            r->fmt->streams[i]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+            r->fmt->streams[i]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO &&
+            r->fmt->streams[i]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
 
     AVStream *vs = r->fmt->streams[r->vidx];

@@ -46,6 +46,18 @@ for f in default larger flagged; do
     ok "$f.mkv: $(cat err.txt)"
 done
 
+# A longer video stream left out (2 s of pattern beside the 0.6 s picked): the input is whole.
+# It was called truncated ("ended early, at 0.6 s of the 2 s it declares"): the streams left
+# out were not demuxed, so where they end was never seen.
+ffmpeg -nostdin -v error -f lavfi -i testsrc=s=160x120:r=25:d=2 -i one.mkv -map 0:v -map 1:v \
+    -map 1:a -c:v:0 libx264 -c:v:1 copy -c:a copy -disposition:v:0 0 -disposition:v:1 default \
+    long.mkv || fail "cannot make long.mkv"
+run_ok -i long.mkv --threads 1 --codec ffv1 --output-composition out_long.mkv
+[ "$(wc -l <err.txt)" -eq 1 ] && grep -q "^rvm: input has 2 video streams; using stream #1" err.txt ||
+    fail "long.mkv: $(cat err.txt)"
+[ "$(frames_md5 out_long.mkv)" = "$ref" ] || fail "long.mkv: the frames are not those of stream #1"
+ok "a longer video stream left out: the input is not called truncated"
+
 run_ok -i cover.mp4 --threads 1 --codec ffv1 --output-composition cover_com.mkv
 [ "$(size cover_com.mkv)" = 320x240 ] && [ "$(frames_md5 cover_com.mkv)" = "$ref" ] ||
     fail "cover.mp4: the cover art was taken ($(size cover_com.mkv))"
