@@ -472,8 +472,12 @@ static int copy_track_tags(rvmi_video_writer *w, out_track *t, int converted)
  * encoder, MP4 brands, a duration, which the muxers write afresh). */
 static int copy_metadata(AVFormatContext *oc, const AVDictionary *in)
 {
+    /* Nor its timecode (a container tag in an MKV made with ffmpeg -timecode): the video
+     * track carries the first frame's, advanced past --start (set_timecode); a copy of the
+     * input's here took precedence in MP4/MOV (the muxer's tmcd track reads the container's
+     * first) and stood beside it in Matroska. */
     static const char *const skip[] = {"encoder", "major_brand", "minor_version",
-                                       "compatible_brands", "duration", NULL};
+                                       "compatible_brands", "duration", "timecode", NULL};
     const AVDictionaryEntry *e = NULL;
     while ((e = av_dict_get(in, "", e, AV_DICT_IGNORE_SUFFIX))) {
         int k = 0;

@@ -122,6 +122,19 @@ run_ok --input-source tc.mov --start 0.5 --output-alpha tc_cut.mov
 render_join tc.plan 2 --output-alpha tcj/pha.mov
 [ "$(tcode tcj/pha.mov)" = 01:02:03:04 ] || fail "joined matte: timecode '$(tcode tcj/pha.mov)'"
 ok "timecode kept on every video output (04 -> 19 after --start 0.5), and by a join"
+# A timecode that is the container's tag (an MKV made with ffmpeg -timecode), drop-frame
+# 29.97: the composition (which keeps the container's other tags) had the input's own in
+# MP4/MOV, not advanced past --start, and in Matroska beside the advanced one; 30 frames
+# skipped from 00:00:59;28 cross a minute that drops ;00 and ;01.
+ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=96x72:r=30000/1001:d=2 -c:v libx264 \
+    -timecode '00:00:59;28' tcdf.mkv || fail "cannot make tcdf.mkv"
+ftc() { ffprobe -v error -show_entries format_tags=timecode -of csv=p=0 "$1"; }
+run_ok --input-source tcdf.mkv --start 1 --output-composition tcdf_com.mp4 --output-foreground tcdf_fgr.mkv
+for f in tcdf_com.mp4 tcdf_fgr.mkv; do
+    [ "$(tcode $f)" = "00:01:01;00" ] && [ -z "$(ftc $f)" ] ||
+        fail "$f: timecode '$(tcode $f)', container's '$(ftc $f)'; want 00:01:01;00 on the video alone"
+done
+ok "a container's drop-frame timecode: advanced on the video track, not copied as a tag"
 head -c $(($(stat -c %s whole.mkv) / 2)) whole.mkv >half.mkv
 run_ok --input-source half.mkv --output-alpha half_pha.mkv
 have=$(pts_list half_pha.mkv | wc -l)
