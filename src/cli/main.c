@@ -401,6 +401,18 @@ static int plan_outputs(conversion *c)
     return 0;
 }
 
+/* What an output writes into in place, when it does (stdout, a descriptor's name, a device
+ * or pipe): its device and inode in *st. Returns 0, or -1 for an output that is staged and
+ * renamed into place (or does not exist yet). */
+static int written_in_place(const out_file *o, struct stat *st)
+{
+    if (o->to_stdout)
+        return fstat(STDOUT_FILENO, st);
+    if (stat(o->path, st) < 0 || S_ISDIR(st->st_mode))
+        return -1;
+    return !S_ISREG(st->st_mode) || rvmi_outfile_names_descriptor(o->path) ? 0 : -1;
+}
+
 /* Refuses two outputs naming one file, and readies each output's file or folder. Returns 0
  * or -1 (message printed). */
 static int prepare_outputs(conversion *c)
@@ -409,12 +421,24 @@ static int prepare_outputs(conversion *c)
     for (; c->prepared < c->nouts; c->prepared++) {
         out_file *o = &outs[c->prepared];
         o->canon = canonical(o->path);
-        for (int k = 0; k < c->prepared; k++)
+        struct stat a, b;
+        for (int k = 0; k < c->prepared; k++) {
             if (outs[k].canon && o->canon && strcmp(outs[k].canon, o->canon) == 0) {
                 errorf("%s and %s name the same path", outs[k].flag, o->flag);
                 c->fail_status = RVMI_EXIT_USAGE;
                 return -1;
             }
+            /* Two names of one open file or pipe ('-' and /dev/stdout, /dev/fd/1, a link to
+             * it): two muxers would write into it at once, and interleave two files. A
+             * device (/dev/null) takes both. */
+            if (written_in_place(&outs[k], &a) == 0 && written_in_place(o, &b) == 0 &&
+                a.st_dev == b.st_dev && a.st_ino == b.st_ino && !S_ISCHR(a.st_mode)) {
+                errorf("%s %s and %s %s are the same file (one output each)", outs[k].flag,
+                       outs[k].path, o->flag, o->path);
+                c->fail_status = RVMI_EXIT_USAGE; /* as two outputs to stdout are */
+                return -1;
+            }
+        }
         int usage = 0;
         if (prepare_output(o, c->opt->png, c->opt->overwrite, &c->prot, &usage) < 0) {
             if (usage)

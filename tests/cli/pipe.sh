@@ -90,6 +90,14 @@ pipe_error() { # WHAT rvm-args...
     ok "$what -> $(cat err.txt)"
 }
 pipe_error "two outputs on stdout" $S --output-alpha - --output-composition pipe:1
+# The same through a descriptor's name (/dev/fd/1, a link to /proc/self/fd/1) or two names
+# of one pipe: both were written into it, two files interleaved (exit 0).
+pipe_error "two outputs on stdout, one by /dev/fd/1" $S --output-alpha - --output-composition /dev/fd/1
+[ $rc -eq 2 ] && grep -q "are the same file" err.txt || fail "/dev/fd/1 and -: exit $rc, $(cat err.txt)"
+pipe_error "two outputs on stdout, one by a link" $S --output-alpha my_stdout --output-composition -
+"$RVM" $S --output-alpha /dev/fd/3 --output-composition /dev/fd/4 3>&1 4>&1 2>err.txt | cat >out.bin
+[ ! -s out.bin ] && grep -q "are the same file" err.txt || fail "/dev/fd/3 and /dev/fd/4 on one pipe: $(cat err.txt)"
+ok "two descriptors of one pipe -> $(cat err.txt)"
 pipe_error "a missing input" -i missing.mkv --output-alpha - --output-format nut
 pipe_error "an unknown container" $S --output-alpha - --output-format nosuch
 pipe_error "a pixel format for H.264" $S --output-alpha - --output-format matroska:yuv420p --codec h264
