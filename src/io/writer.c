@@ -399,14 +399,16 @@ static int audio_copy_fits(const AVOutputFormat *of, const AVCodecParameters *ap
                 id == AV_CODEC_ID_AC3 || id == AV_CODEC_ID_EAC3;
     if (holds != 1)
         return 0;
+    /* MP3 below 16 kHz (MPEG-2.5's 8, 11.025 and 12 kHz, as old cameras record) is not in
+     * the MP4 standard: FFmpeg's MOV muxer refuses it in every mode but QuickTime's, .f4v
+     * and .psp too, and the header failed ("Invalid argument", exit 75). */
+    if (id == AV_CODEC_ID_MP3 && ap->sample_rate < 16000 &&
+        (is_mov_family(of) || strcmp(of->name, "f4v") == 0 || strcmp(of->name, "psp") == 0))
+        return strcmp(of->name, "mov") == 0;
     if (!is_mov_family(of))
         return 1;
     switch (id) {
     case AV_CODEC_ID_MP3:
-        /* MP3 below 16 kHz (MPEG-2.5's 8, 11.025 and 12 kHz, as old cameras record) is not
-         * in the MP4 standard: the muxer refuses it outside .mov, and the header failed
-         * ("Invalid argument", exit 75). */
-        return strcmp(of->name, "mov") == 0 || ap->sample_rate >= 16000;
     case AV_CODEC_ID_AAC:
     case AV_CODEC_ID_ALAC:
     case AV_CODEC_ID_AC3:

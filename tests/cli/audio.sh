@@ -64,7 +64,13 @@ run_ok --input-source mp3_11k.mkv --output-composition mp3.mp4 --output-foregrou
 [ "$(stream_field mp3.mov a:0 codec_name)" = mp3 ] || fail "mp3.mov audio: $(stream_field mp3.mov a:0 codec_name)"
 playable mp3.mp4
 playable mp3.mov
-ok "MP3 at 11025 Hz: AAC in .mp4, copied into .mov"
+# .f4v and .psp are written by the same muxer, which refused it there too (exit 75).
+for ext in f4v psp; do
+    run_ok --input-source mp3_11k.mkv --output-composition mp3.$ext
+    [ "$(stream_field mp3.$ext a:0 codec_name)" = aac ] || fail "mp3.$ext audio: $(stream_field mp3.$ext a:0 codec_name)"
+    playable mp3.$ext
+done
+ok "MP3 at 11025 Hz: AAC in .mp4, copied into .mov; AAC in .f4v and .psp"
 
 # Surround re-encoded stays surround, each channel in its place: 5.1 with side channels (as
 # AC-3 and PCM carry it) became stereo in AAC and Opus. Channel k holds a 60 Hz tone at (k + 1) / 10: the levels rise channel by
