@@ -814,7 +814,10 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         av_reduce(&e->sample_aspect_ratio.num, &e->sample_aspect_ratio.den,
                   cfg->sample_aspect.num, cfg->sample_aspect.den, INT_MAX);
     const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(e->pix_fmt);
-    int yuv = !(pd->flags & AV_PIX_FMT_FLAG_RGB) && e->pix_fmt != AV_PIX_FMT_GRAY8;
+    /* Grey formats (gray16le, ya8, ...: fewer than three components) are full range, as
+     * swscale and ffmpeg read them and as gray is written; made limited range (16..235 in
+     * ya8) they no longer read back as the matte. */
+    int yuv = !(pd->flags & AV_PIX_FMT_FLAG_RGB) && pd->nb_components >= 3;
     int scale = w->cfg.src_width != cfg->width || w->cfg.src_height != cfg->height;
     /* A composition into 8-bit 4:2:0 (the README's H.264): the frame loops' kernel, ~4x
      * faster than swscale (2.6 ms a 1080p frame on the network's thread), with the same
@@ -832,7 +835,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         e->color_trc = AVCOL_TRC_BT709;
         e->color_range = AVCOL_RANGE_MPEG;
     } else {
-        e->colorspace = e->pix_fmt == AV_PIX_FMT_GRAY8 ? AVCOL_SPC_UNSPECIFIED : AVCOL_SPC_RGB;
+        e->colorspace = pd->nb_components < 3 ? AVCOL_SPC_UNSPECIFIED : AVCOL_SPC_RGB;
         e->color_range = AVCOL_RANGE_JPEG;
     }
     if (w->oc->oformat->flags & AVFMT_GLOBALHEADER)

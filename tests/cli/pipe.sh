@@ -52,14 +52,15 @@ ok "rawvideo on stdout: bare yuv420p or rgb24 frames"
 # size (161x119: odd chroma sizes).
 S2="$S --input-resize 161 119"
 "$RVM" $S2 --output-alpha - --output-format rawvideo >want.gray 2>err.txt || fail "rawvideo gray: $(cat err.txt)"
-for p in rgb24 gbrp rgba gray16le yuv420p yuvj420p yuyv422 nv12 yuva420p p010le; do
+# (ya8 and ya16le: grey with alpha, full range as gray is; they held limited-range luma.)
+for p in rgb24 gbrp rgba gray16le ya8 ya16le yuv420p yuvj420p yuyv422 nv12 yuva420p p010le; do
     "$RVM" $S2 --output-alpha - --output-format rawvideo:$p >a.$p 2>err.txt ||
         fail "the matte as rawvideo:$p: exit code $? $(cat err.txt)"
     ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt $p -s 161x119 -i a.$p -f rawvideo \
         -pix_fmt gray got.gray || fail "ffmpeg cannot read rawvideo:$p"
     "$PIXCMP" gray got.gray want.gray 1 >/dev/null || fail "the matte as rawvideo:$p is not the matte"
 done
-ok "the matte as rawvideo rgb24, gbrp, rgba, gray16le, yuv420p, yuvj420p, yuyv422, nv12, yuva420p, p010le"
+ok "the matte as rawvideo rgb24, gbrp, rgba, gray16le, ya8, ya16le, yuv420p, yuvj420p, yuyv422, nv12, yuva420p, p010le"
 
 # ---- stdout by a descriptor's name, redirected to a file ----
 # /dev/stdout is a link to /proc/self/fd/1; with stdout redirected to a file, the output was
@@ -90,8 +91,9 @@ pipe_error() { # WHAT rvm-args...
     ok "$what -> $(cat err.txt)"
 }
 pipe_error "two outputs on stdout" $S --output-alpha - --output-composition pipe:1
-# The same through a descriptor's name (/dev/fd/1, a link to /proc/self/fd/1) or two names
-# of one pipe: both were written into it, two files interleaved (exit 0).
+# The same through a descriptor's name (/dev/fd/1, a link to /proc/self/fd/1): both were
+# written into stdout, two files interleaved (exit 0). Two descriptors of one pipe, refused
+# too.
 pipe_error "two outputs on stdout, one by /dev/fd/1" $S --output-alpha - --output-composition /dev/fd/1
 [ $rc -eq 2 ] && grep -q "are the same file" err.txt || fail "/dev/fd/1 and -: exit $rc, $(cat err.txt)"
 pipe_error "two outputs on stdout, one by a link" $S --output-alpha my_stdout --output-composition -
