@@ -98,7 +98,8 @@ pipe_error "two outputs on stdout, one by /dev/fd/1" $S --output-alpha - --outpu
 [ $rc -eq 2 ] && grep -q "are the same file" err.txt || fail "/dev/fd/1 and -: exit $rc, $(cat err.txt)"
 pipe_error "two outputs on stdout, one by a link" $S --output-alpha my_stdout --output-composition -
 "$RVM" $S --output-alpha /dev/fd/3 --output-composition /dev/fd/4 3>&1 4>&1 2>err.txt | cat >out.bin
-[ ! -s out.bin ] && grep -q "are the same file" err.txt || fail "/dev/fd/3 and /dev/fd/4 on one pipe: $(cat err.txt)"
+[ ! -s out.bin ] && grep -q "are the same file\|name the same path" err.txt ||
+    fail "/dev/fd/3 and /dev/fd/4 on one pipe: $(cat err.txt)"
 ok "two descriptors of one pipe -> $(cat err.txt)"
 pipe_error "a missing input" -i missing.mkv --output-alpha - --output-format nut
 pipe_error "an unknown container" $S --output-alpha - --output-format nosuch
