@@ -469,9 +469,36 @@ static int create_write_path(rvmi_outfile *o, char *err, size_t errlen)
     return -1;
 }
 
+/* One step along a chain of links: cur becomes the name the link cur holds (a relative one
+ * taken from the link's folder). 1 if cur was a link, 0 if not (or there is nothing there),
+ * -1 on error (errno). */
+static int follow_link(char cur[PATH_MAX])
+{
+    char link[PATH_MAX];
+    struct stat lst;
+    if (lstat(cur, &lst) < 0 || !S_ISLNK(lst.st_mode))
+        return 0;
+    ssize_t n = readlink(cur, link, sizeof link - 1);
+    if (n < 0)
+        return -1;
+    link[n] = '\0';
+    if (link[0] == '/') {
+        strcpy(cur, link);
+        return 1;
+    }
+    char *slash = strrchr(cur, '/');
+    size_t dir = slash ? (size_t)(slash - cur) + 1 : 0;
+    if (dir + (size_t)n >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(cur + dir, link, (size_t)n + 1);
+    return 1;
+}
+
 int rvmi_outfile_names_descriptor(const char *path)
 {
-    char cur[PATH_MAX], link[PATH_MAX];
+    char cur[PATH_MAX];
     if (strlen(path) >= sizeof cur)
         return 0;
     strcpy(cur, path);
@@ -479,53 +506,23 @@ int rvmi_outfile_names_descriptor(const char *path)
         if (strncmp(cur, "/dev/fd/", 8) == 0 ||
             (strncmp(cur, "/proc/", 6) == 0 && strstr(cur, "/fd/")))
             return 1;
-        struct stat lst;
-        if (lstat(cur, &lst) < 0 || !S_ISLNK(lst.st_mode))
+        if (follow_link(cur) <= 0)
             return 0;
-        ssize_t n = readlink(cur, link, sizeof link - 1);
-        if (n < 0)
-            return 0;
-        link[n] = '\0';
-        if (link[0] == '/') {
-            strcpy(cur, link);
-        } else { /* relative to the link's folder */
-            char *slash = strrchr(cur, '/');
-            size_t dir = slash ? (size_t)(slash - cur) + 1 : 0;
-            if (dir + (size_t)n >= sizeof cur)
-                return 0;
-            memcpy(cur + dir, link, (size_t)n + 1);
-        }
     }
     return 0;
 }
 
 int rvmi_outfile_link_target(const char *path, char out[PATH_MAX])
 {
-    char link[PATH_MAX];
-    struct stat lst;
     if (strlen(path) >= PATH_MAX) {
         errno = ENAMETOOLONG;
         return -1;
     }
     strcpy(out, path);
     for (int hops = 0; hops < 40; hops++) { /* the kernel's own limit on a chain of links */
-        if (lstat(out, &lst) < 0 || !S_ISLNK(lst.st_mode))
-            return hops > 0;
-        ssize_t n = readlink(out, link, sizeof link - 1);
-        if (n < 0)
-            return -1;
-        link[n] = '\0';
-        if (link[0] == '/') {
-            strcpy(out, link);
-        } else { /* relative to the link's folder */
-            char *slash = strrchr(out, '/');
-            size_t dir = slash ? (size_t)(slash - out) + 1 : 0;
-            if (dir + (size_t)n >= PATH_MAX) {
-                errno = ENAMETOOLONG;
-                return -1;
-            }
-            memcpy(out + dir, link, (size_t)n + 1);
-        }
+        int r = follow_link(out);
+        if (r <= 0)
+            return r < 0 ? -1 : hops > 0;
     }
     errno = ELOOP;
     return -1;
