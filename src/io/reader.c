@@ -1298,6 +1298,37 @@ static int load_devices(const char *source, char *err, size_t errlen)
 #endif
 }
 
+/* --start: a seek to a keyframe at or before the start. A seek can land after one (a
+ * transport stream's lands on any packet: libavformat takes every packet for a keyframe
+ * there, and the decoder then drops the frames up to the next real one, seconds past the
+ * start when keyframes are sparse; an index that is not exact does the same). So the landing
+ * is checked before anything is decoded: the first video keyframe read after the seek must
+ * be at or before the start, else reading starts from the beginning and the frames before
+ * the start are decoded and dropped (as ffmpeg's -ss is meant to, frame-exact). The packets
+ * read to check are read again (the same seek lands at the same place). */
+static void seek_to_start(rvmi_reader *r, int64_t vs0, int64_t target_us)
+{
+    if (av_seek_frame(r->fmt, -1, target_us, AVSEEK_FLAG_BACKWARD) < 0) {
+        av_seek_frame(r->fmt, r->vidx, vs0, AVSEEK_FLAG_BACKWARD); /* read from the start */
+        return;
+    }
+    AVPacket *pkt = av_packet_alloc();
+    int64_t key = AV_NOPTS_VALUE;
+    while (pkt && key == AV_NOPTS_VALUE && av_read_frame(r->fmt, pkt) >= 0) {
+        if (pkt->stream_index == r->vidx && (pkt->flags & AV_PKT_FLAG_KEY))
+            key = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    if (key != AV_NOPTS_VALUE && key <= r->v_start) {
+        av_seek_frame(r->fmt, -1, target_us, AVSEEK_FLAG_BACKWARD);
+    } else if (r->fmt->iformat->flags & AVFMT_TS_DISCONT) {
+        av_seek_frame(r->fmt, -1, 0, AVSEEK_FLAG_BYTE); /* where a whole run starts */
+    } else {
+        av_seek_frame(r->fmt, r->vidx, vs0, AVSEEK_FLAG_BACKWARD);
+    }
+}
+
 static int open_media(rvmi_reader *r, const char *source, char *err, size_t errlen)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
@@ -1547,10 +1578,8 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     /* Frames before the start are decoded and dropped when seeking cannot be done: on a pipe
      * a seek is not even tried (Matroska's reads forward to find its place, and met the end
      * of the data: no frame was left). A failed seek is as fine. */
-    if (r->opt.start > 0 && !(r->fmt->pb && !(r->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL))) {
-        av_seek_frame(r->fmt, -1, av_rescale_q(vs0, r->tb, AV_TIME_BASE_Q) + skip_us,
-                      AVSEEK_FLAG_BACKWARD);
-    }
+    if (r->opt.start > 0 && !(r->fmt->pb && !(r->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL)))
+        seek_to_start(r, vs0, av_rescale_q(vs0, r->tb, AV_TIME_BASE_Q) + skip_us);
     r->discont = (r->fmt->iformat->flags & AVFMT_TS_DISCONT) != 0;
     r->v_next_dts = r->v_last_dts = AV_NOPTS_VALUE;
     if (r->opt.segment) {

@@ -58,4 +58,25 @@ ok "--start 1 --duration 0.5: 15 frames from 0"
     fail "--start 1 from a pipe: $(cat err.txt)"
 same_times cut.mkv cut_pipe.mkv
 ok "--start 1 --duration 0.5 from a pipe: the same frames"
+# MPEG-TS with sparse keyframes (every 5 s): a seek there lands on any packet, and the
+# decoder dropped the frames up to the next keyframe (--start 1 --duration 0.5: "holds no
+# frame (the next one is at 5.000 s)", exit 2; without --duration the frames from 5 s, exit 0).
+# --start gives the frames ffmpeg's trim gives (lossless matte of the same pictures).
+ffmpeg -nostdin -v error -stream_loop 2 -i "$SAMPLE" -f lavfi -i sine=d=8 -vf scale=96:72 \
+    -pix_fmt yuv420p -c:v libx264 -g 150 -keyint_min 150 -sc_threshold 0 -c:a aac -shortest \
+    -f mpegts sparse.ts || fail "cannot make sparse.ts"
+for s in 1 4.2; do
+    ffmpeg -nostdin -v error -i sparse.ts -vf "setpts=PTS-STARTPTS,trim=start=$s:duration=0.5" \
+        -an -c:v ffv1 trim_$s.mkv || fail "cannot make trim_$s.mkv"
+    run_ok -i trim_$s.mkv --threads 1 --codec ffv1 --output-alpha trim_pha_$s.mkv
+    run_ok -i sparse.ts --start $s --duration 0.5 --threads 1 --codec ffv1 \
+        --output-composition ts_com_$s.mkv --output-alpha ts_pha_$s.mkv
+    [ "$(pts_list ts_pha_$s.mkv | wc -l)" -eq 15 ] || fail "sparse.ts --start $s: $(pts_list ts_pha_$s.mkv | wc -l) frames"
+    for f in trim_pha_$s.mkv ts_pha_$s.mkv; do
+        ffmpeg -nostdin -v error -i $f -map 0:v -f framemd5 - | grep -v '^#' | awk -F, '{ print $NF }' >$f.md5
+    done
+    cmp -s trim_pha_$s.mkv.md5 ts_pha_$s.mkv.md5 || fail "sparse.ts --start $s: not the frames ffmpeg's trim gives"
+    [ "$(stream_field ts_com_$s.mkv a:0 codec_type)" = audio ] || fail "sparse.ts --start $s: no audio"
+done
+ok "MPEG-TS with a keyframe every 5 s: --start 1 and 4.2 give ffmpeg's frames"
 done_all
