@@ -128,8 +128,9 @@ static char *canonical(const char *path)
 }
 
 /* Refuses an output that would destroy a protected file, then stages it (src/io/outfile.h).
- * Returns 0 or -1 (message printed); *usage is set when the name was refused as given
- * (an input, an existing file without -y: the flags' mistake, exit 2 as rvm join's). */
+ * Returns 0 or -1 (message printed); *usage is 1 when the name was refused as given
+ * (an input, an existing file without -y, a folder nothing can be written in: the flags'
+ * mistake, exit 2 as rvm join's), 2 when preparing failed for the moment (a full disk). */
 static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protected *prot,
                           int *usage)
 {
@@ -149,7 +150,7 @@ static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protec
     }
     if (rvmi_outfile_prepare(&o->file, overwrite, err, sizeof err) < 0) {
         errorf("%s", err);
-        *usage = o->file.refused;
+        *usage = o->file.refused ? 1 : o->file.transient ? 2 : 0;
         return -1;
     }
     return 0;
@@ -442,7 +443,7 @@ static int prepare_outputs(conversion *c)
         int usage = 0;
         if (prepare_output(o, c->opt->png, c->opt->overwrite, &c->prot, &usage) < 0) {
             if (usage)
-                c->fail_status = RVMI_EXIT_USAGE;
+                c->fail_status = usage == 1 ? RVMI_EXIT_USAGE : RVMI_EXIT_TRANSIENT;
             return -1;
         }
     }
@@ -555,6 +556,7 @@ static int open_writers(conversion *c)
         }
         rvmi_video_writer_config vc = {0};
         vc.path = o->file.write_path;
+        vc.descriptor = o->to_stdout || o->file.through_fd;
         vc.name = o->path;
         vc.format = o->format;
         vc.codec = o->codec;
@@ -591,10 +593,12 @@ static int open_writers(conversion *c)
             vc.notice_user = c;
             po->tracks = vc.ntracks > 0;
         }
+        int refused = 0;
+        vc.usage_error = &refused;
         po->video = rvmi_video_writer_open(&vc, err, sizeof(err));
         if (!po->video) {
             errorf("%s", err);
-            c->fail_status = RVMI_EXIT_TRANSIENT;
+            c->fail_status = refused ? RVMI_EXIT_USAGE : RVMI_EXIT_TRANSIENT;
             return -1;
         }
     }

@@ -813,8 +813,9 @@ static int prepare_join_output(const job *j, const output *o, rvmi_outfile *file
     }
     if (rvmi_outfile_prepare(file, j->opt.overwrite, err, sizeof err) < 0) {
         rvmi_cli_error("join: %s", err);
+        int refused = file->refused;
         rvmi_outfile_release(file);
-        return RVMI_EXIT_TRANSIENT;
+        return refused ? RVMI_EXIT_USAGE : RVMI_EXIT_TRANSIENT;
     }
     return 0;
 }
@@ -878,8 +879,13 @@ static int join_video(const job *j, const output *o, int64_t *frames)
         vc.chapter_shift = ain.vstart_us;
     }
     vc.notice = join_notice;
+    vc.descriptor = file.through_fd;
+    int refused = 0;
+    vc.usage_error = &refused;
     if (!(w = rvmi_video_writer_open(&vc, err, sizeof err))) {
         rvmi_cli_error("join: %s", err);
+        if (refused)
+            status = RVMI_EXIT_USAGE;
         goto done;
     }
     /* Video from the parts in order and the tracks from the input, by time. */

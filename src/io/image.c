@@ -284,7 +284,14 @@ int rvmi_image_writer_take(rvmi_image_writer *w, const void *data, char *err, si
 static int write_file(const char *path, const char *shown, const AVPacket *pkt, char *err,
                       size_t errlen)
 {
-    FILE *f = fopen(path, "wb");
+    /* pipe:N: an open descriptor written as it stands (rvmi_outfile's through_fd: a file a
+     * shell opened to append to); no image output is named so otherwise (no extension). */
+    int num = -1, n = 0, fd = -1;
+    FILE *f = sscanf(path, "pipe:%d%n", &num, &n) == 1 && path[n] == '\0' && num >= 0
+                  ? ((fd = dup(num)) >= 0 ? fdopen(fd, "wb") : NULL)
+                  : fopen(path, "wb");
+    if (!f && fd >= 0)
+        close(fd);
     if (!f) {
         snprintf(err, errlen, "cannot create %s: %s", shown, strerror(errno));
         return -1;

@@ -141,6 +141,20 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Why a file or folder could not be made beside the output, as the command's exit code
+ * needs it: the place refuses it (no permission, a read-only file system, a missing or
+ * not-a-folder component: the name's, as given; no retry helps) or the moment does (a full
+ * disk or quota, an I/O error, too many open files: a retry can succeed). */
+static void classify(rvmi_outfile *o, int e)
+{
+    if (e == EACCES || e == EPERM || e == EROFS || e == ENOENT || e == ENOTDIR ||
+        e == ENAMETOOLONG || e == ELOOP)
+        o->refused = 1;
+    else if (e == ENOSPC || e == EDQUOT || e == EIO || e == ENOMEM || e == EMFILE ||
+             e == ENFILE || e == EAGAIN)
+        o->transient = 1;
+}
+
 /* O_EXCL checks anyway where a name is created. */
 void rvmi_random_hex(char out[17])
 {
@@ -231,7 +245,9 @@ static int make_parents(rvmi_outfile *o, char *err, size_t errlen)
             else
                 o->made_first = o->made_count = 0;
         } else if (errno != EEXIST) {
-            set_err(err, errlen, "%s: cannot create folder %s: %s", o->flag, p, strerror(errno));
+            classify(o, errno);
+            set_err(err, errlen, "%s %s: cannot create folder %s: %s", o->flag, o->path, p,
+                    strerror(errno));
             free(p);
             return -1;
         }
@@ -263,8 +279,16 @@ static int take_lock(rvmi_outfile *o, char *err, size_t errlen)
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = open(o->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (fd < 0) {
-            set_err(err, errlen, "%s: cannot create %s: %s", o->flag, o->lock_path,
-                    strerror(errno));
+            /* The lock is the first file made beside the output: a folder that takes
+             * nothing is named as such, anything else by the lock's own name. */
+            int e = errno;
+            classify(o, e);
+            if (e == EACCES || e == EPERM || e == EROFS)
+                set_err(err, errlen, "%s %s: cannot write in %s: %s", o->flag, o->path, o->dir,
+                        strerror(e));
+            else
+                set_err(err, errlen, "%s %s: cannot create %s: %s", o->flag, o->path,
+                        o->lock_path, strerror(e));
             return -1;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -463,6 +487,7 @@ static int create_write_path(rvmi_outfile *o, char *err, size_t errlen)
         if (errno != EEXIST)
             break;
     }
+    classify(o, errno);
     set_err(err, errlen, "%s: cannot create %s: %s", o->flag, o->write_path, strerror(errno));
     free(o->write_path);
     o->write_path = NULL;
@@ -496,10 +521,11 @@ static int follow_link(char cur[PATH_MAX])
     return 1;
 }
 
-int rvmi_outfile_names_descriptor(const char *path)
+/* The descriptor name path is, or a chain of links ends at (/dev/fd/N, /proc/.../fd/N),
+ * copied into cur; 0 when it names none. */
+static int descriptor_name(const char *path, char cur[PATH_MAX])
 {
-    char cur[PATH_MAX];
-    if (strlen(path) >= sizeof cur)
+    if (strlen(path) >= PATH_MAX)
         return 0;
     strcpy(cur, path);
     for (int hops = 0; hops < 40; hops++) { /* the kernel's own limit on a chain of links */
@@ -510,6 +536,31 @@ int rvmi_outfile_names_descriptor(const char *path)
             return 0;
     }
     return 0;
+}
+
+int rvmi_outfile_names_descriptor(const char *path)
+{
+    char cur[PATH_MAX];
+    return descriptor_name(path, cur);
+}
+
+int rvmi_outfile_own_descriptor(const char *path)
+{
+    char cur[PATH_MAX], own[64];
+    if (!descriptor_name(path, cur))
+        return -1;
+    const char *num = NULL;
+    snprintf(own, sizeof own, "/proc/%ld/fd/", (long)getpid());
+    static const char *const mine[] = {"/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"};
+    for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+        if (strncmp(cur, mine[i], strlen(mine[i])) == 0)
+            num = cur + strlen(mine[i]);
+    if (strncmp(cur, own, strlen(own)) == 0)
+        num = cur + strlen(own);
+    char *end;
+    long fd = num && *num >= '0' && *num <= '9' ? strtol(num, &end, 10) : -1;
+    return fd >= 0 && fd <= INT_MAX && *end == '\0' && fcntl((int)fd, F_GETFD) >= 0 ? (int)fd
+                                                                                    : -1;
 }
 
 int rvmi_outfile_link_target(const char *path, char out[PATH_MAX])
@@ -532,6 +583,8 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
 {
     o->locked = 0;
     o->refused = 0;
+    o->transient = 0;
+    o->through_fd = 0;
     o->lock_slot = 0;
     o->write_slot = 0;
     o->made_first = 0;
@@ -562,9 +615,23 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
         if (exists && (!S_ISREG(st.st_mode) || rvmi_outfile_names_descriptor(o->path))) {
             /* A device or pipe (/dev/null, a FIFO), or an open descriptor (/dev/stdout
              * redirected to a file: the shell made the file): written directly, nothing to
-             * protect. */
+             * protect. But a file the shell opened to append to (3>>file) or holding data
+             * before the descriptor's offset ({ echo; rvm; } >file) keeps it: opening the
+             * name again would truncate it, so the descriptor itself is written, from where
+             * it stands (at the end with >>), as a stream (not seekable: what the muxer would
+             * go back to rewrite would land at the end). */
+            int fd = S_ISREG(st.st_mode) ? rvmi_outfile_own_descriptor(o->path) : -1;
+            int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+            char pipe[32];
             o->direct = 1;
-            o->write_path = strdup(o->path);
+            if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY &&
+                ((fl & O_APPEND) || lseek(fd, 0, SEEK_CUR) > 0)) {
+                snprintf(pipe, sizeof pipe, "pipe:%d", fd);
+                o->write_path = strdup(pipe);
+                o->through_fd = 1;
+            } else {
+                o->write_path = strdup(o->path);
+            }
             if (!o->write_path)
                 set_err(err, errlen, "out of memory");
             return o->write_path ? 0 : -1;

@@ -16,8 +16,13 @@ typedef struct {
     int folder;        /* a PNG sequence: a folder of frames */
     /* Set by rvmi_outfile_prepare: */
     int direct;        /* a device or pipe: written in place, nothing staged */
+    int through_fd;    /* direct, into the open descriptor itself: write_path is pipe:N
+                        * (a file the shell opened to append to, see prepare) */
     int refused;       /* prepare refused the name as given (exists without -y, a folder
-                        * where a file is needed): the command's usage error, not a failure */
+                        * where a file is needed, a place where nothing can be made: no
+                        * permission, a read-only file system): the command's usage error,
+                        * not a failure */
+    int transient;     /* prepare failed for the moment (a full disk, an I/O error) */
     char *write_path;  /* the hidden file (or folder of frames) written until complete */
     char *resolved;    /* a folder output named by a symbolic link: the folder it names */
     char *dir, *base;  /* the final path's folder and last component */
@@ -40,6 +45,9 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
  * link to one): what is behind it is written in place, never staged and renamed (a rename
  * would put a file where the link was: /dev/stdout itself). */
 int rvmi_outfile_names_descriptor(const char *path);
+/* The descriptor number when path names one of this process's open descriptors (/dev/fd/N,
+ * /dev/stdout, /proc/self/fd/N, /proc/<our pid>/fd/N, or a link to one), else -1. */
+int rvmi_outfile_own_descriptor(const char *path);
 /* Whether path is a symbolic link (1: out holds the path its chain of links ends at, which
  * need not exist; relative targets are taken from each link's folder), no link (0), or -1
  * with errno (a loop: ELOOP; too long: ENAMETOOLONG). A file output named by a link is

@@ -668,7 +668,7 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
     int ret;
     /* A name FFmpeg would take for a URL of a protocol it does not have (a render's part
      * take:2.mp4.parts/.00000.<hex>.mp4: "Protocol not found") is a file. */
-    char *url = rvmi_file_url(w->cfg.path);
+    char *url = w->cfg.descriptor ? NULL : rvmi_file_url(w->cfg.path);
     ret = avio_open(&w->oc->pb, url ? url : w->cfg.path, AVIO_FLAG_WRITE);
     free(url);
     if (ret < 0) {
@@ -707,13 +707,39 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
     int mov_family = 0;
     for (size_t i = 0; i < sizeof indexed / sizeof indexed[0]; i++)
         mov_family |= strcmp(mux, indexed[i]) == 0;
-    if (mov_family && !w->cfg.part && (w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL) &&
-        stat(w->cfg.path, &st) == 0 && S_ISREG(st.st_mode))
+    int seekable = (w->oc->pb->seekable & AVIO_SEEKABLE_NORMAL) != 0;
+    if (mov_family && !w->cfg.part && seekable && stat(w->cfg.path, &st) == 0 &&
+        S_ISREG(st.st_mode))
         av_dict_set(&opts, "movflags", "+faststart", 0);
+    char why[512];
+    rvmi_avlog_take_error(why, 1); /* forget older messages */
     ret = avformat_write_header(w->oc, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
-        averr_msg(err, errlen, w->name, "writing the header", ret);
+        rvmi_avlog_take_error(why, sizeof why);
+        /* EINVAL (ENOSYS, "patch welcome"): the muxer refuses the combination (a .psp with
+         * no audio, VP9 in .ismv, MP4 into a pipe, ...), which no retry changes; FFmpeg's
+         * log line says why. Anything else is the write's failure. */
+        if (ret != AVERROR(EINVAL) && ret != AVERROR(ENOSYS) && ret != AVERROR_PATCHWELCOME) {
+            averr_msg(err, errlen, w->name, "writing the header", ret);
+            return -1;
+        }
+        if (w->cfg.usage_error)
+            *w->cfg.usage_error = 1;
+        const char *ext = w->oc->oformat->extensions ? w->oc->oformat->extensions : mux;
+        if (!seekable && strstr(why, "seekable"))
+            snprintf(err, errlen,
+                     "%s: a .%.*s file cannot be written into a pipe or stream (it goes back to "
+                     "write its index): use -f matroska, nut or mpegts there, or a file name",
+                     w->name, (int)strcspn(ext, ","), ext);
+        else {
+            const char *reason = why;
+            size_t n = strlen(mux);
+            if (strncmp(reason, mux, n) == 0 && strncmp(reason + n, ": ", 2) == 0)
+                reason += n + 2; /* the log line's own "psp: " */
+            snprintf(err, errlen, "%s: FFmpeg's %s muxer refuses this output: %s", w->name, mux,
+                     reason[0] ? reason : "invalid combination of codec, tracks and settings");
+        }
         return -1;
     }
     w->header_written = 1;
@@ -972,6 +998,10 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         char why[512];
         rvmi_avlog_take_error(why, sizeof why);
         averr_msg(err, errlen, w->name, "cannot open the video encoder", ret);
+        /* The encoder refuses its settings (a rate it cannot meet, a size its codec
+         * cannot code): a retry would be refused alike. */
+        if (ret != AVERROR(ENOMEM) && cfg->usage_error)
+            *cfg->usage_error = 1;
         if (why[0]) {
             size_t n = strlen(err);
             snprintf(err + n, errlen - n, " (%s)", why);

@@ -49,6 +49,9 @@ extern const char *const rvmi_presets[];
 
 typedef struct {
     const char *path;      /* the file written (may be a temporary name) */
+    int descriptor;        /* path is pipe:N, FFmpeg's pipe protocol on open descriptor N
+                              (stdout, a file a shell opened to append to), never a file of
+                              that name */
     const char *name;      /* the name the user gave: for messages, and its extension picks
                               the container unless format is set */
     const char *format;    /* FFmpeg muxer name, or NULL */
@@ -99,6 +102,10 @@ typedef struct {
     /* Non-NULL: no encoder; packets already encoded as this stream describes are written
      * with rvmi_video_writer_packet (rvm join). codec, layout and crf are then unused. */
     const AVCodecParameters *copy;
+    /* Set to 1 when opening fails because the container refuses what it is asked to hold
+     * (FFmpeg's EINVAL from the header: a combination of container, codec, tracks and
+     * output, e.g. MP4 into a pipe): the flags' mistake, not a failed write. May be NULL. */
+    int *usage_error;
 } rvmi_video_writer_config;
 
 rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,

@@ -192,13 +192,28 @@ grep -q "^rvm: --start 0.01 --duration 0.01 holds no frame (the next one is at 0
     fail "image window between two frames: $(cat err.txt)"
 expect_error "negative start" $S --output-alpha out.mp4 --start -1
 expect_error "bad time" $S --output-alpha out.mp4 --duration abc
+# A folder nothing can be made in is the output name's mistake (exit 2; it was 1): no retry
+# helps (a read-only file system and a 0555 folder for root: safety_root.sh).
 if [ "$(id -u)" -eq 0 ]; then
     # root writes anywhere a mode allows nothing; /proc takes no new files.
     expect_error "unwritable folder" $S --output-alpha /proc/rvm-out.mp4
 else
     mkdir ro && chmod 555 ro
     expect_error "unwritable folder" $S --output-alpha ro/out.mp4
+    grep -q "^rvm: --output-alpha ro/out.mp4: cannot write in ro: Permission denied" err.txt ||
+        fail "unwritable folder: $(cat err.txt)"
 fi
+expect_code 2 "unwritable folder"
+# What FFmpeg's muxer or encoder refuses (EINVAL) is the flags' combination, not a failed
+# write: exit 2, not 75 (which schedulers retry), with FFmpeg's reason.
+expect_error "a .psp without audio" $S --output-composition out.psp
+expect_code 2 "a .psp without audio"
+grep -q "^rvm: out.psp: FFmpeg's psp muxer refuses this output: PSP mode need one video and one audio stream" err.txt ||
+    fail "a .psp without audio: $(cat err.txt)"
+expect_error "VP9 in .ismv" $S --output-composition out.ismv --codec vp9
+expect_code 2 "VP9 in .ismv"
+expect_error "a bit rate x264 cannot meet" $S --output-alpha out.mp4 --output-video-mbps 0.0001
+expect_code 2 "a bit rate x264 cannot meet"
 expect_error "full disk" $S --output-alpha /dev/full
 expect_error "unknown preset" $S --output-alpha out.mp4 --preset quick
 expect_error "preset for prores" $S --output-alpha out.mov --codec prores --preset fast

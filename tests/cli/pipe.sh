@@ -79,6 +79,38 @@ for name in my_stdout /dev/fd/1 "my_stdout -f matroska"; do
 done
 ok "an output named /dev/stdout (a link to it) or /dev/fd/1, stdout a file: written into that file"
 
+# ---- a descriptor the shell opened to append to keeps what its file held ----
+# /dev/fd/3 with 3>>kept.mkv was opened again by name (truncating): the file's data was lost.
+# Now the descriptor itself is written, at the end; so is one whose offset is past 0.
+frames_at() { # FILE BYTES: frames of the video after the first BYTES bytes
+    tail -c +$(($2 + 1)) "$1" >tail.bin
+    ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+        -of csv=p=0 tail.bin | tr -d , | sed '/^$/d' | head -n 1
+}
+printf 'kept data\n' >kept.mkv
+: >pipe:3 # a file named like the URL written to is not it
+"$RVM" $S --output-alpha /dev/fd/3 3>>kept.mkv 2>err.txt || fail "/dev/fd/3 3>>: $(cat err.txt)"
+[ "$(head -n 1 kept.mkv)" = "kept data" ] || fail "/dev/fd/3 3>>kept.mkv: the file's data was lost"
+[ "$(frames_at kept.mkv 10)" = 15 ] || fail "/dev/fd/3 3>>kept.mkv: 15 frames not appended"
+[ ! -s pipe:3 ] || fail "/dev/fd/3 3>>kept.mkv: written into the file named pipe:3"
+printf 'kept data\n' >kept.ts
+"$RVM" $S --output-alpha my_stdout -f mpegts >>kept.ts 2>err.txt || fail "my_stdout >>: $(cat err.txt)"
+[ "$(head -n 1 kept.ts)" = "kept data" ] && [ "$(frames_at kept.ts 10)" = 15 ] ||
+    fail "/dev/stdout >>kept.ts: not appended"
+{ printf 'kept data\n'; "$RVM" $S --output-alpha /dev/stdout 2>err.txt; } >kept2.mkv ||
+    fail "{ printf; rvm; } >kept2.mkv: $(cat err.txt)"
+[ "$(head -n 1 kept2.mkv)" = "kept data" ] && [ "$(frames_at kept2.mkv 10)" = 15 ] ||
+    fail "{ printf; rvm -o /dev/stdout; } >kept2.mkv: the data before rvm's was lost"
+# MP4 cannot be appended (it goes back to write its index): refused in one line, exit 2
+# (it was 75, "writing the header: Invalid argument"), the file as it was.
+printf 'kept data\n' >kept.mp4
+"$RVM" $S --output-alpha /dev/fd/3 -f mp4 3>>kept.mp4 2>err.txt
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "cannot be written into a pipe" err.txt ||
+    fail "MP4 into 3>>: exit $rc, $(cat err.txt)"
+[ "$(cat kept.mp4)" = "kept data" ] || fail "MP4 into 3>>: the file changed"
+ok "a descriptor opened to append to (3>>, >>) or past its start: written after what the file held; MP4 there -> $(cat err.txt)"
+
 # ---- errors: one line on stderr, nothing on stdout ----
 pipe_error() { # WHAT rvm-args...
     what=$1
@@ -91,6 +123,8 @@ pipe_error() { # WHAT rvm-args...
     ok "$what -> $(cat err.txt)"
 }
 pipe_error "two outputs on stdout" $S --output-alpha - --output-composition pipe:1
+pipe_error "MP4 on stdout" $S --output-alpha - -f mp4
+[ $rc -eq 2 ] || fail "MP4 on stdout: exit $rc (a usage error, not a failed write)"
 # The same through a descriptor's name (/dev/fd/1, a link to /proc/self/fd/1): both were
 # written into stdout, two files interleaved (exit 0). Two descriptors of one pipe, refused
 # too.

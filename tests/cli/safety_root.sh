@@ -58,4 +58,21 @@ run_ok -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha o.mp4 -y
 [ "$(stat -c '%U %a' o.mp4)" = "nobody 600" ] || fail "-y made nobody's 0600 file $(stat -c '%U %a' o.mp4)"
 playable o.mp4
 ok "-y keeps nobody's 0600 on the replaced file"
+
+# ---- a folder nothing can be made in: exit 2 (not 1), naming the folder ----
+mkdir rofs
+mount -t tmpfs -o ro,size=1M tmpfs rofs || fail "cannot mount a read-only tmpfs"
+run -i in.mkv --input-resize 64 48 --duration 0.2 --output-alpha rofs/o.mp4
+umount rofs
+[ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] &&
+    grep -q "^rvm: --output-alpha rofs/o.mp4: cannot write in rofs: Read-only file system" err.txt ||
+    fail "read-only file system: exit $RC: $(cat err.txt)"
+chmod 755 "$WORK"
+mkdir locked && chmod 555 locked
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$RVM" --disable-progress -i "$WORK/in.mkv" \
+    --output-alpha "$WORK/locked/o.mp4" >out.txt 2>err.txt
+RC=$?
+[ $RC -eq 2 ] && grep -q "cannot write in $WORK/locked: Permission denied" err.txt ||
+    fail "a 0555 folder, as nobody: exit $RC: $(cat err.txt)"
+ok "a read-only file system or a folder without write permission: exit 2, one line"
 done_all
