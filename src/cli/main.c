@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/log.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/timecode.h>
@@ -97,6 +98,7 @@ typedef struct {
     const char *format; /* muxer, when the name does not tell */
     int to_stdout;      /* "-" or "pipe:1": written straight to stdout */
     const rvmi_image_format *image; /* a single image (photo.png), or NULL */
+    const char *raw_pix_fmt; /* rawvideo's pixel format: --output-format's, or the name's */
 } out_file;
 
 /* Output paths that mean stdout, as FFmpeg spells them. */
@@ -389,6 +391,18 @@ static int plan_outputs(conversion *c)
                    opt->output_format, rvmi_codec_name(o->codec));
             return -1;
         }
+        o->raw_pix_fmt = c->raw_pix_fmt;
+        /* Bare frames named .yuv or .rgb are in the format the name says, as players and
+         * tools read such files (ffplay -f rawvideo, YUV viewers: planar 4:2:0, I420; packed
+         * RGB): the matte too, as luma with neutral chroma or grey RGB; with alpha when the
+         * composition is transparent. */
+        const char *dot = strrchr(o->path, '.');
+        if (!o->raw_pix_fmt && !o->format && o->codec == RVM_CODEC_RAWVIDEO && dot) {
+            if (av_strcasecmp(dot, ".yuv") == 0)
+                o->raw_pix_fmt = alpha ? "yuva420p" : "yuv420p";
+            else if (av_strcasecmp(dot, ".rgb") == 0)
+                o->raw_pix_fmt = alpha ? "rgba" : "rgb24";
+        }
         /* As a codec without alpha is refused for it: a format without alpha would drop the
          * transparency and leave the foreground's colours over black. */
         const AVPixFmtDescriptor *pd =
@@ -560,7 +574,7 @@ static int open_writers(conversion *c)
         vc.name = o->path;
         vc.format = o->format;
         vc.codec = o->codec;
-        vc.raw_pix_fmt = c->raw_pix_fmt;
+        vc.raw_pix_fmt = o->raw_pix_fmt;
         vc.layout = po->layout;
         /* Stored at the input's own size and sample aspect ratio (the network's frames,
          * square pixels, are scaled back when the input is anamorphic). */

@@ -46,6 +46,19 @@ ok "matroska and mpegts (H.264) on stdout play, 15 frames each"
 "$RVM" $S --output-composition - --output-format rawvideo >out.rgb 2>err.txt || fail "rawvideo: $(cat err.txt)"
 [ "$(wc -c <out.rgb)" -eq $((15 * 640 * 480 * 3)) ] || fail "rawvideo (rgb24) holds $(wc -c <out.rgb) bytes"
 ok "rawvideo on stdout: bare yuv420p or rgb24 frames"
+# Files named .yuv and .rgb hold what the name says, as ffplay -f rawvideo and YUV viewers
+# read them (a .yuv held rgb24, twice the bytes I420 is): .yuv is yuv420p (ffmpeg's for a
+# 4:2:0 input; yuva420p when transparent), .rgb rgb24 (rgba), the matte included.
+"$RVM" $S --output-alpha named.yuv --output-composition named_com.yuv 2>err.txt || fail ".yuv: $(cat err.txt)"
+cmp -s named.yuv out.yuv || fail "named.yuv is not rawvideo:yuv420p ($(wc -c <named.yuv) bytes)"
+"$RVM" $S --output-composition - --output-format rawvideo:yuv420p >com.yuv 2>err.txt || fail "rawvideo: $(cat err.txt)"
+cmp -s named_com.yuv com.yuv || fail "named_com.yuv is not rawvideo:yuv420p ($(wc -c <named_com.yuv) bytes)"
+"$RVM" $S --background none --output-composition named_rgba.yuv --output-alpha named.rgb 2>err.txt ||
+    fail ".yuv, transparent: $(cat err.txt)"
+[ "$(wc -c <named_rgba.yuv)" -eq $((15 * 640 * 480 * 5 / 2)) ] || fail "named_rgba.yuv is not yuva420p"
+"$RVM" $S --output-alpha - --output-format rawvideo:rgb24 >pha.rgb 2>err.txt || fail "rawvideo: $(cat err.txt)"
+cmp -s named.rgb pha.rgb || fail "named.rgb (the matte) is not rawvideo:rgb24"
+ok "files named .yuv hold yuv420p (yuva420p when transparent), .rgb rgb24, the matte too"
 # The matte in any pixel format FFmpeg can write: RGB ones hold it in every colour, packed
 # and semi-planar YUV (yuyv422, nv12) and YUV with alpha (yuva420p) their own layouts, yuvj
 # full range; each, read back by ffmpeg, is the gray matte (within a step of rounding). Odd
