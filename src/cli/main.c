@@ -600,6 +600,7 @@ static int open_writers(conversion *c)
             /* The recording's tags (title, date, ...): a segment's part has none, its join
              * copies them. */
             vc.metadata = c->seg ? NULL : rvmi_reader_metadata(c->reader);
+            vc.attachments_from = c->seg ? NULL : rvmi_reader_container(c->reader);
             if (!c->seg)
                 rvmi_reader_chapters(c->reader, &vc.chapters, &vc.nchapters, &vc.chapter_shift,
                                      &vc.chapter_length);

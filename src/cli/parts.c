@@ -870,6 +870,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     vc.tracks = ain.tracks;
     vc.ntracks = ain.ntracks;
     vc.metadata = ain.fmt && !alpha ? ain.fmt->metadata : NULL;
+    vc.attachments_from = alpha ? NULL : ain.fmt;
     vc.timecode = ain.timecode[0] ? ain.timecode : NULL;
     /* Chapters as a whole run moves them: back by the video's first timestamp. */
     vc.chapter_length = INT64_MAX;

@@ -2270,6 +2270,11 @@ const AVDictionary *rvmi_reader_metadata(const rvmi_reader *r)
     return r->fmt && !rvmi_reader_is_folder(r) ? r->fmt->metadata : NULL;
 }
 
+const AVFormatContext *rvmi_reader_container(const rvmi_reader *r)
+{
+    return r->fmt && !rvmi_reader_is_folder(r) ? r->fmt : NULL;
+}
+
 void rvmi_reader_chapters(const rvmi_reader *r, AVChapter *const **chapters, unsigned *n,
                           int64_t *shift, int64_t *length)
 {

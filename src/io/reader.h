@@ -115,6 +115,8 @@ const rvmi_track *rvmi_reader_tracks(const rvmi_reader *r, int *count);
 /* The input container's own tags (title, artist, creation_time, ...), or NULL (an image
  * folder). Valid while the reader is open. */
 const AVDictionary *rvmi_reader_metadata(const rvmi_reader *r);
+/* The input's container (for its attachments), NULL for an image folder or picture. */
+const AVFormatContext *rvmi_reader_container(const rvmi_reader *r);
 /* The input's chapters (*n 0: none), and where the outputs' time 0 is on their timeline
  * (*shift, AV_TIME_BASE units) and how long the outputs are at most (*length, INT64_MAX:
  * to the end), as --start and --duration cut. Valid while the reader is open. */

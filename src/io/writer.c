@@ -491,6 +491,31 @@ static int copy_metadata(AVFormatContext *oc, const AVDictionary *in)
     return 0;
 }
 
+/* The input's attachments into a Matroska output: each a stream without packets, its data
+ * (extradata), file name and MIME type copied. One the muxer could not name a type for is
+ * left out (its header would fail). */
+static int copy_attachments(rvmi_video_writer *w, char *err, size_t errlen)
+{
+    const AVFormatContext *in = w->cfg.attachments_from;
+    if (!in || strcmp(w->oc->oformat->name, "matroska") != 0)
+        return 0;
+    for (unsigned i = 0; i < in->nb_streams; i++) {
+        const AVStream *a = in->streams[i];
+        if (a->codecpar->codec_type != AVMEDIA_TYPE_ATTACHMENT || a->codecpar->extradata_size <= 0 ||
+            !av_dict_get(a->metadata, "filename", NULL, 0) ||
+            (!av_dict_get(a->metadata, "mimetype", NULL, 0) && a->codecpar->codec_id == AV_CODEC_ID_NONE))
+            continue;
+        AVStream *st = avformat_new_stream(w->oc, NULL);
+        if (!st || avcodec_parameters_copy(st->codecpar, a->codecpar) < 0 ||
+            av_dict_copy(&st->metadata, a->metadata, 0) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        st->codecpar->codec_tag = 0;
+    }
+    return 0;
+}
+
 /* The first frame's timecode on the video track, where FFmpeg's muxers take it from. */
 static int set_timecode(rvmi_video_writer *w, char *err, size_t errlen)
 {
@@ -760,7 +785,8 @@ static int open_copy(rvmi_video_writer *w, char *err, size_t errlen)
     w->vst->time_base = w->cfg.time_base;
     w->vst->avg_frame_rate = w->cfg.frame_rate;
     w->vst->disposition = AV_DISPOSITION_DEFAULT;
-    if (set_timecode(w, err, errlen) < 0 || setup_tracks(w, err, errlen) < 0)
+    if (set_timecode(w, err, errlen) < 0 || setup_tracks(w, err, errlen) < 0 ||
+        copy_attachments(w, err, errlen) < 0)
         return -1;
     return open_file(w, err, errlen);
 }
@@ -1018,7 +1044,8 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
      * tracks carry flags). */
     w->vst->disposition = AV_DISPOSITION_DEFAULT;
     w->vst->sample_aspect_ratio = e->sample_aspect_ratio;
-    if (set_timecode(w, err, errlen) < 0 || setup_tracks(w, err, errlen) < 0)
+    if (set_timecode(w, err, errlen) < 0 || setup_tracks(w, err, errlen) < 0 ||
+        copy_attachments(w, err, errlen) < 0)
         goto fail;
 
     enum AVPixelFormat in_fmt = cfg->layout == RVM_LAYOUT_GRAY  ? AV_PIX_FMT_GRAY8

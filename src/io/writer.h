@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 
 #include "io/compose.h"
 #include "io/tracks.h"
@@ -106,6 +107,10 @@ typedef struct {
      * (FFmpeg's EINVAL from the header: a combination of container, codec, tracks and
      * output, e.g. MP4 into a pipe): the flags' mistake, not a failed write. May be NULL. */
     int *usage_error;
+    /* The input's container: its attachments (the fonts ASS subtitles use) go into a
+     * Matroska output, as ffmpeg -map 0 keeps them (other containers have no place for
+     * them). NULL: none. */
+    const AVFormatContext *attachments_from;
 } rvmi_video_writer_config;
 
 rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,

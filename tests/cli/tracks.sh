@@ -216,4 +216,25 @@ rc=$?
 [ $rc -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] || fail "join --audio-tracks 5: exit $rc, $(cat err.txt)"
 [ "$(packets_md5 seg/com.mp4 a:1)" = "$(packets_md5 com.mp4 a:1)" ] || fail "the refused join touched seg/com.mp4"
 ok "join --audio-tracks 5: $(cat err.txt)"
+
+# Attachments (the fonts ASS subtitles use) are kept in Matroska compositions and
+# foregrounds, a join's too, byte for byte with their name and type, as ffmpeg -map 0 keeps
+# them (they were dropped); the matte carries none, MP4 has no place for them.
+printf 'a font, byte for byte\n' >font.ttf
+ffmpeg -nostdin -v error -i in.mkv -map 0 -c copy -attach font.ttf \
+    -metadata:s:t mimetype=application/x-truetype-font att.mkv || fail "cannot make att.mkv"
+run_ok -i att.mkv --output-composition att_com.mkv --output-foreground att_fgr.mkv \
+    --output-alpha att_pha.mkv
+run_ok -i att.mkv --output-composition att_com.mp4
+"$RVM" plan att.mkv --segments 2 --warmup 0 -o att.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
+render_join att.plan 2 --output-composition attj/com.mkv
+for f in att_com.mkv att_fgr.mkv attj/com.mkv; do
+    [ "$(count $f t)" -eq 1 ] && [ "$(tag $f t filename)" = font.ttf ] &&
+        [ "$(tag $f t mimetype)" = application/x-truetype-font ] || fail "$f: the attachment was not kept"
+    rm -f got.ttf
+    ffmpeg -nostdin -v error -dump_attachment:t:0 got.ttf -i $f -f null - 2>/dev/null
+    cmp -s got.ttf font.ttf || fail "$f: the attachment's data differs"
+done
+[ "$(count att_pha.mkv t)" -eq 0 ] || fail "the matte carries an attachment"
+ok "attachments (fonts) kept in Matroska compositions, foregrounds and joins"
 done_all
