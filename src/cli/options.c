@@ -86,12 +86,14 @@ static const option options[] = {
      .help = "colour (name, #RRGGBB, R,G,B), image, video (looped), or none for transparency; "
              "default 120,255,155"},
     {"--codec", NULL, OPT_CODEC, FIELD(codec), .metavar = "NAME",
-     .help = "h264 (default), hevc, prores (4444, alpha, .mov), vp9 (alpha, .webm), ffv1 "
-             "(lossless), rawvideo (uncompressed; the default in nut and rawvideo)"},
+     .help = "h264, hevc, prores (4444, alpha, .mov), vp9 (alpha, .webm), ffv1 (lossless), "
+             "rawvideo (uncompressed). Default: h264; vp9 in .webm; rawvideo in nut, "
+             "rawvideo, .yuv and .rgb; prores in .mov and ffv1 in .mkv for a transparent "
+             "composition"},
     {"--output-format", "-f", OPT_STRING, FIELD(output_format), .metavar = "NAME",
      .help = "container of video outputs instead of the one the name tells: nut, matroska, "
              "mpegts, or rawvideo[:PIX_FMT] (bare frames; gray, rgb24 or rgba unless an "
-             "FFmpeg pixel format is named). Needed for a pipe; - or pipe:1 as an output "
+             "FFmpeg pixel format is named; a name ending .yuv gets yuv420p, .rgb rgb24). Needed for a pipe; - or pipe:1 as an output "
              "path writes to stdout (default nut), flushed every frame"},
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,
      .metavar = "N", .help = "video bit rate in Mbit/s (default: constant quality, see --crf)"},
@@ -335,7 +337,8 @@ void rvmi_cli_usage(FILE *f)
           "  rvm plan INPUT --segments N -o PLAN      cut a long input into segments\n"
           "  rvm render --plan PLAN --index I FLAGS   render one (a cluster task per index)\n"
           "  rvm join --plan PLAN FLAGS               join the parts without re-encoding\n"
-          "\nExit codes: 0 done; 1 failed; 2 bad flags (do not retry); 3 bad input: missing,\n"
+          "\nExit codes: 0 done; 1 failed; 2 bad flags or arguments, an output that cannot be\n"
+          "written there, a combination FFmpeg refuses (do not retry); 3 bad input: missing,\n"
           "unreadable or damaged, or not the one a plan was made for (do not retry); 4 join:\n"
           "parts missing or broken (render them, then join again); 75 transient: writing\n"
           "failed (disk full, I/O error) or out of memory (retry); 130/143 stopped by\n"
