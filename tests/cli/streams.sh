@@ -70,6 +70,10 @@ ok "MP4 with cover art: the video, without a word"
 "$RVM" plan larger.mkv --segments 2 --warmup 100 -o t.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
 grep -q "^rvm: input has 2 video streams; using stream #1 (320x240)" err.txt && [ "$(wc -l <err.txt)" -eq 1 ] ||
     fail "plan: the choice is not said in one line: $(cat err.txt)"
+"$RVM" render --plan t.plan --index 1 --threads 1 --codec ffv1 --output-composition seg/com.mkv \
+    >out.txt 2>err.txt || fail "render: $(cat err.txt)"
+[ "$(grep -c "video streams" err.txt)" -eq 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] ||
+    fail "render: the choice is not said in one line: $(cat err.txt)"
 render_join t.plan 2 --codec ffv1 --output-composition seg/com.mkv
 [ "$(size seg/com.mkv)" = 320x240 ] && [ "$(count seg/com.mkv v)" -eq 1 ] && [ "$(count seg/com.mkv a)" -eq 1 ] ||
     fail "joined: $(size seg/com.mkv), $(count seg/com.mkv a) audio"
