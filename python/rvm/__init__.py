@@ -10,6 +10,8 @@ Arrays are numpy float32; results are numpy arrays, or torch tensors (sharing th
 memory) when src is a CPU torch tensor, as the official model returns them. The network runs in
 librvm with the GIL released.
 """
+import collections
+import collections.abc
 import numbers
 import os
 
@@ -24,6 +26,8 @@ __version__ = _rvm.library_version
 _PACKAGED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models",
                                "rvm_mobilenetv3_tfjs_int8")
 _VARIANTS = {"mobilenetv3": _rvm.VARIANT_MOBILENETV3, "resnet50": _rvm.VARIANT_RESNET50}
+_REFINERS = {None: _rvm.REFINER_AUTO, "deep_guided_filter": _rvm.REFINER_DEEP_GUIDED_FILTER,
+             "fast_guided_filter": _rvm.REFINER_FAST_GUIDED_FILTER}
 
 
 class UnsupportedError(RuntimeError, ValueError):
@@ -83,6 +87,39 @@ def _array(name, x):
     return np.asarray(x)
 
 
+class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
+                                               ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict returns, as PyTorch's: the keys left out and the keys not used."""
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+def _float32(key, value):
+    """A state_dict's value as a float32 numpy array: a torch tensor (on any device, of any
+    floating or integer dtype: num_batches_tracked is int64) or a numpy array."""
+    if _is_tensor(value):
+        value = value.detach()
+        if value.dtype.is_complex:
+            raise TypeError(f'the value of "{key}" is a complex tensor')
+        return value.to("cpu").float().numpy()
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        if value.dtype.kind not in "fiub":
+            raise TypeError(f'the value of "{key}" is an array of {value.dtype}, not numbers')
+        return np.asarray(value, dtype=np.float32)
+    raise TypeError(f'While copying the parameter named "{key}", expected torch.Tensor or a '
+                    f'numpy array from checkpoint but received {type(value)}')
+
+
+def _shape(shape):
+    """A shape written as PyTorch writes it in its messages."""
+    return "torch.Size([" + ", ".join(str(d) for d in shape) + "])"
+
+
 class MattingNetwork:
     """The official MattingNetwork's interface over librvm.
 
@@ -94,11 +131,24 @@ class MattingNetwork:
     [B,(T),1,H,W] in 0..1, or with segmentation_pass=True (seg, r1, r2, r3, r4), seg the raw
     logits [B,(T),1,h,w] at the internal resolution. States are [B, C, h, w] arrays (laid out
     channels-last in memory, so that passing them back costs a copy, not a transpose).
+
+    Weights: checkpoint= (an official .pth or TF.js model), the shipped MobileNetV3 model by
+    default, or the official way, load_state_dict(torch.load("rvm_mobilenetv3.pth")).
+    MattingNetwork("resnet50"), and refiner="deep_guided_filter" without a checkpoint, hold no
+    weights until load_state_dict (no ResNet50 weights or deep guided filter ship with rvm).
     """
 
-    def __init__(self, variant="mobilenetv3", checkpoint=None, threads=None):
+    def __init__(self, variant="mobilenetv3", checkpoint=None, threads=None, refiner=None):
         if variant not in _VARIANTS:
             raise ValueError(f"variant must be 'mobilenetv3' or 'resnet50', not {variant!r}")
+        # The official constructor's second argument is the refiner:
+        # MattingNetwork('mobilenetv3', 'deep_guided_filter').
+        if refiner is None and isinstance(checkpoint, str) and checkpoint in _REFINERS \
+                and not os.path.exists(checkpoint):
+            checkpoint, refiner = None, checkpoint
+        if refiner not in _REFINERS:
+            raise ValueError("refiner must be 'deep_guided_filter', 'fast_guided_filter' or "
+                             f"None (what the weights hold), not {refiner!r}")
         if threads is not None:
             # numpy's integers too (a count from a config array), not True
             if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
@@ -107,30 +157,136 @@ class MattingNetwork:
             if threads < 1:
                 raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
             threads = int(threads)
+        self._variant = variant
+        self._refiner = refiner
+        self._threads = threads
+        self._state = None  # the tensors load_state_dict gave, when they are the weights
         if checkpoint is None:
-            if variant == "resnet50":
-                raise ValueError("no ResNet50 weights ship with rvm: pass checkpoint="
-                                 "'rvm_resnet50.pth' (scripts/download-models.sh fetches the "
-                                 "official file)")
+            # The shipped model is MobileNetV3 with the fast guided filter; other models get
+            # their weights from load_state_dict, as the official model does.
+            shipped = variant == "mobilenetv3" and refiner != "deep_guided_filter"
             checkpoint = _PACKAGED_MODEL if os.path.isdir(_PACKAGED_MODEL) else None
+            if not shipped:
+                self._model = self.checkpoint = self._source = None
+                return
         else:
             checkpoint = os.fspath(checkpoint)
             if not os.path.exists(checkpoint):
                 raise FileNotFoundError(f"{checkpoint}: no such file or folder")
-        self._model = _rvm.Model(checkpoint, _VARIANTS[variant], threads or 0)
-        self._threads = threads
+        self._model = _rvm.Model(checkpoint, _VARIANTS[variant], threads or 0,
+                                 _REFINERS[refiner])
         self.checkpoint = checkpoint
         # Where the weights came from, whatever the working folder is later: a pickled model
         # is loaded again from there (__reduce__).
         self._source = None if checkpoint is None else os.path.abspath(checkpoint)
 
+    def _weights(self):
+        """The library's model, or one clear error for a model given no weights yet."""
+        if self._model is None:
+            raise RuntimeError(
+                f"MattingNetwork({self._variant!r}) has no weights yet: "
+                f"model.load_state_dict(torch.load('rvm_{self._variant}.pth')) or "
+                f"rvm.load({self._variant!r}, checkpoint='rvm_{self._variant}.pth') "
+                "(scripts/download-models.sh fetches the official files)")
+        return self._model
+
+    def _keys(self, dgf):
+        return collections.OrderedDict(
+            (name, shape) for name, shape in _rvm.state_dict_shapes(_VARIANTS[self._variant], dgf))
+
+    def state_dict(self):
+        """The weights by their official names (an OrderedDict of float32 numpy arrays), read
+        again from the checkpoint or kept from load_state_dict. A TF.js model's BatchNorms are
+        folded: weight and bias hold its scale and offset, running_mean 0, running_var
+        1 - eps (the same network). A model without weights has an empty one."""
+        if self._model is None:
+            return collections.OrderedDict()
+        if self._state is not None:
+            return collections.OrderedDict((k, v.copy()) for k, v in self._state.items())
+        # read_weights takes the file's tensors as the library reads them, never by pickle
+        return collections.OrderedDict(_rvm.read_weights(self._source or
+                                                         _rvm.default_model_path()))
+
+    def load_state_dict(self, state_dict, strict=True):
+        """The official model's weights in, as torch.nn.Module.load_state_dict takes them:
+        model.load_state_dict(torch.load("rvm_mobilenetv3.pth")). state_dict maps the official
+        names to torch tensors or numpy arrays (copied). strict=True: every key of the model
+        must be given and no other, else RuntimeError naming the missing and unexpected keys;
+        strict=False: the keys left out keep the model's values and other keys are ignored
+        (both returned). A shape that is not the model's is an error either way. refiner=None
+        (the default) takes a state_dict with or without the deep guided filter's tensors
+        (without them, the fast guided filter runs, as for a checkpoint); refiner=
+        'deep_guided_filter' wants them, 'fast_guided_filter' has none.
+        num_batches_tracked may be left out (as PyTorch's BatchNorm allows). On an error the
+        model keeps the weights it had. Returns (missing_keys, unexpected_keys)."""
+        if not isinstance(state_dict, collections.abc.Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        dgf = self._refiner != "fast_guided_filter"
+        expected = self._keys(dgf)
+        given = collections.OrderedDict((k, v) for k, v in state_dict.items())
+        if self._refiner is None and not any(k.startswith("refiner.") for k in given) and \
+                (strict or self.refiner != "deep_guided_filter"):
+            # weights without the deep guided filter's: the fast guided filter (no tensors);
+            # strict=False keeps a deep guided filter the model holds
+            expected = self._keys(False)
+        missing = [k for k in expected
+                   if k not in given and not k.endswith(".num_batches_tracked")]
+        unexpected = [k for k in given if k not in expected]
+        errors = []
+        arrays = collections.OrderedDict()
+        for key, shape in expected.items():
+            if key not in given:
+                continue
+            value = _float32(key, given[key])
+            if value.shape != shape and not (shape == () and value.shape == (1,)):
+                errors.append(f"size mismatch for {key}: copying a param with shape "
+                              f"{_shape(value.shape)} from checkpoint, the shape in current "
+                              f"model is {_shape(shape)}.")
+                continue
+            # a copy: the caller's tensors may change later, the model's weights may not
+            arrays[key] = np.array(value, dtype=np.float32).reshape(shape)
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: " +
+                              ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " +
+                              ", ".join(f'"{k}"' for k in missing) + ". ")
+        elif missing and not errors:
+            # the keys left out keep the model's values: there must be some
+            current = self.state_dict()
+            without = [k for k in missing if k not in current]
+            if without:
+                errors.append("Missing key(s) in state_dict: " +
+                              ", ".join(f'"{k}"' for k in without) +
+                              ". (rvm has no weights of its own to keep for them: give them, "
+                              "or load a checkpoint first)")
+            for k in missing:
+                if k in current:
+                    arrays[k] = current[k]
+            arrays = collections.OrderedDict(
+                (k, arrays[k]) for k in expected if k in arrays)
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:"
+                               "\n\t" + "\n\t".join(errors))
+        refiner = _REFINERS[self._refiner] if self._refiner else (
+            _rvm.REFINER_DEEP_GUIDED_FILTER if any(k.startswith("refiner.") for k in arrays)
+            else _rvm.REFINER_FAST_GUIDED_FILTER)
+        self._model = _rvm.Model(None, _VARIANTS[self._variant], self._threads or 0, refiner,
+                                 list(arrays.items()))
+        self._state = arrays
+        self.checkpoint = self._source = None
+        return _IncompatibleKeys(missing, unexpected)
+
     @property
     def variant(self):
-        return self._model.variant
+        return self._variant if self._model is None else self._model.variant
 
     @property
     def refiner(self):
-        return self._model.refiner
+        """The refiner that runs: 'deep_guided_filter' or 'fast_guided_filter' (None before
+        a model given no weights has some)."""
+        return None if self._model is None else self._model.refiner
 
     def __call__(self, src, r1=None, r2=None, r3=None, r4=None, downsample_ratio=1,
                  segmentation_pass=False):
@@ -144,7 +300,7 @@ class MattingNetwork:
             raise ValueError("downsample_ratio must be a number in (0, 1] (the converter's "
                              "None means min(512 / max(H, W), 1))")
         downsample_ratio = _numeric("downsample_ratio", downsample_ratio)
-        out = self._model.run(src, *states, downsample_ratio=float(downsample_ratio),
+        out = self._weights().run(src, *states, downsample_ratio=float(downsample_ratio),
                               segmentation_pass=bool(segmentation_pass))
         if tensors:
             import torch
@@ -208,19 +364,26 @@ class MattingNetwork:
         """Pickling (multiprocessing's spawn and forkserver, the default on Linux from Python
         3.14 on; DataLoader workers started so; copy.deepcopy): the model travels as the
         absolute path of its weights, which are loaded again from there (not sent): they must
-        still be there."""
-        state = {k: v for k, v in self.__dict__.items() if k != "_model"}
-        return (_reload, (type(self), self.variant, self._source, self._threads), state)
+        still be there. Weights from load_state_dict travel as their arrays."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_model", "_state")}
+        return (_reload, (type(self), self._variant, self._source, self._threads,
+                          self._refiner, self._state, self._model is None), state)
 
     def __repr__(self):
         return f"rvm.MattingNetwork(variant={self.variant!r}, refiner={self.refiner!r})"
 
 
-def _reload(cls, variant, source, threads):
+def _reload(cls, variant, source, threads, refiner=None, tensors=None, empty=False):
     """A pickled model (MattingNetwork.__reduce__), of its class, loaded again; its other
     attributes (a subclass's too) are set back by pickle afterwards."""
     model = cls.__new__(cls)
-    MattingNetwork.__init__(model, variant, source, threads)
+    if empty or tensors is not None:
+        MattingNetwork.__init__(model, variant, None, threads, "deep_guided_filter")
+        model._refiner = refiner
+        if tensors is not None:
+            model.load_state_dict(tensors)
+    else:
+        MattingNetwork.__init__(model, variant, source, threads, refiner)
     return model
 
 
@@ -231,6 +394,9 @@ def load(variant="mobilenetv3", checkpoint=None, threads=None):
     .pth file or TF.js model folder; None loads the MobileNetV3 model shipped with rvm (the
     official TF.js release). threads: network threads per video (None: all cores).
     """
+    if variant == "resnet50" and checkpoint is None:
+        raise ValueError("no ResNet50 weights ship with rvm: pass checkpoint='rvm_resnet50.pth' "
+                         "(scripts/download-models.sh fetches the official file)")
     return MattingNetwork(variant, checkpoint, threads)
 
 

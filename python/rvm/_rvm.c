@@ -20,6 +20,8 @@
 
 #include "cli/convert.h"
 #include "cli/options.h"
+#include "model/arch.h"
+#include "model/model.h"
 #include "model/network.h"
 #include "rvm.h"
 
@@ -208,16 +210,80 @@ static void give_back(ModelObject *m, rvm_stream *s)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* tensors: a list of (name, array) pairs, the arrays C-contiguous float32 (the Python side
+ * converts), copied into the library's named tensors. */
+static int weights_of(PyObject *tensors, rvmi_weights *w)
+{
+    PyObject *seq = PySequence_Fast(tensors, "tensors must be a list of (name, array) pairs");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name, *obj;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "UO", &name, &obj))
+            goto fail;
+        PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(obj, NPY_FLOAT32, 0,
+                                                            RVM_TENSOR_MAX_DIMS, NPY_ARRAY_CARRAY_RO);
+        if (!a)
+            goto fail;
+        int64_t shape[RVM_TENSOR_MAX_DIMS];
+        int ndim = PyArray_NDIM(a);
+        for (int k = 0; k < ndim; k++)
+            shape[k] = PyArray_DIM(a, k);
+        size_t bytes = (size_t)PyArray_SIZE(a) * sizeof(float);
+        float *data = malloc(bytes ? bytes : 1);
+        const char *utf8 = PyUnicode_AsUTF8(name);
+        if (data)
+            memcpy(data, PyArray_DATA(a), bytes);
+        Py_DECREF(a);
+        if (!utf8 || !data || rvmi_weights_add(w, utf8, ndim, shape, data)) {
+            free(data);
+            if (!PyErr_Occurred())
+                PyErr_NoMemory();
+            goto fail;
+        }
+    }
+    Py_DECREF(seq);
+    return 0;
+fail:
+    Py_DECREF(seq);
+    return -1;
+}
+
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"checkpoint", "variant", "threads", NULL};
-    PyObject *path_obj = Py_None;
-    int variant = RVM_VARIANT_AUTO, threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Oii", names, &path_obj, &variant, &threads))
+    static char *names[] = {"checkpoint", "variant", "threads", "refiner", "tensors", NULL};
+    PyObject *path_obj = Py_None, *tensors = Py_None;
+    int variant = RVM_VARIANT_AUTO, threads = 0, refiner = RVM_REFINER_AUTO;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OiiiO", names, &path_obj, &variant, &threads,
+                                     &refiner, &tensors))
         return -1;
     if (self->model) {
         PyErr_SetString(PyExc_RuntimeError, "the model is already loaded");
         return -1;
+    }
+    char err[512];
+    int status = 0;
+    rvm_model *model;
+    if (tensors != Py_None) {
+        /* a state_dict held in memory: never a file, never a pickle */
+        rvmi_weights w = {0};
+        if (weights_of(tensors, &w)) {
+            rvmi_weights_free(&w);
+            return -1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        model = rvmi_model_from_weights(&w, (rvm_variant)variant, (rvm_refiner)refiner,
+                                        "state_dict", &status, err, sizeof err);
+        rvmi_weights_free(&w);
+        Py_END_ALLOW_THREADS
+        if (!model) {
+            raise_status(status, err);
+            return -1;
+        }
+        self->model = model;
+        self->threads = threads;
+        return 0;
     }
     PyObject *bytes = NULL;
     const char *path = NULL;
@@ -226,11 +292,9 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
             return -1;
         path = PyBytes_AS_STRING(bytes);
     }
-    char err[512];
-    int status = 0;
-    rvm_model *model;
     Py_BEGIN_ALLOW_THREADS
-    model = rvm_model_load(path, (rvm_variant)variant, RVM_REFINER_AUTO, &status, err, sizeof err);
+    model = rvm_model_load(path, (rvm_variant)variant, (rvm_refiner)refiner, &status, err,
+                           sizeof err);
     Py_END_ALLOW_THREADS
     Py_XDECREF(bytes);
     if (!model) {
@@ -664,7 +728,8 @@ static PyTypeObject ModelType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rvm._rvm.Model",
     .tp_basicsize = sizeof(ModelObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Model(checkpoint=None, variant=0, threads=0): weights loaded by librvm",
+    .tp_doc = "Model(checkpoint=None, variant=0, threads=0, refiner=0, tensors=None): weights loaded by "
+               "librvm from a file, or from (name, float32 array) pairs",
     .tp_new = Model_new,
     .tp_init = (initproc)Model_init,
     .tp_dealloc = (destructor)Model_dealloc,
@@ -832,7 +897,95 @@ static PyObject *default_model_path(PyObject *mod, PyObject *noargs)
     return PyUnicode_DecodeFSDefault(p);
 }
 
+/* read_weights(path) -> [(name, float32 array)]: a checkpoint's tensors by their official
+ * names, through the library's own readers (the .pth reader runs no pickle code). */
+static PyObject *read_weights(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *path_obj, *bytes = NULL;
+    if (!PyArg_ParseTuple(args, "O", &path_obj) || !PyUnicode_FSConverter(path_obj, &bytes))
+        return NULL;
+    rvmi_weights w = {0};
+    char err[512];
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = rvmi_weights_read(PyBytes_AS_STRING(bytes), &w, NULL, err, sizeof err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(bytes);
+    if (status)
+        return raise_status(status, err);
+    PyObject *list = PyList_New(w.count);
+    for (int i = 0; list && i < w.count; i++) {
+        const rvmi_tensor *t = &w.tensors[i];
+        npy_intp dims[RVM_TENSOR_MAX_DIMS];
+        for (int k = 0; k < t->ndim; k++)
+            dims[k] = (npy_intp)t->shape[k];
+        PyObject *a = PyArray_SimpleNew(t->ndim, dims, NPY_FLOAT32);
+        PyObject *pair = a ? Py_BuildValue("(sN)", t->name, a) : NULL;
+        if (!pair) {
+            Py_CLEAR(list);
+            break;
+        }
+        memcpy(PyArray_DATA((PyArrayObject *)a), t->data, (size_t)t->numel * sizeof(float));
+        PyList_SET_ITEM(list, i, pair);
+    }
+    rvmi_weights_free(&w);
+    return list;
+}
+
+/* state_dict_shapes(variant, with_dgf) -> [(name, shape)]: every tensor of the official
+ * MattingNetwork(variant)'s state_dict (with the deep guided filter's or not), in its order,
+ * from the architecture the builder checks checkpoints against. */
+static PyObject *state_dict_shapes(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    int variant, with_dgf;
+    if (!PyArg_ParseTuple(args, "ip", &variant, &with_dgf))
+        return NULL;
+    if (variant != RVM_VARIANT_MOBILENETV3 && variant != RVM_VARIANT_RESNET50) {
+        PyErr_SetString(PyExc_ValueError, "no such variant");
+        return NULL;
+    }
+    rvmi_arch *arch = malloc(sizeof *arch);
+    if (!arch)
+        return PyErr_NoMemory();
+    rvmi_arch_describe(arch, (rvm_variant)variant, with_dgf);
+    PyObject *list = PyList_New(0);
+    for (int i = 0; list && i < arch->n; i++) {
+        const rvmi_arch_conv *a = &arch->conv[i];
+        char name[160];
+        int ok = 1;
+        snprintf(name, sizeof name, "%s.weight", a->name);
+        PyObject *item = Py_BuildValue("(s(iiii))", name, a->cout, a->depthwise ? 1 : a->cin,
+                                       a->k, a->k);
+        ok = item && !PyList_Append(list, item);
+        Py_XDECREF(item);
+        if (ok && a->bias) {
+            snprintf(name, sizeof name, "%s.bias", a->name);
+            item = Py_BuildValue("(s(i))", name, a->cout);
+            ok = item && !PyList_Append(list, item);
+            Py_XDECREF(item);
+        }
+        static const char *const bn_parts[] = {"weight", "bias", "running_mean", "running_var",
+                                               "num_batches_tracked"};
+        for (int k = 0; ok && a->bn[0] && k < 5; k++) {
+            snprintf(name, sizeof name, "%s.%s", a->bn, bn_parts[k]);
+            item = k < 4 ? Py_BuildValue("(s(i))", name, a->cout) : Py_BuildValue("(s())", name);
+            ok = item && !PyList_Append(list, item);
+            Py_XDECREF(item);
+        }
+        if (!ok)
+            Py_CLEAR(list);
+    }
+    free(arch);
+    return list;
+}
+
 static PyMethodDef module_methods[] = {
+    {"read_weights", read_weights, METH_VARARGS,
+     "read_weights(path) -> [(name, array)]: a checkpoint's tensors, read without pickle"},
+    {"state_dict_shapes", state_dict_shapes, METH_VARARGS,
+     "state_dict_shapes(variant, with_dgf) -> [(name, shape)]: the official state_dict's"},
     {"default_model_path", default_model_path, METH_NOARGS, "the shipped model librvm finds"},
     {"convert", convert, METH_VARARGS,
      "convert(model, argv, progress, message) -> exit code: the rvm command's conversion "
@@ -866,6 +1019,9 @@ PyMODINIT_FUNC PyInit__rvm(void)
     PyModule_AddIntConstant(m, "VARIANT_AUTO", RVM_VARIANT_AUTO);
     PyModule_AddIntConstant(m, "VARIANT_MOBILENETV3", RVM_VARIANT_MOBILENETV3);
     PyModule_AddIntConstant(m, "VARIANT_RESNET50", RVM_VARIANT_RESNET50);
+    PyModule_AddIntConstant(m, "REFINER_AUTO", RVM_REFINER_AUTO);
+    PyModule_AddIntConstant(m, "REFINER_DEEP_GUIDED_FILTER", RVM_REFINER_DEEP_GUIDED_FILTER);
+    PyModule_AddIntConstant(m, "REFINER_FAST_GUIDED_FILTER", RVM_REFINER_FAST_GUIDED_FILTER);
     PyModule_AddIntConstant(m, "MESSAGE_ERROR", RVMI_MESSAGE_ERROR);
     PyModule_AddIntConstant(m, "MESSAGE_WARNING", RVMI_MESSAGE_WARNING);
     PyModule_AddIntConstant(m, "MESSAGE_NOTICE", RVMI_MESSAGE_NOTICE);

@@ -336,7 +336,7 @@ def convert_video(model, input_source, input_resize=None, downsample_ratio=None,
             sys.stderr.write("rvm: " + text + "\n")
 
     try:
-        status = _rvm.convert(model._model, argv, on_progress, on_message)
+        status = _rvm.convert(model._weights(), argv, on_progress, on_message)
     except BaseException:  # KeyboardInterrupt: the bar stays where the run stopped
         if bar and last["done"]:
             bar.update(last["done"], last["total"], final=True)

@@ -448,3 +448,165 @@ def test_output_memory_is_reused_only_when_let_go():
     np.testing.assert_array_equal(pha_c, kept[1])
     del model
     assert float(fgr_b.sum()) > 0 and np.isfinite(pha_c).all()  # readable after the model
+
+
+def run_all(model, src):
+    """The outputs of two frames with the states handed back, and a segmentation pass."""
+    out = list(model(src, downsample_ratio=0.5))
+    out += model(src, *out[2:], downsample_ratio=0.5)
+    return out + list(model(src, downsample_ratio=0.5, segmentation_pass=True))
+
+
+def assert_same_network(a, b, src):
+    for x, y in zip(run_all(a, src), run_all(b, src)):
+        np.testing.assert_array_equal(x, y)
+
+
+def no_pickle(monkeypatch):
+    """Makes any unpickling in this process fail: load_state_dict and state_dict must not."""
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("something was unpickled")
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+
+
+@pytest.mark.parametrize("case", [c for c in golden_cases()
+                                  if json.loads((c / "meta.json").read_text()).get("checkpoint")
+                                  and c.parent != SUBSET], ids=lambda p: p.name)
+def test_load_state_dict_as_the_official_readme(case, checkpoints, monkeypatch):
+    """The official README's `model = MattingNetwork('mobilenetv3').eval();
+    model.load_state_dict(torch.load('rvm_mobilenetv3.pth'))` (and 'resnet50'): the same
+    network as rvm.load(variant, checkpoint=...), to the bit. It was an AttributeError."""
+    torch = pytest.importorskip("torch")
+    meta, by_file = model_for(case, checkpoints)
+    sd = torch.load(checkpoints(meta["checkpoint"]), map_location="cpu")  # the test's unpickling
+    no_pickle(monkeypatch)
+    model = rvm.MattingNetwork(meta["variant"]).eval()
+    result = model.load_state_dict(sd)
+    assert repr(result) == "<All keys matched successfully>"
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert model.variant == by_file.variant and model.refiner == by_file.refiner
+    assert model.checkpoint is None
+    src = frames_of(case, 1)
+    assert_same_network(model, by_file, src)
+    # What state_dict() gives back loads again (numpy arrays, no torch needed).
+    again = rvm.MattingNetwork(meta["variant"])
+    again.load_state_dict(model.state_dict())
+    assert_same_network(again, by_file, src)
+
+
+def test_load_state_dict_strict_and_errors(monkeypatch):
+    """PyTorch's rules: strict=True refuses missing and unexpected keys, a shape that is not
+    the model's is refused either way, in PyTorch's RuntimeError text; strict=False keeps the
+    model's values for the keys left out and returns both lists; a failed load leaves the
+    model as it was. Numpy arrays do as tensors do; nothing is unpickled."""
+    no_pickle(monkeypatch)
+    src = np.random.default_rng(3).random((1, 3, 64, 96), dtype=np.float32)
+    shipped = rvm.load("mobilenetv3")
+    sd = shipped.state_dict()  # the shipped weights by their official names
+    assert list(sd)[0] == "backbone.features.0.0.weight" and len(sd) == 365
+    assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in sd.values())
+    model = rvm.MattingNetwork("mobilenetv3")
+    assert repr(model.load_state_dict(sd)) == "<All keys matched successfully>"
+    assert_same_network(model, shipped, src)
+
+    bad = dict(sd)
+    del bad["project_seg.conv.bias"]
+    bad["module.extra"] = np.zeros(2, np.float32)
+    bad["project_mat.conv.weight"] = np.zeros((3, 16, 1, 1), np.float32)
+    with pytest.raises(RuntimeError) as e:
+        model.load_state_dict(bad)
+    assert str(e.value) == (
+        "Error(s) in loading state_dict for MattingNetwork:\n"
+        "\tMissing key(s) in state_dict: \"project_seg.conv.bias\". \n"
+        "\tUnexpected key(s) in state_dict: \"module.extra\". \n"
+        "\tsize mismatch for project_mat.conv.weight: copying a param with shape "
+        "torch.Size([3, 16, 1, 1]) from checkpoint, the shape in current model is "
+        "torch.Size([4, 16, 1, 1]).")
+    with pytest.raises(RuntimeError, match=r"^Error\(s\) in loading state_dict for "
+                       r"MattingNetwork:\n\tsize mismatch for project_mat\.conv\.weight"):
+        model.load_state_dict(bad, strict=False)
+    assert_same_network(model, shipped, src)  # unchanged by the failed loads
+
+    # strict=False: the key left out keeps the model's value, the unexpected one is ignored.
+    bad["project_mat.conv.weight"] = sd["project_mat.conv.weight"]
+    changed = dict(bad)
+    changed["project_mat.conv.bias"] = sd["project_mat.conv.bias"] + 0.25
+    result = model.load_state_dict(changed, strict=False)
+    assert result.missing_keys == ["project_seg.conv.bias"]
+    assert result.unexpected_keys == ["module.extra"]
+    np.testing.assert_array_equal(model.state_dict()["project_seg.conv.bias"],
+                                  sd["project_seg.conv.bias"])
+    assert not np.array_equal(model(src, downsample_ratio=0.5)[0],
+                              shipped(src, downsample_ratio=0.5)[0])
+    model.load_state_dict(sd)
+    assert_same_network(model, shipped, src)
+
+    # Values: tensors or arrays of numbers; the mapping itself must be one.
+    with pytest.raises(TypeError, match="dict-like"):
+        model.load_state_dict(list(sd.items()))
+    with pytest.raises(TypeError, match='"project_seg.conv.bias".*received'):
+        model.load_state_dict({**sd, "project_seg.conv.bias": [0.0]})
+    # The caller's arrays are copied: changing them later changes nothing.
+    mine = {k: v.copy() for k, v in sd.items()}
+    model.load_state_dict(mine)
+    mine["project_mat.conv.bias"] += 1
+    assert_same_network(model, shipped, src)
+
+
+def test_load_state_dict_refiner_and_models_without_weights(tmp_path, monkeypatch):
+    """MattingNetwork('resnet50') (as the official README builds it before load_state_dict)
+    and refiner='deep_guided_filter' have no weights until load_state_dict: a call or a
+    conversion says so; strict=False has nothing to keep for missing keys. The refiner: None
+    takes weights with or without the deep guided filter's; 'fast_guided_filter' (also the
+    official constructor's second argument) refuses them as unexpected under strict=True."""
+    no_pickle(monkeypatch)
+    src = np.random.default_rng(4).random((1, 3, 64, 96), dtype=np.float32)
+    empty = rvm.MattingNetwork("resnet50")
+    assert empty.variant == "resnet50" and empty.refiner is None
+    assert len(empty.state_dict()) == 0
+    with pytest.raises(RuntimeError, match=r"has no weights yet: model\.load_state_dict"):
+        empty(src)
+    with pytest.raises(RuntimeError, match="has no weights yet"):
+        rvm.convert_video(empty, input_source=str(ROOT / "samples"),
+                          output_alpha=str(tmp_path / "pha.mp4"))
+    shipped = rvm.load("mobilenetv3").state_dict()
+    # A ResNet50 model refuses MobileNetV3 weights key by key, as PyTorch would.
+    with pytest.raises(RuntimeError, match='(?s)Missing key.*"backbone.conv1.weight".*'
+                       'Unexpected key.*"backbone.features.0.0.weight"'):
+        empty.load_state_dict(shipped)
+    with pytest.raises(RuntimeError, match="no weights of its own to keep"):
+        rvm.MattingNetwork("mobilenetv3", refiner="deep_guided_filter").load_state_dict(
+            shipped, strict=False)
+    dgf = rvm.MattingNetwork("mobilenetv3", "deep_guided_filter")
+    assert dgf.refiner is None
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: '
+                       r'"refiner\.box_filter\.weight"'):
+        dgf.load_state_dict(shipped)
+    # Weights with a deep guided filter: the shipped ones and a made-up refiner.
+    rng = np.random.default_rng(5)
+    refiner = {name: (rng.random(shape, dtype=np.float32) * 0.1 + (name.endswith("_var")))
+               for name, shape in rvm._rvm.state_dict_shapes(rvm._rvm.VARIANT_MOBILENETV3, True)
+               if name.startswith("refiner.")}
+    full = {**shipped, **refiner}
+    assert repr(dgf.load_state_dict(full)) == "<All keys matched successfully>"
+    assert dgf.refiner == "deep_guided_filter"
+    fgf = rvm.MattingNetwork("mobilenetv3", "fast_guided_filter")
+    with pytest.raises(RuntimeError, match=r'Unexpected key\(s\) in state_dict: '
+                       r'"refiner\.box_filter\.weight", "refiner\.conv\.0\.weight"'):
+        fgf.load_state_dict(full)
+    result = fgf.load_state_dict(full, strict=False)
+    assert sorted(result.unexpected_keys) == sorted(refiner) and result.missing_keys == []
+    assert fgf.refiner == "fast_guided_filter"
+    auto = rvm.MattingNetwork()
+    auto.load_state_dict(full)
+    assert auto.refiner == "deep_guided_filter"
+    auto.load_state_dict(shipped)  # without a refiner's tensors: the fast guided filter
+    assert auto.refiner == "fast_guided_filter"
+    # A model loaded from a state_dict pickles with its weights.
+    import copy
+    back = copy.deepcopy(dgf)
+    assert back.refiner == "deep_guided_filter"
+    assert_same_network(back, dgf, src)

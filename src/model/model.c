@@ -362,6 +362,35 @@ static const char *refiner_name(rvm_refiner r)
     return r == RVM_REFINER_DEEP_GUIDED_FILTER ? "deep guided filter" : "fast guided filter";
 }
 
+int rvmi_weights_read(const char *path, rvmi_weights *out, int *tfjs, char *err, size_t errlen)
+{
+    int is_tfjs = is_dir(path) || ends_with(path, ".json");
+    if (tfjs)
+        *tfjs = is_tfjs;
+    return is_tfjs ? rvmi_tfjs_load(path, out, err, errlen) : rvmi_pth_load(path, out, err, errlen);
+}
+
+rvm_model *rvmi_model_from_weights(const rvmi_weights *w, rvm_variant variant,
+                                   rvm_refiner refiner, const char *what, int *status,
+                                   char *err, size_t errlen)
+{
+    rvm_model *m = malloc(sizeof(*m));
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        *status = RVM_ENOMEM;
+        return NULL;
+    }
+    char msg[256];
+    int st = rvmi_model_build(m, w, variant, refiner, msg, sizeof msg);
+    if (st) {
+        snprintf(err, errlen, "%s: %s", what, msg);
+        free(m);
+        *status = st;
+        return NULL;
+    }
+    return m;
+}
+
 rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,
                           int *status, char *err, size_t errlen)
 {
@@ -380,29 +409,17 @@ rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner ref
         *status = RVM_EIO;
         return NULL;
     }
-    int tfjs = is_dir(path) || ends_with(path, ".json");
+    int tfjs;
     rvmi_weights w = {0};
-    int st = tfjs ? rvmi_tfjs_load(path, &w, err, errlen) : rvmi_pth_load(path, &w, err, errlen);
+    int st = rvmi_weights_read(path, &w, &tfjs, err, errlen);
     if (st) {
         *status = st;
         return NULL;
     }
-    rvm_model *m = malloc(sizeof(*m));
-    if (!m) {
-        rvmi_weights_free(&w);
-        snprintf(err, errlen, "out of memory");
-        *status = RVM_ENOMEM;
-        return NULL;
-    }
-    char msg[256];
-    st = rvmi_model_build(m, &w, variant, refiner, msg, sizeof msg);
+    rvm_model *m = rvmi_model_from_weights(&w, variant, refiner, path, status, err, errlen);
     rvmi_weights_free(&w);
-    if (st) {
-        snprintf(err, errlen, "%s: %s", path, msg);
-        free(m);
-        *status = st;
+    if (!m)
         return NULL;
-    }
     rvmi_log(RVM_LOG_INFO, "model: %s with the %s, from %s (%s)", variant_name(m->variant),
              refiner_name(m->refiner), path, tfjs ? "TF.js" : "PyTorch checkpoint");
     return m;

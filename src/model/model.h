@@ -4,6 +4,7 @@
 #define RVM_MODEL_H
 
 #include "kernels/kernels.h"
+#include "model/weights.h"
 #include "rvm.h"
 
 /* Widest convolution input of either variant (ResNet50 layer4 and LR-ASPP take 2048). */
@@ -57,5 +58,13 @@ struct rvm_model {
 int rvmi_model_build(struct rvm_model *m, const void *weights, rvm_variant want_variant,
                     rvm_refiner want_refiner, char *err, size_t errlen);
 void rvmi_model_release(struct rvm_model *m);
+/* A model from named tensors in memory (rvm_model_load after reading its file; Python's
+ * load_state_dict): w stays the caller's; what names the tensors' source in the message. */
+rvm_model *rvmi_model_from_weights(const rvmi_weights *w, rvm_variant variant,
+                                   rvm_refiner refiner, const char *what, int *status,
+                                   char *err, size_t errlen);
+/* Reads a checkpoint (.pth) or a TF.js model (its folder or model.json) into *out, as
+ * rvm_model_load does; *tfjs (when not NULL) says which it was. 0 or RVM_E* with err set. */
+int rvmi_weights_read(const char *path, rvmi_weights *out, int *tfjs, char *err, size_t errlen);
 
 #endif
