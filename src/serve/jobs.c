@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "serve/jobs.h"
 
+#include "io/background.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -464,9 +466,17 @@ static void *run_job(void *arg)
             snprintf(bg, sizeof bg, "%s/background", j->dir);
             argv[a++] = "--background";
             argv[a++] = bg;
-        } else if (strcmp(j->opt.background, "green") != 0) {
+        } else if (!strcmp(j->opt.background, "none")) {
             argv[a++] = "--background";
-            argv[a++] = j->opt.background; /* "#rrggbb" or "none", checked */
+            argv[a++] = "none";
+        } else if (strcmp(j->opt.background, "green") != 0) {
+            /* a colour (checked), given to the command as #rrggbb: never taken for the name
+             * of a file in the job's folder */
+            uint8_t rgb[3] = {0};
+            rvmi_parse_colour(j->opt.background, rgb);
+            snprintf(bg, sizeof bg, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+            argv[a++] = "--background";
+            argv[a++] = bg;
         }
     }
     argv[a++] = "--codec";
@@ -731,9 +741,20 @@ int rvmi_job_options_check(const rvmi_job_options *o, int have_background_image,
         snprintf(err, errlen, "rvm: format %s: expected mp4, webm or mov", o->format);
         return -1;
     }
-    int colour = bg[0] == '#' && strlen(bg) == 7 && strspn(bg + 1, "0123456789abcdefABCDEF") == 6;
-    if (strcmp(bg, "green") && strcmp(bg, "image") && strcmp(bg, "none") && !colour) {
-        snprintf(err, errlen, "rvm: background %s: expected green, #RRGGBB, image or none", bg);
+    /* A colour is what the command's --background takes as one (its own parser): a name,
+     * #RRGGBB, #RGB, 0xRRGGBB or R,G,B; "green" is the official green screen. */
+    uint8_t rgb[3];
+    int colour = strcmp(bg, "green") && strcmp(bg, "image") && strcmp(bg, "none")
+                     ? rvmi_parse_colour(bg, rgb)
+                     : 0;
+    if (colour == -2) {
+        snprintf(err, errlen, "rvm: background %s: a background colour cannot be see-through "
+                              "(the composition is opaque); none gives a transparent composition "
+                              "(WebM or MOV)", bg);
+        return -1;
+    }
+    if (colour < 0) {
+        snprintf(err, errlen, "rvm: background %s: %s", bg, SERVE_BACKGROUNDS);
         return -1;
     }
     if (!strcmp(bg, "image") && !have_background_image) {

@@ -23,11 +23,17 @@ typedef enum {
 
 /* What the client asked for, checked (rvmi_job_options_check) before a job exists. */
 typedef struct {
-    char background[16]; /* "green", "#rrggbb", "image" or "none" */
+    char background[48]; /* "green" (the official green screen), a colour as --background
+                            takes it (red, #rrggbb, #rgb, 0xrrggbb, r,g,b), "image" or "none" */
     int composition, alpha, foreground;
     char format[8];      /* "mp4", "webm" or "mov" */
     double ratio;        /* 0: auto */
 } rvmi_job_options;
+
+/* What a job's background may be, for the messages that refuse one. */
+#define SERVE_BACKGROUNDS                                                                      \
+    "expected green, a colour (a name, #RRGGBB, #RGB or R,G,B), image (with background_image) " \
+    "or none (transparent: WebM or MOV)"
 
 typedef struct rvmi_job rvmi_job;
 

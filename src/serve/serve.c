@@ -450,7 +450,7 @@ static enum MHD_Result upload_finish(struct MHD_Connection *c, request *r)
     rvmi_job_options o = {0};
     const char *bg = r->fields[F_BACKGROUND][0] ? r->fields[F_BACKGROUND] : "green";
     if (snprintf(o.background, sizeof o.background, "%s", bg) >= (int)sizeof o.background)
-        fail(r, 400, "rvm: background %s: expected green, #RRGGBB, image or none", bg);
+        fail(r, 400, "rvm: background %s: %s", bg, SERVE_BACKGROUNDS);
     const char *outs = r->fields[F_OUTPUTS][0] ? r->fields[F_OUTPUTS] : "composition,alpha";
     char list[sizeof r->fields[F_OUTPUTS]];
     snprintf(list, sizeof list, "%s", outs);

@@ -197,7 +197,12 @@ def test_options():
                     '-frames:v', '1', image, '-y'], check=True)
     with open(image, 'rb') as f:
         png = f.read()
+    # Every colour form the command's --background takes: #RRGGBB, a name, #RGB, R,G,B
+    # (it took #RRGGBB only).
     cases = [({'background': '#ff0000', 'outputs': 'composition'}, (), 'composition.mp4'),
+             ({'background': 'Red', 'outputs': 'composition'}, (), 'composition.mp4'),
+             ({'background': '#f00', 'outputs': 'composition'}, (), 'composition.mp4'),
+             ({'background': '255,0,0', 'outputs': 'composition'}, (), 'composition.mp4'),
              ({'background': 'image', 'outputs': 'composition'},
               [('background_image', 'blue.png', png)], 'composition.mp4'),
              ({'background': 'none', 'format': 'webm', 'outputs': 'composition,foreground'}, (),
@@ -226,8 +231,9 @@ def test_options():
             want = (255, 0, 0) if fields['background'] != 'image' else (0, 0, 255)
             check(all(abs(a - b) <= 40 for a, b in zip(corner, want)),
                   'background %s: the top-left pixel is %s (want about %s)' % (fields['background'], corner, want))
-    check(s.jobs()[2]['files'][-1]['name'] == 'foreground.webm' and
-          s.jobs()[3]['options']['ratio'] == 0.5, 'the outputs and the ratio asked for are made')
+    check(s.jobs()[5]['files'][-1]['name'] == 'foreground.webm' and
+          s.jobs()[6]['options']['ratio'] == 0.5, 'the outputs and the ratio asked for are made')
+    check(s.jobs()[1]['options']['background'] == 'Red', 'a job keeps the colour as it was asked')
 
 
 def test_not_a_video():
@@ -246,6 +252,13 @@ def test_not_a_video():
     check(status == 400 and one_line_error(body['error']), 'an unknown output: ' + body['error'])
     status, body = common.upload(s, SMALL, 'x.mp4', fields={'background': 'image'})
     check(status == 400, 'an image background without an image: ' + body['error'])
+    for bad, why in (('bikeshed', 'expected green, a colour (a name, #RRGGBB, #RGB or R,G,B)'),
+                     ('source', 'expected green, a colour'),  # a job file's name: no colour
+                     ('#ff000080', 'cannot be see-through'), ('red@0.5', 'cannot be see-through'),
+                     ('256,0,0', 'expected green')):
+        status, body = common.upload(s, SMALL, 'x.mp4', fields={'background': bad})
+        check(status == 400 and why in body['error'] and one_line_error(body['error']),
+              'background %s is refused: %s' % (bad, body['error']))
     status, body = common.upload(s, SMALL, 'x.mp4', fields={'ratio': 'nan'})
     check(status == 400, 'ratio nan: ' + body['error'])
     status, body = s.json('POST', '/api/jobs', body=b'video=abc',

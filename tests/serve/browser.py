@@ -89,6 +89,10 @@ try:
     named = os.path.join(work, 'asl "again" \u00e9t\u00e9.mkv')
     shutil.copyfile(clip, named)
     driver.find_element(By.ID, 'video-file').send_keys(named)
+    # A colour typed as the command takes it (the picker gives #rrggbb only): it picks the
+    # colour choice and is what the job gets.
+    driver.find_element(By.ID, 'bg-colour-name').send_keys('#f80')
+    assert driver.find_element(By.CSS_SELECTOR, 'input[name=bg][value=colour]').is_selected()
     start = driver.find_element(By.ID, 'start')
     wait_for('the start button', start.is_enabled, 60)
     start.click()
@@ -110,6 +114,8 @@ try:
             seen_progress.add(text)
         return s if s in ('done', 'failed', 'cancelled', 'interrupted') else None
     state = wait_for('the conversion', finished, 900)
+    background = server.jobs()[0]['options']['background']
+    assert background == '#f80', background
     if state != 'done':
         raise AssertionError('the job ended ' + state + ': ' + driver.find_element(By.ID, 'result-error').text)
     print('progress lines seen on the page: %d, e.g. %r' % (len(seen_progress), sorted(seen_progress)[-1:]))

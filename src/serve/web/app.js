@@ -106,7 +106,10 @@ function setupForm() {
     }
   });
   $('form').addEventListener('change', updateForm);
-  $('bg-colour').addEventListener('input', () => { document.querySelector('input[name=bg][value=colour]').checked = true; updateForm(); });
+  // The picker gives #rrggbb; the text box takes the command's other colour forms (a name,
+  // #RGB, R,G,B), which the server checks. The last one used is the colour.
+  $('bg-colour').addEventListener('input', () => { $('bg-colour-name').value = ''; document.querySelector('input[name=bg][value=colour]').checked = true; updateForm(); });
+  $('bg-colour-name').addEventListener('input', () => { document.querySelector('input[name=bg][value=colour]').checked = true; updateForm(); });
   $('bg-image').addEventListener('change', () => { document.querySelector('input[name=bg][value=image]').checked = true; updateForm(); });
   $('form').addEventListener('submit', (e) => { e.preventDefault(); upload(); });
   updateForm();
@@ -122,7 +125,7 @@ function upload() {
   }
   const data = new FormData();
   let bg = chosenBackground();
-  if (bg === 'colour') bg = $('bg-colour').value;
+  if (bg === 'colour') bg = $('bg-colour-name').value.trim() || $('bg-colour').value;
   if (bg === 'image') {
     const image = $('bg-image').files[0];
     if (!image) { showError(err, 'rvm: choose the background image first'); return; }
