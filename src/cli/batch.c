@@ -138,7 +138,14 @@ static int cmp_str(const void *a, const void *b)
  * video), and sub-folders (not hidden). */
 typedef struct {
     int videos, images, folders;
+    char video[256], image[256]; /* the first of each by name, for a line naming them */
 } folder_counts;
+
+static void keep_first(char *kept, size_t cap, const char *name)
+{
+    if (!kept[0] || strcmp(name, kept) < 0)
+        snprintf(kept, cap, "%s", name);
+}
 
 static int count_folder(const char *dir, folder_counts *c)
 {
@@ -149,10 +156,13 @@ static int count_folder(const char *dir, folder_counts *c)
     struct dirent *e;
     while ((e = readdir(d))) {
         struct stat st;
-        if (is_video_name(e->d_name))
+        if (is_video_name(e->d_name)) {
             c->videos++;
-        else if (rvmi_is_image_name(e->d_name))
+            keep_first(c->video, sizeof c->video, e->d_name);
+        } else if (rvmi_is_image_name(e->d_name)) {
             c->images++;
+            keep_first(c->image, sizeof c->image, e->d_name);
+        }
         else if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
                  S_ISDIR(st.st_mode))
             c->folders++;
@@ -194,10 +204,26 @@ static int image_folders_in(const char *dir)
     return n;
 }
 
+/* One line for files of a folder that are not converted: count of what, the first name. */
+static void say_left_out(const char *dir, const char *taken, int n, const char *what,
+                         const char *first, const char *how)
+{
+    fprintf(stderr, "rvm: batch: %s: %s; its %d %s%s not converted: %s%s (%s)\n", dir, taken,
+            n, what, n == 1 ? "" : "s", first, n > 1 ? ", ..." : "", how);
+}
+
 /* A folder of inputs: the videos in it and each sub-folder holding images (an image
- * sequence, named after the sub-folder), sorted by name. */
+ * sequence, named after the sub-folder), sorted by name. What it does not convert is said:
+ * its own images (beside videos) and the videos of a sub-folder of images, which an image
+ * sequence does not read. */
 static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
 {
+    folder_counts own;
+    if (count_folder(dir, &own) == 0 && own.images)
+        say_left_out(dir, "its videos and sub-folders of images are inputs", own.images,
+                     "image", own.image,
+                     "images beside videos are no image sequence: put them in a sub-folder of "
+                     "their own");
     DIR *d = opendir(dir);
     if (!d) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
@@ -219,6 +245,10 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
                 passed++;
                 continue;
             }
+            if (c.videos)
+                say_left_out(path, "one image sequence (its images)", c.videos, "video",
+                             c.video, "an image sequence reads only images: name each video with -i, or "
+                             "move it out");
         }
         if (n == cap) {
             cap = cap ? 2 * cap : 32;

@@ -56,6 +56,21 @@ sub batch -i withsub --output-dir subout --output-alpha {name}_pha.mp4
 grep -q "^rvm: batch: withsub: 1 sub-folder without images not converted" err.txt ||
     fail "no line says the sub-folder was not converted: $(cat err.txt)"
 ok "a folder's videos and image-sequence sub-folders: $(head -n 1 err.txt)"
+# A sub-folder of images that also holds a video is one image sequence (which reads images
+# only), and images beside a folder's videos are no input: each is said in one line naming
+# what is left out (both were dropped without a word, the batch saying '2 done').
+cp in/walk.mp4 withsub/shots/extra.mp4
+cp withsub/shots/001.png withsub/cover.png
+sub batch -i withsub --output-dir mixout --output-alpha {name}_pha.mp4
+[ $RC -eq 0 ] && [ -f mixout/walk_pha.mp4 ] && [ -f mixout/shots_pha.mp4 ] && [ "$(ls mixout | wc -l)" -eq 2 ] ||
+    fail "a sub-folder of images with a video: exit $RC, outputs $(ls mixout) ($(cat err.txt))"
+grep -q "^rvm: batch: withsub/shots: one image sequence (its images); its 1 video not converted: extra.mp4 (" err.txt ||
+    fail "no line names the video of the image sub-folder: $(cat err.txt)"
+grep -q "^rvm: batch: withsub: its videos and sub-folders of images are inputs; its 1 image not converted: cover.png (" err.txt ||
+    fail "no line names the folder's own image: $(cat err.txt)"
+grep -q "2 done, 0 skipped, 0 failed" err.txt || fail "summary: $(cat err.txt)"
+rm withsub/shots/extra.mp4 withsub/cover.png
+ok "what a folder of inputs leaves out is named: $(grep 'not converted: ' err.txt | tr '\n' ' ')"
 ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 3 seqs/shotA/%04d.png
 ffmpeg -nostdin -v error -i in/walk.mp4 -frames:v 2 "seqs/shotB/frame %d.jpg"
 sub batch -i seqs --output-dir seqout --output-alpha {name}_pha.mp4 --input-fps 24
