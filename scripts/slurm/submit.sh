@@ -4,8 +4,10 @@
 # (--dependency=afterok). Run it again after a failure: it submits only the failed indices.
 #   scripts/slurm/submit.sh film.plan --output-composition out/com.mp4 --output-alpha out/pha.mp4
 # Environment: RVM (the rvm program, default rvm), RVM_CPUS (CPUs per render task, default
-# 2), RVM_SBATCH (more sbatch options, e.g. "--partition=gpu --time=2:00:00").
-# Prints each array's job id with the plan indices it renders, then the join's job id.
+# 2), RVM_SBATCH (more sbatch options, e.g. "--partition=gpu --time=2:00:00"), RVM_LOG_DIR
+# (where each segment's log, rvm-segment-INDEX.log, goes; default: this folder).
+# Prints each array's job id with the plan indices it renders, where the logs are, then the
+# join's job id.
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 PLAN OUTPUT-FLAGS..." >&2; exit 2; }
@@ -44,6 +46,7 @@ if [ -n "$chunks" ]; then
 $chunks
 CHUNKS
     dep="--dependency=afterok:$dep"
+    echo "logs: ${RVM_LOG_DIR:-$PWD}/rvm-segment-INDEX.log, one per segment (INDEX as above)"
 else
     echo "every part is complete"
 fi

@@ -118,6 +118,20 @@ for i in 0 1 2; do
     [ -f out/com.mp4.parts/0000$i.json ] || fail "index $i was not rendered: $(ls out/com.mp4.parts)"
 done
 ok "arrays $arrays(3 tasks over 2 arrays: MaxArraySize 2) and join $join ran on Slurm"
+# Each segment's log is named by the segment, also index 2, which is task 0 of the second
+# array (offset 2): the logs were named by array task only (rvm-render-JOB_0.log for index 2).
+grep -q "^logs: $WORK/rvm-segment-INDEX.log, one per segment" submit.txt || fail "submit does not say where the logs are: $(cat submit.txt)"
+second=$(sed -n 's/^render array \([0-9]*\): indices 2$/\1/p' submit.txt)
+for i in 0 1 2; do
+    task=$i
+    [ $i -lt 2 ] || task=0
+    [ "$(grep -c '^== segment ' rvm-segment-$i.log 2>/dev/null)" = 1 ] &&
+        grep -q "^== segment $i: Slurm job [0-9]*_${task} " rvm-segment-$i.log ||
+        fail "no log for segment $i: $(ls rvm-*.log) $(cat rvm-segment-$i.log 2>/dev/null)"
+done
+grep -q "^segment 2: rvm's output is in $WORK/rvm-segment-2.log$" rvm-render-${second}_0.log ||
+    fail "Slurm's log of task 0 of the second array does not point at segment 2's: $(cat rvm-render-${second}_0.log)"
+ok "logs named by segment, also past the offset: $(head -n 1 rvm-segment-2.log)"
 
 "$RVM" --disable-progress -i clip.mp4 --output-composition whole/com.mp4 --output-alpha whole/pha.mp4 \
     >/dev/null 2>err.txt || fail "whole run: $(cat err.txt)"
@@ -143,7 +157,8 @@ array=$(sed -n 's/^render array \([0-9]*\):.*/\1/p' submit.txt)
 join=$(sed -n 's/^join \([0-9]*\)/\1/p' submit.txt)
 wait_job "$array"
 wait_job "$join"
-[ "$(ls rvm-render-*.log | wc -l)" -eq 1 ] || fail "more than index 1 was rendered again: $(ls rvm-render-*.log)"
+[ "$(ls rvm-render-*.log | wc -l)" -eq 1 ] && [ "$(ls rvm-segment-*.log)" = rvm-segment-1.log ] ||
+    fail "more than index 1 was rendered again: $(ls rvm-*.log)"
 same_times whole/com.mp4 out/com.mp4
 ok "resubmission rendered only index 1; the join completed"
 # An index that fails (here exit 3, bad input, for index 2 alone): the join can never run, so
@@ -166,6 +181,8 @@ while [ -n "$(squeue -h -j "$array" 2>/dev/null)" ] || [ -n "$(squeue -h -j "$jo
 done
 scontrol -o show job "$array" | grep -q "JobState=FAILED" ||
     fail "index 2 did not fail: $(scontrol -o show job "$array" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')"
+grep -q "^rvm: bad input (test)$" rvm-segment-2.log ||
+    fail "the failed segment's error is not in its log: $(ls rvm-*.log; cat rvm-segment-2.log 2>/dev/null)"
 ok "a failed index takes its join out of the queue ($(scontrol -o show job "$join" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'))"
 stop_cluster
 for d in slurmd slurmctld munged; do
