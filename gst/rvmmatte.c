@@ -151,8 +151,8 @@ static gboolean ratio_valid(GstRvmMatte *self, gdouble ratio)
     if (ratio == 0.0 || (ratio > 0.0 && ratio <= 1.0))
         return TRUE;
     GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
-                      ("rvmmatte: downsample-ratio %g is out of range (0 for the automatic "
-                       "ratio, or above 0 and at most 1)",
+                      ("rvmmatte: downsample-ratio %g: expected a number in (0, 1], or 0 for "
+                       "the official rule min(512 / max(width, height), 1)",
                        ratio),
                       (NULL));
     return FALSE;
@@ -721,9 +721,9 @@ static void gst_rvm_matte_class_init(GstRvmMatteClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_DOWNSAMPLE_RATIO,
         g_param_spec_double("downsample-ratio", "Downsample ratio",
-                            "Scale at which the network sees the frame: 0 for the official "
-                            "rule min(512 / max(width, height), 1), else above 0 and at most 1 "
-                            "(0.25 suits 1080p, 0.125 4K); other values are an error. Takes "
+                            "Scale at which the network sees the frame: a number in (0, 1] "
+                            "(0.25 suits 1080p, 0.125 4K), or 0 for the official rule "
+                            "min(512 / max(width, height), 1); other values are an error. Takes "
                             "effect at the next frame",
                             -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_RATIO, rw));
     g_object_class_install_property(

@@ -297,8 +297,8 @@ class MattingNetwork:
         states = [r if r is None else _array(f"r{k + 1}", r)
                   for k, r in enumerate((r1, r2, r3, r4))]
         if downsample_ratio is None:
-            raise ValueError("downsample_ratio must be a number in (0, 1] (the converter's "
-                             "None means min(512 / max(H, W), 1))")
+            raise ValueError("downsample_ratio must be in (0, 1], not None (None, the official "
+                             "rule min(512 / max(width, height), 1), is convert_video's)")
         downsample_ratio = _numeric("downsample_ratio", downsample_ratio)
         out = self._weights().run(src, *states, downsample_ratio=float(downsample_ratio),
                               segmentation_pass=bool(segmentation_pass))

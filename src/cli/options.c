@@ -73,7 +73,7 @@ static const option options[] = {
     {"--device", NULL, OPT_CHOICE, NO_FIELD, .words = WORDS("cpu"), .metavar = "NAME",
      .help = "cpu (the only device)"},
     {"--downsample-ratio", NULL, OPT_NUMBER, FIELD(ratio), .min = 0, .max = 1, .metavar = "R",
-     .help = "in (0, 1]; default min(512 / max(width, height), 1)"},
+     .help = "in (0, 1]; default the official rule min(512 / max(width, height), 1)"},
     {"--input-resize", NULL, OPT_SIZE, FIELD(resize_w), .min = 1, .max = RVM_MAX_SIDE,
      .metavar = "W H", .help = "scale the input to W x H first"},
     {"--input-fps", NULL, OPT_NUMBER, FIELD(input_fps), .min = 0, .max = 1000, .def = 30,

@@ -36,7 +36,7 @@ static int internal_size(rvm_stream *s, const rvm_frame *f, double ratio, int *h
         return rvmi_stream_fail(s, RVM_EINVAL, "frame size %dx%d is outside 1..%d", f->width,
                                 f->height, RVM_MAX_SIDE);
     if (!(ratio > 0.0 && ratio <= 1.0))
-        return rvmi_stream_fail(s, RVM_EINVAL, "downsample ratio %g is not in (0, 1]", ratio);
+        return rvmi_stream_fail(s, RVM_EINVAL, "downsample ratio %g: expected a number in (0, 1]", ratio);
     if (rvmi_internal_size(f->width, f->height, ratio, h0, w0))
         return rvmi_stream_fail(s, RVM_EINVAL,
                                 "downsample ratio %g leaves no pixels of a %dx%d frame", ratio,

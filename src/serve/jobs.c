@@ -767,7 +767,7 @@ int rvmi_job_options_check(const rvmi_job_options *o, int have_background_image,
         return -1;
     }
     if (!(o->ratio >= 0 && o->ratio <= 1)) {
-        snprintf(err, errlen, "rvm: the downsample ratio must be auto or in (0, 1]");
+        snprintf(err, errlen, "rvm: the downsample ratio: expected auto or a number in (0, 1]");
         return -1;
     }
     return 0;

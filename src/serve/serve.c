@@ -473,7 +473,7 @@ static enum MHD_Result upload_finish(struct MHD_Connection *c, request *r)
         char *end;
         o.ratio = strtod(ratio, &end);
         if (*end || !(o.ratio > 0 && o.ratio <= 1))
-            fail(r, 400, "rvm: the downsample ratio %s must be auto or in (0, 1]", ratio);
+            fail(r, 400, "rvm: the downsample ratio %s: expected auto or a number in (0, 1]", ratio);
     }
     char err[320];
     if (!r->status && rvmi_job_options_check(&o, r->have_bg, err, sizeof err) < 0)

@@ -178,7 +178,7 @@ expect_error() { # WHAT EXPECTED-TEXT rvmmatte-properties...
 }
 # (NaN is refused by GObject itself with a warning: the property keeps its value.)
 for r in 1.5 -0.25; do
-    expect_error "downsample-ratio=$r" "out of range" downsample-ratio=$r
+    expect_error "downsample-ratio=$r" "downsample-ratio $r: expected a number in (0, 1\], or 0 for the official rule" downsample-ratio=$r
 done
 expect_error "missing model" "cannot load the model" model=missing.pth
 echo "not a model" >bad.pth
