@@ -14,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "fixture.h"
 #include "model/network.h"
-#include "rvm.h"
 
 #define FRAMES 2
 
@@ -104,10 +103,7 @@ static void compare(const rvm_model *model, int w, int h, double ratio, int thre
 
 int main(void)
 {
-    char err[256];
-    /* the shipped model (MobileNetV3); weights that are real make real activations */
-    rvm_model *model = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
-    CHECK(model != NULL, "shipped model: %s", err);
+    rvm_model *model = test_shipped_model();
     if (!model)
         return check_report();
     static const struct {

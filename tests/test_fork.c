@@ -13,10 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "npy.h"
-#include "rvm.h"
-
-#include "check.h"
+#include "fixture.h"
 
 #define CHILD_SECONDS 60 /* a child takes well under a second (ASan: a few) */
 /* The child's exit codes. */
@@ -77,16 +74,12 @@ static void *churn(void *arg)
 
 int main(void)
 {
-    npy in;
-    if (npy_load(RVM_TEST_DATA "/golden/official_fgf_320x240_r0.5/input.npy", &in)) {
-        printf("FAIL: no test frames\n");
-        return 1;
-    }
-    frames = in.data, H = (int)in.shape[1], W = (int)in.shape[2], plane = (size_t)W * H;
+    test_clip clip;
+    if (test_clip_load(&clip))
+        return check_report();
+    frames = clip.rgb, H = clip.h, W = clip.w, plane = (size_t)W * H;
     char err[256];
-    rvm_model *model = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err,
-                                      sizeof err);
-    CHECK(model != NULL, "shipped model: %s", err);
+    rvm_model *model = test_shipped_model();
     if (!model)
         return check_report();
     uint16_t *ref0 = malloc(plane * 2), *ref1 = malloc(plane * 2), *got = malloc(plane * 2);
@@ -175,6 +168,6 @@ int main(void)
 
     rvm_model_free(model);
     free(ref0), free(ref1), free(got);
-    npy_free(&in);
+    test_clip_free(&clip);
     return check_report();
 }

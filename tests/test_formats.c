@@ -14,11 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "fixture.h"
 #include "model/network.h"
 #include "model/pixels.h"
-#include "npy.h"
-#include "rvm.h"
 
 #define RATIO 0.5
 
@@ -138,23 +136,19 @@ static void check_yuv_rows(void)
 
 int main(void)
 {
-    npy in;
-    if (npy_load(RVM_TEST_DATA "/golden/official_fgf_320x240_r0.5/input.npy", &in)) {
-        printf("FAIL: no test frames\n");
-        return 1;
-    }
-    H = (int)in.shape[1], W = (int)in.shape[2];
+    test_clip clip;
+    if (test_clip_load(&clip))
+        return check_report();
+    H = clip.h, W = clip.w;
     enum { N = 2 };
     char err[256];
-    rvm_model *m = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
-    if (!m) {
-        printf("FAIL: %s\n", err);
-        return 1;
-    }
+    rvm_model *m = test_shipped_model();
+    if (!m)
+        return check_report();
     const uint8_t *rgb[N];
     rvm_frame base[N];
     for (int t = 0; t < N; t++) {
-        rgb[t] = (const uint8_t *)in.data + (size_t)t * W * H * 3;
+        rgb[t] = clip.rgb + (size_t)t * W * H * 3;
         base[t] = (rvm_frame){.format = RVM_FORMAT_RGB24, .width = W, .height = H,
                               .planes = {rgb[t]}, .strides = {3 * W}};
     }
@@ -338,6 +332,6 @@ int main(void)
     }
     free_result(&ref);
     rvm_model_free(m);
-    npy_free(&in);
+    test_clip_free(&clip);
     return check_report();
 }

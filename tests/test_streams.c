@@ -10,12 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "npy.h"
-#include "rvm.h"
+#include "fixture.h"
 
 #define FRAMES 2
-
-#include "check.h"
 
 /* Collects the library's diagnostics (rvm_set_log). */
 typedef struct {
@@ -62,23 +59,20 @@ static void *run(void *arg)
 
 int main(void)
 {
-    npy in;
-    if (npy_load(RVM_TEST_DATA "/golden/official_fgf_320x240_r0.5/input.npy", &in)) {
-        printf("FAIL: no test frames\n");
-        return 1;
-    }
-    int h = (int)in.shape[1], w = (int)in.shape[2];
+    test_clip clip;
+    if (test_clip_load(&clip))
+        return check_report();
+    int h = clip.h, w = clip.w;
     char err[256];
-    rvm_model *model = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
-    CHECK(model != NULL, "shipped model: %s", err);
+    rvm_model *model = test_shipped_model();
     if (!model)
-        return 1;
+        return check_report();
     size_t n = (size_t)FRAMES * w * h;
-    job alone = {model, in.data, w, h, calloc(n, 2), 1, 0};
+    job alone = {model, clip.rgb, w, h, calloc(n, 2), 1, 0};
     run(&alone);
     CHECK(alone.status == 0, "a stream alone failed");
-    job a = {model, in.data, w, h, calloc(n, 2), 1, 0};
-    job b = {model, in.data, w, h, calloc(n, 2), 1, 0};
+    job a = {model, clip.rgb, w, h, calloc(n, 2), 1, 0};
+    job b = {model, clip.rgb, w, h, calloc(n, 2), 1, 0};
     for (int threads = 1; threads <= 2; threads++) {
         a.threads = b.threads = threads;
         memset(a.pha, 0, n * 2), memset(b.pha, 0, n * 2);
@@ -154,6 +148,6 @@ int main(void)
     rvm_stream_free(s);
     rvm_model_free(model);
     free(alone.pha), free(a.pha), free(b.pha);
-    npy_free(&in);
+    test_clip_free(&clip);
     return check_report();
 }
