@@ -426,6 +426,16 @@ static void pump(entry *e, int final)
     }
 }
 
+/* An input whose conversion could not be started (no pipe, no process): failed, said in
+ * one line; transient, so a cluster may retry the batch. */
+static void start_failed(entry *e, int err)
+{
+    snprintf(e->last_error, sizeof e->last_error, "cannot start: %s", strerror(err));
+    e->st = FAILED;
+    e->exit_code = RVMI_EXIT_TRANSIENT;
+    fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+}
+
 static void usage(FILE *f)
 {
     fputs("Usage: rvm batch -i INPUT [-i INPUT ...] [--list FILE] --output-dir DIR\n"
@@ -662,11 +672,7 @@ int rvmi_batch_main(int argc, char **argv)
                 int n = 0, fds[2];
                 if (!cargv || pipe2(fds, O_CLOEXEC) < 0) {
                     free(cargv);
-                    snprintf(e->last_error, sizeof e->last_error, "cannot start: %s",
-                             strerror(errno));
-                    e->st = FAILED;
-                    e->exit_code = RVMI_EXIT_TRANSIENT;
-                    fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+                    start_failed(e, errno);
                     finished++;
                     continue;
                 }
@@ -705,11 +711,7 @@ int rvmi_batch_main(int argc, char **argv)
                 free(cargv);
                 if (ret != 0) {
                     close(fds[0]);
-                    snprintf(e->last_error, sizeof e->last_error, "cannot start: %s",
-                             strerror(ret));
-                    e->st = FAILED;
-                    e->exit_code = RVMI_EXIT_TRANSIENT;
-                    fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+                    start_failed(e, ret);
                     finished++;
                     continue;
                 }
