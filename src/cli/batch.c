@@ -10,12 +10,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,8 +28,6 @@
 #include "io/image.h"
 #include "io/reader.h"
 #include "io/writer.h"
-
-extern char **environ;
 
 /* Written into a PNG-sequence output folder when its conversion completed: frames are
  * written one by one, so only this tells a finished folder from an interrupted one. */
@@ -57,6 +55,40 @@ typedef struct {
         ino_t ino;
     } before[3];
 } entry;
+
+/* Starts one conversion: `self` with argv, stdin from /dev/null, stderr into err_fd. The
+ * conversion dies with the batch, also when the batch is killed outright (SIGKILL), as
+ * rvm serve's do: left running unwatched it would put its outputs in place under a batch
+ * that no longer records them, and hold their locks, so that a batch started again at once
+ * fails that input ("being written by another rvm run"). SIGKILL, not SIGTERM: a stopped
+ * conversion completes its outputs with the frames done, which the next batch would take
+ * for complete and skip; a killed one leaves hidden files that the next run removes. The
+ * child runs only async-signal-safe calls (the batch has signal handlers). Returns 0, or
+ * an errno value when the fork failed. */
+static int spawn_conversion(pid_t *pid, const char *self, char **argv, int err_fd,
+                            pid_t parent)
+{
+    static const char msg[] = "rvm: batch: cannot run the rvm program\n";
+    pid_t p = fork();
+    if (p < 0)
+        return errno;
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* the batch died before prctl took effect */
+            _exit(127);
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
+            _exit(127);
+        if (null > STDERR_FILENO)
+            close(null);
+        execv(self, argv);
+        if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    *pid = p;
+    return 0;
+}
 
 static const char *const out_flags[3] = {"--output-composition", "--output-alpha",
                                          "--output-foreground"};
@@ -643,6 +675,7 @@ int rvmi_batch_main(int argc, char **argv)
             goto done;
         }
         self[sl] = '\0';
+        pid_t parent = getpid();
 
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -691,10 +724,6 @@ int rvmi_batch_main(int argc, char **argv)
                 cargv[n++] = "--disable-progress";
                 /* Outputs present but not all complete are from an interrupted run. */
                 cargv[n++] = "-y";
-                posix_spawn_file_actions_t fa;
-                posix_spawn_file_actions_init(&fa);
-                posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-                posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
                 if (png)
                     for (int k = 0; k < 3; k++)
                         if (e->outs[k]) {
@@ -705,8 +734,7 @@ int rvmi_batch_main(int argc, char **argv)
                 if (!png)
                     note_outputs(e);
                 e->t0 = now_seconds();
-                int ret = posix_spawn(&e->pid, self, &fa, NULL, cargv, environ);
-                posix_spawn_file_actions_destroy(&fa);
+                int ret = spawn_conversion(&e->pid, self, cargv, fds[1], parent);
                 close(fds[1]);
                 free(cargv);
                 if (ret != 0) {

@@ -164,6 +164,26 @@ wait $pid
 grep -q '"error":	"killed by signal 9"' kill9.json && grep -q "^rvm: long.mkv: killed by signal 9" err.txt ||
     fail "a conversion killed by SIGKILL: $(cat err.txt) $(cat kill9.json)"
 ok "report of a conversion killed by SIGKILL: $(grep '"error"' kill9.json)"
+# The batch itself killed outright (SIGKILL): its conversion dies with it, leaving hidden
+# files only. Left running, it put its outputs in place unrecorded and held their locks, so
+# that the batch started again at once failed the input ("being written by another run").
+"$RVM" batch -i long.mkv --output-dir batch9 $T --threads 1 >out.txt 2>err.txt &
+pid=$!
+wait_for "[ -n \"\$(find batch9 -name '.*.rvm-part' -size +16k 2>/dev/null)\" ]" $pid
+child=$(pgrep -P $pid)
+[ -n "$child" ] || fail "no conversion under the batch"
+kill -KILL $pid
+wait $pid
+# Gone, or a zombie that nobody reaps (the test may run under a PID 1 that does not).
+wait_for "[ ! -e /proc/$child ] || grep -q '^State:.*Z' /proc/$child/status" $$
+[ ! -e batch9/long_com.mp4 ] && [ ! -e batch9/long_pha.mp4 ] ||
+    fail "the conversion of a killed batch ran on and put its outputs in place: $(ls -A batch9)"
+sub batch -i long.mkv --output-dir batch9 $T --threads 1
+[ $RC -eq 0 ] && grep -q "1 done, 0 skipped, 0 failed" err.txt ||
+    fail "the batch again after SIGKILL: exit $RC ($(cat err.txt))"
+[ -z "$(find batch9 -name '.*rvm-*')" ] || fail "leftovers of the killed batch: $(ls -A batch9)"
+same_times long_whole.mp4 batch9/long_pha.mp4
+ok "a batch killed by SIGKILL takes its conversion with it; run again, it converts the input whole"
 
 # A list file naming a video and an image folder; PNG sequences, one folder per input.
 mkdir frames
