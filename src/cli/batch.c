@@ -203,6 +203,14 @@ static int count_folder(const char *dir, folder_counts *c)
     return 0;
 }
 
+/* "/" to join a name to dir, or "" when dir ends in one (a folder completed by the shell's
+ * Tab, "clips/"): input and output paths are shown in every line and the report. */
+static const char *dir_sep(const char *dir)
+{
+    size_t n = strlen(dir);
+    return n > 0 && dir[n - 1] == '/' ? "" : "/";
+}
+
 /* Whether a folder given as input is a folder of inputs (its videos, its image-sequence
  * sub-folders) rather than one image sequence: it has videos, or no images of its own. */
 static int folder_of_inputs(const char *path)
@@ -310,7 +318,7 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
     int ret = 0;
     for (int i = 0; i < n; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(path, sizeof path, "%s%s%s", dir, dir_sep(dir), names[i]);
         if (ret == 0 && add_input(l, path) < 0) {
             snprintf(err, errlen, "out of memory");
             ret = -1;
@@ -358,7 +366,7 @@ static char *expand(const char *dir, const char *tmpl, const char *name)
     char *out = malloc(n), *o = out;
     if (!out)
         return NULL;
-    o += sprintf(o, "%s/", dir);
+    o += sprintf(o, "%s%s", dir, dir_sep(dir));
     for (const char *p = tmpl; *p;) {
         if (strncmp(p, "{name}", 6) == 0) {
             memcpy(o, name, nl);

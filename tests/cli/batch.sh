@@ -33,6 +33,17 @@ ok "outputs named from the templates, each the same frames at the same times as 
     || fail "report: $(cat report.json)"
 ok "JSON report with each input's status"
 
+# Folders named with a trailing slash (as the shell's Tab completes them): the paths in the
+# lines, the report and the outputs' names are joined with one slash ("slashin//talk.mkv").
+mkdir slashin
+cp in/talk.mkv in/broken.mp4 slashin/
+sub batch -i slashin/ --output-dir slashout/ --output-alpha {name}_pha.mp4 --report slash.json
+[ $RC -eq 1 ] && grep -q "^rvm: slashin/broken.mp4: " err.txt && [ -f slashout/talk_pha.mp4 ] &&
+    grep -q '"slashin/talk.mkv"' slash.json ||
+    fail "folders with a trailing slash: exit $RC ($(cat err.txt out.txt slash.json))"
+! grep -q "//" err.txt out.txt slash.json || fail "doubled slashes: $(cat err.txt out.txt slash.json)"
+ok "folders named with a trailing slash: $(head -n 1 err.txt)"
+
 # A --background that is no colour fails every conversion the same way: refused once before
 # any (exit 2, one line), not once per input.
 sub batch -i in/talk.mkv --output-dir bgout --output-composition {name}_com.mp4 --background blurple
