@@ -714,6 +714,14 @@ static double check_resize(const rvmi_kernels *k, const shape *s, char *desc)
     band.data += (size_t)(oh / 2) * b.w * b.stride, band.h = oh - oh / 2;
     k->loops->resize(&in, &band, 0.5f, lx, oh / 2, oh / 2, oh);
     double e = compare_views(&a, &b, 1e-6);
+    /* the set's own rows one call each (no two rows made together) give the very same floats
+     * as its calls of many rows (rows that read the same input rows made together) */
+    rvmi_view c1, c2;
+    new_outputs(oh, ow, s->c, s->extra, &c1, &c2);
+    for (int y = 0; y < oh; y++)
+        k->loops->resize(&in, &c1, 0.5f, lx, 0, y, y + 1);
+    double e1 = compare_views(&c1, &b, 0);
+    e = e1 > e ? e1 : e;
     BENCH("resize", k->loops->resize(&in, &b, 0.5f, lx, 0, 0, oh));
     return e;
 }

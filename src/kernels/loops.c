@@ -27,12 +27,44 @@ static inline void resize_pixel(float *restrict o, const float *restrict a,
         o[k] = ly.l0 * (lx.l0 * a[k] + lx.l1 * b[k]) + ly.l1 * (lx.l0 * cc[k] + lx.l1 * d[k]);
 }
 
+/* Two output rows' pixels that read the same two input rows (y0's lerp l0, y1's l1): each
+ * horizontal lerp computed once for both. The expressions are resize_pixel's, so that each
+ * output is the same float (the compiler contracts them alike; test_kernels checks it exactly
+ * against rows resized one at a time). */
+static inline void resize_pixel2(float *restrict o0, float *restrict o1, const float *restrict a,
+                                 const float *restrict b, const float *restrict cc,
+                                 const float *restrict d, int c, rvmi_lerp l0, rvmi_lerp l1,
+                                 rvmi_lerp lx)
+{
+    for (int k = 0; k < c; k++) {
+        const float h0 = lx.l0 * a[k] + lx.l1 * b[k], h1 = lx.l0 * cc[k] + lx.l1 * d[k];
+        o0[k] = l0.l0 * h0 + l0.l1 * h1;
+        o1[k] = l1.l0 * h0 + l1.l1 * h1;
+    }
+}
+
+/* An upsampling by 2 reads each pair of input rows for two output rows (2k + 1 and 2k + 2):
+ * those are made together, with each input pixel's horizontal lerp once (the decoder's
+ * upsampling, 480x270 from 240x135 at 32 channels, did each twice). */
 static void resize(const rvmi_view *in, const rvmi_view *out, float sy, const rvmi_lerp *lxs,
                    int first, int y0, int y1)
 {
     const int c = in->c;
     for (int y = y0; y < y1; y++) {
         rvmi_lerp ly = rvmi_lerp_at(sy, y, in->h);
+        if (y + 1 < y1) {
+            rvmi_lerp l2 = rvmi_lerp_at(sy, y + 1, in->h);
+            if (l2.i0 == ly.i0 && l2.i1 == ly.i1) {
+                for (int x = 0; x < out->w; x++) {
+                    rvmi_lerp lx = lxs[x];
+                    resize_pixel2(px(out, y - first, x), px(out, y + 1 - first, x),
+                                  px(in, ly.i0, lx.i0), px(in, ly.i0, lx.i1), px(in, ly.i1, lx.i0),
+                                  px(in, ly.i1, lx.i1), c, ly, l2, lx);
+                }
+                y++;
+                continue;
+            }
+        }
         for (int x = 0; x < out->w; x++) {
             rvmi_lerp lx = lxs[x];
             resize_pixel(px(out, y - first, x), px(in, ly.i0, lx.i0), px(in, ly.i0, lx.i1),
@@ -245,23 +277,61 @@ static void gru_update(const rvmi_view *rz, const rvmi_view *c, const rvmi_view 
         }
 }
 
+/* The means (r + g + b) / 3 of n pixels, rs floats apart; its own function with restrict
+ * pointers, and rs == 3 (the network's picture) apart, so that the divisions are vector ones:
+ * one at a time in the pixel loop, they and the views' fields (loaded again after every
+ * store) held the loop at ~7 cycles a pixel. */
+static inline void guide_means(float *restrict m, const float *restrict rgb, size_t rs, int n)
+{
+    if (rs == 3)
+        for (int i = 0; i < n; i++)
+            m[i] = (rgb[3 * i] + rgb[3 * i + 1] + rgb[3 * i + 2]) / 3.f;
+    else
+        for (int i = 0; i < n; i++)
+            m[i] = (rgb[i * rs] + rgb[i * rs + 1] + rgb[i * rs + 2]) / 3.f;
+}
+
+#define GUIDE_RUN 64 /* pixels whose means are computed at once */
+
 static void guide(const rvmi_view *rgbv, const rvmi_view *proj, const rvmi_view *out, int y0,
                   int y1)
 {
-    /* a pixel's four-channel groups as vectors: the plain loop over k stayed scalar */
-    typedef float f4 __attribute__((vector_size(16)));
-    for (int y = y0; y < y1; y++)
-        for (int x = 0; x < out->w; x++) {
-            const float *rgb = px(rgbv, y, x), *p = px(proj, y, x);
-            float *o = px(out, y, x);
-            f4 g = {rgb[0], rgb[1], rgb[2], (rgb[0] + rgb[1] + rgb[2]) / 3.f}, pv;
-            memcpy(&pv, p, sizeof pv);
-            f4 gp = g * pv, gg = g * g;
-            memcpy(o, &g, sizeof g);
-            memcpy(o + 4, &pv, sizeof pv);
-            memcpy(o + 8, &gp, sizeof gp);
-            memcpy(o + 12, &gg, sizeof gg);
+    const int w = out->w;
+    const size_t rs = (size_t)rgbv->stride, ps = (size_t)proj->stride, os = (size_t)out->stride;
+    float mean[GUIDE_RUN];
+    for (int y = y0; y < y1; y++) {
+        const float *restrict rgb = px(rgbv, y, 0), *restrict p = px(proj, y, 0);
+        float *restrict o = px(out, y, 0);
+        for (int x0 = 0; x0 < w; x0 += GUIDE_RUN) {
+            const int n = w - x0 < GUIDE_RUN ? w - x0 : GUIDE_RUN;
+            guide_means(mean, rgb + (size_t)x0 * rs, rs, n);
+            for (int i = 0; i < n; i++) {
+                const size_t x = (size_t)(x0 + i);
+                const float *r = rgb + x * rs;
+                float *q = o + x * os;
+#if RVM_VLEN == 16
+                /* one 64-byte store a pixel (AVX-512VL: the masked load reads r[0..2] alone) */
+                __m128 g = _mm_insert_ps(_mm_maskz_loadu_ps(7, r), _mm_load_ss(mean + i), 0x30);
+                __m128 pv = _mm_loadu_ps(p + x * ps);
+                __m512 v = _mm512_castps128_ps512(g);
+                v = _mm512_insertf32x4(v, pv, 1);
+                v = _mm512_insertf32x4(v, _mm_mul_ps(g, pv), 2);
+                v = _mm512_insertf32x4(v, _mm_mul_ps(g, g), 3);
+                _mm512_storeu_ps(q, v);
+#else
+                /* a pixel's four-channel groups as vectors: a loop over k stayed scalar */
+                typedef float f4 __attribute__((vector_size(16)));
+                f4 g = {r[0], r[1], r[2], mean[i]}, pv;
+                memcpy(&pv, p + x * ps, sizeof pv);
+                f4 gp = g * pv, gg = g * g;
+                memcpy(q, &g, sizeof g);
+                memcpy(q + 4, &pv, sizeof pv);
+                memcpy(q + 8, &gp, sizeof gp);
+                memcpy(q + 12, &gg, sizeof gg);
+#endif
+            }
         }
+    }
 }
 
 /* n floats of avgpool2's 2x2 means: a, b from one input row, c, d from the next (the sum
