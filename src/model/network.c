@@ -591,6 +591,57 @@ static int upsample_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_view *x,
     return 0;
 }
 
+/* The last stage's conv1 (Winograd) on a band's tile rows and the projection of the x0 rows
+ * each task writes, in the same task: one parallel step a band instead of two, and the
+ * projection reads rows the task has just written (in its core's cache) rather than the band's
+ * 2 MB back from L3. The same floats as the two steps apart: the Winograd tiles and each
+ * pixel's projection sums do not depend on how rows are split. */
+typedef struct {
+    rvm_stream *s;
+    const rvmi_conv *cv, *project;
+    const rvmi_inputs *in;
+    const rvmi_view *out, *proj; /* rows of x0 and of the projection, from one row on */
+    int y0, y1;                  /* out's rows computed (y0 a multiple of 4) */
+    float *scratch;              /* Winograd's, per thread */
+    size_t scratch_floats;
+} last_job;
+
+static void last_rows(void *ctx, int t0, int t1, int thread)
+{
+    const last_job *j = ctx;
+    const rvmi_kernels *k = j->s->kernels;
+    const int ty0 = j->y0 / 4 + t0, ty1 = j->y0 / 4 + t1;
+    k->conv_winograd(j->cv, j->in, j->out, NULL, ty0, ty1, j->s->zeros,
+                     j->scratch + (size_t)thread * j->scratch_floats);
+    if (j->project) {
+        const int r1 = 4 * ty1 < j->y1 ? 4 * ty1 : j->y1;
+        rvmi_inputs x = rvmi_inputs_of(j->out);
+        k->conv_dense(j->project, &x, j->proj, NULL, 4 * ty0, r1, j->s->zeros);
+    }
+}
+
+/* Rows [y0, y1) of out = cv(in) and, unless project is NULL, of proj = project(out), as
+ * last_rows does; 0 (nothing done) where cv has no Winograd form or there is no memory for
+ * its scratch: the caller runs the two apart. */
+static int last_conv(rvm_stream *s, const rvmi_conv *cv, const rvmi_inputs *in,
+                     const rvmi_view *out, const rvmi_conv *project, const rvmi_view *proj, int y0,
+                     int y1)
+{
+    if (!s->kernels->conv_winograd || !cv->winograd || y0 >= y1)
+        return 0;
+    assert(y0 % 4 == 0 && cv->kh == 3 && cv->kw == 3 && cv->stride == 1 && cv->dilation == 1);
+    assert(!project || (project->kh == 1 && project->kw == 1 && project->stride == 1 &&
+                        !project->depthwise && proj->h == out->h && proj->w == out->w));
+    const size_t n = rvmi_winograd_scratch(cv->cin, cv->cout), mark = rvmi_arena_mark(&s->scratch);
+    float *scratch = rvmi_arena_floats(&s->scratch, n * rvmi_pool_threads(s->pool));
+    if (!scratch)
+        return 0;
+    last_job j = {s, cv, project, in, out, proj, y0, y1, scratch, n};
+    rvmi_parallel_rows(s, (y1 + 3) / 4 - y0 / 4, last_rows, &j);
+    rvmi_arena_release(&s->scratch, mark);
+    return 1;
+}
+
 /* The decoder's last stage at the internal size: x0 = conv1(conv0([upsample(x), s0])), both
  * 3x3. Run in bands of FULL_BAND rows, so the upsampled x (32 channels: 18 MB at 512x288) and
  * conv0's output (9 MB) are never held whole. conv1 needs conv0's rows FULL_HALO either side
@@ -635,10 +686,13 @@ static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
         /* conv1 over conv0's rows [ya, yb), its rows [a, b) straight into x0 */
         rvmi_view yr = rows_of(y, 0, yb - ya), out = rows_of(*x0, ya, yb - ya);
         rvmi_inputs one = rvmi_inputs_of(&yr);
-        rvmi_run_conv_rows(s, &m->out_conv[1], &one, &out, NULL, a - ya, b - ya);
-        if (project) { /* x0's new rows, still in cache (network.h) */
-            rvmi_view xr = rows_of(*x0, a, b - a), pr = rows_of(*proj, a, b - a);
-            rvmi_run_conv(s, project, &xr, &pr, NULL);
+        rvmi_view pr = project ? rows_of(*proj, ya, yb - ya) : out;
+        if (!last_conv(s, &m->out_conv[1], &one, &out, project, &pr, a - ya, b - ya)) {
+            rvmi_run_conv_rows(s, &m->out_conv[1], &one, &out, NULL, a - ya, b - ya);
+            if (project) { /* x0's new rows, still in cache (network.h) */
+                rvmi_view xr = rows_of(*x0, a, b - a), pb = rows_of(*proj, a, b - a);
+                rvmi_run_conv(s, project, &xr, &pb, NULL);
+            }
         }
     }
     rvmi_arena_release(&s->scratch, y_mark);
