@@ -565,6 +565,13 @@ static int setup_audio(rvmi_video_writer *w, out_track *t, char *why, size_t why
 {
     const AVCodecParameters *ap = t->in->par;
     const AVOutputFormat *of = w->oc->oformat;
+    /* Bare frames (.yuv, .rgb, -f rawvideo) have no place for audio: FFmpeg's rawvideo
+     * muxer writes every packet it is given as it is, so the AAC packets landed between
+     * the frames and every frame after the first was read from the wrong offset. */
+    if (strcmp(of->name, "rawvideo") == 0) {
+        snprintf(why, whylen, "bare video frames (rawvideo) hold no audio");
+        return 0;
+    }
     if (audio_copy_fits(of, ap)) {
         /* Stream copy: the audio is not touched at all. */
         if (!(t->st = avformat_new_stream(w->oc, NULL)) ||

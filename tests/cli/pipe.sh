@@ -59,6 +59,21 @@ cmp -s named_com.yuv com.yuv || fail "named_com.yuv is not rawvideo:yuv420p ($(w
 "$RVM" $S --output-alpha - --output-format rawvideo:rgb24 >pha.rgb 2>err.txt || fail "rawvideo: $(cat err.txt)"
 cmp -s named.rgb pha.rgb || fail "named.rgb (the matte) is not rawvideo:rgb24"
 ok "files named .yuv hold yuv420p (yuva420p when transparent), .rgb rgb24, the matte too"
+# Bare frames hold no audio: the input's audio (AAC) was written between the frames, so
+# every frame after the first was read from the wrong offset (and the size was no multiple of
+# a frame's). The audio is left out with a warning; the frames are those without audio.
+ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=frequency=440:duration=3 -map 0:v \
+    -map 1:a -c:v copy -c:a aac with_audio.mkv || fail "cannot make with_audio.mkv"
+SA="-i with_audio.mkv --duration 0.5 --threads 2 --downsample-ratio 0.25"
+"$RVM" $SA --output-composition aud_com.yuv --output-foreground aud_fgr.rgb 2>err.txt ||
+    fail ".yuv from an input with audio: $(cat err.txt)"
+cmp -s aud_com.yuv named_com.yuv || fail "aud_com.yuv ($(wc -c <aud_com.yuv) bytes) is not the frames alone"
+[ "$(wc -c <aud_fgr.rgb)" -eq $((15 * 640 * 480 * 3)) ] || fail "aud_fgr.rgb holds $(wc -c <aud_fgr.rgb) bytes"
+grep -q "aud_com.yuv: .*audio.*left out" err.txt || fail "no warning that the audio is left out: $(cat err.txt)"
+"$RVM" $SA --output-composition - --output-format rawvideo:yuv420p >aud_pipe.yuv 2>err.txt ||
+    fail "rawvideo on stdout from an input with audio: $(cat err.txt)"
+cmp -s aud_pipe.yuv com.yuv || fail "rawvideo on stdout from an input with audio is not the frames alone"
+ok "bare frames (.yuv, .rgb, rawvideo on stdout) from an input with audio: the frames alone, a warning"
 # The matte in any pixel format FFmpeg can write: RGB ones hold it in every colour, packed
 # and semi-planar YUV (yuyv422, nv12) and YUV with alpha (yuva420p) their own layouts, yuvj
 # full range; each, read back by ffmpeg, is the gray matte (within a step of rounding). Odd
