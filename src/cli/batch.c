@@ -280,7 +280,8 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
                 continue;
             char path[PATH_MAX];
             folder_counts c;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            /* As the inputs' paths (below): the line naming it has one slash there. */
+            snprintf(path, sizeof path, "%s%s%s", dir, dir_sep(dir), e->d_name);
             if (count_folder(path, &c) < 0 || c.images == 0) {
                 passed++;
                 continue;

@@ -80,6 +80,11 @@ grep -q "^rvm: batch: withsub/shots: one image sequence (its images); its 1 vide
 grep -q "^rvm: batch: withsub: its videos and sub-folders of images are inputs; its 1 image not converted: cover.png (" err.txt ||
     fail "no line names the folder's own image: $(cat err.txt)"
 grep -q "2 done, 0 skipped, 0 failed" err.txt || fail "summary: $(cat err.txt)"
+# The same named with a trailing slash (both skipped now): the line naming the sub-folder
+# has one slash in it, as the inputs' paths (it said withsub//shots).
+sub batch -i withsub/ --output-dir mixout --output-alpha {name}_pha.mp4
+grep -q "^rvm: batch: withsub/shots: one image sequence (its images); its 1 video not converted" err.txt &&
+    ! grep -q "//" err.txt || fail "withsub/ (a trailing slash): $(cat err.txt)"
 rm withsub/shots/extra.mp4 withsub/cover.png
 ok "what a folder of inputs leaves out is named: $(grep 'not converted: ' err.txt | tr '\n' ' ')"
 ffmpeg -nostdin -v error -i in/talk.mkv -frames:v 3 seqs/shotA/%04d.png
