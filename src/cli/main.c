@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -412,8 +413,42 @@ static int plan_outputs(conversion *c)
                    "pixel format with alpha (rgba, bgra, yuva420p, ...)", opt->output_format);
             return -1;
         }
+        rvmi_layout layout = o->kind == RVM_OUT_ALPHA ? RVM_LAYOUT_GRAY
+                             : alpha                  ? RVM_LAYOUT_RGBA
+                                                      : RVM_LAYOUT_RGB;
+        if (rvmi_video_writer_check_frames(o->path, o->format, o->codec, layout, o->raw_pix_fmt,
+                                           err, sizeof err) < 0) {
+            errorf("%s", err);
+            return -1;
+        }
     }
     return 0;
+}
+
+/* A downsample ratio that leaves the network no pixels (the library's internal size,
+ * floor(side * ratio), is 0: a long thin --input-resize such as 8000 8 at the automatic
+ * ratio) is a usage error, said before anything is written, with a ratio and a size that
+ * work. Returns 0 or -1 (message printed). */
+static int refuse_ratio(conversion *c)
+{
+    int w = rvmi_reader_width(c->reader), h = rvmi_reader_height(c->reader);
+    double r = c->opt->ratio > 0 ? c->opt->ratio : rvm_auto_downsample_ratio(w, h);
+    int small = w < h ? w : h, large = w < h ? h : w;
+    if (w < 1 || h < 1 || r >= 1.0 || (int)floor(small * r) >= 1)
+        return 0;
+    /* The smallest ratio in thousandths that keeps a pixel, and the smallest side that
+     * does at this ratio. */
+    double need = ceil(1000.0 / small) / 1000.0;
+    int side = (int)ceil(1.0 / r);
+    while ((int)floor(side * r) < 1)
+        side++;
+    if (c->opt->ratio <= 0)
+        while (side < large && (int)floor(side * rvm_auto_downsample_ratio(large, side)) < 1)
+            side++;
+    errorf("frames of %dx%d: downsample ratio %g leaves no pixels of their %d-pixel side (use "
+           "--downsample-ratio %g or more, or --input-resize %d %d)",
+           w, h, r, small, need > 1.0 ? 1.0 : need, w < h ? side : w, w < h ? h : side);
+    return -1;
 }
 
 /* What an output writes into in place, when it does (stdout, a descriptor's name, a device
@@ -555,15 +590,17 @@ static int open_writers(conversion *c)
                      : c->com_rgba                   ? RVM_LAYOUT_RGBA
                                                      : RVM_LAYOUT_RGB;
         if (opt->png || o->image) {
+            int usage = 0;
             po->image = opt->png ? rvmi_image_writer_open_sequence(o->file.write_path, po->layout,
-                                                                   po->depth, w, h, err,
+                                                                   po->depth, w, h, &usage, err,
                                                                    sizeof(err))
                                  : rvmi_image_writer_open_single(o->file.write_path, o->image,
                                                                  po->layout, po->depth, w, h,
-                                                                 err, sizeof(err));
+                                                                 &usage, err, sizeof(err));
             if (!po->image) {
                 errorf("%s %s: %s", o->flag, o->path, err);
-                c->fail_status = RVMI_EXIT_TRANSIENT;
+                /* 75 (try again later) only for what may pass: a full disk, an I/O error. */
+                c->fail_status = usage ? RVMI_EXIT_USAGE : RVMI_EXIT_TRANSIENT;
                 return -1;
             }
             continue;
@@ -780,6 +817,8 @@ static int convert(conversion *c)
             return RVMI_EXIT_USAGE;
         }
     }
+    if (refuse_ratio(c) < 0)
+        return RVMI_EXIT_USAGE;
     if (open_writers(c) < 0 || load_network(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     rvmi_reader *reader = c->reader;

@@ -88,11 +88,13 @@ static const option options[] = {
     {"--codec", NULL, OPT_CODEC, FIELD(codec), .metavar = "NAME",
      .help = "h264, hevc, prores (4444, alpha, .mov), vp9 (alpha, .webm), ffv1 (lossless), "
              "rawvideo (uncompressed). Default: h264; vp9 in .webm; rawvideo in nut, "
-             "rawvideo, .yuv and .rgb; prores in .mov and ffv1 in .mkv for a transparent "
+             "rawvideo, .y4m, .yuv and .rgb; prores in .mov and ffv1 in .mkv for a transparent "
              "composition"},
     {"--output-format", "-f", OPT_STRING, FIELD(output_format), .metavar = "NAME",
      .help = "container of video outputs instead of the one the name tells: nut, matroska, "
-             "mpegts, or rawvideo[:PIX_FMT] (bare frames; gray, rgb24 or rgba unless an "
+             "mpegts, yuv4mpegpipe[:PIX_FMT] (Y4M, what x264 and ffmpeg read from a pipe: "
+             "yuv420p, the matte gray, yuva444p when transparent; yuv444p, yuv444p10le, ... "
+             "if named), or rawvideo[:PIX_FMT] (bare frames; gray, rgb24 or rgba unless an "
              "FFmpeg pixel format is named; a name ending .yuv gets yuv420p, .rgb rgb24). Needed for a pipe; - or pipe:1 as an output "
              "path writes to stdout (default nut), flushed every frame"},
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,

@@ -188,6 +188,16 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                 rvmi_cli_error("%s: %s", cmd, err);
                 return RVMI_EXIT_USAGE;
             }
+            /* Y4M has no timestamps: a part after the first cannot say where it starts, and
+             * join called it broken after every render. */
+            const AVOutputFormat *of = av_guess_format(NULL, want[i].path, NULL);
+            if (of && strcmp(of->name, "yuv4mpegpipe") == 0) {
+                rvmi_cli_error("%s: %s %s: segments cannot be rendered into .y4m (it has no "
+                               "timestamps to join them by): use .nut or .mkv with --codec "
+                               "rawvideo, or a normal run",
+                               cmd, want[i].flag, want[i].path);
+                return RVMI_EXIT_USAGE;
+            }
         }
         output *o = &j->outs[j->nouts++];
         o->flag = want[i].flag;

@@ -72,8 +72,10 @@ int rvmi_make_dirs(const char *dir, char *err, size_t errlen)
         char c = *s;
         *s = '\0';
         if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create folder %s: %s", p, strerror(errno));
+            int e = errno;
+            snprintf(err, errlen, "cannot create folder %s: %s", p, strerror(e));
             free(p);
+            errno = e; /* for the caller to tell a full disk from a usage error */
             return -1;
         }
         *s = c;
@@ -84,6 +86,7 @@ int rvmi_make_dirs(const char *dir, char *err, size_t errlen)
     struct stat st;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "%s is not a folder", dir);
+        errno = ENOTDIR;
         return -1;
     }
     return 0;
@@ -126,12 +129,15 @@ static enum AVPixelFormat encoder_format(const AVCodec *codec, rvmi_layout layou
 
 static rvmi_image_writer *writer_open(const char *dir, const char *path, enum AVCodecID id,
                                       rvmi_layout layout, int depth, int width, int height,
-                                      char *err, size_t errlen)
+                                      int *usage, char *err, size_t errlen)
 {
+    /* Every refusal below but running out of memory is the request's: no retry changes it. */
+    *usage = 1;
     rvmi_image_writer *w = calloc(1, sizeof(*w));
     if (!w || (dir && !(w->dir = strdup(dir))) || (path && !(w->path = strdup(path)))) {
         rvmi_image_writer_free(w);
         snprintf(err, errlen, "out of memory");
+        *usage = 0;
         return NULL;
     }
     w->layout = layout;
@@ -168,6 +174,7 @@ static rvmi_image_writer *writer_open(const char *dir, const char *path, enum AV
     w->pkt = av_packet_alloc();
     if (!w->enc || !w->frame || !w->pkt) {
         snprintf(err, errlen, "out of memory");
+        *usage = 0;
         goto fail;
     }
     w->enc->width = width;
@@ -190,7 +197,9 @@ static rvmi_image_writer *writer_open(const char *dir, const char *path, enum AV
                  width, height, name);
         goto fail;
     }
-    if (avcodec_open2(w->enc, codec, NULL) < 0) {
+    int ret = avcodec_open2(w->enc, codec, NULL);
+    if (ret < 0) {
+        *usage = ret != AVERROR(ENOMEM);
         snprintf(err, errlen, "cannot open the %s encoder for %dx%d pictures", name, width,
                  height);
         goto fail;
@@ -200,6 +209,7 @@ static rvmi_image_writer *writer_open(const char *dir, const char *path, enum AV
     w->frame->height = height;
     if (av_frame_get_buffer(w->frame, 0) < 0) {
         snprintf(err, errlen, "out of memory");
+        *usage = 0;
         goto fail;
     }
     if (id != AV_CODEC_ID_PNG && pf != packed_format(layout, depth)) {
@@ -220,6 +230,7 @@ static rvmi_image_writer *writer_open(const char *dir, const char *path, enum AV
         w->packed->height = height;
         if (av_frame_get_buffer(w->packed, 0) < 0) {
             snprintf(err, errlen, "out of memory");
+            *usage = 0;
             goto fail;
         }
     }
@@ -230,25 +241,32 @@ fail:
 }
 
 rvmi_image_writer *rvmi_image_writer_open_sequence(const char *dir, rvmi_layout layout,
-                                                   int depth, int width, int height, char *err,
-                                                   size_t errlen)
+                                                   int depth, int width, int height,
+                                                   int *usage, char *err, size_t errlen)
 {
-    if (rvmi_make_dirs(dir, err, errlen) < 0)
+    if (rvmi_make_dirs(dir, err, errlen) < 0) {
+        /* A full disk or a failing device may pass; a name that is no folder, a folder
+         * without permission or on a read-only file system will not. */
+        *usage = errno != ENOSPC && errno != EDQUOT && errno != EIO && errno != ENOMEM;
         return NULL;
-    return writer_open(dir, NULL, AV_CODEC_ID_PNG, layout, depth, width, height, err, errlen);
+    }
+    return writer_open(dir, NULL, AV_CODEC_ID_PNG, layout, depth, width, height, usage, err,
+                       errlen);
 }
 
 rvmi_image_writer *rvmi_image_writer_open_single(const char *path,
                                                  const rvmi_image_format *format,
                                                  rvmi_layout layout, int depth, int width,
-                                                 int height, char *err, size_t errlen)
+                                                 int height, int *usage, char *err,
+                                                 size_t errlen)
 {
     if (depth == 16 && !format->deep) {
         snprintf(err, errlen, "a .%s image holds 8 bits per channel, not 16", format->ext);
+        *usage = 1;
         return NULL;
     }
     return writer_open(NULL, path, (enum AVCodecID)format->codec_id, layout, depth, width,
-                       height, err, errlen);
+                       height, usage, err, errlen);
 }
 
 int rvmi_image_writer_take(rvmi_image_writer *w, const void *data, char *err, size_t errlen)

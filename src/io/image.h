@@ -24,15 +24,19 @@ const rvmi_image_format *rvmi_image_format_of(const char *path);
 
 /* Writes dir/0000.png, dir/0001.png, ... (the official layout); creates dir if needed. depth
  * 8 or 16. Each file is written under a temporary name and renamed when complete. */
+/* On failure *usage says whether it is the request's (1: a format or size the encoder
+ * refuses, a name that cannot be a folder, no permission, a read-only file system) rather
+ * than the moment's (0: a full disk, an I/O error, no memory). */
 rvmi_image_writer *rvmi_image_writer_open_sequence(const char *dir, rvmi_layout layout,
-                                                   int depth, int width, int height, char *err,
-                                                   size_t errlen);
+                                                   int depth, int width, int height,
+                                                   int *usage, char *err, size_t errlen);
 /* Writes one picture to path in the given format (depth 16 only where it is deep). A second
  * frame is an error. */
 rvmi_image_writer *rvmi_image_writer_open_single(const char *path,
                                                  const rvmi_image_format *format,
                                                  rvmi_layout layout, int depth, int width,
-                                                 int height, char *err, size_t errlen);
+                                                 int height, int *usage, char *err,
+                                                 size_t errlen);
 /* Takes a frame's packed pixels (uint8_t at depth 8, native-endian uint16_t at depth 16)
  * into the writer's own picture, then encodes and writes it: the two halves, as for videos. */
 int rvmi_image_writer_take(rvmi_image_writer *w, const void *data, char *err, size_t errlen);

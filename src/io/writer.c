@@ -89,6 +89,19 @@ static const char *encoder_name(rvmi_codec codec)
     return NULL;
 }
 
+/* YUV4MPEG (.y4m): the pipe format of other encoders (x264 --demuxer y4m, ffmpeg, GStreamer's
+ * y4mdec). FFmpeg 5.1's muxer takes only wrapped_avframe (frames handed over as they are,
+ * which it writes as raw planes), not rawvideo: uncompressed frames go there so. */
+static int is_y4m(const AVOutputFormat *of)
+{
+    return of && strcmp(of->name, "yuv4mpegpipe") == 0;
+}
+
+static const char *encoder_for(rvmi_codec codec, const AVOutputFormat *of)
+{
+    return codec == RVM_CODEC_RAWVIDEO && is_y4m(of) ? "wrapped_avframe" : encoder_name(codec);
+}
+
 int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *codec, int alpha,
                            char *err, size_t errlen)
 {
@@ -104,7 +117,8 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
     if (*codec == RVM_CODEC_AUTO) {
         if (strcmp(of->name, "webm") == 0)
             *codec = RVM_CODEC_VP9;
-        else if (strcmp(of->name, "nut") == 0 || strcmp(of->name, "rawvideo") == 0)
+        else if (strcmp(of->name, "nut") == 0 || strcmp(of->name, "rawvideo") == 0 ||
+                 is_y4m(of))
             /* what pipes between programs carry: frames as they are, without delay */
             *codec = RVM_CODEC_RAWVIDEO;
         else if (alpha && strcmp(of->name, "mov") == 0)
@@ -132,6 +146,16 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
                  "--codec prores in .mov)",
                  path, (int)strcspn(ext, ","), ext);
         return -1;
+    }
+    if (is_y4m(of)) {
+        if (*codec != RVM_CODEC_RAWVIDEO) {
+            snprintf(err, errlen,
+                     "%s: a .y4m file holds uncompressed frames only, not %s video (--codec "
+                     "rawvideo, its default)",
+                     path, rvmi_codec_name(*codec));
+            return -1;
+        }
+        return 0; /* its pixel formats: rvmi_video_writer_check_frames */
     }
     const AVCodec *enc = avcodec_find_encoder_by_name(encoder_name(*codec));
     if (!enc) {
@@ -252,6 +276,13 @@ static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c,
     case RVM_CODEC_RAWVIDEO:
         if (c->raw_pix_fmt && av_get_pix_fmt(c->raw_pix_fmt) != AV_PIX_FMT_NONE)
             return av_get_pix_fmt(c->raw_pix_fmt);
+        /* YUV4MPEG has no RGB: 4:2:0 as encoders take it, 4:4:4 with alpha (its "444alpha",
+         * FFmpeg's yuva444p) for a transparent composition, the matte as luma alone
+         * ("mono"). */
+        if (is_y4m(of))
+            return c->layout == RVM_LAYOUT_RGBA  ? AV_PIX_FMT_YUVA444P
+                   : c->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_YUV420P
+                                                 : AV_PIX_FMT_GRAY8;
         /* Matroska stores uncompressed video only in the formats it has a FourCC for
          * (RGBA, I420, Y800 among ours): packed RGB fails its header ("Raw RGB is not
          * supported Natively"), so RGB goes there as opaque RGBA, still every pixel. */
@@ -270,6 +301,135 @@ static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c,
          * Predictive, which most cannot); odd sizes are padded (padded_size). */
         return AV_PIX_FMT_YUV420P;
     }
+}
+
+/* The trial header's output: bytes counted and dropped, seekable as a file is. */
+typedef struct {
+    int64_t pos, size;
+} discard_io;
+
+static int discard_write(void *opaque, uint8_t *buf, int n)
+{
+    (void)buf;
+    discard_io *d = opaque;
+    d->pos += n;
+    if (d->pos > d->size)
+        d->size = d->pos;
+    return n;
+}
+
+static int64_t discard_seek(void *opaque, int64_t off, int whence)
+{
+    discard_io *d = opaque;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE:
+        return d->size;
+    case SEEK_SET:
+        d->pos = off;
+        break;
+    case SEEK_CUR:
+        d->pos += off;
+        break;
+    case SEEK_END:
+        d->pos = d->size + off;
+        break;
+    default:
+        return AVERROR(EINVAL);
+    }
+    return d->pos;
+}
+
+/* Pixel formats FFmpeg 5.1's YUV4MPEG muxer writes (past 8 bits and yuva444p with -strict
+ * -1, which the writer sets). */
+static const enum AVPixelFormat y4m_formats[] = {
+    AV_PIX_FMT_GRAY8,       AV_PIX_FMT_YUV420P,     AV_PIX_FMT_YUV422P,
+    AV_PIX_FMT_YUV444P,     AV_PIX_FMT_YUV411P,     AV_PIX_FMT_YUVA444P,
+    AV_PIX_FMT_GRAY9,       AV_PIX_FMT_GRAY10,      AV_PIX_FMT_GRAY12,
+    AV_PIX_FMT_GRAY16,      AV_PIX_FMT_YUV420P9,    AV_PIX_FMT_YUV422P9,
+    AV_PIX_FMT_YUV444P9,    AV_PIX_FMT_YUV420P10,   AV_PIX_FMT_YUV422P10,
+    AV_PIX_FMT_YUV444P10,   AV_PIX_FMT_YUV420P12,   AV_PIX_FMT_YUV422P12,
+    AV_PIX_FMT_YUV444P12,   AV_PIX_FMT_YUV420P14,   AV_PIX_FMT_YUV422P14,
+    AV_PIX_FMT_YUV444P14,   AV_PIX_FMT_YUV420P16,   AV_PIX_FMT_YUV422P16,
+    AV_PIX_FMT_YUV444P16,
+};
+
+int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_codec codec,
+                                   rvmi_layout layout, const char *raw_pix_fmt, char *err,
+                                   size_t errlen)
+{
+    const AVOutputFormat *of = av_guess_format(format, format ? NULL : path, NULL);
+    if (codec != RVM_CODEC_RAWVIDEO || !of)
+        return 0;
+    rvmi_video_writer_config c = {0};
+    c.codec = codec;
+    c.layout = layout;
+    c.raw_pix_fmt = raw_pix_fmt;
+    enum AVPixelFormat fmt = encoder_format(&c, of);
+    const char *ext = of->extensions ? of->extensions : of->name;
+    int extlen = (int)strcspn(ext, ",");
+    if (is_y4m(of)) {
+        for (size_t i = 0; i < sizeof y4m_formats / sizeof y4m_formats[0]; i++)
+            if (y4m_formats[i] == fmt)
+                return 0;
+        snprintf(err, errlen,
+                 "%s: a .y4m file holds gray, yuv420p, yuv422p, yuv444p, yuv411p, yuva444p and "
+                 "their 9- to 16-bit forms (e.g. yuv420p10le, gray16le), not %s",
+                 path, av_get_pix_fmt_name(fmt));
+        return -1;
+    }
+    /* Some muxers refuse uncompressed frames only when the header is written, and some say
+     * nothing why (ASF and packed RGB, which has no FourCC there): the header is written once
+     * here, into nothing, with what the real one gets, so that the refusal is a usage error
+     * found before anything runs. */
+    const AVCodec *enc = avcodec_find_encoder_by_name(encoder_for(codec, of));
+    AVFormatContext *oc = NULL;
+    AVCodecContext *e = enc ? avcodec_alloc_context3(enc) : NULL;
+    discard_io io = {0, 0};
+    uint8_t *buf = av_malloc(4096);
+    AVIOContext *pb = buf ? avio_alloc_context(buf, 4096, 1, &io, NULL, discard_write,
+                                               discard_seek)
+                          : NULL;
+    int ret = AVERROR(ENOMEM);
+    char why[512] = "";
+    if (!e || !pb || avformat_alloc_output_context2(&oc, of, NULL, NULL) < 0)
+        goto done;
+    e->width = e->height = 64;
+    e->pix_fmt = fmt;
+    e->time_base = (AVRational){1, 25};
+    e->framerate = (AVRational){25, 1};
+    if (of->flags & AVFMT_GLOBALHEADER)
+        e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    AVStream *st;
+    if (avcodec_open2(e, enc, NULL) < 0 || !(st = avformat_new_stream(oc, NULL)) ||
+        avcodec_parameters_from_context(st->codecpar, e) < 0)
+        goto done; /* the writer says why, when it opens */
+    st->time_base = e->time_base;
+    oc->pb = pb;
+    oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    rvmi_avlog_take_error(why, 1); /* forget older messages */
+    ret = avformat_write_header(oc, NULL);
+    if (ret < 0)
+        rvmi_avlog_take_error(why, sizeof why);
+done:
+    avformat_free_context(oc);
+    avcodec_free_context(&e);
+    if (pb)
+        av_freep(&pb->buffer);
+    else
+        av_free(buf);
+    avio_context_free(&pb);
+    if (ret >= 0 || ret == AVERROR(ENOMEM))
+        return 0;
+    const char *reason = why;
+    size_t n = strlen(of->name);
+    if (strncmp(reason, of->name, n) == 0 && strncmp(reason + n, ": ", 2) == 0)
+        reason += n + 2;
+    snprintf(err, errlen,
+             "%s: a .%.*s file cannot hold uncompressed %s frames (FFmpeg's %s muxer refuses "
+             "them%s%s; use .nut or .mkv, or another -f rawvideo:PIX_FMT)",
+             path, extlen, ext, av_get_pix_fmt_name(fmt), of->name, reason[0] ? ": " : "",
+             reason);
+    return -1;
 }
 
 /* H.264 and HEVC in 4:2:0 need even sizes: an odd width or height is padded by one
@@ -660,6 +820,17 @@ static int setup_tracks(rvmi_video_writer *w, char *err, size_t errlen)
 {
     if (w->cfg.ntracks <= 0)
         return 0;
+    /* YUV4MPEG is one video stream (its muxer refuses a second): the tracks are left out,
+     * said once. */
+    if (is_y4m(w->oc->oformat)) {
+        if (w->cfg.notice) {
+            char line[1024];
+            snprintf(line, sizeof line, "warning: %s: audio and subtitles left out: a .y4m "
+                     "file holds video only", w->name);
+            w->cfg.notice(w->cfg.notice_user, line);
+        }
+        return 0;
+    }
     if (!(w->tracks = calloc((size_t)w->cfg.ntracks, sizeof(*w->tracks)))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -834,11 +1005,16 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
             goto fail;
         return w;
     }
-    const AVCodec *codec = avcodec_find_encoder_by_name(encoder_name(cfg->codec));
+    const AVCodec *codec = avcodec_find_encoder_by_name(encoder_for(cfg->codec, of));
     if (!codec) {
-        snprintf(err, errlen, "this FFmpeg has no %s encoder", encoder_name(cfg->codec));
+        snprintf(err, errlen, "this FFmpeg has no %s encoder", encoder_for(cfg->codec, of));
         goto fail;
     }
+    /* YUV4MPEG's formats past its standard's (more than 8 bits, yuva444p) are written only
+     * when asked for (FFmpeg's -strict -1); which it takes is checked up front
+     * (rvmi_video_writer_check_frames). */
+    if (is_y4m(of))
+        w->oc->strict_std_compliance = FF_COMPLIANCE_UNOFFICIAL;
     w->enc = avcodec_alloc_context3(codec);
     w->frame = av_frame_alloc();
     w->pkt = av_packet_alloc();
@@ -861,7 +1037,8 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     /* AVI has one fixed frame rate, which FFmpeg's muxer takes from the time base (a 30 fps
      * clip in 1/1000 claimed 1000 fps and 2600 frames for 77): there frames are counted at
      * the nominal rate (rvmi_video_writer_send). */
-    w->avi = strcmp(w->oc->oformat->name, "avi") == 0;
+    /* YUV4MPEG alike: its header's frame rate is the time base's inverse. */
+    w->avi = strcmp(w->oc->oformat->name, "avi") == 0 || is_y4m(of);
     if (w->avi) {
         e->time_base = av_inv_q(cfg->frame_rate);
         w->last_pts = INT64_MIN;

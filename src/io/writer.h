@@ -35,6 +35,14 @@ int rvmi_codec_has_alpha(rvmi_codec codec);
 int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *codec, int alpha,
                            char *err, size_t errlen);
 
+/* For --codec rawvideo: whether the container takes uncompressed frames of the pixel format
+ * written for layout (raw_pix_fmt, NULL: the layout's own), found by writing its header
+ * into nothing (some muxers refuse a format only there, without a word). Other codecs: 0.
+ * Returns 0 or -1 with a message (a usage error). */
+int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_codec codec,
+                                   rvmi_layout layout, const char *raw_pix_fmt, char *err,
+                                   size_t errlen);
+
 typedef struct rvmi_video_writer rvmi_video_writer;
 
 /* x264/x265 presets, fastest first; NULL-terminated. */

@@ -214,6 +214,49 @@ expect_error "VP9 in .ismv" $S --output-composition out.ismv --codec vp9
 expect_code 2 "VP9 in .ismv"
 expect_error "a bit rate x264 cannot meet" $S --output-alpha out.mp4 --output-video-mbps 0.0001
 expect_code 2 "a bit rate x264 cannot meet"
+# Uncompressed packed RGB in .asf: FFmpeg's muxer refuses it at the header without a word
+# (the run ended "invalid combination of codec, tracks and settings" after opening the input
+# and loading the network); now the writer's check says why before anything runs.
+expect_error "rawvideo rgb24 in .asf" $S --output-composition out.asf --codec rawvideo
+expect_code 2 "rawvideo rgb24 in .asf"
+grep -q "^rvm: out.asf: a .asf file cannot hold uncompressed rgb24 frames" err.txt ||
+    fail "rawvideo rgb24 in .asf: $(cat err.txt)"
+[ ! -e out.asf ] || fail "rawvideo rgb24 in .asf: out.asf was left"
+# YUV4MPEG holds YUV and grey only, no RGB.
+expect_error "rgb24 in .y4m" $S --output-composition out.y4m --output-format yuv4mpegpipe:rgb24
+expect_code 2 "rgb24 in .y4m"
+grep -q "^rvm: out.y4m: a .y4m file holds gray, yuv420p.* not rgb24" err.txt || fail "rgb24 in .y4m: $(cat err.txt)"
+expect_error "H.264 in .y4m" $S --output-composition out.y4m --codec h264
+expect_code 2 "H.264 in .y4m"
+# Segments into .y4m: Y4M has no timestamps, so join called every part after the first
+# broken (exit 4 after all the rendering); refused by render up front.
+sub plan "$SAMPLE" --segments 2 --warmup 1 -o y4m.plan
+[ $RC -eq 0 ] || fail "plan for the .y4m render: $(cat err.txt)"
+sub render --plan y4m.plan --index 0 --output-alpha out.y4m
+[ $RC -eq 2 ] && grep -q "segments cannot be rendered into .y4m" err.txt && [ "$(wc -l <err.txt)" -eq 1 ] ||
+    fail "render into .y4m: exit $RC, $(cat err.txt)"
+[ ! -e out.y4m.parts ] || fail "render into .y4m: out.y4m.parts was left"
+ok "render into .y4m -> $(cat err.txt)"
+# A downsample ratio that leaves the network no pixels (8 * 0.064 < 1) is the request's:
+# exit 2 before the conversion, naming a ratio and a size that work (it was exit 1, "the
+# network failed", after the outputs were opened).
+expect_error "a ratio leaving no pixels" --input-source $SAMPLE --input-resize 8000 8 --output-alpha out.mp4
+expect_code 2 "a ratio leaving no pixels"
+grep -qx "rvm: frames of 8000x8: downsample ratio 0.064 leaves no pixels of their 8-pixel side (use --downsample-ratio 0.125 or more, or --input-resize 8000 16)" err.txt ||
+    fail "a ratio leaving no pixels: $(cat err.txt)"
+expect_error "an explicit ratio leaving no pixels" $S --downsample-ratio 0.01 --output-alpha out.mp4
+expect_code 2 "an explicit ratio leaving no pixels"
+grep -q "use --downsample-ratio 0.021 or more, or --input-resize 64 100)" err.txt ||
+    fail "an explicit ratio leaving no pixels: $(cat err.txt)"
+# Image writers refusing what they are asked (frames too large for FFmpeg's encoders) exit 2,
+# not 75 (which schedulers retry: it was 75 for every image writer that did not open).
+expect_error "frames too large for a PNG sequence" --input-source $SAMPLE --input-resize 16300 16300 \
+    --duration 0.04 --output-type png_sequence --output-alpha out
+expect_code 2 "frames too large for a PNG sequence"
+grep -q "larger than FFmpeg's png encoder takes" err.txt || fail "frames too large: $(cat err.txt)"
+expect_error "frames too large for a .bmp" --input-source $SAMPLE --input-resize 16300 16300 \
+    --duration 0.04 --output-alpha out.bmp
+expect_code 2 "frames too large for a .bmp"
 expect_error "full disk" $S --output-alpha /dev/full
 expect_error "unknown preset" $S --output-alpha out.mp4 --preset quick
 expect_error "preset for prores" $S --output-alpha out.mov --codec prores --preset fast

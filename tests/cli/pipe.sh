@@ -171,6 +171,57 @@ pipe_error "a pixel format swscale cannot write" $S --output-alpha - --output-fo
 pipe_error "transparency into a pixel format without alpha" $S --output-composition - \
     --background none --output-format rawvideo:yuv420p
 
+# ---- YUV4MPEG (.y4m, -f yuv4mpegpipe): what other encoders read from a pipe ----
+# FFmpeg 5.1's muxer takes only wrapped_avframe, none of rvm's codecs: every .y4m output was
+# refused ("a .y4m file cannot hold h264 video", exit 2). Each is checked against the same
+# frames as uncompressed NUT (lossless), frame by frame, and by its header.
+frames_md5() { ffmpeg -nostdin -v error -i "$1" -f framemd5 - | grep -v '^#' | awk -F, '{print $NF}' | md5sum; }
+y4m_header() { head -c 120 "$1" | head -n 1; }
+run_ok $S --output-composition c.y4m --output-alpha a.y4m --output-foreground f.y4m
+run_ok $S --output-composition c.nut --output-foreground f.nut --output-format nut:yuv420p
+run_ok $S --output-alpha a.nut
+n=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 c.nut)
+[ "$n" -gt 5 ] || fail "the NUT reference has $n frames"
+for o in c f a; do
+    m=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 $o.y4m)
+    [ "$m" = "$n" ] || fail "$o.y4m: $m frames, the NUT reference $n"
+    [ "$(frames_md5 $o.y4m)" = "$(frames_md5 $o.nut)" ] || fail "$o.y4m: pixels differ from $o.nut"
+done
+y4m_header c.y4m | grep -q "^YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg " || fail "c.y4m: header $(y4m_header c.y4m)"
+y4m_header a.y4m | grep -q "^YUV4MPEG2 W640 H480 F30:1 Ip A1:1 Cmono " || fail "a.y4m: header $(y4m_header a.y4m)"
+ok ".y4m composition, foreground (yuv420p) and matte (mono): $n frames each, the NUT pixels, 30 fps"
+# Into a pipe, read by ffmpeg (and x264 where installed): the file's frames.
+"$RVM" $S --output-composition - -f yuv4mpegpipe 2>err.txt | ffmpeg -nostdin -v error -f yuv4mpegpipe -i - -f framemd5 - >piped.md5 ||
+    fail "rvm -f yuv4mpegpipe | ffmpeg: $(cat err.txt)"
+[ ! -s err.txt ] || fail "rvm -f yuv4mpegpipe wrote to stderr: $(cat err.txt)"
+[ "$(grep -v '^#' piped.md5 | awk -F, '{print $NF}' | md5sum)" = "$(frames_md5 c.nut)" ] ||
+    fail "the piped .y4m differs from the file"
+ok "rvm -f yuv4mpegpipe | ffmpeg -f yuv4mpegpipe -i -: the same frames"
+if command -v x264 >/dev/null 2>&1; then
+    "$RVM" $S --output-composition - -f yuv4mpegpipe 2>err.txt | x264 --demuxer y4m -o x.264 - 2>x264.txt ||
+        fail "rvm | x264: $(cat err.txt x264.txt | tail -n 2)"
+    [ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 x.264)" = "$n" ] ||
+        fail "rvm | x264: not $n frames"
+    ok "rvm -f yuv4mpegpipe | x264 --demuxer y4m: $n frames"
+fi
+# 4:4:4 at 10 bits when asked for (-strict -1 formats), transparency as 444alpha (yuva444p).
+run_ok $S --output-composition c10.y4m --output-format yuv4mpegpipe:yuv444p10le
+run_ok $S --output-composition c10.nut --output-format nut:yuv444p10le
+y4m_header c10.y4m | grep -q " C444p10 " || fail "c10.y4m: header $(y4m_header c10.y4m)"
+[ "$(frames_md5 c10.y4m)" = "$(frames_md5 c10.nut)" ] || fail "c10.y4m: pixels differ from c10.nut"
+run_ok $S --output-composition t.y4m --background none
+run_ok $S --output-composition t.nut --background none --output-format nut:yuva444p
+y4m_header t.y4m | grep -q " C444alpha " || fail "t.y4m: header $(y4m_header t.y4m)"
+[ "$(frames_md5 t.y4m)" = "$(frames_md5 t.nut)" ] || fail "t.y4m: pixels differ from t.nut"
+ok ".y4m in yuv444p10le and, transparent, yuva444p (444alpha): the NUT pixels"
+# Non-square pixels keep their aspect; audio is left out with one warning (one stream only).
+ffmpeg -nostdin -v error -i "$SAMPLE" -f lavfi -i sine=d=1 -t 0.5 -vf scale=64:48,setsar=4/3 \
+    -c:v ffv1 -c:a flac -shortest av.mkv
+run_ok -i av.mkv --output-composition av.y4m
+y4m_header av.y4m | grep -q "^YUV4MPEG2 W64 H48 F30:1 Ip A4:3 " || fail "av.y4m: header $(y4m_header av.y4m)"
+grep -q "audio and subtitles left out: a .y4m file holds video only" err.txt || fail "av.y4m: $(cat err.txt)"
+ok ".y4m of an anamorphic input with audio: A4:3, the audio left out with a warning"
+
 # ---- per-frame latency at 640x480 (the official auto ratio, 0.8) ----
 ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 10 -pix_fmt yuv420p -f rawvideo frames.yuv
 "$PIPELAT" frames.yuv 640 480 8 120 -- "$RVM" -i - --output-alpha - --output-format rawvideo \
