@@ -191,9 +191,16 @@ try:
     wait_for('the size error', error.is_displayed, 60)
     print('too large, on the page: ' + error.text)
     assert error.text == "rvm: the upload (2.0 MB) is larger than this server's limit of 1.0 MB", error.text
+    # Typed in the colour box, green is the colour green, as the command's --background
+    # green (the API's own "green" is the official green screen, the first choice): it
+    # gave the official green. (The job fails on its video, so nothing is converted.)
+    driver.find_element(By.ID, 'bg-colour-name').clear()
+    driver.find_element(By.ID, 'bg-colour-name').send_keys('green')
     driver.find_element(By.ID, 'video-file').send_keys(notes)
     driver.find_element(By.ID, 'start').click()
     wait_for('the failed job', lambda: result.get_attribute('data-state') == 'failed', 120)
+    typed = [j['options']['background'] for j in server.jobs() if j['name'] == 'notes.txt']
+    assert typed == ['Green'], typed
     line = driver.find_element(By.ID, 'result-error').text
     print('a text file, on the page: ' + line)
     assert line == 'rvm: notes.txt: not a video or image file FFmpeg can read', line

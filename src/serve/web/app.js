@@ -125,7 +125,14 @@ function upload() {
   }
   const data = new FormData();
   let bg = chosenBackground();
-  if (bg === 'colour') bg = $('bg-colour-name').value.trim() || $('bg-colour').value;
+  if (bg === 'colour') {
+    bg = $('bg-colour-name').value.trim() || $('bg-colour').value;
+    // Typed here, a word is a colour name as the command's --background takes it (green is
+    // #008000 there); the API's own words green (the official green screen) and image are
+    // the choices above, so they go capitalised (names are matched in any case). Typed
+    // green gave the official green; typed image, the image picked under the other choice.
+    if (bg === 'green' || bg === 'image') bg = bg[0].toUpperCase() + bg.slice(1);
+  }
   if (bg === 'image') {
     const image = $('bg-image').files[0];
     if (!image) { showError(err, 'rvm: choose the background image first'); return; }
