@@ -1260,10 +1260,49 @@ static void test_convs(const rvmi_kernels *k, const char *name, int random_cases
     bad ? failed++ : passed++;
 }
 
+/* One set's blend_row into interleaved RGB against the same set's planar foreground, 8- and
+ * 16-bit: the same values (the interleaving stores only move them; a wrong lane fails).
+ * Widths with vector tails. Returns the number of samples that differ. */
+static long run_blend_interleaved(const rvmi_kernels *k, rvm_pixel_type type, int width)
+{
+    size_t plane = (size_t)width + rand_int(0, 20), size = type == RVM_PIXEL_U16 ? 2 : 1;
+    float *h0 = malloc(sizeof(float) * 8 * plane), *h1 = malloc(sizeof(float) * 8 * plane);
+    for (size_t i = 0; i < 8 * plane; i++)
+        h0[i] = 1.5f * rand_float(), h1[i] = 1.5f * rand_float();
+    float *x = malloc(sizeof(float) * 3 * width), *tmp = malloc(sizeof(float) * 4 * width);
+    for (int i = 0; i < 3 * width; i++)
+        x[i] = (float)(uint8_t)next_u32() / 255.f;
+    const float *planes[3] = {x, x + width, x + 2 * width};
+    float l1 = (float)(next_u32() % 1001) / 1000.f, l0 = 1.f - l1;
+    /* one sample more than the row: it must stay untouched */
+    char *fp = calloc(3 * (size_t)width, size), *fi = calloc(3 * (size_t)width + 1, size);
+    rvmi_blend_out op = {type, RVM_FGR_PLANAR, NULL, fp, (ptrdiff_t)(width * size)};
+    rvmi_blend_out oi = {type, RVM_FGR_RGB, NULL, fi, 0};
+    k->blend_row(h0, h1, plane, l0, l1, planes, width, &op, tmp);
+    k->blend_row(h0, h1, plane, l0, l1, planes, width, &oi, tmp);
+    long bad = 0;
+    for (int i = 0; i < width; i++)
+        for (int c = 0; c < 3; c++) {
+            size_t at = (size_t)c * width + i, to = 3 * (size_t)i + c;
+            bad += type == RVM_PIXEL_U16 ? ((uint16_t *)fp)[at] != ((uint16_t *)fi)[to]
+                                         : ((uint8_t *)fp)[at] != ((uint8_t *)fi)[to];
+        }
+    bad += type == RVM_PIXEL_U16 ? ((uint16_t *)fi)[3 * width] != 0 : fi[3 * width] != 0;
+    free(h0), free(h1), free(x), free(tmp), free(fp), free(fi);
+    return bad;
+}
+
 /* The refiner's full-resolution row: at most one output step apart (rounding order may move a
  * value across a rounding boundary). */
 static void test_blend(const rvmi_kernels *k)
 {
+    long differ = 0;
+    for (int i = 0; i < 60; i++)
+        differ += run_blend_interleaved(k, i % 2 ? RVM_PIXEL_U16 : RVM_PIXEL_U8,
+                                        i < 40 ? rand_int(1, 70) : 1920 + i % 20);
+    printf("%s %s blend_row: interleaved 8- and 16-bit RGB = the same set's planes (60 rows), %ld samples differ\n",
+           differ ? "FAIL" : "ok", k->name, differ);
+    differ ? failed++ : passed++;
     double blend = 0;
     for (int i = 0; i < 90; i++) {
         double e = run_blend(k, (rvm_pixel_type)(i % 3), (rvm_fgr_layout)(i / 3 % 3));
