@@ -528,6 +528,10 @@ int rvmi_batch_main(int argc, char **argv)
                     strcmp(a, "--list") == 0 || strcmp(a, "--output-dir") == 0 ||
                     strcmp(a, "--jobs") == 0 || strcmp(a, "--report") == 0 ||
                     strcmp(a, "--threads") == 0;
+        /* Every conversion gets --disable-progress below: passed on as well, a conversion
+         * had it twice on its command line. */
+        if (strcmp(a, "--disable-progress") == 0)
+            continue;
         if (!takes) {
             pass[npass++] = argv[i];
             continue;

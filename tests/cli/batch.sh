@@ -200,6 +200,18 @@ sub batch -i long.mkv --output-dir batch9 $T --threads 1
 [ -z "$(find batch9 -name '.*rvm-*')" ] || fail "leftovers of the killed batch: $(ls -A batch9)"
 same_times long_whole.mp4 batch9/long_pha.mp4
 ok "a batch killed by SIGKILL takes its conversion with it; run again, it converts the input whole"
+# --disable-progress given to the batch: each conversion has it once on its command line
+# (the batch adds it anyway; it was passed on too).
+"$RVM" batch --disable-progress -i long.mkv --output-dir batchdp $T --threads 1 >out.txt 2>err.txt &
+pid=$!
+# Its output begun: the conversion runs (exec'd, not the batch's fork).
+wait_for "[ -n \"\$(find batchdp -name '.*.rvm-part' 2>/dev/null)\" ]" $pid
+child=$(pgrep -P $pid)
+n=$(tr '\0' '\n' <"/proc/$child/cmdline" | grep -c -x -e --disable-progress)
+kill -TERM $pid
+wait $pid
+[ "$n" -eq 1 ] || fail "a conversion of rvm batch --disable-progress has it $n times"
+ok "rvm batch --disable-progress: once on a conversion's command line"
 
 # A list file naming a video and an image folder; PNG sequences, one folder per input.
 mkdir frames
