@@ -32,8 +32,9 @@ def _pythonic(text):
 
 class ConversionError(RuntimeError):
     """A conversion failed. The message is the rvm command's one-line error; status is the
-    exit code the command would have returned (1 failed, 3 a bad input, 75 writing failed,
-    153 stopped at the file size limit: the outputs then hold the frames done)."""
+    exit code the command would have returned (1 failed, 3 a bad input, 75 writing failed or
+    an output being written by another run: retry later, 153 stopped at the file size limit:
+    the outputs then hold the frames done)."""
 
     def __init__(self, message, status=1):
         super().__init__(message)

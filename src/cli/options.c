@@ -83,7 +83,7 @@ static const option options[] = {
     {"--duration", "-t", OPT_TIME, FIELD(duration), .min = 0, .above_min = 1, .def = -1,
      .metavar = "TIME", .help = "convert only this much"},
     {"--background", NULL, OPT_PATH, FIELD(background), .metavar = "BG",
-     .help = "colour (name, #RRGGBB, R,G,B), image, video (looped), or none for transparency; "
+     .help = "colour (name, #RRGGBB, #RGB or R,G,B), image, video (looped), or none for transparency; "
              "default 120,255,155"},
     {"--codec", NULL, OPT_CODEC, FIELD(codec), .metavar = "NAME",
      .help = "h264, hevc, prores (4444, alpha, .mov), vp9 (alpha, .webm), ffv1 (lossless), "
@@ -343,8 +343,8 @@ void rvmi_cli_usage(FILE *f)
           "written there, a combination FFmpeg refuses (do not retry); 3 bad input: missing,\n"
           "unreadable or damaged, or not the one a plan was made for (do not retry); 4 join:\n"
           "parts missing or broken (render them, then join again); 75 transient: writing\n"
-          "failed (disk full, I/O error) or out of memory (retry); 130/143 stopped by\n"
-          "SIGINT/SIGTERM.\n",
+          "failed (disk full, I/O error), out of memory, or an output being written by\n"
+          "another rvm run (retry); 130/143 stopped by SIGINT/SIGTERM.\n",
           f);
 }
 

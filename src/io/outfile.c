@@ -298,12 +298,14 @@ static int take_lock(rvmi_outfile *o, char *err, size_t errlen)
             pid[got > 0 ? got : 0] = '\0';
             pid[strcspn(pid, "\n")] = '\0';
             close(fd);
-            if (e == EWOULDBLOCK)
+            if (e == EWOULDBLOCK) {
+                /* Retrying once the other run has ended can succeed (exit 75). */
+                o->transient = 1;
                 set_err(err, errlen,
                         "%s %s is being written by another rvm run%s%s%s; wait for it to end "
                         "or choose another name",
                         o->flag, o->path, *pid ? " (pid " : "", pid, *pid ? ")" : "");
-            else
+            } else
                 set_err(err, errlen, "%s: cannot lock %s: %s", o->flag, o->lock_path,
                         strerror(e));
             return -1;

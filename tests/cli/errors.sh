@@ -125,6 +125,13 @@ for c in '#12345' '#GGG' bikeshed Random; do
     expect_error "not a colour: $c" $S --output-composition out.mp4 --background "$c"
     expect_code 2 "not a colour: $c"
 done
+# The colour forms --help, the man page and README list are one list (--help lacked #RGB).
+forms_help=$("$RVM" --help | tr -s ' \n' '  ' | sed -n 's/.*--background BG colour (\([^)]*\)).*/\1/p')
+forms_man=$(tr -s ' \n' '  ' <"$SRC/doc/rvm.1.in" | sed -n 's/.*background " BG" A colour (\([^)]*\)).*/\1/p')
+forms_readme=$(sed -n 's/.*\*\*Backgrounds\*\*: a colour (\([^;]*\);.*/\1/p' "$SRC/README.md" | tr -d '`')
+[ -n "$forms_help" ] && [ "$forms_help" = "$forms_man" ] && [ "$forms_help" = "$forms_readme" ] ||
+    fail "colour forms: --help '$forms_help', man '$forms_man', README '$forms_readme'"
+ok "colour forms the same in --help, the man page and README: $forms_help"
 mkdir -p sub
 echo keep >sub/exists.png
 expect_error "existing image in a sub-folder without -y" $S --output-alpha sub/exists.png --duration 0.001

@@ -180,6 +180,8 @@ wait_for 'ls .two.*.rvm-stage/0001.png >/dev/null 2>&1' $PID
 run -i long.mkv --input-resize 64 48 --output-type png_sequence --output-alpha two -y
 one_line_error "a second run into the same folder"
 grep -q "another rvm run" err.txt || fail "the second run does not say why: $(cat err.txt)"
+# Temporary: a retry once the first run has ended can succeed.
+[ $RC -eq 75 ] || fail "a second run into the same folder: exit $RC, want 75 (transient)"
 wait $PID
 rc1=$?
 [ $rc1 -eq 0 ] || fail "the first run failed ($rc1): $(cat err1.txt)"
@@ -193,6 +195,7 @@ PIDS=$PID
 wait_for 'ls .v.mp4.*.rvm-part >/dev/null 2>&1' $PID
 run -i long.mkv --input-resize 64 48 --output-alpha v.mp4 -y
 one_line_error "a second run into the same video"
+[ $RC -eq 75 ] || fail "a second run into the same video: exit $RC, want 75 (transient)"
 wait $PID || fail "the first run failed: $(cat err1.txt)"
 [ "$(pts_list v.mp4 | wc -l)" -eq 308 ] || fail "v.mp4 does not hold the 308 frames"
 ok "a second run into the same video is refused"
