@@ -188,14 +188,34 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                 rvmi_cli_error("%s: %s", cmd, err);
                 return RVMI_EXIT_USAGE;
             }
-            /* Y4M has no timestamps: a part after the first cannot say where it starts, and
-             * join called it broken after every render. */
-            const AVOutputFormat *of = av_guess_format(NULL, want[i].path, NULL);
-            if (of && strcmp(of->name, "yuv4mpegpipe") == 0) {
-                rvmi_cli_error("%s: %s %s: segments cannot be rendered into .y4m (it has no "
-                               "timestamps to join them by): use .nut or .mkv with --codec "
+        }
+        /* Y4M and bare frames have no timestamps: a part after the first cannot say where it
+         * starts, and join called it broken after every render (exit 4; a .yuv part was not
+         * even read back: exit 75). The container is the one -f names (its name before
+         * ":PIX_FMT"), else the output's name's. */
+        if (!j->opt.png) {
+            const char *f = j->opt.output_format;
+            size_t n = f ? strcspn(f, ":") : 0;
+            char muxer[64] = "";
+            if (f && n < sizeof muxer) {
+                memcpy(muxer, f, n);
+                muxer[n] = '\0';
+            }
+            const AVOutputFormat *of = f ? av_guess_format(muxer, NULL, NULL)
+                                         : av_guess_format(NULL, want[i].path, NULL);
+            if (f && !of) {
+                rvmi_cli_error("%s: --output-format %s: this FFmpeg has no such container "
+                               "(try nut or matroska)", cmd, f);
+                return RVMI_EXIT_USAGE;
+            }
+            int y4m = of && strcmp(of->name, "yuv4mpegpipe") == 0;
+            if (y4m || (of && strcmp(of->name, "rawvideo") == 0)) {
+                rvmi_cli_error("%s: %s %s: segments cannot be rendered into %s, which has no "
+                               "timestamps to join them by: use .nut or .mkv with --codec "
                                "rawvideo, or a normal run",
-                               cmd, want[i].flag, want[i].path);
+                               cmd, want[i].flag, want[i].path,
+                               y4m ? (f ? "Y4M (-f yuv4mpegpipe)" : ".y4m")
+                                   : "bare frames (rawvideo)");
                 return RVMI_EXIT_USAGE;
             }
         }

@@ -244,6 +244,26 @@ sub render --plan y4m.plan --index 0 --output-alpha out.y4m
     fail "render into .y4m: exit $RC, $(cat err.txt)"
 [ ! -e out.y4m.parts ] || fail "render into .y4m: out.y4m.parts was left"
 ok "render into .y4m -> $(cat err.txt)"
+# Named otherwise, Y4M by -f (its parts were Y4M files named .nut: render exit 0, join exit
+# 4), and bare frames (a .yuv part was not read back: exit 75 after the rendering): refused
+# up front alike.
+sub render --plan y4m.plan --index 0 --output-alpha out.nut -f yuv4mpegpipe:gray
+[ $RC -eq 2 ] && grep -q "segments cannot be rendered into Y4M (-f yuv4mpegpipe)" err.txt &&
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "render -f yuv4mpegpipe: exit $RC, $(cat err.txt)"
+[ ! -e out.nut.parts ] || fail "render -f yuv4mpegpipe: out.nut.parts was left"
+ok "render -f yuv4mpegpipe -> $(cat err.txt)"
+sub render --plan y4m.plan --index 0 --output-alpha out.yuv
+[ $RC -eq 2 ] && grep -q "segments cannot be rendered into bare frames" err.txt &&
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "render into .yuv: exit $RC, $(cat err.txt)"
+[ ! -e out.yuv.parts ] || fail "render into .yuv: out.yuv.parts was left"
+ok "render into .yuv -> $(cat err.txt)"
+sub join --plan y4m.plan --output-alpha out.nut -f yuv4mpegpipe
+[ $RC -eq 2 ] && grep -q "segments cannot be rendered into Y4M" err.txt ||
+    fail "join -f yuv4mpegpipe: exit $RC, $(cat err.txt)"
+# A container FFmpeg lacks: refused before a part that exists is called complete.
+sub render --plan y4m.plan --index 0 --output-alpha out.nut -f nosuchformat
+[ $RC -eq 2 ] && grep -q "nosuchformat: this FFmpeg has no such container" err.txt ||
+    fail "render -f nosuchformat: exit $RC, $(cat err.txt)"
 # A downsample ratio that leaves the network no pixels (8 * 0.064 < 1) is the request's:
 # exit 2 before the conversion, naming a ratio and a size that work (it was exit 1, "the
 # network failed", after the outputs were opened).
