@@ -442,12 +442,26 @@ static int refuse_ratio(conversion *c)
     int side = (int)ceil(1.0 / r);
     while ((int)floor(side * r) < 1)
         side++;
-    if (c->opt->ratio <= 0)
+    int sw = w, sh = h;
+    if (c->opt->ratio <= 0) {
+        /* The automatic ratio keeps 512 pixels of the long side: only the short one grows. */
         while (side < large && (int)floor(side * rvm_auto_downsample_ratio(large, side)) < 1)
             side++;
+        if (w < h)
+            sw = side;
+        else
+            sh = side;
+    } else {
+        /* A ratio given can leave no pixels of both sides (3x3 at 0.3, 64x48 at 0.001): each
+         * such side grows, or the size named still fails. */
+        if ((int)floor(w * r) < 1)
+            sw = side;
+        if ((int)floor(h * r) < 1)
+            sh = side;
+    }
     errorf("frames of %dx%d: downsample ratio %g leaves no pixels of their %d-pixel side (use "
            "--downsample-ratio %g or more, or --input-resize %d %d)",
-           w, h, r, small, need > 1.0 ? 1.0 : need, w < h ? side : w, w < h ? h : side);
+           w, h, r, small, need > 1.0 ? 1.0 : need, sw, sh);
     return -1;
 }
 

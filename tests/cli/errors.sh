@@ -273,8 +273,21 @@ grep -qx "rvm: frames of 8000x8: downsample ratio 0.064 leaves no pixels of thei
     fail "a ratio leaving no pixels: $(cat err.txt)"
 expect_error "an explicit ratio leaving no pixels" $S --downsample-ratio 0.01 --output-alpha out.mp4
 expect_code 2 "an explicit ratio leaving no pixels"
-grep -q "use --downsample-ratio 0.021 or more, or --input-resize 64 100)" err.txt ||
+# Both sides fail at 0.01 (64 too): the size named grows both (it said 64 100, which failed
+# alike); each suggestion converts.
+grep -q "use --downsample-ratio 0.021 or more, or --input-resize 100 100)" err.txt ||
     fail "an explicit ratio leaving no pixels: $(cat err.txt)"
+sub_ok --input-source $SAMPLE --input-resize 100 100 --downsample-ratio 0.01 --duration 0.04 \
+    --output-alpha out_sug.nut
+sub_ok --input-source $SAMPLE --input-resize 64 48 --downsample-ratio 0.021 --duration 0.04 \
+    --output-alpha out_sug.nut -y
+expect_error "a square frame at a ratio leaving no pixels" --input-source $SAMPLE \
+    --input-resize 3 3 --downsample-ratio 0.3 --output-alpha out.mp4
+expect_code 2 "a square frame at a ratio leaving no pixels"
+grep -q "or --input-resize 4 4)" err.txt || fail "3x3 at 0.3: $(cat err.txt)"
+sub_ok --input-source $SAMPLE --input-resize 4 4 --downsample-ratio 0.3 --duration 0.04 \
+    --output-alpha out_sug.nut -y
+rm -f out_sug.nut
 # Image writers refusing what they are asked (frames too large for FFmpeg's encoders) exit 2,
 # not 75 (which schedulers retry: it was 75 for every image writer that did not open).
 expect_error "frames too large for a PNG sequence" --input-source $SAMPLE --input-resize 16300 16300 \
