@@ -288,6 +288,10 @@ static enum AVPixelFormat encoder_format(const rvmi_video_writer_config *c,
          * supported Natively"), so RGB goes there as opaque RGBA, still every pixel. */
         if (c->layout == RVM_LAYOUT_RGB && of && strcmp(of->name, "matroska") == 0)
             return AV_PIX_FMT_RGBA;
+        /* AVI stores packed 24-bit RGB as a DIB, blue first: rgb24 there read back with red
+         * and blue swapped (the green screen 120,255,155 as 155,255,120). */
+        if (c->layout == RVM_LAYOUT_RGB && of && strcmp(of->name, "avi") == 0)
+            return AV_PIX_FMT_BGR24;
         return c->layout == RVM_LAYOUT_RGBA  ? AV_PIX_FMT_RGBA
                : c->layout == RVM_LAYOUT_RGB ? AV_PIX_FMT_RGB24
                                              : AV_PIX_FMT_GRAY8;
@@ -375,6 +379,14 @@ int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_co
                  "%s: a .y4m file holds gray, yuv420p, yuv422p, yuv444p, yuv411p, yuva444p and "
                  "their 9- to 16-bit forms (e.g. yuv420p10le, gray16le), not %s",
                  path, av_get_pix_fmt_name(fmt));
+        return -1;
+    }
+    if (fmt == AV_PIX_FMT_RGB24 && strcmp(of->name, "avi") == 0) {
+        snprintf(err, errlen,
+                 "%s: a .avi file stores packed 24-bit RGB blue first (a DIB): rgb24 frames "
+                 "would read back with red and blue swapped; use -f avi:bgr24 (or no pixel "
+                 "format: bgr24 is the default there)",
+                 path);
         return -1;
     }
     /* Some muxers refuse uncompressed frames only when the header is written, and some say

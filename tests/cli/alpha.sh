@@ -73,4 +73,17 @@ for o in rc rf; do
 done
 [ "$(stream_field ra.mkv v:0 pix_fmt)" = gray ] || fail "ra.mkv is $(stream_field ra.mkv v:0 pix_fmt)"
 ok "rawvideo in .mkv: RGB outputs as opaque RGBA, the same pixels as in .nut"
+# Uncompressed RGB in AVI is a DIB, blue first: rgb24 there read back with red and blue
+# swapped. The composition and foreground are bgr24 there (the same pixels as the NUT
+# file's); rgb24 asked for by name is refused.
+run_ok $c2 --output-composition rc.avi --output-foreground rf.avi
+for o in rc rf; do
+    [ "$(stream_field $o.avi v:0 pix_fmt)" = bgr24 ] || fail "$o.avi is $(stream_field $o.avi v:0 pix_fmt)"
+    ffmpeg -nostdin -v error -i $o.avi -f rawvideo -pix_fmt rgb24 $o.avi.rgb || fail "cannot decode $o.avi"
+    [ -s $o.avi.rgb ] && cmp -s $o.avi.rgb $o.nut.rgb || fail "$o.avi differs from $o.nut"
+done
+run $c2 --output-composition rgb.avi -f avi:rgb24
+[ $RC -eq 2 ] && grep -q "red and blue swapped; use -f avi:bgr24" err.txt && [ ! -e rgb.avi ] ||
+    fail "rgb24 in .avi: exit $RC, $(cat err.txt)"
+ok "rawvideo in .avi: RGB as bgr24, the same pixels as in .nut; rgb24 by name refused"
 done_all
