@@ -222,6 +222,9 @@ static int make_parents(rvmi_outfile *o, char *err, size_t errlen)
     if (stat(o->dir, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return 0;
+        /* The name's own mistake (a file where its folder should be), the same on every
+         * retry: exit 2, as ENOTDIR from mkdir is (it was 1). */
+        o->refused = 1;
         set_err(err, errlen, "%s %s: %s is not a folder", o->flag, o->path, o->dir);
         return -1;
     }
@@ -257,6 +260,7 @@ static int make_parents(rvmi_outfile *o, char *err, size_t errlen)
     }
     free(p);
     if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        o->refused = 1;
         set_err(err, errlen, "%s %s: %s is not a folder", o->flag, o->path, o->dir);
         return -1;
     }

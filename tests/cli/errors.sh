@@ -38,6 +38,11 @@ expect_error "output is the input" --input-source in.mkv --output-alpha in.mkv -
 expect_code 2 "output is the input"
 expect_error "output is the input via ./" --input-source in.mkv --output-composition ./in.mkv -y
 expect_code 2 "output is the input via ./"
+# A file where an output's folder should be: the name's mistake, exit 2 (it was 1).
+expect_error "a file as the output's folder" --input-source in.mkv --output-alpha in.mkv/out.mp4
+expect_code 2 "a file as the output's folder"
+grep -qx "rvm: --output-alpha in.mkv/out.mp4: in.mkv is not a folder" err.txt ||
+    fail "a file as the output's folder: $(cat err.txt)"
 ln -s in.mkv link.mkv
 expect_error "output is a link to the input" --input-source in.mkv --output-alpha link.mkv -y
 expect_code 2 "output is a link to the input"
