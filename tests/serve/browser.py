@@ -205,6 +205,25 @@ try:
     print('a text file, on the page: ' + line)
     assert line == 'rvm: notes.txt: not a video or image file FFmpeg can read', line
     driver.save_screenshot(os.path.join(build_dir, 'serve_screenshot_error.png'))
+    # A typed colour that is none is refused in the page's terms (what to type in the box),
+    # not the API's ("expected green, a colour (...), image (with background_image) or
+    # none"); no job is made.
+    driver.find_element(By.ID, 'bg-colour-name').clear()
+    driver.find_element(By.ID, 'bg-colour-name').send_keys('blurple')
+    driver.find_element(By.ID, 'video-file').send_keys(notes)
+    driver.find_element(By.ID, 'start').click()
+    want = ('rvm: "blurple" is not a colour: type a name (red), #RRGGBB, #RGB or R,G,B in the '
+            'box, or pick one with the colour button')
+    wait_for('the colour error', lambda: error.is_displayed() and error.text == want, 60)
+    print('a typed colour that is none, on the page: ' + error.text)
+    driver.find_element(By.ID, 'bg-colour-name').clear()
+    driver.find_element(By.ID, 'bg-colour-name').send_keys('#ff000080')
+    driver.find_element(By.ID, 'start').click()
+    want = ('rvm: "#ff000080" is see-through, but a composition over a colour is opaque: choose '
+            'Transparent (WebM or MOV) for a see-through one')
+    wait_for('the see-through error', lambda: error.is_displayed() and error.text == want, 60)
+    assert len(server.jobs()) == 2, server.jobs()
+    driver.find_element(By.ID, 'bg-colour-name').clear()
     click_first('#queue li.job button.delete')  # the failed job (the list shows the newest first)
     wait_for('one job left', lambda: len(server.jobs()) == 1, 60)
 

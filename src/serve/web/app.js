@@ -125,8 +125,9 @@ function upload() {
   }
   const data = new FormData();
   let bg = chosenBackground();
+  const typed = bg === 'colour' ? $('bg-colour-name').value.trim() : '';
   if (bg === 'colour') {
-    bg = $('bg-colour-name').value.trim() || $('bg-colour').value;
+    bg = typed || $('bg-colour').value;
     // Typed here, a word is a colour name as the command's --background takes it (green is
     // #008000 there); the API's own words green (the official green screen) and image are
     // the choices above, so they go capitalised (names are matched in any case). Typed
@@ -163,6 +164,12 @@ function upload() {
       updateForm();
       select(body.id);
       refresh();
+    } else if (typed && body && body.error && body.error.startsWith('rvm: background ' + bg + ': ')) {
+      // The API's refusals name its own words (green, image, none); here only what the box
+      // takes applies, said as what to type there or which choice to make.
+      showError(err, body.error.includes('see-through')
+        ? 'rvm: "' + typed + '" is see-through, but a composition over a colour is opaque: choose Transparent (WebM or MOV) for a see-through one'
+        : 'rvm: "' + typed + '" is not a colour: type a name (red), #RRGGBB, #RGB or R,G,B in the box, or pick one with the colour button');
     } else {
       showError(err, body && body.error ? body.error : 'rvm: the server answered ' + xhr.status);
     }
