@@ -95,10 +95,14 @@ static const option options[] = {
              "mpegts, yuv4mpegpipe[:PIX_FMT] (Y4M, what x264 and ffmpeg read from a pipe: "
              "yuv420p, the matte gray, yuva444p when transparent; yuv444p, yuv444p10le, ... "
              "if named), or rawvideo[:PIX_FMT] (bare frames; gray, rgb24 or rgba unless an "
-             "FFmpeg pixel format is named; a name ending .yuv gets yuv420p, .rgb rgb24). Needed for a pipe; - or pipe:1 as an output "
-             "path writes to stdout (default nut), flushed every frame"},
+             "FFmpeg pixel format is named; a name ending .yuv gets yuv420p, .rgb rgb24). YUV frames "
+             "there and in Y4M are BT.709 limited range, untagged (ffmpeg reads them back as "
+             "BT.709 with -vf scale=in_color_matrix=bt709; x264: --colormatrix bt709). Needed "
+             "for a pipe; - or pipe:1 as an output path writes to stdout (default nut), flushed "
+             "every frame; pipe:N writes to descriptor N, as /dev/fd/N"},
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,
-     .metavar = "N", .help = "video bit rate in Mbit/s (default: constant quality, see --crf)"},
+     .metavar = "N", .help = "video bit rate in Mbit/s, 0.001 (1 kbit/s) or more (default: constant "
+             "quality, see --crf)"},
     {"--crf", NULL, OPT_INT, FIELD(crf), .min = 0, .max = 63, .def = -1, .metavar = "N",
      .help = "constant quality instead of a bit rate (h264/hevc/vp9); the default is 18 for "
              "h264, 20 for hevc, 30 for vp9"},
@@ -359,6 +363,40 @@ static const option *find_option(const char *arg, size_t len)
     return NULL;
 }
 
+/* FFmpeg's pipe:N is descriptor N; written as a file name it was a file named pipe:3 in
+ * the current folder (and the descriptor's file stayed empty). Outputs named pipe:N (digits
+ * only) become /dev/fd/N, which the outputs take as any descriptor's name (written in place;
+ * a file the shell opened to append to keeps its data); pipe: and pipe:1 stay stdout, as
+ * "-". Other names after pipe: (pipe:3.mkv) stay file names, as before. */
+static int name_descriptors(rvmi_cli_options *o, char *err, size_t errlen)
+{
+    static char names[3][32]; /* one per output flag: what the options point at */
+    const char **outs[3] = {&o->out_com, &o->out_pha, &o->out_fgr};
+    static const char *const flags[3] = {"--output-composition", "--output-alpha",
+                                         "--output-foreground"};
+    for (int i = 0; i < 3; i++) {
+        const char *p = *outs[i];
+        if (!p || strncmp(p, "pipe:", 5) != 0 || !p[5] ||
+            strspn(p + 5, "0123456789") != strlen(p + 5))
+            continue;
+        errno = 0;
+        long fd = strtol(p + 5, NULL, 10);
+        /* A closed one would be a name to create in /dev/fd, refused in its terms. */
+        if (errno || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0) {
+            snprintf(err, errlen, "%s %s: descriptor %s is not open (open it in the shell, "
+                                  "e.g. 3>file)", flags[i], p, p + 5);
+            return -1;
+        }
+        if (fd == 1) {
+            *outs[i] = "pipe:1";
+            continue;
+        }
+        snprintf(names[i], sizeof names[i], "/dev/fd/%ld", fd);
+        *outs[i] = names[i];
+    }
+    return 0;
+}
+
 /* What the table cannot say: options that need or exclude each other. */
 static int check_combinations(const rvmi_cli_options *o, char *err, size_t errlen)
 {
@@ -375,6 +413,13 @@ static int check_combinations(const rvmi_cli_options *o, char *err, size_t errle
     /* A mistyped descriptor would lose the progress silently: it must be open now. */
     if (o->progress_fd >= 0 && fcntl(o->progress_fd, F_GETFD) < 0) {
         snprintf(err, errlen, "--progress-fd %d: not an open file descriptor", o->progress_fd);
+        return -1;
+    }
+    /* x264 and x265 take their bit rate in whole kbit/s (FFmpeg divides by 1000): below 1
+     * kbit/s it is 0, which they refuse as "bitrate not specified" once the input is open. */
+    if (o->mbps > 0 && o->mbps < RVMI_MIN_MBPS) {
+        snprintf(err, errlen, "--output-video-mbps %g: below the smallest bit rate the encoders "
+                              "take, %g (1 kbit/s)", o->mbps, RVMI_MIN_MBPS);
         return -1;
     }
     if (o->mbps > 0 && o->crf >= 0) {
@@ -459,6 +504,8 @@ int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t
     }
     if (o->help || o->version)
         return 0;
+    if (name_descriptors(o, err, errlen) < 0)
+        return -1;
     return check_combinations(o, err, errlen);
 }
 

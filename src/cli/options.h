@@ -18,7 +18,7 @@ typedef struct {
     double ratio;               /* <= 0: the official auto rule */
     int png;                    /* --output-type png_sequence */
     const char *out_com, *out_pha, *out_fgr;
-    double mbps;                /* <= 0: not given */
+    double mbps;                /* <= 0: not given; else >= RVMI_MIN_MBPS */
     int seq_chunk, num_workers; /* accepted for compatibility; see --help */
     int no_progress;
     int progress_fd;            /* -1: none; else JSON progress lines go there */
@@ -36,6 +36,9 @@ typedef struct {
     const char *audio_tracks, *subtitle_tracks;
     int no_audio, no_subtitles, overwrite, help, version, verbose;
 } rvmi_cli_options;
+
+/* The smallest --output-video-mbps: 1 kbit/s, x264's and x265's unit. */
+#define RVMI_MIN_MBPS 0.001
 
 /* The audio and subtitle tracks the options keep (--no-audio meaning --audio-tracks none). */
 void rvmi_cli_track_choice(const rvmi_cli_options *o, rvmi_track_choice *choice);

@@ -284,10 +284,16 @@ static int take_lock(rvmi_outfile *o, char *err, size_t errlen)
         int fd = open(o->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (fd < 0) {
             /* The lock is the first file made beside the output: a folder that takes
-             * nothing is named as such, anything else by the lock's own name. */
+             * nothing is said of the output and its folder (the lock's name means nothing
+             * to the user). The folder exists (make_parents): ENOENT there is a file system
+             * that takes no new files (/proc, /sys), whose "No such file" would mislead.
+             * Anything else is the lock's own (a folder in its place): named. */
             int e = errno;
             classify(o, e);
-            if (e == EACCES || e == EPERM || e == EROFS)
+            if (e == ENOENT)
+                set_err(err, errlen, "%s %s: cannot write in %s: its file system takes no new "
+                                     "files", o->flag, o->path, o->dir);
+            else if (e == EACCES || e == EPERM || e == EROFS)
                 set_err(err, errlen, "%s %s: cannot write in %s: %s", o->flag, o->path, o->dir,
                         strerror(e));
             else
@@ -544,6 +550,17 @@ static int descriptor_name(const char *path, char cur[PATH_MAX])
     return 0;
 }
 
+/* Whether stdout or stderr, other than descriptor fd, writes into the file st describes. */
+static int shared_std(int fd, const struct stat *st)
+{
+    for (int std = STDOUT_FILENO; std <= STDERR_FILENO; std++) {
+        struct stat s;
+        if (std != fd && fstat(std, &s) == 0 && s.st_dev == st->st_dev && s.st_ino == st->st_ino)
+            return 1;
+    }
+    return 0;
+}
+
 int rvmi_outfile_names_descriptor(const char *path)
 {
     char cur[PATH_MAX];
@@ -625,13 +642,19 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
              * before the descriptor's offset ({ echo; rvm; } >file) keeps it: opening the
              * name again would truncate it, so the descriptor itself is written, from where
              * it stands (at the end with >>), as a stream (not seekable: what the muxer would
-             * go back to rewrite would land at the end). */
+             * go back to rewrite would land at the end). An empty file opened to append to
+             * has nothing to keep: it is opened again by name (a description of its own,
+             * without O_APPEND, from 0) and written as a file, with the duration and index
+             * the muxer goes back to write, as 3>file gets them; unless stderr or stdout
+             * writes into it too (2>&1), whose appended lines the file's rewrites would
+             * overwrite. */
             int fd = S_ISREG(st.st_mode) ? rvmi_outfile_own_descriptor(o->path) : -1;
             int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
             char pipe[32];
             o->direct = 1;
+            int append = fl >= 0 && (fl & O_APPEND) && !(st.st_size == 0 && !shared_std(fd, &st));
             if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY &&
-                ((fl & O_APPEND) || lseek(fd, 0, SEEK_CUR) > 0)) {
+                (append || lseek(fd, 0, SEEK_CUR) > 0)) {
                 snprintf(pipe, sizeof pipe, "pipe:%d", fd);
                 o->write_path = strdup(pipe);
                 o->through_fd = 1;

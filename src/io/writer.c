@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -1115,7 +1116,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
             snprintf(num, sizeof(num), "%d", crf);
             av_opt_set(e->priv_data, "crf", num, 0);
         } else {
-            e->bit_rate = (int64_t)(cfg->mbps * 1e6);
+            e->bit_rate = llround(cfg->mbps * 1e6);
         }
         av_opt_set(e->priv_data, "preset", cfg->preset ? cfg->preset : RVM_DEFAULT_PRESET, 0);
         /* One thread each: the encoders run beside the network (which wants every core)
@@ -1172,7 +1173,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
             av_opt_set(e->priv_data, "crf", num, 0);
             e->bit_rate = 0;
         } else {
-            e->bit_rate = (int64_t)(cfg->mbps * 1e6);
+            e->bit_rate = llround(cfg->mbps * 1e6);
         }
         /* libvpx's defaults are many times slower than real time. */
         av_opt_set(e->priv_data, "deadline", "good", 0);

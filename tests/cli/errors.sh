@@ -209,6 +209,10 @@ expect_error "bad time" $S --output-alpha out.mp4 --duration abc
 if [ "$(id -u)" -eq 0 ]; then
     # root writes anywhere a mode allows nothing; /proc takes no new files.
     expect_error "unwritable folder" $S --output-alpha /proc/rvm-out.mp4
+    # It named the lock file (cannot create /proc/.rvm-out.mp4.rvm-lock: No such file or
+    # directory): the output and its folder, in the user's terms.
+    grep -qx "rvm: --output-alpha /proc/rvm-out.mp4: cannot write in /proc: its file system takes no new files" err.txt ||
+        fail "unwritable folder: $(cat err.txt)"
 else
     mkdir ro && chmod 555 ro
     expect_error "unwritable folder" $S --output-alpha ro/out.mp4
@@ -226,6 +230,12 @@ expect_error "VP9 in .ismv" $S --output-composition out.ismv --codec vp9
 expect_code 2 "VP9 in .ismv"
 expect_error "a bit rate x264 cannot meet" $S --output-alpha out.mp4 --output-video-mbps 0.0001
 expect_code 2 "a bit rate x264 cannot meet"
+# Below 1 kbit/s (x264 counts whole kbit/s) was FFmpeg's "bitrate not specified" once the
+# input was open: refused up front, naming the smallest rate.
+expect_error "a bit rate below 1 kbit/s" $S --output-alpha out.mp4 --output-video-mbps 0.0009
+expect_code 2 "a bit rate below 1 kbit/s"
+grep -qx "rvm: --output-video-mbps 0.0009: below the smallest bit rate the encoders take, 0.001 (1 kbit/s)" err.txt ||
+    fail "a bit rate below 1 kbit/s: $(cat err.txt)"
 # Uncompressed packed RGB in .asf: FFmpeg's muxer refuses it at the header without a word
 # (the run ended "invalid combination of codec, tracks and settings" after opening the input
 # and loading the network); now the writer's check says why before anything runs.

@@ -129,6 +129,35 @@ printf 'kept data\n' >kept.ts
     fail "{ printf; rvm; } >kept2.mkv: $(cat err.txt)"
 [ "$(head -n 1 kept2.mkv)" = "kept data" ] && [ "$(frames_at kept2.mkv 10)" = 15 ] ||
     fail "{ printf; rvm -o /dev/stdout; } >kept2.mkv: the data before rvm's was lost"
+# pipe:N is descriptor N, as in FFmpeg: it wrote a file named pipe:3 in the current folder,
+# f stayed empty (exit 0). Written as /dev/fd/3 is: into the file, or after its data.
+"$RVM" $S --output-alpha pipe:3 3>p3.mkv 2>err.txt || fail "pipe:3 3>p3.mkv: $(cat err.txt)"
+[ ! -s pipe:3 ] || fail "pipe:3: written into the file named pipe:3"
+[ "$(frames_at p3.mkv 0)" = 15 ] || fail "pipe:3 3>p3.mkv: 15 frames not written into p3.mkv"
+"$RVM" $S --output-alpha pipe:3 -f matroska 3>p3f.mkv 2>err.txt || fail "pipe:3 -f: $(cat err.txt)"
+[ ! -s pipe:3 ] && [ "$(frames_at p3f.mkv 0)" = 15 ] ||
+    fail "pipe:3 -f matroska 3>p3f.mkv: written into the file named pipe:3, not p3f.mkv"
+printf 'kept data\n' >kept3.mkv
+"$RVM" $S --output-alpha pipe:3 3>>kept3.mkv 2>err.txt || fail "pipe:3 3>>: $(cat err.txt)"
+[ "$(head -n 1 kept3.mkv)" = "kept data" ] && [ "$(frames_at kept3.mkv 10)" = 15 ] ||
+    fail "pipe:3 3>>kept3.mkv: not appended"
+"$RVM" $S --output-alpha pipe:97 2>err.txt
+rc=$?
+[ $rc -eq 2 ] && grep -qx "rvm: --output-alpha pipe:97: descriptor 97 is not open (open it in the shell, e.g. 3>file)" err.txt ||
+    fail "pipe:97, not open: exit $rc, $(cat err.txt)"
+ok "pipe:3 is descriptor 3 (3>f, 3>>f), not a file named pipe:3; pipe:97 not open -> $(cat err.txt)"
+# An empty file opened to append to has nothing to keep: written as 3>f writes it, with its
+# duration and index (it was a stream: no duration, no index).
+duration_of() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"; }
+: >new.mkv
+"$RVM" $S --output-alpha /dev/fd/3 3>>new.mkv 2>err.txt || fail "3>>new.mkv: $(cat err.txt)"
+case $(duration_of new.mkv) in [0-9]*) ;; *) fail "3>>new.mkv (empty): no duration" ;; esac
+[ "$(frames_at new.mkv 0)" = 15 ] || fail "3>>new.mkv (empty): not 15 frames"
+# ... but not when stderr appends to it too (its lines would be overwritten): a stream.
+: >new2.mkv
+"$RVM" $S --output-alpha /dev/fd/3 3>>new2.mkv 2>>new2.mkv || fail "3>>new2.mkv 2>>new2.mkv failed"
+[ "$(frames_at new2.mkv 0)" = 15 ] || fail "3>>new2.mkv 2>>new2.mkv: not 15 frames"
+ok "3>> an empty file: written with its duration ($(duration_of new.mkv) s) and index"
 # MP4 cannot be appended (it goes back to write its index): refused in one line, exit 2
 # (it was 75, "writing the header: Invalid argument"), the file as it was.
 printf 'kept data\n' >kept.mp4
