@@ -1298,35 +1298,84 @@ static int load_devices(const char *source, char *err, size_t errlen)
 #endif
 }
 
-/* --start: a seek to a keyframe at or before the start. A seek can land after one (a
- * transport stream's lands on any packet: libavformat takes every packet for a keyframe
- * there, and the decoder then drops the frames up to the next real one, seconds past the
- * start when keyframes are sparse; an index that is not exact does the same). So the landing
- * is checked before anything is decoded: the first video keyframe read after the seek must
- * be at or before the start, else reading starts from the beginning and the frames before
- * the start are decoded and dropped (as ffmpeg's -ss is meant to, frame-exact). The packets
- * read to check are read again (the same seek lands at the same place). */
+/* --start: a seek to a keyframe at or before the start, and the frames before the start
+ * decoded and dropped (frame-exact, as ffmpeg's trim). The landing is checked before anything
+ * is returned, by decoding from it up to the first frame out: that frame must be at or
+ * before the start, else reading starts from the beginning (the frames before the start are
+ * then decoded and dropped too). Two ways the frames at the start can be missing after a
+ * seek: it lands after a keyframe (a transport stream's lands on any packet: libavformat
+ * takes every packet for a keyframe there, and the decoder then drops the frames up to the
+ * next real one, seconds past the start when keyframes are sparse; an index that is not exact
+ * does the same), which the first keyframe read already shows; or the keyframe is only a
+ * recovery point (intra-refresh H.264: no IDR, each picture is refreshed a column at a time),
+ * from which the decoder holds frames back until the picture has recovered, past the start
+ * (an MKV of such a stream: 10 of 15 frames, from 0.167 s). Nothing is returned before the
+ * decision, so audio is never sent twice: the packets read to check are read again (the same
+ * seek lands at the same place), and the decoder starts over. */
+#define LANDING_MAX_PAST 64 /* frames past the start a decoder may hold (reorder, DPB: 16) */
+static int landing_ok(rvmi_reader *r)
+{
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *f = av_frame_alloc();
+    int ok = 0, decided = 0, past = 0, key = 0;
+    while (pkt && f && !decided) {
+        int ret = av_read_frame(r->fmt, pkt);
+        if (ret >= 0 && pkt->stream_index != r->vidx) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        if (ret >= 0) {
+            int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+            if (!key) {
+                /* Packets before the first keyframe cannot give the frames from it. */
+                if (!(pkt->flags & AV_PKT_FLAG_KEY)) {
+                    av_packet_unref(pkt);
+                    continue;
+                }
+                key = 1;
+                if (ts == AV_NOPTS_VALUE || ts > r->v_start) {
+                    av_packet_unref(pkt);
+                    break;
+                }
+            }
+            if (ts != AV_NOPTS_VALUE && ts > r->v_start)
+                past++;
+            avcodec_send_packet(r->dec, pkt); /* a damaged packet: the next ones tell */
+            av_packet_unref(pkt);
+        } else if (!key || avcodec_send_packet(r->dec, NULL) < 0) {
+            break; /* the end, or a read error: no frame at or before the start */
+        }
+        while (!decided) {
+            ret = avcodec_receive_frame(r->dec, f);
+            if (ret == AVERROR_INVALIDDATA)
+                continue; /* a damaged frame */
+            if (ret < 0)
+                break;
+            int64_t pts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp
+                                                                     : f->pts;
+            ok = pts == AV_NOPTS_VALUE || pts <= r->v_start; /* no time: taken as it lands */
+            decided = 1;
+            av_frame_unref(f);
+        }
+        if (ret < 0 && ret != AVERROR(EAGAIN) && !decided)
+            break; /* drained: nothing came out */
+        if (past > LANDING_MAX_PAST)
+            break;
+    }
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    avcodec_flush_buffers(r->dec);
+    return ok;
+}
+
 static void seek_to_start(rvmi_reader *r, int64_t vs0, int64_t target_us)
 {
-    if (av_seek_frame(r->fmt, -1, target_us, AVSEEK_FLAG_BACKWARD) < 0) {
-        av_seek_frame(r->fmt, r->vidx, vs0, AVSEEK_FLAG_BACKWARD); /* read from the start */
-        return;
-    }
-    AVPacket *pkt = av_packet_alloc();
-    int64_t key = AV_NOPTS_VALUE;
-    while (pkt && key == AV_NOPTS_VALUE && av_read_frame(r->fmt, pkt) >= 0) {
-        if (pkt->stream_index == r->vidx && (pkt->flags & AV_PKT_FLAG_KEY))
-            key = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-        av_packet_unref(pkt);
-    }
-    av_packet_free(&pkt);
-    if (key != AV_NOPTS_VALUE && key <= r->v_start) {
+    if (av_seek_frame(r->fmt, -1, target_us, AVSEEK_FLAG_BACKWARD) >= 0 && landing_ok(r))
         av_seek_frame(r->fmt, -1, target_us, AVSEEK_FLAG_BACKWARD);
-    } else if (r->fmt->iformat->flags & AVFMT_TS_DISCONT) {
+    else if (r->fmt->iformat->flags & AVFMT_TS_DISCONT)
         av_seek_frame(r->fmt, -1, 0, AVSEEK_FLAG_BYTE); /* where a whole run starts */
-    } else {
-        av_seek_frame(r->fmt, r->vidx, vs0, AVSEEK_FLAG_BACKWARD);
-    }
+    else
+        av_seek_frame(r->fmt, r->vidx, vs0, AVSEEK_FLAG_BACKWARD); /* read from the start */
 }
 
 static int open_media(rvmi_reader *r, const char *source, char *err, size_t errlen)
@@ -1816,6 +1865,16 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, AVFram
                           AVSEEK_FLAG_BACKWARD);
         avcodec_flush_buffers(r->dec);
         r->input_eof = 0;
+        /* The clocks start over with the data (a transport stream's jumps are closed from
+         * its beginning, as a whole run's are): else the jump back to the beginning was
+         * taken for one to close, and every frame lay past where it was planned (a stream
+         * whose keyframes are recovery points, whose decoder holds frames back). */
+        r->v_discont_us = 0;
+        r->v_next_dts = r->v_last_dts = AV_NOPTS_VALUE;
+        for (int i = 0; i < r->ntracks; i++) {
+            r->carried[i].discont_us = 0;
+            r->carried[i].next_dts = r->carried[i].last_dts = AV_NOPTS_VALUE;
+        }
         return 0;
     }
     if (pts >= r->v_end) {

@@ -297,4 +297,24 @@ done
 [ -z "$(ls -A | grep '^\.imgseg')" ] || fail "the join left $(ls -A | grep '^\.imgseg')"
 ok "a PNG join stopped halfway keeps the older sequence; then -y replaces it whole (the user's file kept)"
 
+# A transport stream of intra-refresh H.264 (its keyframes are recovery points): a segment
+# whose warm-up starts on one seeks there, and the decoder holds the frames back until the
+# picture has recovered, past the warm-up start. Reading then starts over from the first
+# byte, where the jump back was taken for a clock jump to close ("no frame at timestamp
+# ... has the input changed since it was planned?", exit 1).
+ffmpeg -nostdin -v error -stream_loop 2 -i "$SAMPLE" -vf scale=96:72 -pix_fmt yuv420p \
+    -c:v libx264 -x264-params intra-refresh=1:keyint=60 -an -f mpegts ir.ts || fail "cannot make ir.ts"
+sub_ok plan ir.ts --segments 2 --warmup 0 -o ir0.plan
+n=$(sed -n 's/.*"frames":[[:space:]]*\([0-9]*\).*/\1/p' ir0.plan | head -n 1)
+ffprobe -v error -select_streams v -show_entries packet=pts,flags -of csv=p=0 ir.ts >irp.txt
+# The second keyframe's index in presentation order, then a warm-up that starts on it.
+k=$(awk -F, '$1 != "" && $2 ~ /K/ { print $1 }' irp.txt | sort -n | sed -n 2p)
+k=$(awk -F, -v k="$k" '$1 != "" && $1 < k { n++ } END { print n + 0 }' irp.txt)
+[ "$k" -gt 0 ] && [ "$k" -lt $((n / 2)) ] || fail "ir.ts: second keyframe at frame $k of $n"
+sub_ok plan ir.ts --segments 2 --warmup $((n / 2 - k)) -o ir.plan
+grep -q "\"warmup_start\":[[:space:]]*$k," ir.plan || fail "ir.plan: the warm-up does not start at frame $k"
+render_join ir.plan 2 --output-alpha seg/ir.mkv --codec ffv1
+run_ok -i ir.ts --output-alpha whole/ir.mkv --codec ffv1 --threads 1
+same_times whole/ir.mkv seg/ir.mkv
+ok "intra-refresh MPEG-TS: a segment whose warm-up starts on a recovery point (frame $k of $n)"
 done_all

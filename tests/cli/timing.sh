@@ -79,4 +79,44 @@ for s in 1 4.2; do
     [ "$(stream_field ts_com_$s.mkv a:0 codec_type)" = audio ] || fail "sparse.ts --start $s: no audio"
 done
 ok "MPEG-TS with a keyframe every 5 s: --start 1 and 4.2 give ffmpeg's frames"
+# Intra-refresh H.264 (x264's intra-refresh: no IDR after the first frame, its keyframes
+# are recovery points): a seek lands on one at or before the start, but the decoder holds
+# frames back until the picture has recovered, past the start (in Matroska, --start 4.2
+# --duration 0.5 gave 10 frames from 0.167 s, exit 0; without --duration 5 frames fewer). The
+# frames are trim's, in MKV and MPEG-TS; clicks at every x.5 s stay at 0.3 s, 1.3 s, 2.3 s
+# after the start: nothing sent twice (AAC copied; PCM re-encoded to AAC in .mp4).
+ffmpeg -nostdin -v error -stream_loop 2 -i "$SAMPLE" \
+    -f lavfi -i "aevalsrc=0.8*sin(2*PI*1000*t)*lt(mod(t-0.5\\,1)\\,0.02):s=48000:d=11" \
+    -vf scale=96:72 -pix_fmt yuv420p -c:v libx264 -x264-params intra-refresh=1:keyint=60 \
+    -c:a aac -shortest -f mpegts ir.ts || fail "cannot make ir.ts"
+ffmpeg -nostdin -v error -i ir.ts -c copy ir.mkv || fail "cannot make ir.mkv"
+ffmpeg -nostdin -v error -i ir.mkv -c:v copy -c:a pcm_s16le ir_pcm.mkv || fail "cannot make ir_pcm.mkv"
+matte_md5() { ffmpeg -nostdin -v error -i "$1" -map 0:v -f framemd5 - | grep -v '^#' | awk -F, '{ print $NF }'; }
+for d in 0.5 -; do
+    o=; t=; [ $d = - ] || { o="--duration $d"; t=":duration=$d"; }
+    ffmpeg -nostdin -v error -i ir.mkv -vf "setpts=PTS-STARTPTS,trim=start=4.2$t" -an -c:v ffv1 \
+        ir_trim.mkv -y || fail "cannot make ir_trim.mkv"
+    run_ok -y -i ir_trim.mkv --threads 1 --codec ffv1 --output-alpha ir_trim_pha.mkv
+    matte_md5 ir_trim_pha.mkv >want.md5
+    for in in ir.mkv ir.ts; do
+        [ $d = - ] && [ $in = ir.ts ] && continue
+        run_ok -y -i $in --start 4.2 $o --threads 1 --codec ffv1 --output-alpha ir_pha.mkv
+        matte_md5 ir_pha.mkv >got.md5
+        cmp -s want.md5 got.md5 || fail "$in --start 4.2 $o: $(wc -l <got.md5) frames from $(pts_list ir_pha.mkv | head -n 1) s, not the $(wc -l <want.md5) trim gives"
+    done
+done
+[ "$(wc -l <want.md5)" -gt 100 ] || fail "trim from 4.2 s gave $(wc -l <want.md5) frames"
+clicks() { ffmpeg -nostdin -i "$1" -map 0:a:0 -af silencedetect=n=-30dB:d=0.1 -f null - 2>&1 |
+    sed -n 's/.*silence_end: \([0-9.]*\).*/\1/p' | head -n 3 | tr '\n' ' '; }
+for io in ir.mkv:mkv ir_pcm.mkv:mp4; do
+    in=${io%:*}; ext=${io#*:}
+    run_ok -y -i $in --start 4.2 --duration 3 --threads 1 --output-composition ir_com.$ext
+    [ "$(pts_list ir_com.$ext | wc -l)" -eq 90 ] || fail "$in -> .$ext: $(pts_list ir_com.$ext | wc -l) frames, want 90"
+    set -- $(clicks ir_com.$ext)
+    [ $# -eq 3 ] || fail "$in -> .$ext: clicks at $*"
+    awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { exit !(a > 0.28 && a < 0.34 && b > 1.28 && b < 1.34 && c > 2.28 && c < 2.34) }' ||
+        fail "$in -> .$ext: clicks at $* s, want 0.3 1.3 2.3"
+done
+[ "$(stream_field ir_com.mp4 a:0 codec_name)" = aac ] || fail "PCM was not re-encoded to AAC in .mp4"
+ok "intra-refresh H.264 (recovery points): --start 4.2 gives trim's frames (MKV, TS), clicks in place"
 done_all
