@@ -344,6 +344,21 @@ static int64_t discard_seek(void *opaque, int64_t off, int whence)
     return d->pos;
 }
 
+/* Whether NAME is one of LIST's comma-and-space separated names. */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return 0;
+}
+
 /* Pixel formats FFmpeg 5.1's YUV4MPEG muxer writes (past 8 bits and yuva444p with -strict
  * -1, which the writer sets). */
 static const enum AVPixelFormat y4m_formats[] = {
@@ -388,6 +403,29 @@ int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_co
                  "would read back with red and blue swapped; use -f avi:bgr24 (or no pixel "
                  "format: bgr24 is the default there)",
                  path);
+        return -1;
+    }
+    /* MOV and AVI write most other formats without complaint, under a tag that reads back as
+     * something else or nothing (mov:yuv420p "Invalid pixel format", mov:gray16le as
+     * rgb555be, avi:yuv444p10le unreadable). These are the formats that read back as
+     * themselves, found by writing each one swscale outputs with FFmpeg 5.1.9's own muxer
+     * (ffmpeg -pix_fmt P -c:v rawvideo t.mov) and reading its pix_fmt back with ffprobe,
+     * then the bytes: gray in MOV reads back as pal8 with a gray palette, the same values
+     * (MOV's 8-bit gray); avi:rgb444le was dropped (its frames read back short). tests/cli/
+     * alpha.sh writes every one with rvm and checks, so a new FFmpeg that differs fails. */
+    static const char *const mov_raw = "gray, rgb24, bgr24, argb, rgba, abgr, bgra, rgb48be, "
+                                       "rgb565be, rgb565le, rgb555be, rgb555le, gray16be, "
+                                       "yuyv422, uyvy422";
+    static const char *const avi_raw = "gray, bgr24, rgba, bgra, rgb555le, yuv420p, yuv422p, "
+                                       "yuv410p, yuv411p, nv12, nv21, yuyv422, uyvy422, yvyu422";
+    const char *raw_ok = strcmp(of->name, "mov") == 0   ? mov_raw
+                         : strcmp(of->name, "avi") == 0 ? avi_raw
+                                                        : NULL;
+    if (raw_ok && !in_list(raw_ok, av_get_pix_fmt_name(fmt))) {
+        snprintf(err, errlen,
+                 "%s: a .%s file holds uncompressed frames that read back as themselves only "
+                 "in %s; not %s (or use .nut or .mkv)",
+                 path, of->name, raw_ok, av_get_pix_fmt_name(fmt));
         return -1;
     }
     /* Some muxers refuse uncompressed frames only when the header is written, and some say

@@ -86,4 +86,35 @@ run $c2 --output-composition rgb.avi -f avi:rgb24
 [ $RC -eq 2 ] && grep -q "red and blue swapped; use -f avi:bgr24" err.txt && [ ! -e rgb.avi ] ||
     fail "rgb24 in .avi: exit $RC, $(cat err.txt)"
 ok "rawvideo in .avi: RGB as bgr24, the same pixels as in .nut; rgb24 by name refused"
+# Uncompressed frames in MOV and AVI: only the pixel formats that read back as themselves
+# are written; the rest are refused up front (exit 2) with the list. Every listed one is
+# written here and read back, so a new FFmpeg that tags one differently fails here.
+for ext in mov avi; do
+    run $c2 --output-composition bad.$ext -f $ext:yuv444p10le
+    [ $RC -eq 2 ] && [ ! -e bad.$ext ] && [ "$(wc -l <err.txt)" -eq 1 ] ||
+        fail "yuv444p10le in .$ext: exit $RC, $(cat err.txt)"
+    list=$(sed -n 's/.* themselves only in \(.*\); not yuv444p10le.*/\1/p' err.txt | tr -d ,)
+    [ -n "$list" ] || fail "yuv444p10le in .$ext: no list of formats: $(cat err.txt)"
+    for p in $list; do
+        run_ok $c2 --threads 1 --output-composition ok_$p.$ext -f $ext:$p
+        got=$(stream_field ok_$p.$ext v:0 pix_fmt)
+        # MOV's 8-bit gray reads back as pal8 with a gray palette (the pixels: below).
+        [ "$got" = $p ] || [ $ext:$p:$got = mov:gray:pal8 ] || fail "$ext:$p reads back as '$got'"
+    done
+done
+for p in yuv420p nv12 gray16le; do
+    run $c2 --output-composition bad.mov -f mov:$p
+    [ $RC -eq 2 ] && [ ! -e bad.mov ] || fail "$p in .mov: exit $RC, $(cat err.txt)"
+done
+ffmpeg -nostdin -v error -i ok_bgra.mov -f rawvideo -pix_fmt rgb24 ok_bgra.rgb &&
+    ffmpeg -nostdin -v error -i ok_rgba.avi -f rawvideo -pix_fmt rgb24 ok_rgba.rgb ||
+    fail "cannot decode the .mov/.avi files"
+[ -s ok_bgra.rgb ] && cmp -s ok_bgra.rgb rc.nut.rgb || fail "mov:bgra differs from the .nut file"
+[ -s ok_rgba.rgb ] && cmp -s ok_rgba.rgb rc.nut.rgb || fail "avi:rgba differs from the .nut file"
+run_ok $c2 --output-alpha ra.mov
+# As rgb24: swscale's pal8 to gray rounds some values by one; the palette's colours are exact.
+ffmpeg -nostdin -v error -i ra.mov -f rawvideo -pix_fmt rgb24 ra.mov.g &&
+    ffmpeg -nostdin -v error -i ra.mkv -f rawvideo -pix_fmt rgb24 ra.mkv.g || fail "cannot decode ra"
+[ -s ra.mov.g ] && cmp -s ra.mov.g ra.mkv.g || fail "the matte in .mov differs from the .mkv one"
+ok "rawvideo in .mov/.avi: every listed format reads back as itself, others refused"
 done_all
