@@ -776,7 +776,9 @@ static int finish_outputs(conversion *c)
         if (c->pl.outputs[i].video && !c->pl.outputs[i].finished &&
             rvmi_video_writer_finish(c->pl.outputs[i].video, err, sizeof(err)) < 0) {
             errorf("%s", err);
-            c->fail_status = RVMI_EXIT_TRANSIENT;
+            c->fail_status = rvmi_video_writer_reader_gone(c->pl.outputs[i].video)
+                                 ? RVMI_EXIT_FAILURE
+                                 : RVMI_EXIT_TRANSIENT;
             return -1;
         }
     print_writer_warnings(&c->pl);
@@ -867,8 +869,12 @@ static int convert(conversion *c)
         errorf("%s", err);
         /* A decoding failure is the input's (or an option's: --start past its last frame);
          * an encoding one is writing's (a full disk). */
+        int gone = 0; /* a pipe's reader that closed it: no retry brings it back */
+        for (int i = 0; i < c->pl.noutputs; i++)
+            gone |= rvmi_video_writer_reader_gone(c->pl.outputs[i].video);
         return c->pl.failed_stage == RVM_STAGE_DECODE && c->usage_error ? RVMI_EXIT_USAGE
                : c->pl.failed_stage == RVM_STAGE_DECODE ? RVMI_EXIT_BAD_INPUT
+               : c->pl.failed_stage == RVM_STAGE_ENCODE && gone ? RVMI_EXIT_FAILURE
                : c->pl.failed_stage == RVM_STAGE_ENCODE ? RVMI_EXIT_TRANSIENT
                                                         : RVMI_EXIT_FAILURE;
     }

@@ -210,6 +210,7 @@ struct rvmi_video_writer {
     AVStream *vst;
     AVFrame *frame;
     AVPacket *pkt;
+    int reader_gone;          /* a write failed with EPIPE: the pipe's reader closed it */
     struct SwsContext *sws;   /* NULL when gray_luma or rgb_yuv420 does the conversion */
     int gray_luma;            /* grey -> limited-range luma (the frame loops' gray_to_luma),
                                  for an alpha matte in 8-bit YUV */
@@ -255,6 +256,20 @@ static void averr_msg(char *err, size_t errlen, const char *name, const char *wh
     char eb[AV_ERROR_MAX_STRING_SIZE];
     av_strerror(code, eb, sizeof(eb));
     snprintf(err, errlen, "%s: %s: %s", name, what, eb);
+}
+
+/* averr_msg, remembering a closed pipe (EPIPE: the reader went away, which no retry
+ * brings back, unlike a full disk). */
+static void writer_err(rvmi_video_writer *w, char *err, size_t errlen, const char *what, int code)
+{
+    if (code == AVERROR(EPIPE))
+        w->reader_gone = 1;
+    averr_msg(err, errlen, w->name, what, code);
+}
+
+int rvmi_video_writer_reader_gone(const rvmi_video_writer *w)
+{
+    return w && w->reader_gone;
 }
 
 /* The deprecated yuvj formats are full range by definition (swscale writes them so; the
@@ -504,7 +519,7 @@ static int write_packet(rvmi_video_writer *w, AVPacket *pkt, AVStream *st, AVRat
     w->packets++;
     int ret = av_interleaved_write_frame(w->oc, pkt);
     if (ret < 0) {
-        averr_msg(err, errlen, w->name, "writing", ret);
+        writer_err(w, err, errlen, "writing", ret);
         return -1;
     }
     if (w->size_limit > 0) {
@@ -568,7 +583,7 @@ static int drain_video(rvmi_video_writer *w, char *err, size_t errlen)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0) {
-            averr_msg(err, errlen, w->name, "encoding", ret);
+            writer_err(w, err, errlen, "encoding", ret);
             return -1;
         }
         if (w->pkt->duration <= 0)
@@ -926,7 +941,7 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
     ret = avio_open(&w->oc->pb, url ? url : w->cfg.path, AVIO_FLAG_WRITE);
     free(url);
     if (ret < 0) {
-        averr_msg(err, errlen, w->name, "cannot create", ret);
+        writer_err(w, err, errlen, "cannot create", ret);
         return -1;
     }
     /* A pipe or device (stdout, a FIFO): each packet is handed on at once, for whoever
@@ -975,7 +990,7 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
          * no audio, VP9 in .ismv, MP4 into a pipe, ...), which no retry changes; FFmpeg's
          * log line says why. Anything else is the write's failure. */
         if (ret != AVERROR(EINVAL) && ret != AVERROR(ENOSYS) && ret != AVERROR_PATCHWELCOME) {
-            averr_msg(err, errlen, w->name, "writing the header", ret);
+            writer_err(w, err, errlen, "writing the header", ret);
             return -1;
         }
         if (w->cfg.usage_error)
@@ -1044,7 +1059,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         goto fail;
     }
     if ((ret = avformat_alloc_output_context2(&w->oc, of, NULL, cfg->path)) < 0) {
-        averr_msg(err, errlen, w->name, "cannot set up the container", ret);
+        writer_err(w, err, errlen, "cannot set up the container", ret);
         goto fail;
     }
     if (copy_metadata(w->oc, cfg->metadata) < 0 || copy_chapters(w->oc, cfg) < 0) {
@@ -1258,7 +1273,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
     if ((ret = avcodec_open2(e, codec, NULL)) < 0) {
         char why[512];
         rvmi_avlog_take_error(why, sizeof why);
-        averr_msg(err, errlen, w->name, "cannot open the video encoder", ret);
+        writer_err(w, err, errlen, "cannot open the video encoder", ret);
         /* The encoder refuses its settings (a rate it cannot meet, a size its codec
          * cannot code): a retry would be refused alike. */
         if (ret != AVERROR(ENOMEM) && cfg->usage_error)
@@ -1539,7 +1554,7 @@ int rvmi_video_writer_send(rvmi_video_writer *w, AVFrame *pic, int64_t pts, int6
     w->dur_val[w->dur_next] = duration;
     w->dur_next = (w->dur_next + 1) % DUR_SLOTS;
     if ((ret = avcodec_send_frame(w->enc, pic)) < 0) {
-        averr_msg(err, errlen, w->name, "encoding", ret);
+        writer_err(w, err, errlen, "encoding", ret);
         return -1;
     }
     return drain_video(w, err, errlen);
@@ -1585,7 +1600,7 @@ int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
     if (w->enc) {
         ret = avcodec_send_frame(w->enc, NULL);
         if (ret < 0 && ret != AVERROR_EOF) {
-            averr_msg(err, errlen, w->name, "encoding", ret);
+            writer_err(w, err, errlen, "encoding", ret);
             return -1;
         }
         if (drain_video(w, err, errlen) < 0)
@@ -1611,7 +1626,7 @@ int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
                         t->atx ? " (replaced by silence)" : "");
     }
     if ((ret = av_write_trailer(w->oc)) < 0) {
-        averr_msg(err, errlen, w->name, "writing the trailer", ret);
+        writer_err(w, err, errlen, "writing the trailer", ret);
         return -1;
     }
     w->header_written = 0;
@@ -1620,7 +1635,7 @@ int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen)
     ret = w->oc->pb->error;
     int cret = avio_closep(&w->oc->pb);
     if (ret < 0 || cret < 0) {
-        averr_msg(err, errlen, w->name, "writing", ret < 0 ? ret : cret);
+        writer_err(w, err, errlen, "writing", ret < 0 ? ret : cret);
         return -1;
     }
     return 0;

@@ -149,6 +149,9 @@ int rvmi_video_writer_track(rvmi_video_writer *w, int track, const AVPacket *pkt
                             size_t errlen);
 /* Flushes the encoders and writes the trailer: the file is complete and playable. */
 int rvmi_video_writer_finish(rvmi_video_writer *w, char *err, size_t errlen);
+
+/* Whether a write failed because the pipe's reader closed it (EPIPE). */
+int rvmi_video_writer_reader_gone(const rvmi_video_writer *w);
 /* Whether the file is so close to the process's file size limit (ulimit -f) that only the
  * frames in flight and the trailer still fit: the conversion should stop there. */
 int rvmi_video_writer_near_limit(const rvmi_video_writer *w);

@@ -226,6 +226,13 @@ ok ".y4m composition, foreground (yuv420p) and matte (mono): $n frames each, the
 [ "$(grep -v '^#' piped.md5 | awk -F, '{print $NF}' | md5sum)" = "$(frames_md5 c.nut)" ] ||
     fail "the piped .y4m differs from the file"
 ok "rvm -f yuv4mpegpipe | ffmpeg -f yuv4mpegpipe -i -: the same frames"
+# A reader that closes the pipe early (| head) is no transient failure: exit 1, not 75
+# (retry), one line. 6 frames of 76,800 bytes: more than head and the pipe take.
+{ "$RVM" -i "$SAMPLE" --input-resize 320 240 --duration 0.2 --threads 1 --output-alpha - \
+    -f yuv4mpegpipe 2>err.txt; echo $? >rc.txt; } | head -c 10 >/dev/null
+[ "$(cat rc.txt)" = 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "Broken pipe" err.txt ||
+    fail "rvm | head -c 10: exit $(cat rc.txt), $(cat err.txt)"
+ok "a pipe's reader that went away (| head -c 10): exit 1, $(cat err.txt)"
 if command -v x264 >/dev/null 2>&1; then
     "$RVM" $S --output-composition - -f yuv4mpegpipe 2>err.txt | x264 --demuxer y4m -o x.264 - 2>x264.txt ||
         fail "rvm | x264: $(cat err.txt x264.txt | tail -n 2)"
