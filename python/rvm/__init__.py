@@ -207,7 +207,7 @@ class MattingNetwork:
         return collections.OrderedDict(_rvm.read_weights(self._source or
                                                          _rvm.default_model_path()))
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict, strict=True, assign=False):
         """The official model's weights in, as torch.nn.Module.load_state_dict takes them:
         model.load_state_dict(torch.load("rvm_mobilenetv3.pth")). state_dict maps the official
         names to torch tensors or numpy arrays (copied). strict=True: every key of the model
@@ -218,7 +218,11 @@ class MattingNetwork:
         (without them, the fast guided filter runs, as for a checkpoint); refiner=
         'deep_guided_filter' wants them, 'fast_guided_filter' has none.
         num_batches_tracked may be left out (as PyTorch's BatchNorm allows). On an error the
-        model keeps the weights it had. Returns (missing_keys, unexpected_keys)."""
+        model keeps the weights it had. A value that is NaN or infinite is refused
+        (ValueError naming the tensor), as a checkpoint holding one is. assign (newer
+        PyTorch's keyword) is accepted: False or True, the effect is the same here, since
+        the weights are always copied into the model (no tensor of the caller's is kept).
+        Returns (missing_keys, unexpected_keys)."""
         if not isinstance(state_dict, collections.abc.Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         dgf = self._refiner != "fast_guided_filter"

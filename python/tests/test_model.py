@@ -556,6 +556,28 @@ def test_load_state_dict_strict_and_errors(monkeypatch):
     assert_same_network(model, shipped, src)
 
 
+def test_load_state_dict_assign_and_non_finite(monkeypatch):
+    """assign= (newer PyTorch's keyword) is accepted, True or False, with the same effect
+    (the weights are copied either way); a NaN or infinity in a state_dict is refused with
+    ValueError naming the tensor, and the model keeps the weights it had."""
+    no_pickle(monkeypatch)
+    src = np.random.default_rng(5).random((1, 3, 64, 96), dtype=np.float32)
+    shipped = rvm.load("mobilenetv3")
+    sd = shipped.state_dict()
+    for assign in (False, True):
+        model = rvm.MattingNetwork("mobilenetv3")
+        assert repr(model.load_state_dict(sd, assign=assign)) == "<All keys matched successfully>"
+        assert_same_network(model, shipped, src)
+    for value, word in ((np.nan, "NaN"), (np.inf, "infinity")):
+        bad = dict(sd)
+        bad["project_mat.conv.weight"] = sd["project_mat.conv.weight"].copy()
+        bad["project_mat.conv.weight"].flat[5] = value
+        with pytest.raises(ValueError, match=r"tensor 'project_mat\.conv\.weight' holds a "
+                           r"non-finite value \(" + word):
+            model.load_state_dict(bad)
+        assert_same_network(model, shipped, src)  # unchanged by the refused load
+
+
 def test_load_state_dict_refiner_and_models_without_weights(tmp_path, monkeypatch):
     """MattingNetwork('resnet50') (as the official README builds it before load_state_dict)
     and refiner='deep_guided_filter' have no weights until load_state_dict: a call or a

@@ -374,6 +374,22 @@ rvm_model *rvmi_model_from_weights(const rvmi_weights *w, rvm_variant variant,
                                    rvm_refiner refiner, const char *what, int *status,
                                    char *err, size_t errlen)
 {
+    /* A checkpoint is data: a NaN or infinity in it (a diverged training run, a damaged
+     * file) would be hidden by the clamps and the int8 paths (finite outputs where PyTorch
+     * gives NaN), so it is refused here, once for every source (a .pth, a state_dict from
+     * Python; TF.js shards are checked as they are read). One pass over the floats, far
+     * below the cost of reading them. */
+    for (int t = 0; t < w->count; t++) {
+        const rvmi_tensor *x = &w->tensors[t];
+        for (int64_t i = 0; i < x->numel; i++)
+            if (!isfinite(x->data[i])) {
+                snprintf(err, errlen, "%s: tensor '%s' holds a non-finite value (%s at element %lld): "
+                         "a damaged or diverged checkpoint", what, x->name,
+                         isnan(x->data[i]) ? "NaN" : "infinity", (long long)i);
+                *status = RVM_EFORMAT;
+                return NULL;
+            }
+    }
     rvm_model *m = malloc(sizeof(*m));
     if (!m) {
         snprintf(err, errlen, "out of memory");

@@ -177,6 +177,26 @@ expect_code 3 "missing checkpoint"
 echo "not a model" >bad.pth
 expect_error "bad checkpoint" $S --output-alpha out.mp4 --checkpoint bad.pth
 expect_code 3 "bad checkpoint"
+# A checkpoint holding a NaN (a diverged training run, a damaged file) is refused at load,
+# naming the tensor, rather than giving finite outputs where PyTorch gives NaN.
+if [ -f "$SHARED/models/rvm_mobilenetv3_random.pth.gz" ]; then
+    gunzip -c "$SHARED/models/rvm_mobilenetv3_random.pth.gz" >random.pth
+    python3 - random.pth nan.pth <<'PY' || fail "could not write nan.pth"
+import struct, sys, zipfile
+src = zipfile.ZipFile(sys.argv[1])
+big = max((i for i in src.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_STORED) as dst:
+    for i in src.infolist():
+        data = src.read(i)
+        if i is big:  # the largest storage, a float32 conv weight: its 10th value
+            data = data[:36] + struct.pack("<f", float("nan")) + data[40:]
+        dst.writestr(i.filename, data)
+PY
+    expect_error "checkpoint with a NaN" $S --output-alpha out.mp4 --checkpoint nan.pth
+    expect_code 3 "checkpoint with a NaN"
+    grep -q "tensor '.*' holds a non-finite value (NaN" err.txt || fail "NaN checkpoint: $(cat err.txt)"
+    ok "a checkpoint with a NaN is refused: $(cat err.txt)"
+fi
 mkdir tfjs_empty
 expect_error "TF.js folder without a model" $S --output-alpha out.mp4 --checkpoint tfjs_empty
 expect_code 3 "TF.js folder without a model"
