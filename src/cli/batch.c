@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -44,6 +45,10 @@ typedef struct {
     int err_fd;   /* the child's stderr */
     char line[1024];
     size_t line_len;
+    int prog_fd;  /* the child's --progress-fd lines, or -1 */
+    char pline[512];
+    size_t pline_len;
+    int index;    /* 1-based, in the order the conversions started */
     char last_error[1024]; /* the child's last line, or why it ended without one */
     int removed;           /* its unfinished outputs were removed */
     int exit_code;
@@ -66,7 +71,7 @@ typedef struct {
  * child runs only async-signal-safe calls (the batch has signal handlers). Returns 0, or
  * an errno value when the fork failed. */
 static int spawn_conversion(pid_t *pid, const char *self, char **argv, int err_fd,
-                            pid_t parent)
+                            int prog_fd, pid_t parent)
 {
     static const char msg[] = "rvm: batch: cannot run the rvm program\n";
     pid_t p = fork();
@@ -76,11 +81,19 @@ static int spawn_conversion(pid_t *pid, const char *self, char **argv, int err_f
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) /* the batch died before prctl took effect */
             _exit(127);
+        /* The progress pipe becomes descriptor 3 (--progress-fd 3 on the command line);
+         * moved above 3 first if it is below, so that no dup2 below takes it. */
+        if (prog_fd >= 0 && prog_fd < 3 && (prog_fd = fcntl(prog_fd, F_DUPFD, 4)) < 0)
+            _exit(127);
         int null = open("/dev/null", O_RDONLY);
         if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
             _exit(127);
         if (null > STDERR_FILENO)
             close(null);
+        /* dup2 leaves the new descriptor open across exec; one already 3 is not duplicated,
+         * so its close-on-exec is cleared instead. */
+        if (prog_fd >= 0 && (prog_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(prog_fd, 3)) < 0)
+            _exit(127);
         execv(self, argv);
         if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
             _exit(127);
@@ -139,6 +152,7 @@ static int add_input(entries *l, const char *path)
     entry *e = &l->e[l->n];
     memset(e, 0, sizeof(*e));
     e->err_fd = -1;
+    e->prog_fd = -1;
     if (!(e->input = strdup(path)))
         return -1;
     /* The base name without its extension (a folder: its own name). */
@@ -467,6 +481,110 @@ static void pump(entry *e, int final)
     }
 }
 
+/* The batch's --progress-fd N: one stream of JSON lines for the whole batch, whatever
+ * --jobs. Each conversion writes its own lines into a pipe of its own; the batch passes them
+ * on whole, each with the input it is about and where the batch stands, so lines of
+ * conversions running side by side never mix:
+ *   {"event":"progress","input":I,"index":K,"inputs":T,"finished":F, <the conversion's line>}
+ *   {"event":"input","input":I,"index":K,"inputs":T,"finished":F,"status":"done"|"failed",
+ *    "exit_code":C,"seconds":S[,"error":E]}   (an input ended; "skipped" ones have no index)
+ *   {"event":"batch","done":D,"skipped":S,"failed":F,"not_started":N,"seconds":S,
+ *    "exit_code":C}                            (the last line) */
+static int g_progress_fd = -1;
+
+/* Writes head + "," + tail (tail: an object's fields after its '{') and a newline, in one
+ * write where the pipe allows, so that a reader gets whole lines. */
+static void progress_write(const char *head, const char *tail, size_t tail_len)
+{
+    if (g_progress_fd < 0 || !head)
+        return;
+    size_t hl = strlen(head), n = hl + 1 + tail_len + 1;
+    char *text = malloc(n);
+    if (!text)
+        return;
+    memcpy(text, head, hl);
+    text[hl] = ',';
+    memcpy(text + hl + 1, tail, tail_len);
+    text[n - 1] = '\n';
+    for (size_t off = 0; g_progress_fd >= 0 && off < n;) {
+        ssize_t w = write(g_progress_fd, text + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            g_progress_fd = -1; /* the reader went away: the batch goes on without it */
+            break;
+        }
+        off += (size_t)w;
+    }
+    free(text);
+}
+
+/* The fields every line about an input starts with, without the closing brace. */
+static char *progress_head(const char *event, const entry *e, int inputs, int finished)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "event", event);
+    cJSON_AddStringToObject(o, "input", e->input);
+    if (e->index > 0) {
+        cJSON_AddNumberToObject(o, "index", e->index);
+        cJSON_AddNumberToObject(o, "inputs", inputs);
+        cJSON_AddNumberToObject(o, "finished", finished);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text)
+        text[strlen(text) - 1] = '\0'; /* the '}' */
+    return text;
+}
+
+/* Passes on the conversion's complete progress lines (a line too long for pline, which
+ * none is, is dropped whole rather than passed on cut). */
+static void pump_progress(entry *e, int inputs, int finished)
+{
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(e->prog_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (c != '\n') {
+                if (e->pline_len < sizeof e->pline) /* == sizeof: overlong */
+                    e->pline[e->pline_len++] = c;
+                continue;
+            }
+            /* The conversion's own object, {"frames":...}: its fields follow the batch's. */
+            if (e->pline_len > 2 && e->pline_len < sizeof e->pline && e->pline[0] == '{' &&
+                g_progress_fd >= 0) {
+                char *head = progress_head("progress", e, inputs, finished);
+                progress_write(head, e->pline + 1, e->pline_len - 1);
+                free(head);
+            }
+            e->pline_len = 0;
+        }
+    }
+}
+
+/* The line saying an input ended (done, failed) or was skipped. */
+static void progress_ended(const entry *e, const char *status, int inputs, int finished)
+{
+    if (g_progress_fd < 0)
+        return;
+    char *head = progress_head("input", e, inputs, finished);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", status);
+    if (e->index > 0) {
+        cJSON_AddNumberToObject(o, "exit_code", e->exit_code);
+        cJSON_AddNumberToObject(o, "seconds", round(e->seconds * 10) / 10);
+    }
+    if (e->st == FAILED)
+        cJSON_AddStringToObject(o, "error", e->last_error);
+    char *tail = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (tail)
+        progress_write(head, tail + 1, strlen(tail + 1));
+    free(head);
+    free(tail);
+}
+
 /* An input whose conversion could not be started (no pipe, no process): failed, said in
  * one line; transient, so a cluster may retry the batch. */
 static void start_failed(entry *e, int err)
@@ -487,9 +605,10 @@ static void usage(FILE *f)
           "gives the videos in it and each sub-folder of images (named after it); a folder\n"
           "of images is one input; --list names one input (video or image folder) per line.\n"
           "Inputs whose outputs are all complete are skipped (-y converts them again). A\n"
-          "failure is one line and does not stop the others; the exit code is 1 if any failed.\n"
-          "--jobs N converts N at once, the threads (--threads, default all cores) split\n"
-          "between them.\n",
+          "failure is one line and does not stop the others; the exit code is 75 if every\n"
+          "failure was transient (retry), else 1 if any failed. --jobs N converts N at once,\n"
+          "the threads (--threads, default all cores) split between them. --progress-fd N\n"
+          "writes the batch's progress as JSON lines: each input's, which it is, how many ended.\n",
           f);
 }
 
@@ -504,6 +623,7 @@ int rvmi_batch_main(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof(char *));
     const char **lists = calloc((size_t)argc + 1, sizeof(char *));
     int ninputs = 0, nlists = 0;
+    const char *progress_arg[2] = {NULL, NULL}; /* --progress-fd N, or --progress-fd=N */
     if (!pass || !inputs || !lists) {
         rvmi_cli_error("out of memory");
         status = RVMI_EXIT_TRANSIENT;
@@ -532,6 +652,14 @@ int rvmi_batch_main(int argc, char **argv)
          * had it twice on its command line. */
         if (strcmp(a, "--disable-progress") == 0)
             continue;
+        /* The batch's own: each conversion gets a pipe of its own instead (see
+         * progress_head), so that they do not all write into one descriptor at once. */
+        if (strcmp(a, "--progress-fd") == 0 || strncmp(a, "--progress-fd=", 14) == 0) {
+            progress_arg[0] = a;
+            progress_arg[1] = a[13] == '=' ? NULL : v;
+            i += a[13] != '=' && v;
+            continue;
+        }
         if (!takes) {
             pass[npass++] = argv[i];
             continue;
@@ -593,6 +721,9 @@ int rvmi_batch_main(int argc, char **argv)
         probe[n++] = "rvm";
         for (int i = 0; i < npass; i++)
             probe[n++] = pass[i];
+        for (int i = 0; i < 2; i++)
+            if (progress_arg[i])
+                probe[n++] = (char *)progress_arg[i];
         probe[n++] = "-i";
         probe[n++] = "input";
         for (int k = 0; k < 3; k++)
@@ -607,6 +738,10 @@ int rvmi_batch_main(int argc, char **argv)
             rvmi_cli_error("batch: %s", err);
             goto done;
         }
+        /* Open (checked by the parse); kept from the conversions, which write elsewhere. */
+        g_progress_fd = opt.progress_fd;
+        if (g_progress_fd >= 0)
+            fcntl(g_progress_fd, F_SETFD, FD_CLOEXEC);
         /* A single-image name is checked by each run (its format against its output). */
         for (int k = 0; k < 3 && !opt.png; k++)
             if (tmpl[k] && (opt.output_format || !rvmi_image_format_of(tmpl[k]))) {
@@ -707,7 +842,10 @@ int rvmi_batch_main(int argc, char **argv)
         int next = 0, running = 0, finished = 0, todo = 0;
         for (int i = 0; i < l.n; i++)
             todo += l.e[i].st == PENDING;
-        int forwarded = 0;
+        for (int i = 0; i < l.n; i++)
+            if (l.e[i].st == SKIPPED)
+                progress_ended(&l.e[i], "skipped", todo, 0);
+        int forwarded = 0, started = 0;
         for (;;) {
             int stop = atomic_load(&g_batch_stop);
             while (!stop && running < jobs && next < l.n) {
@@ -715,11 +853,17 @@ int rvmi_batch_main(int argc, char **argv)
                 if (e->st != PENDING)
                     continue;
                 char **cargv = calloc((size_t)npass + 16, sizeof(char *));
-                int n = 0, fds[2];
-                if (!cargv || pipe2(fds, O_CLOEXEC) < 0) {
+                int n = 0, fds[2], pfds[2] = {-1, -1};
+                e->index = ++started;
+                /* A progress pipe only for a batch given --progress-fd. */
+                if (!cargv || pipe2(fds, O_CLOEXEC) < 0 ||
+                    (g_progress_fd >= 0 && pipe2(pfds, O_CLOEXEC) < 0 &&
+                     (close(fds[0]), close(fds[1]), 1))) {
+                    int e_no = errno;
                     free(cargv);
-                    start_failed(e, errno);
+                    start_failed(e, e_no);
                     finished++;
+                    progress_ended(e, "failed", todo, finished);
                     continue;
                 }
                 cargv[n++] = self;
@@ -735,6 +879,10 @@ int rvmi_batch_main(int argc, char **argv)
                 cargv[n++] = "--threads";
                 cargv[n++] = per_s;
                 cargv[n++] = "--disable-progress";
+                if (pfds[1] >= 0) {
+                    cargv[n++] = "--progress-fd";
+                    cargv[n++] = "3"; /* where spawn_conversion puts the pipe */
+                }
                 /* Outputs present but not all complete are from an interrupted run. */
                 cargv[n++] = "-y";
                 if (png)
@@ -747,17 +895,25 @@ int rvmi_batch_main(int argc, char **argv)
                 if (!png)
                     note_outputs(e);
                 e->t0 = now_seconds();
-                int ret = spawn_conversion(&e->pid, self, cargv, fds[1], parent);
+                int ret = spawn_conversion(&e->pid, self, cargv, fds[1], pfds[1], parent);
                 close(fds[1]);
+                if (pfds[1] >= 0)
+                    close(pfds[1]);
                 free(cargv);
                 if (ret != 0) {
                     close(fds[0]);
+                    if (pfds[0] >= 0)
+                        close(pfds[0]);
                     start_failed(e, ret);
                     finished++;
+                    progress_ended(e, "failed", todo, finished);
                     continue;
                 }
                 fcntl(fds[0], F_SETFL, O_NONBLOCK);
                 e->err_fd = fds[0];
+                if (pfds[0] >= 0)
+                    fcntl(pfds[0], F_SETFL, O_NONBLOCK);
+                e->prog_fd = pfds[0];
                 e->st = RUNNING;
                 running++;
             }
@@ -771,17 +927,28 @@ int rvmi_batch_main(int argc, char **argv)
             }
             if (running == 0)
                 break;
-            struct pollfd pf[256];
-            int idx[256], np = 0;
+            struct pollfd pf[512];
+            int idx[512], np = 0;
             for (int i = 0; i < l.n && np < 256; i++)
                 if (l.e[i].st == RUNNING && l.e[i].err_fd >= 0) {
                     pf[np].fd = l.e[i].err_fd;
                     pf[np].events = POLLIN;
                     idx[np++] = i;
                 }
+            /* Progress pipes after the stderr pipes: pf[m] for m < nerr is a stderr. */
+            int nerr = np;
+            for (int m = 0; m < nerr; m++)
+                if (l.e[idx[m]].prog_fd >= 0) {
+                    pf[np].fd = l.e[idx[m]].prog_fd;
+                    pf[np].events = POLLIN;
+                    idx[np++] = idx[m];
+                }
             if (poll(pf, (nfds_t)np, 200) < 0 && errno != EINTR)
                 break;
-            for (int m = 0; m < np; m++) {
+            for (int m = nerr; m < np; m++)
+                if (pf[m].revents & POLLIN)
+                    pump_progress(&l.e[idx[m]], todo, finished);
+            for (int m = 0; m < nerr; m++) {
                 entry *e = &l.e[idx[m]];
                 if (!(pf[m].revents & (POLLIN | POLLHUP | POLLERR)))
                     continue;
@@ -795,6 +962,11 @@ int rvmi_batch_main(int argc, char **argv)
                 pump(e, 1);
                 close(e->err_fd);
                 e->err_fd = -1;
+                if (e->prog_fd >= 0) { /* the conversion ended: all its lines are in the pipe */
+                    pump_progress(e, todo, finished);
+                    close(e->prog_fd);
+                    e->prog_fd = -1;
+                }
                 e->seconds = now_seconds() - e->t0;
                 e->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
                 running--;
@@ -830,6 +1002,7 @@ int rvmi_batch_main(int argc, char **argv)
                     if (WIFSIGNALED(ws) && !atomic_load(&g_batch_stop))
                         fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
                 }
+                progress_ended(e, e->st == DONE ? "done" : "failed", todo, finished);
                 fflush(stdout);
             }
         }
@@ -853,6 +1026,7 @@ int rvmi_batch_main(int argc, char **argv)
         if (nd > 0)
             fprintf(stderr, " (%.0f files per hour)", nd * 3600.0 / elapsed);
         fputc('\n', stderr);
+        int report_failed = 0;
         if (report) {
             cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
             static const char *const names[] = {"pending", "running", "done", "skipped",
@@ -891,14 +1065,28 @@ int rvmi_batch_main(int argc, char **argv)
             if (f && fclose(f) != 0)
                 ok = 0;
             free(text);
-            if (!ok) {
+            if (!ok)
                 rvmi_cli_error("batch: cannot write the report %s: %s", report, strerror(errno));
-                status = RVMI_EXIT_TRANSIENT;
-                goto done;
-            }
+            report_failed = !ok;
         }
+        /* What a scheduler needs to know: 75 (retry) when every failure was transient, as a
+         * retried batch skips what is done and converts the rest again; 1 when any failure
+         * would fail again the same way. */
+        int transient = nf > 0;
+        for (int i = 0; i < l.n; i++)
+            if (l.e[i].st == FAILED && l.e[i].exit_code != RVMI_EXIT_TRANSIENT)
+                transient = 0;
         int sig = atomic_load(&g_batch_stop);
-        status = sig ? 128 + sig : nf ? RVMI_EXIT_FAILURE : 0;
+        status = report_failed ? RVMI_EXIT_TRANSIENT
+                 : sig         ? 128 + sig
+                 : nf          ? (transient ? RVMI_EXIT_TRANSIENT : RVMI_EXIT_FAILURE)
+                               : 0;
+        char tail[256];
+        int tl = snprintf(tail, sizeof tail,
+                          "\"done\":%d,\"skipped\":%d,\"failed\":%d,\"not_started\":%d,"
+                          "\"seconds\":%.1f,\"exit_code\":%d}",
+                          nd, ns, nf, nleft, elapsed, status);
+        progress_write("{\"event\":\"batch\"", tail, (size_t)tl);
     }
 done:
     for (int i = 0; i < l.n; i++) {
@@ -908,6 +1096,8 @@ done:
             free(l.e[i].outs[k]);
         if (l.e[i].err_fd >= 0)
             close(l.e[i].err_fd);
+        if (l.e[i].prog_fd >= 0)
+            close(l.e[i].prog_fd);
     }
     free(l.e);
     free(pass);

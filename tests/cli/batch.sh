@@ -1,6 +1,7 @@
 # rvm batch: a folder, a list and several inputs in one run; outputs named from templates;
-# a bad file fails alone (one line, a summary, exit 1, a JSON report); complete outputs are
-# skipped on the next run and -y redoes them; --jobs runs conversions side by side.
+# a bad file fails alone (one line, a summary, exit 1, a JSON report; 75 when every failure
+# was transient); complete outputs are skipped on the next run and -y redoes them; --jobs runs
+# conversions side by side; --progress-fd is the batch's one stream of JSON lines.
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
 
@@ -123,6 +124,63 @@ sub batch -i in/talk.mkv -i in/walk.mp4 --output-dir out $T -y
 grep -q "2 done, 0 skipped" err.txt && [ -n "$(find out/talk_com.mp4 -newer in/talk.mkv)" ] \
     || fail "-y: $(cat err.txt)"
 ok "-y converts complete ones again"
+
+# The exit code says what a scheduler needs (README's table): 75 (retry) when every failure
+# was transient, as outputs being written by another run are; a retried batch skips what is
+# done. Any failure that would fail again the same way (a broken file, 3) makes it 1.
+if command -v flock >/dev/null 2>&1; then
+    mkdir tr
+    exec 8>tr/.talk_pha.mp4.rvm-lock 9>tr/.walk_pha.mp4.rvm-lock
+    flock 8 && flock 9 || fail "flock"
+    sub batch -i in/talk.mkv -i in/walk.mp4 --output-dir tr --output-alpha {name}_pha.mp4 \
+        --threads 1 --report tr.json
+    [ $RC -eq 75 ] && [ "$(grep -c '"exit_code":	75' tr.json)" -eq 2 ] ||
+        fail "every failure transient: exit $RC, want 75 ($(cat err.txt))"
+    ok "every failure transient: exit 75: $(tail -n 1 err.txt)"
+    sub batch -i in/talk.mkv -i in/broken.mp4 --output-dir tr --output-alpha {name}_pha.mp4 \
+        --threads 1
+    [ $RC -eq 1 ] || fail "a transient and a lasting failure: exit $RC, want 1 ($(cat err.txt))"
+    ok "a transient and a lasting failure: exit 1: $(tail -n 1 err.txt)"
+    exec 8>&- 9>&-
+    sub batch -i in/talk.mkv -i in/walk.mp4 --output-dir tr --output-alpha {name}_pha.mp4 \
+        --threads 1
+    [ $RC -eq 0 ] && grep -q "2 done, 0 skipped, 0 failed" err.txt ||
+        fail "the retry once the other runs ended: exit $RC ($(cat err.txt))"
+    ok "the retry converts them: $(tail -n 1 err.txt)"
+fi
+
+# --progress-fd N: the batch's own progress, one stream of whole JSON lines whatever --jobs:
+# each conversion's lines naming its input, where the batch stands, each input's end and a
+# last line for the batch; the conversions do not write into N themselves.
+sub batch -i in/walk.mp4 --output-dir pg --output-alpha {name}_pha.mp4 --threads 1
+[ $RC -eq 0 ] || fail "batch of in/walk.mp4: exit $RC ($(cat err.txt))"
+"$RVM" batch -i in/talk.mkv -i in/walk.mp4 -i in/broken.mp4 --output-dir pg \
+    --output-alpha {name}_pha.mp4 --jobs 2 --threads 2 --progress-fd 3 3>progress.txt \
+    >/dev/null 2>err.txt
+RC=$?
+[ $RC -eq 1 ] || fail "batch --progress-fd: exit $RC ($(cat err.txt))"
+python3 - progress.txt <<'PY' || fail "batch --progress-fd: $(cat progress.txt)"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]  # every line whole JSON
+assert all("event" in l for l in lines), "a line that is not the batch's"
+ev = lambda e: [l for l in lines if l["event"] == e]
+assert lines[-1] == {**lines[-1], "event": "batch", "done": 1, "skipped": 1, "failed": 1,
+                     "not_started": 0, "exit_code": 1}, lines[-1]
+ends = {l["input"]: l for l in ev("input")}
+assert ends["in/talk.mkv"]["status"] == "done" and ends["in/talk.mkv"]["exit_code"] == 0
+assert ends["in/broken.mp4"]["status"] == "failed" and ends["in/broken.mp4"]["exit_code"] == 3
+assert "not a video" in ends["in/broken.mp4"]["error"]
+assert ends["in/walk.mp4"]["status"] == "skipped"
+assert sorted(l["finished"] for l in ev("input") if "finished" in l) == [1, 2]
+talk = [l for l in ev("progress") if l["input"] == "in/talk.mkv"]
+assert talk and talk[-1]["done"] and talk[-1]["frames"] == 8 and talk[-1]["inputs"] == 2
+assert lines.index(talk[-1]) < lines.index(ends["in/talk.mkv"])  # its frames, then its end
+PY
+ok "batch --progress-fd: $(wc -l <progress.txt) JSON lines, the last $(tail -n 1 progress.txt)"
+sub batch -i in/talk.mkv --output-dir pg --output-alpha {name}_pha.mp4 --progress-fd=7
+[ $RC -eq 2 ] && grep -q "^rvm: batch: --progress-fd 7: not an open file descriptor" err.txt ||
+    fail "batch --progress-fd=7 (closed): exit $RC ($(cat err.txt))"
+ok "a closed descriptor refused: $(cat err.txt)"
 
 # An interrupted batch: the conversion stops cleanly, but its outputs hold only the frames
 # done, so they must not be in place (the next run would skip the input as complete); the
