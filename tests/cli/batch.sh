@@ -159,6 +159,12 @@ sub batch -i in/walk.mp4 --output-dir pg --output-alpha {name}_pha.mp4 --threads
     >/dev/null 2>err.txt
 RC=$?
 [ $RC -eq 1 ] || fail "batch --progress-fd: exit $RC ($(cat err.txt))"
+# (Read with python3's json; without python3, only the lines' kinds are checked.)
+command -v python3 >/dev/null 2>&1 || python3() {
+    [ "$(grep -c '^{"event":"progress","input":"in/talk.mkv",' progress.txt)" -ge 1 ] &&
+        [ "$(grep -c '^{"event":' progress.txt)" -eq "$(wc -l <progress.txt)" ] &&
+        tail -n 1 progress.txt | grep -q '^{"event":"batch","done":1,"skipped":1,"failed":1,'
+}
 python3 - progress.txt <<'PY' || fail "batch --progress-fd: $(cat progress.txt)"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]  # every line whole JSON
