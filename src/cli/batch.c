@@ -612,6 +612,20 @@ static void usage(FILE *f)
           f);
 }
 
+/* The batch's own flags that take a value (besides -i). */
+static int batch_flag_takes_value(const char *a)
+{
+    static const char *const own[] = {"--input-source", "--list", "--output-dir", "--jobs",
+                                      "--report", "--threads"};
+    for (size_t m = 0; m < 3; m++)
+        if (strcmp(a, out_flags[m]) == 0)
+            return 1;
+    for (size_t m = 0; m < sizeof own / sizeof own[0]; m++)
+        if (strcmp(a, own[m]) == 0)
+            return 1;
+    return 0;
+}
+
 int rvmi_batch_main(int argc, char **argv)
 {
     entries l = {NULL, 0, 0};
@@ -632,6 +646,21 @@ int rvmi_batch_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        /* --flag=VALUE, as the conversion's own flags take it: the batch's flags too (else
+         * --jobs=2 was refused and --output-alpha={name}_pha.mp4 went to every conversion as
+         * it stands). */
+        char name[32];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        int inline_value = 0;
+        if (eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            if (batch_flag_takes_value(name)) {
+                a = name;
+                v = eq + 1;
+                inline_value = 1;
+            }
+        }
         int k = -1;
         for (int m = 0; m < 3; m++)
             if (strcmp(a, out_flags[m]) == 0)
@@ -644,10 +673,7 @@ int rvmi_batch_main(int argc, char **argv)
             overwrite = 1;
             continue;
         }
-        int takes = k >= 0 || strcmp(a, "-i") == 0 || strcmp(a, "--input-source") == 0 ||
-                    strcmp(a, "--list") == 0 || strcmp(a, "--output-dir") == 0 ||
-                    strcmp(a, "--jobs") == 0 || strcmp(a, "--report") == 0 ||
-                    strcmp(a, "--threads") == 0;
+        int takes = strcmp(a, "-i") == 0 || batch_flag_takes_value(a);
         /* Every conversion gets --disable-progress below: passed on as well, a conversion
          * had it twice on its command line. */
         if (strcmp(a, "--disable-progress") == 0)
@@ -668,7 +694,7 @@ int rvmi_batch_main(int argc, char **argv)
             rvmi_cli_error("batch: %s needs a value", a);
             goto done;
         }
-        i++;
+        i += !inline_value;
         char *end;
         if (k >= 0) {
             if (!strstr(v, "{name}") || v[0] == '/') {

@@ -44,6 +44,14 @@ sub batch -i slashin/ --output-dir slashout/ --output-alpha {name}_pha.mp4 --rep
     fail "folders with a trailing slash: exit $RC ($(cat err.txt out.txt slash.json))"
 ! grep -q "//" err.txt out.txt slash.json || fail "doubled slashes: $(cat err.txt out.txt slash.json)"
 ok "folders named with a trailing slash: $(head -n 1 err.txt)"
+# --flag=VALUE for the batch's own flags, as the conversion's flags take it (--jobs=2 was
+# refused; --output-alpha={name}_pha.mp4 went to each conversion as it stood).
+sub batch --input-source=in/talk.mkv --output-dir=eqout --output-alpha={name}_pha.mp4 \
+    --jobs=2 --threads=1 --report=eq.json
+[ $RC -eq 0 ] && [ -f eqout/talk_pha.mp4 ] && [ -f eq.json ] && [ -z "$(find eqout -name '*{name}*')" ] ||
+    fail "batch flags as --flag=VALUE: exit $RC ($(cat err.txt; ls -A eqout 2>&1))"
+same_times one_talk.mp4 eqout/talk_pha.mp4
+ok "the batch's flags as --flag=VALUE"
 
 # A --background that is no colour fails every conversion the same way: refused once before
 # any (exit 2, one line), not once per input.
