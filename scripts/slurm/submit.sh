@@ -53,4 +53,5 @@ fi
 # A render that fails makes the join impossible: Slurm then cancels it (else it would stay
 # pending for ever, DependencyNeverSatisfied, beside the next submission's join).
 join=$(sbatch --parsable $dep --kill-on-invalid-dep=yes ${RVM_SBATCH:-} "$here/join.sbatch" "$plan" "$@")
-echo "join $join"
+# --parsable prints "ID;CLUSTER" on a cluster with a name in a federation or multi-cluster set-up.
+echo "join ${join%%;*}"
