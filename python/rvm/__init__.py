@@ -83,6 +83,14 @@ def _array(name, x):
         device = getattr(x, "device", None)
         if getattr(device, "type", "cpu") != "cpu":
             raise ValueError(f"{name} is on {device}; rvm runs on the CPU (use {name}.cpu())")
+        # Said in torch's terms here: numpy's message would name numpy.float64 and suggest
+        # astype() to a tensor, and a bfloat16 one fails inside torch's .numpy() itself.
+        dtype = str(getattr(x, "dtype", ""))
+        if dtype != "torch.float32":
+            kind = "with values in 0..1" if name == "src" else "(a state the model returned)"
+            hint = f"{name}.float()" + (" / 255 for 8-bit frames" if dtype == "torch.uint8"
+                                        else "")
+            raise TypeError(f"{name} must be float32 {kind}, not {dtype} (use {hint})")
         return x.detach().numpy()
     return np.asarray(x)
 

@@ -138,6 +138,16 @@ def test_torch_tensors_in_and_out(shipped):
     np.testing.assert_array_equal(pha.numpy(), shipped(src[:1], downsample_ratio=0.5)[1])
     with pytest.raises(TypeError, match="float32"):
         shipped(torch.from_numpy(src[:1]).double(), downsample_ratio=0.5)
+    # In torch's terms, for every dtype (numpy's message named numpy.float64 and astype();
+    # bfloat16 failed inside torch's .numpy() with "Got unsupported ScalarType BFloat16").
+    for dtype in (torch.float64, torch.float16, torch.bfloat16):
+        with pytest.raises(TypeError, match=rf"src must be float32 with values in 0\.\.1, not "
+                                            rf"{dtype} \(use src\.float\(\)\)$"):
+            shipped(torch.from_numpy(src[:1]).to(dtype), downsample_ratio=0.5)
+    with pytest.raises(TypeError, match=r"not torch\.uint8 \(use src\.float\(\) / 255"):
+        shipped((torch.from_numpy(src[:1]) * 255).to(torch.uint8), downsample_ratio=0.5)
+    with pytest.raises(TypeError, match=r"r2 must be float32 .*not torch\.float64 \(use r2\.float"):
+        shipped(frame, rec[0], rec[1].double(), rec[2], rec[3], downsample_ratio=0.5)
     seg, *_ = shipped(torch.from_numpy(src[:1]), downsample_ratio=0.5, segmentation_pass=True)
     assert isinstance(seg, torch.Tensor)
 
