@@ -8,6 +8,7 @@ counts its frames with ffprobe, and saves a screenshot in the build folder.
 usage: browser.py RVM SOURCE_DIR BUILD_DIR"""
 import os
 import shutil
+import subprocess
 import sys
 import time
 
@@ -29,6 +30,7 @@ try:
 except ImportError:
     common.skip('python3-selenium is not installed')
 common.need('ffprobe')
+common.need('ffmpeg')
 common.need_serve(rvm)
 
 work = common.tempdir('rvm-serve-browser-')
@@ -232,6 +234,22 @@ try:
     wait_for('the queue to empty', lambda: driver.find_element(By.ID, 'queue-empty').is_displayed(), 60)
     assert server.jobs() == [] and os.listdir(os.path.join(server.data_dir, 'jobs')) == []
     assert not driver.find_element(By.ID, 'result').is_displayed()
+
+    # An original the browser cannot play (MJPEG in AVI, which rvm reads): its player gives
+    # way to a line saying so (it stayed a black player at 0:00); the result still plays.
+    avi = os.path.join(work, 'tiny.avi')
+    subprocess.run(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=96x64:rate=10',
+                '-frames:v', '3', '-c:v', 'mjpeg', avi], check=True)
+    driver.find_element(By.ID, 'video-file').send_keys(avi)
+    driver.find_element(By.ID, 'start').click()
+    wait_for('the AVI job', lambda: result.get_attribute('data-state') == 'done', 300)
+    note = driver.find_element(By.ID, 'no-source-preview')
+    wait_for('the note on the original', note.is_displayed, 60)
+    assert not driver.find_element(By.ID, 'player-source').is_displayed()
+    wait_for('the result player', lambda: players()[2] == 4, 60)
+    print('an original the browser cannot play: ' + note.text)
+    click_first('#queue li.job button.delete')
+    wait_for('the queue to empty', lambda: driver.find_element(By.ID, 'queue-empty').is_displayed(), 60)
     print('ok')
 finally:
     if driver:

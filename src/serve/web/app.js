@@ -321,6 +321,8 @@ function showPlayers(job) {
   const matte = fileOf(job, 'alpha');
   const shown = com || matte;
   $('players').hidden = false;
+  $('player-source').hidden = false;
+  $('no-source-preview').hidden = true;
   $('player-source').src = source ? source.url : '';
   const playable = shown && job.options.format !== 'mov';
   $('player-result').hidden = !playable;
@@ -348,6 +350,13 @@ function showPlayers(job) {
 function setupPlayers() {
   const a = $('player-source'), b = $('player-result');
   let following = false;
+  // rvm reads more than browsers play (an MJPEG AVI, 10-bit HEVC, ProRes, a photo): the
+  // original's player would stay black at 0:00, so it gives way to a line saying why.
+  a.addEventListener('error', () => {
+    if (!a.getAttribute('src')) return;
+    a.hidden = true;
+    $('no-source-preview').hidden = false;
+  });
   const follow = (from, to) => {
     from.addEventListener('play', () => { if (!following && to.paused && to.src) to.play().catch(() => {}); });
     from.addEventListener('pause', () => { if (!following && !to.paused) to.pause(); });
