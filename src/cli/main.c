@@ -439,8 +439,12 @@ static int refuse_ratio(conversion *c)
     /* The smallest ratio in thousandths that keeps a pixel, and the smallest side that
      * does at this ratio. */
     double need = ceil(1000.0 / small) / 1000.0;
-    int side = (int)ceil(1.0 / r);
-    while ((int)floor(side * r) < 1)
+    if (need > 1.0)
+        need = 1.0;
+    /* No side rvm takes keeps a pixel below 1 / RVM_MAX_SIDE (and counting up to one, past
+     * INT_MAX at 1e-10, never ended): only a ratio that works is named then. */
+    int side = r * RVM_MAX_SIDE < 1.0 ? RVM_MAX_SIDE + 1 : (int)ceil(1.0 / r);
+    while (side <= RVM_MAX_SIDE && (int)floor(side * r) < 1)
         side++;
     int sw = w, sh = h;
     if (c->opt->ratio <= 0) {
@@ -459,9 +463,14 @@ static int refuse_ratio(conversion *c)
         if ((int)floor(h * r) < 1)
             sh = side;
     }
-    errorf("frames of %dx%d: downsample ratio %g leaves no pixels of their %d-pixel side (use "
-           "--downsample-ratio %g or more, or --input-resize %d %d)",
-           w, h, r, small, need > 1.0 ? 1.0 : need, sw, sh);
+    if (sw > RVM_MAX_SIDE || sh > RVM_MAX_SIDE)
+        errorf("frames of %dx%d: downsample ratio %g leaves no pixels of their %d-pixel side "
+               "(use --downsample-ratio %g or more)",
+               w, h, r, small, need);
+    else
+        errorf("frames of %dx%d: downsample ratio %g leaves no pixels of their %d-pixel side "
+               "(use --downsample-ratio %g or more, or --input-resize %d %d)",
+               w, h, r, small, need, sw, sh);
     return -1;
 }
 

@@ -324,6 +324,18 @@ grep -q "or --input-resize 4 4)" err.txt || fail "3x3 at 0.3: $(cat err.txt)"
 sub_ok --input-source $SAMPLE --input-resize 4 4 --downsample-ratio 0.3 --duration 0.04 \
     --output-alpha out_sug.nut -y
 rm -f out_sug.nut
+# A ratio no size rvm takes keeps a pixel at (below 1/16384): only a ratio is named (the size
+# counted up past INT_MAX at 1e-10 and the run never ended; at 1e-9 it named 1000000000,
+# which --input-resize refuses).
+for tiny in 1e-10 1e-300 1e-09; do
+    rm -rf out.mp4
+    timeout 60 "$RVM" --disable-progress $S --downsample-ratio $tiny --output-alpha out.mp4 \
+        >out.txt 2>err.txt
+    RC=$?
+    expect_code 2 "ratio $tiny"
+    grep -qx "rvm: frames of 64x48: downsample ratio $tiny leaves no pixels of their 48-pixel side (use --downsample-ratio 0.021 or more)" err.txt ||
+        fail "ratio $tiny: $(cat err.txt)"
+done
 # Image writers refusing what they are asked (frames too large for FFmpeg's encoders) exit 2,
 # not 75 (which schedulers retry: it was 75 for every image writer that did not open).
 expect_error "frames too large for a PNG sequence" --input-source $SAMPLE --input-resize 16300 16300 \
