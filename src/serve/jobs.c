@@ -393,7 +393,8 @@ static void on_progress_line(rvmi_job *j, char *line)
 
 /* The command's error is its last "rvm: ..." line. It names the files by their paths in the
  * data folder; the person knows the video by its own name, and the folder is none of the
- * client's business: "DIR/source" becomes the upload's name, "DIR/" goes. */
+ * client's business: "DIR/source" becomes the upload's name, "DIR/background" (after the
+ * command's "background: " or "--background ") the background image, "DIR/" goes. */
 static void on_stderr_line(rvmi_job *j, char *line)
 {
     if (strncmp(line, "rvm: ", 5) != 0)
@@ -407,6 +408,19 @@ static void on_stderr_line(rvmi_job *j, char *line)
             if (!strncmp(p, "source", 6)) {
                 p += 6;
                 for (const char *n = j->name; *n && k + 1 < sizeof out; n++)
+                    out[k++] = *n;
+            } else if (!strncmp(p, "background", 10)) {
+                /* "rvm: background: background: no video stream" read as a stutter. */
+                static const char *const lead[] = {"background: ", "--background "};
+                p += 10;
+                for (int i = 0; i < 2; i++) {
+                    size_t m = strlen(lead[i]);
+                    if (k >= m && !strncmp(out + k - m, lead[i], m)) {
+                        k -= m;
+                        break;
+                    }
+                }
+                for (const char *n = "the background image"; *n && k + 1 < sizeof out; n++)
                     out[k++] = *n;
             }
             continue;

@@ -246,6 +246,15 @@ def test_not_a_video():
           'the job fails with the command\'s one line, naming the upload: ' + job['error'])
     check([f['name'] for f in job['files']] == ['source'] and
           files_on_disk(s, job['id']) == ['job.json', 'source'], 'and leaves no output behind')
+    # A background image that is none reads in the page's terms (it was "rvm: background:
+    # background: not a video ...", the file's fixed name in the data folder).
+    status, bg_job = common.upload(s, SMALL, 'x.mp4', fields={'background': 'image'},
+                                   files=[('background_image', 'notes.png', b'notes\n' * 20)])
+    bg_job = s.wait(bg_job['id'])
+    check(bg_job['state'] == 'failed' and
+          bg_job['error'] == 'rvm: the background image: not a video or image file FFmpeg can read',
+          'a background image that is none: ' + bg_job['error'])
+    s.json('DELETE', '/api/jobs/' + bg_job['id'])
     status, body = common.upload(s, SMALL, 'x.mp4', fields={'background': 'none'})
     check(status == 400 and 'WebM' in body['error'], 'transparency in MP4 is refused: ' + body['error'])
     status, body = common.upload(s, SMALL, 'x.mp4', fields={'outputs': 'composition,../../x'})
