@@ -115,6 +115,10 @@ int main(void)
         {640, 481, 1.0},    /* wide rows: a band is one output row (over the budget) */
         {37, 23, 1.0},      /* smaller than any band */
         {64, 2, 1.0},       /* one row after the first stride */
+        /* the last stage's last band of 1 to 3 rows, all made with the band before (heights
+         * 64k + 1..3 inside; 1920x1080 at ratio 0.24 is 259 rows): it aborted */
+        {48, 130, 1.0},
+        {40, 67, 1.0},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
         for (int threads = 1; threads <= 3; threads++) {

@@ -674,15 +674,20 @@ static int decode_full(rvm_stream *s, const rvmi_view *x, const rvmi_view *s0,
             memmove(y.data, y.data + (size_t)(ya - prev_ya) * row,
                     (size_t)(carried_end - ya) * row * sizeof(float));
         }
-        /* conv0's new rows [carried_end, yb) from the upsampled rows [ua, ub) */
-        int ua = carried_end - FULL_HALO > 0 ? carried_end - FULL_HALO : 0;
-        int ub = yb + FULL_HALO < s0->h ? yb + FULL_HALO : s0->h;
-        rvmi_inputs img = {1, {rows_of(*s0, ua, ub - ua)}};
-        rvmi_view y_up = rows_of(y, ua - ya, ub - ua); /* y's rows beside s0's */
-        if ((st = upsample_conv(s, &m->out_conv[0], x, &img, &y_up, ua, carried_end - ua,
-                                yb - ua)))
-            return st;
-        carried_end = yb;
+        /* conv0's new rows [carried_end, yb) from the upsampled rows [ua, ub). When the band
+         * before reached the picture's end (its halo covered a last band of 1 to 3 rows:
+         * heights of 64k + 1..3) there are none, and ua, s0->h - FULL_HALO, need not be a
+         * multiple of 4, which upsample_conv asserts. */
+        if (carried_end < yb) {
+            int ua = carried_end - FULL_HALO > 0 ? carried_end - FULL_HALO : 0;
+            int ub = yb + FULL_HALO < s0->h ? yb + FULL_HALO : s0->h;
+            rvmi_inputs img = {1, {rows_of(*s0, ua, ub - ua)}};
+            rvmi_view y_up = rows_of(y, ua - ya, ub - ua); /* y's rows beside s0's */
+            if ((st = upsample_conv(s, &m->out_conv[0], x, &img, &y_up, ua, carried_end - ua,
+                                    yb - ua)))
+                return st;
+            carried_end = yb;
+        }
         /* conv1 over conv0's rows [ya, yb), its rows [a, b) straight into x0 */
         rvmi_view yr = rows_of(y, 0, yb - ya), out = rows_of(*x0, ya, yb - ya);
         rvmi_inputs one = rvmi_inputs_of(&yr);
