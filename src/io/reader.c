@@ -814,6 +814,30 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     return 0;
 }
 
+/* Whether f is limited-range grey (HEVC and AV1 4:0:0 decode to it, tagged so): swscale
+ * takes every grey format as full range whatever it is told (sws_setColorspaceDetails
+ * leaves grey alone; ffmpeg's own -vf scale=in_range=tv does the same), so black came out
+ * at 16 and white at 235. Untagged grey stays full range, as swscale and PNG have it. */
+static int limited_grey(const AVFrame *f)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f->format);
+    return d && d->nb_components <= 2 && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) &&
+           f->color_range == AVCOL_RANGE_MPEG && !hdr_transfer(f->color_trc);
+}
+
+/* Grey samples v of 16..235 to full range (rows of w RGB24 pixels); bars (0) stay black. */
+static void expand_grey(uint8_t *p, int w, int h, ptrdiff_t stride)
+{
+    uint8_t lut[256];
+    for (int v = 0; v < 256; v++) {
+        int e = (int)lrint((v - 16) * 255.0 / 219.0);
+        lut[v] = (uint8_t)(e < 0 ? 0 : e > 255 ? 255 : e);
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < 3 * w; x++)
+            p[y * stride + x] = lut[p[y * stride + x]];
+}
+
 /* How a frame is turned for display: the stream's rotation, or for a JPEG (or any picture
  * carrying EXIF) its Orientation tag, which may also mirror it (1-8: the EXIF values). */
 static void orientation_of(const rvmi_reader *r, const AVFrame *f, int *rot, int *flip)
@@ -894,6 +918,8 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
     } else if (convert_sws(r, f, spc, full, dw, dh, target, dw * 3, err, errlen) < 0) {
         return -1;
     }
+    if (limited_grey(f))
+        expand_grey(target, dw, dh, (ptrdiff_t)dw * 3);
     if (!rot && !flip)
         return 0;
     /* target is dw x dh, mirrored first when flip, then turned clockwise by rot into dst

@@ -23,6 +23,17 @@ for f in lim601 full709; do
 done
 ok "BT.601 limited and BT.709 full range read to the same RGB"
 
+# Grey: limited-range grey (what HEVC and AV1 4:0:0 decode to, tagged tv) reads as the same
+# pictures in full-range grey do (swscale takes grey as full range whatever the tag: black
+# was read as 16, white as 235, 16 steps off), within the rounding of 219 levels.
+ffmpeg -nostdin -v error -i ref/%04d.png -vf format=gray -c:v ffv1 greyfull.mkv
+ffmpeg -nostdin -v error -i ref/%04d.png -vf "scale=out_range=tv,format=gray" -color_range tv \
+    -c:v ffv1 greylim.mkv
+"$READDUMP" greyfull.mkv g_full.rgb >/dev/null || fail "greyfull.mkv: not read"
+[ "$("$READDUMP" greylim.mkv g_lim.rgb)" = "96x72 9" ] || fail "greylim.mkv: wrong size or frame count"
+"$PIXCMP" gray g_full.rgb g_lim.rgb 1 || fail "limited-range grey does not read as full-range grey"
+ok "limited-range grey read to full range"
+
 # 8-bit 4:2:0 video at its own size, which the reader converts itself: the RGB of FFmpeg's
 # accurate bicubic conversion within a fraction of a step on average (the reader upsamples
 # chroma bilinearly: they differ at sharp colour edges only), for the sample (full-range
