@@ -1458,6 +1458,25 @@ static void neutral_chroma(rvmi_video_writer *w, AVFrame *pic)
                                      cw - x < 256 ? cw - x : 256, 2);
 }
 
+int rvmi_video_writer_direct(const rvmi_video_writer *w)
+{
+    return w->rgb_yuv420 ? RVMI_DIRECT_YUV420 : w->gray_luma ? RVMI_DIRECT_LUMA : 0;
+}
+
+int rvmi_video_writer_planes(rvmi_video_writer *w, AVFrame *pic, char *err, size_t errlen)
+{
+    if (!picture_writable(w, pic) && picture_alloc(w, pic) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void rvmi_video_writer_planes_done(rvmi_video_writer *w, AVFrame *pic)
+{
+    pad_edges(w, pic);
+}
+
 int rvmi_video_writer_fill_rows(rvmi_video_writer *w, AVFrame *pic, const uint8_t *rows, int y,
                                 int n, char *err, size_t errlen)
 {

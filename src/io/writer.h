@@ -137,6 +137,17 @@ int rvmi_video_writer_frame(rvmi_video_writer *w, const uint8_t *data, int64_t p
 AVFrame *rvmi_video_writer_picture_new(rvmi_video_writer *w);
 int rvmi_video_writer_fill_rows(rvmi_video_writer *w, AVFrame *pic, const uint8_t *rows, int y,
                                 int n, char *err, size_t errlen);
+/* Pictures the caller writes itself, for the pipeline's composition and matte computed
+ * straight into 8-bit 4:2:0: direct says whether this writer's pictures are 8-bit 4:2:0 at the
+ * frame's size filled as fill_rows would from packed RGB by the frame loops' rgb24_to_yuv420
+ * (RVMI_DIRECT_YUV420: planes 0..2, an odd height's last luma row also into the padding row
+ * below it) or from grey by gray_to_luma (RVMI_DIRECT_LUMA: plane 0 only), or neither (0).
+ * planes makes pic writable (in place of fill_rows' y = 0); planes_done, after every row is
+ * written, fills the padding as fill_rows does after its last rows. */
+enum { RVMI_DIRECT_YUV420 = 1, RVMI_DIRECT_LUMA = 2 };
+int rvmi_video_writer_direct(const rvmi_video_writer *w);
+int rvmi_video_writer_planes(rvmi_video_writer *w, AVFrame *pic, char *err, size_t errlen);
+void rvmi_video_writer_planes_done(rvmi_video_writer *w, AVFrame *pic);
 int rvmi_video_writer_send(rvmi_video_writer *w, AVFrame *pic, int64_t pts, int64_t duration,
                            char *err, size_t errlen);
 /* An encoded video packet, for a writer opened with cfg->copy (timestamps in tb); the packet

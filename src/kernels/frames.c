@@ -385,6 +385,182 @@ static void hdr_tone_row(const uint16_t *pr, const uint16_t *pg, const uint16_t 
 }
 #endif
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+/* blend_yuv420: 16 pixels of each row at a time. The steps it stands for are compiled
+ * elsewhere: yuv_row in loops.c and blend_row in simd.c with multiply-adds contracted into
+ * FMAs as GCC contracted them there (checked in their code: y' = Y - y_off is multiplied by
+ * y_scale inside each channel's FMA, G as (y' * y_scale - gu * u) - gv * v), the 16-bit store
+ * and over8 without FMAs (this file is compiled with -ffp-contract=off, so only the
+ * intrinsics below fuse). tests/test_yuv420.c compares every byte with those kernels. */
+static inline __m512 clamp01_ps(__m512 v)
+{
+    /* v < 0 ? 0 : v > 1 ? 1 : v, as loops.c's clamp01 and blend's CLAMP01 (finite values) */
+    return _mm512_min_ps(_mm512_set1_ps(1.f), _mm512_max_ps(_mm512_setzero_ps(), v));
+}
+
+/* (int32)(v * 65535 + 0.5), then over8's float of it */
+static inline __m512i to_u16(__m512 v)
+{
+    return _mm512_cvttps_epi32(
+        _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(65535.f)), _mm512_set1_ps(0.5f)));
+}
+
+/* over8 of one channel: f * a + bg * 257 * (1 - a), times 1/257, plus 0.5, truncated */
+static inline __m512i over_ch(__m512i f16, __m512 a, __m512 bg)
+{
+    __m512 o = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(f16), a),
+                             _mm512_mul_ps(_mm512_mul_ps(bg, _mm512_set1_ps(257.f)),
+                                           _mm512_sub_ps(_mm512_set1_ps(1.f), a)));
+    return _mm512_cvttps_epi32(
+        _mm512_add_ps(_mm512_mul_ps(o, _mm512_set1_ps(1.0f / 257.0f)), _mm512_set1_ps(0.5f)));
+}
+
+static void blend_yuv420(const rvmi_yuv420_pair *p, int x0, int x1)
+{
+    const rvmi_yuv_coeffs c = *p->c;
+    const __m512 yoff = _mm512_set1_ps(c.y_off), ys = _mm512_set1_ps(c.y_scale);
+    const __m512 cs = _mm512_set1_ps(c.c_scale), m128 = _mm512_set1_ps(-128.f);
+    const __m512 rv = _mm512_set1_ps(c.rv), gu = _mm512_set1_ps(c.gu);
+    const __m512 gv = _mm512_set1_ps(c.gv), bu = _mm512_set1_ps(c.bu);
+    const __m512 three = _mm512_set1_ps(3.f), k16 = _mm512_set1_ps(1.0f / 65535.0f);
+    /* chroma sample i of the 16 pixels' 8 for pixel x: lane x / 2 */
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+    const int rows = p->rows;
+    __m512 vl0[2], vl1[2];
+    for (int r = 0; r < rows; r++)
+        vl0[r] = _mm512_set1_ps(p->l0[r]), vl1[r] = _mm512_set1_ps(p->l1[r]);
+    /* the colour background as three vectors, and the byte shuffles of packed RGB */
+    const __m512 cr = _mm512_set1_ps((float)p->colour[0] * 1.f);
+    const __m512 cg = _mm512_set1_ps((float)p->colour[1] * 1.f);
+    const __m512 cb = _mm512_set1_ps((float)p->colour[2] * 1.f);
+    for (int x = x0; x < x1; x += 16) {
+        if (!(x & 63)) {
+            /* A cache line of each row 1 KB ahead (on the next pair's past the row's end):
+             * without, a fifth of the kernel's time waited on the frame's luma (1080p). */
+            for (int r = 0; r < 2; r++) {
+                _mm_prefetch((const char *)p->y[r] + x + 1024, _MM_HINT_T0);
+                __builtin_prefetch(p->oy[r] + x + 1024, 1);
+                if (p->matte[r])
+                    __builtin_prefetch(p->matte[r] + x + 1024, 1);
+                if (p->bg[r])
+                    for (int b = 0; b < 3; b++)
+                        _mm_prefetch((const char *)p->bg[r] + 3 * x + 2048 + 64 * b, _MM_HINT_T0);
+            }
+            if (!(x & 127)) {
+                _mm_prefetch((const char *)p->u + x / 2 + 512, _MM_HINT_T0);
+                _mm_prefetch((const char *)p->v + x / 2 + 512, _MM_HINT_T0);
+                __builtin_prefetch(p->ou + x / 2 + 512, 1);
+                __builtin_prefetch(p->ov + x / 2 + 512, 1);
+            }
+        }
+        /* u, v as yuv_row widens them: float(sample) - 128, times c_scale */
+        __m512 cu = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(
+            dup, _mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p->u + x / 2)))));
+        __m512 cv = _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(
+            dup, _mm512_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p->v + x / 2)))));
+        __m512 u = _mm512_mul_ps(_mm512_add_ps(cu, m128), cs);
+        __m512 v = _mm512_mul_ps(_mm512_add_ps(cv, m128), cs);
+        __m512 rvv = _mm512_mul_ps(rv, v), guu = _mm512_mul_ps(gu, u), buu = _mm512_mul_ps(bu, u);
+        __m512i s[3] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()}; /* the two rows' 8-bit composition, added: rgb24_to_yuv420's column sums */
+        for (int r = 0; r < rows; r++) {
+            __m512 yd = _mm512_sub_ps(
+                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p->y[r] + x)))),
+                yoff);
+            __m512 ir = clamp01_ps(_mm512_fmadd_ps(yd, ys, rvv));
+            __m512 ig = clamp01_ps(_mm512_fnmadd_ps(gv, v, _mm512_fmsub_ps(yd, ys, guu)));
+            __m512 ib = clamp01_ps(_mm512_fmadd_ps(yd, ys, buu));
+            const float *h0 = p->h0[r] + x, *h1 = p->h1[r] + x;
+            const size_t pl = p->plane;
+#define ROWV(k) _mm512_fmadd_ps(vl0[r], _mm512_loadu_ps(h0 + (k) * pl), \
+                                _mm512_mul_ps(vl1[r], _mm512_loadu_ps(h1 + (k) * pl)))
+            __m512 grey = _mm512_div_ps(_mm512_add_ps(_mm512_add_ps(ir, ig), ib), three);
+            __m512 a = clamp01_ps(_mm512_fmadd_ps(ROWV(3), grey, ROWV(7)));
+            __m512 fr = clamp01_ps(_mm512_add_ps(_mm512_fmadd_ps(ROWV(0), ir, ROWV(4)), ir));
+            __m512 fg = clamp01_ps(_mm512_add_ps(_mm512_fmadd_ps(ROWV(1), ig, ROWV(5)), ig));
+            __m512 fb = clamp01_ps(_mm512_add_ps(_mm512_fmadd_ps(ROWV(2), ib, ROWV(6)), ib));
+#undef ROWV
+            __m512i a16 = to_u16(a);
+            if (p->matte[r]) {
+                /* u16_to_u8, then gray_to_luma, in 32-bit lanes (the same integers) */
+                __m512i a8 = _mm512_srli_epi32(
+                    _mm512_add_epi32(_mm512_mullo_epi32(a16, _mm512_set1_epi32(255)),
+                                     _mm512_set1_epi32(32895)), 16);
+                __m512i t = _mm512_add_epi32(_mm512_mullo_epi32(a8, _mm512_set1_epi32(219)),
+                                             _mm512_set1_epi32(127));
+                __m512i l = _mm512_add_epi32(
+                    _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(t, _mm512_srli_epi32(t, 8)),
+                                                       _mm512_set1_epi32(1)), 8),
+                    _mm512_set1_epi32(16));
+                _mm_storeu_si128((__m128i *)(p->matte[r] + x), _mm512_cvtepi32_epi8(l));
+            }
+            __m512 af = _mm512_mul_ps(_mm512_cvtepi32_ps(a16), k16);
+            __m512 br = cr, bgc = cg, bb = cb;
+            if (p->bg[r]) {
+                /* 48 bytes of packed RGB to three vectors of 16 */
+                const uint8_t *q = p->bg[r] + 3 * x;
+                __m512i raw = _mm512_maskz_loadu_epi8(((__mmask64)1 << 48) - 1, q);
+                const __m512i pr = _mm512_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45);
+                __m512i w0 = _mm512_cvtepu8_epi32(_mm512_castsi512_si128(raw));
+                __m512i w1 = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(raw, 1));
+                __m512i w2 = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(raw, 2));
+                /* bytes 0..47 as 32-bit lanes in w0 (0-15), w1 (16-31), w2 (32-47) */
+                __m512i r01 = _mm512_permutex2var_epi32(w0, pr, w1); /* lanes < 32 */
+                __m512i g01 = _mm512_permutex2var_epi32(w0, _mm512_add_epi32(pr, _mm512_set1_epi32(1)), w1);
+                __m512i b01 = _mm512_permutex2var_epi32(w0, _mm512_add_epi32(pr, _mm512_set1_epi32(2)), w1);
+                /* indices >= 32 are in w2: lanes whose index is 32 or more take w2's */
+                __m512i ri = pr, gi = _mm512_add_epi32(pr, _mm512_set1_epi32(1));
+                __m512i bi = _mm512_add_epi32(pr, _mm512_set1_epi32(2));
+                __m512i c32 = _mm512_set1_epi32(32);
+                __mmask16 mr = _mm512_cmpge_epi32_mask(ri, c32), mg = _mm512_cmpge_epi32_mask(gi, c32);
+                __mmask16 mb = _mm512_cmpge_epi32_mask(bi, c32);
+                r01 = _mm512_mask_permutexvar_epi32(r01, mr, _mm512_sub_epi32(ri, c32), w2);
+                g01 = _mm512_mask_permutexvar_epi32(g01, mg, _mm512_sub_epi32(gi, c32), w2);
+                b01 = _mm512_mask_permutexvar_epi32(b01, mb, _mm512_sub_epi32(bi, c32), w2);
+                br = _mm512_cvtepi32_ps(r01), bgc = _mm512_cvtepi32_ps(g01), bb = _mm512_cvtepi32_ps(b01);
+            }
+            __m512i o[3] = {over_ch(to_u16(fr), af, br), over_ch(to_u16(fg), af, bgc),
+                            over_ch(to_u16(fb), af, bb)};
+            /* luma: (((5983 r + 20127 g + 2032 b + (16 << 15) + 256) >> 9) + 32) >> 6 */
+            __m512i lum = _mm512_add_epi32(
+                _mm512_add_epi32(_mm512_mullo_epi32(o[0], _mm512_set1_epi32(5983)),
+                                 _mm512_mullo_epi32(o[1], _mm512_set1_epi32(20127))),
+                _mm512_add_epi32(_mm512_mullo_epi32(o[2], _mm512_set1_epi32(2032)),
+                                 _mm512_set1_epi32((16 << 15) + 256)));
+            lum = _mm512_srai_epi32(_mm512_add_epi32(_mm512_srai_epi32(lum, 9), _mm512_set1_epi32(32)), 6);
+            __m128i l8 = _mm512_cvtepi32_epi8(lum);
+            _mm_storeu_si128((__m128i *)(p->oy[r] + x), l8);
+            if (rows == 1)
+                _mm_storeu_si128((__m128i *)(p->oy[1] + x), l8);
+            for (int k = 0; k < 3; k++)
+                s[k] = r ? _mm512_add_epi32(s[k], o[k]) : o[k];
+        }
+        if (rows == 1)
+            for (int k = 0; k < 3; k++)
+                s[k] = _mm512_add_epi32(s[k], s[k]);
+        /* chroma: per pair of pixels 2 * (col[2i] + col[2i + 1]), then swscale's matrix */
+        __m512i q[3];
+        for (int k = 0; k < 3; k++)
+            q[k] = _mm512_slli_epi32(_mm512_add_epi32(_mm512_permutexvar_epi32(even, s[k]),
+                                                      _mm512_permutexvar_epi32(odd, s[k])), 1);
+        __m512i rnd = _mm512_set1_epi32((128 << 18) + (1 << 17));
+        __m512i uu = _mm512_srai_epi32(
+            _mm512_add_epi32(_mm512_add_epi32(_mm512_mullo_epi32(q[0], _mm512_set1_epi32(-3298)),
+                                              _mm512_mullo_epi32(q[1], _mm512_set1_epi32(-11094))),
+                             _mm512_add_epi32(_mm512_mullo_epi32(q[2], _mm512_set1_epi32(14392)), rnd)),
+            18);
+        __m512i vv = _mm512_srai_epi32(
+            _mm512_add_epi32(_mm512_add_epi32(_mm512_mullo_epi32(q[0], _mm512_set1_epi32(14392)),
+                                              _mm512_mullo_epi32(q[1], _mm512_set1_epi32(-13073))),
+                             _mm512_add_epi32(_mm512_mullo_epi32(q[2], _mm512_set1_epi32(-1320)), rnd)),
+            18);
+        _mm_storel_epi64((__m128i *)(p->ou + x / 2), _mm512_cvtepi32_epi8(uu));
+        _mm_storel_epi64((__m128i *)(p->ov + x / 2), _mm512_cvtepi32_epi8(vv));
+    }
+}
+#endif
+
 const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .u16_to_u8 = u16_to_u8,
     .pack_rgba8 = pack_rgba8,
@@ -397,6 +573,7 @@ const rvmi_frame_loops CAT(rvmi_frames_, RVM_ISA) = {
     .rgb24_to_yuv420 = rgb24_to_yuv420,
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
     .hdr_tone_row = hdr_tone_row,
+    .blend_yuv420 = blend_yuv420,
 #else
     .hdr_tone_row = rvmi_hdr_tone_row_reference,
 #endif

@@ -253,6 +253,25 @@ typedef struct {
     int hlg;
 } rvmi_hdr_tone;
 
+/* One pair of full-resolution rows of the refiner (rows 1: an odd height's last row alone)
+ * from 8-bit I420 straight to the command's 8-bit 4:2:0 composition and matte (blend_yuv420
+ * below). Per row r: the upsampled coefficient rows h0[r], h1[r] (8 planes `plane` floats
+ * apart) weighted l0[r], l1[r], as blend_row takes them; y[r] the input's luma row, u and v
+ * its chroma row; bg[r] the background's packed RGB row, or NULL for colour; oy[r] the
+ * composition's luma rows (oy[1] is written also when rows is 1), ou and ov its chroma row;
+ * matte[r] the matte's luma rows, or NULL. */
+typedef struct {
+    const float *h0[2], *h1[2];
+    float l0[2], l1[2];
+    size_t plane;
+    const uint8_t *y[2], *u, *v;
+    const rvmi_yuv_coeffs *c;
+    const uint8_t *bg[2];
+    uint8_t colour[3];
+    int rows;
+    uint8_t *oy[2], *ou, *ov, *matte[2];
+} rvmi_yuv420_pair;
+
 typedef struct {
     /* n samples, 16 -> 8 bits. */
     void (*u16_to_u8)(const uint16_t *in, size_t n, uint8_t *out);
@@ -288,6 +307,12 @@ typedef struct {
                          int w, const rvmi_hdr_tone *t, uint8_t *dst);
     void (*rgb24_to_yuv420)(const uint8_t *rgb0, const uint8_t *rgb1, int width, uint8_t *y0,
                             uint8_t *y1, uint8_t *u, uint8_t *v);
+    /* Pixels [x0, x1) (x0 and x1 multiples of 16) of a pair of rows (rvmi_yuv420_pair) in
+     * registers, the same bytes as this set's loops yuv_row (cstep 1), blend_row (16-bit
+     * interleaved RGB and alpha), then over8, rgb24_to_yuv420, u16_to_u8 and gray_to_luma: the
+     * values of each step computed as that step computes them (the same fused and unfused
+     * multiply-adds). NULL in sets without it (the caller runs those kernels instead). */
+    void (*blend_yuv420)(const rvmi_yuv420_pair *p, int x0, int x1);
 } rvmi_frame_loops;
 
 /* The reference tone mapping, also the AVX2 and generic sets' (only AVX-512 has the gathers

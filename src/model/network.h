@@ -71,6 +71,24 @@ int rvmi_refine_coefficients(rvm_stream *s, const rvmi_view *src_sm, const rvmi_
 int rvmi_refine_rows(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
                      const rvm_output *out, int first, int count);
 
+/* The command's composition (over a background, or a colour) and alpha matte computed
+ * straight into its encoders' 8-bit 4:2:0 pictures, the whole frame in one pass a pair of
+ * rows at a time: the same bytes as 16-bit results (rvm_output, RVM_PIXEL_U16, RVM_FGR_RGB)
+ * composited by the frame loops' over8, converted by rgb24_to_yuv420 (two rows at a time, an
+ * odd height's last row paired with itself, its luma also written to the row below: com[0]
+ * needs the height rounded up to even rows), and the matte by u16_to_u8 then gray_to_luma. */
+typedef struct {
+    const uint8_t *bg;   /* packed RGB, row y at bg + y * bg_stride; NULL: colour */
+    ptrdiff_t bg_stride;
+    uint8_t colour[3];
+    uint8_t *com[3];     /* the composition's Y, U, V planes, or com[0] NULL */
+    ptrdiff_t com_stride[3];
+    uint8_t *matte;      /* the matte's luma plane, or NULL */
+    ptrdiff_t matte_stride;
+} rvmi_yuv420_out;
+int rvmi_refine_yuv420(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
+                       const rvmi_yuv420_out *out);
+
 /* A frame in two steps, so a caller can take the full-resolution results in bands of rows
  * (and hold no full frame of them): the network up to the guided filter's coefficients, then
  * rows [first, first + count) of the outputs into out (whose first rows they become; strides
@@ -80,6 +98,13 @@ int rvmi_refine_rows(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
 int rvmi_stream_matte(rvm_stream *s, const rvm_frame *in, double ratio);
 int rvmi_stream_output_rows(rvm_stream *s, const rvm_frame *in, const rvm_output *out, int first,
                             int count);
+/* rvmi_stream_output_rows' whole frame into 8-bit 4:2:0 pictures (rvmi_yuv420_out; frames
+ * of 8-bit formats, not RVM_FORMAT_F32_PLANAR). */
+int rvmi_stream_yuv420(rvm_stream *s, const rvm_frame *in, const rvmi_yuv420_out *out);
+/* Whether the stream's kernels compute such frames in registers (the set's blend_yuv420,
+ * I420 frames): elsewhere rvmi_stream_yuv420 runs the band route's kernels on strips, no
+ * faster than the band route itself. */
+int rvmi_yuv420_direct(const rvm_stream *s, const rvm_frame *f);
 /* The values of the planar float frame whose outputs were made last, as the full-resolution
  * pass read every one of them: a caller can refuse values outside 0..1 without reading the
  * frame again (for a frame of another format: lo > hi). */

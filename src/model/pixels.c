@@ -67,7 +67,7 @@ int rvmi_frame_check(const rvm_frame *f, char *err, size_t errlen)
 }
 
 /* The YUV -> RGB coefficients (rvmi_yuv_coeffs) of the frame's matrix and range. */
-static rvmi_yuv_coeffs coefficients(const rvm_frame *f)
+rvmi_yuv_coeffs rvmi_frame_coefficients(const rvm_frame *f)
 {
     rvmi_yuv_coeffs c;
     if (f->range == RVM_RANGE_FULL)
@@ -85,28 +85,35 @@ static rvmi_yuv_coeffs coefficients(const rvm_frame *f)
     return c;
 }
 
-void rvmi_frame_row(const rvmi_kernels *k, const rvm_frame *f, int y, float *buf,
-                    const float *rgb[3])
+void rvmi_frame_row_part(const rvmi_kernels *k, const rvm_frame *f, int y, int x0, int n,
+                         float *buf, const float *rgb[3])
 {
-    float *r = buf, *g = buf + f->width, *b = buf + 2 * (size_t)f->width;
+    float *r = buf, *g = buf + n, *b = buf + 2 * (size_t)n;
     rgb[0] = r, rgb[1] = g, rgb[2] = b;
     const uint8_t *const *pl = (const uint8_t *const *)f->planes;
     packed_layout l;
     if (packed(f->format, &l)) {
-        k->loops->packed_row(pl[0] + (ptrdiff_t)y * f->strides[0], l.bytes, l.r, l.g, l.b,
-                             f->width, r, g, b);
+        k->loops->packed_row(pl[0] + (ptrdiff_t)y * f->strides[0] + (ptrdiff_t)l.bytes * x0,
+                             l.bytes, l.r, l.g, l.b, n, r, g, b);
     } else if (f->format == RVM_FORMAT_NV12) {
-        const uint8_t *uv = pl[1] + (ptrdiff_t)(y / 2) * f->strides[1];
-        rvmi_yuv_coeffs c = coefficients(f);
-        k->loops->yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0], uv, uv + 1, 2, f->width, &c, r,
+        const uint8_t *uv = pl[1] + (ptrdiff_t)(y / 2) * f->strides[1] + x0; /* 2 * (x0 / 2) */
+        rvmi_yuv_coeffs c = rvmi_frame_coefficients(f);
+        k->loops->yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0] + x0, uv, uv + 1, 2, n, &c, r,
                           g, b);
     } else if (f->format == RVM_FORMAT_I420) {
-        rvmi_yuv_coeffs c = coefficients(f);
-        k->loops->yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0],
-                          pl[1] + (ptrdiff_t)(y / 2) * f->strides[1],
-                          pl[2] + (ptrdiff_t)(y / 2) * f->strides[2], 1, f->width, &c, r, g, b);
+        rvmi_yuv_coeffs c = rvmi_frame_coefficients(f);
+        k->loops->yuv_row(pl[0] + (ptrdiff_t)y * f->strides[0] + x0,
+                          pl[1] + (ptrdiff_t)(y / 2) * f->strides[1] + x0 / 2,
+                          pl[2] + (ptrdiff_t)(y / 2) * f->strides[2] + x0 / 2, 1, n, &c, r, g,
+                          b);
     } else { /* RVM_FORMAT_F32_PLANAR */
         for (int p = 0; p < 3; p++)
-            rgb[p] = (const float *)(pl[p] + (ptrdiff_t)y * f->strides[p]);
+            rgb[p] = (const float *)(pl[p] + (ptrdiff_t)y * f->strides[p]) + x0;
     }
+}
+
+void rvmi_frame_row(const rvmi_kernels *k, const rvm_frame *f, int y, float *buf,
+                    const float *rgb[3])
+{
+    rvmi_frame_row_part(k, f, y, 0, f->width, buf, rgb);
 }

@@ -81,11 +81,14 @@ static int refine_coefficients(rvm_stream *s, const rvmi_view *src_sm, const rvm
 
 /* ---- full-resolution output: upsample A and b, out = A * x + b, clamp, convert, store ---- */
 
-/* Each thread keeps the two coefficient rows it last upsampled horizontally: consecutive
- * output rows mostly share them (1/ratio output rows per low-resolution row). */
+/* Each thread keeps the coefficient rows it last upsampled horizontally: consecutive output
+ * rows mostly share them (1/ratio output rows per low-resolution row). Two slots for a row at
+ * a time; four for a pair of rows (yuv_pairs), which may need three low-resolution rows. */
+#define CACHE_SLOTS 4
 typedef struct {
-    int row[2]; /* low-resolution row held in slot k, or -1 */
-    float *planes[2];
+    int row[CACHE_SLOTS]; /* low-resolution row held in slot k, or -1 */
+    float *planes[CACHE_SLOTS];
+    int slots;            /* in use: 2, or 4 for pairs of rows */
 } row_cache;
 
 typedef struct {
@@ -102,14 +105,25 @@ typedef struct {
     int first;        /* the frame row that out's first row holds */
     rvmi_float_range *range; /* per thread, for planar float frames; NULL for others */
     int packed; /* RGB24 in, 8-bit packed RGB out: blend_rgb24 */
+    const rvmi_yuv420_out *yuv; /* yuv_pairs' outputs */
 } tail_job;
 
-static const float *cached_row(const tail_job *j, row_cache *c, int low_row, int keep)
+/* need: the nneed low-resolution rows the caller wants at once (low_row among them), none of
+ * which is replaced. */
+static const float *cached_row(const tail_job *j, row_cache *c, int low_row, const int *need,
+                               int nneed)
 {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < c->slots; k++)
         if (c->row[k] == low_row)
             return c->planes[k];
-    int k = c->row[0] == keep ? 1 : 0; /* replace the slot the caller does not need */
+    int k = 0; /* the first slot the caller does not need */
+    for (; k < c->slots - 1; k++) {
+        int needed = 0;
+        for (int i = 0; i < nneed; i++)
+            needed |= c->row[k] == need[i];
+        if (!needed)
+            break;
+    }
     /* the horizontal pass first, as PyTorch's separable bilinear does */
     j->s->kernels->loops->upsample_row(pixel(j->ab, low_row, 0), j->lx, j->f->width, c->planes[k],
                                        j->plane);
@@ -127,8 +141,9 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
     for (int rel = y0; rel < y1; rel++) {
         int y = j->first + rel;
         rvmi_lerp ly = rvmi_lerp_at(j->sy, y, j->ab->h);
-        const float *h0 = cached_row(j, cache, ly.i0, ly.i1);
-        const float *h1 = cached_row(j, cache, ly.i1, ly.i0);
+        const int need[2] = {ly.i0, ly.i1};
+        const float *h0 = cached_row(j, cache, ly.i0, need, 2);
+        const float *h1 = cached_row(j, cache, ly.i1, need, 2);
         rvmi_blend_out row = {out->type, out->fgr_layout,
                               out->pha ? (char *)out->pha + rel * out->pha_stride : NULL,
                               out->fgr ? (char *)out->fgr + rel * out->fgr_stride : NULL,
@@ -151,11 +166,111 @@ static void tail_rows(void *ctx, int y0, int y1, int thread)
     }
 }
 
-/* Rows [first, first + count) of the full-resolution output, into out (whose first rows
- * they become). */
-static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
-                           const rvm_output *out, int first, int count)
+/* The command's composition and matte into 8-bit 4:2:0 (rvmi_yuv420_out) a pair of rows at a
+ * time. With the kernel set's blend_yuv420 (I420 frames) each 16 pixels go from the frame's
+ * samples to the pictures' in registers; through the band route they went through float
+ * planes (12 bytes a pixel), 16-bit results (8) and the composition's packed RGB (3), each
+ * written and read again, and the last steps ran on the network's thread alone. Elsewhere (the
+ * last width % 16 pixels, other formats, sets without it) the same kernels the band route
+ * runs, on strips of pixels: the same bytes either way (tests/test_yuv420.c). A strip is a
+ * multiple of 16 pixels, so each kernel's vector loop and tail cover the same pixels as on a
+ * whole row. (Strips alone, without blend_yuv420, were no faster than the band route: the
+ * same kernels, interleaved, each ran slower.) */
+#define STRIP 256
+
+static void yuv_pairs(void *ctx, int p0, int p1, int thread)
 {
+    tail_job *j = ctx;
+    const rvmi_yuv420_out *o = j->yuv;
+    const rvmi_kernels *k = j->s->kernels;
+    const rvmi_frame_loops *fl = k->frames;
+    const rvm_frame *f = j->f;
+    const int w = f->width, h = f->height;
+    row_cache *cache = &j->cache[thread];
+    float *xbuf = j->x + (size_t)thread * 3 * w, *tmp = j->tmp + (size_t)thread * 4 * w;
+    _Alignas(64) uint16_t fgr[2][3 * STRIP];
+    _Alignas(64) uint16_t pha[2][STRIP];
+    _Alignas(64) uint8_t rgb[2][3 * STRIP];
+    _Alignas(64) uint8_t a8[STRIP];
+    _Alignas(64) uint8_t block[3 * STRIP];
+    for (int i = 0; !o->bg && i < STRIP; i++)
+        memcpy(block + 3 * i, o->colour, 3);
+    /* the pixels blend_yuv420 takes: whole vectors of 16 */
+    const int fast = fl->blend_yuv420 && f->format == RVM_FORMAT_I420 && o->com[0] ? w / 16 * 16 : 0;
+    rvmi_yuv_coeffs yc;
+    if (fast)
+        yc = rvmi_frame_coefficients(f);
+    for (int p = p0; p < p1; p++) {
+        const int rows = 2 * p + 1 < h ? 2 : 1, ys[2] = {2 * p, 2 * p + 1};
+        rvmi_lerp ly[2];
+        for (int r = 0; r < rows; r++)
+            ly[r] = rvmi_lerp_at(j->sy, ys[r], j->ab->h);
+        const int need[4] = {ly[0].i0, ly[0].i1, ly[rows - 1].i0, ly[rows - 1].i1};
+        const float *h0[2], *h1[2];
+        for (int r = 0; r < rows; r++) {
+            h0[r] = cached_row(j, cache, ly[r].i0, need, 4);
+            h1[r] = cached_row(j, cache, ly[r].i1, need, 4);
+        }
+        if (fast) {
+            rvmi_yuv420_pair q = {.plane = j->plane, .c = &yc, .rows = rows,
+                                  .u = (const uint8_t *)f->planes[1] + p * f->strides[1],
+                                  .v = (const uint8_t *)f->planes[2] + p * f->strides[2],
+                                  .ou = o->com[1] + p * o->com_stride[1],
+                                  .ov = o->com[2] + p * o->com_stride[2]};
+            memcpy(q.colour, o->colour, 3);
+            for (int r = 0; r < 2; r++) {
+                int y = ys[r < rows ? r : 0];
+                q.h0[r] = h0[r < rows ? r : 0], q.h1[r] = h1[r < rows ? r : 0];
+                q.l0[r] = ly[r < rows ? r : 0].l0, q.l1[r] = ly[r < rows ? r : 0].l1;
+                q.y[r] = (const uint8_t *)f->planes[0] + y * f->strides[0];
+                q.bg[r] = o->bg ? o->bg + y * o->bg_stride : NULL;
+                q.oy[r] = o->com[0] + ys[r] * o->com_stride[0];
+                q.matte[r] = o->matte && r < rows ? o->matte + y * o->matte_stride : NULL;
+            }
+            fl->blend_yuv420(&q, 0, fast);
+        }
+        for (int x0 = fast; x0 < w; x0 += STRIP) {
+            const int n = w - x0 < STRIP ? w - x0 : STRIP;
+            for (int r = 0; r < rows; r++) {
+                const float *x[3];
+                rvmi_frame_row_part(k, f, ys[r], x0, n, xbuf, x);
+                rvmi_blend_out bo = {RVM_PIXEL_U16, RVM_FGR_RGB, pha[r],
+                                     o->com[0] ? fgr[r] : NULL, 0};
+                k->blend_row(h0[r] + x0, h1[r] + x0, j->plane, ly[r].l0, ly[r].l1, x, n, &bo,
+                             tmp);
+                if (o->matte) {
+                    fl->u16_to_u8(pha[r], (size_t)n, a8);
+                    fl->gray_to_luma(a8, (size_t)n, o->matte + ys[r] * o->matte_stride + x0);
+                }
+                if (o->com[0])
+                    fl->over8(fgr[r], pha[r],
+                              o->bg ? o->bg + ys[r] * o->bg_stride + 3 * (ptrdiff_t)x0 : block,
+                              (size_t)n, rgb[r]);
+            }
+            if (o->com[0]) {
+                /* an odd height's last row: its luma also into the row below (the padding
+                 * row of the writer's picture), as the writer's own conversion does */
+                uint8_t *y0 = o->com[0] + ys[0] * o->com_stride[0] + x0;
+                fl->rgb24_to_yuv420(rgb[0], rgb[rows - 1], n, y0, y0 + o->com_stride[0],
+                                    o->com[1] + p * o->com_stride[1] + x0 / 2,
+                                    o->com[2] + p * o->com_stride[2] + x0 / 2);
+            }
+        }
+    }
+}
+
+int rvmi_yuv420_direct(const rvm_stream *s, const rvm_frame *f)
+{
+    return s->kernels->frames->blend_yuv420 && f->format == RVM_FORMAT_I420;
+}
+
+/* Rows [first, first + count) of the full-resolution output, into out (whose first rows
+ * they become); or, with yuv (out NULL), the whole frame into yuv's pictures. */
+static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
+                           const rvm_output *out, const rvmi_yuv420_out *yuv, int first,
+                           int count)
+{
+    const int slots = yuv ? 4 : 2;
     size_t mark = rvmi_arena_mark(&s->scratch);
     int threads = rvmi_pool_threads(s->pool);
     size_t plane = ((size_t)f->width + 15) / 16 * 16;
@@ -163,7 +278,7 @@ static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *a
     const rvmi_lerp *lx = rvmi_lerp_table(s, (float)ab->w / (float)f->width, f->width, ab->w);
     row_cache *cache = (row_cache *)rvmi_arena_floats(
         &s->scratch, threads * sizeof(row_cache) / sizeof(float) + 1);
-    float *rows = rvmi_arena_floats(&s->scratch, (size_t)threads * 2 * 8 * plane);
+    float *rows = rvmi_arena_floats(&s->scratch, (size_t)threads * slots * 8 * plane);
     float *tmp = rvmi_arena_floats(&s->scratch, (size_t)threads * 4 * f->width);
     float *x = rvmi_arena_floats(&s->scratch, (size_t)threads * 3 * f->width);
     rvmi_float_range *range = NULL;
@@ -174,16 +289,22 @@ static int full_resolution(rvm_stream *s, const rvm_frame *f, const rvmi_view *a
         return rvmi_stream_fail(s, RVM_ENOMEM, "out of memory");
     for (int t = 0; range && t < threads; t++)
         range[t] = s->input_range;
-    for (int t = 0; t < threads; t++)
-        for (int k = 0; k < 2; k++) {
+    for (int t = 0; t < threads; t++) {
+        cache[t].slots = slots;
+        for (int k = 0; k < slots; k++) {
             cache[t].row[k] = -1;
-            cache[t].planes[k] = rows + ((size_t)t * 2 + k) * 8 * plane;
+            cache[t].planes[k] = rows + ((size_t)t * slots + k) * 8 * plane;
         }
+    }
     tail_job j = {s, f, ab, out, (float)ab->h / (float)f->height, lx, plane, cache, tmp, x,
                   first, range,
-                  f->format == RVM_FORMAT_RGB24 && out->type == RVM_PIXEL_U8 &&
-                      out->fgr_layout == RVM_FGR_RGB};
-    rvmi_parallel_rows(s, count, tail_rows, &j);
+                  out && f->format == RVM_FORMAT_RGB24 && out->type == RVM_PIXEL_U8 &&
+                      out->fgr_layout == RVM_FGR_RGB,
+                  yuv};
+    if (yuv)
+        rvmi_parallel_rows(s, (f->height + 1) / 2, yuv_pairs, &j);
+    else
+        rvmi_parallel_rows(s, count, tail_rows, &j);
     for (int t = 0; range && t < threads; t++) {
         rvmi_float_range *r = &s->input_range;
         r->lo = range[t].lo < r->lo ? range[t].lo : r->lo;
@@ -217,5 +338,11 @@ int rvmi_refine_coefficients(rvm_stream *s, const rvmi_view *src_sm, const rvmi_
 int rvmi_refine_rows(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
                      const rvm_output *out, int first, int count)
 {
-    return full_resolution(s, f, ab, out, first, count);
+    return full_resolution(s, f, ab, out, NULL, first, count);
+}
+
+int rvmi_refine_yuv420(rvm_stream *s, const rvm_frame *f, const rvmi_view *ab,
+                       const rvmi_yuv420_out *out)
+{
+    return full_resolution(s, f, ab, NULL, out, 0, f->height);
 }

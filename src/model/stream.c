@@ -150,6 +150,17 @@ int rvmi_stream_output_rows(rvm_stream *s, const rvm_frame *in, const rvm_output
     return st ? st : rvmi_refine_rows(s, in, &s->ab, out, first, count);
 }
 
+int rvmi_stream_yuv420(rvm_stream *s, const rvm_frame *in, const rvmi_yuv420_out *out)
+{
+    if (!s)
+        return RVM_EINVAL;
+    if (!in || !s->ab.data || in->width != s->ab_width || in->height != s->ab_height)
+        return rvmi_stream_fail(s, RVM_EINVAL, "not the frame matted last");
+    if (!out || (!out->com[0] && !out->matte) || in->format == RVM_FORMAT_F32_PLANAR)
+        return rvmi_stream_fail(s, RVM_EINVAL, "no 4:2:0 output for these frames");
+    return rvmi_refine_yuv420(s, in, &s->ab, out);
+}
+
 rvmi_float_range rvmi_stream_input_range(const rvm_stream *s)
 {
     return s->input_range;
