@@ -126,7 +126,8 @@ struct run {
     /* The README's outputs (an 8-bit 4:2:0 composition, and perhaps an 8-bit 4:2:0 matte,
      * nothing else): the library computes them straight into the pictures
      * (rvmi_stream_yuv420), the same bytes as the bands' 16-bit results packed and converted
-     * (~1.5 ms less CPU time a 1080p frame); these are their outputs, or -1. */
+     * (~1.3 ms less CPU time a 1080p frame with AVX-512, rvmi_yuv420_direct; other kernel
+     * sets keep the bands); these are their outputs, or -1. */
     int yuv_com, yuv_matte;
 };
 
