@@ -203,8 +203,8 @@ int main(void)
             if (a == 3 && !sizes[i].reference)
                 continue;
             for (int fi = 0; fi < 3; fi++, k++) {
-                if (sizes[i].w == 1920 && fi > 0)
-                    continue; /* the real case: the decoder's I420 */
+                if (sizes[i].w == 1920 && (fi > 0 || a > 0))
+                    continue; /* the real case: the decoder's I420, AVX-512 (long under ASan) */
                 compare(model, &clip, isas[a], sizes[i].w, sizes[i].h, sizes[i].ratio,
                         1 + k % 2, formats[fi], k % 3 != 1);
             }
