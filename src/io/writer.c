@@ -388,6 +388,53 @@ static const enum AVPixelFormat y4m_formats[] = {
     AV_PIX_FMT_YUV444P16,
 };
 
+/* Uncompressed pixel formats per container, found with FFmpeg 5.1.9's own muxers (ffmpeg
+ * -pix_fmt P -c:v rawvideo t.EXT for every format swscale outputs, the pix_fmt read back
+ * with ffprobe, then the bytes). MOV and AVI write most other formats without complaint,
+ * under a tag that reads back as something else or nothing (mov:yuv420p "Invalid pixel
+ * format", mov:gray16le as rgb555be, avi:yuv444p10le unreadable): gray in MOV reads back as
+ * pal8 with a gray palette, the same values (MOV's 8-bit gray); avi:rgb444le was dropped
+ * (its frames read back short). Matroska stores only the formats it has a FourCC for and
+ * refuses the rest with a line about RGB, cut short ("Raw RGB is not supported Natively in
+ * Matroska, you can use AVI or NUT or"), YUV and grey ones too (its yuvj420p and yuvj422p
+ * are left to its header check: they read back as yuv420p/yuv422p with the range tagged).
+ * NUT reads back every one but those in nut_not_self. tests/cli/alpha.sh writes every
+ * listed one with rvm and checks, so a new FFmpeg that differs fails. */
+static const char *const mov_raw = "gray, rgb24, bgr24, argb, rgba, abgr, bgra, rgb48be, "
+                                   "rgb565be, rgb565le, rgb555be, rgb555le, gray16be, "
+                                   "yuyv422, uyvy422";
+static const char *const avi_raw = "gray, bgr24, rgba, bgra, rgb555le, yuv420p, yuv422p, "
+                                   "yuv410p, yuv411p, nv12, nv21, yuyv422, uyvy422, yvyu422";
+static const char *const mkv_raw = "gray, rgba, yuv420p, yuv422p, yuv410p, yuv411p, nv12, "
+                                   "nv21, yuyv422, uyvy422, yvyu422, yuvj420p, yuvj422p";
+static const char *const nut_not_self =
+    "yuvj420p, yuvj422p, yuvj444p, yuvj440p, yuvj411p, ya16be, ya16le, yuv440p10le, "
+    "yuv440p10be, yuv440p12le, yuv440p12be, ayuv64le, p010le, p010be, p016le, p016be, "
+    "gbrpf32be, gbrpf32le, gbrapf32be, gbrapf32le, grayf32be, grayf32le, nv24, nv42, "
+    "x2rgb10le, x2bgr10le, p210be, p210le, p410be, p410le, p216be, p216le, p416be, p416le";
+
+/* A container other than muxer's that holds pix uncompressed and reads it back as it is:
+ * its extension and muxer, or NULLs. */
+static void raw_home(const char *muxer, const char *pix, const char **ext, const char **mux)
+{
+    static const struct {
+        const char *ext, *mux;
+    } homes[] = {{"nut", "nut"}, {"mkv", "matroska"}, {"avi", "avi"}, {"mov", "mov"}};
+    for (size_t i = 0; i < sizeof homes / sizeof homes[0]; i++) {
+        const char *m = homes[i].mux;
+        int holds = strcmp(m, "nut") == 0        ? !in_list(nut_not_self, pix)
+                    : strcmp(m, "matroska") == 0 ? in_list(mkv_raw, pix)
+                    : strcmp(m, "avi") == 0      ? in_list(avi_raw, pix)
+                                                 : in_list(mov_raw, pix);
+        if (holds && strcmp(m, muxer) != 0) {
+            *ext = homes[i].ext;
+            *mux = m;
+            return;
+        }
+    }
+    *ext = *mux = NULL;
+}
+
 int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_codec codec,
                                    rvmi_layout layout, const char *raw_pix_fmt, char *err,
                                    size_t errlen)
@@ -420,27 +467,25 @@ int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_co
                  path);
         return -1;
     }
-    /* MOV and AVI write most other formats without complaint, under a tag that reads back as
-     * something else or nothing (mov:yuv420p "Invalid pixel format", mov:gray16le as
-     * rgb555be, avi:yuv444p10le unreadable). These are the formats that read back as
-     * themselves, found by writing each one swscale outputs with FFmpeg 5.1.9's own muxer
-     * (ffmpeg -pix_fmt P -c:v rawvideo t.mov) and reading its pix_fmt back with ffprobe,
-     * then the bytes: gray in MOV reads back as pal8 with a gray palette, the same values
-     * (MOV's 8-bit gray); avi:rgb444le was dropped (its frames read back short). tests/cli/
-     * alpha.sh writes every one with rvm and checks, so a new FFmpeg that differs fails. */
-    static const char *const mov_raw = "gray, rgb24, bgr24, argb, rgba, abgr, bgra, rgb48be, "
-                                       "rgb565be, rgb565le, rgb555be, rgb555le, gray16be, "
-                                       "yuyv422, uyvy422";
-    static const char *const avi_raw = "gray, bgr24, rgba, bgra, rgb555le, yuv420p, yuv422p, "
-                                       "yuv410p, yuv411p, nv12, nv21, yuyv422, uyvy422, yvyu422";
-    const char *raw_ok = strcmp(of->name, "mov") == 0   ? mov_raw
-                         : strcmp(of->name, "avi") == 0 ? avi_raw
-                                                        : NULL;
-    if (raw_ok && !in_list(raw_ok, av_get_pix_fmt_name(fmt))) {
+    const char *pix = av_get_pix_fmt_name(fmt);
+    const char *home_ext, *home_mux;
+    raw_home(of->name, pix, &home_ext, &home_mux);
+    char instead[160];
+    if (home_ext)
+        snprintf(instead, sizeof instead, "use .%s (-f %s:%s), which holds %s as it is", home_ext,
+                 home_mux, pix, pix);
+    else
+        snprintf(instead, sizeof instead, "no container rvm writes reads %s back as it is: "
+                 "choose another -f %s:PIX_FMT", pix, of->name);
+    const char *raw_ok = strcmp(of->name, "mov") == 0        ? mov_raw
+                         : strcmp(of->name, "avi") == 0      ? avi_raw
+                         : strcmp(of->name, "matroska") == 0 ? mkv_raw
+                                                             : NULL;
+    if (raw_ok && !in_list(raw_ok, pix)) {
         snprintf(err, errlen,
-                 "%s: a .%s file holds uncompressed frames that read back as themselves only "
-                 "in %s; not %s (or use .nut or .mkv)",
-                 path, of->name, raw_ok, av_get_pix_fmt_name(fmt));
+                 "%s: a .%.*s file holds uncompressed frames (read back as themselves) only "
+                 "in %s; not %s: %s",
+                 path, extlen, ext, raw_ok, pix, instead);
         return -1;
     }
     /* Some muxers refuse uncompressed frames only when the header is written, and some say
@@ -492,9 +537,8 @@ done:
         reason += n + 2;
     snprintf(err, errlen,
              "%s: a .%.*s file cannot hold uncompressed %s frames (FFmpeg's %s muxer refuses "
-             "them%s%s; use .nut or .mkv, or another -f rawvideo:PIX_FMT)",
-             path, extlen, ext, av_get_pix_fmt_name(fmt), of->name, reason[0] ? ": " : "",
-             reason);
+             "them%s%s): %s",
+             path, extlen, ext, pix, of->name, reason[0] ? ": " : "", reason, instead);
     return -1;
 }
 
@@ -1135,7 +1179,9 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         e->colorspace = AVCOL_SPC_BT709;
         e->color_primaries = AVCOL_PRI_BT709;
         e->color_trc = AVCOL_TRC_BT709;
-        e->color_range = AVCOL_RANGE_MPEG;
+        /* yuvj formats are full range (swscale writes them so): tagged limited, a
+         * Matroska file of them read back with its levels stretched. */
+        e->color_range = full_range_yuv(e->pix_fmt) ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
     } else {
         e->colorspace = pd->nb_components < 3 ? AVCOL_SPC_UNSPECIFIED : AVCOL_SPC_RGB;
         e->color_range = AVCOL_RANGE_JPEG;
@@ -1325,9 +1371,11 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         goto fail;
     }
     if (yuv && w->sws)
-        /* Match the BT.709 limited-range tags written above. */
+        /* Match the BT.709 tags written above: limited range, full for the yuvj formats
+         * (whose samples were limited, tagged so: they read back as another range's). */
         sws_setColorspaceDetails(w->sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                 sws_getCoefficients(SWS_CS_ITU709), 0, 0, 1 << 16, 1 << 16);
+                                 sws_getCoefficients(SWS_CS_ITU709),
+                                 e->color_range == AVCOL_RANGE_JPEG, 0, 1 << 16, 1 << 16);
     if (w->gray_luma) {
         /* Neutral chroma (128: gray_luma is for 8-bit YUV), with the padding FFmpeg's own
          * pictures have past the last row. */

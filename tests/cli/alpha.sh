@@ -86,22 +86,53 @@ run $c2 --output-composition rgb.avi -f avi:rgb24
 [ $RC -eq 2 ] && grep -q "red and blue swapped; use -f avi:bgr24" err.txt && [ ! -e rgb.avi ] ||
     fail "rgb24 in .avi: exit $RC, $(cat err.txt)"
 ok "rawvideo in .avi: RGB as bgr24, the same pixels as in .nut; rgb24 by name refused"
-# Uncompressed frames in MOV and AVI: only the pixel formats that read back as themselves
-# are written; the rest are refused up front (exit 2) with the list. Every listed one is
-# written here and read back, so a new FFmpeg that tags one differently fails here.
-for ext in mov avi; do
-    run $c2 --output-composition bad.$ext -f $ext:yuv444p10le
+# Uncompressed frames in MOV, AVI and Matroska: only the pixel formats that read back as
+# themselves are written; the rest are refused up front (exit 2) with the list and a
+# container that holds the format asked for (Matroska's refusal quoted FFmpeg's cut-short
+# line about RGB for YUV and grey formats too, and suggested .mkv for a .mkv file). Every
+# listed one is written here and read back, so a new FFmpeg that tags one differently fails
+# here; so is the container suggested.
+for ext in mov avi mkv; do
+    mux=$ext
+    [ $ext = mkv ] && mux=matroska
+    run $c2 --output-composition bad.$ext -f $mux:yuv444p10le
     [ $RC -eq 2 ] && [ ! -e bad.$ext ] && [ "$(wc -l <err.txt)" -eq 1 ] ||
         fail "yuv444p10le in .$ext: exit $RC, $(cat err.txt)"
-    list=$(sed -n 's/.* themselves only in \(.*\); not yuv444p10le.*/\1/p' err.txt | tr -d ,)
+    ! grep -q "RGB is not supported\|use .nut or .mkv" err.txt ||
+        fail "yuv444p10le in .$ext: FFmpeg's RGB line or .mkv suggested: $(cat err.txt)"
+    list=$(sed -n 's/.* only in \(.*\); not yuv444p10le.*/\1/p' err.txt | tr -d ,)
     [ -n "$list" ] || fail "yuv444p10le in .$ext: no list of formats: $(cat err.txt)"
+    home=$(sed -n 's/.*: use \.\([a-z0-9]*\) (-f \([a-z0-9]*\):yuv444p10le).*/\1 \2/p' err.txt)
+    [ "$home" = "nut nut" ] || fail "yuv444p10le in .$ext: suggested '$home': $(cat err.txt)"
     for p in $list; do
-        run_ok $c2 --threads 1 --output-composition ok_$p.$ext -f $ext:$p
+        run_ok $c2 --threads 1 --output-composition ok_$p.$ext -f $mux:$p
         got=$(stream_field ok_$p.$ext v:0 pix_fmt)
-        # MOV's 8-bit gray reads back as pal8 with a gray palette (the pixels: below).
-        [ "$got" = $p ] || [ $ext:$p:$got = mov:gray:pal8 ] || fail "$ext:$p reads back as '$got'"
+        # MOV's 8-bit gray reads back as pal8 with a gray palette (the pixels: below);
+        # Matroska's yuvj formats as yuv with the full range tagged.
+        case $ext:$p:$got in
+        *:$p:$p | mov:gray:pal8) ;;
+        mkv:yuvj420p:yuv420p | mkv:yuvj422p:yuv422p)
+            [ "$(stream_field ok_$p.$ext v:0 color_range)" = pc ] || fail "$ext:$p is not full range" ;;
+        *) fail "$ext:$p reads back as '$got'" ;;
+        esac
     done
 done
+# yuvj formats are full range: their samples were limited range (tagged so in .mkv, untagged
+# bare frames read back with their levels squeezed: 8.3 steps off on average).
+"$RVM" $c2 --threads 1 --output-composition - -f rawvideo:yuvj420p >full.yuv 2>err.txt ||
+    fail "rawvideo:yuvj420p: $(cat err.txt)"
+ffmpeg -nostdin -v error -f rawvideo -pix_fmt yuvj420p -s 160x120 -i full.yuv \
+    -vf scale=in_color_matrix=bt709:in_range=pc,format=rgb24 -f rawvideo full.rgb &&
+    ffmpeg -nostdin -v error -i ok_yuv420p.mkv -f rawvideo -pix_fmt rgb24 limited.rgb ||
+    fail "cannot decode the yuvj420p frames"
+"$PIXCMP" near8 full.rgb limited.rgb 1 8 >/dev/null ||
+    fail "rawvideo:yuvj420p read as full range is not the picture: $("$PIXCMP" near8 full.rgb limited.rgb 1 8)"
+run_ok $c2 --threads 1 --output-composition home.nut -f nut:yuv444p10le
+[ "$(stream_field home.nut v:0 pix_fmt)" = yuv444p10le ] || fail "nut:yuv444p10le reads back as another"
+# Grey past 8 bits, refused by Matroska: NUT holds it too.
+run $c2 --output-alpha bad16.mkv -f matroska:gray16le
+[ $RC -eq 2 ] && grep -q "not gray16le: use .nut (-f nut:gray16le)" err.txt ||
+    fail "gray16le in .mkv: exit $RC, $(cat err.txt)"
 for p in yuv420p nv12 gray16le; do
     run $c2 --output-composition bad.mov -f mov:$p
     [ $RC -eq 2 ] && [ ! -e bad.mov ] || fail "$p in .mov: exit $RC, $(cat err.txt)"
@@ -116,5 +147,5 @@ run_ok $c2 --output-alpha ra.mov
 ffmpeg -nostdin -v error -i ra.mov -f rawvideo -pix_fmt rgb24 ra.mov.g &&
     ffmpeg -nostdin -v error -i ra.mkv -f rawvideo -pix_fmt rgb24 ra.mkv.g || fail "cannot decode ra"
 [ -s ra.mov.g ] && cmp -s ra.mov.g ra.mkv.g || fail "the matte in .mov differs from the .mkv one"
-ok "rawvideo in .mov/.avi: every listed format reads back as itself, others refused"
+ok "rawvideo in .mov/.avi/.mkv: every listed format reads back as itself, others refused naming one that holds them"
 done_all
