@@ -35,6 +35,12 @@ int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg);
  * checkpoint), in every form they are named: no output may be one or hold one. */
 void rvmi_cli_protect_sources(const rvmi_cli_options *opt, rvmi_protected *prot);
 
+/* The exit code for a video writer's failed write (a packet, the header, the trailer):
+ * RVMI_EXIT_FAILURE when the pipe's reader closed it (EPIPE: no retry brings the reader
+ * back), else RVMI_EXIT_TRANSIENT (a full disk, an I/O error: a retry can succeed). The
+ * conversion, rvm render and rvm join all map writes so. */
+int rvmi_cli_write_status(const rvmi_video_writer *w);
+
 /* "rvm: " + the message + newline, on stderr. */
 void rvmi_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -71,6 +71,11 @@ void rvmi_cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+int rvmi_cli_write_status(const rvmi_video_writer *w)
+{
+    return rvmi_video_writer_reader_gone(w) ? RVMI_EXIT_FAILURE : RVMI_EXIT_TRANSIENT;
+}
+
 static void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warnf(const char *fmt, ...)
 {
@@ -100,6 +105,7 @@ typedef struct {
     int to_stdout;      /* "-" or "pipe:1": written straight to stdout */
     const rvmi_image_format *image; /* a single image (photo.png), or NULL */
     const char *raw_pix_fmt; /* rawvideo's pixel format: --output-format's, or the name's */
+    char fd_name[RVMI_FD_NAME_MAX]; /* path when the option named pipe:N: /dev/fd/N */
 } out_file;
 
 /* Output paths that mean stdout, as FFmpeg spells them. */
@@ -140,13 +146,20 @@ static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protec
     o->file.flag = o->flag;
     o->file.path = o->path;
     o->file.folder = png;
-    if (o->to_stdout) { /* a stream: nothing to stage, rename or remove */
+    struct stat st;
+    if (o->to_stdout && fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* Stdout redirected to a file (-o - >out.mkv): written as /dev/fd/1 is, as a file
+         * (seekable: Matroska's duration and index, MP4's moov) when it is empty and at its
+         * start, else through the descriptor after what the file holds (>>, { echo; rvm;
+         * } >f); never over an input. */
+        o->file.path = "/dev/fd/1";
+    } else if (o->to_stdout) { /* a pipe or device: nothing to stage, rename or remove */
         o->file.direct = 1;
         o->file.write_path = strdup("pipe:1");
         return o->file.write_path ? 0 : -1;
     }
     char err[1024];
-    if (rvmi_protect_check(prot, o->flag, o->path, err, sizeof err) < 0) {
+    if (rvmi_protect_check(prot, o->flag, o->file.path, err, sizeof err) < 0) {
         errorf("%s", err);
         *usage = 1;
         return -1;
@@ -251,13 +264,18 @@ static int protect_opened_inputs(conversion *c)
 {
     char err[1024];
     rvmi_protect_open_files(&c->prot, "input");
-    for (int i = 0; i < c->nouts; i++)
-        if (!c->outs[i].to_stdout &&
-            rvmi_protect_check(&c->prot, c->outs[i].flag, c->outs[i].path, err, sizeof err) < 0) {
+    for (int i = 0; i < c->nouts; i++) {
+        /* Stdout redirected to a file is that file (-o - 1<>input.mkv). */
+        struct stat st;
+        const char *path = !c->outs[i].to_stdout ? c->outs[i].path
+                           : fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? "/dev/fd/1"
+                                                                                  : NULL;
+        if (path && rvmi_protect_check(&c->prot, c->outs[i].flag, path, err, sizeof err) < 0) {
             errorf("%s", err);
             c->fail_status = RVMI_EXIT_USAGE;
             return -1;
         }
+    }
     return 0;
 }
 
@@ -333,7 +351,7 @@ static int plan_outputs(conversion *c)
         out_file *o = &c->outs[c->nouts++];
         o->kind = want[i].kind;
         o->flag = want[i].flag;
-        o->path = want[i].path;
+        o->path = rvmi_cli_output_path(want[i].path, o->fd_name);
         o->codec = opt->codec;
         if (names_stdout(o->path)) {
             if (opt->png) {
@@ -630,7 +648,7 @@ static int open_writers(conversion *c)
         }
         rvmi_video_writer_config vc = {0};
         vc.path = o->file.write_path;
-        vc.descriptor = o->to_stdout || o->file.through_fd;
+        vc.descriptor = o->file.through_fd || (o->to_stdout && !o->file.reopened_fd);
         vc.name = o->path;
         vc.format = o->format;
         vc.codec = o->codec;
@@ -785,9 +803,7 @@ static int finish_outputs(conversion *c)
         if (c->pl.outputs[i].video && !c->pl.outputs[i].finished &&
             rvmi_video_writer_finish(c->pl.outputs[i].video, err, sizeof(err)) < 0) {
             errorf("%s", err);
-            c->fail_status = rvmi_video_writer_reader_gone(c->pl.outputs[i].video)
-                                 ? RVMI_EXIT_FAILURE
-                                 : RVMI_EXIT_TRANSIENT;
+            c->fail_status = rvmi_cli_write_status(c->pl.outputs[i].video);
             return -1;
         }
     print_writer_warnings(&c->pl);
@@ -880,7 +896,7 @@ static int convert(conversion *c)
          * an encoding one is writing's (a full disk). */
         int gone = 0; /* a pipe's reader that closed it: no retry brings it back */
         for (int i = 0; i < c->pl.noutputs; i++)
-            gone |= rvmi_video_writer_reader_gone(c->pl.outputs[i].video);
+            gone |= rvmi_cli_write_status(c->pl.outputs[i].video) == RVMI_EXIT_FAILURE;
         return c->pl.failed_stage == RVM_STAGE_DECODE && c->usage_error ? RVMI_EXIT_USAGE
                : c->pl.failed_stage == RVM_STAGE_DECODE ? RVMI_EXIT_BAD_INPUT
                : c->pl.failed_stage == RVM_STAGE_ENCODE && gone ? RVMI_EXIT_FAILURE

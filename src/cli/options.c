@@ -99,7 +99,8 @@ static const option options[] = {
              "there and in Y4M are BT.709 limited range, untagged (ffmpeg reads them back as "
              "BT.709 with -vf scale=in_color_matrix=bt709; x264: --colormatrix bt709). Needed "
              "for a pipe; - or pipe:1 as an output path writes to stdout (default nut), flushed "
-             "every frame; pipe:N writes to descriptor N, as /dev/fd/N"},
+             "every frame (into a regular file, empty: as a file, with its index); pipe:N "
+             "writes to descriptor N, as /dev/fd/N"},
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,
      .metavar = "N", .help = "video bit rate in Mbit/s, 0.001 (1 kbit/s) or more (default: constant "
              "quality, see --crf)"},
@@ -343,12 +344,13 @@ void rvmi_cli_usage(FILE *f)
           "  rvm plan INPUT --segments N -o PLAN      cut a long input into segments\n"
           "  rvm render --plan PLAN --index I FLAGS   render one (a cluster task per index)\n"
           "  rvm join --plan PLAN FLAGS               join the parts without re-encoding\n"
-          "\nExit codes: 0 done; 1 failed; 2 bad flags or arguments, an output that cannot be\n"
-          "written there, a combination FFmpeg refuses (do not retry); 3 bad input: missing,\n"
-          "unreadable or damaged, or not the one a plan was made for (do not retry); 4 join:\n"
-          "parts missing or broken (render them, then join again); 75 transient: writing\n"
-          "failed (disk full, I/O error), out of memory, or an output being written by\n"
-          "another rvm run (retry); 130/143 stopped by SIGINT/SIGTERM.\n",
+          "\nExit codes: 0 done; 1 failed (also an output pipe whose reader closed it); 2 bad\n"
+          "flags or arguments, an output that cannot be written there, a combination FFmpeg\n"
+          "refuses (do not retry); 3 bad input: missing, unreadable or damaged, or not the\n"
+          "one a plan was made for (do not retry); 4 join: parts missing or broken (render\n"
+          "them, then join again); 75 transient: writing failed (disk full, I/O error), out\n"
+          "of memory, or an output being written by another rvm run (retry); 130/143\n"
+          "stopped by SIGINT/SIGTERM.\n",
           f);
 }
 
@@ -365,34 +367,49 @@ static const option *find_option(const char *arg, size_t len)
 
 /* FFmpeg's pipe:N is descriptor N; written as a file name it was a file named pipe:3 in
  * the current folder (and the descriptor's file stayed empty). Outputs named pipe:N (digits
- * only) become /dev/fd/N, which the outputs take as any descriptor's name (written in place;
- * a file the shell opened to append to keeps its data); pipe: and pipe:1 stay stdout, as
- * "-". Other names after pipe: (pipe:3.mkv) stay file names, as before. */
+ * only) are written as /dev/fd/N (rvmi_cli_output_path), which the outputs take as any
+ * descriptor's name (written in place; a file the shell opened to append to keeps its
+ * data); pipe: and pipe:1 stay stdout, as "-". Other names after pipe: (pipe:3.mkv) stay
+ * file names, as before. */
+static int descriptor_number(const char *p)
+{
+    if (!p || strncmp(p, "pipe:", 5) != 0 || !p[5] || strspn(p + 5, "0123456789") != strlen(p + 5))
+        return -1;
+    errno = 0;
+    long fd = strtol(p + 5, NULL, 10);
+    return errno || fd > INT_MAX ? INT_MAX : (int)fd;
+}
+
+const char *rvmi_cli_output_path(const char *path, char buf[RVMI_FD_NAME_MAX])
+{
+    int fd = descriptor_number(path);
+    if (fd < 0 || fd == 1)
+        return path;
+    snprintf(buf, RVMI_FD_NAME_MAX, "/dev/fd/%d", fd);
+    return buf;
+}
+
+/* A pipe:N output must name an open descriptor; pipe:1 is stdout's name "pipe:1". The
+ * options keep the name as given (no buffer of this file's: two option sets, or two
+ * conversions in one process, each own theirs). */
 static int name_descriptors(rvmi_cli_options *o, char *err, size_t errlen)
 {
-    static char names[3][32]; /* one per output flag: what the options point at */
     const char **outs[3] = {&o->out_com, &o->out_pha, &o->out_fgr};
     static const char *const flags[3] = {"--output-composition", "--output-alpha",
                                          "--output-foreground"};
     for (int i = 0; i < 3; i++) {
         const char *p = *outs[i];
-        if (!p || strncmp(p, "pipe:", 5) != 0 || !p[5] ||
-            strspn(p + 5, "0123456789") != strlen(p + 5))
+        int fd = descriptor_number(p);
+        if (fd < 0)
             continue;
-        errno = 0;
-        long fd = strtol(p + 5, NULL, 10);
         /* A closed one would be a name to create in /dev/fd, refused in its terms. */
-        if (errno || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0) {
+        if (fd == INT_MAX || fcntl(fd, F_GETFD) < 0) {
             snprintf(err, errlen, "%s %s: descriptor %s is not open (open it in the shell, "
                                   "e.g. 3>file)", flags[i], p, p + 5);
             return -1;
         }
-        if (fd == 1) {
+        if (fd == 1)
             *outs[i] = "pipe:1";
-            continue;
-        }
-        snprintf(names[i], sizeof names[i], "/dev/fd/%ld", fd);
-        *outs[i] = names[i];
     }
     return 0;
 }

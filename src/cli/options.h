@@ -47,4 +47,10 @@ void rvmi_cli_track_choice(const rvmi_cli_options *o, rvmi_track_choice *choice)
 int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen);
 void rvmi_cli_usage(FILE *f);
 
+/* The path an output option names: pipe:N (N digits, not 1: descriptor N, as FFmpeg names
+ * it) is /dev/fd/N, written into buf, which the caller owns (one per output); any other
+ * name is returned as it is. */
+#define RVMI_FD_NAME_MAX 32
+const char *rvmi_cli_output_path(const char *path, char buf[RVMI_FD_NAME_MAX]);
+
 #endif

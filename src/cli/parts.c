@@ -58,6 +58,7 @@ typedef struct {
     const char *flag, *kind, *path; /* path: the output as given */
     char *parts;                    /* <path>.parts */
     const char *ext;                /* video: the name's extension with its dot */
+    char fd_name[RVMI_FD_NAME_MAX]; /* path when the flag named pipe:N: /dev/fd/N */
 } output;
 
 typedef struct {
@@ -222,7 +223,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         output *o = &j->outs[j->nouts++];
         o->flag = want[i].flag;
         o->kind = want[i].kind;
-        o->path = want[i].path;
+        o->path = rvmi_cli_output_path(want[i].path, o->fd_name);
         const char *slash = strrchr(o->path, '/'), *dot = strrchr(o->path, '.');
         o->ext = dot && (!slash || dot > slash) ? dot : "";
         /* A folder's trailing slash does not go into the parts' name. */
@@ -242,17 +243,94 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
 }
 
 /* What a part must have been rendered with to join with the others: the flags that change
- * its pixels or its encoding (not threads, progress or -y). */
+ * its pixels or its encoding (not threads, progress or -y), as "key=value" pairs in this
+ * order (settings_differ names the first that differs). --output-format is recorded only
+ * when given (format=...), so that parts rendered without it by an earlier rvm still join. */
+static const struct {
+    const char *key, *flag;
+} setting_keys[] = {
+    {"kind", "the output"},     {"ext", "the output's extension"},
+    {"type", "--output-type"},  {"codec", "--codec"},
+    {"crf", "--crf"},           {"mbps", "--output-video-mbps"},
+    {"preset", "--preset"},     {"depth", "--output-depth"},
+    {"background", "--background"}, {"variant", "--variant"},
+    {"checkpoint", "--checkpoint"}, {"ratio", "--downsample-ratio"},
+    {"resize", "--input-resize"}, {"fps", "--input-fps"},
+    {"format", "--output-format"},
+};
+
 static char *settings_of(const job *j, const output *o)
 {
     const rvmi_cli_options *p = &j->opt;
-    return rvmi_xasprintf("kind=%s ext=%s type=%s codec=%s crf=%d mbps=%g preset=%s depth=%d "
-                     "background=%s variant=%d checkpoint=%s ratio=%g resize=%dx%d fps=%g",
-                     o->kind, o->ext, p->png ? "png" : "video", rvmi_codec_name(p->codec), p->crf,
-                     p->mbps, p->preset ? p->preset : "-", p->depth,
-                     p->background ? p->background : "-", (int)p->variant,
-                     p->checkpoint ? p->checkpoint : "-", p->ratio, p->resize_w, p->resize_h,
-                     p->input_fps);
+    char *s = rvmi_xasprintf("kind=%s ext=%s type=%s codec=%s crf=%d mbps=%g preset=%s depth=%d "
+                             "background=%s variant=%d checkpoint=%s ratio=%g resize=%dx%d fps=%g",
+                             o->kind, o->ext, p->png ? "png" : "video", rvmi_codec_name(p->codec),
+                             p->crf, p->mbps, p->preset ? p->preset : "-", p->depth,
+                             p->background ? p->background : "-", (int)p->variant,
+                             p->checkpoint ? p->checkpoint : "-", p->ratio, p->resize_w,
+                             p->resize_h, p->input_fps);
+    if (s && p->output_format) {
+        char *f = rvmi_xasprintf("%s format=%s", s, p->output_format);
+        free(s);
+        s = f;
+    }
+    return s;
+}
+
+/* The value of key in a settings string (up to the next known key, as values may hold
+ * spaces: a checkpoint's path), as *v and its length; "-" when it is not there. */
+static void setting_value(const char *set, size_t k, const char **v, int *len)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "%s%s=", k ? " " : "", setting_keys[k].key);
+    const char *at = strstr(set, pat);
+    if (!at) {
+        *v = "-";
+        *len = 1;
+        return;
+    }
+    at += strlen(pat);
+    const char *end = at + strlen(at);
+    for (size_t m = k + 1; m < sizeof setting_keys / sizeof setting_keys[0]; m++) {
+        snprintf(pat, sizeof pat, " %s=", setting_keys[m].key);
+        const char *next = strstr(at, pat);
+        if (next && next < end)
+            end = next;
+    }
+    *v = at;
+    *len = (int)(end - at);
+}
+
+/* Whether a setting's value is the one settings_of records for a flag not given. */
+static int not_given(const char *key, const char *v, int len)
+{
+    const char *none = strcmp(key, "crf") == 0      ? "-1"
+                       : strcmp(key, "mbps") == 0   ? "0"
+                       : strcmp(key, "ratio") == 0  ? "0"
+                       : strcmp(key, "resize") == 0 ? "0x0"
+                                                    : "-";
+    return (size_t)len == strlen(none) && strncmp(v, none, (size_t)len) == 0;
+}
+
+/* Why a part's settings are not the join's, naming the flag and both values ("rendered
+ * with --output-format nut; this run has matroska"), into why. */
+static void settings_differ(const char *part, const char *mine, char *why, size_t len)
+{
+    for (size_t k = 0; k < sizeof setting_keys / sizeof setting_keys[0]; k++) {
+        const char *a, *b;
+        int la, lb;
+        setting_value(part, k, &a, &la);
+        setting_value(mine, k, &b, &lb);
+        if (la != lb || strncmp(a, b, (size_t)la) != 0) {
+            const int none_a = not_given(setting_keys[k].key, a, la),
+                      none_b = not_given(setting_keys[k].key, b, lb);
+            snprintf(why, len, "rendered with %s %.*s, this run has %.*s", setting_keys[k].flag,
+                     none_a ? 11 : la, none_a ? "(not given)" : a, none_b ? 11 : lb,
+                     none_b ? "(not given)" : b);
+            return;
+        }
+    }
+    snprintf(why, len, "rendered with other flags");
 }
 
 static char *part_path(const job *j, const output *o, long index)
@@ -479,9 +557,9 @@ static int read_sidecar(const char *path, sidecar *s)
 }
 
 /* Whether output o's part `index` is complete and belongs with the others: NULL, or why not
- * (a static string). *sc gets its checksum file. */
+ * (a static string, or buf). *sc gets its checksum file. */
 static const char *check_part(const job *j, const output *o, long index, const char *settings,
-                              sidecar *sc)
+                              sidecar *sc, char *buf, size_t buflen)
 {
     char *part = part_path(j, o, index), *side = sidecar_path(o, index);
     const char *why = NULL;
@@ -497,8 +575,10 @@ static const char *check_part(const job *j, const output *o, long index, const c
         why = "from another plan";
     else if (sc->index != index)
         why = "another index's part";
-    else if (strcmp(sc->settings, settings) != 0)
-        why = "rendered with other flags";
+    else if (strcmp(sc->settings, settings) != 0) {
+        settings_differ(sc->settings, settings, buf, buflen);
+        why = buf;
+    }
     else if (sc->frames != seg->end - seg->begin)
         why = "wrong frame count";
     else if (part_sha256(part, j->opt.png, hex) < 0 || strcmp(hex, sc->sha256) != 0)
@@ -555,7 +635,8 @@ int rvmi_render_main(int argc, char **argv)
         }
         sidecar sc;
         memset(&sc, 0, sizeof sc);
-        if (!j.opt.overwrite && !check_part(&j, o, index, settings[i], &sc))
+        char why[512];
+        if (!j.opt.overwrite && !check_part(&j, o, index, settings[i], &sc, why, sizeof why))
             complete++;
         free(sc.settings);
         remove_stale(o, index);
@@ -577,9 +658,9 @@ int rvmi_render_main(int argc, char **argv)
 
     rvmi_cli_options opt = j.opt;
     for (int i = 0; i < j.nouts; i++) {
-        if (j.outs[i].path == opt.out_com)
+        if (strcmp(j.outs[i].kind, "composition") == 0)
             opt.out_com = tmp[i];
-        else if (j.outs[i].path == opt.out_pha)
+        else if (strcmp(j.outs[i].kind, "alpha") == 0)
             opt.out_pha = tmp[i];
         else
             opt.out_fgr = tmp[i];
@@ -983,11 +1064,13 @@ static int join_video(const job *j, const output *o, int64_t *frames)
         }
         if (ret < 0) {
             rvmi_cli_error("join: %s", err);
+            status = rvmi_cli_write_status(w);
             goto done;
         }
     }
     if (rvmi_video_writer_finish(w, err, sizeof err) < 0) {
         rvmi_cli_error("join: %s", err);
+        status = rvmi_cli_write_status(w);
         goto done;
     }
     for (int i = 0; rvmi_video_writer_warning(w, i); i++)
@@ -1116,7 +1199,7 @@ int rvmi_join_main(int argc, char **argv)
     }
     const rvmi_plan *p = j.plan;
     unsigned char *bad = calloc((size_t)p->nsegments, 1);
-    char first_why[512] = "";
+    char first_why[1024] = "";
     int nbad = 0;
     status = RVMI_EXIT_TRANSIENT;
     if (!bad) {
@@ -1129,7 +1212,8 @@ int rvmi_join_main(int argc, char **argv)
         double origin = 0;
         for (int k = 0; settings && k < p->nsegments; k++) {
             sidecar sc;
-            const char *why = check_part(&j, o, k, settings, &sc);
+            char buf[512];
+            const char *why = check_part(&j, o, k, settings, &sc, buf, sizeof buf);
             if (!why && !j.opt.png) {
                 /* Each part starts where the plan puts its first frame, counted from the
                  * first part's start (whatever origin the reader gives timestamps). */

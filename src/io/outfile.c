@@ -608,6 +608,7 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
     o->refused = 0;
     o->transient = 0;
     o->through_fd = 0;
+    o->reopened_fd = 0;
     o->lock_slot = 0;
     o->write_slot = 0;
     o->made_first = 0;
@@ -652,14 +653,23 @@ int rvmi_outfile_prepare(rvmi_outfile *o, int overwrite, char *err, size_t errle
             int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
             char pipe[32];
             o->direct = 1;
-            int append = fl >= 0 && (fl & O_APPEND) && !(st.st_size == 0 && !shared_std(fd, &st));
-            if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY &&
-                (append || lseek(fd, 0, SEEK_CUR) > 0)) {
+            /* Written as a file only when that loses nothing: the file is empty, the
+             * descriptor at its start, and neither stdout nor stderr writes into it besides
+             * (their lines would land where the muxer's bytes are). A non-empty file opened
+             * to write from its start (1<>f) was never truncated by rvm either. */
+            int from_start = st.st_size == 0 && lseek(fd, 0, SEEK_CUR) == 0 &&
+                             !shared_std(fd, &st);
+            if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY && !from_start) {
                 snprintf(pipe, sizeof pipe, "pipe:%d", fd);
                 o->write_path = strdup(pipe);
                 o->through_fd = 1;
             } else {
                 o->write_path = strdup(o->path);
+                /* Its own description leaves the descriptor's offset at 0: commit moves it
+                 * past what was written, where writing through it would have left it, so
+                 * that what the shell writes next ({ rvm ...; echo; } >f) comes after. */
+                if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
+                    o->reopened_fd = fd + 1;
             }
             if (!o->write_path)
                 set_err(err, errlen, "out of memory");
@@ -834,6 +844,8 @@ static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
 
 int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen)
 {
+    if (o->direct && o->reopened_fd > 0)
+        lseek(o->reopened_fd - 1, 0, SEEK_END);
     if (o->direct || !o->write_path)
         return 0;
     int ret = 0;

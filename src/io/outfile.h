@@ -18,6 +18,8 @@ typedef struct {
     int direct;        /* a device or pipe: written in place, nothing staged */
     int through_fd;    /* direct, into the open descriptor itself: write_path is pipe:N
                         * (a file the shell opened to append to, see prepare) */
+    int reopened_fd;   /* direct, a regular file opened again by the descriptor's name
+                        * (written as a file, seekable): that descriptor + 1, or 0 */
     int refused;       /* prepare refused the name as given (exists without -y, a folder
                         * where a file is needed, a place where nothing can be made: no
                         * permission, a read-only file system): the command's usage error,

@@ -168,6 +168,34 @@ rc=$?
 [ "$(cat kept.mp4)" = "kept data" ] || fail "MP4 into 3>>: the file changed"
 ok "a descriptor opened to append to (3>>, >>) or past its start: written after what the file held; MP4 there -> $(cat err.txt)"
 
+# ---- stdout redirected to a regular file: written as a file ----
+# -o - and -o pipe:1 into >f were streams (no duration, no seek index; MP4/MOV refused as
+# for a pipe) where -o /dev/fd/1 into the same file got them. Every container reads back
+# with its duration and the 15 frames; MP4/MOV with the index at the front.
+for f in matroska:mkv webm:webm nut:nut mp4:mp4 mov:mov; do
+    m=${f%%:*}
+    e=${f##*:}
+    for name in - pipe:1; do
+        "$RVM" $S --output-alpha $name -f $m >so.$e 2>err.txt || fail "$name -f $m >so.$e: $(cat err.txt)"
+        case $(duration_of so.$e) in [0-9]*) ;; *) fail "$name -f $m >so.$e: no duration" ;; esac
+        [ "$(frames_at so.$e 0)" = 15 ] || fail "$name -f $m >so.$e: not 15 frames"
+    done
+    case $e in mp4 | mov)
+        head -c 4096 so.$e | grep -q moov || fail ">so.$e: the index is not at the front" ;;
+    esac
+done
+# Afterwards stdout stands past what was written: what the shell writes next comes after.
+{ "$RVM" $S --output-alpha - -f matroska 2>err.txt; echo done; } >after.mkv ||
+    fail "{ rvm -o -; echo; } >after.mkv: $(cat err.txt)"
+[ "$(tail -c 5 after.mkv)" = done ] && [ "$(frames_at after.mkv 0)" = 15 ] ||
+    fail "{ rvm -o -; echo; } >after.mkv: the echo's line is not after the video"
+# Never over an input, by stdout either (1<> opens without truncating it).
+cp "$SAMPLE" in_copy.mkv
+"$RVM" -i in_copy.mkv --duration 0.5 --output-alpha - -f matroska 1<>in_copy.mkv 2>err.txt
+rc=$?
+[ $rc -eq 2 ] && cmp -s "$SAMPLE" in_copy.mkv || fail "-o - 1<>input: exit $rc, $(cat err.txt)"
+ok "-o - and pipe:1 into a regular file: mkv, webm, nut, mp4, mov with duration ($(duration_of so.mkv) s) and index; the shell's next line after; never over an input"
+
 # ---- errors: one line on stderr, nothing on stdout ----
 pipe_error() { # WHAT rvm-args...
     what=$1
@@ -180,8 +208,12 @@ pipe_error() { # WHAT rvm-args...
     ok "$what -> $(cat err.txt)"
 }
 pipe_error "two outputs on stdout" $S --output-alpha - --output-composition pipe:1
-pipe_error "MP4 on stdout" $S --output-alpha - -f mp4
-[ $rc -eq 2 ] || fail "MP4 on stdout: exit $rc (a usage error, not a failed write)"
+# (Into a pipe: stdout redirected to a regular file takes MP4, below.)
+{ "$RVM" $S --output-alpha - -f mp4 2>err.txt; echo $? >rc.txt; } | cat >out.bin
+rc=$(cat rc.txt)
+[ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "cannot be written into a pipe" err.txt &&
+    [ ! -s out.bin ] || fail "MP4 on stdout (a pipe): exit $rc (want 2, a usage error), $(cat err.txt)"
+ok "MP4 on stdout (a pipe) -> $(cat err.txt)"
 # The same through a descriptor's name (/dev/fd/1, a link to /proc/self/fd/1): both were
 # written into stdout, two files interleaved (exit 0). Two descriptors of one pipe, refused
 # too.

@@ -177,10 +177,28 @@ sub join --plan v.plan $FLAGS -y
 one_line "join with another plan's part" 4 "indices 1 .*another plan"
 sub_ok render --plan v.plan --index 1 $FLAGS -y
 sub join --plan v.plan --output-composition seg/com.mp4 --output-alpha seg/pha.mp4 --crf 20
-one_line "join with other flags than the parts" 4 "other flags"
+one_line "join with other flags than the parts" 4 "rendered with --crf (not given), this run has 20"
 sub_ok join --plan v.plan $FLAGS -y --remove-parts
 [ ! -e seg/com.mp4.parts ] || fail "--remove-parts left $(ls seg/com.mp4.parts)"
 ok "--remove-parts removes the parts after the join"
+# -f is one of those flags: parts rendered into NUT and Matroska under one name were mixed,
+# and the join failed with the muxer's vague line (exit 2). The part names both values.
+FF="--output-alpha seg/f.nut --threads 1"
+for i in 0 1 2; do sub_ok render --plan v.plan --index $i $FF; done
+sub join --plan v.plan $FF -f nut
+one_line "join -f nut of parts rendered without -f" 4 "rendered with --output-format (not given), this run has nut"
+sub_ok render --plan v.plan --index 1 $FF -f matroska -y
+sub join --plan v.plan $FF
+one_line "join of a part rendered with -f matroska" 4 "indices 1 .*rendered with --output-format matroska, this run has (not given)"
+sub_ok render --plan v.plan --index 1 $FF -y
+# A join into a pipe whose reader closed it: no retry brings the reader back (exit 1, as a
+# conversion's; it exited 75, which schedulers retry).
+mkfifo seg/f.nut || fail "cannot make a FIFO"
+(timeout 120 head -c 10 <seg/f.nut >/dev/null) &
+sub join --plan v.plan $FF
+wait
+one_line "join into a FIFO whose reader closed it" 1 "join: seg/f.nut: writing: Broken pipe"
+rm -f seg/f.nut
 # The plan belongs to its input.
 cp in.mp4 moved.mp4
 sub_ok plan moved.mp4 --segments 2 -o moved.plan
