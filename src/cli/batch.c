@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,9 +27,7 @@
 #include "cli/options.h"
 #include "io/avlog.h"
 #include "io/background.h"
-#include "io/image.h"
 #include "io/reader.h"
-#include "io/writer.h"
 
 /* Written into a PNG-sequence output folder when its conversion completed: frames are
  * written one by one, so only this tells a finished folder from an interrupted one. */
@@ -52,13 +51,8 @@ typedef struct {
     char last_error[1024]; /* the child's last line, or why it ended without one */
     int removed;           /* its unfinished outputs were removed */
     int exit_code;
+    int killed;            /* by SIGKILL (the kernel's OOM killer sends it): transient */
     double t0, seconds;
-    /* Each output file as it was before the conversion started (had: it existed). */
-    struct {
-        int had;
-        dev_t dev;
-        ino_t ino;
-    } before[3];
 } entry;
 
 /* Starts one conversion: `self` with argv, stdin from /dev/null, stderr into err_fd. The
@@ -118,20 +112,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int is_video_name(const char *name)
-{
-    static const char *const ext[] = {"mp4", "mov", "mkv", "webm", "avi", "m4v", "mxf", "ts",
-                                      "mts", "m2ts", "mpg", "mpeg", "wmv", "flv", "3gp",
-                                      "ogv", "gif", "y4m", "nut", NULL};
-    const char *dot = strrchr(name, '.');
-    if (!dot || name[0] == '.')
-        return 0;
-    for (int i = 0; ext[i]; i++)
-        if (strcasecmp(dot + 1, ext[i]) == 0)
-            return 1;
-    return 0;
 }
 
 typedef struct {
@@ -202,7 +182,7 @@ static int count_folder(const char *dir, folder_counts *c)
     struct dirent *e;
     while ((e = readdir(d))) {
         struct stat st;
-        if (is_video_name(e->d_name)) {
+        if (rvmi_is_video_name(e->d_name)) {
             c->videos++;
             keep_first(c->video, sizeof c->video, e->d_name);
         } else if (rvmi_is_image_name(e->d_name)) {
@@ -287,7 +267,7 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
     int n = 0, cap = 0, passed = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!is_video_name(e->d_name)) {
+        if (!rvmi_is_video_name(e->d_name)) {
             struct stat st;
             if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0 ||
                 !S_ISDIR(st.st_mode))
@@ -414,39 +394,6 @@ static int complete(const entry *e, int png)
     return 1;
 }
 
-/* Notes which output files exist before e's conversion starts. */
-static void note_outputs(entry *e)
-{
-    for (int k = 0; k < 3; k++) {
-        struct stat st;
-        e->before[k].had = e->outs[k] && stat(e->outs[k], &st) == 0;
-        if (e->before[k].had) {
-            e->before[k].dev = st.st_dev;
-            e->before[k].ino = st.st_ino;
-        }
-    }
-}
-
-/* After a conversion that did not complete: a stopped run (a signal, the file size limit)
- * puts its video and image files in place holding the frames done, and the next run would
- * take them for complete ones and skip the input. Removes the files this conversion put in
- * place (new files, or another inode than before: outputs are renamed into place), never
- * one it left as it was. PNG folders need nothing: they are complete only with the mark.
- * Returns how many were removed. */
-static int remove_unfinished(const entry *e)
-{
-    int removed = 0;
-    for (int k = 0; k < 3; k++) {
-        struct stat st;
-        if (!e->outs[k] || stat(e->outs[k], &st) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (e->before[k].had && st.st_dev == e->before[k].dev && st.st_ino == e->before[k].ino)
-            continue;
-        removed += unlink(e->outs[k]) == 0;
-    }
-    return removed;
-}
-
 /* Passes the child's stderr on, each line as "rvm: INPUT: ...", and keeps the last. */
 static void pump(entry *e, int final)
 {
@@ -489,14 +436,128 @@ static void pump(entry *e, int final)
  *   {"event":"input","input":I,"index":K,"inputs":T,"finished":F,"status":"done"|"failed",
  *    "exit_code":C,"seconds":S[,"error":E]}   (an input ended; "skipped" ones have no index)
  *   {"event":"batch","done":D,"skipped":S,"failed":F,"not_started":N,"seconds":S,
- *    "exit_code":C}                            (the last line) */
-static int g_progress_fd = -1;
+ *    "exit_code":C}                            (the last line)
+ *
+ * A reader that is slow, or stopped (a GUI that hangs, a `less` left at its prompt), must
+ * not hold the batch up: blocked on a full pipe, the batch would stop reading the
+ * conversions' pipes, and they would stop too. So lines wait in a queue of the batch's own
+ * and are written without blocking whenever the descriptor takes them (the main loop polls
+ * it). While they wait, an input's newer progress line replaces its older one still waiting
+ * (a reader catching up gets each input's latest state, not a backlog), and the lines
+ * saying an input ended and the batch's last line are never dropped. At the end the batch
+ * waits for a reader that still takes lines, and gives up on one that took nothing for
+ * PROGRESS_END_WAIT seconds, saying in one line how many lines it did not get: a stopped
+ * reader does not keep a finished batch (and its exit code) from a scheduler. */
+#define PROGRESS_END_WAIT 10.0
 
-/* Writes head + "," + tail (tail: an object's fields after its '{') and a newline, in one
- * write where the pipe allows, so that a reader gets whole lines. */
-static void progress_write(const char *head, const char *tail, size_t tail_len)
+typedef struct {
+    char *text;
+    size_t len;
+    int index; /* the input's (entry.index) for a progress line; 0: a line always kept */
+} queued_line;
+
+static struct {
+    int given;   /* N as given, or -1 */
+    int fd;      /* where lines go (see progress_open); -1: none, or the reader went away */
+    int sock;    /* fd is a socket: send() without blocking */
+    queued_line *q;
+    size_t head, n, cap; /* q[head .. n - 1] wait, the first with off bytes written */
+    size_t off;
+} g_prog = {.given = -1, .fd = -1};
+
+/* Where the lines to descriptor n go, without blocking. A regular file never waits for a
+ * reader: written as it is. A socket: send(MSG_DONTWAIT). A pipe, FIFO or terminal is
+ * opened again through /proc (an open file description of the batch's own) and made
+ * non-blocking there: O_NONBLOCK set on n itself would hold for whoever shares n (the
+ * shell that gave it, the batch's own stdout with --progress-fd 1), whose writes would then
+ * fail with EAGAIN. A pipe whose reader is gone cannot be opened (ENXIO): nothing is
+ * written. Without /proc, n is written as it is (blocking). */
+static void progress_open(int n)
 {
-    if (g_progress_fd < 0 || !head)
+    struct stat st;
+    g_prog.given = n;
+    if (fstat(n, &st) < 0)
+        return;
+    if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) {
+        g_prog.fd = n;
+        g_prog.sock = S_ISSOCK(st.st_mode);
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", n);
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    g_prog.fd = fd >= 0 ? fd : errno == ENXIO ? -1 : n;
+}
+
+static size_t progress_waiting(void)
+{
+    return g_prog.n - g_prog.head;
+}
+
+/* The reader went away (or cannot take lines): the batch goes on without it. */
+static void progress_close(void)
+{
+    for (size_t i = g_prog.head; i < g_prog.n; i++)
+        free(g_prog.q[i].text);
+    free(g_prog.q);
+    g_prog.q = NULL;
+    g_prog.head = g_prog.n = g_prog.cap = g_prog.off = 0;
+    if (g_prog.fd >= 0 && g_prog.fd != g_prog.given)
+        close(g_prog.fd);
+    g_prog.fd = -1;
+}
+
+/* Writes what the descriptor takes now. Returns how many bytes were written. */
+static size_t progress_flush(void)
+{
+    size_t wrote = 0;
+    while (g_prog.fd >= 0 && g_prog.head < g_prog.n) {
+        queued_line *l = &g_prog.q[g_prog.head];
+        ssize_t w;
+        if (g_prog.sock) {
+            w = send(g_prog.fd, l->text + g_prog.off, l->len - g_prog.off,
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else {
+            /* A reader gone is EPIPE here, not a SIGPIPE that would end the batch (whose
+             * stdout keeps its usual SIGPIPE: `rvm batch ... | head` ends as ever). */
+            struct sigaction ign = {.sa_handler = SIG_IGN}, was;
+            sigaction(SIGPIPE, &ign, &was);
+            w = write(g_prog.fd, l->text + g_prog.off, l->len - g_prog.off);
+            int e = errno;
+            sigaction(SIGPIPE, &was, NULL);
+            errno = e;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (w <= 0) {
+            progress_close();
+            break;
+        }
+        wrote += (size_t)w;
+        g_prog.off += (size_t)w;
+        if (g_prog.off == l->len) {
+            free(l->text);
+            g_prog.head++;
+            g_prog.off = 0;
+        }
+    }
+    /* The lines written are dropped from the front once they are half the queue. */
+    if (g_prog.head > 0 && g_prog.head * 2 >= g_prog.n) {
+        memmove(g_prog.q, g_prog.q + g_prog.head, progress_waiting() * sizeof *g_prog.q);
+        g_prog.n -= g_prog.head;
+        g_prog.head = 0;
+    }
+    return wrote;
+}
+
+/* Queues head + "," + tail (tail: an object's fields after its '{') and a newline, and
+ * writes what the descriptor takes. index > 0: a progress line of that input, which
+ * replaces one of its own still waiting whole. */
+static void progress_write(const char *head, const char *tail, size_t tail_len, int index)
+{
+    if (g_prog.fd < 0 || !head)
         return;
     size_t hl = strlen(head), n = hl + 1 + tail_len + 1;
     char *text = malloc(n);
@@ -506,17 +567,50 @@ static void progress_write(const char *head, const char *tail, size_t tail_len)
     text[hl] = ',';
     memcpy(text + hl + 1, tail, tail_len);
     text[n - 1] = '\n';
-    for (size_t off = 0; g_progress_fd >= 0 && off < n;) {
-        ssize_t w = write(g_progress_fd, text + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            g_progress_fd = -1; /* the reader went away: the batch goes on without it */
+    for (size_t i = g_prog.head + (g_prog.off > 0); index > 0 && i < g_prog.n; i++)
+        if (g_prog.q[i].index == index) {
+            free(g_prog.q[i].text);
+            g_prog.q[i].text = text;
+            g_prog.q[i].len = n;
+            progress_flush();
+            return;
+        }
+    if (g_prog.n == g_prog.cap) {
+        size_t cap = g_prog.cap ? 2 * g_prog.cap : 64;
+        queued_line *q = realloc(g_prog.q, cap * sizeof *q);
+        if (!q) {
+            free(text);
+            return;
+        }
+        g_prog.q = q;
+        g_prog.cap = cap;
+    }
+    g_prog.q[g_prog.n++] = (queued_line){text, n, index};
+    progress_flush();
+}
+
+/* The end: writes what waits while the reader takes it (see PROGRESS_END_WAIT); a stop
+ * signal (a second Ctrl-C) ends the wait at once. */
+static void progress_finish(void)
+{
+    int stop = atomic_load(&g_batch_stop);
+    double last = now_seconds();
+    while (g_prog.fd >= 0 && progress_waiting() > 0) {
+        if (progress_flush() > 0)
+            last = now_seconds();
+        if (g_prog.fd < 0 || progress_waiting() == 0)
+            break;
+        if (now_seconds() - last >= PROGRESS_END_WAIT || atomic_load(&g_batch_stop) != stop) {
+            size_t left = progress_waiting();
+            fprintf(stderr, "rvm: batch: --progress-fd %d: its reader took nothing for %.0f s; "
+                            "the last %zu line%s not written\n", g_prog.given,
+                    now_seconds() - last, left, left == 1 ? " was" : "s were");
             break;
         }
-        off += (size_t)w;
+        struct pollfd p = {.fd = g_prog.fd, .events = POLLOUT};
+        poll(&p, 1, 200);
     }
-    free(text);
+    progress_close();
 }
 
 /* The fields every line about an input starts with, without the closing brace. */
@@ -553,9 +647,9 @@ static void pump_progress(entry *e, int inputs, int finished)
             }
             /* The conversion's own object, {"frames":...}: its fields follow the batch's. */
             if (e->pline_len > 2 && e->pline_len < sizeof e->pline && e->pline[0] == '{' &&
-                g_progress_fd >= 0) {
+                g_prog.fd >= 0) {
                 char *head = progress_head("progress", e, inputs, finished);
-                progress_write(head, e->pline + 1, e->pline_len - 1);
+                progress_write(head, e->pline + 1, e->pline_len - 1, e->index);
                 free(head);
             }
             e->pline_len = 0;
@@ -566,7 +660,7 @@ static void pump_progress(entry *e, int inputs, int finished)
 /* The line saying an input ended (done, failed) or was skipped. */
 static void progress_ended(const entry *e, const char *status, int inputs, int finished)
 {
-    if (g_progress_fd < 0)
+    if (g_prog.fd < 0)
         return;
     char *head = progress_head("input", e, inputs, finished);
     cJSON *o = cJSON_CreateObject();
@@ -580,7 +674,7 @@ static void progress_ended(const entry *e, const char *status, int inputs, int f
     char *tail = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (tail)
-        progress_write(head, tail + 1, strlen(tail + 1));
+        progress_write(head, tail + 1, strlen(tail + 1), 0);
     free(head);
     free(tail);
 }
@@ -606,24 +700,23 @@ static void usage(FILE *f)
           "of images is one input; --list names one input (video or image folder) per line.\n"
           "Inputs whose outputs are all complete are skipped (-y converts them again). A\n"
           "failure is one line and does not stop the others; the exit code is 75 if every\n"
-          "failure was transient (retry), else 1 if any failed. --jobs N converts N at once,\n"
+          "failure was transient (retry; a conversion killed by SIGKILL, the OOM killer's\n"
+          "signal, counts so), else 1 if any failed. --jobs N converts N at once,\n"
           "the threads (--threads, default all cores) split between them. --progress-fd N\n"
           "writes the batch's progress as JSON lines: each input's, which it is, how many ended.\n",
           f);
 }
 
-/* The batch's own flags that take a value (besides -i). */
-static int batch_flag_takes_value(const char *a)
+/* The batch's own flags that take a value (besides -i): the output templates, at their
+ * index in out_flags, then the others. Returns the flag's index, or -1. */
+static int batch_flag(const char *a)
 {
     static const char *const own[] = {"--input-source", "--list", "--output-dir", "--jobs",
                                       "--report", "--threads"};
-    for (size_t m = 0; m < 3; m++)
-        if (strcmp(a, out_flags[m]) == 0)
-            return 1;
-    for (size_t m = 0; m < sizeof own / sizeof own[0]; m++)
-        if (strcmp(a, own[m]) == 0)
-            return 1;
-    return 0;
+    for (int m = 0; m < 3 + (int)(sizeof own / sizeof own[0]); m++)
+        if (strcmp(a, m < 3 ? out_flags[m] : own[m - 3]) == 0)
+            return m;
+    return -1;
 }
 
 int rvmi_batch_main(int argc, char **argv)
@@ -655,16 +748,13 @@ int rvmi_batch_main(int argc, char **argv)
         if (eq && (size_t)(eq - a) < sizeof name) {
             memcpy(name, a, (size_t)(eq - a));
             name[eq - a] = '\0';
-            if (batch_flag_takes_value(name)) {
+            if (batch_flag(name) >= 0) {
                 a = name;
                 v = eq + 1;
                 inline_value = 1;
             }
         }
-        int k = -1;
-        for (int m = 0; m < 3; m++)
-            if (strcmp(a, out_flags[m]) == 0)
-                k = m;
+        int f = batch_flag(a), k = f < 3 ? f : -1; /* k: an output template's */
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             status = 0;
@@ -673,10 +763,10 @@ int rvmi_batch_main(int argc, char **argv)
             overwrite = 1;
             continue;
         }
-        int takes = strcmp(a, "-i") == 0 || batch_flag_takes_value(a);
-        /* Every conversion gets --disable-progress below: passed on as well, a conversion
-         * had it twice on its command line. */
-        if (strcmp(a, "--disable-progress") == 0)
+        int takes = strcmp(a, "-i") == 0 || f >= 0;
+        /* Every conversion gets --disable-progress and --complete-only below: passed on as
+         * well, a conversion had them twice on its command line. */
+        if (strcmp(a, "--disable-progress") == 0 || strcmp(a, "--complete-only") == 0)
             continue;
         /* The batch's own: each conversion gets a pipe of its own instead (see
          * progress_head), so that they do not all write into one descriptor at once. */
@@ -765,22 +855,20 @@ int rvmi_batch_main(int argc, char **argv)
             goto done;
         }
         /* Open (checked by the parse); kept from the conversions, which write elsewhere. */
-        g_progress_fd = opt.progress_fd;
-        if (g_progress_fd >= 0)
-            fcntl(g_progress_fd, F_SETFD, FD_CLOEXEC);
-        /* A single-image name is checked by each run (its format against its output). */
-        for (int k = 0; k < 3 && !opt.png; k++)
-            if (tmpl[k] && (opt.output_format || !rvmi_image_format_of(tmpl[k]))) {
-                rvmi_codec c = opt.codec;
-                int alpha = k == 0 && opt.background && strcmp(opt.background, "none") == 0;
-                if (rvmi_video_writer_check(tmpl[k], NULL, &c, alpha, err, sizeof err) < 0) {
-                    rvmi_cli_error("batch: %s", err);
-                    goto done;
-                }
-            }
-        /* A colour that is none would fail every conversion the same way (libavutil's own
-         * line about it goes through rvm's log, as in a conversion). */
+        if (opt.progress_fd >= 0) {
+            fcntl(opt.progress_fd, F_SETFD, FD_CLOEXEC);
+            progress_open(opt.progress_fd);
+        }
+        /* FFmpeg's messages through rvm's log, as in a conversion (the checks below write
+         * a container's header into nothing; a colour that is none has libavutil's line). */
         rvmi_avlog_install(opt.verbose);
+        /* The conversion's own check of its outputs (codec, container, an uncompressed pixel
+         * format: what every conversion would refuse), on the templates as named. */
+        if (rvmi_cli_check_outputs(&opt, err, sizeof err) < 0) {
+            rvmi_cli_error("batch: %s", err);
+            goto done;
+        }
+        /* A colour that is none would fail every conversion the same way. */
         if (tmpl[0] && opt.background && strcmp(opt.background, "none") != 0 &&
             rvmi_background_check_colour(opt.background, err, sizeof err) < 0) {
             rvmi_cli_error("batch: %s", err);
@@ -878,12 +966,12 @@ int rvmi_batch_main(int argc, char **argv)
                 entry *e = &l.e[next++];
                 if (e->st != PENDING)
                     continue;
-                char **cargv = calloc((size_t)npass + 16, sizeof(char *));
+                char **cargv = calloc((size_t)npass + 20, sizeof(char *));
                 int n = 0, fds[2], pfds[2] = {-1, -1};
                 e->index = ++started;
                 /* A progress pipe only for a batch given --progress-fd. */
                 if (!cargv || pipe2(fds, O_CLOEXEC) < 0 ||
-                    (g_progress_fd >= 0 && pipe2(pfds, O_CLOEXEC) < 0 &&
+                    (g_prog.fd >= 0 && pipe2(pfds, O_CLOEXEC) < 0 &&
                      (close(fds[0]), close(fds[1]), 1))) {
                     int e_no = errno;
                     free(cargv);
@@ -905,6 +993,14 @@ int rvmi_batch_main(int argc, char **argv)
                 cargv[n++] = "--threads";
                 cargv[n++] = per_s;
                 cargv[n++] = "--disable-progress";
+                /* A conversion stopped halfway (the batch's Ctrl-C, SIGTERM or SIGHUP passed
+                 * on, the file size limit) puts nothing in place: its outputs would hold the
+                 * frames done, and the next run would take them for complete and skip the
+                 * input. The conversion removes them itself, while it still holds their
+                 * locks: what it removes is its own hidden files. The batch removing them
+                 * after the conversion ended (as it did) could remove a complete output that
+                 * another run put in place in between: the locks were released by then. */
+                cargv[n++] = "--complete-only";
                 if (pfds[1] >= 0) {
                     cargv[n++] = "--progress-fd";
                     cargv[n++] = "3"; /* where spawn_conversion puts the pipe */
@@ -918,8 +1014,6 @@ int rvmi_batch_main(int argc, char **argv)
                             snprintf(mark, sizeof mark, "%s/" COMPLETE_MARK, e->outs[k]);
                             unlink(mark);
                         }
-                if (!png)
-                    note_outputs(e);
                 e->t0 = now_seconds();
                 int ret = spawn_conversion(&e->pid, self, cargv, fds[1], pfds[1], parent);
                 close(fds[1]);
@@ -944,8 +1038,8 @@ int rvmi_batch_main(int argc, char **argv)
                 running++;
             }
             if (stop && !forwarded) {
-                /* Each conversion stops cleanly; what it put in place is removed when it ends
-                 * (remove_unfinished), so the next run converts it again. */
+                /* Each conversion stops cleanly, and removes its unfinished outputs
+                 * (--complete-only), so the next run converts it again. */
                 for (int i = 0; i < l.n; i++)
                     if (l.e[i].st == RUNNING)
                         kill(l.e[i].pid, stop);
@@ -953,8 +1047,8 @@ int rvmi_batch_main(int argc, char **argv)
             }
             if (running == 0)
                 break;
-            struct pollfd pf[512];
-            int idx[512], np = 0;
+            struct pollfd pf[513];
+            int idx[513], np = 0;
             for (int i = 0; i < l.n && np < 256; i++)
                 if (l.e[i].st == RUNNING && l.e[i].err_fd >= 0) {
                     pf[np].fd = l.e[i].err_fd;
@@ -969,9 +1063,18 @@ int rvmi_batch_main(int argc, char **argv)
                     pf[np].events = POLLIN;
                     idx[np++] = idx[m];
                 }
+            /* Last: the progress descriptor, when lines wait for it. */
+            int pout = g_prog.fd >= 0 && progress_waiting() > 0 ? np : -1;
+            if (pout >= 0) {
+                pf[np].fd = g_prog.fd;
+                pf[np].events = POLLOUT;
+                idx[np++] = -1;
+            }
             if (poll(pf, (nfds_t)np, 200) < 0 && errno != EINTR)
                 break;
-            for (int m = nerr; m < np; m++)
+            if (pout >= 0 && pf[pout].revents)
+                progress_flush();
+            for (int m = nerr; m < (pout >= 0 ? pout : np); m++)
                 if (pf[m].revents & POLLIN)
                     pump_progress(&l.e[idx[m]], todo, finished);
             for (int m = 0; m < nerr; m++) {
@@ -1013,15 +1116,25 @@ int rvmi_batch_main(int argc, char **argv)
                     /* The error is the conversion's own last line (what it ended on: the
                      * failure, or the stop and its cause); one killed by a signal printed
                      * no such line, its last one is from before. */
+                    /* SIGKILL is what the kernel's OOM killer (a cgroup's memory limit on
+                     * Slurm or Kubernetes) sends; a person's kill -9 too. Either way the
+                     * input is not known to be bad: counted as transient (exit 75 when
+                     * every failure is), so that a scheduler retries the batch, which skips
+                     * what is done and converts it again, with fewer conversions beside it.
+                     * One that runs out of memory alone fails again, until the scheduler's
+                     * retries run out. */
+                    e->killed = WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL;
                     if (WIFSIGNALED(ws))
-                        snprintf(e->last_error, sizeof e->last_error, "killed by signal %d",
-                                 WTERMSIG(ws));
-                    if (!png && remove_unfinished(e) > 0) {
-                        e->removed = 1;
-                        fprintf(stderr, "rvm: %s: not completed (exit code %d): its unfinished "
-                                        "outputs were removed, the next batch run converts it "
-                                        "again\n", e->input, e->exit_code);
-                    }
+                        snprintf(e->last_error, sizeof e->last_error, "killed by signal %d%s",
+                                 WTERMSIG(ws),
+                                 e->killed ? " (SIGKILL: possibly out of memory, the kernel's "
+                                             "OOM killer; counted as transient, a retry "
+                                             "converts it again)"
+                                           : "");
+                    /* A conversion that stopped (exit 128 + its signal) removed its
+                     * unfinished outputs itself (--complete-only); one killed left hidden
+                     * files only, which the next run removes. */
+                    e->removed = WIFEXITED(ws) && e->exit_code > 128;
                     if (!e->last_error[0])
                         snprintf(e->last_error, sizeof e->last_error, "failed (exit code %d)",
                                  e->exit_code);
@@ -1095,12 +1208,13 @@ int rvmi_batch_main(int argc, char **argv)
                 rvmi_cli_error("batch: cannot write the report %s: %s", report, strerror(errno));
             report_failed = !ok;
         }
-        /* What a scheduler needs to know: 75 (retry) when every failure was transient, as a
-         * retried batch skips what is done and converts the rest again; 1 when any failure
-         * would fail again the same way. */
+        /* What a scheduler needs to know: 75 (retry) when every failure was transient (75,
+         * or killed by SIGKILL), as a retried batch skips what is done and converts the rest
+         * again; 1 when any failure would fail again the same way. */
         int transient = nf > 0;
         for (int i = 0; i < l.n; i++)
-            if (l.e[i].st == FAILED && l.e[i].exit_code != RVMI_EXIT_TRANSIENT)
+            if (l.e[i].st == FAILED && l.e[i].exit_code != RVMI_EXIT_TRANSIENT &&
+                !l.e[i].killed)
                 transient = 0;
         int sig = atomic_load(&g_batch_stop);
         status = report_failed ? RVMI_EXIT_TRANSIENT
@@ -1112,7 +1226,8 @@ int rvmi_batch_main(int argc, char **argv)
                           "\"done\":%d,\"skipped\":%d,\"failed\":%d,\"not_started\":%d,"
                           "\"seconds\":%.1f,\"exit_code\":%d}",
                           nd, ns, nf, nleft, elapsed, status);
-        progress_write("{\"event\":\"batch\"", tail, (size_t)tl);
+        progress_write("{\"event\":\"batch\"", tail, (size_t)tl, 0);
+        progress_finish();
     }
 done:
     for (int i = 0; i < l.n; i++) {

@@ -3,6 +3,7 @@
 #ifndef RVM_CLI_CLI_H
 #define RVM_CLI_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cli/options.h"
@@ -40,6 +41,12 @@ void rvmi_cli_protect_sources(const rvmi_cli_options *opt, rvmi_protected *prot)
  * back), else RVMI_EXIT_TRANSIENT (a full disk, an I/O error: a retry can succeed). The
  * conversion, rvm render and rvm join all map writes so. */
 int rvmi_cli_write_status(const rvmi_video_writer *w);
+
+/* Checks the outputs opt names as a conversion does before it writes anything: codec and
+ * container, an uncompressed pixel format against the container (.y4m, .yuv, .rgb, ...),
+ * an image format's colours and transparency. The files need not exist (rvm batch checks
+ * its templates once with it). Returns 0, or -1 with the conversion's message in err. */
+int rvmi_cli_check_outputs(const rvmi_cli_options *opt, char *err, size_t errlen);
 
 /* "rvm: " + the message + newline, on stderr. */
 void rvmi_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -443,6 +443,32 @@ static int plan_outputs(conversion *c)
     return 0;
 }
 
+/* The error a check printed, kept instead (rvmi_cli_check_outputs). */
+typedef struct {
+    char *err;
+    size_t errlen;
+} kept_error;
+
+static void keep_error(void *user, rvmi_message_kind kind, const char *text)
+{
+    kept_error *k = user;
+    if (kind == RVMI_MESSAGE_ERROR)
+        snprintf(k->err, k->errlen, "%s", text);
+}
+
+int rvmi_cli_check_outputs(const rvmi_cli_options *opt, char *err, size_t errlen)
+{
+    kept_error k = {err, errlen};
+    const rvmi_convert_hooks hooks = {.message = keep_error, .user = &k};
+    const rvmi_convert_hooks *outer = t_hooks;
+    conversion c = {.opt = opt};
+    snprintf(err, errlen, "the outputs were refused");
+    t_hooks = &hooks;
+    int ret = plan_outputs(&c);
+    t_hooks = outer;
+    return ret;
+}
+
 /* A downsample ratio that leaves the network no pixels (the library's internal size,
  * floor(side * ratio), is 0: a long thin --input-resize such as 8000 8 at the automatic
  * ratio) is a usage error, said before anything is written, with a ratio and a size that
@@ -908,6 +934,14 @@ static int convert(conversion *c)
             errorf("no frames were converted");
         return sig ? 128 + sig : RVMI_EXIT_BAD_INPUT;
     }
+    /* Not put in place: close_conversion removes them (the run still holds their locks, so
+     * what it removes is its own hidden files, never another run's output). */
+    if (sig && c->opt->complete_only && !c->seg) {
+        errorf("%s after %lld frame%s: the unfinished outputs were removed (--complete-only)",
+               sig == SIGXFSZ ? "stopped at the file size limit (ulimit -f)" : "interrupted",
+               (long long)c->frames, c->frames == 1 ? "" : "s");
+        return 128 + sig;
+    }
     if (finish_outputs(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     if (sig && c->seg)
@@ -934,10 +968,11 @@ static void close_conversion(conversion *c, int status)
         rvmi_video_writer_free(c->pl.outputs[i].video);
         rvmi_image_writer_free(c->pl.outputs[i].image);
     }
-    /* A failed run, or one stopped before its first frame, leaves nothing. Newest first, as
-     * the signal handler does: the first output owns the folders made for all of them, and
-     * removes them only once the later outputs' files there are gone. */
-    if (status != 0 && (status < 128 || c->frames == 0))
+    /* A failed run, or one stopped before its first frame (or at all, --complete-only),
+     * leaves nothing. Newest first, as the signal handler does: the first output owns the
+     * folders made for all of them, and removes them only once the later outputs' files
+     * there are gone. */
+    if (status != 0 && (status < 128 || c->frames == 0 || (c->opt->complete_only && !c->seg)))
         for (int i = c->prepared - 1; i >= 0; i--)
             rvmi_outfile_discard(&c->outs[i].file);
     for (int i = 0; i < c->nouts; i++) {

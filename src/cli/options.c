@@ -133,6 +133,10 @@ static const option options[] = {
     {"--no-subtitles", NULL, OPT_FLAG, FIELD(no_subtitles),
      .help = "no subtitles (--subtitle-tracks none)"},
     {"--overwrite", "-y", OPT_FLAG, FIELD(overwrite), .help = "replace existing outputs"},
+    {"--complete-only", NULL, OPT_FLAG, FIELD(complete_only),
+     .help = "keep the outputs only when the whole input was converted: a stop (a signal, "
+             "the file size limit) removes them instead of keeping the frames done, so that "
+             "an output in place is always complete (rvm batch runs each conversion so)"},
     {"--threads", NULL, OPT_INT, FIELD(threads), .min = 0, .max = 1024, .metavar = "N",
      .help = "network threads (default: all cores)"},
     {"--precision", NULL, OPT_CHOICE, FIELD(precision), .words = WORDS("fp32", "int8"),

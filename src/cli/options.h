@@ -35,6 +35,8 @@ typedef struct {
     /* --audio-tracks, --subtitle-tracks as given (NULL: all), checked for syntax only */
     const char *audio_tracks, *subtitle_tracks;
     int no_audio, no_subtitles, overwrite, help, version, verbose;
+    int complete_only;          /* a stop removes the outputs instead of keeping the frames
+                                   done (rvm batch's conversions) */
 } rvmi_cli_options;
 
 /* The smallest --output-video-mbps: 1 kbit/s, x264's and x265's unit. */

@@ -412,12 +412,9 @@ static int interrupt_cb(void *opaque)
     return flag && atomic_load(flag);
 }
 
-/* Extensions read from image folders; anything else there is skipped (thumbnails, notes). */
-int rvmi_is_image_name(const char *name)
+/* Whether name (not hidden) ends in one of the extensions of the NULL-terminated list. */
+static int has_extension(const char *name, const char *const *ext)
 {
-    static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp",
-                                      "tga", "ppm", "pgm", "pnm", "pbm", "pam", "exr",
-                                      "dpx", "jp2", "j2k", "sgi", "gif", "pcx", "qoi", NULL};
     const char *dot = strrchr(name, '.');
     if (!dot || name[0] == '.')
         return 0;
@@ -425,6 +422,23 @@ int rvmi_is_image_name(const char *name)
         if (strcasecmp(dot + 1, ext[i]) == 0)
             return 1;
     return 0;
+}
+
+/* Extensions read from image folders; anything else there is skipped (thumbnails, notes). */
+int rvmi_is_image_name(const char *name)
+{
+    static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp",
+                                      "tga", "ppm", "pgm", "pnm", "pbm", "pam", "exr",
+                                      "dpx", "jp2", "j2k", "sgi", "gif", "pcx", "qoi", NULL};
+    return has_extension(name, ext);
+}
+
+int rvmi_is_video_name(const char *name)
+{
+    static const char *const ext[] = {"mp4", "mov", "mkv", "webm", "avi", "m4v", "mxf", "ts",
+                                      "mts", "m2ts", "mpg", "mpeg", "wmv", "flv", "3gp",
+                                      "ogv", "gif", "y4m", "nut", NULL};
+    return has_extension(name, ext);
 }
 
 /* Natural order: runs of digits compare as numbers (frame2 before frame10), the rest byte

@@ -129,6 +129,9 @@ void rvmi_reader_chapters(const rvmi_reader *r, AVChapter *const **chapters, uns
 int rvmi_reader_timecode(const rvmi_reader *r, char *out);
 /* Whether a file name is one an image folder's frames are taken from (by extension). */
 int rvmi_is_image_name(const char *name);
+/* Whether a file name is a video's (by extension), as rvm batch takes a folder's videos (a
+ * GIF is both: a folder of inputs takes it as a video). */
+int rvmi_is_video_name(const char *name);
 /* Whether the source is an image folder. */
 int rvmi_reader_is_folder(const rvmi_reader *r);
 

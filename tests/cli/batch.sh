@@ -191,6 +191,36 @@ assert talk and talk[-1]["done"] and talk[-1]["frames"] == 8 and talk[-1]["input
 assert lines.index(talk[-1]) < lines.index(ends["in/talk.mkv"])  # its frames, then its end
 PY
 ok "batch --progress-fd: $(wc -l <progress.txt) JSON lines, the last $(tail -n 1 progress.txt)"
+# A reader of --progress-fd that reads nothing for a while (stopped, busy) holds up neither
+# the batch nor its conversions: the lines wait in the batch, an input's progress lines
+# replaced by its latest, and the reader gets them once it reads. 400 skipped inputs with
+# long names (spaces, unicode) are ~100 KB of lines, more than a pipe holds: the batch
+# blocked there, before converting anything.
+mkdir "sk ü" skout
+u=$(printf 'ü%.0s' $(seq 1 90))
+for i in $(seq 100 499); do
+    : >"sk ü/clip $i $u.mp4"
+    : >"skout/clip $i ${u}_pha.mp4"
+done
+mkfifo fifo
+(until [ -e go ]; do sleep 0.1; done; cat >progress2.txt) <fifo &
+reader=$!
+"$RVM" batch -i "sk ü" -i in/talk.mkv --output-dir skout --output-alpha {name}_pha.mp4 \
+    --threads 1 --progress-fd 3 3>fifo >out.txt 2>err.txt &
+pid=$!
+wait_for "grep -q '^rvm: batch: 1 done, 400 skipped, 0 failed' err.txt" $pid
+touch go
+wait $pid
+RC=$?
+wait $reader
+[ $RC -eq 0 ] || fail "batch with a reader that waits: exit $RC ($(cat err.txt))"
+[ "$(grep -c '^{"event":"input","input":"sk ü/clip [0-9]* [^"]*[.]mp4","status":"skipped"}$' progress2.txt)" -eq 400 ] &&
+    [ "$(grep -c '^{"event":' progress2.txt)" -eq "$(wc -l <progress2.txt)" ] &&
+    [ "$(grep -c '^{"event":"progress","input":"in/talk.mkv",.*"frames":8,.*"done":true' progress2.txt)" -eq 1 ] &&
+    [ "$(grep -c '^{"event":"progress"' progress2.txt)" -eq 1 ] &&
+    tail -n 1 progress2.txt | grep -q '^{"event":"batch","done":1,"skipped":400,"failed":0,' ||
+    fail "the lines a waiting reader got: $(grep -v skipped progress2.txt)"
+ok "a reader that waits holds up nothing and gets every line: $(wc -l <progress2.txt) lines, $(grep -c '"progress"' progress2.txt) of progress"
 sub batch -i in/talk.mkv --output-dir pg --output-alpha {name}_pha.mp4 --progress-fd=7
 [ $RC -eq 2 ] && grep -q "^rvm: batch: --progress-fd 7: not an open file descriptor" err.txt ||
     fail "batch --progress-fd=7 (closed): exit $RC ($(cat err.txt))"
@@ -201,12 +231,30 @@ ok "a closed descriptor refused: $(cat err.txt)"
 # next run converts it again, whole.
 ffmpeg -nostdin -v error -stream_loop 5 -i "$SAMPLE" -vf scale=320:240 -c:v libx264 \
     -preset ultrafast long.mkv || fail "ffmpeg"
+# under_way DIR SIZE [FLAGS]: a batch of long.mkv into DIR, in the background ($pid), once
+# its outputs have grown past SIZE (find's -size); $child is its conversion.
+under_way() {
+    dir=$1 size=$2
+    shift 2
+    "$RVM" batch -i long.mkv --output-dir "$dir" $T --threads 1 "$@" >out.txt 2>err.txt &
+    pid=$!
+    wait_for "[ -n \"\$(find $dir -name '.*.rvm-part' -size +$size 2>/dev/null)\" ]" $pid
+    child=$(pgrep -P $pid)
+    [ -n "$child" ] || fail "no conversion under the batch"
+}
+# ended CHILD: waits until the process has ended, or is a zombie nobody reaps yet (the test
+# may run under a PID 1 that does not, or its parent is stopped) whose other threads have
+# ended too: a killed process's first thread can be a zombie while the others still hold its
+# files (the outputs' locks; a sanitizer build failed here: a run started at that moment is
+# told to retry, exit 75, as it should be).
+ended() {
+    wait_for "[ ! -e /proc/$1 ] || { grep -q '^State:.*Z' /proc/$1/status &&
+              [ \"\$(ls /proc/$1/task 2>/dev/null | wc -l)\" -le 1 ]; }" $$
+}
 # stop_batch DIR SIGNAL: a batch of long.mkv into DIR gets SIGNAL once its outputs have grown
 # past 64 KiB; RC is its exit code.
 stop_batch() {
-    "$RVM" batch -i long.mkv --output-dir "$1" $T --threads 1 >out.txt 2>err.txt &
-    pid=$!
-    wait_for "[ -n \"\$(find $1 -name '.*.rvm-part' -size +64k 2>/dev/null)\" ]" $pid
+    under_way "$1" 64k
     kill -"$2" $pid
     wait $pid
     RC=$?
@@ -243,31 +291,43 @@ grep -q '"error":	"stopped at the file size limit (ulimit -f)' fsz.json && grep 
 ! grep -q "killed by signal" err.txt || fail "a conversion that stopped itself is said killed: $(cat err.txt)"
 ok "report of a conversion stopped at the file size limit: $(grep '"error"' fsz.json)"
 # One killed outright (SIGKILL) printed no last line: the report says so.
-"$RVM" batch -i long.mkv --output-dir kill9 $T --threads 1 --report kill9.json >out.txt 2>err.txt &
-pid=$!
-wait_for "[ -n \"\$(find kill9 -name '.*.rvm-part' -size +16k 2>/dev/null)\" ]" $pid
-child=$(pgrep -P $pid)
-[ -n "$child" ] && kill -KILL $child
+under_way kill9 16k --report kill9.json
+kill -KILL $child
 wait $pid
-grep -q '"error":	"killed by signal 9"' kill9.json && grep -q "^rvm: long.mkv: killed by signal 9" err.txt ||
+RC=$?
+# SIGKILL is what the OOM killer sends: transient (75, a scheduler retries the batch), and
+# the line says what it may have been.
+[ $RC -eq 75 ] || fail "a conversion killed by SIGKILL: batch exit $RC, want 75 ($(cat err.txt))"
+grep -q '"error":	"killed by signal 9 (SIGKILL: possibly out of memory' kill9.json &&
+    grep -q "^rvm: long.mkv: killed by signal 9 (SIGKILL: possibly out of memory" err.txt ||
     fail "a conversion killed by SIGKILL: $(cat err.txt) $(cat kill9.json)"
-ok "report of a conversion killed by SIGKILL: $(grep '"error"' kill9.json)"
+ok "a conversion killed by SIGKILL: exit 75, $(grep "killed by" err.txt)"
+# A conversion stopped halfway by a signal of its own (not the batch's) removes its
+# unfinished outputs itself, while it holds their locks. The batch removed them once the
+# conversion had ended, and so also what another run put in place meanwhile: here the
+# batch is held (SIGSTOP) from the conversion's end until another output is in place.
+mkdir race
+under_way race 4k
+kill -STOP $pid
+kill -INT $child
+ended $child
+echo "another run's output" >race/long_pha.mp4
+kill -CONT $pid
+wait $pid
+RC=$?
+[ "$(cat race/long_pha.mp4 2>&1)" = "another run's output" ] ||
+    fail "the batch removed an output another run put in place: exit $RC ($(cat err.txt))"
+[ $RC -eq 1 ] && [ ! -e race/long_com.mp4 ] &&
+    grep -q "^rvm: long.mkv: interrupted after .* frames: the unfinished outputs were removed" err.txt ||
+    fail "a conversion stopped by a signal of its own: exit $RC, $(ls -A race) ($(cat err.txt))"
+ok "a stopped conversion removes its own unfinished outputs, not another run's: $(grep interrupted err.txt)"
 # The batch itself killed outright (SIGKILL): its conversion dies with it, leaving hidden
 # files only. Left running, it put its outputs in place unrecorded and held their locks, so
 # that the batch started again at once failed the input ("being written by another run").
-"$RVM" batch -i long.mkv --output-dir batch9 $T --threads 1 >out.txt 2>err.txt &
-pid=$!
-wait_for "[ -n \"\$(find batch9 -name '.*.rvm-part' -size +16k 2>/dev/null)\" ]" $pid
-child=$(pgrep -P $pid)
-[ -n "$child" ] || fail "no conversion under the batch"
+under_way batch9 16k
 kill -KILL $pid
 wait $pid
-# Gone, or a zombie that nobody reaps (the test may run under a PID 1 that does not) and
-# whose other threads have ended too: a killed process's first thread can be a zombie while
-# the others still hold its files (the outputs' locks; a sanitizer build failed here: a run
-# started at that moment is told to retry, exit 75, as it should be).
-wait_for "[ ! -e /proc/$child ] || { grep -q '^State:.*Z' /proc/$child/status &&
-          [ \"\$(ls /proc/$child/task 2>/dev/null | wc -l)\" -le 1 ]; }" $$
+ended $child
 [ ! -e batch9/long_com.mp4 ] && [ ! -e batch9/long_pha.mp4 ] ||
     fail "the conversion of a killed batch ran on and put its outputs in place: $(ls -A batch9)"
 sub batch -i long.mkv --output-dir batch9 $T --threads 1
@@ -301,13 +361,18 @@ sub batch --list list.txt --output-dir png --output-type png_sequence --output-a
 grep -q "0 done, 2 skipped" err.txt || fail "complete PNG sequences were not skipped: $(cat err.txt)"
 ok "list file with a video and an image folder: one PNG folder each, skipped when complete"
 
-# Refusals before anything runs: one line, exit 2.
+# Refusals before anything runs: one line, exit 2. Templates are checked as each conversion
+# checks its outputs (uncompressed pixel formats per container, Y4M's, image formats'): a
+# template every conversion would refuse failed once per input.
 mkdir other
 cp in/walk.mp4 other/talk.mp4
 for args in "-i in/talk.mkv -i other/talk.mp4 --output-dir o $T|the same name" \
             "-i in/talk.mkv --output-dir o --output-alpha pha.mp4|{name}" \
             "-i in/talk.mkv --output-dir o $T --no-such-flag|unknown option" \
-            "-i in/talk.mkv $T|--output-dir"; do
+            "-i in/talk.mkv $T|--output-dir" \
+            "-i in/talk.mkv --output-dir o --codec rawvideo --output-composition {name}.asf|{name}.asf: a .asf file cannot hold uncompressed" \
+            "-i in/talk.mkv --output-dir o -f yuv4mpegpipe:rgb24 --output-alpha {name}.y4m|{name}.y4m: a .y4m file holds gray, .* not rgb24" \
+            "-i in/talk.mkv --output-dir o --output-composition {name}.pgm|{name}.pgm: a .pgm image is grey only"; do
     sub batch ${args%|*}
     [ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q -- "${args#*|}" err.txt \
         || fail "batch ${args%|*}: exit $RC, $(cat err.txt)"
