@@ -231,14 +231,17 @@ ok "a closed descriptor refused: $(cat err.txt)"
 # next run converts it again, whole.
 ffmpeg -nostdin -v error -stream_loop 5 -i "$SAMPLE" -vf scale=320:240 -c:v libx264 \
     -preset ultrafast long.mkv || fail "ffmpeg"
-# under_way DIR SIZE [FLAGS]: a batch of long.mkv into DIR, in the background ($pid), once
-# its outputs have grown past SIZE (find's -size); $child is its conversion.
+# under_way DIR [FLAGS]: a batch of long.mkv into DIR, in the background ($pid), once its
+# conversion ($child) has written its first frames (its progress says so; waiting for the
+# outputs to grow by a size took minutes under the sanitizers).
 under_way() {
-    dir=$1 size=$2
-    shift 2
-    "$RVM" batch -i long.mkv --output-dir "$dir" $T --threads 1 "$@" >out.txt 2>err.txt &
+    dir=$1
+    shift
+    rm -f way.txt
+    "$RVM" batch -i long.mkv --output-dir "$dir" $T --threads 1 --progress-fd 3 "$@" \
+        3>way.txt >out.txt 2>err.txt &
     pid=$!
-    wait_for "[ -n \"\$(find $dir -name '.*.rvm-part' -size +$size 2>/dev/null)\" ]" $pid
+    wait_for "grep -q '\"frames\":[1-9]' way.txt 2>/dev/null" $pid
     child=$(pgrep -P $pid)
     [ -n "$child" ] || fail "no conversion under the batch"
 }
@@ -251,10 +254,10 @@ ended() {
     wait_for "[ ! -e /proc/$1 ] || { grep -q '^State:.*Z' /proc/$1/status &&
               [ \"\$(ls /proc/$1/task 2>/dev/null | wc -l)\" -le 1 ]; }" $$
 }
-# stop_batch DIR SIGNAL: a batch of long.mkv into DIR gets SIGNAL once its outputs have grown
-# past 64 KiB; RC is its exit code.
+# stop_batch DIR SIGNAL: a batch of long.mkv into DIR gets SIGNAL once its first frames are
+# written; RC is its exit code.
 stop_batch() {
-    under_way "$1" 64k
+    under_way "$1"
     kill -"$2" $pid
     wait $pid
     RC=$?
@@ -291,7 +294,7 @@ grep -q '"error":	"stopped at the file size limit (ulimit -f)' fsz.json && grep 
 ! grep -q "killed by signal" err.txt || fail "a conversion that stopped itself is said killed: $(cat err.txt)"
 ok "report of a conversion stopped at the file size limit: $(grep '"error"' fsz.json)"
 # One killed outright (SIGKILL) printed no last line: the report says so.
-under_way kill9 16k --report kill9.json
+under_way kill9 --report kill9.json
 kill -KILL $child
 wait $pid
 RC=$?
@@ -329,7 +332,7 @@ ok "a stopped conversion removes its own unfinished outputs, not another run's: 
 # The batch itself killed outright (SIGKILL): its conversion dies with it, leaving hidden
 # files only. Left running, it put its outputs in place unrecorded and held their locks, so
 # that the batch started again at once failed the input ("being written by another run").
-under_way batch9 16k
+under_way batch9
 kill -KILL $pid
 wait $pid
 ended $child
