@@ -267,6 +267,42 @@ static int make_parents(rvmi_outfile *o, char *err, size_t errlen)
     return 0;
 }
 
+/* The NAME of the hidden names beside an output (.NAME.rvm-lock, .NAME.<hex>.rvm-part,
+ * .NAME.<hex>.rvm-stage): the output's own name while the longest of them (28 bytes more)
+ * fits the folder's limit on a name (pathconf: 255 bytes on most file systems, so an output
+ * name of 228 bytes or more), else its first bytes, cut before a UTF-8 character that would
+ * not fit whole, then "~" and a hash of the whole name. Derived from the name alone, so every
+ * run into one output takes the same lock (two runs still exclude each other) and a later
+ * run finds what a killed one left (remove_stale). */
+#define HIDDEN_EXTRA 28 /* "." + "." + 16 hex + ".rvm-stage" */
+char *rvmi_outfile_stem(const char *dir, const char *base)
+{
+    size_t len = strlen(base);
+    errno = 0;
+    long max = pathconf(dir, _PC_NAME_MAX);
+    if (max < 0 && errno == 0)
+        return strdup(base); /* no limit */
+    if (max < 0)
+        max = NAME_MAX;
+    if ((long)len + HIDDEN_EXTRA <= max)
+        return strdup(base);
+    /* FNV-1a, 64 bits: stable across runs, versions and machines. */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *c = (const unsigned char *)base; *c; c++)
+        h = (h ^ *c) * 0x100000001b3ull;
+    long room = max - HIDDEN_EXTRA - 17; /* "~" + 16 hex */
+    size_t keep = room > 0 ? (size_t)room : 0;
+    if (keep > len)
+        keep = len;
+    while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80)
+        keep--; /* base[keep], the first byte left out, continues a character */
+    size_t n = keep + 18;
+    char *stem = malloc(n);
+    if (stem)
+        snprintf(stem, n, "%.*s~%016llx", (int)keep, base, (unsigned long long)h);
+    return stem;
+}
+
 /* One run at a time per output: a second run into the same file or folder would leave a
  * mix. The lock is flock on ".NAME.rvm-lock" beside the output; it is released when the
  * process dies however it dies, so a lock file left by a killed run is simply taken over.
@@ -274,12 +310,16 @@ static int make_parents(rvmi_outfile *o, char *err, size_t errlen)
  * sees that it is no longer at its path and tries again. */
 static int take_lock(rvmi_outfile *o, char *err, size_t errlen)
 {
-    size_t n = strlen(o->dir) + strlen(o->base) + 16;
+    if (!(o->stem = rvmi_outfile_stem(o->dir, o->base))) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = strlen(o->dir) + strlen(o->stem) + 16;
     if (!(o->lock_path = malloc(n))) {
         set_err(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(o->lock_path, n, "%s/.%s.rvm-lock", o->dir, o->base);
+    snprintf(o->lock_path, n, "%s/.%s.rvm-lock", o->dir, o->stem);
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = open(o->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (fd < 0) {
@@ -438,11 +478,11 @@ static void remove_stale(const rvmi_outfile *o)
     DIR *d = opendir(o->dir);
     if (!d)
         return;
-    size_t bl = strlen(o->base);
+    size_t bl = strlen(o->stem);
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *name = e->d_name;
-        if (name[0] != '.' || strncmp(name + 1, o->base, bl) != 0 || name[1 + bl] != '.')
+        if (name[0] != '.' || strncmp(name + 1, o->stem, bl) != 0 || name[1 + bl] != '.')
             continue;
         const char *rest = name + 2 + bl;
         char *full = join(o->dir, name);
@@ -473,7 +513,7 @@ static void remove_stale(const rvmi_outfile *o)
  * ".rvm-stage"), created exclusively. */
 static int create_write_path(rvmi_outfile *o, char *err, size_t errlen)
 {
-    size_t n = strlen(o->dir) + strlen(o->base) + 40;
+    size_t n = strlen(o->dir) + strlen(o->stem) + 40;
     if (!(o->write_path = malloc(n))) {
         set_err(err, errlen, "out of memory");
         return -1;
@@ -481,7 +521,7 @@ static int create_write_path(rvmi_outfile *o, char *err, size_t errlen)
     for (int attempt = 0; attempt < 16; attempt++) {
         char hex[17];
         rvmi_random_hex(hex);
-        snprintf(o->write_path, n, "%s/.%s.%s.%s", o->dir, o->base, hex,
+        snprintf(o->write_path, n, "%s/.%s.%s.%s", o->dir, o->stem, hex,
                  o->folder ? "rvm-stage" : "rvm-part");
         int ok;
         if (o->folder) {
@@ -814,14 +854,14 @@ static int commit_folder(rvmi_outfile *o, char *err, size_t errlen)
     /* A file system without RENAME_EXCHANGE: the old folder is moved aside first. */
     char hex[17];
     rvmi_random_hex(hex);
-    size_t n = strlen(o->dir) + strlen(o->base) + 40;
+    size_t n = strlen(o->dir) + strlen(o->stem) + 40;
     char *aside = malloc(n);
     if (!aside) {
         set_err(err, errlen, "out of memory");
         settle_folder(o->write_path, o->path, 0, o->flag, NULL, 0);
         return -1;
     }
-    snprintf(aside, n, "%s/.%s.%s.rvm-stage", o->dir, o->base, hex);
+    snprintf(aside, n, "%s/.%s.%s.rvm-stage", o->dir, o->stem, hex);
     int ret;
     if (rename(o->path, aside) < 0) {
         set_err(err, errlen, "%s: cannot move the old %s aside: %s", o->flag, o->path,
@@ -928,9 +968,10 @@ void rvmi_outfile_release(rvmi_outfile *o)
     free(o->write_path);
     free(o->dir);
     free(o->base);
+    free(o->stem);
     free(o->lock_path);
     if (o->resolved && o->path == o->resolved)
         o->path = NULL;
     free(o->resolved);
-    o->write_path = o->dir = o->base = o->lock_path = o->resolved = NULL;
+    o->write_path = o->dir = o->base = o->stem = o->lock_path = o->resolved = NULL;
 }

@@ -28,6 +28,7 @@ typedef struct {
     char *write_path;  /* the hidden file (or folder of frames) written until complete */
     char *resolved;    /* a folder output named by a symbolic link: the folder it names */
     char *dir, *base;  /* the final path's folder and last component */
+    char *stem;        /* NAME in the hidden names beside it (rvmi_outfile_stem) */
     char *lock_path;
     int locked, lock_fd;
     int lock_slot;     /* its cleanup slot + 1, or 0 (a zeroed struct holds nothing) */
@@ -56,6 +57,11 @@ int rvmi_outfile_own_descriptor(const char *path);
  * written at that path, so the link stays and names the new file, as ffmpeg writes through
  * it. */
 int rvmi_outfile_link_target(const char *path, char out[PATH_MAX]);
+/* The NAME of the hidden names beside an output named base in folder dir (.NAME.rvm-lock,
+ * .NAME.<hex>.rvm-part, .NAME.<hex>.rvm-stage): base itself, or, when those would pass the
+ * folder's limit on a name, a prefix of it cut at a UTF-8 character boundary + "~" + a hash
+ * of base (the same on every run). NULL: out of memory. */
+char *rvmi_outfile_stem(const char *dir, const char *base);
 /* Makes the written data durable and puts it under the final name, keeping the replaced
  * file's mode (and owner, where permitted). Returns 0 or -1 with a message. */
 int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen);

@@ -216,6 +216,40 @@ one_line_error "a lock that cannot be created"
 grep -q "e/.com.mp4.rvm-lock" err.txt || fail "the error does not name the lock file: $(cat err.txt)"
 ok "an error about the lock names the lock file"
 
+# ---- 5b. a legal output name too long for the hidden names beside it ----
+# 246 a's + .mp4 is 250 bytes: ".NAME.rvm-lock" (+10) and ".NAME.<hex>.rvm-part" (+26) passed
+# the 255-byte limit and the run failed ("File name too long"). The hidden names are then
+# shortened the same way on every run: two runs still exclude each other, and the next run
+# still removes what a killed one left.
+mkdir long
+LONG=long/$(printf 'a%.0s' $(seq 246)).mp4
+"$RVM" --disable-progress -i long.mkv --input-resize 64 48 --output-alpha "$LONG" 2>err1.txt &
+PID=$!
+PIDS=$PID
+wait_for '[ -n "$(find long -name ".*.rvm-part")" ]' $PID
+run -i long.mkv --input-resize 64 48 --output-alpha "$LONG" -y
+[ $RC -eq 75 ] && grep -q "being written by another rvm run" err.txt \
+    || fail "a second run into a 250-byte name: exit $RC, want 75: $(cat err.txt)"
+kill -9 $PID
+wait $PID 2>/dev/null
+[ -n "$(leftovers long)" ] || fail "the killed run left no part file to clean up"
+run_ok -i long.mkv --input-resize 64 48 --output-alpha "$LONG" -y
+[ "$(ls -a long | grep -c '^\.[^.]')" -eq 0 ] || fail "hidden files stayed: $(ls -a long)"
+[ "$(pts_list "$LONG" | wc -l)" -eq 308 ] || fail "the 250-byte output does not hold the 308 frames"
+# 120 two-byte characters + .mp4 (244 bytes): the shortened name is cut between characters.
+U=long/$(printf '\303\274%.0s' $(seq 120)).mp4
+"$RVM" --disable-progress -i long.mkv --input-resize 64 48 --output-composition "$U" 2>err1.txt &
+PID=$!
+PIDS=$PID
+wait_for '[ -n "$(find long -name ".*.rvm-part")" ]' $PID
+ls -a long | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "a hidden name was cut inside a character"
+kill -9 $PID
+wait $PID 2>/dev/null
+run_ok -i in.mkv --input-resize 64 48 --duration 0.2 --output-composition "$U" --output-type png_sequence -y
+[ "$(ls -a long | grep -c '^\.[^.]')" -eq 0 ] || fail "hidden files stayed: $(ls -a long)"
+[ -f "$U/0000.png" ] || fail "no PNG sequence in the 244-byte folder name"
+ok "250- and 244-byte output names: runs exclude each other, a killed run's part file is removed"
+
 # ---- 8. a replaced file keeps its mode; new files follow the umask ----
 echo private >p.mp4
 chmod 600 p.mp4
