@@ -48,6 +48,12 @@ int rvmi_cli_write_status(const rvmi_video_writer *w);
  * its templates once with it). Returns 0, or -1 with the conversion's message in err. */
 int rvmi_cli_check_outputs(const rvmi_cli_options *opt, char *err, size_t errlen);
 
+/* The plural's "s" for a count in a message: "1 frame", "2 frames". */
+static inline const char *rvmi_s(long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* "rvm: " + the message + newline, on stderr. */
 void rvmi_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -686,8 +686,9 @@ int rvmi_render_main(int argc, char **argv)
         }
         if (sc.frames != want) {
             free(pts);
-            rvmi_cli_error("render: index %ld: %" PRId64 " frames were decoded where the plan has "
-                        "%" PRId64 " (a damaged input?)", index, sc.frames, want);
+            rvmi_cli_error("render: index %ld: %" PRId64 " frame%s decoded where the plan has "
+                        "%" PRId64 " (a damaged input?)", index, sc.frames,
+                        sc.frames == 1 ? " was" : "s were", want);
             status = RVMI_EXIT_BAD_INPUT;
             goto done;
         }
@@ -749,9 +750,9 @@ int rvmi_render_main(int argc, char **argv)
             goto done;
         }
     }
-    printf("index %ld: frames %" PRId64 "-%" PRId64 " (after %" PRId64 " warm-up frames) in "
+    printf("index %ld: frames %" PRId64 "-%" PRId64 " (after %" PRId64 " warm-up frame%s) in "
            "%.1f s\n", index, seg->begin, seg->end - 1, seg->begin - seg->from,
-           now_seconds() - t0);
+           rvmi_s(seg->begin - seg->from), now_seconds() - t0);
     status = 0;
 done:
     for (int i = 0; i < j.nouts; i++) {
@@ -1259,8 +1260,8 @@ int rvmi_join_main(int argc, char **argv)
                            : join_video(&j, &j.outs[i], &frames);
         if (status != 0)
             goto done;
-        printf("%s: %" PRId64 " frames from %d parts in %.2f s\n", j.outs[i].path, frames,
-               p->nsegments, now_seconds() - t0);
+        printf("%s: %" PRId64 " frame%s from %d part%s in %.2f s\n", j.outs[i].path, frames,
+               rvmi_s(frames), p->nsegments, rvmi_s(p->nsegments), now_seconds() - t0);
     }
     if (j.remove_parts)
         for (int i = 0; i < j.nouts; i++)

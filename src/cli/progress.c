@@ -80,7 +80,8 @@ static void update(rvmi_progress *p, int64_t done, int last)
                  (long long)total, fps, eta);
     } else {
         fmt_time(eta, sizeof(eta), el);
-        snprintf(text, sizeof(text), " %lld frames  %.1f fps  %s", (long long)done, fps, eta);
+        snprintf(text, sizeof(text), " %lld frame%s  %.1f fps  %s", (long long)done,
+                 done == 1 ? "" : "s", fps, eta);
     }
     struct winsize ws;
     int cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;

@@ -522,8 +522,8 @@ static int make_segments(rvmi_plan *p, int count, double seconds, char *err, siz
     } else {
         if (count > p->frames) {
             free(starts);
-            snprintf(err, errlen, "--segments %d: the input has only %" PRId64 " frames", count,
-                     p->frames);
+            snprintf(err, errlen, "--segments %d: the input has only %" PRId64 " frame%s", count,
+                     p->frames, rvmi_s(p->frames));
             return -1;
         }
         for (int i = 0; i < count; i++)
@@ -976,9 +976,10 @@ int rvmi_plan_main(int argc, char **argv)
     for (int i = 0; i < p->nsegments; i++)
         if (p->segments[i].end - p->segments[i].begin > longest)
             longest = p->segments[i].end - p->segments[i].begin;
-    printf("%s: %" PRId64 " frames in %d segments (up to %" PRId64 " frames each, %d warm-up "
-           "frames before each): render indices 0-%d\n",
-           out, p->frames, p->nsegments, longest, p->warmup, p->nsegments - 1);
+    printf("%s: %" PRId64 " frame%s in %d segment%s (up to %" PRId64 " frame%s each, %d warm-up "
+           "frame%s before each): render indices 0-%d\n",
+           out, p->frames, rvmi_s(p->frames), p->nsegments, rvmi_s(p->nsegments), longest,
+           rvmi_s(longest), p->warmup, rvmi_s(p->warmup), p->nsegments - 1);
     status = 0;
 done:
     rvmi_plan_free(p);

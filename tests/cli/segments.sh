@@ -27,6 +27,22 @@ for f in whole/pha/*.png; do
 done
 ok "segments warmed up from frame 0, rendered out of order: every 16-bit alpha frame equals the whole run's"
 
+# ---- counts of one are singular ("1 warm-up frames", "only 1 frames" were printed) ----
+ffmpeg -nostdin -v error -i in.mp4 -frames:v 1 -an one.mp4 || fail "cannot make one.mp4"
+sub plan one.mp4 --segments 2 -o one2.plan
+grep -q 'the input has only 1 frame$' err.txt || fail "plan of 1 frame in 2: $(cat err.txt)"
+sub_ok plan one.mp4 --segments 1 --warmup 1 -o one.plan
+grep -q ': 1 frame in 1 segment (up to 1 frame each, 1 warm-up frame before each)' out.txt \
+    || fail "plan of 1 frame: $(cat out.txt)"
+sub_ok render --plan one.plan --index 0 --output-alpha one/pha.mp4
+ffmpeg -nostdin -v error -i in.mp4 -frames:v 2 -an two.mp4 || fail "cannot make two.mp4"
+sub_ok plan two.mp4 --segments 2 --warmup 1 -o two.plan
+sub_ok render --plan two.plan --index 1 --output-alpha two/pha.mp4
+grep -q 'after 1 warm-up frame)' out.txt || fail "render: $(cat out.txt)"
+sub_ok join --plan one.plan --output-alpha one/pha.mp4
+grep -q ': 1 frame from 1 part in' out.txt || fail "join: $(cat out.txt)"
+ok "plan, render and join say 1 frame, 1 segment, 1 part"
+
 # ---- video parts joined without re-encoding, with the input's audio ----
 sub_ok plan in.mp4 --segments 3 --warmup 4 -o v.plan
 FLAGS="--output-composition seg/com.mp4 --output-alpha seg/pha.mp4 --threads 1"
