@@ -652,16 +652,27 @@ static void *dispatch(void *unused)
 
 /* ---- the store ------------------------------------------------------------------------------ */
 
+/* -2 for a failure of the moment (a full disk, an I/O error, too many open files: a retry
+ * can succeed), -1 for the folder's own (missing parents, no permission, a file system that
+ * takes no folders: /proc/x). */
+static int open_failed(int e)
+{
+    return e == ENOSPC || e == EDQUOT || e == EIO || e == ENOMEM || e == EMFILE ||
+                   e == ENFILE || e == EAGAIN
+               ? -2
+               : -1;
+}
+
 int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, char *err,
                    size_t errlen)
 {
     if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "--data-dir %s: %s", data_dir, strerror(errno));
-        return -1;
+        return open_failed(errno);
     }
     if (!realpath(data_dir, S.dir)) {
         snprintf(err, errlen, "--data-dir %s: %s", data_dir, strerror(errno));
-        return -1;
+        return open_failed(errno);
     }
     if (strlen(S.dir) > PATH_MAX - 128) {
         snprintf(err, errlen, "--data-dir %s: the path is too long", data_dir);
@@ -672,7 +683,7 @@ int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, c
     if (mkdir(S.jobs_dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "--data-dir %s: cannot make %s: %s", data_dir, S.jobs_dir,
                  strerror(errno));
-        return -1;
+        return open_failed(errno);
     }
     if (access(S.jobs_dir, W_OK | X_OK) < 0) {
         snprintf(err, errlen, "--data-dir %s: %s is not writable", data_dir, S.jobs_dir);
@@ -685,7 +696,7 @@ int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, c
     DIR *d = opendir(S.jobs_dir);
     if (!d) {
         snprintf(err, errlen, "--data-dir %s: %s", data_dir, strerror(errno));
-        return -1;
+        return open_failed(errno);
     }
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -702,7 +713,7 @@ int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, c
         qsort(S.list, (size_t)S.n, sizeof *S.list, by_seq);
     if (pthread_create(&S.dispatcher, NULL, dispatch, NULL) != 0) {
         snprintf(err, errlen, "cannot start the job queue");
-        return -1;
+        return -2;
     }
     S.dispatcher_started = 1;
     return 0;

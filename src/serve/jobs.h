@@ -39,7 +39,9 @@ typedef struct rvmi_job rvmi_job;
 
 /* Opens the store in data_dir (made if missing) and lists the jobs found there: those that
  * were running become interrupted (their partial outputs removed), those queued stay
- * queued, half-received uploads are removed. Starts the queue. Returns 0 or -1 (err). */
+ * queued, half-received uploads are removed. Starts the queue. Returns 0, or with a message in err
+ * -1 when data_dir cannot be used (the command's exit 2) or -2 for a failure of the moment
+ * (a full disk, an I/O error, no thread: exit 75). */
 int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, char *err,
                    size_t errlen);
 /* Stops the children (their jobs become interrupted) and the queue; frees everything. */

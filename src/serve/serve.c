@@ -904,7 +904,7 @@ static void usage(FILE *f)
           "A web page and HTTP API to convert videos: open the address it prints.\n"
           "  --host ADDR        listen on this address (default 127.0.0.1); any address but\n"
           "                     loopback needs --token\n"
-          "  --port N           port (default 8080; 0: any free port)\n"
+          "  --port N           port (default 8080; 0: any free port; in use: exit 75)\n"
           "  --data-dir DIR     uploads, results and the job list (default\n"
           "                     $XDG_DATA_HOME/rvm/serve or ~/.local/share/rvm/serve)\n"
           "  --max-upload SIZE  largest upload, e.g. 500M or 4G (default 4G)\n"
@@ -1033,10 +1033,11 @@ int rvmi_serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    if (rvmi_jobs_open(data_dir, exe, (int)jobs, err, sizeof err) < 0) {
+    int opened = rvmi_jobs_open(data_dir, exe, (int)jobs, err, sizeof err);
+    if (opened < 0) {
         fprintf(stderr, "rvm: serve: %s\n", err);
         freeaddrinfo(ai);
-        return 1;
+        return opened == -2 ? 75 : 2;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
     if (ai->ai_family == AF_INET6)
@@ -1049,10 +1050,16 @@ int rvmi_serve_main(int argc, char **argv)
     int family = ai->ai_family;
     freeaddrinfo(ai);
     if (!d) {
+        /* A port in use is free again once its holder ends (75, as an output another run is
+         * writing); a port this user may not take (below 1024) or an address not on this
+         * machine is the request's (2). */
+        int e = errno;
         fprintf(stderr, "rvm: serve: cannot listen on %s port %ld: %s\n", host, port,
-                errno ? strerror(errno) : "refused");
+                e == EADDRINUSE ? "it is in use (another rvm serve? choose another --port)"
+                : e             ? strerror(e)
+                                : "refused");
         rvmi_jobs_close();
-        return 1;
+        return e == EADDRINUSE ? 75 : e == EACCES || e == EADDRNOTAVAIL ? 2 : 1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = info ? info->port : (unsigned)port;

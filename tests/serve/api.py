@@ -444,6 +444,24 @@ def test_origin_and_host():
     s.wait(job['id'])
 
 
+def test_port_in_use_and_bad_data_dir():
+    """A port held by another program is transient (75: free again once it ends), a data
+    folder nothing can be made in is the request's (2); both were exit 1."""
+    import socket
+    held = socket.socket()
+    held.bind(('127.0.0.1', 0))
+    held.listen()
+    q = subprocess.run([rvm, 'serve', '--port', str(held.getsockname()[1]), '--data-dir',
+                        os.path.join(work, 'inuse')], capture_output=True, text=True, timeout=30)
+    held.close()
+    check(q.returncode == 75 and q.stderr.count('\n') == 1 and 'in use' in q.stderr,
+          'a port in use: exit 75, one line: %d %s' % (q.returncode, q.stderr.strip()))
+    q = subprocess.run([rvm, 'serve', '--port', '0', '--data-dir', '/proc/x'],
+                       capture_output=True, text=True, timeout=30)
+    check(q.returncode == 2 and q.stderr.count('\n') == 1 and '/proc/x' in q.stderr,
+          '--data-dir /proc/x: exit 2, one line: %d %s' % (q.returncode, q.stderr.strip()))
+
+
 def test_token():
     q = subprocess.run([rvm, 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir',
                         os.path.join(work, 'never')], capture_output=True, text=True, timeout=30)
