@@ -158,6 +158,9 @@ static gboolean ratio_valid(GstRvmMatte *self, gdouble ratio)
     return FALSE;
 }
 
+static gint min_side(gdouble ratio);
+static const char *size_problem(gint w, gint h, gdouble ratio, char *buf, gsize len);
+
 static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
 {
     /* The settings are checked and the model loaded here (READY -> PAUSED), so that a bad
@@ -168,7 +171,19 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
     gdouble ratio = self->ratio;
     GST_OBJECT_UNLOCK(self);
     g_atomic_int_set(&self->size_refused, 0);
-    return ratio_valid(self, ratio) && build_network(self);
+    if (!ratio_valid(self, ratio))
+        return FALSE;
+    if (ratio > 0.0 && min_side(ratio) > RVM_MAX_SIDE) {
+        /* No frame size works (1e-10): said here, as the command says it; the caps take
+         * every size then, or linking failed with only gst-launch's "could not link". */
+        char buf[300];
+        GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                          ("rvmmatte: %s", size_problem(RVM_MAX_SIDE, RVM_MAX_SIDE, ratio, buf,
+                                                        sizeof buf)),
+                          (NULL));
+        return FALSE;
+    }
+    return build_network(self);
 }
 
 static gboolean gst_rvm_matte_stop(GstBaseTransform *trans)
@@ -236,6 +251,8 @@ static GstCaps *sizes_taken(GstRvmMatte *self, GstCaps *caps)
     gdouble ratio = self->ratio;
     GST_OBJECT_UNLOCK(self);
     gint lo = min_side(ratio);
+    if (lo > RVM_MAX_SIDE)
+        lo = 1; /* no size works: refused by start with the reason, not at linking */
     GstCaps *out = gst_caps_new_empty();
     for (guint i = 0; i < gst_caps_get_size(caps); i++) {
         GstStructure *s = gst_structure_copy(gst_caps_get_structure(caps, i));
@@ -610,6 +627,54 @@ static GstFlowReturn gst_rvm_matte_transform_frame(GstVideoFilter *filter, GstVi
     return GST_FLOW_OK;
 }
 
+/* The formats downstream takes, for a message ("RGBA", "I420, NV12"); "" when any. */
+static void formats_of(GstCaps *caps, char *buf, gsize len)
+{
+    buf[0] = '\0';
+    for (guint i = 0; caps && i < gst_caps_get_size(caps); i++) {
+        const GValue *v = gst_structure_get_value(gst_caps_get_structure(caps, i), "format");
+        guint n = v && GST_VALUE_HOLDS_LIST(v) ? gst_value_list_get_size(v) : v ? 1 : 0;
+        for (guint k = 0; k < n; k++) {
+            const GValue *f = GST_VALUE_HOLDS_LIST(v) ? gst_value_list_get_value(v, k) : v;
+            const char *name = G_VALUE_HOLDS_STRING(f) ? g_value_get_string(f) : NULL;
+            if (!name || strstr(buf, name))
+                continue;
+            gsize used = strlen(buf);
+            g_snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+        }
+    }
+}
+
+/* Caps that fail because downstream takes none of the output's formats (output=alpha before
+ * a caps filter of RGBA) ended in a bare "not-negotiated": the element says why. */
+static void explain_format_refusal(GstRvmMatte *self, GstCaps *incaps)
+{
+    GstBaseTransform *trans = GST_BASE_TRANSFORM(self);
+    GstCaps *ours = gst_rvm_matte_transform_caps(trans, GST_PAD_SINK, incaps, NULL);
+    GstCaps *peer = gst_pad_peer_query_caps(trans->srcpad, NULL);
+    if (ours && peer && !gst_caps_is_empty(ours) && !gst_caps_is_any(peer) &&
+        !gst_caps_can_intersect(ours, peer) &&
+        g_atomic_int_compare_and_exchange(&self->size_refused, 0, 1)) {
+        GST_OBJECT_LOCK(self);
+        RvmMatteOutput output = self->output;
+        GST_OBJECT_UNLOCK(self);
+        char takes[200];
+        formats_of(peer, takes, sizeof takes);
+        const char *mode = output == RVM_MATTE_OUTPUT_ALPHA       ? "alpha gives GRAY8 or GRAY16_LE"
+                           : output == RVM_MATTE_OUTPUT_COMPOSITE ? "composite gives RGB or RGBA"
+                                                                  : "rgba gives RGBA";
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                          ("rvmmatte: output=%s, which downstream does not take%s%s%s (put "
+                           "videoconvert after rvmmatte, or choose the output it takes)",
+                           mode, *takes ? " (it takes " : "", takes, *takes ? ")" : ""),
+                          (NULL));
+    }
+    if (ours)
+        gst_caps_unref(ours);
+    if (peer)
+        gst_caps_unref(peer);
+}
+
 static gboolean gst_rvm_matte_sink_event(GstBaseTransform *trans, GstEvent *event)
 {
     GstRvmMatte *self = GST_RVM_MATTE(trans);
@@ -617,7 +682,36 @@ static gboolean gst_rvm_matte_sink_event(GstBaseTransform *trans, GstEvent *even
         GST_DEBUG_OBJECT(self, "flush: the recurrent state starts over");
         g_atomic_int_set(&self->reset_pending, 1);
     }
-    return GST_BASE_TRANSFORM_CLASS(gst_rvm_matte_parent_class)->sink_event(trans, event);
+    GstCaps *incaps = NULL;
+    if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
+        gst_event_parse_caps(event, &incaps);
+        gst_caps_ref(incaps);
+    }
+    /* The parent takes the event. */
+    gboolean ret = GST_BASE_TRANSFORM_CLASS(gst_rvm_matte_parent_class)->sink_event(trans, event);
+    if (incaps) {
+        if (!ret)
+            explain_format_refusal(self, incaps);
+        gst_caps_unref(incaps);
+    }
+    return ret;
+}
+
+/* An output changed while running (output=alpha before a caps filter of RGBA) fails the
+ * renegotiation before the next frame: explained as for new caps. */
+static GstFlowReturn gst_rvm_matte_submit_input_buffer(GstBaseTransform *trans,
+                                                       gboolean discont, GstBuffer *input)
+{
+    GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS(gst_rvm_matte_parent_class)
+                            ->submit_input_buffer(trans, discont, input);
+    if (ret == GST_FLOW_NOT_NEGOTIATED) {
+        GstCaps *incaps = gst_pad_get_current_caps(trans->sinkpad);
+        if (incaps) {
+            explain_format_refusal(GST_RVM_MATTE(trans), incaps);
+            gst_caps_unref(incaps);
+        }
+    }
+    return ret;
 }
 
 static void gst_rvm_matte_reset(GstRvmMatte *self)
@@ -763,6 +857,7 @@ static void gst_rvm_matte_class_init(GstRvmMatteClass *klass)
     trans_class->transform_caps = GST_DEBUG_FUNCPTR(gst_rvm_matte_transform_caps);
     trans_class->accept_caps = GST_DEBUG_FUNCPTR(gst_rvm_matte_accept_caps);
     trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_rvm_matte_sink_event);
+    trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR(gst_rvm_matte_submit_input_buffer);
     filter_class->set_info = GST_DEBUG_FUNCPTR(gst_rvm_matte_set_info);
     filter_class->transform_frame = GST_DEBUG_FUNCPTR(gst_rvm_matte_transform_frame);
 

@@ -180,6 +180,9 @@ expect_error() { # WHAT EXPECTED-TEXT rvmmatte-properties...
 for r in 1.5 -0.25; do
     expect_error "downsample-ratio=$r" "downsample-ratio $r: expected a number in (0, 1\], or 0 for the official rule" downsample-ratio=$r
 done
+# No size works at all: said by the element (it was only gst-launch's "could not link").
+expect_error "downsample-ratio=1e-10" "downsample-ratio 1e-10 leaves no pixels of any frame" \
+    downsample-ratio=1e-10
 expect_error "missing model" "cannot load the model" model=missing.pth
 echo "not a model" >bad.pth
 expect_error "a text file as model" "cannot load the model" model=bad.pth

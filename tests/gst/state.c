@@ -139,6 +139,45 @@ static void seek_to(GstElement *pipeline, state *st, GstClockTime t, int pass)
     }
 }
 
+/* output changed to alpha while playing, before a caps filter of RGBA: the renegotiation
+ * fails, and the element says why (it was only a generic "not-negotiated" from the source). */
+static void output_change_refused(void)
+{
+    GError *error = NULL;
+    GstElement *pipeline = gst_parse_launch(
+        "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=30/1 ! "
+        "rvmmatte name=matte threads=1 ! capsfilter caps=video/x-raw,format=RGBA ! fakesink",
+        &error);
+    if (!pipeline || error) {
+        check(0, "the RGBA pipeline can be made");
+        g_clear_error(&error);
+        return;
+    }
+    GstElement *matte = gst_bin_get_by_name(GST_BIN(pipeline), "matte");
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    gst_element_get_state(pipeline, NULL, NULL, 30 * GST_SECOND);
+    g_object_set(matte, "output", 2 /* alpha */, NULL);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *msg = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_ERROR);
+    GError *e = NULL;
+    if (msg)
+        gst_message_parse_error(msg, &e, NULL);
+    int from_matte = msg && GST_MESSAGE_SRC(msg) == GST_OBJECT(matte);
+    char what[400];
+    snprintf(what, sizeof what, "output=alpha before RGBA while playing: the element's error: %s",
+             e ? e->message : "(none)");
+    check(from_matte && e && strstr(e->message, "output=alpha gives GRAY8 or GRAY16_LE, which "
+                                                "downstream does not take (it takes RGBA)"),
+          what);
+    g_clear_error(&e);
+    if (msg)
+        gst_message_unref(msg);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(matte);
+    gst_object_unref(pipeline);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -234,6 +273,7 @@ int main(int argc, char **argv)
     gst_object_unref(sink);
     gst_object_unref(st.matte);
     gst_object_unref(pipeline);
+    output_change_refused();
     gst_deinit();
     printf("%s\n", failures ? "FAILED" : "all checks passed");
     return failures ? 1 : 0;
