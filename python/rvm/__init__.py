@@ -10,12 +10,14 @@ Arrays are numpy float32; results are numpy arrays, or torch tensors (sharing th
 memory) when src is a CPU torch tensor, as the official model returns them. The network runs in
 librvm with the GIL released.
 """
-import collections
-import collections.abc
-import numbers
-import os
+# Imported under private names: the package's namespace is its API (__all__, and the
+# official repo's modules rvm.model and rvm.inference), not numpy or os.
+import collections as _collections
+import collections.abc as _collections_abc
+import numbers as _numbers
+import os as _os
 
-import numpy as np
+import numpy as _np
 
 from . import _rvm
 
@@ -23,7 +25,7 @@ __all__ = ["load", "MattingNetwork", "convert_video", "ConversionError", "Conver
            "UnsupportedError", "__version__"]
 __version__ = _rvm.library_version
 
-_PACKAGED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models",
+_PACKAGED_MODEL = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "models",
                                "rvm_mobilenetv3_tfjs_int8")
 _VARIANTS = {"mobilenetv3": _rvm.VARIANT_MOBILENETV3, "resnet50": _rvm.VARIANT_RESNET50}
 _REFINERS = {None: _rvm.REFINER_AUTO, "deep_guided_filter": _rvm.REFINER_DEEP_GUIDED_FILTER,
@@ -52,7 +54,7 @@ def _check_device(device, what="device"):
 
 def _is_dtype(x):
     """Whether x names a dtype (torch.float16, np.float32, np.dtype('float32')), not a device."""
-    if isinstance(x, np.dtype) or (isinstance(x, type) and issubclass(x, np.generic)):
+    if isinstance(x, _np.dtype) or (isinstance(x, type) and issubclass(x, _np.generic)):
         return True
     return type(x).__module__.split(".")[0] == "torch" and type(x).__name__ == "dtype"
 
@@ -77,7 +79,7 @@ def _is_tensor(x):
 def _array(name, x):
     """x as a numpy array: a CPU torch tensor is read in place (also one that requires grad,
     which the official model takes too); one on another device is refused in one line."""
-    if isinstance(x, np.ndarray):
+    if isinstance(x, _np.ndarray):
         return x
     if _is_tensor(x):
         device = getattr(x, "device", None)
@@ -92,10 +94,10 @@ def _array(name, x):
                                         else "")
             raise TypeError(f"{name} must be float32 {kind}, not {dtype} (use {hint})")
         return x.detach().numpy()
-    return np.asarray(x)
+    return _np.asarray(x)
 
 
-class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
+class _IncompatibleKeys(_collections.namedtuple("IncompatibleKeys",
                                                ["missing_keys", "unexpected_keys"])):
     """What load_state_dict returns, as PyTorch's: the keys left out and the keys not used."""
 
@@ -115,10 +117,10 @@ def _float32(key, value):
         if value.dtype.is_complex:
             raise TypeError(f'the value of "{key}" is a complex tensor')
         return value.to("cpu").float().numpy()
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+    if isinstance(value, _np.ndarray) or isinstance(value, _np.generic):
         if value.dtype.kind not in "fiub":
             raise TypeError(f'the value of "{key}" is an array of {value.dtype}, not numbers')
-        return np.asarray(value, dtype=np.float32)
+        return _np.asarray(value, dtype=_np.float32)
     raise TypeError(f'While copying the parameter named "{key}", expected torch.Tensor or a '
                     f'numpy array from checkpoint but received {type(value)}')
 
@@ -152,14 +154,14 @@ class MattingNetwork:
         # The official constructor's second argument is the refiner:
         # MattingNetwork('mobilenetv3', 'deep_guided_filter').
         if refiner is None and isinstance(checkpoint, str) and checkpoint in _REFINERS \
-                and not os.path.exists(checkpoint):
+                and not _os.path.exists(checkpoint):
             checkpoint, refiner = None, checkpoint
         if refiner not in _REFINERS:
             raise ValueError("refiner must be 'deep_guided_filter', 'fast_guided_filter' or "
                              f"None (what the weights hold), not {refiner!r}")
         if threads is not None:
             # numpy's integers too (a count from a config array), not True
-            if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+            if isinstance(threads, bool) or not isinstance(threads, _numbers.Integral):
                 raise TypeError(f"threads must be a positive integer or None, not "
                                 f"{type(threads).__name__} {threads!r}")
             if threads < 1:
@@ -173,20 +175,20 @@ class MattingNetwork:
             # The shipped model is MobileNetV3 with the fast guided filter; other models get
             # their weights from load_state_dict, as the official model does.
             shipped = variant == "mobilenetv3" and refiner != "deep_guided_filter"
-            checkpoint = _PACKAGED_MODEL if os.path.isdir(_PACKAGED_MODEL) else None
+            checkpoint = _PACKAGED_MODEL if _os.path.isdir(_PACKAGED_MODEL) else None
             if not shipped:
                 self._model = self.checkpoint = self._source = None
                 return
         else:
-            checkpoint = os.fspath(checkpoint)
-            if not os.path.exists(checkpoint):
+            checkpoint = _os.fspath(checkpoint)
+            if not _os.path.exists(checkpoint):
                 raise FileNotFoundError(f"{checkpoint}: no such file or folder")
         self._model = _rvm.Model(checkpoint, _VARIANTS[variant], threads or 0,
                                  _REFINERS[refiner])
         self.checkpoint = checkpoint
         # Where the weights came from, whatever the working folder is later: a pickled model
         # is loaded again from there (__reduce__).
-        self._source = None if checkpoint is None else os.path.abspath(checkpoint)
+        self._source = None if checkpoint is None else _os.path.abspath(checkpoint)
 
     def _weights(self):
         """The library's model, or one clear error for a model given no weights yet."""
@@ -199,7 +201,7 @@ class MattingNetwork:
         return self._model
 
     def _keys(self, dgf):
-        return collections.OrderedDict(
+        return _collections.OrderedDict(
             (name, shape) for name, shape in _rvm.state_dict_shapes(_VARIANTS[self._variant], dgf))
 
     def state_dict(self):
@@ -208,11 +210,11 @@ class MattingNetwork:
         folded: weight and bias hold its scale and offset, running_mean 0, running_var
         1 - eps (the same network). A model without weights has an empty one."""
         if self._model is None:
-            return collections.OrderedDict()
+            return _collections.OrderedDict()
         if self._state is not None:
-            return collections.OrderedDict((k, v.copy()) for k, v in self._state.items())
+            return _collections.OrderedDict((k, v.copy()) for k, v in self._state.items())
         # read_weights takes the file's tensors as the library reads them, never by pickle
-        return collections.OrderedDict(_rvm.read_weights(self._source or
+        return _collections.OrderedDict(_rvm.read_weights(self._source or
                                                          _rvm.default_model_path()))
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
@@ -231,11 +233,11 @@ class MattingNetwork:
         PyTorch's keyword) is accepted: False or True, the effect is the same here, since
         the weights are always copied into the model (no tensor of the caller's is kept).
         Returns (missing_keys, unexpected_keys)."""
-        if not isinstance(state_dict, collections.abc.Mapping):
+        if not isinstance(state_dict, _collections_abc.Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         dgf = self._refiner != "fast_guided_filter"
         expected = self._keys(dgf)
-        given = collections.OrderedDict((k, v) for k, v in state_dict.items())
+        given = _collections.OrderedDict((k, v) for k, v in state_dict.items())
         if self._refiner is None and not any(k.startswith("refiner.") for k in given) and \
                 (strict or self.refiner != "deep_guided_filter"):
             # weights without the deep guided filter's: the fast guided filter (no tensors);
@@ -245,7 +247,7 @@ class MattingNetwork:
                    if k not in given and not k.endswith(".num_batches_tracked")]
         unexpected = [k for k in given if k not in expected]
         errors = []
-        arrays = collections.OrderedDict()
+        arrays = _collections.OrderedDict()
         for key, shape in expected.items():
             if key not in given:
                 continue
@@ -256,7 +258,7 @@ class MattingNetwork:
                               f"model is {_shape(shape)}.")
                 continue
             # a copy: the caller's tensors may change later, the model's weights may not
-            arrays[key] = np.array(value, dtype=np.float32).reshape(shape)
+            arrays[key] = _np.array(value, dtype=_np.float32).reshape(shape)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: " +
@@ -276,7 +278,7 @@ class MattingNetwork:
             for k in missing:
                 if k in current:
                     arrays[k] = current[k]
-            arrays = collections.OrderedDict(
+            arrays = _collections.OrderedDict(
                 (k, arrays[k]) for k in expected if k in arrays)
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:"
@@ -412,4 +414,4 @@ def load(variant="mobilenetv3", checkpoint=None, threads=None):
     return MattingNetwork(variant, checkpoint, threads)
 
 
-from .convert import ConversionError, ConversionWarning, _numeric, convert_video  # noqa: E402
+from ._convert import ConversionError, ConversionWarning, _numeric, convert_video  # noqa: E402

@@ -46,6 +46,21 @@ def model_for(case, checkpoints):
     return meta, rvm.load(meta["variant"], checkpoint=ckpt, threads=2)
 
 
+def test_official_module_layout_and_a_clean_namespace():
+    """The official repo's `from model import MattingNetwork` and `from inference import
+    convert_video` work as rvm.model and rvm.inference; the package exposes its API, not the
+    modules it uses (np, os, collections, numbers and convert were attributes of rvm)."""
+    from rvm.inference import convert_video
+    from rvm.model import MattingNetwork
+    assert MattingNetwork is rvm.MattingNetwork and convert_video is rvm.convert_video
+    public = {n for n in dir(rvm) if not n.startswith("_")}
+    api = {n for n in rvm.__all__ if not n.startswith("_")}
+    assert public == api | {"model", "inference"}, sorted(public)
+    star = {}
+    exec("from rvm import *", star)  # what a star import gives: the API
+    assert "np" not in star and "convert_video" in star
+
+
 @pytest.mark.parametrize("case", golden_cases(), ids=lambda p: p.name)
 def test_golden(case, checkpoints):
     meta, model = model_for(case, checkpoints)
