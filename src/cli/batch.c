@@ -375,13 +375,20 @@ static char *expand(const char *dir, const char *tmpl, const char *name)
     return out;
 }
 
-/* Whether a finished conversion wrote all of e's outputs. */
+/* Whether a finished conversion wrote all of e's outputs. An output that is the input
+ * itself (--output-dir beside the inputs, {name}.mkv) is not one: the conversion is run so
+ * that it refuses it (exit 2) rather than the input being counted as skipped. */
 static int complete(const entry *e, int png)
 {
+    struct stat in;
+    int have_in = stat(e->input, &in) == 0;
     for (int k = 0; k < 3; k++) {
         if (!e->outs[k])
             continue;
         struct stat st;
+        if (have_in && stat(e->outs[k], &st) == 0 && st.st_dev == in.st_dev &&
+            st.st_ino == in.st_ino)
+            return 0;
         if (png) {
             char mark[PATH_MAX];
             snprintf(mark, sizeof mark, "%s/" COMPLETE_MARK, e->outs[k]);

@@ -387,4 +387,13 @@ for args in "-i in/talk.mkv -i other/talk.mp4 --output-dir o $T|the same name" \
     ok "refused: $(cat err.txt)"
 done
 [ ! -e o ] || fail "a refused batch made its output folder"
+
+# An output named as its input ({name}.mkv beside the inputs) is not a complete output to
+# skip (it was: '0 done, 1 skipped', exit 0): the conversion refuses it, the input intact.
+mkdir self
+cp in/talk.mkv self/
+sub batch -i self --output-dir self --output-alpha "{name}.mkv"
+[ $RC -eq 1 ] && grep -q "is the input" err.txt && cmp -s in/talk.mkv self/talk.mkv \
+    || fail "batch writing its output over its input: exit $RC, $(cat err.txt)"
+ok "an output named as its input is refused, not skipped: $(head -n 1 err.txt)"
 done_all
