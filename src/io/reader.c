@@ -554,6 +554,31 @@ static int hdr_transfer(int trc)
     return trc == AVCOL_TRC_SMPTE2084 || trc == AVCOL_TRC_ARIB_STD_B67;
 }
 
+/* SDR with BT.2020 primaries (10/12-bit HEVC, some cameras): read as it is, its colours came
+ * out desaturated (a BT.2020 red is a less saturated BT.709 red) and were tagged BT.709. It
+ * goes the HDR frames' way with an SDR transfer: BT.1886 display light (gamma 2.4, whatever
+ * SDR transfer it is tagged with: bt2020-10/12, bt709 and smpte170m share the curve), the
+ * same BT.2020 -> BT.709 matrix, and colours outside BT.709 scaled down together to keep
+ * their hue (the roll-off with the peak at white). Primaries untagged but a BT.2020 matrix
+ * count as BT.2020 (the two come together). Grey has no colour to convert. */
+static int sdr_bt2020(const AVFrame *f)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f->format);
+    int wide = f->color_primaries == AVCOL_PRI_BT2020 ||
+               (f->color_primaries == AVCOL_PRI_UNSPECIFIED &&
+                (f->colorspace == AVCOL_SPC_BT2020_NCL || f->colorspace == AVCOL_SPC_BT2020_CL));
+    return wide && !hdr_transfer(f->color_trc) && d && d->nb_components >= 3;
+}
+
+/* Frames going through 16-bit RGB and hdr_tone_row: HDR, and SDR BT.2020. */
+static int tone_mapped(const AVFrame *f)
+{
+    return hdr_transfer(f->color_trc) || sdr_bt2020(f);
+}
+
+/* hdr_tables' key for every SDR transfer (not an AVCOL_TRC_* value). */
+#define TRC_SDR (-2)
+
 /* The content's peak from HDR10 metadata (0: none given): its MaxCLL (the brightest pixel
  * of the whole content) when set, else the mastering display's peak, which bounds it. */
 static double hdr_peak_of(const AVContentLightMetadata *cll,
@@ -591,13 +616,15 @@ static void hdr_tables(rvmi_reader *r, int trc)
                          c2 = 2413.0 / 4096 * 32, c3 = 2392.0 / 4096 * 32;
             double p = pow(e, 1 / m2);
             nits = 10000.0 * pow(fmax(p - c1, 0) / (c2 - c3 * p), 1 / m1);
+        } else if (trc == TRC_SDR) {
+            nits = pow(e, 2.4) * HDR_REF_WHITE; /* BT.1886; white is reference white */
         } else {
             /* HLG: the inverse OETF gives scene light 0..1; the OOTF (system gamma 1.2 at
              * a 1000 cd/m2 display) is applied per pixel in hdr_tone_row. */
             const double a = 0.17883277, b = 1 - 4 * a, c = 0.5 - a * log(4 * a);
             nits = e <= 0.5 ? e * e / 3 : (exp((e - c) / a) + b) / 12;
         }
-        r->hdr_lin[i] = (float)(trc == AVCOL_TRC_SMPTE2084 ? nits / HDR_REF_WHITE : nits);
+        r->hdr_lin[i] = (float)(trc == AVCOL_TRC_SMPTE2084 || trc == TRC_SDR ? nits / HDR_REF_WHITE : nits);
         /* SDR display light to signal: the inverse of BT.1886's EOTF (gamma 2.4), so that
          * an SDR display shows the light the HDR one would (up to the roll-off). */
         long q = lround(pow(i / 65535.0, 1 / 2.4) * 255);
@@ -615,8 +642,12 @@ static void hdr_tone_of(const rvmi_reader *r, int primaries, rvmi_hdr_tone *t)
     static const float same[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
     memcpy(t->mx, primaries == AVCOL_PRI_BT709 ? same : bt2020_to_709, sizeof t->mx);
     t->hlg = r->hdr_trc == AVCOL_TRC_ARIB_STD_B67;
+    /* SDR: the peak is white (m = 1: below it nothing changes, above it the channels are
+     * scaled together so that the largest is 1). */
     const float peak =
-        (float)((t->hlg || r->hdr_peak <= 0 ? HDR_PEAK : r->hdr_peak) / HDR_REF_WHITE);
+        r->hdr_trc == TRC_SDR
+            ? 1.0f
+            : (float)((t->hlg || r->hdr_peak <= 0 ? HDR_PEAK : r->hdr_peak) / HDR_REF_WHITE);
     t->knee = (float)HDR_KNEE;
     t->m = (peak - t->knee) / (1 - t->knee);
     t->lin = r->hdr_lin;
@@ -765,11 +796,13 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
                        uint8_t *target, int stride, char *err, size_t errlen)
 {
     enum AVPixelFormat pf = f->format;
-    int hdr = hdr_transfer(f->color_trc);
-    /* HDR frames go through 16-bit RGB (still PQ or HLG coded), then hdr_tone_row. */
+    int hdr = tone_mapped(f);
+    /* HDR (and SDR BT.2020) frames go through 16-bit RGB (still PQ, HLG or SDR coded), then
+     * hdr_tone_row. */
     enum AVPixelFormat out = hdr ? rvmi_hdr_rgb16_format(pf) : AV_PIX_FMT_RGB24;
-    if (hdr && r->hdr_trc != (int)f->color_trc)
-        hdr_tables(r, f->color_trc);
+    int trc = hdr_transfer(f->color_trc) ? (int)f->color_trc : TRC_SDR;
+    if (hdr && r->hdr_trc != trc)
+        hdr_tables(r, trc);
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
         r->sws_out != out) {
@@ -801,6 +834,13 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     } else {
         /* HDR10 metadata in the frames (HEVC and AV1 carry it in the stream) overrides the
          * container's. */
+        if (trc == TRC_SDR) {
+            if (!r->hdr_noticed++ && r->opt.notice)
+                r->opt.notice(r->opt.notice_user,
+                              "the input is SDR with BT.2020 primaries: its colours are converted "
+                              "to BT.709 for the network and the outputs (tagged so)");
+            return hdr_convert(r, f, dw, dh, target, stride, err, errlen);
+        }
         const AVFrameSideData *cll = av_frame_get_side_data(f, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
         const AVFrameSideData *md = av_frame_get_side_data(f, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
         const char *source = NULL;
@@ -917,7 +957,7 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
         if (convert_sws(r, f, spc, full, (int)rw, (int)rh, at, dw * 3, err, errlen) < 0)
             return -1;
     } else if ((pf == AV_PIX_FMT_YUV420P || pf == AV_PIX_FMT_YUVJ420P) && dw == f->width &&
-               dh == f->height && !hdr_transfer(f->color_trc) && yuv_matrix_for(spc, full, &m)) {
+               dh == f->height && !tone_mapped(f) && yuv_matrix_for(spc, full, &m)) {
         size_t need = rvmi_yuv420_tmp_floats(f->width);
         if (need > r->yuv_tmp_size) {
             free(r->yuv_tmp);
@@ -976,7 +1016,7 @@ static int library_reads(const rvmi_reader *r, const AVFrame *f, rvm_frame *fr)
     if ((pf != AV_PIX_FMT_YUV420P && pf != AV_PIX_FMT_YUVJ420P) || rot || flip ||
         f->width != r->ref_w || f->height != r->ref_h || f->width != r->out_w ||
         f->height != r->out_h || (f->width | f->height) & 1 || f->interlaced_frame || r->deint ||
-        hdr_transfer(f->color_trc))
+        tone_mapped(f))
         return 0;
     int spc = f->colorspace;
     if (spc == AVCOL_SPC_UNSPECIFIED || spc == AVCOL_SPC_RESERVED)
