@@ -627,6 +627,10 @@ static int open_inputs(conversion *c)
             c->fail_status = bad_colour ? RVMI_EXIT_USAGE : RVMI_EXIT_BAD_INPUT;
             return -1;
         }
+        if (rvmi_background_see_through(c->bg))
+            warnf("--background %s has transparency: its see-through parts are put over black "
+                  "(the composition is opaque; --background none makes a transparent one)",
+                  opt->background);
         /* A background video follows the frames by index: a segment's first written frame
          * gets the background of its index (warm-up frames take none). */
         uint8_t colour[3];
@@ -687,6 +691,7 @@ static int open_writers(conversion *c)
         vc.src_height = h;
         vc.time_base = rvmi_reader_time_base(c->reader);
         vc.frame_rate = rvmi_reader_frame_rate(c->reader);
+        vc.primaries = rvmi_reader_primaries(c->reader);
         vc.crf = opt->crf;
         vc.preset = opt->preset;
         /* Neither given: the writer's constant-quality default. */

@@ -529,9 +529,20 @@ static void *encode_thread(void *arg)
             }
             pool_put(&r->packs, it->packed);
             it->packed = NULL;
-            for (int k = 0; k < ln->noutputs && ret == 0; k++)
-                ret = rvmi_image_writer_encode(p->outputs[ln->outputs[k]].image, err,
-                                               sizeof(err));
+            /* The input's ICC profile (the first picture's, known once a picture is
+             * here) goes with the colours: the composition and the foreground, not the
+             * matte. */
+            const AVBufferRef *icc = p->reader ? rvmi_reader_icc(p->reader) : NULL;
+            for (int k = 0; k < ln->noutputs && ret == 0; k++) {
+                rvmi_pipeline_output *o = &p->outputs[ln->outputs[k]];
+                if (icc && o->kind != RVM_OUT_ALPHA &&
+                    rvmi_image_writer_set_icc(o->image, icc->data, icc->size) < 0) {
+                    snprintf(err, sizeof(err), "out of memory");
+                    ret = -1;
+                    break;
+                }
+                ret = rvmi_image_writer_encode(o->image, err, sizeof(err));
+            }
         } else {
             /* A video picture goes back as soon as its encoder has it. */
             for (int k = 0; k < ln->noutputs && ret == 0; k++) {

@@ -23,6 +23,7 @@ struct rvmi_background {
     uint8_t *src;              /* a video's decoded picture, reused */
     size_t src_size;
     int frames_read;
+    int see_through;           /* the first picture had a pixel not opaque */
     const atomic_int *interrupt;
     struct SwsContext *sws;
 };
@@ -105,6 +106,10 @@ static rvmi_reader *open_reader(const char *path, const atomic_int *interrupt, c
     o.duration = -1;
     o.image_fps = 30;
     o.interrupt = interrupt;
+    /* The composition is opaque: a see-through part shows what is behind the picture,
+     * black (as a video player shows it), rather than whatever colour its pixels keep
+     * under an alpha of 0 (often not the one the picture was drawn with). */
+    o.over_black = 1;
     char sub[512];
     rvmi_reader *r = rvmi_reader_open(path, &o, sub, sizeof(sub));
     if (!r)
@@ -133,6 +138,8 @@ static int read_next(rvmi_background *bg, char *err, size_t errlen)
         }
         int k = rvmi_reader_read_into(bg->reader, &it, bg->src, sub, sizeof(sub));
         if (k == RVM_ITEM_VIDEO) {
+            if (bg->frames_read == 0)
+                bg->see_through = rvmi_reader_see_through(bg->reader);
             int ret = cover(bg, it.rgb, rvmi_reader_width(bg->reader),
                             rvmi_reader_height(bg->reader), err, errlen);
             bg->frames_read++;
@@ -270,6 +277,8 @@ fail:
     rvmi_background_free(bg);
     return NULL;
 }
+
+int rvmi_background_see_through(const rvmi_background *bg) { return bg->see_through; }
 
 int rvmi_background_colour(const rvmi_background *bg, uint8_t rgb[3])
 {

@@ -31,6 +31,9 @@ rvmi_background *rvmi_background_open(const char *spec, int width, int height,
 /* Whether the background is one colour (then written to rgb): compositing over it needs no
  * picture, and none is held unless rvmi_background_next asks for one. */
 int rvmi_background_colour(const rvmi_background *bg, uint8_t rgb[3]);
+/* Whether the background file's first picture has transparency (a pixel not opaque): it is
+ * put over black, the composition being opaque. */
+int rvmi_background_see_through(const rvmi_background *bg);
 /* The background for the next frame: packed RGB24, width*height*3 bytes, valid until the
  * next call. NULL on error. */
 const uint8_t *rvmi_background_next(rvmi_background *bg, char *err, size_t errlen);

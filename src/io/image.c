@@ -324,6 +324,18 @@ static int write_file(const char *path, const char *shown, const AVPacket *pkt, 
     return 0;
 }
 
+int rvmi_image_writer_set_icc(rvmi_image_writer *w, const uint8_t *icc, size_t size)
+{
+    if (av_frame_get_side_data(w->frame, AV_FRAME_DATA_ICC_PROFILE))
+        return 0;
+    /* Side data stays with the frame: av_frame_make_writable keeps it. */
+    AVFrameSideData *sd = av_frame_new_side_data(w->frame, AV_FRAME_DATA_ICC_PROFILE, size);
+    if (!sd)
+        return -1;
+    memcpy(sd->data, icc, size);
+    return 0;
+}
+
 int rvmi_image_writer_encode(rvmi_image_writer *w, char *err, size_t errlen)
 {
     if (w->path && w->count > 0) {

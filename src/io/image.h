@@ -41,6 +41,10 @@ rvmi_image_writer *rvmi_image_writer_open_single(const char *path,
  * into the writer's own picture, then encodes and writes it: the two halves, as for videos. */
 int rvmi_image_writer_take(rvmi_image_writer *w, const void *data, char *err, size_t errlen);
 int rvmi_image_writer_encode(rvmi_image_writer *w, char *err, size_t errlen);
+/* Gives the pictures encoded from now on this ICC profile (its bytes; once: later calls do
+ * nothing), for the encoders that write one (FFmpeg 5.1: PNG's iCCP); 0, or -1 out of
+ * memory. */
+int rvmi_image_writer_set_icc(rvmi_image_writer *w, const uint8_t *icc, size_t size);
 void rvmi_image_writer_free(rvmi_image_writer *w);
 
 /* Whether dir holds files named like frames of a sequence (NNNN.png). */

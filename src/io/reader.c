@@ -23,6 +23,7 @@
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/mastering_display_metadata.h>
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/timecode.h>
 #include <libswscale/swscale.h>
@@ -152,6 +153,14 @@ struct rvmi_reader {
     AVFrame *hdr_band;
     int hdr_whole;           /* this sws context converts whole frames only (hdr_convert) */
     int hdr_trc, hdr_noticed;
+    int in_primaries;        /* the video stream's AVCOL_PRI_* (rvmi_reader_primaries) */
+    int sws_blend;           /* r->sws puts alpha over black (opt.over_black) */
+    /* The first picture's ICC profile (rvmi_reader_icc): NULL when it has none. Only the
+     * first picture's, so that it is set before any picture is handed out and is read by
+     * other threads unchanged. */
+    AVBufferRef *icc;
+    int icc_checked;
+    int see_through;         /* over_black: a picture had a pixel not opaque */
     /* PQ: the brightest light the content holds (cd/m2), which the roll-off takes to SDR
      * white, and where it was read (hdr_peak_of). */
     double hdr_peak;
@@ -770,15 +779,29 @@ enum AVPixelFormat rvmi_hdr_rgb16_format(enum AVPixelFormat pf)
                : AV_PIX_FMT_RGB48;
 }
 
-struct SwsContext *rvmi_rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int dh,
-                                enum AVPixelFormat out, int spc, int full)
+/* rvmi_rgb_sws; blend: alpha is put over black (swscale's "alphablend" option, which only
+ * an unopened context takes). */
+static struct SwsContext *rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int dh,
+                                  enum AVPixelFormat out, int spc, int full, int blend)
 {
     /* Accurate rounding and full chroma interpolation: the network sees the same RGB values
      * a careful player would show. */
-    struct SwsContext *sws = sws_getContext(w, h, pf, dw, dh, out,
-                                            SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT |
-                                                SWS_FULL_CHR_H_INP,
-                                            NULL, NULL, NULL);
+    const int flags = SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
+    struct SwsContext *sws;
+    if (!blend) {
+        sws = sws_getContext(w, h, pf, dw, dh, out, flags, NULL, NULL, NULL);
+    } else if ((sws = sws_alloc_context())) {
+        if (av_opt_set_int(sws, "srcw", w, 0) < 0 || av_opt_set_int(sws, "srch", h, 0) < 0 ||
+            av_opt_set_int(sws, "src_format", pf, 0) < 0 ||
+            av_opt_set_int(sws, "dstw", dw, 0) < 0 || av_opt_set_int(sws, "dsth", dh, 0) < 0 ||
+            av_opt_set_int(sws, "dst_format", out, 0) < 0 ||
+            av_opt_set_int(sws, "sws_flags", flags, 0) < 0 ||
+            av_opt_set(sws, "alphablend", "uniform_color", 0) < 0 ||
+            sws_init_context(sws, NULL, NULL) < 0) {
+            sws_freeContext(sws);
+            sws = NULL;
+        }
+    }
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
     if (sws && d && !(d->flags & AV_PIX_FMT_FLAG_RGB) && d->nb_components >= 3) {
         if (spc == AVCOL_SPC_BT2020_CL)
@@ -788,6 +811,48 @@ struct SwsContext *rvmi_rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int
                                  sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
     }
     return sws;
+}
+
+struct SwsContext *rvmi_rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int dh,
+                                enum AVPixelFormat out, int spc, int full)
+{
+    return rgb_sws(w, h, pf, dw, dh, out, spc, full, 0);
+}
+
+/* Whether f has a pixel that is not opaque: its alpha component (any depth, packed or
+ * planar), or for a palette the entries its pixels use. */
+static int see_through(const AVFrame *f)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f->format);
+    if (!d)
+        return 0;
+    if (d->flags & AV_PIX_FMT_FLAG_PAL) {
+        const uint32_t *pal = (const uint32_t *)f->data[1];
+        for (int y = 0; y < f->height; y++)
+            for (int x = 0; x < f->width; x++)
+                if ((pal[f->data[0][(ptrdiff_t)y * f->linesize[0] + x]] >> 24) != 0xff)
+                    return 1;
+        return 0;
+    }
+    if (!(d->flags & AV_PIX_FMT_FLAG_ALPHA))
+        return 0;
+    int c = d->nb_components - 1; /* alpha comes last */
+    unsigned opaque = (1u << d->comp[c].depth) - 1;
+    uint16_t *row = malloc((size_t)f->width * sizeof *row);
+    if (!row)
+        return 0;
+    int found = 0;
+    for (int y = 0; y < f->height && !found; y++) {
+        av_read_image_line2(row, (const uint8_t **)f->data, f->linesize, d, 0, y, c, f->width,
+                            0, 2);
+        for (int x = 0; x < f->width; x++)
+            if (row[x] != opaque) {
+                found = 1;
+                break;
+            }
+    }
+    free(row);
+    return found;
 }
 
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
@@ -803,11 +868,16 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     int trc = hdr_transfer(f->color_trc) ? (int)f->color_trc : TRC_SDR;
     if (hdr && r->hdr_trc != trc)
         hdr_tables(r, trc);
+    const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(pf);
+    int blend = r->opt.over_black && pd && (pd->flags & AV_PIX_FMT_FLAG_ALPHA);
+    if (r->opt.over_black && !r->see_through)
+        r->see_through = see_through(f);
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
-        r->sws_out != out) {
+        r->sws_out != out || r->sws_blend != blend) {
         sws_freeContext(r->sws);
-        r->sws = rvmi_rgb_sws(f->width, f->height, pf, dw, dh, out, spc, full);
+        r->sws = rgb_sws(f->width, f->height, pf, dw, dh, out, spc, full, blend);
+        r->sws_blend = blend;
         if (!r->sws) {
             set_err(err, errlen, "cannot convert %dx%d %s frames to RGB", f->width, f->height,
                     av_get_pix_fmt_name(pf) ? av_get_pix_fmt_name(pf) : "?");
@@ -826,8 +896,11 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     if (!hdr) {
         uint8_t *planes[4] = {target, NULL, NULL, NULL};
         int strides[4] = {stride, 0, 0, 0};
-        if (sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
-                      planes, strides) != dh) {
+        /* With the alpha blend swscale (5.1) converts through two contexts and returns 0
+         * rows whatever it wrote (the picture is right: tests/cli/colour.sh). */
+        int rows = sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0,
+                             f->height, planes, strides);
+        if (rows < 0 || (rows != dh && !r->sws_blend)) {
             set_err(err, errlen, "converting a frame to RGB failed");
             return -1;
         }
@@ -1582,6 +1655,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
 
     AVStream *vs = r->fmt->streams[r->vidx];
+    r->in_primaries = vs->codecpar->color_primaries;
     const AVCodec *codec = avcodec_find_decoder(vs->codecpar->codec_id);
     if (!codec) {
         set_err(err, errlen, "%s: no decoder for its video codec (%s)", source,
@@ -1819,6 +1893,7 @@ void rvmi_reader_close(rvmi_reader *r)
     av_packet_free(&r->pkt);
     av_frame_free(&r->frame);
     av_frame_free(&r->stash);
+    av_buffer_unref(&r->icc);
     if (r->deint)
         avf.graph_free(&r->deint);
     sws_freeContext(r->sws);
@@ -1861,6 +1936,17 @@ static void note_geometry(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item
     r->last_flip = flip;
 }
 
+/* Keeps the first picture's ICC profile (an Adobe RGB JPEG, a phone's Display P3 photo). */
+static void note_icc(rvmi_reader *r, const AVFrame *f)
+{
+    if (r->icc_checked)
+        return;
+    r->icc_checked = 1;
+    const AVFrameSideData *sd = av_frame_get_side_data(f, AV_FRAME_DATA_ICC_PROFILE);
+    if (sd && sd->buf && sd->size > 0)
+        r->icc = av_buffer_ref(sd->buf); /* NULL (no memory): the outputs go without */
+}
+
 /* Converts f into dst (or a new frame when dst is NULL) and makes it the item's picture. */
 static int rgb_item(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item, uint8_t *dst,
                     char *err, size_t errlen)
@@ -1901,6 +1987,7 @@ static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char 
     if (!f)
         return -1;
     note_geometry(r, f, item, (r->next_file - r->v_shift) * av_q2d(r->tb));
+    note_icc(r, f);
     int ret = rgb_item(r, f, item, dst, err, errlen);
     av_frame_free(&f);
     if (ret < 0)
@@ -1973,6 +2060,7 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, AVFram
         pts = r->last_pts + 1;
     int64_t dur = FRAME_DURATION(f);
     note_geometry(r, f, item, (pts - r->v_shift) * av_q2d(r->tb));
+    note_icc(r, f);
     if (yuv && library_reads(r, f, &item->frame)) {
         av_frame_move_ref(yuv, f);
         gate_hand_out(r->gate, yuv);
@@ -2401,6 +2489,22 @@ int rvmi_reader_width(const rvmi_reader *r) { return r->out_w; }
 int rvmi_reader_height(const rvmi_reader *r) { return r->out_h; }
 AVRational rvmi_reader_time_base(const rvmi_reader *r) { return r->tb; }
 AVRational rvmi_reader_frame_rate(const rvmi_reader *r) { return r->fps; }
+
+int rvmi_reader_see_through(const rvmi_reader *r) { return r->see_through; }
+
+const AVBufferRef *rvmi_reader_icc(const rvmi_reader *r) { return r->icc; }
+
+int rvmi_reader_primaries(const rvmi_reader *r)
+{
+    /* SD primaries (BT.601's 625 and 525 lines, BT.470 M) are not converted: they are close
+     * to BT.709's (a few percent of saturation) and converting would take SD input off the
+     * fast 4:2:0 path; the outputs say which they are. BT.2020 is converted (convert_sws). */
+    int p = r->in_primaries;
+    return p == AVCOL_PRI_BT470BG || p == AVCOL_PRI_SMPTE170M || p == AVCOL_PRI_SMPTE240M ||
+                   p == AVCOL_PRI_BT470M
+               ? p
+               : AVCOL_PRI_BT709;
+}
 int64_t rvmi_reader_frame_estimate(const rvmi_reader *r) { return r->estimate; }
 int rvmi_reader_is_folder(const rvmi_reader *r) { return r->dir != NULL; }
 

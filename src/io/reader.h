@@ -45,6 +45,10 @@ typedef struct {
      * packet): seek to this byte instead, where a keyframe before segment_from starts. */
     int segment;
     int64_t segment_from, segment_begin, segment_end, segment_seek_byte;
+    /* Pictures with an alpha channel are put over black (swscale's uniform alpha blend)
+     * instead of having their alpha dropped (backgrounds: what a see-through part would
+     * show in an opaque picture); rvmi_reader_see_through says whether one was seen. */
+    int over_black;
 } rvmi_reader_options;
 
 typedef enum { RVM_ITEM_END = 0, RVM_ITEM_VIDEO = 1, RVM_ITEM_PACKET = 2 } rvmi_item_kind;
@@ -108,6 +112,15 @@ int rvmi_reader_height(const rvmi_reader *r);
 void rvmi_reader_storage(const rvmi_reader *r, int *width, int *height, AVRational *sar);
 AVRational rvmi_reader_time_base(const rvmi_reader *r);
 AVRational rvmi_reader_frame_rate(const rvmi_reader *r);
+/* The colour primaries (AVCOL_PRI_*) of the RGB returned, for the outputs' tags: the
+ * input's when they are SD ones (BT.470 BG, SMPTE 170M/240M, BT.470 M: not converted),
+ * else BT.709 (BT.709, untagged, and BT.2020, which is converted to BT.709). */
+int rvmi_reader_primaries(const rvmi_reader *r);
+/* With over_black: whether a picture read so far had a pixel that is not opaque. */
+int rvmi_reader_see_through(const rvmi_reader *r);
+/* The ICC profile the first picture carries (its bytes), or NULL: set once that picture is
+ * read, and unchanged after, so other threads may read it once they have a picture. */
+const AVBufferRef *rvmi_reader_icc(const rvmi_reader *r);
 /* Expected number of frames, or -1 when the input cannot tell (stdin, devices). */
 int64_t rvmi_reader_frame_estimate(const rvmi_reader *r);
 /* The audio and subtitle tracks whose packets are returned (*count 0: none). */

@@ -1177,7 +1177,7 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
         e->chroma_sample_location = AVCHROMA_LOC_CENTER;
     if (yuv) {
         e->colorspace = AVCOL_SPC_BT709;
-        e->color_primaries = AVCOL_PRI_BT709;
+        e->color_primaries = cfg->primaries > 0 ? cfg->primaries : AVCOL_PRI_BT709;
         e->color_trc = AVCOL_TRC_BT709;
         /* yuvj formats are full range (swscale writes them so): tagged limited, a
          * Matroska file of them read back with its levels stretched. */

@@ -76,6 +76,7 @@ typedef struct {
     AVRational sample_aspect; /* of the video written (0/0 or 1/1: square pixels) */
     AVRational time_base;  /* of the pts given to write */
     AVRational frame_rate; /* nominal, for rate control and headers */
+    int primaries;         /* AVCOL_PRI_* the YUV outputs are tagged with (0: BT.709) */
     double mbps;           /* > 0: target bit rate */
     int crf;               /* >= 0: constant quality instead of a bit rate; neither given:
                               the RVM_DEFAULT_CRF_* of the codec */

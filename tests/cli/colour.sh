@@ -34,4 +34,87 @@ for v in bt2020-10:yuv444p10le bt709:yuv420p; do
     ok "SDR BT.2020 ($v) converted: composition $p dB against the BT.709 run's"
 done
 
+# SD primaries (BT.601's) are not converted (close to BT.709's; the fast 4:2:0 path stays):
+# the YUV outputs are tagged with the input's, where they were tagged BT.709.
+for pri in bt470bg smpte170m; do
+    ffmpeg -nostdin -v error -y -i "$SAMPLE" -frames:v 3 -vf "scale=320:240,format=yuv420p" \
+        -color_primaries $pri -color_trc smpte170m -colorspace $pri -c:v ffv1 sd.mkv || fail "cannot make sd.mkv"
+    run_ok -y -i sd.mkv --output-composition sd_com.mp4 --output-foreground sd_fgr.mkv
+    for f in sd_com.mp4 sd_fgr.mkv; do
+        [ "$(stream_field $f v:0 color_primaries)" = $pri ] ||
+            fail "$f from $pri input: tagged primaries $(stream_field $f v:0 color_primaries)"
+    done
+    ok "$pri input: the outputs are tagged $pri primaries"
+done
+run_ok -y -i o709.mkv --output-composition c709.mp4
+[ "$(stream_field c709.mp4 v:0 color_primaries)" = bt709 ] || fail "BT.709 input: $(stream_field c709.mp4 v:0 color_primaries)"
+
+# A background picture with transparency: its see-through parts are put over black (its
+# alpha was dropped: a half-transparent red was used as opaque red), with one line; an
+# opaque picture with an alpha channel says nothing. The corner pixel (the person's matte is
+# 0 there) of the first frame of the composition.
+corner() { od -An -tu1 -N3 "$1"; }
+for v in rgba:red@0.5:128 ya8:white@0.0:0 rgba:red:255; do
+    pf=${v%%:*} rest=${v#*:} col=${rest%:*} want=${rest##*:}
+    ffmpeg -nostdin -v error -y -f lavfi -i "color=c=$col:s=320x240,format=rgba" -frames:v 1 \
+        -vf "format=$pf" bg.png || fail "cannot make bg.png ($v)"
+    run_ok -y -i o709.mkv --background bg.png --output-composition cbg.rgb
+    set -- $(corner cbg.rgb)
+    [ $(($1 - want)) -le 3 ] && [ $((want - $1)) -le 3 ] && [ "$2" -le 3 ] ||
+        fail "$v background: the corner is $*, want $want 0 0 (within 3)"
+    if [ "$want" = 255 ]; then
+        [ ! -s err.txt ] || fail "opaque $v background: $(cat err.txt)"
+    else
+        grep -q "^rvm: warning: --background bg.png has transparency: its see-through parts are put over black" err.txt ||
+            fail "$v background: no line says it is put over black: $(cat err.txt)"
+    fi
+    ok "$v background: corner $*"
+done
+
+# An input picture's ICC profile (an Adobe RGB JPEG, a phone's Display P3 photo) goes to
+# the composition and foreground images (PNG's iCCP), byte for byte; not to the matte. The
+# input: a PNG given an iCCP chunk by python3 (any bytes: FFmpeg passes them on unread).
+if command -v python3 >/dev/null 2>&1; then
+    ffmpeg -nostdin -v error -y -i "$SAMPLE" -frames:v 1 -vf scale=160:120 plain.png || fail "cannot make plain.png"
+    python3 - plain.png icc.png icc.bin <<'PY' || fail "cannot make icc.png"
+import struct, sys, zlib
+png = open(sys.argv[1], 'rb').read()
+icc = bytes((i * 37 + 11) % 256 for i in range(600))
+def chunk(t, d):
+    return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR (length, type, 13 bytes, CRC)
+out = png[:ihdr_end] + chunk(b'iCCP', b'test\0\0' + zlib.compress(icc)) + png[ihdr_end:]
+open(sys.argv[2], 'wb').write(out)
+open(sys.argv[3], 'wb').write(icc)
+PY
+    # iccof PNG OUT: the profile a PNG's iCCP holds (no output: none).
+    iccof() {
+        python3 - "$1" "$2" <<'PY'
+import struct, sys, zlib
+d = open(sys.argv[1], 'rb').read()
+i = 8
+while i < len(d):
+    n, t = struct.unpack('>I4s', d[i:i + 8])
+    if t == b'iCCP':
+        body = d[i + 8:i + 8 + n]
+        open(sys.argv[2], 'wb').write(zlib.decompress(body[body.index(b'\0') + 2:]))
+    i += 12 + n
+PY
+    }
+    run_ok -y -i icc.png --output-composition icc_com.png --output-foreground icc_fgr.png --output-alpha icc_pha.png
+    for f in icc_com icc_fgr; do
+        rm -f got.bin
+        iccof $f.png got.bin
+        cmp -s got.bin icc.bin || fail "$f.png does not carry the input's ICC profile"
+    done
+    rm -f got.bin
+    iccof icc_pha.png got.bin
+    [ ! -f got.bin ] || fail "the matte carries the input's ICC profile"
+    rm -f seq/0000.png
+    run_ok -y -i icc.png --output-type png_sequence --output-composition seq
+    iccof seq/0000.png got.bin
+    cmp -s got.bin icc.bin || fail "a PNG sequence's composition does not carry the input's ICC profile"
+    ok "the input's ICC profile is in the composition and foreground PNGs, byte for byte, not in the matte"
+fi
+
 done_all
