@@ -115,6 +115,11 @@ PY
     iccof seq/0000.png got.bin
     cmp -s got.bin icc.bin || fail "a PNG sequence's composition does not carry the input's ICC profile"
     ok "the input's ICC profile is in the composition and foreground PNGs, byte for byte, not in the matte"
+    # JPEG (APP2) too: FFmpeg reads it back as the frame's profile.
+    run_ok -y -i icc.png --output-composition icc_com.jpg --background 0,0,0
+    ffprobe -v error -show_frames icc_com.jpg | grep -A3 "side_data_type=ICC profile" | grep -q "^size=600$" ||
+        fail "icc_com.jpg does not carry the input's ICC profile"
+    ok "and in a JPEG composition"
 fi
 
 done_all
