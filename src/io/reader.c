@@ -668,7 +668,7 @@ static void hdr_tone_of(const rvmi_reader *r, int primaries, rvmi_hdr_tone *t)
  * 1.5 MB, and it is tone-mapped while in cache. */
 #define HDR_BAND_ROWS 64
 
-/* f converted by r->sws (to dw x dh 16-bit RGB, rvmi_hdr_rgb16_format, still PQ or HLG
+/* f converted by r->sws (to dw x dh 16-bit RGB, rvmi_hdr_rgb16_format, still PQ, HLG or SDR
  * coded) band by band, each band tone-mapped into target's rows (stride bytes apart). swscale computes each output row
  * from the whole input whichever rows are asked for, so the bands hold the rows one
  * conversion of the whole frame would (checked: identical frames for 4:2:0, 4:2:2, 4:4:4,

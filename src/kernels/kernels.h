@@ -236,7 +236,7 @@ typedef struct {
  * reference_loops.c). Inputs are the network's 16-bit outputs (round(v * 65535)): pha one
  * sample per pixel, fgr interleaved RGB; 8-bit results are round(x * 255 / 65535). n counts
  * pixels unless said otherwise. */
-/* HDR tone mapping of one row (reader.c says what and why): 16-bit RGB still PQ or HLG coded
+/* HDR tone mapping of one row (reader.c says what and why): 16-bit RGB still PQ, HLG or SDR coded
  * (sample x of each channel at r, g, b[x * step]: planes, step 1, or RGB48, g = r + 1,
  * b = r + 2, step 3) to 8-bit SDR RGB. Per pixel: lin[] of each channel (1 = reference white); for HLG the OOTF
  * (times 1000/203 * Ys^0.2, Ys = 0.2627 R + 0.6780 G + 0.0593 B); the 3x3 matrix mx (rows;
