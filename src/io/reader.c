@@ -160,7 +160,8 @@ struct rvmi_reader {
      * other threads unchanged. */
     AVBufferRef *icc;
     int icc_checked;
-    int see_through;         /* over_black: a picture had a pixel not opaque */
+    int see_through;         /* over_black: the first picture had a pixel not opaque */
+    int alpha_checked;       /* over_black: the first picture was looked at */
     /* PQ: the brightest light the content holds (cd/m2), which the roll-off takes to SDR
      * white, and where it was read (hdr_peak_of). */
     double hdr_peak;
@@ -870,8 +871,12 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
         hdr_tables(r, trc);
     const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(pf);
     int blend = r->opt.over_black && pd && (pd->flags & AV_PIX_FMT_FLAG_ALPHA);
-    if (r->opt.over_black && !r->see_through)
+    /* The first picture only: scanning every frame of an opaque RGBA video would cost
+     * the background's reader a pass over each. */
+    if (r->opt.over_black && !r->alpha_checked) {
+        r->alpha_checked = 1;
         r->see_through = see_through(f);
+    }
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
         r->sws_out != out || r->sws_blend != blend) {

@@ -47,7 +47,7 @@ typedef struct {
     int64_t segment_from, segment_begin, segment_end, segment_seek_byte;
     /* Pictures with an alpha channel are put over black (swscale's uniform alpha blend)
      * instead of having their alpha dropped (backgrounds: what a see-through part would
-     * show in an opaque picture); rvmi_reader_see_through says whether one was seen. */
+     * show in an opaque picture); rvmi_reader_see_through says whether the first was. */
     int over_black;
 } rvmi_reader_options;
 
@@ -116,7 +116,7 @@ AVRational rvmi_reader_frame_rate(const rvmi_reader *r);
  * input's when they are SD ones (BT.470 BG, SMPTE 170M/240M, BT.470 M: not converted),
  * else BT.709 (BT.709, untagged, and BT.2020, which is converted to BT.709). */
 int rvmi_reader_primaries(const rvmi_reader *r);
-/* With over_black: whether a picture read so far had a pixel that is not opaque. */
+/* With over_black: whether the first picture had a pixel that is not opaque. */
 int rvmi_reader_see_through(const rvmi_reader *r);
 /* The ICC profile the first picture carries (its bytes), or NULL: set once that picture is
  * read, and unchanged after, so other threads may read it once they have a picture. */
