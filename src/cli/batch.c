@@ -875,6 +875,15 @@ int rvmi_batch_main(int argc, char **argv)
             rvmi_cli_error("batch: %s", err);
             goto done;
         }
+        /* Two outputs on one template: each conversion refused them as being written by
+         * another run, which the batch counted transient (exit 75: a retry never helps). */
+        for (int a = 0; a < 3; a++)
+            for (int b = a + 1; b < 3; b++)
+                if (tmpl[a] && tmpl[b] && strcmp(tmpl[a], tmpl[b]) == 0) {
+                    rvmi_cli_error("batch: %s and %s name the same path (%s)", out_flags[a],
+                                   out_flags[b], tmpl[a]);
+                    goto done;
+                }
         /* A colour that is none would fail every conversion the same way. */
         if (tmpl[0] && opt.background && strcmp(opt.background, "none") != 0 &&
             rvmi_background_check_colour(opt.background, err, sizeof err) < 0) {

@@ -380,7 +380,8 @@ for args in "-i in/talk.mkv -i other/talk.mp4 --output-dir o $T|the same name" \
             "-i in/talk.mkv $T|--output-dir" \
             "-i in/talk.mkv --output-dir o --codec rawvideo --output-composition {name}.asf|{name}.asf: a .asf file cannot hold uncompressed" \
             "-i in/talk.mkv --output-dir o -f yuv4mpegpipe:rgb24 --output-alpha {name}.y4m|{name}.y4m: a .y4m file holds gray, .* not rgb24" \
-            "-i in/talk.mkv --output-dir o --output-composition {name}.pgm|{name}.pgm: a .pgm image is grey only"; do
+            "-i in/talk.mkv --output-dir o --output-composition {name}.pgm|{name}.pgm: a .pgm image is grey only" \
+            "-i in/talk.mkv --output-dir o --output-alpha {name}.mp4 --output-composition {name}.mp4|--output-composition and --output-alpha name the same path"; do
     sub batch ${args%|*}
     [ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q -- "${args#*|}" err.txt \
         || fail "batch ${args%|*}: exit $RC, $(cat err.txt)"
