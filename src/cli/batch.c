@@ -264,14 +264,23 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
         return -1;
     }
     char **names = NULL;
-    int n = 0, cap = 0, passed = 0;
+    int n = 0, cap = 0, passed = 0, others = 0;
+    char other[256] = "";
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!rvmi_is_video_name(e->d_name)) {
             struct stat st;
-            if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0 ||
-                !S_ISDIR(st.st_mode))
+            if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0)
                 continue;
+            if (!S_ISDIR(st.st_mode)) {
+                /* Images are said above; anything else (audio, notes, a video with an
+                 * extension not listed) is said below, so that it is not taken for done. */
+                if (!rvmi_is_image_name(e->d_name)) {
+                    others++;
+                    keep_first(other, sizeof other, e->d_name);
+                }
+                continue;
+            }
             char path[PATH_MAX];
             folder_counts c;
             /* As the inputs' paths (below): the line naming it has one slash there. */
@@ -297,6 +306,10 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
         n++;
     }
     closedir(d);
+    if (others)
+        say_left_out(dir, "its videos and sub-folders of images are inputs", others,
+                     "other file", other,
+                     "not a video's extension: name a video with -i, or give it one");
     if (n == 0) {
         free(names);
         snprintf(err, errlen, "%s: no video files or image-sequence folders in this folder", dir);

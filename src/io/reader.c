@@ -445,9 +445,13 @@ int rvmi_is_image_name(const char *name)
 
 int rvmi_is_video_name(const char *name)
 {
+    /* What cameras, DVDs, recorders and editors write (VOB, DV, MOD/TOD, ASF, F4V, ...): a
+     * batch folder's files with other extensions are left out (with a line naming them). */
     static const char *const ext[] = {"mp4", "mov", "mkv", "webm", "avi", "m4v", "mxf", "ts",
-                                      "mts", "m2ts", "mpg", "mpeg", "wmv", "flv", "3gp",
-                                      "ogv", "gif", "y4m", "nut", NULL};
+                                      "mts", "m2ts", "m2t", "mpg", "mpeg", "mpe", "m2v", "vob",
+                                      "mod", "tod", "dv", "wmv", "asf", "wtv", "flv", "f4v",
+                                      "3gp", "3g2", "ogv", "ogm", "divx", "qt", "rm", "rmvb",
+                                      "gif", "y4m", "nut", NULL};
     return has_extension(name, ext);
 }
 

@@ -15,7 +15,9 @@ T="--output-alpha {name}_pha.mp4 --output-composition {name}_com.mp4"
 
 sub batch -i in --output-dir out $T --jobs 2 --report report.json
 [ $RC -eq 1 ] || fail "a batch with a broken file: exit $RC, want 1 ($(cat err.txt))"
-[ "$(wc -l <err.txt)" -eq 2 ] || fail "want one line for the failure and a summary: $(cat err.txt)"
+[ "$(wc -l <err.txt)" -eq 3 ] || fail "want a line for README.txt, one for the failure and a summary: $(cat err.txt)"
+grep -q "^rvm: batch: in: .*its 1 other file not converted: README.txt (" err.txt ||
+    fail "no line names README.txt as not converted: $(cat err.txt)"
 grep -q "^rvm: in/broken.mp4: .*not a video" err.txt || fail "failure line: $(cat err.txt)"
 grep -q "^rvm: batch: 2 done, 0 skipped, 1 failed (in/broken.mp4)" err.txt || fail "summary: $(cat err.txt)"
 ok "a broken file fails alone: $(head -n 1 err.txt)"
@@ -33,6 +35,19 @@ ok "outputs named from the templates, each the same frames at the same times as 
     && grep -q '"failed":	1' report.json && grep -q '"error":	".*not a video' report.json \
     || fail "report: $(cat report.json)"
 ok "JSON report with each input's status"
+
+# Videos with the extensions of DVDs, DV and camcorders, ASF: inputs of a folder (exit 3 "no
+# video files" before); other files there are named in one line.
+mkdir in2
+for f in a.vob b.dv c.asf; do cp in/talk.mkv in2/$f; done
+echo "audio" >in2/aud.m4a
+echo "notes" >in2/notes.txt
+sub batch -i in2 --output-dir out2 --output-alpha '{name}.mp4' --jobs 2 --threads 1
+[ $RC -eq 0 ] && [ -f out2/a.mp4 ] && [ -f out2/b.mp4 ] && [ -f out2/c.mp4 ] ||
+    fail "a folder of .vob, .dv, .asf: exit $RC, outputs $(ls -A out2 2>&1) ($(cat err.txt))"
+grep -q "^rvm: batch: in2: .*its 2 other files not converted: aud.m4a, ... (" err.txt ||
+    fail "no line names the files left out: $(cat err.txt)"
+ok "a folder of .vob, .dv, .asf converted; $(grep 'not converted' err.txt)"
 
 # Folders named with a trailing slash (as the shell's Tab completes them): the paths in the
 # lines, the report and the outputs' names are joined with one slash ("slashin//talk.mkv").
@@ -257,7 +272,7 @@ ended() {
 # stop_batch DIR SIGNAL: a batch of long.mkv into DIR gets SIGNAL once its first frames are
 # written; RC is its exit code.
 stop_batch() {
-    under_way "$1"
+    under_way "$1" --report "$1.json"
     kill -"$2" $pid
     wait $pid
     RC=$?
@@ -268,6 +283,10 @@ stop_batch stop INT
     fail "an interrupted batch left outputs in place: $(ls -A stop) ($(cat err.txt))"
 grep -q "^rvm: long.mkv: .*unfinished outputs were removed" err.txt ||
     fail "no line says the unfinished outputs were removed: $(cat err.txt)"
+# The report agrees: its error does not say the outputs hold the frames done.
+grep -q '"error":	"interrupted after .* frames: the unfinished outputs were removed' stop.json &&
+    grep -q '"outputs_removed":	true' stop.json ||
+    fail "the report of an interrupted batch: $(cat stop.json)"
 ok "an interrupted batch leaves no output in place: $(grep removed err.txt)"
 sub batch -i long.mkv --output-dir stop $T --threads 1
 grep -q "1 done, 0 skipped" err.txt || fail "after the interruption: $(cat err.txt)"
