@@ -847,7 +847,8 @@ int rvmi_batch_main(int argc, char **argv)
     }
     /* The conversion flags are checked once here, not once per file. */
     {
-        char **probe = calloc((size_t)npass + 8, sizeof(char *));
+        /* "rvm", the flags passed, two --progress-fd words, "-i input", three outputs. */
+        char **probe = calloc((size_t)npass + 11, sizeof(char *));
         if (!probe) {
             rvmi_cli_error("out of memory");
             status = RVMI_EXIT_TRANSIENT;
