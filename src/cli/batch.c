@@ -49,9 +49,12 @@ typedef struct {
     size_t pline_len;
     int index;    /* 1-based, in the order the conversions started */
     char last_error[1024]; /* the child's last line, or why it ended without one */
-    int removed;           /* its unfinished outputs were removed */
+    int removed;           /* none of its outputs was in place once it ended */
     int exit_code;
     int killed;            /* by SIGKILL (the kernel's OOM killer sends it): transient */
+    int transient;         /* its failure may pass: a retry of the batch converts it */
+    long long oom_before;  /* the cgroup's OOM kill count when it started, or -1 */
+    struct stat before[3]; /* its outputs when it started (st_nlink 0: none) */
     double t0, seconds;
 } entry;
 
@@ -97,14 +100,22 @@ static int spawn_conversion(pid_t *pid, const char *self, char **argv, int err_f
     return 0;
 }
 
+/* The batch's own lines (see LOG_QUEUE_MAX). */
+typedef struct sink sink;
+static sink *g_err;
+static void say(sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static const char *const out_flags[3] = {"--output-composition", "--output-alpha",
                                          "--output-foreground"};
 
 static atomic_int g_batch_stop;
+/* How many stop signals came: a second Ctrl-C is the same signal as the first. */
+static atomic_int g_batch_signals;
 
 static void on_stop(int sig)
 {
     atomic_store(&g_batch_stop, sig);
+    atomic_fetch_add(&g_batch_signals, 1);
 }
 
 static double now_seconds(void)
@@ -242,7 +253,7 @@ static int image_folders_in(const char *dir)
 static void say_left_out(const char *dir, const char *taken, int n, const char *what,
                          const char *first, const char *how)
 {
-    fprintf(stderr, "rvm: batch: %s: %s; its %d %s%s not converted: %s%s (%s)\n", dir, taken,
+    say(g_err, "rvm: batch: %s: %s; its %d %s%s not converted: %s%s (%s)\n", dir, taken,
             n, what, n == 1 ? "" : "s", first, n > 1 ? ", ..." : "", how);
 }
 
@@ -318,7 +329,7 @@ static int add_folder(entries *l, const char *dir, char *err, size_t errlen)
     /* Not looked into further (a folder inside may hold more videos): said, so that they
      * are not taken for converted. */
     if (passed)
-        fprintf(stderr, "rvm: batch: %s: %d sub-folder%s without images not converted (a "
+        say(g_err, "rvm: batch: %s: %d sub-folder%s without images not converted (a "
                         "folder gives its video files and its sub-folders of images; name "
                         "other folders with -i or in a --list file)\n",
                 dir, passed, passed == 1 ? "" : "s");
@@ -414,6 +425,96 @@ static int complete(const entry *e, int png)
     return 1;
 }
 
+/* The OOM kill count of the batch's own memory cgroup, or -1 when it cannot be read: the
+ * oom_kill line of memory.events (cgroup v2) or of memory.oom_control (v1, Linux 4.13 on),
+ * under /sys/fs/cgroup at the path /proc/self/cgroup gives. RVM_CGROUP_MEMORY_EVENTS names
+ * another file with such a line (a cgroup file system mounted elsewhere; empty: none). A
+ * conversion killed by SIGKILL while the count rose was most likely killed by the OOM
+ * killer (the conversions run in the batch's cgroup, and the count includes its
+ * sub-groups); while it did not, by someone's kill -9. */
+static long long oom_kills(void)
+{
+    static char path[PATH_MAX];
+    static int resolved;
+    if (!resolved) {
+        resolved = 1;
+        const char *env = getenv("RVM_CGROUP_MEMORY_EVENTS");
+        FILE *f = env ? NULL : fopen("/proc/self/cgroup", "r");
+        char line[PATH_MAX], v2[PATH_MAX] = "", v1[PATH_MAX] = "";
+        if (env)
+            snprintf(path, sizeof path, "%s", env);
+        while (f && fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            /* hierarchy-ID:controllers:path; v2's is 0 with no controllers. */
+            char *c = strchr(line, ':'), *g = c ? strchr(c + 1, ':') : NULL;
+            if (!g)
+                continue;
+            *g++ = '\0';
+            if (strcmp(line, "0") == 0 && c[1] == '\0') {
+                snprintf(v2, sizeof v2, "/sys/fs/cgroup%s/memory.events",
+                         strcmp(g, "/") == 0 ? "" : g);
+                continue;
+            }
+            for (char *t = strtok(c + 1, ","); t; t = strtok(NULL, ","))
+                if (strcmp(t, "memory") == 0)
+                    snprintf(v1, sizeof v1, "/sys/fs/cgroup/memory%s/memory.oom_control",
+                             strcmp(g, "/") == 0 ? "" : g);
+        }
+        if (f)
+            fclose(f);
+        /* v2 where the memory controller is there (a hybrid system has v2 without it). */
+        if (!env)
+            snprintf(path, sizeof path, "%s", v2[0] && access(v2, R_OK) == 0 ? v2 : v1);
+    }
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    long long n = -1;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "oom_kill ", 9) == 0) {
+            n = strtoll(line + 9, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* OOM kills already put down to a conversion: one that rose the count once is not put down
+ * to two conversions killed one after the other (the second by someone's kill -9). */
+static long long g_oom_counted = -1;
+
+/* Whether a conversion killed by SIGKILL was killed by the OOM killer: 1 (the count rose
+ * while it ran, more than conversions ended before were given), 0 (it did not), -1 (not
+ * known). */
+static int oom_killed(const entry *e)
+{
+    long long now = e->oom_before >= 0 ? oom_kills() : -1;
+    if (now < 0)
+        return -1;
+    long long from = e->oom_before > g_oom_counted ? e->oom_before : g_oom_counted;
+    if (now <= from)
+        return 0;
+    g_oom_counted = from + 1;
+    return 1;
+}
+
+/* Whether none of e's outputs is in place now, where its conversion (ended) would have put
+ * it: each is missing, or the very file that was there when it started (one of an earlier
+ * run, kept by a failure). */
+static int outputs_absent(const entry *e)
+{
+    for (int k = 0; k < 3; k++) {
+        struct stat st;
+        const struct stat *b = &e->before[k];
+        if (!e->outs[k] || stat(e->outs[k], &st) < 0)
+            continue;
+        if (b->st_nlink == 0 || st.st_dev != b->st_dev || st.st_ino != b->st_ino ||
+            st.st_ctim.tv_sec != b->st_ctim.tv_sec || st.st_ctim.tv_nsec != b->st_ctim.tv_nsec)
+            return 0;
+    }
+    return 1;
+}
+
 /* Passes the child's stderr on, each line as "rvm: INPUT: ...", and keeps the last. */
 static void pump(entry *e, int final)
 {
@@ -434,7 +535,7 @@ static void pump(entry *e, int final)
             if (strncmp(msg, e->input, il) == 0 && strncmp(msg + il, ": ", 2) == 0)
                 msg += il + 2; /* the input is named once */
             if (*msg) {
-                fprintf(stderr, "rvm: %s: %s\n", e->input, msg);
+                say(g_err, "rvm: %s: %s\n", e->input, msg);
                 snprintf(e->last_error, sizeof e->last_error, "%s", msg);
             }
             e->line_len = 0;
@@ -442,7 +543,7 @@ static void pump(entry *e, int final)
     }
     if (final && e->line_len) {
         e->line[e->line_len] = '\0';
-        fprintf(stderr, "rvm: %s: %s\n", e->input, e->line);
+        say(g_err, "rvm: %s: %s\n", e->input, e->line);
         snprintf(e->last_error, sizeof e->last_error, "%s", e->line);
         e->line_len = 0;
     }
@@ -470,79 +571,105 @@ static void pump(entry *e, int final)
  * reader does not keep a finished batch (and its exit code) from a scheduler. */
 #define PROGRESS_END_WAIT 10.0
 
+/* The batch's own stdout and stderr (its "[K/N] INPUT: done" lines, the conversions' lines
+ * passed on, the summary) are written the same way: a terminal whose output is held (Ctrl-S,
+ * a `less` at its prompt, `| sleep 1000`) would otherwise stop the batch at its next line,
+ * and with it the reading of the conversions' pipes: every conversion would stop too, and
+ * --progress-fd with them. Their lines wait in the batch (none is replaced: each says
+ * something of its own) and go out as the reader takes them, in order, stdout's and stderr's
+ * in one queue when they are the same file (2>&1, one terminal). Up to LOG_QUEUE_MAX bytes
+ * wait; lines beyond that are counted and said in one line once the reader catches up (the
+ * --report and --progress-fd have every input's outcome). At the end the batch waits for
+ * that reader as long as it takes lines, as any program writing to it would (the summary
+ * must not be lost to a reader who scrolls slowly); Ctrl-C ends the wait. A reader that
+ * went away ends the batch as ever (SIGPIPE: `rvm batch ... | head`). */
+#define LOG_QUEUE_MAX (8u << 20)
+
 typedef struct {
     char *text;
     size_t len;
     int index; /* the input's (entry.index) for a progress line; 0: a line always kept */
 } queued_line;
 
-static struct {
-    int given;   /* N as given, or -1 */
-    int fd;      /* where lines go (see progress_open); -1: none, or the reader went away */
+typedef struct sink {
+    int given;   /* the descriptor as given, or -1 */
+    int fd;      /* where lines go (see sink_open); -1: none, or the reader went away */
     int sock;    /* fd is a socket: send() without blocking */
+    int log;     /* stdout or stderr: a reader gone is SIGPIPE as ever; LOG_QUEUE_MAX */
     queued_line *q;
     size_t head, n, cap; /* q[head .. n - 1] wait, the first with off bytes written */
     size_t off;
-} g_prog = {.given = -1, .fd = -1};
+    size_t bytes;        /* waiting (log sinks) */
+    size_t dropped;      /* lines not queued: more than LOG_QUEUE_MAX waited */
+} sink;
+
+static sink g_prog = {.given = -1, .fd = -1}, g_out = {.given = -1, .fd = -1},
+            g_err_own = {.given = -1, .fd = -1};
+/* The stderr lines' sink: g_err_own, or g_out when both are one file. */
+static sink *g_err = &g_err_own;
 
 /* Where the lines to descriptor n go, without blocking. A regular file never waits for a
  * reader: written as it is. A socket: send(MSG_DONTWAIT). A pipe, FIFO or terminal is
  * opened again through /proc (an open file description of the batch's own) and made
  * non-blocking there: O_NONBLOCK set on n itself would hold for whoever shares n (the
  * shell that gave it, the batch's own stdout with --progress-fd 1), whose writes would then
- * fail with EAGAIN. A pipe whose reader is gone cannot be opened (ENXIO): nothing is
- * written. Without /proc, n is written as it is (blocking). */
-static void progress_open(int n)
+ * fail with EAGAIN. A pipe whose reader is gone cannot be opened (ENXIO): for the progress
+ * nothing is written; stdout and stderr are written as they are (SIGPIPE, as ever). Without
+ * /proc, n is written as it is (blocking). */
+static void sink_open(sink *s, int n, int log)
 {
     struct stat st;
-    g_prog.given = n;
+    s->given = n;
+    s->log = log;
     if (fstat(n, &st) < 0)
         return;
     if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) {
-        g_prog.fd = n;
-        g_prog.sock = S_ISSOCK(st.st_mode);
+        s->fd = n;
+        s->sock = S_ISSOCK(st.st_mode);
         return;
     }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", n);
     int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    g_prog.fd = fd >= 0 ? fd : errno == ENXIO ? -1 : n;
+    s->fd = fd >= 0 ? fd : errno == ENXIO && !log ? -1 : n;
 }
 
-static size_t progress_waiting(void)
+static size_t sink_waiting(const sink *s)
 {
-    return g_prog.n - g_prog.head;
+    return s->n - s->head;
 }
 
 /* The reader went away (or cannot take lines): the batch goes on without it. */
-static void progress_close(void)
+static void sink_close(sink *s)
 {
-    for (size_t i = g_prog.head; i < g_prog.n; i++)
-        free(g_prog.q[i].text);
-    free(g_prog.q);
-    g_prog.q = NULL;
-    g_prog.head = g_prog.n = g_prog.cap = g_prog.off = 0;
-    if (g_prog.fd >= 0 && g_prog.fd != g_prog.given)
-        close(g_prog.fd);
-    g_prog.fd = -1;
+    for (size_t i = s->head; i < s->n; i++)
+        free(s->q[i].text);
+    free(s->q);
+    s->q = NULL;
+    s->head = s->n = s->cap = s->off = s->bytes = 0;
+    if (s->fd >= 0 && s->fd != s->given)
+        close(s->fd);
+    s->fd = -1;
 }
 
 /* Writes what the descriptor takes now. Returns how many bytes were written. */
-static size_t progress_flush(void)
+static size_t sink_flush(sink *s)
 {
     size_t wrote = 0;
-    while (g_prog.fd >= 0 && g_prog.head < g_prog.n) {
-        queued_line *l = &g_prog.q[g_prog.head];
+    while (s->fd >= 0 && s->head < s->n) {
+        queued_line *l = &s->q[s->head];
         ssize_t w;
-        if (g_prog.sock) {
-            w = send(g_prog.fd, l->text + g_prog.off, l->len - g_prog.off,
-                     MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (s->sock) {
+            w = send(s->fd, l->text + s->off, l->len - s->off,
+                     MSG_DONTWAIT | (s->log ? 0 : MSG_NOSIGNAL));
+        } else if (s->log) {
+            w = write(s->fd, l->text + s->off, l->len - s->off);
         } else {
             /* A reader gone is EPIPE here, not a SIGPIPE that would end the batch (whose
              * stdout keeps its usual SIGPIPE: `rvm batch ... | head` ends as ever). */
             struct sigaction ign = {.sa_handler = SIG_IGN}, was;
             sigaction(SIGPIPE, &ign, &was);
-            w = write(g_prog.fd, l->text + g_prog.off, l->len - g_prog.off);
+            w = write(s->fd, l->text + s->off, l->len - s->off);
             int e = errno;
             sigaction(SIGPIPE, &was, NULL);
             errno = e;
@@ -552,29 +679,121 @@ static size_t progress_flush(void)
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (w <= 0) {
-            progress_close();
+            sink_close(s);
             break;
         }
         wrote += (size_t)w;
-        g_prog.off += (size_t)w;
-        if (g_prog.off == l->len) {
+        s->off += (size_t)w;
+        if (s->off == l->len) {
+            s->bytes -= l->len;
             free(l->text);
-            g_prog.head++;
-            g_prog.off = 0;
+            s->head++;
+            s->off = 0;
         }
     }
     /* The lines written are dropped from the front once they are half the queue. */
-    if (g_prog.head > 0 && g_prog.head * 2 >= g_prog.n) {
-        memmove(g_prog.q, g_prog.q + g_prog.head, progress_waiting() * sizeof *g_prog.q);
-        g_prog.n -= g_prog.head;
-        g_prog.head = 0;
+    if (s->head > 0 && s->head * 2 >= s->n) {
+        memmove(s->q, s->q + s->head, sink_waiting(s) * sizeof *s->q);
+        s->n -= s->head;
+        s->head = 0;
     }
     return wrote;
 }
 
-/* Queues head + "," + tail (tail: an object's fields after its '{') and a newline, and
- * writes what the descriptor takes. index > 0: a progress line of that input, which
- * replaces one of its own still waiting whole. */
+/* Queues text (malloc'd, len bytes, taken over) and writes what the descriptor takes.
+ * index > 0: a progress line of that input, which replaces one of its own still waiting
+ * whole. keep: a log line that is queued whatever waits (the summary). */
+static void sink_put(sink *s, char *text, size_t len, int index, int keep)
+{
+    if (s->fd < 0) {
+        free(text);
+        return;
+    }
+    for (size_t i = s->head + (s->off > 0); index > 0 && i < s->n; i++)
+        if (s->q[i].index == index) {
+            free(s->q[i].text);
+            s->q[i].text = text;
+            s->q[i].len = len;
+            sink_flush(s);
+            return;
+        }
+    if (s->log && !keep && s->bytes + len > LOG_QUEUE_MAX) {
+        s->dropped++;
+        free(text);
+        sink_flush(s);
+        return;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        queued_line *q = realloc(s->q, cap * sizeof *q);
+        if (!q) {
+            free(text);
+            return;
+        }
+        s->q = q;
+        s->cap = cap;
+    }
+    s->q[s->n++] = (queued_line){text, len, index};
+    s->bytes += len;
+    sink_flush(s);
+}
+
+static void say_v(sink *s, int keep, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (text)
+        vsnprintf(text, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    if (!text)
+        return;
+    /* Lines left out while the queue was full are said once it has room again. */
+    if (s->dropped && s->bytes < LOG_QUEUE_MAX / 2) {
+        char *note = NULL;
+        if (asprintf(&note, "rvm: batch: %zu line%s of this output not written: its reader "
+                            "took nothing while %u MiB waited (the --report has each "
+                            "input's outcome)\n",
+                     s->dropped, s->dropped == 1 ? "" : "s", LOG_QUEUE_MAX >> 20) >= 0) {
+            s->dropped = 0;
+            sink_put(s, note, strlen(note), 0, 1);
+        }
+    }
+    sink_put(s, text, (size_t)n, 0, keep);
+}
+
+/* A line (fmt ends with its newline) of the batch's own output: s is &g_out or g_err. */
+static void say(sink *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say_v(s, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* The batch's stdout and stderr through sinks from here on (the conversions are about to
+ * start). What was printed before went out as it was; stdout has nothing buffered. */
+static void log_open(void)
+{
+    fflush(stdout);
+    sink_open(&g_out, STDOUT_FILENO, 1);
+    struct stat a, b;
+    if (fstat(STDOUT_FILENO, &a) == 0 && fstat(STDERR_FILENO, &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        g_err = &g_out; /* 2>&1, or one terminal: one queue keeps the lines in order */
+    else
+        sink_open(&g_err_own, STDERR_FILENO, 1);
+}
+
+/* The progress lines: --progress-fd's sink. */
+static void progress_open(int n)
+{
+    sink_open(&g_prog, n, 0);
+}
+
+/* Queues head + "," + tail (tail: an object's fields after its '{') and a newline. index >
+ * 0: a progress line of that input (see sink_put). */
 static void progress_write(const char *head, const char *tail, size_t tail_len, int index)
 {
     if (g_prog.fd < 0 || !head)
@@ -587,51 +806,55 @@ static void progress_write(const char *head, const char *tail, size_t tail_len, 
     text[hl] = ',';
     memcpy(text + hl + 1, tail, tail_len);
     text[n - 1] = '\n';
-    for (size_t i = g_prog.head + (g_prog.off > 0); index > 0 && i < g_prog.n; i++)
-        if (g_prog.q[i].index == index) {
-            free(g_prog.q[i].text);
-            g_prog.q[i].text = text;
-            g_prog.q[i].len = n;
-            progress_flush();
-            return;
-        }
-    if (g_prog.n == g_prog.cap) {
-        size_t cap = g_prog.cap ? 2 * g_prog.cap : 64;
-        queued_line *q = realloc(g_prog.q, cap * sizeof *q);
-        if (!q) {
-            free(text);
-            return;
-        }
-        g_prog.q = q;
-        g_prog.cap = cap;
-    }
-    g_prog.q[g_prog.n++] = (queued_line){text, n, index};
-    progress_flush();
+    sink_put(&g_prog, text, n, index, 0);
 }
 
-/* The end: writes what waits while the reader takes it (see PROGRESS_END_WAIT); a stop
- * signal (a second Ctrl-C) ends the wait at once. */
-static void progress_finish(void)
+/* The end: writes what waits while the readers take it: the progress's reader is given up
+ * after PROGRESS_END_WAIT seconds of taking nothing (see above), stdout's and stderr's are
+ * waited for. A stop signal arriving now (a Ctrl-C, a second one) ends the wait at once.
+ * signals: g_batch_signals when the exit code was chosen. Returns the signal that came
+ * since, or 0. */
+static int sinks_finish(int signals)
 {
-    int stop = atomic_load(&g_batch_stop);
+    int late = 0;
     double last = now_seconds();
-    while (g_prog.fd >= 0 && progress_waiting() > 0) {
-        if (progress_flush() > 0)
+    sink *s[3] = {&g_prog, &g_out, g_err != &g_out ? g_err : NULL};
+    for (;;) {
+        int waiting = 0;
+        if (sink_flush(&g_prog) > 0)
             last = now_seconds();
-        if (g_prog.fd < 0 || progress_waiting() == 0)
-            break;
-        if (now_seconds() - last >= PROGRESS_END_WAIT || atomic_load(&g_batch_stop) != stop) {
-            size_t left = progress_waiting();
-            fprintf(stderr, "rvm: batch: --progress-fd %d: its reader took nothing for %.0f s; "
-                            "the last %zu line%s not written\n", g_prog.given,
-                    now_seconds() - last, left, left == 1 ? " was" : "s were");
-            break;
+        sink_flush(&g_out);
+        sink_flush(g_err);
+        if (atomic_load(&g_batch_signals) != signals)
+            late = atomic_load(&g_batch_stop);
+        if (g_prog.fd >= 0 && sink_waiting(&g_prog) > 0 &&
+            (now_seconds() - last >= PROGRESS_END_WAIT || late)) {
+            size_t left = sink_waiting(&g_prog);
+            say(g_err, "rvm: batch: --progress-fd %d: its reader took nothing for %.0f s; "
+                       "the last %zu line%s not written\n", g_prog.given,
+                now_seconds() - last, left, left == 1 ? " was" : "s were");
+            sink_close(&g_prog);
         }
-        struct pollfd p = {.fd = g_prog.fd, .events = POLLOUT};
-        poll(&p, 1, 200);
+        struct pollfd p[3];
+        int np = 0;
+        for (int i = 0; i < 3; i++)
+            if (s[i] && s[i]->fd >= 0 && sink_waiting(s[i]) > 0) {
+                p[np].fd = s[i]->fd;
+                p[np++].events = POLLOUT;
+                waiting = 1;
+            }
+        if (!waiting || late)
+            break;
+        poll(p, (nfds_t)np, 200);
     }
-    progress_close();
+    sink_flush(&g_out); /* the line above, if it can go now */
+    sink_flush(g_err);
+    for (int i = 0; i < 3; i++)
+        if (s[i])
+            sink_close(s[i]);
+    return late;
 }
+
 
 /* The fields every line about an input starts with, without the closing brace. */
 static char *progress_head(const char *event, const entry *e, int inputs, int finished)
@@ -706,7 +929,7 @@ static void start_failed(entry *e, int err)
     snprintf(e->last_error, sizeof e->last_error, "cannot start: %s", strerror(err));
     e->st = FAILED;
     e->exit_code = RVMI_EXIT_TRANSIENT;
-    fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+    say(g_err, "rvm: %s: %s\n", e->input, e->last_error);
 }
 
 static void usage(FILE *f)
@@ -721,9 +944,10 @@ static void usage(FILE *f)
           "Inputs whose outputs are all complete are skipped (-y converts them again). A\n"
           "failure is one line and does not stop the others; the exit code is 75 if every\n"
           "failure was transient (retry; a conversion killed by SIGKILL, the OOM killer's\n"
-          "signal, counts so), else 1 if any failed. --jobs N converts N at once,\n"
-          "the threads (--threads, default all cores) split between them. --progress-fd N\n"
-          "writes the batch's progress as JSON lines: each input's, which it is, how many ended.\n",
+          "signal, or stopped by a signal not the batch's counts so), else 1 if any failed.\n"
+          "--jobs N converts N at once, the threads (--threads, default all cores) split\n"
+          "between them. --progress-fd N writes the batch's progress as JSON lines: each\n"
+          "input's, which it is, how many ended.\n",
           f);
 }
 
@@ -904,6 +1128,9 @@ int rvmi_batch_main(int argc, char **argv)
             rvmi_cli_error("batch: %s", err);
             goto done;
         }
+        /* From here on the batch's own lines never hold it up (see LOG_QUEUE_MAX): nothing
+         * is running yet, but a terminal held from the start would keep it from starting. */
+        log_open();
         status = RVMI_EXIT_BAD_INPUT;
         for (int i = 0; i < ninputs; i++) {
             /* A folder of image-sequence folders with a stray image of its own (a cover, a
@@ -913,36 +1140,36 @@ int rvmi_batch_main(int argc, char **argv)
             int subs = !folder_of_inputs(inputs[i]) && stat(inputs[i], &st) == 0 &&
                        S_ISDIR(st.st_mode) ? image_folders_in(inputs[i]) : 0;
             if (subs)
-                fprintf(stderr, "rvm: batch: %s: one image sequence (its own images); its %d "
+                say(g_err, "rvm: batch: %s: one image sequence (its own images); its %d "
                                 "sub-folder%s of images not converted (name %s with -i, or "
                                 "move the folder's own images out)\n",
                         inputs[i], subs, subs == 1 ? "" : "s", subs == 1 ? "it" : "them");
             if ((folder_of_inputs(inputs[i]) ? add_folder(&l, inputs[i], err, sizeof err)
                                   : add_input(&l, inputs[i]) < 0 ? (snprintf(err, sizeof err, "out of memory"), -1) : 0) < 0) {
-                rvmi_cli_error("batch: %s", err);
+                say(g_err, "rvm: batch: %s\n", err);
                 goto done;
             }
         }
         for (int i = 0; i < nlists; i++)
             if (add_list(&l, lists[i], err, sizeof err) < 0) {
-                rvmi_cli_error("batch: %s", err);
+                say(g_err, "rvm: batch: %s\n", err);
                 goto done;
             }
         if (l.n == 0) {
-            rvmi_cli_error("batch: no inputs");
+            say(g_err, "rvm: batch: no inputs\n");
             goto done;
         }
         for (int i = 0; i < l.n; i++) {
             for (int m = 0; m < i; m++)
                 if (strcmp(l.e[i].name, l.e[m].name) == 0) {
-                    rvmi_cli_error("batch: %s and %s have the same name, so their outputs would too",
-                                l.e[m].input, l.e[i].input);
+                    say(g_err, "rvm: batch: %s and %s have the same name, so their outputs would "
+                               "too\n", l.e[m].input, l.e[i].input);
                     status = RVMI_EXIT_USAGE;
                     goto done;
                 }
             for (int k = 0; k < 3; k++)
                 if (tmpl[k] && !(l.e[i].outs[k] = expand(dir, tmpl[k], l.e[i].name))) {
-                    rvmi_cli_error("out of memory");
+                    say(g_err, "rvm: out of memory\n");
                     status = RVMI_EXIT_TRANSIENT;
                     goto done;
                 }
@@ -962,7 +1189,7 @@ int rvmi_batch_main(int argc, char **argv)
         char self[PATH_MAX];
         ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
         if (sl <= 0) {
-            rvmi_cli_error("batch: cannot find the rvm program itself");
+            say(g_err, "rvm: batch: cannot find the rvm program itself\n");
             status = RVMI_EXIT_FAILURE;
             goto done;
         }
@@ -1044,6 +1271,11 @@ int rvmi_batch_main(int argc, char **argv)
                             snprintf(mark, sizeof mark, "%s/" COMPLETE_MARK, e->outs[k]);
                             unlink(mark);
                         }
+                /* What is there before it runs, to tell what it left (outputs_absent). */
+                for (int k = 0; k < 3; k++)
+                    if (!e->outs[k] || stat(e->outs[k], &e->before[k]) < 0)
+                        e->before[k].st_nlink = 0;
+                e->oom_before = oom_kills();
                 e->t0 = now_seconds();
                 int ret = spawn_conversion(&e->pid, self, cargv, fds[1], pfds[1], parent);
                 close(fds[1]);
@@ -1077,8 +1309,8 @@ int rvmi_batch_main(int argc, char **argv)
             }
             if (running == 0)
                 break;
-            struct pollfd pf[513];
-            int idx[513], np = 0;
+            struct pollfd pf[515];
+            int idx[515], np = 0;
             for (int i = 0; i < l.n && np < 256; i++)
                 if (l.e[i].st == RUNNING && l.e[i].err_fd >= 0) {
                     pf[np].fd = l.e[i].err_fd;
@@ -1094,17 +1326,30 @@ int rvmi_batch_main(int argc, char **argv)
                     idx[np++] = idx[m];
                 }
             /* Last: the progress descriptor, when lines wait for it. */
-            int pout = g_prog.fd >= 0 && progress_waiting() > 0 ? np : -1;
+            int pout = g_prog.fd >= 0 && sink_waiting(&g_prog) > 0 ? np : -1;
             if (pout >= 0) {
                 pf[np].fd = g_prog.fd;
                 pf[np].events = POLLOUT;
                 idx[np++] = -1;
             }
+            /* And the batch's stdout and stderr, when lines wait for them. */
+            sink *logs[2] = {&g_out, g_err != &g_out ? g_err : NULL};
+            int plog = np;
+            for (int k = 0; k < 2; k++)
+                if (logs[k] && logs[k]->fd >= 0 && sink_waiting(logs[k]) > 0) {
+                    pf[np].fd = logs[k]->fd;
+                    pf[np].events = POLLOUT;
+                    idx[np++] = -1;
+                }
             if (poll(pf, (nfds_t)np, 200) < 0 && errno != EINTR)
                 break;
             if (pout >= 0 && pf[pout].revents)
-                progress_flush();
-            for (int m = nerr; m < (pout >= 0 ? pout : np); m++)
+                sink_flush(&g_prog);
+            if (np > plog) {
+                sink_flush(&g_out);
+                sink_flush(g_err);
+            }
+            for (int m = nerr; m < (pout >= 0 ? pout : plog); m++)
                 if (pf[m].revents & POLLIN)
                     pump_progress(&l.e[idx[m]], todo, finished);
             for (int m = 0; m < nerr; m++) {
@@ -1140,39 +1385,78 @@ int rvmi_batch_main(int argc, char **argv)
                             if (f)
                                 fclose(f);
                         }
-                    printf("[%d/%d] %s: done in %.1f s\n", finished, todo, e->input, e->seconds);
+                    say(&g_out, "[%d/%d] %s: done in %.1f s\n", finished, todo, e->input,
+                        e->seconds);
                 } else {
                     e->st = FAILED;
-                    /* The error is the conversion's own last line (what it ended on: the
-                     * failure, or the stop and its cause); one killed by a signal printed
-                     * no such line, its last one is from before. */
+                    /* The signal that ended it: killed by it, or stopped by it (a conversion
+                     * exits with 128 + the signal after a stop). */
+                    int sig = WIFSIGNALED(ws)         ? WTERMSIG(ws)
+                              : e->exit_code > 128    ? e->exit_code - 128
+                                                      : 0;
+                    int stopped = sig == SIGINT || sig == SIGTERM || sig == SIGHUP;
                     /* SIGKILL is what the kernel's OOM killer (a cgroup's memory limit on
                      * Slurm or Kubernetes) sends; a person's kill -9 too. Either way the
                      * input is not known to be bad: counted as transient (exit 75 when
                      * every failure is), so that a scheduler retries the batch, which skips
                      * what is done and converts it again, with fewer conversions beside it.
                      * One that runs out of memory alone fails again, until the scheduler's
-                     * retries run out. */
+                     * retries run out. The cgroup's OOM kill count tells which it was,
+                     * where it can be read. */
                     e->killed = WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL;
-                    if (WIFSIGNALED(ws))
+                    /* Stopped by a signal that was not the batch's (`pkill -INT -f 'rvm -i'`
+                     * from another shell, a process manager's SIGTERM): nothing says the
+                     * input is bad, a retry converts it. When the batch is stopping, the
+                     * stop is its own (the terminal's Ctrl-C reaches the conversions
+                     * directly too) and its exit code says so. */
+                    int outside = stopped && !atomic_load(&g_batch_stop);
+                    e->transient = e->exit_code == RVMI_EXIT_TRANSIENT || e->killed || outside;
+                    /* The error is the conversion's own last line (what it ended on: the
+                     * failure, or the stop and its cause); one killed by a signal printed
+                     * no such line, its last one is from before. */
+                    if (e->killed) {
+                        int oom = oom_killed(e);
+                        snprintf(e->last_error, sizeof e->last_error, "%s",
+                                 oom > 0 ? "killed by the kernel's OOM killer (SIGKILL; the "
+                                           "cgroup's OOM kill count rose while it ran: out of "
+                                           "memory; counted as transient, a retry converts it "
+                                           "again)"
+                                 : oom == 0 ? "killed by signal 9 (SIGKILL, not by the OOM "
+                                              "killer: the cgroup's OOM kill count did not "
+                                              "change; counted as transient, a retry converts "
+                                              "it again)"
+                                            : "killed by signal 9 (SIGKILL: possibly out of "
+                                              "memory, the kernel's OOM killer; counted as "
+                                              "transient, a retry converts it again)");
+                    } else if (WIFSIGNALED(ws)) {
                         snprintf(e->last_error, sizeof e->last_error, "killed by signal %d%s",
-                                 WTERMSIG(ws),
-                                 e->killed ? " (SIGKILL: possibly out of memory, the kernel's "
-                                             "OOM killer; counted as transient, a retry "
-                                             "converts it again)"
-                                           : "");
-                    /* A conversion that stopped (exit 128 + its signal) removed its
-                     * unfinished outputs itself (--complete-only); one killed left hidden
-                     * files only, which the next run removes. */
-                    e->removed = WIFEXITED(ws) && e->exit_code > 128;
+                                 sig, outside ? " (not the batch's: counted as transient, a "
+                                                "retry converts it again)" : "");
+                    } else if (outside) { /* after its own line, if any */
+                        size_t at = strlen(e->last_error), room = sizeof e->last_error - at;
+                        int w = snprintf(e->last_error + at, room,
+                                         "%s(SIG%s from outside the batch: counted as "
+                                         "transient, a retry converts it again)",
+                                         at ? " " : "",
+                                         sig == SIGINT ? "INT" : sig == SIGTERM ? "TERM" : "HUP");
+                        (void)w;
+                    }
+                    /* What it left, as it is now: a stopped or failed conversion removes
+                     * its unfinished outputs itself (--complete-only), one killed leaves
+                     * hidden files only (the next run removes them); an output in place is
+                     * one it put there before it was killed, or another run's. */
+                    e->removed = outputs_absent(e);
                     if (!e->last_error[0])
                         snprintf(e->last_error, sizeof e->last_error, "failed (exit code %d)",
                                  e->exit_code);
                     if (WIFSIGNALED(ws) && !atomic_load(&g_batch_stop))
-                        fprintf(stderr, "rvm: %s: %s\n", e->input, e->last_error);
+                        say(g_err, "rvm: %s: %s\n", e->input, e->last_error);
+                    else if (outside) /* after its own line, which says how it stopped */
+                        say(g_err, "rvm: %s: stopped by SIG%s from outside the batch: counted "
+                                   "as transient, a retry converts it again\n", e->input,
+                            sig == SIGINT ? "INT" : sig == SIGTERM ? "TERM" : "HUP");
                 }
                 progress_ended(e, e->st == DONE ? "done" : "failed", todo, finished);
-                fflush(stdout);
             }
         }
         double elapsed = now_seconds() - t_start;
@@ -1183,18 +1467,28 @@ int rvmi_batch_main(int argc, char **argv)
             nf += l.e[i].st == FAILED;
         }
         int nleft = l.n - nd - ns - nf;
-        fprintf(stderr, "rvm: batch: %d done, %d skipped, %d failed", nd, ns, nf);
-        if (nleft)
-            fprintf(stderr, ", %d not started", nleft);
-        for (int i = 0, first = 1; i < l.n; i++)
-            if (l.e[i].st == FAILED) {
-                fprintf(stderr, "%s%s", first ? " (" : ", ", l.e[i].input);
-                first = 0;
-            }
-        fprintf(stderr, "%s in %.1f s", nf ? ")" : "", elapsed);
-        if (nd > 0)
-            fprintf(stderr, " (%.0f files per hour)", nd * 3600.0 / elapsed);
-        fputc('\n', stderr);
+        /* The summary: queued whatever waits (never dropped). */
+        char *sum = NULL;
+        size_t sum_len = 0;
+        FILE *m = open_memstream(&sum, &sum_len);
+        if (m) {
+            fprintf(m, "rvm: batch: %d done, %d skipped, %d failed", nd, ns, nf);
+            if (nleft)
+                fprintf(m, ", %d not started", nleft);
+            for (int i = 0, first = 1; i < l.n; i++)
+                if (l.e[i].st == FAILED) {
+                    fprintf(m, "%s%s", first ? " (" : ", ", l.e[i].input);
+                    first = 0;
+                }
+            fprintf(m, "%s in %.1f s", nf ? ")" : "", elapsed);
+            if (nd > 0)
+                fprintf(m, " (%.0f files per hour)", nd * 3600.0 / elapsed);
+            fputc('\n', m);
+            if (fclose(m) == 0)
+                sink_put(g_err, sum, sum_len, 0, 1);
+            else
+                free(sum);
+        }
         int report_failed = 0;
         if (report) {
             cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
@@ -1235,18 +1529,19 @@ int rvmi_batch_main(int argc, char **argv)
                 ok = 0;
             free(text);
             if (!ok)
-                rvmi_cli_error("batch: cannot write the report %s: %s", report, strerror(errno));
+                say(g_err, "rvm: batch: cannot write the report %s: %s\n", report,
+                    strerror(errno));
             report_failed = !ok;
         }
         /* What a scheduler needs to know: 75 (retry) when every failure was transient (75,
-         * or killed by SIGKILL), as a retried batch skips what is done and converts the rest
-         * again; 1 when any failure would fail again the same way. */
+         * killed by SIGKILL, stopped by a signal not the batch's), as a retried batch skips
+         * what is done and converts the rest again; 1 when any failure would fail again the
+         * same way. */
         int transient = nf > 0;
         for (int i = 0; i < l.n; i++)
-            if (l.e[i].st == FAILED && l.e[i].exit_code != RVMI_EXIT_TRANSIENT &&
-                !l.e[i].killed)
+            if (l.e[i].st == FAILED && !l.e[i].transient)
                 transient = 0;
-        int sig = atomic_load(&g_batch_stop);
+        int signals = atomic_load(&g_batch_signals), sig = atomic_load(&g_batch_stop);
         status = report_failed ? RVMI_EXIT_TRANSIENT
                  : sig         ? 128 + sig
                  : nf          ? (transient ? RVMI_EXIT_TRANSIENT : RVMI_EXIT_FAILURE)
@@ -1257,9 +1552,14 @@ int rvmi_batch_main(int argc, char **argv)
                           "\"seconds\":%.1f,\"exit_code\":%d}",
                           nd, ns, nf, nleft, elapsed, status);
         progress_write("{\"event\":\"batch\"", tail, (size_t)tl, 0);
-        progress_finish();
+        /* A stop while the batch waits for its readers (Ctrl-C at a stalled one) is a stop:
+         * 128 + the signal, as a stop before (which keeps its own). */
+        int late = sinks_finish(signals);
+        if (late && !sig && !report_failed)
+            status = 128 + late;
     }
 done:
+    sinks_finish(atomic_load(&g_batch_signals)); /* a failed set-up's lines (after a run: none) */
     for (int i = 0; i < l.n; i++) {
         free(l.e[i].input);
         free(l.e[i].name);

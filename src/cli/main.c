@@ -939,6 +939,17 @@ static int convert(conversion *c)
             errorf("no frames were converted");
         return sig ? 128 + sig : RVMI_EXIT_BAD_INPUT;
     }
+    /* A stop that came once every frame was in (while the encoders flushed their last
+     * frames, before the outputs were put in place) stopped nothing: the outputs are
+     * complete, and --complete-only, which keeps only complete outputs, keeps them (they
+     * were removed; the batch then converted the input again). Done: exit 0. */
+    if (sig && c->opt->complete_only && !c->seg && c->pl.complete) {
+        if (finish_outputs(c) < 0)
+            return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
+        notef("a stop came after the last frame: the outputs are complete (%lld frame%s)",
+              (long long)c->frames, c->frames == 1 ? "" : "s");
+        return 0;
+    }
     /* Not put in place: close_conversion removes them (the run still holds their locks, so
      * what it removes is its own hidden files, never another run's output). */
     if (sig && c->opt->complete_only && !c->seg) {

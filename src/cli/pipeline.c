@@ -109,6 +109,10 @@ struct run {
     atomic_int failed;
     atomic_llong frames;
     atomic_int encoder_done;
+    /* Whether every frame reached the encoders (rvmi_pipeline.complete): the decoder read
+     * the input's end, and the network took every item it pushed. */
+    atomic_int input_end;
+    atomic_llong pushed, taken;
     /* The caller's thread waits on this for the lanes' end (and wakes every 0.1 s for the
      * progress and a stop), not in 0.1 s sleeps that left ~50 ms of every run idle. */
     pthread_mutex_t done_lock;
@@ -293,8 +297,13 @@ static void *decode_thread(void *arg)
             fail_at(r, RVM_STAGE_DECODE, err);
             break;
         }
-        if (k == RVM_ITEM_END)
+        if (k == RVM_ITEM_END) {
+            /* A read cut short by the stop also ends so (the reader's interrupt callback):
+             * the input's end only if no stop came yet. */
+            if (!atomic_load(r->p->stop))
+                atomic_store(&r->input_end, 1);
             break;
+        }
         if (k == RVM_ITEM_VIDEO && !ri.warmup && r->p->max_frames > 0 &&
             ++frames > r->p->max_frames) {
             fail_at(r, RVM_STAGE_FRAME_LIMIT, "the input has more frames than the outputs hold");
@@ -322,6 +331,7 @@ static void *decode_thread(void *arg)
             item_free(r, it);
             break;
         }
+        atomic_fetch_add(&r->pushed, 1);
     }
     input_put(r, in);
     rvmi_queue_close(&r->decoded);
@@ -392,6 +402,7 @@ static void *network_thread(void *arg)
             item_free(r, it);
             break;
         }
+        atomic_fetch_add(&r->taken, 1);
         if (it->kind == RVM_ITEM_VIDEO) {
             /* The picture changed size (it is fitted into the first one's) or orientation:
              * the recurrent state describes another picture. */
@@ -622,6 +633,7 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     r->p = p;
     p->failed_stage = RVM_STAGE_NONE;
     p->decoder_left = 0;
+    p->complete = 0;
     pthread_mutex_init(&r->err_lock, NULL);
     pthread_mutex_init(&r->done_lock, NULL);
     pthread_condattr_t ca;
@@ -778,6 +790,9 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     int ret = atomic_load(&r->failed) ? -1 : 0;
     if (ret < 0)
         snprintf(err, errlen, "%s", r->err);
+    /* The decoder read the input's end after its last push: pushed is final then. */
+    p->complete = ret == 0 && atomic_load(&r->input_end) &&
+                  atomic_load(&r->taken) == atomic_load(&r->pushed);
     *frames = atomic_load(&r->frames);
     if (!decoder_joined) {
         p->decoder_left = 1;

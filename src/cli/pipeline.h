@@ -60,6 +60,9 @@ typedef struct {
     /* Set when the decoder stayed blocked in a read after the run (a silent pipe or
      * device) and was left running: it still uses the reader, which must not be closed. */
     int decoder_left;
+    /* Set by a run that wrote every frame of the input (to its end, or --duration's), even
+     * if *stop was set meanwhile (while the encoders flushed): the outputs are complete. */
+    int complete;
 } rvmi_pipeline;
 
 /* Runs until the input ends, an error, or *stop. A video writer that was given frames is

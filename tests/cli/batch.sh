@@ -13,7 +13,30 @@ echo "not a video" >in/broken.mp4
 echo "notes" >in/README.txt
 T="--output-alpha {name}_pha.mp4 --output-composition {name}_com.mp4"
 
-sub batch -i in --output-dir out $T --jobs 2 --report report.json
+# The batch's own stdout and stderr hold up nothing: here both are pipes full to the brim
+# that nobody reads yet (as `rvm batch ... | sleep 1000`, or a terminal held with Ctrl-S).
+# The conversions run and end (the report is written); the lines wait in the batch and come
+# out whole and in order once a reader reads. The batch blocked at its first line, and with
+# it every conversion (the report never came).
+mkfifo held1 held2
+exec 5<>held1 6<>held2
+for f in held1 held2; do
+    dd if=/dev/zero of=$f bs=4096 count=1000 oflag=nonblock 2>/dev/null
+done
+"$RVM" batch -i in --output-dir out $T --jobs 2 --report report.json >held1 2>held2 &
+pid=$!
+wait_for "[ -s report.json ]" $pid
+exec 7<held1 8<held2
+exec 5>&- 6>&-
+tr -d '\000' <&7 >out.txt &
+reader=$!
+tr -d '\000' <&8 >err.txt
+wait $reader
+exec 7<&- 8<&-
+wait $pid
+RC=$?
+[ "$(grep -c '^\[[1-3]/3\] in/[a-z]*[.]m[kp][v4]: done in ' out.txt)" -eq 2 ] &&
+    [ "$(wc -l <out.txt)" -eq 2 ] || fail "the stdout lines held back: $(cat out.txt)"
 [ $RC -eq 1 ] || fail "a batch with a broken file: exit $RC, want 1 ($(cat err.txt))"
 [ "$(wc -l <err.txt)" -eq 3 ] || fail "want a line for README.txt, one for the failure and a summary: $(cat err.txt)"
 grep -q "^rvm: batch: in: .*its 1 other file not converted: README.txt (" err.txt ||
@@ -21,6 +44,7 @@ grep -q "^rvm: batch: in: .*its 1 other file not converted: README.txt (" err.tx
 grep -q "^rvm: in/broken.mp4: .*not a video" err.txt || fail "failure line: $(cat err.txt)"
 grep -q "^rvm: batch: 2 done, 0 skipped, 1 failed (in/broken.mp4)" err.txt || fail "summary: $(cat err.txt)"
 ok "a broken file fails alone: $(head -n 1 err.txt)"
+ok "the batch's stdout and stderr held full: the conversions ran on, the lines came after"
 for n in talk walk; do
     for k in com pha; do
         [ -f out/${n}_$k.mp4 ] || fail "out/${n}_$k.mp4 is missing"
@@ -236,6 +260,20 @@ wait $reader
     tail -n 1 progress2.txt | grep -q '^{"event":"batch","done":1,"skipped":400,"failed":0,' ||
     fail "the lines a waiting reader got: $(grep -v skipped progress2.txt)"
 ok "a reader that waits holds up nothing and gets every line: $(wc -l <progress2.txt) lines, $(grep -c '"progress"' progress2.txt) of progress"
+# Ctrl-C while the batch waits at its end for a reader that takes nothing is a stop: exit 130
+# (the exit code chosen before, 0, was kept).
+exec 5<>fifo
+"$RVM" batch -i "sk ü" --output-dir skout --output-alpha {name}_pha.mp4 --progress-fd 3 \
+    3>fifo >out.txt 2>err.txt &
+pid=$!
+wait_for "grep -q '^rvm: batch: 0 done, 400 skipped, 0 failed' err.txt" $pid
+kill -INT $pid
+wait $pid
+RC=$?
+exec 5>&-
+[ $RC -eq 130 ] && grep -q "^rvm: batch: --progress-fd 3: its reader took nothing for [0-9]* s; the last [0-9]* lines were not written" err.txt ||
+    fail "Ctrl-C in the end wait for a reader that took nothing: exit $RC ($(cat err.txt))"
+ok "Ctrl-C in the end wait: exit 130, $(tail -n 1 err.txt)"
 sub batch -i in/talk.mkv --output-dir pg --output-alpha {name}_pha.mp4 --progress-fd=7
 [ $RC -eq 2 ] && grep -q "^rvm: batch: --progress-fd 7: not an open file descriptor" err.txt ||
     fail "batch --progress-fd=7 (closed): exit $RC ($(cat err.txt))"
@@ -290,9 +328,10 @@ grep -q '"error":	"interrupted after .* frames: the unfinished outputs were remo
 ok "an interrupted batch leaves no output in place: $(grep removed err.txt)"
 sub batch -i long.mkv --output-dir stop $T --threads 1
 grep -q "1 done, 0 skipped" err.txt || fail "after the interruption: $(cat err.txt)"
-run_ok -i long.mkv --output-alpha long_whole.mp4 --threads 1
-same_times long_whole.mp4 stop/long_pha.mp4
-same_times long_whole.mp4 stop/long_com.mp4
+# (Against the input's own times: a whole single run of long.mkv, the slowest step under the
+# sanitizers, has them too.)
+same_timing long.mkv stop/long_pha.mp4
+same_timing long.mkv stop/long_com.mp4
 ok "the next batch run converts the interrupted input again, whole"
 # A closed terminal (SIGHUP) stops the batch the same way, instead of killing it alone.
 stop_batch hup HUP
@@ -301,6 +340,27 @@ stop_batch hup HUP
 [ ! -e hup/long_com.mp4 ] && [ ! -e hup/long_pha.mp4 ] ||
     fail "a batch stopped by SIGHUP left outputs in place: $(ls -A hup)"
 ok "SIGHUP stops a batch as Ctrl-C does: $(tail -n 1 err.txt)"
+# A stop that comes once every frame is in (here while x264's placebo preset encodes the 30
+# frames it held back) stops nothing: the outputs are complete and put in place, the input
+# counts as done (they were removed: the next run converted it again).
+ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 30 late.mkv || fail "ffmpeg"
+rm -f way.txt
+"$RVM" batch -i late.mkv --output-dir late $T --threads 1 --preset placebo --report late.json \
+    --progress-fd 3 3>way.txt >out.txt 2>err.txt &
+pid=$!
+wait_for "grep -q '\"frames\":30,' way.txt 2>/dev/null" $pid
+kill -INT $pid
+wait $pid
+RC=$?
+[ $RC -eq 130 ] && [ -f late/late_com.mp4 ] && [ -f late/late_pha.mp4 ] &&
+    grep -q "^rvm: batch: 1 done, 0 skipped, 0 failed" err.txt &&
+    grep -q '"status":	"done"' late.json ||
+    fail "a stop after the last frame: exit $RC, $(ls -A late) ($(cat err.txt))"
+grep -q "^rvm: late.mkv: a stop came after the last frame: the outputs are complete (30 frames)" err.txt ||
+    fail "no line says the stop came after the last frame: $(cat err.txt)"
+[ "$(pts_list late/late_com.mp4 | wc -l)" -eq 30 ] && [ "$(pts_list late/late_pha.mp4 | wc -l)" -eq 30 ] ||
+    fail "the outputs kept after a late stop do not hold the 30 frames"
+ok "a stop after the last frame keeps the complete outputs: $(grep 'after the last' err.txt)"
 
 # The report carries a failed conversion's own last line, also when its unfinished outputs
 # were removed: a conversion stopped by the file size limit (it stops by itself, exit 153).
@@ -312,25 +372,47 @@ grep -q '"error":	"stopped at the file size limit (ulimit -f)' fsz.json && grep 
     fail "the report lost the conversion's own error: $(cat fsz.json)"
 ! grep -q "killed by signal" err.txt || fail "a conversion that stopped itself is said killed: $(cat err.txt)"
 ok "report of a conversion stopped at the file size limit: $(grep '"error"' fsz.json)"
-# One killed outright (SIGKILL) printed no last line: the report says so.
-under_way kill9 --report kill9.json
-kill -KILL $child
+# Killed outright (SIGKILL), a conversion printed no last line: its line and the report say
+# so. SIGKILL is what the OOM killer sends: transient (75, a scheduler retries the batch).
+# The batch's cgroup's OOM kill count (memory.events, memory.oom_control; here a file named
+# by RVM_CGROUP_MEMORY_EVENTS) tells the OOM killer's from someone's kill -9: two conversions
+# side by side, the count rises by one, one is killed, then the other.
+ln long.mkv o1.mkv && ln long.mkv o2.mkv || fail "ln"
+echo "oom_kill 0" >events
+rm -f way.txt
+RVM_CGROUP_MEMORY_EVENTS=$WORK/events "$RVM" batch -i o1.mkv -i o2.mkv --output-dir kill9 $T \
+    --jobs 2 --threads 2 --report kill9.json --progress-fd 3 3>way.txt >out.txt 2>err.txt &
+pid=$!
+wait_for "grep -q '\"input\":\"o1.mkv\".*\"frames\":[1-9]' way.txt 2>/dev/null &&
+          grep -q '\"input\":\"o2.mkv\".*\"frames\":[1-9]' way.txt" $pid
+c1=$(pgrep -P $pid -f 'o1[.]mkv')
+c2=$(pgrep -P $pid -f 'o2[.]mkv')
+[ -n "$c1" ] && [ -n "$c2" ] || fail "no conversions under the batch"
+printf 'oom 1\noom_kill 1\n' >events
+kill -KILL $c1
+wait_for "grep -q '^rvm: o1.mkv: killed' err.txt" $pid
+kill -KILL $c2
 wait $pid
 RC=$?
-# SIGKILL is what the OOM killer sends: transient (75, a scheduler retries the batch), and
-# the line says what it may have been.
-[ $RC -eq 75 ] || fail "a conversion killed by SIGKILL: batch exit $RC, want 75 ($(cat err.txt))"
-grep -q '"error":	"killed by signal 9 (SIGKILL: possibly out of memory' kill9.json &&
-    grep -q "^rvm: long.mkv: killed by signal 9 (SIGKILL: possibly out of memory" err.txt ||
-    fail "a conversion killed by SIGKILL: $(cat err.txt) $(cat kill9.json)"
-ok "a conversion killed by SIGKILL: exit 75, $(grep "killed by" err.txt)"
+[ $RC -eq 75 ] || fail "conversions killed by SIGKILL: batch exit $RC, want 75 ($(cat err.txt))"
+grep -q "^rvm: o1.mkv: killed by the kernel's OOM killer (SIGKILL; the cgroup's OOM kill count rose" err.txt &&
+    grep -q "^rvm: o2.mkv: killed by signal 9 (SIGKILL, not by the OOM killer" err.txt &&
+    grep -q '"error":	"killed by the kernel.s OOM killer' kill9.json &&
+    grep -q '"error":	"killed by signal 9 (SIGKILL, not by the OOM killer' kill9.json ||
+    fail "conversions killed by SIGKILL: $(cat err.txt) $(cat kill9.json)"
+# Nothing in place (hidden files only): the report says the outputs are not there (it said
+# they were, from the exit code).
+[ "$(grep -c '"outputs_removed":	true' kill9.json)" -eq 2 ] && [ -z "$(ls kill9)" ] ||
+    fail "the report of killed conversions: $(ls -A kill9) $(cat kill9.json)"
+ok "conversions killed by SIGKILL: exit 75, $(grep "killed by" err.txt | tr '\n' ' ')"
 # A conversion stopped halfway by a signal of its own (not the batch's) removes its
 # unfinished outputs itself, while it holds their locks. The batch removed them once the
 # conversion had ended, and so also what another run put in place meanwhile: here the
 # batch is held (SIGSTOP) from the conversion's end until another output is in place.
 # Stopped once its first frames are written (its progress says so: cheap under sanitizers).
 mkdir race
-"$RVM" batch -i long.mkv --output-dir race $T --threads 1 --progress-fd 3 3>race.txt >out.txt 2>err.txt &
+"$RVM" batch -i long.mkv --output-dir race $T --threads 1 --progress-fd 3 3>race.txt \
+    --report race.json >out.txt 2>err.txt &
 pid=$!
 wait_for "grep -q '\"frames\":[1-9]' race.txt 2>/dev/null" $pid
 child=$(pgrep -P $pid)
@@ -344,10 +426,19 @@ wait $pid
 RC=$?
 [ "$(cat race/long_pha.mp4 2>&1)" = "another run's output" ] ||
     fail "the batch removed an output another run put in place: exit $RC ($(cat err.txt))"
-[ $RC -eq 1 ] && [ ! -e race/long_com.mp4 ] &&
-    grep -q "^rvm: long.mkv: interrupted after .* frames: the unfinished outputs were removed" err.txt ||
+# A stop that is not the batch's (`pkill -INT -f 'rvm -i'` from another shell) says nothing
+# against the input: transient, exit 75 (it was 1, as for a broken file, and a scheduler gave
+# up on the batch).
+[ $RC -eq 75 ] && [ ! -e race/long_com.mp4 ] &&
+    grep -q "^rvm: long.mkv: interrupted after .* frames: the unfinished outputs were removed" err.txt &&
+    grep -q "^rvm: long.mkv: stopped by SIGINT from outside the batch: counted as transient" err.txt ||
     fail "a conversion stopped by a signal of its own: exit $RC, $(ls -A race) ($(cat err.txt))"
-ok "a stopped conversion removes its own unfinished outputs, not another run's: $(grep interrupted err.txt)"
+# The report says what is there once it ended (it said 'removed' from the exit code): here
+# another run's output.
+grep -q '"error":	"interrupted after .* (SIGINT from outside the batch: counted as transient' race.json &&
+    grep -q '"outputs_removed":	false' race.json ||
+    fail "the report of a conversion stopped from outside: $(cat race.json)"
+ok "a stopped conversion removes its own unfinished outputs, not another run's; a stop from outside is transient: $(grep interrupted err.txt)"
 # The batch itself killed outright (SIGKILL): its conversion dies with it, leaving hidden
 # files only. Left running, it put its outputs in place unrecorded and held their locks, so
 # that the batch started again at once failed the input ("being written by another run").
@@ -361,7 +452,7 @@ sub batch -i long.mkv --output-dir batch9 $T --threads 1
 [ $RC -eq 0 ] && grep -q "1 done, 0 skipped, 0 failed" err.txt ||
     fail "the batch again after SIGKILL: exit $RC ($(cat err.txt))"
 [ -z "$(find batch9 -name '.*rvm-*')" ] || fail "leftovers of the killed batch: $(ls -A batch9)"
-same_times long_whole.mp4 batch9/long_pha.mp4
+same_timing long.mkv batch9/long_pha.mp4
 ok "a batch killed by SIGKILL takes its conversion with it; run again, it converts the input whole"
 # --disable-progress given to the batch: each conversion has it once on its command line
 # (the batch adds it anyway; it was passed on too).
