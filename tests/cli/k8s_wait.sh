@@ -5,12 +5,7 @@
 # kubectl that hangs or fails, exit 1 promptly.
 #   sh k8s_wait.sh SOURCE-DIR
 # SPDX-License-Identifier: GPL-3.0-or-later
-set -u
-SRC=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-mkdir "$W/bin"
+. "$(dirname "$0")/fakes.sh"
 # The fake prints the conditions in $W/state (tab-separated, as the jsonpath asks), after
 # checking it was asked for job/JOB's conditions with a request timeout; "hang" sleeps.
 cat >"$W/bin/kubectl" <<EOF

@@ -4,12 +4,7 @@
 # in a federation or multi-cluster set-up), and flags with spaces passed on whole.
 #   sh slurm_submit.sh SOURCE-DIR
 # SPDX-License-Identifier: GPL-3.0-or-later
-set -u
-SRC=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-mkdir "$W/bin"
+. "$(dirname "$0")/fakes.sh"
 # sbatch: numbers its jobs from 101, answers "ID;main", records its arguments one a line.
 cat >"$W/bin/sbatch" <<EOF2
 #!/bin/sh
