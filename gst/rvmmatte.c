@@ -158,6 +158,7 @@ static gboolean ratio_valid(GstRvmMatte *self, gdouble ratio)
     return FALSE;
 }
 
+
 static gint min_side(gdouble ratio);
 static const char *size_problem(gint w, gint h, gdouble ratio, char *buf, gsize len);
 
@@ -174,13 +175,34 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
     if (!ratio_valid(self, ratio))
         return FALSE;
     if (ratio > 0.0 && min_side(ratio) > RVM_MAX_SIDE) {
-        /* No frame size works (1e-10): said here, as the command says it; the caps take
-         * every size then, or linking failed with only gst-launch's "could not link". */
+        /* No frame size works (1e-10): said here, as the command says it (refused at
+         * negotiation, during preroll, gst-launch-1.0 waited for ever); the caps take every
+         * size then, or linking failed with only gst-launch's "could not link". The ratio
+         * suggested is one for the frames upstream offers, when it offers one size. */
         char buf[300];
-        GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
-                          ("rvmmatte: %s", size_problem(RVM_MAX_SIDE, RVM_MAX_SIDE, ratio, buf,
-                                                        sizeof buf)),
-                          (NULL));
+        gint w = 0, h = 0;
+        GstCaps *up = gst_pad_peer_query_caps(GST_BASE_TRANSFORM_SINK_PAD(trans), NULL);
+        for (guint i = 0; up && i < gst_caps_get_size(up); i++) {
+            const GstStructure *s = gst_caps_get_structure(up, i);
+            gint sw, sh;
+            if (!gst_structure_get_int(s, "width", &sw) ||
+                !gst_structure_get_int(s, "height", &sh) || (i > 0 && (sw != w || sh != h))) {
+                w = h = 0;
+                break;
+            }
+            w = sw;
+            h = sh;
+        }
+        if (up)
+            gst_caps_unref(up);
+        if (w >= 1 && h >= 1 && w <= RVM_MAX_SIDE && h <= RVM_MAX_SIDE)
+            size_problem(w, h, ratio, buf, sizeof buf);
+        else
+            g_snprintf(buf, sizeof buf, "downsample-ratio %g leaves no pixels of any frame (a "
+                       "frame keeps a pixel from a ratio of 1/N, N its shorter side: e.g. %g "
+                       "from 1000 pixels up; or 0 for the automatic ratio)", ratio,
+                       rvm_least_downsample_ratio(1000, 1000));
+        GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("rvmmatte: %s", buf), (NULL));
         return FALSE;
     }
     return build_network(self);
@@ -266,10 +288,6 @@ static GstCaps *sizes_taken(GstRvmMatte *self, GstCaps *caps)
     return out;
 }
 
-/* The smallest downsample-ratio that leaves a pixel of a side of n, rounded up to 4 decimals
- * (so that the number printed works too). */
-static gdouble least_ratio(gint n) { return ceil(1e4 / n) / 1e4; }
-
 /* Why a frame of w x h cannot be matted at the downsample-ratio (0: the automatic one), or
  * NULL; into buf. */
 static const char *size_problem(gint w, gint h, gdouble ratio, char *buf, gsize len)
@@ -286,14 +304,15 @@ static const char *size_problem(gint w, gint h, gdouble ratio, char *buf, gsize 
     if (ratio == 0.0)
         g_snprintf(buf, len, "%dx%d frames are too narrow for the automatic downsample-ratio "
                    "(%g leaves no pixels of the %d-pixel side): set a downsample-ratio of at "
-                   "least %g", w, h, r, w < h ? w : h, least_ratio(w < h ? w : h));
+                   "least %g", w, h, r, w < h ? w : h, rvm_least_downsample_ratio(w, h));
     else if (need > RVM_MAX_SIDE)
-        g_snprintf(buf, len, "downsample-ratio %g leaves no pixels of any frame (use at least "
-                   "%g, or 0 for the automatic ratio)", ratio, least_ratio(RVM_MAX_SIDE));
+        g_snprintf(buf, len, "downsample-ratio %g leaves no pixels of any frame (use a "
+                   "downsample-ratio of at least %g for these %dx%d frames, or 0 for the "
+                   "automatic ratio)", ratio, rvm_least_downsample_ratio(w, h), w, h);
     else
         g_snprintf(buf, len, "downsample-ratio %g leaves no pixels of a %dx%d frame (it "
                    "takes at least %d pixels a side; use a downsample-ratio of at least %g, or "
-                   "0 for the automatic ratio)", ratio, w, h, need, least_ratio(w < h ? w : h));
+                   "0 for the automatic ratio)", ratio, w, h, need, rvm_least_downsample_ratio(w, h));
     return buf;
 }
 

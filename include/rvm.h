@@ -155,6 +155,10 @@ typedef struct {
 
 /* The official converter's rule: min(512 / max(width, height), 1). */
 RVM_API double rvm_auto_downsample_ratio(int width, int height);
+/* The smallest downsample ratio in thousandths (0.001, 0.002, ... as printed with %g) that
+ * leaves the network a pixel of both sides of a width x height frame (floor(side * ratio) >=
+ * 1); 1 for sizes below 1. What to suggest when a ratio leaves none. */
+RVM_API double rvm_least_downsample_ratio(int width, int height);
 
 /* Runs one frame: alpha and foreground out, at the input's size. downsample_ratio in (0, 1];
  * at 1 the refiner is skipped. The recurrent state advances. Frame size may change between

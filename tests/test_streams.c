@@ -145,6 +145,28 @@ int main(void)
     rvm_model_free(logged);
     CHECK(rvm_auto_downsample_ratio(1920, 1080) == 512.0 / 1920 &&
               rvm_auto_downsample_ratio(320, 240) == 1.0, "auto ratio");
+    /* The ratio suggested when one leaves no pixels (the command's and rvmmatte's): for
+     * every side rvm takes, the smallest in thousandths that keeps a pixel as the library
+     * computes the internal size, and as printed ("%g" read back) it still does. */
+    int least_bad = 0;
+    for (int side = 1; side <= RVM_MAX_SIDE && least_bad < 5; side++) {
+        double r = rvm_least_downsample_ratio(side, RVM_MAX_SIDE);
+        char text[32];
+        snprintf(text, sizeof text, "%g", r);
+        double printed = strtod(text, NULL);
+        long k = lround(r * 1000);
+        int keeps = (int)floor(side * printed) >= 1 && printed == k / 1000.0;
+        int smallest = k == 1 || (int)floor(side * ((k - 1) / 1000.0)) < 1;
+        if (!keeps || !smallest || rvm_least_downsample_ratio(RVM_MAX_SIDE, side) != r) {
+            least_bad++;
+            CHECK(0, "least ratio for a %d-pixel side: %s", side, text);
+        }
+    }
+    CHECK(least_bad == 0 && rvm_least_downsample_ratio(160, 120) == 0.009 &&
+              rvm_least_downsample_ratio(64, 48) == 0.021 &&
+              rvm_least_downsample_ratio(1920, 1080) == 0.001 &&
+              rvm_least_downsample_ratio(1, 5) == 1.0 && rvm_least_downsample_ratio(0, 5) == 1.0,
+          "least ratio");
     rvm_stream_free(s);
     rvm_model_free(model);
     free(alone.pha), free(a.pha), free(b.pha);

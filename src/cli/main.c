@@ -97,7 +97,8 @@ static void notef(const char *fmt, ...)
 typedef struct {
     rvmi_out_kind kind;
     const char *flag;   /* for messages */
-    const char *path;   /* as given */
+    const char *path;   /* as given (pipe:N: /dev/fd/N) */
+    const char *given;  /* as given, always (pipe:N too) */
     rvmi_outfile file;  /* where it is written, and how it replaces the final name */
     char *canon;        /* realpath of the parent folder + name, to compare outputs */
     rvmi_codec codec;
@@ -107,6 +108,19 @@ typedef struct {
     const char *raw_pix_fmt; /* rawvideo's pixel format: --output-format's, or the name's */
     char fd_name[RVMI_FD_NAME_MAX]; /* path when the option named pipe:N: /dev/fd/N */
 } out_file;
+
+/* The output as the user named it, for a refusal to write over an input (its /dev/fd/N
+ * name means nothing to them: -o - 1<>input.mkv, --output-alpha pipe:3 3<>input.mkv). */
+static const char *shown_name(const out_file *o, char *buf, size_t len)
+{
+    if (o->to_stdout)
+        snprintf(buf, len, "%s: stdout", o->given);
+    else if (strcmp(o->given, o->path) != 0)
+        snprintf(buf, len, "%s: descriptor %s", o->given, o->given + 5);
+    else
+        return NULL;
+    return buf;
+}
 
 /* Output paths that mean stdout, as FFmpeg spells them. */
 static int names_stdout(const char *path)
@@ -158,8 +172,9 @@ static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protec
         o->file.write_path = strdup("pipe:1");
         return o->file.write_path ? 0 : -1;
     }
-    char err[1024];
-    if (rvmi_protect_check(prot, o->flag, o->file.path, err, sizeof err) < 0) {
+    char err[1024], shown[64];
+    if (rvmi_protect_check(prot, o->flag, o->file.path, shown_name(o, shown, sizeof shown), err,
+                           sizeof err) < 0) {
         errorf("%s", err);
         *usage = 1;
         return -1;
@@ -262,7 +277,7 @@ void rvmi_cli_protect_sources(const rvmi_cli_options *opt, rvmi_protected *prot)
  * checked once the reader and background are open. Returns 0 or -1 (message printed). */
 static int protect_opened_inputs(conversion *c)
 {
-    char err[1024];
+    char err[1024], shown[64];
     rvmi_protect_open_files(&c->prot, "input");
     for (int i = 0; i < c->nouts; i++) {
         /* Stdout redirected to a file is that file (-o - 1<>input.mkv). */
@@ -270,7 +285,9 @@ static int protect_opened_inputs(conversion *c)
         const char *path = !c->outs[i].to_stdout ? c->outs[i].path
                            : fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? "/dev/fd/1"
                                                                                   : NULL;
-        if (path && rvmi_protect_check(&c->prot, c->outs[i].flag, path, err, sizeof err) < 0) {
+        if (path && rvmi_protect_check(&c->prot, c->outs[i].flag, path,
+                                       shown_name(&c->outs[i], shown, sizeof shown), err,
+                                       sizeof err) < 0) {
             errorf("%s", err);
             c->fail_status = RVMI_EXIT_USAGE;
             return -1;
@@ -351,6 +368,7 @@ static int plan_outputs(conversion *c)
         out_file *o = &c->outs[c->nouts++];
         o->kind = want[i].kind;
         o->flag = want[i].flag;
+        o->given = want[i].path;
         o->path = rvmi_cli_output_path(want[i].path, o->fd_name);
         o->codec = opt->codec;
         if (names_stdout(o->path)) {
@@ -480,11 +498,9 @@ static int refuse_ratio(conversion *c)
     int small = w < h ? w : h, large = w < h ? h : w;
     if (w < 1 || h < 1 || r >= 1.0 || (int)floor(small * r) >= 1)
         return 0;
-    /* The smallest ratio in thousandths that keeps a pixel, and the smallest side that
-     * does at this ratio. */
-    double need = ceil(1000.0 / small) / 1000.0;
-    if (need > 1.0)
-        need = 1.0;
+    /* The smallest ratio in thousandths that keeps a pixel (the library's, as rvmmatte's),
+     * and the smallest side that does at this ratio. */
+    double need = rvm_least_downsample_ratio(small, small);
     /* No side rvm takes keeps a pixel below 1 / RVM_MAX_SIDE (and counting up to one, past
      * INT_MAX at 1e-10, never ended): only a ratio that works is named then. */
     int side = r * RVM_MAX_SIDE < 1.0 ? RVM_MAX_SIDE + 1 : (int)ceil(1.0 / r);
@@ -717,12 +733,16 @@ static int open_writers(conversion *c)
             vc.notice_user = c;
             po->tracks = vc.ntracks > 0;
         }
-        int refused = 0;
+        int refused = 0, gone = 0;
         vc.usage_error = &refused;
+        vc.reader_gone = &gone;
         po->video = rvmi_video_writer_open(&vc, err, sizeof(err));
         if (!po->video) {
             errorf("%s", err);
-            c->fail_status = refused ? RVMI_EXIT_USAGE : RVMI_EXIT_TRANSIENT;
+            /* A reader that closed the pipe before the header got through is gone as it is
+             * after (exit 1, rvmi_cli_write_status): no retry brings it back. */
+            c->fail_status = refused ? RVMI_EXIT_USAGE : gone ? RVMI_EXIT_FAILURE
+                                                               : RVMI_EXIT_TRANSIENT;
             return -1;
         }
     }

@@ -80,6 +80,29 @@ static void job_free(job *j)
         free(j->outs[i].parts);
 }
 
+/* <output>.parts beside the output (its first len bytes), or NAME.parts with the output's
+ * hidden NAME (rvmi_outfile_stem) when a name within 6 bytes of the folder's limit (255
+ * bytes) would pass it: the same on every render and join. NULL: out of memory. */
+static char *parts_folder(const char *path, size_t len)
+{
+    char *p = rvmi_xasprintf("%.*s", (int)len, path);
+    if (!p)
+        return NULL;
+    char *slash = strrchr(p, '/');
+    const char *base = slash ? slash + 1 : p;
+    if (slash == p)
+        slash[0] = '\0', base = p + 1; /* /name: the root folder */
+    else if (slash)
+        *slash = '\0';
+    const char *dir = slash ? (p[0] ? p : "/") : ".";
+    char *name = rvmi_outfile_sibling(dir, "", base, ".parts");
+    char *parts = !name ? NULL : slash ? rvmi_xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", name)
+                                       : rvmi_xasprintf("%s", name);
+    free(name);
+    free(p);
+    return parts;
+}
+
 static int starts_flag(const char *a, const char *flag)
 {
     size_t n = strlen(flag);
@@ -165,6 +188,13 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
     /* An image folder's frame rate is the plan's unless another one is given. */
     if (j->plan->images && j->opt.input_fps == 30)
         j->opt.input_fps = j->plan->image_fps;
+    /* The outputs as a conversion checks them (codec and container, -f and its pixel
+     * format, transparency), named as given: a render's conversion would name its hidden
+     * part (and join would call every part missing). */
+    if (rvmi_cli_check_outputs(&j->opt, err, sizeof err) < 0) {
+        rvmi_cli_error("%s: %s", cmd, err);
+        return RVMI_EXIT_USAGE;
+    }
     struct {
         const char *flag, *kind, *path;
     } want[3] = {{"--output-composition", "composition", j->opt.out_com},
@@ -179,16 +209,6 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                            "sequences (convert one picture with a normal run)",
                            cmd, want[i].flag, want[i].path);
             return RVMI_EXIT_USAGE;
-        }
-        /* The codec against the container, named as given: a render's conversion would
-         * name its hidden part (and join would call every part missing). */
-        if (!j->opt.png && !j->opt.output_format) {
-            rvmi_codec c = j->opt.codec;
-            int alpha = i == 0 && j->opt.background && strcmp(j->opt.background, "none") == 0;
-            if (rvmi_video_writer_check(want[i].path, NULL, &c, alpha, err, sizeof err) < 0) {
-                rvmi_cli_error("%s: %s", cmd, err);
-                return RVMI_EXIT_USAGE;
-            }
         }
         /* Y4M and bare frames have no timestamps: a part after the first cannot say where it
          * starts, and join called it broken after every render (exit 4; a .yuv part was not
@@ -230,7 +250,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         size_t len = strlen(o->path);
         while (len > 1 && o->path[len - 1] == '/')
             len--;
-        if (!(o->parts = rvmi_xasprintf("%.*s.parts", (int)len, o->path))) {
+        if (!(o->parts = parts_folder(o->path, len))) {
             rvmi_cli_error("out of memory");
             return RVMI_EXIT_TRANSIENT;
         }
@@ -906,7 +926,7 @@ static int prepare_join_output(const job *j, const output *o, rvmi_outfile *file
     file->folder = j->opt.png;
     rvmi_protected prot = {0};
     rvmi_cli_protect_sources(&j->opt, &prot);
-    int refused = rvmi_protect_check(&prot, o->flag, o->path, err, sizeof err) < 0;
+    int refused = rvmi_protect_check(&prot, o->flag, o->path, NULL, err, sizeof err) < 0;
     rvmi_protect_free(&prot);
     if (refused) {
         rvmi_cli_error("join: %s", err);
@@ -993,12 +1013,15 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     }
     vc.notice = join_notice;
     vc.descriptor = file.through_fd;
-    int refused = 0;
+    int refused = 0, gone = 0;
     vc.usage_error = &refused;
+    vc.reader_gone = &gone;
     if (!(w = rvmi_video_writer_open(&vc, err, sizeof err))) {
         rvmi_cli_error("join: %s", err);
         if (refused)
             status = RVMI_EXIT_USAGE;
+        else if (gone)
+            status = RVMI_EXIT_FAILURE; /* the pipe's reader closed it, as after the header */
         goto done;
     }
     /* Video from the parts in order and the tracks from the input, by time. */

@@ -560,10 +560,15 @@ static int make_segments(rvmi_plan *p, int count, double seconds, char *err, siz
 
 int rvmi_write_text(const char *path, const char *text, char *err, size_t errlen)
 {
-    char *dir = strdup(path), *base = strdup(path), hex[17];
-    rvmi_random_hex(hex);
-    char *tmp = dir && base ? rvmi_xasprintf("%s/.%s.%s", dirname(dir), basename(base), hex)
-                            : NULL;
+    char *dir = strdup(path), *base = strdup(path), hex[18];
+    hex[0] = '.';
+    rvmi_random_hex(hex + 1);
+    /* .NAME.<hex>, NAME cut short as the output's hidden names when a name near the
+     * folder's limit (255 bytes) would pass it with the 18 bytes more. */
+    const char *d = dir ? dirname(dir) : NULL;
+    char *name = d && base ? rvmi_outfile_sibling(d, ".", basename(base), hex) : NULL;
+    char *tmp = name ? rvmi_xasprintf("%s/%s", d, name) : NULL;
+    free(name);
     free(dir);
     free(base);
     if (!tmp) {

@@ -275,15 +275,45 @@ static int make_parents(rvmi_outfile *o, char *err, size_t errlen)
  * run into one output takes the same lock (two runs still exclude each other) and a later
  * run finds what a killed one left (remove_stale). */
 #define HIDDEN_EXTRA 28 /* "." + "." + 16 hex + ".rvm-stage" */
+
+/* The folder's limit on a name (pathconf), from its nearest existing parent when it is not
+ * made yet (a render's output folder: the same limit before and after); 0: none. */
+static long name_max(const char *dir)
+{
+    char *d = malloc(strlen(dir) + 2); /* room for "." */
+    if (d)
+        strcpy(d, dir);
+    long max = -1;
+    for (;;) {
+        errno = 0;
+        max = pathconf(d ? d : dir, _PC_NAME_MAX);
+        if (max >= 0 || errno != ENOENT || !d)
+            break;
+        char *slash = strrchr(d, '/');
+        if (!slash || slash == d) {
+            if (slash)
+                d[1] = '\0';
+            else
+                strcpy(d, ".");
+            errno = 0;
+            max = pathconf(d, _PC_NAME_MAX);
+            break;
+        }
+        *slash = '\0';
+    }
+    int e = errno;
+    free(d);
+    if (max < 0 && e == 0)
+        return 0;
+    return max < 0 ? NAME_MAX : max;
+}
+
 char *rvmi_outfile_stem(const char *dir, const char *base)
 {
     size_t len = strlen(base);
-    errno = 0;
-    long max = pathconf(dir, _PC_NAME_MAX);
-    if (max < 0 && errno == 0)
+    long max = name_max(dir);
+    if (max == 0)
         return strdup(base); /* no limit */
-    if (max < 0)
-        max = NAME_MAX;
     if ((long)len + HIDDEN_EXTRA <= max)
         return strdup(base);
     /* FNV-1a, 64 bits: stable across runs, versions and machines. */
@@ -301,6 +331,21 @@ char *rvmi_outfile_stem(const char *dir, const char *base)
     if (stem)
         snprintf(stem, n, "%.*s~%016llx", (int)keep, base, (unsigned long long)h);
     return stem;
+}
+
+char *rvmi_outfile_sibling(const char *dir, const char *prefix, const char *base,
+                           const char *suffix)
+{
+    long max = name_max(dir);
+    size_t extra = strlen(prefix) + strlen(suffix);
+    char *stem = max == 0 || (long)(strlen(base) + extra) <= max ? strdup(base)
+                                                                 : rvmi_outfile_stem(dir, base);
+    size_t n = stem ? strlen(stem) + extra + 1 : 0;
+    char *s = stem ? malloc(n) : NULL;
+    if (s)
+        snprintf(s, n, "%s%s%s", prefix, stem, suffix);
+    free(stem);
+    return s;
 }
 
 /* One run at a time per output: a second run into the same file or folder would leave a

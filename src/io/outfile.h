@@ -62,6 +62,12 @@ int rvmi_outfile_link_target(const char *path, char out[PATH_MAX]);
  * folder's limit on a name, a prefix of it cut at a UTF-8 character boundary + "~" + a hash
  * of base (the same on every run). NULL: out of memory. */
 char *rvmi_outfile_stem(const char *dir, const char *base);
+/* prefix + base + suffix, together at most 28 bytes more than base (a render's
+ * <output>.parts, a plan's or checksum's .NAME.<hex> while written), or with
+ * rvmi_outfile_stem's NAME for base when that would pass the folder's limit on a name (the
+ * same on every run, as the lock's). NULL: out of memory. */
+char *rvmi_outfile_sibling(const char *dir, const char *prefix, const char *base,
+                           const char *suffix);
 /* Makes the written data durable and puts it under the final name, keeping the replaced
  * file's mode (and owner, where permitted). Returns 0 or -1 with a message. */
 int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen);

@@ -74,8 +74,18 @@ void rvmi_protect_source(rvmi_protected *p, const char *source, const char *what
             break;
     }
     if (strcmp(s, "-") == 0 || strcmp(s, "pipe:") == 0 || strncmp(s, "pipe:", 5) == 0) {
+        /* Named with the file the shell opened there (-i - <input.mkv), which is what the
+         * user knows it by. */
         int fd = s[0] == '-' || !s[5] ? 0 : atoi(s + 5);
-        add_fd(p, fd, source, what);
+        char link[64], real[PATH_MAX], name[PATH_MAX + 64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, real, sizeof real - 1);
+        real[n > 0 ? n : 0] = '\0';
+        if (real[0] == '/')
+            snprintf(name, sizeof name, "%s: %s", source, real);
+        else
+            snprintf(name, sizeof name, "%s", source);
+        add_fd(p, fd, name, what);
         return;
     }
     if (strncmp(s, "concat:", 7) == 0) {
@@ -114,16 +124,17 @@ void rvmi_protect_open_files(rvmi_protected *p, const char *what)
     closedir(d);
 }
 
-int rvmi_protect_check(const rvmi_protected *p, const char *flag, const char *path, char *err,
-                       size_t errlen)
+int rvmi_protect_check(const rvmi_protected *p, const char *flag, const char *path,
+                       const char *shown, char *err, size_t errlen)
 {
+    const char *name = shown ? shown : path;
     struct stat st;
     if (stat(path, &st) < 0)
         return 0;
     for (int i = 0; i < p->count; i++) {
         const rvmi_protected_file *f = &p->files[i];
         if (f->dev == st.st_dev && f->ino == st.st_ino) {
-            snprintf(err, errlen, "%s %s is the %s (%s); refusing to write over it", flag, path,
+            snprintf(err, errlen, "%s %s is the %s (%s); refusing to write over it", flag, name,
                      f->what, f->name);
             return -1;
         }
@@ -153,7 +164,7 @@ int rvmi_protect_check(const rvmi_protected *p, const char *flag, const char *pa
         free(q);
         if (inside) {
             snprintf(err, errlen, "%s %s holds the %s (%s); refusing to replace the folder",
-                     flag, path, f->what, f->name);
+                     flag, name, f->what, f->name);
             return -1;
         }
     }

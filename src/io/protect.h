@@ -30,9 +30,10 @@ void rvmi_protect_source(rvmi_protected *p, const char *source, const char *what
 void rvmi_protect_open_files(rvmi_protected *p, const char *what);
 /* Whether writing path (a file, or a folder of frames that will be replaced) would destroy
  * a protected file: the same file, or a folder holding one. Returns 0, or -1 with a
- * message. */
-int rvmi_protect_check(const rvmi_protected *p, const char *flag, const char *path, char *err,
-                       size_t errlen);
+ * message, which names the output as shown (the name the user gave, "-: stdout" for
+ * /dev/fd/1), or as path when shown is NULL. */
+int rvmi_protect_check(const rvmi_protected *p, const char *flag, const char *path,
+                       const char *shown, char *err, size_t errlen);
 void rvmi_protect_free(rvmi_protected *p);
 
 #endif

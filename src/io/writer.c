@@ -262,8 +262,11 @@ static void averr_msg(char *err, size_t errlen, const char *name, const char *wh
  * brings back, unlike a full disk). */
 static void writer_err(rvmi_video_writer *w, char *err, size_t errlen, const char *what, int code)
 {
-    if (code == AVERROR(EPIPE))
+    if (code == AVERROR(EPIPE)) {
         w->reader_gone = 1;
+        if (w->cfg.reader_gone)
+            *w->cfg.reader_gone = 1;
+    }
     averr_msg(err, errlen, w->name, what, code);
 }
 
@@ -481,6 +484,15 @@ int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_co
                          : strcmp(of->name, "avi") == 0      ? avi_raw
                          : strcmp(of->name, "matroska") == 0 ? mkv_raw
                                                              : NULL;
+    /* NUT writes these without complaint, under a tag FFmpeg reads back as another format:
+     * the yuvj ones as yuv (limited range: the levels stretched), the rest as rgb555le. */
+    if (strcmp(of->name, "nut") == 0 && in_list(nut_not_self, pix)) {
+        snprintf(err, errlen,
+                 "%s: a .%.*s file holds %s frames under a tag FFmpeg reads back as another "
+                 "pixel format (%s): %s",
+                 path, extlen, ext, pix, strncmp(pix, "yuvj", 4) == 0 ? "the yuv one, limited range" : "rgb555le", instead);
+        return -1;
+    }
     if (raw_ok && !in_list(raw_ok, pix)) {
         snprintf(err, errlen,
                  "%s: a .%.*s file holds uncompressed frames (read back as themselves) only "

@@ -116,6 +116,10 @@ typedef struct {
      * (FFmpeg's EINVAL from the header: a combination of container, codec, tracks and
      * output, e.g. MP4 into a pipe): the flags' mistake, not a failed write. May be NULL. */
     int *usage_error;
+    /* Set to 1 when opening fails because a pipe's reader closed it (EPIPE from the
+     * header, which rvmi_video_writer_reader_gone cannot tell: no writer is returned).
+     * May be NULL. */
+    int *reader_gone;
     /* The input's container: its attachments (the fonts ASS subtitles use) go into a
      * Matroska output, as ffmpeg -map 0 keeps them (other containers have no place for
      * them). NULL: none. */

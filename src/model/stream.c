@@ -230,6 +230,18 @@ int rvm_stream_segment(rvm_stream *s, const uint8_t *rgb, int width, int height,
     return rvm_stream_segment_frame(s, &in, ratio, seg, capacity, seg_w, seg_h);
 }
 
+double rvm_least_downsample_ratio(int width, int height)
+{
+    int small = width < height ? width : height;
+    if (small < 1)
+        return 1.0;
+    /* k / 1000.0 is the double "0.0k" parses to, so the number printed works too. */
+    int k = (int)ceil(1000.0 / small);
+    while (k < 1000 && floor(small * (k / 1000.0)) < 1.0)
+        k++;
+    return k < 1000 ? k / 1000.0 : 1.0;
+}
+
 double rvm_auto_downsample_ratio(int width, int height)
 {
     int m = width > height ? width : height;

@@ -663,12 +663,44 @@ static int open_failed(int e)
                : -1;
 }
 
+/* Why the folder data_dir could not be made (mkdir's error e), said of the folder it goes
+ * in: ENOENT is a missing parent, or a file system that takes no new folders (/proc, /sys),
+ * whose "No such file or directory" would mislead. */
+static void explain_mkdir(const char *data_dir, int e, char *err, size_t errlen)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", data_dir);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (e == ENOENT && stat(parent, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(err, errlen, "--data-dir %s: cannot make a folder in %s: its file system takes "
+                              "no new folders", data_dir, parent);
+    else if (e == ENOENT)
+        snprintf(err, errlen, "--data-dir %s: cannot make it: %s does not exist (make it first)",
+                 data_dir, parent);
+    else if (e == EACCES || e == EPERM || e == EROFS)
+        snprintf(err, errlen, "--data-dir %s: cannot make a folder in %s: %s", data_dir, parent,
+                 strerror(e));
+    else
+        snprintf(err, errlen, "--data-dir %s: %s", data_dir, strerror(e));
+}
+
 int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, char *err,
                    size_t errlen)
 {
     if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "--data-dir %s: %s", data_dir, strerror(errno));
-        return open_failed(errno);
+        int e = errno;
+        explain_mkdir(data_dir, e, err, errlen);
+        return open_failed(e);
     }
     if (!realpath(data_dir, S.dir)) {
         snprintf(err, errlen, "--data-dir %s: %s", data_dir, strerror(errno));
@@ -681,9 +713,10 @@ int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, c
     if (snprintf(S.jobs_dir, sizeof S.jobs_dir, "%s/jobs", S.dir) >= (int)sizeof S.jobs_dir)
         return -1;
     if (mkdir(S.jobs_dir, 0700) < 0 && errno != EEXIST) {
+        int e = errno;
         snprintf(err, errlen, "--data-dir %s: cannot make %s: %s", data_dir, S.jobs_dir,
-                 strerror(errno));
-        return open_failed(errno);
+                 e == ENOENT ? "its file system takes no new folders" : strerror(e));
+        return open_failed(e);
     }
     if (access(S.jobs_dir, W_OK | X_OK) < 0) {
         snprintf(err, errlen, "--data-dir %s: %s is not writable", data_dir, S.jobs_dir);

@@ -868,8 +868,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         r->received += n;
+        if (r->received > r->limit && r->kind == REQ_UPLOAD) {
+            /* A body without a length (chunked) that grew past --max-upload: the 413 a
+             * Content-Length over it gets (it got an empty reply), after the rest of the
+             * body, read and dropped (HTTP/1.1 has the answer follow the request). What was
+             * stored goes at once. */
+            if (!r->status) {
+                char b[32];
+                fmt_size(b, sizeof b, (double)G.max_upload);
+                fail(r, 413, "rvm: the upload (more than %s) is larger than this server's "
+                             "limit of %s", b, b);
+                close_upload_files(r);
+                rvmi_jobs_remove_dir(r->dir);
+                r->dir_made = 0;
+            }
+            return MHD_YES;
+        }
         if (r->received > r->limit)
-            return MHD_NO; /* a body without a length that grew too large: cut off */
+            return MHD_NO; /* a login form without a length that grew too large: cut off */
         if (r->kind == REQ_UPLOAD && r->received >= r->next_space_check) {
             r->next_space_check = r->received + (64 << 20);
             int64_t free_bytes = rvmi_jobs_free_space();

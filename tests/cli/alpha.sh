@@ -148,4 +148,32 @@ ffmpeg -nostdin -v error -i ra.mov -f rawvideo -pix_fmt rgb24 ra.mov.g &&
     ffmpeg -nostdin -v error -i ra.mkv -f rawvideo -pix_fmt rgb24 ra.mkv.g || fail "cannot decode ra"
 [ -s ra.mov.g ] && cmp -s ra.mov.g ra.mkv.g || fail "the matte in .mov differs from the .mkv one"
 ok "rawvideo in .mov/.avi/.mkv: every listed format reads back as itself, others refused naming one that holds them"
+# NUT writes every format, but FFmpeg reads 34 of them back as another (the yuvj ones as yuv,
+# their range lost; the others as rgb555le): refused up front (exit 2, nothing written), naming
+# a container that holds the format when there is one. Each is written by FFmpeg and read back
+# here, so a new FFmpeg that reads one back as itself fails here.
+nut_bad="yuvj420p yuvj422p yuvj444p yuvj440p yuvj411p ya16be ya16le yuv440p10le yuv440p10be
+    yuv440p12le yuv440p12be ayuv64le p010le p010be p016le p016be gbrpf32be gbrpf32le gbrapf32be
+    gbrapf32le grayf32be grayf32le nv24 nv42 x2rgb10le x2bgr10le p210be p210le p410be p410le
+    p216be p216le p416be p416le"
+n=0
+for p in $nut_bad; do
+    ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=64x48:d=0.04 -frames:v 1 -pix_fmt $p \
+        -c:v rawvideo -y ff_$p.nut || fail "ffmpeg cannot write $p into .nut"
+    got=$(stream_field ff_$p.nut v:0 pix_fmt)
+    [ "$got" != $p ] || fail "FFmpeg now reads nut:$p back as itself: allow it"
+    run $c2 --output-alpha "bad ü.nut" -f nut:$p
+    [ $RC -eq 2 ] && [ ! -e "bad ü.nut" ] && [ "$(wc -l <err.txt)" -eq 1 ] &&
+        grep -q "^rvm: bad ü.nut: a .nut file holds $p frames under a tag FFmpeg reads back as another" err.txt ||
+        fail "nut:$p (read back as $got): exit $RC, $(cat err.txt)"
+    n=$((n + 1))
+done
+[ $n -eq 34 ] || fail "$n NUT formats checked, want 34"
+run $c2 --output-composition - -f nut:yuvj420p
+grep -q "use .mkv (-f matroska:yuvj420p)" err.txt || fail "nut:yuvj420p: no container named: $(cat err.txt)"
+for p in yuv444p10le gray16le rgb48le; do
+    run_ok $c2 --threads 1 --output-alpha ok_$p.nut -f nut:$p
+    [ "$(stream_field ok_$p.nut v:0 pix_fmt)" = $p ] || fail "nut:$p reads back as another"
+done
+ok "rawvideo in .nut: the $n formats FFmpeg reads back as others refused up front; others read back as themselves"
 done_all

@@ -196,11 +196,24 @@ done
     fail "{ rvm -o -; echo; } >after.mkv: $(cat err.txt)"
 [ "$(tail -c 5 after.mkv)" = done ] && [ "$(frames_at after.mkv 0)" = 15 ] ||
     fail "{ rvm -o -; echo; } >after.mkv: the echo's line is not after the video"
-# Never over an input, by stdout either (1<> opens without truncating it).
-cp "$SAMPLE" in_copy.mkv
-"$RVM" -i in_copy.mkv --duration 0.5 --output-alpha - -f matroska 1<>in_copy.mkv 2>err.txt
+# Never over an input, by stdout either (1<> opens without truncating it); the line names the
+# output and the input as given (it named /dev/fd/1), with the file behind stdin.
+cp "$SAMPLE" "in copy ü.mkv"
+"$RVM" -i "in copy ü.mkv" --duration 0.5 --output-alpha - -f matroska 1<>"in copy ü.mkv" 2>err.txt
 rc=$?
-[ $rc -eq 2 ] && cmp -s "$SAMPLE" in_copy.mkv || fail "-o - 1<>input: exit $rc, $(cat err.txt)"
+[ $rc -eq 2 ] && cmp -s "$SAMPLE" "in copy ü.mkv" || fail "-o - 1<>input: exit $rc, $(cat err.txt)"
+grep -qx "rvm: --output-alpha -: stdout is the input (in copy ü.mkv); refusing to write over it" err.txt ||
+    fail "-o - 1<>input: $(cat err.txt)"
+"$RVM" -i "in copy ü.mkv" --duration 0.5 --output-alpha pipe:3 -f nut 3<>"in copy ü.mkv" 2>err.txt
+rc=$?
+[ $rc -eq 2 ] && cmp -s "$SAMPLE" "in copy ü.mkv" &&
+    grep -qx "rvm: --output-alpha pipe:3: descriptor 3 is the input (in copy ü.mkv); refusing to write over it" err.txt ||
+    fail "pipe:3 3<>input: exit $rc, $(cat err.txt)"
+"$RVM" -i - --duration 0.5 --output-alpha - -f nut <"in copy ü.mkv" 1<>"in copy ü.mkv" 2>err.txt
+rc=$?
+[ $rc -eq 2 ] && cmp -s "$SAMPLE" "in copy ü.mkv" &&
+    grep -qx "rvm: --output-alpha -: stdout is the input (-: $PWD/in copy ü.mkv); refusing to write over it" err.txt ||
+    fail "-i - <input -o - 1<>input: exit $rc, $(cat err.txt)"
 ok "-o - and pipe:1 into a regular file: mkv, webm, nut, mp4, mov with duration ($(duration_of so.mkv) s) and index; the shell's next line after; never over an input"
 
 # ---- errors: one line on stderr, nothing on stdout ----
@@ -274,6 +287,17 @@ ok "rvm -f yuv4mpegpipe | ffmpeg -f yuv4mpegpipe -i -: the same frames"
 [ "$(cat rc.txt)" = 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "Broken pipe" err.txt ||
     fail "rvm | head -c 10: exit $(cat rc.txt), $(cat err.txt)"
 ok "a pipe's reader that went away (| head -c 10): exit 1, $(cat err.txt)"
+# The same when the reader is gone before the header got through (it exited 75): a header
+# larger than FFmpeg's 32 KiB buffer (a 200 KB font attachment Matroska copies) is written
+# while the header is, into a pipe whose reader closed its end at once.
+head -c 200000 /dev/urandom >font.ttf
+ffmpeg -nostdin -v error -i "$SAMPLE" -t 0.5 -c copy -attach font.ttf \
+    -metadata:s:t mimetype=application/x-truetype-font att.mkv || fail "cannot make att.mkv"
+{ "$RVM" -i att.mkv --input-resize 64 48 --threads 1 --output-composition - -f matroska \
+    2>err.txt; echo $? >rc.txt; } | { exec 0<&-; sleep 3; }
+[ "$(cat rc.txt)" = 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "writing the header: Broken pipe" err.txt ||
+    fail "a reader gone before the header: exit $(cat rc.txt), $(cat err.txt)"
+ok "a pipe's reader gone before the header: exit 1, $(cat err.txt)"
 if command -v x264 >/dev/null 2>&1; then
     "$RVM" $S --output-composition - -f yuv4mpegpipe 2>err.txt | x264 --demuxer y4m -o x.264 - 2>x264.txt ||
         fail "rvm | x264: $(cat err.txt x264.txt | tail -n 2)"

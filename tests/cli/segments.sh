@@ -165,6 +165,19 @@ sub render --plan v.plan --index 0 --output-alpha bad/pha.mp4 --codec prores
 one_line "render of prores into .mp4" 2 "render: bad/pha.mp4: a .mp4 file cannot hold prores"
 sub join --plan v.plan --output-alpha bad/pha.mp4 --codec prores
 one_line "join of prores into .mp4" 2 "join: bad/pha.mp4: a .mp4 file cannot hold prores"
+# The rest of a conversion's output check too (rawvideo pixel formats a container does not
+# read back as themselves, a transparent composition without alpha): the same line as a
+# conversion's, not the hidden part's name nor 'every part missing' (exit 4).
+run -i in.mp4 --output-alpha "bad/p ü.mkv" --codec rawvideo -f matroska:rgb24
+conv_line=$(cat err.txt)
+for cmd in "render --index 0" join; do
+    sub $cmd --plan v.plan --output-alpha "bad/p ü.mkv" --codec rawvideo -f matroska:rgb24
+    one_line "$cmd of rawvideo rgb24 into .mkv" 2 "${cmd%% *}: bad/p ü.mkv: a .mkv file holds uncompressed"
+    [ "$(sed "s/^rvm: ${cmd%% *}: /rvm: /" err.txt)" = "$conv_line" ] ||
+        fail "$cmd: '$(cat err.txt)' is not the conversion's '$conv_line'"
+    sub $cmd --plan v.plan --output-composition bad/com.avi --codec rawvideo -f avi:rgb24
+    one_line "$cmd of rawvideo rgb24 into .avi" 2 "${cmd%% *}: bad/com.avi: a .avi file stores packed 24-bit RGB"
+done
 # A render that fails later (a bad background) leaves no parts folder either.
 sub render --plan v.plan --index 0 --output-composition bad/com.mp4 --background blurple
 one_line "render with a bad background" 2 "blurple"
@@ -351,4 +364,23 @@ render_join ir.plan 2 --output-alpha seg/ir.mkv --codec ffv1
 run_ok -i ir.ts --output-alpha whole/ir.mkv --codec ffv1 --threads 1
 same_times whole/ir.mkv seg/ir.mkv
 ok "intra-refresh MPEG-TS: a segment whose warm-up starts on a recovery point (frame $k of $n)"
+
+# ---- names near the folder's limit (255 bytes) ----
+# A plan's temporary .NAME.<hex> (18 bytes more) and a render's <output>.parts (6 more) passed
+# the limit for names a folder takes ("File name too long", exit 75): then shortened as the
+# outputs' hidden names are (first bytes cut between UTF-8 characters, '~', a hash), the same
+# for every render and the join.
+mkdir longn
+LP=longn/$(printf 'p%.0s' $(seq 245)).plan
+sub_ok plan in.mp4 --segments 2 --warmup 2 -o "$LP"
+LO=longn/$(printf '\303\274%.0s' $(seq 124)).mkv
+for i in 1 0; do sub_ok render --plan "$LP" --index $i --output-alpha "$LO" --threads 1; done
+parts=$(ls longn | grep '\.parts$')
+[ "$(echo "$parts" | wc -l)" -eq 1 ] && [ -f "longn/$parts/00000.mkv" ] && [ -f "longn/$parts/00001.json" ] ||
+    fail "the renders into a 252-byte name left: $(ls -a longn)"
+ls -a longn | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "the parts folder's name was cut inside a character"
+sub_ok join --plan "$LP" --output-alpha "$LO" --remove-parts
+[ "$(pts_list "$LO" | wc -l)" -eq 30 ] || fail "the joined 252-byte output does not hold the 30 frames"
+[ "$(ls -A longn | wc -l)" -eq 2 ] || fail "left beside the plan and the output: $(ls -A longn)"
+ok "a 250-byte plan name and a 252-byte output name: planned, rendered into a shortened parts folder, joined"
 done_all

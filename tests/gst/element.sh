@@ -180,9 +180,6 @@ expect_error() { # WHAT EXPECTED-TEXT rvmmatte-properties...
 for r in 1.5 -0.25; do
     expect_error "downsample-ratio=$r" "downsample-ratio $r: expected a number in (0, 1\], or 0 for the official rule" downsample-ratio=$r
 done
-# No size works at all: said by the element (it was only gst-launch's "could not link").
-expect_error "downsample-ratio=1e-10" "downsample-ratio 1e-10 leaves no pixels of any frame" \
-    downsample-ratio=1e-10
 expect_error "missing model" "cannot load the model" model=missing.pth
 echo "not a model" >bad.pth
 expect_error "a text file as model" "cannot load the model" model=bad.pth
@@ -220,6 +217,18 @@ refused "downsample-ratio=0.001 at 64x48 (a caps filter)" "could not link videot
 refused "downsample-ratio=0.001 at 64x48 (decoded)" \
     "ERROR: from element .*rvmmatte.*: rvmmatte: downsample-ratio 0.001 leaves no pixels of a 64x48 frame" \
     filesrc location=small.mkv ! decodebin ! videoconvert ! rvmmatte downsample-ratio=0.001 ! fakesink
+# No size works at all: said by the element when it starts (it was only gst-launch's "could
+# not link"; refused at negotiation, during preroll, gst-launch-1.0 hung), with a ratio
+# suggested for the frames upstream offers (160x120: 0.009; it was 0.0001, which works only
+# from 10000 pixels a side).
+refused "downsample-ratio=1e-10 (a caps filter)" \
+    "ERROR: from element .*rvmmatte.*: rvmmatte: downsample-ratio 1e-10 leaves no pixels of any frame (use a downsample-ratio of at least 0.009 for these 160x120 frames" \
+    videotestsrc num-buffers=3 ! video/x-raw,width=160,height=120 ! rvmmatte downsample-ratio=1e-10 ! fakesink
+# Decoded, the size is not known when the element starts (where it refuses the ratio: at
+# negotiation, during preroll, gst-launch-1.0 hung): the rule, with an example.
+refused "downsample-ratio=1e-10 (decoded: size not known yet)" \
+    "ERROR: from element .*rvmmatte.*: rvmmatte: downsample-ratio 1e-10 leaves no pixels of any frame (a frame keeps a pixel from a ratio of 1/N" \
+    filesrc location=small.mkv ! decodebin ! videoconvert ! rvmmatte downsample-ratio=1e-10 ! fakesink
 refused "a frame 16400 wide" \
     "ERROR: from element .*rvmmatte.*: rvmmatte: 16400x2 frames are not supported" \
     filesrc location=wide.mkv ! decodebin ! videoconvert ! rvmmatte ! fakesink

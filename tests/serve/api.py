@@ -308,17 +308,20 @@ def test_too_large():
         status, answer = type(e).__name__, None
     check(status in (413, 'BrokenPipeError', 'ConnectionResetError'),
           'the same sent at once: %s' % status)
-    # Without a length (chunked), the server cuts the connection once the limit is passed.
+    # Without a length (chunked, as curl -T - sends): the same 413 and JSON error once the body
+    # has passed the limit (it was an empty reply: the connection was cut).
     c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=30)
     got = None
     try:
         c.request('POST', '/api/jobs', body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
                   headers={'Content-Type': ctype}, encode_chunked=True)
-        got = c.getresponse().status
-    except (ConnectionError, http.client.HTTPException, OSError):
-        got = 'cut off'
+        resp = c.getresponse()
+        got = (resp.status, json.loads(resp.read())['error'])
+    except (ConnectionError, http.client.HTTPException, OSError, ValueError) as e:
+        got = 'cut off: %r' % e
     c.close()
-    check(got not in (200, 201), 'a chunked upload over the limit is refused: %s' % got)
+    check(got == (413, "rvm: the upload (more than 1.0 MB) is larger than this server's limit of 1.0 MB"),
+          'a chunked upload over the limit: 413 %s' % (got,))
     # The server shuts the connection before it removes the cut-off upload's folder (in its
     # connection's thread, which a loaded machine may not run for a while): waited for.
     jobs_dir = os.path.join(s.data_dir, 'jobs')
@@ -458,8 +461,15 @@ def test_port_in_use_and_bad_data_dir():
           'a port in use: exit 75, one line: %d %s' % (q.returncode, q.stderr.strip()))
     q = subprocess.run([rvm, 'serve', '--port', '0', '--data-dir', '/proc/x'],
                        capture_output=True, text=True, timeout=30)
-    check(q.returncode == 2 and q.stderr.count('\n') == 1 and '/proc/x' in q.stderr,
+    # Said why ('No such file or directory' misled: /proc is there, and takes no folders).
+    check(q.returncode == 2 and q.stderr.count('\n') == 1 and q.stderr.strip() ==
+          'rvm: serve: --data-dir /proc/x: cannot make a folder in /proc: its file system takes no new folders',
           '--data-dir /proc/x: exit 2, one line: %d %s' % (q.returncode, q.stderr.strip()))
+    q = subprocess.run([rvm, 'serve', '--port', '0', '--data-dir', os.path.join(work, 'no such', 'x')],
+                       capture_output=True, text=True, timeout=30)
+    check(q.returncode == 2 and q.stderr.strip() == 'rvm: serve: --data-dir %s: cannot make it: %s '
+          'does not exist (make it first)' % (os.path.join(work, 'no such', 'x'), os.path.join(work, 'no such')),
+          '--data-dir under a missing folder: exit 2: %d %s' % (q.returncode, q.stderr.strip()))
 
 
 def test_token():
