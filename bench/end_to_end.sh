@@ -68,6 +68,7 @@ echo "input: $input (${width}x${height}, $frames frames), ratio $ratio, $threads
 r=0
 while [ $r -lt "$rounds" ]; do
   r=$((r + 1))
+  : >"$tmp/b1"; : >"$tmp/c1line"
   if [ $((r % 2)) -eq 1 ]; then run_bench; run_conv; else run_conv; run_bench; fi
   [ -s "$tmp/b1" ] && [ -s "$tmp/c1line" ] || { echo "end_to_end: a run printed nothing" >&2; exit 1; }
   cat "$tmp/b1" >>"$tmp/bench"
