@@ -8,7 +8,8 @@
  * prints and never exits (rvm_set_log hands its diagnostics to the caller).
  *
  * Build against it with pkg-config: cc prog.c $(pkg-config --cflags --libs rvm)
- * (add --static for the static library).
+ * (add --static for the static library, which also needs libzip and cJSON; the shared one
+ * needs rvm.pc alone). rvm_default_model_path says where a program finds the model.
  *
  * This header alone compiles as C89 and C++98 with -pedantic (programs older than the library
  * include it): hence no comma after an enum's last member, and no // comments.
@@ -70,19 +71,33 @@ typedef struct rvm_stream rvm_stream;
  * variant/refiner: what the caller expects; AUTO accepts what the weights hold. A checkpoint
  * without refiner weights holds the fast guided filter (it has no parameters); asking a
  * checkpoint with deep-guided-filter weights for the fast guided filter is allowed (the
- * official code can do it too). Any other disagreement is RVM_EMISMATCH. */
+ * official code can do it too). Any other disagreement is RVM_EMISMATCH. A variant or refiner
+ * that is none of the values below is RVM_EINVAL (nothing is read). */
 RVM_API rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,
                                   int *status, char *err, size_t errlen);
 RVM_API void rvm_model_free(rvm_model *model);
+/* What the model holds; for a NULL model RVM_VARIANT_AUTO and RVM_REFINER_AUTO (no model). */
 RVM_API rvm_variant rvm_model_variant(const rvm_model *model);
 RVM_API rvm_refiner rvm_model_refiner(const rvm_model *model);
-/* Path of the model shipped with rvm (as found at run time), or NULL. */
+/* Path of the model shipped with rvm (the folder rvm_mobilenetv3_tfjs_int8), as found at run
+ * time, or NULL. Looked for in this order:
+ *  1. the folder named by the environment variable RVM_MODEL_DIR;
+ *  2. share/rvm/models/ of the prefix the code calling lives in: librvm.so in <prefix>/lib
+ *     (or lib/<arch>), a program linked with librvm.a in <prefix>/bin; so an installation can
+ *     be moved;
+ *  3. inside rvm's own build folder (its command, tests), the source tree's models/;
+ *  4. share/rvm/models/ of the prefix rvm was configured for (CMAKE_INSTALL_PREFIX; installing
+ *     the static library under another --prefix warns that its programs need RVM_MODEL_DIR
+ *     unless they are installed in <prefix>/bin).
+ * An installed library never looks in the source tree (it may be gone, or hold another
+ * version). */
 RVM_API const char *rvm_default_model_path(void);
 
 /* Arithmetic of a stream's network. */
 typedef enum { RVM_PRECISION_FP32 = 0, RVM_PRECISION_INT8 } rvm_precision;
 
-/* A stream runs frames of one video in order. threads >= 1 (0 picks the number of cores). */
+/* A stream runs frames of one video in order, on threads worker threads: threads >= 1, or 0
+ * for one per core (the CPUs online); negative is RVM_EINVAL; more than 256 run as 256. */
 RVM_API rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, char *err,
                                       size_t errlen);
 RVM_API void rvm_stream_free(rvm_stream *stream);

@@ -125,6 +125,30 @@ int main(void)
           "not a checkpoint: %d %s", status, err);
     CHECK(rvm_stream_create(NULL, 1, &status, err, sizeof err) == NULL && status == RVM_EINVAL,
           "stream without a model: %d", status);
+    /* Values outside what rvm.h allows are refused by name, never taken for something else
+     * (threads -1 ran one per core; variant 7 was a mismatch "not resnet50"). */
+    CHECK(rvm_stream_create(model, -1, &status, err, sizeof err) == NULL &&
+              status == RVM_EINVAL && strstr(err, "threads -1"),
+          "threads -1: %d %s", status, err);
+    CHECK(rvm_stream_create(model, -100, &status, err, sizeof err) == NULL &&
+              status == RVM_EINVAL && strstr(err, "threads -100"),
+          "threads -100: %d %s", status, err);
+    CHECK(rvm_model_load(NULL, (rvm_variant)7, RVM_REFINER_AUTO, &status, err, sizeof err) == NULL &&
+              status == RVM_EINVAL && strstr(err, "variant 7") && !strstr(err, "resnet50"),
+          "variant 7: %d %s", status, err);
+    CHECK(rvm_model_load(NULL, (rvm_variant)-1, RVM_REFINER_AUTO, &status, err, sizeof err) == NULL &&
+              status == RVM_EINVAL && strstr(err, "variant -1"),
+          "variant -1: %d %s", status, err);
+    CHECK(rvm_model_load(NULL, RVM_VARIANT_AUTO, (rvm_refiner)3, &status, err, sizeof err) == NULL &&
+              status == RVM_EINVAL && strstr(err, "refiner 3"),
+          "refiner 3: %d %s", status, err);
+    /* No model: a defined answer (AUTO), not a crash. */
+    CHECK(rvm_model_variant(NULL) == RVM_VARIANT_AUTO, "rvm_model_variant(NULL)");
+    CHECK(rvm_model_refiner(NULL) == RVM_REFINER_AUTO, "rvm_model_refiner(NULL)");
+    CHECK(rvm_model_variant(model) == RVM_VARIANT_MOBILENETV3 &&
+              rvm_model_refiner(model) == RVM_REFINER_FAST_GUIDED_FILTER,
+          "the shipped model: variant %d refiner %d", rvm_model_variant(model),
+          rvm_model_refiner(model));
     rvm_stream *ok = rvm_stream_create(model, 1, &status, err, sizeof err);
     CHECK(ok && status == RVM_OK, "stream status %d", status);
     rvm_stream_free(ok);
@@ -135,11 +159,13 @@ int main(void)
     rvm_set_log(collect, &sink);
     rvm_model *logged = rvm_model_load(NULL, RVM_VARIANT_AUTO, RVM_REFINER_AUTO, NULL, err, sizeof err);
     rvm_stream *ls = rvm_stream_create(logged, 2, NULL, err, sizeof err);
+    rvm_stream *ls1 = rvm_stream_create(logged, 1, NULL, err, sizeof err);
     rvm_set_log(NULL, NULL);
     rvm_stream *quiet = rvm_stream_create(logged, 1, NULL, err, sizeof err);
-    CHECK(sink.count == 2 && strstr(sink.text, "model: mobilenetv3") &&
-              strstr(sink.text, " kernels, 2 threads"),
+    CHECK(sink.count == 3 && strstr(sink.text, "model: mobilenetv3") &&
+              strstr(sink.text, " kernels, 2 threads\n") && strstr(sink.text, " kernels, 1 thread\n"),
           "log messages (%d): %s", sink.count, sink.text);
+    rvm_stream_free(ls1);
     rvm_stream_free(quiet);
     rvm_stream_free(ls);
     rvm_model_free(logged);

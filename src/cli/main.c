@@ -593,6 +593,16 @@ static void notice(void *user, const char *msg)
         fprintf(stderr, "%srvm: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", msg);
 }
 
+/* The reader's warnings (what the outputs lose), from its thread as notice. */
+static void reader_warning(void *user, const char *msg)
+{
+    const conversion *c = user;
+    if (c->hooks && c->hooks->message)
+        c->hooks->message(c->hooks->user, RVMI_MESSAGE_WARNING, msg);
+    else
+        fprintf(stderr, "%srvm: warning: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", msg);
+}
+
 /* Opens the input and, when the composition needs one, the background at the input's
  * size. Returns 0 or -1 (message printed). */
 static int open_inputs(conversion *c)
@@ -623,6 +633,7 @@ static int open_inputs(conversion *c)
         ro.segment_seek_byte = c->seg->seek_byte;
     }
     ro.notice = notice;
+    ro.warning = reader_warning;
     ro.notice_user = c;
     c->reader = rvmi_reader_open(opt->input, &ro, err, sizeof(err));
     if (!c->reader) {

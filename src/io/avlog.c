@@ -14,8 +14,12 @@ static int verbose;
 static void on_log(void *avcl, int level, const char *fmt, va_list vl)
 {
     if (verbose) {
-        av_log_default_callback(avcl, level, fmt, vl);
-        return;
+        /* Printed as FFmpeg prints it, and kept too when an error (the reader reads FFmpeg's
+         * reason: "moov atom not found"). */
+        va_list copy;
+        va_copy(copy, vl);
+        av_log_default_callback(avcl, level, fmt, copy);
+        va_end(copy);
     }
     if (level > AV_LOG_ERROR)
         return;

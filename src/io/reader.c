@@ -33,6 +33,7 @@
 #include <libavdevice/version.h>
 #endif
 
+#include "io/avlog.h"
 #include "io/tracks.h"
 #include "kernels/kernels.h"
 #include "rvm.h"
@@ -160,8 +161,8 @@ struct rvmi_reader {
      * other threads unchanged. */
     AVBufferRef *icc;
     int icc_checked;
-    int see_through;         /* over_black: the first picture had a pixel not opaque */
-    int alpha_checked;       /* over_black: the first picture was looked at */
+    int see_through;         /* the first picture had a pixel not opaque */
+    int alpha_checked;       /* the first picture was looked at (over_black, or a warning) */
     /* PQ: the brightest light the content holds (cd/m2), which the roll-off takes to SDR
      * white, and where it was read (hdr_peak_of). */
     double hdr_peak;
@@ -876,10 +877,18 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(pf);
     int blend = r->opt.over_black && pd && (pd->flags & AV_PIX_FMT_FLAG_ALPHA);
     /* The first picture only: scanning every frame of an opaque RGBA video would cost
-     * the background's reader a pass over each. */
-    if (r->opt.over_black && !r->alpha_checked) {
+     * the background's reader a pass over each. An input's alpha is dropped (swscale to
+     * RGB24), as the official reader's PIL convert('RGB') does, so the numbers are the
+     * official ones; but a cut-out picture then gives the matte of whatever colours lie
+     * under its see-through parts, which the user should hear of. */
+    void (*warn)(void *, const char *) = r->opt.warning ? r->opt.warning : r->opt.notice;
+    if ((r->opt.over_black || warn) && !r->alpha_checked) {
         r->alpha_checked = 1;
         r->see_through = see_through(f);
+        if (r->see_through && !r->opt.over_black)
+            warn(r->opt.notice_user,
+                 "the input has transparency: its alpha channel is ignored, the colours under "
+                 "its see-through parts are matted as they are (as the official converter does)");
     }
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
@@ -1576,12 +1585,22 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     }
     if (url == source && (local = rvmi_file_url(source)))
         url = local;
+    char why[512];
+    rvmi_avlog_take_error(why, 1); /* forget older messages */
     ret = avformat_open_input(&r->fmt, url, ifmt, NULL);
     free(local);
     if (ret < 0) {
         /* avformat_open_input frees the context on failure. */
+        rvmi_avlog_take_error(why, sizeof why);
         if (r->pipe && ifmt && strstr(ifmt->name, "mp4"))
             set_err(err, errlen, "%s", MOOV_AT_END);
+        else if (ret == AVERROR_INVALIDDATA && strstr(why, "moov atom not found"))
+            /* The index is written when a recording ends: a camera or a screen recorder
+             * killed before that leaves the data without it. */
+            set_err(err, errlen, "%s: looks truncated: this MP4/MOV has no index (FFmpeg: moov "
+                                 "atom not found), which is written when a recording ends "
+                                 "(was it stopped before it finished?); FFmpeg cannot read it",
+                    source);
         else if (ret == AVERROR_INVALIDDATA)
             set_err(err, errlen, "%s: not a video or image file FFmpeg can read", source);
         else
@@ -2233,8 +2252,8 @@ static void report_end(rvmi_reader *r)
         }
     }
     if (r->decode_errors) {
-        snprintf(msg, sizeof(msg), "%d damaged video frames or packets were skipped",
-                 r->decode_errors);
+        snprintf(msg, sizeof(msg), "%d damaged video %s skipped", r->decode_errors,
+                 r->decode_errors == 1 ? "frame or packet was" : "frames or packets were");
         r->opt.notice(r->opt.notice_user, msg);
     }
 }

@@ -34,6 +34,9 @@ typedef struct {
      * notice_user. */
     void (*notice)(void *user, const char *msg);
     void *notice_user;
+    /* The same for what the outputs lose (an input picture's transparency), when set (else
+     * notice); user is notice_user too. */
+    void (*warning)(void *user, const char *msg);
     /* Polled while reading; when it becomes non-zero blocking reads give up (Ctrl-C). */
     const atomic_int *interrupt;
     /* A segment of a planned run (rvm render), with start = 0 and duration < 0. Frames are

@@ -5,6 +5,7 @@
 #include "model/model.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <limits.h>
 #include <pthread.h>
 #include <math.h>
@@ -302,39 +303,66 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* The installed layout: <prefix>/lib[/<arch>]/librvm.so and <prefix>/share/rvm/models. The
- * library looks beside itself first, so an installation moved to another prefix (or a
- * temporary one, as the install test makes) still finds its model. */
+/* Where the model is looked for (rvm.h, rvm_default_model_path): the installed layout is
+ * <prefix>/lib[/<arch>]/librvm.so (or <prefix>/bin/program for a program that linked librvm.a,
+ * as rvm itself does) and <prefix>/share/rvm/models. The code looks beside its own file
+ * first, so an installation moved to another prefix (or a temporary one, as the install test
+ * makes) still finds its model. The source tree's model serves only code inside the build
+ * folder (the command and tests run from it): an installed librvm.a compiled the same path
+ * in, and the tree may be gone by the time its programs run, or hold another version. */
 static char installed_model[PATH_MAX];
+static int in_build_tree;
 
-static void find_model_beside_library(void)
+/* The real path of the file holding this code: the shared library, or the program that
+ * linked the static one. For a program glibc's dladdr gives argv[0], which may be a bare
+ * name found through PATH or relative to a folder the program has left: its link map entry
+ * (an empty name) tells, and /proc/self/exe is then the file itself. */
+static int code_file(char *out)
 {
     Dl_info info;
-    if (!dladdr((void *)rvm_default_model_path, &info) || !info.dli_fname)
-        return;
+    const char *name = NULL;
+#ifdef __GLIBC__
+    struct link_map *map = NULL;
+    if (dladdr1((void *)rvm_default_model_path, &info, (void **)&map, RTLD_DL_LINKMAP) &&
+        info.dli_fname)
+        name = map && map->l_name && !map->l_name[0] ? "/proc/self/exe" : info.dli_fname;
+#else
+    if (dladdr((void *)rvm_default_model_path, &info) && info.dli_fname)
+        name = info.dli_fname;
+#endif
+    return name && realpath(name, out) != NULL;
+}
+
+static void find_model_beside_code(void)
+{
     char lib[PATH_MAX];
-    if (!realpath(info.dli_fname, lib))
+    installed_model[0] = 0;
+    if (!code_file(lib))
         return;
+#ifdef RVM_BUILD_DIR
+    char build[PATH_MAX];
+    size_t n = realpath(RVM_BUILD_DIR, build) ? strlen(build) : 0;
+    in_build_tree = n > 0 && strncmp(lib, build, n) == 0 && lib[n] == '/';
+#endif
     char *slash = strrchr(lib, '/');
     if (!slash)
         return;
-    *slash = 0; /* the library's folder */
-    static const char *const up[] = {"/..", "/../.."}; /* lib/ or lib/<arch>/ */
+    *slash = 0; /* the code's folder */
+    static const char *const up[] = {"/..", "/../.."}; /* lib/ or lib/<arch>/, bin/ */
     for (int i = 0; i < 2; i++) {
         char dir[PATH_MAX];
-        int n = snprintf(dir, sizeof dir, "%s%s/share/rvm/models/rvm_mobilenetv3_tfjs_int8", lib,
+        int k = snprintf(dir, sizeof dir, "%s%s/share/rvm/models/rvm_mobilenetv3_tfjs_int8", lib,
                          up[i]);
-        if (n > 0 && (size_t)n < sizeof dir && is_dir(dir) && realpath(dir, installed_model))
+        if (k > 0 && (size_t)k < sizeof dir && is_dir(dir) && realpath(dir, installed_model))
             return;
     }
     installed_model[0] = 0;
 }
 
-static const char *model_beside_library(void)
+static void find_model_once(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, find_model_beside_library);
-    return installed_model[0] ? installed_model : NULL;
+    pthread_once(&once, find_model_beside_code);
 }
 
 const char *rvm_default_model_path(void)
@@ -342,13 +370,13 @@ const char *rvm_default_model_path(void)
     const char *env = getenv("RVM_MODEL_DIR");
     if (env && is_dir(env))
         return env;
-    const char *beside = model_beside_library();
-    if (beside)
-        return beside;
+    find_model_once();
+    if (installed_model[0])
+        return installed_model;
+    if (in_build_tree && is_dir(RVM_MODEL_SOURCE_DIR))
+        return RVM_MODEL_SOURCE_DIR;
     if (is_dir(RVM_MODEL_INSTALL_DIR))
         return RVM_MODEL_INSTALL_DIR;
-    if (is_dir(RVM_MODEL_SOURCE_DIR))
-        return RVM_MODEL_SOURCE_DIR;
     return NULL;
 }
 
@@ -360,6 +388,23 @@ static const char *variant_name(rvm_variant v)
 static const char *refiner_name(rvm_refiner r)
 {
     return r == RVM_REFINER_DEEP_GUIDED_FILTER ? "deep guided filter" : "fast guided filter";
+}
+
+/* A variant or refiner outside its enum (a cast integer, another version's value): refused
+ * by name before anything is read, rather than reported as a mismatch with the checkpoint. */
+static int bad_choice(rvm_variant variant, rvm_refiner refiner, char *err, size_t errlen)
+{
+    if ((int)variant < RVM_VARIANT_AUTO || (int)variant > RVM_VARIANT_RESNET50) {
+        snprintf(err, errlen, "variant %d is not an rvm_variant (AUTO 0, MOBILENETV3 1, RESNET50 2)",
+                 (int)variant);
+        return 1;
+    }
+    if ((int)refiner < RVM_REFINER_AUTO || (int)refiner > RVM_REFINER_FAST_GUIDED_FILTER) {
+        snprintf(err, errlen, "refiner %d is not an rvm_refiner (AUTO 0, DEEP_GUIDED_FILTER 1, "
+                 "FAST_GUIDED_FILTER 2)", (int)refiner);
+        return 1;
+    }
+    return 0;
 }
 
 int rvmi_weights_read(const char *path, rvmi_weights *out, int *tfjs, char *err, size_t errlen)
@@ -379,6 +424,10 @@ rvm_model *rvmi_model_from_weights(const rvmi_weights *w, rvm_variant variant,
      * gives NaN), so it is refused here, once for every source (a .pth, a state_dict from
      * Python; TF.js shards are checked as they are read). One pass over the floats, far
      * below the cost of reading them. */
+    if (bad_choice(variant, refiner, err, errlen)) {
+        *status = RVM_EINVAL;
+        return NULL;
+    }
     for (int t = 0; t < w->count; t++) {
         const rvmi_tensor *x = &w->tensors[t];
         for (int64_t i = 0; i < x->numel; i++)
@@ -420,6 +469,10 @@ rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner ref
         status = &ignored;
     err[0] = 0;
     *status = RVM_OK;
+    if (bad_choice(variant, refiner, err, errlen)) {
+        *status = RVM_EINVAL;
+        return NULL;
+    }
     if (!path && !(path = rvm_default_model_path())) {
         snprintf(err, errlen, "the shipped model was not found (set RVM_MODEL_DIR)");
         *status = RVM_EIO;
@@ -449,5 +502,5 @@ void rvm_model_free(rvm_model *m)
     free(m);
 }
 
-rvm_variant rvm_model_variant(const rvm_model *m) { return m->variant; }
-rvm_refiner rvm_model_refiner(const rvm_model *m) { return m->refiner; }
+rvm_variant rvm_model_variant(const rvm_model *m) { return m ? m->variant : RVM_VARIANT_AUTO; }
+rvm_refiner rvm_model_refiner(const rvm_model *m) { return m ? m->refiner : RVM_REFINER_AUTO; }

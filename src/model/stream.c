@@ -268,7 +268,12 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, 
         *status = RVM_EINVAL;
         return NULL;
     }
-    if (threads <= 0) {
+    if (threads < 0) {
+        snprintf(err, errlen, "threads %d: give 1 or more, or 0 for one per core", threads);
+        *status = RVM_EINVAL;
+        return NULL;
+    }
+    if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
@@ -292,7 +297,8 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, 
     }
     for (int i = 0; i < 256; i++)
         s->u8_to_float[i] = (float)i / 255.f;
-    rvmi_log(RVM_LOG_INFO, "stream: %s kernels, %d threads", s->kernels->name, threads);
+    rvmi_log(RVM_LOG_INFO, "stream: %s kernels, %d thread%s", s->kernels->name, threads,
+             threads == 1 ? "" : "s");
     return s;
 }
 

@@ -1,5 +1,5 @@
 # Inputs: stdin, rotation metadata, the colour matrix and range, image folders of grey, RGBA
-# and 16-bit PNGs, odd and tiny sizes, GIF, and the other codecs. The reader is checked
+# and 16-bit PNGs, pictures with transparency, odd and tiny sizes, GIF, and the other codecs. The reader is checked
 # directly (readdump prints what the network would get) against FFmpeg's own decoding.
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
@@ -109,6 +109,29 @@ done
 "$READDUMP" f_rgb48be d.rgb >/dev/null && head -c $((96 * 72 * 3 * 3)) ref.rgb >ref3.rgb &&
     "$PIXCMP" gray ref3.rgb d.rgb 0 || fail "16-bit PNGs do not read as their 8-bit values"
 ok "grey, grey+alpha, RGBA and 16-bit PNG folders"
+
+# A picture with transparency (a cut-out: the left half see-through): its alpha is ignored, as
+# the official reader's PIL convert('RGB') does, so its matte is the opaque picture's of the
+# same colours, and one warning line says so (the alpha was ignored without a word); WebP
+# and TIFF too. An RGBA picture with every pixel opaque says nothing.
+ffmpeg -nostdin -v error -i ref/0000.png -pix_fmt rgba opaque.png || fail "cannot make opaque.png"
+for ext in png webp tif; do
+    ffmpeg -nostdin -v error -i ref/0000.png \
+        -f lavfi -i "nullsrc=s=96x72,format=gray,geq=lum='if(lt(X\,48)\,0\,255)'" \
+        -filter_complex "[0]format=rgba[c];[c][1]alphamerge" -frames:v 1 \
+        $(case $ext in webp) echo "-c:v libwebp -lossless 1" ;; esac) cut.$ext ||
+        fail "cannot make cut.$ext"
+done
+for f in opaque.png cut.png cut.webp cut.tif; do
+    run_ok --input-source $f --output-alpha "pha_$f.png" --output-composition "com_$f.png"
+    n=$(grep -c "^rvm: warning: the input has transparency: its alpha channel is ignored" err.txt)
+    case $f in opaque.png) want=0 ;; *) want=1 ;; esac
+    [ "$n" -eq "$want" ] && [ "$(wc -l <err.txt)" -eq "$want" ] || fail "$f: $n transparency warnings, want $want: $(cat err.txt)"
+done
+for k in pha com; do
+    cmp -s "${k}_opaque.png.png" "${k}_cut.png.png" || fail "cut.png: its $k differs from the opaque picture's"
+done
+ok "an input picture with transparency (PNG, WebP, TIFF): alpha ignored, the opaque picture's matte, one warning"
 
 # Odd and tiny sizes; GIF; every codec.
 for size in "97 71" "1 1"; do

@@ -142,6 +142,31 @@ have=$(pts_list half_pha.mkv | wc -l)
 grep -q "^rvm: the input ended early, at .* of the 3.00 s it declares.*$have frames" err.txt ||
     fail "half.mkv: no line saying the input ended early: $(cat err.txt)"
 ok "a truncated MKV: the $have frames there, and one line saying it ended early"
+# An MP4 cut before its index (a recording killed before it finished: FFmpeg writes the moov
+# last): refused as looking truncated (it was "not a video or image file FFmpeg can read"),
+# also with -v (FFmpeg's own messages printed).
+head -c $(($(stat -c %s whole.mp4) / 2)) whole.mp4 >nomoov.mp4
+for v in "" -v; do
+    run $v --input-source nomoov.mp4 --output-alpha nomoov_pha.mkv
+    [ $RC -eq 3 ] && grep -q "^rvm: nomoov.mp4: looks truncated: this MP4/MOV has no index (FFmpeg: moov atom not found)" err.txt ||
+        fail "an MP4 without its moov ($v): exit $RC, $(cat err.txt)"
+done
+ok "an MP4 cut before its index: exit 3, 'looks truncated', also with -v"
+# One damaged frame (PNG-coded video in NUT, which has no parser to merge packets; the 5th
+# frame's IDAT chunk claims more bytes than it has: FFmpeg's "chunk too big"): the frames
+# around it are converted, and the line counting them is singular ("1 damaged video frames
+# or packets were skipped" before).
+ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=96x72:r=25:d=0.4 -c:v png dmg.nut ||
+    fail "cannot make dmg.nut"
+pkt=$(ffprobe -v error -select_streams v:0 -show_entries packet=pos,size -of csv=p=0 dmg.nut | sed -n 5p)
+pos=${pkt#*,} size=${pkt%,*}
+idat=$(dd if=dmg.nut bs=1 skip="$pos" count="$size" 2>/dev/null | grep -boa IDAT | head -n 1 | cut -d: -f1)
+[ -n "$idat" ] || fail "dmg.nut: no IDAT in its 5th packet ($pkt)"
+printf '\177\377\377\360' | dd of=dmg.nut bs=1 seek=$((pos + idat - 4)) conv=notrunc 2>/dev/null
+run_ok --input-source dmg.nut --output-alpha dmg_pha.mkv
+[ "$(pts_list dmg_pha.mkv | wc -l)" -eq 9 ] && grep -q "^rvm: 1 damaged video frame or packet was skipped$" err.txt ||
+    fail "one damaged frame: $(pts_list dmg_pha.mkv | wc -l) frames, $(cat err.txt)"
+ok "one damaged frame skipped: 9 of 10 frames, and one line in the singular"
 # An MP4 whose picture starts late on its timeline (an edit list's empty edit, as
 # ffmpeg -output_ts_offset writes): the container's duration counts from 0, not from the
 # first frame, so this whole file must not be called truncated.

@@ -2,7 +2,9 @@
 # Installs rvm into a temporary prefix (cmake --install) and checks what a user gets: the
 # files, the exported symbols of the shared library (nm -D: only rvm_*), its soname, and
 # programs built out of tree through pkg-config and through CMake's find_package(rvm) against
-# the shared and the static library, which load the installed model and run a frame.
+# the shared and the static library, which load the installed model and run a frame; where the
+# static library looks for the model (never the source tree), and the warning an install
+# under another prefix than the configured one gives for it.
 # Usage: install.sh BUILD_DIR SOURCE_DIR [extra compiler flags, e.g. sanitizers]
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -u
@@ -21,6 +23,16 @@ cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || { cat "$
 # folder of one's own must not write to (or need root for) the system's folders.
 outside=$(grep -v "^$prefix/" "$build/install_manifest.txt")
 [ -z "$outside" ] || fail "installed outside --prefix $prefix: $(echo $outside)"
+# The static library cannot know its prefix: installed under another than the configured one,
+# the install says where its programs find the model (once).
+configured=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+if [ "$(realpath -m "$configured")" != "$(realpath -m "$prefix")" ]; then
+  # (CMake wraps a warning's lines)
+  tr -s ' \n' '  ' <"$tmp/install.log" >"$tmp/install_flat.log"
+  [ "$(grep -o "rvm: the static library librvm.a looks for the shipped model in $configured/" "$tmp/install_flat.log" | wc -l)" = 1 ] &&
+    grep -q "RVM_MODEL_DIR=$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8" "$tmp/install_flat.log" ||
+    { cat "$tmp/install.log"; fail "no warning that librvm.a looks for the model under $configured, not $prefix"; }
+fi
 pc=$(find "$prefix" -name rvm.pc) && [ -n "$pc" ] || fail "no rvm.pc installed"
 libdir=$(dirname "$(dirname "$pc")")
 for f in "$prefix/include/rvm.h" "$libdir/librvm.a" "$prefix/bin/rvm" \
@@ -49,6 +61,15 @@ mkdir "$tmp/user"
 cp "$src/tests/install/hello.c" "$src/tests/install/collide.c" "$tmp/user/"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cd "$tmp/user"
+# rvm.pc alone is enough for the shared library (rvm.h includes nothing of libzip or cJSON);
+# the static library's link names them (Libs.private, not Requires.private, which made
+# pkg-config fail without libzip.pc and libcjson.pc).
+only_rvm_pc() { PKG_CONFIG_LIBDIR="$libdir/pkgconfig" PKG_CONFIG_PATH= pkg-config "$@"; }
+only_rvm_pc --cflags --libs rvm >pc.txt 2>&1 || fail "pkg-config --cflags --libs rvm needs more than rvm.pc: $(cat pc.txt)"
+only_rvm_pc --static --libs rvm >pc.txt 2>&1 || fail "pkg-config --static --libs rvm needs more than rvm.pc: $(cat pc.txt)"
+for l in -lzip -lcjson; do
+  grep -q -- "$l\b" pc.txt || fail "pkg-config --static --libs rvm lacks $l: $(cat pc.txt)"
+done
 [ "$(pkg-config --modversion rvm)" = "$(sed -n 's/^#define RVM_VERSION_MAJOR //p;s/^#define RVM_VERSION_MINOR //p;s/^#define RVM_VERSION_PATCH //p' "$src/include/rvm.h" | paste -sd.)" ] ||
   fail "pkg-config --modversion rvm: $(pkg-config --modversion rvm)"
 # The installed header alone, in the oldest C and C++ a user's program may be written in and
@@ -65,18 +86,38 @@ if command -v c++ >/dev/null 2>&1; then
       fail "rvm.h alone does not compile as -std=$std -pedantic"
   done
 fi
-cc $extra -o hello hello.c $(pkg-config --cflags --libs rvm) -Wl,-rpath,"$libdir" || fail "building against the shared library"
+cc $extra -o hello hello.c $(only_rvm_pc --cflags --libs rvm) -Wl,-rpath,"$libdir" || fail "building against the shared library"
 # The installed library finds the installed model beside itself (not the source tree's).
 out=$(env -u RVM_MODEL_DIR ./hello) || fail "the shared-library program failed"
 echo "shared: $out"
 case $out in *"model $prefix/share/rvm/models/"*) ;; *) fail "the installed model was not the one found";; esac
 # Statically, with internal names of rvm defined by the program itself.
-static_libs=$(pkg-config --static --libs rvm | sed 's/-lrvm\b/-l:librvm.a/')
-cc $extra -o hello_static hello.c collide.c $(pkg-config --cflags rvm) $static_libs || fail "building against the static library"
+static_libs=$(only_rvm_pc --static --libs rvm | sed 's/-lrvm\b/-l:librvm.a/')
+cc $extra -o hello_static hello.c collide.c $(only_rvm_pc --cflags rvm) $static_libs || fail "building against the static library"
 ldd hello_static | grep -q librvm && fail "hello_static uses the shared library"
 out2=$(RVM_MODEL_DIR="$prefix/share/rvm/models/rvm_mobilenetv3_tfjs_int8" ./hello_static) || fail "the static program failed"
 echo "static: $out2"
 [ "${out#* output-sum }" = "${out2#* output-sum }" ] || fail "shared and static runs differ"
+# Without RVM_MODEL_DIR, a statically linked program outside the prefix never takes the
+# source tree's model (it was found while the clone lasted): the configured prefix's, or none.
+configured_model=$configured/share/rvm/models/rvm_mobilenetv3_tfjs_int8
+if out7=$(env -u RVM_MODEL_DIR ./hello_static 2>err7.txt); then
+  case $out7 in
+    *"model $configured_model output-sum"*) ;;
+    *) fail "the static program took another model than the configured prefix's: $out7" ;;
+  esac
+else
+  [ ! -d "$configured_model" ] && grep -q "the shipped model was not found (set RVM_MODEL_DIR)" err7.txt ||
+    fail "the static program without RVM_MODEL_DIR: $(cat err7.txt)"
+fi
+echo "static, no RVM_MODEL_DIR: ${out7:-$(cat err7.txt)}"
+# Installed in <prefix>/bin, it finds the prefix's model, also when run by its bare name through
+# PATH from another folder (glibc's dladdr gives argv[0] then).
+cp hello_static "$prefix/bin/rvm_hello_static"
+out8=$(cd / && PATH="$prefix/bin:$PATH" env -u RVM_MODEL_DIR rvm_hello_static) ||
+  fail "the static program in $prefix/bin failed"
+case $out8 in *"model $prefix/share/rvm/models/"*) ;; *) fail "the static program in $prefix/bin: $out8";; esac
+rm "$prefix/bin/rvm_hello_static"
 
 # Through CMake, as a CMake project would: find_package(rvm <version> REQUIRED), the imported
 # targets rvm::rvm and rvm::rvm_static; the programs give the pkg-config builds' numbers.
