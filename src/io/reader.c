@@ -1549,6 +1549,26 @@ static void seek_to_start(rvmi_reader *r, int64_t vs0, int64_t target_us)
         av_seek_frame(r->fmt, r->vidx, vs0, AVSEEK_FLAG_BACKWARD); /* read from the start */
 }
 
+/* Whether the local file path starts as an MP4/MOV does (its first box: ftyp, or for older
+ * QuickTime files wide, free, skip or mdat): FFmpeg's mov demuxer also takes other files
+ * named .mp4 (a text file) and says "moov atom not found" for them too. */
+static int iso_media_head(const char *path)
+{
+    if (strstr(path, "://"))
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char h[8];
+    int ok = fread(h, 1, sizeof h, f) == sizeof h;
+    fclose(f);
+    static const char *const boxes[] = {"ftyp", "wide", "free", "skip", "mdat"};
+    for (size_t i = 0; ok && i < sizeof boxes / sizeof boxes[0]; i++)
+        if (memcmp(h + 4, boxes[i], 4) == 0)
+            return 1;
+    return 0;
+}
+
 static int open_media(rvmi_reader *r, const char *source, char *err, size_t errlen)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
@@ -1594,7 +1614,8 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
         rvmi_avlog_take_error(why, sizeof why);
         if (r->pipe && ifmt && strstr(ifmt->name, "mp4"))
             set_err(err, errlen, "%s", MOOV_AT_END);
-        else if (ret == AVERROR_INVALIDDATA && strstr(why, "moov atom not found"))
+        else if (ret == AVERROR_INVALIDDATA && strstr(why, "moov atom not found") &&
+                 !r->pipe && iso_media_head(source))
             /* The index is written when a recording ends: a camera or a screen recorder
              * killed before that leaves the data without it. */
             set_err(err, errlen, "%s: looks truncated: this MP4/MOV has no index (FFmpeg: moov "

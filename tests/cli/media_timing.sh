@@ -151,7 +151,11 @@ for v in "" -v; do
     [ $RC -eq 3 ] && grep -q "^rvm: nomoov.mp4: looks truncated: this MP4/MOV has no index (FFmpeg: moov atom not found)" err.txt ||
         fail "an MP4 without its moov ($v): exit $RC, $(cat err.txt)"
 done
-ok "an MP4 cut before its index: exit 3, 'looks truncated', also with -v"
+echo "not a video" >text.mp4
+run --input-source text.mp4 --output-alpha text_pha.mkv
+[ $RC -eq 3 ] && grep -q "^rvm: text.mp4: not a video or image file FFmpeg can read$" err.txt ||
+    fail "a text file named .mp4: exit $RC, $(cat err.txt)"
+ok "an MP4 cut before its index: exit 3, 'looks truncated', also with -v (a text file named .mp4: not a video)"
 # One damaged frame (PNG-coded video in NUT, which has no parser to merge packets; the 5th
 # frame's IDAT chunk claims more bytes than it has: FFmpeg's "chunk too big"): the frames
 # around it are converted, and the line counting them is singular ("1 damaged video frames
