@@ -1539,11 +1539,27 @@ static int landing_ok(rvmi_reader *r)
     return ok;
 }
 
+/* A landing that misses the frames at the start is tried again further back (a keyframe
+ * before the start that the seek passed over, a picture that recovers before the start)
+ * before reading from the beginning: from there every frame up to the start was decoded and
+ * dropped, a minute of CPU and more for an hour into a long input (a 33 s 720p transport
+ * stream with a keyframe every 10 s, --start 31: 1.1 s of CPU). Each landing is checked as
+ * the first (landing_ok); the frames between it and the start are dropped as ever. */
+static const int landing_back_s[] = {10, 60, 300};
+
 static void seek_to_start(rvmi_reader *r, int64_t vs0, int64_t target_us)
 {
-    if (av_seek_frame(r->fmt, -1, target_us, AVSEEK_FLAG_BACKWARD) >= 0 && landing_ok(r))
-        av_seek_frame(r->fmt, -1, target_us, AVSEEK_FLAG_BACKWARD);
-    else if (r->fmt->iformat->flags & AVFMT_TS_DISCONT)
+    int64_t first_us = av_rescale_q(vs0, r->tb, AV_TIME_BASE_Q);
+    for (int i = -1; i < (int)(sizeof landing_back_s / sizeof *landing_back_s); i++) {
+        int64_t t = target_us - (i < 0 ? 0 : landing_back_s[i] * (int64_t)AV_TIME_BASE);
+        if (i >= 0 && t <= first_us)
+            break; /* the beginning itself: read from there (below) */
+        if (av_seek_frame(r->fmt, -1, t, AVSEEK_FLAG_BACKWARD) >= 0 && landing_ok(r)) {
+            av_seek_frame(r->fmt, -1, t, AVSEEK_FLAG_BACKWARD);
+            return;
+        }
+    }
+    if (r->fmt->iformat->flags & AVFMT_TS_DISCONT)
         av_seek_frame(r->fmt, -1, 0, AVSEEK_FLAG_BYTE); /* where a whole run starts */
     else
         av_seek_frame(r->fmt, r->vidx, vs0, AVSEEK_FLAG_BACKWARD); /* read from the start */

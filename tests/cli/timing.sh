@@ -61,11 +61,13 @@ ok "--start 1 --duration 0.5 from a pipe: the same frames"
 # MPEG-TS with sparse keyframes (every 5 s): a seek there lands on any packet, and the
 # decoder dropped the frames up to the next keyframe (--start 1 --duration 0.5: "holds no
 # frame (the next one is at 5.000 s)", exit 2; without --duration the frames from 5 s, exit 0).
-# --start gives the frames ffmpeg's trim gives (lossless matte of the same pictures).
-ffmpeg -nostdin -v error -stream_loop 2 -i "$SAMPLE" -f lavfi -i sine=d=8 -vf scale=96:72 \
+# --start gives the frames ffmpeg's trim gives (lossless matte of the same pictures). At 12.3
+# the seek misses the keyframe (at 10) too, and is tried again 10 s earlier (it read the
+# whole input from its beginning): the same frames.
+ffmpeg -nostdin -v error -stream_loop 5 -i "$SAMPLE" -f lavfi -i sine=d=16 -vf scale=96:72 \
     -pix_fmt yuv420p -c:v libx264 -g 150 -keyint_min 150 -sc_threshold 0 -c:a aac -shortest \
     -f mpegts sparse.ts || fail "cannot make sparse.ts"
-for s in 1 4.2; do
+for s in 1 4.2 12.3; do
     ffmpeg -nostdin -v error -i sparse.ts -vf "setpts=PTS-STARTPTS,trim=start=$s:duration=0.5" \
         -an -c:v ffv1 trim_$s.mkv || fail "cannot make trim_$s.mkv"
     run_ok -i trim_$s.mkv --threads 1 --codec ffv1 --output-alpha trim_pha_$s.mkv
@@ -78,7 +80,7 @@ for s in 1 4.2; do
     cmp -s trim_pha_$s.mkv.md5 ts_pha_$s.mkv.md5 || fail "sparse.ts --start $s: not the frames ffmpeg's trim gives"
     [ "$(stream_field ts_com_$s.mkv a:0 codec_type)" = audio ] || fail "sparse.ts --start $s: no audio"
 done
-ok "MPEG-TS with a keyframe every 5 s: --start 1 and 4.2 give ffmpeg's frames"
+ok "MPEG-TS with a keyframe every 5 s: --start 1, 4.2 and 12.3 give ffmpeg's frames"
 # Intra-refresh H.264 (x264's intra-refresh: no IDR after the first frame, its keyframes
 # are recovery points): a seek lands on one at or before the start, but the decoder holds
 # frames back until the picture has recovered, past the start (in Matroska, --start 4.2
