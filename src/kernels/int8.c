@@ -18,7 +18,6 @@
 
 #if RVM_Q8_ISA == ISA_AVX512VNNI
 typedef __m512i vi;
-typedef __m512 vf;
 #define VL 16
 #define MR 8
 #define NB 2
@@ -32,22 +31,10 @@ typedef __m512 vf;
 #define MR16 12
 #define NB16 2
 #define VCVT(x) _mm512_cvtepi32_ps(x)
-#define VLOAD(p) _mm512_loadu_ps(p)
-#define VSTORE(p, v) _mm512_storeu_ps(p, v)
-#define VSET1(x) _mm512_set1_ps(x)
-#define VZERO() _mm512_setzero_ps()
-#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define VADD(a, b) _mm512_add_ps(a, b)
-#define VMUL(a, b) _mm512_mul_ps(a, b)
-#define VMAX(a, b) _mm512_max_ps(a, b)
-#define VMIN(a, b) _mm512_min_ps(a, b)
-#define VLOAD_PARTIAL(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
-#define VSTORE_PARTIAL(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
 #define SET_NAME "avx512vnni"
 #define SET_SYMBOL rvmi_kernels_q8_avx512vnni
 #else
 typedef __m256i vi;
-typedef __m256 vf;
 #define VL 8
 #define MR 4
 #define NB 1
@@ -90,20 +77,10 @@ static inline __m256i half_floor_epi8(__m256i w)
 #define MR16 6
 #define NB16 1
 #define VCVT(x) _mm256_cvtepi32_ps(x)
-#define VLOAD(p) _mm256_loadu_ps(p)
-#define VSTORE(p, v) _mm256_storeu_ps(p, v)
-#define VSET1(x) _mm256_set1_ps(x)
-#define VZERO() _mm256_setzero_ps()
-#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define VADD(a, b) _mm256_add_ps(a, b)
-#define VMUL(a, b) _mm256_mul_ps(a, b)
-#define VMAX(a, b) _mm256_max_ps(a, b)
-#define VMIN(a, b) _mm256_min_ps(a, b)
-static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-#define PARTIAL_MASK(n) _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n)))
-#define VLOAD_PARTIAL(p, n) _mm256_maskload_ps(p, PARTIAL_MASK(n))
-#define VSTORE_PARTIAL(p, v, n) _mm256_maskstore_ps(p, PARTIAL_MASK(n), v)
 #endif
+
+/* the float vectors: the vocabulary of the other kernels */
+#include "kernels/vec.h"
 
 #define VPB (RVM_COUT_BLOCK / VL) /* vectors per block of 16 output channels */
 

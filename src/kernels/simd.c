@@ -1,5 +1,5 @@
-/* SIMD kernels, written once against the small vector vocabulary below and compiled once per
- * instruction set (RVM_ISA / RVM_VLEN set by the build): avx512 (16 floats), avx2 (8) and a
+/* SIMD kernels, written once against the small vector vocabulary of kernels/vec.h and compiled
+ * once per instruction set (RVM_ISA / RVM_VLEN set by the build): avx512 (16 floats), avx2 (8) and a
  * portable generic one (4, GCC vector extensions).
  * SPDX-License-Identifier: GPL-3.0-or-later */
 #include <assert.h>
@@ -15,94 +15,34 @@
 #define STR_(a) #a
 #define CAT_STR(a) STR_(a)
 
+#include "kernels/vec.h"
+
+/* What the vocabulary of vec.h lacks here: rounding and scaling by powers of two for vexp,
+ * and the register tile of the convolutions (MR output pixels by NB blocks of 16 output
+ * channels). */
 #if VL == 16
-#include <immintrin.h>
-typedef __m512 vf;
-#define VLOAD(p) _mm512_loadu_ps(p)
-#define VSTORE(p, v) _mm512_storeu_ps(p, v)
-#define VSET1(x) _mm512_set1_ps(x)
-#define VZERO() _mm512_setzero_ps()
-#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c) /* a*b + c */
-#define VADD(a, b) _mm512_add_ps(a, b)
-#define VSUB(a, b) _mm512_sub_ps(a, b)
-#define VMUL(a, b) _mm512_mul_ps(a, b)
-#define VDIV(a, b) _mm512_div_ps(a, b)
-#define VMAX(a, b) _mm512_max_ps(a, b)
-#define VMIN(a, b) _mm512_min_ps(a, b)
 #define VROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALE2(p, n) _mm512_scalef_ps(p, n) /* p * 2^n */
-#define VLOAD_PARTIAL(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
-#define VSTORE_PARTIAL(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
 #define HAVE_VEXP 1
 #define MR 12 /* output pixels per tile */
 #define NB 2  /* 16-channel output blocks per tile */
 #elif VL == 8
-#include <immintrin.h>
-typedef __m256 vf;
-#define VLOAD(p) _mm256_loadu_ps(p)
-#define VSTORE(p, v) _mm256_storeu_ps(p, v)
-#define VSET1(x) _mm256_set1_ps(x)
-#define VZERO() _mm256_setzero_ps()
-#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define VADD(a, b) _mm256_add_ps(a, b)
-#define VSUB(a, b) _mm256_sub_ps(a, b)
-#define VMUL(a, b) _mm256_mul_ps(a, b)
-#define VDIV(a, b) _mm256_div_ps(a, b)
-#define VMAX(a, b) _mm256_max_ps(a, b)
-#define VMIN(a, b) _mm256_min_ps(a, b)
 #define VROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 static inline __m256 VSCALE2(__m256 p, __m256 n)
 {
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
-static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-#define PARTIAL_MASK(n) _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (n)))
-#define VLOAD_PARTIAL(p, n) _mm256_maskload_ps(p, PARTIAL_MASK(n))
-#define VSTORE_PARTIAL(p, v, n) _mm256_maskstore_ps(p, PARTIAL_MASK(n), v)
 #define HAVE_VEXP 1
 #define MR 6
 #define NB 1
 #else
-typedef float vf __attribute__((vector_size(VL * 4)));
-typedef int32_t vi __attribute__((vector_size(VL * 4)));
-static inline vf VLOAD(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-static inline void VSTORE(float *p, vf v) { memcpy(p, &v, sizeof v); }
-#define VSET1(x) ((vf){0} + (x))
-#define VZERO() ((vf){0})
-#define VFMA(a, b, c) ((a) * (b) + (c))
-#define VADD(a, b) ((a) + (b))
-#define VSUB(a, b) ((a) - (b))
-#define VMUL(a, b) ((a) * (b))
-#define VDIV(a, b) ((a) / (b))
-static inline vf vselect(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-static inline vf VMAX(vf a, vf b) { return vselect(a > b, a, b); }
-static inline vf VMIN(vf a, vf b) { return vselect(a < b, a, b); }
 #define MR 3
 #define NB 1
 #endif
 
 #define VPB (RVM_COUT_BLOCK / VL) /* vectors per output block */
 #define MT (MR / 3) /* tiles per block at the end of a row of Winograd tiles */
-
-/* Loads/stores the first n (< VL) floats; the rest of the vector is zero. */
-#ifdef VLOAD_PARTIAL
-#define load_partial VLOAD_PARTIAL
-#define store_partial VSTORE_PARTIAL
-#else
-static inline vf load_partial(const float *p, int n)
-{
-    float tmp[VL] = {0};
-    memcpy(tmp, p, (size_t)n * sizeof(float));
-    return VLOAD(tmp);
-}
-static inline void store_partial(float *p, vf v, int n)
-{
-    float tmp[VL];
-    VSTORE(tmp, v);
-    memcpy(p, tmp, (size_t)n * sizeof(float));
-}
-#endif
 
 #ifdef HAVE_VEXP
 /* exp(x) for x in [-87, 88]: x = n*ln2 + r, |r| <= ln2/2, a degree-7 polynomial (Cephes'
