@@ -173,25 +173,29 @@ static inline __attribute__((always_inline)) void store_sums(vi sum, vi zw, vf s
             dst[k] = rvmi_activate(act, dst[k]);
 }
 
-/* Scales tile sums back to float, adds bias and residual, activates and stores. */
-static inline __attribute__((always_inline)) void store_tile(const int mr, const int nb,
-                                                             const rvmi_conv_q8 *cv,
-                                                             const rvmi_qtensor *in,
-                                                             const rvmi_view *out,
-                                                             const rvmi_view *res, size_t px,
-                                                             int blk, vi acc[MR][NB * VPB])
+/* Scales a tile's sums back to float, adds bias and residual, activates and stores: mr pixels
+ * from px by nb blocks from block blk, pixel m's sums at acc[m * mstride], the input's
+ * quantisation zero and scale read where they are (as values, the compiler kept them in
+ * registers across the tile and spilled more of the sums). Shared by the 8-bit and 16-bit tiles (mr, nb and mstride are
+ * constants in each copy). */
+static inline __attribute__((always_inline)) void
+store_tile(const int mr, const int nb, const rvmi_conv_q8 *cv, const int *zero, const float *scale,
+           const rvmi_view *out, const rvmi_view *res, size_t px, int blk, const vi *acc,
+           const int mstride)
 {
     const rvmi_act act = cv->act;
+#pragma GCC unroll 8
     for (int j = 0; j < nb * VPB; j++) {
         const int co = blk * RVM_COUT_BLOCK + j * VL;
         const int n = cv->cout - co < VL ? cv->cout - co : VL;
         if (n <= 0)
             break;
-        const vi zw = VMULLOI(VSET1I(in->zero), VLOADI(cv->wsum + co));
-        const vf sc = VMUL(VSET1(in->scale), VLOAD(cv->wscale + co));
+        const vi zw = VMULLOI(VSET1I(*zero), VLOADI(cv->wsum + co));
+        const vf sc = VMUL(VSET1(*scale), VLOAD(cv->wscale + co));
         const vf bias = VLOAD(cv->bias + co);
+#pragma GCC unroll 16
         for (int m = 0; m < mr; m++)
-            store_sums(acc[m][j], zw, sc, bias, act, out, res, px + m, co, n);
+            store_sums(acc[m * mstride + j], zw, sc, bias, act, out, res, px + m, co, n);
     }
 }
 
@@ -207,17 +211,17 @@ static void conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const rvmi_
             vi acc[MR][NB * VPB];
             if (blocks - blk >= NB) {
                 tile(MR, NB, cv, x, ld, blk, acc);
-                store_tile(MR, NB, cv, in, out, res, px, blk, acc);
+                store_tile(MR, NB, cv, &in->zero, &in->scale, out, res, px, blk, acc[0], NB * VPB);
             } else {
                 tile(MR, 1, cv, x, ld, blk, acc);
-                store_tile(MR, 1, cv, in, out, res, px, blk, acc);
+                store_tile(MR, 1, cv, &in->zero, &in->scale, out, res, px, blk, acc[0], NB * VPB);
             }
         }
     for (; px < p1; px++) /* the last few pixels, one at a time */
         for (int blk = 0; blk < blocks; blk++) {
             vi acc[MR][NB * VPB];
             tile(1, 1, cv, in->data + (px - p0) * ld, ld, blk, acc);
-            store_tile(1, 1, cv, in, out, res, px, blk, acc);
+            store_tile(1, 1, cv, &in->zero, &in->scale, out, res, px, blk, acc[0], NB * VPB);
         }
 }
 
@@ -271,20 +275,7 @@ static inline __attribute__((always_inline)) void tile16(const int mr, const int
                 acc[m * nb * VPB + j] = VDOT16(acc[m * nb * VPB + j], a, wv[j]);
         }
     }
-    const rvmi_act act = cv->act;
-#pragma GCC unroll 8
-    for (int j = 0; j < nb * VPB; j++) {
-        const int co = blk * RVM_COUT_BLOCK + j * VL;
-        const int n = cv->cout - co < VL ? cv->cout - co : VL;
-        if (n <= 0)
-            break;
-        const vi zw = VMULLOI(VSET1I(in->zero), VLOADI(cv->wsum + co));
-        const vf sc = VMUL(VSET1(in->scale), VLOAD(cv->wscale + co));
-        const vf bias = VLOAD(cv->bias + co);
-#pragma GCC unroll 16
-        for (int m = 0; m < mr; m++)
-            store_sums(acc[m * nb * VPB + j], zw, sc, bias, act, out, res, px + m, co, n);
-    }
+    store_tile(mr, nb, cv, &in->zero, &in->scale, out, res, px, blk, acc, nb * VPB);
 }
 
 static void conv_1x1_s16(const rvmi_conv_q8 *cv, const rvmi_qtensor16 *in, const rvmi_view *out,
