@@ -113,6 +113,25 @@ static inline void finish(vf v, const float *bias, const float *res, float *dst,
             dst[k] = rvmi_activate(act, dst[k]);
 }
 
+/* Finishes output pixel px's sums acc[0 .. nv), the output channels from co0 on (VL a
+ * vector): bias, residual, activation, stored. The vectors past cout are left out (the last
+ * block of 16 outputs may hold fewer). */
+static inline __attribute__((always_inline)) void finish_pixel(const vf *acc, const int nv,
+                                                               const rvmi_conv *cv, int co0,
+                                                               const rvmi_view *out,
+                                                               const rvmi_view *res, size_t px,
+                                                               rvmi_act act)
+{
+    float *dst = out->data + px * out->stride;
+    const float *r = res ? res->data + px * res->stride : NULL;
+    for (int j = 0; j < nv; j++) {
+        const int co = co0 + j * VL, n = cv->cout - co < VL ? cv->cout - co : VL;
+        if (n <= 0)
+            break;
+        finish(acc[j], cv->bias + co, r ? r + co : NULL, dst + co, n, act);
+    }
+}
+
 /* acc[m][j] += sum over i < count of x[m * ld + i] * w[i][j]: mr (<= MR) output pixels whose
  * inputs are ld floats apart, the usual case (away from the borders). The pixels in groups of
  * three, each group from one base pointer, at base, base + ld and base + 2 ld: x86 addresses
@@ -217,18 +236,8 @@ pointwise_block(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out
             else
                 tile_strided_mr(mr, 1, x, v->stride, v->c, wt, wblock, acc);
         }
-        for (int m = 0; m < mr; m++) {
-            size_t px = px0 + m;
-            float *dst = out->data + px * out->stride;
-            const float *r = res ? res->data + px * res->stride : NULL;
-            for (int j = 0; j < nb * VPB; j++) {
-                int co = blk * RVM_COUT_BLOCK + j * VL;
-                int n = cv->cout - co < VL ? cv->cout - co : VL;
-                if (n <= 0)
-                    break;
-                finish(acc[m][j], cv->bias + co, r ? r + co : NULL, dst + co, n, act);
-            }
-        }
+        for (int m = 0; m < mr; m++)
+            finish_pixel(acc[m], nb * VPB, cv, blk * RVM_COUT_BLOCK, out, res, px0 + m, act);
     }
 }
 
@@ -496,17 +505,8 @@ stem_strip(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out, const
             }
         }
     }
-    for (int o = 0; o < np; o++) {
-        const size_t px = (size_t)oy * out->w + ox0 + o;
-        float *dst = out->data + px * out->stride;
-        const float *r = res ? res->data + px * res->stride : NULL;
-        for (int v = 0; v < VPB; v++) {
-            const int co = v * VL, n = cv->cout - co < VL ? cv->cout - co : VL;
-            if (n <= 0)
-                break;
-            finish(acc[o][v], cv->bias + co, r ? r + co : NULL, dst + co, n, cv->act);
-        }
-    }
+    for (int o = 0; o < np; o++)
+        finish_pixel(acc[o], VPB, cv, 0, out, res, (size_t)oy * out->w + ox0 + o, cv->act);
 }
 
 /* Rows [y0, y1) of the stem (3x3, 3 input channels packed, stride 2, up to 16 outputs):
@@ -624,18 +624,9 @@ static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_vi
                     tile(NB, ptrs, ld, views, first, count, taps, cin, w, wblock, acc);
                 else
                     tile(1, ptrs, ld, views, first, count, taps, cin, w, wblock, acc);
-                for (int m = 0; m < mcount; m++) {
-                    size_t px = (size_t)oy * out->w + ox0 + m;
-                    float *dst = out->data + px * out->stride;
-                    const float *r = res ? res->data + px * res->stride : NULL;
-                    for (int j = 0; j < nb * VPB; j++) {
-                        int co = blk * RVM_COUT_BLOCK + j * VL;
-                        int n = cv->cout - co < VL ? cv->cout - co : VL;
-                        if (n <= 0)
-                            break;
-                        finish(acc[m][j], cv->bias + co, r ? r + co : NULL, dst + co, n, cv->act);
-                    }
-                }
+                for (int m = 0; m < mcount; m++)
+                    finish_pixel(acc[m], nb * VPB, cv, blk * RVM_COUT_BLOCK, out, res,
+                                 (size_t)oy * out->w + ox0 + m, cv->act);
             }
         }
     }
