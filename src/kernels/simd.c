@@ -132,6 +132,29 @@ static inline __attribute__((always_inline)) void finish_pixel(const vf *acc, co
     }
 }
 
+/* The two steps of every register tile (tile_strided_mr, tile): input channel i's weights for
+ * nb blocks of 16 outputs (wblock floats apart) into registers, then one input value x times
+ * them into one output pixel's sums. nb is a constant in each copy. */
+static inline __attribute__((always_inline)) void tile_weights(const int nb, const float *wt,
+                                                               size_t wblock, int i,
+                                                               vf wv[NB * VPB])
+{
+#pragma GCC unroll 8
+    for (int b = 0; b < nb; b++)
+#pragma GCC unroll 8
+        for (int v = 0; v < VPB; v++)
+            wv[b * VPB + v] = VLOAD(wt + b * wblock + (size_t)i * RVM_COUT_BLOCK + v * VL);
+}
+
+static inline __attribute__((always_inline)) void tile_fma(const int nb, vf x,
+                                                           const vf wv[NB * VPB],
+                                                           vf acc[NB * VPB])
+{
+#pragma GCC unroll 8
+    for (int j = 0; j < nb * VPB; j++)
+        acc[j] = VFMA(x, wv[j], acc[j]);
+}
+
 /* acc[m][j] += sum over i < count of x[m * ld + i] * w[i][j]: mr (<= MR) output pixels whose
  * inputs are ld floats apart, the usual case (away from the borders). The pixels in groups of
  * three, each group from one base pointer, at base, base + ld and base + 2 ld: x86 addresses
@@ -149,18 +172,11 @@ tile_strided_mr(const int mr, const int nb, const float *x, size_t ld, int count
     const size_t ld2 = 2 * ld;
     for (int i = 0; i < count; i++) {
         vf wv[NB * VPB];
-#pragma GCC unroll 8
-        for (int b = 0; b < nb; b++)
-#pragma GCC unroll 8
-            for (int v = 0; v < VPB; v++)
-                wv[b * VPB + v] = VLOAD(wt + b * wblock + (size_t)i * RVM_COUT_BLOCK + v * VL);
+        tile_weights(nb, wt, wblock, i, wv);
 #pragma GCC unroll 32
         for (int m = 0; m < mr; m++) {
             const float *q = xg[m / 3] + i;
-            vf xv = VSET1(m % 3 == 0 ? q[0] : m % 3 == 1 ? q[ld] : q[ld2]);
-#pragma GCC unroll 8
-            for (int j = 0; j < nb * VPB; j++)
-                acc[m][j] = VFMA(xv, wv[j], acc[m][j]);
+            tile_fma(nb, VSET1(m % 3 == 0 ? q[0] : m % 3 == 1 ? q[ld] : q[ld2]), wv, acc[m]);
         }
     }
 }
@@ -193,18 +209,10 @@ static inline __attribute__((always_inline)) void tile(const int nb, const float
         }
         for (int i = 0; i < count[g]; i++) {
             vf wv[NB * VPB];
-#pragma GCC unroll 8
-            for (int b = 0; b < nb; b++)
-#pragma GCC unroll 8
-                for (int v = 0; v < VPB; v++)
-                    wv[b * VPB + v] = VLOAD(wt + b * wblock + (size_t)i * RVM_COUT_BLOCK + v * VL);
+            tile_weights(nb, wt, wblock, i, wv);
 #pragma GCC unroll 32
-            for (int m = 0; m < MR; m++) {
-                vf x = VSET1(pp[m][i]);
-#pragma GCC unroll 8
-                for (int j = 0; j < nb * VPB; j++)
-                    acc[m][j] = VFMA(x, wv[j], acc[m][j]);
-            }
+            for (int m = 0; m < MR; m++)
+                tile_fma(nb, VSET1(pp[m][i]), wv, acc[m]);
         }
     }
 }
