@@ -640,67 +640,65 @@ static void conv_dense(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_vi
     }
 }
 
+/* nv (a constant: 4 or 1) channel vectors from k of output pixel (oy, ox), every tap checked
+ * against the borders; the last vector holds n channels (n < VL only when nv is 1). */
+static inline __attribute__((always_inline)) void
+depthwise_pixel_vectors(const rvmi_conv *cv, const rvmi_view *in, int oy, int ox, int cpad,
+                        int k, const int nv, int n, float *dst, const float *r)
+{
+    const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
+    vf acc[4];
+    for (int j = 0; j < nv; j++)
+        acc[j] = VZERO();
+    for (int ky = 0; ky < cv->kh; ky++) {
+        int iy = oy * cv->stride - padh + ky * cv->dilation;
+        if (iy < 0 || iy >= in->h)
+            continue;
+        const float *row = in->data + (size_t)iy * in->w * in->stride;
+        for (int kx = 0; kx < cv->kw; kx++) {
+            int ix = ox * cv->stride - padw + kx * cv->dilation;
+            if (ix < 0 || ix >= in->w)
+                continue;
+            const float *src = row + (size_t)ix * in->stride + k;
+            const float *w = cv->weight + (size_t)(ky * cv->kw + kx) * cpad + k;
+            for (int j = 0; j < nv; j++) {
+                vf x = nv > 1 || n == VL ? VLOAD(src + j * VL) : load_partial(src, n);
+                acc[j] = VFMA(x, VLOAD(w + j * VL), acc[j]);
+            }
+        }
+    }
+    for (int j = 0; j < nv; j++)
+        finish(acc[j], cv->bias + k + j * VL, r ? r + k + j * VL : NULL, dst + k + j * VL,
+               j == nv - 1 ? n : VL, cv->act);
+}
+
 /* One output pixel, every tap checked against the borders, channels [kbeg, c). Four channel
  * vectors at a time when there are that many: one accumulator alone waits out the FMA latency
  * at every tap (the 960-channel 5x5 dilated layers, most of whose pixels are near a border,
  * measured 1.5x slower). */
-static inline void depthwise_pixel(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
-                                   const rvmi_view *res, int oy, int ox, int cpad, int kbeg,
-                                   int c)
+static inline __attribute__((always_inline)) void
+depthwise_pixel(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
+                const rvmi_view *res, int oy, int ox, int cpad, int kbeg, int c)
 {
-    const int padh = (cv->kh - 1) / 2 * cv->dilation, padw = (cv->kw - 1) / 2 * cv->dilation;
     size_t px = (size_t)oy * out->w + ox;
     float *dst = out->data + px * out->stride;
     const float *r = res ? res->data + px * res->stride : NULL;
     int k = kbeg;
-    for (; k + 4 * VL <= c; k += 4 * VL) {
-        vf acc[4] = {VZERO(), VZERO(), VZERO(), VZERO()};
-        for (int ky = 0; ky < cv->kh; ky++) {
-            int iy = oy * cv->stride - padh + ky * cv->dilation;
-            if (iy < 0 || iy >= in->h)
-                continue;
-            const float *row = in->data + (size_t)iy * in->w * in->stride;
-            for (int kx = 0; kx < cv->kw; kx++) {
-                int ix = ox * cv->stride - padw + kx * cv->dilation;
-                if (ix < 0 || ix >= in->w)
-                    continue;
-                const float *src = row + (size_t)ix * in->stride + k;
-                const float *w = cv->weight + (size_t)(ky * cv->kw + kx) * cpad + k;
-                for (int j = 0; j < 4; j++)
-                    acc[j] = VFMA(VLOAD(src + j * VL), VLOAD(w + j * VL), acc[j]);
-            }
-        }
-        for (int j = 0; j < 4; j++)
-            finish(acc[j], cv->bias + k + j * VL, r ? r + k + j * VL : NULL, dst + k + j * VL,
-                   VL, cv->act);
-    }
-    for (; k < c; k += VL) {
-        int n = c - k < VL ? c - k : VL;
-        vf acc = VZERO();
-        for (int ky = 0; ky < cv->kh; ky++) {
-            int iy = oy * cv->stride - padh + ky * cv->dilation;
-            if (iy < 0 || iy >= in->h)
-                continue;
-            const float *row = in->data + (size_t)iy * in->w * in->stride;
-            for (int kx = 0; kx < cv->kw; kx++) {
-                int ix = ox * cv->stride - padw + kx * cv->dilation;
-                if (ix < 0 || ix >= in->w)
-                    continue;
-                const float *src = row + (size_t)ix * in->stride + k;
-                vf x = n == VL ? VLOAD(src) : load_partial(src, n);
-                acc = VFMA(x, VLOAD(cv->weight + (size_t)(ky * cv->kw + kx) * cpad + k), acc);
-            }
-        }
-        finish(acc, cv->bias + k, r ? r + k : NULL, dst + k, n, cv->act);
-    }
+    for (; k + 4 * VL <= c; k += 4 * VL)
+        depthwise_pixel_vectors(cv, in, oy, ox, cpad, k, 4, VL, dst, r);
+    for (; k < c; k += VL)
+        depthwise_pixel_vectors(cv, in, oy, ox, cpad, k, 1, c - k < VL ? c - k : VL, dst, r);
 }
 
 /* Four neighbouring output pixels whose taps all fall inside the input across, in rows
  * [ky0, ky1) of the kernel (the others are in the padding), channels [kbeg, c): each weight
- * vector is loaded once for the four, and no tap needs a border check. */
-static inline void depthwise_quad(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out,
-                                  const rvmi_view *res, int oy, int ox, int cpad, int ky0, int ky1,
-                                  int kbeg, int c)
+ * vector is loaded once for the four, and no tap needs a border check. Out of line, as the
+ * compiler had it before depthwise_pixel was made always inline: the same code in
+ * conv_depthwise as before depthwise_pixel_vectors. */
+static __attribute__((noinline)) void depthwise_quad(const rvmi_conv *cv, const rvmi_view *in,
+                                                     const rvmi_view *out, const rvmi_view *res,
+                                                     int oy, int ox, int cpad, int ky0, int ky1,
+                                                     int kbeg, int c)
 {
     const int d = cv->dilation, ps = in->stride;
     const int padh = (cv->kh - 1) / 2 * d, padw = (cv->kw - 1) / 2 * d;
@@ -765,6 +763,18 @@ static inline void depthwise_quad(const rvmi_conv *cv, const rvmi_view *in, cons
             finish(acc[j], cv->bias + k, r, dst, n, cv->act);
         }
     }
+}
+
+/* The kernel rows [*ky0, *ky1) of a kernel of kh rows, dilation d, whose first input row is
+ * iy, that fall inside the input's h rows (the others read the padding). */
+static inline void rows_inside(int iy, int kh, int d, int h, int *ky0, int *ky1)
+{
+    int k0 = 0, k1 = kh;
+    while (k0 < k1 && iy + k0 * d < 0)
+        k0++;
+    while (k1 > k0 && iy + (k1 - 1) * d >= h)
+        k1--;
+    *ky0 = k0, *ky1 = k1;
 }
 
 /* Channels per block across a row in the wide depthwise layers (see conv_depthwise). */
@@ -913,12 +923,8 @@ depthwise_s1(const rvmi_conv *cv, const rvmi_view *in, const rvmi_view *out, con
     for (int kb = 0; kb < cv->cout; kb += block) {
         const int kend = kb + block < cv->cout ? kb + block : cv->cout;
         for (int oy = y0; oy < y1; oy++) {
-            /* kernel rows [ky0, ky1) fall inside the input */
-            int iy = oy - padh, ky0 = 0, ky1 = kw;
-            while (ky0 < ky1 && iy + ky0 * d < 0)
-                ky0++;
-            while (ky1 > ky0 && iy + (ky1 - 1) * d >= in->h)
-                ky1--;
+            int ky0, ky1;
+            rows_inside(oy - padh, kw, d, in->h, &ky0, &ky1);
             depthwise_row_s1(cv, in, out, res, oy, cpad, ky0, ky1, kb, kend, kw, d);
         }
     }
@@ -969,11 +975,8 @@ static void conv_depthwise(const rvmi_conv *cv, const rvmi_view *in, const rvmi_
     for (int oy = y0; oy < y1; oy++) {
         /* kernel rows [ky0, ky1) fall inside the input: near the top and bottom (most rows of
          * the small dilated layers) the quads still serve, over fewer kernel rows */
-        int iy = oy * s - padh, ky0 = 0, ky1 = cv->kh;
-        while (ky0 < ky1 && iy + ky0 * d < 0)
-            ky0++;
-        while (ky1 > ky0 && iy + (ky1 - 1) * d >= in->h)
-            ky1--;
+        int ky0, ky1;
+        rows_inside(oy * s - padh, cv->kh, d, in->h, &ky0, &ky1);
         /* Many channels: a block of them across the whole row, then the next, so that the
          * block's input rows stay in L1 from one output pixel to the next (960 channels:
          * 0.74 -> 0.59 ms at 30x17). A few hundred channels fit as they are. */
