@@ -126,6 +126,18 @@ static void ref_quantize_s16(const float *x, int n, float inv_scale, int zero, i
         dst[i] = 0;
 }
 
+/* Output o of pixel p from its int32 sum: the input's zero point taken off, scaled back to
+ * float, bias, residual and activation. The 8-bit and 16-bit convolutions' one epilogue. */
+static void store(const rvmi_conv_q8 *cv, int32_t acc, int zero, float scale,
+                  const rvmi_view *out, const rvmi_view *res, size_t p, int o)
+{
+    acc -= zero * cv->wsum[o];
+    float v = (float)acc * (scale * cv->wscale[o]) + cv->bias[o];
+    if (res)
+        v += res->data[p * res->stride + o];
+    out->data[p * out->stride + o] = rvmi_activate(cv->act, v);
+}
+
 static void ref_conv_1x1_s16(const rvmi_conv_q8 *cv, const rvmi_qtensor16 *in,
                              const rvmi_view *out, const rvmi_view *res, size_t p0, size_t p1)
 {
@@ -139,11 +151,7 @@ static void ref_conv_1x1_s16(const rvmi_conv_q8 *cv, const rvmi_qtensor16 *in,
                              o % RVM_COUT_BLOCK) * 2 + i % 2;
                 acc += (int32_t)x[i] * cv->weight16[at];
             }
-            acc -= in->zero * cv->wsum[o];
-            float v = (float)acc * (in->scale * cv->wscale[o]) + cv->bias[o];
-            if (res)
-                v += res->data[p * res->stride + o];
-            out->data[p * out->stride + o] = rvmi_activate(cv->act, v);
+            store(cv, acc, in->zero, in->scale, out, res, p, o);
         }
     }
 }
@@ -179,11 +187,7 @@ static void ref_conv_1x1(const rvmi_conv_q8 *cv, const rvmi_qtensor *in, const r
                              o % RVM_COUT_BLOCK) * 4 + i % 4;
                 acc += (int32_t)x[i] * cv->weight[at];
             }
-            acc -= in->zero * cv->wsum[o];
-            float v = (float)acc * (in->scale * cv->wscale[o]) + cv->bias[o];
-            if (res)
-                v += res->data[p * res->stride + o];
-            out->data[p * out->stride + o] = rvmi_activate(cv->act, v);
+            store(cv, acc, in->zero, in->scale, out, res, p, o);
         }
     }
 }
