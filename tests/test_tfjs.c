@@ -287,6 +287,21 @@ static const char *case_dir(const char *name)
     return dir;
 }
 
+/* model.json as the text json (len bytes) followed by the n bytes of tail. */
+static void put_json_then(const char *dir, const char *json, size_t len, const char *tail,
+                          size_t n)
+{
+    char *t = malloc(len + n);
+    if (!t) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    memcpy(t, json, len);
+    memcpy(t + len, tail, n);
+    put(dir, "model.json", t, len + n);
+    free(t);
+}
+
 static void put_json(const char *dir, const cJSON *j)
 {
     char *text = cJSON_PrintUnformatted(j);
@@ -391,23 +406,11 @@ static void test_hostile(void)
     expect_fail("invalid JSON", dir, RVM_EFORMAT, "invalid JSON");
 
     dir = case_dir("trailing_garbage");
-    {
-        char *t = malloc(jlen + 8);
-        memcpy(t, jtext, jlen);
-        memcpy(t + jlen, " }", 2);
-        put(dir, "model.json", t, jlen + 2);
-        free(t);
-    }
+    put_json_then(dir, jtext, jlen, " }", 2);
     expect_fail("trailing garbage", dir, RVM_EFORMAT, "invalid JSON");
 
     dir = case_dir("embedded_nul");
-    {
-        char *t = malloc(jlen + 8);
-        memcpy(t, jtext, jlen);
-        memcpy(t + jlen, "\0xx", 3);
-        put(dir, "model.json", t, jlen + 3);
-        free(t);
-    }
+    put_json_then(dir, jtext, jlen, "\0xx", 3);
     expect_fail("NUL then garbage", dir, RVM_EFORMAT, "invalid JSON");
 
     dir = case_dir("no_manifest");
