@@ -389,6 +389,13 @@ static int plan_outputs(conversion *c)
             on_stdout = o->flag;
             o->to_stdout = 1;
         }
+        size_t name_len;
+        long name_limit = o->to_stdout ? 0 : rvmi_outfile_name_too_long(o->path, &name_len);
+        if (name_limit) {
+            errorf("%s %s: a name of %zu bytes is longer than its folder takes (%ld)", o->flag,
+                   o->path, name_len, name_limit);
+            return -1;
+        }
         if (opt->png)
             continue;
         if (!o->to_stdout && !c->muxer[0] && (o->image = rvmi_image_format_of(o->path))) {

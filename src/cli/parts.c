@@ -203,6 +203,16 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
     for (int i = 0; i < 3; i++) {
         if (!want[i].path)
             continue;
+        /* Parts are files in NAME.parts beside the output: stdout, a pipe or a device has no
+         * folder beside it (render made '-.parts' and exited 0; join then failed, exit 75). */
+        const char *w = want[i].path;
+        struct stat ws;
+        if (strcmp(w, "-") == 0 || strncmp(w, "pipe:", 5) == 0 || strncmp(w, "/dev/", 5) == 0 ||
+            (stat(w, &ws) == 0 && !S_ISREG(ws.st_mode) && !S_ISDIR(ws.st_mode))) {
+            rvmi_cli_error("%s: %s %s: segments are rendered into and joined from files: name "
+                           "a file (join it, then send that file on)", cmd, want[i].flag, w);
+            return RVMI_EXIT_USAGE;
+        }
         /* One picture is not cut into segments. */
         if (!j->opt.png && !j->opt.output_format && rvmi_image_format_of(want[i].path)) {
             rvmi_cli_error("%s: %s %s is a single image; segments are for videos and PNG "
@@ -237,6 +247,14 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                                cmd, want[i].flag, want[i].path,
                                y4m ? (f ? "Y4M (-f yuv4mpegpipe)" : ".y4m")
                                    : "bare frames (rawvideo)");
+                return RVMI_EXIT_USAGE;
+            }
+            /* AVI keeps no start time: a part after the first read back from frame 0, and
+             * render refused it as not at its planned time (exit 3). */
+            if (of && strcmp(of->name, "avi") == 0) {
+                rvmi_cli_error("%s: %s %s: segments cannot be rendered into AVI, which keeps no "
+                               "start time for a part: use .mkv, .mp4, .mov, .webm or .nut",
+                               cmd, want[i].flag, want[i].path);
                 return RVMI_EXIT_USAGE;
             }
         }
@@ -994,6 +1012,7 @@ static int join_video(const job *j, const output *o, int64_t *frames)
     vc.path = file.write_path;
     vc.name = o->path;
     vc.copy = first;
+    vc.copy_tags = pr.fmt->streams[pr.vidx]->metadata;
     vc.width = first->width;
     vc.height = first->height;
     /* The time base a whole run gives its encoder: the input's. */

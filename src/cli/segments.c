@@ -933,6 +933,14 @@ int rvmi_plan_main(int argc, char **argv)
                            : "plan: give one of --segments and --segment-seconds");
         return RVMI_EXIT_USAGE;
     }
+    /* Refused before the input is scanned: it could only fail at the rename. */
+    size_t name_len;
+    long name_limit = rvmi_outfile_name_too_long(out, &name_len);
+    if (name_limit) {
+        rvmi_cli_error("plan: -o %s: a name of %zu bytes is longer than its folder takes (%ld)",
+                       out, name_len, name_limit);
+        return RVMI_EXIT_USAGE;
+    }
     if (strcmp(input, "-") == 0 || strncmp(input, "/dev/", 5) == 0 || strstr(input, "://")) {
         rvmi_cli_error("plan: %s cannot be cut into segments: only files and image folders can "
                     "be (a pipe, camera or stream cannot seek)", input);

@@ -308,6 +308,25 @@ static long name_max(const char *dir)
     return max < 0 ? NAME_MAX : max;
 }
 
+long rvmi_outfile_name_too_long(const char *path, size_t *len)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && path[b - 1] != '/')
+        b--;
+    *len = n - b;
+    if (n - b <= 14) /* POSIX's least _POSIX_NAME_MAX: fits everywhere */
+        return 0;
+    char *dir = b == 0 ? strdup(".") : b == 1 ? strdup("/") : strndup(path, b - 1);
+    if (!dir)
+        return 0; /* out of memory: the rename says it later */
+    long max = name_max(dir);
+    free(dir);
+    return max > 0 && (long)(n - b) > max ? max : 0;
+}
+
 char *rvmi_outfile_stem(const char *dir, const char *base)
 {
     size_t len = strlen(base);

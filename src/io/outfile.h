@@ -62,6 +62,10 @@ int rvmi_outfile_link_target(const char *path, char out[PATH_MAX]);
  * folder's limit on a name, a prefix of it cut at a UTF-8 character boundary + "~" + a hash
  * of base (the same on every run). NULL: out of memory. */
 char *rvmi_outfile_stem(const char *dir, const char *base);
+/* The folder's limit on a name (pathconf's _PC_NAME_MAX, from the nearest existing folder)
+ * when path's last part (trailing slashes aside) is longer, else 0: such an output could
+ * only fail at its rename, after the whole job, so it is refused first. *len: its length. */
+long rvmi_outfile_name_too_long(const char *path, size_t *len);
 /* prefix + base + suffix, together at most 28 bytes more than base (a render's
  * <output>.parts, a plan's or checksum's .NAME.<hex> while written), or with
  * rvmi_outfile_stem's NAME for base when that would pass the folder's limit on a name (the

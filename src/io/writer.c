@@ -1081,10 +1081,22 @@ static int open_copy(rvmi_video_writer *w, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    w->vst->codecpar->codec_tag = 0;
+    /* Another container's tag would not fit this one; but bare frames are described by
+     * theirs (the FourCC of the pixel format, as FFmpeg's rawvideo encoder sets it for a
+     * whole run): without it the Matroska muxer refuses them (rvm join --codec rawvideo). */
+    AVCodecParameters *vp = w->vst->codecpar;
+    vp->codec_tag = vp->codec_id == AV_CODEC_ID_RAWVIDEO
+                        ? avcodec_pix_fmt_to_codec_tag((enum AVPixelFormat)vp->format)
+                        : 0;
     w->vst->time_base = w->cfg.time_base;
     w->vst->avg_frame_rate = w->cfg.frame_rate;
     w->vst->disposition = AV_DISPOSITION_DEFAULT;
+    const AVDictionaryEntry *am =
+        w->cfg.copy_tags ? av_dict_get(w->cfg.copy_tags, "alpha_mode", NULL, 0) : NULL;
+    if (am && av_dict_set(&w->vst->metadata, "alpha_mode", am->value, 0) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (set_timecode(w, err, errlen) < 0 || setup_tracks(w, err, errlen) < 0 ||
         copy_attachments(w, err, errlen) < 0)
         return -1;

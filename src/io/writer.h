@@ -112,6 +112,10 @@ typedef struct {
     /* Non-NULL: no encoder; packets already encoded as this stream describes are written
      * with rvmi_video_writer_packet (rvm join). codec, layout and crf are then unused. */
     const AVCodecParameters *copy;
+    /* With copy: the tags of the stream the packets come from. Its alpha_mode (a VP8/VP9
+     * stream's alpha in WebM/Matroska, kept beside the colour) is carried: without it the
+     * muxer marks no alpha and browsers show the video opaque. May be NULL. */
+    const AVDictionary *copy_tags;
     /* Set to 1 when opening fails because the container refuses what it is asked to hold
      * (FFmpeg's EINVAL from the header: a combination of container, codec, tracks and
      * output, e.g. MP4 into a pipe): the flags' mistake, not a failed write. May be NULL. */

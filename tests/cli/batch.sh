@@ -98,6 +98,12 @@ sub batch -i in/talk.mkv --output-dir bgout --output-composition {name}_com.mp4 
 [ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "^rvm: batch: --background blurple: not a colour" err.txt \
     && [ ! -e bgout/talk_com.mp4 ] || fail "a batch with --background blurple: exit $RC: $(cat err.txt)"
 ok "a batch with no colour refused at once: $(cat err.txt)"
+# A template naming more than the folder takes (255 bytes) failed each input at its rename,
+# after its conversion, exit 75 (retried for ever): refused at once.
+sub batch -i in/talk.mkv --output-dir longt --output-alpha "{name}$(printf 'a%.0s' $(seq 256)).mp4"
+[ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "is longer than its folder takes (255)" err.txt \
+    && [ ! -e longt ] || fail "a 256-byte template: exit $RC, $(cat err.txt)"
+ok "a template over the folder's limit refused at once: exit 2"
 
 # A folder's sub-folders of images are inputs too, named after the sub-folder, with or
 # without videos beside them; a sub-folder without images is not converted, and one line

@@ -149,6 +149,25 @@ for spec in "prores mov" "ffv1 mkv" "vp9 webm"; do
     ok "$1 parts joined in .$2"
 done
 
+# A transparent VP9 composition's parts carry alpha_mode=1 (WebM's mark that a stream has
+# alpha): the joined file carries it too (it had none, and browsers showed it opaque).
+for i in 0 1 2; do
+    sub_ok render --plan v.plan --index $i --output-composition c/t.webm --background none --threads 1
+done
+sub_ok join --plan v.plan --output-composition c/t.webm --background none
+[ "$(ffprobe -v error -select_streams v:0 -show_entries stream_tags=alpha_mode -of csv=p=0 c/t.webm)" = 1 ] \
+    || fail "the joined transparent .webm has no alpha_mode tag"
+ok "a transparent VP9 composition joined in .webm keeps alpha_mode 1"
+# Bare frames (--codec rawvideo) in .mkv: the parts' FourCC (Y800 for the grey matte) is
+# what Matroska describes them by; join dropped it and the muxer refused the output (exit 2).
+for i in 0 1 2; do
+    sub_ok render --plan v.plan --index $i --output-alpha c/raw.mkv --codec rawvideo --threads 1
+done
+sub_ok join --plan v.plan --output-alpha c/raw.mkv --codec rawvideo
+run_ok -i in.mp4 --output-alpha c/whole_raw.mkv --codec rawvideo --threads 1
+same_times c/whole_raw.mkv c/raw.mkv
+ok "rawvideo matte parts joined in .mkv"
+
 # ---- refusals: one line each, with the exit codes rvm --help lists ----
 one_line() { # WHAT CODE PATTERN
     [ $RC -eq $2 ] || fail "$1: exit code $RC, want $2 ($(cat err.txt))"
@@ -158,6 +177,16 @@ one_line() { # WHAT CODE PATTERN
 }
 sub render --plan v.plan --index 3 $FLAGS
 one_line "index out of range" 2 "out of range.*0 to 2"
+# AVI keeps no start time: parts after the first failed as 'not at its planned time' (exit 3).
+sub render --plan v.plan --index 1 --output-alpha w.avi
+one_line "render into .avi" 2 "AVI.*\.mkv"
+# Parts go into a folder beside the output: stdout made a '-.parts' folder, exit 0, and
+# join then failed with exit 75.
+sub render --plan v.plan --index 1 --output-alpha - -f nut
+one_line "render to stdout" 2 "render: --output-alpha -: .*files"
+[ ! -e ./-.parts ] || fail "render to stdout made a '-.parts' folder"
+sub join --plan v.plan --output-alpha pipe:1 -f nut
+one_line "join to a pipe" 2 "join: --output-alpha pipe:1: .*files"
 sub render --plan v.plan --index 0 -i in.mp4 $FLAGS
 one_line "input flag with a plan" 2 "the plan names the input"
 # A codec the container cannot hold: named as given (not the hidden part), nothing made.
@@ -383,4 +412,16 @@ sub_ok join --plan "$LP" --output-alpha "$LO" --remove-parts
 [ "$(pts_list "$LO" | wc -l)" -eq 30 ] || fail "the joined 252-byte output does not hold the 30 frames"
 [ "$(ls -A longn | wc -l)" -eq 2 ] || fail "left beside the plan and the output: $(ls -A longn)"
 ok "a 250-byte plan name and a 252-byte output name: planned, rendered into a shortened parts folder, joined"
+# A name over the folder's limit (256 bytes) can only fail at the rename, after the whole job
+# (exit 75, retried for ever by a scheduler): refused first, exit 2, nothing done.
+L256=$(printf 'a%.0s' $(seq 252)).mkv
+run -i in.mp4 --output-alpha "longn/$L256"
+one_line "a conversion into a 256-byte name" 2 "a name of 256 bytes is longer than its folder takes (255)"
+sub plan in.mp4 --segments 2 --warmup 2 -o "longn/$L256"
+one_line "a plan into a 256-byte name" 2 "plan: -o .*a name of 256 bytes"
+sub render --plan "$LP" --index 0 --output-alpha "longn/$L256"
+one_line "a render into a 256-byte name" 2 "a name of 256 bytes"
+sub join --plan "$LP" --output-alpha "longn/$L256"
+one_line "a join into a 256-byte name" 2 "a name of 256 bytes"
+[ "$(ls -A longn | wc -l)" -eq 2 ] || fail "the refused 256-byte names left: $(ls -A longn)"
 done_all
