@@ -204,13 +204,14 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         if (!want[i].path)
             continue;
         /* Parts are files in NAME.parts beside the output: stdout, a pipe or a device has no
-         * folder beside it (render made '-.parts' and exited 0; join then failed, exit 75). */
+         * folder beside it (render made '-.parts' and exited 0; join then failed, exit 75).
+         * Join may write into a FIFO named as the parts' output (it streams the file). */
         const char *w = want[i].path;
         struct stat ws;
-        if (strcmp(w, "-") == 0 || strncmp(w, "pipe:", 5) == 0 || strncmp(w, "/dev/", 5) == 0 ||
-            (stat(w, &ws) == 0 && !S_ISREG(ws.st_mode) && !S_ISDIR(ws.st_mode))) {
-            rvmi_cli_error("%s: %s %s: segments are rendered into and joined from files: name "
-                           "a file (join it, then send that file on)", cmd, want[i].flag, w);
+        if (strcmp(cmd, "render") == 0 && (strcmp(w, "-") == 0 || strncmp(w, "pipe:", 5) == 0 || strncmp(w, "/dev/", 5) == 0 ||
+            (stat(w, &ws) == 0 && !S_ISREG(ws.st_mode) && !S_ISDIR(ws.st_mode)))) {
+            rvmi_cli_error("%s: %s %s: segments are rendered into files: name a file (join "
+                           "may then write into a pipe)", cmd, want[i].flag, w);
             return RVMI_EXIT_USAGE;
         }
         /* One picture is not cut into segments. */

@@ -185,8 +185,6 @@ one_line "render into .avi" 2 "AVI.*\.mkv"
 sub render --plan v.plan --index 1 --output-alpha - -f nut
 one_line "render to stdout" 2 "render: --output-alpha -: .*files"
 [ ! -e ./-.parts ] || fail "render to stdout made a '-.parts' folder"
-sub join --plan v.plan --output-alpha pipe:1 -f nut
-one_line "join to a pipe" 2 "join: --output-alpha pipe:1: .*files"
 sub render --plan v.plan --index 0 -i in.mp4 $FLAGS
 one_line "input flag with a plan" 2 "the plan names the input"
 # A codec the container cannot hold: named as given (not the hidden part), nothing made.
