@@ -1103,8 +1103,8 @@ static int open_copy(rvmi_video_writer *w, char *err, size_t errlen)
     return open_file(w, err, errlen);
 }
 
-rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,
-                                        size_t errlen)
+static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char *err,
+                                      size_t errlen)
 {
     rvmi_video_writer *w = calloc(1, sizeof(*w));
     int ret;
@@ -1419,6 +1419,18 @@ rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, c
 fail:
     rvmi_video_writer_free(w);
     return NULL;
+}
+
+rvmi_video_writer *rvmi_video_writer_open(const rvmi_video_writer_config *cfg, char *err,
+                                        size_t errlen)
+{
+    rvmi_video_writer *w = open_writer(cfg, err, errlen);
+    /* usage_error and reader_gone answer for the opening only and may live on the caller's
+     * stack: a later write (from an encoder thread) must not reach them
+     * (rvmi_video_writer_reader_gone tells a closed pipe then). */
+    if (w)
+        w->cfg.usage_error = w->cfg.reader_gone = NULL;
+    return w;
 }
 
 /* A picture for the encoder (pixels not set). An alpha matte written through gray_luma gets

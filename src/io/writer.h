@@ -122,7 +122,7 @@ typedef struct {
     int *usage_error;
     /* Set to 1 when opening fails because a pipe's reader closed it (EPIPE from the
      * header, which rvmi_video_writer_reader_gone cannot tell: no writer is returned).
-     * May be NULL. */
+     * May be NULL. Both are written only while rvmi_video_writer_open runs. */
     int *reader_gone;
     /* The input's container: its attachments (the fonts ASS subtitles use) go into a
      * Matroska output, as ffmpeg -map 0 keeps them (other containers have no place for
