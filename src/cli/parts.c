@@ -208,8 +208,9 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
          * Join may write into a FIFO named as the parts' output (it streams the file). */
         const char *w = want[i].path;
         struct stat ws;
-        if (strcmp(cmd, "render") == 0 && (strcmp(w, "-") == 0 || strncmp(w, "pipe:", 5) == 0 || strncmp(w, "/dev/", 5) == 0 ||
-            (stat(w, &ws) == 0 && !S_ISREG(ws.st_mode) && !S_ISDIR(ws.st_mode)))) {
+        if (strcmp(cmd, "render") == 0 &&
+            (strcmp(w, "-") == 0 || strncmp(w, "pipe:", 5) == 0 || strncmp(w, "/dev/", 5) == 0 ||
+             (stat(w, &ws) == 0 && !S_ISREG(ws.st_mode) && !S_ISDIR(ws.st_mode)))) {
             rvmi_cli_error("%s: %s %s: segments are rendered into files: name a file (join "
                            "may then write into a pipe)", cmd, want[i].flag, w);
             return RVMI_EXIT_USAGE;
