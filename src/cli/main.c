@@ -589,25 +589,28 @@ static int prepare_outputs(conversion *c)
     return 0;
 }
 
-/* A note about the input or an output's tracks, on its own line (over the progress bar on
- * a terminal). Called by the reader, from the thread that decodes, and by the writers. */
-static void notice(void *user, const char *msg)
+/* A line from the reader's or a writer's thread, where t_hooks is not set: to the
+ * conversion's hooks, or on its own line (over the progress bar on a terminal). */
+static void tell(const conversion *c, rvmi_message_kind kind, const char *msg)
 {
-    const conversion *c = user;
     if (c->hooks && c->hooks->message)
-        c->hooks->message(c->hooks->user, RVMI_MESSAGE_NOTICE, msg);
+        c->hooks->message(c->hooks->user, kind, msg);
     else
-        fprintf(stderr, "%srvm: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", msg);
+        fprintf(stderr, "%srvm: %s%s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "",
+                kind == RVMI_MESSAGE_WARNING ? "warning: " : "", msg);
 }
 
-/* The reader's warnings (what the outputs lose), from its thread as notice. */
+/* A note about the input or an output's tracks. Called by the reader, from the thread that
+ * decodes, and by the writers. */
+static void notice(void *user, const char *msg)
+{
+    tell(user, RVMI_MESSAGE_NOTICE, msg);
+}
+
+/* The reader's warnings (what the outputs lose), from its thread. */
 static void reader_warning(void *user, const char *msg)
 {
-    const conversion *c = user;
-    if (c->hooks && c->hooks->message)
-        c->hooks->message(c->hooks->user, RVMI_MESSAGE_WARNING, msg);
-    else
-        fprintf(stderr, "%srvm: warning: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", msg);
+    tell(user, RVMI_MESSAGE_WARNING, msg);
 }
 
 /* Opens the input and, when the composition needs one, the background at the input's
