@@ -12,7 +12,8 @@
 
 /* ---- scratch memory: a stack reset every frame (scratch.c says how it grows) ---- */
 
-/* Makes base hold the last frame's peak, so steady-state frames allocate nothing. */
+/* Makes base hold a whole frame (address space reserved once, or, after a frame that needed
+ * more, a block of its peak), so frames allocate nothing but one that outgrows it. */
 void rvmi_arena_reset(arena *a);
 /* n floats, 64-byte aligned, or NULL when out of memory. */
 float *rvmi_arena_floats(arena *a, size_t n);
