@@ -633,7 +633,7 @@ static GstFlowReturn gst_rvm_matte_transform_frame(GstVideoFilter *filter, GstVi
                                   background & 0xff};
         for (int y = 0; y < h; y++) {
             guint8 *row = od + y * os;
-            rvmi_compose_colour8(fgr + (gsize)3 * w * y, pha + (gsize)w * y, colour, w, row);
+            rvmi_compose_colour(fgr + (gsize)3 * w * y, pha + (gsize)w * y, colour, w, 8, row);
             if (of == GST_VIDEO_FORMAT_RGBA) /* spread RGB to RGBA in place, from the end */
                 for (int x = w - 1; x >= 0; x--) {
                     row[4 * x + 3] = 255;

@@ -371,13 +371,11 @@ static void pack_output(const run *r, const rvmi_pipeline_output *o, const uint8
         break;
     case RVM_OUT_COMPOSITION:
         if (o->layout == RVM_LAYOUT_RGBA)
-            d16 ? rvmi_pack_rgba16(fgr16, pha16, n, buf) : rvmi_pack_rgba8(fgr16, pha16, n, buf);
+            rvmi_pack_rgba(fgr16, pha16, n, o->depth, buf);
         else if (bg)
-            d16 ? rvmi_compose_over16(fgr16, pha16, bg, n, buf)
-                : rvmi_compose_over8(fgr16, pha16, bg, n, buf);
+            rvmi_compose_over(fgr16, pha16, bg, n, o->depth, buf);
         else
-            d16 ? rvmi_compose_colour16(fgr16, pha16, r->colour, n, buf)
-                : rvmi_compose_colour8(fgr16, pha16, r->colour, n, buf);
+            rvmi_compose_colour(fgr16, pha16, r->colour, n, o->depth, buf);
         break;
     }
 }

@@ -17,21 +17,16 @@ typedef enum { RVM_LAYOUT_GRAY = 1, RVM_LAYOUT_RGB = 3, RVM_LAYOUT_RGBA = 4 } rv
 /* n samples, 16 -> 8 bits. */
 void rvmi_u16_to_u8(const uint16_t *in, size_t n, uint8_t *out);
 /* RGBA: foreground colour and alpha, colour zeroed where the written alpha is 0 (the
- * official PNG composition). n pixels. */
-void rvmi_pack_rgba8(const uint16_t *fgr, const uint16_t *pha, size_t n, uint8_t *out);
-void rvmi_pack_rgba16(const uint16_t *fgr, const uint16_t *pha, size_t n, uint16_t *out);
+ * official PNG composition). n pixels; depth 8: out is uint8_t, 16: uint16_t. */
+void rvmi_pack_rgba(const uint16_t *fgr, const uint16_t *pha, size_t n, int depth, void *out);
 /* The same from the network's 8-bit outputs (RVM_PIXEL_U8). */
 void rvmi_pack_rgba8_from8(const uint8_t *fgr, const uint8_t *pha, size_t n, uint8_t *out);
 /* fgr*a + bg*(1-a) with bg packed 8-bit RGB (value/255), computed from the 16-bit fgr and
- * alpha and rounded once to the output's depth. n pixels. */
-void rvmi_compose_over8(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
-                       uint8_t *out);
-void rvmi_compose_over16(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
-                        uint16_t *out);
+ * alpha and rounded once to the output's depth (8: out is uint8_t, 16: uint16_t). n pixels. */
+void rvmi_compose_over(const uint16_t *fgr, const uint16_t *pha, const uint8_t *bg, size_t n,
+                       int depth, void *out);
 /* The same over one colour (rgb: 8-bit R, G, B). */
-void rvmi_compose_colour8(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
-                         size_t n, uint8_t *out);
-void rvmi_compose_colour16(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
-                          size_t n, uint16_t *out);
+void rvmi_compose_colour(const uint16_t *fgr, const uint16_t *pha, const uint8_t rgb[3],
+                         size_t n, int depth, void *out);
 
 #endif
