@@ -24,43 +24,51 @@ static void u16_to_u8(const uint16_t *restrict in, size_t n, uint8_t *restrict o
         out[i] = to8(in[i]);
 }
 
-static void pack_rgba8(const uint16_t *restrict fgr, const uint16_t *restrict pha, size_t n,
-                       uint8_t *restrict out)
+/* Sample i of p (depth 8: uint8_t, 16: uint16_t) at the output's depth: 16 to 8 bits rounds. */
+static inline uint16_t sample_at(const void *p, size_t i, int depth, int out_depth)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint8_t a = to8(pha[i]);
-        uint8_t keep = a ? 0xff : 0; /* colour zeroed where the written alpha is 0 */
-        out[4 * i] = to8(fgr[3 * i]) & keep;
-        out[4 * i + 1] = to8(fgr[3 * i + 1]) & keep;
-        out[4 * i + 2] = to8(fgr[3 * i + 2]) & keep;
-        out[4 * i + 3] = a;
-    }
+    if (depth == 8)
+        return ((const uint8_t *)p)[i];
+    uint16_t x = ((const uint16_t *)p)[i];
+    return out_depth == 8 ? to8(x) : x;
 }
 
-static void pack_rgba8_from8(const uint8_t *restrict fgr, const uint8_t *restrict pha, size_t n,
-                             uint8_t *restrict out)
+static inline void store_at(void *p, size_t i, uint16_t v, int depth)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint8_t a = pha[i];
-        uint8_t keep = a ? 0xff : 0;
-        out[4 * i] = fgr[3 * i] & keep;
-        out[4 * i + 1] = fgr[3 * i + 1] & keep;
-        out[4 * i + 2] = fgr[3 * i + 2] & keep;
-        out[4 * i + 3] = a;
-    }
+    if (depth == 8)
+        ((uint8_t *)p)[i] = (uint8_t)v;
+    else
+        ((uint16_t *)p)[i] = v;
 }
 
-static void pack_rgba16(const uint16_t *restrict fgr, const uint16_t *restrict pha, size_t n,
-                        uint16_t *restrict out)
+/* RGBA from interleaved RGB and alpha, colour zeroed where the written alpha is 0. Called
+ * with constant depths, so that each table entry's loop is compiled for its own types. */
+static inline void pack_rgba(const void *restrict fgr, const void *restrict pha, size_t n,
+                             int depth, int out_depth, void *restrict out)
 {
     for (size_t i = 0; i < n; i++) {
-        uint16_t a = pha[i];
+        uint16_t a = sample_at(pha, i, depth, out_depth);
         uint16_t keep = a ? 0xffff : 0;
-        out[4 * i] = fgr[3 * i] & keep;
-        out[4 * i + 1] = fgr[3 * i + 1] & keep;
-        out[4 * i + 2] = fgr[3 * i + 2] & keep;
-        out[4 * i + 3] = a;
+        for (int c = 0; c < 3; c++)
+            store_at(out, 4 * i + c, sample_at(fgr, 3 * i + c, depth, out_depth) & keep,
+                     out_depth);
+        store_at(out, 4 * i + 3, a, out_depth);
     }
+}
+
+static void pack_rgba8(const uint16_t *fgr, const uint16_t *pha, size_t n, uint8_t *out)
+{
+    pack_rgba(fgr, pha, n, 16, 8, out);
+}
+
+static void pack_rgba8_from8(const uint8_t *fgr, const uint8_t *pha, size_t n, uint8_t *out)
+{
+    pack_rgba(fgr, pha, n, 8, 8, out);
+}
+
+static void pack_rgba16(const uint16_t *fgr, const uint16_t *pha, size_t n, uint16_t *out)
+{
+    pack_rgba(fgr, pha, n, 16, 16, out);
 }
 
 /* In 16-bit integers, which vectorise 32 samples to a 512-bit register (the table this
