@@ -67,35 +67,29 @@ float *rvmi_pack_winograd(const float *oihw, int cout, int cin)
                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                    {0, 0, 1}};
-    size_t per = (size_t)cout * cin;
-    float *u = malloc(36 * per * sizeof(float));
-    if (!u)
-        return NULL;
-    for (size_t oc = 0; oc < per; oc++) {
-        const float *g = oihw + oc * 9;
-        double t[6][3];
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 3; j++)
-                t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++)
-                u[(size_t)(i * 6 + j) * per + oc] =
-                    (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
-    }
+    /* Each transformed tap p straight to its place in the 36 matrices packed as
+     * rvmi_pack_dense packs a 1x1 convolution (blocks of output channels, zero-padded),
+     * with no whole transformed copy of the weights and no pass per tap between. */
     int blocks = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
     size_t pack = (size_t)blocks * cin * RVM_COUT_BLOCK;
     float *packed = aligned_alloc(64, (36 * pack * sizeof(float) + 63) / 64 * 64);
-    for (int p = 0; packed && p < 36; p++) {
-        float *one = rvmi_pack_dense(u + (size_t)p * per, cout, cin, 1, 1);
-        if (!one) {
-            free(packed);
-            packed = NULL;
-            break;
+    if (!packed)
+        return NULL;
+    memset(packed, 0, 36 * pack * sizeof(float));
+    for (int o = 0; o < cout; o++)
+        for (int c = 0; c < cin; c++) {
+            const float *g = oihw + ((size_t)o * cin + c) * 9;
+            double t[6][3];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+            float *to = packed + ((size_t)(o / RVM_COUT_BLOCK) * cin + c) * RVM_COUT_BLOCK +
+                        o % RVM_COUT_BLOCK;
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    to[(size_t)(i * 6 + j) * pack] =
+                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
         }
-        memcpy(packed + p * pack, one, pack * sizeof(float));
-        free(one);
-    }
-    free(u);
     return packed;
 }
 
