@@ -155,7 +155,10 @@ struct rvmi_reader {
     int hdr_whole;           /* this sws context converts whole frames only (hdr_convert) */
     int hdr_trc, hdr_noticed;
     int in_primaries;        /* the video stream's AVCOL_PRI_* (rvmi_reader_primaries) */
-    int sws_blend;           /* r->sws puts alpha over black (opt.over_black) */
+    int sws_blend;           /* opt.over_black: r->sws converts to RGBA or RGBA64 (into
+                              * rgba), or for HDR puts alpha over black itself */
+    uint8_t *rgba;           /* a picture with alpha in rgba_format, before over_black_rows */
+    size_t rgba_size;
     /* The first picture's ICC profile (rvmi_reader_icc): NULL when it has none. Only the
      * first picture's, so that it is set before any picture is handed out and is read by
      * other threads unchanged. */
@@ -861,6 +864,29 @@ static int see_through(const AVFrame *f)
     return found;
 }
 
+/* The format a picture with alpha is converted to before over_black_rows: RGBA for 8-bit
+ * sources (a palette's entries exactly: swscale's RGBA64 from a palette is 255 << 8, not
+ * 255 * 257), RGBA64 for deeper ones. */
+static enum AVPixelFormat rgba_format(const AVPixFmtDescriptor *d)
+{
+    return d->comp[0].depth > 8 ? AV_PIX_FMT_RGBA64 : AV_PIX_FMT_RGBA;
+}
+
+/* w x h RGBA (or, deep, native RGBA64) pixels put over black into RGB24 rows (stride bytes
+ * apart): each colour times its alpha, rounded once. */
+static void over_black_rows(const uint8_t *rgba, int deep, int w, int h, uint8_t *dst,
+                            ptrdiff_t stride)
+{
+    const uint64_t max = deep ? 65535 : 255, one = max * max;
+    const uint16_t *rgba16 = (const uint16_t *)rgba;
+    for (int y = 0; y < h; y++, dst += stride)
+        for (int x = 0; x < w; x++, rgba += 4, rgba16 += 4)
+            for (int c = 0; c < 3; c++) {
+                uint64_t v = deep ? rgba16[c] : rgba[c], a = deep ? rgba16[3] : rgba[3];
+                dst[3 * x + c] = (uint8_t)((v * a * 255 + one / 2) / one);
+            }
+}
+
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
  * bytes apart). */
 static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
@@ -875,7 +901,15 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     if (hdr && r->hdr_trc != trc)
         hdr_tables(r, trc);
     const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(pf);
-    int blend = r->opt.over_black && pd && (pd->flags & AV_PIX_FMT_FLAG_ALPHA);
+    int blend = r->opt.over_black && pd &&
+                (pd->flags & (AV_PIX_FMT_FLAG_ALPHA | AV_PIX_FMT_FLAG_PAL));
+    /* SDR pictures are put over black here (over_black_rows), from swscale's RGBA: its own
+     * "alphablend" leaves out every format it has no alpha-less twin for (a palette PNG's
+     * tRNS, ProRes 4444's yuva444p12: their see-through parts kept their colours) and blends
+     * YUV towards Y = 0, below limited-range black (half-transparent white came out 118, not
+     * 128). HDR pictures keep swscale's blend, before their tone mapping. */
+    if (blend && !hdr)
+        out = rgba_format(pd);
     /* The first picture only: scanning every frame of an opaque RGBA video would cost
      * the background's reader a pass over each. An input's alpha is dropped (swscale to
      * RGB24), as the official reader's PIL convert('RGB') does, so the numbers are the
@@ -894,7 +928,7 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
         r->sws_out != out || r->sws_blend != blend) {
         sws_freeContext(r->sws);
-        r->sws = rgb_sws(f->width, f->height, pf, dw, dh, out, spc, full, blend);
+        r->sws = rgb_sws(f->width, f->height, pf, dw, dh, out, spc, full, blend && hdr);
         r->sws_blend = blend;
         if (!r->sws) {
             set_err(err, errlen, "cannot convert %dx%d %s frames to RGB", f->width, f->height,
@@ -912,16 +946,26 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
         r->hdr_whole = 0;
     }
     if (!hdr) {
-        uint8_t *planes[4] = {target, NULL, NULL, NULL};
-        int strides[4] = {stride, 0, 0, 0};
-        /* With the alpha blend swscale (5.1) converts through two contexts and returns 0
-         * rows whatever it wrote (the picture is right: tests/cli/colour.sh). */
+        size_t rgba_stride = (size_t)dw * (out == AV_PIX_FMT_RGBA64 ? 8 : 4);
+        if (blend && (size_t)dh * rgba_stride > r->rgba_size) {
+            free(r->rgba);
+            r->rgba_size = 0;
+            if (!(r->rgba = malloc((size_t)dh * rgba_stride))) {
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            r->rgba_size = (size_t)dh * rgba_stride;
+        }
+        uint8_t *planes[4] = {blend ? r->rgba : target, NULL, NULL, NULL};
+        int strides[4] = {blend ? (int)rgba_stride : stride, 0, 0, 0};
         int rows = sws_scale(r->sws, (const uint8_t *const *)f->data, f->linesize, 0,
                              f->height, planes, strides);
-        if (rows < 0 || (rows != dh && !r->sws_blend)) {
+        if (rows != dh) {
             set_err(err, errlen, "converting a frame to RGB failed");
             return -1;
         }
+        if (blend)
+            over_black_rows(r->rgba, out == AV_PIX_FMT_RGBA64, dw, dh, target, stride);
     } else {
         /* HDR10 metadata in the frames (HEVC and AV1 carry it in the stream) overrides the
          * container's. */
@@ -1963,6 +2007,7 @@ void rvmi_reader_close(rvmi_reader *r)
         avf.graph_free(&r->deint);
     sws_freeContext(r->sws);
     free(r->rotbuf);
+    free(r->rgba);
     free(r->yuv_tmp);
     av_frame_free(&r->hdr_band);
     free(r->tracks);

@@ -70,6 +70,44 @@ for v in rgba:red@0.5:128 ya8:white@0.0:0 rgba:red:255; do
     fi
     ok "$v background: corner $*"
 done
+# Pictures whose alpha swscale's own blend skipped or got wrong: a palette PNG's tRNS and
+# ProRes 4444 (yuva444p12) kept their see-through colours (255 where 128 is right), YUV
+# with alpha went towards Y = 0, below black (118). They are put over black as FFmpeg's
+# overlay filter puts them (within 1: its rounding).
+ffmpeg -nostdin -v error -y -f lavfi -i "color=c=white@0.5:s=320x240,format=rgba" -frames:v 2 \
+    -vf format=yuva444p10le -c:v prores_ks -profile:v 4444 bg_prores.mov || fail "cannot make bg_prores.mov"
+ffmpeg -nostdin -v error -y -f lavfi -i "color=c=white@0.5:s=320x240,format=rgba" -frames:v 2 \
+    -vf format=yuva420p -c:v ffv1 bg_yuva.mkv || fail "cannot make bg_yuva.mkv"
+if command -v python3 >/dev/null 2>&1; then
+    # Palette (colour type 3): index 0 red with tRNS alpha 128 (the left half), 1 opaque blue.
+    python3 - bg_pal.png <<'PY' || fail "cannot make bg_pal.png"
+import struct, sys, zlib
+w, h = 320, 240
+def chunk(t, d):
+    return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+rows = b''.join(b'\0' + bytes([0] * (w // 2) + [1] * (w - w // 2)) for _ in range(h))
+open(sys.argv[1], 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 3, 0, 0, 0))
+    + chunk(b'PLTE', bytes([255, 0, 0, 0, 0, 255])) + chunk(b'tRNS', bytes([128]))
+    + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b''))
+PY
+fi
+# over_black BG [DECODER]: the corner of the composition over BG is FFmpeg's overlay of BG's
+# first picture on black (decoded by DECODER when named), within 1 step, with the line.
+over_black() {
+    ffmpeg -nostdin -v error -y -f lavfi -i color=black:s=320x240 ${2:+-c:v $2} -i $1 \
+        -filter_complex "[0][1]overlay=format=auto,format=rgb24" -frames:v 1 -f rawvideo want.rgb || fail "cannot overlay $1"
+    run_ok -y -i o709.mkv --background $1 --output-composition cbg.rgb
+    set -- $1 $(corner cbg.rgb) $(corner want.rgb)
+    [ $(($2 - $5)) -le 1 ] && [ $(($5 - $2)) -le 1 ] && [ $(($3 - $6)) -le 1 ] && [ $(($6 - $3)) -le 1 ] &&
+        [ $(($4 - $7)) -le 1 ] && [ $(($7 - $4)) -le 1 ] ||
+        fail "$1 background: the corner is $2 $3 $4, FFmpeg's overlay on black $5 $6 $7"
+    grep -q "^rvm: warning: --background $1 has transparency" err.txt ||
+        fail "$1 background: no line says it is put over black: $(cat err.txt)"
+    ok "$1 background over black: corner $2 $3 $4, FFmpeg's overlay $5 $6 $7"
+}
+for bg in bg_prores.mov bg_yuva.mkv bg_pal.png; do
+    [ -f $bg ] && over_black $bg
+done
 
 # An input picture's ICC profile (an Adobe RGB JPEG, a phone's Display P3 photo) goes to
 # the composition and foreground images (PNG's iCCP), byte for byte; not to the matte. The
