@@ -1766,6 +1766,20 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     AVStream *vs = r->fmt->streams[r->vidx];
     r->in_primaries = vs->codecpar->color_primaries;
     const AVCodec *codec = avcodec_find_decoder(vs->codecpar->codec_id);
+    /* VP8/VP9 keep their alpha beside the picture (Matroska's BlockAdditional, alpha_mode
+     * 1): FFmpeg's own decoders drop it and only libvpx's read it. A background is put over
+     * black by its alpha, which was lost so (a transparent VP9 WebM kept the colours under
+     * its see-through parts); an input's alpha is ignored anyway, as the official reader's
+     * (PyAV, FFmpeg's decoder). */
+    const AVDictionaryEntry *alpha_mode = av_dict_get(vs->metadata, "alpha_mode", NULL, 0);
+    if (r->opt.over_black && alpha_mode && strcmp(alpha_mode->value, "1") == 0) {
+        enum AVCodecID id = vs->codecpar->codec_id;
+        const AVCodec *vpx = id == AV_CODEC_ID_VP9   ? avcodec_find_decoder_by_name("libvpx-vp9")
+                             : id == AV_CODEC_ID_VP8 ? avcodec_find_decoder_by_name("libvpx")
+                                                     : NULL;
+        if (vpx)
+            codec = vpx;
+    }
     if (!codec) {
         set_err(err, errlen, "%s: no decoder for its video codec (%s)", source,
                 avcodec_get_name(vs->codecpar->codec_id));

@@ -108,6 +108,14 @@ over_black() {
 for bg in bg_prores.mov bg_yuva.mkv bg_pal.png; do
     [ -f $bg ] && over_black $bg
 done
+# A transparent VP9 WebM (rvm's own transparent composition): its alpha is beside the
+# picture (alpha_mode 1), which only libvpx's decoder reads; FFmpeg's own dropped it and the
+# see-through parts kept their colours (255 where 128 is right).
+if ffmpeg -hide_banner -decoders 2>/dev/null | grep -q " libvpx-vp9 "; then
+    ffmpeg -nostdin -v error -y -f lavfi -i "color=c=white@0.5:s=320x240,format=rgba" -frames:v 2 \
+        -vf format=yuva420p -c:v libvpx-vp9 bg_vp9.webm || fail "cannot make bg_vp9.webm"
+    over_black bg_vp9.webm libvpx-vp9
+fi
 
 # An input picture's ICC profile (an Adobe RGB JPEG, a phone's Display P3 photo) goes to
 # the composition and foreground images (PNG's iCCP), byte for byte; not to the matte. The
