@@ -414,6 +414,18 @@ static const char *averr(int code, char *buf)
     return buf;
 }
 
+/* Whether the decoder's error for one packet or frame is that packet's damage, to be skipped
+ * as players do. Decoders do not agree on the code: most say AVERROR_INVALIDDATA, PNG's a
+ * broken zlib stream AVERROR_EXTERNAL, ProRes a bad header AVERROR(EINVAL), damaged header
+ * bits often AVERROR_PATCHWELCOME (a "feature" nothing uses). What is not the packet's stops
+ * the run: out of memory, I/O, the decoder's end or its need of input, a stop. (A stream
+ * every packet of which fails gives no frame: the reader's "no video frames" error.) */
+static int damaged_packet(int ret)
+{
+    return ret < 0 && ret != AVERROR_EOF && ret != AVERROR(EAGAIN) && ret != AVERROR(ENOMEM) &&
+           ret != AVERROR(EIO) && ret != AVERROR_EXIT;
+}
+
 /* An MP4 read from a pipe whose index comes after the data: the frames have gone by when
  * the index says where they are. */
 #define MOOV_AT_END                                                                          \
@@ -1562,7 +1574,7 @@ static int landing_ok(rvmi_reader *r)
         }
         while (!decided) {
             ret = avcodec_receive_frame(r->dec, f);
-            if (ret == AVERROR_INVALIDDATA)
+            if (damaged_packet(ret))
                 continue; /* a damaged frame */
             if (ret < 0)
                 break;
@@ -2422,6 +2434,8 @@ static int next_frame(rvmi_reader *r)
                     return ret;
                 continue;
             }
+            if (damaged_packet(ret))
+                return AVERROR_INVALIDDATA; /* whatever the decoder's code for it */
             if (ret < 0)
                 return ret;
         }
@@ -2554,7 +2568,7 @@ int rvmi_reader_read_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, A
         if (p->stream_index == r->vidx && !r->video_done) {
             ret = avcodec_send_packet(r->dec, p);
             av_packet_unref(p);
-            if (ret == AVERROR_INVALIDDATA) {
+            if (damaged_packet(ret)) {
                 r->decode_errors++;
                 continue;
             }

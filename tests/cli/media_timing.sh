@@ -160,17 +160,42 @@ ok "an MP4 cut before its index: exit 3, 'looks truncated', also with -v (a text
 # frame's IDAT chunk claims more bytes than it has: FFmpeg's "chunk too big"): the frames
 # around it are converted, and the line counting them is singular ("1 damaged video frames
 # or packets were skipped" before).
-ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=96x72:r=25:d=0.4 -c:v png dmg.nut ||
-    fail "cannot make dmg.nut"
-pkt=$(ffprobe -v error -select_streams v:0 -show_entries packet=pos,size -of csv=p=0 dmg.nut | sed -n 5p)
-pos=${pkt#*,} size=${pkt%,*}
-idat=$(dd if=dmg.nut bs=1 skip="$pos" count="$size" 2>/dev/null | grep -boa IDAT | head -n 1 | cut -d: -f1)
-[ -n "$idat" ] || fail "dmg.nut: no IDAT in its 5th packet ($pkt)"
+# Ten frames of CODEC in FILE, the 5th packet's place in the file in $pos (its size $size).
+ten_frames() { # FILE CODEC
+    ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=96x72:r=25:d=0.4 -c:v "$2" "$1" ||
+        fail "cannot make $1"
+    pkt=$(ffprobe -v error -select_streams v:0 -show_entries packet=pos,size -of csv=p=0 "$1" | sed -n 5p)
+    pos=${pkt#*,} size=${pkt%,*}
+}
+# Where the 5th packet of FILE (ten_frames) holds its PNG's first IDAT, in $idat.
+idat_at() { # FILE
+    idat=$(dd if="$1" bs=1 skip="$pos" count="$size" 2>/dev/null | grep -boa IDAT | head -n 1 | cut -d: -f1)
+    [ -n "$idat" ] || fail "$1: no IDAT in its 5th packet ($pkt)"
+}
+# Fails unless the run on FILE skipped exactly its one damaged frame, with the one line.
+one_skipped() { # FILE OUTPUT WHAT
+    run_ok --input-source "$1" --output-alpha "$2"
+    [ "$(pts_list "$2" | wc -l)" -eq 9 ] && grep -q "^rvm: 1 damaged video frame or packet was skipped$" err.txt ||
+        fail "$3: $(pts_list "$2" | wc -l) frames, $(cat err.txt)"
+}
+ten_frames dmg.nut png
+idat_at dmg.nut
 printf '\177\377\377\360' | dd of=dmg.nut bs=1 seek=$((pos + idat - 4)) conv=notrunc 2>/dev/null
-run_ok --input-source dmg.nut --output-alpha dmg_pha.mkv
-[ "$(pts_list dmg_pha.mkv | wc -l)" -eq 9 ] && grep -q "^rvm: 1 damaged video frame or packet was skipped$" err.txt ||
-    fail "one damaged frame: $(pts_list dmg_pha.mkv | wc -l) frames, $(cat err.txt)"
+one_skipped dmg.nut dmg_pha.mkv "one damaged frame"
 ok "one damaged frame skipped: 9 of 10 frames, and one line in the singular"
+# Decoders name a damaged packet in their own ways, not only AVERROR_INVALIDDATA: a PNG frame's
+# broken zlib stream (in MKV: the IDAT's data after its 2-byte zlib header) is
+# AVERROR_EXTERNAL, a ProRes frame's broken header (16 bytes in) AVERROR(EINVAL). Each was
+# the whole run's end ("decoding the video: Generic error in an external library", "...:
+# Invalid argument", exit 3) before.
+ten_frames zlib.mkv png
+idat_at zlib.mkv
+printf '\377\377\377\377\377\377\377\377' | dd of=zlib.mkv bs=1 seek=$((pos + idat + 6)) conv=notrunc 2>/dev/null
+one_skipped zlib.mkv zlib_pha.mkv "a PNG frame's broken zlib stream"
+ten_frames prores.mov prores_ks
+printf '\377\377\377\377\377\377\377\377' | dd of=prores.mov bs=1 seek=$((pos + 16)) conv=notrunc 2>/dev/null
+one_skipped prores.mov prores_pha.mkv "a ProRes frame's broken header"
+ok "a damaged frame is skipped whatever the decoder's error: PNG's broken zlib data (AVERROR_EXTERNAL), ProRes's header (EINVAL)"
 # An MP4 whose picture starts late on its timeline (an edit list's empty edit, as
 # ffmpeg -output_ts_offset writes): the container's duration counts from 0, not from the
 # first frame, so this whole file must not be called truncated.
