@@ -98,6 +98,23 @@ static int is_y4m(const AVOutputFormat *of)
     return of && strcmp(of->name, "yuv4mpegpipe") == 0;
 }
 
+/* The container's extension for a message ("a .psp file cannot hold ..."): the output's own
+ * when the muxer takes it (the psp muxer's are "mp4,psp": its first named a .psp "a .mp4
+ * file"), else the muxer's name when it is one of its extensions, else its first. */
+static const char *container_ext(const AVOutputFormat *of, const char *path, char *buf,
+                                 size_t len)
+{
+    const char *exts = of->extensions ? of->extensions : of->name;
+    const char *dot = path ? strrchr(path, '.') : NULL;
+    if (dot && !strchr(dot, '/') && of->extensions && av_match_ext(path, of->extensions))
+        snprintf(buf, len, "%s", dot + 1);
+    else if (of->extensions && av_match_name(of->name, of->extensions))
+        snprintf(buf, len, "%s", of->name);
+    else
+        snprintf(buf, len, "%.*s", (int)strcspn(exts, ","), exts);
+    return buf;
+}
+
 static const char *encoder_for(rvmi_codec codec, const AVOutputFormat *of)
 {
     return codec == RVM_CODEC_RAWVIDEO && is_y4m(of) ? "wrapped_avframe" : encoder_name(codec);
@@ -141,11 +158,11 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
      * word. */
     if (alpha && *codec == RVM_CODEC_VP9 && strcmp(of->name, "webm") != 0 &&
         strcmp(of->name, "matroska") != 0) {
-        const char *ext = of->extensions ? of->extensions : of->name;
+        char ext[32];
         snprintf(err, errlen,
-                 "%s: a .%.*s file cannot hold VP9's transparency (use .webm or .mkv, or "
+                 "%s: a .%s file cannot hold VP9's transparency (use .webm or .mkv, or "
                  "--codec prores in .mov)",
-                 path, (int)strcspn(ext, ","), ext);
+                 path, container_ext(of, path, ext, sizeof ext));
         return -1;
     }
     if (is_y4m(of)) {
@@ -173,10 +190,9 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
     if (*codec == RVM_CODEC_VP9 && strcmp(of->name, "mov") == 0)
         holds = 0;
     if (holds != 1) {
-        /* The muxer's first extension ("mpg,mpeg" read as one). */
-        const char *ext = of->extensions ? of->extensions : of->name;
-        snprintf(err, errlen, "%s: a .%.*s file cannot hold %s video (try %s)", path,
-                 (int)strcspn(ext, ","), ext, rvmi_codec_name(*codec),
+        char ext[32];
+        snprintf(err, errlen, "%s: a .%s file cannot hold %s video (try %s)", path,
+                 container_ext(of, path, ext, sizeof ext), rvmi_codec_name(*codec),
                  *codec == RVM_CODEC_PRORES ? ".mov"
                  : *codec == RVM_CODEC_VP9  ? ".webm or .mkv"
                  : *codec == RVM_CODEC_FFV1 ? ".mkv"
@@ -450,8 +466,8 @@ int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_co
     c.layout = layout;
     c.raw_pix_fmt = raw_pix_fmt;
     enum AVPixelFormat fmt = encoder_format(&c, of);
-    const char *ext = of->extensions ? of->extensions : of->name;
-    int extlen = (int)strcspn(ext, ",");
+    char ext[32];
+    container_ext(of, path, ext, sizeof ext);
     if (is_y4m(of)) {
         for (size_t i = 0; i < sizeof y4m_formats / sizeof y4m_formats[0]; i++)
             if (y4m_formats[i] == fmt)
@@ -488,16 +504,16 @@ int rvmi_video_writer_check_frames(const char *path, const char *format, rvmi_co
      * the yuvj ones as yuv (limited range: the levels stretched), the rest as rgb555le. */
     if (strcmp(of->name, "nut") == 0 && in_list(nut_not_self, pix)) {
         snprintf(err, errlen,
-                 "%s: a .%.*s file holds %s frames under a tag FFmpeg reads back as another "
+                 "%s: a .%s file holds %s frames under a tag FFmpeg reads back as another "
                  "pixel format (%s): %s",
-                 path, extlen, ext, pix, strncmp(pix, "yuvj", 4) == 0 ? "the yuv one, limited range" : "rgb555le", instead);
+                 path, ext, pix, strncmp(pix, "yuvj", 4) == 0 ? "the yuv one, limited range" : "rgb555le", instead);
         return -1;
     }
     if (raw_ok && !in_list(raw_ok, pix)) {
         snprintf(err, errlen,
-                 "%s: a .%.*s file holds uncompressed frames (read back as themselves) only "
+                 "%s: a .%s file holds uncompressed frames (read back as themselves) only "
                  "in %s; not %s: %s",
-                 path, extlen, ext, raw_ok, pix, instead);
+                 path, ext, raw_ok, pix, instead);
         return -1;
     }
     /* Some muxers refuse uncompressed frames only when the header is written, and some say
@@ -548,9 +564,9 @@ done:
     if (strncmp(reason, of->name, n) == 0 && strncmp(reason + n, ": ", 2) == 0)
         reason += n + 2;
     snprintf(err, errlen,
-             "%s: a .%.*s file cannot hold uncompressed %s frames (FFmpeg's %s muxer refuses "
+             "%s: a .%s file cannot hold uncompressed %s frames (FFmpeg's %s muxer refuses "
              "them%s%s): %s",
-             path, extlen, ext, pix, of->name, reason[0] ? ": " : "", reason, instead);
+             path, ext, pix, of->name, reason[0] ? ": " : "", reason, instead);
     return -1;
 }
 
@@ -888,9 +904,8 @@ static int setup_subtitle(rvmi_video_writer *w, out_track *t, char *why, size_t 
     const AVOutputFormat *of = w->oc->oformat;
     const AVCodecDescriptor *desc = avcodec_descriptor_get(sp->codec_id);
     int text = desc && (desc->props & AV_CODEC_PROP_TEXT_SUB);
-    const char *ext = of->extensions ? of->extensions : of->name;
-    char first_ext[16];
-    snprintf(first_ext, sizeof first_ext, "%.*s", (int)strcspn(ext, ","), ext);
+    char ext[32];
+    container_ext(of, w->name, ext, sizeof ext);
     enum AVCodecID target = AV_CODEC_ID_NONE;
     int copy = 0;
     if (is_mov_family(of)) {
@@ -913,13 +928,13 @@ static int setup_subtitle(rvmi_video_writer *w, out_track *t, char *why, size_t 
         return copy_track_tags(w, t, 0) < 0 ? -1 : 1;
     }
     if (target == AV_CODEC_ID_NONE) {
-        snprintf(why, whylen, "a .%s file cannot hold %s subtitles%s", first_ext,
+        snprintf(why, whylen, "a .%s file cannot hold %s subtitles%s", ext,
                  avcodec_get_name(sp->codec_id), text ? " (.mkv, .mp4 and .webm can)" : "");
         return 0;
     }
     if (!text) {
         snprintf(why, whylen, "these subtitles are pictures, and a .%s file holds only text "
-                              "subtitles (.mkv keeps them)", first_ext);
+                              "subtitles (.mkv keeps them)", ext);
         return 0;
     }
     char sub[300];
@@ -1051,12 +1066,12 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
         }
         if (w->cfg.usage_error)
             *w->cfg.usage_error = 1;
-        const char *ext = w->oc->oformat->extensions ? w->oc->oformat->extensions : mux;
+        char ext[32];
         if (!seekable && strstr(why, "seekable"))
             snprintf(err, errlen,
-                     "%s: a .%.*s file cannot be written into a pipe or stream (it goes back to "
+                     "%s: a .%s file cannot be written into a pipe or stream (it goes back to "
                      "write its index): use -f matroska, nut or mpegts there, or a file name",
-                     w->name, (int)strcspn(ext, ","), ext);
+                     w->name, container_ext(w->oc->oformat, w->name, ext, sizeof ext));
         else {
             const char *reason = why;
             size_t n = strlen(mux);

@@ -114,6 +114,15 @@ expect_error "vp9 in .mov (listed by the muxer, refused by its header)" $S --out
 rm -f out.mov
 expect_error "h264 in .mpg" $S --output-alpha out.mpg
 grep -q "a \.mpg file cannot hold h264" err.txt || fail "h264 in .mpg: $(cat err.txt)"
+# A muxer's other extensions are named as the output has them: the psp muxer's are
+# "mp4,psp", and a .psp was "a .mp4 file"; without one (-f psp to stdout), the muxer's name.
+expect_error "rawvideo in .psp" $S --output-alpha out.psp --codec rawvideo
+expect_code 2 "rawvideo in .psp"
+grep -qx "rvm: out.psp: a .psp file cannot hold rawvideo video (try .nut or .mkv)" err.txt ||
+    fail "rawvideo in .psp: $(cat err.txt)"
+expect_error "rawvideo in -f psp to stdout" $S --output-alpha - -f psp --codec rawvideo
+grep -qx "rvm: -: a .psp file cannot hold rawvideo video (try .nut or .mkv)" err.txt ||
+    fail "rawvideo in -f psp to stdout: $(cat err.txt)"
 expect_error "unknown codec" $S --output-alpha out.mp4 --codec vp8
 expect_error "transparent h264" $S --output-composition out.mp4 --background none
 expect_error "bad background" $S --output-composition out.mp4 --background blurple
