@@ -601,6 +601,8 @@ typedef struct sink {
     size_t off;
     size_t bytes;        /* waiting (log sinks) */
     size_t dropped;      /* lines not queued: more than LOG_QUEUE_MAX waited */
+    int write_errno;     /* a log sink's failed write (ENOSPC: >/dev/full, EIO), or 0 */
+    size_t lost;         /* lines that failed so, or were still waiting then */
 } sink;
 
 static sink g_prog = {.given = -1, .fd = -1}, g_out = {.given = -1, .fd = -1},
@@ -679,6 +681,10 @@ static size_t sink_flush(sink *s)
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (w <= 0) {
+            if (s->log) { /* its lines are lost: the batch's exit code says so (log_lost) */
+                s->write_errno = w < 0 ? errno : EIO;
+                s->lost += sink_waiting(s);
+            }
             sink_close(s);
             break;
         }
@@ -706,6 +712,7 @@ static size_t sink_flush(sink *s)
 static void sink_put(sink *s, char *text, size_t len, int index, int keep)
 {
     if (s->fd < 0) {
+        s->lost += s->write_errno != 0;
         free(text);
         return;
     }
@@ -784,6 +791,30 @@ static void log_open(void)
         g_err = &g_out; /* 2>&1, or one terminal: one queue keeps the lines in order */
     else
         sink_open(&g_err_own, STDERR_FILENO, 1);
+}
+
+/* When stdout or stderr could not be written (>/dev/full, an I/O error), its lines were lost
+ * without a word: says so on the other one (when it is another file) and returns the exit
+ * code for it, as a conversion's on such a stdout (rvmi_cli_write_status: 1 for a reader
+ * gone, EPIPE, when SIGPIPE is ignored; 75 else), or 0 when nothing was lost. direct: the
+ * sinks are finished, so the line is written to stderr at once. */
+static int log_lost(int direct)
+{
+    sink *lost = g_out.write_errno ? &g_out : g_err->write_errno ? g_err : NULL;
+    if (!lost)
+        return 0;
+    sink *other = lost == &g_out && g_err != &g_out ? g_err : NULL;
+    if (other && !other->write_errno) {
+        char line[256];
+        int n = snprintf(line, sizeof line,
+                         "rvm: batch: stdout: writing: %s; %zu line%s of it lost\n",
+                         strerror(lost->write_errno), lost->lost, lost->lost == 1 ? "" : "s");
+        if (direct)
+            (void)!write(STDERR_FILENO, line, (size_t)n);
+        else
+            say(other, "%s", line);
+    }
+    return lost->write_errno == EPIPE ? RVMI_EXIT_FAILURE : RVMI_EXIT_TRANSIENT;
 }
 
 /* The progress lines: --progress-fd's sink. */
@@ -1542,9 +1573,17 @@ int rvmi_batch_main(int argc, char **argv)
             if (l.e[i].st == FAILED && !l.e[i].transient)
                 transient = 0;
         int signals = atomic_load(&g_batch_signals), sig = atomic_load(&g_batch_stop);
+        /* A stop that stopped nothing (every input done or skipped: it came after the last
+         * frame of the last ones, whose outputs are complete and in place) ends the batch as
+         * done, as such a stop ends a conversion (exit 0; it was 128 + the signal). */
+        if (sig && nf == 0 && nleft == 0)
+            sig = 0;
+        sink_flush(&g_out); /* what waits for a stdout that fails shows it now */
+        int lost = log_lost(0);
         status = report_failed ? RVMI_EXIT_TRANSIENT
                  : sig         ? 128 + sig
                  : nf          ? (transient ? RVMI_EXIT_TRANSIENT : RVMI_EXIT_FAILURE)
+                 : lost        ? lost
                                : 0;
         char tail[256];
         int tl = snprintf(tail, sizeof tail,
@@ -1557,6 +1596,8 @@ int rvmi_batch_main(int argc, char **argv)
         int late = sinks_finish(signals);
         if (late && !sig && !report_failed)
             status = 128 + late;
+        else if (!lost && status == 0 && (lost = log_lost(1)))
+            status = lost; /* a write that failed only while the batch waited for its readers */
     }
 done:
     sinks_finish(atomic_load(&g_batch_signals)); /* a failed set-up's lines (after a run: none) */

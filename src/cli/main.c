@@ -982,9 +982,10 @@ static int convert(conversion *c)
     }
     /* A stop that came once every frame was in (while the encoders flushed their last
      * frames, before the outputs were put in place) stopped nothing: the outputs are
-     * complete, and --complete-only, which keeps only complete outputs, keeps them (they
-     * were removed; the batch then converted the input again). Done: exit 0. */
-    if (sig && c->opt->complete_only && !c->seg && c->pl.complete) {
+     * complete, and put in place as complete. Done: exit 0, with or without --complete-only
+     * (with it they were removed, and the batch converted the input again; without it the
+     * run said "interrupted", exit 130, of outputs holding every frame). */
+    if (sig && !c->seg && c->pl.complete) {
         if (finish_outputs(c) < 0)
             return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
         notef("a stop came after the last frame: the outputs are complete (%lld frame%s)",

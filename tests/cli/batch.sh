@@ -91,6 +91,15 @@ sub batch --input-source=in/talk.mkv --output-dir=eqout --output-alpha={name}_ph
     fail "batch flags as --flag=VALUE: exit $RC ($(cat err.txt; ls -A eqout 2>&1))"
 same_times one_talk.mp4 eqout/talk_pha.mp4
 ok "the batch's flags as --flag=VALUE"
+# A stdout that takes no line (a full disk: /dev/full) loses the "done" lines: the batch
+# says so on stderr and exits 75, as a conversion does on such a stdout (it exited 0).
+"$RVM" batch -i in/talk.mkv --output-dir fullout --output-alpha {name}_pha.mp4 --threads 1 \
+    >/dev/full 2>err.txt
+RC=$?
+[ $RC -eq 75 ] && [ -f fullout/talk_pha.mp4 ] &&
+    grep -q "^rvm: batch: stdout: writing: No space left on device; 1 line of it lost$" err.txt ||
+    fail "a batch with its stdout on /dev/full: exit $RC, $(cat err.txt)"
+ok "a batch whose stdout is full: exit 75, $(tail -n 1 err.txt)"
 
 # A --background that is no colour fails every conversion the same way: refused once before
 # any (exit 2, one line), not once per input.
@@ -348,7 +357,8 @@ stop_batch hup HUP
 ok "SIGHUP stops a batch as Ctrl-C does: $(tail -n 1 err.txt)"
 # A stop that comes once every frame is in (here while x264's placebo preset encodes the 30
 # frames it held back) stops nothing: the outputs are complete and put in place, the input
-# counts as done (they were removed: the next run converted it again).
+# counts as done (they were removed: the next run converted it again), and the batch, which
+# it stopped nothing of, exits 0 as the conversion does (it exited 130).
 ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 30 late.mkv || fail "ffmpeg"
 rm -f way.txt
 "$RVM" batch -i late.mkv --output-dir late $T --threads 1 --preset placebo --report late.json \
@@ -358,7 +368,7 @@ wait_for "grep -q '\"frames\":30,' way.txt 2>/dev/null" $pid
 kill -INT $pid
 wait $pid
 RC=$?
-[ $RC -eq 130 ] && [ -f late/late_com.mp4 ] && [ -f late/late_pha.mp4 ] &&
+[ $RC -eq 0 ] && [ -f late/late_com.mp4 ] && [ -f late/late_pha.mp4 ] &&
     grep -q "^rvm: batch: 1 done, 0 skipped, 0 failed" err.txt &&
     grep -q '"status":	"done"' late.json ||
     fail "a stop after the last frame: exit $RC, $(ls -A late) ($(cat err.txt))"
