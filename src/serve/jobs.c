@@ -663,30 +663,47 @@ static int open_failed(int e)
                : -1;
 }
 
-/* Why the folder data_dir could not be made (mkdir's error e), said of the folder it goes
- * in: ENOENT is a missing parent, or a file system that takes no new folders (/proc, /sys),
- * whose "No such file or directory" would mislead. */
-static void explain_mkdir(const char *data_dir, int e, char *err, size_t errlen)
+/* Cuts path's last part off in place (trailing slashes first): "a/b" -> "a", "b" -> ".",
+ * "/b" -> "/". */
+static void cut_last(char *path, size_t size)
 {
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", data_dir);
-    size_t n = strlen(parent);
-    while (n > 1 && parent[n - 1] == '/')
-        parent[--n] = '\0';
-    char *slash = strrchr(parent, '/');
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        path[--n] = '\0';
+    char *slash = strrchr(path, '/');
     if (!slash)
-        snprintf(parent, sizeof parent, ".");
-    else if (slash == parent)
+        snprintf(path, size, ".");
+    else if (slash == path)
         slash[1] = '\0';
     else
         *slash = '\0';
+}
+
+/* Why the folder data_dir could not be made (mkdir's error e), said of the folder it goes
+ * in: ENOENT is a missing parent (the first one missing is named: "/nonexist", not
+ * "/nonexist/a"), or a file system that takes no new folders (/proc, /sys), whose "No such
+ * file or directory" would mislead; ENOTDIR a file on the way (named). */
+static void explain_mkdir(const char *data_dir, int e, char *err, size_t errlen)
+{
+    char parent[PATH_MAX], missing[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", data_dir);
+    snprintf(missing, sizeof missing, "%s", data_dir);
+    cut_last(parent, sizeof parent);
     struct stat st;
-    if (e == ENOENT && stat(parent, &st) == 0 && S_ISDIR(st.st_mode))
+    int found = 0;
+    while (!(found = stat(parent, &st) == 0) && (errno == ENOENT || errno == ENOTDIR) &&
+           strcmp(parent, ".") != 0 && strcmp(parent, "/") != 0) {
+        snprintf(missing, sizeof missing, "%s", parent);
+        cut_last(parent, sizeof parent);
+    }
+    if ((e == ENOENT || e == ENOTDIR) && found && !S_ISDIR(st.st_mode))
+        snprintf(err, errlen, "--data-dir %s: %s is a file, not a folder", data_dir, parent);
+    else if (e == ENOENT && found && strcmp(missing, data_dir) == 0)
         snprintf(err, errlen, "--data-dir %s: cannot make a folder in %s: its file system takes "
                               "no new folders", data_dir, parent);
     else if (e == ENOENT)
         snprintf(err, errlen, "--data-dir %s: cannot make it: %s does not exist (make it first)",
-                 data_dir, parent);
+                 data_dir, missing);
     else if (e == EACCES || e == EPERM || e == EROFS)
         snprintf(err, errlen, "--data-dir %s: cannot make a folder in %s: %s", data_dir, parent,
                  strerror(e));

@@ -977,6 +977,10 @@ int rvmi_serve_main(int argc, char **argv)
                 return 2;
             }
         } else if (!strcmp(a, "--data-dir")) {
+            if (!*v) {
+                fprintf(stderr, "rvm: serve: --data-dir: an empty name (give a folder)\n");
+                return 2;
+            }
             data_dir = v;
         } else if (!strcmp(a, "--max-upload")) {
             if (!(G.max_upload = parse_size(v))) {

@@ -470,6 +470,23 @@ def test_port_in_use_and_bad_data_dir():
     check(q.returncode == 2 and q.stderr.strip() == 'rvm: serve: --data-dir %s: cannot make it: %s '
           'does not exist (make it first)' % (os.path.join(work, 'no such', 'x'), os.path.join(work, 'no such')),
           '--data-dir under a missing folder: exit 2: %d %s' % (q.returncode, q.stderr.strip()))
+    # The first missing folder is named (it named the last: 'no such/a does not exist'), a
+    # file on the way is named as a file (it said only 'Not a directory'), and an empty name
+    # is said so (it said the file system takes no new folders).
+    deep = os.path.join(work, 'no such', 'a', 'b')
+    afile = os.path.join(work, 'afile')
+    open(afile, 'w').close()
+    for d, want in ((deep, 'cannot make it: %s does not exist (make it first)' % os.path.join(work, 'no such')),
+                    (os.path.join(afile, 'sub'), '%s is a file, not a folder' % afile),
+                    (os.path.join(afile, 'sub', 'deeper'), '%s is a file, not a folder' % afile)):
+        q = subprocess.run([rvm, 'serve', '--port', '0', '--data-dir', d],
+                           capture_output=True, text=True, timeout=30)
+        check(q.returncode == 2 and q.stderr == 'rvm: serve: --data-dir %s: %s\n' % (d, want),
+              '--data-dir %s: exit 2: %d %s' % (d, q.returncode, q.stderr.strip()))
+    q = subprocess.run([rvm, 'serve', '--port', '0', '--data-dir', ''],
+                       capture_output=True, text=True, timeout=30)
+    check(q.returncode == 2 and q.stderr == 'rvm: serve: --data-dir: an empty name (give a folder)\n',
+          '--data-dir "": exit 2: %d %s' % (q.returncode, q.stderr.strip()))
 
 
 def test_token():
