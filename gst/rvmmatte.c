@@ -174,27 +174,28 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
     g_atomic_int_set(&self->size_refused, 0);
     if (!ratio_valid(self, ratio))
         return FALSE;
+    /* The one frame size upstream offers, when it offers one (a caps filter). */
+    gint w = 0, h = 0;
+    GstCaps *up = gst_pad_peer_query_caps(GST_BASE_TRANSFORM_SINK_PAD(trans), NULL);
+    for (guint i = 0; up && i < gst_caps_get_size(up); i++) {
+        const GstStructure *s = gst_caps_get_structure(up, i);
+        gint sw, sh;
+        if (!gst_structure_get_int(s, "width", &sw) ||
+            !gst_structure_get_int(s, "height", &sh) || (i > 0 && (sw != w || sh != h))) {
+            w = h = 0;
+            break;
+        }
+        w = sw;
+        h = sh;
+    }
+    if (up)
+        gst_caps_unref(up);
+    char buf[300];
     if (ratio > 0.0 && min_side(ratio) > RVM_MAX_SIDE) {
         /* No frame size works (1e-10): said here, as the command says it (refused at
          * negotiation, during preroll, gst-launch-1.0 waited for ever); the caps take every
          * size then, or linking failed with only gst-launch's "could not link". The ratio
          * suggested is one for the frames upstream offers, when it offers one size. */
-        char buf[300];
-        gint w = 0, h = 0;
-        GstCaps *up = gst_pad_peer_query_caps(GST_BASE_TRANSFORM_SINK_PAD(trans), NULL);
-        for (guint i = 0; up && i < gst_caps_get_size(up); i++) {
-            const GstStructure *s = gst_caps_get_structure(up, i);
-            gint sw, sh;
-            if (!gst_structure_get_int(s, "width", &sw) ||
-                !gst_structure_get_int(s, "height", &sh) || (i > 0 && (sw != w || sh != h))) {
-                w = h = 0;
-                break;
-            }
-            w = sw;
-            h = sh;
-        }
-        if (up)
-            gst_caps_unref(up);
         if (w >= 1 && h >= 1 && w <= RVM_MAX_SIDE && h <= RVM_MAX_SIDE)
             size_problem(w, h, ratio, buf, sizeof buf);
         else
@@ -203,6 +204,15 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
                        "from 1000 pixels up; or 0 for the automatic ratio)", ratio,
                        rvm_least_downsample_ratio(1000, 1000));
         GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("rvmmatte: %s", buf), (NULL));
+        return FALSE;
+    }
+    /* The one size upstream offers, which this ratio leaves no pixels of (0.008 at 160x120,
+     * just below the 0.009 suggested): refused here with the reason, before any data flows.
+     * Linking took it (sizes_taken); refused at linking, gst-launch-1.0 said only "could not
+     * link", and at negotiation, during preroll, it could wait for ever. */
+    if (w >= 1 && h >= 1 && size_problem(w, h, ratio, buf, sizeof buf)) {
+        g_atomic_int_set(&self->size_refused, 1);
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("rvmmatte: %s", buf), (NULL));
         return FALSE;
     }
     return build_network(self);
@@ -271,10 +281,15 @@ static GstCaps *sizes_taken(GstRvmMatte *self, GstCaps *caps)
 {
     GST_OBJECT_LOCK(self);
     gdouble ratio = self->ratio;
+    gboolean linking = GST_STATE(self) == GST_STATE_NULL;
     GST_OBJECT_UNLOCK(self);
     gint lo = min_side(ratio);
-    if (lo > RVM_MAX_SIDE)
-        lo = 1; /* no size works: refused by start with the reason, not at linking */
+    /* No size works, or the pipeline is being linked (gst-launch-1.0 links fixed caps, such
+     * as a caps filter's, before anything starts, and a refusal there is only its "could not
+     * link", which does not say why): every size is taken, and start or negotiation refuses
+     * the size with the reason. */
+    if (lo > RVM_MAX_SIDE || linking)
+        lo = 1;
     GstCaps *out = gst_caps_new_empty();
     for (guint i = 0; i < gst_caps_get_size(caps); i++) {
         GstStructure *s = gst_structure_copy(gst_caps_get_structure(caps, i));

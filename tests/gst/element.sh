@@ -212,8 +212,15 @@ ffmpeg -nostdin -v error -f lavfi -i testsrc=size=64x48:rate=10 -frames:v 3 -c:v
         -pix_fmt bgr0 wide.mkv &&
     ffmpeg -nostdin -v error -f lavfi -i testsrc=size=4000x6:rate=10 -frames:v 2 -c:v ffv1 \
         -pix_fmt bgr0 thin.mkv || fail "cannot make the small, wide and thin clips"
-refused "downsample-ratio=0.001 at 64x48 (a caps filter)" "could not link videotestsrc0 to rvmmatte0" \
+# A caps filter's one size is said by the element when it starts, with the reason and the
+# ratio to use (it was only gst-launch's "could not link videotestsrc0 to rvmmatte0"), also
+# just below the ratio suggested (0.009 at 160x120).
+refused "downsample-ratio=0.001 at 64x48 (a caps filter)" \
+    "ERROR: from element .*rvmmatte.*: rvmmatte: downsample-ratio 0.001 leaves no pixels of a 64x48 frame" \
     videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! rvmmatte downsample-ratio=0.001 ! fakesink
+refused "downsample-ratio=0.008 at 160x120 (a caps filter; 0.009 suggested)" \
+    "ERROR: from element .*rvmmatte.*: rvmmatte: downsample-ratio 0.008 leaves no pixels of a 160x120 frame (it takes at least 125 pixels a side; use a downsample-ratio of at least 0.009" \
+    videotestsrc num-buffers=3 ! video/x-raw,width=160,height=120 ! rvmmatte downsample-ratio=0.008 ! fakesink
 refused "downsample-ratio=0.001 at 64x48 (decoded)" \
     "ERROR: from element .*rvmmatte.*: rvmmatte: downsample-ratio 0.001 leaves no pixels of a 64x48 frame" \
     filesrc location=small.mkv ! decodebin ! videoconvert ! rvmmatte downsample-ratio=0.001 ! fakesink
