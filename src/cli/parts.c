@@ -215,6 +215,14 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                            "may then write into a pipe)", cmd, want[i].flag, w);
             return RVMI_EXIT_USAGE;
         }
+        /* Its parts folder is made beside it: a folder nothing can be made in is the
+         * argument's mistake, named as given (the conversion named its hidden part, without
+         * "render:"). */
+        if (strcmp(cmd, "render") == 0 &&
+            rvmi_outfile_folder_refuses(w, 1, err, sizeof err) < 0) {
+            rvmi_cli_error("%s: %s %s: %s", cmd, want[i].flag, w, err);
+            return RVMI_EXIT_USAGE;
+        }
         /* One picture is not cut into segments. */
         if (!j->opt.png && !j->opt.output_format && rvmi_image_format_of(want[i].path)) {
             rvmi_cli_error("%s: %s %s is a single image; segments are for videos and PNG "

@@ -941,6 +941,13 @@ int rvmi_plan_main(int argc, char **argv)
                        out, name_len, name_limit);
         return RVMI_EXIT_USAGE;
     }
+    /* A folder missing or taking nothing is the argument's mistake (exit 2), said before the
+     * input is scanned (it was exit 75, as a failed write, after the scan). */
+    char where[PATH_MAX + 64];
+    if (rvmi_outfile_folder_refuses(out, 0, where, sizeof where) < 0) {
+        rvmi_cli_error("plan: -o %s: %s", out, where);
+        return RVMI_EXIT_USAGE;
+    }
     if (strcmp(input, "-") == 0 || strncmp(input, "/dev/", 5) == 0 || strstr(input, "://")) {
         rvmi_cli_error("plan: %s cannot be cut into segments: only files and image folders can "
                     "be (a pipe, camera or stream cannot seek)", input);

@@ -327,6 +327,47 @@ long rvmi_outfile_name_too_long(const char *path, size_t *len)
     return max > 0 && (long)(n - b) > max ? max : 0;
 }
 
+int rvmi_outfile_folder_refuses(const char *path, int make_missing, char *err, size_t errlen)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    char *dir = n == 0 ? strdup(".") : n == 1 ? strdup("/") : strndup(path, n - 1);
+    if (!dir)
+        return 0; /* out of memory: the write says so */
+    const char *why = NULL;
+    struct stat st;
+    for (;;) {
+        if (stat(dir, &st) == 0) {
+            if (!S_ISDIR(st.st_mode))
+                why = "not a folder";
+            else if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+                why = strerror(errno);
+            break;
+        }
+        /* ENOTDIR: a file on the way, named itself below (not the path under it). */
+        if (errno != ENOTDIR && (errno != ENOENT || !make_missing)) {
+            why = errno == ENOENT ? "no such folder" : strerror(errno);
+            break;
+        }
+        /* Missing, to be made: its parent must take it. */
+        char *slash = strrchr(dir, '/');
+        if (!slash) {
+            strcpy(dir, ".");
+        } else {
+            while (slash > dir && slash[-1] == '/')
+                slash--;
+            slash[slash == dir] = '\0';
+        }
+    }
+    if (why)
+        set_err(err, errlen, "cannot write in %s: %s", dir, why);
+    free(dir);
+    return why ? -1 : 0;
+}
+
 char *rvmi_outfile_stem(const char *dir, const char *base)
 {
     size_t len = strlen(base);

@@ -66,6 +66,12 @@ char *rvmi_outfile_stem(const char *dir, const char *base);
  * when path's last part (trailing slashes aside) is longer, else 0: such an output could
  * only fail at its rename, after the whole job, so it is refused first. *len: its length. */
 long rvmi_outfile_name_too_long(const char *path, size_t *len);
+/* Whether a file named path can be made in its folder, checked before any work (rvm plan
+ * writes its plan there; rvm render makes NAME.parts there, and the folders missing on the
+ * way when make_missing): 0, or -1 with "cannot write in FOLDER: WHY" in err (FOLDER: the
+ * folder missing, a file on the way, or the nearest existing one that takes nothing: no
+ * permission, a read-only file system). The user's argument, to be refused as such. */
+int rvmi_outfile_folder_refuses(const char *path, int make_missing, char *err, size_t errlen);
 /* prefix + base + suffix, together at most 28 bytes more than base (a render's
  * <output>.parts, a plan's or checksum's .NAME.<hex> while written), or with
  * rvmi_outfile_stem's NAME for base when that would pass the folder's limit on a name (the

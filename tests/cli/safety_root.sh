@@ -67,6 +67,19 @@ umount rofs
 [ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] &&
     grep -q "^rvm: --output-alpha rofs/o.mp4: cannot write in rofs: Read-only file system" err.txt ||
     fail "read-only file system: exit $RC: $(cat err.txt)"
+# rvm plan and render likewise (plan: exit 75 after scanning the input; render named its hidden
+# part file, without "render:"), before any work.
+"$RVM" plan in.mkv --segments 2 -o ro.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
+mount -t tmpfs -o ro,size=1M tmpfs rofs || fail "cannot mount a read-only tmpfs"
+"$RVM" plan in.mkv --segments 2 -o rofs/x.plan >out.txt 2>err.txt
+RC=$?
+[ $RC -eq 2 ] && [ "$(cat err.txt)" = "rvm: plan: -o rofs/x.plan: cannot write in rofs: Read-only file system" ] ||
+    fail "a plan into a read-only file system: exit $RC: $(cat err.txt)"
+"$RVM" render --plan ro.plan --index 0 --output-alpha rofs/sub/o.mp4 >out.txt 2>err.txt
+RC=$?
+umount rofs
+[ $RC -eq 2 ] && [ "$(cat err.txt)" = "rvm: render: --output-alpha rofs/sub/o.mp4: cannot write in rofs: Read-only file system" ] ||
+    fail "a render into a read-only file system: exit $RC: $(cat err.txt)"
 chmod 755 "$WORK"
 mkdir locked && chmod 555 locked
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$RVM" --disable-progress -i "$WORK/in.mkv" \

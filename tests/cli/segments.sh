@@ -422,4 +422,14 @@ one_line "a render into a 256-byte name" 2 "a name of 256 bytes"
 sub join --plan "$LP" --output-alpha "longn/$L256"
 one_line "a join into a 256-byte name" 2 "a name of 256 bytes"
 [ "$(ls -A longn | wc -l)" -eq 2 ] || fail "the refused 256-byte names left: $(ls -A longn)"
+# A plan into a folder that is not there, or under a file, is the argument's mistake: exit 2,
+# naming the folder, before the input is scanned (exit 75, as a failed write, before). A
+# render under a file likewise, named as given with "render:" (it named its hidden part).
+sub plan in.mp4 --segments 2 -o "no dir/x.plan"
+one_line "a plan into a missing folder" 2 "plan: -o no dir/x.plan: cannot write in no dir: no such folder$"
+sub plan in.mp4 --segments 2 -o in.mp4/sub/x.plan
+one_line "a plan under a file" 2 "plan: -o in.mp4/sub/x.plan: cannot write in in.mp4: not a folder$"
+sub render --plan v.plan --index 0 --output-alpha in.mp4/sub/pha.mp4
+one_line "a render under a file" 2 "render: --output-alpha in.mp4/sub/pha.mp4: cannot write in in.mp4: not a folder$"
+[ ! -e "no dir" ] && [ -f in.mp4 ] || fail "the refused plans left something"
 done_all
