@@ -27,6 +27,7 @@
 #include "cli/options.h"
 #include "io/avlog.h"
 #include "io/background.h"
+#include "io/outfile.h"
 #include "io/reader.h"
 
 /* Written into a PNG-sequence output folder when its conversion completed: frames are
@@ -1139,8 +1140,9 @@ int rvmi_batch_main(int argc, char **argv)
          * a container's header into nothing; a colour that is none has libavutil's line). */
         rvmi_avlog_install(opt.verbose);
         /* The conversion's own check of its outputs (codec, container, an uncompressed pixel
-         * format: what every conversion would refuse), on the templates as named. */
-        if (rvmi_cli_check_outputs(&opt, err, sizeof err) < 0) {
+         * format: what every conversion would refuse), on the templates as named. Their
+         * names' lengths are checked once expanded (below). */
+        if (rvmi_cli_check_outputs(&opt, 1, err, sizeof err) < 0) {
             rvmi_cli_error("batch: %s", err);
             goto done;
         }
@@ -1198,12 +1200,27 @@ int rvmi_batch_main(int argc, char **argv)
                     status = RVMI_EXIT_USAGE;
                     goto done;
                 }
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 3; k++) {
                 if (tmpl[k] && !(l.e[i].outs[k] = expand(dir, tmpl[k], l.e[i].name))) {
                     say(g_err, "rvm: out of memory\n");
                     status = RVMI_EXIT_TRANSIENT;
                     goto done;
                 }
+                /* A name longer than its folder takes could only fail at the rename, after
+                 * the conversion: refused before any runs, as the conversion would name it
+                 * (the template's own length is not the name's: {name} is replaced). */
+                size_t name_len;
+                long name_limit = l.e[i].outs[k]
+                                      ? rvmi_outfile_name_too_long(l.e[i].outs[k], &name_len)
+                                      : 0;
+                if (name_limit) {
+                    say(g_err, "rvm: batch: %s %s: a name of %zu bytes is longer than its "
+                               "folder takes (%ld)\n", out_flags[k], l.e[i].outs[k], name_len,
+                        name_limit);
+                    status = RVMI_EXIT_USAGE;
+                    goto done;
+                }
+            }
         }
         int png = opt.png;
 

@@ -46,7 +46,8 @@ int rvmi_cli_write_status(const rvmi_video_writer *w);
  * container, an uncompressed pixel format against the container (.y4m, .yuv, .rgb, ...),
  * an image format's colours and transparency. The files need not exist (rvm batch checks
  * its templates once with it). Returns 0, or -1 with the conversion's message in err. */
-int rvmi_cli_check_outputs(const rvmi_cli_options *opt, char *err, size_t errlen);
+int rvmi_cli_check_outputs(const rvmi_cli_options *opt, int templates, char *err,
+                           size_t errlen);
 
 /* The plural's "s" for a count in a message: "1 frame", "2 frames". */
 static inline const char *rvmi_s(long long n)

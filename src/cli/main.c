@@ -191,6 +191,7 @@ static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protec
 typedef struct {
     const rvmi_cli_options *opt;
     const rvmi_segment *seg; /* rvm render: a segment of a plan (NULL: the whole input) */
+    int templates;          /* the outputs are rvm batch's templates: no name's length yet */
     int fail_status;        /* the exit code a failing step chose (0: the default) */
     int usage_error;        /* the reader failed because of an option (rvmi_reader_options) */
     rvmi_protected prot;    /* files that must never be written over */
@@ -390,7 +391,8 @@ static int plan_outputs(conversion *c)
             o->to_stdout = 1;
         }
         size_t name_len;
-        long name_limit = o->to_stdout ? 0 : rvmi_outfile_name_too_long(o->path, &name_len);
+        long name_limit = o->to_stdout || c->templates ? 0
+                                                       : rvmi_outfile_name_too_long(o->path, &name_len);
         if (name_limit) {
             errorf("%s %s: a name of %zu bytes is longer than its folder takes (%ld)", o->flag,
                    o->path, name_len, name_limit);
@@ -481,12 +483,13 @@ static void keep_error(void *user, rvmi_message_kind kind, const char *text)
         snprintf(k->err, k->errlen, "%s", text);
 }
 
-int rvmi_cli_check_outputs(const rvmi_cli_options *opt, char *err, size_t errlen)
+int rvmi_cli_check_outputs(const rvmi_cli_options *opt, int templates, char *err,
+                           size_t errlen)
 {
     kept_error k = {err, errlen};
     const rvmi_convert_hooks hooks = {.message = keep_error, .user = &k};
     const rvmi_convert_hooks *outer = t_hooks;
-    conversion c = {.opt = opt};
+    conversion c = {.opt = opt, .templates = templates};
     snprintf(err, errlen, "the outputs were refused");
     t_hooks = &hooks;
     int ret = plan_outputs(&c);

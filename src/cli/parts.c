@@ -191,7 +191,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
     /* The outputs as a conversion checks them (codec and container, -f and its pixel
      * format, transparency), named as given: a render's conversion would name its hidden
      * part (and join would call every part missing). */
-    if (rvmi_cli_check_outputs(&j->opt, err, sizeof err) < 0) {
+    if (rvmi_cli_check_outputs(&j->opt, 0, err, sizeof err) < 0) {
         rvmi_cli_error("%s: %s", cmd, err);
         return RVMI_EXIT_USAGE;
     }

@@ -113,6 +113,16 @@ sub batch -i in/talk.mkv --output-dir longt --output-alpha "{name}$(printf 'a%.0
 [ $RC -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "is longer than its folder takes (255)" err.txt \
     && [ ! -e longt ] || fail "a 256-byte template: exit $RC, $(cat err.txt)"
 ok "a template over the folder's limit refused at once: exit 2"
+# The name is the template expanded, not the template: {name} + 247 bytes + .mp4 is 257 bytes,
+# but talk + 247 bytes + .mp4 is 255, which the folder takes (refused as the template's 257
+# before); and the refusal names the expanded name (with {name}: it named the template).
+A247=$(printf 'a%.0s' $(seq 247))
+sub batch -i in/talk.mkv --output-dir longt --output-alpha "{name}$A247.mp4" --threads 1
+[ $RC -eq 0 ] && [ -f "longt/talk$A247.mp4" ] || fail "a 257-byte template of a 255-byte name: exit $RC, $(cat err.txt)"
+sub batch -i in/walk.mp4 --output-dir longt --output-alpha "{name}b$A247.mp4"
+[ $RC -eq 2 ] && [ "$(cat err.txt)" = "rvm: batch: --output-alpha longt/walkb$A247.mp4: a name of 256 bytes is longer than its folder takes (255)" ] ||
+    fail "a 256-byte expanded name: exit $RC, $(cat err.txt)"
+ok "a template's name is checked once expanded, and named so: $(cut -c1-60 err.txt)..."
 
 # A folder's sub-folders of images are inputs too, named after the sub-folder, with or
 # without videos beside them; a sub-folder without images is not converted, and one line
