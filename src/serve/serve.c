@@ -106,13 +106,18 @@ static const char *header(struct MHD_Connection *c, const char *name)
 
 /* ---- responses ---------------------------------------------------------------------------- */
 
+static const char *const common_header_list[][2] = {
+    {"Content-Security-Policy", CSP},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
+    {"X-Frame-Options", "DENY"},
+    {"Cross-Origin-Resource-Policy", "same-origin"},
+};
+
 static void common_headers(struct MHD_Response *r)
 {
-    MHD_add_response_header(r, "Content-Security-Policy", CSP);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    for (size_t i = 0; i < sizeof common_header_list / sizeof common_header_list[0]; i++)
+        MHD_add_response_header(r, common_header_list[i][0], common_header_list[i][1]);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
@@ -147,6 +152,45 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", msg);
     return send_json(c, status, o);
+}
+
+/* An error answered in the middle of a request's body, and the connection closed after it:
+ * libmicrohttpd (0.9.75) queues a response only once the whole body is read (its
+ * MHD_queue_response refuses one before), so the answer is written to the socket here, and
+ * the caller returns MHD_NO, which closes the connection without reading the rest. */
+static enum MHD_Result answer_and_close(struct MHD_Connection *c, unsigned status,
+                                        const char *msg)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char *head = NULL;
+    size_t head_len = 0;
+    FILE *m = body && ci ? open_memstream(&head, &head_len) : NULL;
+    if (m) {
+        fprintf(m, "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n",
+                status, MHD_get_reason_phrase_for(status));
+        for (size_t i = 0; i < sizeof common_header_list / sizeof common_header_list[0]; i++)
+            fprintf(m, "%s: %s\r\n", common_header_list[i][0], common_header_list[i][1]);
+        fprintf(m, "Connection: close\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+        if (fclose(m) == 0) {
+            for (size_t off = 0; off < head_len;) {
+                ssize_t w = send(ci->connect_fd, head + off, head_len - off, MSG_NOSIGNAL);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    break;
+                off += (size_t)w;
+            }
+            shutdown(ci->connect_fd, SHUT_WR); /* the answer, then the end, before the close */
+        }
+    }
+    free(head);
+    free(body);
+    return MHD_NO;
 }
 
 static const rvmi_web_asset *asset(const char *name)
@@ -870,19 +914,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->received += n;
         if (r->received > r->limit && r->kind == REQ_UPLOAD) {
             /* A body without a length (chunked) that grew past --max-upload: the 413 a
-             * Content-Length over it gets (it got an empty reply), after the rest of the
-             * body, read and dropped (HTTP/1.1 has the answer follow the request). What was
-             * stored goes at once. */
-            if (!r->status) {
-                char b[32];
-                fmt_size(b, sizeof b, (double)G.max_upload);
-                fail(r, 413, "rvm: the upload (more than %s) is larger than this server's "
-                             "limit of %s", b, b);
-                close_upload_files(r);
-                rvmi_jobs_remove_dir(r->dir);
-                r->dir_made = 0;
-            }
-            return MHD_YES;
+             * Content-Length over it gets, at once, and the connection closed after it (MHD
+             * drops the rest of the body). It came only after the whole body was read and
+             * dropped (gigabytes, for a stream that never ends). What was stored goes now. */
+            char b[32];
+            fmt_size(b, sizeof b, (double)G.max_upload);
+            fail(r, 413, "rvm: the upload (more than %s) is larger than this server's "
+                         "limit of %s", b, b);
+            close_upload_files(r);
+            rvmi_jobs_remove_dir(r->dir);
+            r->dir_made = 0;
+            r->kind = REQ_PLAIN;
+            return answer_and_close(c, r->status, r->error);
         }
         if (r->received > r->limit)
             return MHD_NO; /* a login form without a length that grew too large: cut off */
