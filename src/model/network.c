@@ -104,20 +104,66 @@ static int downsample_input(rvm_stream *s, const rvm_frame *f, rvmi_view *out)
     return 0;
 }
 
-typedef struct {
-    const rvmi_view *in, *out;
-} pool_job;
+/* ImageNet normalisation of the encoder's input, rows [y0, y1) of in into out. */
+static void imagenet_normalize(const rvmi_view *in, const rvmi_view *out, int y0, int y1)
+{
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    const float *src = in->data;
+    float *dst = out->data;
+    for (size_t i = (size_t)y0 * out->w; i < (size_t)y1 * out->w; i++)
+        for (int k = 0; k < 3; k++)
+            dst[3 * i + k] = (src[3 * i + k] - mean[k]) / std[k];
+}
+
+/* Loops over the rows of views (the kernel set's, and imagenet_normalize), on the stream's
+ * threads: one job type and one task function for all of them, the loop named by `loop`. */
+typedef enum {
+    IMAGENET_NORMALIZE,
+    AVGPOOL2,
+    SCALE_CHANNELS,
+    COPY_CHANNELS,
+    MULTIPLY,
+    GRU_UPDATE
+} views_loop;
 
 typedef struct {
+    views_loop loop;
+    const rvmi_view *a, *b, *c, *d;
+    const float *scale;
     const rvmi_loops *k;
-    const rvmi_view *in, *out;
-} avgpool_job;
+} views_job;
 
-static void avgpool2_rows(void *ctx, int y0, int y1, int thread)
+static void views_rows(void *ctx, int y0, int y1, int thread)
 {
     (void)thread;
-    const avgpool_job *j = ctx;
-    j->k->avgpool2(j->in, j->out, y0, y1);
+    const views_job *j = ctx;
+    switch (j->loop) {
+    case IMAGENET_NORMALIZE:
+        imagenet_normalize(j->a, j->b, y0, y1);
+        break;
+    case AVGPOOL2:
+        j->k->avgpool2(j->a, j->b, y0, y1);
+        break;
+    case SCALE_CHANNELS:
+        j->k->scale_channels(j->a, j->scale, y0, y1);
+        break;
+    case COPY_CHANNELS:
+        j->k->copy_channels(j->a, j->b, y0, y1);
+        break;
+    case MULTIPLY:
+        j->k->multiply(j->a, j->b, j->c, y0, y1);
+        break;
+    case GRU_UPDATE:
+        j->k->gru_update(j->a, j->b, j->c, j->d, y0, y1);
+        break;
+    }
+}
+
+/* Rows [0, rows) of j's loop. */
+static void run_views(rvm_stream *s, int rows, views_job j)
+{
+    j.k = s->kernels->loops;
+    rvmi_parallel_rows(s, rows, views_rows, &j);
 }
 
 /* AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False): a last odd row or column averages
@@ -126,8 +172,7 @@ static void avgpool2_rows(void *ctx, int y0, int y1, int thread)
 static int avgpool2(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
 {
     NEW_VIEW(*out, (in->h + 1) / 2, (in->w + 1) / 2, in->c);
-    avgpool_job j = {s->kernels->loops, in, out};
-    rvmi_parallel_rows(s, out->h, avgpool2_rows, &j);
+    run_views(s, out->h, (views_job){.loop = AVGPOOL2, .a = in, .b = out});
     return 0;
 }
 
@@ -165,39 +210,16 @@ static int global_mean(rvm_stream *s, const rvmi_view *in, rvmi_view *out)
     return 0;
 }
 
-/* Loops of the kernel set over views, on the stream's threads. */
-typedef struct {
-    const rvmi_loops *k;
-    const rvmi_view *a, *b, *c, *d;
-    const float *scale;
-} views_job;
-
-static void scale_rows(void *ctx, int y0, int y1, int thread)
-{
-    (void)thread;
-    views_job *j = ctx;
-    j->k->scale_channels(j->a, j->scale, y0, y1);
-}
-
 /* Multiplies every pixel's channels by scale[] (SE and LR-ASPP gates). */
 static void scale_channels(rvm_stream *s, const rvmi_view *v, const float *scale)
 {
-    views_job j = {s->kernels->loops, v, NULL, NULL, NULL, scale};
-    rvmi_parallel_rows(s, v->h, scale_rows, &j);
-}
-
-static void copy_rows(void *ctx, int y0, int y1, int thread)
-{
-    (void)thread;
-    views_job *j = ctx;
-    j->k->copy_channels(j->a, j->b, y0, y1);
+    run_views(s, v->h, (views_job){.loop = SCALE_CHANNELS, .a = v, .scale = scale});
 }
 
 /* Copies a's channels into b (a channel slice of a wider buffer, typically). */
 static void copy_channels(rvm_stream *s, const rvmi_view *from, const rvmi_view *to)
 {
-    views_job j = {s->kernels->loops, from, to, NULL, NULL, NULL};
-    rvmi_parallel_rows(s, from->h, copy_rows, &j);
+    run_views(s, from->h, (views_job){.loop = COPY_CHANNELS, .a = from, .b = to});
 }
 
 /* ---- encoders ---- */
@@ -303,26 +325,12 @@ static int banded_block(rvm_stream *s, const rvmi_mnv3_block *b, const rvmi_view
     return 0;
 }
 
-/* ImageNet normalisation of the encoder's input, rows [y0, y1) (pool_job: in to out). */
-static void normalize_rows(void *ctx, int y0, int y1, int thread)
-{
-    (void)thread;
-    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-    const pool_job *j = ctx;
-    const float *in = j->in->data;
-    float *out = j->out->data;
-    for (size_t i = (size_t)y0 * j->out->w; i < (size_t)y1 * j->out->w; i++)
-        for (int k = 0; k < 3; k++)
-            out[3 * i + k] = (in[3 * i + k] - mean[k]) / std[k];
-}
-
 static int mobilenetv3(rvm_stream *s, const rvmi_view *src_sm, rvmi_view f[4])
 {
     const struct rvm_model *m = s->model;
     rvmi_view x;
     NEW_VIEW(x, src_sm->h, src_sm->w, 3);
-    pool_job norm = {src_sm, &x};
-    rvmi_parallel_rows(s, x.h, normalize_rows, &norm);
+    run_views(s, x.h, (views_job){.loop = IMAGENET_NORMALIZE, .a = src_sm, .b = &x});
     rvmi_view y;
     CONV(y, &m->mnv3_stem, x, NULL);
     x = y;
@@ -433,21 +441,6 @@ static int resnet50(rvm_stream *s, const rvmi_view *src_sm, rvmi_view f[4])
 
 /* ---- decoder ---- */
 
-static void gru_update_rows(void *ctx, int y0, int y1, int thread)
-{
-    (void)thread;
-    views_job *j = ctx;
-    j->k->gru_update(j->a, j->b, j->c, j->d, y0, y1);
-}
-
-/* c = r * h, with r the first half of a's channels and h in b */
-static void reset_gate_rows(void *ctx, int y0, int y1, int thread)
-{
-    (void)thread;
-    views_job *j = ctx;
-    j->k->multiply(j->a, j->b, j->c, y0, y1);
-}
-
 /* ConvGRU on the second half of x's channels, in place; the state advances. */
 static int gru(rvm_stream *s, int k, const rvmi_view *x)
 {
@@ -461,13 +454,12 @@ static int gru(rvm_stream *s, int k, const rvmi_view *x)
     NEW_VIEW(rz, x->h, x->w, 2 * ch);
     rvmi_run_conv_cat(s, &g->ih, &xh, &rz, NULL);
     NEW_VIEW(rh, x->h, x->w, ch);
-    views_job reset = {s->kernels->loops, &rz, &state, &rh, NULL, NULL};
-    rvmi_parallel_rows(s, x->h, reset_gate_rows, &reset);
+    /* rh = r * h, with r the first half of rz's channels */
+    run_views(s, x->h, (views_job){.loop = MULTIPLY, .a = &rz, .b = &state, .c = &rh});
     rvmi_inputs xrh = {2, {b, rh}};
     NEW_VIEW(c, x->h, x->w, ch);
     rvmi_run_conv_cat(s, &g->hh, &xrh, &c, NULL);
-    views_job update = {s->kernels->loops, &rz, &c, &state, &b, NULL};
-    rvmi_parallel_rows(s, x->h, gru_update_rows, &update);
+    run_views(s, x->h, (views_job){.loop = GRU_UPDATE, .a = &rz, .b = &c, .c = &state, .d = &b});
     rvmi_arena_release(&s->scratch, mark);
     return 0;
 }
