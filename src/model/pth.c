@@ -544,16 +544,19 @@ static uint64_t load_uint(const uint8_t *p, int n, int big)
     return v;
 }
 
+static float float_of_bits(uint32_t w)
+{
+    float f;
+    memcpy(&f, &w, sizeof f);
+    return f;
+}
+
 static float load_elem(const uint8_t *p, int dtype, int big)
 {
     uint64_t u = load_uint(p, dtypes[dtype].size, big);
     switch (dtype) {
-    case DT_F32: {
-        uint32_t w = (uint32_t)u;
-        float f;
-        memcpy(&f, &w, sizeof f);
-        return f;
-    }
+    case DT_F32:
+        return float_of_bits((uint32_t)u);
     case DT_F64: {
         double d;
         memcpy(&d, &u, sizeof d);
@@ -561,12 +564,8 @@ static float load_elem(const uint8_t *p, int dtype, int big)
     }
     case DT_F16:
         return rvmi_half_to_float((uint16_t)u);
-    case DT_BF16: {
-        uint32_t w = (uint32_t)u << 16;
-        float f;
-        memcpy(&f, &w, sizeof f);
-        return f;
-    }
+    case DT_BF16: /* the upper half of a float */
+        return float_of_bits((uint32_t)u << 16);
     case DT_I64: {
         int64_t i;
         memcpy(&i, &u, sizeof i);
