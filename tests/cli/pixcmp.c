@@ -77,6 +77,17 @@ static blob load(const char *path)
     return b;
 }
 
+/* The files at pa and pb into a and b; 0 when they have the same size and are not empty (two
+ * empty files compare nothing), else a FAIL line and 1. */
+static int load_pair(const char *pa, const char *pb, blob *a, blob *b)
+{
+    *a = load(pa), *b = load(pb);
+    if (a->size == b->size && a->size > 0)
+        return 0;
+    printf("FAIL sizes differ or are 0: %zu vs %zu bytes\n", a->size, b->size);
+    return 1;
+}
+
 static double u16(const blob *b, size_t i)
 {
     return (b->data[2 * i] | b->data[2 * i + 1] << 8) / 65535.0;
@@ -84,11 +95,9 @@ static double u16(const blob *b, size_t i)
 
 static int close16(const char *pa, const char *pb)
 {
-    blob a = load(pa), b = load(pb);
-    if (a.size != b.size || a.size == 0) {
-        printf("FAIL sizes differ: %zu vs %zu bytes\n", a.size, b.size);
+    blob a, b;
+    if (load_pair(pa, pb, &a, &b))
         return 1;
-    }
     size_t n = a.size / 2, over3 = 0;
     double maxe = 0, sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -201,11 +210,9 @@ static int rgba(char **argv)
 
 static int similar(const char *pa, const char *pb, double tol)
 {
-    blob a = load(pa), b = load(pb);
-    if (a.size != b.size || a.size == 0) {
-        printf("FAIL sizes differ: %zu vs %zu bytes\n", a.size, b.size);
+    blob a, b;
+    if (load_pair(pa, pb, &a, &b))
         return 1;
-    }
     double sum = 0;
     for (size_t i = 0; i < a.size / 2; i++)
         sum += fabs(u16(&a, i) - u16(&b, i));
@@ -216,11 +223,9 @@ static int similar(const char *pa, const char *pb, double tol)
 
 static int gray(const char *pa, const char *pb, int tol)
 {
-    blob a = load(pa), b = load(pb);
-    if (a.size != b.size || a.size == 0) { /* two empty files compare nothing */
-        printf("FAIL sizes differ or are 0: %zu vs %zu bytes\n", a.size, b.size);
+    blob a, b;
+    if (load_pair(pa, pb, &a, &b))
         return 1;
-    }
     size_t bad = 0;
     for (size_t i = 0; i < a.size; i++)
         bad += abs(a.data[i] - b.data[i]) > tol;
@@ -230,11 +235,9 @@ static int gray(const char *pa, const char *pb, int tol)
 
 static int near8(const char *pa, const char *pb, double mean_tol, int max_tol)
 {
-    blob a = load(pa), b = load(pb);
-    if (a.size != b.size || a.size == 0) {
-        printf("FAIL sizes differ: %zu vs %zu bytes\n", a.size, b.size);
+    blob a, b;
+    if (load_pair(pa, pb, &a, &b))
         return 1;
-    }
     double sum = 0;
     int maxe = 0;
     for (size_t i = 0; i < a.size; i++) {
@@ -252,11 +255,9 @@ static int near8(const char *pa, const char *pb, double mean_tol, int max_tol)
 
 static int within8(const char *pa, const char *pb, int tol, double pct)
 {
-    blob a = load(pa), b = load(pb);
-    if (a.size != b.size || a.size == 0) {
-        printf("FAIL sizes differ: %zu vs %zu bytes\n", a.size, b.size);
+    blob a, b;
+    if (load_pair(pa, pb, &a, &b))
         return 1;
-    }
     size_t in = 0;
     int maxe = 0;
     for (size_t i = 0; i < a.size; i++) {
