@@ -439,7 +439,13 @@ static void raw_home(const char *muxer, const char *pix, const char **ext, const
     static const struct {
         const char *ext, *mux;
     } homes[] = {{"nut", "nut"}, {"mkv", "matroska"}, {"avi", "avi"}, {"mov", "mov"}};
-    for (size_t i = 0; i < sizeof homes / sizeof homes[0]; i++) {
+    /* YUV: Matroska first, which says its colour matrix (NUT and AVI cannot: FFmpeg reads
+     * theirs as BT.601). */
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(av_get_pix_fmt(pix));
+    int yuv = d && !(d->flags & AV_PIX_FMT_FLAG_RGB) && d->nb_components >= 3;
+    static const int order[2][4] = {{0, 1, 2, 3}, {1, 0, 2, 3}};
+    for (size_t k = 0; k < sizeof homes / sizeof homes[0]; k++) {
+        size_t i = (size_t)order[yuv][k];
         const char *m = homes[i].mux;
         int holds = strcmp(m, "nut") == 0        ? !in_list(nut_not_self, pix)
                     : strcmp(m, "matroska") == 0 ? in_list(mkv_raw, pix)
@@ -1224,6 +1230,21 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
     } else {
         e->colorspace = pd->nb_components < 3 ? AVCOL_SPC_UNSPECIFIED : AVCOL_SPC_RGB;
         e->color_range = AVCOL_RANGE_JPEG;
+    }
+    /* NUT and AVI store no colour matrix: FFmpeg reads their uncompressed YUV as BT.601,
+     * which these BT.709 frames are not (the sample's colourful composition came back 8.3
+     * levels too red on average, said nowhere). Y4M and bare frames are the README's (their
+     * paragraph: documented, left quiet); Matroska and MOV tag the matrix. */
+    const char *mux = w->oc->oformat->name;
+    if (yuv && cfg->layout != RVM_LAYOUT_GRAY && cfg->codec == RVM_CODEC_RAWVIDEO &&
+        w->cfg.notice && (strcmp(mux, "nut") == 0 || strcmp(mux, "avi") == 0)) {
+        char line[1024];
+        snprintf(line, sizeof line,
+                 "warning: %s: %s cannot say which colour matrix its YUV frames have: they are "
+                 "BT.709, which FFmpeg reads as BT.601 unless told (-vf "
+                 "scale=in_color_matrix=bt709); .mkv says it",
+                 w->name, strcmp(mux, "nut") == 0 ? "NUT" : "AVI");
+        w->cfg.notice(w->cfg.notice_user, line);
     }
     if (w->oc->oformat->flags & AVFMT_GLOBALHEADER)
         e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;

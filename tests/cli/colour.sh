@@ -49,6 +49,35 @@ done
 run_ok -y -i o709.mkv --output-composition c709.mp4
 [ "$(stream_field c709.mp4 v:0 color_primaries)" = bt709 ] || fail "BT.709 input: $(stream_field c709.mp4 v:0 color_primaries)"
 
+# Uncompressed YUV in NUT and AVI: neither container stores the colour matrix, so FFmpeg
+# reads the BT.709 frames as BT.601 (the sample, made colourful: 8.3 levels too red on
+# average); one line says so and how to read them (it said nothing). Read as it says,
+# they are the composition; .mkv tags the matrix and the matte has none: no line.
+run_ok -y -i o709.mkv --output-composition c709.rgb
+for v in nut:yuv444p avi:yuv420p; do
+    run_ok -y -i o709.mkv --output-composition craw.out --output-alpha araw.out --codec rawvideo -f $v
+    name=$(echo ${v%%:*} | tr a-z A-Z)
+    [ "$(grep -c "^rvm: warning: craw.out: $name cannot say which colour matrix" err.txt)" = 1 ] ||
+        fail "$v: no line (or not one) says the matrix is not stored: $(cat err.txt)"
+    grep -q "araw.out" err.txt && fail "$v: a line about the matte: $(cat err.txt)"
+    ffmpeg -nostdin -v error -y -i craw.out -vf scale=in_color_matrix=bt709:flags=accurate_rnd+full_chroma_int,format=rgb24 \
+        -f rawvideo got.rgb || fail "cannot read craw.out ($v)"
+    "$PIXCMP" near8 got.rgb c709.rgb 1 40 >cmp.txt || fail "$v read as BT.709: $(cat cmp.txt)"
+    ffmpeg -nostdin -v error -y -i craw.out -vf scale=flags=accurate_rnd+full_chroma_int,format=rgb24 \
+        -f rawvideo got.rgb || fail "cannot read craw.out ($v)"
+    ! "$PIXCMP" near8 got.rgb c709.rgb 1 40 >/dev/null || fail "$v read as FFmpeg reads it (BT.601) matches too"
+    ok "$v: one line says the matrix is not stored; read as BT.709: $(cat cmp.txt)"
+done
+run_ok -y -i o709.mkv --output-composition craw.mkv --codec rawvideo -f matroska:yuv420p
+[ ! -s err.txt ] || fail "matroska:yuv420p: $(cat err.txt)"
+[ "$(stream_field craw.mkv v:0 color_space)" = bt709 ] || fail "craw.mkv: tagged $(stream_field craw.mkv v:0 color_space)"
+ok "matroska:yuv420p: tagged bt709, no line"
+# The refusal of YUV in .mov names .mkv, which says the matrix (it named .nut).
+run -y -i o709.mkv --output-composition craw.mov --codec rawvideo -f mov:yuv420p
+[ $RC -eq 2 ] && grep -q "not yuv420p: use .mkv (-f matroska:yuv420p)" err.txt ||
+    fail "mov:yuv420p: exit $RC, $(cat err.txt)"
+ok "mov:yuv420p refused, naming .mkv"
+
 # A background picture with transparency: its see-through parts are put over black (its
 # alpha was dropped: a half-transparent red was used as opaque red), with one line; an
 # opaque picture with an alpha channel says nothing. The corner pixel (the person's matte is
