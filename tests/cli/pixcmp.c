@@ -221,14 +221,35 @@ static int similar(const char *pa, const char *pb, double tol)
     return mean > tol;
 }
 
+/* Byte-by-byte differences of two 8-bit pictures: mean and largest, and how many are at most
+ * tol. */
+typedef struct {
+    double mean;
+    int max;
+    size_t within;
+} diff8;
+
+static diff8 diff8_of(const blob *a, const blob *b, int tol)
+{
+    diff8 d = {0, 0, 0};
+    double sum = 0;
+    for (size_t i = 0; i < a->size; i++) {
+        int e = abs(a->data[i] - b->data[i]);
+        sum += e;
+        d.within += e <= tol;
+        if (e > d.max)
+            d.max = e;
+    }
+    d.mean = sum / a->size;
+    return d;
+}
+
 static int gray(const char *pa, const char *pb, int tol)
 {
     blob a, b;
     if (load_pair(pa, pb, &a, &b))
         return 1;
-    size_t bad = 0;
-    for (size_t i = 0; i < a.size; i++)
-        bad += abs(a.data[i] - b.data[i]) > tol;
+    size_t bad = a.size - diff8_of(&a, &b, tol).within;
     printf("%s %zu samples, %zu differ by more than %d\n", bad ? "FAIL" : "OK", a.size, bad, tol);
     return bad != 0;
 }
@@ -238,18 +259,10 @@ static int near8(const char *pa, const char *pb, double mean_tol, int max_tol)
     blob a, b;
     if (load_pair(pa, pb, &a, &b))
         return 1;
-    double sum = 0;
-    int maxe = 0;
-    for (size_t i = 0; i < a.size; i++) {
-        int e = abs(a.data[i] - b.data[i]);
-        sum += e;
-        if (e > maxe)
-            maxe = e;
-    }
-    double mean = sum / a.size;
-    int ok = mean <= mean_tol && maxe <= max_tol;
+    diff8 d = diff8_of(&a, &b, max_tol);
+    int ok = d.mean <= mean_tol && d.max <= max_tol;
     printf("%s %zu samples: mean %.3f steps (allowed %.3g), max %d (allowed %d)\n",
-           ok ? "OK" : "FAIL", a.size, mean, mean_tol, maxe, max_tol);
+           ok ? "OK" : "FAIL", a.size, d.mean, mean_tol, d.max, max_tol);
     return !ok;
 }
 
@@ -258,18 +271,11 @@ static int within8(const char *pa, const char *pb, int tol, double pct)
     blob a, b;
     if (load_pair(pa, pb, &a, &b))
         return 1;
-    size_t in = 0;
-    int maxe = 0;
-    for (size_t i = 0; i < a.size; i++) {
-        int e = abs(a.data[i] - b.data[i]);
-        in += e <= tol;
-        if (e > maxe)
-            maxe = e;
-    }
-    double got = 100.0 * in / a.size;
+    diff8 d = diff8_of(&a, &b, tol);
+    double got = 100.0 * d.within / a.size;
     int ok = got >= pct;
     printf("%s %zu samples: %.3f%% within %d steps (allowed %.3g%%), max %d\n", ok ? "OK" : "FAIL",
-           a.size, got, tol, pct, maxe);
+           a.size, got, tol, pct, d.max);
     return !ok;
 }
 
