@@ -25,9 +25,11 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/segments.h"
 #include "io/avlog.h"
 #include "io/background.h"
 #include "io/outfile.h"
+#include "io/protect.h"
 #include "io/reader.h"
 
 /* Written into a PNG-sequence output folder when its conversion completed: frames are
@@ -964,6 +966,65 @@ static void start_failed(entry *e, int err)
     say(g_err, "rvm: %s: %s\n", e->input, e->last_error);
 }
 
+/* Whether path holds a report of an earlier batch (a JSON object with its "inputs" and
+ * "not_started"): a retried batch (exit 75) writes its report again without -y. */
+static int earlier_report(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t cap = (size_t)1 << 26, n = 0; /* 64 MiB: a report of some 200 000 inputs */
+    char *text = malloc(cap + 1);
+    if (text)
+        n = fread(text, 1, cap, f);
+    int whole = text && feof(f) && !ferror(f);
+    fclose(f);
+    int yes = 0;
+    if (whole) {
+        text[n] = '\0';
+        cJSON *root = cJSON_Parse(text);
+        yes = cJSON_IsObject(root) && cJSON_IsArray(cJSON_GetObjectItem(root, "inputs")) &&
+              cJSON_IsNumber(cJSON_GetObjectItem(root, "not_started"));
+        cJSON_Delete(root);
+    }
+    free(text);
+    return yes;
+}
+
+/* The report is checked before anything runs, as every output of a conversion is (it was
+ * written over whatever the name held at the end: the batch's own input, with or without
+ * -y): never an input (nor a folder holding one), the background, the checkpoint or an
+ * output of the batch; an existing file only with -y or when it is an earlier report.
+ * 0, or -1 with a message. */
+static int check_report(const char *report, const entries *l, const rvmi_cli_options *opt,
+                        int overwrite, char *err, size_t errlen)
+{
+    rvmi_protected prot = {0};
+    for (int i = 0; i < l->n; i++)
+        rvmi_protect_source(&prot, l->e[i].input, "input");
+    if (opt->background && strcmp(opt->background, "none") != 0)
+        rvmi_protect_source(&prot, opt->background, "background");
+    if (opt->checkpoint)
+        rvmi_protect_source(&prot, opt->checkpoint, "checkpoint");
+    int refused = rvmi_protect_check(&prot, "--report", report, NULL, err, errlen) < 0;
+    rvmi_protect_free(&prot);
+    if (refused)
+        return -1;
+    for (int i = 0; i < l->n; i++)
+        for (int k = 0; k < 3; k++)
+            if (l->e[i].outs[k] && strcmp(l->e[i].outs[k], report) == 0) {
+                snprintf(err, errlen, "--report %s is an output of %s", report, l->e[i].input);
+                return -1;
+            }
+    struct stat st;
+    if (stat(report, &st) == 0 && (S_ISDIR(st.st_mode) || (!overwrite && !earlier_report(report)))) {
+        snprintf(err, errlen, "--report %s %s", report,
+                 S_ISDIR(st.st_mode) ? "is a folder" : "exists (use -y to overwrite)");
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fputs("Usage: rvm batch -i INPUT [-i INPUT ...] [--list FILE] --output-dir DIR\n"
@@ -979,7 +1040,9 @@ static void usage(FILE *f)
           "signal, or stopped by a signal not the batch's counts so), else 1 if any failed.\n"
           "--jobs N converts N at once, the threads (--threads, default all cores) split\n"
           "between them. --progress-fd N writes the batch's progress as JSON lines: each\n"
-          "input's, which it is, how many ended.\n",
+          "input's, which it is, how many ended. --report FILE writes every input's outcome\n"
+          "as JSON at the end (never over an input; an existing FILE only with -y or when it\n"
+          "is an earlier batch's report).\n",
           f);
 }
 
@@ -1221,6 +1284,11 @@ int rvmi_batch_main(int argc, char **argv)
                     goto done;
                 }
             }
+        }
+        if (report && check_report(report, &l, &opt, overwrite, err, sizeof err) < 0) {
+            say(g_err, "rvm: batch: %s\n", err);
+            status = RVMI_EXIT_USAGE;
+            goto done;
         }
         int png = opt.png;
 
@@ -1571,14 +1639,14 @@ int rvmi_batch_main(int argc, char **argv)
             }
             char *text = cJSON_Print(root);
             cJSON_Delete(root);
-            FILE *f = text ? fopen(report, "w") : NULL;
-            int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-            if (f && fclose(f) != 0)
-                ok = 0;
+            /* Under a hidden name, put in place complete (an interrupted write left half a
+             * report, or nothing of the file it replaced). */
+            if (!text)
+                snprintf(err, sizeof err, "out of memory");
+            int ok = text && rvmi_write_text(report, text, err, sizeof err) == 0;
             free(text);
             if (!ok)
-                say(g_err, "rvm: batch: cannot write the report %s: %s\n", report,
-                    strerror(errno));
+                say(g_err, "rvm: batch: the report: %s\n", err);
             report_failed = !ok;
         }
         /* What a scheduler needs to know: 75 (retry) when every failure was transient (75,

@@ -282,6 +282,20 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
             rvmi_cli_error("out of memory");
             return RVMI_EXIT_TRANSIENT;
         }
+        /* Never the input, the background or the checkpoint, nor a folder holding one: the
+         * output, as join's own check (prepare_join_output), and the parts' folder, refused
+         * before anything is rendered (render made every part of an output that was the
+         * input; join then called the parts missing before it refused the output). */
+        rvmi_protected prot = {0};
+        rvmi_cli_protect_sources(&j->opt, &prot);
+        int refused = rvmi_protect_check(&prot, o->flag, o->path, want[i].path, err,
+                                         sizeof err) < 0 ||
+                      rvmi_protect_check(&prot, o->flag, o->parts, NULL, err, sizeof err) < 0;
+        rvmi_protect_free(&prot);
+        if (refused) {
+            rvmi_cli_error("%s: %s", cmd, err);
+            return RVMI_EXIT_USAGE;
+        }
     }
     if (rvmi_plan_check_input(j->plan, err, sizeof err) < 0) {
         rvmi_cli_error("%s: %s", cmd, err);

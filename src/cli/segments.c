@@ -30,6 +30,7 @@
 #include "cli/options.h"
 #include "cli/segments.h"
 #include "io/outfile.h"
+#include "io/protect.h"
 #include "io/reader.h"
 #include "io/writer.h"
 
@@ -856,7 +857,8 @@ static void plan_usage(FILE *f)
           "[--input-fps FPS] -o PLAN [-y]\n"
           "Cuts INPUT (a video file or an image folder) into ranges of frames that `rvm render` "
           "renders independently;\neach starts K frames early to warm the network's memory up "
-          "(default " RVMI_STR(RVMI_DEFAULT_WARMUP) ").\n",
+          "(default " RVMI_STR(RVMI_DEFAULT_WARMUP) "). PLAN is never the input (refused, "
+          "also with -y).\n",
           f);
 }
 
@@ -946,6 +948,15 @@ int rvmi_plan_main(int argc, char **argv)
     char where[PATH_MAX + 64];
     if (rvmi_outfile_folder_refuses(out, 0, where, sizeof where) < 0) {
         rvmi_cli_error("plan: -o %s: %s", out, where);
+        return RVMI_EXIT_USAGE;
+    }
+    /* Never the input (-o IN -y replaced the video with the plan), nor a folder holding it. */
+    rvmi_protected prot = {0};
+    rvmi_protect_source(&prot, input, "input");
+    int refused = rvmi_protect_check(&prot, "-o", out, NULL, err, sizeof err) < 0;
+    rvmi_protect_free(&prot);
+    if (refused) {
+        rvmi_cli_error("plan: %s", err);
         return RVMI_EXIT_USAGE;
     }
     if (strcmp(input, "-") == 0 || strncmp(input, "/dev/", 5) == 0 || strstr(input, "://")) {

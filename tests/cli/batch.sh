@@ -100,6 +100,30 @@ RC=$?
     grep -q "^rvm: batch: stdout: writing: No space left on device; 1 line of it lost$" err.txt ||
     fail "a batch with its stdout on /dev/full: exit $RC, $(cat err.txt)"
 ok "a batch whose stdout is full: exit 75, $(tail -n 1 err.txt)"
+# --report was written over whatever it named once the batch ended: its own input (exit 0,
+# the video now JSON), with or without -y. Refused up front as every output is (the input,
+# an existing file without -y), written under a hidden name; an earlier report is replaced
+# without -y (a retried batch writes its report again).
+mkdir rep && cp in/talk.mkv rep/a.mkv && sum=$(cksum <rep/a.mkv)
+for y in "" -y; do
+    sub batch -i rep --output-dir repout --output-alpha '{name}_pha.mp4' --report rep/a.mkv $y
+    [ $RC -eq 2 ] && [ "$(cksum <rep/a.mkv)" = "$sum" ] && [ ! -e repout/a_pha.mp4 ] &&
+        grep -q "^rvm: batch: --report rep/a.mkv is the input .*refusing to write over it" err.txt ||
+        fail "--report naming the input $y: exit $RC ($(cat err.txt); $(head -c 60 rep/a.mkv))"
+done
+ok "--report naming the input refused: $(cat err.txt)"
+echo "notes" >notes.json
+sub batch -i rep --output-dir repout --output-alpha '{name}_pha.mp4' --report notes.json
+[ $RC -eq 2 ] && [ "$(cat notes.json)" = notes ] && [ ! -e repout/a_pha.mp4 ] &&
+    grep -q "^rvm: batch: --report notes.json exists (use -y to overwrite)" err.txt ||
+    fail "--report over a file without -y: exit $RC ($(cat err.txt); $(cat notes.json))"
+sub batch -i rep --output-dir repout --output-alpha '{name}_pha.mp4' --report notes.json -y
+[ $RC -eq 0 ] && grep -q '"done":	1' notes.json && [ -z "$(ls -A | grep '^\.notes')" ] ||
+    fail "--report over a file with -y: exit $RC ($(cat err.txt); $(cat notes.json); $(ls -A))"
+sub batch -i rep --output-dir repout --output-alpha '{name}_pha.mp4' --report notes.json
+[ $RC -eq 0 ] && grep -q '"skipped":	1' notes.json ||
+    fail "--report over an earlier report: exit $RC ($(cat err.txt); $(cat notes.json))"
+ok "--report over a file only with -y, over an earlier report without"
 
 # A --background that is no colour fails every conversion the same way: refused once before
 # any (exit 2, one line), not once per input.

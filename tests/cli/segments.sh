@@ -210,6 +210,29 @@ sub render --plan v.plan --index 0 --output-composition bad/com.mp4 --background
 one_line "render with a bad background" 2 "blurple"
 [ ! -e bad ] || fail "a refused render left $(find bad)"
 ok "refused renders leave no folder"
+# The plan's input as an output: render made every part (exit 0) and join called them
+# missing (exit 4) before it refused the output. Both refuse it up front, also through
+# another name, and so is a parts folder that is the input's; nothing is written.
+sum_before=$(cksum <in.mp4)
+for out in in.mp4 ./in.mp4 "$PWD/in.mp4"; do
+    for cmd in "render --index 1" "render --index 1 -y" "join -y"; do
+        sub $cmd --plan v.plan --output-composition "$out"
+        one_line "$cmd --output-composition $out (the input)" 2 \
+            "${cmd%% *}: --output-composition $out is the input.*refusing to write over it"
+    done
+done
+[ ! -e in.mp4.parts ] && [ "$(cksum <in.mp4)" = "$sum_before" ] ||
+    fail "a refused render of the input wrote $(ls -d in.mp4* )"
+mkdir -p pin.mp4.parts && cp in.mp4 pin.mp4.parts/00001.mp4
+sub_ok plan pin.mp4.parts/00001.mp4 --segments 2 -o pin.plan
+sub render --plan pin.plan --index 1 --output-alpha pin.mp4
+one_line "render whose parts folder holds the input" 2 "render: --output-alpha .*pin.mp4.parts holds the input"
+# Plan: -o IN -y replaced the input video with the plan (exit 0).
+for y in "" -y; do
+    sub plan in.mp4 --segments 2 -o in.mp4 $y
+    one_line "plan -o IN $y" 2 "plan: -o in.mp4 is the input.*refusing to write over it"
+done
+[ "$(cksum <in.mp4)" = "$sum_before" ] || fail "plan -o IN changed the input"
 sub join --plan v.plan $FLAGS
 one_line "join over the joined outputs without -y" 2 "exists (use -y to overwrite)"
 rm seg/com.mp4.parts/00001.json
