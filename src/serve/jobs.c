@@ -255,31 +255,46 @@ static int list_add(rvmi_job *j)
     return 0;
 }
 
-/* One folder of a previous run. Returns the job, or NULL (the folder was not a job: a
- * half-received upload, removed). */
+/* One folder of a previous run. Returns the job, or NULL: a folder without job.json is a
+ * half-received upload (the upload is written first, job.json once it is whole), removed
+ * with a line; a job.json that cannot be read or parsed is said and its folder kept as it
+ * is, not listed (it was removed with the job's upload and outputs, without a word). */
 static rvmi_job *load_job(const char *id)
 {
     char dir[PATH_MAX], path[PATH_MAX + 16];
     if (snprintf(dir, sizeof dir, "%s/%s", S.jobs_dir, id) >= (int)sizeof dir)
         return NULL;
     snprintf(path, sizeof path, "%s/job.json", dir);
+    struct stat st;
+    if (lstat(path, &st) < 0 && errno == ENOENT) {
+        fprintf(stderr, "rvm: serve: %s: an upload that never completed (no job.json), "
+                        "removed\n", dir);
+        rvmi_jobs_remove_dir(dir);
+        return NULL;
+    }
     FILE *f = fopen(path, "re");
+    const char *why = f ? "out of memory" : strerror(errno);
     char *text = NULL;
     size_t len = 0;
     if (f) {
         fseek(f, 0, SEEK_END);
         long n = ftell(f);
         fseek(f, 0, SEEK_SET);
+        if (n <= 0 || n >= (1 << 20))
+            why = n <= 0 ? "empty" : "over 1 MiB";
         if (n > 0 && n < (1 << 20) && (text = malloc((size_t)n + 1))) {
             len = fread(text, 1, (size_t)n, f);
             text[len] = '\0';
         }
         fclose(f);
     }
+    int read_whole = text != NULL;
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     free(text);
-    if (!o) {
-        rvmi_jobs_remove_dir(dir);
+    if (!cJSON_IsObject(o)) {
+        fprintf(stderr, "rvm: serve: %s: %s; the job is not listed and its folder is kept as "
+                        "it is\n", path, read_whole ? "not a job's JSON" : why);
+        cJSON_Delete(o);
         return NULL;
     }
     rvmi_job *j = calloc(1, sizeof *j);

@@ -620,6 +620,39 @@ def test_sigkill():
     check(s.wait(job2['id'])['state'] == 'done', 'the server lives on: the next job completes')
 
 
+def test_damaged_job_json():
+    """A job folder whose job.json cannot be read is kept as it is, with a line (it was
+    removed with its upload and outputs, without a word); only a folder without job.json (an
+    upload that never completed: the upload is written first) is removed, with a line."""
+    data = os.path.join(work, 'data-damaged')
+    broken = os.path.join(data, 'jobs', '0123456789abcdef0123456789abcdef')
+    empty = os.path.join(data, 'jobs', '00000000000000000000000000000000')
+    half = os.path.join(data, 'jobs', 'fedcba9876543210fedcba9876543210')
+    for d, files in ((broken, {'job.json': '{broken', 'source': 'data', 'alpha.mp4': 'out'}),
+                     (empty, {'job.json': '', 'source': 'data'}),
+                     (half, {'source': 'half an upload'})):
+        os.makedirs(d)
+        for name, text in files.items():
+            with open(os.path.join(d, name), 'w') as f:
+                f.write(text)
+    s = server(data=data)
+    listed = s.jobs()
+    s.proc.send_signal(signal.SIGTERM)
+    err = s.proc.communicate(timeout=30)[1]
+    s.proc = None  # its pipes are closed
+    check(listed == [], 'no damaged job is listed: %r' % listed)
+    check(sorted(os.listdir(broken)) == ['alpha.mp4', 'job.json', 'source'] and
+          open(os.path.join(broken, 'job.json')).read() == '{broken',
+          'a folder with a damaged job.json is kept as it was: %r' % os.listdir(broken))
+    check(sorted(os.listdir(empty)) == ['job.json', 'source'], 'and one with an empty job.json')
+    check(not os.path.exists(half), 'a folder without job.json (a half-received upload) is removed')
+    lines = err.splitlines()
+    check(any(broken + '/job.json: not a job' in l and 'kept' in l for l in lines) and
+          any(empty + '/job.json: empty' in l and 'kept' in l for l in lines) and
+          any(half in l and 'removed' in l for l in lines),
+          'each is said on stderr: %r' % lines)
+
+
 def test_restart():
     data = os.path.join(work, 'data-restart')
     s = server(data=data)
