@@ -156,8 +156,10 @@ typedef enum { RVM_RANGE_LIMITED = 0, RVM_RANGE_FULL } rvm_range;
 
 /* One input frame. Packed formats use plane 0 only. Strides are in bytes, at least a row's
  * bytes of that plane (RVM_EINVAL otherwise). 4:2:0 chroma planes have (width+1)/2 by
- * (height+1)/2 samples; each serves its 2x2 block of luma pixels. YUV becomes RGB clamped to
- * 0..1. Float values are used as they are (the official model takes 0..1); planes of floats
+ * (height+1)/2 samples; each serves its 2x2 block of luma pixels (as the official reader's
+ * swscale does at an even height, any width; at an odd height swscale interpolates chroma
+ * between rows instead, which the library does not: README, GStreamer). YUV becomes RGB
+ * clamped to 0..1. Float values are used as they are (the official model takes 0..1); planes of floats
  * and their strides must be 4-byte aligned. */
 typedef struct {
     rvm_format format;

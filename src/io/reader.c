@@ -157,6 +157,7 @@ struct rvmi_reader {
     int in_primaries;        /* the video stream's AVCOL_PRI_* (rvmi_reader_primaries) */
     int sws_blend;           /* opt.over_black: r->sws converts to RGBA or RGBA64 (into
                               * rgba), or for HDR puts alpha over black itself */
+    int sws_official;        /* r->sws has the official reader's flags (odd_height_sws) */
     uint8_t *rgba;           /* a picture with alpha in rgba_format, before over_black_rows */
     size_t rgba_size;
     /* The first picture's ICC profile (rvmi_reader_icc): NULL when it has none. Only the
@@ -800,14 +801,21 @@ enum AVPixelFormat rvmi_hdr_rgb16_format(enum AVPixelFormat pf)
                : AV_PIX_FMT_RGB48;
 }
 
+/* The official reader's conversion: PyAV's frame.to_ndarray / to_image, VideoReformatter's
+ * default interpolation and nothing else (no accurate rounding, no full chroma). */
+#define OFFICIAL_SWS_FLAGS SWS_BILINEAR
+
 /* rvmi_rgb_sws; blend: alpha is put over black (swscale's "alphablend" option, which only
- * an unopened context takes). */
+ * an unopened context takes); official: OFFICIAL_SWS_FLAGS (odd_height_sws). */
 static struct SwsContext *rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int dh,
-                                  enum AVPixelFormat out, int spc, int full, int blend)
+                                  enum AVPixelFormat out, int spc, int full, int blend,
+                                  int official)
 {
     /* Accurate rounding and full chroma interpolation: the network sees the same RGB values
      * a careful player would show. */
-    const int flags = SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP;
+    const int flags = official ? OFFICIAL_SWS_FLAGS
+                               : SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT |
+                                     SWS_FULL_CHR_H_INP;
     struct SwsContext *sws;
     if (!blend) {
         sws = sws_getContext(w, h, pf, dw, dh, out, flags, NULL, NULL, NULL);
@@ -837,7 +845,7 @@ static struct SwsContext *rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, i
 struct SwsContext *rvmi_rgb_sws(int w, int h, enum AVPixelFormat pf, int dw, int dh,
                                 enum AVPixelFormat out, int spc, int full)
 {
-    return rgb_sws(w, h, pf, dw, dh, out, spc, full, 0);
+    return rgb_sws(w, h, pf, dw, dh, out, spc, full, 0, 0);
 }
 
 /* Whether f has a pixel that is not opaque: its alpha component (any depth, packed or
@@ -900,9 +908,9 @@ static void over_black_rows(const uint8_t *rgba, int deep, int w, int h, uint8_t
 }
 
 /* Any other frame: swscale (resizing included) into target (dw x dh RGB24, rows stride
- * bytes apart). */
+ * bytes apart); official: with the official reader's flags (odd_height_sws). */
 static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int dw, int dh,
-                       uint8_t *target, int stride, char *err, size_t errlen)
+                       uint8_t *target, int stride, int official, char *err, size_t errlen)
 {
     enum AVPixelFormat pf = f->format;
     int hdr = tone_mapped(f);
@@ -938,10 +946,12 @@ static int convert_sws(rvmi_reader *r, const AVFrame *f, int spc, int full, int 
     }
     if (!r->sws || r->sws_w != f->width || r->sws_h != f->height || r->sws_fmt != f->format ||
         r->sws_spc != spc || r->sws_range != full || r->sws_dw != dw || r->sws_dh != dh ||
-        r->sws_out != out || r->sws_blend != blend) {
+        r->sws_out != out || r->sws_blend != blend || r->sws_official != official) {
         sws_freeContext(r->sws);
-        r->sws = rgb_sws(f->width, f->height, pf, dw, dh, out, spc, full, blend && hdr);
+        r->sws = rgb_sws(f->width, f->height, pf, dw, dh, out, spc, full, blend && hdr,
+                         official);
         r->sws_blend = blend;
+        r->sws_official = official;
         if (!r->sws) {
             set_err(err, errlen, "cannot convert %dx%d %s frames to RGB", f->width, f->height,
                     av_get_pix_fmt_name(pf) ? av_get_pix_fmt_name(pf) : "?");
@@ -1068,6 +1078,17 @@ static AVRational frame_sar(const rvmi_reader *r, const AVFrame *f)
  * geometry fills the picture (scaled to square pixels when anamorphic, or to
  * --input-resize); one of another size or orientation is fitted inside it, centred, with
  * black bars, so that nothing is stretched. */
+/* Whether f, 8-bit 4:2:0 at its own size (dw x dh before any turn), has an odd height: the
+ * official reader (PyAV, swscale with OFFICIAL_SWS_FLAGS) converts it through swscale's
+ * scaled path (chroma interpolated between rows), which this conversion then is, exactly.
+ * At an even height swscale takes its unscaled path instead, which repeats each chroma
+ * sample over its 2x2 pixels: what the library reads (library_reads; odd widths too). */
+static int odd_height_sws(const AVFrame *f, int dw, int dh)
+{
+    return (f->format == AV_PIX_FMT_YUV420P || f->format == AV_PIX_FMT_YUVJ420P) &&
+           dw == f->width && dh == f->height && (f->height & 1) && !tone_mapped(f);
+}
+
 static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *err,
                          size_t errlen)
 {
@@ -1101,7 +1122,10 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
         rh = rh < 1 ? 1 : rh > dh ? dh : rh;
         memset(target, 0, (size_t)dw * dh * 3);
         uint8_t *at = target + ((size_t)(dh - rh) / 2 * dw + (size_t)(dw - rw) / 2) * 3;
-        if (convert_sws(r, f, spc, full, (int)rw, (int)rh, at, dw * 3, err, errlen) < 0)
+        if (convert_sws(r, f, spc, full, (int)rw, (int)rh, at, dw * 3, 0, err, errlen) < 0)
+            return -1;
+    } else if (odd_height_sws(f, dw, dh)) {
+        if (convert_sws(r, f, spc, full, dw, dh, target, dw * 3, 1, err, errlen) < 0)
             return -1;
     } else if ((pf == AV_PIX_FMT_YUV420P || pf == AV_PIX_FMT_YUVJ420P) && dw == f->width &&
                dh == f->height && !tone_mapped(f) && yuv_matrix_for(spc, full, &m)) {
@@ -1116,7 +1140,7 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
             r->yuv_tmp_size = need;
         }
         yuv420_rows(f, &m, 0, f->height, target, (ptrdiff_t)dw * 3, r->yuv_tmp);
-    } else if (convert_sws(r, f, spc, full, dw, dh, target, dw * 3, err, errlen) < 0) {
+    } else if (convert_sws(r, f, spc, full, dw, dh, target, dw * 3, 0, err, errlen) < 0) {
         return -1;
     }
     if (limited_grey(f))
@@ -1153,8 +1177,12 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
 /* Whether the library reads f exactly as convert_frame would turn it into RGB, up to the
  * chroma upsampling and the rounding to 8 bits (rvmi_reader_read_frame): 8-bit 4:2:0 at the
  * picture's own size and orientation (no resizing, bars, rotation or anamorphic stretch),
- * even sides, progressive, SDR, a matrix the library has (BT.601 or BT.709, untagged ones
- * as convert_frame assumes). Then *fr describes it. */
+ * an even height (any width), progressive, SDR, a matrix the library has (BT.601 or BT.709,
+ * untagged ones as convert_frame assumes). Then *fr describes it. The official reader's
+ * swscale (OFFICIAL_SWS_FLAGS) repeats each chroma sample over its 2x2 pixels at an even
+ * height, as the library does (odd widths too: within 3 steps of 255 on every pixel it
+ * writes; it leaves the last 1-7 columns of an odd width unwritten, FFmpeg 5.1), and
+ * interpolates chroma between rows at an odd height (odd_height_sws). */
 static int library_reads(const rvmi_reader *r, const AVFrame *f, rvm_frame *fr)
 {
     int rot, flip;
@@ -1162,7 +1190,7 @@ static int library_reads(const rvmi_reader *r, const AVFrame *f, rvm_frame *fr)
     enum AVPixelFormat pf = f->format;
     if ((pf != AV_PIX_FMT_YUV420P && pf != AV_PIX_FMT_YUVJ420P) || rot || flip ||
         f->width != r->ref_w || f->height != r->ref_h || f->width != r->out_w ||
-        f->height != r->out_h || (f->width | f->height) & 1 || f->interlaced_frame || r->deint ||
+        f->height != r->out_h || f->height & 1 || f->interlaced_frame || r->deint ||
         tone_mapped(f))
         return 0;
     int spc = f->colorspace;

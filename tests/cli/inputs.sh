@@ -139,6 +139,19 @@ for size in "97 71" "1 1"; do
     playable odd.mp4
 done
 ok "odd (97x71) and 1x1 frames"
+# 8-bit 4:2:0 at an odd height, as the official reader reads it: PyAV's to_ndarray, swscale
+# with its default flags (bilinear, nothing else), which interpolates chroma between rows
+# there (at an even height swscale repeats it over 2x2 pixels, as the library reads it). The
+# reader gave its own bilinear, centred conversion: up to 24 steps off on these frames.
+for size in 161x121 164x121 96x73; do
+    ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 3 -an -vf scale=${size%x*}:${size#*x} \
+        -c:v ffv1 -pix_fmt yuv420p odd_$size.mkv
+    ffmpeg -nostdin -v error -i odd_$size.mkv -sws_flags bilinear -f rawvideo -pix_fmt rgb24 \
+        odd_$size.rgb
+    [ "$("$READDUMP" odd_$size.mkv d.rgb)" = "$size 3" ] || fail "odd_$size.mkv: not 3 frames of $size"
+    "$PIXCMP" gray odd_$size.rgb d.rgb 0 || fail "$size 4:2:0: not the official reader's RGB"
+done
+ok "4:2:0 at odd heights (161x121, 164x121, 96x73) read exactly as the official reader's swscale"
 if [ -d "$FOOTAGE" ]; then
     run_ok --input-source "$FOOTAGE/preview_head-pose-face-detection-female.gif" \
         --duration 0.5 --output-alpha gif.mkv

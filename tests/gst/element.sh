@@ -158,6 +158,24 @@ padded GRAY16_LE 2 alpha
 padded RGB 3 composite
 ok "161-pixel rows: GRAY8, GRAY16_LE and RGB padding bytes are zero, two runs byte-identical"
 
+# ---- 4:2:0 at an odd width: the element and the command read the same frames alike ----
+# At an even height the official reader's swscale repeats each chroma sample over its 2x2
+# pixels, odd widths too, as the library does; the command converted odd widths on its own
+# (chroma interpolated): mattes up to 36/255 apart at 163x120. (At an odd height the command
+# reads as swscale does there, chroma interpolated between rows, which the library does not:
+# README, GStreamer.)
+ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 4 -an -vf scale=163:120 -c:v ffv1 \
+    -pix_fmt yuv420p odd.mkv || fail "cannot make the 163x120 clip"
+launch_ok filesrc location=odd.mkv ! decodebin ! videoconvert ! video/x-raw,format=I420 ! \
+    rvmmatte output=alpha threads=2 ! video/x-raw,format=GRAY8 ! filesink location=odd_el.raw
+ffmpeg -nostdin -v error -f rawvideo -pix_fmt gray -s 164x120 -i odd_el.raw -vf crop=163:120:0:0 \
+    -f rawvideo odd_el163.raw || fail "cannot crop the element's padded rows"
+"$RVM" --disable-progress -i odd.mkv --threads 2 --output-type png_sequence --output-alpha odd_pha \
+    >/dev/null 2>cmd.txt || fail "rvm at 163x120: $(cat cmd.txt)"
+png_raw odd_pha gray odd_cmd.raw
+"$PIXCMP" gray odd_el163.raw odd_cmd.raw 0 || fail "163x120 4:2:0: the element's matte is not the command's"
+ok "163x120 4:2:0: the element's matte is the command's, byte for byte"
+
 # ---- seeks, the reset signal, live property changes, timestamps (the API test) ----
 "$STATE_TEST" "$WORK/rgb.mkv" >state.txt 2>&1 || fail "state test: $(grep -v '^ok' state.txt | head -n 5)"
 ok "seek and reset signal reset the state; ratio changes apply at the next frame; timestamps pass through ($(grep -c '^ok' state.txt) checks)"
