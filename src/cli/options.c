@@ -96,8 +96,9 @@ static const option options[] = {
              "yuv420p, the matte gray, yuva444p when transparent; yuv444p, yuv444p10le, ... "
              "if named), or rawvideo[:PIX_FMT] (bare frames; gray, rgb24 or rgba unless an "
              "FFmpeg pixel format is named; a name ending .yuv gets yuv420p, .rgb rgb24). YUV frames "
-             "there, in Y4M and uncompressed in NUT or AVI are BT.709 limited range, untagged (ffmpeg reads them back as "
-             "BT.709 with -vf scale=in_color_matrix=bt709; x264: --colormatrix bt709). Needed "
+             "there, in Y4M and uncompressed in NUT or AVI are limited range, untagged, in the matrix "
+             "players assume: BT.601 below 720 lines, BT.709 from 720 (ffmpeg reads HD ones "
+             "with -vf scale=in_color_matrix=bt709; x264: --colormatrix bt709). Needed "
              "for a pipe; - or pipe:1 as an output path writes to stdout (default nut), flushed "
              "every frame (into a regular file, empty: as a file, with its index); pipe:N "
              "writes to descriptor N, as /dev/fd/N"},

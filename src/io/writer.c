@@ -1210,6 +1210,15 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
      * ya8) they no longer read back as the matte. */
     int yuv = !(pd->flags & AV_PIX_FMT_FLAG_RGB) && pd->nb_components >= 3;
     int scale = w->cfg.src_width != cfg->width || w->cfg.src_height != cfg->height;
+    /* Y4M, bare frames and uncompressed frames in NUT and AVI cannot say their YUV's colour
+     * matrix: theirs is the one untagged video is read with (rvm's reader, mpv: BT.601 below
+     * 720 lines, BT.709 from 720), not always BT.709 (a 640x480 composition read back by rvm
+     * was 8.1 levels off on average, 21.9 too little red). Elsewhere the matrix is tagged. */
+    const char *mux = w->oc->oformat->name;
+    int untagged = yuv && (is_y4m(w->oc->oformat) || strcmp(mux, "rawvideo") == 0 ||
+                           (cfg->codec == RVM_CODEC_RAWVIDEO &&
+                            (strcmp(mux, "nut") == 0 || strcmp(mux, "avi") == 0)));
+    enum AVColorSpace matrix = untagged ? rvmi_untagged_colorspace(e->height) : AVCOL_SPC_BT709;
     /* A composition into 8-bit 4:2:0 (the README's H.264): the frame loops' kernel, ~4x
      * faster than swscale (2.6 ms a 1080p frame on the network's thread), with the same
      * luma. Its chroma, like swscale's, is centred between the four pixels it covers; an
@@ -1217,13 +1226,17 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
      * tagged: tag-aware players read it where it is, and FFmpeg 5.1 and players that assume
      * centred chroma read it right too (measured in docs/PERFORMANCE.md). */
     w->rgb_yuv420 = cfg->layout == RVM_LAYOUT_RGB && e->pix_fmt == AV_PIX_FMT_YUV420P &&
-                    !scale && e->height % 2 == 0; /* odd: VP9's, not padded (swscale) */
+                    !scale && e->height % 2 == 0 && /* odd: VP9's, not padded (swscale) */
+                    matrix == AVCOL_SPC_BT709;      /* the kernel's: BT.601 by swscale */
     if (cfg->layout != RVM_LAYOUT_GRAY && yuv && pd->log2_chroma_w == 1 && pd->log2_chroma_h == 1)
         e->chroma_sample_location = AVCHROMA_LOC_CENTER;
     if (yuv) {
-        e->colorspace = AVCOL_SPC_BT709;
-        e->color_primaries = cfg->primaries > 0 ? cfg->primaries : AVCOL_PRI_BT709;
-        e->color_trc = AVCOL_TRC_BT709;
+        int sd = matrix == AVCOL_SPC_SMPTE170M;
+        e->colorspace = matrix;
+        e->color_primaries = cfg->primaries > 0 ? cfg->primaries
+                             : sd              ? AVCOL_PRI_SMPTE170M
+                                               : AVCOL_PRI_BT709;
+        e->color_trc = sd ? AVCOL_TRC_SMPTE170M : AVCOL_TRC_BT709;
         /* yuvj formats are full range (swscale writes them so): tagged limited, a
          * Matroska file of them read back with its levels stretched. */
         e->color_range = full_range_yuv(e->pix_fmt) ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
@@ -1231,19 +1244,23 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
         e->colorspace = pd->nb_components < 3 ? AVCOL_SPC_UNSPECIFIED : AVCOL_SPC_RGB;
         e->color_range = AVCOL_RANGE_JPEG;
     }
-    /* NUT and AVI store no colour matrix: FFmpeg reads their uncompressed YUV as BT.601,
-     * which these BT.709 frames are not (the sample's colourful composition came back 8.3
-     * levels too red on average, said nowhere). Y4M and bare frames are the README's (their
-     * paragraph: documented, left quiet); Matroska and MOV tag the matrix. */
-    const char *mux = w->oc->oformat->name;
-    if (yuv && cfg->layout != RVM_LAYOUT_GRAY && cfg->codec == RVM_CODEC_RAWVIDEO &&
-        w->cfg.notice && (strcmp(mux, "nut") == 0 || strcmp(mux, "avi") == 0)) {
+    /* NUT and AVI store no colour matrix and are not the README's untagged formats (Y4M and
+     * bare frames: their paragraph, left quiet): one line names the matrix the frames have.
+     * FFmpeg reads them as BT.601 at every size, HD's BT.709 too (the sample's colourful
+     * composition came back 8.3 levels too red on average, said nowhere); Matroska and MOV
+     * tag the matrix. */
+    if (untagged && cfg->layout != RVM_LAYOUT_GRAY && w->cfg.notice &&
+        (strcmp(mux, "nut") == 0 || strcmp(mux, "avi") == 0)) {
         char line[1024];
         snprintf(line, sizeof line,
                  "warning: %s: %s cannot say which colour matrix its YUV frames have: they are "
-                 "BT.709, which FFmpeg reads as BT.601 unless told (-vf "
-                 "scale=in_color_matrix=bt709); .mkv says it",
-                 w->name, strcmp(mux, "nut") == 0 ? "NUT" : "AVI");
+                 "%s, as players read untagged video %s 720 lines%s; .mkv says it",
+                 w->name, strcmp(mux, "nut") == 0 ? "NUT" : "AVI",
+                 matrix == AVCOL_SPC_BT709 ? "BT.709" : "BT.601",
+                 matrix == AVCOL_SPC_BT709 ? "from" : "below",
+                 matrix == AVCOL_SPC_BT709 ? ", but FFmpeg reads them as BT.601 unless told "
+                                             "(-vf scale=in_color_matrix=bt709)"
+                                           : "");
         w->cfg.notice(w->cfg.notice_user, line);
     }
     if (w->oc->oformat->flags & AVFMT_GLOBALHEADER)
@@ -1431,10 +1448,13 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
         goto fail;
     }
     if (yuv && w->sws)
-        /* Match the BT.709 tags written above: limited range, full for the yuvj formats
-         * (whose samples were limited, tagged so: they read back as another range's). */
+        /* Match the tags written above: their matrix (BT.709, or BT.601 for SD where the
+         * container cannot say it), limited range, full for the yuvj formats (whose samples
+         * were limited, tagged so: they read back as another range's). */
         sws_setColorspaceDetails(w->sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                 sws_getCoefficients(SWS_CS_ITU709),
+                                 sws_getCoefficients(e->colorspace == AVCOL_SPC_BT709
+                                                         ? SWS_CS_ITU709
+                                                         : SWS_CS_ITU601),
                                  e->color_range == AVCOL_RANGE_JPEG, 0, 1 << 16, 1 << 16);
     if (w->gray_luma) {
         /* Neutral chroma (128: gray_luma is for 8-bit YUV), with the padding FFmpeg's own
