@@ -367,44 +367,62 @@ def test_the_official_notebooks_device_and_precision_calls(shipped):
     """model.eval().cuda() / .half() / .to(device) from the official notebooks: the calls that
     leave the model on the CPU in float32 return it; a GPU or another precision is one clear
     error (a RuntimeError, as PyTorch's without a GPU, naming what to do instead)."""
-    import torch
     m = shipped
     for keep in (lambda: m.eval(), lambda: m.cpu(), lambda: m.float(), lambda: m.to("cpu"),
-                 lambda: m.to(torch.device("cpu")), lambda: m.to(torch.float32),
-                 lambda: m.to(torch.float), lambda: m.to("cpu", torch.float32),
-                 lambda: m.to(device="cpu", dtype=torch.float32), lambda: m.to(np.float32),
-                 lambda: m.to(torch.float32, non_blocking=True), lambda: m.to("cpu", True),
-                 lambda: m.to(torch.zeros(1)), lambda: m.eval().cpu().float().to("cpu")):
+                 lambda: m.to(np.float32), lambda: m.to("cpu", True),
+                 lambda: m.eval().cpu().float().to("cpu")):
         assert keep() is m
-    for refuse, what in ((lambda: m.cuda(), r"CPU only.*drop \.cuda\(\).*precision='int8'"),
-                         (lambda: m.cuda(0), "CPU only"),
-                         (lambda: m.eval().cuda(), "CPU only"),
-                         (lambda: m.half(), r"float32.*drop it.*precision='int8'"),
-                         (lambda: m.bfloat16(), "float32"), (lambda: m.double(), "float32"),
-                         (lambda: m.to("cuda"), "CPU only.*'cuda'"),
-                         (lambda: m.to("cuda:1"), "CPU only"), (lambda: m.to(0), "CPU only"),
-                         (lambda: m.to(torch.device("cuda")), "CPU only"),
-                         (lambda: m.to("mps"), "CPU only"),
-                         (lambda: m.to(torch.float16), "float32.*float16.*precision='int8'"),
-                         (lambda: m.to(dtype=torch.half), "float16"),
-                         (lambda: m.to("cpu", torch.float16), "float16"),
-                         (lambda: m.to(torch.zeros(1, dtype=torch.float16)), "float16"),
-                         (lambda: m.to(np.float16), "float16")):
-        with pytest.raises(RuntimeError, match=what) as e:
-            refuse()
-        assert isinstance(e.value, rvm.UnsupportedError) and isinstance(e.value, ValueError)
-        assert "\n" not in str(e.value)
+    assert_refused(m, ((lambda: m.cuda(), r"CPU only.*drop \.cuda\(\).*precision='int8'"),
+                       (lambda: m.cuda(0), "CPU only"),
+                       (lambda: m.eval().cuda(), "CPU only"),
+                       (lambda: m.half(), r"float32.*drop it.*precision='int8'"),
+                       (lambda: m.bfloat16(), "float32"), (lambda: m.double(), "float32"),
+                       (lambda: m.to("cuda"), "CPU only.*'cuda'"),
+                       (lambda: m.to("cuda:1"), "CPU only"), (lambda: m.to(0), "CPU only"),
+                       (lambda: m.to("mps"), "CPU only"),
+                       (lambda: m.to(np.float16), "float16")))
     with pytest.raises(TypeError, match="unexpected keyword"):
         m.to(devcie="cpu")
 
 
+def assert_refused(m, cases):
+    for refuse, what in cases:
+        with pytest.raises(RuntimeError, match=what) as e:
+            refuse()
+        assert isinstance(e.value, rvm.UnsupportedError) and isinstance(e.value, ValueError)
+        assert "\n" not in str(e.value)
+
+
+def test_the_official_notebooks_torch_devices_and_dtypes(shipped):
+    """The same calls with PyTorch's own objects (torch.device, torch.float16, a tensor), where
+    PyTorch is installed (the package itself does not need it)."""
+    torch = pytest.importorskip("torch", reason="PyTorch (python3-torch) is not installed")
+    m = shipped
+    for keep in (lambda: m.to(torch.device("cpu")), lambda: m.to(torch.float32),
+                 lambda: m.to(torch.float), lambda: m.to("cpu", torch.float32),
+                 lambda: m.to(device="cpu", dtype=torch.float32),
+                 lambda: m.to(torch.float32, non_blocking=True), lambda: m.to(torch.zeros(1))):
+        assert keep() is m
+    assert_refused(m, ((lambda: m.to(torch.device("cuda")), "CPU only"),
+                       (lambda: m.to(torch.float16), "float32.*float16.*precision='int8'"),
+                       (lambda: m.to(dtype=torch.half), "float16"),
+                       (lambda: m.to("cpu", torch.float16), "float16"),
+                       (lambda: m.to(torch.zeros(1, dtype=torch.float16)), "float16")))
+
+
 def test_numbers_are_numbers(shipped):
     """downsample_ratio takes any number (numpy's scalars, a 0-d array or tensor), not a
-    string or a bool: "0.5" ran as 0.5 and True as 1 without a word."""
-    import torch
+    string or a bool: "0.5" ran as 0.5 and True as 1 without a word (a 0-d tensor where
+    PyTorch is installed)."""
     good = np.full((1, 3, 64, 96), 0.5, np.float32)
     ref = shipped(good, downsample_ratio=0.5)[1]
-    for ratio in (np.float32(0.5), np.float64(0.5), np.array(0.5), torch.tensor(0.5)):
+    ratios = [np.float32(0.5), np.float64(0.5), np.array(0.5)]
+    try:
+        import torch
+        ratios.append(torch.tensor(0.5))
+    except ImportError:
+        pass
+    for ratio in ratios:
         np.testing.assert_array_equal(shipped(good, downsample_ratio=ratio)[1], ref)
     np.testing.assert_array_equal(shipped(good, downsample_ratio=np.int64(1))[1],
                                   shipped(good)[1])
