@@ -18,7 +18,7 @@ $py -m venv --system-site-packages "$venv"
 # The rvm command of the Release build, for the tests that compare convert_video with it.
 [ -x build/rvm ] && RVM_COMMAND=$PWD/build/rvm && export RVM_COMMAND
 status=0
-"$venv/bin/python" -m pytest -q python/tests || status=$?
+"$venv/bin/python" -m pytest -q -rs python/tests || status=$?
 # pytest's 5 means it collected no tests: the tests went missing, which is a failure too.
 [ "$status" -ne 5 ] || echo "python: pytest collected no tests"
 exit "$status"
