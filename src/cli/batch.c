@@ -970,24 +970,14 @@ static void start_failed(entry *e, int err)
  * "not_started"): a retried batch (exit 75) writes its report again without -y. */
 static int earlier_report(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t cap = (size_t)1 << 26, n = 0; /* 64 MiB: a report of some 200 000 inputs */
-    char *text = malloc(cap + 1);
-    if (text)
-        n = fread(text, 1, cap, f);
-    int whole = text && feof(f) && !ferror(f);
-    fclose(f);
-    int yes = 0;
-    if (whole) {
-        text[n] = '\0';
-        cJSON *root = cJSON_Parse(text);
-        yes = cJSON_IsObject(root) && cJSON_IsArray(cJSON_GetObjectItem(root, "inputs")) &&
-              cJSON_IsNumber(cJSON_GetObjectItem(root, "not_started"));
-        cJSON_Delete(root);
-    }
+    char err[PATH_MAX + 64];
+    /* 64 MiB: a report of some 200 000 inputs (and no more of a video read to tell) */
+    char *text = rvmi_read_text(path, ((size_t)1 << 26) - 1, err, sizeof err);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
     free(text);
+    int yes = cJSON_IsObject(root) && cJSON_IsArray(cJSON_GetObjectItem(root, "inputs")) &&
+              cJSON_IsNumber(cJSON_GetObjectItem(root, "not_started"));
+    cJSON_Delete(root);
     return yes;
 }
 

@@ -612,7 +612,10 @@ static int write_text_file(const char *path, const char *text, int overwrite, ch
     return rvmi_write_text(path, text, err, errlen);
 }
 
-static char *read_text_file(const char *path, char *err, size_t errlen)
+/* The largest plan file read (4 GiB less 2 bytes: far more than any plan's JSON). */
+#define PLAN_MAX_BYTES ((size_t)UINT32_MAX - 1)
+
+char *rvmi_read_text(const char *path, size_t max, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -624,25 +627,21 @@ static char *read_text_file(const char *path, char *err, size_t errlen)
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
-        if (n + 1 < cap)
+        if (n + 1 < cap || n > max)
             break;
-        if (cap > ((size_t)1 << 31)) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
         char *b = realloc(buf, cap *= 2);
-        if (!b) {
+        if (!b)
             free(buf);
-            buf = NULL;
-        }
         buf = b;
     }
     int bad = ferror(f);
     fclose(f);
-    if (!buf || bad) {
+    if (!buf || bad || n > max) {
         free(buf);
-        snprintf(err, errlen, "%s: cannot read it", path);
+        if (buf && !bad)
+            snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+        else
+            snprintf(err, errlen, "%s: cannot read it", path);
         return NULL;
     }
     buf[n] = '\0';
@@ -725,7 +724,7 @@ static int copy_hex(const char *s, char out[65])
 
 rvmi_plan *rvmi_plan_load(const char *path, char *err, size_t errlen)
 {
-    char *text = read_text_file(path, err, errlen);
+    char *text = rvmi_read_text(path, PLAN_MAX_BYTES, err, errlen);
     if (!text)
         return NULL;
     cJSON *root = cJSON_Parse(text);

@@ -53,6 +53,9 @@ char *rvmi_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * beside it that nobody can guess (.NAME.<random>), created new (never through a link placed
  * there), synced, then renamed over path. 0, or -1 with a message. */
 int rvmi_write_text(const char *path, const char *text, char *err, size_t errlen);
+/* The whole of the file at path, NUL-terminated (free it), at most max bytes; NULL with a
+ * message when it cannot be read or is larger. */
+char *rvmi_read_text(const char *path, size_t max, char *err, size_t errlen);
 
 /* SHA-256 (FFmpeg's av_hash) of plans and parts, as 64 hex digits and a NUL. */
 struct AVHashContext *rvmi_sha256_new(void); /* NULL when out of memory */
