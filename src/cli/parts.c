@@ -283,9 +283,9 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
             return RVMI_EXIT_TRANSIENT;
         }
         /* Never the input, the background or the checkpoint, nor a folder holding one: the
-         * output, as join's own check (prepare_join_output), and the parts' folder, refused
-         * before anything is rendered (render made every part of an output that was the
-         * input; join then called the parts missing before it refused the output). */
+         * output and the parts' folder, refused before anything is rendered or joined (render
+         * made every part of an output that was the input; join then called the parts missing
+         * before it refused the output). */
         rvmi_protected prot = {0};
         rvmi_cli_protect_sources(&j->opt, &prot);
         int refused = rvmi_protect_check(&prot, o->flag, o->path, want[i].path, err,
@@ -966,14 +966,8 @@ static int prepare_join_output(const job *j, const output *o, rvmi_outfile *file
     file->flag = o->flag;
     file->path = o->path;
     file->folder = j->opt.png;
-    rvmi_protected prot = {0};
-    rvmi_cli_protect_sources(&j->opt, &prot);
-    int refused = rvmi_protect_check(&prot, o->flag, o->path, NULL, err, sizeof err) < 0;
-    rvmi_protect_free(&prot);
-    if (refused) {
-        rvmi_cli_error("join: %s", err);
-        return RVMI_EXIT_USAGE;
-    }
+    /* Never the input (nor the background, the checkpoint, a folder holding one): refused
+     * with the flags, before the parts were looked at (job_parse). */
     struct stat st;
     if (j->opt.png && stat(o->path, &st) == 0 && !S_ISDIR(st.st_mode)) {
         rvmi_cli_error("join: %s %s exists and is not a folder", o->flag, o->path);
