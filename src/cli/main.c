@@ -935,16 +935,25 @@ static int convert(conversion *c)
     }
     if (refuse_ratio(c) < 0)
         return RVMI_EXIT_USAGE;
-    if (open_writers(c) < 0 || load_network(c) < 0)
+    if (open_writers(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     rvmi_reader *reader = c->reader;
     c->pl.reader = reader;
+    c->pl.background = c->bg;
+    c->pl.stop = c->stop;
+    /* The decoder starts on the first frames while the model is still loading (it waited
+     * for the model before: its start-up, ~0.1 s of CPU, came after the loading's). */
+    char err[1024];
+    if (rvmi_pipeline_start(&c->pl, err, sizeof(err)) < 0) {
+        errorf("%s", err);
+        return RVMI_EXIT_FAILURE;
+    }
+    if (load_network(c) < 0)
+        return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     c->pl.stream = c->stream;
     c->pl.ratio = c->opt->ratio > 0 ? c->opt->ratio
                                     : rvm_auto_downsample_ratio(rvmi_reader_width(reader),
                                                                 rvmi_reader_height(reader));
-    c->pl.background = c->bg;
-    c->pl.stop = c->stop;
     c->pl.progress = !c->opt->no_progress && isatty(STDERR_FILENO);
     c->pl.progress_fd = c->opt->progress_fd;
     if (c->hooks) {
@@ -958,7 +967,6 @@ static int convert(conversion *c)
      * its process; a program calling rvmi_convert_in_process keeps its pages). */
     if (c->own_process)
         rvmi_release_startup_pages();
-    char err[1024];
     int ret = rvmi_pipeline_run(&c->pl, &c->frames, err, sizeof(err));
     int sig = atomic_load(c->stop);
     if (ret < 0 && c->pl.failed_stage == RVM_STAGE_FRAME_LIMIT) {
@@ -1025,6 +1033,7 @@ static int convert(conversion *c)
 static void close_conversion(conversion *c, int status)
 {
     finish_loading(c); /* set-up failed while the model loaded */
+    rvmi_pipeline_cancel(&c->pl); /* ... or after the decoder started */
     for (int i = 0; i < c->pl.noutputs; i++) {
         rvmi_video_writer_free(c->pl.outputs[i].video);
         rvmi_image_writer_free(c->pl.outputs[i].image);

@@ -85,7 +85,7 @@ typedef struct {
     int inputs;   /* the items are inputs */
 } pool;
 
-typedef struct run run;
+typedef struct rvmi_run run;
 
 typedef struct {
     run *r;
@@ -96,8 +96,9 @@ typedef struct {
     int64_t sent;   /* video frames given to its encoders */
 } lane;
 
-struct run {
+struct rvmi_run {
     rvmi_pipeline *p;
+    pthread_t decoder; /* its thread, started by rvmi_pipeline_start */
     rvmi_queue decoded;
     lane lanes[MAX_LANES];
     int nlanes;
@@ -621,12 +622,13 @@ static void run_free(run *r)
     free(r);
 }
 
-int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errlen)
+/* The run's queues, pools and settings, from p (no thread started); NULL with a message. */
+static run *run_new(rvmi_pipeline *p, char *err, size_t errlen)
 {
     run *r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
     r->p = p;
     p->failed_stage = RVM_STAGE_NONE;
@@ -712,22 +714,79 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     if (!ok) {
         run_free(r);
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
+    return r;
+}
 
+int rvmi_pipeline_start(rvmi_pipeline *p, char *err, size_t errlen)
+{
+    if (p->started)
+        return 0;
+    run *r = run_new(p, err, errlen);
+    if (!r)
+        return -1;
     /* Signals go to the main thread only: it waits on the workers and reacts. */
     sigset_t block, old;
     rvmi_signals_worker_set(&block);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    /* The decoder, the network, then the encoding lanes. */
+    int ok = pthread_create(&r->decoder, NULL, decode_thread, r) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!ok) {
+        run_free(r);
+        snprintf(err, errlen, "cannot start threads");
+        return -1;
+    }
+    p->started = r;
+    return 0;
+}
+
+/* Stops the decoder (its queue and free inputs aborted) and joins it. It can be stuck in a
+ * blocking read (a silent pipe or device): it is given a moment and otherwise left behind
+ * with its reader and run (p->decoder_left: the command exits next; a program running the
+ * conversion in its process leaks them). Returns whether it was joined. */
+static int stop_decoder(run *r)
+{
+    rvmi_queue_abort(&r->decoded);
+    rvmi_queue_abort(&r->inputs.free);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 2;
+    if (pthread_timedjoin_np(r->decoder, NULL, &dl) != 0) {
+        pthread_detach(r->decoder);
+        r->p->decoder_left = 1;
+        return 0;
+    }
+    return 1;
+}
+
+void rvmi_pipeline_cancel(rvmi_pipeline *p)
+{
+    run *r = p->started;
+    if (!r)
+        return;
+    p->started = NULL;
+    atomic_store(&r->failed, 1);
+    if (stop_decoder(r))
+        run_free(r);
+}
+
+int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errlen)
+{
+    if (rvmi_pipeline_start(p, err, errlen) < 0)
+        return -1;
+    run *r = p->started;
+    p->started = NULL;
+    sigset_t block, old;
+    rvmi_signals_worker_set(&block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    /* The decoder runs; the network, then the encoding lanes. */
     pthread_t th[2 + MAX_LANES];
-    int threads = 2 + r->nlanes, started = 0;
+    th[0] = r->decoder;
+    int threads = 2 + r->nlanes, started = 1;
     for (; started < threads; started++)
-        if (pthread_create(&th[started], NULL,
-                           started == 0   ? decode_thread
-                           : started == 1 ? network_thread
-                                          : encode_thread,
-                           started < 2 ? (void *)r : (void *)&r->lanes[started - 2]) != 0)
+        if (pthread_create(&th[started], NULL, started == 1 ? network_thread : encode_thread,
+                           started == 1 ? (void *)r : (void *)&r->lanes[started - 2]) != 0)
             break;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (started < threads)
@@ -769,22 +828,10 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
         rvmi_progress_end(&bar, atomic_load(&r->frames),
                          !atomic_load(p->stop) && !atomic_load(&r->failed));
     /* The network and encoder stages always end once the decoded queue is aborted or
-     * closed. The decoder can be stuck in a blocking read (a silent pipe or device); it is
-     * given a moment and otherwise left behind with its reader (p->decoder_left): the
-     * command exits next; a program running the conversion in its process leaks them. */
+     * closed; then the decoder is stopped. */
     for (int i = started - 1; i >= 1; i--)
         pthread_join(th[i], NULL);
-    int decoder_joined = 1;
-    if (started >= 1) {
-        rvmi_queue_abort(&r->decoded);
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 2;
-        if (pthread_timedjoin_np(th[0], NULL, &dl) != 0) {
-            pthread_detach(th[0]);
-            decoder_joined = 0;
-        }
-    }
+    int decoder_joined = stop_decoder(r);
     int ret = atomic_load(&r->failed) ? -1 : 0;
     if (ret < 0)
         snprintf(err, errlen, "%s", r->err);
@@ -792,10 +839,8 @@ int rvmi_pipeline_run(rvmi_pipeline *p, int64_t *frames, char *err, size_t errle
     p->complete = ret == 0 && atomic_load(&r->input_end) &&
                   atomic_load(&r->taken) == atomic_load(&r->pushed);
     *frames = atomic_load(&r->frames);
-    if (!decoder_joined) {
-        p->decoder_left = 1;
+    if (!decoder_joined)
         return ret; /* the decoder still uses r; leak it rather than free under its feet */
-    }
     run_free(r);
     return ret;
 }

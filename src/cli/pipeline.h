@@ -63,9 +63,24 @@ typedef struct {
     /* Set by a run that wrote every frame of the input (to its end, or --duration's), even
      * if *stop was set meanwhile (while the encoders flushed): the outputs are complete. */
     int complete;
+    /* Set by rvmi_pipeline_start: the run whose decoder already reads; taken by
+     * rvmi_pipeline_run or rvmi_pipeline_cancel. */
+    struct rvmi_run *started;
 } rvmi_pipeline;
 
-/* Runs until the input ends, an error, or *stop. A video writer that was given frames is
+/* Starts the decoder alone, so that the first frames are decoded while the caller still
+ * sets up (the model loads): needs the reader, outputs, background, stop and max_frames set,
+ * not the stream or ratio. Nothing is written to an output before rvmi_pipeline_run. A run
+ * started so is ended by rvmi_pipeline_run or, when the conversion does not run,
+ * rvmi_pipeline_cancel. Returns 0, or -1 with a message. */
+int rvmi_pipeline_start(rvmi_pipeline *p, char *err, size_t errlen);
+
+/* Stops and frees a run rvmi_pipeline_start started that will not run (nothing when none
+ * was started); the decoder may be left reading (p->decoder_left). */
+void rvmi_pipeline_cancel(rvmi_pipeline *p);
+
+/* Runs (starting the decoder first unless rvmi_pipeline_start did) until the input ends,
+ * an error, or *stop. A video writer that was given frames is
  * finished here by its lane once its last frame is in (outputs[i].finished), so that the
  * encoders flush and the trailers are written beside each other; the caller finishes the
  * others on success or stop, and discards them all on error. Returns 0, or -1 with a
