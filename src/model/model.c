@@ -25,6 +25,11 @@ typedef struct {
     char *err;
     size_t errlen;
     int status;
+    /* A convolution's weights with its BatchNorm folded in, before packing: one buffer for
+     * every layer, the largest layer's size. A buffer per layer came in fresh pages each
+     * time (blocks above the command's 256 KB mmap threshold are mapped for each malloc and
+     * unmapped at each free): ~15 MB touched anew for the shipped model, ~3,700 page faults. */
+    float *scaled;
 } builder;
 
 /* The first error is the cause; later ones are its consequences. */
@@ -120,11 +125,10 @@ static void load_conv(builder *b, rvmi_conv *cv, const rvmi_arch_conv *a)
     cv->depthwise = depthwise;
     cv->act = a->act;
     size_t per_out = (size_t)(depthwise ? 1 : cin) * k * k;
-    float *scaled = malloc((size_t)pcout * per_out * sizeof(float));
+    float *scaled = b->scaled; /* load_convs made it the largest layer's size */
     int cpad = (pcout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK * RVM_COUT_BLOCK;
     cv->bias = aligned_alloc(64, (size_t)cpad * sizeof(float));
-    if (!scaled || !cv->bias) {
-        free(scaled);
+    if (!cv->bias) {
         fail(b, RVM_ENOMEM, "out of memory packing '%s'", a->name);
         return;
     }
@@ -149,7 +153,6 @@ static void load_conv(builder *b, rvmi_conv *cv, const rvmi_arch_conv *a)
     int winograd = !depthwise && k == 3 && a->stride == 1 && a->dilation == 1;
     if (winograd)
         cv->winograd = rvmi_pack_winograd(scaled, pcout, cin);
-    free(scaled);
     if (!cv->weight || (winograd && !cv->winograd))
         fail(b, RVM_ENOMEM, "out of memory packing '%s'", a->name);
 }
@@ -172,6 +175,17 @@ static void load_convs(builder *b, struct rvm_model *m)
         return;
     }
     rvmi_arch_describe(arch, m->variant, m->has_dgf_weights);
+    size_t largest = 0;
+    for (int i = 0; i < arch->n; i++) {
+        const rvmi_arch_conv *a = &arch->conv[i];
+        size_t n = (size_t)a->cout * a->repeat * (a->depthwise ? 1 : a->cin) * a->k * a->k;
+        largest = n > largest ? n : largest;
+    }
+    if (!(b->scaled = malloc(largest * sizeof(float)))) {
+        free(arch);
+        fail(b, RVM_ENOMEM, "out of memory");
+        return;
+    }
     int use_dgf = m->refiner == RVM_REFINER_DEEP_GUIDED_FILTER;
     for (int i = 0; i < arch->n && !b->status; i++) {
         const rvmi_arch_conv *a = &arch->conv[i];
@@ -183,6 +197,8 @@ static void load_convs(builder *b, struct rvm_model *m)
         }
         load_conv(b, (rvmi_conv *)((char *)m + a->slot), a);
     }
+    free(b->scaled);
+    b->scaled = NULL;
     free(arch);
 }
 
