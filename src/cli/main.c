@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -224,13 +223,15 @@ typedef struct {
 /* Process-wide settings for a long run that holds large frames in several threads. */
 static void configure_process(const rvmi_cli_options *opt)
 {
-#ifdef PR_SET_THP_DISABLE
-    /* x264 asks for transparent huge pages for its frames: the kernel then zeroes (and
-     * compacts memory for) 2 MB pages when they are first touched, which cost more system
-     * time at start (0.3-0.5 s) than it saved, and rounds the memory held up to 2 MB
-     * blocks (12 MB more at 1080p). */
-    prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
-#endif
+    /* Transparent huge pages stay allowed: x264 asks for them (madvise) for its frames,
+     * which then come in 2 MB pages instead of 512 faults each. They were disabled here
+     * (PR_SET_THP_DISABLE) after an older host spent 0.3-0.5 s more system time at start
+     * zeroing and compacting for them; on the 2026-12-02 host (AMD EPYC VM, THP "madvise",
+     * defrag "madvise") allowing them measured, alternated with the same binary: a one-frame
+     * 1080p conversion 0.98 -> 0.84 s wall and 1.13 -> 0.96 s CPU (medians of 8, faults
+     * 51k -> 37k); peak RSS of the README's conversion 173 -> 182 MiB, of the 4K H.264 one
+     * 454 -> 465 MiB (489 million bytes: issue 14's limit is 500 million) and of the 4K HLG
+     * one 601 -> 611 MiB (641 million, tests/cli/memory.sh's limit 650 million). */
     /* Frames, network scratch and encoder pictures are megabytes each, allocated and freed
      * by several threads. glibc's default raises its mmap threshold to the largest block
      * freed (up to 32 MB), after which such blocks come from per-thread heaps that keep
