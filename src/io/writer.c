@@ -276,6 +276,14 @@ static void averr_msg(char *err, size_t errlen, const char *name, const char *wh
 
 /* averr_msg, remembering a closed pipe (EPIPE: the reader went away, which no retry
  * brings back, unlike a full disk). */
+/* The failure at hand is the flags' (rvmi_video_writer_config.usage_error): the same settings
+ * are refused again on a retry, so it is not a transient failure. */
+static void refused_settings(const rvmi_video_writer_config *cfg)
+{
+    if (cfg->usage_error)
+        *cfg->usage_error = 1;
+}
+
 static void writer_err(rvmi_video_writer *w, char *err, size_t errlen, const char *what, int code)
 {
     if (code == AVERROR(EPIPE)) {
@@ -1070,8 +1078,7 @@ static int open_file(rvmi_video_writer *w, char *err, size_t errlen)
             writer_err(w, err, errlen, "writing the header", ret);
             return -1;
         }
-        if (w->cfg.usage_error)
-            *w->cfg.usage_error = 1;
+        refused_settings(&w->cfg);
         char ext[32];
         if (!seekable && strstr(why, "seekable"))
             snprintf(err, errlen,
@@ -1145,6 +1152,7 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
     const AVOutputFormat *of = av_guess_format(cfg->format, cfg->format ? NULL : w->name, NULL);
     if (!of) {
         snprintf(err, errlen, "%s: cannot tell the video container from the name", w->name);
+        refused_settings(cfg);
         goto fail;
     }
     if ((ret = avformat_alloc_output_context2(&w->oc, of, NULL, cfg->path)) < 0) {
@@ -1163,6 +1171,7 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
     const AVCodec *codec = avcodec_find_encoder_by_name(encoder_for(cfg->codec, of));
     if (!codec) {
         snprintf(err, errlen, "this FFmpeg has no %s encoder", encoder_for(cfg->codec, of));
+        refused_settings(cfg);
         goto fail;
     }
     /* YUV4MPEG's formats past its standard's (more than 8 bits, yuva444p) are written only
@@ -1382,6 +1391,7 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
                  "%s: %dx%d frames are larger than FFmpeg's encoders take ((width + 128) x "
                  "(height + 128) under 268 million, e.g. 16000x16000; use --input-resize)",
                  w->name, cfg->width, cfg->height);
+        refused_settings(cfg);
         goto fail;
     }
     /* x265 takes nothing smaller (and leaks when it refuses): said up front. */
@@ -1390,6 +1400,7 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
                  "%s: HEVC needs frames of at least 16x16 pixels, these are %dx%d (use "
                  "--input-resize or --codec h264)",
                  w->name, cfg->width, cfg->height);
+        refused_settings(cfg);
         goto fail;
     }
     rvmi_avlog_take_error(num, 1); /* forget older messages */
@@ -1399,8 +1410,8 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
         writer_err(w, err, errlen, "cannot open the video encoder", ret);
         /* The encoder refuses its settings (a rate it cannot meet, a size its codec
          * cannot code): a retry would be refused alike. */
-        if (ret != AVERROR(ENOMEM) && cfg->usage_error)
-            *cfg->usage_error = 1;
+        if (ret != AVERROR(ENOMEM))
+            refused_settings(cfg);
         if (why[0]) {
             size_t n = strlen(err);
             snprintf(err + n, errlen - n, " (%s)", why);

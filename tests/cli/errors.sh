@@ -354,6 +354,15 @@ grep -q "larger than FFmpeg's png encoder takes" err.txt || fail "frames too lar
 expect_error "frames too large for a .bmp" --input-source $SAMPLE --input-resize 16300 16300 \
     --duration 0.04 --output-alpha out.bmp
 expect_code 2 "frames too large for a .bmp"
+# Video encoders alike: frames too large, or too small for HEVC, were exit 75 ("transient, retry")
+# though every retry is refused the same.
+expect_error "frames too large for an .mp4" --input-source $SAMPLE --input-resize 16384 16384 \
+    --downsample-ratio 0.01 --duration 0.04 --output-alpha out.mp4
+expect_code 2 "frames too large for an .mp4"
+grep -q "larger than FFmpeg's encoders take" err.txt || fail "frames too large: $(cat err.txt)"
+expect_error "frames too small for HEVC" --input-source $SAMPLE --input-resize 8 8 \
+    --duration 0.04 --codec hevc --output-alpha out.mp4
+expect_code 2 "frames too small for HEVC"
 expect_error "full disk" $S --output-alpha /dev/full
 expect_error "unknown preset" $S --output-alpha out.mp4 --preset quick
 expect_error "preset for prores" $S --output-alpha out.mov --codec prores --preset fast
