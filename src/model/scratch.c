@@ -42,7 +42,18 @@ static char *map_base(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    /* In 2 MB pages where the system allows them (THP "madvise" or "always"): the first
+     * frame's ~22 MB at 1080p then come in ~11 faults instead of ~5,400. Measured 2026-12-02
+     * (one binary with and without this, alternated, 8 rounds): a one-frame 1080p conversion
+     * 0.92 -> 0.815 s of CPU, 0.74 -> 0.69 s wall, faults 33.1k -> 27.1k; rvm_bench 1080p
+     * (40 frames, 6 rounds) 67.6 -> 67.0 ms of CPU a frame (the same within the noise); peak
+     * RSS +0.4-0.8 MiB (the high-water mark rounded up to 2 MB), +1.7 MiB for rvm_bench. */
+    (void)madvise(p, size, MADV_HUGEPAGE);
+#endif
+    return p;
 }
 
 static void unmap_base(arena *a)
