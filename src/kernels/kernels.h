@@ -92,6 +92,9 @@ static inline size_t rvmi_winograd_scratch(int cin, int cout)
 }
 /* Transforms and packs OIHW 3x3 weights for the Winograd kernel; NULL on no memory. */
 float *rvmi_pack_winograd(const float *oihw, int cout, int cin);
+/* The same into rvmi_pack_winograd_bytes of 64-byte aligned memory the caller gives. */
+size_t rvmi_pack_winograd_bytes(int cout, int cin);
+void rvmi_pack_winograd_into(float *packed, const float *oihw, int cout, int cin);
 
 static inline int rvmi_conv_out_size(int n, int k, int stride, int dilation)
 {
@@ -102,6 +105,11 @@ static inline int rvmi_conv_out_size(int n, int k, int stride, int dilation)
 /* Packs PyTorch OIHW weights (float) into the layouts above; returns NULL on no memory. */
 float *rvmi_pack_dense(const float *oihw, int cout, int cin, int kh, int kw);
 float *rvmi_pack_depthwise(const float *oihw, int c, int kh, int kw);
+/* The same into ..._bytes of 64-byte aligned memory the caller gives (the model's block). */
+size_t rvmi_pack_dense_bytes(int cout, int cin, int kh, int kw);
+void rvmi_pack_dense_into(float *p, const float *oihw, int cout, int cin, int kh, int kw);
+size_t rvmi_pack_depthwise_bytes(int c, int kh, int kw);
+void rvmi_pack_depthwise_into(float *p, const float *oihw, int c, int kh, int kw);
 
 /* One instruction set's kernels. Row-ranged kernels compute output rows [y0, y1), so callers
  * can split work across threads. zeros: at least cin zero floats (stands for padding). The

@@ -27,13 +27,16 @@ float rvmi_activate(rvmi_act act, float x)
 
 static int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
-float *rvmi_pack_dense(const float *oihw, int cout, int cin, int kh, int kw)
+size_t rvmi_pack_dense_bytes(int cout, int cin, int kh, int kw)
+{
+    size_t blocks = (size_t)round_up(cout, RVM_COUT_BLOCK) / RVM_COUT_BLOCK;
+    return (blocks * kh * kw * cin * RVM_COUT_BLOCK * sizeof(float) + 63) / 64 * 64;
+}
+
+void rvmi_pack_dense_into(float *p, const float *oihw, int cout, int cin, int kh, int kw)
 {
     int blocks = round_up(cout, RVM_COUT_BLOCK) / RVM_COUT_BLOCK, taps = kh * kw;
     size_t n = (size_t)blocks * taps * cin * RVM_COUT_BLOCK;
-    float *p = aligned_alloc(64, round_up((int)(n * sizeof(float)), 64));
-    if (!p)
-        return NULL;
     memset(p, 0, n * sizeof(float));
     for (int o = 0; o < cout; o++)
         for (int i = 0; i < cin; i++)
@@ -42,23 +45,45 @@ float *rvmi_pack_dense(const float *oihw, int cout, int cin, int kh, int kw)
                              o % RVM_COUT_BLOCK;
                 p[dst] = oihw[((size_t)o * cin + i) * taps + t];
             }
+}
+
+float *rvmi_pack_dense(const float *oihw, int cout, int cin, int kh, int kw)
+{
+    float *p = aligned_alloc(64, rvmi_pack_dense_bytes(cout, cin, kh, kw));
+    if (p)
+        rvmi_pack_dense_into(p, oihw, cout, cin, kh, kw);
     return p;
 }
 
-float *rvmi_pack_depthwise(const float *oihw, int c, int kh, int kw)
+size_t rvmi_pack_depthwise_bytes(int c, int kh, int kw)
+{
+    return ((size_t)kh * kw * round_up(c, RVM_COUT_BLOCK) * sizeof(float) + 63) / 64 * 64;
+}
+
+void rvmi_pack_depthwise_into(float *p, const float *oihw, int c, int kh, int kw)
 {
     int cpad = round_up(c, RVM_COUT_BLOCK), taps = kh * kw;
-    float *p = aligned_alloc(64, (size_t)taps * cpad * sizeof(float));
-    if (!p)
-        return NULL;
     memset(p, 0, (size_t)taps * cpad * sizeof(float));
     for (int k = 0; k < c; k++)
         for (int t = 0; t < taps; t++)
             p[(size_t)t * cpad + k] = oihw[(size_t)k * taps + t];
+}
+
+float *rvmi_pack_depthwise(const float *oihw, int c, int kh, int kw)
+{
+    float *p = aligned_alloc(64, rvmi_pack_depthwise_bytes(c, kh, kw));
+    if (p)
+        rvmi_pack_depthwise_into(p, oihw, c, kh, kw);
     return p;
 }
 
-float *rvmi_pack_winograd(const float *oihw, int cout, int cin)
+size_t rvmi_pack_winograd_bytes(int cout, int cin)
+{
+    size_t blocks = (size_t)(cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
+    return (36 * blocks * cin * RVM_COUT_BLOCK * sizeof(float) + 63) / 64 * 64;
+}
+
+void rvmi_pack_winograd_into(float *packed, const float *oihw, int cout, int cin)
 {
     /* G for F(4x4, 3x3) with interpolation points 0, 1, -1, 2, -2 and infinity */
     static const double G[6][3] = {{1.0 / 4, 0, 0},
@@ -72,9 +97,6 @@ float *rvmi_pack_winograd(const float *oihw, int cout, int cin)
      * with no whole transformed copy of the weights and no pass per tap between. */
     int blocks = (cout + RVM_COUT_BLOCK - 1) / RVM_COUT_BLOCK;
     size_t pack = (size_t)blocks * cin * RVM_COUT_BLOCK;
-    float *packed = aligned_alloc(64, (36 * pack * sizeof(float) + 63) / 64 * 64);
-    if (!packed)
-        return NULL;
     memset(packed, 0, 36 * pack * sizeof(float));
     for (int o = 0; o < cout; o++)
         for (int c = 0; c < cin; c++) {
@@ -90,7 +112,14 @@ float *rvmi_pack_winograd(const float *oihw, int cout, int cin)
                     to[(size_t)(i * 6 + j) * pack] =
                         (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
         }
-    return packed;
+}
+
+float *rvmi_pack_winograd(const float *oihw, int cout, int cin)
+{
+    float *p = aligned_alloc(64, rvmi_pack_winograd_bytes(cout, cin));
+    if (p)
+        rvmi_pack_winograd_into(p, oihw, cout, cin);
+    return p;
 }
 
 static float weight_dense(const rvmi_conv *cv, int o, int t, int i)

@@ -52,6 +52,10 @@ struct rvm_model {
     /* Deep guided filter */
     rvmi_conv dgf_box; /* 3x3 depthwise on [x, y, x*y, x*x] (16 channels), trained weights */
     rvmi_conv dgf_conv[3];
+    /* The packed weights and biases of every convolution, in one mapping (model.c), or NULL
+     * (each then allocated on its own) */
+    char *packed;
+    size_t packed_size;
 };
 
 /* Builds the model from a checkpoint's tensors (consumes nothing; w stays the caller's). */
