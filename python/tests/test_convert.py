@@ -216,6 +216,22 @@ def test_notes_and_warnings_reach_python(model, workdir, capfd):
     assert "rvm: the input is interlaced" in err and err.count("\n") == 1, err
 
 
+def test_truncated_input_warns(model, workdir):
+    """A cut-off input is converted as far as it goes, and what the outputs lack is a
+    ConversionWarning (it was a note on stderr, which a program cannot catch)."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=25", "-t", "4", "-c:v", "libx264", "whole.mkv"],
+                   check=True)
+    with open("whole.mkv", "rb") as f:
+        data = f.read()
+    with open("cut.mkv", "wb") as f:
+        f.write(data[:len(data) // 3])
+    with pytest.warns(rvm.ConversionWarning, match="ended early") as caught:
+        rvm.convert_video(model, "cut.mkv", output_alpha="a.mp4", progress=False)
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert 0 < frame_count("a.mp4") < frame_count("whole.mkv")
+
+
 def test_bad_arguments(model, workdir):
     with pytest.raises(FileNotFoundError):
         rvm.convert_video(model, "missing.mp4", output_composition="com.mp4")

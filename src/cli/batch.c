@@ -52,6 +52,8 @@ typedef struct {
     size_t pline_len;
     int index;    /* 1-based, in the order the conversions started */
     char last_error[1024]; /* the child's last line, or why it ended without one */
+    char **warnings;       /* its "warning: " lines (what its outputs lack), WARNINGS_MAX at most */
+    int nwarnings;
     int removed;           /* none of its outputs was in place once it ended */
     int exit_code;
     int killed;            /* by SIGKILL (the kernel's OOM killer sends it): transient */
@@ -518,7 +520,34 @@ static int outputs_absent(const entry *e)
     return 1;
 }
 
-/* Passes the child's stderr on, each line as "rvm: INPUT: ...", and keeps the last. */
+/* A conversion's warnings kept for the report: a program reading it learns that an input
+ * "done" was truncated or had damaged frames skipped (its outputs lack frames) without
+ * parsing the batch's stderr. More than this many are the same kind of line again. */
+#define WARNINGS_MAX 16
+
+static void keep_warning(entry *e, const char *msg)
+{
+    if (strncmp(msg, "warning: ", 9) != 0 || e->nwarnings >= WARNINGS_MAX)
+        return;
+    if (!e->warnings && !(e->warnings = calloc(WARNINGS_MAX, sizeof *e->warnings)))
+        return;
+    if ((e->warnings[e->nwarnings] = strdup(msg + 9)))
+        e->nwarnings++;
+}
+
+/* "warnings": [...] on an input's object, when it had any. */
+static void add_warnings(cJSON *o, const entry *e)
+{
+    if (e->nwarnings == 0)
+        return;
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < e->nwarnings; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(e->warnings[i]));
+    cJSON_AddItemToObject(o, "warnings", arr);
+}
+
+/* Passes the child's stderr on, each line as "rvm: INPUT: ...", and keeps the last (and
+ * the warnings). */
 static void pump(entry *e, int final)
 {
     char buf[4096];
@@ -540,6 +569,7 @@ static void pump(entry *e, int final)
             if (*msg) {
                 say(g_err, "rvm: %s: %s\n", e->input, msg);
                 snprintf(e->last_error, sizeof e->last_error, "%s", msg);
+                keep_warning(e, msg);
             }
             e->line_len = 0;
         }
@@ -558,7 +588,8 @@ static void pump(entry *e, int final)
  * conversions running side by side never mix:
  *   {"event":"progress","input":I,"index":K,"inputs":T,"finished":F, <the conversion's line>}
  *   {"event":"input","input":I,"index":K,"inputs":T,"finished":F,"status":"done"|"failed",
- *    "exit_code":C,"seconds":S[,"error":E]}   (an input ended; "skipped" ones have no index)
+ *    "exit_code":C,"seconds":S[,"error":E][,"warnings":[W...]]}   (an input ended; "skipped"
+ *    ones have no index)
  *   {"event":"batch","done":D,"skipped":S,"failed":F,"not_started":N,"seconds":S,
  *    "exit_code":C}                            (the last line)
  *
@@ -948,6 +979,7 @@ static void progress_ended(const entry *e, const char *status, int inputs, int f
     }
     if (e->st == FAILED)
         cJSON_AddStringToObject(o, "error", e->last_error);
+    add_warnings(o, e);
     char *tail = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (tail)
@@ -1031,8 +1063,8 @@ static void usage(FILE *f)
           "--jobs N converts N at once, the threads (--threads, default all cores) split\n"
           "between them. --progress-fd N writes the batch's progress as JSON lines: each\n"
           "input's, which it is, how many ended. --report FILE writes every input's outcome\n"
-          "as JSON at the end (never over an input; an existing FILE only with -y or when it\n"
-          "is an earlier batch's report).\n",
+          "as JSON at the end, with its warnings (a truncated input; never over an input; an\n"
+          "existing FILE only with -y or when it is an earlier batch's report).\n",
           f);
 }
 
@@ -1625,6 +1657,7 @@ int rvmi_batch_main(int argc, char **argv)
                     cJSON_AddStringToObject(o, "error", e->last_error);
                     cJSON_AddBoolToObject(o, "outputs_removed", e->removed);
                 }
+                add_warnings(o, e);
                 cJSON_AddItemToArray(arr, o);
             }
             char *text = cJSON_Print(root);
@@ -1681,6 +1714,9 @@ done:
         free(l.e[i].name);
         for (int k = 0; k < 3; k++)
             free(l.e[i].outs[k]);
+        for (int k = 0; k < l.e[i].nwarnings; k++)
+            free(l.e[i].warnings[k]);
+        free(l.e[i].warnings);
         if (l.e[i].err_fd >= 0)
             close(l.e[i].err_fd);
         if (l.e[i].prog_fd >= 0)

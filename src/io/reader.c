@@ -2336,6 +2336,9 @@ static void report_end(rvmi_reader *r)
         (r->opt.interrupt && atomic_load(r->opt.interrupt)))
         return;
     r->end_reported = 1;
+    /* Frames the outputs lack (cut off, or skipped as damaged): warnings, as damaged audio
+     * skipped is (Python's ConversionWarning, a batch report's "warnings"). */
+    void (*warn)(void *, const char *) = r->opt.warning ? r->opt.warning : r->opt.notice;
     char msg[320];
     double at = r->data_end_us == AV_NOPTS_VALUE
                     ? 0
@@ -2349,7 +2352,7 @@ static void report_end(rvmi_reader *r)
                  "the outputs hold the %lld frame%s before that",
                  at, averr(r->read_error, eb), (long long)r->frames_out,
                  r->frames_out == 1 ? "" : "s");
-        r->opt.notice(r->opt.notice_user, msg);
+        warn(r->opt.notice_user, msg);
     } else if (!r->discont && declared != AV_NOPTS_VALUE && declared > 0 &&
                r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
                r->data_end_us != AV_NOPTS_VALUE) {
@@ -2383,13 +2386,13 @@ static void report_end(rvmi_reader *r)
                      "truncated; the outputs hold the %lld frame%s that were there",
                      at, declared / (double)AV_TIME_BASE, (long long)r->frames_out,
                      r->frames_out == 1 ? "" : "s");
-            r->opt.notice(r->opt.notice_user, msg);
+            warn(r->opt.notice_user, msg);
         }
     }
     if (r->decode_errors) {
         snprintf(msg, sizeof(msg), "%d damaged video %s skipped", r->decode_errors,
                  r->decode_errors == 1 ? "frame or packet was" : "frames or packets were");
-        r->opt.notice(r->opt.notice_user, msg);
+        warn(r->opt.notice_user, msg);
     }
 }
 

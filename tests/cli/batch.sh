@@ -59,6 +59,18 @@ ok "outputs named from the templates, each the same frames at the same times as 
     && grep -q '"failed":	1' report.json && grep -q '"error":	".*not a video' report.json \
     || fail "report: $(cat report.json)"
 ok "JSON report with each input's status"
+# A truncated input is done (the frames there are right) and its warning is in the report,
+# for a program to read: it was "done" with nothing saying the outputs lack frames.
+mkdir cut
+ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=160:120 -t 2 -c:v libx264 whole.mkv || fail "ffmpeg"
+head -c $(($(wc -c <whole.mkv) / 3)) whole.mkv >cut/cut.mkv
+sub batch -i cut --output-dir cutout --output-alpha '{name}_pha.mp4' --report cut.json
+[ $RC -eq 0 ] || fail "a truncated input: exit $RC ($(cat err.txt))"
+grep -q '"status":	"done"' cut.json &&
+    grep -q '"warnings":	\["the input ended early, at .* it is truncated; the outputs hold the [0-9]* frames that were there"\]' cut.json ||
+    fail "a truncated input's report: $(cat cut.json)"
+grep -q '"warnings"' report.json && fail "whole inputs' report has warnings: $(cat report.json)"
+ok "a truncated input: done, its warning in the report"
 
 # Videos with the extensions of DVDs, DV and camcorders, ASF: inputs of a folder (exit 3 "no
 # video files" before); other files there are named in one line.

@@ -139,7 +139,7 @@ head -c $(($(stat -c %s whole.mkv) / 2)) whole.mkv >half.mkv
 run_ok --input-source half.mkv --output-alpha half_pha.mkv
 have=$(pts_list half_pha.mkv | wc -l)
 [ "$have" -gt 10 ] && [ "$have" -lt 75 ] || fail "half.mkv: $have frames"
-grep -q "^rvm: the input ended early, at .* of the 3.00 s it declares.*$have frames" err.txt ||
+grep -q "^rvm: warning: the input ended early, at .* of the 3.00 s it declares.*$have frames" err.txt ||
     fail "half.mkv: no line saying the input ended early: $(cat err.txt)"
 ok "a truncated MKV: the $have frames there, and one line saying it ended early"
 # An MP4 cut before its index (a recording killed before it finished: FFmpeg writes the moov
@@ -175,7 +175,7 @@ idat_at() { # FILE
 # Fails unless the run on FILE skipped exactly its one damaged frame, with the one line.
 one_skipped() { # FILE OUTPUT WHAT
     run_ok --input-source "$1" --output-alpha "$2"
-    [ "$(pts_list "$2" | wc -l)" -eq 9 ] && grep -q "^rvm: 1 damaged video frame or packet was skipped$" err.txt ||
+    [ "$(pts_list "$2" | wc -l)" -eq 9 ] && grep -q "^rvm: warning: 1 damaged video frame or packet was skipped$" err.txt ||
         fail "$3: $(pts_list "$2" | wc -l) frames, $(cat err.txt)"
 }
 ten_frames dmg.nut png
@@ -212,7 +212,7 @@ run_ok --input-source late.mkv --output-alpha late_mkv_pha.mkv
 ! grep -q "ended early" err.txt || fail "late.mkv, whole, called truncated: $(cat err.txt)"
 head -c $(($(stat -c %s late.mkv) / 2)) late.mkv >late_half.mkv
 run_ok --input-source late_half.mkv --output-alpha late_half_pha.mkv
-grep -q "^rvm: the input ended early" err.txt || fail "late_half.mkv: not called truncated: $(cat err.txt)"
+grep -q "^rvm: warning: the input ended early" err.txt || fail "late_half.mkv: not called truncated: $(cat err.txt)"
 ok "an MKV starting at 5 s: whole, not called truncated; its first half is"
 # An AVI written to a pipe: FFmpeg's muxer cannot fill in its lengths and leaves 2^30 frames
 # in the header; that placeholder is no length, so the whole input is not called truncated
