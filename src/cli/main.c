@@ -433,6 +433,10 @@ static int plan_outputs(conversion *c)
             errorf("%s", err);
             return -1;
         }
+        if (rvmi_cli_check_crf(opt->crf, o->codec, err, sizeof err) < 0) {
+            errorf("%s", err);
+            return -1;
+        }
         if (c->raw_pix_fmt && o->codec != RVM_CODEC_RAWVIDEO) {
             errorf("--output-format %s: a pixel format applies to --codec rawvideo, not %s",
                    opt->output_format, rvmi_codec_name(o->codec));

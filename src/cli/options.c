@@ -106,8 +106,8 @@ static const option options[] = {
      .metavar = "N", .help = "video bit rate in Mbit/s, 0.001 (1 kbit/s) or more (default: constant "
              "quality, see --crf)"},
     {"--crf", NULL, OPT_INT, FIELD(crf), .min = 0, .max = 63, .def = -1, .metavar = "N",
-     .help = "constant quality instead of a bit rate (h264/hevc/vp9); the default is 18 for "
-             "h264, 20 for hevc, 30 for vp9"},
+     .help = "constant quality instead of a bit rate (h264/hevc: 0 to 51, vp9: 0 to 63); the "
+             "default is 18 for h264, 20 for hevc, 30 for vp9"},
     {"--preset", NULL, OPT_STRING, FIELD(preset), .words = rvmi_presets, .metavar = "NAME",
      .help = "x264/x265 speed preset (h264/hevc): ultrafast, superfast, veryfast, faster, fast, "
              "medium, slow, slower, veryslow, placebo. Default: " RVM_DEFAULT_PRESET
@@ -485,8 +485,17 @@ static int check_combinations(const rvmi_cli_options *o, char *err, size_t errle
                  o->subtitle_tracks);
         return -1;
     }
-    if (o->crf > 51 && codec_given && o->codec != RVM_CODEC_VP9) {
-        snprintf(err, errlen, "--crf %d: at most 51 (63 for vp9)", o->crf);
+    /* The codec of each output is checked once it is known (rvmi_cli_check_outputs). */
+    if (codec_given && rvmi_cli_check_crf(o->crf, o->codec, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+int rvmi_cli_check_crf(int crf, rvmi_codec codec, char *err, size_t errlen)
+{
+    if (crf > 51 && (codec == RVM_CODEC_H264 || codec == RVM_CODEC_HEVC)) {
+        snprintf(err, errlen, "--crf %d: %s takes 0 to 51 (vp9 0 to 63)", crf,
+                 rvmi_codec_name(codec));
         return -1;
     }
     return 0;

@@ -45,6 +45,10 @@ typedef struct {
 /* The audio and subtitle tracks the options keep (--no-audio meaning --audio-tracks none). */
 void rvmi_cli_track_choice(const rvmi_cli_options *o, rvmi_track_choice *choice);
 
+/* --crf within the codec's range (x264 and x265: 0 to 51, libvpx: 0 to 63; x264 clamped 60
+ * to 51 unsaid). Returns 0, or -1 with a one-line message in err (a usage error). */
+int rvmi_cli_check_crf(int crf, rvmi_codec codec, char *err, size_t errlen);
+
 /* Returns 0, or -1 with a one-line message in err (a usage error). */
 int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen);
 void rvmi_cli_usage(FILE *f);

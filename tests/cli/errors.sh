@@ -176,6 +176,15 @@ for c in '#F008' '#0000' '#F00@0.5'; do
 done
 expect_error "16-bit video" $S --output-alpha out.mp4 --output-depth 16
 expect_error "crf and mbps" $S --output-alpha out.mp4 --crf 20 --output-video-mbps 2
+# x264 and x265 take a CRF of 0 to 51: H.264 by default (.mp4) or asked for was clamped to 51
+# unsaid (x264's SEI said crf=51.0), while --codec hevc was refused; vp9 (.webm) takes 63.
+expect_error "crf 60 for the default h264" $S --output-alpha out.mp4 --crf 60
+expect_code 2 "crf 60 for the default h264"
+grep -qx "rvm: --crf 60: h264 takes 0 to 51 (vp9 0 to 63)" err.txt || fail "crf 60: $(cat err.txt)"
+expect_error "crf 52 for h264" $S --output-alpha out.mp4 --crf 52 --codec h264
+expect_error "crf 52 for hevc" $S --output-alpha out.mp4 --crf 52 --codec hevc
+sub_ok $S --duration 0.1 --output-alpha out_crf.webm --crf 60
+rm -f out_crf.webm
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
 # A checkpoint that cannot be used fails the same on every retry: not exit 1 (which a
 # cluster retries) but 2 for a flag's mistake and 3 for a missing or damaged file.
