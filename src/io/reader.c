@@ -1229,16 +1229,19 @@ static int animated_webp(const char *path)
            (h[20] & 0x02);
 }
 
-/* The line for an animated WebP this FFmpeg cannot decode, with a way around it. */
+/* The line for an animated WebP this FFmpeg cannot decode, with a way around it that
+ * works wherever the WebP was given: a video (a folder of frames is an input, not a
+ * --background). rvm serve puts its own words in place of the advice (jobs.c). */
 static void animated_webp_err(const char *path, char *err, size_t errlen)
 {
     char version[32];
     av_strlcpy(version, av_version_info(), sizeof version);
     version[strcspn(version, "-+~ ")] = '\0';
     set_err(err, errlen,
-            "%s: animated WebP cannot be decoded by this FFmpeg (%s); convert it first, e.g. "
-            "to PNG frames with ImageMagick (convert %s -coalesce frames/%%04d.png; rvm reads "
-            "the folder, --input-fps gives its rate)",
+            "%s: animated WebP cannot be decoded by this FFmpeg (%s); convert it to a video "
+            "first, e.g. with ImageMagick and ffmpeg: mkdir frames && convert %s -coalesce "
+            "frames/%%04d.png && ffmpeg -framerate RATE -i frames/%%04d.png -pix_fmt yuv420p "
+            "video.mp4",
             path, version, strncmp(path, "file:", 5) == 0 ? path + 5 : path);
 }
 

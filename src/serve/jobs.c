@@ -443,6 +443,12 @@ static void on_stderr_line(rvmi_job *j, char *line)
         out[k++] = *p++;
     }
     out[k] = '\0';
+    /* The command's advice for an animated WebP is a command line, for the file's own
+     * path: in the page's terms, what to upload instead. */
+    char *webp = strstr(out, "animated WebP cannot be decoded");
+    if (webp)
+        snprintf(webp, sizeof out - (size_t)(webp - out),
+                 "animated WebP is not supported: upload a video (MP4, WebM) or a still image");
     copy_text(j->error, sizeof j->error, out);
     pthread_mutex_unlock(&S.lock);
 }

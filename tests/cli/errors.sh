@@ -74,7 +74,7 @@ if ffprobe -v error -show_entries stream=width -of csv=p=0 anim.webp 2>/dev/null
     ok "this FFmpeg reads animated WebP: nothing to say about it"
 else
     expect_error "an animated WebP" --input-source anim.webp --output-alpha out.mp4
-    grep -q "^rvm: anim.webp: animated WebP cannot be decoded by this FFmpeg ([0-9.]*); convert it first, e.g. to PNG frames with ImageMagick (convert anim.webp -coalesce frames/%04d.png" err.txt \
+    grep -q "^rvm: anim.webp: animated WebP cannot be decoded by this FFmpeg ([0-9.]*); convert it to a video first, e.g. with ImageMagick and ffmpeg: mkdir frames && convert anim.webp -coalesce frames/%04d.png && ffmpeg -framerate RATE -i frames/%04d.png -pix_fmt yuv420p video.mp4$" err.txt \
         || fail "animated WebP: $(cat err.txt)"
     expect_code 3 "an animated WebP"
     mkdir webps && cp still.webp webps/0000.webp && cp anim.webp webps/0001.webp
@@ -82,6 +82,10 @@ else
     grep -q "^rvm: webps/0001.webp: animated WebP cannot be decoded" err.txt || fail "animated WebP in a folder: $(cat err.txt)"
     expect_error "an animated WebP background" $S --output-composition out.mp4 --background anim.webp
     grep -q "^rvm: background: anim.webp: animated WebP cannot be decoded" err.txt || fail "animated WebP background: $(cat err.txt)"
+    # The advice works for a background: a video (it advised a folder of frames, which
+    # --background refuses).
+    grep -q "convert it to a video first" err.txt && ! grep -q "reads the folder" err.txt ||
+        fail "animated WebP background's advice: $(cat err.txt)"
 fi
 run_ok --input-source still.webp --output-alpha still_pha.png
 [ "$(stream_field still_pha.png v:0 width)" = 64 ] || fail "a still WebP: no 64-pixel-wide matte"

@@ -255,6 +255,26 @@ def test_not_a_video():
           bg_job['error'] == 'rvm: the background image: not a video or image file FFmpeg can read',
           'a background image that is none: ' + bg_job['error'])
     s.json('DELETE', '/api/jobs/' + bg_job['id'])
+    # An animated WebP (FFmpeg 5.1 cannot decode one), as the video or the background: what
+    # to upload instead, not the command's advice with a shell command line garbled by the
+    # names put in (it read "convert the background image -coalesce ...").
+    anim = os.path.join(work, 'anim.webp')
+    subprocess.run(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=s=64x48:r=10',
+                    '-frames:v', '4', '-c:v', 'libwebp_anim', '-loop', '0', anim], check=True)
+    anim_data = open(anim, 'rb').read()
+    advice = 'animated WebP is not supported: upload a video (MP4, WebM) or a still image'
+    for upload, fields, files, name in (
+            (anim_data, {}, (), 'anim.webp'),
+            (SMALL, {'background': 'image'}, [('background_image', 'anim.webp', anim_data)],
+             'the background image')):
+        status, webp_job = common.upload(s, upload, 'anim.webp' if upload is anim_data else 'x.mp4',
+                                         fields=fields, files=files)
+        webp_job = s.wait(webp_job['id'])
+        check(webp_job['state'] == 'failed' and
+              webp_job['error'].startswith('rvm: ' + name + ': ') and
+              webp_job['error'].endswith(advice) and 'convert' not in webp_job['error'],
+              'an animated WebP as %s: %s' % (name, webp_job['error']))
+        s.json('DELETE', '/api/jobs/' + webp_job['id'])
     status, body = common.upload(s, SMALL, 'x.mp4', fields={'background': 'none'})
     check(status == 400 and 'WebM' in body['error'], 'transparency in MP4 is refused: ' + body['error'])
     status, body = common.upload(s, SMALL, 'x.mp4', fields={'outputs': 'composition,../../x'})
