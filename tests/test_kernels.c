@@ -7,7 +7,7 @@
  *
  * usage: test_kernels [--bench] [NAME]
  *   NAME    only the kernels whose name contains NAME (conv_dense, conv_depthwise,
- *           conv_winograd, blend_row, blend_rgb24, float_range, int8, resize, avgpool, input, channels, refiner,
+ *           conv_winograd, blend_row, blend_rgb24, float_range, int8, resize, avgpool, input, channels, refiner, dgf,
  *           upsample_row, pixels, frames)
  *   --bench after the checks, ns per call of each kernel on its real shape, for the
  *           reference and every set this CPU runs
@@ -932,6 +932,72 @@ static double check_refiner(const rvmi_kernels *k, const shape *s, char *desc)
 static const shape refiner_shapes[] = {{6, 480, 0, 0}, {270, 480, 0, 0}, {1, 1, 0, 0}, {2, 3, 0, 1},
                                        {5, 17, 0, 2}, {3, 33, 0, 0}, {7, 1, 0, 0}, {1, 6, 0, 3}, END};
 
+/* The deep guided filter's three 1x1 layers (24 -> 16 on [cov, var] and the hidden
+ * features, 16 -> 16, 16 -> 4) as the refiner runs them on a band: dgf_mlp where the set has
+ * it, against conv_dense layer by layer through two temporaries, the set's own (exactly: the
+ * same sums in the same order) and the reference's (1e-5 of 1+|ref| over the three layers).
+ * c 0: the model's activations (ReLU, ReLU, none); else layer l's is (c + l) % 6, and with
+ * c 1 (ReLU, hardswish, hardsigmoid) one input value in 50 is a NaN (the vector sigmoid and
+ * tanh do not keep NaNs, as the reference's do). extra: floats past the hidden features' 16. */
+static void dgf_chain(const rvmi_kernels *k, const rvmi_conv cv[3], const rvmi_inputs *in,
+                      const rvmi_view *out, const rvmi_view *t1, const rvmi_view *t2,
+                      const float *zeros)
+{
+    rvmi_inputs i1 = rvmi_inputs_of(t1), i2 = rvmi_inputs_of(t2);
+    k->conv_dense(&cv[0], in, t1, NULL, 0, out->h, zeros);
+    k->conv_dense(&cv[1], &i1, t2, NULL, 0, out->h, zeros);
+    k->conv_dense(&cv[2], &i2, out, NULL, 0, out->h, zeros);
+}
+
+static double check_dgf(const rvmi_kernels *k, const shape *s, char *desc)
+{
+    snprintf(desc, 160, "%dx%d act %d +%d", s->w, s->h, s->c, s->extra);
+    static const int cin[3] = {24, 16, 16}, cout[3] = {16, 16, 4};
+    static const rvmi_act model_act[3] = {RVM_ACT_RELU, RVM_ACT_RELU, RVM_ACT_NONE};
+    rvmi_conv cv[3];
+    for (int l = 0; l < 3; l++) {
+        float *oihw = own(sizeof(float) * cin[l] * cout[l]);
+        fill(oihw, (size_t)cin[l] * cout[l]);
+        cv[l] = (rvmi_conv){.cin = cin[l], .cout = cout[l], .kh = 1, .kw = 1, .stride = 1,
+                            .dilation = 1,
+                            .act = s->c ? (rvmi_act)((s->c + l) % 6) : model_act[l]};
+        cv[l].weight = own(sizeof(float) * 16 * cin[l]);
+        float *packed = rvmi_pack_dense(oihw, cout[l], cin[l], 1, 1);
+        memcpy(cv[l].weight, packed, sizeof(float) * 16 * cin[l]);
+        free(packed);
+        cv[l].bias = own(sizeof(float) * 16);
+        fill(cv[l].bias, 16);
+    }
+    float *zeros = own(sizeof(float) * 64);
+    memset(zeros, 0, sizeof(float) * 64);
+    const int nan_every = s->c == 1 ? 50 : 0;
+    rvmi_inputs in = {2, {new_view(s->h, s->w, 8, 0, 0, 0.3f, nan_every),
+                          new_view(s->h, s->w, 16, s->extra, -1, 1, nan_every)}};
+    /* into channels 0-3 of 8, as the refiner's A and b */
+    rvmi_view a, b, c, unused, t1, t2; /* t1, t2: the chain's temporaries */
+    new_outputs(s->h, s->w, 4, 4, &a, &b);
+    new_outputs(s->h, s->w, 4, 4, &c, &unused);
+    new_outputs(s->h, s->w, 16, 0, &t1, &t2);
+    dgf_chain(&rvmi_kernels_reference, cv, &in, &a, &t1, &t2, zeros);
+    dgf_chain(k, cv, &in, &c, &t1, &t2, zeros);
+    if (k->dgf_mlp) { /* rows split in two calls, as threads do */
+        if (!k->dgf_mlp(cv, &in, &b, 0, s->h / 2, zeros) ||
+            !k->dgf_mlp(cv, &in, &b, s->h / 2, s->h, zeros))
+            return INFINITY;
+    } else {
+        dgf_chain(k, cv, &in, &b, &t1, &t2, zeros);
+    }
+    double e = compare_views(&a, &b, 1e-5), exact = compare_views(&c, &b, 0);
+    if (k->dgf_mlp)
+        BENCH("dgf_mlp", k->dgf_mlp(cv, &in, &b, 0, s->h, zeros));
+    else
+        BENCH("dgf_mlp", dgf_chain(k, cv, &in, &b, &t1, &t2, zeros));
+    return e > exact ? e : exact;
+}
+static const shape dgf_shapes[] = {{4, 480, 0, 0}, {270, 480, 0, 0}, {1, 1, 0, 0}, {3, 7, 1, 0},
+                                   {2, 13, 2, 3}, {5, 37, 3, 1}, {1, 16, 4, 0}, {2, 17, 5, 2},
+                                   {1, 31, 0, 0}, END};
+
 /* The full-resolution output's horizontal upsampling of 8 coefficient planes. */
 static double check_upsample(const rvmi_kernels *k, const shape *s, char *desc)
 {
@@ -1185,6 +1251,7 @@ static const loop_test loop_tests[] = {
     {"channels", check_channels, channel_shapes, "exact; gru_update 1e-6 of 1+|ref|"},
     {"refiner", check_refiner, refiner_shapes,
      "guide exact; box, cov_var 1e-6 of 1+|ref|; fast_a 1e-6 of (1+|A|)/(var+1e-5); offset 1e-6 of 1+|b|+|A mean(x)|"},
+    {"dgf", check_dgf, dgf_shapes, "exact against the set's own conv_dense; 1e-5 of 1+|ref| against the reference's"},
     {"upsample_row", check_upsample, upsample_shapes, "1e-6 of 1+|ref|"},
     {"pixels", check_pixels, pixel_shapes, "packed_row exact; yuv_row 1e-6 of 1+|ref|"},
     {"frames", check_frames, frame_shapes, "exact bytes"},

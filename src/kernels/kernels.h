@@ -347,6 +347,13 @@ typedef struct {
     void (*conv_winograd)(const rvmi_conv *cv, const rvmi_inputs *in, const rvmi_view *out,
                           const rvmi_view *residual, int ty0, int ty1, const float *zeros,
                           float *scratch);
+    /* The deep guided filter's three 1x1 layers per pixel, rows [y0, y1): cv[0] on the
+     * concatenation in (16 outputs), cv[1] (16 -> 16), cv[2] (16 -> 4) into out, the values
+     * never leaving registers between them. The same floats as conv_dense through two
+     * temporaries. Returns 0, having done nothing, for other shapes. NULL in sets without
+     * it (the caller runs the three conv_dense). */
+    int (*dgf_mlp)(const rvmi_conv cv[3], const rvmi_inputs *in, const rvmi_view *out, int y0,
+                   int y1, const float *zeros);
     /* One full-resolution output row of the refiner. h0 and h1 are the coefficient rows
      * [A0..A3, b0..b3] already upsampled horizontally to the frame's width, as 8 planes
      * `plane` floats apart; the row is l0*h0 + l1*h1. With x the input row as three planes

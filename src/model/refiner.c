@@ -53,10 +53,12 @@ static void refine_rows(void *ctx, int y0, int y1, int thread)
         k->conv_depthwise(&m->dgf_box, &xy, &box, NULL, l0, l0 + n);
         loop->cov_var(&box_rows, &cov_var, 0, n);
         rvmi_inputs cat = {2, {cov_var, rows_of(*j->hid, y0, n)}}; /* [cov, var, hid] */
-        rvmi_inputs in1 = rvmi_inputs_of(&h1), in2 = rvmi_inputs_of(&h2);
-        k->conv_dense(&m->dgf_conv[0], &cat, &h1, NULL, 0, n, j->s->zeros);
-        k->conv_dense(&m->dgf_conv[1], &in1, &h2, NULL, 0, n, j->s->zeros);
-        k->conv_dense(&m->dgf_conv[2], &in2, &a, NULL, 0, n, j->s->zeros);
+        if (!k->dgf_mlp || !k->dgf_mlp(m->dgf_conv, &cat, &a, 0, n, j->s->zeros)) {
+            rvmi_inputs in1 = rvmi_inputs_of(&h1), in2 = rvmi_inputs_of(&h2);
+            k->conv_dense(&m->dgf_conv[0], &cat, &h1, NULL, 0, n, j->s->zeros);
+            k->conv_dense(&m->dgf_conv[1], &in1, &h2, NULL, 0, n, j->s->zeros);
+            k->conv_dense(&m->dgf_conv[2], &in2, &a, NULL, 0, n, j->s->zeros);
+        }
     } else {
         loop->box_horizontal(&xy, &t, 0, bh);
         loop->box_vertical(&t, &box, l0, l0 + n);
