@@ -77,7 +77,8 @@ static const option options[] = {
     {"--input-resize", NULL, OPT_SIZE, FIELD(resize_w), .min = 1, .max = RVM_MAX_SIDE,
      .metavar = "W H", .help = "scale the input to W x H first"},
     {"--input-fps", NULL, OPT_NUMBER, FIELD(input_fps), .min = 0, .max = 1000, .def = 30,
-     .metavar = "FPS", .help = "frame rate of image folders (default 30; 24000/1001 works)"},
+     .metavar = "FPS", .help = "frame rate of image folders (default 30; 24000/1001 works); a video keeps "
+             "its own (one line says so)"},
     {"--start", "-ss", OPT_TIME, FIELD(start), .min = 0, .metavar = "TIME",
      .help = "skip this much of the input (seconds or HH:MM:SS)"},
     {"--duration", "-t", OPT_TIME, FIELD(duration), .min = 0, .above_min = 1, .def = -1,
@@ -532,6 +533,8 @@ int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t
         }
         if (set_option(op, vals, o, err, errlen) < 0)
             return -1;
+        if (op->field == offsetof(rvmi_cli_options, input_fps))
+            o->input_fps_given = 1;
     }
     if (o->help || o->version)
         return 0;

@@ -31,6 +31,7 @@ typedef struct {
     const char *preset;         /* NULL: RVM_DEFAULT_PRESET */
     int depth;                  /* 8 or 16 */
     double input_fps;           /* for image folders */
+    int input_fps_given;        /* --input-fps was given (said of a video, which keeps its own) */
     double start, duration;     /* seconds; duration < 0: to the end */
     /* --audio-tracks, --subtitle-tracks as given (NULL: all), checked for syntax only */
     const char *audio_tracks, *subtitle_tracks;

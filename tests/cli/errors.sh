@@ -189,6 +189,14 @@ expect_error "crf 52 for h264" $S --output-alpha out.mp4 --crf 52 --codec h264
 expect_error "crf 52 for hevc" $S --output-alpha out.mp4 --crf 52 --codec hevc
 sub_ok $S --duration 0.1 --output-alpha out_crf.webm --crf 60
 rm -f out_crf.webm
+# --input-fps on a video was ignored without a word: one line says so (the video keeps its
+# timing: not refused, a batch's flags may cover videos and image folders alike).
+sub_ok $S --duration 0.1 --output-alpha out_fps.mp4 --input-fps 10
+grep -qx "rvm: --input-fps applies to image folders only: this video keeps its own timing" err.txt &&
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "--input-fps on a video: $(cat err.txt)"
+sub_ok $S --duration 0.1 --output-alpha out_fps.mp4 -y
+! grep -q "input-fps" err.txt || fail "--input-fps said though not given: $(cat err.txt)"
+rm -f out_fps.mp4
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
 # A checkpoint that cannot be used fails the same on every retry: not exit 1 (which a
 # cluster retries) but 2 for a flag's mistake and 3 for a missing or damaged file.
