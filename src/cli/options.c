@@ -112,8 +112,9 @@ static const option options[] = {
     {"--preset", NULL, OPT_STRING, FIELD(preset), .words = rvmi_presets, .metavar = "NAME",
      .help = "x264/x265 speed preset (h264/hevc): ultrafast, superfast, veryfast, faster, fast, "
              "medium, slow, slower, veryslow, placebo. Default: " RVM_DEFAULT_PRESET
-             " with a short look-ahead (H.264: 1 frame, none for an alpha matte; HEVC: 3) and no"
-             " B-frames (fast, bounded memory); a preset named "
+             " with a short look-ahead (H.264: 1 frame, none for an alpha matte; HEVC: 3), no"
+             " B-frames and, for H.264 other than an alpha matte, the diamond motion search "
+             "(fast, bounded memory); a preset named "
              "here is used as the encoder defines it (slower ones compress better but can cost "
              "more time than the network, and hold more frames in memory)"},
     {"--output-depth", NULL, OPT_CHOICE, FIELD(depth), .words = WORDS("8", "16"),
