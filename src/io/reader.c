@@ -394,12 +394,23 @@ static void gate_hand_out(picture_gate *g, AVFrame *f)
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void update_audio_done(rvmi_reader *r);
+static void report_end(rvmi_reader *r);
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* What the outputs lack (frames cut off or skipped as damaged): a warning, as damaged audio
+ * skipped is (Python's ConversionWarning, a batch report's "warnings"); a note when the
+ * caller takes no warnings. */
+static void warn_user(const rvmi_reader *r, const char *msg)
+{
+    void (*warn)(void *, const char *) = r->opt.warning ? r->opt.warning : r->opt.notice;
+    if (warn)
+        warn(r->opt.notice_user, msg);
 }
 
 /* The failure at hand is an option's (see rvmi_reader_options.usage_error). */
@@ -1316,8 +1327,11 @@ char *rvmi_file_url(const char *path)
 }
 
 /* Decodes the single picture of one image file into a new frame. */
-static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char *err,
-                             size_t errlen)
+/* The picture of one image file, or NULL with the reason in err and, when code is given, the
+ * error as an AVERROR in *code (a file that is no picture: AVERROR_INVALIDDATA), or 0 for a
+ * file that is no damage but a picture this FFmpeg cannot decode (an animated WebP). */
+static AVFrame *decode_image(const char *path, const atomic_int *interrupt, int *code,
+                             char *err, size_t errlen)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
     AVFormatContext *fmt = avformat_alloc_context();
@@ -1325,8 +1339,9 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
     AVDictionary *o = NULL;
-    int ret, webp = 0;
+    int ret = AVERROR_INVALIDDATA, webp = 0;
     if (!fmt || !pkt || !frame) {
+        ret = AVERROR(ENOMEM);
         set_err(err, errlen, "out of memory");
         goto fail;
     }
@@ -1343,18 +1358,21 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
         goto fail;
     }
     if (fmt->nb_streams < 1 || fmt->streams[0]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) {
+        ret = AVERROR_INVALIDDATA;
         set_err(err, errlen, "%s: not an image", path);
         goto fail;
     }
     webp = fmt->streams[0]->codecpar->codec_id == AV_CODEC_ID_WEBP;
     const AVCodec *codec = avcodec_find_decoder(fmt->streams[0]->codecpar->codec_id);
     if (!codec) {
+        ret = AVERROR_INVALIDDATA;
         set_err(err, errlen, "%s: not a readable image", path);
         goto fail;
     }
     dec = avcodec_alloc_context3(codec);
     if (!dec || avcodec_parameters_to_context(dec, fmt->streams[0]->codecpar) < 0 ||
         (ret = avcodec_open2(dec, codec, NULL)) < 0) {
+        ret = ret < 0 ? ret : AVERROR(ENOMEM);
         set_err(err, errlen, "%s: cannot open the image decoder", path);
         goto fail;
     }
@@ -1366,9 +1384,11 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
         if (ret == AVERROR_EOF || (ret != AVERROR(EAGAIN))) {
             set_err(err, errlen, "%s: %s", path,
                     ret == AVERROR_EOF ? "no picture in the file" : averr(ret, eb));
+            ret = ret == AVERROR_EOF ? AVERROR_INVALIDDATA : ret;
             goto fail;
         }
         if (flushed) {
+            ret = AVERROR_INVALIDDATA;
             set_err(err, errlen, "%s: no picture in the file", path);
             goto fail;
         }
@@ -1390,13 +1410,46 @@ static AVFrame *decode_image(const char *path, const atomic_int *interrupt, char
     av_packet_free(&pkt);
     return frame;
 fail:
-    if (webp && animated_webp(path))
+    if (webp && animated_webp(path)) {
         animated_webp_err(path, err, errlen);
+        ret = 0;
+    }
+    if (code)
+        *code = ret;
     avcodec_free_context(&dec);
     avformat_close_input(&fmt);
     av_packet_free(&pkt);
     av_frame_free(&frame);
     return NULL;
+}
+
+/* The folder's image i into *f: 1, or 0 when the file is damaged (its decoder's error is the
+ * image's, damaged_packet: an empty or cut file, broken data), which is then skipped as a
+ * damaged frame of a video is, with a warning naming it and counted in the end's line
+ * (report_end); -1 (err) for what stops the run (out of memory, I/O, a stop, an animated
+ * WebP: no damage, the user is told how to convert it), and for an input of one image. */
+static int folder_image(rvmi_reader *r, int i, AVFrame **f, char *err, size_t errlen)
+{
+    const char *name = r->files[i];
+    char *full = malloc(strlen(r->dir) + strlen(name) + 2);
+    if (!full) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(full, "%s/%s", r->dir, name);
+    int code = 0;
+    *f = decode_image(full, r->opt.interrupt, &code, err, errlen);
+    free(full);
+    if (*f)
+        return 1;
+    if (r->nfiles == 1 || !damaged_packet(code) ||
+        (r->opt.interrupt && atomic_load(r->opt.interrupt)))
+        return -1;
+    r->decode_errors++;
+    char msg[1200];
+    snprintf(msg, sizeof(msg), "%s: the image is skipped", err);
+    warn_user(r, msg);
+    return 0;
 }
 
 static int open_images(rvmi_reader *r, const char *path, char *err, size_t errlen);
@@ -1507,17 +1560,18 @@ static int open_images(rvmi_reader *r, const char *path, char *err, size_t errle
         }
         return -1;
     }
-    /* The first image fixes the size; later ones of another size are scaled to it. */
-    char *full = malloc(strlen(path) + strlen(r->files[r->next_file]) + 2);
-    if (!full) {
-        set_err(err, errlen, "out of memory");
+    /* The first image that can be read fixes the size; later ones of another size are
+     * scaled to it. Damaged ones before it are skipped here, once. */
+    AVFrame *f = NULL;
+    int got = 0;
+    while (r->next_file < r->end_file && (got = folder_image(r, r->next_file, &f, err, errlen)) == 0)
+        r->next_file++;
+    if (got < 0)
+        return -1;
+    if (!f) {
+        set_err(err, errlen, "no image of %s could be read (%d damaged)", path, r->decode_errors);
         return -1;
     }
-    sprintf(full, "%s/%s", path, r->files[r->next_file]);
-    AVFrame *f = decode_image(full, r->opt.interrupt, err, errlen);
-    free(full);
-    if (!f)
-        return -1;
     int rot, flip;
     orientation_of(r, f, &rot, &flip);
     int ret = set_output_size(r, path, f->width, f->height, f->sample_aspect_ratio, rot, flip,
@@ -2139,19 +2193,16 @@ static int rgb_item(rvmi_reader *r, const AVFrame *f, rvmi_read_item *item, uint
 static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char *err,
                        size_t errlen)
 {
-    if (r->next_file >= r->end_file)
+    AVFrame *f = NULL;
+    int got = 0;
+    while (r->next_file < r->end_file && (got = folder_image(r, r->next_file, &f, err, errlen)) == 0)
+        r->next_file++;
+    if (got < 0)
+        return -1;
+    if (!f) {
+        report_end(r);
         return RVM_ITEM_END;
-    const char *name = r->files[r->next_file];
-    char *full = malloc(strlen(r->dir) + strlen(name) + 2);
-    if (!full) {
-        set_err(err, errlen, "out of memory");
-        return -1;
     }
-    sprintf(full, "%s/%s", r->dir, name);
-    AVFrame *f = decode_image(full, r->opt.interrupt, err, errlen);
-    free(full);
-    if (!f)
-        return -1;
     note_geometry(r, f, item, (r->next_file - r->v_shift) * av_q2d(r->tb));
     note_icc(r, f);
     int ret = rgb_item(r, f, item, dst, err, errlen);
@@ -2332,16 +2383,9 @@ static void close_gaps(rvmi_reader *r, AVPacket *p, int video, struct carried *c
 
 /* At the end of an input read to its end: one line when it ended early, a read error or
  * the data stopping well before the duration the container declares (a truncated MKV or
- * MP4 otherwise just ends), and when damaged frames were skipped. */
-static void report_end(rvmi_reader *r)
+ * MP4 otherwise just ends). */
+static void report_cut(rvmi_reader *r)
 {
-    if (r->end_reported || !r->opt.notice || r->dir || r->v_end != INT64_MAX ||
-        (r->opt.interrupt && atomic_load(r->opt.interrupt)))
-        return;
-    r->end_reported = 1;
-    /* Frames the outputs lack (cut off, or skipped as damaged): warnings, as damaged audio
-     * skipped is (Python's ConversionWarning, a batch report's "warnings"). */
-    void (*warn)(void *, const char *) = r->opt.warning ? r->opt.warning : r->opt.notice;
     char msg[320];
     double at = r->data_end_us == AV_NOPTS_VALUE
                     ? 0
@@ -2355,7 +2399,7 @@ static void report_end(rvmi_reader *r)
                  "the outputs hold the %lld frame%s before that",
                  at, averr(r->read_error, eb), (long long)r->frames_out,
                  r->frames_out == 1 ? "" : "s");
-        warn(r->opt.notice_user, msg);
+        warn_user(r, msg);
     } else if (!r->discont && declared != AV_NOPTS_VALUE && declared > 0 &&
                r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE &&
                r->data_end_us != AV_NOPTS_VALUE) {
@@ -2389,13 +2433,29 @@ static void report_end(rvmi_reader *r)
                      "truncated; the outputs hold the %lld frame%s that were there",
                      at, declared / (double)AV_TIME_BASE, (long long)r->frames_out,
                      r->frames_out == 1 ? "" : "s");
-            warn(r->opt.notice_user, msg);
+            warn_user(r, msg);
         }
     }
+}
+
+/* At the end of the input: whether it was cut (report_cut, when read to its end: not for a
+ * folder, --duration or a segment), and how many damaged frames or images were skipped. */
+static void report_end(rvmi_reader *r)
+{
+    if (r->end_reported || !r->opt.notice || (r->opt.interrupt && atomic_load(r->opt.interrupt)))
+        return;
+    r->end_reported = 1;
+    if (!r->dir && r->v_end == INT64_MAX)
+        report_cut(r);
     if (r->decode_errors) {
-        snprintf(msg, sizeof(msg), "%d damaged video %s skipped", r->decode_errors,
-                 r->decode_errors == 1 ? "frame or packet was" : "frames or packets were");
-        warn(r->opt.notice_user, msg);
+        char msg[80];
+        if (r->dir)
+            snprintf(msg, sizeof(msg), "%d damaged %s skipped", r->decode_errors,
+                     r->decode_errors == 1 ? "image was" : "images were");
+        else
+            snprintf(msg, sizeof(msg), "%d damaged video %s skipped", r->decode_errors,
+                     r->decode_errors == 1 ? "frame or packet was" : "frames or packets were");
+        warn_user(r, msg);
     }
 }
 

@@ -110,6 +110,31 @@ done
     "$PIXCMP" gray ref3.rgb d.rgb 0 || fail "16-bit PNGs do not read as their 8-bit values"
 ok "grey, grey+alpha, RGBA and 16-bit PNG folders"
 
+# Damaged images in a folder are skipped as a video's damaged frames are (media_timing.sh):
+# a warning naming each, the rest converted at their own times (frame i at i/30 s), one line
+# counting them, exit 0. An empty file and one cut in its data stopped the whole run with
+# "dmg/0001.png: no picture in the file" (exit 3) before. A folder of nothing but damaged
+# images is a bad input (exit 3), as a video none of whose frames decode.
+mkdir dmg
+cp ref/0000.png ref/0001.png ref/0002.png ref/0003.png ref/0004.png dmg/
+: >dmg/0001.png
+head -c 100 ref/0003.png >dmg/0003.png
+run_ok --input-source dmg --output-alpha dmg_pha.mkv
+[ "$(pts_list dmg_pha.mkv | tr '\n' ' ')" = "0.000000 0.067000 0.133000 " ] ||
+    fail "damaged images: frames at $(pts_list dmg_pha.mkv | tr '\n' ' ') (0, 2/30, 4/30 wanted)"
+grep -q "^rvm: warning: dmg/0001.png: .*skipped" err.txt &&
+    grep -q "^rvm: warning: dmg/0003.png: .*skipped" err.txt &&
+    grep -q "^rvm: warning: 2 damaged images were skipped$" err.txt || fail "damaged images: $(cat err.txt)"
+: >dmg/0000.png
+run_ok --input-source dmg --output-alpha dmg_first_pha.mkv
+[ "$(pts_list dmg_first_pha.mkv | wc -l)" -eq 2 ] && grep -q "^rvm: warning: 3 damaged images were skipped$" err.txt ||
+    fail "a damaged first image: $(pts_list dmg_first_pha.mkv | wc -l) frames, $(cat err.txt)"
+: >dmg/0002.png && : >dmg/0004.png
+run --input-source dmg --output-alpha dmg_none_pha.mkv
+[ $RC -eq 3 ] && grep -q "^rvm: no image of dmg could be read (5 damaged)$" err.txt ||
+    fail "a folder of damaged images: exit $RC, $(cat err.txt)"
+ok "damaged images in a folder: skipped with a warning each and a count, the rest at their times"
+
 # A picture with transparency (a cut-out: the left half see-through): its alpha is ignored, as
 # the official reader's PIL convert('RGB') does, so its matte is the opaque picture's of the
 # same colours, and one warning line says so (the alpha was ignored without a word); WebP
