@@ -1094,7 +1094,27 @@ int rvmi_convert_in_process(const rvmi_cli_options *opt, const rvm_model *model,
 }
 
 #ifndef RVM_NO_MAIN
-int main(int argc, char **argv)
+/* What the command printed on stdout through stdio (--help, --version, a subcommand's help or
+ * list) must have reached it, as coreutils' close_stdout checks: else one line, and the exit
+ * code of a failed write (75; 1 for a reader gone, EPIPE, when SIGPIPE is ignored) unless
+ * the run failed with its own. rvm --help >/dev/full exited 0 without a word. */
+static int stdout_status(int status)
+{
+    int failed = ferror(stdout);
+    errno = 0;
+    if (fflush(stdout) != 0 || failed || (fclose(stdout) != 0 && errno != EBADF)) {
+        int e = errno;
+        if (e)
+            errorf("stdout: writing: %s", strerror(e));
+        else
+            errorf("stdout: writing failed");
+        if (status == 0)
+            status = e == EPIPE ? RVMI_EXIT_FAILURE : RVMI_EXIT_TRANSIENT;
+    }
+    return status;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "serve") == 0) {
 #ifdef RVM_HAVE_SERVE
@@ -1130,5 +1150,10 @@ int main(int argc, char **argv)
         return 0;
     }
     return rvmi_convert(&opt, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    return stdout_status(run(argc, argv));
 }
 #endif

@@ -385,6 +385,35 @@ expect_error "frames too small for HEVC" --input-source $SAMPLE --input-resize 8
     --duration 0.04 --codec hevc --output-alpha out.mp4
 expect_code 2 "frames too small for HEVC"
 expect_error "full disk" $S --output-alpha /dev/full
+# What only prints (--help, --version, a subcommand's --help) must reach stdout, as coreutils
+# check at exit: a full disk is one line and exit 75 (a failed write), a reader gone (EPIPE,
+# SIGPIPE ignored) exit 1. Each exited 0 without a word before.
+helps="--help|--version|plan --help|render --help|join --help|batch --help"
+"$RVM" serve --help >/dev/null 2>&1 && helps="$helps|serve --help"
+IFS='|'
+for args in $helps; do
+    IFS=' '
+    # shellcheck disable=SC2086
+    "$RVM" $args >/dev/full 2>err.txt
+    RC=$?
+    [ $RC -eq 75 ] && [ "$(cat err.txt)" = "rvm: stdout: writing: No space left on device" ] ||
+        fail "rvm $args >/dev/full: exit $RC, $(cat err.txt)"
+    IFS='|'
+done
+IFS=' '
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$RVM" <<'PY' || fail "rvm --help into a closed pipe"
+import os, signal, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run([sys.argv[1], "--help"], stdout=w, stderr=subprocess.PIPE,
+                   preexec_fn=lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN))
+err = p.stderr.decode()
+if p.returncode != 1 or err != "rvm: stdout: writing: Broken pipe\n":
+    sys.exit("exit %d, %r" % (p.returncode, err))
+PY
+fi
+ok "--help, --version and the subcommands' --help: a stdout that fails is one line, exit 75 (1 for EPIPE)"
 expect_error "unknown preset" $S --output-alpha out.mp4 --preset quick
 expect_error "preset for prores" $S --output-alpha out.mov --codec prores --preset fast
 expect_error "preset for png_sequence" $S --output-type png_sequence --output-alpha out --preset fast
