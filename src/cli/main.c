@@ -1004,8 +1004,9 @@ static int convert(conversion *c)
      * frames, before the outputs were put in place) stopped nothing: the outputs are
      * complete, and put in place as complete. Done: exit 0, with or without --complete-only
      * (with it they were removed, and the batch converted the input again; without it the
-     * run said "interrupted", exit 130, of outputs holding every frame). */
-    if (sig && !c->seg && c->pl.complete) {
+     * run said "interrupted", exit 130, of outputs holding every frame), and for rvm
+     * render's segment, whose part is then checked and kept (it was removed, exit 130). */
+    if (sig && c->pl.complete) {
         if (finish_outputs(c) < 0)
             return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
         notef("a stop came after the last frame: the outputs are complete (%lld frame%s)",

@@ -359,6 +359,27 @@ sub_ok join --plan long.plan $LFLAGS
 [ "$(pts_list stop/pha.mp4 | wc -l)" -eq "$(pts_list long.mkv | wc -l)" ] ||
     fail "the join after the interruption holds $(pts_list stop/pha.mp4 | wc -l) frames"
 ok "rendered again after the interruption and joined: every frame"
+# A stop that comes once the segment's every frame is in (while x265's placebo preset encodes
+# the frames it held back, some seconds) stopped nothing: the part is complete and kept, exit
+# 0 with the conversion's line, as a conversion's late stop (signals.sh). It was removed,
+# "interrupted after 15 of the segment's frames: its part is not kept", exit 130.
+ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 30 laststop.mkv || fail "ffmpeg"
+sub_ok plan laststop.mkv --segments 2 --warmup 2 -o laststop.plan
+LFLAGS="--output-alpha laststop/pha.mp4 --codec hevc --preset placebo --threads 1"
+"$RVM" render --plan laststop.plan --index 1 $LFLAGS --progress-fd 3 >out.txt 2>err.txt 3>prog.txt &
+pid=$!
+wait_for "grep -q '\"frames\":15,' prog.txt 2>/dev/null" $pid
+kill -INT $pid
+wait $pid
+RC=$?
+[ $RC -eq 0 ] && [ "$(cat err.txt)" = "rvm: a stop came after the last frame: the outputs are complete (15 frames)" ] ||
+    fail "a stop after the segment's last frame: exit $RC, $(cat err.txt)"
+sub_ok join --plan laststop.plan --missing $LFLAGS
+[ "$(cat out.txt)" = "0" ] || fail "join --missing after a late stop: $(cat out.txt) (0 wanted)"
+sub_ok render --plan laststop.plan --index 0 $LFLAGS
+sub_ok join --plan laststop.plan $LFLAGS
+[ "$(pts_list laststop/pha.mp4 | wc -l)" -eq 30 ] || fail "the join after a late stop: $(pts_list laststop/pha.mp4 | wc -l) frames"
+ok "a stop after the segment's last frame keeps its part (exit 0) and it joins"
 
 # ---- a PNG join stopped halfway leaves the old sequence, or nothing ----
 # strace stops the join at its 4th link, after 3 frames were put in (deterministic).
