@@ -208,18 +208,20 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
          * Join may write into a FIFO named as the parts' output (it streams the file). */
         const char *w = want[i].path;
         struct stat ws;
-        if (strcmp(cmd, "render") == 0 &&
-            (strcmp(w, "-") == 0 || strncmp(w, "pipe:", 5) == 0 || strncmp(w, "/dev/", 5) == 0 ||
-             (stat(w, &ws) == 0 && !S_ISREG(ws.st_mode) && !S_ISDIR(ws.st_mode)))) {
+        int into_pipe = strcmp(w, "-") == 0 || strncmp(w, "pipe:", 5) == 0 ||
+                        strncmp(w, "/dev/", 5) == 0 ||
+                        (stat(w, &ws) == 0 && !S_ISREG(ws.st_mode) && !S_ISDIR(ws.st_mode));
+        if (strcmp(cmd, "render") == 0 && into_pipe) {
             rvmi_cli_error("%s: %s %s: segments are rendered into files: name a file (join "
                            "may then write into a pipe)", cmd, want[i].flag, w);
             return RVMI_EXIT_USAGE;
         }
-        /* Its parts folder is made beside it: a folder nothing can be made in is the
-         * argument's mistake, named as given (the conversion named its hidden part, without
-         * "render:"). */
-        if (strcmp(cmd, "render") == 0 &&
-            rvmi_outfile_folder_refuses(w, 1, err, sizeof err) < 0) {
+        /* Render makes its parts folder beside it, join the output (under a hidden name):
+         * a folder nothing can be made in is the argument's mistake, named as given, before
+         * any work (the conversion named its hidden part, without "render:"; join called
+         * every part missing, exit 4, or checked them all before it said so). join --missing
+         * only reads. */
+        if (!into_pipe && !j->missing && rvmi_outfile_folder_refuses(w, 1, err, sizeof err) < 0) {
             rvmi_cli_error("%s: %s %s: %s", cmd, want[i].flag, w, err);
             return RVMI_EXIT_USAGE;
         }

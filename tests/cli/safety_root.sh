@@ -80,6 +80,17 @@ RC=$?
 umount rofs
 [ $RC -eq 2 ] && [ "$(cat err.txt)" = "rvm: render: --output-alpha rofs/sub/o.mp4: cannot write in rofs: Read-only file system" ] ||
     fail "a render into a read-only file system: exit $RC: $(cat err.txt)"
+# rvm join likewise, before the parts are checked (it said "2 of 2 parts missing or broken ...
+# render them again", exit 4: no render can write there either); join --missing only reads.
+mount -t tmpfs -o ro,size=1M tmpfs rofs || fail "cannot mount a read-only tmpfs"
+"$RVM" join --plan ro.plan --output-alpha rofs/o.mp4 >out.txt 2>err.txt
+RC=$?
+[ $RC -eq 2 ] && [ "$(cat err.txt)" = "rvm: join: --output-alpha rofs/o.mp4: cannot write in rofs: Read-only file system" ] ||
+    fail "a join into a read-only file system: exit $RC: $(cat err.txt)"
+"$RVM" join --plan ro.plan --missing --output-alpha rofs/o.mp4 >out.txt 2>err.txt
+RC=$?
+umount rofs
+[ $RC -eq 0 ] && [ "$(cat out.txt)" = "0-1" ] || fail "join --missing on a read-only file system: exit $RC: $(cat out.txt) $(cat err.txt)"
 chmod 755 "$WORK"
 mkdir locked && chmod 555 locked
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$RVM" --disable-progress -i "$WORK/in.mkv" \
