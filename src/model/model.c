@@ -86,9 +86,7 @@ static int check_shape(builder *b, const rvmi_tensor *t, int ndim, const int64_t
     return 0;
 }
 
-/* Loads conv "<name>.weight" (and "<name>.bias" when it has one), folds its BatchNorm
- * "<bn>.*" into it when it has one, and packs it as arch.h says. */
-/* bytes (a multiple of 64) of the model's block, or of their own allocation when the block
+/* Takes bytes (a multiple of 64) of the model's block, or of their own allocation when the block
  * has no room (or there is none); NULL on no memory. */
 static float *take(builder *b, size_t bytes)
 {
@@ -113,6 +111,8 @@ static size_t packed_bytes(const rvmi_arch_conv *a)
            (winograd ? rvmi_pack_winograd_bytes(pcout, a->cin) : 0);
 }
 
+/* Loads conv "<name>.weight" (and "<name>.bias" when it has one), folds its BatchNorm
+ * "<bn>.*" into it when it has one, and packs it as arch.h says. */
 static void load_conv(builder *b, rvmi_conv *cv, const rvmi_arch_conv *a)
 {
     if (b->status)
