@@ -274,8 +274,6 @@ static void averr_msg(char *err, size_t errlen, const char *name, const char *wh
     snprintf(err, errlen, "%s: %s: %s", name, what, eb);
 }
 
-/* averr_msg, remembering a closed pipe (EPIPE: the reader went away, which no retry
- * brings back, unlike a full disk). */
 /* The failure at hand is the flags' (rvmi_video_writer_config.usage_error): the same settings
  * are refused again on a retry, so it is not a transient failure. */
 static void refused_settings(const rvmi_video_writer_config *cfg)
@@ -284,6 +282,8 @@ static void refused_settings(const rvmi_video_writer_config *cfg)
         *cfg->usage_error = 1;
 }
 
+/* averr_msg, remembering a closed pipe (EPIPE: the reader went away, which no retry
+ * brings back, unlike a full disk). */
 static void writer_err(rvmi_video_writer *w, char *err, size_t errlen, const char *what, int code)
 {
     if (code == AVERROR(EPIPE)) {
