@@ -1326,7 +1326,6 @@ char *rvmi_file_url(const char *path)
     return url;
 }
 
-/* Decodes the single picture of one image file into a new frame. */
 /* The picture of one image file, or NULL with the reason in err and, when code is given, the
  * error as an AVERROR in *code (a file that is no picture: AVERROR_INVALIDDATA), or 0 for a
  * file that is no damage but a picture this FFmpeg cannot decode (an animated WebP). */
