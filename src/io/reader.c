@@ -1451,6 +1451,17 @@ static int folder_image(rvmi_reader *r, int i, AVFrame **f, char *err, size_t er
     return 0;
 }
 
+/* The folder's next image that can be read, from r->next_file on, into *f (NULL at the
+ * folder's end), the damaged ones before it skipped (folder_image); -1 (err) for what stops
+ * the run. */
+static int next_folder_image(rvmi_reader *r, AVFrame **f, char *err, size_t errlen)
+{
+    int got = 0;
+    while (r->next_file < r->end_file && (got = folder_image(r, r->next_file, f, err, errlen)) == 0)
+        r->next_file++;
+    return got < 0 ? -1 : 0;
+}
+
 static int open_images(rvmi_reader *r, const char *path, char *err, size_t errlen);
 
 static int open_folder(rvmi_reader *r, const char *path, char *err, size_t errlen)
@@ -1562,10 +1573,7 @@ static int open_images(rvmi_reader *r, const char *path, char *err, size_t errle
     /* The first image that can be read fixes the size; later ones of another size are
      * scaled to it. Damaged ones before it are skipped here, once. */
     AVFrame *f = NULL;
-    int got = 0;
-    while (r->next_file < r->end_file && (got = folder_image(r, r->next_file, &f, err, errlen)) == 0)
-        r->next_file++;
-    if (got < 0)
+    if (next_folder_image(r, &f, err, errlen) < 0)
         return -1;
     if (!f) {
         set_err(err, errlen, "no image of %s could be read (%d damaged)", path, r->decode_errors);
@@ -2193,10 +2201,7 @@ static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char 
                        size_t errlen)
 {
     AVFrame *f = NULL;
-    int got = 0;
-    while (r->next_file < r->end_file && (got = folder_image(r, r->next_file, &f, err, errlen)) == 0)
-        r->next_file++;
-    if (got < 0)
+    if (next_folder_image(r, &f, err, errlen) < 0)
         return -1;
     if (!f) {
         report_end(r);
