@@ -35,8 +35,14 @@ static void quit_now(int sig)
 static void on_signal(int sig)
 {
     int saved_errno = errno;
-    if (!atomic_load(&converting))
-        quit_now(sig); /* nothing done yet that is worth keeping */
+    if (!atomic_load(&converting)) {
+        /* Nothing done yet that is worth keeping; one line says why the run ended (it ended
+         * without a word). */
+        say(sig == SIGXFSZ ? "rvm: stopped at the file size limit (ulimit -f): the unfinished "
+                             "outputs were removed\n"
+                           : "rvm: interrupted: the unfinished outputs were removed\n");
+        quit_now(sig);
+    }
     int expected = 0;
     if (atomic_compare_exchange_strong(&rvmi_stop_signal, &expected, sig)) {
         atomic_store(&first_signal_ms, now_ms());
