@@ -335,17 +335,23 @@ sub_ok join --plan img.plan --output-alpha take:2.mp4
 [ "$(pts_list ./take:2.mp4 | wc -l)" -eq 12 ] || fail "take:2.mp4: not 12 frames"
 ok "render and join an output named take:2.mp4"
 
+# render_interrupted PLAN CONDITION: renders index 1 of PLAN with $LFLAGS, sends SIGINT once
+# CONDITION (on its --progress-fd lines, prog.txt) holds; its exit code in RC.
+render_interrupted() {
+    "$RVM" render --plan "$1" --index 1 $LFLAGS --progress-fd 3 >out.txt 2>err.txt 3>prog.txt &
+    pid=$!
+    wait_for "$2" $pid
+    kill -INT $pid
+    wait $pid
+    RC=$?
+}
+
 # ---- a render stopped halfway keeps no part, says so, and is rendered again whole ----
 ffmpeg -nostdin -v error -stream_loop 5 -i "$SAMPLE" -vf scale=320:240 -c:v libx264 -g 30 \
     -preset ultrafast long.mkv || fail "cannot make long.mkv"
 sub_ok plan long.mkv --segments 2 --warmup 2 -o long.plan
 LFLAGS="--output-alpha stop/pha.mp4 --threads 1"
-"$RVM" render --plan long.plan --index 1 $LFLAGS --progress-fd 3 >out.txt 2>err.txt 3>prog.txt &
-pid=$!
-wait_for "grep -q '\"frames\":[1-9][0-9]' prog.txt" $pid
-kill -INT $pid
-wait $pid
-RC=$?
+render_interrupted long.plan "grep -q '\"frames\":[1-9][0-9]' prog.txt"
 [ $RC -eq 130 ] || fail "an interrupted render: exit $RC, want 130 ($(cat err.txt))"
 [ -z "$(ls -A stop/pha.mp4.parts)" ] || fail "an interrupted render left $(ls -A stop/pha.mp4.parts)"
 # It used to say "interrupted: the outputs hold the N frames done", of a part it removed.
@@ -366,12 +372,7 @@ ok "rendered again after the interruption and joined: every frame"
 ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 30 laststop.mkv || fail "ffmpeg"
 sub_ok plan laststop.mkv --segments 2 --warmup 2 -o laststop.plan
 LFLAGS="--output-alpha laststop/pha.mp4 --codec hevc --preset placebo --threads 1"
-"$RVM" render --plan laststop.plan --index 1 $LFLAGS --progress-fd 3 >out.txt 2>err.txt 3>prog.txt &
-pid=$!
-wait_for "grep -q '\"frames\":15,' prog.txt 2>/dev/null" $pid
-kill -INT $pid
-wait $pid
-RC=$?
+render_interrupted laststop.plan "grep -q '\"frames\":15,' prog.txt 2>/dev/null"
 [ $RC -eq 0 ] && [ "$(cat err.txt)" = "rvm: a stop came after the last frame: the outputs are complete (15 frames)" ] ||
     fail "a stop after the segment's last frame: exit $RC, $(cat err.txt)"
 sub_ok join --plan laststop.plan --missing $LFLAGS
