@@ -75,8 +75,8 @@ struct _GstRvmMatte {
 
     /* Set from any thread, acted on in the streaming thread before the next frame. */
     gint reset_pending;
-    /* A size refused at negotiation has been explained (once a run: start() clears it). */
-    gint size_refused;
+    /* Caps refused at negotiation have been explained (once a run: start() clears it). */
+    gint caps_refused;
 
     /* Streaming thread only (and start/stop). */
     rvm_model *model;
@@ -161,6 +161,7 @@ static gboolean ratio_valid(GstRvmMatte *self, gdouble ratio)
 
 static gint min_side(gdouble ratio);
 static const char *size_problem(gint w, gint h, gdouble ratio, char *buf, gsize len);
+static const char *interlace_problem(const char *mode, char *buf, gsize len);
 
 static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
 {
@@ -171,12 +172,22 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
     GST_OBJECT_LOCK(self);
     gdouble ratio = self->ratio;
     GST_OBJECT_UNLOCK(self);
-    g_atomic_int_set(&self->size_refused, 0);
+    g_atomic_int_set(&self->caps_refused, 0);
     if (!ratio_valid(self, ratio))
         return FALSE;
-    /* The one frame size upstream offers, when it offers one (a caps filter). */
+    /* The one frame size upstream offers, when it offers one (a caps filter), and the one
+     * interlaced mode, when it offers only that. */
     gint w = 0, h = 0;
+    char buf[300];
+    const char *interlaced = NULL;
     GstCaps *up = gst_pad_peer_query_caps(GST_BASE_TRANSFORM_SINK_PAD(trans), NULL);
+    for (guint i = 0; up && !gst_caps_is_any(up) && i < gst_caps_get_size(up); i++) {
+        const char *why = interlace_problem(
+            gst_structure_get_string(gst_caps_get_structure(up, i), "interlace-mode"), buf,
+            sizeof buf);
+        if (i == 0 || interlaced)
+            interlaced = why;
+    }
     for (guint i = 0; up && i < gst_caps_get_size(up); i++) {
         const GstStructure *s = gst_caps_get_structure(up, i);
         gint sw, sh;
@@ -190,7 +201,12 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
     }
     if (up)
         gst_caps_unref(up);
-    char buf[300];
+    /* Refused here, before any data flows, as a size is (below). */
+    if (interlaced) {
+        g_atomic_int_set(&self->caps_refused, 1);
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("rvmmatte: %s", interlaced), (NULL));
+        return FALSE;
+    }
     if (ratio > 0.0 && min_side(ratio) > RVM_MAX_SIDE) {
         /* No frame size works (1e-10): said here, as the command says it (refused at
          * negotiation, during preroll, gst-launch-1.0 waited for ever); the caps take every
@@ -208,10 +224,10 @@ static gboolean gst_rvm_matte_start(GstBaseTransform *trans)
     }
     /* The one size upstream offers, which this ratio leaves no pixels of (0.008 at 160x120,
      * just below the 0.009 suggested): refused here with the reason, before any data flows.
-     * Linking took it (sizes_taken); refused at linking, gst-launch-1.0 said only "could not
+     * Linking took it (caps_taken); refused at linking, gst-launch-1.0 said only "could not
      * link", and at negotiation, during preroll, it could wait for ever. */
     if (w >= 1 && h >= 1 && size_problem(w, h, ratio, buf, sizeof buf)) {
-        g_atomic_int_set(&self->size_refused, 1);
+        g_atomic_int_set(&self->caps_refused, 1);
         GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("rvmmatte: %s", buf), (NULL));
         return FALSE;
     }
@@ -273,11 +289,29 @@ static gboolean narrow(GstStructure *s, const char *field, gint lo, gint hi)
     return ok;
 }
 
-/* The sizes the element can take, on both sides (they are the same): at most RVM_MAX_SIDE
- * a side, and at a fixed downsample-ratio at least min_side. Caps outside them are refused
- * here, at negotiation: refused at the first frame instead, the error came during preroll,
- * and gst-launch-1.0 could wait for ever (seen 4 runs in 6). */
-static GstCaps *sizes_taken(GstRvmMatte *self, GstCaps *caps)
+/* interlace-mode of s narrowed to progressive (no field: progressive already); FALSE when s
+ * offers interlaced video only. */
+static gboolean progressive_only(GstStructure *s)
+{
+    const GValue *v = gst_structure_get_value(s, "interlace-mode");
+    if (!v)
+        return TRUE;
+    GValue progressive = G_VALUE_INIT, out = G_VALUE_INIT;
+    g_value_init(&progressive, G_TYPE_STRING);
+    g_value_set_static_string(&progressive, "progressive");
+    gboolean ok = gst_value_intersect(&out, v, &progressive);
+    g_value_unset(&progressive);
+    if (ok)
+        gst_structure_take_value(s, "interlace-mode", &out);
+    return ok;
+}
+
+/* The caps the element can take, on both sides (they are the same): progressive frames (two
+ * fields woven into one frame comb at every moving edge, which the network was never trained
+ * on), at most RVM_MAX_SIDE a side, and at a fixed downsample-ratio at least min_side. Caps
+ * outside them are refused here, at negotiation: refused at the first frame instead, the
+ * error came during preroll, and gst-launch-1.0 could wait for ever (seen 4 runs in 6). */
+static GstCaps *caps_taken(GstRvmMatte *self, GstCaps *caps)
 {
     GST_OBJECT_LOCK(self);
     gdouble ratio = self->ratio;
@@ -286,14 +320,15 @@ static GstCaps *sizes_taken(GstRvmMatte *self, GstCaps *caps)
     gint lo = min_side(ratio);
     /* No size works, or the pipeline is being linked (gst-launch-1.0 links fixed caps, such
      * as a caps filter's, before anything starts, and a refusal there is only its "could not
-     * link", which does not say why): every size is taken, and start or negotiation refuses
-     * the size with the reason. */
+     * link", which does not say why): every size and interlace mode is taken, and start or
+     * negotiation refuses them with the reason. */
     if (lo > RVM_MAX_SIDE || linking)
         lo = 1;
     GstCaps *out = gst_caps_new_empty();
     for (guint i = 0; i < gst_caps_get_size(caps); i++) {
         GstStructure *s = gst_structure_copy(gst_caps_get_structure(caps, i));
-        if (!narrow(s, "width", lo, RVM_MAX_SIDE) || !narrow(s, "height", lo, RVM_MAX_SIDE)) {
+        if (!narrow(s, "width", lo, RVM_MAX_SIDE) || !narrow(s, "height", lo, RVM_MAX_SIDE) ||
+            (!linking && !progressive_only(s))) {
             gst_structure_free(s);
             continue;
         }
@@ -301,6 +336,17 @@ static GstCaps *sizes_taken(GstRvmMatte *self, GstCaps *caps)
         gst_caps_append_structure_full(out, s, f ? gst_caps_features_copy(f) : NULL);
     }
     return out;
+}
+
+/* Why frames of this interlace mode cannot be matted, or NULL; into buf. */
+static const char *interlace_problem(const char *mode, char *buf, gsize len)
+{
+    if (!mode || strcmp(mode, "progressive") == 0)
+        return NULL;
+    g_snprintf(buf, len, "interlaced video (interlace-mode=%s) is not supported: put "
+               "deinterlace before rvmmatte (woven fields comb at every moving edge, which the "
+               "network was not trained on)", mode);
+    return buf;
 }
 
 /* Why a frame of w x h cannot be matted at the downsample-ratio (0: the automatic one), or
@@ -339,15 +385,18 @@ static void explain_refusal(GstRvmMatte *self, GstCaps *offered)
 {
     gint w, h;
     const GstStructure *s = gst_caps_get_size(offered) ? gst_caps_get_structure(offered, 0) : NULL;
-    if (!s || !gst_structure_get_int(s, "width", &w) || !gst_structure_get_int(s, "height", &h))
+    if (!s)
         return;
     GST_OBJECT_LOCK(self);
     gdouble ratio = self->ratio;
     gboolean live = GST_STATE(self) >= GST_STATE_READY && GST_STATE_TARGET(self) >= GST_STATE_PAUSED;
     GST_OBJECT_UNLOCK(self);
     char buf[300];
-    const char *why = size_problem(w, h, ratio, buf, sizeof buf);
-    if (live && why && g_atomic_int_compare_and_exchange(&self->size_refused, 0, 1))
+    const char *why = interlace_problem(gst_structure_get_string(s, "interlace-mode"), buf,
+                                        sizeof buf);
+    if (!why && gst_structure_get_int(s, "width", &w) && gst_structure_get_int(s, "height", &h))
+        why = size_problem(w, h, ratio, buf, sizeof buf);
+    if (live && why && g_atomic_int_compare_and_exchange(&self->caps_refused, 0, 1))
         GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("rvmmatte: %s", why), (NULL));
 }
 
@@ -390,7 +439,7 @@ static GstCaps *gst_rvm_matte_transform_caps(GstBaseTransform *trans, GstPadDire
         gst_caps_append_structure_full(result, s, f ? gst_caps_features_copy(f) : NULL);
     }
     g_value_unset(&formats);
-    GstCaps *taken = sizes_taken(self, result);
+    GstCaps *taken = caps_taken(self, result);
     if (gst_caps_is_empty(taken) && !gst_caps_is_empty(result))
         explain_refusal(self, caps);
     gst_caps_unref(result);
@@ -466,9 +515,12 @@ static gboolean gst_rvm_matte_set_info(GstVideoFilter *filter, GstCaps *incaps,
     gdouble ratio = self->ratio;
     GST_OBJECT_UNLOCK(self);
     char buf[300];
-    const char *why = size_problem(w, h, ratio, buf, sizeof buf);
+    const char *why = interlace_problem(
+        gst_video_interlace_mode_to_string(GST_VIDEO_INFO_INTERLACE_MODE(in_info)), buf, sizeof buf);
+    if (!why)
+        why = size_problem(w, h, ratio, buf, sizeof buf);
     if (why) {
-        if (g_atomic_int_compare_and_exchange(&self->size_refused, 0, 1))
+        if (g_atomic_int_compare_and_exchange(&self->caps_refused, 0, 1))
             GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("rvmmatte: %s", why), (NULL));
         return FALSE;
     }
@@ -486,7 +538,6 @@ static gboolean gst_rvm_matte_set_info(GstVideoFilter *filter, GstCaps *incaps,
         self->rgb_info.fps_d = GST_VIDEO_INFO_FPS_D(in_info);
         self->rgb_info.par_n = GST_VIDEO_INFO_PAR_N(in_info);
         self->rgb_info.par_d = GST_VIDEO_INFO_PAR_D(in_info);
-        self->rgb_info.interlace_mode = GST_VIDEO_INFO_INTERLACE_MODE(in_info);
         GstStructure *config = gst_structure_new(
             "GstVideoConverter", GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1,
             GST_VIDEO_CONVERTER_OPT_DITHER_METHOD, GST_TYPE_VIDEO_DITHER_METHOD,
@@ -688,7 +739,7 @@ static void explain_format_refusal(GstRvmMatte *self, GstCaps *incaps)
     GstCaps *peer = gst_pad_peer_query_caps(trans->srcpad, NULL);
     if (ours && peer && !gst_caps_is_empty(ours) && !gst_caps_is_any(peer) &&
         !gst_caps_can_intersect(ours, peer) &&
-        g_atomic_int_compare_and_exchange(&self->size_refused, 0, 1)) {
+        g_atomic_int_compare_and_exchange(&self->caps_refused, 0, 1)) {
         GST_OBJECT_LOCK(self);
         RvmMatteOutput output = self->output;
         GST_OBJECT_UNLOCK(self);

@@ -1,8 +1,8 @@
 # The rvmmatte GStreamer element in gst-launch-1.0 pipelines on the shipped real clip: its
 # matte, RGBA and composition equal the rvm command's on the same frames (within 1/255), every
 # input format gives the matte of the same picture in RGB, a live source runs, bad settings
-# stop the pipeline with an error (never a crash), and sizes it cannot take are refused at
-# negotiation (never a hang).
+# stop the pipeline with an error (never a crash), and sizes and interlaced video it cannot
+# take are refused at negotiation (never a hang).
 #   sh element.sh PLUGIN_DIR RVM PIXCMP SOURCE_DIR STATE_TEST YUV2RGB
 # SPDX-License-Identifier: GPL-3.0-or-later
 PLUGIN_DIR=$1
@@ -260,6 +260,34 @@ refused "a frame 16400 wide" \
 refused "4000x6 frames at the automatic ratio" \
     "ERROR: from element .*rvmmatte.*: rvmmatte: 4000x6 frames are too narrow for the automatic downsample-ratio" \
     filesrc location=thin.mkv ! decodebin ! videoconvert ! rvmmatte ! fakesink
+# Interlaced frames (two fields woven into one) were matted as if progressive: refused, naming
+# deinterlace, whether upstream offers interlaced video alone (a caps filter) or it comes from
+# a decoder; progressive and deinterlaced video run.
+for mode in interleaved mixed; do
+    refused "interlace-mode=$mode (a caps filter)" \
+        "ERROR: from element .*rvmmatte.*: rvmmatte: interlaced video (interlace-mode=$mode) is not supported: put deinterlace before rvmmatte" \
+        videotestsrc num-buffers=3 ! video/x-raw,width=160,height=120,interlace-mode=$mode ! rvmmatte ! fakesink
+done
+# H.264 coded as interlaced fields: its decoder gives interleaved frames.
+ffmpeg -nostdin -v error -f lavfi -i testsrc=size=160x120:rate=25 -frames:v 4 -vf setfield=tff \
+    -c:v libx264 -flags +ildct+ilme -x264opts tff=1 interlaced.mkv || fail "cannot make the interlaced clip"
+refused "interlaced H.264 (decoded)" \
+    "ERROR: from element .*rvmmatte.*: rvmmatte: interlaced video (interlace-mode=interleaved) is not supported: put deinterlace before rvmmatte" \
+    filesrc location=interlaced.mkv ! decodebin ! videoconvert ! rvmmatte ! fakesink
+if gst-inspect-1.0 --exists deinterlace; then
+    launch_ok filesrc location=interlaced.mkv ! decodebin ! deinterlace ! videoconvert ! \
+        rvmmatte output=alpha downsample-ratio=0.25 ! video/x-raw,format=GRAY8 ! filesink location=deint.raw
+    # (deinterlace gives a frame a field by default: 8 frames.)
+    n=$(wc -c <deint.raw)
+    [ "$n" -ge $((4 * 160 * 120)) ] && [ $((n % (160 * 120))) -eq 0 ] ||
+        fail "deinterlaced video: $n bytes of matte, not 4 or more frames of 160x120"
+else
+    echo "skip: the deinterlace element is missing (gstreamer1.0-plugins-good): its advice is not tried"
+fi
+launch_ok videotestsrc num-buffers=2 ! video/x-raw,width=160,height=120,interlace-mode=progressive ! \
+    rvmmatte downsample-ratio=0.25 ! fakesink
+ok "interlaced video is refused naming deinterlace; progressive and deinterlaced video run"
+
 # The sizes left are taken: the smallest side at ratio 0.25 (4 pixels) runs.
 launch_ok videotestsrc num-buffers=2 ! video/x-raw,width=4,height=4 ! rvmmatte downsample-ratio=0.25 \
     output=alpha ! video/x-raw,format=GRAY8 ! filesink location=tiny.raw
