@@ -124,7 +124,8 @@ struct rvmi_reader {
     int *track_of;
     unsigned ntrack_of;      /* streams when the input was opened (more may appear) */
     int64_t frames_out;
-    int decode_errors;
+    int decode_errors;       /* damaged frames the outputs lack (count_damaged) */
+    int64_t sent_pts;        /* the last video packet sent to the decoder's pts */
     /* Window of wanted timestamps and the shift applied (video tb / audio tb). */
     int64_t v_start, v_end, v_shift;
     int64_t last_pts;        /* last returned pts (before shifting), for monotonic output */
@@ -411,6 +412,20 @@ static void warn_user(const rvmi_reader *r, const char *msg)
     void (*warn)(void *, const char *) = r->opt.warning ? r->opt.warning : r->opt.notice;
     if (warn)
         warn(r->opt.notice_user, msg);
+}
+
+/* A damaged frame or image skipped, at pts (video: its packet's, AV_NOPTS_VALUE when not
+ * known; a folder: the image's index): counted for the end's warning unless it lies before
+ * the first frame the outputs get, a segment's warm-up (which an earlier segment writes: its
+ * render reports the frame, and both renders did) or the frames decoded and dropped on the
+ * way to --start. Returns whether it was counted. */
+static int count_damaged(rvmi_reader *r, int64_t pts)
+{
+    int64_t first = r->opt.segment ? r->opt.segment_begin : r->v_start;
+    if (pts != AV_NOPTS_VALUE && pts < first)
+        return 0;
+    r->decode_errors++;
+    return 1;
 }
 
 /* The failure at hand is an option's (see rvmi_reader_options.usage_error). */
@@ -1425,7 +1440,7 @@ fail:
 /* The folder's image i into *f: 1, or 0 when the file is damaged (its decoder's error is the
  * image's, damaged_packet: an empty or cut file, broken data), which is then skipped as a
  * damaged frame of a video is, with a warning naming it and counted in the end's line
- * (report_end); -1 (err) for what stops the run (out of memory, I/O, a stop, an animated
+ * (report_end; neither in a segment's warm-up: count_damaged); -1 (err) for what stops the run (out of memory, I/O, a stop, an animated
  * WebP: no damage, the user is told how to convert it), and for an input of one image. */
 static int folder_image(rvmi_reader *r, int i, AVFrame **f, char *err, size_t errlen)
 {
@@ -1444,7 +1459,8 @@ static int folder_image(rvmi_reader *r, int i, AVFrame **f, char *err, size_t er
     if (r->nfiles == 1 || !damaged_packet(code) ||
         (r->opt.interrupt && atomic_load(r->opt.interrupt)))
         return -1;
-    r->decode_errors++;
+    if (!count_damaged(r, i))
+        return 0;
     char msg[1200];
     snprintf(msg, sizeof(msg), "%s: the image is skipped", err);
     warn_user(r, msg);
@@ -1986,6 +2002,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     r->v_origin = vs0;
     r->before_start = AV_NOPTS_VALUE;
     r->after_end = AV_NOPTS_VALUE;
+    r->sent_pts = AV_NOPTS_VALUE;
     r->v_shift = vs0 + av_rescale_q(skip_us, AV_TIME_BASE_Q, r->tb);
     r->v_start = r->opt.start > 0 ? r->v_shift : INT64_MIN;
     r->v_end = INT64_MAX;
@@ -2596,8 +2613,9 @@ int rvmi_reader_read_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, A
             if (ret == AVERROR_EOF) {
                 r->video_done = 1;
             } else if (ret == AVERROR_INVALIDDATA) {
-                /* A damaged frame: skip it as players do. */
-                r->decode_errors++;
+                /* A damaged frame: skip it as players do (which one is not said: taken as
+                 * the last packet sent). */
+                count_damaged(r, r->sent_pts);
                 continue;
             } else if (ret == AVERROR(EAGAIN) && r->input_eof) {
                 r->video_done = 1; /* a drained decoder that does not say EOF */
@@ -2663,10 +2681,11 @@ int rvmi_reader_read_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, A
                 r->data_end_us = end;
         }
         if (p->stream_index == r->vidx && !r->video_done) {
+            r->sent_pts = p->pts;
             ret = avcodec_send_packet(r->dec, p);
             av_packet_unref(p);
             if (damaged_packet(ret)) {
-                r->decode_errors++;
+                count_damaged(r, r->sent_pts);
                 continue;
             }
             if (ret < 0 && ret != AVERROR(EAGAIN)) {

@@ -183,6 +183,23 @@ idat_at dmg.nut
 printf '\177\377\377\360' | dd of=dmg.nut bs=1 seek=$((pos + idat - 4)) conv=notrunc 2>/dev/null
 one_skipped dmg.nut dmg_pha.mkv "one damaged frame"
 ok "one damaged frame skipped: 9 of 10 frames, and one line in the singular"
+# A damaged frame is reported by the run whose outputs lack it, once. In 2 segments with 3
+# warm-up frames the 5th frame is segment 0's and in segment 1's warm-up: both renders said
+# "1 damaged video frame or packet was skipped", though segment 1's part lacks nothing.
+# Frames decoded and dropped on the way to --start (a pipe, which is not seeked) were counted
+# so too (the 5th frame is at 0.16 s; 2 frames from 0.3 s).
+sub_ok plan dmg.nut --segments 2 --warmup 3 -o dmg.plan
+sub render --plan dmg.plan --index 0 --output-alpha dmgseg/pha.mkv
+[ $RC -eq 3 ] && grep -q "^rvm: warning: 1 damaged video frame or packet was skipped$" err.txt ||
+    fail "segment 0 (holding the damaged frame): exit $RC, $(cat err.txt)"
+sub_ok render --plan dmg.plan --index 1 --output-alpha dmgseg/pha.mkv
+[ ! -s err.txt ] || fail "segment 1 (the damaged frame in its warm-up only): $(cat err.txt)"
+[ "$(pts_list dmgseg/pha.mkv.parts/00001.mkv | wc -l)" -eq 5 ] ||
+    fail "segment 1's part has $(pts_list dmgseg/pha.mkv.parts/00001.mkv | wc -l) frames, not 5"
+run_ok -i - --start 0.3 --output-alpha dmgstart_pha.mkv <dmg.nut
+[ ! -s err.txt ] && [ "$(pts_list dmgstart_pha.mkv | wc -l)" -eq 2 ] ||
+    fail "--start 0.3 from a pipe: $(pts_list dmgstart_pha.mkv | wc -l) frames, $(cat err.txt)"
+ok "a damaged frame in a segment's warm-up is reported by the render that writes it only, one before --start not at all"
 # Decoders name a damaged packet in their own ways, not only AVERROR_INVALIDDATA: a PNG frame's
 # broken zlib stream (in MKV: the IDAT's data after its 2-byte zlib header) is
 # AVERROR_EXTERNAL, a ProRes frame's broken header (16 bytes in) AVERROR(EINVAL). Each was
