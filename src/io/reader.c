@@ -1777,7 +1777,14 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
             return -1;
         }
         if (av_probe_input_buffer2(r->pipe, &ifmt, url, NULL, 0, 0) < 0) {
-            set_err(err, errlen, "%s: not a video or image file FFmpeg can read", source);
+            /* The probe's bytes are read again from its buffer: none, nothing was sent
+             * (rvm -i - </dev/null, a producer that failed before writing). */
+            uint8_t byte;
+            if (avio_read(r->pipe, &byte, 1) <= 0)
+                set_err(err, errlen, "%s: the standard input is empty: pipe a video into rvm "
+                                     "(... | rvm -i - ...), or give the input's file name", source);
+            else
+                set_err(err, errlen, "%s: not a video or image file FFmpeg can read", source);
             return -1;
         }
         r->fmt->pb = r->pipe;
@@ -1791,6 +1798,7 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
     if (ret < 0) {
         /* avformat_open_input frees the context on failure. */
         rvmi_avlog_take_error(why, sizeof why);
+        struct stat st;
         if (r->pipe && ifmt && strstr(ifmt->name, "mp4"))
             set_err(err, errlen, "%s", MOOV_AT_END);
         else if (ret == AVERROR_INVALIDDATA && strstr(why, "moov atom not found") &&
@@ -1801,6 +1809,9 @@ static int open_media(rvmi_reader *r, const char *source, char *err, size_t errl
                                  "atom not found), which is written when a recording ends "
                                  "(was it stopped before it finished?); FFmpeg cannot read it",
                     source);
+        else if (ret == AVERROR_INVALIDDATA && !r->pipe && stat(source, &st) == 0 &&
+                 S_ISREG(st.st_mode) && st.st_size == 0)
+            set_err(err, errlen, "%s: the file is empty (0 bytes)", source);
         else if (ret == AVERROR_INVALIDDATA)
             set_err(err, errlen, "%s: not a video or image file FFmpeg can read", source);
         else

@@ -424,6 +424,14 @@ mkdir notimages && echo text >notimages/a.txt && echo text >notimages/b.json
 expect_error "folder of non-images" --input-source notimages --output-alpha out.mp4
 : >empty.mp4
 expect_error "empty video" --input-source empty.mp4 --output-alpha out.mp4
+grep -qx "rvm: empty.mp4: the file is empty (0 bytes)" err.txt || fail "empty video: $(cat err.txt)"
+# Nothing on the standard input was "-: not a video or image file FFmpeg can read".
+expect_error "empty standard input" --input-source - --output-alpha out.mp4 </dev/null
+grep -qx "rvm: -: the standard input is empty: .*" err.txt || fail "empty standard input: $(cat err.txt)"
+expect_code 3 "empty standard input"
+echo "hello" | run --input-source - --output-alpha out.mp4
+grep -qx "rvm: -: not a video or image file FFmpeg can read" err.txt ||
+    fail "text on the standard input: $(cat err.txt)"
 echo "hello" >text.mp4
 expect_error "text file as video" --input-source text.mp4 --output-alpha out.mp4
 ffmpeg -nostdin -v error -f lavfi -i sine=d=0.5 audio.m4a
