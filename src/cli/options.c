@@ -510,6 +510,14 @@ int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t
         const char *arg = argv[i];
         const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
         const option *op = find_option(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+        if (!op && (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0)) {
+            /* ffmpeg's habit (and rvm plan's -o, the plan file): the outputs are named by
+             * what they hold. */
+            snprintf(err, errlen, "unknown option '%s': name each output by what it holds, "
+                                  "--output-composition, --output-alpha or --output-foreground "
+                                  "(see rvm --help)", arg);
+            return -1;
+        }
         if (!op) {
             snprintf(err, errlen, "unknown option '%s' (see rvm --help)", arg);
             return -1;

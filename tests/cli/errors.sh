@@ -96,6 +96,13 @@ done
 expect_error "no output" $S
 expect_error "no input" --output-alpha out.mp4
 expect_error "unknown option" $S --output-alpha out.mp4 --frobnicate
+# ffmpeg's -o (rvm plan's plan file) was only "unknown option '-o' (see rvm --help)".
+for o in -o --output; do
+    expect_error "$o out.mp4" $S $o out.mp4
+    grep -qx "rvm: unknown option '$o': name each output by what it holds, --output-composition, --output-alpha or --output-foreground (see rvm --help)" err.txt ||
+        fail "$o: $(cat err.txt)"
+    expect_code 2 "$o out.mp4"
+done
 expect_error "missing option value" $S --output-alpha out.mp4 --input-resize 10
 expect_error "bad resize" $S --output-alpha out.mp4 --input-resize 0 10
 expect_error "unknown precision" $S --output-alpha out.mp4 --precision fp16
