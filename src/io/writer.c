@@ -132,6 +132,16 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
                  path);
         return -1;
     }
+    /* FFmpeg's GIF muxer takes GIF pictures only, which no --codec makes: "a .gif file cannot
+     * hold h264 video (try .mp4 or .mkv)" read as if another codec would do. */
+    if (strcmp(of->name, "gif") == 0) {
+        snprintf(err, errlen,
+                 "%s: GIF output is not supported (256 colours, no soft edges): write a video "
+                 "(.mp4, .mkv, .webm) or --output-type png_sequence, and make the GIF from that "
+                 "(ffmpeg, gifski)",
+                 path);
+        return -1;
+    }
     if (*codec == RVM_CODEC_AUTO) {
         if (strcmp(of->name, "webm") == 0)
             *codec = RVM_CODEC_VP9;

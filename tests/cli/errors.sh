@@ -103,6 +103,15 @@ for o in -o --output; do
         fail "$o: $(cat err.txt)"
     expect_code 2 "$o out.mp4"
 done
+# A .gif output was "a .gif file cannot hold h264 video (try .mp4 or .mkv)", as if another
+# --codec would do.
+for f in --output-composition --output-alpha; do
+    expect_error "$f out.gif" $S $f out.gif
+    grep -q "^rvm: out.gif: GIF output is not supported .*: write a video (.mp4, .mkv, .webm) or --output-type png_sequence, and make the GIF from that" err.txt ||
+        fail "$f out.gif: $(cat err.txt)"
+    [ ! -e out.gif ] || fail "$f out.gif: out.gif was made"
+    expect_code 2 "$f out.gif"
+done
 expect_error "missing option value" $S --output-alpha out.mp4 --input-resize 10
 expect_error "bad resize" $S --output-alpha out.mp4 --input-resize 0 10
 expect_error "unknown precision" $S --output-alpha out.mp4 --precision fp16
