@@ -108,6 +108,16 @@ RVM_API void rvm_stream_free(rvm_stream *stream);
  * RVM_EUNSUPPORTED on other CPUs. Allowed between frames; the recurrent state is kept. */
 RVM_API int rvm_stream_set_precision(rvm_stream *stream, rvm_precision precision);
 RVM_API rvm_precision rvm_stream_precision(const rvm_stream *stream);
+/* The stream's helper threads (all but the thread that calls rvm_stream_process and the like)
+ * run increment nice levels (0..19; 0 by default) below the priority they started with, from
+ * the next frame on; the calling thread keeps its own. For a program that runs other work
+ * beside the stream at a lower priority (a decoder, encoders): the helpers then take a core
+ * only when that work leaves one, and a step never waits for a helper that has not begun it,
+ * so the stream runs on one thread when the other cores are busy and on all of them when they
+ * are free. Linux (the nice value is per thread); RVM_EUNSUPPORTED elsewhere; outside 0..19
+ * RVM_EINVAL. Going back to a smaller increment may need privilege (CAP_SYS_NICE or
+ * RLIMIT_NICE); without it the helpers stay where they are. */
+RVM_API int rvm_stream_set_helper_nice(rvm_stream *stream, int increment);
 /* Forgets the recurrent state (the next frame starts from zeros, as a new video would). */
 RVM_API void rvm_stream_reset(rvm_stream *stream);
 /* The message of the last failed call on this stream. */

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "threadpool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CPU_RELAX() _mm_pause()
@@ -54,14 +60,21 @@ struct rvmi_pool {
     pthread_t *workers;
     pthread_mutex_t lock;
     pthread_cond_t start, done;
-    atomic_ulong generation; /* bumped for each run; workers wait for a new one */
-    atomic_int busy;         /* workers still inside the current run */
+    /* The run's state in one word, so that joining and closing cannot cross: the run's number
+     * (bumped for each run; workers wait for a new one) above RUN_CLOSED, and below it the
+     * workers that joined the run and have not left it yet. */
+    atomic_ulong run;
     atomic_int quit;
+    atomic_int helper_nice; /* nice levels the workers keep below their starting priority */
     rvmi_task_fn fn;
     void *ctx;
     int n;
     atomic_int next;
 };
+
+#define RUN_SHIFT 16
+#define RUN_CLOSED (1UL << (RUN_SHIFT - 1))
+#define RUN_JOINED (RUN_CLOSED - 1)
 
 typedef struct {
     rvmi_pool *pool;
@@ -78,29 +91,72 @@ static void work(rvmi_pool *p, int thread)
     }
 }
 
+static unsigned long run_number(rvmi_pool *p)
+{
+    return atomic_load_explicit(&p->run, memory_order_acquire) >> RUN_SHIFT;
+}
+
 static int run_started(rvmi_pool *p, unsigned long seen)
 {
-    return atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
-           atomic_load(&p->quit);
+    return run_number(p) != seen || atomic_load(&p->quit);
 }
 
-static int run_done(rvmi_pool *p, unsigned long unused)
+static int run_left(rvmi_pool *p, unsigned long unused)
 {
     (void)unused;
-    return atomic_load(&p->busy) == 0;
+    return (atomic_load_explicit(&p->run, memory_order_acquire) & RUN_JOINED) == 0;
 }
 
-/* Waits for a generation other than seen (or quit); returns it. */
+/* Waits for a run other than seen (or quit); returns its number. */
 static unsigned long wait_for_run(rvmi_pool *p, unsigned long seen)
 {
     if (spin_until(run_started, p, seen))
-        return atomic_load_explicit(&p->generation, memory_order_acquire);
+        return run_number(p);
     pthread_mutex_lock(&p->lock);
     unsigned long g;
-    while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->quit))
+    while ((g = run_number(p)) == seen && !atomic_load(&p->quit))
         pthread_cond_wait(&p->start, &p->lock);
     pthread_mutex_unlock(&p->lock);
     return g;
+}
+
+/* Joins run g unless it has moved on or its caller closed it (it ran out of tasks first). */
+static int join_run(rvmi_pool *p, unsigned long g)
+{
+    unsigned long s = atomic_load_explicit(&p->run, memory_order_acquire);
+    while ((s >> RUN_SHIFT) == g && !(s & RUN_CLOSED))
+        if (atomic_compare_exchange_weak_explicit(&p->run, &s, s + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return 1;
+    return 0;
+}
+
+/* A worker's priority: nice levels below the one it started with (Linux: per thread). */
+typedef struct {
+    int base, applied;
+} worker_nice;
+
+static void start_nice(worker_nice *w)
+{
+    w->base = w->applied = 0;
+#ifdef __linux__
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (errno == 0)
+        w->base = n;
+#endif
+}
+
+static void follow_nice(rvmi_pool *p, worker_nice *w)
+{
+    int want = atomic_load_explicit(&p->helper_nice, memory_order_relaxed);
+    if (want == w->applied)
+        return;
+    w->applied = want;
+#ifdef __linux__
+    int n = w->base + want;
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), n > 19 ? 19 : n);
+#endif
 }
 
 static void *worker_main(void *arg)
@@ -109,12 +165,18 @@ static void *worker_main(void *arg)
     free(arg);
     rvmi_pool *p = a.pool;
     unsigned long seen = 0;
+    worker_nice nice;
+    start_nice(&nice);
     for (;;) {
         seen = wait_for_run(p, seen);
         if (atomic_load(&p->quit))
             break;
+        follow_nice(p, &nice);
+        if (!join_run(p, seen))
+            continue;
         work(p, a.index);
-        if (atomic_fetch_sub(&p->busy, 1) == 1) { /* the last one out wakes the caller */
+        unsigned long s = atomic_fetch_sub_explicit(&p->run, 1, memory_order_acq_rel);
+        if ((s & RUN_CLOSED) && (s & RUN_JOINED) == 1) { /* the last one out wakes the caller */
             pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->lock);
@@ -129,8 +191,7 @@ static int start_workers(rvmi_pool *p)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
-    atomic_store(&p->generation, 0);
-    atomic_store(&p->busy, 0);
+    atomic_store(&p->run, 0);
     atomic_store(&p->quit, 0);
     p->born = atomic_load(&forks);
     p->threads = 1;
@@ -195,6 +256,11 @@ void rvmi_pool_free(rvmi_pool *p)
 
 int rvmi_pool_threads(const rvmi_pool *p) { return p->threads; }
 
+void rvmi_pool_set_helper_nice(rvmi_pool *p, int increment)
+{
+    atomic_store_explicit(&p->helper_nice, increment, memory_order_relaxed);
+}
+
 void rvmi_pool_run(rvmi_pool *p, int n, rvmi_task_fn fn, void *ctx)
 {
     if (n <= 0)
@@ -214,15 +280,18 @@ void rvmi_pool_run(rvmi_pool *p, int n, rvmi_task_fn fn, void *ctx)
     p->ctx = ctx;
     p->n = n;
     atomic_store(&p->next, 0);
-    atomic_store(&p->busy, p->threads - 1);
     pthread_mutex_lock(&p->lock); /* a worker past its spin sleeps on start: wake it */
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->run, (run_number(p) + 1) << RUN_SHIFT, memory_order_release);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
     work(p, 0);
-    if (!spin_until(run_done, p, 0)) {
+    /* Out of tasks: close the run and wait only for the workers inside it, finishing the tasks
+     * they took. A worker that has not joined yet (still waking up, or its core busy with
+     * another thread: the converter's decoder and encoders) no longer holds the caller. */
+    unsigned long s = atomic_fetch_or_explicit(&p->run, RUN_CLOSED, memory_order_acq_rel);
+    if ((s & RUN_JOINED) && !spin_until(run_left, p, 0)) {
         pthread_mutex_lock(&p->lock);
-        while (atomic_load(&p->busy) > 0)
+        while (!run_left(p, 0))
             pthread_cond_wait(&p->done, &p->lock);
         pthread_mutex_unlock(&p->lock);
     }

@@ -11,8 +11,13 @@ typedef void (*rvmi_task_fn)(void *ctx, int task, int thread);
 rvmi_pool *rvmi_pool_create(int threads);
 void rvmi_pool_free(rvmi_pool *pool);
 int rvmi_pool_threads(const rvmi_pool *pool);
+/* The workers (all threads but the caller of rvmi_pool_run) run increment nice levels below
+ * the priority they started with, from their next run on (Linux; elsewhere nothing). */
+void rvmi_pool_set_helper_nice(rvmi_pool *pool, int increment);
 /* Runs fn for every task and returns when all are done. Tasks are handed out in order, one at
- * a time, so uneven tasks balance. */
+ * a time, so uneven tasks balance. The caller runs tasks too and, once none is left, waits
+ * only for the workers still running one: a worker that has not taken one yet (not woken yet,
+ * or its core busy with another thread) is not waited for. */
 void rvmi_pool_run(rvmi_pool *pool, int n, rvmi_task_fn fn, void *ctx);
 
 #endif

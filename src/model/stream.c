@@ -302,6 +302,20 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, 
     return s;
 }
 
+int rvm_stream_set_helper_nice(rvm_stream *s, int increment)
+{
+    if (!s)
+        return RVM_EINVAL;
+    if (increment < 0 || increment > 19)
+        return rvmi_stream_fail(s, RVM_EINVAL, "helper nice %d: give 0 to 19", increment);
+#ifdef __linux__
+    rvmi_pool_set_helper_nice(s->pool, increment);
+    return 0;
+#else
+    return rvmi_stream_fail(s, RVM_EUNSUPPORTED, "helper priorities need Linux");
+#endif
+}
+
 void rvm_stream_reset(rvm_stream *s)
 {
     if (!s)
