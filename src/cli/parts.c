@@ -185,8 +185,9 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         rvmi_cli_error("%s: %s", cmd, err);
         return RVMI_EXIT_USAGE;
     }
-    /* An image folder's frame rate is the plan's unless another one is given. */
-    if (j->plan->images && j->opt.input_fps == 30)
+    /* An image folder's frame rate is the plan's unless one is given (30, the option's
+     * default, too: it was taken for "not given", the plan's rate used instead). */
+    if (j->plan->images && !j->opt.input_fps_given)
         j->opt.input_fps = j->plan->image_fps;
     /* The outputs as a conversion checks them (codec and container, -f and its pixel
      * format, transparency), named as given: a render's conversion would name its hidden

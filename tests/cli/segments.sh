@@ -328,6 +328,17 @@ sub_ok join --plan ntsc.plan --output-alpha ntsc.mp4
 [ "$(pts_list ntsc.mp4 | wc -l)" -eq 12 ] || fail "plan --input-fps 24000/1001: not 12 frames"
 ok "plan --input-fps 24000/1001: an image folder joined at that rate"
 
+# A render's and join's own --input-fps replaces the plan's, 30 as any other (30, the option's
+# default, was taken for "not given": the parts and the join had the plan's 24 fps).
+sub_ok plan frames --segments 2 --input-fps 24 -o fps24.plan
+for i in 1 0; do
+    sub_ok render --plan fps24.plan --index $i --output-alpha fps30.mp4 --input-fps 30 --threads 1
+done
+sub_ok join --plan fps24.plan --output-alpha fps30.mp4 --input-fps 30
+[ "$(stream_field fps30.mp4 v:0 avg_frame_rate)" = 30/1 ] ||
+    fail "render/join --input-fps 30 over a 24 fps plan: joined at $(stream_field fps30.mp4 v:0 avg_frame_rate)"
+ok "render/join --input-fps 30 honoured over the plan's rate"
+
 # An output named with a colon before any slash: its parts (take:2.mp4.parts/...) were opened
 # as URLs of protocol "take" (render: "Protocol not found", exit 75, which a cluster retries).
 for i in 1 0; do sub_ok render --plan img.plan --index $i --output-alpha take:2.mp4 --threads 1; done
