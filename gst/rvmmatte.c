@@ -910,7 +910,7 @@ static void gst_rvm_matte_class_init(GstRvmMatteClass *klass)
         g_param_spec_int("threads", "Threads",
                          "Worker threads of the network (0: one per core). A change while "
                          "playing takes effect at the next frame (the state starts over)",
-                         0, 1024, DEFAULT_THREADS, rw));
+                         0, RVM_MAX_THREADS, DEFAULT_THREADS, rw));
     g_object_class_install_property(
         gobject_class, PROP_OUTPUT,
         g_param_spec_enum("output", "Output",

@@ -96,8 +96,12 @@ RVM_API const char *rvm_default_model_path(void);
 /* Arithmetic of a stream's network. */
 typedef enum { RVM_PRECISION_FP32 = 0, RVM_PRECISION_INT8 } rvm_precision;
 
+/* The most worker threads a stream runs (more are run as this many). */
+#define RVM_MAX_THREADS 256
+
 /* A stream runs frames of one video in order, on threads worker threads: threads >= 1, or 0
- * for one per core (the CPUs online); negative is RVM_EINVAL; more than 256 run as 256. */
+ * for one per core (the CPUs online); negative is RVM_EINVAL; more than RVM_MAX_THREADS run as
+ * RVM_MAX_THREADS. More threads than CPUs online take turns on them: slower, not faster. */
 RVM_API rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, char *err,
                                       size_t errlen);
 RVM_API void rvm_stream_free(rvm_stream *stream);

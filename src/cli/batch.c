@@ -1171,8 +1171,9 @@ int rvmi_batch_main(int argc, char **argv)
             jobs = (int)n;
         } else {
             long n = strtol(v, &end, 10);
-            if (*end || n < 0 || n > 1024) {
-                rvmi_cli_error("batch: --threads %s: expected a whole number from 0 to 1024", v);
+            if (*end || n < 0 || n > RVM_MAX_THREADS) {
+                rvmi_cli_error("batch: --threads %s: expected a whole number from 0 to %d", v,
+                               RVM_MAX_THREADS);
                 goto done;
             }
             threads = (int)n;

@@ -835,6 +835,13 @@ static int load_network(conversion *c)
                                                            : RVMI_EXIT_FAILURE;
         return -1;
     }
+    /* More threads than CPUs take turns on them: --threads 256 on 2 cores took ~9x the CPU
+     * time of --threads 2, without a word. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus > 0 && opt->threads > cpus)
+        warnf("--threads %d is more than the %ld CPUs online: the threads take turns on them, "
+              "slower than --threads %ld",
+              opt->threads, cpus, cpus);
     c->stream = rvm_stream_create(c->given_model ? c->given_model : c->model, opt->threads,
                                   NULL, err, sizeof(err));
     if (!c->stream) {

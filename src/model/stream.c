@@ -277,8 +277,8 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, 
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
-    if (threads > 256)
-        threads = 256;
+    if (threads > RVM_MAX_THREADS)
+        threads = RVM_MAX_THREADS;
     rvm_stream *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");

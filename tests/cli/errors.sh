@@ -213,6 +213,26 @@ grep -qx "rvm: --input-fps applies to image folders only: this video keeps its o
 sub_ok $S --duration 0.1 --output-alpha out_fps.mp4 -y
 ! grep -q "input-fps" err.txt || fail "--input-fps said though not given: $(cat err.txt)"
 rm -f out_fps.mp4
+# --threads above the library's most (256) is refused, by a conversion and rvm batch alike
+# (1024 was taken and run as 256); more than the CPUs online runs with one warning line
+# (--threads 256 on 2 cores took ~9x the CPU time of --threads 2 without a word).
+expect_error "--threads 257" $S --output-alpha out.mp4 --threads 257
+expect_code 2 "--threads 257"
+grep -qx "rvm: --threads 257: expected a whole number from 0 to 256" err.txt ||
+    fail "--threads 257: $(cat err.txt)"
+mkdir -p thr_in && sub batch -i thr_in --output-dir thr_out --output-alpha '{name}.mp4' --threads 257
+[ $RC -eq 2 ] && grep -qx "rvm: batch: --threads 257: expected a whole number from 0 to 256" err.txt ||
+    fail "batch --threads 257: exit $RC, $(cat err.txt)"
+cpus=$(getconf _NPROCESSORS_ONLN)
+if [ "$cpus" -lt 256 ]; then
+    sub_ok $S --duration 0.1 --output-alpha out_thr.mp4 --threads $((cpus + 1))
+    grep -qx "rvm: warning: --threads $((cpus + 1)) is more than the $cpus CPUs online: the threads take turns on them, slower than --threads $cpus" err.txt &&
+        [ "$(wc -l <err.txt)" -eq 1 ] || fail "--threads $((cpus + 1)) on $cpus CPUs: $(cat err.txt)"
+    sub_ok $S --duration 0.1 --output-alpha out_thr.mp4 --threads $cpus -y
+    [ ! -s err.txt ] || fail "--threads $cpus on $cpus CPUs: $(cat err.txt)"
+    rm -f out_thr.mp4
+    ok "--threads above the CPUs online: one warning line"
+fi
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
 # A checkpoint that cannot be used fails the same on every retry: not exit 1 (which a
 # cluster retries) but 2 for a flag's mistake and 3 for a missing or damaged file.
