@@ -413,6 +413,11 @@ static int plan_outputs(conversion *c)
                        o->flag, o->path, o->image->ext);
                 return -1;
             }
+            char err[256];
+            if (rvmi_cli_check_crf(opt->crf, RVM_CODEC_AUTO, err, sizeof err) < 0) {
+                errorf("%s", err);
+                return -1;
+            }
             continue;
         }
         if (c->muxer[0])

@@ -106,9 +106,11 @@ static const option options[] = {
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,
      .metavar = "N", .help = "video bit rate in Mbit/s, 0.001 (1 kbit/s) or more (default: constant "
              "quality, see --crf)"},
-    {"--crf", NULL, OPT_INT, FIELD(crf), .min = 0, .max = 63, .def = -1, .metavar = "N",
-     .help = "constant quality instead of a bit rate (h264/hevc: 0 to 51, vp9: 0 to 63); the "
-             "default is 18 for h264, 20 for hevc, 30 for vp9"},
+    /* Each codec's range is checked once the codec is known (rvmi_cli_check_crf). */
+    {"--crf", NULL, OPT_INT, FIELD(crf), .min = 0, .max = INT_MAX, .def = -1, .metavar = "N",
+     .help = "constant quality instead of a bit rate (h264/hevc: 0 to 51, vp9: 0 to 63; ffv1, "
+             "prores and rawvideo have none and ignore it); the default is 18 for h264, 20 for "
+             "hevc, 30 for vp9"},
     {"--preset", NULL, OPT_STRING, FIELD(preset), .words = rvmi_presets, .metavar = "NAME",
      .help = "x264/x265 speed preset (h264/hevc): ultrafast, superfast, veryfast, faster, fast, "
              "medium, slow, slower, veryslow, placebo. Default: " RVM_DEFAULT_PRESET
@@ -205,8 +207,12 @@ static int parse_int(const option *op, const char *s, int *out, char *err, size_
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end != '\0' || v < op->min || v > op->max) {
-        snprintf(err, errlen, "%s %s: expected a whole number from %ld to %ld", op->name, s,
-                 (long)op->min, (long)op->max);
+        if (op->max >= INT_MAX)
+            snprintf(err, errlen, "%s %s: expected a whole number, %ld or more", op->name, s,
+                     (long)op->min);
+        else
+            snprintf(err, errlen, "%s %s: expected a whole number from %ld to %ld", op->name, s,
+                     (long)op->min, (long)op->max);
         return -1;
     }
     *out = (int)v;
@@ -494,14 +500,26 @@ static int check_combinations(const rvmi_cli_options *o, char *err, size_t errle
     return 0;
 }
 
+/* The encoders' own ranges (x264 and x265: 0 to 51, libvpx-vp9: 0 to 63). ffv1, prores and
+ * rawvideo have no --crf and ignore it (one --crf serves every output), but not a value no
+ * codec takes: --crf 100 was refused as "expected a whole number from 0 to 63", which is
+ * not hevc's range and named no codec. */
 int rvmi_cli_check_crf(int crf, rvmi_codec codec, char *err, size_t errlen)
 {
-    if (crf > 51 && (codec == RVM_CODEC_H264 || codec == RVM_CODEC_HEVC)) {
+    int h26x = codec == RVM_CODEC_H264 || codec == RVM_CODEC_HEVC;
+    int max = h26x ? 51 : 63;
+    if (crf <= max)
+        return 0;
+    if (h26x)
         snprintf(err, errlen, "--crf %d: %s takes 0 to 51 (vp9 0 to 63)", crf,
                  rvmi_codec_name(codec));
-        return -1;
-    }
-    return 0;
+    else if (codec == RVM_CODEC_VP9)
+        snprintf(err, errlen, "--crf %d: vp9 takes 0 to 63 (h264 and hevc 0 to 51)", crf);
+    else
+        snprintf(err, errlen, "--crf %d: no codec takes it: h264 and hevc take 0 to 51, vp9 0 to "
+                              "63 (%s has no --crf)", crf,
+                 codec == RVM_CODEC_AUTO ? "an image" : rvmi_codec_name(codec));
+    return -1;
 }
 
 int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen)

@@ -205,6 +205,23 @@ expect_error "crf 52 for h264" $S --output-alpha out.mp4 --crf 52 --codec h264
 expect_error "crf 52 for hevc" $S --output-alpha out.mp4 --crf 52 --codec hevc
 sub_ok $S --duration 0.1 --output-alpha out_crf.webm --crf 60
 rm -f out_crf.webm
+# --crf 100 was refused as "expected a whole number from 0 to 63" whatever the codec (not hevc's
+# range, no codec named): the line names the output's codec and its range, or, for the codecs
+# without --crf (which ignore it), every codec's.
+for c in "hevc out.mp4:hevc takes 0 to 51 (vp9 0 to 63)" \
+    "vp9 out.webm:vp9 takes 0 to 63 (h264 and hevc 0 to 51)" \
+    "auto out.webm:vp9 takes 0 to 63 (h264 and hevc 0 to 51)" \
+    "ffv1 out.mkv:no codec takes it: h264 and hevc take 0 to 51, vp9 0 to 63 (ffv1 has no --crf)" \
+    "prores out.mov:no codec takes it: h264 and hevc take 0 to 51, vp9 0 to 63 (prores has no --crf)"; do
+    set -- ${c%%:*}
+    codec=$1 out=$2
+    [ $codec = auto ] && set -- || set -- --codec $codec
+    rm -f "$out"
+    run $S --output-alpha "$out" "$@" --crf 100
+    [ $RC -eq 2 ] && grep -qx "rvm: --crf 100: ${c#*:}" err.txt && [ ! -e "$out" ] ||
+        fail "--crf 100 for $codec: exit $RC, $(cat err.txt)"
+done
+ok "--crf 100: the codec and its range named"
 # --input-fps on a video was ignored without a word: one line says so (the video keeps its
 # timing: not refused, a batch's flags may cover videos and image folders alike).
 sub_ok $S --duration 0.1 --output-alpha out_fps.mp4 --input-fps 10
