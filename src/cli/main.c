@@ -667,7 +667,11 @@ static int open_inputs(conversion *c)
     /* Said, not refused: known only once the input is open, and a batch's one set of flags
      * may cover videos and image folders alike. */
     if (opt->input_fps_given && !rvmi_reader_is_folder(c->reader) && !c->seg)
-        notice(c, "--input-fps applies to image folders only: this video keeps its own timing");
+        notice(c, rvmi_reader_is_still_image(c->reader)
+                      ? "--input-fps applies to image folders only: a single image is one frame, "
+                        "whatever the rate"
+                      : "--input-fps applies to image folders only: this video keeps its own "
+                        "timing");
     if (opt->out_com && !c->com_rgba) {
         int bad_colour;
         c->bg = rvmi_background_open(opt->background ? opt->background : RVM_DEFAULT_BACKGROUND,

@@ -78,7 +78,8 @@ static const option options[] = {
      .metavar = "W H", .help = "scale the input to W x H first"},
     {"--input-fps", NULL, OPT_NUMBER, FIELD(input_fps), .min = 0, .max = 1000, .def = 30,
      .metavar = "FPS", .help = "frame rate of image folders (default 30; 24000/1001 works); a video keeps "
-             "its own (one line says so)"},
+             "its own, a single image (but a JPEG) is one frame whatever the rate (one line says "
+             "so)"},
     {"--start", "-ss", OPT_TIME, FIELD(start), .min = 0, .metavar = "TIME",
      .help = "skip this much of the input (seconds or HH:MM:SS)"},
     {"--duration", "-t", OPT_TIME, FIELD(duration), .min = 0, .above_min = 1, .def = -1,

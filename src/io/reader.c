@@ -2730,8 +2730,12 @@ int rvmi_reader_read_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, A
     if (r->frames_out == 0 && r->opt.start > 0 && r->before_start != AV_NOPTS_VALUE) {
         /* The container declares more than its frames hold (the end of its last frame, an
          * audio track longer than the video): still the option's mistake, not the input's. */
-        set_err(err, errlen, "--start %g is past the input's last frame (at %.3f s)",
-                r->opt.start, (r->before_start - r->v_origin) * av_q2d(r->tb));
+        if (rvmi_reader_is_still_image(r))
+            set_err(err, errlen, "--start %g is past the image: a single image is one frame, "
+                                 "at 0 s", r->opt.start);
+        else
+            set_err(err, errlen, "--start %g is past the input's last frame (at %.3f s)",
+                    r->opt.start, (r->before_start - r->v_origin) * av_q2d(r->tb));
         usage_error(r);
         return -1;
     }
@@ -2781,6 +2785,16 @@ int rvmi_reader_is_folder(const rvmi_reader *r) { return r->dir != NULL; }
 const AVDictionary *rvmi_reader_metadata(const rvmi_reader *r)
 {
     return r->fmt && !rvmi_reader_is_folder(r) ? r->fmt->metadata : NULL;
+}
+
+int rvmi_reader_is_still_image(const rvmi_reader *r)
+{
+    if (!r->fmt || rvmi_reader_is_folder(r) || !r->fmt->iformat)
+        return 0;
+    const char *name = r->fmt->iformat->name;
+    size_t n = strlen(name);
+    return strcmp(name, "image2") == 0 || strcmp(name, "image2pipe") == 0 ||
+           (n > 5 && strcmp(name + n - 5, "_pipe") == 0);
 }
 
 const AVFormatContext *rvmi_reader_container(const rvmi_reader *r)

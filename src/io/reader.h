@@ -150,6 +150,10 @@ int rvmi_is_image_name(const char *name);
 int rvmi_is_video_name(const char *name);
 /* Whether the source is an image folder. */
 int rvmi_reader_is_folder(const rvmi_reader *r);
+/* Whether the source is one still picture read as media (a PNG, WebP, TIFF, ...: FFmpeg's
+ * image2 demuxer or one of its *_pipe ones), not a video nor a folder (single JPEGs are read
+ * as a folder of one: their EXIF orientation). */
+int rvmi_reader_is_still_image(const rvmi_reader *r);
 /* The colour matrix taken for YUV that does not say its own (what players such as mpv assume):
  * BT.709 for HD (720 lines and more), BT.601 (SMPTE 170M) below. The writer converts to it
  * for the containers that cannot say the matrix, so that rvm and players read them back right. */

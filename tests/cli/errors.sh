@@ -230,6 +230,17 @@ grep -qx "rvm: --input-fps applies to image folders only: this video keeps its o
 sub_ok $S --duration 0.1 --output-alpha out_fps.mp4 -y
 ! grep -q "input-fps" err.txt || fail "--input-fps said though not given: $(cat err.txt)"
 rm -f out_fps.mp4
+# A single still image (a PNG: FFmpeg's image reader, not a folder of one as a JPEG) was called
+# "this video" in that line, and in the refusal of a --start past it.
+ffmpeg -nostdin -v error -i "$SAMPLE" -frames:v 1 -vf scale=64:48 still.png
+sub_ok --input-source still.png --output-alpha out_still.png --input-fps 10
+grep -qx "rvm: --input-fps applies to image folders only: a single image is one frame, whatever the rate" err.txt &&
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "--input-fps on an image: $(cat err.txt)"
+rm -f out_still.png
+expect_error "--start past a single image" --input-source still.png --output-alpha out.mp4 --start 1
+expect_code 2 "--start past a single image"
+grep -qx "rvm: --start 1 is past the image: a single image is one frame, at 0 s" err.txt ||
+    fail "--start past an image: $(cat err.txt)"
 # --threads above the library's most (256) is refused, by a conversion and rvm batch alike
 # (1024 was taken and run as 256); more than the CPUs online runs with one warning line
 # (--threads 256 on 2 cores took ~9x the CPU time of --threads 2 without a word).
