@@ -76,6 +76,13 @@ typedef struct rvm_stream rvm_stream;
 RVM_API rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,
                                   int *status, char *err, size_t errlen);
 RVM_API void rvm_model_free(rvm_model *model);
+/* What can be told of path (NULL: the shipped model) without reading its weights, in
+ * rvm_model_load's words: RVM_OK, or RVM_EIO (missing, unreadable, not a regular file: a FIFO
+ * is not opened) or RVM_EFORMAT (empty, not a zip archive: gzip, a torch < 1.6 pickle) with a
+ * line in err. Cheap (a stat and a few bytes): for a program that must refuse a bad
+ * checkpoint before something that may block, such as opening its input. rvm_model_load
+ * makes every check, these first. */
+RVM_API int rvm_model_check(const char *path, char *err, size_t errlen);
 /* What the model holds; for a NULL model RVM_VARIANT_AUTO and RVM_REFINER_AUTO (no model). */
 RVM_API rvm_variant rvm_model_variant(const rvm_model *model);
 RVM_API rvm_refiner rvm_model_refiner(const rvm_model *model);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -353,12 +354,30 @@ static void test_valid(void)
         check_good("by path", &w);
         rvmi_weights_free(&w);
     }
+    rc = rvm_model_check(path, err, sizeof err);
+    CHECK(rc == 0, "rvm_model_check of a good checkpoint: rc %d (%s)", rc, err);
     CHECK(write_file(path, z, n / 2) == 0, "cannot write %s", path);
     rc = rvmi_pth_load(path, &w, err, sizeof err);
     CHECK(rc == RVM_EFORMAT && w.count == 0, "truncated file by path: rc %d (%s)", rc, err);
     unlink(path);
     rc = rvmi_pth_load(RVM_BUILD_DIR "/no-such-checkpoint.pth", &w, err, sizeof err);
     CHECK(rc == RVM_EIO && strstr(err, "No such file"), "missing file: rc %d (%s)", rc, err);
+    /* rvm_model_check says what the loader would of these, without blocking on a FIFO. */
+    rc = rvm_model_check(RVM_BUILD_DIR "/no-such-checkpoint.pth", err, sizeof err);
+    CHECK(rc == RVM_EIO && strstr(err, "No such file"), "rvm_model_check, missing: rc %d (%s)",
+          rc, err);
+    const char *fifo = RVM_BUILD_DIR "/test_pth_fifo.pth";
+    unlink(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0, "cannot make %s", fifo);
+    rc = rvm_model_check(fifo, err, sizeof err);
+    CHECK(rc == RVM_EIO && strstr(err, "not a regular file"), "rvm_model_check, FIFO: rc %d (%s)",
+          rc, err);
+    unlink(fifo);
+    static const uint8_t gzip_head[] = {0x1f, 0x8b, 8, 0};
+    CHECK(write_file(path, gzip_head, sizeof gzip_head) == 0, "cannot write %s", path);
+    rc = rvm_model_check(path, err, sizeof err);
+    CHECK(rc == RVM_EFORMAT && strstr(err, "gzip"), "rvm_model_check, gzip: rc %d (%s)", rc, err);
+    unlink(path);
     rc = rvmi_pth_load(RVM_BUILD_DIR, &w, err, sizeof err);
     CHECK(rc == RVM_EIO && w.count == 0, "directory: rc %d (%s)", rc, err);
 

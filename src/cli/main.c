@@ -825,6 +825,18 @@ static void finish_loading(conversion *c)
     malloc_trim(0);
 }
 
+/* The exit status of a model that could not be loaded (rvm_model_load's or
+ * rvm_model_check's status): a checkpoint that is missing, unreadable or not one fails the
+ * same way on every retry (exit 3, as for the input), and --variant naming the other network
+ * is a flag's mistake (2); a scheduler retries only exit 1 and 75. */
+static int model_fail_status(int status)
+{
+    return status == RVM_EIO || status == RVM_EFORMAT ? RVMI_EXIT_BAD_INPUT
+           : status == RVM_EMISMATCH                  ? RVMI_EXIT_USAGE
+           : status == RVM_ENOMEM                     ? RVMI_EXIT_TRANSIENT
+                                                      : RVMI_EXIT_FAILURE;
+}
+
 /* Takes the model (waits for its loading) and makes the stream that carries its recurrent
  * state. Returns 0 or -1 (message printed). */
 static int load_network(conversion *c)
@@ -834,14 +846,7 @@ static int load_network(conversion *c)
     finish_loading(c);
     if (!c->given_model && !c->model) {
         errorf("cannot load the model: %s", c->load_err);
-        /* A checkpoint that is missing, unreadable or not one fails the same way on every
-         * retry (exit 3, as for the input), and --variant naming the other network is a
-         * flag's mistake (2); a scheduler retries only exit 1 and 75. */
-        c->fail_status = c->load_status == RVM_EIO || c->load_status == RVM_EFORMAT
-                             ? RVMI_EXIT_BAD_INPUT
-                         : c->load_status == RVM_EMISMATCH ? RVMI_EXIT_USAGE
-                         : c->load_status == RVM_ENOMEM    ? RVMI_EXIT_TRANSIENT
-                                                           : RVMI_EXIT_FAILURE;
+        c->fail_status = model_fail_status(c->load_status);
         return -1;
     }
     /* More threads than CPUs take turns on them: --threads 256 on 2 cores took ~9x the CPU
@@ -948,6 +953,17 @@ static int convert(conversion *c)
         return RVMI_EXIT_BAD_INPUT;
     if (plan_outputs(c) < 0)
         return RVMI_EXIT_USAGE;
+    /* What can be told of the checkpoint without reading it, before the input is opened: a
+     * FIFO without a writer (a camera, a stream) blocked the run before a missing one was
+     * said, as the model loads beside that. */
+    if (!c->given_model) {
+        char err[1024];
+        int st = rvm_model_check(c->opt->checkpoint, err, sizeof err);
+        if (st) {
+            errorf("cannot load the model: %s", err);
+            return model_fail_status(st);
+        }
+    }
     start_loading(c);
     if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || protect_opened_inputs(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;

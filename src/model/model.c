@@ -489,9 +489,12 @@ static int bad_choice(rvm_variant variant, rvm_refiner refiner, char *err, size_
     return 0;
 }
 
+/* A TF.js model is named by its folder or its model.json; anything else is a .pth. */
+static int names_tfjs(const char *path) { return is_dir(path) || ends_with(path, ".json"); }
+
 int rvmi_weights_read(const char *path, rvmi_weights *out, int *tfjs, char *err, size_t errlen)
 {
-    int is_tfjs = is_dir(path) || ends_with(path, ".json");
+    int is_tfjs = names_tfjs(path);
     if (tfjs)
         *tfjs = is_tfjs;
     return is_tfjs ? rvmi_tfjs_load(path, out, err, errlen) : rvmi_pth_load(path, out, err, errlen);
@@ -536,6 +539,21 @@ rvm_model *rvmi_model_from_weights(const rvmi_weights *w, rvm_variant variant,
         return NULL;
     }
     return m;
+}
+
+int rvm_model_check(const char *path, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || errlen == 0) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = 0;
+    if (!path && !(path = rvm_default_model_path()))
+        return rvmi_seterr(err, errlen, RVM_EIO,
+                           "the shipped model was not found (set RVM_MODEL_DIR)");
+    return names_tfjs(path) ? rvmi_tfjs_check(path, err, errlen)
+                            : rvmi_pth_check(path, err, errlen);
 }
 
 rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner refiner,

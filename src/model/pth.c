@@ -959,6 +959,49 @@ int rvmi_pth_load_memory(const uint8_t *data, size_t size, rvmi_weights *out, ch
     return ctx_finish(&c, rc, out);
 }
 
+/* What can be told of the file before its archive is read: there, a regular file, readable,
+ * not empty, starting as a zip archive does; its size in *sb. Opened once ourselves for a
+ * clear I/O message, the size and the first bytes; stat first: opening a FIFO would block. */
+static int check_file(pth_ctx *c, const char *path, struct stat *sb)
+{
+    if (stat(path, sb) != 0)
+        return fail(c, RVM_EIO, "cannot open: %s", strerror(errno));
+    if (!S_ISREG(sb->st_mode))
+        return fail(c, RVM_EIO, "not a regular file");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(c, RVM_EIO, "cannot open: %s", strerror(errno));
+    uint8_t head[4];
+    size_t nhead = 0;
+    int rc = 0;
+    if (fstat(fileno(f), sb) != 0)
+        rc = fail(c, RVM_EIO, "cannot stat: %s", strerror(errno));
+    else if (!S_ISREG(sb->st_mode))
+        rc = fail(c, RVM_EIO, "not a regular file");
+    else if (sb->st_size == 0)
+        rc = fail(c, RVM_EFORMAT, "file is empty");
+    else {
+        nhead = fread(head, 1, sizeof head, f);
+        if (nhead == 0 && ferror(f))
+            rc = fail(c, RVM_EIO, "cannot read: %s", strerror(errno));
+    }
+    fclose(f);
+    if (!rc)
+        rc = explain_not_zip(c, head, nhead);
+    return rc;
+}
+
+int rvmi_pth_check(const char *path, char *err, size_t errlen)
+{
+    pth_ctx c;
+    ctx_init(&c, path ? path : "checkpoint", 1, err, errlen);
+    if (!path)
+        return fail(&c, RVM_EINVAL, "no path given");
+    struct stat sb;
+    rvmi_weights none = {0};
+    return ctx_finish(&c, check_file(&c, path, &sb), &none);
+}
+
 int rvmi_pth_load(const char *path, rvmi_weights *out, char *err, size_t errlen)
 {
     pth_ctx c;
@@ -968,34 +1011,8 @@ int rvmi_pth_load(const char *path, rvmi_weights *out, char *err, size_t errlen)
     memset(out, 0, sizeof(*out));
     if (!path)
         return fail(&c, RVM_EINVAL, "no path given");
-
-    /* Open once ourselves for a clear I/O message, the size and the first bytes. stat first:
-     * opening a FIFO would block. */
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return fail(&c, RVM_EIO, "cannot open: %s", strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return fail(&c, RVM_EIO, "not a regular file");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(&c, RVM_EIO, "cannot open: %s", strerror(errno));
-    uint8_t head[4];
-    size_t nhead = 0;
-    int rc = 0;
-    if (fstat(fileno(f), &sb) != 0)
-        rc = fail(&c, RVM_EIO, "cannot stat: %s", strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        rc = fail(&c, RVM_EIO, "not a regular file");
-    else if (sb.st_size == 0)
-        rc = fail(&c, RVM_EFORMAT, "file is empty");
-    else {
-        nhead = fread(head, 1, sizeof head, f);
-        if (nhead == 0 && ferror(f))
-            rc = fail(&c, RVM_EIO, "cannot read: %s", strerror(errno));
-    }
-    fclose(f);
-    if (!rc)
-        rc = explain_not_zip(&c, head, nhead);
+    int rc = check_file(&c, path, &sb);
     if (rc)
         return ctx_finish(&c, rc, out);
     c.archive_size = (uint64_t)sb.st_size;

@@ -920,6 +920,27 @@ static int load(loader *ld, const char *path, rvmi_weights *out, char *err, size
 }
 
 
+int rvmi_tfjs_check(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return rvmi_seterr(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
+    char *jpath = S_ISDIR(st.st_mode) ? join_path(path, "model.json") : strdup(path);
+    if (!jpath)
+        return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
+    int rc = 0;
+    uint64_t size;
+    FILE *f = S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)
+                  ? open_regular(jpath, &size, err, errlen, &rc)
+                  : NULL; /* opening a FIFO would block */
+    if (f)
+        fclose(f);
+    else if (!rc)
+        rc = rvmi_seterr(err, errlen, RVM_EIO, "%s is not a regular file", jpath);
+    free(jpath);
+    return rc;
+}
+
 int rvmi_tfjs_load(const char *path, rvmi_weights *out, char *err, size_t errlen)
 {
     if (err && errlen)

@@ -32,6 +32,11 @@ int rvmi_pth_load_memory(const uint8_t *data, size_t size, rvmi_weights *out, ch
  * checkpoint of MattingNetwork('mobilenetv3', refiner='fast_guided_filter'): each folded
  * BatchNorm becomes weight=scale, bias=offset, running_mean=0, running_var=1-eps. */
 int rvmi_tfjs_load(const char *path, rvmi_weights *out, char *err, size_t errlen);
+/* What can be told before reading the weights, in the loaders' words (0 or RVM_E* with err):
+ * a .pth is a regular file, readable, not empty, starting as a zip archive; a TF.js model's
+ * model.json is a regular file that opens. */
+int rvmi_pth_check(const char *path, char *err, size_t errlen);
+int rvmi_tfjs_check(const char *path, char *err, size_t errlen);
 /* The same from memory: model.json's bytes (no NUL needed) and the bytes of all its shards
  * concatenated in manifest order (group by group, each group's files in order). Messages
  * call the manifest "model.json". Used by the fuzz target; shares all checks with the above. */

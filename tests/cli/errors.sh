@@ -271,6 +271,20 @@ expect_code 3 "missing checkpoint"
 echo "not a model" >bad.pth
 expect_error "bad checkpoint" $S --output-alpha out.mp4 --checkpoint bad.pth
 expect_code 3 "bad checkpoint"
+# ... said before the input is opened: a FIFO input with no writer blocked the run (the model
+# loads beside the opening) before a missing or damaged checkpoint was reported.
+mkfifo nowriter
+for ck in missing.pth bad.pth; do
+    timeout 60 "$RVM" --disable-progress --input-source nowriter --output-alpha out.mp4 \
+        --checkpoint $ck >out.txt 2>err.txt
+    RC=$?
+    [ $RC -ne 124 ] || fail "FIFO input, --checkpoint $ck: blocked on the input"
+    expect_code 3 "FIFO input, --checkpoint $ck"
+    grep -q "^rvm: cannot load the model: $ck: " err.txt && [ "$(wc -l <err.txt)" -eq 1 ] ||
+        fail "FIFO input, --checkpoint $ck: $(cat err.txt)"
+done
+rm -f nowriter
+ok "a bad --checkpoint is said before a FIFO input is opened"
 # A checkpoint holding a NaN (a diverged training run, a damaged file) is refused at load,
 # naming the tensor, rather than giving finite outputs where PyTorch gives NaN.
 # (python3 writes the zip; without it, or the shared models, this check is left out.)
