@@ -837,18 +837,35 @@ static int model_fail_status(int status)
                                                       : RVMI_EXIT_FAILURE;
 }
 
-/* Takes the model (waits for its loading) and makes the stream that carries its recurrent
- * state. Returns 0 or -1 (message printed). */
-static int load_network(conversion *c)
+/* Waits for the model's loading; 0, or -1 (message printed) when it failed. */
+static int take_model(conversion *c)
 {
-    const rvmi_cli_options *opt = c->opt;
-    char err[1024];
     finish_loading(c);
     if (!c->given_model && !c->model) {
         errorf("cannot load the model: %s", c->load_err);
         c->fail_status = model_fail_status(c->load_status);
         return -1;
     }
+    return 0;
+}
+
+/* Whether opening the input may wait for data that comes when it comes: anything but a
+ * regular file or a folder (the standard input, a FIFO, a camera, a socket, a URL). */
+static int input_may_wait(const char *input)
+{
+    struct stat st;
+    int got = strcmp(input, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(input, &st);
+    return got != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
+}
+
+/* Takes the model (waits for its loading) and makes the stream that carries its recurrent
+ * state. Returns 0 or -1 (message printed). */
+static int load_network(conversion *c)
+{
+    const rvmi_cli_options *opt = c->opt;
+    char err[1024];
+    if (take_model(c) < 0)
+        return -1;
     /* More threads than CPUs take turns on them: --threads 256 on 2 cores took ~9x the CPU
      * time of --threads 2, without a word. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -965,6 +982,11 @@ static int convert(conversion *c)
         }
     }
     start_loading(c);
+    /* The input is opened beside the loading, unless its opening may wait for data (a FIFO
+     * with no writer yet, a slow pipe): then a checkpoint that starts well but fails to load
+     * (truncated, another network) would be said only once (if ever) the data came. */
+    if (input_may_wait(c->opt->input) && take_model(c) < 0)
+        return c->fail_status;
     if (prepare_outputs(c) < 0 || open_inputs(c) < 0 || protect_opened_inputs(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
     if (first_image(c)) {

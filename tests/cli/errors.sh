@@ -272,18 +272,27 @@ echo "not a model" >bad.pth
 expect_error "bad checkpoint" $S --output-alpha out.mp4 --checkpoint bad.pth
 expect_code 3 "bad checkpoint"
 # ... said before the input is opened: a FIFO input with no writer blocked the run (the model
-# loads beside the opening) before a missing or damaged checkpoint was reported.
+# loads beside the opening) before a missing or damaged checkpoint was reported; one that
+# starts like a checkpoint (a zip) but fails to load, or the other network, was said only
+# once the input had data: with a writer that sends nothing (a slow pipe), never.
 mkfifo nowriter
-for ck in missing.pth bad.pth; do
-    timeout 60 "$RVM" --disable-progress --input-source nowriter --output-alpha out.mp4 \
-        --checkpoint $ck >out.txt 2>err.txt
-    RC=$?
-    [ $RC -ne 124 ] || fail "FIFO input, --checkpoint $ck: blocked on the input"
-    expect_code 3 "FIFO input, --checkpoint $ck"
-    grep -q "^rvm: cannot load the model: $ck: " err.txt && [ "$(wc -l <err.txt)" -eq 1 ] ||
-        fail "FIFO input, --checkpoint $ck: $(cat err.txt)"
+printf 'PK\003\004not a checkpoint' >fakezip.pth
+for ck in "--checkpoint missing.pth" "--checkpoint bad.pth" "--checkpoint fakezip.pth" \
+          "--variant resnet50"; do
+    for writer in none silent; do
+        [ $writer = none ] || exec 3<>nowriter # a writer that writes nothing
+        timeout 60 "$RVM" --disable-progress --input-source nowriter --output-alpha out.mp4 \
+            $ck >out.txt 2>err.txt
+        RC=$?
+        [ $writer = none ] || exec 3>&-
+        [ $RC -ne 124 ] || fail "FIFO input ($writer writing), $ck: blocked on the input"
+        case $ck in --variant*) want=2 ;; *) want=3 ;; esac
+        expect_code $want "FIFO input ($writer writing), $ck"
+        grep -q "^rvm: cannot load the model: " err.txt && [ "$(wc -l <err.txt)" -eq 1 ] ||
+            fail "FIFO input ($writer writing), $ck: $(cat err.txt)"
+    done
 done
-rm -f nowriter
+rm -f nowriter fakezip.pth
 ok "a bad --checkpoint is said before a FIFO input is opened"
 # A checkpoint holding a NaN (a diverged training run, a damaged file) is refused at load,
 # naming the tensor, rather than giving finite outputs where PyTorch gives NaN.
