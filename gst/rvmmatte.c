@@ -68,7 +68,7 @@ struct _GstRvmMatte {
     /* Properties (under the object lock). */
     gchar *model_path;   /* NULL: the shipped model */
     gdouble ratio;       /* 0: the official auto rule */
-    gint threads;        /* 0: all cores */
+    gint threads;        /* 0: one per CPU this process can use */
     RvmMatteOutput output;
     guint background;    /* 0xRRGGBB */
     gboolean rebuild;    /* model or threads changed: a new stream at the next frame */
@@ -908,7 +908,7 @@ static void gst_rvm_matte_class_init(GstRvmMatteClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_THREADS,
         g_param_spec_int("threads", "Threads",
-                         "Worker threads of the network (0: one per core). A change while "
+                         "Worker threads of the network (0: one per CPU this process can use). A change while "
                          "playing takes effect at the next frame (the state starts over)",
                          0, RVM_MAX_THREADS, DEFAULT_THREADS, rw));
     g_object_class_install_property(

@@ -106,9 +106,15 @@ typedef enum { RVM_PRECISION_FP32 = 0, RVM_PRECISION_INT8 } rvm_precision;
 /* The most worker threads a stream runs (more are run as this many). */
 #define RVM_MAX_THREADS 256
 
+/* The CPUs this process can use, at least 1: those its affinity allows (taskset, a Slurm
+ * job's or a container's cpuset), and no more than its cgroup's CPU time limit (v2 cpu.max or
+ * v1 cpu.cfs_quota_us: a Kubernetes CPU limit, docker --cpus; quota / period rounded up). */
+RVM_API int rvm_cpu_count(void);
+
 /* A stream runs frames of one video in order, on threads worker threads: threads >= 1, or 0
- * for one per core (the CPUs online); negative is RVM_EINVAL; more than RVM_MAX_THREADS run as
- * RVM_MAX_THREADS. More threads than CPUs online take turns on them: slower, not faster. */
+ * for one per CPU this process can use (rvm_cpu_count); negative is RVM_EINVAL; more than
+ * RVM_MAX_THREADS run as RVM_MAX_THREADS. More threads than CPUs take turns on them: slower,
+ * not faster. */
 RVM_API rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, char *err,
                                       size_t errlen);
 RVM_API void rvm_stream_free(rvm_stream *stream);

@@ -1,4 +1,4 @@
-/* The worker pool (src/kernels/threadpool.c) and the stream's helper priority.
+/* The worker pool (src/kernels/threadpool.c), the stream's helper priority, the CPU count.
  * - Every run does each of its tasks exactly once, on a thread index in range, and returns
  *   only when all are finished, whoever took them: the caller no longer waits for workers that
  *   have not joined a run, so a worker that joins late, or not at all, must neither run a task
@@ -7,8 +7,13 @@
  *   hold tasks while the caller runs out.
  * - rvm_stream_set_helper_nice: its argument errors, and that the stream's helper threads (and
  *   only they) end up the given nice levels below the calling thread (read from /proc).
+ * - rvm_cpu_count: the affinity's CPUs (one CPU set with sched_setaffinity gives 1), and the
+ *   cgroup CPU limits it also follows, read from made-up trees in both cgroup versions.
  * SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE
 #include <dirent.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 
 #include "fixture.h"
 #include "kernels/threadpool.h"
+#include "model/library.h"
 
 #define MAX_TASKS 64
 
@@ -160,8 +166,85 @@ static void check_helper_nice(void)
     rvm_model_free(model);
 }
 
+/* Writes text to root/rel, making its folders. */
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        *p = 0;
+        mkdir(path, 0700);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void check_cpu_count(void)
+{
+    cpu_set_t all, one;
+    CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity");
+    int n = rvm_cpu_count();
+    CHECK(n >= 1 && n <= CPU_COUNT(&all), "rvm_cpu_count %d, the affinity holds %d", n,
+          CPU_COUNT(&all));
+    int first = 0;
+    while (first < CPU_SETSIZE && !CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) {
+        CHECK(rvm_cpu_count() == 1, "one CPU in the affinity: rvm_cpu_count %d", rvm_cpu_count());
+        sched_setaffinity(0, sizeof all, &all);
+    }
+
+    char root[] = "/tmp/rvm-cgroup-XXXXXX";
+    CHECK(mkdtemp(root) != NULL, "mkdtemp");
+    char proc[600];
+    snprintf(proc, sizeof proc, "%s/proc", root);
+    /* v2: the group, its parent and the root each limit; the smallest wins, rounded up */
+    put(root, "proc", "0::/a/b\n");
+    put(root, "a/b/cpu.max", "max 100000\n");
+    put(root, "a/cpu.max", "250000 100000\n");
+    put(root, "cpu.max", "800000 100000\n");
+    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 3, "v2, 2.5 CPUs in a parent: %d",
+          rvmi_cgroup_cpu_limit(root, proc));
+    put(root, "a/b/cpu.max", "50000 100000\n");
+    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 1, "v2, half a CPU: %d",
+          rvmi_cgroup_cpu_limit(root, proc));
+    put(root, "proc", "0::/\n");
+    put(root, "cpu.max", "max 100000\n");
+    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "v2, no limit: %d",
+          rvmi_cgroup_cpu_limit(root, proc));
+    /* v1: the cpu controller's hierarchy under root/cpu; -1 is no limit */
+    put(root, "proc", "9:name=systemd:/\n4:cpu,cpuacct:/k8s/pod\n1:memory:/k8s/pod\n");
+    put(root, "cpu/k8s/pod/cpu.cfs_quota_us", "150000\n");
+    put(root, "cpu/k8s/pod/cpu.cfs_period_us", "100000\n");
+    put(root, "cpu/k8s/cpu.cfs_quota_us", "-1\n");
+    put(root, "cpu/k8s/cpu.cfs_period_us", "100000\n");
+    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 2, "v1, 1.5 CPUs: %d",
+          rvmi_cgroup_cpu_limit(root, proc));
+    put(root, "cpu/k8s/pod/cpu.cfs_quota_us", "-1\n");
+    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "v1, no limit: %d",
+          rvmi_cgroup_cpu_limit(root, proc));
+    /* what is not a limit */
+    put(root, "proc", "garbage\n0::relative\n");
+    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "a malformed /proc/self/cgroup");
+    put(root, "proc", "0::/\n");
+    put(root, "cpu.max", "abc 100000\n");
+    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "a malformed cpu.max");
+    CHECK(rvmi_cgroup_cpu_limit(root, "/nonexistent/cgroup") == 0, "no /proc/self/cgroup");
+    char cmd[640];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0, "rm %s", root);
+}
+
 int main(void)
 {
+    check_cpu_count();
     check_runs(2, 3000);
     check_runs(3, 2000);
     check_runs(8, 500); /* more threads than cores: workers join late or not at all */

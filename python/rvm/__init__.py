@@ -406,7 +406,7 @@ def load(variant="mobilenetv3", checkpoint=None, threads=None):
 
     variant: "mobilenetv3" or "resnet50" (checked against the weights). checkpoint: an official
     .pth file or TF.js model folder; None loads the MobileNetV3 model shipped with rvm (the
-    official TF.js release). threads: network threads per video (None: all cores).
+    official TF.js release). threads: network threads per video (None: one per CPU this process can use).
     """
     if variant == "resnet50" and checkpoint is None:
         raise ValueError("no ResNet50 weights ship with rvm: pass checkpoint='rvm_resnet50.pth' "

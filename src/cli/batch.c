@@ -1060,7 +1060,7 @@ static void usage(FILE *f)
           "failure is one line and does not stop the others; the exit code is 75 if every\n"
           "failure was transient (retry; a conversion killed by SIGKILL, the OOM killer's\n"
           "signal, or stopped by a signal not the batch's counts so), else 1 if any failed.\n"
-          "--jobs N converts N at once, the threads (--threads, default all cores) split\n"
+          "--jobs N converts N at once, the threads (--threads, default one per usable CPU) split\n"
           "between them. --progress-fd N writes the batch's progress as JSON lines: each\n"
           "input's, which it is, how many ended. --report FILE writes every input's outcome\n"
           "as JSON at the end, with its warnings (a truncated input; never over an input; an\n"
@@ -1320,8 +1320,7 @@ int rvmi_batch_main(int argc, char **argv)
             if (!overwrite && complete(&l.e[i], png))
                 l.e[i].st = SKIPPED;
 
-        int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-        int total = threads > 0 ? threads : (cores > 0 ? cores : 1);
+        int total = threads > 0 ? threads : rvm_cpu_count();
         int per = total / jobs > 0 ? total / jobs : 1;
         char per_s[16];
         snprintf(per_s, sizeof per_s, "%d", per);

@@ -868,11 +868,11 @@ static int load_network(conversion *c)
         return -1;
     /* More threads than CPUs take turns on them: --threads 256 on 2 cores took ~9x the CPU
      * time of --threads 2, without a word. */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus > 0 && opt->threads > cpus)
-        warnf("--threads %d is more than the %ld CPUs online: the threads take turns on them, "
-              "slower than --threads %ld",
-              opt->threads, cpus, cpus);
+    int cpus = rvm_cpu_count();
+    if (opt->threads > cpus)
+        warnf("--threads %d is more than the %d CPU%s this run can use: the threads take turns "
+              "on %s, slower than --threads %d",
+              opt->threads, cpus, cpus == 1 ? "" : "s", cpus == 1 ? "it" : "them", cpus);
     c->stream = rvm_stream_create(c->given_model ? c->given_model : c->model, opt->threads,
                                   NULL, err, sizeof(err));
     if (!c->stream) {

@@ -144,8 +144,8 @@ static const option options[] = {
              "the file size limit) removes them instead of keeping the frames done, so that "
              "an output in place is always complete (rvm batch runs each conversion so)"},
     {"--threads", NULL, OPT_INT, FIELD(threads), .min = 0, .max = RVM_MAX_THREADS, .metavar = "N",
-     .help = "network threads (default: all cores; at most 256; more than the CPUs online is slower, "
-             "with a warning)"},
+     .help = "network threads (default: one per CPU this run can use; at most 256; more than "
+             "those CPUs is slower, with a warning)"},
     {"--precision", NULL, OPT_CHOICE, FIELD(precision), .words = WORDS("fp32", "int8"),
      .values = VALUES(RVM_PRECISION_FP32, RVM_PRECISION_INT8), .metavar = "NAME",
      .help = "fp32 (default) or int8: some of the encoder's 1x1 convolutions in 8 bits (alpha "

@@ -27,4 +27,10 @@ void rvmi_clean_text(char *s);
 #define RVMI_EXCERPT_CAP 64
 const char *rvmi_excerpt(const char *s, size_t len, char *buf, size_t cap);
 
+/* The CPU time limit, in whole CPUs (rounded up), of the groups that proc_cgroup
+ * (/proc/self/cgroup) names under root (/sys/fs/cgroup: cgroup v2's there, v1's cpu
+ * controller's under root/cpu) and of their parents: the smallest; 0 when none is set or
+ * readable. */
+int rvmi_cgroup_cpu_limit(const char *root, const char *proc_cgroup);
+
 #endif

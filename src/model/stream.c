@@ -273,10 +273,8 @@ rvm_stream *rvm_stream_create(const rvm_model *model, int threads, int *status, 
         *status = RVM_EINVAL;
         return NULL;
     }
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
+    if (threads == 0)
+        threads = rvm_cpu_count();
     if (threads > RVM_MAX_THREADS)
         threads = RVM_MAX_THREADS;
     rvm_stream *s = calloc(1, sizeof(*s));

@@ -8,6 +8,7 @@
 #include "serve/jobs.h"
 
 #include "io/background.h"
+#include "rvm.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -762,8 +763,8 @@ int rvmi_jobs_open(const char *data_dir, const char *rvm_exe, int max_running, c
     }
     snprintf(S.exe, sizeof S.exe, "%s", rvm_exe);
     S.max_running = max_running;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    S.threads_per_job = cores > max_running ? (int)(cores / max_running) : 1;
+    int cores = rvm_cpu_count();
+    S.threads_per_job = cores > max_running ? cores / max_running : 1;
     DIR *d = opendir(S.jobs_dir);
     if (!d) {
         snprintf(err, errlen, "--data-dir %s: %s", data_dir, strerror(errno));

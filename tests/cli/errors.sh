@@ -251,15 +251,30 @@ grep -qx "rvm: --threads 257: expected a whole number from 0 to 256" err.txt ||
 mkdir -p thr_in && sub batch -i thr_in --output-dir thr_out --output-alpha '{name}.mp4' --threads 257
 [ $RC -eq 2 ] && grep -qx "rvm: batch: --threads 257: expected a whole number from 0 to 256" err.txt ||
     fail "batch --threads 257: exit $RC, $(cat err.txt)"
-cpus=$(getconf _NPROCESSORS_ONLN)
+# The CPUs a run can use are its affinity's (taskset, Slurm, a cpuset), not all online.
+# (nproc counts the affinity; a cgroup CPU limit below it would lower rvm's count: the library
+# test checks that part.)
+cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 if [ "$cpus" -lt 256 ]; then
+    s=s; [ "$cpus" -eq 1 ] && s=""
+    them=them; [ "$cpus" -eq 1 ] && them=it
     sub_ok $S --duration 0.1 --output-alpha out_thr.mp4 --threads $((cpus + 1))
-    grep -qx "rvm: warning: --threads $((cpus + 1)) is more than the $cpus CPUs online: the threads take turns on them, slower than --threads $cpus" err.txt &&
+    grep -qx "rvm: warning: --threads $((cpus + 1)) is more than the $cpus CPU$s this run can use: the threads take turns on $them, slower than --threads $cpus" err.txt &&
         [ "$(wc -l <err.txt)" -eq 1 ] || fail "--threads $((cpus + 1)) on $cpus CPUs: $(cat err.txt)"
     sub_ok $S --duration 0.1 --output-alpha out_thr.mp4 --threads $cpus -y
     [ ! -s err.txt ] || fail "--threads $cpus on $cpus CPUs: $(cat err.txt)"
     rm -f out_thr.mp4
-    ok "--threads above the CPUs online: one warning line"
+    ok "--threads above the CPUs this run can use: one warning line"
+fi
+if command -v taskset >/dev/null && [ "$cpus" -gt 1 ]; then
+    taskset -c 0 "$RVM" --disable-progress $S --duration 0.1 --output-alpha out_thr.mp4 \
+        --threads 2 >out.txt 2>err.txt
+    [ $? -eq 0 ] && grep -qx "rvm: warning: --threads 2 is more than the 1 CPU this run can use: the threads take turns on it, slower than --threads 1" err.txt ||
+        fail "--threads 2 under taskset -c 0: $(cat err.txt)"
+    rm -f out_thr.mp4
+    ok "--threads 2 on one CPU of the affinity (taskset): one warning line"
+else
+    echo "skip: taskset or a second CPU missing: the affinity's CPU count is not checked"
 fi
 expect_error "device cuda" $S --output-alpha out.mp4 --device cuda
 # A checkpoint that cannot be used fails the same on every retry: not exit 1 (which a
