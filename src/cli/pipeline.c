@@ -270,7 +270,7 @@ static void fail(run *r, const char *msg)
  * no step waits for a helper that an encoder holds off its core. The README's conversion
  * (2 threads, 1080p) ran ~20% faster with the decoder and encoders below the network than at
  * its priority (nice +5: less; SCHED_BATCH, or shorter scheduler slices for the network's
- * threads: no gain), and 7% faster again with the helpers below it too (the network's thread
+ * threads: no gain), and ~10% faster again with the helpers below it too (the network's thread
  * no longer waiting for a helper to join each step). The work is the same: a busy machine
  * still does it all, the conversion only leaves other programs more of the cores. */
 #define NICE_BELOW_NETWORK 10
