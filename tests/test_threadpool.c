@@ -205,37 +205,31 @@ static void check_cpu_count(void)
     CHECK(mkdtemp(root) != NULL, "mkdtemp");
     char proc[600];
     snprintf(proc, sizeof proc, "%s/proc", root);
-    /* v2: the group, its parent and the root each limit; the smallest wins, rounded up */
-    put(root, "proc", "0::/a/b\n");
-    put(root, "a/b/cpu.max", "max 100000\n");
-    put(root, "a/cpu.max", "250000 100000\n");
-    put(root, "cpu.max", "800000 100000\n");
-    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 3, "v2, 2.5 CPUs in a parent: %d",
-          rvmi_cgroup_cpu_limit(root, proc));
-    put(root, "a/b/cpu.max", "50000 100000\n");
-    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 1, "v2, half a CPU: %d",
-          rvmi_cgroup_cpu_limit(root, proc));
-    put(root, "proc", "0::/\n");
-    put(root, "cpu.max", "max 100000\n");
-    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "v2, no limit: %d",
-          rvmi_cgroup_cpu_limit(root, proc));
-    /* v1: the cpu controller's hierarchy under root/cpu; -1 is no limit */
-    put(root, "proc", "9:name=systemd:/\n4:cpu,cpuacct:/k8s/pod\n1:memory:/k8s/pod\n");
-    put(root, "cpu/k8s/pod/cpu.cfs_quota_us", "150000\n");
-    put(root, "cpu/k8s/pod/cpu.cfs_period_us", "100000\n");
-    put(root, "cpu/k8s/cpu.cfs_quota_us", "-1\n");
-    put(root, "cpu/k8s/cpu.cfs_period_us", "100000\n");
-    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 2, "v1, 1.5 CPUs: %d",
-          rvmi_cgroup_cpu_limit(root, proc));
-    put(root, "cpu/k8s/pod/cpu.cfs_quota_us", "-1\n");
-    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "v1, no limit: %d",
-          rvmi_cgroup_cpu_limit(root, proc));
-    /* what is not a limit */
-    put(root, "proc", "garbage\n0::relative\n");
-    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "a malformed /proc/self/cgroup");
-    put(root, "proc", "0::/\n");
-    put(root, "cpu.max", "abc 100000\n");
-    CHECK(rvmi_cgroup_cpu_limit(root, proc) == 0, "a malformed cpu.max");
+    /* Each case writes its files over the earlier cases' and expects a limit. */
+    static const struct {
+        const char *what, *files[5][2];
+        int want;
+    } cases[] = {
+        {"v2: the group, its parent and the root limit; the smallest wins, rounded up",
+         {{"proc", "0::/a/b\n"}, {"a/b/cpu.max", "max 100000\n"},
+          {"a/cpu.max", "250000 100000\n"}, {"cpu.max", "800000 100000\n"}}, 3},
+        {"v2: half a CPU in the group", {{"a/b/cpu.max", "50000 100000\n"}}, 1},
+        {"v2: no limit", {{"proc", "0::/\n"}, {"cpu.max", "max 100000\n"}}, 0},
+        {"v1: the cpu controller's hierarchy under root/cpu, 1.5 CPUs (-1 above: none)",
+         {{"proc", "9:name=systemd:/\n4:cpu,cpuacct:/k8s/pod\n1:memory:/k8s/pod\n"},
+          {"cpu/k8s/pod/cpu.cfs_quota_us", "150000\n"},
+          {"cpu/k8s/pod/cpu.cfs_period_us", "100000\n"},
+          {"cpu/k8s/cpu.cfs_quota_us", "-1\n"}, {"cpu/k8s/cpu.cfs_period_us", "100000\n"}}, 2},
+        {"v1: no limit", {{"cpu/k8s/pod/cpu.cfs_quota_us", "-1\n"}}, 0},
+        {"a malformed /proc/self/cgroup", {{"proc", "garbage\n0::relative\n"}}, 0},
+        {"a malformed cpu.max", {{"proc", "0::/\n"}, {"cpu.max", "abc 100000\n"}}, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (int i = 0; i < 5 && cases[k].files[i][0]; i++)
+            put(root, cases[k].files[i][0], cases[k].files[i][1]);
+        int got = rvmi_cgroup_cpu_limit(root, proc);
+        CHECK(got == cases[k].want, "%s: %d, not %d", cases[k].what, got, cases[k].want);
+    }
     CHECK(rvmi_cgroup_cpu_limit(root, "/nonexistent/cgroup") == 0, "no /proc/self/cgroup");
     char cmd[640];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
