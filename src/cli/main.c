@@ -970,9 +970,10 @@ static int convert(conversion *c)
         return RVMI_EXIT_BAD_INPUT;
     if (plan_outputs(c) < 0)
         return RVMI_EXIT_USAGE;
-    /* What can be told of the checkpoint without reading it, before the input is opened: a
-     * FIFO without a writer (a camera, a stream) blocked the run before a missing one was
-     * said, as the model loads beside that. */
+    /* What can be told of the checkpoint without reading it (missing, not a file, not a
+     * checkpoint) is said before anything is opened or made. What only its loading tells is
+     * said after the input is opened, as the model loads beside that, unless the input may
+     * wait for its data (below). */
     if (!c->given_model) {
         char err[1024];
         int st = rvm_model_check(c->opt->checkpoint, err, sizeof err);
