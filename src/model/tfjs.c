@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model/arch.h"
 #include "model/library.h"
@@ -432,18 +434,26 @@ static int parse_manifest(loader *ld, char *err, size_t errlen)
 /* ------------------------------------------------------------------------------------------
  * Files. */
 
-/* Opens a regular file and returns its size (the caller checks it against a cap). */
+/* Opens a regular file and returns its size (the caller checks it against a cap). Opened
+ * without waiting: a FIFO in a checkpoint file's place would block open() until a writer
+ * came (a run's set-up hung on it); it is refused as not a regular file. */
 static FILE *open_regular(const char *path, uint64_t *size, char *err, size_t errlen, int *rc)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    if (!f) {
+    if (fd < 0) {
         *rc = rvmi_seterr(err, errlen, RVM_EIO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        close(fd);
         *rc = rvmi_seterr(err, errlen, RVM_EIO, "%s is not a regular file", path);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb"); /* O_NONBLOCK does nothing to a regular file's reads */
+    if (!f) {
+        close(fd);
+        *rc = rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
         return NULL;
     }
     *size = (uint64_t)st.st_size;
@@ -919,7 +929,6 @@ static int load(loader *ld, const char *path, rvmi_weights *out, char *err, size
     return rc;
 }
 
-
 int rvmi_tfjs_check(const char *path, char *err, size_t errlen)
 {
     struct stat st;
@@ -930,13 +939,9 @@ int rvmi_tfjs_check(const char *path, char *err, size_t errlen)
         return rvmi_seterr(err, errlen, RVM_ENOMEM, "out of memory");
     int rc = 0;
     uint64_t size;
-    FILE *f = S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)
-                  ? open_regular(jpath, &size, err, errlen, &rc)
-                  : NULL; /* opening a FIFO would block */
+    FILE *f = open_regular(jpath, &size, err, errlen, &rc);
     if (f)
         fclose(f);
-    else if (!rc)
-        rc = rvmi_seterr(err, errlen, RVM_EIO, "%s is not a regular file", jpath);
     free(jpath);
     return rc;
 }

@@ -1,6 +1,6 @@
 # Signals from the first instant to the last (issue 16 items 4 and 6, issue 15 item 4):
-# a run blocked during set-up (a FIFO output nobody reads, a FIFO model.json, a silent
-# stdin) stops at once with 128+N and leaves nothing; SIGHUP and the file size limit stop a
+# a run blocked during set-up (a FIFO output nobody reads, a silent stdin) stops at once
+# with 128+N and leaves nothing, a FIFO model.json is refused without waiting; SIGHUP and the file size limit stop a
 # conversion as cleanly as Ctrl-C; two signals in a burst count once; a deliberate second
 # Ctrl-C quits at once and leaves no hidden files (and the old output as it was).
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -43,38 +43,41 @@ frames_are_prefix() {
 hidden() { ls -a "$@" 2>/dev/null | grep -E 'rvm-(part|stage|lock)'; }
 
 # ---- set-up: blocked in open() or read(), a signal still ends the run, leaving nothing ----
-# A FIFO output that nobody reads (open blocks), beside a video output already staged.
+# A FIFO output that nobody reads (open blocks), beside a video output already staged; the
+# second time in a folder the run made, which goes too.
 mkfifo nobody.mkv
-"$RVM" --disable-progress -i long.mkv --input-resize 64 48 --output-composition nobody.mkv \
-    --output-alpha a.mp4 2>err.txt &
-PID=$!
-PIDS=$PID
-wait_for 'ls .a.mp4.*.rvm-part >/dev/null 2>&1' $PID && sleep 1
-kill -INT $PID
-wait_exit $PID 5 "SIGINT while opening a FIFO output"
-[ $RC -eq 130 ] || fail "FIFO output: exit code $RC, want 130"
-[ -z "$(hidden .)" ] && [ ! -e a.mp4 ] || fail "FIFO output: left $(ls -a | tr '\n' ' ')"
-# One line says why it ended (a stop in the set-up ended without a word).
-[ "$(cat err.txt)" = "rvm: interrupted: the unfinished outputs were removed" ] ||
-    fail "FIFO output: stderr $(cat err.txt)"
-ok "SIGINT while blocked opening a FIFO output: exit 130, one line, nothing left"
+for case in "INT 130 a.mp4" "TERM 143 made/a.mp4"; do
+    set -- $case
+    "$RVM" --disable-progress -i long.mkv --input-resize 64 48 --output-composition nobody.mkv \
+        --output-alpha $3 2>err.txt &
+    PID=$!
+    PIDS=$PID
+    wait_for "ls $(dirname $3)/.a.mp4.*.rvm-part >/dev/null 2>&1" $PID && sleep 1
+    kill -$1 $PID
+    wait_exit $PID 5 "SIG$1 while opening a FIFO output"
+    [ $RC -eq $2 ] || fail "SIG$1, FIFO output: exit code $RC, want $2"
+    [ -z "$(hidden .)" ] && [ ! -e a.mp4 ] && [ ! -e made ] ||
+        fail "SIG$1, FIFO output: left $(ls -a | tr '\n' ' ')"
+    # One line says why it ended (a stop in the set-up ended without a word).
+    [ "$(cat err.txt)" = "rvm: interrupted: the unfinished outputs were removed" ] ||
+        fail "SIG$1, FIFO output: stderr $(cat err.txt)"
+    ok "SIG$1 while blocked opening a FIFO output: exit $2, one line, nothing left ($3)"
+done
 
-# A FIFO model.json (the model is loaded last, after the outputs are staged), output in a
-# folder the run made.
+# A FIFO model.json is not waited on (the run's set-up hung in its open() until a writer
+# came): refused at once, before anything is made.
 mkdir model
 cp "$SRC"/models/rvm_mobilenetv3_tfjs_int8/* model/
 rm model/model.json
 mkfifo model/model.json
-"$RVM" --disable-progress -i long.mkv --input-resize 64 48 --checkpoint model \
-    --output-alpha made/a.mp4 2>err.txt &
-PID=$!
-PIDS=$PID
-wait_for 'ls made/.a.mp4.*.rvm-part >/dev/null 2>&1' $PID && sleep 1
-kill -TERM $PID
-wait_exit $PID 5 "SIGTERM while reading a FIFO model.json"
-[ $RC -eq 143 ] || fail "FIFO model.json: exit code $RC, want 143"
+timeout 20 "$RVM" --disable-progress -i long.mkv --input-resize 64 48 --checkpoint model \
+    --output-alpha made/a.mp4 2>err.txt
+RC=$?
+[ $RC -eq 3 ] || fail "FIFO model.json: exit code $RC, want 3 ($(cat err.txt))"
+[ "$(cat err.txt)" = "rvm: cannot load the model: model/model.json is not a regular file" ] ||
+    fail "FIFO model.json: stderr $(cat err.txt)"
 [ ! -e made ] || fail "FIFO model.json: left $(find made | tr '\n' ' ')"
-ok "SIGTERM while blocked on a FIFO model.json: exit 143, nothing left (not even the folder made)"
+ok "a FIFO model.json: $(cat err.txt) (exit 3, nothing made)"
 
 # stdin that sends nothing.
 mkfifo silent.fifo
