@@ -78,6 +78,18 @@ wait_for() { # CONDITION PID: polls up to 5 minutes (sanitizer builds are slow)
     done
 }
 
+# held_progress FILE RVM ARGS...: runs rvm under strace, which returns from each write to
+# FILE (its --progress-fd) 2 s late. The last progress line ("done":true) is written once the
+# encoders have written their last packets, before the outputs are put in place: a stop sent
+# once that line is in FILE comes in that moment, whatever the machine's speed. Only in the
+# background (&): strace replaces the shell it runs in, so $! is strace, and rvm its child
+# (pgrep -P $!).
+held_progress() {
+    file=$1
+    shift
+    exec strace -f -qq -o /dev/null -P "$PWD/$file" -e trace=write -e inject=write:delay_exit=2000000 "$@"
+}
+
 # Presentation times of the first video stream, one per line (seconds).
 pts_list() {
     ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time \

@@ -70,22 +70,25 @@ done
 [ "$(ls seq | wc -l)" -eq 9 ] || fail "-y: seq holds $(ls seq | wc -l) files, want 9"
 ok "-y replaces the interrupted outputs"
 
-# A stop that comes once every frame is in (while x264's placebo preset encodes the frames
-# it held back) stops nothing, with or without --complete-only: the outputs are complete,
+# A stop that comes once every frame is in and encoded, before the outputs are put in place
+# (held_progress), stops nothing, with or without --complete-only: the outputs are complete,
 # exit 0 with one line saying so (it said "interrupted: the outputs hold the 30 frames
 # done", exit 130, of outputs holding every frame).
 ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 30 late.mkv || fail "ffmpeg"
-"$RVM" --disable-progress --input-source late.mkv --output-composition late_com.mp4 \
-    --output-alpha late_pha.mp4 --threads 1 --preset placebo --progress-fd 3 3>way.txt 2>err.txt &
-PID=$!
-wait_for "grep -q '\"frames\":30,' way.txt 2>/dev/null" $PID
-kill -INT $PID
-wait $PID
-RC=$?
-PID=
-[ $RC -eq 0 ] && [ "$(cat err.txt)" = "rvm: a stop came after the last frame: the outputs are complete (30 frames)" ] ||
-    fail "a stop after the last frame: exit $RC, $(cat err.txt)"
-[ "$(pts_list late_com.mp4 | wc -l)" -eq 30 ] && [ "$(pts_list late_pha.mp4 | wc -l)" -eq 30 ] ||
-    fail "the outputs after a late stop do not hold the 30 frames"
-ok "a stop after the last frame: exit 0, $(cat err.txt)"
+for only in "" --complete-only; do
+    rm -f late_com.mp4 late_pha.mp4
+    held_progress way.txt "$RVM" --disable-progress --input-source late.mkv $only \
+        --output-composition late_com.mp4 --output-alpha late_pha.mp4 --progress-fd 3 3>way.txt 2>err.txt &
+    PID=$!
+    wait_for "grep -q '\"done\":true' way.txt 2>/dev/null" $PID
+    kill -INT $(pgrep -P $PID)
+    wait $PID
+    RC=$?
+    PID=
+    [ $RC -eq 0 ] && [ "$(cat err.txt)" = "rvm: a stop came after the last frame: the outputs are complete (30 frames)" ] ||
+        fail "a stop after the last frame, ${only:-no --complete-only}: exit $RC, $(cat err.txt)"
+    [ "$(pts_list late_com.mp4 | wc -l)" -eq 30 ] && [ "$(pts_list late_pha.mp4 | wc -l)" -eq 30 ] ||
+        fail "the outputs after a late stop, ${only:-no --complete-only}, do not hold the 30 frames"
+    ok "a stop after the last frame, ${only:-no --complete-only}: exit 0, $(cat err.txt)"
+done
 done_all
