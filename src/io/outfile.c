@@ -493,6 +493,31 @@ static int same_file_at(int a, int b, const char *name)
            sa.st_ino == sb.st_ino;
 }
 
+/* Whether NAME in folders A and B are regular files of the same bytes (a copy of the same
+ * file, as a folder restored from a backup holds). */
+static int same_content_at(int a, int b, const char *name)
+{
+    struct stat sa, sb;
+    int fa = openat(a, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fb = openat(b, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int same = fa >= 0 && fb >= 0 && fstat(fa, &sa) == 0 && fstat(fb, &sb) == 0 &&
+               S_ISREG(sa.st_mode) && S_ISREG(sb.st_mode) && sa.st_size == sb.st_size;
+    static char ba[65536], bb[65536];
+    while (same) {
+        ssize_t na = read(fa, ba, sizeof ba), nb = na > 0 ? read(fb, bb, (size_t)na) : 0;
+        if (na <= 0) {
+            same = na == 0;
+            break;
+        }
+        same = nb == na && memcmp(ba, bb, (size_t)na) == 0;
+    }
+    if (fa >= 0)
+        close(fa);
+    if (fb >= 0)
+        close(fb);
+    return same;
+}
+
 /* Before the new folder of frames takes the old one's place: whatever the old folder holds
  * besides frames (the user's other files) gets a second name in the new folder (a hard link),
  * so that the path holds those files at every moment, even when the run dies between the
@@ -524,9 +549,10 @@ static void link_others(const char *old_path, const char *new_path)
 
 /* Empties FROM, a folder of frames beside the output folder INTO (the old sequence after the
  * swap, or a dead run's staging folder): frames are removed, and so are the other entries
- * that INTO holds as the same file (link_others' links); the rest (the user's files) moves
- * into INTO, replacing nothing unless `replace`. Then FROM is removed if empty. Returns 0, or
- * 1 with a warning in err (if err is not NULL). */
+ * that INTO holds as the same file (link_others' links) or, unless `replace`, as a file of the
+ * same bytes; the rest (the user's files) moves into INTO, replacing nothing unless
+ * `replace`. Then FROM is removed if empty. Returns 0, or 1 with a warning in err (if err is
+ * not NULL). */
 static int settle_folder(const char *from, const char *into, int replace, const char *flag,
                          char *err, size_t errlen)
 {
@@ -543,8 +569,11 @@ static int settle_folder(const char *from, const char *into, int replace, const 
                 continue;
             if (frame_like(e->d_name, &partial) || same_file_at(fdir, idir, e->d_name))
                 unlinkat(fdir, e->d_name, 0);
-            else if (!replace && fstatat(idir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            else if (!replace && fstatat(idir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (same_content_at(fdir, idir, e->d_name))
+                    unlinkat(fdir, e->d_name, 0);
                 continue; /* a different file of that name: both stay */
+            }
             else if (renameat(fdir, e->d_name, idir, e->d_name) < 0 && err && !warned) {
                 set_err(err, errlen, "%s: could not move %s/%s back into %s: %s", flag, from,
                         e->d_name, into, strerror(errno));
@@ -577,7 +606,11 @@ static int is_ours(const char *rest, const char *suffix)
 
 /* With the lock held no other run writes this output, so the part files and staging
  * folders beside it are from runs that died (SIGKILL, out of memory, power loss): removed.
- * Also ".NAME.PID.rvm-part" of older rvm versions whose process is gone. */
+ * A staging folder's other files than frames are the user's (link_others' links, or all
+ * that is left of them): given back to the output folder if it exists, else kept until it
+ * does (a new folder's commit calls this again); one that differs from the output folder's
+ * file of its name stays where it is. Also ".NAME.PID.rvm-part" of older rvm versions whose
+ * process is gone. */
 static void remove_stale(const rvmi_outfile *o)
 {
     DIR *d = opendir(o->dir);
@@ -998,6 +1031,9 @@ int rvmi_outfile_commit(rvmi_outfile *o, char *err, size_t errlen)
         ret = commit_folder(o, err, errlen);
         if (ret < 0)
             return -1;
+        /* A dead run's staging folder kept the user's files when there was no folder to
+         * give them back to (remove_stale at the start): now there is. */
+        remove_stale(o);
     } else {
         int fd = open(o->write_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {

@@ -210,6 +210,32 @@ run_ok -i in.mkv --input-resize 64 48 --duration 0.2 --output-composition d/com.
     || fail "dead runs' leftovers of com.mp4 stayed (or others' were removed): $(ls -a d | tr '\n' ' ')"
 playable d/com.mp4
 ok "part files, staging folders and the lock of dead runs are removed (another output's are not)"
+# A dead run's staging folder holding a file of the user's besides frames (a run killed
+# after linking the folder's other files into it): with no output folder it was kept, hidden,
+# for ever (cli_interrupt_property: "leftovers after the next runs"); with a copy of the same
+# bytes in the output folder (restored from a backup) too. Given back, or removed as a
+# duplicate; a different file of that name stays where it is.
+stale_stage() { # NOTES: a dead run's staging folder of seqd, holding a frame and notes.txt
+    mkdir -p .seqd.0123456789abcdef.rvm-stage
+    touch .seqd.0123456789abcdef.rvm-stage/0000.png
+    echo "$1" >.seqd.0123456789abcdef.rvm-stage/notes.txt
+}
+SEQD="-i in.mkv --input-resize 64 48 --duration 0.2 --output-type png_sequence --output-alpha seqd -y"
+stale_stage notes
+run_ok $SEQD
+[ "$(cat seqd/notes.txt)" = notes ] && [ -f seqd/0005.png ] && [ -z "$(ls -a | grep '^\.seqd')" ] ||
+    fail "no output folder: $(ls -a | grep '^\.seqd') $(ls seqd | tr '\n' ' ')"
+stale_stage notes
+run_ok $SEQD
+[ "$(cat seqd/notes.txt)" = notes ] && [ -z "$(ls -a | grep '^\.seqd')" ] ||
+    fail "the same notes.txt in the output folder: $(ls -a | grep '^\.seqd')"
+stale_stage other
+run_ok $SEQD
+[ "$(cat seqd/notes.txt)" = notes ] && [ "$(cat .seqd.0123456789abcdef.rvm-stage/notes.txt)" = other ] &&
+    [ "$(ls -A .seqd.0123456789abcdef.rvm-stage)" = notes.txt ] ||
+    fail "a different notes.txt: $(ls -A .seqd.0123456789abcdef.rvm-stage 2>&1)"
+rm -r .seqd.0123456789abcdef.rvm-stage seqd
+ok "a dead run's staging folder: the user's file given back (no folder), removed as a copy, kept if it differs"
 mkdir e e/.com.mp4.rvm-lock
 run -i in.mkv --input-resize 64 48 --output-composition e/com.mp4
 one_line_error "a lock that cannot be created"
