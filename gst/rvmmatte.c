@@ -470,7 +470,8 @@ static gboolean gst_rvm_matte_accept_caps(GstBaseTransform *trans, GstPadDirecti
 
 /* The library's description of a GStreamer input format; FALSE when it has none (a YUV
  * matrix other than BT.601 and BT.709). YUV without a stated matrix is taken as players
- * take it (and the rvm command does): BT.709 from 720 lines up, BT.601 below. */
+ * take it (mpv, and the rvm command: rvmi_untagged_colorspace): BT.709 for HD (1280 pixels
+ * wide or more, or more than 576 lines), BT.601 for SD. */
 static gboolean direct_format(const GstVideoInfo *info, rvm_format *format, rvm_matrix *matrix,
                               rvm_range *range)
 {
@@ -492,7 +493,9 @@ static gboolean direct_format(const GstVideoInfo *info, rvm_format *format, rvm_
     case GST_VIDEO_COLOR_MATRIX_BT601: *matrix = RVM_MATRIX_BT601; break;
     case GST_VIDEO_COLOR_MATRIX_BT709: *matrix = RVM_MATRIX_BT709; break;
     case GST_VIDEO_COLOR_MATRIX_UNKNOWN:
-        *matrix = GST_VIDEO_INFO_HEIGHT(info) >= 720 ? RVM_MATRIX_BT709 : RVM_MATRIX_BT601;
+        *matrix = GST_VIDEO_INFO_WIDTH(info) >= 1280 || GST_VIDEO_INFO_HEIGHT(info) > 576
+                      ? RVM_MATRIX_BT709
+                      : RVM_MATRIX_BT601;
         break;
     default: return FALSE;
     }

@@ -1125,7 +1125,7 @@ static int convert_frame(rvmi_reader *r, const AVFrame *f, uint8_t *dst, char *e
     int dw = swap ? r->out_h : r->out_w, dh = swap ? r->out_w : r->out_h;
     int spc = f->colorspace;
     if (spc == AVCOL_SPC_UNSPECIFIED || spc == AVCOL_SPC_RESERVED)
-        spc = rvmi_untagged_colorspace(f->height);
+        spc = rvmi_untagged_colorspace(f->width, f->height);
     enum AVPixelFormat pf = f->format;
     int full = f->color_range == AVCOL_RANGE_JPEG || pf == AV_PIX_FMT_YUVJ420P ||
                pf == AV_PIX_FMT_YUVJ422P || pf == AV_PIX_FMT_YUVJ444P ||
@@ -1220,7 +1220,7 @@ static int library_reads(const rvmi_reader *r, const AVFrame *f, rvm_frame *fr)
         return 0;
     int spc = f->colorspace;
     if (spc == AVCOL_SPC_UNSPECIFIED || spc == AVCOL_SPC_RESERVED)
-        spc = rvmi_untagged_colorspace(f->height);
+        spc = rvmi_untagged_colorspace(f->width, f->height);
     rvm_matrix m;
     if (spc == AVCOL_SPC_BT709)
         m = RVM_MATRIX_BT709;
@@ -2761,9 +2761,9 @@ AVRational rvmi_reader_frame_rate(const rvmi_reader *r) { return r->fps; }
 
 int rvmi_reader_see_through(const rvmi_reader *r) { return r->see_through; }
 
-enum AVColorSpace rvmi_untagged_colorspace(int height)
+enum AVColorSpace rvmi_untagged_colorspace(int width, int height)
 {
-    return height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+    return width >= 1280 || height > 576 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
 }
 
 const AVBufferRef *rvmi_reader_icc(const rvmi_reader *r) { return r->icc; }

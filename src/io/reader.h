@@ -154,9 +154,10 @@ int rvmi_reader_is_folder(const rvmi_reader *r);
  * image2 demuxer or one of its *_pipe ones), not a video nor a folder (single JPEGs are read
  * as a folder of one: their EXIF orientation). */
 int rvmi_reader_is_still_image(const rvmi_reader *r);
-/* The colour matrix taken for YUV that does not say its own (what players such as mpv assume):
- * BT.709 for HD (720 lines and more), BT.601 (SMPTE 170M) below. The writer converts to it
- * for the containers that cannot say the matrix, so that rvm and players read them back right. */
-enum AVColorSpace rvmi_untagged_colorspace(int height);
+/* The colour matrix taken for YUV that does not say its own (what mpv assumes): BT.709 for
+ * HD (1280 pixels wide or more, or more than 576 lines: a 1920x800 crop of HD is HD), BT.601
+ * (SMPTE 170M) for SD. The writer converts to it for the containers that cannot say the
+ * matrix, so that rvm and players read them back right. */
+enum AVColorSpace rvmi_untagged_colorspace(int width, int height);
 
 #endif

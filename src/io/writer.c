@@ -1230,14 +1230,14 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
     int yuv = !(pd->flags & AV_PIX_FMT_FLAG_RGB) && pd->nb_components >= 3;
     int scale = w->cfg.src_width != cfg->width || w->cfg.src_height != cfg->height;
     /* Y4M, bare frames and uncompressed frames in NUT and AVI cannot say their YUV's colour
-     * matrix: theirs is the one untagged video is read with (rvm's reader, mpv: BT.601 below
-     * 720 lines, BT.709 from 720), not always BT.709 (a 640x480 composition read back by rvm
+     * matrix: theirs is the one untagged video is read with (rvm's reader, mpv: BT.709 for HD,
+     * BT.601 for SD, rvmi_untagged_colorspace), not always BT.709 (a 640x480 composition read back by rvm
      * was 8.1 levels off on average, 21.9 too little red). Elsewhere the matrix is tagged. */
     const char *mux = w->oc->oformat->name;
     int untagged = yuv && (is_y4m(w->oc->oformat) || strcmp(mux, "rawvideo") == 0 ||
                            (cfg->codec == RVM_CODEC_RAWVIDEO &&
                             (strcmp(mux, "nut") == 0 || strcmp(mux, "avi") == 0)));
-    enum AVColorSpace matrix = untagged ? rvmi_untagged_colorspace(e->height) : AVCOL_SPC_BT709;
+    enum AVColorSpace matrix = untagged ? rvmi_untagged_colorspace(e->width, e->height) : AVCOL_SPC_BT709;
     /* A composition into 8-bit 4:2:0 (the README's H.264): the frame loops' kernel, ~4x
      * faster than swscale (2.6 ms a 1080p frame on the network's thread), with the same
      * luma. Its chroma, like swscale's, is centred between the four pixels it covers; an
@@ -1273,10 +1273,10 @@ static rvmi_video_writer *open_writer(const rvmi_video_writer_config *cfg, char 
         char line[1024];
         snprintf(line, sizeof line,
                  "warning: %s: %s cannot say which colour matrix its YUV frames have: they are "
-                 "%s, as players read untagged video %s 720 lines%s; .mkv says it",
+                 "%s, as players read untagged %s video%s; .mkv says it",
                  w->name, strcmp(mux, "nut") == 0 ? "NUT" : "AVI",
                  matrix == AVCOL_SPC_BT709 ? "BT.709" : "BT.601",
-                 matrix == AVCOL_SPC_BT709 ? "from" : "below",
+                 matrix == AVCOL_SPC_BT709 ? "HD" : "SD",
                  matrix == AVCOL_SPC_BT709 ? ", but FFmpeg reads them as BT.601 unless told "
                                              "(-vf scale=in_color_matrix=bt709)"
                                            : "");

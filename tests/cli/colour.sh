@@ -50,7 +50,7 @@ run_ok -y -i o709.mkv --output-composition c709.mp4
 [ "$(stream_field c709.mp4 v:0 color_primaries)" = bt709 ] || fail "BT.709 input: $(stream_field c709.mp4 v:0 color_primaries)"
 
 # Uncompressed YUV in NUT and AVI: neither container stores the colour matrix, so the
-# frames have the one untagged video is read with (BT.601 below 720 lines: this 320x240;
+# frames have the one untagged video is read with (BT.601 for SD: this 320x240;
 # they were BT.709, which FFmpeg read 8.3 levels too red on average); one line names it.
 # Read as FFmpeg reads them, they are the composition, and not read as BT.709; .mkv tags
 # the matrix and the matte has none: no line.
@@ -70,7 +70,7 @@ for v in nut:yuv444p avi:yuv420p; do
     ok "$v: one line says the matrix is not stored; read as FFmpeg reads it: $(cat cmp.txt)"
 done
 # Y4M, bare frames and uncompressed NUT are converted with the matrix untagged video is
-# read with (rvm's reader, mpv: BT.601 below 720 lines, BT.709 from 720), not always
+# read with (rvm's reader, mpv: BT.601 for SD, BT.709 for HD), not always
 # BT.709: a colourful 640x480 composition read back by rvm was 8.0 steps off on average
 # (max 31) against the same run's RGB (.rgb), now 0.34 (12); 1280x720: 0.33 (29) before and
 # after. At 640x480 FFmpeg (BT.601 at every size) reads the Y4M right too: 8.0 -> 0.68.

@@ -52,25 +52,30 @@ for c in "$SAMPLE:bt601:pc" "lim709.mp4:bt709:tv"; do
 done
 ok "4:2:0 video (BT.601 full range, BT.709 limited) read as FFmpeg converts it"
 
-# Untagged HD: a Y4M that ffmpeg made from an HD BT.709 video (Y4M cannot say its matrix) is
-# read as BT.709, as players read untagged HD (mpv, ffplay; README), where FFmpeg's own
-# conversion and PyAV's (the official converter's reader) take BT.601 at every size. Checked
-# against FFmpeg told the matrix: 0.09 steps off on average; read as BT.601 it would be 1.38
-# (this clip's colours are pale).
-ffmpeg -nostdin -v error -i "$SAMPLE" -t 0.1 \
-    -vf "scale=1280:720:out_color_matrix=bt709:out_range=tv,format=yuv420p" -colorspace bt709 \
-    -color_range tv -c:v libx264 -qp 0 hd709.mkv
-ffmpeg -nostdin -v error -i hd709.mkv -f yuv4mpegpipe hd.y4m
-[ "$("$READDUMP" hd.y4m d.rgb)" = "1280x720 3" ] || fail "hd.y4m: wrong size or frame count"
-for m in bt709 bt601; do
-    ffmpeg -nostdin -v error -y -i hd.y4m \
-        -vf "scale=in_color_matrix=$m:in_range=tv:out_range=pc:flags=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp,format=rgb24" \
-        -f rawvideo want_$m.rgb
+# Untagged YUV is read as players read it (mpv): HD as BT.709 (1280 pixels wide or more, or
+# more than 576 lines: 1280x720, a 1280x544 scope crop, 1024x600), SD as BT.601 (1024x576),
+# where FFmpeg's own conversion and PyAV's (the official converter's reader) take BT.601 at
+# every size. A Y4M that ffmpeg made from a video in that matrix (Y4M cannot say it) is
+# checked against FFmpeg told the matrix: 0.09 steps off on average at 720p; read in the other
+# one 1.38 (this clip's colours are pale). The 1280x544 crop was read as BT.601 (the rule was
+# 720 lines and up).
+for c in 1280x720:bt709 1280x544:bt709 1024x600:bt709 1024x576:bt601; do
+    size=${c%:*} m=${c#*:}
+    other=$([ $m = bt709 ] && echo bt601 || echo bt709)
+    ffmpeg -nostdin -v error -y -i "$SAMPLE" -t 0.1 \
+        -vf "scale=${size%x*}:${size#*x}:out_color_matrix=$m:out_range=tv,format=yuv420p" \
+        -f yuv4mpegpipe untagged.y4m
+    [ "$("$READDUMP" untagged.y4m d.rgb)" = "$size 3" ] || fail "untagged $size Y4M: wrong size or frame count"
+    for k in $m $other; do
+        ffmpeg -nostdin -v error -y -i untagged.y4m \
+            -vf "scale=in_color_matrix=$k:in_range=tv:out_range=pc:flags=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp,format=rgb24" \
+            -f rawvideo want_$k.rgb
+    done
+    "$PIXCMP" near8 want_$m.rgb d.rgb 0.25 16 || fail "untagged $size Y4M: not read as $m"
+    "$PIXCMP" near8 want_$other.rgb d.rgb 0.25 16 >/dev/null && fail "untagged $size Y4M: as near $other"
+    ok "untagged $size Y4M read as $m, as players read it"
 done
-"$PIXCMP" near8 want_bt709.rgb d.rgb 0.25 16 || fail "untagged HD Y4M: not read as BT.709"
-"$PIXCMP" near8 want_bt601.rgb d.rgb 0.25 16 >/dev/null && fail "untagged HD Y4M: as near BT.601"
-rm -f hd709.mkv hd.y4m want_bt709.rgb want_bt601.rgb
-ok "untagged HD Y4M read as BT.709, as players read it"
+rm -f untagged.y4m want_bt709.rgb want_bt601.rgb
 
 # The command hands such video to the network as the decoder's 4:2:0 pictures (the library
 # reads the planes, its matrix and range from the stream): its outputs match those of the same
