@@ -502,7 +502,7 @@ static int same_content_at(int a, int b, const char *name)
     int fb = openat(b, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     int same = fa >= 0 && fb >= 0 && fstat(fa, &sa) == 0 && fstat(fb, &sb) == 0 &&
                S_ISREG(sa.st_mode) && S_ISREG(sb.st_mode) && sa.st_size == sb.st_size;
-    static char ba[65536], bb[65536];
+    char ba[4096], bb[4096];
     while (same) {
         ssize_t na = read(fa, ba, sizeof ba), nb = na > 0 ? read(fb, bb, (size_t)na) : 0;
         if (na <= 0) {
@@ -570,11 +570,10 @@ static int settle_folder(const char *from, const char *into, int replace, const 
             if (frame_like(e->d_name, &partial) || same_file_at(fdir, idir, e->d_name))
                 unlinkat(fdir, e->d_name, 0);
             else if (!replace && fstatat(idir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                /* A copy of the same bytes goes; a different file of that name: both stay. */
                 if (same_content_at(fdir, idir, e->d_name))
                     unlinkat(fdir, e->d_name, 0);
-                continue; /* a different file of that name: both stay */
-            }
-            else if (renameat(fdir, e->d_name, idir, e->d_name) < 0 && err && !warned) {
+            } else if (renameat(fdir, e->d_name, idir, e->d_name) < 0 && err && !warned) {
                 set_err(err, errlen, "%s: could not move %s/%s back into %s: %s", flag, from,
                         e->d_name, into, strerror(errno));
                 warned = 1;
