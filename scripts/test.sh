@@ -28,7 +28,9 @@ if command -v clang >/dev/null 2>&1; then
   if [ -d ../shared/footage ]; then
     cmake --build build-fuzz-ci -j"$jobs" --target fuzz_media rvm_fuzz_media_seeds
   fi
-  ctest --test-dir build-fuzz-ci --output-on-failure -L fuzz
+  # Each target fuzzes on one core for a fixed time: two at once on two cores run as many
+  # inputs each in half the wall time.
+  ctest --test-dir build-fuzz-ci --output-on-failure -L fuzz -j"$jobs"
 else
   echo "fuzz: skipped (no clang; scripts/install-deps.sh installs it)"
 fi
