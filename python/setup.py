@@ -40,11 +40,16 @@ class BuildWithLibrary(build_ext):
     --exclude-libs keeps every archive symbol inside the extension."""
 
     def run(self):
-        cmake_dir = Path(self.build_temp).resolve() / "cmake"
+        # RVM_CMAKE_BUILD_DIR: an existing Release build folder of this tree to build the two
+        # archives in (scripts/test-python.sh passes the test build's, whose library is already
+        # compiled with the same flags) instead of configuring a new one here.
+        given = os.environ.get("RVM_CMAKE_BUILD_DIR")
+        cmake_dir = Path(given).resolve() if given else Path(self.build_temp).resolve() / "cmake"
         cmake_dir.mkdir(parents=True, exist_ok=True)
         jobs = os.environ.get("RVM_BUILD_JOBS", str(min(os.cpu_count() or 1, 4)))
-        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(cmake_dir),
-                        "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"], check=True)
+        if not given:
+            subprocess.run(["cmake", "-S", str(ROOT), "-B", str(cmake_dir),
+                            "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"], check=True)
         subprocess.run(["cmake", "--build", str(cmake_dir), "-j", jobs,
                         "--target", "rvm", "rvm_convert"], check=True)
         for ext in self.extensions:

@@ -14,6 +14,11 @@ fi
 venv=build-python/venv
 rm -rf "$venv"
 $py -m venv --system-site-packages "$venv"
+# The extension's archives are built in the Release test build (build/, configured by
+# scripts/test.sh with the flags setup.py would use): the library is not compiled a second
+# time. Without build/, setup.py configures its own folder.
+[ -f build/CMakeCache.txt ] && grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' build/CMakeCache.txt &&
+  RVM_CMAKE_BUILD_DIR=$PWD/build && export RVM_CMAKE_BUILD_DIR
 "$venv/bin/pip" install --quiet --no-build-isolation --no-index ./python
 # The rvm command of the Release build, for the tests that compare convert_video with it.
 [ -x build/rvm ] && RVM_COMMAND=$PWD/build/rvm && export RVM_COMMAND
