@@ -338,14 +338,35 @@ static GstCaps *caps_taken(GstRvmMatte *self, GstCaps *caps)
     return out;
 }
 
-/* Why frames of this interlace mode cannot be matted, or NULL; into buf. */
+/* Why frames of this interlace mode cannot be matted, or NULL; into buf. Each mode's buffers
+ * are said as they are (all were "woven fields" before): only interleaved and mixed frames
+ * weave two fields into one picture; a fields buffer holds two half-height pictures one after
+ * the other, an alternate buffer one. deinterlace handles interleaved, mixed and alternate
+ * video (alternate in its format:Interlaced caps); it has no path for fields. */
 static const char *interlace_problem(const char *mode, char *buf, gsize len)
 {
     if (!mode || strcmp(mode, "progressive") == 0)
         return NULL;
-    g_snprintf(buf, len, "interlaced video (interlace-mode=%s) is not supported: put "
-               "deinterlace before rvmmatte (woven fields comb at every moving edge, which the "
-               "network was not trained on)", mode);
+    static const char *const deinterlace = "put deinterlace before rvmmatte";
+    const char *what, *todo = deinterlace;
+    if (strcmp(mode, "interleaved") == 0)
+        what = "each frame is two fields woven together, which comb at every moving edge, "
+               "and the network was not trained on that";
+    else if (strcmp(mode, "mixed") == 0)
+        what = "frames flagged interlaced are two fields woven together, which comb at every "
+               "moving edge, and the network was not trained on that";
+    else if (strcmp(mode, "alternate") == 0)
+        what = "each buffer is one field, half the frame's lines, top and bottom in turn, not "
+               "a whole picture";
+    else if (strcmp(mode, "fields") == 0) {
+        what = "each buffer holds its two fields one after the other, each half the frame's "
+               "lines, not one picture";
+        todo = "have the source give progressive or interleaved frames (deinterlace takes "
+               "interleaved ones)";
+    } else
+        what = "not progressive pictures";
+    g_snprintf(buf, len, "interlaced video (interlace-mode=%s: %s) is not supported: %s", mode,
+               what, todo);
     return buf;
 }
 

@@ -260,19 +260,25 @@ refused "a frame 16400 wide" \
 refused "4000x6 frames at the automatic ratio" \
     "ERROR: from element .*rvmmatte.*: rvmmatte: 4000x6 frames are too narrow for the automatic downsample-ratio" \
     filesrc location=thin.mkv ! decodebin ! videoconvert ! rvmmatte ! fakesink
-# Interlaced frames (two fields woven into one) were matted as if progressive: refused, naming
+# Interlaced video was matted as if progressive: refused, naming what its buffers hold and
 # deinterlace, whether upstream offers interlaced video alone (a caps filter) or it comes from
-# a decoder; progressive and deinterlaced video run.
-for mode in interleaved mixed; do
+# a decoder; progressive and deinterlaced video run. Each mode as its buffers are: "woven
+# fields" was said of fields and alternate too, whose buffers hold half-height fields apart.
+woven="two fields woven together, which comb at every moving edge, and the network was not trained on that"
+for mode_why in "interleaved:each frame is $woven) is not supported: put deinterlace before rvmmatte" \
+    "mixed:frames flagged interlaced are $woven) is not supported: put deinterlace before rvmmatte" \
+    "alternate:each buffer is one field, half the frame's lines, top and bottom in turn, not a whole picture) is not supported: put deinterlace before rvmmatte" \
+    "fields:each buffer holds its two fields one after the other, each half the frame's lines, not one picture) is not supported: have the source give progressive or interleaved frames (deinterlace takes interleaved ones)"; do
+    mode=${mode_why%%:*}
     refused "interlace-mode=$mode (a caps filter)" \
-        "ERROR: from element .*rvmmatte.*: rvmmatte: interlaced video (interlace-mode=$mode) is not supported: put deinterlace before rvmmatte" \
+        "ERROR: from element .*rvmmatte.*: rvmmatte: interlaced video (interlace-mode=$mode: ${mode_why#*:}\$" \
         videotestsrc num-buffers=3 ! video/x-raw,width=160,height=120,interlace-mode=$mode ! rvmmatte ! fakesink
 done
 # H.264 coded as interlaced fields: its decoder gives interleaved frames.
 ffmpeg -nostdin -v error -f lavfi -i testsrc=size=160x120:rate=25 -frames:v 4 -vf setfield=tff \
     -c:v libx264 -flags +ildct+ilme -x264opts tff=1 interlaced.mkv || fail "cannot make the interlaced clip"
 refused "interlaced H.264 (decoded)" \
-    "ERROR: from element .*rvmmatte.*: rvmmatte: interlaced video (interlace-mode=interleaved) is not supported: put deinterlace before rvmmatte" \
+    "ERROR: from element .*rvmmatte.*: rvmmatte: interlaced video (interlace-mode=interleaved: each frame is $woven) is not supported: put deinterlace before rvmmatte\$" \
     filesrc location=interlaced.mkv ! decodebin ! videoconvert ! rvmmatte ! fakesink
 if gst-inspect-1.0 --exists deinterlace; then
     launch_ok filesrc location=interlaced.mkv ! decodebin ! deinterlace ! videoconvert ! \
