@@ -142,6 +142,17 @@ int rvmi_video_writer_check(const char *path, const char *format, rvmi_codec *co
                  path);
         return -1;
     }
+    /* Nor does any --codec make APNG (the apng muxer takes APNG pictures only): "a .apng file
+     * cannot hold h264 video (try .mp4 or .mkv)" too read as if another codec would do. A PNG
+     * sequence holds the same pictures, alpha included, and ffmpeg joins them into one. */
+    if (strcmp(of->name, "apng") == 0) {
+        snprintf(err, errlen,
+                 "%s: APNG output is not supported: write --output-type png_sequence (PNGs, "
+                 "with alpha) and make the APNG from that (ffmpeg -framerate FPS -i "
+                 "FOLDER/%%04d.png -plays 0 %s)",
+                 path, av_match_ext(path, "apng") ? path : "out.apng");
+        return -1;
+    }
     if (*codec == RVM_CODEC_AUTO) {
         if (strcmp(of->name, "webm") == 0)
             *codec = RVM_CODEC_VP9;

@@ -112,6 +112,24 @@ for f in --output-composition --output-alpha; do
     [ ! -e out.gif ] || fail "$f out.gif: out.gif was made"
     expect_code 2 "$f out.gif"
 done
+# So was an .apng output (the apng muxer takes APNG pictures only): the line says to write a
+# PNG sequence and join it with ffmpeg, which is tried: the APNG keeps the composition's alpha.
+for f in --output-composition --output-alpha; do
+    rm -f out.apng
+    expect_error "$f out.apng" $S $f out.apng
+    grep -qx "rvm: out.apng: APNG output is not supported: write --output-type png_sequence (PNGs, with alpha) and make the APNG from that (ffmpeg -framerate FPS -i FOLDER/%04d.png -plays 0 out.apng)" err.txt ||
+        fail "$f out.apng: $(cat err.txt)"
+    [ ! -e out.apng ] || fail "$f out.apng: out.apng was made"
+    expect_code 2 "$f out.apng"
+done
+rm -rf apng_seq
+sub_ok $S --duration 0.2 --output-type png_sequence --output-composition apng_seq
+ffmpeg -nostdin -v error -framerate 25 -i apng_seq/%04d.png -plays 0 out.apng ||
+    fail "the advised ffmpeg command does not make an APNG of the PNG sequence"
+[ "$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,pix_fmt,nb_read_frames -of csv=p=0 out.apng)" = "apng,rgba,$(ls apng_seq | wc -l)" ] ||
+    fail "the APNG made as advised: $(ffprobe -v error -show_streams out.apng | grep -E 'codec_name|pix_fmt')"
+rm -rf apng_seq out.apng
+ok "the APNG advice: a PNG sequence joined by ffmpeg is an RGBA APNG of every frame"
 expect_error "missing option value" $S --output-alpha out.mp4 --input-resize 10
 expect_error "bad resize" $S --output-alpha out.mp4 --input-resize 0 10
 expect_error "unknown precision" $S --output-alpha out.mp4 --precision fp16
