@@ -1051,7 +1051,7 @@ static void usage(FILE *f)
 {
     fputs("Usage: rvm batch -i INPUT [-i INPUT ...] [--list FILE] --output-dir DIR\n"
           "                 --output-composition|--output-alpha|--output-foreground TEMPLATE\n"
-          "                 [--jobs N] [--report FILE.json] [-y] [conversion flags]\n"
+          "                 [--jobs N] [--report FILE.json] [-y] [conversion flags: rvm --help]\n"
           "Converts many inputs, each into DIR with names from the templates ({name} is the\n"
           "input's name without extension, e.g. --output-alpha {name}_pha.mp4). An input folder\n"
           "gives the videos in it and each sub-folder of images (named after it); a folder\n"
@@ -1189,7 +1189,7 @@ int rvmi_batch_main(int argc, char **argv)
     }
     /* The conversion flags are checked once here, not once per file. */
     {
-        /* "rvm", the flags passed, two --progress-fd words, "-i input", three outputs. */
+        /* "rvm batch", the flags passed, two --progress-fd words, "-i input", three outputs. */
         char **probe = calloc((size_t)npass + 11, sizeof(char *));
         if (!probe) {
             rvmi_cli_error("out of memory");
@@ -1197,7 +1197,7 @@ int rvmi_batch_main(int argc, char **argv)
             goto done;
         }
         int n = 0;
-        probe[n++] = "rvm";
+        probe[n++] = "rvm batch"; /* the help the parse names */
         for (int i = 0; i < npass; i++)
             probe[n++] = pass[i];
         for (int i = 0; i < 2; i++)

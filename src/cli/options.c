@@ -526,21 +526,26 @@ int rvmi_cli_check_crf(int crf, rvmi_codec codec, char *err, size_t errlen)
 
 int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen)
 {
+    /* The help a message points to: the subcommand's when it parses its conversion's flags
+     * here (rvm render -o x said "see rvm --help"). */
+    const char *cmd = argv[0] && strncmp(argv[0], "rvm ", 4) == 0 ? argv[0] : "rvm";
     set_defaults(o);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
         const option *op = find_option(arg, eq ? (size_t)(eq - arg) : strlen(arg));
-        if (!op && (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0)) {
-            /* ffmpeg's habit (and rvm plan's -o, the plan file): the outputs are named by
-             * what they hold. */
-            snprintf(err, errlen, "unknown option '%s': name each output by what it holds, "
+        /* ffmpeg's habit (and rvm plan's -o, the plan file), also written -o=x and --output=x:
+         * the outputs are named by what they hold. */
+        size_t flag_len = arg[0] == '-' ? strcspn(arg, "=") : 0;
+        if (!op && ((flag_len == 2 && strncmp(arg, "-o", 2) == 0) ||
+                    (flag_len == 8 && strncmp(arg, "--output", 8) == 0))) {
+            snprintf(err, errlen, "unknown option '%.*s': name each output by what it holds, "
                                   "--output-composition, --output-alpha or --output-foreground "
-                                  "(see rvm --help)", arg);
+                                  "(see %s --help)", (int)flag_len, arg, cmd);
             return -1;
         }
         if (!op) {
-            snprintf(err, errlen, "unknown option '%s' (see rvm --help)", arg);
+            snprintf(err, errlen, "unknown option '%s' (see %s --help)", arg, cmd);
             return -1;
         }
         int nvals = value_count(op);
@@ -548,7 +553,7 @@ int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t
         if (eq) {
             /* --name=value for one-value options. */
             if (nvals != 1) {
-                snprintf(err, errlen, "%s does not take '=' (see rvm --help)", op->name);
+                snprintf(err, errlen, "%s does not take '=' (see %s --help)", op->name, cmd);
                 return -1;
             }
             vals[0] = (char *)eq + 1;

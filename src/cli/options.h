@@ -50,7 +50,9 @@ void rvmi_cli_track_choice(const rvmi_cli_options *o, rvmi_track_choice *choice)
  * to 51 unsaid). Returns 0, or -1 with a one-line message in err (a usage error). */
 int rvmi_cli_check_crf(int crf, rvmi_codec codec, char *err, size_t errlen);
 
-/* Returns 0, or -1 with a one-line message in err (a usage error). */
+/* argv[0] names the command whose --help the messages point to when it is a subcommand's
+ * ("rvm render", "rvm join", "rvm batch"); anything else (the program's path) is rvm.
+ * Returns 0, or -1 with a one-line message in err (a usage error). */
 int rvmi_cli_parse(int argc, char **argv, rvmi_cli_options *o, char *err, size_t errlen);
 void rvmi_cli_usage(FILE *f);
 

@@ -120,7 +120,7 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
         return RVMI_EXIT_TRANSIENT;
     }
     int n = 0, render = strcmp(cmd, "render") == 0;
-    j->argv[n++] = "rvm";
+    j->argv[n++] = render ? "rvm render" : "rvm join"; /* the help the parse names */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--plan") == 0 || (render && strcmp(a, "--index") == 0)) {
@@ -151,8 +151,10 @@ static int job_parse(job *j, const char *cmd, int argc, char **argv)
                         a);
             return RVMI_EXIT_USAGE;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("Usage: rvm %s --plan PLAN %s[output flags of a normal run]\n", cmd,
-                   render ? "--index I " : "[--missing] [--remove-parts] [-y] ");
+            printf("Usage: rvm %s --plan PLAN %s\n"
+                   "       --output-composition|--output-alpha|--output-foreground PATH ...\n"
+                   "       [flags of a normal run: rvm --help]\n", cmd,
+                   render ? "--index I" : "[--missing] [--remove-parts] [-y]");
             fputs(render ? "Renders segment I of PLAN into <output>.parts/ (run it for every "
                            "index, in any order, anywhere the files are shared).\n"
                          : "Checks every part and joins them into the outputs without "

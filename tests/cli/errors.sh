@@ -96,13 +96,34 @@ done
 expect_error "no output" $S
 expect_error "no input" --output-alpha out.mp4
 expect_error "unknown option" $S --output-alpha out.mp4 --frobnicate
-# ffmpeg's -o (rvm plan's plan file) was only "unknown option '-o' (see rvm --help)".
-for o in -o --output; do
-    expect_error "$o out.mp4" $S $o out.mp4
-    grep -qx "rvm: unknown option '$o': name each output by what it holds, --output-composition, --output-alpha or --output-foreground (see rvm --help)" err.txt ||
+# ffmpeg's -o (rvm plan's plan file) was only "unknown option '-o' (see rvm --help)"; so were
+# -o=out.mp4 and --output=out.mp4 still.
+for o in "-o out.mp4" "--output out.mp4" "-o=out.mp4" "--output=out.mp4"; do
+    flag=${o%%[ =]*}
+    # shellcheck disable=SC2086
+    expect_error "$o" $S $o
+    grep -qx "rvm: unknown option '$flag': name each output by what it holds, --output-composition, --output-alpha or --output-foreground (see rvm --help)" err.txt ||
         fail "$o: $(cat err.txt)"
-    expect_code 2 "$o out.mp4"
+    expect_code 2 "$o"
 done
+# rvm render and join (and batch) take the conversion's flags: their lines pointed to rvm --help,
+# not to their own help, which names their output flags.
+sub plan in.mkv --segments 2 -o errs.plan
+[ $RC -eq 0 ] || fail "rvm plan: $(cat err.txt)"
+for c in "render:-o:render --plan errs.plan --index 0 -o out.mp4" \
+    "join:--output:join --plan errs.plan --output=out.mp4" \
+    "batch:-o:batch -i in.mkv --output-dir out --output-alpha {name}.mp4 -o=out.mp4"; do
+    cmd=${c%%:*} flag=${c#*:} args=${c#*:*:}
+    flag=${flag%%:*}
+    # shellcheck disable=SC2086
+    sub $args
+    [ $RC -eq 2 ] && grep -qx -- "rvm: $cmd: unknown option '$flag': name each output by what it holds, --output-composition, --output-alpha or --output-foreground (see rvm $cmd --help)" err.txt ||
+        fail "rvm $args: exit $RC, $(cat err.txt)"
+    "$RVM" $cmd --help | grep -q -- "--output-composition|--output-alpha|--output-foreground" ||
+        fail "rvm $cmd --help does not name the output flags"
+    ok "rvm $args -> $(cat err.txt)"
+done
+rm -rf errs.plan out
 # A .gif output was "a .gif file cannot hold h264 video (try .mp4 or .mkv)", as if another
 # --codec would do.
 for f in --output-composition --output-alpha; do
