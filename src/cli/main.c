@@ -399,8 +399,15 @@ static int plan_outputs(conversion *c)
                    o->path, name_len, name_limit);
             return -1;
         }
-        if (opt->png)
+        if (opt->png) {
+            /* No --crf, but not one no codec takes (as for an image, below). */
+            char err[256];
+            if (rvmi_cli_check_crf(opt->crf, RVM_CODEC_AUTO, err, sizeof err) < 0) {
+                errorf("%s", err);
+                return -1;
+            }
             continue;
+        }
         if (!o->to_stdout && !c->muxer[0] && (o->image = rvmi_image_format_of(o->path))) {
             if (!o->image->colour && o->kind != RVM_OUT_ALPHA) {
                 errorf("%s %s: a .%s image is grey only (the matte); use .png or .jpg for colour",
@@ -963,6 +970,43 @@ static void refuse_frames(const conversion *c)
            o->flag, o->path, c->opt->input);
 }
 
+/* --crf and --output-video-mbps set the quality of h264, hevc and vp9 video, one value for
+ * every output (a composition in h264 and a lossless ffv1 matte may share a command line):
+ * the others ignore it. Ignored by every output, it is said in one line; it was silent
+ * (--crf 20 with ffv1 or prores), while --output-type png_sequence refused it. */
+static void say_unused_quality(const conversion *c)
+{
+    const rvmi_cli_options *opt = c->opt;
+    if (opt->crf < 0 && opt->mbps <= 0)
+        return;
+    char kinds[3][40], list[160] = "";
+    for (int i = 0; i < c->nouts; i++) {
+        const out_file *o = &c->outs[i];
+        if (opt->png)
+            snprintf(kinds[i], sizeof kinds[i], "PNG sequence");
+        else if (o->image)
+            snprintf(kinds[i], sizeof kinds[i], ".%s image", o->image->ext);
+        else if (o->codec == RVM_CODEC_H264 || o->codec == RVM_CODEC_HEVC ||
+                 o->codec == RVM_CODEC_VP9)
+            return;
+        else
+            snprintf(kinds[i], sizeof kinds[i], "%s", rvmi_codec_name(o->codec));
+        /* Each kind once: "ffv1, prores", not "ffv1, ffv1, prores". */
+        int listed = 0;
+        for (int k = 0; k < i; k++)
+            listed |= strcmp(kinds[k], kinds[i]) == 0;
+        size_t used = strlen(list);
+        if (!listed)
+            snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", kinds[i]);
+    }
+    if (opt->crf >= 0)
+        warnf("--crf %d applies to none of the outputs (%s): only h264, hevc and vp9 take it",
+              opt->crf, list);
+    else
+        warnf("--output-video-mbps %g applies to none of the outputs (%s): only h264, hevc and "
+              "vp9 take it", opt->mbps, list);
+}
+
 /* Sets up, runs and completes the conversion; returns the exit status. */
 static int convert(conversion *c)
 {
@@ -1001,6 +1045,7 @@ static int convert(conversion *c)
         return RVMI_EXIT_USAGE;
     if (open_writers(c) < 0)
         return c->fail_status ? c->fail_status : RVMI_EXIT_FAILURE;
+    say_unused_quality(c);
     rvmi_reader *reader = c->reader;
     c->pl.reader = reader;
     c->pl.background = c->bg;

@@ -106,13 +106,15 @@ static const option options[] = {
              "every frame (into a regular file, empty: as a file, with its index); pipe:N "
              "writes to descriptor N, as /dev/fd/N"},
     {"--output-video-mbps", NULL, OPT_NUMBER, FIELD(mbps), .min = 0, .max = 1000,
-     .metavar = "N", .help = "video bit rate in Mbit/s, 0.001 (1 kbit/s) or more (default: constant "
-             "quality, see --crf)"},
+     .metavar = "N", .help = "video bit rate in Mbit/s of h264, hevc and vp9 outputs, 0.001 (1 "
+             "kbit/s) or more (default: constant quality, see --crf); other outputs ignore it, "
+             "as --crf"},
     /* Each codec's range is checked once the codec is known (rvmi_cli_check_crf). */
     {"--crf", NULL, OPT_INT, FIELD(crf), .min = 0, .max = INT_MAX, .def = -1, .metavar = "N",
-     .help = "constant quality instead of a bit rate (h264/hevc: 0 to 51, vp9: 0 to 63; ffv1, "
-             "prores and rawvideo have none and ignore it); the default is 18 for h264, 20 for "
-             "hevc, 30 for vp9"},
+     .help = "constant quality instead of a bit rate (h264/hevc: 0 to 51, vp9: 0 to 63); the "
+             "default is 18 for h264, 20 for hevc, 30 for vp9. One value serves every output: "
+             "ffv1, prores, rawvideo, images and PNG sequences have none and ignore it (a "
+             "warning when every output does)"},
     {"--preset", NULL, OPT_STRING, FIELD(preset), .words = rvmi_presets, .metavar = "NAME",
      .help = "x264/x265 speed preset (h264/hevc): ultrafast, superfast, veryfast, faster, fast, "
              "medium, slow, slower, veryslow, placebo. Default: " RVM_DEFAULT_PRESET
@@ -459,10 +461,12 @@ static int check_combinations(const rvmi_cli_options *o, char *err, size_t errle
         snprintf(err, errlen, "--output-video-mbps and --crf exclude each other");
         return -1;
     }
+    /* --crf and --output-video-mbps are not refused: one value serves every output, and an
+     * output without them ignores it (PNGs as ffv1 and images do), with a warning when every
+     * output does (say_unused_quality in main.c). */
     int codec_given = o->codec != RVM_CODEC_AUTO;
-    if (o->png && (codec_given || o->mbps > 0 || o->crf >= 0 || o->preset)) {
-        snprintf(err, errlen, "--codec, --crf, --preset and --output-video-mbps apply to video "
-                              "outputs, not png_sequence");
+    if (o->png && (codec_given || o->preset)) {
+        snprintf(err, errlen, "--codec and --preset apply to video outputs, not png_sequence");
         return -1;
     }
     if (o->preset && codec_given && o->codec != RVM_CODEC_H264 && o->codec != RVM_CODEC_HEVC) {

@@ -261,6 +261,38 @@ for c in "hevc out.mp4:hevc takes 0 to 51 (vp9 0 to 63)" \
         fail "--crf 100 for $codec: exit $RC, $(cat err.txt)"
 done
 ok "--crf 100: the codec and its range named"
+# One --crf (or --output-video-mbps) serves every output; outputs without it ignore it. When
+# every output did (ffv1, prores, rawvideo, images) it was silent, while png_sequence refused
+# it: now a warning in both cases, none when an output takes it (and it reaches that one).
+quality_warning() { # WHAT WANT-STDERR rvm-args...: a run that succeeds with that stderr
+    what=$1 want=$2
+    shift 2
+    run $S --duration 0.1 -y "$@"
+    [ $RC -eq 0 ] && [ "$(cat err.txt)" = "$want" ] ||
+        fail "$what: exit $RC, stderr '$(cat err.txt)', want '$want'"
+    ok "$what -> ${want:-no warning}"
+}
+quality_warning "--crf 20 with ffv1" \
+    "rvm: warning: --crf 20 applies to none of the outputs (ffv1): only h264, hevc and vp9 take it" \
+    --codec ffv1 --output-alpha q_a.mkv --output-foreground q_f.mkv --crf 20
+quality_warning "--crf 20 with prores and rawvideo" \
+    "rvm: warning: --crf 20 applies to none of the outputs (prores, rawvideo): only h264, hevc and vp9 take it" \
+    --background none --output-composition q_c.mov --output-alpha q_a.nut --crf 20
+quality_warning "--output-video-mbps 2 with a PNG sequence" \
+    "rvm: warning: --output-video-mbps 2 applies to none of the outputs (PNG sequence): only h264, hevc and vp9 take it" \
+    --output-type png_sequence --output-alpha q_seq --output-composition q_seqc --output-video-mbps 2
+[ -f q_seq/0000.png ] && [ -f q_seqc/0000.png ] || fail "png_sequence with --output-video-mbps: no frames"
+quality_warning "--crf 20 with a PNG sequence" \
+    "rvm: warning: --crf 20 applies to none of the outputs (PNG sequence): only h264, hevc and vp9 take it" \
+    --output-type png_sequence --output-alpha q_seq2 --crf 20
+quality_warning "--crf 20 with prores and h264" "" \
+    --background none --output-composition q_c2.mov --output-foreground q_f.mp4 --crf 20
+ffmpeg -nostdin -v error -i q_f.mp4 -map 0:v -c copy -f h264 - | grep -a -q 'rc=crf .*crf=20\.0' ||
+    fail "--crf 20 with prores and h264: the h264 foreground was not encoded at CRF 20"
+expect_error "--crf 100 with a PNG sequence" $S --output-type png_sequence --output-alpha out --crf 100
+grep -qx "rvm: --crf 100: no codec takes it: h264 and hevc take 0 to 51, vp9 0 to 63 (an image has no --crf)" err.txt ||
+    fail "--crf 100 with a PNG sequence: $(cat err.txt)"
+rm -rf q_*
 # --input-fps on a video was ignored without a word: one line says so (the video keeps its
 # timing: not refused, a batch's flags may cover videos and image folders alike).
 sub_ok $S --duration 0.1 --output-alpha out_fps.mp4 --input-fps 10
