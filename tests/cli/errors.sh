@@ -125,23 +125,20 @@ for c in "render:-o:render --plan errs.plan --index 0 -o out.mp4" \
 done
 rm -rf errs.plan out
 # A .gif output was "a .gif file cannot hold h264 video (try .mp4 or .mkv)", as if another
-# --codec would do.
-for f in --output-composition --output-alpha; do
-    expect_error "$f out.gif" $S $f out.gif
-    grep -q "^rvm: out.gif: GIF output is not supported .*: write a video (.mp4, .mkv, .webm) or --output-type png_sequence, and make the GIF from that" err.txt ||
-        fail "$f out.gif: $(cat err.txt)"
-    [ ! -e out.gif ] || fail "$f out.gif: out.gif was made"
-    expect_code 2 "$f out.gif"
-done
-# So was an .apng output (the apng muxer takes APNG pictures only): the line says to write a
-# PNG sequence and join it with ffmpeg, which is tried: the APNG keeps the composition's alpha.
-for f in --output-composition --output-alpha; do
-    rm -f out.apng
-    expect_error "$f out.apng" $S $f out.apng
-    grep -qx "rvm: out.apng: APNG output is not supported: write --output-type png_sequence (PNGs, with alpha) and make the APNG from that (ffmpeg -framerate FPS -i FOLDER/%04d.png -plays 0 out.apng)" err.txt ||
-        fail "$f out.apng: $(cat err.txt)"
-    [ ! -e out.apng ] || fail "$f out.apng: out.apng was made"
-    expect_code 2 "$f out.apng"
+# --codec would do; so was an .apng output (the apng muxer takes APNG pictures only): the line
+# says to write a PNG sequence and join it with ffmpeg, which is tried below (the APNG keeps the
+# composition's alpha).
+GIF_LINE="^rvm: out.gif: GIF output is not supported .*: write a video (.mp4, .mkv, .webm) or --output-type png_sequence, and make the GIF from that"
+APNG_LINE="^rvm: out.apng: APNG output is not supported: write --output-type png_sequence (PNGs, with alpha) and make the APNG from that (ffmpeg -framerate FPS -i FOLDER/%04d.png -plays 0 out.apng)\$"
+for ext in gif apng; do
+    for f in --output-composition --output-alpha; do
+        rm -f out.$ext
+        expect_error "$f out.$ext" $S $f out.$ext
+        grep -q "$([ $ext = gif ] && echo "$GIF_LINE" || echo "$APNG_LINE")" err.txt ||
+            fail "$f out.$ext: $(cat err.txt)"
+        [ ! -e out.$ext ] || fail "$f out.$ext: out.$ext was made"
+        expect_code 2 "$f out.$ext"
+    done
 done
 rm -rf apng_seq
 sub_ok $S --duration 0.2 --output-type png_sequence --output-composition apng_seq
