@@ -20,12 +20,14 @@
  * RVM_EIO when the file cannot be opened or read.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "model/library.h"
@@ -961,16 +963,18 @@ int rvmi_pth_load_memory(const uint8_t *data, size_t size, rvmi_weights *out, ch
 
 /* What can be told of the file before its archive is read: there, a regular file, readable,
  * not empty, starting as a zip archive does; its size in *sb. Opened once ourselves for a
- * clear I/O message, the size and the first bytes; stat first: opening a FIFO would block. */
+ * clear I/O message, the size and the first bytes; without waiting, as tfjs.c's files: a
+ * FIFO would block open() until a writer came (it is refused as not a regular file). */
 static int check_file(pth_ctx *c, const char *path, struct stat *sb)
 {
-    if (stat(path, sb) != 0)
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return fail(c, RVM_EIO, "cannot open: %s", strerror(errno));
-    if (!S_ISREG(sb->st_mode))
-        return fail(c, RVM_EIO, "not a regular file");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(c, RVM_EIO, "cannot open: %s", strerror(errno));
+    FILE *f = fdopen(fd, "rb"); /* O_NONBLOCK does nothing to a regular file's reads */
+    if (!f) {
+        close(fd);
+        return fail(c, RVM_ENOMEM, "out of memory");
+    }
     uint8_t head[4];
     size_t nhead = 0;
     int rc = 0;

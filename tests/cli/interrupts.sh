@@ -1,8 +1,9 @@
 # Signals from the first instant to the last (issue 16 items 4 and 6, issue 15 item 4):
 # a run blocked during set-up (a FIFO output nobody reads, a silent stdin) stops at once
-# with 128+N and leaves nothing, a FIFO model.json is refused without waiting; SIGHUP and the file size limit stop a
-# conversion as cleanly as Ctrl-C; two signals in a burst count once; a deliberate second
-# Ctrl-C quits at once and leaves no hidden files (and the old output as it was).
+# with 128+N and leaves nothing, a FIFO model.json is refused without waiting; SIGHUP and
+# the file size limit stop a conversion as cleanly as Ctrl-C; two signals in a burst count
+# once; a deliberate second Ctrl-C quits at once and leaves no hidden files (and the old
+# output as it was).
 # SPDX-License-Identifier: GPL-3.0-or-later
 . "$(dirname "$0")/lib.sh"
 # Runs rvm with SIGHUP at its default even under nohup (which rvm, rightly, keeps ignored);
