@@ -353,6 +353,9 @@ render_interrupted() {
     plan=$1
     cond=$2
     shift 2
+    # Emptied first: the background shell truncates it only when it gets to run, and the
+    # last render's "done":true line, read before that, let the stop come before rvm started.
+    : >prog.txt
     "$@" "$RVM" render --plan "$plan" --index 1 $LFLAGS --progress-fd 3 >out.txt 2>err.txt 3>prog.txt &
     pid=$!
     wait_for "$cond" $pid

@@ -77,6 +77,7 @@ ok "-y replaces the interrupted outputs"
 ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=320:240 -frames:v 30 late.mkv || fail "ffmpeg"
 for only in "" --complete-only; do
     rm -f late_com.mp4 late_pha.mp4
+    : >way.txt # the last run's "done":true must not be read before this one starts
     held_progress way.txt "$RVM" --disable-progress --input-source late.mkv $only \
         --output-composition late_com.mp4 --output-alpha late_pha.mp4 --progress-fd 3 3>way.txt 2>err.txt &
     PID=$!
