@@ -299,9 +299,12 @@ static int origin_allowed(struct MHD_Connection *c, const char *method)
 /* ---- uploads ---------------------------------------------------------------------------- */
 
 enum { REQ_PLAIN, REQ_UPLOAD, REQ_LOGIN };
+/* Every field a form may send, each once: the text fields (kept in request.fields), then
+ * the two files. */
 enum { F_BACKGROUND, F_OUTPUTS, F_FORMAT, F_RATIO, F_TOKEN, F_COUNT };
-static const char *const field_names[F_COUNT] = {"background", "outputs", "format", "ratio",
-                                                 "token"};
+enum { P_VIDEO = F_COUNT, P_BACKGROUND_IMAGE, P_COUNT };
+static const char *const field_names[P_COUNT] = {"background", "outputs", "format", "ratio",
+                                                 "token",      "video",   "background_image"};
 
 typedef struct {
     int kind;
@@ -311,6 +314,9 @@ typedef struct {
     int video_fd, bg_fd, have_video, have_bg;
     char client_name[256];
     char fields[F_COUNT][520]; /* small values; a token may be long */
+    unsigned parts_seen;       /* bit p: the field p (F_*, P_*) came */
+    int last_part;             /* the field of the piece before (-1: none or another) */
+    uint64_t last_part_end;    /* where that piece ended in its value */
     uint64_t received, limit, next_space_check;
     unsigned status; /* non-zero: the answer is this error */
     char error[320];
@@ -377,6 +383,28 @@ static void form_file_name(char *dst, size_t n, const char *src)
     free(name);
 }
 
+/* Refuses a field that came twice; 0 when this piece of the field p is fine. libmicrohttpd
+ * hands each value over in pieces (off counts on within it) and does not say where a part
+ * begins: a piece at 0 starts a new part unless it follows an empty first piece of the same
+ * field, which it gives when a part's data has not arrived yet (so an empty part followed by
+ * the same field passes as one part: nothing of the empty one is kept). Without this a second
+ * video was appended to the first and a second text field replaced the first. */
+static int repeated_part(request *r, int p, uint64_t off, size_t size)
+{
+    int continues = off != 0 || (r->last_part == p && r->last_part_end == 0);
+    r->last_part = p;
+    r->last_part_end = off + size;
+    if (continues)
+        return 0;
+    if (r->parts_seen & (1u << p)) {
+        fail(r, 400, "rvm: the form field %s came twice (send each field once)",
+             field_names[p]);
+        return -1;
+    }
+    r->parts_seen |= 1u << p;
+    return 0;
+}
+
 static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *filename, const char *content_type,
                                   const char *transfer_encoding, const char *data, uint64_t off,
@@ -388,6 +416,8 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
         return MHD_YES; /* already failed: the rest is read and dropped */
     int is_video = !strcmp(key, "video"), is_bg = !strcmp(key, "background_image");
     if (r->kind == REQ_UPLOAD && (is_video || is_bg) && filename) {
+        if (repeated_part(r, is_video ? P_VIDEO : P_BACKGROUND_IMAGE, off, size) < 0)
+            return MHD_YES;
         int *fd = is_video ? &r->video_fd : &r->bg_fd;
         int *have = is_video ? &r->have_video : &r->have_bg;
         if (off == 0 && *fd < 0 && !*have) {
@@ -412,6 +442,8 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
     }
     for (int f = 0; f < F_COUNT; f++)
         if (!strcmp(key, field_names[f])) {
+            if (repeated_part(r, f, off, size) < 0)
+                return MHD_YES;
             char *v = r->fields[f];
             if (off + size >= sizeof r->fields[f]) {
                 fail(r, 400, "rvm: the form field %s is too long", key);
@@ -419,7 +451,9 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
             }
             memcpy(v + off, data, size);
             v[off + size] = '\0';
+            return MHD_YES;
         }
+    r->last_part = -1; /* a field this server does not take: what follows is a new part */
     return MHD_YES;
 }
 
@@ -878,6 +912,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!r)
             return MHD_NO;
         r->video_fd = r->bg_fd = -1;
+        r->last_part = -1;
         *con_cls = r;
         if (!host_allowed(c))
             return send_error(c, 403, "rvm: this server answers only to localhost addresses");

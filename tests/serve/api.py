@@ -236,6 +236,52 @@ def test_options():
     check(s.jobs()[1]['options']['background'] == 'Red', 'a job keeps the colour as it was asked')
 
 
+def test_repeated_fields():
+    """A field sent twice is refused with one line, nothing stored or queued (two videos were
+    stored as one file, the first's bytes then the second's, and a second text field replaced
+    the first)."""
+    s = server()
+    other = clip('other.mp4', '128:96', 5)
+    png = b'\x89PNG\r\n\x1a\n' + b'x' * 100
+    cases = [('video', [], [('video', 'a.mp4', SMALL)]),
+             ('background_image', [('background', 'image')],
+              [('background_image', 'x.png', png), ('background_image', 'y.jpg', png)]),
+             ('format', [('format', 'webm'), ('format', 'mp4')], []),
+             ('background', [('background', 'red'), ('format', 'mp4'), ('background', 'blue')],
+              [])]
+    for what, fields, files in cases:
+        body, ctype = common.multipart(fields, files + [('video', 'b.mp4', other)])
+        status, answer = s.json('POST', '/api/jobs', body=body, headers={'Content-Type': ctype})
+        message = 'rvm: the form field %s came twice (send each field once)' % what
+        check(status == 400 and answer.get('error') == message,
+              '%s twice: %d %s' % (what, status, answer))
+        check(os.listdir(os.path.join(s.data_dir, 'jobs')) == [] and s.jobs() == [],
+              '%s twice: nothing stored, nothing queued' % what)
+    # Each field once still makes a job, with the one video as sent; also when every value
+    # arrives in two pieces, its first two bytes then the rest, so that the server is handed
+    # an empty first piece of each field (too few bytes to tell where the value ends) and then
+    # the value from its start again: that is the same field, not a second one.
+    body, ctype = common.multipart([('background', 'image'), ('format', 'webm')],
+                                   [('background_image', 'x.png', png), ('video', 'b.mp4', other)])
+    cuts = [i + 6 for i in range(len(body)) if body.startswith(b'\r\n\r\n', i)]
+    pieces = [body[a:b] for a, b in zip([0] + cuts, cuts + [len(body)])]
+
+    def slowly():
+        for piece in pieces:
+            yield piece
+            time.sleep(0.3)
+    for what, send in [('at once', body), ('in pieces', slowly())]:
+        status, job = s.json('POST', '/api/jobs', body=send,
+                             headers={'Content-Type': ctype, 'Content-Length': str(len(body))})
+        check(status == 201 and job['options']['background'] == 'image' and
+              job['options']['background_image'] is True and
+              job['options']['format'] == 'webm', 'each field once, %s: accepted: %d %s'
+              % (what, status, job))
+        with open(os.path.join(s.data_dir, 'jobs', job['id'], 'source'), 'rb') as f:
+            check(f.read() == other, 'each field once, %s: the source is the video sent' % what)
+        s.json('DELETE', '/api/jobs/' + job['id'])
+
+
 def test_not_a_video():
     s = server()
     status, job = common.upload(s, b'These are my notes, not a video.\n' * 20, 'notes.txt')

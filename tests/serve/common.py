@@ -102,9 +102,10 @@ class Server:
 
 
 def multipart(fields, files, boundary='rvmtestboundary7d3a'):
-    """A multipart/form-data body: fields {name: value}, files [(field, filename, bytes)]."""
+    """A multipart/form-data body: fields {name: value} or [(name, value)] (a name may
+    repeat), files [(field, filename, bytes)]."""
     parts = []
-    for k, v in fields.items():
+    for k, v in (fields.items() if isinstance(fields, dict) else fields):
         parts.append(('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
                       % (boundary, k, v)).encode())
     for field, filename, data in files:
