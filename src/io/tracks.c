@@ -246,20 +246,35 @@ void rvmi_track_describe(const rvmi_track *t, char *out, size_t outlen)
              title ? ", \"" : "", title ? title->value : "", title ? "\"" : "");
 }
 
+/* A stream rvmi_video_stream may take: a video, not cover art. */
+static int video_candidate(const AVStream *st)
+{
+    return st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+           !(st->disposition & AV_DISPOSITION_ATTACHED_PIC);
+}
+
+static int is_default(const AVStream *st)
+{
+    return (st->disposition & AV_DISPOSITION_DEFAULT) != 0;
+}
+
+static int64_t picture_area(const AVStream *st)
+{
+    return (int64_t)st->codecpar->width * st->codecpar->height;
+}
+
 int rvmi_video_stream(const AVFormatContext *fmt, int *candidates)
 {
     int best = -1, n = 0;
     int64_t best_score = -1;
     for (unsigned i = 0; i < fmt->nb_streams; i++) {
         const AVStream *st = fmt->streams[i];
-        if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO ||
-            (st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+        if (!video_candidate(st))
             continue;
         n++;
         /* The default flag outranks any size (ffmpeg's own score only adds 5,000,000 to
          * the area for it): a file's author marks the stream meant to be seen. */
-        int64_t score = (int64_t)st->codecpar->width * st->codecpar->height +
-                        ((st->disposition & AV_DISPOSITION_DEFAULT) ? INT64_C(1) << 40 : 0);
+        int64_t score = picture_area(st) + (is_default(st) ? INT64_C(1) << 40 : 0);
         if (score > best_score) {
             best_score = score;
             best = (int)i;
@@ -273,9 +288,29 @@ int rvmi_video_stream(const AVFormatContext *fmt, int *candidates)
 void rvmi_video_stream_describe(const AVFormatContext *fmt, int stream, int candidates,
                                 char *out, size_t outlen)
 {
-    const AVCodecParameters *par = fmt->streams[stream]->codecpar;
+    /* The reason is rvmi_video_stream's rule as it went: among the streams it weighed (the
+     * default ones when there are any) the only one, else the largest picture, else the
+     * first of the largest. It said "the default" when several were. */
+    const AVStream *chosen = fmt->streams[stream];
+    int chosen_default = is_default(chosen);
+    int weighed = 0, as_large = 0;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVStream *st = fmt->streams[i];
+        if (!video_candidate(st) || is_default(st) != chosen_default)
+            continue;
+        weighed++;
+        as_large += picture_area(st) == picture_area(chosen);
+    }
+    char why[64];
+    if (chosen_default && weighed == 1)
+        snprintf(why, sizeof why, ", the default");
+    else if (as_large > 1)
+        snprintf(why, sizeof why, ", the first of the largest%s",
+                 chosen_default ? " default ones" : "");
+    else if (chosen_default)
+        snprintf(why, sizeof why, ", the largest of the %d default ones", weighed);
+    else
+        snprintf(why, sizeof why, ", the largest");
     snprintf(out, outlen, "input has %d video streams; using stream #%d (%dx%d%s)", candidates,
-             stream, par->width, par->height,
-             (fmt->streams[stream]->disposition & AV_DISPOSITION_DEFAULT) ? ", the default"
-                                                                          : "");
+             stream, chosen->codecpar->width, chosen->codecpar->height, why);
 }

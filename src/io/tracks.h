@@ -48,8 +48,9 @@ int rvmi_tracks_select(const AVFormatContext *fmt, const rvmi_track_choice *choi
  * input (the reader, rvm plan, rvm join's tracks) takes this one. */
 int rvmi_video_stream(const AVFormatContext *fmt, int *candidates);
 
-/* "input has 2 video streams; using stream #1 (1920x1080)": the note the command prints when
- * there was a choice (candidates > 1). */
+/* "input has 2 video streams; using stream #1 (1920x1080, the largest)": the note the command
+ * prints when there was a choice (candidates > 1), with the rule that made it (the default,
+ * the largest, the largest of the N default ones, the first of the largest). */
 void rvmi_video_stream_describe(const AVFormatContext *fmt, int stream, int candidates,
                                 char *out, size_t outlen);
 

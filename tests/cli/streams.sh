@@ -19,6 +19,9 @@ two() {
 two default.mkv 160x120 0 default  # the default stream is the larger
 two larger.mkv 160x120 0 0         # none is the default: the larger
 two flagged.mkv 640x480 0 default  # the default stream is the smaller: still the default
+two both.mkv 160x120 default default  # both are default: the larger of them
+two tie.mkv 320x240 0 0            # none is the default, the same size: the first
+two tie_default.mkv 320x240 default default  # both default, the same size: the first
 # MP4 with PNG cover art larger than the video (ffmpeg's tools never take cover art).
 ffmpeg -nostdin -v error -f lavfi -i testsrc=s=640x480 -frames:v 1 cover.png
 ffmpeg -nostdin -v error -i cover.png -i one.mkv -map 0 -map 1:v -map 1:a -c copy \
@@ -35,14 +38,19 @@ run_ok -i one.mkv --threads 1 --codec ffv1 --output-composition ref.mkv
 [ ! -s err.txt ] || fail "one video stream: unexpected messages: $(cat err.txt)"
 ref=$(frames_md5 ref.mkv)
 
-for f in default larger flagged; do
+# The line gives the reason the chooser had (with both streams default it said "the default",
+# as if the flag had decided).
+reason_default=default reason_larger=largest reason_flagged=default
+reason_both="largest of the 2 default ones"
+for f in default larger flagged both; do
     run_ok -i $f.mkv --threads 1 --codec ffv1 --output-composition out_$f.mkv
     [ "$(size out_$f.mkv)" = 320x240 ] || fail "$f.mkv: output is $(size out_$f.mkv), want 320x240 (stream #1)"
     [ "$(frames_md5 out_$f.mkv)" = "$ref" ] || fail "$f.mkv: the frames are not those of stream #1"
     [ "$(count out_$f.mkv v)" -eq 1 ] && [ "$(count out_$f.mkv a)" -eq 1 ] ||
         fail "out_$f.mkv: $(count out_$f.mkv v) video and $(count out_$f.mkv a) audio streams, want 1 and 1"
-    [ "$(wc -l <err.txt)" -eq 1 ] && grep -q "^rvm: input has 2 video streams; using stream #1 (320x240" err.txt ||
-        fail "$f.mkv: the choice is not said in one line: $(cat err.txt)"
+    eval "reason=\$reason_$f"
+    [ "$(cat err.txt)" = "rvm: input has 2 video streams; using stream #1 (320x240, the $reason)" ] ||
+        fail "$f.mkv: the choice and its reason are not said in one line: $(cat err.txt)"
     ok "$f.mkv: $(cat err.txt)"
 done
 
@@ -68,8 +76,16 @@ ok "MP4 with cover art: the video, without a word"
 # plan / render / join take the same stream: the plan counts its frames, the join adds the
 # audio once; one line at plan (and at each render).
 "$RVM" plan larger.mkv --segments 2 --warmup 100 -o t.plan >out.txt 2>err.txt || fail "plan: $(cat err.txt)"
-grep -q "^rvm: input has 2 video streams; using stream #1 (320x240)" err.txt && [ "$(wc -l <err.txt)" -eq 1 ] ||
+[ "$(cat err.txt)" = "rvm: input has 2 video streams; using stream #1 (320x240, the largest)" ] ||
     fail "plan: the choice is not said in one line: $(cat err.txt)"
+for f in tie tie_default; do
+    "$RVM" plan $f.mkv --segments 2 --warmup 100 -o $f.plan >out.txt 2>err.txt || fail "plan $f.mkv: $(cat err.txt)"
+    want="the first of the largest"
+    [ $f = tie ] || want="$want default ones"
+    [ "$(cat err.txt)" = "rvm: input has 2 video streams; using stream #0 (320x240, $want)" ] ||
+        fail "plan $f.mkv: a tie is not said as one: $(cat err.txt)"
+    ok "plan $f.mkv: $(cat err.txt)"
+done
 "$RVM" render --plan t.plan --index 1 --threads 1 --codec ffv1 --output-composition seg/com.mkv \
     >out.txt 2>err.txt || fail "render: $(cat err.txt)"
 [ "$(grep -c "video streams" err.txt)" -eq 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] ||
