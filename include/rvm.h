@@ -88,7 +88,9 @@ RVM_API rvm_variant rvm_model_variant(const rvm_model *model);
 RVM_API rvm_refiner rvm_model_refiner(const rvm_model *model);
 /* Path of the model shipped with rvm (the folder rvm_mobilenetv3_tfjs_int8), as found at run
  * time, or NULL. Looked for in this order:
- *  1. the folder named by the environment variable RVM_MODEL_DIR;
+ *  1. the folder named by the environment variable RVM_MODEL_DIR, the model's own folder (the
+ *     one holding model.json, not models/ above it); when it is set, it alone: naming no such
+ *     folder gives NULL (and rvm_model_load(NULL, ...) says what it named and what it lacks);
  *  2. share/rvm/models/ of the prefix the code calling lives in: librvm.so in <prefix>/lib
  *     (or lib/<arch>), a program linked with librvm.a in <prefix>/bin; so an installation can
  *     be moved;

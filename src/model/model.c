@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* dladdr */
 #include "model/model.h"
 
+#include <errno.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <limits.h>
@@ -379,6 +380,18 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The shipped model's folder, as installed (share/rvm/models/...) and in the source tree. */
+#define SHIPPED_MODEL_NAME "rvm_mobilenetv3_tfjs_int8"
+
+/* A TF.js model's own folder: one holding model.json (its shards are checked at load). */
+static int holds_model_json(const char *dir)
+{
+    char json[PATH_MAX];
+    struct stat st;
+    int k = snprintf(json, sizeof json, "%s/model.json", dir);
+    return k > 0 && (size_t)k < sizeof json && stat(json, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -433,7 +446,7 @@ static void find_model_beside_code(void)
     static const char *const up[] = {"/..", "/../.."}; /* lib/ or lib/<arch>/, bin/ */
     for (int i = 0; i < 2; i++) {
         char dir[PATH_MAX];
-        int k = snprintf(dir, sizeof dir, "%s%s/share/rvm/models/rvm_mobilenetv3_tfjs_int8", lib,
+        int k = snprintf(dir, sizeof dir, "%s%s/share/rvm/models/" SHIPPED_MODEL_NAME, lib,
                          up[i]);
         if (k > 0 && (size_t)k < sizeof dir && is_dir(dir) && realpath(dir, installed_model))
             return;
@@ -449,9 +462,11 @@ static void find_model_once(void)
 
 const char *rvm_default_model_path(void)
 {
+    /* Set, it alone decides: a wrong one (models/ above the model's folder, a typo) is said
+     * by model_not_found rather than passed over for another model. */
     const char *env = getenv("RVM_MODEL_DIR");
-    if (env && is_dir(env))
-        return env;
+    if (env && env[0])
+        return holds_model_json(env) ? env : NULL;
     find_model_once();
     if (installed_model[0])
         return installed_model;
@@ -460,6 +475,33 @@ const char *rvm_default_model_path(void)
     if (is_dir(RVM_MODEL_INSTALL_DIR))
         return RVM_MODEL_INSTALL_DIR;
     return NULL;
+}
+
+/* Why rvm_default_model_path found nothing, and what to set. It said "(set RVM_MODEL_DIR)"
+ * alone, and people named models/ rather than the model's folder inside it. */
+static int model_not_found(char *err, size_t errlen)
+{
+    const char *env = getenv("RVM_MODEL_DIR");
+    if (!env || !env[0])
+        return rvmi_seterr(err, errlen, RVM_EIO,
+                           "the shipped model was not found: set RVM_MODEL_DIR to the model's "
+                           "folder (the one holding model.json, e.g. "
+                           ".../share/rvm/models/" SHIPPED_MODEL_NAME ")");
+    size_t n = strlen(env);
+    while (n > 1 && env[n - 1] == '/')
+        n--; /* "/x/models/" suggests /x/models/rvm_..., not /x/models//rvm_... */
+    char inside[PATH_MAX];
+    int k = snprintf(inside, sizeof inside, "%.*s/" SHIPPED_MODEL_NAME, (int)n, env);
+    int model_inside = k > 0 && (size_t)k < sizeof inside && holds_model_json(inside);
+    struct stat st;
+    const char *lack = stat(env, &st) != 0
+                           ? (errno == ENOENT || errno == ENOTDIR ? "does not exist"
+                                                                  : "cannot be read")
+                       : !S_ISDIR(st.st_mode) ? "is not a folder"
+                                              : "holds no model.json";
+    return rvmi_seterr(err, errlen, RVM_EIO,
+                       "RVM_MODEL_DIR=%s %s: name the model's folder, e.g. %s", env, lack,
+                       model_inside ? inside : ".../share/rvm/models/" SHIPPED_MODEL_NAME);
 }
 
 static const char *variant_name(rvm_variant v)
@@ -550,8 +592,7 @@ int rvm_model_check(const char *path, char *err, size_t errlen)
     }
     err[0] = 0;
     if (!path && !(path = rvm_default_model_path()))
-        return rvmi_seterr(err, errlen, RVM_EIO,
-                           "the shipped model was not found (set RVM_MODEL_DIR)");
+        return model_not_found(err, errlen);
     return names_tfjs(path) ? rvmi_tfjs_check(path, err, errlen)
                             : rvmi_pth_check(path, err, errlen);
 }
@@ -574,8 +615,7 @@ rvm_model *rvm_model_load(const char *path, rvm_variant variant, rvm_refiner ref
         return NULL;
     }
     if (!path && !(path = rvm_default_model_path())) {
-        snprintf(err, errlen, "the shipped model was not found (set RVM_MODEL_DIR)");
-        *status = RVM_EIO;
+        *status = model_not_found(err, errlen);
         return NULL;
     }
     int tfjs;

@@ -398,6 +398,46 @@ PY
     grep -q "tensor '.*' holds a non-finite value (NaN" err.txt || fail "NaN checkpoint: $(cat err.txt)"
     ok "a checkpoint with a NaN is refused: $(cat err.txt)"
 fi
+# RVM_MODEL_DIR names the model's own folder (the one holding model.json). Named models/
+# above it, it gave the TF.js reader's error about that folder; naming no folder, it was
+# passed over for another model; and a build copied elsewhere said "the shipped model was not
+# found (set RVM_MODEL_DIR)" without saying which folder to name. Each wrong one: what it
+# named, what that lacks, the folder to name (the one inside when it is there).
+model=$SRC/models/rvm_mobilenetv3_tfjs_int8
+mkdir empty_folder && echo "not a model" >a_file
+for dir in "$SRC/models" "$SRC/models/" "$WORK/empty_folder" "$WORK/no-such-folder" "$WORK/a_file"; do
+    lack="holds no model.json" suggest=.../share/rvm/models/rvm_mobilenetv3_tfjs_int8
+    case $dir in
+    "$SRC/models"*) suggest=$model ;;
+    *no-such-folder) lack="does not exist" ;;
+    *a_file) lack="is not a folder" ;;
+    esac
+    export RVM_MODEL_DIR="$dir"
+    expect_error "RVM_MODEL_DIR=$dir" $S --output-alpha out.mp4
+    [ "$(cat err.txt)" = "rvm: cannot load the model: RVM_MODEL_DIR=$dir $lack: name the model's folder, e.g. $suggest" ] ||
+        fail "RVM_MODEL_DIR=$dir: $(cat err.txt)"
+    expect_code 3 "RVM_MODEL_DIR=$dir"
+done
+unset RVM_MODEL_DIR
+rm -rf empty_folder a_file
+mkdir copied && cp "$RVM" copied/rvm
+in_tree_rvm=$RVM
+RVM=$WORK/copied/rvm
+run $S --output-alpha out.mp4
+if [ $RC -eq 0 ]; then
+    echo "skip: the configured prefix holds a model, so a copied build finds one"
+else
+    expect_error "a copied build without RVM_MODEL_DIR" $S --output-alpha out.mp4
+    [ "$(cat err.txt)" = "rvm: cannot load the model: the shipped model was not found: set RVM_MODEL_DIR to the model's folder (the one holding model.json, e.g. .../share/rvm/models/rvm_mobilenetv3_tfjs_int8)" ] ||
+        fail "a copied build without RVM_MODEL_DIR: $(cat err.txt)"
+    expect_code 3 "a copied build without RVM_MODEL_DIR"
+fi
+export RVM_MODEL_DIR="$model"
+run_ok $S --output-alpha out.mp4
+unset RVM_MODEL_DIR
+ok "a copied build runs with RVM_MODEL_DIR naming the model's folder"
+RVM=$in_tree_rvm
+rm -rf copied out.mp4
 mkdir tfjs_empty
 expect_error "TF.js folder without a model" $S --output-alpha out.mp4 --checkpoint tfjs_empty
 expect_code 3 "TF.js folder without a model"

@@ -107,7 +107,7 @@ if out7=$(env -u RVM_MODEL_DIR ./hello_static 2>err7.txt); then
     *) fail "the static program took another model than the configured prefix's: $out7" ;;
   esac
 else
-  [ ! -d "$configured_model" ] && grep -q "the shipped model was not found (set RVM_MODEL_DIR)" err7.txt ||
+  [ ! -d "$configured_model" ] && grep -q "the shipped model was not found: set RVM_MODEL_DIR to the model's folder" err7.txt ||
     fail "the static program without RVM_MODEL_DIR: $(cat err7.txt)"
 fi
 echo "static, no RVM_MODEL_DIR: ${out7:-$(cat err7.txt)}"
