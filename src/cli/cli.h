@@ -26,11 +26,16 @@
 typedef struct {
     int64_t from, begin, end;
     int64_t seek_byte; /* >= 0: where decoding starts (see rvmi_reader_options) */
+    /* Set by a conversion that succeeds: the frames of [begin, end) skipped as damaged (the
+     * outputs lack them; the warning counts them), and the first frame written (its
+     * timestamp in the reader's units, AV_NOPTS_VALUE: none): rvmi_reader_damaged. */
+    int64_t damaged, first_written;
 } rvmi_segment;
 
 /* One conversion, as `rvm FLAGS` runs it; seg (or NULL) limits it to a segment, whose
- * outputs then carry no audio (rvm join adds it once). Returns the exit code. */
-int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg);
+ * outputs then carry no audio (rvm join adds it once), and gets what was skipped in it.
+ * Returns the exit code. */
+int rvmi_convert(const rvmi_cli_options *opt, rvmi_segment *seg);
 
 /* Protects the files a conversion with these options reads (the input, the background, the
  * checkpoint), in every form they are named: no output may be one or hold one. */

@@ -189,7 +189,7 @@ static int prepare_output(out_file *o, int png, int overwrite, const rvmi_protec
 /* One conversion: what main() sets up, runs and takes down. */
 typedef struct {
     const rvmi_cli_options *opt;
-    const rvmi_segment *seg; /* rvm render: a segment of a plan (NULL: the whole input) */
+    rvmi_segment *seg;      /* rvm render: a segment of a plan (NULL: the whole input) */
     int templates;          /* the outputs are rvm batch's templates: no name's length yet */
     int fail_status;        /* the exit code a failing step chose (0: the default) */
     int usage_error;        /* the reader failed because of an option (rvmi_reader_options) */
@@ -1100,6 +1100,12 @@ static int convert(conversion *c)
             errorf("no frames were converted");
         return sig ? 128 + sig : RVMI_EXIT_BAD_INPUT;
     }
+    if (c->seg && !c->pl.decoder_left) {
+        /* What rvm render checks its part against: a segment holding a damaged frame is as
+         * short as a whole run is there. */
+        c->seg->damaged = rvmi_reader_damaged(c->reader);
+        c->seg->first_written = rvmi_reader_first_written(c->reader);
+    }
     /* A stop that came once every frame was in (while the encoders flushed their last
      * frames, before the outputs were put in place) stopped nothing: the outputs are
      * complete, and put in place as complete. Done: exit 0, with or without --complete-only
@@ -1167,7 +1173,7 @@ static void close_conversion(conversion *c, int status)
         rvmi_reader_close(c->reader);
 }
 
-int rvmi_convert(const rvmi_cli_options *opt, const rvmi_segment *seg)
+int rvmi_convert(const rvmi_cli_options *opt, rvmi_segment *seg)
 {
     configure_process(opt);
     /* Signals are honoured from here on: before the conversion they remove what the run

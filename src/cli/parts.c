@@ -554,6 +554,10 @@ typedef struct {
     char plan[33];
     long index;
     int64_t frames;
+    int64_t damaged;     /* the segment's frames the decoder could not decode: the part, as a
+                            whole run, lacks them (frames + damaged is the plan's count) */
+    int64_t first_frame; /* the plan's index of the part's first frame (past the damaged
+                            ones at the segment's start) */
     int64_t first_pts; /* video: the first frame's timestamp in tb */
     AVRational tb;
     char *settings;
@@ -567,6 +571,8 @@ static int write_sidecar(const char *path, const sidecar *s, char *err, size_t e
     cJSON_AddStringToObject(root, "plan", s->plan);
     cJSON_AddNumberToObject(root, "index", (double)s->index);
     cJSON_AddNumberToObject(root, "frames", (double)s->frames);
+    cJSON_AddNumberToObject(root, "damaged", (double)s->damaged);
+    cJSON_AddNumberToObject(root, "first_frame", (double)s->first_frame);
     cJSON_AddNumberToObject(root, "first_pts", (double)s->first_pts);
     cJSON_AddNumberToObject(root, "tb_num", s->tb.num);
     cJSON_AddNumberToObject(root, "tb_den", s->tb.den);
@@ -608,6 +614,12 @@ static int read_sidecar(const char *path, sidecar *s)
     GETNUM("first_pts", s->first_pts);
     GETNUM("tb_num", s->tb.num);
     GETNUM("tb_den", s->tb.den);
+    /* Parts rendered before damaged frames were recorded hold none. */
+    s->first_frame = -1;
+    if (ok && cJSON_GetObjectItemCaseSensitive(root, "damaged")) {
+        GETNUM("damaged", s->damaged);
+        GETNUM("first_frame", s->first_frame);
+    }
 #undef GETNUM
     const char *plan = root ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "plan")) : NULL;
     const char *set = root ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "settings")) : NULL;
@@ -623,8 +635,20 @@ static int read_sidecar(const char *path, sidecar *s)
     return ok ? 0 : -1;
 }
 
+/* Whether a part's checksum file accounts for every frame of its segment: those it holds
+ * and those its render skipped as damaged, its first frame past damaged ones only. */
+static int counts_segment(sidecar *sc, const rvmi_plan_segment *seg)
+{
+    if (sc->first_frame < 0 && sc->damaged == 0)
+        sc->first_frame = seg->begin; /* rendered before damaged frames were recorded */
+    return sc->frames > 0 && sc->damaged >= 0 &&
+           sc->frames + sc->damaged == seg->end - seg->begin && sc->first_frame >= seg->begin &&
+           sc->first_frame <= seg->begin + sc->damaged;
+}
+
 /* Whether output o's part `index` is complete and belongs with the others: NULL, or why not
- * (a static string, or buf). *sc gets its checksum file. */
+ * (a static string, or buf). *sc gets its checksum file. A part may be short by the frames
+ * its render's decoder skipped as damaged (a whole run lacks them too), by no others. */
 static const char *check_part(const job *j, const output *o, long index, const char *settings,
                               sidecar *sc, char *buf, size_t buflen)
 {
@@ -646,7 +670,7 @@ static const char *check_part(const job *j, const output *o, long index, const c
         settings_differ(sc->settings, settings, buf, buflen);
         why = buf;
     }
-    else if (sc->frames != seg->end - seg->begin)
+    else if (!counts_segment(sc, seg))
         why = "wrong frame count";
     else if (part_sha256(part, j->opt.png, hex) < 0 || strcmp(hex, sc->sha256) != 0)
         why = "checksum mismatch";
@@ -739,9 +763,26 @@ int rvmi_render_main(int argc, char **argv)
     if (status != 0)
         goto done;
 
-    /* Each part holds exactly the planned frames at the planned times, or is refused. */
+    /* Each part holds exactly the planned frames at the planned times, or is refused; but
+     * for the frames the decoder skipped as damaged, which a whole run lacks too (said once,
+     * by the conversion's warning). Where the part starts is then the reader's word: its
+     * first frame may follow damaged ones. */
     status = RVMI_EXIT_TRANSIENT;
-    int64_t want = seg->end - seg->begin;
+    int64_t want = seg->end - seg->begin, first = seg->begin;
+    if (range.damaged > 0 && range.first_written != AV_NOPTS_VALUE) {
+        if (j.plan->images)
+            first = range.first_written;
+        else
+            while (first < seg->end && j.plan->pts[first] < range.first_written)
+                first++;
+        /* How many frames it may follow is counts_segment's to check. */
+        if (first >= seg->end || (!j.plan->images && j.plan->pts[first] != range.first_written)) {
+            rvmi_cli_error("render: index %ld: its first frame is not at a planned time",
+                           index);
+            status = RVMI_EXIT_BAD_INPUT;
+            goto done;
+        }
+    }
     for (int i = 0; i < j.nouts; i++) {
         output *o = &j.outs[i];
         sidecar sc;
@@ -751,27 +792,36 @@ int rvmi_render_main(int argc, char **argv)
             rvmi_cli_error("render: cannot read back the part %s", tmp[i]);
             goto done;
         }
-        if (sc.frames != want) {
+        sc.damaged = range.damaged;
+        sc.first_frame = first;
+        if (!counts_segment(&sc, seg)) {
             free(pts);
+            char skipped[64] = " (a damaged input?)";
+            if (sc.damaged)
+                snprintf(skipped, sizeof skipped, ", %" PRId64 " skipped as damaged", sc.damaged);
             rvmi_cli_error("render: index %ld: %" PRId64 " frame%s decoded where the plan has "
-                        "%" PRId64 " (a damaged input?)", index, sc.frames,
-                        sc.frames == 1 ? " was" : "s were", want);
+                           "%" PRId64 "%s", index, sc.frames, sc.frames == 1 ? " was" : "s were",
+                           want, skipped);
             status = RVMI_EXIT_BAD_INPUT;
             goto done;
         }
         if (j.opt.png) {
             sc.tb = (AVRational){1, 1};
-            sc.first_pts = seg->begin;
+            sc.first_pts = first;
         } else {
             sc.first_pts = pts[0];
-            /* Frame k of the part is at plan frame begin + k, both relative to the first. */
-            for (int64_t k = 0; k < want && !j.plan->images; k++) {
-                int64_t d = av_rescale_q(j.plan->pts[seg->begin + k] - j.plan->pts[seg->begin],
-                                         j.plan->time_base, sc.tb);
-                if (llabs(pts[k] - pts[0] - d) > 1) {
+            /* The part's frames are planned frames from `first` on, in order, both relative
+             * to the first, skipping only (and all) the damaged ones (counts_segment). */
+            for (int64_t k = 0, f = first; k < sc.frames && !j.plan->images; k++, f++) {
+                int64_t d = 0;
+                while (f < seg->end &&
+                       (d = av_rescale_q(j.plan->pts[f] - j.plan->pts[first], j.plan->time_base,
+                                         sc.tb)) < pts[k] - pts[0] - 1)
+                    f++;
+                if (f >= seg->end || llabs(pts[k] - pts[0] - d) > 1) {
                     free(pts);
                     rvmi_cli_error("render: index %ld: frame %" PRId64 " is not at its planned time",
-                                index, seg->begin + k);
+                                index, f < seg->end ? f : seg->end - 1);
                     status = RVMI_EXIT_BAD_INPUT;
                     goto done;
                 }
@@ -1205,7 +1255,9 @@ static int join_png(const job *j, const output *o, int64_t *frames)
             status = RVMI_EXIT_PARTS;
         }
         for (int m = 0; status == 0 && m < part.count; m++) {
-            int64_t number = j->plan->segments[k].begin + m;
+            /* Numbered as a whole run numbers them: on from the frames before (damaged
+             * frames skipped have none). */
+            int64_t number = *frames + m;
             char *from = rvmi_xasprintf("%s/%s", dir, part.names[m]);
             char *to = rvmi_xasprintf("%s/%04" PRId64 ".png", file.write_path, number);
             if (!from || !to) {
@@ -1281,14 +1333,15 @@ int rvmi_join_main(int argc, char **argv)
             char buf[512];
             const char *why = check_part(&j, o, k, settings, &sc, buf, sizeof buf);
             if (!why && !j.opt.png) {
-                /* Each part starts where the plan puts its first frame, counted from the
-                 * first part's start (whatever origin the reader gives timestamps). */
+                /* Each part starts where the plan puts its first frame (past damaged ones),
+                 * counted from the input's first frame, placed by the first part's start
+                 * (whatever origin the reader gives timestamps). */
                 double at = sc.first_pts * av_q2d(sc.tb);
-                if (k == 0)
-                    origin = at;
-                double want = p->images ? p->segments[k].begin / j.opt.input_fps
-                                        : (p->pts[p->segments[k].begin] - p->pts[0]) *
+                double want = p->images ? sc.first_frame / j.opt.input_fps
+                                        : (p->pts[sc.first_frame] - p->pts[0]) *
                                               av_q2d(p->time_base);
+                if (k == 0)
+                    origin = at - want;
                 if (fabs(at - origin - want) > av_q2d(sc.tb) + 1e-9)
                     why = "starts at the wrong time";
             }

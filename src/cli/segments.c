@@ -847,6 +847,8 @@ rvmi_segment rvmi_plan_reader_range(const rvmi_plan *p, int index)
         r.end = s->end < p->frames ? p->pts[s->end] : INT64_MAX;
     }
     r.seek_byte = s->seek_byte;
+    r.damaged = 0;
+    r.first_written = AV_NOPTS_VALUE;
     return r;
 }
 

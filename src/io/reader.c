@@ -126,6 +126,8 @@ struct rvmi_reader {
     int64_t frames_out;
     int decode_errors;       /* damaged frames the outputs lack (count_damaged) */
     int64_t sent_pts;        /* the last video packet sent to the decoder's pts */
+    int64_t first_written;   /* the first frame handed out not as warm-up: its timestamp
+                              * before the shift (a folder: its index), AV_NOPTS_VALUE: none */
     /* Window of wanted timestamps and the shift applied (video tb / audio tb). */
     int64_t v_start, v_end, v_shift;
     int64_t last_pts;        /* last returned pts (before shifting), for monotonic output */
@@ -418,11 +420,14 @@ static void warn_user(const rvmi_reader *r, const char *msg)
  * known; a folder: the image's index): counted for the end's warning unless it lies before
  * the first frame the outputs get, a segment's warm-up (which an earlier segment writes: its
  * render reports the frame, and both renders did) or the frames decoded and dropped on the
- * way to --start. Returns whether it was counted. */
+ * way to --start, or at or after the window's end (a segment's, --duration's: decoded
+ * before the first frame past it; the next segment writes it). rvm render takes the count
+ * as the frames its part lacks (rvmi_reader_damaged). Returns whether it was counted. (A
+ * folder reads no image past its end, and keeps no v_end: it has no window's end to test.) */
 static int count_damaged(rvmi_reader *r, int64_t pts)
 {
     int64_t first = r->opt.segment ? r->opt.segment_begin : r->v_start;
-    if (pts != AV_NOPTS_VALUE && pts < first)
+    if (pts != AV_NOPTS_VALUE && (pts < first || (!r->dir && pts >= r->v_end)))
         return 0;
     r->decode_errors++;
     return 1;
@@ -2117,6 +2122,7 @@ rvmi_reader *rvmi_reader_open(const char *source, const rvmi_reader_options *opt
     if (r->opt.image_fps <= 0)
         r->opt.image_fps = 30;
     r->vidx = -1;
+    r->first_written = AV_NOPTS_VALUE;
     struct stat st;
     int ret;
     const char *dot = strrchr(source, '.');
@@ -2244,6 +2250,8 @@ static int read_folder(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, char 
     item->pts = r->next_file - r->v_shift;
     item->duration = 1;
     item->warmup = r->opt.segment && r->next_file < r->opt.segment_begin;
+    if (!item->warmup && r->first_written == AV_NOPTS_VALUE)
+        r->first_written = r->next_file;
     r->next_file++;
     return RVM_ITEM_VIDEO;
 }
@@ -2320,6 +2328,8 @@ static int take_frame(rvmi_reader *r, rvmi_read_item *item, uint8_t *dst, AVFram
     item->pts = pts - r->v_shift;
     item->duration = dur > 0 ? dur : r->default_duration;
     item->warmup = r->opt.segment && pts < r->opt.segment_begin;
+    if (!item->warmup && r->first_written == AV_NOPTS_VALUE)
+        r->first_written = pts;
     r->last_pts = pts;
     r->frames_out++;
     return 1;
@@ -2757,6 +2767,8 @@ void rvmi_reader_storage(const rvmi_reader *r, int *width, int *height, AVRation
 int rvmi_reader_width(const rvmi_reader *r) { return r->out_w; }
 int rvmi_reader_height(const rvmi_reader *r) { return r->out_h; }
 AVRational rvmi_reader_time_base(const rvmi_reader *r) { return r->tb; }
+int rvmi_reader_damaged(const rvmi_reader *r) { return r->decode_errors; }
+int64_t rvmi_reader_first_written(const rvmi_reader *r) { return r->first_written; }
 AVRational rvmi_reader_frame_rate(const rvmi_reader *r) { return r->fps; }
 
 int rvmi_reader_see_through(const rvmi_reader *r) { return r->see_through; }

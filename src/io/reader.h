@@ -114,6 +114,13 @@ int rvmi_reader_height(const rvmi_reader *r);
  * anamorphic input's frames are returned stretched to square pixels), or --input-resize's. */
 void rvmi_reader_storage(const rvmi_reader *r, int *width, int *height, AVRational *sar);
 AVRational rvmi_reader_time_base(const rvmi_reader *r);
+/* Once read to the end: the damaged frames (or images) skipped that the outputs lack, those
+ * the end's warning counts (not those before the first frame written, a segment's warm-up or
+ * --start's, nor after the last); and the first frame returned that is not warm-up: its
+ * timestamp as demuxed, before any shift (a segment's units: a folder's image index), or
+ * AV_NOPTS_VALUE before any. rvm render checks its part with them. */
+int rvmi_reader_damaged(const rvmi_reader *r);
+int64_t rvmi_reader_first_written(const rvmi_reader *r);
 AVRational rvmi_reader_frame_rate(const rvmi_reader *r);
 /* The colour primaries (AVCOL_PRI_*) of the RGB returned, for the outputs' tags: the
  * input's when they are SD ones (BT.470 BG, SMPTE 170M/240M, BT.470 M: not converted),

@@ -317,6 +317,30 @@ for f in imgwhole/*.png; do
     cmp -s "$f" "imgseg/$(basename "$f")" || fail "image folder: joined frame $(basename "$f") differs"
 done
 ok "image folder planned by index: joined frames equal the whole run's"
+# Damaged images (empty files) in it: the 4th, in segment 0's middle, and the 7th, segment
+# 1's first (its part starts past it). Each render counts its own and keeps a part one image
+# short (both were refused: 5 frames where the plan has 6, exit 3); the joins equal the whole
+# run's: the PNG sequence numbered on as its, the video at its times.
+cp -r frames dframes
+: >dframes/004.png
+: >dframes/007.png
+sub_ok plan dframes --segments 2 --warmup 100 -o dimg.plan
+for i in 1 0; do
+    sub_ok render --plan dimg.plan --index $i --output-type png_sequence --output-alpha dimgseg --threads 1
+    grep -q "^rvm: warning: 1 damaged image was skipped$" err.txt || fail "render $i of dframes: $(cat err.txt)"
+    sub_ok render --plan dimg.plan --index $i --output-alpha dimgseg.mkv --threads 1
+done
+sub_ok join --plan dimg.plan --output-type png_sequence --output-alpha dimgseg
+sub_ok join --plan dimg.plan --output-alpha dimgseg.mkv
+run_ok -i dframes --output-type png_sequence --output-alpha dimgwhole --threads 1
+run_ok -i dframes --output-alpha dimgwhole.mkv --threads 1
+[ "$(ls dimgwhole | wc -l)" -eq 10 ] && [ "$(ls dimgseg | wc -l)" -eq 10 ] ||
+    fail "dframes: joined $(ls dimgseg | wc -l) frames, whole $(ls dimgwhole | wc -l), want 10"
+for f in dimgwhole/*.png; do
+    cmp -s "$f" "dimgseg/$(basename "$f")" || fail "dframes: joined frame $(basename "$f") differs"
+done
+same_times dimgwhole.mkv dimgseg.mkv
+ok "image folder with damaged images: each render counts its own, the joins equal the whole run (10 frames, times)"
 
 # An image folder's rate as a ratio, as the conversion's --input-fps takes it (plan refused
 # 24000/1001 while rvm took it).
@@ -457,6 +481,75 @@ render_join ir.plan 2 --output-alpha seg/ir.mkv --codec ffv1
 run_ok -i ir.ts --output-alpha whole/ir.mkv --codec ffv1 --threads 1
 same_times whole/ir.mkv seg/ir.mkv
 ok "intra-refresh MPEG-TS: a segment whose warm-up starts on a recovery point (frame $k of $n)"
+
+# ---- damaged frames: the segmented job skips them as the whole run does ----
+# An MJPEG AVI of 20 frames whose 4th, 6th and 14th frames cannot be decoded (their JPEG data
+# zeroed: "No JPEG data found"): a whole run skips them with one warning. Segments [0,6),
+# [6,13), [13,20), warmed up from frame 0: the 6th is segment 0's last and in segment 1's
+# warm-up just before its start; the 14th is segment 2's first, just past segment 1's end
+# (decoded there before the frame past it). The render of a segment holding one refused its
+# part (4 frames where the plan has 6, exit 3) and join asked for it again, for ever. Each
+# render now counts those its part lacks, once (segment 1's none), and the join equals the
+# whole run: frame count, timestamps, every 16-bit alpha frame (the PNG sequence numbered on
+# as the whole run's).
+ffmpeg -nostdin -v error -i "$SAMPLE" -vf scale=160:120 -frames:v 20 -c:v mjpeg -q:v 3 -an dmg.avi ||
+    fail "cannot make dmg.avi"
+for n in 4 6 14; do
+    pkt=$(ffprobe -v error -select_streams v:0 -show_entries packet=pos,size -of csv=p=0 dmg.avi | sed -n ${n}p)
+    pos=${pkt#*,} size=${pkt%,*}
+    head -c "$size" /dev/zero | dd of=dmg.avi bs=1 seek="$pos" conv=notrunc 2>/dev/null
+done
+run_ok -i dmg.avi --output-alpha whole/dmg.mkv --threads 1
+grep -q "^rvm: warning: 3 damaged video frames or packets were skipped$" err.txt &&
+    [ "$(pts_list whole/dmg.mkv | wc -l)" -eq 17 ] ||
+    fail "the whole run of dmg.avi: $(pts_list whole/dmg.mkv | wc -l) frames, $(cat err.txt)"
+run_ok -i dmg.avi --output-type png_sequence --output-depth 16 --output-alpha whole/dmgpng --threads 1
+sub_ok plan dmg.avi --segments 3 --warmup 1000 -o dmg.plan
+grep -q '"frames":	20' dmg.plan && [ "$(grep -c '"end":	\(6\|13\|20\)$' dmg.plan)" -eq 3 ] ||
+    fail "dmg.plan does not hold the 20 frames in [0,6), [6,13), [13,20)"
+for i in 2 0 1; do
+    sub_ok render --plan dmg.plan --index $i --output-alpha seg/dmg.mkv --threads 1
+    case $i in
+    0) grep -q "^rvm: warning: 2 damaged video frames or packets were skipped$" err.txt ;;
+    1) [ ! -s err.txt ] ;;
+    2) grep -q "^rvm: warning: 1 damaged video frame or packet was skipped$" err.txt ;;
+    esac && [ "$(grep -c . err.txt)" -le 1 ] || fail "render $i of dmg.avi: $(cat err.txt)"
+    sub_ok render --plan dmg.plan --index $i --output-type png_sequence --output-depth 16 \
+        --output-alpha seg/dmgpng --threads 1
+done
+sub_ok join --plan dmg.plan --output-alpha seg/dmg.mkv
+[ ! -s err.txt ] || fail "join of dmg.avi's parts: $(cat err.txt)"
+same_times whole/dmg.mkv seg/dmg.mkv
+sub_ok join --plan dmg.plan --output-type png_sequence --output-depth 16 --output-alpha seg/dmgpng
+[ "$(ls seg/dmgpng | wc -l)" -eq 17 ] && [ "$(ls whole/dmgpng | wc -l)" -eq 17 ] ||
+    fail "PNG sequences of dmg.avi: joined $(ls seg/dmgpng | wc -l) frames, whole $(ls whole/dmgpng | wc -l)"
+for f in whole/dmgpng/*.png; do
+    cmp -s "$f" "seg/dmgpng/$(basename "$f")" || fail "dmg.avi: joined frame $(basename "$f") differs from the whole run's"
+done
+# From a pipe (not seeked: the frames before --start are decoded and dropped) from the 7th
+# frame on, just after the damaged 6th: the outputs lack the 14th only.
+run_ok -i - --start 0.2 --output-alpha dmgstart.mkv <dmg.avi
+grep -q "^rvm: warning: 1 damaged video frame or packet was skipped$" err.txt &&
+    [ "$(grep -c . err.txt)" -eq 1 ] && [ "$(pts_list dmgstart.mkv | wc -l)" -eq 13 ] ||
+    fail "dmg.avi from the 7th frame: $(pts_list dmgstart.mkv | wc -l) frames, $(cat err.txt)"
+# Likewise a --duration ending just before the damaged 6th frame (decoded before the 7th
+# ends the run): "2 damaged ..." was said of outputs lacking the 4th only.
+run_ok -i dmg.avi --duration 0.16 --output-alpha dmgdur.mkv
+grep -q "^rvm: warning: 1 damaged video frame or packet was skipped$" err.txt &&
+    [ "$(grep -c . err.txt)" -eq 1 ] && [ "$(pts_list dmgdur.mkv | wc -l)" -eq 4 ] ||
+    fail "dmg.avi's first 0.16 s: $(pts_list dmgdur.mkv | wc -l) frames, $(cat err.txt)"
+ok "damaged frames at a segment's middle, end and start: each render counts its own once, the join equals the whole run (17 frames, times, 16-bit alpha)"
+# A part short by frames its render did not see damaged is still refused: its checksum
+# file claiming 2 damaged frames, or none, where the render saw 1.
+cp seg/dmg.mkv.parts/00002.json dmg2.json
+for d in 0 2; do
+    sed "s/\"damaged\":[[:space:]]*1,/\"damaged\":	$d,/" dmg2.json >seg/dmg.mkv.parts/00002.json
+    cmp -s dmg2.json seg/dmg.mkv.parts/00002.json && fail "no damaged count in $(cat dmg2.json)"
+    sub join --plan dmg.plan --output-alpha seg/dmg.mkv -y
+    one_line "a part short by a frame its checksum file calls damaged $d times" 4 "indices 2 .*wrong frame count"
+done
+cp dmg2.json seg/dmg.mkv.parts/00002.json
+ok "a part whose checksum file accounts for other than its damaged frames is refused (wrong frame count)"
 
 # ---- names near the folder's limit (255 bytes) ----
 # A plan's temporary .NAME.<hex> (18 bytes more) and a render's <output>.parts (6 more) passed
